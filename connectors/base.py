@@ -1,0 +1,252 @@
+"""The connector contract: a stream that pulls (with a cursor) and a batch sink that pushes.
+
+Backends (SQL, files) only read raw chunks and apply raw column updates inside a locked write
+session. Everything else is shared here: mapping to canonical, quarantine, the incremental
+cursor, the optimistic check, the diff, and the old -> new audit.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from connectors.transforms import to_canonical, to_source, values_equal
+from hub.config import HubConfig, SourceConfig
+
+GOLDEN_ID = "golden_id"
+
+
+@dataclass
+class PullBatch:
+    records: pd.DataFrame  # canonical records, staged columns
+    quarantined: pd.DataFrame  # source_system, source_key, reason, raw_row, pulled_at
+
+
+class WriteSession(ABC):
+    """One transaction on the source, holding locks on the rows it fetched."""
+
+    @abstractmethod
+    def fetch(self, keys: list[str]) -> pd.DataFrame:
+        """Current raw rows for `keys`: column `source_key` (text), the mapped columns, the golden id
+        column if any, and `source_version` (the row's version token)."""
+
+    @abstractmethod
+    def update(self, rows: pd.DataFrame) -> None:
+        """Set the given raw columns (non-null cells only) of existing rows, by `source_key`."""
+
+    @abstractmethod
+    def write_golden_ids(self, ids: pd.DataFrame) -> pd.DataFrame:
+        """Record `source_key -> golden_id` where the config says; returns the audit of changes.
+        In a dry run, compute the audit without writing."""
+
+
+@dataclass
+class PushReport:
+    source: str
+    dry_run: bool
+    rows: pd.DataFrame  # source_key, status (updated | unchanged | conflict | missing), detail
+    changes: pd.DataFrame  # source_key, column, fields, old_value, new_value
+
+    def count(self, status: str) -> int:
+        return int((self.rows["status"] == status).sum()) if len(self.rows) else 0
+
+    def summary(self) -> dict[str, int]:
+        return {s: self.count(s) for s in ("updated", "unchanged", "conflict", "missing")} | {
+            "values_changed": len(self.changes)
+        }
+
+
+@dataclass
+class Stream:
+    """An iterable of PullBatch; after it is exhausted, `state` is the cursor to save."""
+
+    connector: Connector
+    state: dict[str, Any] | None
+    full: bool
+    pulled_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC").tz_localize(None))
+    rows_read: int = 0
+
+    def __iter__(self) -> Iterator[PullBatch]:
+        conn, src = self.connector, self.connector.src
+        cursor = None if self.full or not self.state else pd.Timestamp(self.state["cursor"])
+        boundary: dict[str, str] = {} if cursor is None else dict(self.state.get("boundary", {}))
+        best, best_keys = cursor, dict(boundary)
+        for raw in conn.read_chunks(cursor):
+            raw = raw.reset_index(drop=True)
+            self.rows_read += len(raw)
+            records, reasons = to_canonical(raw, src, conn.cfg, conn.name)
+            if cursor is not None:
+                ts = records["source_updated_at"]
+                seen = records["source_key"].map(boundary) == records["source_version"]
+                keep = (ts > cursor) | ((ts == cursor) & ~seen.fillna(False)) | reasons.notna()
+                raw, records, reasons = raw[keep], records[keep], reasons[keep]
+            good = reasons.isna()
+            recs = records[good].copy()
+            recs["pulled_at"] = self.pulled_at
+            if src.updated_at and len(recs):
+                top = recs["source_updated_at"].max()
+                if pd.notna(top) and (best is None or top >= best):
+                    at_top = recs[recs["source_updated_at"] == top]
+                    fresh = dict(zip(at_top["source_key"], at_top["source_version"], strict=True))
+                    best_keys = (best_keys | fresh) if top == best else fresh
+                    best = top
+            yield PullBatch(recs, self._quarantine(raw[~good], records[~good], reasons[~good]))
+        if src.updated_at and best is not None:
+            self.state = {"cursor": best.isoformat(), "boundary": best_keys}
+        else:
+            self.state = None
+
+    def _quarantine(self, raw: pd.DataFrame, records: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
+        raw_rows = [json.dumps(r, default=str) for r in raw.astype(object).where(raw.notna(), None).to_dict("records")]
+        return pd.DataFrame(
+            {
+                "source_system": self.connector.name,
+                "source_key": records["source_key"].astype("string"),
+                "reason": reasons.astype("string"),
+                "raw_row": pd.Series(raw_rows, index=raw.index, dtype="string"),
+                "pulled_at": self.pulled_at,
+            }
+        )
+
+
+class Connector(ABC):
+    """A configured source: `stream()` to pull, `push()` to write harmonized values back."""
+
+    def __init__(self, name: str, src: SourceConfig, cfg: HubConfig):
+        self.name, self.src, self.cfg = name, src, cfg
+
+    # -- backend primitives ---------------------------------------------------------------
+    @abstractmethod
+    def read_chunks(self, since: pd.Timestamp | None) -> Iterator[pd.DataFrame]:
+        """Raw rows with every mapped column, in chunks of `cfg.chunk_size`. With `since`, the
+        backend may skip rows updated before it (rows at exactly `since` must be included)."""
+
+    @abstractmethod
+    def column_types(self) -> dict[str, str]:
+        """Per source column: 'date', 'datetime', 'integer' or 'text' (how values are written back)."""
+
+    @abstractmethod
+    def write_session(self, dry_run: bool) -> AbstractContextManager[WriteSession]:
+        """A transaction that commits on success; a dry run never writes."""
+
+    # -- pull -----------------------------------------------------------------------------
+    def stream(self, state: dict[str, Any] | None = None, full: bool = False) -> Stream:
+        return Stream(self, state, full)
+
+    # -- push -----------------------------------------------------------------------------
+    def push(self, changes: pd.DataFrame, dry_run: bool = False) -> PushReport:
+        """Apply harmonized canonical values to existing rows.
+
+        `changes` has `source_key`, `expected_version` (the `source_version` seen at pull time) and
+        one column per accepted canonical field, plus `golden_id` when the source stores one.
+        Missing values are never written (write-back does not blank a field). A row whose version
+        differs from `expected_version` changed in the source since the pull: it is skipped and
+        reported as a conflict. Rows already holding the values are 'unchanged' (idempotence).
+        """
+        fields = self._validate(changes)
+        changes = changes.assign(source_key=changes["source_key"].astype("string")).set_index("source_key", drop=False)
+        with self.write_session(dry_run) as session:
+            current = session.fetch(changes["source_key"].tolist()).set_index("source_key", drop=False)
+            status = pd.Series("unchanged", index=changes.index, dtype="object")
+            missing = ~changes.index.isin(current.index)
+            status[missing] = "missing"
+            found = changes.index[~missing]
+            conflict = current.loc[found, "source_version"].astype("string") != changes.loc[
+                found, "expected_version"
+            ].astype("string")
+            status[conflict[conflict].index] = "conflict"
+            ok = changes.index[status == "unchanged"]
+            audit = []
+            if len(ok) and fields:
+                cur_raw = current.loc[ok]
+                cur, _ = to_canonical(cur_raw.reset_index(drop=True), self.src, self.cfg, self.name)
+                cur.index = ok
+                new = changes.loc[ok, fields]
+                differs = pd.DataFrame({f: new[f].notna() & ~values_equal(cur[f], new[f]) for f in fields})
+                touched = differs.any(axis=1)
+                if touched.any():
+                    rows = touched[touched].index
+                    merged = cur.loc[rows, self._write_fields(fields)].copy()
+                    for f in fields:
+                        merged[f] = merged[f].where(~differs.loc[rows, f], new.loc[rows, f])
+                    raw_new = to_source(merged, self.src, self.column_types())
+                    raw_cols = self._changed_columns(differs.loc[rows])
+                    raw_new = raw_new.where(raw_cols, None)
+                    audit.append(self._audit(cur_raw.loc[rows], raw_new))
+                    status[rows] = "updated"
+                    session.update(raw_new.assign(source_key=rows))
+            if GOLDEN_ID in changes and self.src.golden_id:
+                ids = changes.loc[status.isin(["unchanged", "updated"]), ["source_key", GOLDEN_ID]]
+                gid_audit = session.write_golden_ids(ids.dropna(subset=[GOLDEN_ID]).reset_index(drop=True))
+                audit.append(gid_audit)
+                status[status.index.isin(gid_audit["source_key"]) & (status == "unchanged")] = "updated"
+        detail = pd.Series("", index=status.index, dtype="object")
+        detail[status == "conflict"] = "row changed in the source since it was pulled; skipped"
+        detail[status == "missing"] = "no row with this key in the source"
+        rows = pd.DataFrame({"source_key": status.index, "status": status.values, "detail": detail.values})
+        return PushReport(self.name, dry_run, rows.reset_index(drop=True), _concat(audit))
+
+    def _validate(self, changes: pd.DataFrame) -> list[str]:
+        for col in ("source_key", "expected_version"):
+            if col not in changes:
+                raise ValueError(f"push to '{self.name}': changes need a '{col}' column")
+        fields = [c for c in changes.columns if c not in ("source_key", "expected_version", GOLDEN_ID)]
+        refused = [f for f in fields if f not in self.src.accepts]
+        if refused:
+            raise ValueError(
+                f"push to '{self.name}': field(s) {refused} are not in sources.{self.name}.accepts {self.src.accepts}"
+            )
+        if GOLDEN_ID in changes and not self.src.golden_id:
+            raise ValueError(f"push to '{self.name}': golden ids given but sources.{self.name}.golden_id is not set")
+        dupes = changes["source_key"][changes["source_key"].duplicated()]
+        if len(dupes):
+            raise ValueError(f"push to '{self.name}': duplicate source_key(s) {dupes.head(5).tolist()}")
+        return fields
+
+    def _write_fields(self, fields: list[str]) -> list[str]:
+        """Fields to format together: a split column needs all of its parts."""
+        cols = {self.src.fields[f].column for f in fields}
+        return [f for f in self.src.accepts if self.src.fields[f].column in cols]
+
+    def _changed_columns(self, differs: pd.DataFrame) -> pd.DataFrame:
+        """Per row, which source columns must be written (any field that maps to it changed)."""
+        by_col: dict[str, pd.Series] = {}
+        for f in differs.columns:
+            col = self.src.fields[f].column
+            by_col[col] = by_col.get(col, pd.Series(False, index=differs.index)) | differs[f]
+        return pd.DataFrame(by_col)
+
+    def _audit(self, old_raw: pd.DataFrame, new_raw: pd.DataFrame) -> pd.DataFrame:
+        parts = []
+        for col in new_raw.columns:
+            changed = new_raw[col].notna()
+            if changed.any():
+                fields = ",".join(f for f, m in self.src.fields.items() if m.column == col and f in self.src.accepts)
+                parts.append(
+                    pd.DataFrame(
+                        {
+                            "source_key": new_raw.index[changed],
+                            "column": col,
+                            "fields": fields,
+                            "old_value": old_raw.loc[changed, col].astype("string").values,
+                            "new_value": new_raw.loc[changed, col].astype("string").values,
+                        }
+                    )
+                )
+        return _concat(parts)
+
+
+AUDIT_COLUMNS = ["source_key", "column", "fields", "old_value", "new_value"]
+
+
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=AUDIT_COLUMNS)
+    return pd.concat(frames, ignore_index=True)[AUDIT_COLUMNS]

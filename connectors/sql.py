@@ -1,0 +1,258 @@
+"""SQL sources through SQLAlchemy: SQLite, PostgreSQL, MariaDB/MySQL (any dialect with a driver).
+
+Reads stream with server-side cursors in chunks. Writes run in one transaction that locks the
+rows it read (SELECT ... FOR UPDATE; BEGIN IMMEDIATE on SQLite), then UPDATEs only the mapped
+columns by primary key. The only DDL the hub ever runs is creating its own golden-id side table
+when the config asks for one; it never alters an existing table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from connectors.base import GOLDEN_ID, Connector, WriteSession
+from connectors.transforms import row_version
+from hub.config import HubConfig, SourceConfig
+
+KEY_BATCH = 1000  # keys per IN (...) list when fetching rows to update
+
+
+class SourceError(Exception):
+    """The source does not look like its hub.yaml block says (table or column missing)."""
+
+
+def _sortable(fmt: str | None) -> bool:
+    """Can rows be filtered by the cursor in SQL? True for native timestamps, epochs and
+    big-endian text formats such as '%Y-%m-%d %H:%M:%S' that sort like the times they hold."""
+    if fmt in (None, "iso", "epoch", "epoch_ms"):
+        return True
+    order = re.findall(r"%([YmdHMSf])", fmt)
+    return bool(order) and order == sorted(order, key="YmdHMSf".index) and fmt.startswith("%Y")
+
+
+class SqlConnector(Connector):
+    def __init__(self, name: str, src: SourceConfig, cfg: HubConfig, engine: Engine | None = None):
+        super().__init__(name, src, cfg)
+        self.engine = engine or sa.create_engine(src.url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        try:
+            self.table = sa.Table(src.table, sa.MetaData(), autoload_with=self.engine)
+        except sa.exc.NoSuchTableError:
+            raise SourceError(f"sources.{name}: table '{src.table}' not found at {self.engine.url!r}") from None
+        missing = [c for c in src.columns() if c not in self.table.c]
+        if src.golden_id and src.golden_id.column and src.golden_id.column not in self.table.c:
+            missing.append(src.golden_id.column)
+        if missing:
+            raise SourceError(
+                f"sources.{name}: column(s) {missing} not found in table '{src.table}' "
+                f"(it has {sorted(self.table.c.keys())})"
+            )
+        self._key_col = self.table.c[src.primary_key]
+
+    def column_types(self) -> dict[str, str]:
+        kinds = {}
+        for col in self.table.c:
+            t = col.type
+            if isinstance(t, sa.DateTime):
+                kinds[col.name] = "datetime"
+            elif isinstance(t, sa.Date):
+                kinds[col.name] = "date"
+            elif isinstance(t, sa.Integer):
+                kinds[col.name] = "integer"
+            else:
+                kinds[col.name] = "text"
+        return kinds
+
+    def _cursor_value(self, since: pd.Timestamp) -> object:
+        """The cursor in the updated-at column's own representation, for a WHERE clause."""
+        col = self.table.c[self.src.updated_at]
+        fmt = self.src.updated_at_format
+        if isinstance(col.type, sa.DateTime):
+            value = since.to_pydatetime()
+            return value.replace(tzinfo=UTC) if col.type.timezone else value
+        if fmt == "epoch":
+            return int(since.timestamp())
+        if fmt == "epoch_ms":
+            return int(since.timestamp() * 1000)
+        if fmt in (None, "iso"):
+            return since.strftime("%Y-%m-%dT%H:%M:%S" if since.microsecond == 0 else "%Y-%m-%dT%H:%M:%S.%f")
+        return since.strftime(fmt)
+
+    def read_chunks(self, since: pd.Timestamp | None) -> Iterator[pd.DataFrame]:
+        stmt = sa.select(*[self.table.c[c] for c in self.src.columns()])
+        if since is not None and self.src.updated_at and _sortable(self.src.updated_at_format):
+            col = self.table.c[self.src.updated_at]
+            value = self._cursor_value(since)
+            if self.src.updated_at_format in (None, "iso") and not isinstance(col.type, sa.DateTime):
+                # ISO text may use ' ' or 'T' between date and time; compare on the date-time prefix.
+                stmt = stmt.where(sa.func.replace(col, " ", "T") >= value)
+            else:
+                stmt = stmt.where(col >= value)
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(stream_results=True, yield_per=self.cfg.chunk_size)
+            yield from pd.read_sql(stmt, conn, chunksize=self.cfg.chunk_size, dtype_backend="numpy_nullable")
+
+    def _key_params(self, keys: list[str]) -> list[object]:
+        if isinstance(self._key_col.type, sa.Integer):
+            return [int(k) for k in keys]
+        return list(keys)
+
+    @contextmanager
+    def write_session(self, dry_run: bool) -> Iterator[WriteSession]:
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                # Take the write lock before reading, so the optimistic check and the UPDATE are atomic.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    yield _SqlSession(self, conn, dry_run)
+                except BaseException:
+                    conn.exec_driver_sql("ROLLBACK")
+                    raise
+                conn.exec_driver_sql("ROLLBACK" if dry_run else "COMMIT")
+            else:
+                trans = conn.begin()
+                try:
+                    yield _SqlSession(self, conn, dry_run)
+                except BaseException:
+                    trans.rollback()
+                    raise
+                trans.rollback() if dry_run else trans.commit()
+
+
+class _SqlSession(WriteSession):
+    def __init__(self, connector: SqlConnector, conn: Connection, dry_run: bool):
+        self.c, self.conn, self.dry_run = connector, conn, dry_run
+
+    def fetch(self, keys: list[str]) -> pd.DataFrame:
+        src, table = self.c.src, self.c.table
+        cols = src.columns()
+        if src.golden_id and src.golden_id.column:
+            cols = [*cols, src.golden_id.column]
+        frames = []
+        for i in range(0, len(keys), KEY_BATCH):
+            batch = self.c._key_params(keys[i : i + KEY_BATCH])
+            stmt = sa.select(*[table.c[c] for c in cols]).where(self.c._key_col.in_(batch))
+            if not self.c.is_sqlite:
+                stmt = stmt.with_for_update()
+            frames.append(pd.read_sql(stmt, self.conn, dtype_backend="numpy_nullable"))
+        raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+        raw["source_version"] = row_version(raw, src) if len(raw) else pd.Series(dtype="string")
+        raw["source_key"] = raw[src.primary_key].astype("string")
+        return raw
+
+    def update(self, rows: pd.DataFrame) -> None:
+        if self.dry_run or rows.empty:
+            return
+        table, key = self.c.table, self.c._key_col
+        cols = [c for c in rows.columns if c != "source_key"]
+        mask = rows[cols].notna()
+        # One executemany per distinct set of columns to set.
+        for signature, group in rows.groupby(mask.apply(tuple, axis=1), sort=False):
+            set_cols = [c for c, on in zip(cols, signature, strict=True) if on]
+            if not set_cols:
+                continue
+            stmt = (
+                sa.update(table)
+                .where(key == sa.bindparam("_key"))
+                .values({c: sa.bindparam(f"_v{i}") for i, c in enumerate(set_cols)})
+            )
+            params = [
+                {"_key": k, **{f"_v{i}": _py(r[c]) for i, c in enumerate(set_cols)}}
+                for k, r in zip(self.c._key_params(group["source_key"].tolist()), group.to_dict("records"), strict=True)
+            ]
+            self.conn.execute(stmt, params)
+
+    def write_golden_ids(self, ids: pd.DataFrame) -> pd.DataFrame:
+        target = self.c.src.golden_id
+        if target.column:
+            current = self.fetch(ids["source_key"].tolist()).set_index("source_key")
+            old = current[target.column].reindex(ids["source_key"]).astype("string").values
+            changed = pd.Series(old, dtype="string").fillna("") != ids[GOLDEN_ID].astype("string").values
+            todo = ids[changed.values]
+            self.update(pd.DataFrame({"source_key": todo["source_key"], target.column: todo[GOLDEN_ID]}))
+            return _gid_audit(todo, pd.Series(old)[changed.values], target.column)
+        side = _side_table(self.c, target.table)
+        if not self.dry_run:
+            side.create(self.conn, checkfirst=True)
+        existing = {}
+        if sa.inspect(self.conn).has_table(target.table):
+            for i in range(0, len(ids), KEY_BATCH):
+                batch = ids["source_key"].iloc[i : i + KEY_BATCH].tolist()
+                existing.update(
+                    dict(
+                        self.conn.execute(
+                            sa.select(side.c.source_key, side.c.golden_id).where(side.c.source_key.in_(batch))
+                        ).all()
+                    )
+                )
+        old = ids["source_key"].map(existing)
+        todo = ids[old.astype("string").fillna("") != ids[GOLDEN_ID].astype("string")]
+        if not self.dry_run and len(todo):
+            now = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()
+            new_keys = todo[~todo["source_key"].isin(existing.keys())]
+            old_keys = todo[todo["source_key"].isin(existing.keys())]
+            if len(new_keys):
+                self.conn.execute(
+                    sa.insert(side),
+                    [
+                        {"source_key": k, "golden_id": g, "updated_at": now}
+                        for k, g in zip(new_keys["source_key"], new_keys[GOLDEN_ID], strict=True)
+                    ],
+                )
+            if len(old_keys):
+                self.conn.execute(
+                    sa.update(side)
+                    .where(side.c.source_key == sa.bindparam("_k"))
+                    .values(golden_id=sa.bindparam("_g"), updated_at=sa.bindparam("_t")),
+                    [
+                        {"_k": k, "_g": g, "_t": now}
+                        for k, g in zip(old_keys["source_key"], old_keys[GOLDEN_ID], strict=True)
+                    ],
+                )
+        return _gid_audit(todo, old[todo.index], target.table + ".golden_id")
+
+
+def _side_table(c: SqlConnector, name: str) -> sa.Table:
+    """The hub's own table mapping source keys to golden ids; refuses a same-named foreign table."""
+    insp = sa.inspect(c.engine)
+    if insp.has_table(name):
+        cols = {col["name"] for col in insp.get_columns(name)}
+        if not {"source_key", "golden_id", "updated_at"} <= cols:
+            raise SourceError(
+                f"sources.{c.name}.golden_id.table: table '{name}' exists and is not a hub golden-id table "
+                f"(columns {sorted(cols)}); pick another name, the hub never alters existing tables"
+            )
+    return sa.Table(
+        name,
+        sa.MetaData(),
+        sa.Column("source_key", sa.String(255), primary_key=True),
+        sa.Column("golden_id", sa.String(64), nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+    )
+
+
+def _gid_audit(todo: pd.DataFrame, old: pd.Series, column: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "source_key": todo["source_key"].values,
+            "column": column,
+            "fields": GOLDEN_ID,
+            "old_value": pd.Series(old.values, dtype="string"),
+            "new_value": todo[GOLDEN_ID].astype("string").values,
+        }
+    )
+
+
+def _py(v: object) -> object:
+    """numpy/pandas scalars -> plain Python values for the DB driver."""
+    if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
+        return None
+    return v.item() if hasattr(v, "item") else v

@@ -1,0 +1,321 @@
+"""Column mapping between a source's own formats and the canonical model, in both directions.
+
+Forward (pull) works on a whole chunk of raw rows at once and returns, beside the canonical
+values, the first reason each row could not be read, so the caller can quarantine it.
+Reverse (push) formats canonical values the way the source stores them. Per-value work
+(phone and country parsing) runs once per distinct value, never once per row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import date, datetime
+
+import pandas as pd
+import phonenumbers
+import pycountry
+
+from hub.config import DEFAULT_TRANSFORM, FieldMapping, HubConfig, SourceConfig
+from hub.model import CONSENT_FIELDS, Consent, FieldType
+
+TRUE_WORDS = ["1", "true", "t", "y", "yes", "on", "granted", "opt_in", "opted_in", "subscribed"]
+FALSE_WORDS = ["0", "false", "f", "n", "no", "off", "denied", "opt_out", "opted_out", "unsubscribed"]
+COUNTRY_ALIASES = {"UK": "GB", "GREAT BRITAIN": "GB", "ENGLAND": "GB", "SCOTLAND": "GB", "WALES": "GB"}
+
+
+class Reasons:
+    """Every problem found in a row, so a quarantined row says all that is wrong with it."""
+
+    def __init__(self, index: pd.Index):
+        self.values = pd.Series(pd.NA, index=index, dtype="string")
+
+    def add(self, bad: pd.Series, reason: str | pd.Series) -> None:
+        bad = bad.fillna(False).astype(bool)
+        if bad.any():
+            text = reason[bad] if isinstance(reason, pd.Series) else pd.Series(reason, index=bad[bad].index)
+            prev = self.values[bad]
+            self.values[bad] = (prev + "; " + text).where(prev.notna(), text)
+
+
+def as_text(s: pd.Series) -> pd.Series:
+    """Raw values as trimmed text; empty strings become missing."""
+    if pd.api.types.is_float_dtype(s) and (s.dropna() % 1 == 0).all():
+        s = s.astype("Int64")
+    t = s.astype("string").str.strip()
+    return t.mask(t == "")
+
+
+def _per_distinct(text: pd.Series, fn: Callable[[str], str | None]) -> pd.Series:
+    """Apply a scalar parser once per distinct value; None from `fn` means unparsable."""
+    distinct = text.dropna().unique()
+    lookup = {v: fn(v) for v in distinct}
+    return text.map(lookup, na_action="ignore").astype("string")
+
+
+def _parse_phone(region: str) -> Callable[[str], str | None]:
+    def parse(v: str) -> str | None:
+        try:
+            num = phonenumbers.parse(v, region)
+        except phonenumbers.NumberParseException:
+            # Digits-only numbers that start with a country code ("447700900123") parse with a '+'.
+            if not v.isdigit():
+                return None
+            try:
+                num = phonenumbers.parse("+" + v, None)
+            except phonenumbers.NumberParseException:
+                return None
+        if not phonenumbers.is_possible_number(num):
+            if v.isdigit() and not v.startswith("+"):
+                try:
+                    alt = phonenumbers.parse("+" + v, None)
+                except phonenumbers.NumberParseException:
+                    return None
+                if phonenumbers.is_possible_number(alt):
+                    return phonenumbers.format_number(alt, phonenumbers.PhoneNumberFormat.E164)
+            return None
+        return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164)
+
+    return parse
+
+
+def _parse_country(v: str) -> str | None:
+    key = v.strip().upper()
+    if key in COUNTRY_ALIASES:
+        return COUNTRY_ALIASES[key]
+    try:
+        return pycountry.countries.lookup(v.strip()).alpha_2
+    except LookupError:
+        return None
+
+
+def to_timestamp(s: pd.Series, fmt: str | None) -> tuple[pd.Series, pd.Series]:
+    """Parse raw values to naive-UTC timestamps; returns (values, unparsable mask)."""
+    present = s.notna() & (s.astype("string").str.strip() != "")
+    if pd.api.types.is_datetime64_any_dtype(s):
+        out = s.dt.tz_convert("UTC").dt.tz_localize(None) if s.dt.tz is not None else s
+        return out.astype("datetime64[us]"), pd.Series(False, index=s.index)
+    if fmt in ("epoch", "epoch_ms"):
+        num = pd.to_numeric(s, errors="coerce")
+        out = pd.to_datetime(num, unit="s" if fmt == "epoch" else "ms", errors="coerce")
+    elif s.dtype == object and s.dropna().map(lambda v: isinstance(v, (date, datetime))).all():
+        out = pd.to_datetime(s, errors="coerce", utc=True).dt.tz_localize(None)
+    else:
+        text = as_text(s)
+        if fmt in (None, "iso"):
+            out = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
+        else:
+            out = pd.to_datetime(text, format=fmt, errors="coerce")
+            if getattr(out.dt, "tz", None) is not None:
+                out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+    out = out.astype("datetime64[us]")
+    return out, present & out.isna()
+
+
+def _flags(m: FieldMapping, yes: list[str] | None, no: list[str] | None) -> tuple[list[str], list[str]]:
+    return [w.lower() for w in (yes or TRUE_WORDS)], [w.lower() for w in (no or FALSE_WORDS)]
+
+
+def _forward(name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, region: str) -> tuple[pd.Series, pd.Series]:
+    """One field: (canonical values, unparsable mask)."""
+    transform = m.transform or DEFAULT_TRANSFORM[ftype]
+    never = pd.Series(False, index=raw.index)
+    if transform in ("date", "timestamp"):
+        values, bad = to_timestamp(raw, m.format)
+        return (values.dt.normalize().astype("datetime64[us]") if transform == "date" else values), bad
+    text = as_text(raw)
+    if transform == "text":
+        if m.case:
+            text = {"upper": text.str.upper, "lower": text.str.lower, "title": text.str.title}[m.case]()
+        return text, never
+    if transform == "number":
+        values = pd.to_numeric(text, errors="coerce")
+        return values, text.notna() & values.isna()
+    if transform in ("boolean", "consent"):
+        yes, no = _flags(
+            m, m.true if transform == "boolean" else m.granted, m.false if transform == "boolean" else m.denied
+        )
+        low = text.str.lower()
+        if transform == "boolean":
+            values = pd.Series(pd.NA, index=raw.index, dtype="boolean")
+            values[low.isin(yes).fillna(False)] = True
+            values[low.isin(no).fillna(False)] = False
+        else:
+            values = pd.Series(Consent.UNKNOWN.value, index=raw.index, dtype="string")
+            values[low.isin(yes).fillna(False)] = Consent.GRANTED.value
+            values[low.isin(no).fillna(False)] = Consent.DENIED.value
+        return values, text.notna() & ~low.isin(yes + no).fillna(False)
+    if transform == "map":
+        values = text.map(m.values, na_action="ignore").astype("string")
+        return values, text.notna() & values.isna()
+    if transform == "phone":
+        values = _per_distinct(text, _parse_phone(m.region or region))
+        return values, text.notna() & values.isna()
+    if transform == "country":
+        values = _per_distinct(text, _parse_country)
+        return values, text.notna() & values.isna()
+    if transform == "split_name":
+        first, last = split_name(text, m.order)
+        return (first if m.part == "first" else last), never
+    raise AssertionError(f"unhandled transform {transform}")
+
+
+def split_name(text: pd.Series, order: str | None) -> tuple[pd.Series, pd.Series]:
+    """'First Middle Last' or 'LAST, First'. A name without a comma is read as 'First Last'."""
+    has_comma = text.str.contains(",", regex=False).fillna(False)
+    comma = text.str.split(",", n=1, expand=True).reindex(columns=[0, 1])
+    space = text.str.rsplit(" ", n=1, expand=True).reindex(columns=[0, 1])
+    use_comma = has_comma if order == "last_comma_first" else pd.Series(False, index=text.index)
+    first = comma[1].where(use_comma, space[0].where(space[1].notna(), pd.NA))
+    last = comma[0].where(use_comma, space[1].where(space[1].notna(), space[0]))
+    clean = lambda s: s.astype("string").str.strip().replace("", pd.NA)  # noqa: E731
+    return clean(first), clean(last)
+
+
+def row_version(raw: pd.DataFrame, src: SourceConfig) -> pd.Series:
+    """A token that changes whenever the source row changes: its updated-at value, or a hash of
+    every mapped column where the source has no updated-at column. Push compares it to the
+    token seen at pull time (optimistic concurrency)."""
+    cols = [src.updated_at] if src.updated_at else src.columns()
+    text = raw[cols].astype("string").fillna("\x00")
+    joined = text.iloc[:, 0].str.cat(text.iloc[:, 1:], sep="\x1f") if len(cols) > 1 else text.iloc[:, 0]
+    return joined.map(lambda v: hashlib.blake2b(v.encode(), digest_size=8).hexdigest()).astype("string")
+
+
+def to_canonical(
+    raw: pd.DataFrame, src: SourceConfig, cfg: HubConfig, source_name: str
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Map a chunk of raw source rows to canonical records.
+
+    Returns (records, reasons): `reasons` holds, per row, why it must be quarantined (missing
+    key, a field that does not parse) or <NA> when the row is good.
+    """
+    reasons = Reasons(raw.index)
+    out = pd.DataFrame(index=raw.index)
+    out["source_system"] = source_name
+    out["source_key"] = as_text(raw[src.primary_key])
+    reasons.add(out["source_key"].isna(), f"missing primary key '{src.primary_key}'")
+    if src.updated_at:
+        out["source_updated_at"], bad = to_timestamp(raw[src.updated_at], src.updated_at_format)
+        reasons.add(bad, f"updated_at column '{src.updated_at}': cannot parse as {src.updated_at_format or 'ISO 8601'}")
+    else:
+        out["source_updated_at"] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+    for name, m in src.fields.items():
+        ftype = cfg.field_type(name)
+        values, bad = _forward(name, ftype, m, raw[m.column], src.default_region)
+        shown = as_text(raw[m.column]).str.slice(0, 40)
+        reasons.add(bad, f"{name} (column '{m.column}'): cannot parse " + shown.fillna("").map(repr))
+        out[name] = values
+    for consent in CONSENT_FIELDS:
+        # Without its own timestamp column, a consent choice counts as recorded when the row was.
+        if consent in src.fields and f"{consent}_at" not in src.fields:
+            known = out[consent] != Consent.UNKNOWN.value
+            out[f"{consent}_at"] = out["source_updated_at"].where(known)
+    out["source_version"] = row_version(raw, src)
+    return out, reasons.values
+
+
+def to_source(values: pd.DataFrame, src: SourceConfig, column_types: dict[str, str]) -> pd.DataFrame:
+    """Format canonical values the way the source stores them, one output column per source column.
+
+    `column_types` says per source column whether it holds 'date'/'datetime' objects natively;
+    text columns get the mapping's format.
+    """
+    out = pd.DataFrame(index=values.index)
+    done_split: set[str] = set()
+    for name in values.columns:
+        m = src.fields[name]
+        v = values[name]
+        transform = m.transform or DEFAULT_TRANSFORM[_type_of(name, v)]
+        native = column_types.get(m.column, "text")
+        if transform == "split_name":
+            if m.column in done_split:
+                continue
+            done_split.add(m.column)
+            parts = {src.fields[n].part: values[n] for n in values.columns if src.fields[n].column == m.column}
+            first, last = parts["first"].astype("string"), parts["last"].astype("string")
+            if m.order == "last_comma_first":
+                joined = last.str.cat(first, sep=", ", na_rep="").str.strip(", ")
+            else:
+                joined = first.str.cat(last, sep=" ", na_rep="").str.strip()
+            out[m.column] = joined.mask(joined == "")
+        elif transform in ("date", "timestamp"):
+            ts = pd.to_datetime(v)
+            if native in ("date", "datetime"):
+                as_date = native == "date"
+                out[m.column] = ts.map(
+                    lambda t, as_date=as_date: None if pd.isna(t) else (t.date() if as_date else t.to_pydatetime())
+                )
+            elif m.format in ("epoch", "epoch_ms"):
+                secs = ts.astype("int64") // (10**6 if m.format == "epoch" else 10**3)
+                out[m.column] = secs.where(ts.notna()).astype("Int64")
+            else:
+                fmt = (
+                    m.format
+                    if m.format not in (None, "iso")
+                    else ("%Y-%m-%d" if transform == "date" else "%Y-%m-%dT%H:%M:%S")
+                )
+                out[m.column] = ts.dt.strftime(fmt).astype("string")
+        elif transform in ("boolean", "consent"):
+            yes, no = (m.true, m.false) if transform == "boolean" else (m.granted, m.denied)
+            yes_v, no_v = (yes or ["1"])[0], (no or ["0"])[0]
+            positive = v.astype("string").isin(["True", "true", Consent.GRANTED.value])
+            negative = v.astype("string").isin(["False", "false", Consent.DENIED.value])
+            col = pd.Series(pd.NA, index=v.index, dtype="object")
+            col[positive.fillna(False)] = _native_flag(yes_v, native)
+            col[negative.fillna(False)] = _native_flag(no_v, native)
+            out[m.column] = col
+        elif transform == "map":
+            inverse = {canon: raw for raw, canon in reversed(list(m.values.items()))}
+            out[m.column] = v.astype("string").map(inverse, na_action="ignore")
+        elif transform == "phone":
+            out[m.column] = _per_distinct(v.astype("string"), _phone_writer(m.write_format or "e164"))
+        elif transform == "country":
+            out[m.column] = _per_distinct(v.astype("string"), _country_writer(m.write_format or "alpha2"))
+        else:
+            out[m.column] = v
+    return out
+
+
+def _type_of(name: str, v: pd.Series) -> FieldType:
+    from hub.model import ATTRIBUTE_FIELDS
+
+    for f in ATTRIBUTE_FIELDS:
+        if f.name == name:
+            return f.type
+    if pd.api.types.is_bool_dtype(v):
+        return FieldType.BOOLEAN
+    if pd.api.types.is_numeric_dtype(v):
+        return FieldType.DOUBLE
+    if pd.api.types.is_datetime64_any_dtype(v):
+        return FieldType.TIMESTAMP
+    return FieldType.STRING
+
+
+def _native_flag(word: str, native: str) -> object:
+    return int(word) if native == "integer" and word.lstrip("-").isdigit() else word
+
+
+def _phone_writer(fmt: str) -> Callable[[str], str | None]:
+    style = {
+        "e164": phonenumbers.PhoneNumberFormat.E164,
+        "national": phonenumbers.PhoneNumberFormat.NATIONAL,
+        "international": phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+    }[fmt]
+    return lambda v: phonenumbers.format_number(phonenumbers.parse(v, None), style)
+
+
+def _country_writer(fmt: str) -> Callable[[str], str | None]:
+    def write(v: str) -> str | None:
+        c = pycountry.countries.get(alpha_2=v)
+        if c is None:
+            return v
+        return {"alpha2": c.alpha_2, "alpha3": c.alpha_3, "name": c.name}[fmt]
+
+    return write
+
+
+def values_equal(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Null-safe equality of two canonical columns (missing equals missing)."""
+    eq = (a.astype("string") == b.astype("string")).fillna(False)
+    return (a.isna() & b.isna()) | eq

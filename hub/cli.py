@@ -1,0 +1,132 @@
+"""The `hub` command line. Each command calls the same function the pipeline calls.
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage (the message names the key).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from hub.config import ConfigError, load_config
+
+DEFAULT_CONFIG = "hub.yaml"
+
+
+def _progress(line: str) -> None:
+    print(f"  .. {line}", file=sys.stderr, flush=True)
+
+
+def _table(headers: list[str], rows: list[list[object]]) -> str:
+    cells = [[f"{v:,}" if isinstance(v, int) else str(v) for v in r] for r in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    fmt = lambda r: "  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True)))  # noqa: E731
+    return "\n".join([fmt(headers), fmt(["-" * w for w in widths]), *(fmt(r) for r in cells)])
+
+
+def cmd_demo_init(args: argparse.Namespace) -> int:
+    from connectors.demo import init_demo
+
+    summary = init_demo(Path(args.dir), customers=args.customers, seed=args.seed, force=args.force, progress=_progress)
+    rows = [[s, t, n] for s, tables in summary.tables.items() for t, n in tables.items()]
+    print(_table(["source", "table", "rows"], rows))
+    print(f"\nconfig:       {summary.config_path}\nground truth: {summary.ground_truth_path}")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config)
+    print(f"{args.config}: ok ({len(cfg.sources)} sources: {', '.join(cfg.sources)})")
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from connectors import pull_source
+    from hub.workspace import Workspace
+
+    cfg = load_config(args.config)
+    names = args.source or list(cfg.sources)
+    unknown = [n for n in names if n not in cfg.sources]
+    if unknown:
+        raise ConfigError("sources", f"no source named {unknown} (configured: {list(cfg.sources)})", Path(args.config))
+    ws = Workspace.for_config(cfg)
+    try:
+        results = [pull_source(cfg, n, ws, full=args.full, progress=_progress) for n in names]
+    finally:
+        ws.close()
+    rows = [
+        [
+            r.source,
+            r.mode,
+            r.rows_read,
+            r.records,
+            r.quarantined,
+            r.staged_total,
+            r.quarantined_total,
+            f"{r.seconds:.1f}",
+            f"{r.rows_per_second:,.0f}",
+        ]
+        for r in results
+    ]
+    print(
+        _table(
+            [
+                "source",
+                "mode",
+                "read",
+                "staged",
+                "quarantined",
+                "staged total",
+                "quarantine total",
+                "seconds",
+                "rows/s",
+            ],
+            rows,
+        )
+    )
+    print(f"\nworkspace: {cfg.workspace}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="Customer data hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="demo source systems").add_subparsers(dest="demo_command", required=True)
+    init = demo.add_parser("init", help="create four demo source databases, a hub.yaml and a ground-truth file")
+    init.add_argument("--dir", required=True, help="directory to create them in")
+    init.add_argument("--customers", type=int, default=2000, help="number of distinct people (default 2000)")
+    init.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
+    init.add_argument("--force", action="store_true", help="replace demo databases already in DIR")
+    init.set_defaults(func=cmd_demo_init)
+
+    config = sub.add_parser("config", help="hub.yaml").add_subparsers(dest="config_command", required=True)
+    check = config.add_parser("check", help="validate a hub.yaml")
+    check.add_argument("--config", default=DEFAULT_CONFIG)
+    check.set_defaults(func=cmd_config_check)
+
+    pull = sub.add_parser("pull", help="pull sources into the workspace (incremental once a cursor exists)")
+    pull.add_argument("--config", default=DEFAULT_CONFIG)
+    pull.add_argument("--source", action="append", help="only this source (repeatable)")
+    pull.add_argument("--full", action="store_true", help="ignore saved cursors and re-read every row")
+    pull.set_defaults(func=cmd_pull)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from connectors.sql import SourceError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ConfigError, SourceError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except FileExistsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,347 @@
+"""hub.yaml: the one place a data engineer declares sources, matching and serving.
+
+Validated with pydantic; any problem raises ConfigError naming the key path and the reason, and
+the CLI turns that into exit code 2. Relative paths (and relative SQLite URLs) are resolved
+against the directory of the hub.yaml file, so a config works from any working directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy.engine import make_url
+
+from hub.model import ATTRIBUTE_NAMES, CONSENT_FIELDS, FieldType
+
+# Which options each transform takes; anything else is a config error.
+TRANSFORM_OPTIONS: dict[str, set[str]] = {
+    "text": {"case"},
+    "number": set(),
+    "boolean": {"true", "false"},
+    "date": {"format"},
+    "timestamp": {"format"},
+    "phone": {"region", "write_format"},
+    "split_name": {"order", "part"},
+    "consent": {"granted", "denied"},
+    "map": {"values"},
+    "country": {"write_format"},
+}
+
+# The transform used when a mapping names none, by the target field's type.
+DEFAULT_TRANSFORM = {
+    FieldType.STRING: "text",
+    FieldType.INTEGER: "number",
+    FieldType.DOUBLE: "number",
+    FieldType.BOOLEAN: "boolean",
+    FieldType.DATE: "date",
+    FieldType.TIMESTAMP: "timestamp",
+}
+
+
+class ConfigError(Exception):
+    """A hub.yaml problem: `key` is the dotted path, `reason` what is wrong with it."""
+
+    def __init__(self, key: str, reason: str, path: Path | None = None):
+        self.key, self.reason, self.path = key, reason, path
+        where = f"{path}: " if path else ""
+        super().__init__(f"{where}{key or '<top level>'}: {reason}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldMapping(_Strict):
+    """How one canonical field is read from (and written back to) one source column."""
+
+    column: str
+    transform: (
+        Literal["text", "number", "boolean", "date", "timestamp", "phone", "split_name", "consent", "map", "country"]
+        | None
+    ) = None
+    case: Literal["upper", "lower", "title"] | None = None
+    format: str | None = None
+    region: str | None = None
+    write_format: Literal["e164", "national", "international", "alpha2", "alpha3", "name"] | None = None
+    order: Literal["first_last", "last_comma_first"] | None = None
+    part: Literal["first", "last"] | None = None
+    granted: list[str] | None = None
+    denied: list[str] | None = None
+    true: list[str] | None = None
+    false: list[str] | None = None
+    values: dict[str, str] | None = None
+
+    @field_validator("granted", "denied", "true", "false", mode="before")
+    @classmethod
+    def _as_strings(cls, v: Any) -> Any:
+        # YAML reads Y/N/yes/1 as bools and ints; the source holds text, so compare as text.
+        if isinstance(v, list):
+            return [_yaml_scalar_text(x) for x in v]
+        return v
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _map_keys_as_strings(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {_yaml_scalar_text(k): str(val) for k, val in v.items()}
+        return v
+
+    @model_validator(mode="after")
+    def _options_fit_transform(self) -> FieldMapping:
+        if self.transform is None:
+            return self
+        given = {k for k in self.model_fields_set if k not in ("column", "transform")}
+        extra = given - TRANSFORM_OPTIONS[self.transform]
+        if extra:
+            raise ValueError(
+                f"option(s) {sorted(extra)} do not apply to transform '{self.transform}' "
+                f"(it takes {sorted(TRANSFORM_OPTIONS[self.transform]) or 'no options'})"
+            )
+        if self.transform == "split_name" and (self.order is None or self.part is None):
+            raise ValueError("transform 'split_name' needs 'order' (first_last | last_comma_first) and 'part'")
+        if self.transform == "map" and not self.values:
+            raise ValueError("transform 'map' needs 'values' (source value -> canonical value)")
+        if self.transform == "phone" and self.write_format in ("alpha2", "alpha3", "name"):
+            raise ValueError("phone write_format is one of e164, national, international")
+        if self.transform == "country" and self.write_format in ("e164", "national", "international"):
+            raise ValueError("country write_format is one of alpha2, alpha3, name")
+        return self
+
+
+def _yaml_scalar_text(x: Any) -> str:
+    if isinstance(x, bool):
+        return "true" if x else "false"
+    return str(x)
+
+
+class GoldenIdTarget(_Strict):
+    """Where write-back puts the golden id: a column of the source table, or a side table."""
+
+    column: str | None = None
+    table: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> GoldenIdTarget:
+        if (self.column is None) == (self.table is None):
+            raise ValueError("give exactly one of 'column' (in the source table) or 'table' (a side table)")
+        return self
+
+
+class SourceConfig(_Strict):
+    kind: Literal["sql", "file"]
+    url: str | None = None
+    table: str | None = None
+    path: Path | None = None
+    format: Literal["csv", "parquet"] | None = None
+    primary_key: str
+    updated_at: str | None = None
+    updated_at_format: str | None = None
+    default_region: str = "US"
+    fields: dict[str, FieldMapping]
+    accepts: list[str] = []
+    golden_id: GoldenIdTarget | None = None
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _column_shorthand(cls, v: Any) -> Any:
+        # `email: email_address` is shorthand for `email: {column: email_address}`.
+        if isinstance(v, dict):
+            return {k: ({"column": m} if isinstance(m, str) else m) for k, m in v.items()}
+        return v
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, v: str) -> str:
+        import phonenumbers
+
+        if v.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"'{v}' is not a region phonenumbers knows (ISO 3166 alpha-2, e.g. GB, US)")
+        return v.upper()
+
+    @model_validator(mode="after")
+    def _kind_has_location(self) -> SourceConfig:
+        if self.kind == "sql":
+            if not self.url or not self.table:
+                raise ValueError("a 'sql' source needs 'url' (SQLAlchemy URL) and 'table'")
+            if self.path or self.format:
+                raise ValueError("'path'/'format' are for 'file' sources; a 'sql' source uses 'url' and 'table'")
+        else:
+            if not self.path:
+                raise ValueError("a 'file' source needs 'path' (a .csv or .parquet file)")
+            if self.url or self.table:
+                raise ValueError("'url'/'table' are for 'sql' sources; a 'file' source uses 'path'")
+            if self.golden_id and self.golden_id.table:
+                raise ValueError("a 'file' source can write the golden id to a column of its harmonized file only")
+        return self
+
+    @property
+    def file_format(self) -> str:
+        return self.format or ("parquet" if str(self.path).endswith(".parquet") else "csv")
+
+    def columns(self) -> list[str]:
+        """Source columns the hub reads: the key, the cursor and every mapped column, deduplicated."""
+        cols = [self.primary_key]
+        if self.updated_at:
+            cols.append(self.updated_at)
+        cols += [m.column for m in self.fields.values()]
+        return list(dict.fromkeys(cols))
+
+
+class MatchingConfig(_Strict):
+    auto_match_threshold: float = Field(0.95, ge=0, le=1)
+    review_threshold: float = Field(0.70, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> MatchingConfig:
+        if self.review_threshold > self.auto_match_threshold:
+            raise ValueError("review_threshold must not be above auto_match_threshold")
+        return self
+
+
+class HubConfig(_Strict):
+    workspace: Path = Path(".hub/workspace.duckdb")
+    serving_store: str = "sqlite:///.hub/serving.db"
+    chunk_size: int = Field(50_000, gt=0)
+    attributes: dict[str, FieldType] = {}
+    matching: MatchingConfig = MatchingConfig()
+    sources: dict[str, SourceConfig]
+
+    @field_validator("sources")
+    @classmethod
+    def _names(cls, v: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
+        if not v:
+            raise ValueError("declare at least one source")
+        for name in v:
+            if not name.isidentifier() or name != name.lower():
+                raise ValueError(f"source name '{name}' must be a lowercase identifier (letters, digits, _)")
+        return v
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_names(cls, v: dict[str, FieldType]) -> dict[str, FieldType]:
+        for name in v:
+            if name in ATTRIBUTE_NAMES or name in ("source_system", "source_key", "source_updated_at"):
+                raise ValueError(f"extra attribute '{name}' clashes with a canonical field")
+            if not name.isidentifier():
+                raise ValueError(f"extra attribute '{name}' must be an identifier")
+        return v
+
+    def field_type(self, name: str) -> FieldType | None:
+        from hub.model import ATTRIBUTE_FIELDS
+
+        for f in ATTRIBUTE_FIELDS:
+            if f.name == name:
+                return f.type
+        return self.attributes.get(name)
+
+
+def _check_fields(cfg: HubConfig) -> None:
+    """Cross-field rules pydantic cannot see one model at a time."""
+    for sname, src in cfg.sources.items():
+        base = f"sources.{sname}"
+        for fname, m in src.fields.items():
+            ftype = cfg.field_type(fname)
+            if ftype is None:
+                raise ConfigError(
+                    f"{base}.fields.{fname}",
+                    "not a canonical field nor a declared extra attribute (see README: canonical model)",
+                )
+            if fname.endswith("_at") and fname.removesuffix("_at") in CONSENT_FIELDS:
+                continue
+            if fname in CONSENT_FIELDS and m.transform not in (None, "consent", "map"):
+                raise ConfigError(f"{base}.fields.{fname}.transform", "consent fields use 'consent' or 'map'")
+        split_parts = {}
+        for fname, m in src.fields.items():
+            if m.transform == "split_name":
+                split_parts.setdefault(m.column, []).append(fname)
+        for fname in src.accepts:
+            if fname not in src.fields:
+                raise ConfigError(
+                    f"{base}.accepts", f"'{fname}' is not mapped in {base}.fields, so it cannot be written back"
+                )
+            m = src.fields[fname]
+            if m.column == src.primary_key or m.column == src.updated_at:
+                raise ConfigError(f"{base}.accepts", f"'{fname}' maps to the key or cursor column '{m.column}'")
+            if m.transform == "split_name":
+                partners = split_parts[m.column]
+                if not set(partners) <= set(src.accepts):
+                    raise ConfigError(
+                        f"{base}.accepts",
+                        f"'{fname}' shares column '{m.column}' with {sorted(partners)}; accept all of them or none",
+                    )
+        if src.golden_id and src.golden_id.column and src.golden_id.column in src.columns():
+            raise ConfigError(f"{base}.golden_id.column", f"'{src.golden_id.column}' is already a mapped column")
+
+
+def _resolve(cfg: HubConfig, base_dir: Path) -> HubConfig:
+    def rel(p: Path) -> Path:
+        return p if p.is_absolute() else (base_dir / p).resolve()
+
+    sources = {}
+    for name, src in cfg.sources.items():
+        update: dict[str, Any] = {}
+        if src.path is not None:
+            update["path"] = rel(src.path)
+        if src.url is not None:
+            update["url"] = resolve_sqlite_url(src.url, base_dir)
+        sources[name] = src.model_copy(update=update)
+    return cfg.model_copy(
+        update={
+            "workspace": rel(cfg.workspace),
+            "serving_store": resolve_sqlite_url(cfg.serving_store, base_dir),
+            "sources": sources,
+        }
+    )
+
+
+def resolve_sqlite_url(url: str, base_dir: Path) -> str:
+    """Make a relative sqlite:/// URL relative to the config file, not the working directory."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with its own wording
+        raise ValueError(f"not a SQLAlchemy URL: {url!r} ({exc})") from exc
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        db = Path(parsed.database)
+        if not db.is_absolute():
+            return parsed.set(database=str((base_dir / db).resolve())).render_as_string(hide_password=False)
+    return url
+
+
+def load_config(path: str | Path) -> HubConfig:
+    """Read, validate and resolve a hub.yaml; raise ConfigError on the first problem."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError("", "file not found", path) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError("", f"not valid YAML{where}: {getattr(exc, 'problem', exc)}", path) from None
+    if not isinstance(raw, dict):
+        raise ConfigError("", "expected a mapping with at least a 'sources' key", path)
+    try:
+        cfg = HubConfig.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+        raise ConfigError(key, _reason(err), path) from None
+    try:
+        _check_fields(cfg)
+        return _resolve(cfg, path.parent.resolve())
+    except ConfigError as exc:
+        raise ConfigError(exc.key, exc.reason, path) from None
+    except ValueError as exc:
+        raise ConfigError("", str(exc), path) from None
+
+
+def _reason(err: dict[str, Any]) -> str:
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "extra_forbidden":
+        return "unknown key (check the spelling against the README's configuration reference)"
+    if err["type"] == "missing":
+        return "required key is missing"
+    return msg

@@ -1,0 +1,134 @@
+"""The hub workspace: a DuckDB file holding staged canonical records, quarantine and pull state.
+
+Each source's pull is one DuckDB transaction, so a failed pull leaves the previous staged data
+and cursor in place and a rerun repairs it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from hub.config import HubConfig
+from hub.model import DUCKDB_TYPES, record_fields
+
+STAGED = "staged_records"
+QUARANTINE = "quarantine"
+STATE = "connector_state"
+
+
+class Workspace:
+    def __init__(self, path: Path | str, cfg: HubConfig | None = None):
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.con = duckdb.connect(str(path))
+        self.fields = record_fields(cfg.attributes if cfg else None)
+        self._ensure_schema()
+
+    @classmethod
+    def for_config(cls, cfg: HubConfig) -> Workspace:
+        return cls(cfg.workspace, cfg)
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _ensure_schema(self) -> None:
+        cols = ",\n".join(f"{f.name} {DUCKDB_TYPES[f.type]}" for f in self.fields)
+        self.con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {STAGED} ({cols},
+                source_version VARCHAR, pulled_at TIMESTAMP)"""
+        )
+        existing = {r[0] for r in self.con.execute(f"SELECT column_name FROM (DESCRIBE {STAGED})").fetchall()}
+        for f in self.fields:  # extra attributes added to hub.yaml later
+            if f.name not in existing:
+                self.con.execute(f"ALTER TABLE {STAGED} ADD COLUMN {f.name} {DUCKDB_TYPES[f.type]}")
+        self.con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {QUARANTINE} (source_system VARCHAR, source_key VARCHAR,
+                reason VARCHAR, raw_row VARCHAR, pulled_at TIMESTAMP)"""
+        )
+        self.con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {STATE} (
+                source_system VARCHAR PRIMARY KEY, state VARCHAR, updated_at TIMESTAMP)"""
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    def get_state(self, source: str) -> dict[str, Any] | None:
+        row = self.con.execute(f"SELECT state FROM {STATE} WHERE source_system = ?", [source]).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def set_state(self, source: str, state: dict[str, Any]) -> None:
+        self.con.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, now()::TIMESTAMP)", [source, json.dumps(state)])
+
+    def clear_source(self, source: str) -> None:
+        for table in (STAGED, QUARANTINE):
+            self.con.execute(f"DELETE FROM {table} WHERE source_system = ?", [source])
+
+    def upsert(self, source: str, records: pd.DataFrame, quarantined: pd.DataFrame, replace: bool) -> None:
+        """Write one chunk. With `replace`, rows with the same keys (in either table) go first,
+        so a row fixed in the source leaves quarantine and a row that broke leaves staging."""
+        # Registered views are replaced by name on the next chunk, so no cleanup on failure.
+        self.con.register("_chunk_records", records)
+        self.con.register("_chunk_quarantine", quarantined)
+        if replace:
+            for table in (STAGED, QUARANTINE):
+                self.con.execute(
+                    f"""DELETE FROM {table} WHERE source_system = ? AND source_key IN (
+                          SELECT source_key FROM _chunk_records
+                          UNION ALL SELECT source_key FROM _chunk_quarantine WHERE source_key IS NOT NULL)""",
+                    [source],
+                )
+        # BY NAME: columns a source does not map are stored as NULL.
+        self.con.execute(f"INSERT INTO {STAGED} BY NAME SELECT * FROM _chunk_records")
+        self.con.execute(
+            f"""INSERT INTO {QUARANTINE} BY NAME
+                SELECT source_system, source_key, reason, raw_row, pulled_at FROM _chunk_quarantine"""
+        )
+
+    def quarantine_duplicate_keys(self, source: str) -> int:
+        """A key seen twice in one pull keeps its first row; the others go to quarantine."""
+        dupes = f"""
+            SELECT rowid AS rid FROM (
+              SELECT rowid, row_number() OVER (PARTITION BY source_key ORDER BY pulled_at, rowid) AS n
+              FROM {STAGED} WHERE source_system = $source) WHERE n > 1"""
+        n = self.con.execute(f"SELECT count(*) FROM ({dupes})", {"source": source}).fetchone()[0]
+        if n:
+            self.con.execute(
+                f"""INSERT INTO {QUARANTINE}
+                    SELECT source_system, source_key, 'duplicate primary key (another row has the same key)',
+                           to_json(s)::VARCHAR, pulled_at
+                    FROM {STAGED} s WHERE rowid IN ({dupes})""",
+                {"source": source},
+            )
+            self.con.execute(f"DELETE FROM {STAGED} WHERE rowid IN ({dupes})", {"source": source})
+        return n
+
+    def counts(self, source: str) -> tuple[int, int]:
+        staged = self.con.execute(f"SELECT count(*) FROM {STAGED} WHERE source_system = ?", [source]).fetchone()[0]
+        quarantined = self.con.execute(
+            f"SELECT count(*) FROM {QUARANTINE} WHERE source_system = ?", [source]
+        ).fetchone()[0]
+        return staged, quarantined
+
+    def staged(self, source: str) -> pd.DataFrame:
+        return self.con.execute(f"SELECT * FROM {STAGED} WHERE source_system = ? ORDER BY source_key", [source]).df()
+
+    def quarantined(self, source: str) -> pd.DataFrame:
+        return self.con.execute(
+            f"SELECT * FROM {QUARANTINE} WHERE source_system = ? ORDER BY source_key", [source]
+        ).df()
