@@ -1,0 +1,67 @@
+"""Shared fixtures: real database servers as source systems, one fresh database per test.
+
+Server tests skip with a reason naming the URL when a server is not reachable, except where
+HUB_REQUIRE_SERVERS=1 (CI sets it): there a missing server fails the test instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_URL = os.environ.get("HUB_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+MARIADB_URL = os.environ.get("HUB_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+
+
+def _server_or_skip(url: str, what: str) -> sa.Engine:
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect():
+            pass
+    except Exception as exc:
+        message = f"{what} not reachable at {url} ({type(exc).__name__}); set HUB_TEST_{what.upper()}_URL"
+        if os.environ.get("HUB_REQUIRE_SERVERS") == "1":
+            pytest.fail(f"{message} — HUB_REQUIRE_SERVERS=1, so server tests must not be skipped")
+        pytest.skip(message)
+    return engine
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    admin = _server_or_skip(POSTGRES_URL, "postgres")
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def mariadb_url() -> Iterator[str]:
+    admin = _server_or_skip(MARIADB_URL, "mariadb")
+    name = f"hub_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
+    yield sa.make_url(MARIADB_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.dispose()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'source.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres", "mariadb"])
+def source_url(request) -> str:
+    """The same test against each SQL backend the hub supports."""
+    if request.param != "sqlite":
+        request.applymarker(getattr(pytest.mark, request.param))
+    return request.getfixturevalue(f"{request.param}_url")

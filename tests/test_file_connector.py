@@ -1,0 +1,131 @@
+"""File sources (CSV, Parquet): pull, incremental, quarantine, and push into a separate harmonized file."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import pytest
+
+from connectors import open_connector, pull_source
+from hub.config import HubConfig
+from hub.workspace import Workspace
+
+ROWS = pd.DataFrame(
+    {
+        "cust_id": ["007", "008", "009", "", "011"],
+        "first": ["Ann", "Bob", "Cy", "Dee", "Eve"],
+        "last": ["Lee", "Ray", "Orr", "Fox", "Moss"],
+        "mail": ["ann@x.com", "bob@x.com", "cy@x.com", "dee@x.com", "eve@x.com"],
+        "born": ["1980-01-02", "1981-02-03", "not a date", "1983-04-05", "1984-05-06"],
+        "updated": ["2024-01-01T10:00:00", "2024-01-02T10:00:00", "2024-01-03T10:00:00", "2024-01-04T10:00:00",
+                    "2024-01-05T10:00:00"],
+        "loyalty": ["gold", "silver", "gold", "bronze", "none"],
+    }
+)  # fmt: skip
+
+
+def write(df: pd.DataFrame, path) -> None:
+    if str(path).endswith(".parquet"):
+        df.to_parquet(path, index=False)
+    else:
+        df.to_csv(path, index=False)
+
+
+def config(path, tmp_path) -> HubConfig:
+    return HubConfig.model_validate(
+        {
+            "workspace": str(tmp_path / "ws.duckdb"),
+            "chunk_size": 2,
+            "sources": {
+                "web": {
+                    "kind": "file",
+                    "path": str(path),
+                    "primary_key": "cust_id",
+                    "updated_at": "updated",
+                    "fields": {"first_name": "first", "last_name": "last", "email": "mail", "date_of_birth": "born"},
+                    "accepts": ["first_name", "email"],
+                    "golden_id": {"column": "hub_id"},
+                }
+            },
+        }
+    )
+
+
+@pytest.fixture(params=["csv", "parquet"])
+def source(request, tmp_path):
+    path = tmp_path / f"customers.{request.param}"
+    write(ROWS, path)
+    cfg = config(path, tmp_path)
+    ws = Workspace.for_config(cfg)
+    yield path, cfg, ws
+    ws.close()
+
+
+def sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_pull_keeps_text_keys_and_quarantines_bad_rows(source):
+    _path, cfg, ws = source
+    result = pull_source(cfg, "web", ws)
+    assert (result.rows_read, result.records, result.quarantined) == (5, 3, 2)
+    assert set(ws.staged("web").source_key) == {"007", "008", "011"}  # leading zeros kept
+    reasons = ws.quarantined("web").set_index("source_key", drop=False)
+    assert "missing primary key" in reasons.loc[reasons.source_key.isna(), "reason"].iloc[0]
+    assert "date_of_birth" in reasons.loc["009", "reason"]
+
+
+def test_incremental_pull_reads_only_rows_after_the_cursor(source):
+    path, cfg, ws = source
+    pull_source(cfg, "web", ws)
+    changed = ROWS.copy()
+    changed.loc[1, ["mail", "updated"]] = ["bob@new.com", "2024-02-01T00:00:00"]
+    write(changed, path)
+    result = pull_source(cfg, "web", ws)
+    assert result.mode == "incremental" and result.records == 1
+    assert ws.staged("web").set_index("source_key").loc["008", "email"] == "bob@new.com"
+
+
+def test_push_writes_a_separate_harmonized_file_and_never_the_original(source):
+    path, cfg, ws = source
+    pull_source(cfg, "web", ws)
+    original = sha(path)
+    staged = ws.staged("web").set_index("source_key")
+    changes = pd.DataFrame(
+        {
+            "source_key": ["007", "008"],
+            "expected_version": staged.loc[["007", "008"], "source_version"].values,
+            "email": ["ann@harmonized.com", "bob@x.com"],
+            "golden_id": ["G1", "G2"],
+        }
+    )
+    connector = open_connector("web", cfg)
+    assert connector.push(changes, dry_run=True).summary()["values_changed"] == 3
+    assert not connector.harmonized_path.exists()
+
+    report = connector.push(changes)
+    assert report.summary()["values_changed"] == 3
+    assert sha(path) == original
+    harmonized = connector.harmonized_path
+    out = pd.read_parquet(harmonized) if path.suffix == ".parquet" else pd.read_csv(harmonized, dtype=str)
+    out = out.set_index("cust_id")
+    assert out.loc["007", "mail"] == "ann@harmonized.com" and out.loc["007", "hub_id"] == "G1"
+    assert out.loc["008", "mail"] == "bob@x.com" and out.loc["008", "loyalty"] == "silver"
+    assert len(out) == len(ROWS)  # every original row, quarantined ones too
+
+    again = connector.push(changes)
+    assert again.summary()["values_changed"] == 0 and again.summary()["unchanged"] == 2
+
+
+def test_push_to_file_detects_a_row_changed_since_pull(source):
+    path, cfg, ws = source
+    pull_source(cfg, "web", ws)
+    staged = ws.staged("web").set_index("source_key")
+    changed = ROWS.copy()
+    changed.loc[0, ["mail", "updated"]] = ["ann@edited.com", "2024-03-01T00:00:00"]
+    write(changed, path)
+    changes = pd.DataFrame(
+        {"source_key": ["007"], "expected_version": [staged.loc["007", "source_version"]], "email": ["a@b.com"]}
+    )
+    assert open_connector("web", cfg).push(changes).rows.loc[0, "status"] == "conflict"

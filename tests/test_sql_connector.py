@@ -1,0 +1,231 @@
+"""SQL connector pull and push against real SQLite, PostgreSQL and MariaDB source systems."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from connectors import SourceError, open_connector, pull_source
+from hub.workspace import Workspace
+from tests import source_fixture as fx
+
+UNMAPPED = ["notes"]
+
+
+@pytest.fixture
+def source(source_url, tmp_path):
+    engine = fx.create_source(source_url)
+    cfg = fx.hub_config(source_url, tmp_path)
+    ws = Workspace.for_config(cfg)
+    yield engine, cfg, ws
+    ws.close()
+    engine.dispose()
+
+
+def staged_changes(ws: Workspace, **values) -> pd.DataFrame:
+    """Push input built the way the pipeline builds it: keys and versions from staging."""
+    st = ws.staged("crm").set_index("source_key")
+    keys = list(values["source_key"])
+    out = pd.DataFrame({"source_key": keys, "expected_version": st.loc[keys, "source_version"].values})
+    for name, col in values.items():
+        if name != "source_key":
+            out[name] = col
+    return out
+
+
+def test_full_pull_maps_to_canonical_and_quarantines_bad_rows(source):
+    _engine, cfg, ws = source
+    result = pull_source(cfg, "crm", ws)
+    assert result.mode == "full"
+    assert result.rows_read == len(fx.rows())
+    assert result.quarantined == len(fx.BAD_KEYS)
+    assert result.staged_total + result.quarantined_total == len(fx.rows())  # nothing lost
+
+    john = ws.staged("crm").set_index("source_key").loc["1"]
+    assert (john.first_name, john.last_name) == ("John", "SMITH")
+    assert john.phone == "+442079460018"
+    assert john.date_of_birth == pd.Timestamp("1980-01-31")
+    assert john.country == "GB"
+    assert john.consent_email == "granted"
+    assert john.consent_email_at == fx.T0  # no own timestamp column: the row's updated-at
+
+    q = ws.quarantined("crm").set_index("source_key")
+    assert set(q.index) == fx.BAD_KEYS
+    assert "phone" in q.loc["3", "reason"] and "date_of_birth" in q.loc["3", "reason"]
+    assert "consent_email" in q.loc["5", "reason"] and "'X'" in q.loc["5", "reason"]
+    assert '"email_optin": "X"' in q.loc["5", "raw_row"]  # the mapped columns as read, for the steward
+
+
+def test_pull_reads_in_chunks(source_url, tmp_path):
+    fx.create_source(source_url)
+    cfg = fx.hub_config(source_url, tmp_path, chunk_size=7)
+    batches = list(open_connector("crm", cfg).stream())
+    sizes = [len(b.records) + len(b.quarantined) for b in batches]
+    assert len(batches) == -(-len(fx.rows()) // 7) and max(sizes) <= 7
+
+
+def test_incremental_pull_picks_up_exactly_the_changed_rows(source):
+    engine, cfg, ws = source
+    pull_source(cfg, "crm", ws)
+    later = fx.T0 + timedelta(days=3)
+    with engine.begin() as conn:
+        for key in (2, 4, 110):
+            conn.execute(
+                fx.customers.update()
+                .where(fx.customers.c.id == key)
+                .values(email=f"changed{key}@example.com", modified_at=later)
+            )
+        new = fx.rows()[0] | {"id": 999, "full_name": "NEW, Person", "modified_at": later}
+        conn.execute(fx.customers.insert(), [new])
+
+    result = pull_source(cfg, "crm", ws)
+    assert result.mode == "incremental"
+    assert result.records == 4 and result.quarantined == 0
+    staged = ws.staged("crm").set_index("source_key")
+    assert staged.loc["4", "email"] == "changed4@example.com"
+    assert "999" in staged.index
+    assert result.staged_total == len(fx.rows()) - len(fx.BAD_KEYS) + 1
+
+    again = pull_source(cfg, "crm", ws)
+    assert again.records == 0 and again.staged_total == result.staged_total
+
+
+def test_incremental_pull_releases_a_fixed_row_from_quarantine(source):
+    engine, cfg, ws = source
+    pull_source(cfg, "crm", ws)
+    with engine.begin() as conn:
+        conn.execute(
+            fx.customers.update()
+            .where(fx.customers.c.id == 3)
+            .values(phone="020 7946 0333", dob="28/02/1985", modified_at=fx.T0 + timedelta(days=5))
+        )
+    pull_source(cfg, "crm", ws)
+    assert "3" in set(ws.staged("crm").source_key)
+    assert "3" not in set(ws.quarantined("crm").source_key)
+
+
+def test_push_changes_only_configured_columns_of_targeted_rows(source):
+    engine, cfg, ws = source
+    pull_source(cfg, "crm", ws)
+    before, schema_before = fx.snapshot(engine), fx.schema(engine)
+
+    changes = staged_changes(
+        ws,
+        source_key=["1", "2", "4"],
+        last_name=["Smith", "Jones", "Taylor"],
+        email=["john.smith@example.com", "mary@example.com", "ann@example.com"],
+        phone=["+442079460018", "+447700900124", None],  # None: never blank a field
+    )
+    report = open_connector("crm", cfg).push(changes)
+    assert report.summary()["updated"] == 3
+
+    after = fx.snapshot(engine)
+    assert fx.schema(engine) == schema_before
+    for table in before:
+        if table != "customers":
+            assert after[table] == before[table], f"table {table} changed"
+    accepted_cols = {cfg.sources["crm"].fields[f].column for f in fx.ACCEPTS}
+    all_cols = list(before["customers"]["1"])
+    for key, row in after["customers"].items():
+        changed = {c for c in all_cols if row[c] != before["customers"][key][c]}
+        assert changed <= accepted_cols, f"row {key}: unmapped/unaccepted columns changed: {changed - accepted_cols}"
+        if key not in {"1", "2", "4"}:
+            assert not changed, f"untargeted row {key} changed"
+    unmapped = ["notes", "golden_ref", "modified_at", "dob", "email_optin", "id"]
+    assert fx.digest(after["customers"], unmapped) == fx.digest(before["customers"], unmapped)
+
+    assert after["customers"]["1"]["full_name"] == "Smith, John"
+    assert after["customers"]["1"]["email"] == "john.smith@example.com"
+    assert after["customers"]["2"]["phone"] == "07700 900124"  # written in the source's own format
+    assert after["customers"]["4"]["phone"] is None
+    audit = report.changes.set_index(["source_key", "column"])
+    assert audit.loc[("1", "email"), "old_value"] == "J.Smith@Example.com"
+    assert audit.loc[("1", "email"), "new_value"] == "john.smith@example.com"
+    assert audit.loc[("1", "full_name"), "fields"] == "first_name,last_name"
+
+
+def test_push_is_idempotent_and_dry_run_writes_nothing(source):
+    engine, cfg, ws = source
+    pull_source(cfg, "crm", ws)
+    changes = staged_changes(ws, source_key=["1", "2"], email=["a@example.com", "b@example.com"])
+    connector = open_connector("crm", cfg)
+    before = fx.snapshot(engine)
+
+    dry = connector.push(changes, dry_run=True)
+    assert dry.dry_run and dry.summary()["updated"] == 2 and len(dry.changes) == 2
+    assert fx.snapshot(engine) == before
+
+    first = connector.push(changes)
+    assert first.summary()["updated"] == 2
+    second = connector.push(changes)
+    assert second.summary() == {"updated": 0, "unchanged": 2, "conflict": 0, "missing": 0, "values_changed": 0}
+
+
+def test_push_skips_and_reports_rows_changed_since_pull(source):
+    engine, cfg, ws = source
+    pull_source(cfg, "crm", ws)
+    with engine.begin() as conn:  # a user edits row 2 in the source after the hub pulled it
+        conn.execute(
+            fx.customers.update()
+            .where(fx.customers.c.id == 2)
+            .values(email="edited@example.com", modified_at=fx.T0 + timedelta(days=9))
+        )
+    changes = staged_changes(ws, source_key=["1", "2"], email=["one@example.com", "two@example.com"])
+    report = open_connector("crm", cfg).push(changes)
+    rows = report.rows.set_index("source_key")
+    assert rows.loc["2", "status"] == "conflict" and "changed in the source" in rows.loc["2", "detail"]
+    assert rows.loc["1", "status"] == "updated"
+    assert fx.snapshot(engine)["customers"]["2"]["email"] == "edited@example.com"
+
+
+def test_push_reports_missing_rows_and_refuses_unaccepted_fields(source):
+    _engine, cfg, ws = source
+    pull_source(cfg, "crm", ws)
+    connector = open_connector("crm", cfg)
+    gone = pd.DataFrame({"source_key": ["424242"], "expected_version": ["x"], "email": ["x@example.com"]})
+    assert connector.push(gone).rows.loc[0, "status"] == "missing"
+    with pytest.raises(ValueError, match=r"date_of_birth.*accepts"):
+        connector.push(staged_changes(ws, source_key=["1"], date_of_birth=[pd.Timestamp("1999-01-01")]))
+
+
+@pytest.mark.parametrize("target", [{"column": "golden_ref"}, {"table": "hub_golden_ids"}])
+def test_push_writes_golden_ids_where_configured(source_url, tmp_path, target):
+    engine = fx.create_source(source_url)
+    cfg = fx.hub_config(source_url, tmp_path, golden_id=target)
+    ws = Workspace.for_config(cfg)
+    pull_source(cfg, "crm", ws)
+    before = fx.snapshot(engine)
+    changes = staged_changes(ws, source_key=["1", "2"], golden_id=["G-1", "G-2"])
+    connector = open_connector("crm", cfg)
+    assert connector.push(changes).summary()["values_changed"] == 2
+    after = fx.snapshot(engine)
+    if "column" in target:
+        assert after["customers"]["1"]["golden_ref"] == "G-1"
+    else:
+        assert after["customers"] == before["customers"] and after["orders"] == before["orders"]
+        assert {k: r["golden_id"] for k, r in after["hub_golden_ids"].items()} == {"1": "G-1", "2": "G-2"}
+    assert connector.push(changes).summary()["values_changed"] == 0
+    moved = staged_changes(ws, source_key=["2"], golden_id=["G-9"])  # a merge redirected row 2
+    assert connector.push(moved).changes.loc[0, ["old_value", "new_value"]].tolist() == ["G-2", "G-9"]
+    ws.close()
+
+
+def test_side_table_never_takes_over_an_existing_table(sqlite_url, tmp_path):
+    fx.create_source(sqlite_url)
+    cfg = fx.hub_config(sqlite_url, tmp_path, golden_id={"table": "orders"})
+    ws = Workspace.for_config(cfg)
+    pull_source(cfg, "crm", ws)
+    with pytest.raises(SourceError, match="never alters existing tables"):
+        open_connector("crm", cfg).push(staged_changes(ws, source_key=["1"], golden_id=["G-1"]))
+    ws.close()
+
+
+def test_source_not_matching_its_config_names_the_problem(sqlite_url, tmp_path):
+    engine = fx.create_source(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE customers RENAME COLUMN email TO mail"))
+    with pytest.raises(SourceError, match=r"sources\.crm: column\(s\) \['email'\] not found"):
+        open_connector("crm", fx.hub_config(sqlite_url, tmp_path))
