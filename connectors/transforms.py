@@ -16,7 +16,7 @@ import pandas as pd
 import phonenumbers
 import pycountry
 
-from hub.config import DEFAULT_TRANSFORM, FieldMapping, HubConfig, SourceConfig
+from hub.config import FieldMapping, HubConfig, SourceConfig, default_transform
 from hub.model import CONSENT_FIELDS, Consent, FieldType
 
 TRUE_WORDS = ["1", "true", "t", "y", "yes", "on", "granted", "opt_in", "opted_in", "subscribed"]
@@ -105,9 +105,10 @@ def to_timestamp(s: pd.Series, fmt: str | None) -> tuple[pd.Series, pd.Series]:
         if fmt in (None, "iso"):
             out = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
         else:
-            out = pd.to_datetime(text, format=fmt, errors="coerce")
-            if getattr(out.dt, "tz", None) is not None:
-                out = out.dt.tz_convert("UTC").dt.tz_localize(None)
+            with_offset = "%z" in fmt or "%Z" in fmt  # offsets may differ per row (summer time)
+            out = pd.to_datetime(text, format=fmt, errors="coerce", utc=with_offset)
+            if with_offset:
+                out = out.dt.tz_localize(None)
     out = out.astype("datetime64[us]")
     return out, present & out.isna()
 
@@ -118,7 +119,7 @@ def _flags(m: FieldMapping, yes: list[str] | None, no: list[str] | None) -> tupl
 
 def _forward(name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, region: str) -> tuple[pd.Series, pd.Series]:
     """One field: (canonical values, unparsable mask)."""
-    transform = m.transform or DEFAULT_TRANSFORM[ftype]
+    transform = m.transform or default_transform(name, ftype)
     never = pd.Series(False, index=raw.index)
     if transform in ("date", "timestamp"):
         values, bad = to_timestamp(raw, m.format)
@@ -155,17 +156,17 @@ def _forward(name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, regio
         values = _per_distinct(text, _parse_country)
         return values, text.notna() & values.isna()
     if transform == "split_name":
-        first, last = split_name(text, m.order)
+        first, last = split_name(text)
         return (first if m.part == "first" else last), never
     raise AssertionError(f"unhandled transform {transform}")
 
 
-def split_name(text: pd.Series, order: str | None) -> tuple[pd.Series, pd.Series]:
-    """'First Middle Last' or 'LAST, First'. A name without a comma is read as 'First Last'."""
-    has_comma = text.str.contains(",", regex=False).fillna(False)
+def split_name(text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """'First Middle Last', or 'LAST, First' whenever there is a comma (whatever the configured
+    order, which only decides how names are written back)."""
+    use_comma = text.str.contains(",", regex=False).fillna(False)
     comma = text.str.split(",", n=1, expand=True).reindex(columns=[0, 1])
     space = text.str.rsplit(" ", n=1, expand=True).reindex(columns=[0, 1])
-    use_comma = has_comma if order == "last_comma_first" else pd.Series(False, index=text.index)
     first = comma[1].where(use_comma, space[0].where(space[1].notna(), pd.NA))
     last = comma[0].where(use_comma, space[1].where(space[1].notna(), space[0]))
     clean = lambda s: s.astype("string").str.strip().replace("", pd.NA)  # noqa: E731
@@ -226,7 +227,7 @@ def to_source(values: pd.DataFrame, src: SourceConfig, column_types: dict[str, s
     for name in values.columns:
         m = src.fields[name]
         v = values[name]
-        transform = m.transform or DEFAULT_TRANSFORM[_type_of(name, v)]
+        transform = m.transform or default_transform(name, _type_of(name, v))
         native = column_types.get(m.column, "text")
         if transform == "split_name":
             if m.column in done_split:
@@ -247,8 +248,8 @@ def to_source(values: pd.DataFrame, src: SourceConfig, column_types: dict[str, s
                     lambda t, as_date=as_date: None if pd.isna(t) else (t.date() if as_date else t.to_pydatetime())
                 )
             elif m.format in ("epoch", "epoch_ms"):
-                secs = ts.astype("int64") // (10**6 if m.format == "epoch" else 10**3)
-                out[m.column] = secs.where(ts.notna()).astype("Int64")
+                unit = pd.Timedelta(seconds=1) if m.format == "epoch" else pd.Timedelta(milliseconds=1)
+                out[m.column] = ((ts - pd.Timestamp(0)) // unit).astype("Int64")
             else:
                 fmt = (
                     m.format
@@ -269,7 +270,8 @@ def to_source(values: pd.DataFrame, src: SourceConfig, column_types: dict[str, s
             inverse = {canon: raw for raw, canon in reversed(list(m.values.items()))}
             out[m.column] = v.astype("string").map(inverse, na_action="ignore")
         elif transform == "phone":
-            out[m.column] = _per_distinct(v.astype("string"), _phone_writer(m.write_format or "e164"))
+            writer = _phone_writer(m.write_format or "e164", m.region or src.default_region)
+            out[m.column] = _per_distinct(v.astype("string"), writer)
         elif transform == "country":
             out[m.column] = _per_distinct(v.astype("string"), _country_writer(m.write_format or "alpha2"))
         else:
@@ -296,13 +298,24 @@ def _native_flag(word: str, native: str) -> object:
     return int(word) if native == "integer" and word.lstrip("-").isdigit() else word
 
 
-def _phone_writer(fmt: str) -> Callable[[str], str | None]:
+def _phone_writer(fmt: str, region: str) -> Callable[[str], str | None]:
+    """National format only for numbers of the source's own country: a foreign number written
+    nationally would read back as a different number."""
     style = {
         "e164": phonenumbers.PhoneNumberFormat.E164,
         "national": phonenumbers.PhoneNumberFormat.NATIONAL,
         "international": phonenumbers.PhoneNumberFormat.INTERNATIONAL,
     }[fmt]
-    return lambda v: phonenumbers.format_number(phonenumbers.parse(v, None), style)
+
+    home = phonenumbers.country_code_for_region(region)
+
+    def write(v: str) -> str:
+        num = phonenumbers.parse(v, None)
+        if style == phonenumbers.PhoneNumberFormat.NATIONAL and num.country_code != home:
+            return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        return phonenumbers.format_number(num, style)
+
+    return write
 
 
 def _country_writer(fmt: str) -> Callable[[str], str | None]:

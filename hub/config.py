@@ -7,6 +7,7 @@ against the directory of the hub.yaml file, so a config works from any working d
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +31,9 @@ TRANSFORM_OPTIONS: dict[str, set[str]] = {
     "country": {"write_format"},
 }
 
-# The transform used when a mapping names none, by the target field's type.
+# The transform used when a mapping names none: by field name where the model fixes a format
+# (E.164 phones, alpha-2 countries, consent words), else by the field's type.
+DEFAULT_TRANSFORM_BY_FIELD = {"phone": "phone", "country": "country"} | {c: "consent" for c in CONSENT_FIELDS}
 DEFAULT_TRANSFORM = {
     FieldType.STRING: "text",
     FieldType.INTEGER: "number",
@@ -39,6 +42,28 @@ DEFAULT_TRANSFORM = {
     FieldType.DATE: "date",
     FieldType.TIMESTAMP: "timestamp",
 }
+
+
+# Transforms that can produce a valid value for a field: by name first, then by type.
+FIELD_TRANSFORMS = {
+    "phone": {"phone"},
+    "country": {"country", "map"},
+    "first_name": {"text", "split_name"},
+    "last_name": {"text", "split_name"},
+    "preferred_channel": {"text", "map"},
+} | {c: {"consent", "map"} for c in CONSENT_FIELDS}
+TYPE_TRANSFORMS = {
+    FieldType.STRING: {"text", "map"},
+    FieldType.INTEGER: {"number", "map"},
+    FieldType.DOUBLE: {"number", "map"},
+    FieldType.BOOLEAN: {"boolean", "map"},
+    FieldType.DATE: {"date"},
+    FieldType.TIMESTAMP: {"timestamp"},
+}
+
+
+def default_transform(field: str, ftype: FieldType) -> str:
+    return DEFAULT_TRANSFORM_BY_FIELD.get(field) or DEFAULT_TRANSFORM[ftype]
 
 
 class ConfigError(Exception):
@@ -73,6 +98,14 @@ class FieldMapping(_Strict):
     true: list[str] | None = None
     false: list[str] | None = None
     values: dict[str, str] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bool_option_names(cls, data: Any) -> Any:
+        # YAML reads the option names `true:` / `false:` as booleans.
+        if isinstance(data, dict):
+            return {(_yaml_scalar_text(k) if isinstance(k, bool) else k): v for k, v in data.items()}
+        return data
 
     @field_validator("granted", "denied", "true", "false", mode="before")
     @classmethod
@@ -242,6 +275,7 @@ def _check_fields(cfg: HubConfig) -> None:
     """Cross-field rules pydantic cannot see one model at a time."""
     for sname, src in cfg.sources.items():
         base = f"sources.{sname}"
+        split_parts: dict[str, dict[str, str]] = {}
         for fname, m in src.fields.items():
             ftype = cfg.field_type(fname)
             if ftype is None:
@@ -249,14 +283,18 @@ def _check_fields(cfg: HubConfig) -> None:
                     f"{base}.fields.{fname}",
                     "not a canonical field nor a declared extra attribute (see README: canonical model)",
                 )
-            if fname.endswith("_at") and fname.removesuffix("_at") in CONSENT_FIELDS:
-                continue
-            if fname in CONSENT_FIELDS and m.transform not in (None, "consent", "map"):
-                raise ConfigError(f"{base}.fields.{fname}.transform", "consent fields use 'consent' or 'map'")
-        split_parts = {}
-        for fname, m in src.fields.items():
-            if m.transform == "split_name":
-                split_parts.setdefault(m.column, []).append(fname)
+            allowed = FIELD_TRANSFORMS.get(fname) or TYPE_TRANSFORMS[ftype]
+            transform = m.transform or default_transform(fname, ftype)
+            if transform not in allowed:
+                raise ConfigError(
+                    f"{base}.fields.{fname}.transform",
+                    f"'{transform}' cannot produce a {fname} ({ftype.value}); use one of {sorted(allowed)}",
+                )
+            if transform == "split_name":
+                parts = split_parts.setdefault(m.column, {})
+                if m.part in parts:
+                    raise ConfigError(f"{base}.fields.{fname}", f"'{parts[m.part]}' already takes part '{m.part}'")
+                parts[m.part] = fname
         for fname in src.accepts:
             if fname not in src.fields:
                 raise ConfigError(
@@ -266,7 +304,12 @@ def _check_fields(cfg: HubConfig) -> None:
             if m.column == src.primary_key or m.column == src.updated_at:
                 raise ConfigError(f"{base}.accepts", f"'{fname}' maps to the key or cursor column '{m.column}'")
             if m.transform == "split_name":
-                partners = split_parts[m.column]
+                partners = list(split_parts[m.column].values())
+                if len(partners) < 2:
+                    raise ConfigError(
+                        f"{base}.accepts",
+                        f"'{fname}' is one part of column '{m.column}'; map both parts (first, last) to write it back",
+                    )
                 if not set(partners) <= set(src.accepts):
                     raise ConfigError(
                         f"{base}.accepts",
@@ -286,15 +329,22 @@ def _resolve(cfg: HubConfig, base_dir: Path) -> HubConfig:
         if src.path is not None:
             update["path"] = rel(src.path)
         if src.url is not None:
-            update["url"] = resolve_sqlite_url(src.url, base_dir)
+            update["url"] = _resolved_url(src.url, base_dir, f"sources.{name}.url")
         sources[name] = src.model_copy(update=update)
     return cfg.model_copy(
         update={
             "workspace": rel(cfg.workspace),
-            "serving_store": resolve_sqlite_url(cfg.serving_store, base_dir),
+            "serving_store": _resolved_url(cfg.serving_store, base_dir, "serving_store"),
             "sources": sources,
         }
     )
+
+
+def _resolved_url(url: str, base_dir: Path, key: str) -> str:
+    try:
+        return resolve_sqlite_url(url, base_dir)
+    except ValueError as exc:
+        raise ConfigError(key, str(exc)) from None
 
 
 def resolve_sqlite_url(url: str, base_dir: Path) -> str:
@@ -310,11 +360,24 @@ def resolve_sqlite_url(url: str, base_dir: Path) -> str:
     return url
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML with only true/false as booleans: source values like Y, N, yes, no, on, off stay text."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
 def load_config(path: str | Path) -> HubConfig:
     """Read, validate and resolve a hub.yaml; raise ConfigError on the first problem."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_Loader)  # a SafeLoader subclass
     except FileNotFoundError:
         raise ConfigError("", "file not found", path) from None
     except yaml.YAMLError as exc:
@@ -326,7 +389,8 @@ def load_config(path: str | Path) -> HubConfig:
     try:
         cfg = HubConfig.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         key = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
         raise ConfigError(key, _reason(err), path) from None
     try:
@@ -334,8 +398,6 @@ def load_config(path: str | Path) -> HubConfig:
         return _resolve(cfg, path.parent.resolve())
     except ConfigError as exc:
         raise ConfigError(exc.key, exc.reason, path) from None
-    except ValueError as exc:
-        raise ConfigError("", str(exc), path) from None
 
 
 def _reason(err: dict[str, Any]) -> str:
