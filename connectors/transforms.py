@@ -113,8 +113,21 @@ def to_timestamp(s: pd.Series, fmt: str | None) -> tuple[pd.Series, pd.Series]:
     return out, present & out.isna()
 
 
-def _flags(m: FieldMapping, yes: list[str] | None, no: list[str] | None) -> tuple[list[str], list[str]]:
-    return [w.lower() for w in (yes or TRUE_WORDS)], [w.lower() for w in (no or FALSE_WORDS)]
+def flag_words(m: FieldMapping, transform: str) -> dict[object, list[str]]:
+    """Canonical value -> the source words that mean it. A list given in hub.yaml replaces the
+    default, and an empty list means no word: an opt-out flag can say `granted: []`,
+    `denied: ["1"]`, `unknown: ["0"]` (not opted out is no recorded choice)."""
+
+    def given(words: list[str] | None, default: list[str]) -> list[str]:
+        return default if words is None else words
+
+    if transform == "boolean":
+        return {True: given(m.true, TRUE_WORDS), False: given(m.false, FALSE_WORDS)}
+    return {
+        Consent.GRANTED.value: given(m.granted, TRUE_WORDS),
+        Consent.DENIED.value: given(m.denied, FALSE_WORDS),
+        Consent.UNKNOWN.value: given(m.unknown, []),
+    }
 
 
 def _forward(name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, region: str) -> tuple[pd.Series, pd.Series]:
@@ -133,19 +146,18 @@ def _forward(name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, regio
         values = pd.to_numeric(text, errors="coerce")
         return values, text.notna() & values.isna()
     if transform in ("boolean", "consent"):
-        yes, no = _flags(
-            m, m.true if transform == "boolean" else m.granted, m.false if transform == "boolean" else m.denied
-        )
+        words = flag_words(m, transform)
         low = text.str.lower()
         if transform == "boolean":
             values = pd.Series(pd.NA, index=raw.index, dtype="boolean")
-            values[low.isin(yes).fillna(False)] = True
-            values[low.isin(no).fillna(False)] = False
-        else:
+        else:  # consent is never missing: no value recorded is 'unknown'
             values = pd.Series(Consent.UNKNOWN.value, index=raw.index, dtype="string")
-            values[low.isin(yes).fillna(False)] = Consent.GRANTED.value
-            values[low.isin(no).fillna(False)] = Consent.DENIED.value
-        return values, text.notna() & ~low.isin(yes + no).fillna(False)
+        known = pd.Series(False, index=raw.index)
+        for value, listed in words.items():
+            hit = low.isin([w.lower() for w in listed]).fillna(False)
+            values[hit] = value
+            known |= hit
+        return values, text.notna() & ~known
     if transform == "map":
         values = text.map(m.values, na_action="ignore").astype("string")
         return values, text.notna() & values.isna()
@@ -258,13 +270,12 @@ def to_source(values: pd.DataFrame, src: SourceConfig, column_types: dict[str, s
                 )
                 out[m.column] = ts.dt.strftime(fmt).astype("string")
         elif transform in ("boolean", "consent"):
-            yes, no = (m.true, m.false) if transform == "boolean" else (m.granted, m.denied)
-            yes_v, no_v = (yes or ["1"])[0], (no or ["0"])[0]
-            positive = v.astype("string").isin(["True", "true", Consent.GRANTED.value])
-            negative = v.astype("string").isin(["False", "false", Consent.DENIED.value])
+            # Each value is written as its first listed word; a value with no word is not written.
             col = pd.Series(pd.NA, index=v.index, dtype="object")
-            col[positive.fillna(False)] = _native_flag(yes_v, native)
-            col[negative.fillna(False)] = _native_flag(no_v, native)
+            text = v.astype("string").str.lower()
+            for value, listed in flag_words(m, transform).items():
+                if listed:
+                    col[(text == str(value).lower()).fillna(False)] = _native_flag(listed[0], native)
             out[m.column] = col
         elif transform == "map":
             inverse = {canon: raw for raw, canon in reversed(list(m.values.items()))}
@@ -302,6 +313,7 @@ def _phone_writer(fmt: str, region: str) -> Callable[[str], str | None]:
     """National format only for numbers of the source's own country: a foreign number written
     nationally would read back as a different number."""
     style = {
+        "digits": phonenumbers.PhoneNumberFormat.E164,
         "e164": phonenumbers.PhoneNumberFormat.E164,
         "national": phonenumbers.PhoneNumberFormat.NATIONAL,
         "international": phonenumbers.PhoneNumberFormat.INTERNATIONAL,
@@ -311,6 +323,8 @@ def _phone_writer(fmt: str, region: str) -> Callable[[str], str | None]:
 
     def write(v: str) -> str:
         num = phonenumbers.parse(v, None)
+        if fmt == "digits":  # country code and number, no '+': 447700900123
+            return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.E164).removeprefix("+")
         if style == phonenumbers.PhoneNumberFormat.NATIONAL and num.country_code != home:
             return phonenumbers.format_number(num, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
         return phonenumbers.format_number(num, style)

@@ -26,7 +26,7 @@ TRANSFORM_OPTIONS: dict[str, set[str]] = {
     "timestamp": {"format"},
     "phone": {"region", "write_format"},
     "split_name": {"order", "part"},
-    "consent": {"granted", "denied"},
+    "consent": {"granted", "denied", "unknown"},
     "map": {"values"},
     "country": {"write_format"},
 }
@@ -90,11 +90,12 @@ class FieldMapping(_Strict):
     case: Literal["upper", "lower", "title"] | None = None
     format: str | None = None
     region: str | None = None
-    write_format: Literal["e164", "national", "international", "alpha2", "alpha3", "name"] | None = None
+    write_format: Literal["e164", "national", "international", "digits", "alpha2", "alpha3", "name"] | None = None
     order: Literal["first_last", "last_comma_first"] | None = None
     part: Literal["first", "last"] | None = None
     granted: list[str] | None = None
     denied: list[str] | None = None
+    unknown: list[str] | None = None
     true: list[str] | None = None
     false: list[str] | None = None
     values: dict[str, str] | None = None
@@ -107,7 +108,7 @@ class FieldMapping(_Strict):
             return {(_yaml_scalar_text(k) if isinstance(k, bool) else k): v for k, v in data.items()}
         return data
 
-    @field_validator("granted", "denied", "true", "false", mode="before")
+    @field_validator("granted", "denied", "unknown", "true", "false", mode="before")
     @classmethod
     def _as_strings(cls, v: Any) -> Any:
         # YAML reads Y/N/yes/1 as bools and ints; the source holds text, so compare as text.
@@ -138,8 +139,8 @@ class FieldMapping(_Strict):
         if self.transform == "map" and not self.values:
             raise ValueError("transform 'map' needs 'values' (source value -> canonical value)")
         if self.transform == "phone" and self.write_format in ("alpha2", "alpha3", "name"):
-            raise ValueError("phone write_format is one of e164, national, international")
-        if self.transform == "country" and self.write_format in ("e164", "national", "international"):
+            raise ValueError("phone write_format is one of e164, national, international, digits")
+        if self.transform == "country" and self.write_format in ("e164", "national", "international", "digits"):
             raise ValueError("country write_format is one of alpha2, alpha3, name")
         return self
 

@@ -686,3 +686,25 @@ def test_map_round_trip_writes_the_first_source_value_of_each_canonical_value():
     mapping = {"column": "ch", "transform": "map", "values": {"E": "email", "M": "email", "S": "sms", "P": "post"}}
     raw = roundtrip({"preferred_channel": mapping}, {"preferred_channel": pd.array(["email", "sms", "post", None])})
     assert [py(v) for v in raw["ch"]] == ["E", "S", "P", None]
+
+
+def test_opt_out_flag_reads_unset_as_unknown_and_writes_back_only_what_it_can_say():
+    fields = {
+        "consent_phone": {"column": "dnc", "transform": "consent", "granted": [], "denied": ["1"], "unknown": ["0"]}
+    }
+    cfg = HubConfig.model_validate(
+        {"sources": {"crm": {"kind": "file", "path": "x.csv", "primary_key": "id", "fields": fields}}}
+    )
+    src = cfg.sources["crm"]
+    raw = pd.DataFrame({"id": ["1", "2", "3", "4"], "dnc": ["1", "0", None, "yes"]})
+    records, reasons = to_canonical(raw, src, cfg, "crm")
+    assert list(records["consent_phone"][:3]) == ["denied", "unknown", "unknown"]
+    assert list(reasons.notna()) == [False, False, False, True]  # 'yes' is no listed word
+    values = pd.DataFrame({"consent_phone": ["denied", "unknown", "granted"]})
+    assert [py(v) for v in to_source(values, src, {})["dnc"]] == ["1", "0", None]  # granted: no word, not written
+
+
+def test_phone_digits_write_format_round_trips():
+    fields = {"phone": {"column": "mobile", "transform": "phone", "write_format": "digits"}}
+    raw = roundtrip(fields, {"phone": pd.array(["+447700900123", "+12125550143"], dtype="string")})
+    assert [py(v) for v in raw["mobile"]] == ["447700900123", "12125550143"]

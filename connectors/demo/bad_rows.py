@@ -1,0 +1,49 @@
+"""Rows the hub must quarantine: a missing key, a date or phone nothing can parse.
+
+About 0.2% of each source; the reason is recorded in ground truth so a test can check that
+the hub quarantined exactly these rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BAD_SHARE = 0.002
+MISSING_KEY = "missing primary key"
+BAD_DATE = "unparsable date_of_birth"
+BAD_PHONE = "unparsable phone"
+
+_JUNK_DATES = ("unknown", "00/00/0000", "N/A")
+_JUNK_PHONES = ("n/a", "12", "tbc", "0", "none given", "x")
+
+
+def choose(rng: np.random.Generator, n: int, reasons: tuple[str, ...]) -> np.ndarray:
+    """A reason for each bad row and None for the rest; at least one row per reason."""
+    count = min(n, max(len(reasons), round(BAD_SHARE * n)))
+    out = np.full(n, None, dtype=object)
+    out[rng.choice(n, count, replace=False)] = np.resize(np.array(reasons, dtype=object), count)
+    return out
+
+
+def impossible_dates(rng: np.random.Generator, dob: np.ndarray, layout: str) -> np.ndarray:
+    """The 30th or 31st of February of the person's birth year in `layout`, or words people type."""
+    day = rng.integers(30, 32, len(dob)).astype(str).astype(object)
+    year = (dob.astype("datetime64[Y]").astype(int) + 1970).astype(str).astype(object)
+    dates = {
+        "%d/%m/%Y": day + "/02/" + year,
+        "%m/%d/%Y": "02/" + day + "/" + year,
+        "%Y-%m-%d": year + "-02-" + day,
+    }
+    junk = rng.choice(np.array(_JUNK_DATES, dtype=object), len(dob))
+    return np.where(rng.random(len(dob)) < 0.7, dates[layout], junk)
+
+
+def missing_keys(count: int) -> np.ndarray:
+    """Keys as broken exports leave them: '', blanks, then NULL (a unique index takes each text once)."""
+    out = np.full(count, None, dtype=object)
+    out[:2] = ["", "   "][:count]
+    return out
+
+
+def junk_phones(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.choice(np.array(_JUNK_PHONES, dtype=object), n)
