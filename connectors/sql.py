@@ -81,9 +81,11 @@ class SqlConnector(Connector):
             return int(since.timestamp())
         if fmt == "epoch_ms":
             return int(since.timestamp() * 1000)
-        if fmt in (None, "iso"):
-            return since.strftime("%Y-%m-%dT%H:%M:%S" if since.microsecond == 0 else "%Y-%m-%dT%H:%M:%S.%f")
-        return since.strftime(fmt)
+        # Text: the SQL filter only has to keep a superset (the stream filters exactly on parsed
+        # times), and a formatted cursor may not compare byte-for-byte with stored text ('.000000'
+        # vs '.000+0000'), so start one second early.
+        early = since - pd.Timedelta(seconds=1)
+        return early.strftime("%Y-%m-%dT%H:%M:%S" if fmt in (None, "iso") else fmt)
 
     def read_chunks(self, since: pd.Timestamp | None) -> Iterator[pd.DataFrame]:
         stmt = sa.select(*[self.table.c[c] for c in self.src.columns()])

@@ -53,6 +53,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
     ws = Workspace.for_config(cfg)
     try:
         results = [pull_source(cfg, n, ws, full=args.full, progress=_progress) for n in names]
+        reasons = [[n, r.problem, int(r.rows)] for n in names for r in ws.quarantine_reasons(n).itertuples()]
     finally:
         ws.close()
     rows = [
@@ -85,6 +86,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
             rows,
         )
     )
+    if reasons:
+        print("\nquarantined rows by problem (the rows, with every reason, are in the workspace table 'quarantine'):")
+        print(_table(["source", "problem", "rows"], reasons))
     print(f"\nworkspace: {cfg.workspace}")
     return 0
 

@@ -125,6 +125,17 @@ class Workspace:
         ).fetchone()[0]
         return staged, quarantined
 
+    def quarantine_reasons(self, source: str) -> pd.DataFrame:
+        """Quarantined rows per problem (field and what was wrong, without the value), commonest first."""
+        return self.con.execute(
+            f"""SELECT problem, count(*) AS rows FROM (
+                  SELECT unnest(list_transform(string_split(reason, '; '),
+                                               lambda r: split_part(r, ': cannot parse', 1))) AS problem
+                  FROM {QUARANTINE} WHERE source_system = ?)
+                GROUP BY problem ORDER BY rows DESC, problem""",
+            [source],
+        ).df()
+
     def staged(self, source: str) -> pd.DataFrame:
         return self.con.execute(f"SELECT * FROM {STAGED} WHERE source_system = ? ORDER BY source_key", [source]).df()
 

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors import SourceError, open_connector, pull_source
+from hub.config import HubConfig
 from hub.workspace import Workspace
 from tests import source_fixture as fx
 
@@ -229,3 +230,32 @@ def test_source_not_matching_its_config_names_the_problem(sqlite_url, tmp_path):
         conn.execute(sa.text("ALTER TABLE customers RENAME COLUMN email TO mail"))
     with pytest.raises(SourceError, match=r"sources\.crm: column\(s\) \['email'\] not found"):
         open_connector("crm", fx.hub_config(sqlite_url, tmp_path))
+
+
+def test_incremental_text_cursor_with_offset_keeps_a_row_committed_later_at_the_same_time(tmp_path):
+    """Salesforce-style '2024-01-01T10:00:00.000+0000' does not compare byte-for-byte with a
+    formatted cursor; a row added later with exactly the cursor's time must still be pulled."""
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE contacts (Id TEXT PRIMARY KEY, Email TEXT, LastModifiedDate TEXT)"))
+        conn.execute(sa.text("INSERT INTO contacts VALUES ('a', 'a@x.com', '2024-01-01T10:00:00.000+0000')"))
+    cfg = HubConfig.model_validate(
+        {
+            "workspace": str(tmp_path / "ws.duckdb"),
+            "sources": {
+                "crm": {
+                    "kind": "sql", "url": url, "table": "contacts", "primary_key": "Id",
+                    "updated_at": "LastModifiedDate", "updated_at_format": "%Y-%m-%dT%H:%M:%S.%f%z",
+                    "fields": {"email": "Email"},
+                }
+            },
+        }
+    )  # fmt: skip
+    ws = Workspace.for_config(cfg)
+    pull_source(cfg, "crm", ws)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO contacts VALUES ('b', 'b@x.com', '2024-01-01T10:00:00.000+0000')"))
+    result = pull_source(cfg, "crm", ws)
+    assert result.records == 1 and set(ws.staged("crm").source_key) == {"a", "b"}
+    ws.close()
