@@ -21,6 +21,7 @@ from hub.model import CONSENT_FIELDS, Consent, FieldType
 
 TRUE_WORDS = ["1", "true", "t", "y", "yes", "on", "granted", "opt_in", "opted_in", "subscribed"]
 FALSE_WORDS = ["0", "false", "f", "n", "no", "off", "denied", "opt_out", "opted_out", "unsubscribed"]
+PHONE_PUNCTUATION = r"[\s().\-/]"
 COUNTRY_ALIASES = {"UK": "GB", "GREAT BRITAIN": "GB", "ENGLAND": "GB", "SCOTLAND": "GB", "WALES": "GB"}
 
 
@@ -162,7 +163,9 @@ def _forward(name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, regio
         values = text.map(m.values, na_action="ignore").astype("string")
         return values, text.notna() & values.isna()
     if transform == "phone":
-        values = _per_distinct(text, _parse_phone(m.region or region))
+        # The parser ignores punctuation and spacing, so parse each number once, not each way of writing it.
+        key = text.str.replace(PHONE_PUNCTUATION, "", regex=True)
+        values = _per_distinct(key, _parse_phone(m.region or region))
         return values, text.notna() & values.isna()
     if transform == "country":
         values = _per_distinct(text, _parse_country)
