@@ -23,6 +23,13 @@ QUARANTINE = "quarantine"
 STATE = "connector_state"
 
 
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> Any:
+    """The single value of a query. Fetches the whole result: DuckDB refuses other work on a
+    connection while a result is half read."""
+    rows = con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
+    return rows[0][0] if rows else None
+
+
 class Workspace:
     def __init__(self, path: Path | str, cfg: HubConfig | None = None):
         self.path = Path(path)
@@ -69,8 +76,8 @@ class Workspace:
         self.con.execute("COMMIT")
 
     def get_state(self, source: str) -> dict[str, Any] | None:
-        row = self.con.execute(f"SELECT state FROM {STATE} WHERE source_system = ?", [source]).fetchone()
-        return json.loads(row[0]) if row else None
+        state = scalar(self.con, f"SELECT state FROM {STATE} WHERE source_system = ?", [source])
+        return json.loads(state) if state else None
 
     def set_state(self, source: str, state: dict[str, Any]) -> None:
         self.con.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, now()::TIMESTAMP)", [source, json.dumps(state)])
@@ -106,7 +113,7 @@ class Workspace:
             SELECT rowid AS rid FROM (
               SELECT rowid, row_number() OVER (PARTITION BY source_key ORDER BY pulled_at, rowid) AS n
               FROM {STAGED} WHERE source_system = $source) WHERE n > 1"""
-        n = self.con.execute(f"SELECT count(*) FROM ({dupes})", {"source": source}).fetchone()[0]
+        n = scalar(self.con, f"SELECT count(*) FROM ({dupes})", {"source": source})
         if n:
             self.con.execute(
                 f"""INSERT INTO {QUARANTINE}
@@ -119,10 +126,8 @@ class Workspace:
         return n
 
     def counts(self, source: str) -> tuple[int, int]:
-        staged = self.con.execute(f"SELECT count(*) FROM {STAGED} WHERE source_system = ?", [source]).fetchone()[0]
-        quarantined = self.con.execute(
-            f"SELECT count(*) FROM {QUARANTINE} WHERE source_system = ?", [source]
-        ).fetchone()[0]
+        staged = scalar(self.con, f"SELECT count(*) FROM {STAGED} WHERE source_system = ?", [source])
+        quarantined = scalar(self.con, f"SELECT count(*) FROM {QUARANTINE} WHERE source_system = ?", [source])
         return staged, quarantined
 
     def quarantine_reasons(self, source: str) -> pd.DataFrame:
