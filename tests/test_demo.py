@@ -133,6 +133,25 @@ def test_ground_truth_covers_every_source_row(demo, truth):
     assert (missing.source_key.str.strip() == "").all()
 
 
+@pytest.mark.parametrize("customers", [1, 2, 3, 5, 10, 30])
+def test_a_tiny_demo_is_whole(tmp_path: Path, customers: int):
+    """So few people leave some system, country, noise or bad-row class empty: still a valid demo."""
+    demo = init_demo(tmp_path, customers=customers, seed=customers)
+    config = load_config(demo.config_path)
+    truth = pd.read_csv(demo.ground_truth_path, dtype={"source_key": str}, keep_default_na=False)
+    assert set(config.sources) == set(MAIN_TABLE)
+    assert set(truth.person_id) == set(range(customers))  # everyone is in at least one system
+    for name, source in config.sources.items():
+        raw = read(demo, name)
+        assert set(source.columns()) <= set(raw.columns), name
+        expected = truth[truth.source_system == name]
+        assert raw[KEY[name]].fillna("").astype(str).tolist() == expected.source_key.tolist(), name
+        assert demo.tables[name][MAIN_TABLE[name]] == len(raw)
+        assert demo.bad_rows[name] == (expected.bad_reason != "").sum()
+        _, reasons = to_canonical(raw, source, config, name)
+        assert (reasons.notna().to_numpy() == (expected.bad_reason != "").to_numpy()).all(), name
+
+
 def test_hub_yaml_validates_and_names_real_columns(demo, config):
     assert set(config.sources) == set(MAIN_TABLE)
     for name, source in config.sources.items():

@@ -22,6 +22,8 @@ def addresses(rng: np.random.Generator, country: np.ndarray) -> pd.DataFrame:
     out = {c: np.full(len(country), None, dtype=object) for c in ("street", "street2", "city", "region", "postcode")}
     for code, build in (("GB", _gb), ("US", _us)):
         rows = np.flatnonzero(country == code)
+        if not len(rows):  # a small demo may have nobody in a country
+            continue
         for column, values in build(rng, len(rows)).items():
             out[column][rows] = values
     return pd.DataFrame(out)

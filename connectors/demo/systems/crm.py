@@ -76,12 +76,14 @@ def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
     no_address = np.where(rng.random(n) < 0.1, 1.0, 0.0)
     street = f["street"].astype(object)
     street = street.where(f["street2"].isna(), street + "\n" + f["street2"].astype(object))
-    state = f["region"].to_numpy(dtype=object, na_value=None)
+    # Copies: a column with no text at all (no US rows) is object dtype, whose to_numpy is a read-only view.
+    state = f["region"].to_numpy(dtype=object, na_value=None, copy=True)
     spelled = pd.notna(state) & (rng.random(n) < 0.2)  # state picklist off: some typed the full name
     state[spelled] = [vocab.US_STATE_NAMES[s] for s in state[spelled]]
-    postcode = f["postcode"].to_numpy(dtype=object)
+    postcode = f["postcode"].to_numpy(dtype=object, copy=True)
     zip4 = (country == "US") & (rng.random(n) < 0.1)
-    postcode[zip4] = postcode[zip4] + "-" + np.char.zfill(rng.integers(1, 9999, zip4.sum()).astype(str), 4)
+    if zip4.any():  # np.char.zfill cannot size an empty array
+        postcode[zip4] = postcode[zip4] + "-" + np.char.zfill(rng.integers(1, 9999, zip4.sum()).astype(str), 4)
 
     owners = identifiers.salesforce_ids(rng, 12, "0055g0000")
     contacts = pd.DataFrame(
