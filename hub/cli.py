@@ -93,6 +93,55 @@ def cmd_pull(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_model_train(args: argparse.Namespace) -> int:
+    from hub.workspace import Workspace
+    from matching.run import train
+
+    cfg = load_config(args.config)
+    ws = Workspace.for_config(cfg)
+    try:
+        saved = train(ws, progress=_progress)
+    finally:
+        ws.close()
+    print(f"model v{saved.version} trained on {saved.records:,} records; every run scores with it until retrained")
+    return 0
+
+
+def cmd_model_list(args: argparse.Namespace) -> int:
+    from hub.workspace import Workspace
+    from matching import models
+
+    cfg = load_config(args.config)
+    ws = Workspace.for_config(cfg)
+    try:
+        rows = [[f"v{v}", str(at)[:19], n] for v, at, n in models.versions(ws.con)]
+    finally:
+        ws.close()
+    print(_table(["version", "trained at", "records"], rows) if rows else "no model trained yet")
+    return 0
+
+
+def cmd_match(args: argparse.Namespace) -> int:
+    from hub.workspace import Workspace
+    from matching.run import match
+
+    cfg = load_config(args.config)
+    ws = Workspace.for_config(cfg)
+    try:
+        r = match(ws, cfg, progress=_progress)
+    finally:
+        ws.close()
+    m = cfg.matching
+    print(_table(
+        ["records", "model", "pairs scored", f"auto-merge pairs (>= {m.auto_match_threshold})",
+         f"review candidates ([{m.review_threshold}, {m.auto_match_threshold}))", "clusters", "multi-record"],
+        [[r.records, f"v{r.model_version}" + (" (new)" if r.trained else ""), r.pairs_scored, r.auto_pairs,
+          r.review_candidates, r.clusters, r.multi_record_clusters]],
+    ))  # fmt: skip
+    print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in r.seconds.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Customer data hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +164,18 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--source", action="append", help="only this source (repeatable)")
     pull.add_argument("--full", action="store_true", help="ignore saved cursors and re-read every row")
     pull.set_defaults(func=cmd_pull)
+
+    match = sub.add_parser("match", help="standardize, score and cluster the pulled records")
+    match.add_argument("--config", default=DEFAULT_CONFIG)
+    match.set_defaults(func=cmd_match)
+
+    model = sub.add_parser("model", help="the match model").add_subparsers(dest="model_command", required=True)
+    train = model.add_parser("train", help="train a new model version on the pulled records")
+    train.add_argument("--config", default=DEFAULT_CONFIG)
+    train.set_defaults(func=cmd_model_train)
+    listing = model.add_parser("list", help="list trained model versions")
+    listing.add_argument("--config", default=DEFAULT_CONFIG)
+    listing.set_defaults(func=cmd_model_list)
     return parser
 
 
