@@ -11,14 +11,12 @@ the same of the clusters (pairs of records put together), cluster counts, and th
 from __future__ import annotations
 
 import argparse
-import logging
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
-import splink.comparison_library as cl
-from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+import plain_splink
 
 from connectors import pull_source
 from connectors.demo import init_demo
@@ -55,45 +53,11 @@ def true_pairs(truth: pd.DataFrame) -> set:
 
 
 def baseline(ws: Workspace, threshold: float) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """Plain Splink as in its deduplication tutorial: raw canonical fields, stock comparisons."""
-    ws.con.execute(
-        """CREATE OR REPLACE TABLE baseline_input AS
-           SELECT source_system || ':' || source_key AS unique_id, first_name, last_name AS surname,
-                  strftime(date_of_birth, '%Y-%m-%d') AS dob, city, email
-           FROM staged_records"""
-    )
-    settings = SettingsCreator(
-        link_type="dedupe_only",
-        comparisons=[
-            cl.NameComparison("first_name"),
-            cl.NameComparison("surname"),
-            cl.DateOfBirthComparison("dob", input_is_string=True),
-            cl.ExactMatch("city").configure(term_frequency_adjustments=True),
-            cl.EmailComparison("email"),
-        ],
-        blocking_rules_to_generate_predictions=[
-            block_on("first_name", "surname"),
-            block_on("surname", "dob"),
-            block_on("first_name", "dob"),
-            block_on("email"),
-        ],
-    )
     t = time.perf_counter()
-    linker = Linker(
-        DuckDBAPI(connection=ws.con.cursor()).register("baseline_input"), settings, log_level=logging.WARNING
-    )
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("first_name", "surname", "dob")], recall=0.7
-    )
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("first_name", "surname"))
-    linker.training.estimate_parameters_using_expectation_maximisation(block_on("dob"))
-    predictions = linker.inference.predict(threshold_match_probability=threshold)
-    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold)
-    seconds = time.perf_counter() - t
-    pairs = predictions.as_pandas_dataframe()[["unique_id_l", "unique_id_r"]]
-    labels = clusters.as_pandas_dataframe()[["unique_id", "cluster_id"]].rename(columns={"unique_id": "record_id"})
-    return pairs, labels, seconds
+    lk = plain_splink.linker(ws)
+    plain_splink.train(lk)
+    pairs, labels, _ = plain_splink.predict_and_cluster(lk, threshold)
+    return pairs, labels, time.perf_counter() - t
 
 
 def main() -> None:

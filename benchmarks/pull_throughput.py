@@ -14,8 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from connectors import pull_source
 from connectors.demo import init_demo
+from connectors.transforms import to_timestamp
 from hub.config import load_config
 from hub.workspace import Workspace
 
@@ -25,17 +28,20 @@ def peak_rss_mib() -> float:
 
 
 def touch_one_percent(cfg, name: str) -> int:
-    """Bump the updated-at of ~1% of a SQLite source's rows, as a day of edits would."""
+    """Give ~1% of a SQLite source's rows a newer updated-at (one second past the newest), as a
+    day of edits would; written in the column's own format."""
     src = cfg.sources[name]
-    db = src.url.removeprefix("sqlite:///")
-    with sqlite3.connect(db) as conn:
-        (n,) = conn.execute(f"SELECT count(*) FROM {src.table}").fetchone()
+    with sqlite3.connect(src.url.removeprefix("sqlite:///")) as conn:
         (top,) = conn.execute(f"SELECT max({src.updated_at}) FROM {src.table}").fetchone()
-        cur = conn.execute(
-            f"UPDATE {src.table} SET {src.updated_at} = ? WHERE rowid % 100 = 7",
-            (top + 1 if isinstance(top, int) else top,),
-        )
-        return cur.rowcount if n else 0
+        fmt = src.updated_at_format
+        if fmt in ("epoch", "epoch_ms"):
+            newer = top + (1 if fmt == "epoch" else 1000)
+        else:
+            parsed, _ = to_timestamp(pd.Series([top]), fmt)
+            later = (parsed.iloc[0] + pd.Timedelta(seconds=1)).tz_localize("UTC")
+            newer = later.isoformat() if fmt in (None, "iso") else later.strftime(fmt)
+        cur = conn.execute(f"UPDATE {src.table} SET {src.updated_at} = ? WHERE rowid % 100 = 7", (newer,))
+        return cur.rowcount
 
 
 def main() -> None:
