@@ -4,8 +4,10 @@ Columns come from matching.standardize. Why these levels:
 - names are compared jointly, so a record with first and last name swapped, or a nickname
   (Bob ~ Robert via first_name_canonical), scores as the strong evidence it is rather than as
   two disagreements;
-- phone and email get term-frequency adjustments: a number shared by a household or an office
-  is weaker evidence than a personal one;
+- full names, phone numbers and email usernames get term-frequency adjustments: a common name or
+  a number shared by a household is weaker evidence than a rare one;
+- emails compare exactly (address, or username at another provider) and never fuzzily, since
+  addresses derived from the same name are similar for different people;
 - the address is a house number + street + postcode block, so a move (new address, same person)
   costs one comparison, not three.
 Blocking keeps recall high with several independent keys (email, phone, name + birth date,
@@ -32,7 +34,12 @@ def _name_comparison() -> cl.CustomComparison:
             cll.CustomLevel(
                 f"({first_l} IS NULL OR {first_r} IS NULL) AND ({last_l} IS NULL OR {last_r} IS NULL)"
             ).configure(is_null_level=True),
-            cll.CustomLevel(f"{first_l} = {first_r} AND {last_l} = {last_r}", "exact first and last"),
+            # A common full name is weak evidence on its own: term-frequency adjusted.
+            cll.CustomLevel(f"{first_l} = {first_r} AND {last_l} = {last_r}", "exact first and last").configure(
+                tf_adjustment_column="name_concat_std",
+                tf_adjustment_weight=1.0,
+                disable_tf_exact_match_detection=True,  # this level is the exact match on the full name
+            ),
             cll.CustomLevel(f"{canon} AND {last_l} = {last_r}", "nickname first, exact last"),
             cll.CustomLevel(f"{first_l} = {last_r} AND {last_l} = {first_r}", "first and last swapped"),
             cll.CustomLevel(
@@ -84,11 +91,27 @@ def _address_comparison() -> cl.CustomComparison:
     )
 
 
+def _email_comparison() -> cl.CustomComparison:
+    """Exact address or exact username only. Fuzzy levels would re-count the name: different people
+    called Lindsey Jones have lindseyjones@... and lindsey.jones@... addresses."""
+    return cl.CustomComparison(
+        output_column_name="email",
+        comparison_levels=[
+            cll.NullLevel("email_std"),
+            cll.ExactMatchLevel("email_std"),
+            cll.ExactMatchLevel("email_user_std").configure(
+                tf_adjustment_column="email_user_std", tf_adjustment_weight=1.0
+            ),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def comparisons() -> list:
     return [
         _name_comparison(),
         cl.DateOfBirthComparison("dob_std", input_is_string=False),
-        cl.EmailComparison("email_std").configure(term_frequency_adjustments=False),
+        _email_comparison(),
         cl.CustomComparison(
             output_column_name="phone",
             comparison_levels=[

@@ -122,4 +122,4 @@ def test_review_candidates_are_in_the_band_and_explained(matched):
     assert len(review) == result.review_candidates > 0
     assert review.match_probability.between(cfg.matching.review_threshold, cfg.matching.auto_match_threshold).all()
     explanation = json.loads(review.explanation.iloc[0])
-    assert {"name", "dob_std", "email_std", "phone", "address"} <= set(explanation)
+    assert {"name", "dob_std", "email", "phone", "address"} <= set(explanation)
