@@ -235,12 +235,55 @@ class MatchingConfig(_Strict):
         return self
 
 
+RULES = ("source_priority", "most_recent", "most_complete", "most_frequent", "longest", "valid")
+Rule = Literal["source_priority", "most_recent", "most_complete", "most_frequent", "longest", "valid"]
+ADDRESS_BLOCK = ("address_line1", "address_line2", "city", "region", "postal_code", "country")
+
+# Rules per field when hub.yaml says nothing; every chain ends in most_recent as the last tie-break.
+DEFAULT_RULES: dict[str, list[str]] = {
+    "first_name": ["most_frequent", "most_recent"],
+    "last_name": ["most_frequent", "most_recent"],
+    "date_of_birth": ["most_frequent", "most_recent"],
+    "email": ["valid", "most_recent"],
+    "phone": ["valid", "most_recent"],
+    "address": ["most_complete", "most_recent"],
+}
+
+
+class SurvivorshipConfig(_Strict):
+    """Which value becomes the golden value, per field: rules chain as tie-breakers.
+
+    Keys of `fields` are attribute names, or `address` for the address block (address_line1,
+    address_line2, city, region, postal_code, country survive together from one record). Consent
+    is not configurable: per channel, the most recent explicit choice wins. A pinned steward
+    value always wins over any rule."""
+
+    source_priority: list[str] = []
+    fields: dict[str, list[Rule]] = {}
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for name, rules in v.items():
+            if name in ADDRESS_BLOCK:
+                raise ValueError(f"'{name}' survives with the address block: configure 'address' instead")
+            if name in CONSENT_FIELDS or name.removesuffix("_at") in CONSENT_FIELDS:
+                raise ValueError(f"'{name}': consent always follows the most recent explicit choice")
+            if not rules:
+                raise ValueError(f"'{name}': give at least one rule ({', '.join(RULES)})")
+        return v
+
+    def rules_for(self, field: str) -> list[str]:
+        return list(self.fields.get(field) or DEFAULT_RULES.get(field) or ["most_recent"])
+
+
 class HubConfig(_Strict):
     workspace: Path = Path(".hub/workspace.duckdb")
     serving_store: str = "sqlite:///.hub/serving.db"
     chunk_size: int = Field(50_000, gt=0)
     attributes: dict[str, FieldType] = {}
     matching: MatchingConfig = MatchingConfig()
+    survivorship: SurvivorshipConfig = SurvivorshipConfig()
     sources: dict[str, SourceConfig]
 
     @field_validator("sources")
@@ -274,6 +317,12 @@ class HubConfig(_Strict):
 
 def _check_fields(cfg: HubConfig) -> None:
     """Cross-field rules pydantic cannot see one model at a time."""
+    for name in cfg.survivorship.fields:
+        if name != "address" and cfg.field_type(name) is None:
+            raise ConfigError(f"survivorship.fields.{name}", "not a canonical field, 'address' or an extra attribute")
+    for name in cfg.survivorship.source_priority:
+        if name not in cfg.sources:
+            raise ConfigError("survivorship.source_priority", f"'{name}' is not a configured source")
     for sname, src in cfg.sources.items():
         base = f"sources.{sname}"
         split_parts: dict[str, dict[str, str]] = {}
