@@ -138,6 +138,9 @@ def prediction_blocking_rules() -> list:
         block_on("postal_code_std", "substr(last_name_std, 1, 2)"),
         block_on("dob_std", "postal_code_std"),
         block_on("email_user_std", "dob_std"),
+        block_on("phone_std", "last_name_std"),
+        # first and last name swapped between systems: "Linda Cole" / "COLE, Linda" typed the wrong way
+        "l.first_name_std = r.last_name_std AND l.last_name_std = r.first_name_std",
     ]
 
 
