@@ -24,6 +24,16 @@ Model = dict[str, Any]
 RECORDS_PER_CHUNK = 500_000  # predict in chunks above this, so memory stays bounded at 1M+ records
 
 
+def untrained_levels(model: Model) -> list[str]:
+    """'comparison: level' for each non-null level without an m or u estimate (too rare in the data)."""
+    return [
+        f"{c['output_column_name']}: {level.get('label_for_charts', level['sql_condition'])}"
+        for c in model["comparisons"]
+        for level in c["comparison_levels"]
+        if not level.get("is_null_level") and not {"m_probability", "u_probability"} <= level.keys()
+    ]
+
+
 class MatcherBackend(ABC):
     @abstractmethod
     def train(self, records_table: str, progress: Callable[[str], None] | None = None) -> Model:
@@ -45,8 +55,8 @@ class DuckDBSplinkBackend(MatcherBackend):
     def _linker(self, records_table: str, model: Model | Any) -> Linker:
         # Its own cursor on the same database: Splink's queries never meet a half-read result of ours.
         api = DuckDBAPI(connection=self.con.cursor())
-        # Splink's INFO chatter would drown the hub's own progress lines.
-        return Linker(api.register(records_table), model, log_level=logging.WARNING)
+        # Splink's chatter would drown the hub's own progress lines; train() reports what matters.
+        return Linker(api.register(records_table), model, log_level=logging.ERROR)
 
     def train(self, records_table: str, progress: Callable[[str], None] | None = None) -> Model:
         say = progress or (lambda _line: None)
@@ -60,7 +70,13 @@ class DuckDBSplinkBackend(MatcherBackend):
             linker.training.estimate_parameters_using_expectation_maximisation(
                 rule, estimate_without_term_frequencies=True, record_sample_proportion=1.0
             )
-        return linker.misc.save_model_to_json()
+        model = linker.misc.save_model_to_json()
+        missing = untrained_levels(model)
+        if missing:
+            say(
+                f"{len(missing)} level(s) never seen in training, Splink defaults used: {', '.join(missing)}"
+            )
+        return model
 
     def predict(self, records_table: str, model: Model, threshold: float, output_table: str) -> int:
         linker = self._linker(records_table, model)
