@@ -1,0 +1,160 @@
+"""Serving-store publish at scale: 1M golden records and ~2.2M xref rows into a fresh SQLite store.
+
+Three publishes, as the pipeline makes them run after run: the first (everything new), the same data
+again (must write nothing), then 1% of golden records changed and 1% of xref rows re-scored. Prints
+wall time per publish, how long it held the write lock, what it wrote, the store's size and the
+process's peak RSS.
+
+    python benchmarks/store_publish.py
+    python benchmarks/store_publish.py --records 200000 --url postgresql+psycopg://postgres@127.0.0.1/empty_db
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+
+from hub import store
+from hub.model import ATTRIBUTE_FIELDS
+
+FIRST = np.array(["Ann", "Bob", "Carla", "Dev", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jon"], dtype=object)
+LAST = np.array(["Lee", "Smith", "Garcia", "Khan", "Novak", "Okafor", "Rossi", "Sato", "Weber", "Young"], dtype=object)
+SYSTEMS = np.array(["billing", "web", "app", "crm"], dtype=object)
+
+
+LOCK_SECONDS: list[float] = []
+_write_transaction = store.write_transaction
+
+
+@contextmanager
+def timed_write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """publish's write phase, timed: on SQLite other writers wait this long (readers never do)."""
+    start = time.perf_counter()
+    with _write_transaction(engine) as conn:
+        yield conn
+    LOCK_SECONDS.append(time.perf_counter() - start)
+
+
+store.write_transaction = timed_write_transaction
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def text(prefix: str, values: np.ndarray, suffix: str = "") -> pd.Series:
+    return prefix + pd.Series(values).astype(str) + suffix
+
+
+def make_golden(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Golden records shaped like survivorship output: every attribute, extra and lineage as JSON text."""
+    i = np.arange(n)
+    frame = pd.DataFrame({"golden_id": "G" + pd.Series(i + 1).astype(str).str.zfill(8)})
+    for f in ATTRIBUTE_FIELDS:
+        frame[f.name] = None
+    frame["first_name"] = FIRST[rng.integers(0, len(FIRST), n)]
+    frame["last_name"] = LAST[rng.integers(0, len(LAST), n)]
+    frame["date_of_birth"] = pd.Timestamp("1940-01-01") + pd.to_timedelta(rng.integers(0, 25_000, n), unit="D")
+    frame["email"] = text("user", i, "@example.com")
+    frame["phone"] = text("+44207946", rng.integers(0, 1000, n)).str.pad(13, fillchar="0")
+    frame["address_line1"] = text("", rng.integers(1, 200, n), " High St")
+    frame["city"] = "London"
+    frame["postal_code"] = text("SW1A ", rng.integers(0, 10, n), "AA")
+    frame["country"] = "GB"
+    recorded = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**7, n), unit="s")
+    for channel in ("email", "sms", "phone", "post"):
+        frame[f"consent_{channel}"] = np.array(["granted", "denied", "unknown"], dtype=object)[rng.integers(0, 3, n)]
+        frame[f"consent_{channel}_at"] = recorded
+    frame["preferred_channel"] = "email"
+    frame["extra"] = text('{"loyalty_tier":"', np.array(["gold", "silver", "bronze"])[rng.integers(0, 3, n)], '"}')
+    key = text("", i)
+    frame["lineage"] = (
+        '{"email":{"rule":"valid","source_key":"' + key + '","source_system":"crm","value_at":"2024-03-01"},'
+        '"first_name":{"rule":"most_frequent","source_key":"' + key + '","source_system":"billing",'
+        '"value_at":"2024-02-01"},"phone":{"rule":"valid","source_key":"' + key + '","source_system":"web",'
+        '"value_at":"2024-01-15"}}'
+    )
+    frame["record_count"] = 0
+    return frame
+
+
+def make_xref(golden: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """1-4 source records per golden record (2.2 on average); sets golden's record_count to match."""
+    n = len(golden)
+    sizes = rng.choice([1, 2, 3, 4], size=n, p=[0.30, 0.30, 0.30, 0.10])  # mean 2.2
+    owner = np.repeat(np.arange(n), sizes)
+    systems = SYSTEMS[rng.integers(0, len(SYSTEMS), len(owner))]
+    prob = np.where(sizes[owner] == 1, np.nan, rng.uniform(0.95, 1.0, len(owner)))
+    frame = pd.DataFrame(
+        {
+            "source_system": systems,
+            "source_key": text("k", np.arange(len(owner))),
+            "golden_id": golden["golden_id"].to_numpy()[owner],
+            "match_probability": prob,
+            "link_type": np.where(sizes[owner] == 1, "singleton", "auto").astype(object),
+        }
+    )
+    golden["record_count"] = sizes
+    return frame
+
+
+def timed_publish(engine: sa.Engine, label: str, golden: pd.DataFrame, xref: pd.DataFrame) -> None:
+    run = store.start_run(engine)
+    start = time.perf_counter()
+    result = store.publish(engine, run, golden, xref, None, {"records": len(xref)})
+    seconds = time.perf_counter() - start
+    print(
+        f"{label:<24} {seconds:6.1f} s (write lock {LOCK_SECONDS[-1]:5.1f} s)  new {result.new:>9,}  "
+        f"changed {result.changed:>7,}  unchanged {result.unchanged:>9,}  xref changed {result.xref_changed:>9,}  "
+        f"peak RSS {peak_rss_mib():,.0f} MiB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000, help="golden records")
+    parser.add_argument("--url", help="serving store URL (default: a fresh SQLite file in a temp dir)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(args.seed)
+    tmp = tempfile.TemporaryDirectory(prefix="hub-store-bench-")
+    url = args.url or f"sqlite:///{Path(tmp.name) / 'serving.db'}"
+    start = time.perf_counter()
+    golden = make_golden(args.records, rng)
+    xref = make_xref(golden, rng)
+    print(f"synthetic data: {len(golden):,} golden, {len(xref):,} xref in {time.perf_counter() - start:.1f} s")
+
+    engine = store.open_store(url)
+    timed_publish(engine, "publish 1 (all new)", golden, xref)
+    timed_publish(engine, "publish 2 (unchanged)", golden, xref)
+
+    changed = golden.copy()
+    rows = rng.choice(len(changed), len(changed) // 100, replace=False)
+    changed.loc[rows, "email"] = changed.loc[rows, "email"].str.replace("@example.com", "@moved.example", regex=False)
+    rescored = xref.copy()
+    moved = rng.choice(len(rescored), len(rescored) // 100, replace=False)
+    rescored.loc[moved, "match_probability"] = 0.999
+    rescored.loc[moved, "link_type"] = "auto"
+    timed_publish(engine, "publish 3 (1% changed)", changed, rescored)
+
+    with engine.connect() as conn:
+        versions = conn.scalar(sa.select(sa.func.count()).select_from(store.golden_history))
+    engine.dispose()
+    size = f"; store on disk {sum(p.stat().st_size for p in Path(tmp.name).iterdir()) / 2**20:,.0f} MiB"
+    print(f"history rows {versions:,}{size if not args.url else ''}; cores {os.cpu_count()}")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()

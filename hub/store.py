@@ -1,0 +1,953 @@
+"""The serving store: golden records (current + history), xref, id redirects, overrides, run log.
+
+What people and systems read while the pipeline runs. The pipeline publishes one run in ONE
+transaction, so a reader sees the previous run or the new one, never half of one. Default backend
+is a local SQLite file in WAL mode (readers never block the writer); PostgreSQL in production.
+The schema is created and changed only by the Alembic migrations in hub/migrations (`upgrade`).
+
+Timestamps are stored and returned as naive UTC. `extra` (the typed extra attributes of hub.yaml)
+and `lineage` ({field: {source_system, source_key, rule, value_at}}) are JSON text.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.pool import StaticPool
+
+from hub.model import ATTRIBUTE_FIELDS, FieldType
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+LINK_TYPES = ("auto", "steward", "singleton")
+BATCH_ROWS = 50_000  # rows per executemany / COPY batch: flat memory, few round trips
+FETCH_ROWS = 200_000  # rows per fetch of a bulk read
+_WRITE = "hub_write"  # execution option: on SQLite, BEGIN IMMEDIATE instead of BEGIN
+
+ATTRIBUTES = [f.name for f in ATTRIBUTE_FIELDS]
+VALUE_COLUMNS = [*ATTRIBUTES, "extra"]
+HASHED_COLUMNS = [*VALUE_COLUMNS, "lineage"]  # what makes a new version
+_SA_TYPES: dict[FieldType, type[sa.types.TypeEngine]] = {
+    FieldType.STRING: sa.Text,
+    FieldType.INTEGER: sa.BigInteger,
+    FieldType.DOUBLE: sa.Double,
+    FieldType.BOOLEAN: sa.Boolean,
+    FieldType.DATE: sa.Date,
+    FieldType.TIMESTAMP: sa.DateTime,
+}
+
+
+def _values() -> list[sa.Column]:
+    """Fresh value columns: attributes, extra, lineage (a Column belongs to one table)."""
+    cols = [sa.Column(f.name, _SA_TYPES[f.type]()) for f in ATTRIBUTE_FIELDS]
+    return [*cols, sa.Column("extra", sa.Text()), sa.Column("lineage", sa.Text())]
+
+
+GOLDEN_ID = sa.String(32)
+RUN_ID = sa.String(64)
+# Arrow types of bulk reads (dates and timestamps: see _arrow_type).
+_ARROW_TYPES: dict[type, pa.DataType] = {
+    sa.String: pa.string(),
+    sa.Text: pa.string(),
+    sa.Integer: pa.int64(),
+    sa.BigInteger: pa.int64(),
+    sa.Double: pa.float64(),
+    sa.Float: pa.float64(),
+}
+
+# Mirrors hub/migrations; the tests fail if the two drift apart.
+metadata = sa.MetaData()
+golden_records = sa.Table(
+    "golden_records",
+    metadata,
+    sa.Column("golden_id", GOLDEN_ID, primary_key=True),
+    sa.Column("version", sa.Integer(), nullable=False),
+    *_values(),
+    sa.Column("record_count", sa.Integer(), nullable=False),
+    sa.Column("row_hash", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("updated_at", sa.DateTime(), nullable=False),
+    sa.Column("run_id", RUN_ID, nullable=False),
+)
+golden_history = sa.Table(
+    "golden_history",
+    metadata,
+    sa.Column("golden_id", GOLDEN_ID, primary_key=True),
+    sa.Column("version", sa.Integer(), primary_key=True),
+    *_values(),
+    sa.Column("valid_from", sa.DateTime(), nullable=False),
+    sa.Column("valid_to", sa.DateTime(), nullable=True),
+    sa.Column("run_id", RUN_ID, nullable=False),
+    sa.Index("ix_golden_history_golden_id_valid_from", "golden_id", "valid_from"),
+)
+xref = sa.Table(
+    "xref",
+    metadata,
+    sa.Column("source_system", sa.String(64), primary_key=True),
+    sa.Column("source_key", sa.String(255), primary_key=True),
+    sa.Column("golden_id", GOLDEN_ID, nullable=False, index=True),
+    sa.Column("match_probability", sa.Double(), nullable=True),
+    sa.Column("link_type", sa.String(16), nullable=False),
+    sa.Column("linked_at", sa.DateTime(), nullable=False),
+    sa.Column("run_id", RUN_ID, nullable=False),
+)
+id_redirects = sa.Table(
+    "id_redirects",
+    metadata,
+    sa.Column("retired_id", GOLDEN_ID, primary_key=True),
+    sa.Column("surviving_id", GOLDEN_ID, nullable=True, index=True),  # live id now (repointed: one hop); NULL: deleted
+    sa.Column("retired_into", GOLDEN_ID, nullable=True),  # live id when retired, for as-of reads; NULL: deleted
+    sa.Column("reason", sa.String(32), nullable=False),
+    sa.Column("retired_at", sa.DateTime(), nullable=False),
+    sa.Column("run_id", RUN_ID, nullable=False),
+)
+overrides_table = sa.Table(
+    "overrides",
+    metadata,
+    sa.Column("golden_id", GOLDEN_ID, primary_key=True),
+    sa.Column("field", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text(), nullable=True),
+    sa.Column("pinned_by", sa.String(255), nullable=False),
+    sa.Column("pinned_at", sa.DateTime(), nullable=False),
+)
+run_log = sa.Table(
+    "run_log",
+    metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("started_at", sa.DateTime(), nullable=False),
+    sa.Column("finished_at", sa.DateTime(), nullable=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("counts", sa.Text(), nullable=True),
+    sa.Column("message", sa.Text(), nullable=True),
+)
+id_sequence = sa.Table(
+    "id_sequence",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("next_value", sa.BigInteger(), nullable=False),
+)
+
+
+# ---------------------------------------------------------------------------------------------- engine
+
+
+def create_store_engine(url: str) -> sa.Engine:
+    """An engine without running migrations. SQLite: parent dir created, WAL + busy timeout +
+    foreign keys on every connection, and SQLAlchemy (not the sqlite3 module) emits BEGIN, so reads
+    are repeatable and DDL is transactional."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(parsed, pool_pre_ping=True)
+    if not parsed.database or parsed.database == ":memory:":  # one shared connection, or each has its own db
+        engine = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        if not parsed.database.startswith("file:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed)
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _begin)
+        cur = dbapi_conn.cursor()
+        for pragma in (
+            "busy_timeout = 30000",  # wait for another writer instead of failing at once; first, so WAL waits too
+            "journal_mode = WAL",  # readers see the last commit while a publish is open
+            "synchronous = NORMAL",  # durable at checkpoints; safe with WAL
+            "foreign_keys = ON",
+            "journal_size_limit = 67108864",  # shrink the WAL back to 64 MiB after a big publish
+            "cache_size = -65536",  # 64 MiB page cache: index upkeep of million-row bulk writes
+        ):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        # A writer takes the write lock up front: a deferred transaction that reads and then writes
+        # fails with "database is locked" instead of waiting when another writer got there first.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+    return engine
+
+
+def open_store(url: str) -> sa.Engine:
+    """The serving store at `url`, migrated to the newest schema."""
+    engine = create_store_engine(url)
+    upgrade(engine)
+    return engine
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction for writes (pin, mint_ids, ...): on SQLite it holds the write lock from BEGIN,
+    so it waits for (busy timeout) rather than fails on a concurrent writer."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+def alembic_config() -> Config:
+    """Alembic configuration built in code: the migrations ship inside the package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Apply the migrations in one transaction; a no-op when the store is at `revision` already.
+    Concurrent callers (pipeline and API starting together) take turns."""
+    cfg = alembic_config()
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7286312841)")  # any constant: the hub's lock
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+# ------------------------------------------------------------------------------------------ runs, ids
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _utc_naive(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+
+
+def start_run(engine: sa.Engine, run_id: str | None = None) -> str:
+    """Record a run as 'running' (committed at once, so a crash still leaves a trace)."""
+    run_id = run_id or f"{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    with write_transaction(engine) as conn:
+        conn.execute(run_log.insert().values(run_id=run_id, started_at=_now(), status="running"))
+    return run_id
+
+
+def fail_run(engine: sa.Engine, run_id: str, message: str) -> None:
+    """Mark a run failed; its own transaction, since the failed publish rolled back."""
+    with write_transaction(engine) as conn:
+        conn.execute(
+            run_log.update()
+            .where(run_log.c.run_id == run_id)
+            .values(status="failed", finished_at=_now(), message=message)
+        )
+
+
+def mint_ids(conn: sa.Connection, n: int) -> list[str]:
+    """`n` new golden ids ('G00000001', ...), monotonic and never handed out twice once the
+    transaction commits. Mint in a transaction of its own (write_transaction) if the ids are
+    stored anywhere outside this store before publish: a rollback returns them to the pool."""
+    if n <= 0:
+        return []
+    seq = id_sequence.c
+    conn.execute(id_sequence.update().where(seq.name == "golden").values(next_value=seq.next_value + n))
+    end = conn.scalar(sa.select(seq.next_value).where(seq.name == "golden"))
+    return [f"G{i:08d}" for i in range(end - n, end)]
+
+
+# -------------------------------------------------------------------------------------------- publish
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    run_id: str
+    new: int
+    changed: int
+    unchanged: int
+    retired: int
+    xref_changed: int  # xref rows inserted, replaced or deleted
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in asdict(self).items() if k != "run_id"}
+
+
+def publish(
+    engine: sa.Engine,
+    run_id: str,
+    golden: pd.DataFrame,
+    xref_frame: pd.DataFrame,
+    redirects: pd.DataFrame | None = None,
+    counts: Mapping[str, Any] | None = None,
+) -> PublishResult:
+    """Make one run's golden records, xref and redirects the current state, in ONE transaction.
+
+    `golden`: every live golden record of the run — golden_id, every attribute of hub.model, lineage
+    (JSON text or dict), record_count, and optionally extra (JSON text or dict). A record is a new
+    version when the hash of its attribute values, extra AND lineage differs from the current row, so
+    a different winning source record (lineage) with the same values is a new version too; a changed
+    record_count alone is updated in place. JSON text is hashed as given, so produce it
+    deterministically; dicts are serialized with sorted keys (slower: pass text at scale).
+
+    `xref_frame`: source_system, source_key, golden_id (live in `golden`), match_probability (NaN for
+    singletons), link_type ('auto' | 'steward' | 'singleton') for every source record of the run.
+
+    `redirects`: retired_id, surviving_id, optional reason (default 'merge', or 'deleted' without a
+    survivor). Every id live now but absent from `golden` must have one; the survivor may itself be
+    retired in this run (chains are followed) but must end at an id in `golden`. A missing
+    surviving_id retires the id with no successor (all its source records are gone): it then resolves
+    to None, and stays reserved. Rows for ids already retired or never published are ignored, so a
+    cumulative redirect list is fine.
+
+    Raises ValueError (nothing written) on inconsistent input; any failure rolls the whole run back.
+    The run_log row becomes 'published' with `counts` plus the publish counts; on failure it stays as
+    it was — record the failure with fail_run. The diffs against the current state run in DuckDB
+    (in memory) over Arrow copies of the current keys and hashes.
+    """
+    db = duckdb.connect()
+    try:
+        g = _normalize_golden(golden, db)
+        x = _normalize_xref(xref_frame)
+        r = _normalize_redirects(redirects)
+        db.register("inc", g[["rn", "golden_id", "row_hash", "record_count"]])
+        db.register("inc_x", x)
+        _check_xref_targets(db)
+        # Diff against a read snapshot first, so the write lock is held only while writing: on SQLite
+        # other writers (a steward's pin) wait for it. Only publish writes golden records and xref,
+        # so "no other run published since the snapshot" (checked under the lock) keeps the diff valid.
+        with engine.connect() as conn:
+            head = _last_published(conn)
+            _check_run(conn, run_id)
+            gr, xr = golden_records.c, xref.c
+            db.register("cur", _arrow(conn, sa.select(gr.golden_id, gr.version, gr.row_hash, gr.record_count)))
+            db.register(
+                "cur_x",
+                _arrow(
+                    conn, sa.select(xr.source_system, xr.source_key, xr.golden_id, xr.match_probability, xr.link_type)
+                ),
+            )
+        plan = _plan_golden(db)
+        retire = _plan_retire(plan["retired"], r, g["golden_id"])
+        xref_plan = _plan_xref(db, x)
+    finally:
+        db.close()
+    now = _now()
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":  # one publisher at a time; plain reads go on
+            conn.exec_driver_sql("LOCK TABLE golden_records IN EXCLUSIVE MODE")
+        if _last_published(conn) != head:
+            raise RuntimeError(f"another run was published while {run_id!r} was being prepared; publish again")
+        _check_run(conn, run_id)
+        _publish_golden(conn, run_id, now, g, plan)
+        _retire(conn, run_id, now, retire)
+        xref_changed = _publish_xref(conn, run_id, now, xref_plan)
+        new, changed = int(plan["new"].sum()), int(plan["changed"].sum())
+        result = PublishResult(run_id, new, changed, len(g) - new - changed, len(retire), xref_changed)
+        _finish_run(conn, run_id, now, counts, result)
+    return result
+
+
+def _last_published(conn: sa.Connection) -> tuple | None:
+    rl = run_log.c
+    stmt = sa.select(rl.run_id, rl.finished_at).where(rl.status == "published")
+    return conn.execute(stmt.order_by(rl.finished_at.desc(), rl.run_id.desc()).limit(1)).first()
+
+
+def _check_run(conn: sa.Connection, run_id: str) -> None:
+    status = conn.scalar(sa.select(run_log.c.status).where(run_log.c.run_id == run_id))
+    if status not in (None, "running"):
+        raise ValueError(f"run {run_id!r} is {status}; publish a new run")
+
+
+def _finish_run(
+    conn: sa.Connection, run_id: str, now: datetime, counts: Mapping[str, Any] | None, result: PublishResult
+) -> None:
+    payload = json.dumps({**(counts or {}), "publish": result.counts()}, default=str)
+    values = {"status": "published", "finished_at": now, "counts": payload}
+    done = conn.execute(run_log.update().where(run_log.c.run_id == run_id).values(**values))
+    if done.rowcount == 0:  # the caller skipped start_run
+        conn.execute(run_log.insert().values(run_id=run_id, started_at=now, **values))
+
+
+def _check_xref_targets(db: duckdb.DuckDBPyConnection) -> None:
+    orphans = [
+        r[0] for r in db.execute("SELECT DISTINCT golden_id FROM inc_x ANTI JOIN inc USING (golden_id)").fetchall()
+    ]
+    if orphans:
+        raise ValueError(f"xref: golden ids {_few(orphans)} are not in the golden records")
+
+
+def _plan_golden(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    """Per incoming record (in input order): new, changed, only recounted; and the live ids now gone."""
+    res = db.execute(
+        """SELECT CASE WHEN c.golden_id IS NULL THEN 0 WHEN c.row_hash <> i.row_hash THEN 1
+                       WHEN c.record_count <> i.record_count THEN 2 ELSE 3 END AS status,
+                  coalesce(c.version, 0) + 1 AS version
+           FROM inc i LEFT JOIN cur c USING (golden_id) ORDER BY i.rn"""
+    ).fetchnumpy()
+    status = np.asarray(res["status"])
+    retired = [row[0] for row in db.execute("SELECT golden_id FROM cur ANTI JOIN inc USING (golden_id)").fetchall()]
+    return {
+        "new": status == 0,
+        "changed": status == 1,
+        "recount": status == 2,
+        "version": np.asarray(res["version"]),
+        "retired": _objects(retired),
+    }
+
+
+def _plan_retire(retired: pd.Series, redirects: pd.DataFrame, live: pd.Series) -> pd.DataFrame:
+    """Redirect rows for the ids this publish retires, survivors followed to a live id (None: deleted)."""
+    given = redirects.drop_duplicates()
+    if given.empty and retired.empty:
+        return given.assign(retired_into=given["surviving_id"])
+    live_ids = pd.Index(live.to_numpy(dtype=object))
+    still_live = given["retired_id"][live_ids.get_indexer(given["retired_id"]) >= 0]
+    if len(still_live):
+        raise ValueError(f"redirects: {_few(still_live)} retired but still in the golden records")
+    missing = retired[~retired.isin(given["retired_id"])]
+    if len(missing):
+        raise ValueError(f"{_few(missing)} no longer in the golden records and no redirect says where they went")
+    out = given[given["retired_id"].isin(retired)].reset_index(drop=True)
+    dup = out["retired_id"][out["retired_id"].duplicated()]
+    if len(dup):
+        raise ValueError(f"redirects: {_few(dup)} redirected to more than one survivor")
+    step = dict(zip(out["retired_id"], out["surviving_id"], strict=True))
+    survivors = []
+    for start in out["surviving_id"]:  # one entry per retired id, and chains are short
+        target, hops = start, 0
+        while target in step and hops <= len(step):
+            target, hops = step[target], hops + 1
+        if target is not None and live_ids.get_indexer([target])[0] < 0:
+            raise ValueError(f"redirect to {start!r} does not end at a golden record of this run")
+        survivors.append(target)
+    return out.assign(retired_into=out["surviving_id"], surviving_id=_objects(survivors))
+
+
+def _publish_golden(conn: sa.Connection, run_id: str, now: datetime, g: pd.DataFrame, plan: dict[str, Any]) -> None:
+    """New and changed records get a version; a record whose only change is its record_count is
+    updated in place."""
+    write = plan["new"] | plan["changed"]
+    if write.any():
+        _write_versions(conn, run_id, now, g.loc[write].assign(version=plan["version"][write]))
+    if plan["recount"].any():
+        counts = _stage(
+            conn,
+            "hub_stage_counts",
+            [sa.Column("golden_id", GOLDEN_ID), sa.Column("record_count", sa.Integer())],
+            g.loc[plan["recount"], ["golden_id", "record_count"]],
+        )
+        c = counts.c
+        conn.execute(
+            golden_records.update()
+            .where(golden_records.c.golden_id.in_(sa.select(c.golden_id)))
+            .values(
+                record_count=sa.select(c.record_count)
+                .where(c.golden_id == golden_records.c.golden_id)
+                .scalar_subquery()
+            )
+        )
+        counts.drop(conn)
+
+
+def _write_versions(conn: sa.Connection, run_id: str, now: datetime, rows: pd.DataFrame) -> None:
+    """Stage the new versions (sorted by id: B-tree inserts in key order), close the current history
+    rows, replace the current rows, append history — set-based."""
+    stage_cols = ["golden_id", "version", *HASHED_COLUMNS, "record_count", "row_hash"]
+    stage = _stage(
+        conn,
+        "hub_stage_golden",
+        [
+            sa.Column("golden_id", GOLDEN_ID),
+            sa.Column("version", sa.Integer()),
+            *_values(),
+            sa.Column("record_count", sa.Integer()),
+            sa.Column("row_hash", sa.String(32)),
+            sa.Column("created_at", sa.DateTime()),
+        ],
+        rows.sort_values("golden_id")[stage_cols],
+    )
+    s = stage.c
+    reused = conn.scalar(
+        sa.select(sa.func.count()).select_from(stage.join(id_redirects, id_redirects.c.retired_id == s.golden_id))
+    )
+    if reused:
+        raise ValueError(f"{reused} golden id(s) were retired earlier and cannot come back; mint new ids")
+    staged_ids = sa.select(s.golden_id)
+    conn.execute(
+        stage.update()
+        .where(s.version > 1)
+        .values(
+            created_at=sa.select(golden_records.c.created_at)
+            .where(golden_records.c.golden_id == s.golden_id)
+            .scalar_subquery()
+        )
+    )
+    _close_history(conn, staged_ids, now)
+    conn.execute(golden_records.delete().where(golden_records.c.golden_id.in_(staged_ids)))
+    values = [s[c] for c in ["golden_id", "version", *HASHED_COLUMNS]]
+    now_p, run_p = sa.literal(now, sa.DateTime()), sa.literal(run_id, RUN_ID)
+    conn.execute(
+        golden_records.insert().from_select(
+            ["golden_id", "version", *HASHED_COLUMNS, "record_count", "row_hash", "created_at", "updated_at", "run_id"],
+            sa.select(*values, s.record_count, s.row_hash, sa.func.coalesce(s.created_at, now_p), now_p, run_p),
+        )
+    )
+    conn.execute(
+        golden_history.insert().from_select(
+            ["golden_id", "version", *HASHED_COLUMNS, "valid_from", "valid_to", "run_id"],
+            sa.select(*values, now_p, sa.null(), run_p),
+        )
+    )
+    stage.drop(conn)
+
+
+def _retire(conn: sa.Connection, run_id: str, now: datetime, retire: pd.DataFrame) -> None:
+    """Retired ids: close history, drop the current row, redirect; older redirects into them are
+    repointed so every redirect is one hop to a live id."""
+    if retire.empty:
+        return
+    stage = _stage(
+        conn,
+        "hub_stage_redirects",
+        [
+            sa.Column("retired_id", GOLDEN_ID),
+            sa.Column("surviving_id", GOLDEN_ID),
+            sa.Column("retired_into", GOLDEN_ID),
+            sa.Column("reason", sa.String(32)),
+        ],
+        retire[["retired_id", "surviving_id", "retired_into", "reason"]],
+    )
+    s = stage.c
+    retired_ids = sa.select(s.retired_id)
+    _close_history(conn, retired_ids, now)
+    conn.execute(golden_records.delete().where(golden_records.c.golden_id.in_(retired_ids)))
+    r = id_redirects.c
+    conn.execute(
+        id_redirects.update()
+        .where(r.surviving_id.in_(retired_ids))
+        .values(surviving_id=sa.select(s.surviving_id).where(s.retired_id == r.surviving_id).scalar_subquery())
+    )
+    conn.execute(
+        id_redirects.insert().from_select(
+            ["retired_id", "surviving_id", "retired_into", "reason", "retired_at", "run_id"],
+            sa.select(
+                s.retired_id,
+                s.surviving_id,
+                s.retired_into,
+                s.reason,
+                sa.literal(now, sa.DateTime()),
+                sa.literal(run_id, RUN_ID),
+            ),
+        )
+    )
+    stage.drop(conn)
+
+
+def _close_history(conn: sa.Connection, ids: sa.Select, now: datetime) -> None:
+    h = golden_history.c
+    conn.execute(golden_history.update().where(h.valid_to.is_(None), h.golden_id.in_(ids)).values(valid_to=now))
+
+
+def _plan_xref(db: duckdb.DuckDBPyConnection, x: pd.DataFrame) -> dict[str, Any]:
+    """xref rows to write (new, or golden id / probability / link type changed; in key order) and
+    keys to delete first (the changed ones, and source records no longer present)."""
+    keys = ["source_system", "source_key"]
+    write = db.execute(
+        """SELECT x.rn, c.source_key IS NOT NULL AS existed
+           FROM inc_x x LEFT JOIN cur_x c USING (source_system, source_key)
+           WHERE c.source_key IS NULL OR c.golden_id <> x.golden_id OR c.link_type <> x.link_type
+              OR c.match_probability IS DISTINCT FROM x.match_probability
+           ORDER BY x.source_system, x.source_key"""
+    ).fetchnumpy()
+    rn, existed = np.asarray(write["rn"]), np.asarray(write["existed"], dtype=bool)
+    gone = db.execute(
+        "SELECT source_system, source_key FROM cur_x ANTI JOIN inc_x USING (source_system, source_key)"
+    ).df()
+    return {
+        "write": x.iloc[rn][[*keys, "golden_id", "match_probability", "link_type"]],
+        "delete": pd.concat([x.iloc[rn[existed]][keys], gone], ignore_index=True),
+        "changed": len(rn) + len(gone),
+    }
+
+
+def _publish_xref(conn: sa.Connection, run_id: str, now: datetime, plan: dict[str, Any]) -> int:
+    """Delete the changed and gone rows, insert the changed and new ones."""
+    c = xref.c
+    if len(plan["delete"]):
+        stage = _stage(
+            conn,
+            "hub_stage_xref_keys",
+            [sa.Column("source_system", sa.String(64)), sa.Column("source_key", sa.String(255))],
+            plan["delete"],
+        )
+        conn.execute(xref.delete().where(sa.tuple_(c.source_system, c.source_key).in_(sa.select(*stage.c))))
+        stage.drop(conn)
+    _insert_frame(conn, xref, plan["write"].assign(linked_at=now, run_id=run_id))
+    return plan["changed"]
+
+
+# ------------------------------------------------------------------------------------- input frames
+
+
+def _normalize_golden(golden: pd.DataFrame, db: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Storage types, JSON text, the row hash and `rn` (input position); unknown or missing columns
+    are errors, because a misspelt attribute would otherwise publish as empty values."""
+    required = {"golden_id", *ATTRIBUTES, "lineage", "record_count"}
+    _check_columns("golden", golden, required, required | {"extra"})
+    out = pd.DataFrame({"rn": np.arange(len(golden)), "golden_id": _text("golden", golden, "golden_id")})
+    dup = out["golden_id"].duplicated()
+    if dup.any():
+        raise ValueError(f"golden: {_few(out['golden_id'][dup])} appear more than once")
+    for f in ATTRIBUTE_FIELDS:
+        out[f.name] = _column(golden[f.name], f.type)
+    out["extra"] = _json_text(golden["extra"]) if "extra" in golden else _objects([None] * len(golden))
+    out["lineage"] = _json_text(golden["lineage"])
+    out["record_count"] = pd.to_numeric(golden["record_count"]).astype("int64").to_numpy()
+    out["row_hash"] = _row_hashes(db, out, HASHED_COLUMNS)
+    return out
+
+
+def _normalize_xref(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = ["source_system", "source_key", "golden_id", "match_probability", "link_type"]
+    _check_columns("xref", frame, set(cols), set(cols))
+    out = pd.DataFrame({c: _text("xref", frame, c) for c in cols if c != "match_probability"})
+    out["match_probability"] = pd.to_numeric(frame["match_probability"]).astype("float64").to_numpy()
+    out["rn"] = np.arange(len(out))
+    dup = out.duplicated(["source_system", "source_key"])
+    if dup.any():
+        raise ValueError(f"xref: {_few(out.loc[dup, 'source_key'])} appear more than once")
+    bad = ~out["link_type"].isin(LINK_TYPES)
+    if bad.any():
+        raise ValueError(f"xref: link_type {_few(out.loc[bad, 'link_type'])} is not one of {LINK_TYPES}")
+    return out
+
+
+def _normalize_redirects(frame: pd.DataFrame | None) -> pd.DataFrame:
+    cols = ["retired_id", "surviving_id", "reason"]
+    if frame is None or (frame.empty and not {"retired_id", "surviving_id"} <= set(frame.columns)):
+        return pd.DataFrame({c: _objects([]) for c in cols})
+    _check_columns("redirects", frame, {"retired_id", "surviving_id"}, set(cols))
+    out = pd.DataFrame({"retired_id": _objects(_text("redirects", frame, "retired_id"))})
+    survivor = frame["surviving_id"].reset_index(drop=True)
+    out["surviving_id"] = _objects([None if pd.isna(v) else str(v) for v in survivor])
+    default = np.where(out["surviving_id"].isna(), "deleted", "merge")
+    given = frame["reason"].reset_index(drop=True) if "reason" in frame else pd.Series([None] * len(out))
+    out["reason"] = _objects([d if pd.isna(v) else str(v) for v, d in zip(given, default, strict=True)])
+    return out
+
+
+def _check_columns(what: str, frame: pd.DataFrame, required: set[str], allowed: set[str]) -> None:
+    missing, unknown = required - set(frame.columns), set(frame.columns) - allowed
+    if missing or unknown:
+        raise ValueError(f"{what}: missing columns {sorted(missing)}, unknown columns {sorted(unknown)}")
+
+
+def _objects(values: Any) -> pd.Series:
+    """Python objects, not pandas' Arrow strings, for small id lists used with isin()/dicts."""
+    return pd.Series(np.asarray(values, dtype=object), dtype=object)
+
+
+def _text(what: str, frame: pd.DataFrame, column: str) -> pd.Series:
+    """A key column as text (numbers a caller left as numbers become text); never missing."""
+    s = frame[column].reset_index(drop=True)
+    if s.isna().any():
+        raise ValueError(f"{what}: {column} is missing on some rows")
+    return s if _is_text(s) else s.astype(str)
+
+
+def _is_text(s: pd.Series) -> bool:
+    return isinstance(s.dtype, pd.StringDtype) or pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
+
+
+def _column(s: pd.Series, ftype: FieldType) -> pd.Series:
+    """One attribute column in the form the hash and the writer expect: datetime64 (UTC, naive)
+    for dates and timestamps, text as given (Arrow strings stay compact), other values as objects."""
+    s = s.reset_index(drop=True)
+    if ftype in (FieldType.DATE, FieldType.TIMESTAMP):
+        t = s if isinstance(s.dtype, pd.DatetimeTZDtype) else pd.to_datetime(s, utc=True, format="ISO8601")
+        if isinstance(t.dtype, pd.DatetimeTZDtype):
+            t = t.dt.tz_convert(UTC).dt.tz_localize(None)
+        t = t.astype("datetime64[us]")
+        return t.dt.floor("D") if ftype == FieldType.DATE else t
+    if ftype == FieldType.STRING and not _is_text(s):
+        return _objects([None if pd.isna(v) else str(v) for v in s])
+    return s
+
+
+def _json_text(s: pd.Series) -> pd.Series:
+    """JSON text as given; dicts and lists serialized with sorted keys."""
+    s = s.reset_index(drop=True)
+    if _is_text(s):
+        return s
+
+    def text(v: Any) -> str | None:
+        if isinstance(v, str) or v is None:
+            return v
+        if isinstance(v, dict | list):
+            return json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
+        return None if pd.isna(v) else str(v)
+
+    return _objects([text(v) for v in s.to_numpy(dtype=object)])
+
+
+def _row_hashes(db: duckdb.DuckDBPyConnection, frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """md5 over the columns, computed by DuckDB (vectorized, and its text forms of dates and
+    timestamps are stable, unlike pandas' internal hashing)."""
+    db.register("hash_rows", frame[columns])
+    parts = ", ".join(f'coalesce(CAST("{c}" AS VARCHAR), chr(0))' for c in columns)
+    hashes = db.execute(f"SELECT md5(concat_ws(chr(31), {parts})) AS h FROM hash_rows").df()["h"]
+    db.unregister("hash_rows")
+    return hashes
+
+
+def _few(values: Any, n: int = 5) -> str:
+    distinct = list(dict.fromkeys(values))
+    more = len(distinct) - n
+    return ", ".join(repr(v) for v in distinct[:n]) + (f" and {more} more" if more > 0 else "")
+
+
+# ------------------------------------------------------------------------------------ bulk helpers
+
+
+def _stage(conn: sa.Connection, name: str, columns: list[sa.Column], frame: pd.DataFrame) -> sa.Table:
+    """A temporary table (this connection only) filled with `frame`, for set-based statements."""
+    table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
+    table.drop(conn, checkfirst=True)
+    table.create(conn)
+    _insert_frame(conn, table, frame)
+    return table
+
+
+def _insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """Bulk insert straight through the driver: COPY on PostgreSQL (psycopg), executemany in batches
+    elsewhere. Values are converted per column and batch, vectorized, to what SQLAlchemy itself would
+    bind: its per-row parameter processing costs more than SQLite's own insert at a million rows."""
+    if frame.empty:
+        return
+    names = list(frame.columns)
+    q = conn.dialect.identifier_preparer
+    target = f"{q.format_table(table)} ({', '.join(q.quote(n) for n in names)})"
+    batches = (
+        list(zip(*[_driver_values(part[n], table.c[n].type, conn.dialect.name) for n in names], strict=True))
+        for part in (frame.iloc[i : i + BATCH_ROWS] for i in range(0, len(frame), BATCH_ROWS))
+    )
+    if conn.dialect.driver == "psycopg":
+        with conn.connection.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
+            for rows in batches:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    marks = ", ".join(_placeholder(conn.dialect.paramstyle, i) for i in range(len(names)))
+    for rows in batches:
+        conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", rows)
+
+
+def _placeholder(paramstyle: str, i: int) -> str:
+    return {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": f":{i + 1}", "numeric_dollar": f"${i + 1}"}[
+        paramstyle
+    ]
+
+
+def _driver_values(s: pd.Series, type_: sa.types.TypeEngine, dialect: str) -> np.ndarray:
+    """One column as the driver takes it. SQLite keeps dates and timestamps as text in SQLAlchemy's
+    format ('2024-01-01 09:00:00.000000', which Arrow's cast writes too), so reads and comparisons
+    in SQL agree with rows SQLAlchemy wrote itself."""
+    if isinstance(type_, sa.Date | sa.DateTime):
+        unit = "datetime64[D]" if isinstance(type_, sa.Date) else "datetime64[us]"
+        times = pd.to_datetime(s).to_numpy(dtype="datetime64[us]").astype(unit)
+        if dialect == "sqlite":
+            return pa.array(times).cast(pa.string()).to_numpy(zero_copy_only=False)
+        return times.astype(object)
+    return s.to_numpy(dtype=object, na_value=None)
+
+
+def _fetch(conn: sa.Connection, stmt: sa.Select) -> Iterator[list[tuple]]:
+    """Rows of a parameterless SELECT in chunks, straight from the driver: SQLAlchemy's per-row
+    result processing triples the time of a million-row read. Types are applied per column after."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    if compiled.params:
+        raise ValueError("bulk reads take no parameters")
+    if not conn.in_transaction():
+        conn.begin()  # what the first execute would do: on SQLite the read snapshot starts here
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(str(compiled))
+        while rows := cur.fetchmany(FETCH_ROWS):
+            yield rows
+    finally:
+        cur.close()
+
+
+def _arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:
+    """A bulk read as an Arrow table (compact: no Python object per value once converted)."""
+    names = [c.name for c in stmt.selected_columns]
+    types = [_arrow_type(c.type, conn.dialect.name) for c in stmt.selected_columns]
+    batches = [
+        pa.record_batch([pa.array(col, type=t) for col, t in zip(zip(*rows, strict=True), types, strict=True)], names)
+        for rows in _fetch(conn, stmt)
+    ]
+    if not batches:
+        return pa.table({n: pa.array([], type=t) for n, t in zip(names, types, strict=True)})
+    return pa.Table.from_batches(batches)
+
+
+def _arrow_type(type_: sa.types.TypeEngine, dialect: str) -> pa.DataType:
+    """Fixed per column, so every fetched chunk has the same schema (an all-NULL chunk included)."""
+    if isinstance(type_, sa.Date | sa.DateTime):
+        if dialect == "sqlite":
+            return pa.string()  # SQLAlchemy's text form; parsed by _frame
+        return pa.date32() if isinstance(type_, sa.Date) else pa.timestamp("us")
+    return _ARROW_TYPES[type(type_)]
+
+
+def _frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
+    """A bulk read as a DataFrame: text as pandas strings, dates and timestamps as datetime64 (UTC)."""
+    table = _arrow(conn, stmt)
+    out = table.to_pandas()
+    for c in stmt.selected_columns:
+        if isinstance(c.type, sa.Date | sa.DateTime):
+            values = out[c.name]
+            parsed = (
+                pd.to_datetime(values, format="ISO8601") if conn.dialect.name == "sqlite" else pd.to_datetime(values)
+            )
+            out[c.name] = parsed.astype("datetime64[us]")
+    return out
+
+
+# -------------------------------------------------------------------------------------------- reads
+
+
+def resolve(conn: sa.Connection, golden_id: str) -> str | None:
+    """The live golden id for `golden_id`: itself, its survivor if retired, None if unknown or
+    deleted (retired with no survivor)."""
+    gid = golden_id
+    for _ in range(100):  # redirects are kept one hop; the loop only guards against a hand-edited store
+        if conn.scalar(sa.select(golden_records.c.golden_id).where(golden_records.c.golden_id == gid)):
+            return gid
+        gid = conn.scalar(sa.select(id_redirects.c.surviving_id).where(id_redirects.c.retired_id == gid))
+        if gid is None:
+            return None
+    raise RuntimeError(f"id_redirects loop at {golden_id!r}")
+
+
+def golden_by_id(conn: sa.Connection, golden_id: str, as_of: datetime | None = None) -> dict[str, Any] | None:
+    """The golden record now, or as it was at `as_of` (valid_from <= as_of < valid_to). A retired id
+    gives its survivor's record with `redirected_from` set to the asked id (None otherwise)."""
+    if as_of is None:
+        live = resolve(conn, golden_id)
+        if live is None:
+            return None
+        row = conn.execute(sa.select(golden_records).where(golden_records.c.golden_id == live)).mappings().first()
+        return _record(row, golden_id) if row else None
+    t, gid, h, r = _utc_naive(as_of), golden_id, golden_history.c, id_redirects.c
+    for _ in range(100):
+        row = (
+            conn.execute(
+                sa.select(golden_history).where(
+                    h.golden_id == gid, h.valid_from <= t, sa.or_(h.valid_to.is_(None), h.valid_to > t)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row:
+            return _record(row, golden_id)
+        red = conn.execute(sa.select(r.retired_into, r.retired_at).where(r.retired_id == gid)).first()
+        if red is None or red.retired_into is None or red.retired_at > t:
+            return None
+        gid = red.retired_into  # where it went at the time, not where that went later
+    raise RuntimeError(f"id_redirects loop at {golden_id!r}")
+
+
+def golden_by_source_key(conn: sa.Connection, source_system: str, source_key: str) -> dict[str, Any] | None:
+    """The current golden record a source record belongs to."""
+    c = xref.c
+    gid = conn.scalar(sa.select(c.golden_id).where(c.source_system == source_system, c.source_key == source_key))
+    return golden_by_id(conn, gid) if gid else None
+
+
+def history(conn: sa.Connection, golden_id: str) -> list[dict[str, Any]]:
+    """Every version of this id (not of its survivor), oldest first."""
+    h = golden_history.c
+    rows = conn.execute(sa.select(golden_history).where(h.golden_id == golden_id).order_by(h.version)).mappings()
+    return [_record(row, golden_id) for row in rows]
+
+
+def _record(row: Mapping[str, Any], asked: str) -> dict[str, Any]:
+    out = {k: v for k, v in row.items() if k != "row_hash"}
+    for key in ("extra", "lineage"):
+        out[key] = json.loads(out[key]) if out[key] else {}
+    out["redirected_from"] = asked if out["golden_id"] != asked else None
+    return out
+
+
+def current_golden(conn: sa.Connection, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """All live golden records (extra and lineage as JSON text); only `columns` if given: at a
+    million records, reading golden_id and created_at is seconds faster than every column."""
+    names = columns if columns is not None else [c.name for c in golden_records.c if c.name != "row_hash"]
+    return _frame(conn, sa.select(*[golden_records.c[n] for n in names]))
+
+
+def current_xref(conn: sa.Connection) -> pd.DataFrame:
+    return _frame(conn, sa.select(xref))
+
+
+def current_redirects(conn: sa.Connection) -> pd.DataFrame:
+    return _frame(conn, sa.select(id_redirects))
+
+
+# ---------------------------------------------------------------------------------------- overrides
+
+
+def overrides(conn: sa.Connection) -> pd.DataFrame:
+    """Pinned values per live golden id: golden_id (live), pinned_on (the id the steward pinned, which
+    differs after a merge), field, value, pinned_by, pinned_at. Pins of merged ids follow their
+    survivor; when two collide on a field the latest pin wins."""
+    o, r = overrides_table.c, id_redirects.c
+    frame = _frame(
+        conn,
+        sa.select(
+            sa.func.coalesce(r.surviving_id, o.golden_id).label("golden_id"),
+            o.golden_id.label("pinned_on"),
+            o.field,
+            o.value,
+            o.pinned_by,
+            o.pinned_at,
+        ).select_from(overrides_table.outerjoin(id_redirects, r.retired_id == o.golden_id)),
+    )
+    frame = frame.sort_values(["pinned_at", "pinned_on"], kind="stable")
+    return frame.drop_duplicates(["golden_id", "field"], keep="last").reset_index(drop=True)
+
+
+def pin(conn: sa.Connection, golden_id: str, field: str, value: Any, who: str) -> str:
+    """Pin `field` of a golden record (a retired id pins its survivor) to `value` (stored as text;
+    dates in ISO form); it wins survivorship until unpinned. Returns the live id pinned."""
+    live = resolve(conn, golden_id)
+    if live is None:
+        raise KeyError(f"no golden record {golden_id!r}")
+    if not field.isidentifier():
+        raise ValueError(f"{field!r} is not a field name")
+    _delete_pins(conn, live, field)
+    text = value.isoformat() if isinstance(value, date | datetime) else (None if value is None else str(value))
+    conn.execute(
+        overrides_table.insert().values(golden_id=live, field=field, value=text, pinned_by=who, pinned_at=_now())
+    )
+    return live
+
+
+def unpin(conn: sa.Connection, golden_id: str, field: str) -> bool:
+    """Remove the pin of `field` (also one inherited from a merged id); False if there was none."""
+    live = resolve(conn, golden_id)
+    return bool(live) and _delete_pins(conn, live, field) > 0
+
+
+def _delete_pins(conn: sa.Connection, live: str, field: str) -> int:
+    o = overrides_table.c
+    merged = sa.select(id_redirects.c.retired_id).where(id_redirects.c.surviving_id == live)
+    done = conn.execute(
+        overrides_table.delete().where(o.field == field, sa.or_(o.golden_id == live, o.golden_id.in_(merged)))
+    )
+    return done.rowcount

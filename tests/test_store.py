@@ -1,0 +1,411 @@
+"""Serving store against real SQLite (WAL) and PostgreSQL: migrations, versioned publish, redirects,
+xref, atomicity, a reader during a publish, id minting, pins."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from hub import store
+from hub.model import ATTRIBUTE_FIELDS
+
+TABLES = {"golden_records", "golden_history", "xref", "id_redirects", "overrides", "run_log", "id_sequence"}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path) -> str:
+    """The same test against each serving-store backend."""
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / '.hub' / 'serving.db'}"  # parent dir does not exist yet
+
+
+@pytest.fixture
+def engine(store_url):
+    engine = store.open_store(store_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path):
+    """For checks that do not depend on the backend."""
+    engine = store.open_store(f"sqlite:///{tmp_path / 'serving.db'}")
+    yield engine
+    engine.dispose()
+
+
+def person(gid: str, **values: Any) -> dict[str, Any]:
+    """A golden record row with every attribute; lineage names the record its email came from."""
+    row: dict[str, Any] = {f.name: None for f in ATTRIBUTE_FIELDS}
+    row |= {
+        "golden_id": gid,
+        "first_name": f"Ann {gid}",
+        "last_name": "Lee",
+        "date_of_birth": date(1980, 1, 2),
+        "email": f"{gid.lower()}@example.com",
+        "consent_email": "granted",
+        "consent_email_at": datetime(2024, 1, 1, 9, 0),
+        "extra": {"loyalty_tier": "gold"},
+        "lineage": {"email": {"source_system": "crm", "source_key": gid, "rule": "valid", "value_at": "2024-01-01"}},
+        "record_count": 1,
+    }
+    return row | values
+
+
+def golden(*rows: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows))
+
+
+def links(*rows: tuple) -> pd.DataFrame:
+    """(source_key, golden_id[, probability, link_type]) in source system 'crm'."""
+    full = [(k, g, *(rest or (None, "singleton"))) for k, g, *rest in rows]
+    frame = pd.DataFrame(full, columns=["source_key", "golden_id", "match_probability", "link_type"])
+    return frame.assign(source_system="crm")
+
+
+def redirect(*pairs: tuple[str, str]) -> pd.DataFrame:
+    return pd.DataFrame(pairs, columns=["retired_id", "surviving_id"])
+
+
+def publish(engine, gold: pd.DataFrame, xr: pd.DataFrame, redirects: pd.DataFrame | None = None, **counts):
+    return store.publish(engine, store.start_run(engine), gold, xr, redirects, counts)
+
+
+def scalar(engine, sql: str) -> Any:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql(sql).scalar()
+
+
+def snapshot(engine) -> dict[str, pd.DataFrame]:
+    with engine.connect() as conn:
+        return {
+            "golden": store.current_golden(conn).sort_values("golden_id", ignore_index=True),
+            "history": store._frame(conn, sa.select(store.golden_history)).sort_values(
+                ["golden_id", "version"], ignore_index=True
+            ),
+            "xref": store.current_xref(conn).sort_values("source_key", ignore_index=True),
+            "redirects": store.current_redirects(conn),
+        }
+
+
+def assert_same_state(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], obj=name)
+
+
+ABC = golden(person("A"), person("B"), person("C"))
+ABC_LINKS = links(("a1", "A"), ("b1", "B", 0.97, "auto"), ("b2", "B", 0.97, "auto"), ("c1", "C"))
+
+
+def test_migrations_build_the_schema_once_and_match_the_code(engine):
+    store.upgrade(engine)  # second run: nothing to do
+    head = ScriptDirectory.from_config(store.alembic_config()).get_current_head()
+    with engine.connect() as conn:
+        assert set(sa.inspect(conn).get_table_names()) >= TABLES
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalars().all() == [head]
+        assert compare_metadata(MigrationContext.configure(conn), store.metadata) == []
+        assert conn.exec_driver_sql("SELECT next_value FROM id_sequence").scalar() == 1
+
+
+def test_sqlite_store_runs_in_wal_with_busy_timeout(tmp_path):
+    engine = store.open_store(f"sqlite:///{tmp_path / 'a' / 'b' / 'serving.db'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    engine.dispose()
+
+
+def test_first_publish_writes_version_1_and_logs_the_run(engine):
+    result = publish(engine, ABC, ABC_LINKS, records=4)
+    assert (result.new, result.changed, result.unchanged, result.retired, result.xref_changed) == (3, 0, 0, 0, 4)
+    with engine.connect() as conn:
+        rec = store.golden_by_id(conn, "A")
+        assert rec["version"] == 1 and rec["email"] == "a@example.com" and rec["redirected_from"] is None
+        assert rec["date_of_birth"] == date(1980, 1, 2)
+        assert rec["consent_email_at"] == datetime(2024, 1, 1, 9, 0)
+        assert rec["extra"] == {"loyalty_tier": "gold"} and rec["lineage"]["email"]["source_key"] == "A"
+        [h] = store.history(conn, "A")
+        assert h["version"] == 1 and h["valid_to"] is None
+        assert store.golden_by_source_key(conn, "crm", "b2")["golden_id"] == "B"
+        assert store.golden_by_source_key(conn, "crm", "nope") is None
+        assert store.golden_by_id(conn, "nope") is None
+        status, counts = conn.execute(sa.select(store.run_log.c.status, store.run_log.c.counts)).one()
+    assert status == "published"
+    assert json.loads(counts) == {"records": 4, "publish": result.counts()}
+
+
+def test_identical_republish_writes_no_versions_and_no_xref_changes(engine):
+    publish(engine, ABC, ABC_LINKS)
+    before = snapshot(engine)
+    # The same values in other shapes: ISO text, another time zone, rows in another order.
+    again = ABC.iloc[::-1].copy()
+    again["date_of_birth"] = "1980-01-02"
+    again["consent_email_at"] = pd.Timestamp("2024-01-01 10:00", tz="Europe/Paris")
+    result = publish(engine, again, ABC_LINKS.iloc[::-1])
+    assert (result.new, result.changed, result.unchanged, result.xref_changed) == (0, 0, 3, 0)
+    assert_same_state(before, snapshot(engine))
+
+
+def test_changed_field_is_version_2_and_as_of_reads_the_version_then(engine):
+    publish(engine, ABC, ABC_LINKS)
+    result = publish(engine, golden(person("A", email="ann@new.example"), person("B"), person("C")), ABC_LINKS)
+    assert (result.new, result.changed, result.unchanged) == (0, 1, 2)
+    with engine.connect() as conn:
+        v1, v2 = store.history(conn, "A")
+        assert (v1["version"], v2["version"]) == (1, 2)
+        assert v1["valid_to"] == v2["valid_from"] and v2["valid_to"] is None
+        assert len(store.history(conn, "B")) == 1
+        between = v1["valid_from"] + (v2["valid_from"] - v1["valid_from"]) / 2
+        assert store.golden_by_id(conn, "A", as_of=between)["email"] == "a@example.com"
+        assert store.golden_by_id(conn, "A", as_of=between.replace(tzinfo=UTC))["version"] == 1
+        assert store.golden_by_id(conn, "A", as_of=v2["valid_from"])["email"] == "ann@new.example"
+        assert store.golden_by_id(conn, "A", as_of=v1["valid_from"] - timedelta(seconds=1)) is None
+        current = store.golden_by_id(conn, "A")
+        assert current["version"] == 2 and current["created_at"] == v1["valid_from"]
+
+
+def test_lineage_alone_is_a_new_version_record_count_alone_is_not(engine):
+    publish(engine, ABC, ABC_LINKS)
+    moved = {"email": {"source_system": "web", "source_key": "9", "rule": "valid", "value_at": "2024-02-01"}}
+    result = publish(engine, golden(person("A", lineage=moved), person("B", record_count=3), person("C")), ABC_LINKS)
+    assert (result.changed, result.unchanged) == (1, 2)
+    with engine.connect() as conn:
+        assert store.golden_by_id(conn, "A")["version"] == 2
+        b = store.golden_by_id(conn, "B")
+        assert (b["version"], b["record_count"]) == (1, 3)
+
+
+def test_retired_ids_resolve_to_their_survivor_also_through_a_chain(engine):
+    publish(engine, ABC, ABC_LINKS)
+    merged = links(("a1", "B", 0.99, "auto"), ("b1", "B", 0.97, "auto"), ("b2", "B", 0.97, "auto"), ("c1", "C"))
+    result = publish(engine, golden(person("B", record_count=3), person("C")), merged, redirect(("A", "B")))
+    assert result.retired == 1
+    with engine.connect() as conn:
+        assert store.resolve(conn, "A") == "B"
+        rec = store.golden_by_id(conn, "A")
+        assert rec["golden_id"] == "B" and rec["redirected_from"] == "A"
+        assert store.history(conn, "A")[-1]["valid_to"] is not None
+        after_first_merge = store.history(conn, "A")[-1]["valid_to"]
+
+    # B merges into C; the list of redirects is cumulative (A -> B again is ignored).
+    all_c = merged.assign(golden_id="C")
+    result = publish(engine, golden(person("C", record_count=4)), all_c, redirect(("A", "B"), ("B", "C")))
+    assert result.retired == 1
+    with engine.connect() as conn:
+        assert store.resolve(conn, "A") == "C" and store.resolve(conn, "B") == "C"
+        rows = store.current_redirects(conn).set_index("retired_id")
+        assert rows.loc["A", "surviving_id"] == "C" and rows.loc["A", "retired_into"] == "B"  # one hop now
+        assert store.golden_by_id(conn, "A", as_of=after_first_merge)["golden_id"] == "B"  # where A was then
+        assert store.golden_by_id(conn, "A")["golden_id"] == "C"
+        assert store.current_golden(conn, ["golden_id"]).to_dict("list") == {"golden_id": ["C"]}
+
+
+def test_an_id_whose_records_are_all_gone_is_retired_without_a_survivor(engine):
+    publish(engine, ABC, ABC_LINKS)
+    with engine.connect() as conn:
+        v1 = store.history(conn, "A")[0]
+    deleted = pd.DataFrame({"retired_id": ["A"], "surviving_id": [None]})
+    result = publish(engine, golden(person("B"), person("C")), ABC_LINKS.iloc[1:], deleted)
+    assert result.retired == 1
+    with engine.connect() as conn:
+        assert store.resolve(conn, "A") is None and store.golden_by_id(conn, "A") is None
+        assert store.golden_by_id(conn, "A", as_of=v1["valid_from"])["email"] == "a@example.com"
+        assert store.current_redirects(conn).set_index("retired_id").loc["A", "reason"] == "deleted"
+    with pytest.raises(ValueError, match="retired earlier"):  # and the id is never handed out again
+        publish(engine, ABC, ABC_LINKS)
+
+
+def test_a_chain_inside_one_run_is_followed_to_the_live_id(engine):
+    publish(engine, ABC, ABC_LINKS)
+    result = publish(engine, golden(person("C")), ABC_LINKS.assign(golden_id="C"), redirect(("A", "B"), ("B", "C")))
+    assert result.retired == 2
+    with engine.connect() as conn:
+        assert store.resolve(conn, "A") == "C"
+
+
+@pytest.mark.parametrize(
+    ("gold", "xr", "redirects", "message"),
+    [
+        (golden(person("B"), person("C")), ABC_LINKS.iloc[1:], None, "no redirect says where they went"),
+        (golden(person("B"), person("C")), ABC_LINKS.iloc[1:], redirect(("A", "Z")), "does not end at a golden"),
+        (ABC, ABC_LINKS, redirect(("A", "B")), "still in the golden records"),
+        (ABC, ABC_LINKS.assign(golden_id="Z"), None, "not in the golden records"),
+        (ABC, ABC_LINKS.assign(link_type="maybe"), None, "link_type"),
+        (ABC.assign(emial="x"), ABC_LINKS, None, "unknown columns \\['emial'\\]"),
+        (golden(person("A"), person("A")), ABC_LINKS, None, "more than once"),
+    ],
+)
+def test_inconsistent_input_is_refused_and_changes_nothing(sqlite_engine, gold, xr, redirects, message):
+    engine = sqlite_engine
+    publish(engine, ABC, ABC_LINKS)
+    before = snapshot(engine)
+    with pytest.raises(ValueError, match=message):
+        publish(engine, gold, xr, redirects)
+    assert_same_state(before, snapshot(engine))
+
+
+def test_a_retired_id_never_comes_back(engine):
+    publish(engine, ABC, ABC_LINKS)
+    publish(engine, golden(person("B"), person("C")), ABC_LINKS.iloc[1:], redirect(("A", "B")))
+    with pytest.raises(ValueError, match="retired earlier"):
+        publish(engine, ABC, ABC_LINKS)
+
+
+def test_xref_rows_are_replaced_added_and_removed_only_when_they_change(engine):
+    publish(engine, ABC, ABC_LINKS)
+    with engine.connect() as conn:
+        first = store.current_xref(conn).set_index("source_key")
+    changed = links(
+        ("a1", "A"),  # unchanged
+        ("b1", "B", 0.98, "auto"),  # probability changed
+        ("b2", "C", 1.0, "steward"),  # moved by a steward
+        ("c2", "C", 0.96, "auto"),  # new source record; c1 is gone
+    )
+    result = publish(engine, ABC, changed)
+    assert result.xref_changed == 4
+    with engine.connect() as conn:
+        now = store.current_xref(conn).set_index("source_key")
+    assert sorted(now.index) == ["a1", "b1", "b2", "c2"]
+    assert now.loc["a1", "linked_at"] == first.loc["a1", "linked_at"]
+    assert now.loc["b1", "match_probability"] == 0.98 and now.loc["b1", "linked_at"] > first.loc["b1", "linked_at"]
+    assert (now.loc["b2", "golden_id"], now.loc["b2", "link_type"]) == ("C", "steward")
+    assert np.isnan(now.loc["a1", "match_probability"])
+
+
+def test_a_failed_publish_leaves_the_previous_run_in_place(engine, monkeypatch):
+    publish(engine, ABC, ABC_LINKS)
+    before = snapshot(engine)
+    run = store.start_run(engine)
+    seen: dict[str, Any] = {}
+
+    def fail_after_golden(conn, *args):
+        seen["email"] = store.golden_by_id(conn, "B")["email"]  # golden rows are written by now
+        seen["resolved"] = store.resolve(conn, "A")
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "_publish_xref", fail_after_golden)
+    gold = golden(person("B", email="b@new.example"), person("C"), person("D"))
+    with pytest.raises(RuntimeError, match="disk full"):
+        store.publish(engine, run, gold, ABC_LINKS.iloc[1:], redirect(("A", "B")))
+    assert seen == {"email": "b@new.example", "resolved": "B"}
+    assert_same_state(before, snapshot(engine))
+    status = sa.select(store.run_log.c.status).where(store.run_log.c.run_id == run)
+    with engine.connect() as conn:
+        assert conn.scalar(status) == "running"  # the store does not guess; the caller records it
+    store.fail_run(engine, run, "disk full")
+    with engine.connect() as conn:
+        assert conn.scalar(status) == "failed"
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="is failed"):
+        store.publish(engine, run, gold, ABC_LINKS.iloc[1:], redirect(("A", "B")))
+
+
+def test_a_reader_during_a_publish_sees_the_previous_run(engine, monkeypatch):
+    publish(engine, ABC, ABC_LINKS)
+    inside, release = threading.Event(), threading.Event()
+    outcome: list[Any] = []
+    write_xref = store._publish_xref
+
+    def pause(conn, *args):
+        n = write_xref(conn, *args)
+        inside.set()
+        assert release.wait(20)
+        return n
+
+    monkeypatch.setattr(store, "_publish_xref", pause)
+
+    def run_publish() -> None:
+        try:
+            gold = golden(person("A", email="new@example.com"), person("C"))
+            outcome.append(publish(engine, gold, ABC_LINKS[ABC_LINKS.golden_id != "B"], redirect(("B", "C"))))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    writer = threading.Thread(target=run_publish)
+    writer.start()
+    try:
+        assert inside.wait(20), outcome
+        with engine.connect() as reader:  # another connection, while the publish transaction is open
+            assert store.golden_by_id(reader, "A")["email"] == "a@example.com"
+            assert store.resolve(reader, "B") == "B"
+            assert len(store.current_xref(reader)) == 4
+            assert scalar(engine, "SELECT count(*) FROM run_log WHERE status = 'published'") == 1
+    finally:
+        release.set()
+        writer.join(30)
+    assert isinstance(outcome[0], store.PublishResult), outcome
+    with engine.connect() as reader:
+        assert store.golden_by_id(reader, "A")["email"] == "new@example.com"
+        assert store.resolve(reader, "B") == "C"
+        assert len(store.current_xref(reader)) == 2
+
+
+def test_minted_ids_never_repeat(engine):
+    with store.write_transaction(engine) as conn:
+        first = store.mint_ids(conn, 3)
+    with store.write_transaction(engine) as conn:
+        second = store.mint_ids(conn, 2) + store.mint_ids(conn, 0)
+    assert first == ["G00000001", "G00000002", "G00000003"]
+    assert second == ["G00000004", "G00000005"]
+
+
+def test_pins_follow_a_merge_and_unpin_removes_them(engine):
+    publish(engine, ABC, ABC_LINKS)
+    with store.write_transaction(engine) as conn:
+        assert store.pin(conn, "A", "email", "pinned@example.com", "steward1") == "A"
+        store.pin(conn, "B", "date_of_birth", date(1979, 5, 6), "steward2")
+        with pytest.raises(KeyError):
+            store.pin(conn, "Z", "email", "x", "steward1")
+    publish(engine, golden(person("B"), person("C")), ABC_LINKS.iloc[1:], redirect(("A", "B")))
+    with engine.connect() as conn:
+        pins = store.overrides(conn).set_index("field")
+    assert pins.loc["email", ["golden_id", "pinned_on", "value"]].tolist() == ["B", "A", "pinned@example.com"]
+    assert pins.loc["date_of_birth", "value"] == "1979-05-06"
+    with store.write_transaction(engine) as conn:
+        assert store.unpin(conn, "B", "email") is True
+        assert store.unpin(conn, "B", "email") is False
+        assert store.overrides(conn)["field"].tolist() == ["date_of_birth"]
+
+
+def test_a_publish_prepared_on_a_stale_snapshot_is_refused(sqlite_engine, monkeypatch):
+    """The diff runs before the write lock; a run published meanwhile makes it stale."""
+    engine = sqlite_engine
+    publish(engine, ABC, ABC_LINKS)
+    plan_xref = store._plan_xref
+
+    def another_run_publishes_meanwhile(*args):
+        monkeypatch.setattr(store, "_plan_xref", plan_xref)
+        publish(engine, golden(person("A", email="first@example.com"), person("B"), person("C")), ABC_LINKS)
+        return plan_xref(*args)
+
+    monkeypatch.setattr(store, "_plan_xref", another_run_publishes_meanwhile)
+    with pytest.raises(RuntimeError, match="publish again"):
+        publish(engine, golden(person("A", email="second@example.com"), person("B"), person("C")), ABC_LINKS)
+    with engine.connect() as conn:
+        assert store.golden_by_id(conn, "A")["email"] == "first@example.com"
+
+
+def test_bulk_reads_in_chunks_keep_their_types(engine, monkeypatch):
+    monkeypatch.setattr(store, "FETCH_ROWS", 2)  # chunks where valid_to is all NULL, then filled
+    publish(engine, ABC, ABC_LINKS)
+    publish(engine, golden(*(person(g, email="x@example.com") for g in "ABC")), ABC_LINKS)
+    h = store.golden_history
+    with engine.connect() as conn:
+        frame = store._frame(conn, sa.select(h).order_by(h.c.valid_to.is_(None).desc(), h.c.golden_id))
+        current = store.current_golden(conn)
+    assert frame["valid_to"].isna().tolist() == [True] * 3 + [False] * 3
+    assert str(frame["valid_to"].dtype) == "datetime64[us]" and str(current["date_of_birth"].dtype) == "datetime64[us]"
+    assert (current["date_of_birth"] == pd.Timestamp("1980-01-02")).all()
