@@ -142,6 +142,30 @@ def cmd_match(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_golden(args: argparse.Namespace) -> int:
+    from golden_record.run import build_and_publish
+    from hub import store
+    from hub.workspace import Workspace
+
+    cfg = load_config(args.config)
+    ws = Workspace.for_config(cfg)
+    engine = store.open_store(cfg.serving_store)
+    try:
+        r = build_and_publish(ws, cfg, engine, progress=_progress)
+    finally:
+        ws.close()
+        engine.dispose()
+    p = r.published
+    print(_table(
+        ["run", "golden records", "new versions", "changed", "unchanged", "ids minted", "merged away", "xref changes"],
+        [[r.run_id, r.golden_records, p["new"], p["changed"], p["unchanged"], r.minted, r.merged_away,
+          p["xref_changed"]]],
+    ))  # fmt: skip
+    print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in r.seconds.items()))
+    print(f"serving store: {cfg.serving_store}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Customer data hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +192,10 @@ def build_parser() -> argparse.ArgumentParser:
     match = sub.add_parser("match", help="standardize, score and cluster the pulled records")
     match.add_argument("--config", default=DEFAULT_CONFIG)
     match.set_defaults(func=cmd_match)
+
+    golden = sub.add_parser("golden", help="build golden records from the clusters and publish them")
+    golden.add_argument("--config", default=DEFAULT_CONFIG)
+    golden.set_defaults(func=cmd_golden)
 
     model = sub.add_parser("model", help="the match model").add_subparsers(dest="model_command", required=True)
     train = model.add_parser("train", help="train a new model version on the pulled records")

@@ -1,0 +1,152 @@
+"""Build this run's golden records from the clusters and publish them: the one code path the CLI
+and the Dagster pipeline share.
+
+Steps: stable ids (golden_record.ids) -> survivorship with lineage (golden_record.survivorship)
+-> one transaction into the serving store (hub.store), which versions only what changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pandas as pd
+import sqlalchemy as sa
+
+from golden_record.ids import assign_ids
+from golden_record.survivorship import survive
+from hub import store
+from hub.config import HubConfig
+from hub.model import ATTRIBUTE_FIELDS
+from hub.workspace import Workspace
+
+MEMBERS = "golden_members"
+
+
+@dataclass
+class GoldenResult:
+    run_id: str
+    golden_records: int
+    minted: int
+    kept: int
+    merged_away: int
+    dropped: int
+    published: dict[str, int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _xref(ws: Workspace, must_link: pd.DataFrame | None) -> pd.DataFrame:
+    """Per record: its golden id, the strongest auto-match probability inside its golden record, and
+    how it was linked (singleton, auto, or steward when a 'match' decision involves it)."""
+    steward = pd.concat([must_link["id_l"], must_link["id_r"]]) if must_link is not None and len(must_link) else []
+    ws.con.register("_steward", pd.DataFrame({"record_id": pd.Series(list(steward), dtype="string")}))
+    xref = ws.con.execute(
+        f"""WITH probs AS (
+              SELECT id, max(p) AS p FROM (
+                SELECT s.unique_id_l AS id, s.match_probability AS p FROM scored_pairs s
+                JOIN {MEMBERS} a ON a.record_id = s.unique_id_l JOIN {MEMBERS} b ON b.record_id = s.unique_id_r
+                WHERE a.golden_id = b.golden_id
+                UNION ALL
+                SELECT s.unique_id_r, s.match_probability FROM scored_pairs s
+                JOIN {MEMBERS} a ON a.record_id = s.unique_id_l JOIN {MEMBERS} b ON b.record_id = s.unique_id_r
+                WHERE a.golden_id = b.golden_id) GROUP BY id),
+            sizes AS (SELECT golden_id, count(*) AS n FROM {MEMBERS} GROUP BY golden_id)
+            SELECT split_part(m.record_id, ':', 1) AS source_system,
+                   substr(m.record_id, length(split_part(m.record_id, ':', 1)) + 2) AS source_key,
+                   m.golden_id, probs.p AS match_probability,
+                   CASE WHEN m.record_id IN (SELECT record_id FROM _steward) THEN 'steward'
+                        WHEN sizes.n = 1 THEN 'singleton' ELSE 'auto' END AS link_type
+            FROM {MEMBERS} m JOIN sizes USING (golden_id) LEFT JOIN probs ON probs.id = m.record_id"""
+    ).df()
+    ws.con.unregister("_steward")
+    return xref
+
+
+# Lineage as JSON text with keys in field order: the store hashes the text to detect changes.
+_LINEAGE_SQL = """
+    SELECT golden_id,
+           '{' || string_agg(to_json(field)::VARCHAR || ':' || json_object(
+               'source_system', source_system, 'source_key', source_key, 'rule', rule,
+               'value_at', strftime(value_at, '%Y-%m-%dT%H:%M:%S'))::VARCHAR, ',' ORDER BY field) || '}' AS lineage
+    FROM golden_lineage GROUP BY golden_id"""
+
+
+def _golden_frame(ws: Workspace, extra: list[str]) -> pd.DataFrame:
+    """golden_values with lineage and extra attributes as one JSON object each per golden record."""
+    values = ", ".join(f"v.{f.name}" for f in ATTRIBUTE_FIELDS)
+    extras = "json_object(" + ", ".join(f"'{a}', v.{a}" for a in extra) + ")" if extra else "NULL"
+    return ws.con.execute(
+        f"""SELECT v.golden_id, {values}, {extras}::VARCHAR AS extra, l.lineage, v.record_count
+            FROM golden_values v LEFT JOIN ({_LINEAGE_SQL}) l USING (golden_id)"""
+    ).df()
+
+
+def _mint(engine: sa.Engine, n: int) -> list[str]:
+    """Ids are minted in their own committed transaction: if this run fails later they are burnt,
+    never handed out twice."""
+    with store.write_transaction(engine) as conn:
+        return store.mint_ids(conn, n)
+
+
+def build_and_publish(
+    ws: Workspace,
+    cfg: HubConfig,
+    engine: sa.Engine,
+    must_link: pd.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> GoldenResult:
+    """Golden records for the current clusters, published in one store transaction."""
+    say = progress or (lambda _line: None)
+    seconds: dict[str, float] = {}
+    run_id = store.start_run(engine)
+    try:
+        t = time.perf_counter()
+        with engine.connect() as conn:
+            xref = store.current_xref(conn)
+            live = store.current_golden(conn, ["golden_id", "created_at"])
+            pins = store.overrides(conn)
+        previous = pd.DataFrame(
+            {"record_id": xref["source_system"] + ":" + xref["source_key"], "golden_id": xref["golden_id"]}
+        )
+        clusters = ws.con.execute("SELECT record_id, cluster_id FROM clusters").df()
+        ids = assign_ids(clusters, previous, live, mint=lambda n: _mint(engine, n))
+        ws.con.register("_members", ids.members)
+        ws.con.execute(f"CREATE OR REPLACE TABLE {MEMBERS} AS SELECT record_id, golden_id FROM _members")
+        ws.con.unregister("_members")
+        seconds["ids"] = time.perf_counter() - t
+        say(f"golden ids: {ids.kept:,} kept, {len(ids.minted):,} minted, {len(ids.redirects):,} merged away")
+
+        t = time.perf_counter()
+        extra = list(cfg.attributes)
+        with ws.transaction():  # golden_values and golden_lineage are replaced together or not at all
+            n = survive(ws.con, cfg.survivorship, extra, overrides=pins[["golden_id", "field", "value", "pinned_by"]])
+        golden = _golden_frame(ws, extra)
+        seconds["survivorship"] = time.perf_counter() - t
+        say(f"survivorship: {n:,} golden records")
+
+        t = time.perf_counter()
+        counts = {
+            "golden_records": n,
+            "minted": len(ids.minted),
+            "merged_away": len(ids.redirects),
+            "dropped": len(ids.dropped),
+        }
+        # Ids whose records are all gone retire with no survivor: they keep their history, never return.
+        gone = pd.DataFrame({"retired_id": ids.dropped, "surviving_id": None, "reason": "deleted"})
+        redirects = pd.concat([ids.redirects, gone], ignore_index=True) if len(gone) else ids.redirects
+        published = store.publish(engine, run_id, golden, _xref(ws, must_link), redirects, counts)
+        seconds["publish"] = time.perf_counter() - t
+    except BaseException as exc:
+        store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    return GoldenResult(
+        run_id=run_id,
+        golden_records=n,
+        minted=len(ids.minted),
+        kept=ids.kept,
+        merged_away=len(ids.redirects),
+        dropped=len(ids.dropped),
+        published=published.counts(),
+        seconds=seconds,
+    )

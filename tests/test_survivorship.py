@@ -1,0 +1,612 @@
+"""golden_record.survivorship: each rule alone and as a tie-breaker, the valid filter, nulls, the address block,
+consent, pins, extras, lineage, determinism and a 200k-record run. Records are staged in an in-memory workspace
+and standardized exactly as the pipeline does, so comparison forms are the real ones."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pytest
+
+from golden_record.survivorship import STEWARD, survive
+from hub.config import ADDRESS_BLOCK, SurvivorshipConfig
+from hub.model import ATTRIBUTE_FIELDS
+from hub.workspace import Workspace
+from matching.standardize import standardize
+
+
+@dataclass
+class Golden:
+    con: duckdb.DuckDBPyConnection
+    count: int
+
+    def values(self, golden_id: str = "g1") -> dict[str, Any]:
+        out = self.con.execute("SELECT * FROM golden_values WHERE golden_id = ?", [golden_id])
+        row = out.fetchone()
+        assert row is not None, f"no golden record {golden_id}"
+        return dict(zip([d[0] for d in out.description], row, strict=True))
+
+    def value(self, field: str, golden_id: str = "g1") -> Any:
+        return self.values(golden_id)[field]
+
+    def lineage(self, field: str, golden_id: str = "g1") -> dict[str, Any] | None:
+        out = self.con.execute("SELECT * FROM golden_lineage WHERE golden_id = ? AND field = ?", [golden_id, field])
+        rows = out.fetchall()
+        assert len(rows) <= 1, f"{len(rows)} lineage rows for {golden_id}.{field}"
+        return dict(zip([d[0] for d in out.description], rows[0], strict=True)) if rows else None
+
+    def rule(self, field: str, golden_id: str = "g1") -> str | None:
+        row = self.lineage(field, golden_id)
+        return row["rule"] if row else None
+
+    def source(self, field: str, golden_id: str = "g1") -> tuple[str, str] | None:
+        row = self.lineage(field, golden_id)
+        return (row["source_system"], row["source_key"]) if row else None
+
+
+def stage(rows: list[dict[str, Any]], extras: dict[str, str] | None = None) -> Workspace:
+    """A workspace with `rows` staged (source_system 'crm' and source_key = position unless given; `golden`, the
+    golden id, defaults to 'g1'), standardized, and golden_members built from the `golden` keys."""
+    ws = Workspace(":memory:")
+    for name, sql_type in (extras or {}).items():
+        ws.con.execute(f"ALTER TABLE staged_records ADD COLUMN {name} {sql_type}")
+    frame = pd.DataFrame(
+        [{"source_system": "crm", "source_key": str(i), "golden": "g1", **r} for i, r in enumerate(rows)]
+    )
+    frame = frame.astype(object).where(frame.notna(), None)  # None, not NaN: DuckDB reads it as NULL
+    frame["record_id"] = frame["source_system"] + ":" + frame["source_key"]
+    ws.con.register("_rows", frame)
+    ws.con.execute("INSERT INTO staged_records BY NAME SELECT * EXCLUDE (golden, record_id) FROM _rows")
+    ws.con.execute(
+        "CREATE TABLE golden_members AS SELECT record_id::VARCHAR AS record_id, golden AS golden_id FROM _rows"
+    )
+    ws.con.unregister("_rows")
+    standardize(ws.con)
+    return ws
+
+
+def run(
+    rows: list[dict[str, Any]],
+    cfg: SurvivorshipConfig | None = None,
+    overrides: pd.DataFrame | None = None,
+    extras: dict[str, str] | None = None,
+) -> Golden:
+    ws = stage(rows, extras)
+    n = survive(ws.con, cfg or SurvivorshipConfig(), list(extras or {}), overrides=overrides)
+    return Golden(ws.con, n)
+
+
+def fields(**rules: list[str]) -> SurvivorshipConfig:
+    return SurvivorshipConfig(fields=rules)
+
+
+# Each rule alone and as a tie-breaker. A case: config, member records, field -> (winning value, winner's
+# source_key, lineage rule). Records are crm unless a source is given; source_key is the position.
+RULE_CASES = {
+    "most_recent": (
+        fields(last_name=["most_recent"]),
+        [
+            {"last_name": "Old", "source_updated_at": "2020-01-01"},
+            {"last_name": "New", "source_updated_at": "2024-01-01"},
+            {"last_name": "Mid", "source_updated_at": "2022-01-01"},
+        ],
+        {"last_name": ("New", "1", "most_recent")},
+    ),
+    "source_priority": (
+        SurvivorshipConfig(source_priority=["crm", "billing"], fields={"last_name": ["source_priority"]}),
+        [
+            {"source_system": "app", "last_name": "App", "source_updated_at": "2024-01-01"},
+            {"source_system": "billing", "last_name": "Billing"},
+            {"source_system": "crm", "last_name": "Crm"},
+        ],
+        {"last_name": ("Crm", "2", "source_priority")},
+    ),
+    "unlisted sources come after listed ones": (
+        SurvivorshipConfig(source_priority=["billing"], fields={"last_name": ["source_priority", "most_recent"]}),
+        [
+            {"source_system": "app", "last_name": "App", "source_updated_at": "2024-01-01"},
+            {"source_system": "billing", "last_name": "Billing", "source_updated_at": "2020-01-01"},
+        ],
+        {"last_name": ("Billing", "1", "source_priority")},
+    ),
+    "most_complete": (
+        fields(last_name=["most_complete"]),
+        [
+            {"last_name": "Sparse", "source_updated_at": "2024-01-01"},
+            {"last_name": "Full", "first_name": "Ann", "email": "ann@example.com", "city": "Leeds"},
+        ],
+        {"last_name": ("Full", "1", "most_complete")},
+    ),
+    "most_frequent": (
+        fields(last_name=["most_frequent", "most_recent"]),
+        [
+            {"last_name": "Smith", "source_updated_at": "2020-01-01"},
+            {"last_name": "Smith", "source_updated_at": "2020-02-01"},
+            {"last_name": "Smyth", "source_updated_at": "2024-01-01"},
+        ],
+        {"last_name": ("Smith", "1", "most_frequent")},
+    ),
+    "longest": (
+        fields(first_name=["longest"]),
+        [{"first_name": "Jon", "source_updated_at": "2024-01-01"}, {"first_name": "Jonathan"}],
+        {"first_name": ("Jonathan", "1", "longest")},
+    ),
+    "tie on priority decided by recency": (
+        SurvivorshipConfig(source_priority=["crm"], fields={"last_name": ["source_priority", "most_recent"]}),
+        [
+            {"source_system": "web", "last_name": "Older", "source_updated_at": "2020-01-01"},
+            {"source_system": "app", "last_name": "Newer", "source_updated_at": "2024-01-01"},
+        ],
+        {"last_name": ("Newer", "1", "most_recent")},
+    ),
+    "tie on votes decided by length": (
+        fields(first_name=["most_frequent", "longest", "most_recent"]),
+        [
+            {"first_name": "Kate", "source_updated_at": "2024-01-01"},
+            {"first_name": "Katherine", "source_updated_at": "2020-01-01"},
+        ],
+        {"first_name": ("Katherine", "1", "longest")},
+    ),
+    "tie on completeness decided by recency": (
+        fields(last_name=["most_complete", "most_recent"]),
+        [
+            {"last_name": "Older", "city": "York", "source_updated_at": "2020-01-01"},
+            {"last_name": "Newer", "city": "Hull", "source_updated_at": "2024-01-01"},
+        ],
+        {"last_name": ("Newer", "1", "most_recent")},
+    ),
+    "every rule ties: source_system, source_key decide": (
+        fields(last_name=["most_recent"]),
+        [
+            {"source_system": "web", "source_key": "1", "last_name": "Web", "source_updated_at": "2024-01-01"},
+            {"source_system": "crm", "source_key": "9", "last_name": "Crm9", "source_updated_at": "2024-01-01"},
+            {"source_system": "crm", "source_key": "10", "last_name": "Crm10", "source_updated_at": "2024-01-01"},
+        ],
+        {"last_name": ("Crm10", "10", "tie_break")},
+    ),
+    "one candidate": (
+        SurvivorshipConfig(),
+        [{"last_name": "Only", "source_updated_at": "2020-01-01"}, {"first_name": "Ann"}],
+        {"last_name": ("Only", "0", "only_candidate"), "first_name": ("Ann", "1", "only_candidate")},
+    ),
+    "agreeing candidates: the chain picks the record": (
+        SurvivorshipConfig(),
+        [
+            {"last_name": "Smith", "source_updated_at": "2020-01-01"},
+            {"last_name": "Smith", "source_updated_at": "2024-01-01"},
+        ],
+        {"last_name": ("Smith", "1", "most_recent")},
+    ),
+    "defaults: name votes, then recency": (
+        SurvivorshipConfig(),
+        [
+            {"first_name": "Robert", "date_of_birth": "1980-05-01", "source_updated_at": "2020-01-01"},
+            {"first_name": "ROBERT", "date_of_birth": "1980-05-01", "source_updated_at": "2021-01-01"},
+            {"first_name": "Bob", "date_of_birth": "1981-05-01", "source_updated_at": "2024-01-01"},
+        ],
+        {"first_name": ("ROBERT", "1", "most_frequent"), "date_of_birth": (date(1980, 5, 1), "1", "most_frequent")},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", RULE_CASES, ids=list(RULE_CASES))
+def test_rules(case):
+    cfg, rows, expected = RULE_CASES[case]
+    golden = run(rows, cfg)
+    for field, (value, key, rule) in expected.items():
+        assert golden.value(field) == value, field
+        assert golden.lineage(field)["source_key"] == key, field
+        assert golden.rule(field) == rule, field
+
+
+def test_most_recent_is_the_sources_own_time_not_pull_time():
+    golden = run(
+        [
+            {"email": "new@example.com", "source_updated_at": "2024-01-01", "pulled_at": "2024-01-02"},
+            {"email": "old@example.com", "source_updated_at": "2019-01-01", "pulled_at": "2024-06-01"},
+        ]
+    )
+    assert golden.value("email") == "new@example.com"
+    assert golden.lineage("email")["value_at"] == datetime(2024, 1, 1)
+
+
+VALID_CASES = [  # field, member values (newest first), winning value, rule
+    ("email", ["not an email", "ann@example"], None, None),
+    ("email", ["not an email", "ann@example.com"], "ann@example.com", "valid"),
+    ("email", ["bob@example.com", "broken@", "ann@example.com"], "bob@example.com", "most_recent"),
+    ("phone", ["020 7946 0018", "+442079460018"], "+442079460018", "valid"),
+    ("phone", ["0044207946", "12345"], None, None),
+]
+
+
+@pytest.mark.parametrize(("field", "values", "winner", "rule"), VALID_CASES)
+def test_valid_filter(field, values, winner, rule):
+    rows = [{field: v, "source_updated_at": f"{2024 - i}-01-01"} for i, v in enumerate(values)]
+    golden = run(rows)
+    assert golden.value(field) == winner
+    assert golden.rule(field) == rule
+
+
+def test_valid_is_a_filter_wherever_it_sits_in_the_chain():
+    rows = [{"email": "junk", "source_updated_at": "2024-01-01"}, {"email": "a@example.com"}]
+    assert run(rows, fields(email=["most_recent", "valid"])).value("email") == "a@example.com"
+    assert run(rows, fields(email=["most_recent"])).value("email") == "junk"  # no filter unless configured
+    rows = [{"email": "n/a"}, {"email": "N/A"}, {"email": "a@example.com"}, {"email": "b@example.com"}]
+    assert run(rows, fields(email=["most_frequent", "most_recent"])).value("email") == "n/a"  # 2 votes
+    assert run(rows, fields(email=["valid", "most_frequent"])).rule("email") == "tie_break"  # invalid ones do not vote
+
+
+@pytest.mark.parametrize("rule", ["most_recent", "source_priority", "most_complete", "most_frequent", "longest"])
+def test_null_never_wins(rule):
+    rows = [
+        {"first_name": None, "last_name": "X", "city": "Y", "email": "x@y.zz", "source_updated_at": "2024-01-01"},
+        {"first_name": None, "source_system": "web", "source_updated_at": "2023-01-01"},
+        {"first_name": "Ann", "source_system": "app", "source_updated_at": "2019-01-01"},
+    ]
+    cfg = SurvivorshipConfig(source_priority=["crm", "web"], fields={"first_name": [rule]})
+    golden = run(rows, cfg)
+    assert golden.value("first_name") == "Ann"
+    assert golden.rule("first_name") == "only_candidate"
+
+
+def test_no_value_no_lineage_row():
+    golden = run([{"last_name": "A"}, {"last_name": "B"}])
+    assert golden.value("email") is None
+    assert golden.lineage("email") is None
+    assert golden.lineage("address_line1") is None
+
+
+def test_near_identical_values_vote_together():
+    """Each value has one record; only grouping "12 High St" with "12 High Street" makes them beat the newer
+    "5 Oak Rd". Within the group, recency picks the record; the original spelling is kept."""
+    rows = [
+        {"source_system": "crm", "address_line1": "12 High St", "postal_code": "SW1A 1AA", "source_updated_at": "2020"},
+        {
+            "source_system": "web",
+            "address_line1": "12 High Street",
+            "postal_code": "SW1A1AA",
+            "source_updated_at": "2021",
+        },
+        {"source_system": "app", "address_line1": "5 Oak Rd", "postal_code": "M1 1AE", "source_updated_at": "2024"},
+    ]
+    for row in rows:
+        row["source_updated_at"] += "-01-01"
+    voted = run(rows, fields(address=["most_frequent", "most_recent"]))
+    assert (voted.value("address_line1"), voted.value("postal_code")) == ("12 High Street", "SW1A1AA")
+    assert voted.rule("address_line1") == "most_frequent"  # against the runner-up with another address
+    assert run(rows, fields(address=["most_recent"])).value("address_line1") == "5 Oak Rd"
+
+
+def test_fuzzy_votes_on_standardized_forms():
+    rows = [
+        {"last_name": "Williamson", "source_updated_at": "2020-01-01"},
+        {"last_name": "Wiliamson", "source_updated_at": "2020-02-01"},  # a typo, ratio 95
+        {"last_name": "Jones", "source_updated_at": "2024-01-01"},
+        {"first_name": "Jon ", "source_updated_at": "2020-01-01"},
+        {"first_name": "JON", "source_updated_at": "2020-02-01"},
+        {"first_name": "John", "source_updated_at": "2024-01-01"},  # ratio 86 with "jon": a different name
+    ]
+    golden = run(rows)
+    assert golden.value("last_name") == "Wiliamson"  # the group wins; recency picks within it
+    assert golden.rule("last_name") == "most_recent"  # the runner-up is the best other form: the other spelling
+    assert golden.value("first_name") == "JON"
+    assert golden.rule("first_name") == "most_frequent"
+
+
+def test_votes_count_records_not_distinct_values():
+    rows = [{"last_name": "Smyth", "source_updated_at": "2024-01-01"}] + [{"last_name": "Smith"}] * 3
+    rows += [{"last_name": "Smyth", "source_updated_at": "2023-01-01"}]
+    assert run(rows).value("last_name") == "Smith"
+
+
+def test_address_block_comes_whole_from_one_record():
+    full = {"address_line1": "12 High St", "address_line2": "Flat 3", "city": "London", "region": "Greater London",
+            "postal_code": "SW1A 1AA", "country": "GB"}  # fmt: skip
+    rows = [
+        {"source_system": "crm", "source_updated_at": "2020-01-01", **full},
+        {"source_system": "app", "source_updated_at": "2024-01-01", "postal_code": "M1 1AE"},
+        {"source_system": "web", "source_updated_at": "2025-01-01", "city": "Leeds"},  # no line 1, no postcode
+    ]
+    golden = run(rows)  # default: most_complete, most_recent
+    assert {f: golden.value(f) for f in ADDRESS_BLOCK} == full
+    assert {golden.source(f) for f in ADDRESS_BLOCK} == {("crm", "0")}
+    assert {golden.rule(f) for f in ADDRESS_BLOCK} == {"most_complete"}
+
+    newest = run(rows, fields(address=["most_recent"]))  # the newer record wins the whole block, gaps and all
+    assert {f: newest.value(f) for f in ADDRESS_BLOCK} == dict.fromkeys(ADDRESS_BLOCK) | {"postal_code": "M1 1AE"}
+    assert newest.lineage("city") is None
+    assert newest.source("postal_code") == ("app", "1")
+
+
+BLOCK_POOL = {
+    "address_line1": ["12 High St", "12 High Street", "5 Oak Rd", "Flat 2, 9 Mill Lane", None],
+    "address_line2": ["Flat 3", "Apt 7", None],
+    "city": ["London", "Leeds", "York", None],
+    "region": ["Kent", "Yorkshire", None],
+    "postal_code": ["SW1A 1AA", "LS1 4AP", "YO1 7HH", None],
+    "country": ["GB", "US", None],
+}
+
+
+def random_members(rng: random.Random, golden_ids: int) -> list[dict[str, Any]]:
+    rows = []
+    for g in range(golden_ids):
+        for _ in range(rng.randint(1, 5)):
+            row = {f: rng.choice(pool) for f, pool in BLOCK_POOL.items()}
+            row |= {
+                "golden": f"g{g}",
+                "source_system": rng.choice(["billing", "web", "app", "crm"]),
+                "source_key": str(len(rows)),
+                "source_updated_at": rng.choice([None, "2020-01-01", "2022-06-01", "2024-03-01"]),
+                "first_name": rng.choice(["Ann", "ann", "Anne", None]),
+                "email": rng.choice(["a@example.com", "bad", None]),
+                "consent_email": rng.choice(["granted", "denied", "unknown", None]),
+                "consent_email_at": rng.choice([None, "2021-01-01", "2023-01-01"]),
+            }
+            rows.append(row)
+    return rows
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [["most_complete", "most_recent"], ["most_recent"], ["most_frequent", "most_recent"], ["longest"],
+     ["source_priority", "most_complete", "most_frequent"]],
+)  # fmt: skip
+def test_address_block_never_mixes_records(chain):
+    rng = random.Random("-".join(chain))
+    rows = random_members(rng, 300)
+    golden = run(rows, SurvivorshipConfig(source_priority=["web", "crm"], fields={"address": chain}))
+    blocks: dict[str, set[tuple]] = {}
+    for row in rows:
+        if row["address_line1"] is not None or row["postal_code"] is not None:
+            blocks.setdefault(row["golden"], set()).add(tuple(row[f] for f in ADDRESS_BLOCK))
+    values = golden.con.execute(f"SELECT golden_id, {', '.join(ADDRESS_BLOCK)} FROM golden_values").fetchall()
+    for golden_id, *block in values:
+        if golden_id in blocks:
+            assert tuple(block) in blocks[golden_id], golden_id  # exactly one member's block, gaps included
+        else:
+            assert block == [None] * len(ADDRESS_BLOCK)
+    sources = golden.con.execute(
+        f"""SELECT golden_id, count(DISTINCT (source_system, source_key)), count(DISTINCT rule)
+            FROM golden_lineage WHERE field IN {ADDRESS_BLOCK} GROUP BY golden_id"""
+    ).fetchall()
+    assert sources and all(n == 1 and rules == 1 for _, n, rules in sources)
+
+
+CONSENT_CASES = [  # (consent, consent_at, source) per member -> (value, value_at, winning source, rule)
+    (
+        [("granted", "2023-01-01", "crm"), ("denied", "2024-02-01", "app")],
+        ("denied", datetime(2024, 2, 1), "app", "consent_most_recent"),
+    ),
+    (
+        [("denied", "2023-01-01", "crm"), ("granted", "2024-02-01", "app")],
+        ("granted", datetime(2024, 2, 1), "app", "consent_most_recent"),
+    ),
+    (
+        [("granted", "2023-01-01", "crm"), ("unknown", "2024-02-01", "app"), (None, None, "web")],
+        ("granted", datetime(2023, 1, 1), "crm", "only_candidate"),
+    ),
+    ([("unknown", None, "crm"), (None, None, "app")], ("unknown", None, None, None)),
+    (
+        [("granted", "2024-01-01", "crm"), ("denied", "2024-01-01", "web")],  # same time: the opt-out wins
+        ("denied", datetime(2024, 1, 1), "web", "consent_most_recent"),
+    ),
+    (
+        [("denied", None, "crm"), ("granted", "2020-01-01", "web")],  # a choice without a time comes last
+        ("granted", datetime(2020, 1, 1), "web", "consent_most_recent"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("members", "expected"), CONSENT_CASES)
+def test_consent_most_recent_explicit_choice(members, expected):
+    rows = [
+        # record recency points the other way, so only consent_sms_at can decide
+        {"source_system": s, "consent_sms": c, "consent_sms_at": at, "source_updated_at": f"{2030 - i}-01-01"}
+        for i, (c, at, s) in enumerate(members)
+    ]
+    golden = run(rows)
+    value, at, source, rule = expected
+    assert (golden.value("consent_sms"), golden.value("consent_sms_at")) == (value, at)
+    assert golden.rule("consent_sms") == rule
+    assert (golden.lineage("consent_sms") or {}).get("source_system") == source
+    assert (golden.lineage("consent_sms") or {}).get("value_at") == at
+    assert golden.rule("consent_sms_at") == (rule if at else None)
+    assert golden.value("consent_post") == "unknown"  # no member maps it
+
+
+def test_channels_are_decided_independently():
+    golden = run(
+        [
+            {"source_system": "crm", "consent_email": "granted", "consent_email_at": "2024-01-01",
+             "consent_post": "denied", "consent_post_at": "2020-01-01"},
+            {"source_system": "app", "consent_email": "denied", "consent_email_at": "2023-01-01",
+             "consent_post": "granted", "consent_post_at": "2022-01-01"},
+        ]
+    )  # fmt: skip
+    assert (golden.value("consent_email"), golden.value("consent_post")) == ("granted", "granted")
+    assert (golden.source("consent_email"), golden.source("consent_post")) == (("crm", "0"), ("app", "1"))
+
+
+ROWS = [
+    {"first_name": "Ann", "last_name": "Lee", "date_of_birth": "1990-01-02", "address_line1": "1 A St",
+     "postal_code": "SW1A 1AA", "consent_email": "granted", "consent_email_at": "2024-01-01",
+     "source_updated_at": "2024-01-01"},
+    {"first_name": "Anne", "last_name": "Lee", "postal_code": "LS1 4AP", "source_updated_at": "2020-01-01"},
+]  # fmt: skip
+
+
+def test_pins_win_and_set_lineage():
+    pins = pd.DataFrame(
+        [
+            {"golden_id": "g1", "field": "last_name", "value": "Leigh", "pinned_by": "ann.s",
+             "pinned_at": "2024-05-01 10:00:00"},
+            {"golden_id": "g1", "field": "date_of_birth", "value": "1990-02-01"},
+            {"golden_id": "g1", "field": "postal_code", "value": "EC1A 1BB"},
+            {"golden_id": "g1", "field": "consent_email", "value": "denied", "pinned_at": "2024-06-01"},
+            {"golden_id": "g1", "field": "email", "value": None},  # a pinned blank stays blank
+            {"golden_id": "gone", "field": "last_name", "value": "Nobody"},  # not in this run: ignored
+        ]
+    )  # fmt: skip
+    golden = run([{**ROWS[0], "email": "ann@example.com"}, ROWS[1]], overrides=pins)
+    assert golden.value("last_name") == "Leigh"
+    assert golden.lineage("last_name") == {
+        "golden_id": "g1", "field": "last_name", "source_system": STEWARD, "source_key": "ann.s", "rule": "pinned",
+        "value_at": datetime(2024, 5, 1, 10),
+    }  # fmt: skip
+    assert golden.value("date_of_birth") == date(1990, 2, 1)  # cast to the field's type
+    # a pin on a block field pins only that field: the rest of the block stays with its record
+    assert (golden.value("address_line1"), golden.value("postal_code")) == ("1 A St", "EC1A 1BB")
+    assert golden.rule("postal_code") == "pinned"
+    assert golden.source("address_line1") == ("crm", "0")
+    assert (golden.value("consent_email"), golden.value("consent_email_at")) == ("denied", datetime(2024, 6, 1))
+    assert golden.rule("consent_email_at") == "pinned"
+    assert golden.value("email") is None
+    assert golden.lineage("email") is None
+    assert golden.value("first_name") == "Ann"  # unpinned fields follow the rules
+    assert golden.count == 1
+
+
+@pytest.mark.parametrize(
+    ("pins", "message"),
+    [
+        ([{"golden_id": "g1", "field": "shoe_size", "value": "9"}], "not attributes"),
+        ([{"golden_id": "g1", "field": "date_of_birth", "value": "31/31/1990"}], "cannot be read as DATE"),
+        ([{"golden_id": "g1", "field": "consent_sms", "value": "yes"}], "granted/denied/unknown|one of"),
+        ([{"golden_id": "g1", "field": "city", "value": "A"}, {"golden_id": "g1", "field": "city", "value": "B"}],
+         "pinned twice"),
+    ],
+)  # fmt: skip
+def test_unusable_pins_fail(pins, message):
+    ws = stage(ROWS)
+    with pytest.raises(ValueError, match=message):
+        survive(ws.con, SurvivorshipConfig(), overrides=pd.DataFrame(pins))
+    written = "SELECT count(*) FROM duckdb_tables() WHERE table_name IN ('golden_values', 'golden_lineage')"
+    assert ws.con.execute(written).fetchone()[0] == 0
+
+
+def test_extra_attributes_survive_with_their_types():
+    rows = [
+        {"loyalty_tier": "gold", "points": 10, "source_updated_at": "2020-01-01"},
+        {"loyalty_tier": "silver", "points": 250, "source_updated_at": "2024-01-01"},
+        {"loyalty_tier": None, "points": None, "source_updated_at": "2025-01-01"},
+    ]
+    extras = {"loyalty_tier": "VARCHAR", "points": "BIGINT"}
+    golden = run(rows, SurvivorshipConfig(fields={"loyalty_tier": ["longest"]}), extras=extras)
+    assert (golden.value("loyalty_tier"), golden.value("points")) == ("silver", 250)
+    assert golden.rule("loyalty_tier") == "longest"
+    assert golden.rule("points") == "most_recent"  # an attribute without configured rules: most_recent
+    types = dict(golden.con.execute("SELECT column_name, column_type FROM (DESCRIBE golden_values)").fetchall())
+    assert types["points"] == "BIGINT"
+
+
+def test_output_columns_and_types():
+    golden = run([*ROWS, {"golden": "g2", "last_name": "Solo"}])
+    columns = golden.con.execute("SELECT column_name, column_type FROM (DESCRIBE golden_values)").fetchall()
+    expected = {"DATE": "DATE", "TIMESTAMP": "TIMESTAMP"}
+    assert columns == [("golden_id", "VARCHAR")] + [
+        (f.name, expected.get(f.type.value.upper(), "VARCHAR")) for f in ATTRIBUTE_FIELDS
+    ] + [("record_count", "BIGINT")]
+    lineage = golden.con.execute("SELECT column_name FROM (DESCRIBE golden_lineage)").fetchall()
+    assert [c for (c,) in lineage] == ["golden_id", "field", "source_system", "source_key", "rule", "value_at"]
+    assert golden.count == 2
+    assert (golden.value("record_count"), golden.value("record_count", "g2")) == (2, 1)
+
+
+def test_every_value_has_exactly_one_lineage_row():
+    golden = run(random_members(random.Random(7), 200))
+    missing = golden.con.execute(
+        """SELECT count(*) FROM (UNPIVOT (SELECT golden_id, COLUMNS(* EXCLUDE (golden_id, record_count))::VARCHAR
+                                          FROM golden_values) ON COLUMNS(* EXCLUDE golden_id) INTO NAME field VALUE v)
+           AS v ANTI JOIN golden_lineage AS l USING (golden_id, field)
+           WHERE NOT (field LIKE 'consent_%' AND v = 'unknown')"""
+    ).fetchone()[0]
+    assert missing == 0
+    dupes = golden.con.execute("SELECT count(*) - count(DISTINCT (golden_id, field)) FROM golden_lineage").fetchone()
+    assert dupes[0] == 0
+
+
+def test_deterministic_whatever_the_row_order():
+    rows = random_members(random.Random(3), 150)
+    cfg = SurvivorshipConfig(fields={"address": ["most_frequent", "longest"], "first_name": ["most_frequent"]})
+    results = []
+    for seed in (1, 2):
+        ws = stage(rows)
+        ws.con.execute(f"SELECT setseed(0.{seed})")
+        for table in ("standardized_records", "golden_members"):
+            ws.con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} ORDER BY random()")
+        survive(ws.con, cfg)
+        results.append(
+            (
+                ws.con.execute("SELECT * FROM golden_values ORDER BY golden_id").fetchall(),
+                ws.con.execute("SELECT * FROM golden_lineage ORDER BY golden_id, field").fetchall(),
+            )
+        )
+    assert results[0] == results[1]
+
+
+def test_members_must_be_records_once():
+    ws = stage(ROWS)
+    ws.con.execute("INSERT INTO golden_members VALUES ('crm:404', 'g1')")
+    with pytest.raises(ValueError, match=r"not in standardized_records, e.g. \['crm:404'\]"):
+        survive(ws.con, SurvivorshipConfig())
+    ws = stage(ROWS)
+    ws.con.execute("INSERT INTO golden_members VALUES ('crm:0', 'g2')")
+    with pytest.raises(ValueError, match="listed twice"):
+        survive(ws.con, SurvivorshipConfig())
+    ws = stage(ROWS)
+    ws.con.execute("UPDATE golden_members SET golden_id = NULL WHERE record_id = 'crm:1'")
+    with pytest.raises(ValueError, match="without a record_id or golden_id"):
+        survive(ws.con, SurvivorshipConfig())
+
+
+def test_leaves_the_connection_as_it_found_it():
+    ws = stage(ROWS)
+    survive(ws.con, SurvivorshipConfig(fields={"last_name": ["most_frequent"]}))
+    temps = "SELECT count(*) FROM duckdb_tables() WHERE starts_with(table_name, '_sv_')"
+    assert ws.con.execute(temps).fetchone()[0] == 0
+    assert ws.con.execute("SELECT current_setting('preserve_insertion_order')").fetchone()[0] is True
+    with pytest.raises(duckdb.CatalogException):
+        ws.con.execute("SELECT survivorship_similar('a', 'b')")
+
+
+def test_rerun_replaces_the_tables():
+    ws = stage(ROWS)
+    assert survive(ws.con, SurvivorshipConfig()) == 1
+    ws.con.execute("UPDATE golden_members SET golden_id = 'g9' WHERE record_id = 'crm:1'")
+    assert survive(ws.con, SurvivorshipConfig()) == 2
+    assert ws.con.execute("SELECT count(*) FROM golden_values").fetchone()[0] == 2
+
+
+@pytest.mark.slow
+def test_200k_records_in_100k_golden_ids():
+    ws = Workspace(":memory:")
+    ws.con.execute(
+        """INSERT INTO staged_records BY NAME
+           SELECT ['crm', 'web', 'app', 'billing'][1 + i % 4] AS source_system, i::VARCHAR AS source_key,
+                  TIMESTAMP '2020-01-01' + to_seconds((hash(i) % 100000000)::BIGINT) AS source_updated_at,
+                  ['Ann', 'ANN', 'Anne', NULL][1 + (hash(i) % 4)::INTEGER] AS first_name,
+                  'Lee' || (i // 2 % 50)::VARCHAR AS last_name,
+                  CASE WHEN i % 3 > 0 THEN 'p' || (i // 2)::VARCHAR || '@example.com' ELSE 'bad' END AS email,
+                  CASE WHEN i % 5 > 0 THEN (i // 2 % 300)::VARCHAR || ' High ' || ['St', 'Street'][1 + i % 2] END
+                      AS address_line1,
+                  CASE WHEN i % 7 > 0 THEN 'SW1A ' || (i % 9)::VARCHAR || 'AA' END AS postal_code,
+                  ['granted', 'denied', 'unknown'][1 + i % 3] AS consent_email,
+                  TIMESTAMP '2021-01-01' + to_seconds((hash(i, 1) % 100000000)::BIGINT) AS consent_email_at
+           FROM range(200000) AS r(i)"""
+    )
+    standardize(ws.con)
+    ws.con.execute(
+        """CREATE TABLE golden_members AS
+           SELECT unique_id AS record_id, 'g' || (source_key::BIGINT // 2)::VARCHAR AS golden_id
+           FROM standardized_records"""
+    )
+    assert survive(ws.con, SurvivorshipConfig(fields={"address": ["most_frequent", "most_recent"]})) == 100_000
+    counts = ws.con.execute("SELECT count(*), sum(record_count), count(email) FROM golden_values").fetchone()
+    assert counts == (100_000, 200_000, 100_000)  # one member of every pair has a valid email
+    assert ws.con.execute("SELECT count(*) FROM golden_lineage WHERE field = 'last_name'").fetchone()[0] == 100_000
