@@ -23,6 +23,7 @@ demo: install
 	$(BIN)/hub demo init --dir $(DEMO_DIR) --customers $(CUSTOMERS) --seed $(SEED) --force
 	$(BIN)/hub pull --config $(DEMO_DIR)/hub.yaml --full
 	$(BIN)/hub match --config $(DEMO_DIR)/hub.yaml
+	$(BIN)/hub golden --config $(DEMO_DIR)/hub.yaml
 	@echo "\nNext: '$(BIN)/hub pull --config $(DEMO_DIR)/hub.yaml' pulls only what changed;"
 	@echo "      'HUB_CONFIG=$(DEMO_DIR)/hub.yaml $(BIN)/dagster dev' opens the Dagster UI on http://127.0.0.1:3000"
 

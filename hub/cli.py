@@ -7,11 +7,30 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from hub.config import ConfigError, load_config
+from hub.config import ConfigError, HubConfig, load_config
+
+if TYPE_CHECKING:
+    from hub.workspace import Workspace
 
 DEFAULT_CONFIG = "hub.yaml"
+
+
+@contextmanager
+def _workspace(args: argparse.Namespace) -> Iterator[tuple[HubConfig, Workspace]]:
+    """The validated config and its workspace, closed when the command is done."""
+    from hub.workspace import Workspace
+
+    cfg = load_config(args.config)
+    ws = Workspace.for_config(cfg)
+    try:
+        yield cfg, ws
+    finally:
+        ws.close()
 
 
 def _progress(line: str) -> None:
@@ -43,19 +62,16 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from connectors import pull_source
-    from hub.workspace import Workspace
 
-    cfg = load_config(args.config)
-    names = args.source or list(cfg.sources)
-    unknown = [n for n in names if n not in cfg.sources]
-    if unknown:
-        raise ConfigError("sources", f"no source named {unknown} (configured: {list(cfg.sources)})", Path(args.config))
-    ws = Workspace.for_config(cfg)
-    try:
+    with _workspace(args) as (cfg, ws):
+        names = args.source or list(cfg.sources)
+        unknown = [n for n in names if n not in cfg.sources]
+        if unknown:
+            raise ConfigError(
+                "sources", f"no source named {unknown} (configured: {list(cfg.sources)})", Path(args.config)
+            )
         results = [pull_source(cfg, n, ws, full=args.full, progress=_progress) for n in names]
         reasons = [[n, r.problem, int(r.rows)] for n in names for r in ws.quarantine_reasons(n).itertuples()]
-    finally:
-        ws.close()
     rows = [
         [
             r.source,
@@ -94,43 +110,28 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def cmd_model_train(args: argparse.Namespace) -> int:
-    from hub.workspace import Workspace
     from matching.run import train
 
-    cfg = load_config(args.config)
-    ws = Workspace.for_config(cfg)
-    try:
+    with _workspace(args) as (_cfg, ws):
         saved = train(ws, progress=_progress)
-    finally:
-        ws.close()
     print(f"model v{saved.version} trained on {saved.records:,} records; every run scores with it until retrained")
     return 0
 
 
 def cmd_model_list(args: argparse.Namespace) -> int:
-    from hub.workspace import Workspace
     from matching import models
 
-    cfg = load_config(args.config)
-    ws = Workspace.for_config(cfg)
-    try:
+    with _workspace(args) as (_cfg, ws):
         rows = [[f"v{v}", str(at)[:19], n] for v, at, n in models.versions(ws.con)]
-    finally:
-        ws.close()
     print(_table(["version", "trained at", "records"], rows) if rows else "no model trained yet")
     return 0
 
 
 def cmd_match(args: argparse.Namespace) -> int:
-    from hub.workspace import Workspace
     from matching.run import match
 
-    cfg = load_config(args.config)
-    ws = Workspace.for_config(cfg)
-    try:
+    with _workspace(args) as (cfg, ws):
         r = match(ws, cfg, progress=_progress)
-    finally:
-        ws.close()
     m = cfg.matching
     print(_table(
         ["records", "model", "pairs scored", f"auto-merge pairs (>= {m.auto_match_threshold})",
@@ -145,16 +146,13 @@ def cmd_match(args: argparse.Namespace) -> int:
 def cmd_golden(args: argparse.Namespace) -> int:
     from golden_record.run import build_and_publish
     from hub import store
-    from hub.workspace import Workspace
 
-    cfg = load_config(args.config)
-    ws = Workspace.for_config(cfg)
-    engine = store.open_store(cfg.serving_store)
-    try:
-        r = build_and_publish(ws, cfg, engine, progress=_progress)
-    finally:
-        ws.close()
-        engine.dispose()
+    with _workspace(args) as (cfg, ws):
+        engine = store.open_store(cfg.serving_store)
+        try:
+            r = build_and_publish(ws, cfg, engine, progress=_progress)
+        finally:
+            engine.dispose()
     p = r.published
     print(_table(
         ["run", "golden records", "new versions", "changed", "unchanged", "ids minted", "merged away", "xref changes"],

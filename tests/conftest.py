@@ -30,28 +30,26 @@ def _server_or_skip(url: str, what: str) -> sa.Engine:
     return engine
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    admin = _server_or_skip(POSTGRES_URL, "postgres")
+def _fresh_database(url: str, what: str, quote: str, drop_suffix: str = "") -> Iterator[str]:
+    """A new, empty database on the server for one test, dropped afterwards."""
+    admin = _server_or_skip(url, what)
     name = f"hub_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        conn.exec_driver_sql(f"CREATE DATABASE {quote}{name}{quote}")
+    yield sa.make_url(url).set(database=name).render_as_string(hide_password=False)
     with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {quote}{name}{quote}{drop_suffix}")
     admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    yield from _fresh_database(POSTGRES_URL, "postgres", '"', " WITH (FORCE)")
 
 
 @pytest.fixture
 def mariadb_url() -> Iterator[str]:
-    admin = _server_or_skip(MARIADB_URL, "mariadb")
-    name = f"hub_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE `{name}`")
-    yield sa.make_url(MARIADB_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
-    admin.dispose()
+    yield from _fresh_database(MARIADB_URL, "mariadb", "`")
 
 
 @pytest.fixture
