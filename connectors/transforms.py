@@ -8,7 +8,6 @@ Reverse (push) formats canonical values the way the source stores them. Per-valu
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import date, datetime
 
@@ -193,9 +192,9 @@ def row_version(raw: pd.DataFrame, src: SourceConfig) -> pd.Series:
     every mapped column where the source has no updated-at column. Push compares it to the
     token seen at pull time (optimistic concurrency)."""
     cols = [src.updated_at] if src.updated_at else src.columns()
+    # Values as text (so an int read back as Int64 hashes like before), hashed row-wise in C.
     text = raw[cols].astype("string").fillna("\x00")
-    joined = text.iloc[:, 0].str.cat(text.iloc[:, 1:], sep="\x1f") if len(cols) > 1 else text.iloc[:, 0]
-    return joined.map(lambda v: hashlib.blake2b(v.encode(), digest_size=8).hexdigest()).astype("string")
+    return pd.util.hash_pandas_object(text, index=False).astype("string")
 
 
 def to_canonical(
