@@ -164,6 +164,20 @@ def cmd_golden(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from hub import store
+    from hub.export import export
+
+    cfg = load_config(args.config)
+    engine = store.open_store(cfg.serving_store)
+    try:
+        n = export(engine, args.table, Path(args.out), args.format)
+    finally:
+        engine.dispose()
+    print(f"{n:,} {args.table} rows written to {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Customer data hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -194,6 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     golden = sub.add_parser("golden", help="build golden records from the clusters and publish them")
     golden.add_argument("--config", default=DEFAULT_CONFIG)
     golden.set_defaults(func=cmd_golden)
+
+    exp = sub.add_parser("export", help="export golden records or the xref from the serving store")
+    exp.add_argument("table", choices=["golden", "xref"])
+    exp.add_argument("--out", required=True, help="file to write (.csv or .parquet)")
+    exp.add_argument("--format", choices=["csv", "parquet"], help="default: from the file extension")
+    exp.add_argument("--config", default=DEFAULT_CONFIG)
+    exp.set_defaults(func=cmd_export)
 
     model = sub.add_parser("model", help="the match model").add_subparsers(dest="model_command", required=True)
     train = model.add_parser("train", help="train a new model version on the pulled records")

@@ -13,6 +13,7 @@ from connectors import pull_source
 from connectors.demo import init_demo
 from golden_record.run import build_and_publish
 from hub import store
+from hub.cli import main
 from hub.config import load_config
 from hub.workspace import Workspace
 from matching.run import match
@@ -112,3 +113,18 @@ def test_pinned_value_wins_and_a_source_change_makes_a_new_version_with_history(
     assert now["email"] == "brand.new@example.com" and now["version"] == 3
     assert then["version"] == 2 and then["email"] != "brand.new@example.com"
     assert [v["version"] for v in versions] == [1, 2, 3]
+
+
+def test_export_writes_the_published_golden_records_and_xref(hub, tmp_path, capsys):
+    _cfg, _ws, engine, run = hub
+    run()
+    config = str(tmp_path / "hub.yaml")
+    assert main(["export", "golden", "--config", config, "--out", str(tmp_path / "out" / "golden.parquet")]) == 0
+    assert main(["export", "xref", "--config", config, "--out", str(tmp_path / "out" / "xref.csv")]) == 0
+    golden = pd.read_parquet(tmp_path / "out" / "golden.parquet")
+    xref_csv = pd.read_csv(tmp_path / "out" / "xref.csv", dtype=str)
+    with engine.connect() as conn:
+        live = store.current_golden(conn, ["golden_id"])
+    assert set(golden.golden_id) == set(live.golden_id) and {"lineage", "email", "version"} <= set(golden.columns)
+    assert len(xref_csv) == len(xref(engine)) and set(xref_csv.golden_id) <= set(golden.golden_id)
+    assert "golden rows written" in capsys.readouterr().out
