@@ -22,6 +22,10 @@ from hub.config import HubConfig, SourceConfig
 GOLDEN_ID = "golden_id"
 
 
+class SourceError(Exception):
+    """The source does not look like its hub.yaml block says (table, column or file missing)."""
+
+
 @dataclass
 class PullBatch:
     records: pd.DataFrame  # canonical records, staged columns
@@ -175,7 +179,7 @@ class Connector(ABC):
                     merged = cur.loc[rows, self._write_fields(fields)].copy()
                     for f in fields:
                         merged[f] = merged[f].where(~differs.loc[rows, f], new.loc[rows, f])
-                    raw_new = to_source(merged, self.src, self.column_types())
+                    raw_new = to_source(merged, self.src, self.cfg, self.column_types())
                     raw_cols = self._changed_columns(differs.loc[rows])
                     raw_new = raw_new.where(raw_cols, None)
                     audit.append(self._audit(cur_raw.loc[rows], raw_new))

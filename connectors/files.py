@@ -18,8 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from connectors.base import GOLDEN_ID, Connector, WriteSession
-from connectors.sql import SourceError
+from connectors.base import GOLDEN_ID, Connector, SourceError, WriteSession
 from connectors.transforms import row_version
 from hub.config import HubConfig, SourceConfig
 

@@ -17,15 +17,11 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from connectors.base import GOLDEN_ID, Connector, WriteSession
+from connectors.base import GOLDEN_ID, Connector, SourceError, WriteSession
 from connectors.transforms import row_version
 from hub.config import HubConfig, SourceConfig
 
 KEY_BATCH = 1000  # keys per IN (...) list when fetching rows to update
-
-
-class SourceError(Exception):
-    """The source does not look like its hub.yaml block says (table or column missing)."""
 
 
 def _sortable(fmt: str | None) -> bool:

@@ -230,7 +230,7 @@ def to_canonical(
     return out, reasons.values
 
 
-def to_source(values: pd.DataFrame, src: SourceConfig, column_types: dict[str, str]) -> pd.DataFrame:
+def to_source(values: pd.DataFrame, src: SourceConfig, cfg: HubConfig, column_types: dict[str, str]) -> pd.DataFrame:
     """Format canonical values the way the source stores them, one output column per source column.
 
     `column_types` says per source column whether it holds 'date'/'datetime' objects natively;
@@ -241,7 +241,7 @@ def to_source(values: pd.DataFrame, src: SourceConfig, column_types: dict[str, s
     for name in values.columns:
         m = src.fields[name]
         v = values[name]
-        transform = m.transform or default_transform(name, _type_of(name, v))
+        transform = m.transform or default_transform(name, cfg.field_type(name))
         native = column_types.get(m.column, "text")
         if transform == "split_name":
             if m.column in done_split:
@@ -290,21 +290,6 @@ def to_source(values: pd.DataFrame, src: SourceConfig, column_types: dict[str, s
         else:
             out[m.column] = v
     return out
-
-
-def _type_of(name: str, v: pd.Series) -> FieldType:
-    from hub.model import ATTRIBUTE_FIELDS
-
-    for f in ATTRIBUTE_FIELDS:
-        if f.name == name:
-            return f.type
-    if pd.api.types.is_bool_dtype(v):
-        return FieldType.BOOLEAN
-    if pd.api.types.is_numeric_dtype(v):
-        return FieldType.DOUBLE
-    if pd.api.types.is_datetime64_any_dtype(v):
-        return FieldType.TIMESTAMP
-    return FieldType.STRING
 
 
 def _native_flag(word: str, native: str) -> object:

@@ -42,13 +42,10 @@ def _xref(ws: Workspace, must_link: pd.DataFrame | None) -> pd.DataFrame:
     steward = pd.concat([must_link["id_l"], must_link["id_r"]]) if must_link is not None and len(must_link) else []
     ws.con.register("_steward", pd.DataFrame({"record_id": pd.Series(list(steward), dtype="string")}))
     xref = ws.con.execute(
-        f"""WITH probs AS (
+        f"""WITH probs AS (  -- both ends of every pair inside one golden record, in one pass
               SELECT id, max(p) AS p FROM (
-                SELECT s.unique_id_l AS id, s.match_probability AS p FROM scored_pairs s
-                JOIN {MEMBERS} a ON a.record_id = s.unique_id_l JOIN {MEMBERS} b ON b.record_id = s.unique_id_r
-                WHERE a.golden_id = b.golden_id
-                UNION ALL
-                SELECT s.unique_id_r, s.match_probability FROM scored_pairs s
+                SELECT unnest([s.unique_id_l, s.unique_id_r]) AS id, s.match_probability AS p
+                FROM scored_pairs s
                 JOIN {MEMBERS} a ON a.record_id = s.unique_id_l JOIN {MEMBERS} b ON b.record_id = s.unique_id_r
                 WHERE a.golden_id = b.golden_id) GROUP BY id),
             sizes AS (SELECT golden_id, count(*) AS n FROM {MEMBERS} GROUP BY golden_id)

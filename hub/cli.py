@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from connectors.sql import SourceError
+    from connectors import SourceError
 
     args = build_parser().parse_args(argv)
     try:

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
-from hub.model import ATTRIBUTE_NAMES, CONSENT_FIELDS, FieldType
+from hub.model import ATTRIBUTE_NAMES, ATTRIBUTE_TYPES, CONSENT_FIELDS, FieldType
 
 # Which options each transform takes; anything else is a config error.
 TRANSFORM_OPTIONS: dict[str, set[str]] = {
@@ -30,6 +30,7 @@ TRANSFORM_OPTIONS: dict[str, set[str]] = {
     "map": {"values"},
     "country": {"write_format"},
 }
+TRANSFORMS = tuple(TRANSFORM_OPTIONS)
 
 # The transform used when a mapping names none: by field name where the model fixes a format
 # (E.164 phones, alpha-2 countries, consent words), else by the field's type.
@@ -83,10 +84,7 @@ class FieldMapping(_Strict):
     """How one canonical field is read from (and written back to) one source column."""
 
     column: str
-    transform: (
-        Literal["text", "number", "boolean", "date", "timestamp", "phone", "split_name", "consent", "map", "country"]
-        | None
-    ) = None
+    transform: Literal[TRANSFORMS] | None = None
     case: Literal["upper", "lower", "title"] | None = None
     format: str | None = None
     region: str | None = None
@@ -236,7 +234,7 @@ class MatchingConfig(_Strict):
 
 
 RULES = ("source_priority", "most_recent", "most_complete", "most_frequent", "longest", "valid")
-Rule = Literal["source_priority", "most_recent", "most_complete", "most_frequent", "longest", "valid"]
+Rule = Literal[RULES]
 ADDRESS_BLOCK = ("address_line1", "address_line2", "city", "region", "postal_code", "country")
 
 # Rules per field when hub.yaml says nothing; every chain ends in most_recent as the last tie-break.
@@ -307,12 +305,7 @@ class HubConfig(_Strict):
         return v
 
     def field_type(self, name: str) -> FieldType | None:
-        from hub.model import ATTRIBUTE_FIELDS
-
-        for f in ATTRIBUTE_FIELDS:
-            if f.name == name:
-                return f.type
-        return self.attributes.get(name)
+        return ATTRIBUTE_TYPES.get(name) or self.attributes.get(name)
 
 
 def _check_fields(cfg: HubConfig) -> None:

@@ -79,6 +79,7 @@ ATTRIBUTE_FIELDS: tuple[Field, ...] = (
 
 CANONICAL_FIELDS: tuple[Field, ...] = IDENTITY_FIELDS + ATTRIBUTE_FIELDS
 ATTRIBUTE_NAMES = frozenset(f.name for f in ATTRIBUTE_FIELDS)
+ATTRIBUTE_TYPES = {f.name: f.type for f in ATTRIBUTE_FIELDS}
 CONSENT_FIELDS = tuple(f"consent_{c}" for c in CHANNELS)
 
 

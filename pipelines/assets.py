@@ -4,6 +4,7 @@ import dagster as dg
 
 from connectors import pull_source
 from hub.config import HubConfig
+from hub.workspace import Workspace
 from pipelines.resources import HubResource
 
 
@@ -16,7 +17,7 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
     )
     def _pull(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         cfg = hub.config()
-        ws = hub.workspace()
+        ws = Workspace.for_config(cfg)
         try:
             result = pull_source(cfg, name, ws, progress=context.log.info)
             preview = ws.con.execute(

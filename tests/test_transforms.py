@@ -529,7 +529,7 @@ def roundtrip(
     """Write canonical values in the source's format, read them back, return the raw written frame."""
     cfg, src = make(fields, **kw)
     values = pd.DataFrame(canonical)
-    raw = to_source(values, src, column_types or {})
+    raw = to_source(values, src, cfg, column_types or {})
     assert set(raw.columns) == {m["column"] for m in fields.values()}
     back, reasons = to_canonical(raw.assign(id=[str(i) for i in range(len(raw))]), src, cfg, "crm")
     assert [py(r) for r in reasons] == [None] * len(raw)
@@ -609,9 +609,9 @@ def test_timestamp_round_trip(fmt, written):
     ],
 )
 def test_epoch_write_back_does_not_depend_on_the_datetime_unit(unit):
-    _, src = make({"last_seen": {"column": "seen", "format": "epoch"}}, attributes={"last_seen": "timestamp"})
+    cfg, src = make({"last_seen": {"column": "seen", "format": "epoch"}}, attributes={"last_seen": "timestamp"})
     values = pd.DataFrame({"last_seen": TIMES.astype(f"datetime64[{unit}]")})
-    assert [py(v) for v in to_source(values, src, {})["seen"]] == [1709294400, 946684799, None]
+    assert [py(v) for v in to_source(values, src, cfg, {})["seen"]] == [1709294400, 946684799, None]
 
 
 PHONES = ["+442079460018", "+447700900123", None]
@@ -701,7 +701,7 @@ def test_opt_out_flag_reads_unset_as_unknown_and_writes_back_only_what_it_can_sa
     assert list(records["consent_phone"][:3]) == ["denied", "unknown", "unknown"]
     assert list(reasons.notna()) == [False, False, False, True]  # 'yes' is no listed word
     values = pd.DataFrame({"consent_phone": ["denied", "unknown", "granted"]})
-    assert [py(v) for v in to_source(values, src, {})["dnc"]] == ["1", "0", None]  # granted: no word, not written
+    assert [py(v) for v in to_source(values, src, cfg, {})["dnc"]] == ["1", "0", None]  # granted: no word, not written
 
 
 def test_phone_digits_write_format_round_trips():
