@@ -7,6 +7,7 @@ Steps: stable ids (golden_record.ids) -> survivorship with lineage (golden_recor
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from hub.model import ATTRIBUTE_FIELDS
 from hub.workspace import Workspace
 
 MEMBERS = "golden_members"
+BUILD = "golden_build"  # one row: what `build` made, for `publish_build` (possibly another process)
+REDIRECTS = "golden_redirects"
 
 
 @dataclass
@@ -86,6 +89,113 @@ def _mint(engine: sa.Engine, n: int) -> list[str]:
         return store.mint_ids(conn, n)
 
 
+@dataclass
+class GoldenBuild:
+    """This run's golden records, built in the workspace (golden_members, golden_values,
+    golden_lineage) and not yet published; `redirects` are the ids it retires."""
+
+    golden_records: int
+    minted: int
+    kept: int
+    merged_away: int
+    dropped: int
+    redirects: pd.DataFrame  # retired_id, surviving_id (None: deleted), reason
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "golden_records": self.golden_records,
+            "minted": self.minted,
+            "merged_away": self.merged_away,
+            "dropped": self.dropped,
+        }
+
+
+def build(
+    ws: Workspace, cfg: HubConfig, engine: sa.Engine, progress: Callable[[str], None] | None = None
+) -> GoldenBuild:
+    """Stable ids for the current clusters and survivorship with lineage, in the workspace only:
+    the quality gate looks at the result before anything is published."""
+    say = progress or (lambda _line: None)
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    with engine.connect() as conn:
+        head = store.last_published_run(conn)
+        xref = store.current_xref(conn)
+        live = store.current_golden(conn, ["golden_id", "created_at"])
+        pins = store.overrides(conn)
+    previous = pd.DataFrame(
+        {"record_id": xref["source_system"] + ":" + xref["source_key"], "golden_id": xref["golden_id"]}
+    )
+    clusters = ws.con.execute("SELECT record_id, cluster_id FROM clusters").df()
+    ids = assign_ids(clusters, previous, live, mint=lambda n: _mint(engine, n))
+    # Ids whose records are all gone retire with no survivor: they keep their history, never return.
+    gone = pd.DataFrame({"retired_id": ids.dropped, "surviving_id": None, "reason": "deleted"})
+    redirects = pd.concat([ids.redirects, gone], ignore_index=True) if len(gone) else ids.redirects
+    ws.con.register("_members", ids.members)
+    ws.con.execute(f"CREATE OR REPLACE TABLE {MEMBERS} AS SELECT record_id, golden_id FROM _members")
+    ws.con.unregister("_members")
+    seconds["ids"] = time.perf_counter() - t
+    say(f"golden ids: {ids.kept:,} kept, {len(ids.minted):,} minted, {len(ids.redirects):,} merged away")
+
+    t = time.perf_counter()
+    with ws.transaction():  # golden_values and golden_lineage are replaced together or not at all
+        n = survive(
+            ws.con, cfg.survivorship, list(cfg.attributes), overrides=pins[["golden_id", "field", "value", "pinned_by"]]
+        )
+    seconds["survivorship"] = time.perf_counter() - t
+    say(f"survivorship: {n:,} golden records")
+    built = GoldenBuild(n, len(ids.minted), ids.kept, len(ids.redirects), len(ids.dropped), redirects, seconds)
+    with ws.transaction():
+        ws.con.register("_redirects", redirects.astype({"surviving_id": "string"}))
+        ws.con.execute(
+            f"""CREATE OR REPLACE TABLE {REDIRECTS} AS
+                SELECT retired_id::VARCHAR AS retired_id, surviving_id::VARCHAR AS surviving_id,
+                       reason::VARCHAR AS reason FROM _redirects"""
+        )
+        ws.con.unregister("_redirects")
+        ws.con.execute(
+            f"""CREATE OR REPLACE TABLE {BUILD} AS SELECT ?::VARCHAR AS built_on_run, ?::VARCHAR AS counts""",
+            [head, json.dumps(built.counts())],
+        )
+    return built
+
+
+def publish_build(
+    ws: Workspace,
+    cfg: HubConfig,
+    engine: sa.Engine,
+    must_link: pd.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> store.PublishResult:
+    """Publish what `build` left in the workspace as one store run (one transaction).
+
+    Refuses a build made before another run was published: its ids were assigned against a state
+    that is no longer current, so build again."""
+    row = ws.con.execute(f"SELECT built_on_run, counts FROM {BUILD}").fetchall() if ws.has_table(BUILD) else []
+    if not row:
+        raise RuntimeError("no golden records built in this workspace yet: build them first (hub golden)")
+    built_on, counts = row[0]
+    with engine.connect() as conn:
+        head = store.last_published_run(conn)
+    if head != built_on:
+        raise RuntimeError(
+            f"golden records were built on published run {built_on!r} but the store is now at {head!r}; build again"
+        )
+    redirects = ws.con.execute(f"SELECT retired_id, surviving_id, reason FROM {REDIRECTS}").df()
+    redirects["surviving_id"] = redirects["surviving_id"].astype(object).where(redirects["surviving_id"].notna(), None)
+    run_id = store.start_run(engine)
+    try:
+        golden = _golden_frame(ws, list(cfg.attributes))
+        published = store.publish(engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts))
+    except BaseException as exc:
+        store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    if progress:
+        progress(f"published run {run_id}: {published.new:,} new, {published.changed:,} changed versions")
+    return published
+
+
 def build_and_publish(
     ws: Workspace,
     cfg: HubConfig,
@@ -93,57 +203,19 @@ def build_and_publish(
     must_link: pd.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> GoldenResult:
-    """Golden records for the current clusters, published in one store transaction."""
-    say = progress or (lambda _line: None)
-    seconds: dict[str, float] = {}
-    run_id = store.start_run(engine)
-    try:
-        t = time.perf_counter()
-        with engine.connect() as conn:
-            xref = store.current_xref(conn)
-            live = store.current_golden(conn, ["golden_id", "created_at"])
-            pins = store.overrides(conn)
-        previous = pd.DataFrame(
-            {"record_id": xref["source_system"] + ":" + xref["source_key"], "golden_id": xref["golden_id"]}
-        )
-        clusters = ws.con.execute("SELECT record_id, cluster_id FROM clusters").df()
-        ids = assign_ids(clusters, previous, live, mint=lambda n: _mint(engine, n))
-        ws.con.register("_members", ids.members)
-        ws.con.execute(f"CREATE OR REPLACE TABLE {MEMBERS} AS SELECT record_id, golden_id FROM _members")
-        ws.con.unregister("_members")
-        seconds["ids"] = time.perf_counter() - t
-        say(f"golden ids: {ids.kept:,} kept, {len(ids.minted):,} minted, {len(ids.redirects):,} merged away")
-
-        t = time.perf_counter()
-        extra = list(cfg.attributes)
-        with ws.transaction():  # golden_values and golden_lineage are replaced together or not at all
-            n = survive(ws.con, cfg.survivorship, extra, overrides=pins[["golden_id", "field", "value", "pinned_by"]])
-        golden = _golden_frame(ws, extra)
-        seconds["survivorship"] = time.perf_counter() - t
-        say(f"survivorship: {n:,} golden records")
-
-        t = time.perf_counter()
-        counts = {
-            "golden_records": n,
-            "minted": len(ids.minted),
-            "merged_away": len(ids.redirects),
-            "dropped": len(ids.dropped),
-        }
-        # Ids whose records are all gone retire with no survivor: they keep their history, never return.
-        gone = pd.DataFrame({"retired_id": ids.dropped, "surviving_id": None, "reason": "deleted"})
-        redirects = pd.concat([ids.redirects, gone], ignore_index=True) if len(gone) else ids.redirects
-        published = store.publish(engine, run_id, golden, _xref(ws, must_link), redirects, counts)
-        seconds["publish"] = time.perf_counter() - t
-    except BaseException as exc:
-        store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
-        raise
+    """Golden records for the current clusters, published in one store transaction (`hub golden`;
+    the pipeline runs `build`, its quality gate, then `publish_build`)."""
+    built = build(ws, cfg, engine, progress)
+    t = time.perf_counter()
+    published = publish_build(ws, cfg, engine, must_link, progress)
+    built.seconds["publish"] = time.perf_counter() - t
     return GoldenResult(
-        run_id=run_id,
-        golden_records=n,
-        minted=len(ids.minted),
-        kept=ids.kept,
-        merged_away=len(ids.redirects),
-        dropped=len(ids.dropped),
+        run_id=published.run_id,
+        golden_records=built.golden_records,
+        minted=built.minted,
+        kept=built.kept,
+        merged_away=built.merged_away,
+        dropped=built.dropped,
         published=published.counts(),
-        seconds=seconds,
+        seconds=built.seconds,
     )

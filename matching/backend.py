@@ -73,9 +73,7 @@ class DuckDBSplinkBackend(MatcherBackend):
         model = linker.misc.save_model_to_json()
         missing = untrained_levels(model)
         if missing:
-            say(
-                f"{len(missing)} level(s) never seen in training, Splink defaults used: {', '.join(missing)}"
-            )
+            say(f"{len(missing)} level(s) never seen in training, Splink defaults used: {', '.join(missing)}")
         return model
 
     def predict(self, records_table: str, model: Model, threshold: float, output_table: str) -> int:

@@ -50,41 +50,49 @@ def train(ws: Workspace, backend: MatcherBackend | None = None, progress: Callab
     return models.save(ws.con, backend.train(RECORDS, progress), n)
 
 
-def match(
+def standardize_records(ws: Workspace) -> int:
+    """Rebuild standardized_records from every staged record; returns how many."""
+    return standardize(ws.con, target=RECORDS)
+
+
+def current_model(
+    ws: Workspace, backend: MatcherBackend | None = None, progress: Callable[[str], None] | None = None
+) -> tuple[models.SavedModel, bool]:
+    """The latest saved model, training the first one when there is none; (model, trained now)."""
+    saved = models.load(ws.con)
+    if saved is not None:
+        return saved, False
+    if progress:
+        progress("no model yet: training one")
+    n = scalar(ws.con, f"SELECT count(*) FROM {RECORDS}")
+    return models.save(ws.con, (backend or DuckDBSplinkBackend(ws.con)).train(RECORDS, progress), n), True
+
+
+def score_pairs(ws: Workspace, cfg: HubConfig, saved: models.SavedModel, backend: MatcherBackend | None = None) -> int:
+    """Score candidate pairs with `saved` into scored_pairs (pairs at or above the review threshold)."""
+    backend = backend or DuckDBSplinkBackend(ws.con)
+    return backend.predict(RECORDS, saved.model, cfg.matching.review_threshold, PAIRS)
+
+
+@dataclass
+class ClusterResult:
+    auto_pairs: int
+    clusters: int
+    multi_record_clusters: int
+
+
+def cluster_records(
     ws: Workspace,
     cfg: HubConfig,
     must_link: pd.DataFrame | None = None,
     cannot_link: pd.DataFrame | None = None,
-    backend: MatcherBackend | None = None,
     progress: Callable[[str], None] | None = None,
-) -> MatchResult:
-    """Standardize, score with the latest model (training one first if there is none), cluster."""
+) -> ClusterResult:
+    """clusters from the auto-match pairs plus steward decisions."""
     say = progress or (lambda _line: None)
-    backend = backend or DuckDBSplinkBackend(ws.con)
-    seconds: dict[str, float] = {}
-    t = time.perf_counter()
-    n = standardize(ws.con, target=RECORDS)
-    seconds["standardize"] = time.perf_counter() - t
-    say(f"standardized {n:,} records")
-
-    saved = models.load(ws.con)
-    trained = saved is None
-    if trained:
-        t = time.perf_counter()
-        say("no model yet: training one")
-        saved = models.save(ws.con, backend.train(RECORDS, say), n)
-        seconds["train"] = time.perf_counter() - t
-
-    t = time.perf_counter()
-    thresholds = cfg.matching
-    scored = backend.predict(RECORDS, saved.model, thresholds.review_threshold, PAIRS)
-    seconds["predict"] = time.perf_counter() - t
-    say(f"scored {scored:,} pairs at or above {thresholds.review_threshold} with model v{saved.version}")
-
-    t = time.perf_counter()
     edges = ws.con.execute(
         f"SELECT unique_id_l AS id_l, unique_id_r AS id_r, match_probability FROM {PAIRS} WHERE match_probability >= ?",
-        [thresholds.auto_match_threshold],
+        [cfg.matching.auto_match_threshold],
     ).df()
     ids = ws.con.execute(f"SELECT unique_id FROM {RECORDS}").df()["unique_id"]
     must_link, cannot_link = (
@@ -94,19 +102,52 @@ def match(
     ws.con.register("_clusters", clusters)
     ws.con.execute(f"CREATE OR REPLACE TABLE {CLUSTERS} AS SELECT record_id, cluster_id FROM _clusters")
     ws.con.unregister("_clusters")
+    sizes = clusters.groupby("cluster_id").size()
+    return ClusterResult(len(edges), len(sizes), int((sizes > 1).sum()))
+
+
+def match(
+    ws: Workspace,
+    cfg: HubConfig,
+    must_link: pd.DataFrame | None = None,
+    cannot_link: pd.DataFrame | None = None,
+    backend: MatcherBackend | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> MatchResult:
+    """Standardize, score with the latest model (training one first if there is none), cluster, and
+    pick the review band. The Dagster assets run the same steps one asset each."""
+    say = progress or (lambda _line: None)
+    backend = backend or DuckDBSplinkBackend(ws.con)
+    seconds: dict[str, float] = {}
+    t = time.perf_counter()
+    n = standardize_records(ws)
+    seconds["standardize"] = time.perf_counter() - t
+    say(f"standardized {n:,} records")
+
+    t = time.perf_counter()
+    saved, trained = current_model(ws, backend, say)
+    if trained:
+        seconds["train"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    scored = score_pairs(ws, cfg, saved, backend)
+    seconds["predict"] = time.perf_counter() - t
+    say(f"scored {scored:,} pairs at or above {cfg.matching.review_threshold} with model v{saved.version}")
+
+    t = time.perf_counter()
+    clustered = cluster_records(ws, cfg, must_link, cannot_link, say)
     seconds["cluster"] = time.perf_counter() - t
 
-    review = _review_candidates(ws, thresholds.auto_match_threshold, must_link, cannot_link)
-    sizes = clusters.groupby("cluster_id").size()
+    review = review_band(ws, cfg, must_link, cannot_link)
     return MatchResult(
         records=n,
         model_version=saved.version,
         trained=trained,
         pairs_scored=scored,
-        auto_pairs=len(edges),
+        auto_pairs=clustered.auto_pairs,
         review_candidates=review,
-        clusters=len(sizes),
-        multi_record_clusters=int((sizes > 1).sum()),
+        clusters=clustered.clusters,
+        multi_record_clusters=clustered.multi_record_clusters,
         seconds=seconds,
     )
 
@@ -122,9 +163,11 @@ def _current(decisions: pd.DataFrame | None, ids: pd.Series, kind: str, say: Cal
     return decisions[known]
 
 
-def _review_candidates(
-    ws: Workspace, auto_threshold: float, must_link: pd.DataFrame | None, cannot_link: pd.DataFrame | None
+def review_band(
+    ws: Workspace, cfg: HubConfig, must_link: pd.DataFrame | None = None, cannot_link: pd.DataFrame | None = None
 ) -> int:
+    """review_candidates: pairs below the auto threshold that no steward decided; returns how many."""
+    auto_threshold = cfg.matching.auto_match_threshold
     weights = [
         r[0] for r in ws.con.execute(f"SELECT column_name FROM (DESCRIBE {PAIRS})").fetchall() if r[0].startswith("mw_")
     ]
