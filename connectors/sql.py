@@ -97,6 +97,12 @@ class SqlConnector(Connector):
             conn = conn.execution_options(stream_results=True, yield_per=self.cfg.chunk_size)
             yield from pd.read_sql(stmt, conn, chunksize=self.cfg.chunk_size, dtype_backend="numpy_nullable")
 
+    def change_marker(self) -> str:
+        cursor = sa.func.max(self.table.c[self.src.updated_at]) if self.src.updated_at else sa.null()
+        with self.engine.connect() as conn:
+            rows, newest = conn.execute(sa.select(sa.func.count(), cursor).select_from(self.table)).one()
+        return f"rows={rows};max_updated_at={newest}"
+
     def _key_params(self, keys: list[str]) -> list[object]:
         if isinstance(self._key_col.type, sa.Integer):
             return [int(k) for k in keys]
@@ -177,7 +183,7 @@ class _SqlSession(WriteSession):
             todo = ids[changed.values]
             self.update(pd.DataFrame({"source_key": todo["source_key"], target.column: todo[GOLDEN_ID]}))
             return _gid_audit(todo, pd.Series(old)[changed.values], target.column)
-        side = _side_table(self.c, target.table)
+        side = _side_table(self.c, target.table, self.conn)
         if not self.dry_run:
             side.create(self.conn, checkfirst=True)
         existing = {}
@@ -218,9 +224,11 @@ class _SqlSession(WriteSession):
         return _gid_audit(todo, old[todo.index], target.table + ".golden_id")
 
 
-def _side_table(c: SqlConnector, name: str) -> sa.Table:
-    """The hub's own table mapping source keys to golden ids; refuses a same-named foreign table."""
-    insp = sa.inspect(c.engine)
+def _side_table(c: SqlConnector, name: str, conn: Connection) -> sa.Table:
+    """The hub's own table mapping source keys to golden ids; refuses a same-named foreign table.
+    Inspected on the session's own connection: on SQLite another connection would wait for the write
+    lock this session holds once its updates spill to disk ("database is locked")."""
+    insp = sa.inspect(conn)
     if insp.has_table(name):
         cols = {col["name"] for col in insp.get_columns(name)}
         if not {"source_key", "golden_id", "updated_at"} <= cols:

@@ -1,4 +1,5 @@
-"""The serving store: golden records (current + history), xref, id redirects, overrides, run log.
+"""The serving store: golden records (current + history), xref, id redirects, overrides, run log,
+write-back audit.
 
 What people and systems read while the pipeline runs. The pipeline publishes one run in ONE
 transaction, so a reader sees the previous run or the new one, never half of one. Default backend
@@ -138,6 +139,20 @@ id_sequence = sa.Table(
     metadata,
     sa.Column("name", sa.String(32), primary_key=True),
     sa.Column("next_value", sa.BigInteger(), nullable=False),
+)
+writeback_audit_table = sa.Table(  # append-only: one row per source column a write-back changed
+    "writeback_audit",
+    metadata,
+    sa.Column("run_id", RUN_ID, nullable=False),  # the published golden run whose values were written
+    sa.Column("source_system", sa.String(64), nullable=False),
+    sa.Column("source_key", sa.String(255), nullable=False),
+    sa.Column("column", sa.String(255), nullable=False),  # the source column ('<table>.golden_id': a side table)
+    sa.Column("fields", sa.Text(), nullable=True),  # canonical fields it holds, comma-separated
+    sa.Column("old_value", sa.Text(), nullable=True),  # as the source stored it
+    sa.Column("new_value", sa.Text(), nullable=True),
+    sa.Column("written_at", sa.DateTime(), nullable=False),
+    sa.Index("ix_writeback_audit_source_system_source_key", "source_system", "source_key"),
+    sa.Index("ix_writeback_audit_run_id", "run_id"),
 )
 
 
@@ -347,6 +362,12 @@ def publish(
         result = PublishResult(run_id, new, changed, len(g) - new - changed, len(retire), xref_changed)
         _finish_run(conn, run_id, now, counts, result)
     return result
+
+
+def last_published_run(conn: sa.Connection) -> str | None:
+    """The run id of the newest published run; None before the first publish."""
+    head = _last_published(conn)
+    return head[0] if head else None
 
 
 def _last_published(conn: sa.Connection) -> tuple | None:
@@ -951,3 +972,59 @@ def _delete_pins(conn: sa.Connection, live: str, field: str) -> int:
         overrides_table.delete().where(o.field == field, sa.or_(o.golden_id == live, o.golden_id.in_(merged)))
     )
     return done.rowcount
+
+
+# ------------------------------------------------------------------------------------------ write-back
+
+
+def latest_run(conn: sa.Connection) -> dict[str, Any] | None:
+    """The newest run in run_log whatever its status (run_id, status, started_at, finished_at, message)."""
+    rl = run_log.c
+    row = (
+        conn.execute(
+            sa.select(rl.run_id, rl.status, rl.started_at, rl.finished_at, rl.message)
+            .order_by(rl.started_at.desc(), rl.run_id.desc())
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+WRITEBACK_AUDIT_COLUMNS = ["source_key", "column", "fields", "old_value", "new_value"]
+
+
+def record_writeback(engine: sa.Engine, run_id: str, source: str, audit: pd.DataFrame) -> int:
+    """Append a write-back's old -> new audit (source_key, column, fields, old_value, new_value, as
+    PushReport.changes gives it) for `source` under `run_id`, in one transaction; returns the rows written."""
+    if audit.empty:
+        return 0
+    missing = [c for c in WRITEBACK_AUDIT_COLUMNS if c not in audit.columns]
+    if missing:
+        raise ValueError(f"write-back audit: missing columns {missing}")
+    frame = audit[WRITEBACK_AUDIT_COLUMNS].astype("string").reset_index(drop=True)
+    if frame["source_key"].isna().any() or frame["column"].isna().any():
+        raise ValueError("write-back audit: source_key and column are required on every row")
+    frame.insert(0, "source_system", source)
+    frame.insert(0, "run_id", run_id)
+    frame["written_at"] = pd.Timestamp(_now())
+    with write_transaction(engine) as conn:
+        _insert_frame(conn, writeback_audit_table, frame)
+    return len(frame)
+
+
+def writeback_audit(conn: sa.Connection, run_id: str | None = None, source: str | None = None) -> pd.DataFrame:
+    """Write-back audit rows, optionally of one run and/or one source, oldest first."""
+    w = writeback_audit_table.c
+    stmt = sa.select(writeback_audit_table)
+    if run_id is not None:
+        stmt = stmt.where(w.run_id == run_id)
+    if source is not None:
+        stmt = stmt.where(w.source_system == source)
+    stmt = stmt.order_by(w.written_at, w.source_system, w.source_key, w.column)
+    names = [c.name for c in writeback_audit_table.c]
+    frame = pd.DataFrame(conn.execute(stmt).all(), columns=names)
+    for c in names:
+        frame[c] = frame[c].astype("datetime64[us]") if c == "written_at" else frame[c].astype("string")
+    return frame

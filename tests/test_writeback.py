@@ -1,0 +1,488 @@
+"""Write-back on a real small demo: pull -> match -> golden -> write the golden values into the four sources.
+
+One demo is built per module and copied for each test (hub.yaml uses relative paths), so every test starts
+from the same freshly published golden run and can write to its sources.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from connectors import open_connector, pull_source
+from connectors.demo import init_demo
+from connectors.writeback import STATE, WritebackError, plan_changes, published_run, write_back
+from golden_record.run import build_and_publish
+from hub import store
+from hub.cli import main
+from hub.config import ADDRESS_BLOCK, HubConfig, load_config
+from hub.model import CONSENT_FIELDS
+from hub.workspace import Workspace, scalar
+from matching.run import match
+
+SYSTEMS = ("billing", "web", "app", "crm")
+SIDE_TABLE = "hub_golden_ids"  # web's golden-id table, the one table write-back may create
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory) -> Path:
+    base = tmp_path_factory.mktemp("writeback") / "demo"
+    init_demo(base, customers=400, seed=21)
+    cfg = load_config(base / "hub.yaml")
+    ws = Workspace.for_config(cfg)
+    engine = store.open_store(cfg.serving_store)
+    for name in cfg.sources:
+        pull_source(cfg, name, ws)
+    match(ws, cfg)
+    build_and_publish(ws, cfg, engine)
+    ws.close()
+    engine.dispose()
+    return base
+
+
+@dataclass
+class Hub:
+    dir: Path
+    cfg: HubConfig
+    ws: Workspace
+    engine: sa.Engine
+    run_id: str
+
+    def write_back(self, dry_run: bool = False, sources=SYSTEMS) -> dict:
+        return {s: write_back(self.ws, self.cfg, self.engine, s, self.run_id, dry_run=dry_run) for s in sources}
+
+    def pull(self, full: bool = False) -> None:
+        for s in SYSTEMS:
+            pull_source(self.cfg, s, self.ws, full=full)
+
+    def golden(self) -> None:
+        match(self.ws, self.cfg)
+        build_and_publish(self.ws, self.cfg, self.engine)
+        self.run_id = published_run(self.engine)
+
+    def audit(self, **kw) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            return store.writeback_audit(conn, **kw)
+
+
+@pytest.fixture
+def hub(pristine, tmp_path):
+    work = tmp_path / "demo"
+    shutil.copytree(pristine, work)
+    cfg = load_config(work / "hub.yaml")
+    ws = Workspace.for_config(cfg)
+    engine = store.open_store(cfg.serving_store)
+    yield Hub(work, cfg, ws, engine, published_run(engine))
+    ws.close()
+    engine.dispose()
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def table_digests(db: Path) -> dict[str, str]:
+    """Per table: a digest of its schema and every row in rowid order (row counts included)."""
+    con = sqlite3.connect(db)
+    out = {}
+    for name, sql in con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+        rows = con.execute(f'SELECT * FROM "{name}" ORDER BY rowid').fetchall()
+        out[name] = hashlib.sha256(repr((sql, rows)).encode()).hexdigest()
+    schema = con.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()  # indexes too
+    out["indexes"] = hashlib.sha256(repr(schema).encode()).hexdigest()
+    con.close()
+    return out
+
+
+def all_digests(hub: Hub) -> dict[str, dict[str, str]]:
+    return {s: table_digests(hub.dir / f"{s}.db") for s in SYSTEMS}
+
+
+def harmonized_columns(cfg: HubConfig, name: str) -> set[str]:
+    src = cfg.sources[name]
+    cols = {src.fields[f].column for f in src.accepts}
+    return cols | ({src.golden_id.column} if src.golden_id and src.golden_id.column else set())
+
+
+def untouchable(hub: Hub) -> dict:
+    """What write-back must never change: every other table, every non-harmonized column (values in rowid
+    order, so also the keys, the row count and the row order) of the customer table."""
+    out = {}
+    for name in SYSTEMS:
+        db, table = hub.dir / f"{name}.db", hub.cfg.sources[name].table
+        other = {t: d for t, d in table_digests(db).items() if t not in (table, SIDE_TABLE, "indexes")}
+        con = sqlite3.connect(db)
+        skip = harmonized_columns(hub.cfg, name)
+        cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")') if r[1] not in skip]
+        values = {c: con.execute(f'SELECT "{c}" FROM "{table}" ORDER BY rowid').fetchall() for c in cols}
+        schema = con.execute("SELECT sql FROM sqlite_master WHERE tbl_name = ?", [table]).fetchall()
+        con.close()
+        out[name] = {"tables": other, "schema": schema, "columns": values}
+    return out
+
+
+def source_records(cfg: HubConfig, name: str) -> pd.DataFrame:
+    """The source's rows now, as canonical records, read through its connector (a full pull, not staged)."""
+    return pd.concat([b.records for b in open_connector(name, cfg).stream(None, full=True)], ignore_index=True)
+
+
+def text(s: pd.Series) -> pd.Series:
+    """Comparable text; timestamps in one fixed format."""
+    s = s.reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.dt.strftime("%Y-%m-%d %H:%M:%S").astype("string")
+    return s.astype("string")
+
+
+def golden_now(hub: Hub) -> tuple[pd.DataFrame, pd.DataFrame]:
+    with hub.engine.connect() as conn:
+        return store.current_xref(conn), store.current_golden(conn).set_index("golden_id")
+
+
+def expected_values(src, golden: pd.DataFrame, gids: pd.Series, field: str) -> pd.Series:
+    """The golden value a member record should hold after write-back (NULL: nothing is written)."""
+    g = golden.loc[gids]
+    want = g[field].reset_index(drop=True)
+    if field == "address_line1" and "address_line2" not in src.fields:
+        line2 = g["address_line2"].reset_index(drop=True)
+        want = want.where(line2.isna() | want.isna(), line2 + ", " + want)  # the flat is folded into line 1
+    consent = field.removesuffix("_at")
+    if consent in CONSENT_FIELDS:  # only an explicit choice is written, with its time
+        want = want.where(g[consent].reset_index(drop=True).isin(["granted", "denied"]))
+    return want
+
+
+# --------------------------------------------------------------------------------------------- tests
+
+
+def test_plan_has_one_column_per_accepted_field_folds_the_flat_and_sends_only_explicit_consent(hub):
+    cfg, ws = hub.cfg, hub.ws
+    xref, golden = golden_now(hub)
+    for name in SYSTEMS:
+        src = cfg.sources[name]
+        plan = plan_changes(ws, cfg, name)
+        assert list(plan.columns) == ["source_key", "expected_version", *src.accepts] + (
+            ["golden_id"] if src.golden_id else []
+        )
+        staged = ws.staged(name).set_index("source_key")
+        assert len(plan) > 0 and plan["source_key"].is_unique
+        versions = staged.loc[plan["source_key"], "source_version"].to_numpy()
+        assert (plan["expected_version"].to_numpy() == versions).all()
+        gids = xref[xref.source_system == name].set_index("source_key").loc[plan["source_key"], "golden_id"]
+        if src.golden_id:
+            assert (plan["golden_id"].to_numpy() == gids.to_numpy()).all()
+        g = golden.loc[gids]
+        if "address_line1" in src.accepts:
+            both = (g["address_line2"].notna() & g["address_line1"].notna()).to_numpy() & plan["address_line1"].notna()
+            folded = "address_line2" not in src.fields
+            want = (g["address_line2"] + ", " + g["address_line1"]) if folded else g["address_line1"]
+            assert both.any(), name
+            assert (plan.loc[both, "address_line1"].to_numpy() == want[both.to_numpy()].to_numpy()).all(), name
+        for consent in [f for f in src.accepts if f in CONSENT_FIELDS]:
+            assert set(plan[consent].dropna()) <= {"granted", "denied"}
+            if f"{consent}_at" in src.accepts:
+                assert (plan[f"{consent}_at"].isna() | plan[consent].notna()).all()
+
+
+def test_dry_run_reports_the_diff_and_writes_nothing_anywhere(hub):
+    before = all_digests(hub)
+    staged_before = hub.ws.con.execute("SELECT * FROM staged_records ORDER BY source_system, source_key").df()
+    dry = hub.write_back(dry_run=True)
+    assert all_digests(hub) == before
+    staged_after = hub.ws.con.execute("SELECT * FROM staged_records ORDER BY source_system, source_key").df()
+    pd.testing.assert_frame_equal(staged_after, staged_before)
+    assert hub.audit().empty and scalar(hub.ws.con, f"SELECT count(*) FROM {STATE}") == 0
+    for name, r in dry.items():
+        assert r.dry_run and r.planned > 0 and r.updated > 0 and r.values_changed == len(r.changes) > 0, name
+        assert r.changes["new_value"].notna().all()  # write-back never blanks a field
+        assert (r.changes["old_value"].fillna("\0") != r.changes["new_value"]).all()
+    assert set(dry["billing"].changes["column"]) >= {"hub_customer_id", "holder_name"}
+    assert f"{SIDE_TABLE}.golden_id" in set(dry["web"].changes["column"])
+    assert "Master_Id__c" in set(dry["crm"].changes["column"])
+
+    # The diff is exactly what a real run then writes.
+    real = hub.write_back()
+    key = ["source_key", "column"]
+    for name in SYSTEMS:
+        a = dry[name].changes.sort_values(key).reset_index(drop=True)
+        b = real[name].changes.sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, obj=name)
+
+
+def test_write_back_harmonizes_every_member_and_leaves_everything_else_intact(hub):
+    cfg = hub.cfg
+    before = untouchable(hub)
+    results = hub.write_back()
+    xref, golden = golden_now(hub)
+
+    checked = 0
+    for name in SYSTEMS:
+        src, r = cfg.sources[name], results[name]
+        current = source_records(cfg, name).merge(
+            xref[xref.source_system == name][["source_key", "golden_id"]], on="source_key"
+        )
+        off: dict[str, set[str]] = {}
+        for field in src.accepts:
+            want = expected_values(src, golden, current["golden_id"], field)
+            have = current[field].reset_index(drop=True)
+            known = want.notna()
+            bad = known & (text(have) != text(want)).fillna(True)
+            if bad.any():
+                off[field] = set(current.loc[bad.to_numpy(), "source_key"])
+            checked += int(known.sum())
+        # Only a row whose own address has a field the golden one lacks keeps its address (whole block).
+        assert set(off) <= set(ADDRESS_BLOCK), (name, {f: sorted(k)[:5] for f, k in off.items()})
+        assert len(set().union(*off.values())) <= r.address_kept, (name, off)
+    assert checked > 2000
+
+    assert untouchable(hub) == before
+
+    # Golden ids: billing's and crm's own columns, web's side table.
+    web_xref = xref[xref.source_system == "web"].set_index("source_key")["golden_id"]
+    for name, sql in (
+        ("billing", "SELECT CAST(account_no AS TEXT), hub_customer_id FROM accounts"),
+        ("crm", "SELECT Id, Master_Id__c FROM contacts"),
+        ("web", f"SELECT source_key, golden_id FROM {SIDE_TABLE}"),
+    ):
+        con = sqlite3.connect(hub.dir / f"{name}.db")
+        held = dict(con.execute(sql).fetchall())
+        con.close()
+        want = xref[xref.source_system == name].set_index("source_key")["golden_id"]
+        assert {k: held.get(k) for k in want.index} == want.to_dict(), name
+    assert len(web_xref) > 0
+
+    # The audit: every change, old -> new, under the published run.
+    audit = hub.audit(run_id=hub.run_id)
+    assert len(audit) == sum(r.values_changed for r in results.values()) > 0
+    assert set(audit["source_system"]) == set(SYSTEMS) and audit["written_at"].notna().all()
+    for name in SYSTEMS:
+        mine = hub.audit(source=name).drop(columns=["run_id", "source_system", "written_at"])
+        key = ["source_key", "column"]
+        pd.testing.assert_frame_equal(
+            mine.sort_values(key).reset_index(drop=True),
+            results[name].changes.sort_values(key).reset_index(drop=True),
+            check_dtype=False,
+            obj=name,
+        )
+    assert hub.audit(run_id="no-such-run").empty
+
+    # The workspace holds what a pull would read now.
+    for name in SYSTEMS:
+        src = cfg.sources[name]
+        cols = ["source_key", "source_version", *src.fields]
+        fresh = source_records(cfg, name)[cols].sort_values("source_key").reset_index(drop=True)
+        staged = hub.ws.staged(name)[cols].sort_values("source_key").reset_index(drop=True)
+        for c in cols:
+            assert text(staged[c]).equals(text(fresh[c])), (name, c)
+
+
+def test_write_back_is_idempotent_without_a_pull_after_a_pull_and_after_a_new_golden_run(hub):
+    first = hub.write_back()
+    assert all(r.values_changed > 0 for r in first.values())
+    written = all_digests(hub)
+    audit_rows = len(hub.audit())
+
+    def nothing(label: str) -> None:
+        again = hub.write_back()
+        for name, r in again.items():
+            assert (r.planned, r.values_changed, r.conflicts, r.stale) == (0, 0, 0, 0), (label, name, r.summary())
+        assert all_digests(hub) == written, label
+        assert len(hub.audit()) == audit_rows, label
+
+    nothing("second run")
+    hub.pull()  # incremental: write-back never touches the updated-at columns
+    nothing("after an incremental pull")
+    hub.pull(full=True)  # every row re-read, values as the source now holds them
+    nothing("after a full pull")
+    hub.golden()  # re-match and survivorship over the harmonized values
+    nothing("after match and golden")
+
+
+def test_a_row_edited_after_the_pull_is_a_conflict_then_stale_until_golden_runs_again(hub):
+    plan = plan_changes(hub.ws, hub.cfg, "billing")
+    key = plan["source_key"].iloc[0]
+    con = sqlite3.connect(hub.dir / "billing.db")
+    con.execute(
+        "UPDATE accounts SET email_address = 'edited@example.com', modified_on = '2030-01-01 00:00:00' "
+        "WHERE account_no = ?",
+        [int(key)],
+    )
+    con.commit()
+    edited = con.execute("SELECT * FROM accounts WHERE account_no = ?", [int(key)]).fetchone()
+    con.close()
+
+    def row() -> tuple:
+        con = sqlite3.connect(hub.dir / "billing.db")
+        try:
+            return con.execute("SELECT * FROM accounts WHERE account_no = ?", [int(key)]).fetchone()
+        finally:
+            con.close()
+
+    r = hub.write_back(sources=["billing"])["billing"]
+    assert r.conflicts == 1 and r.updated == len(plan) - 1
+    assert r.conflict_rows.to_dict("records") == [
+        {"source_key": key, "status": "conflict", "detail": "row changed in the source since it was pulled; skipped"}
+    ]
+    assert row() == edited  # not overwritten, not even the golden id
+    assert key not in set(hub.audit(source="billing")["source_key"])
+
+    again = hub.write_back(sources=["billing"])["billing"]  # still outstanding: planned and skipped again
+    assert (again.planned, again.conflicts, again.values_changed) == (1, 1, 0)
+
+    # Pulled, but the golden records predate the edit: writing them would revert it.
+    pull_source(hub.cfg, "billing", hub.ws)
+    stale = hub.write_back(sources=["billing"])["billing"]
+    assert (stale.planned, stale.stale, stale.conflicts) == (0, 1, 0)
+    assert stale.conflict_rows["status"].tolist() == ["stale"] and row() == edited
+
+    hub.golden()
+    done = hub.write_back(sources=["billing"])["billing"]
+    assert done.conflicts == done.stale == 0 and done.updated >= 1
+    assert row()[2] == "edited@example.com"  # the newest email won survivorship: it stays
+
+
+def test_cli_writeback_dry_run_prints_the_diff_then_writes(hub, capsys):
+    config = str(hub.dir / "hub.yaml")
+    before = all_digests(hub)
+    assert main(["writeback", "--config", config, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert all_digests(hub) == before and hub.audit().empty
+    assert "dry run: nothing written" in out and "values changed" in out
+    for name in SYSTEMS:
+        assert f"{name}: would change" in out
+    assert " -> " in out and "... and " in out and "(none) -> G0000" in out  # golden ids sorted in with the rest
+
+    assert main(["writeback", "--config", config, "--source", "billing"]) == 0
+    out = capsys.readouterr().out
+    assert "audit:" in out and "billing" in out
+    assert set(hub.audit()["source_system"]) == {"billing"}
+    assert all_digests(hub)["web"] == before["web"]
+
+    assert main(["writeback", "--config", config, "--source", "nope"]) == 2
+
+
+def test_cli_writeback_refuses_without_a_published_run(hub, tmp_path, capsys):
+    fresh = tmp_path / "fresh"
+    init_demo(fresh, customers=20, seed=3)
+    assert main(["writeback", "--config", str(fresh / "hub.yaml")]) == 1
+    assert "no golden records were ever published" in capsys.readouterr().err
+
+    # A newer golden run that failed: the workspace holds values no quality gate passed.
+    failed = store.start_run(hub.engine)
+    store.fail_run(hub.engine, failed, "blocked by a quality gate")
+    with pytest.raises(WritebackError, match="is failed"):
+        published_run(hub.engine)
+    assert main(["writeback", "--config", str(hub.dir / "hub.yaml")]) == 1
+    assert failed in capsys.readouterr().err
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request, tmp_path) -> str:
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        return request.getfixturevalue("postgres_url")
+    return f"sqlite:///{tmp_path / 'serving.db'}"
+
+
+def test_store_records_and_reads_the_write_back_audit(store_url):
+    engine = store.open_store(store_url)
+    audit = pd.DataFrame(
+        {
+            "source_key": ["1", "2"],
+            "column": ["email", "column"],
+            "fields": ["email", None],
+            "old_value": [None, "a\nb"],
+            "new_value": ["x@example.com", "c"],
+        }
+    )
+    assert store.record_writeback(engine, "run-1", "billing", audit) == 2
+    assert store.record_writeback(engine, "run-2", "web", audit.head(1)) == 1
+    assert store.record_writeback(engine, "run-2", "web", audit.iloc[:0]) == 0
+    with engine.connect() as conn:
+        everything = store.writeback_audit(conn)
+        one = store.writeback_audit(conn, run_id="run-1")
+        web = store.writeback_audit(conn, source="web")
+        none = store.writeback_audit(conn, run_id="run-1", source="web")
+    engine.dispose()
+    assert len(everything) == 3 and len(web) == 1 and none.empty
+    rows = one[["source_key", "column", "old_value", "new_value"]].astype(object)
+    assert rows.where(rows.notna(), None).values.tolist() == [
+        ["1", "email", None, "x@example.com"],
+        ["2", "column", "a\nb", "c"],
+    ]
+    assert list(everything.columns) == [c.name for c in store.writeback_audit_table.c]
+    assert pd.api.types.is_datetime64_any_dtype(everything["written_at"])
+
+
+def test_a_source_without_updated_at_and_a_file_source_stay_consistent(tmp_path):
+    """crm without its updated-at column (the version token is a hash of the mapped columns, which the
+    write changes) and app as a CSV file (pushed to a harmonized copy beside it): reruns plan nothing."""
+    work = tmp_path / "demo"
+    init_demo(work, customers=150, seed=5)
+    con = sqlite3.connect(work / "app.db")
+    pd.read_sql("SELECT * FROM profiles", con).to_csv(work / "app_profiles.csv", index=False)
+    con.close()
+    text_yaml = (work / "hub.yaml").read_text()
+    crm_cursor = '    updated_at: LastModifiedDate\n    updated_at_format: "%Y-%m-%dT%H:%M:%S.%f%z"\n'
+    app_sql = "    kind: sql\n    url: sqlite:///app.db\n    table: profiles\n"
+    assert crm_cursor in text_yaml and app_sql in text_yaml
+    text_yaml = text_yaml.replace(crm_cursor, "").replace(app_sql, "    kind: file\n    path: app_profiles.csv\n")
+    (work / "hub.yaml").write_text(text_yaml)
+    cfg = load_config(work / "hub.yaml")
+    assert cfg.sources["crm"].updated_at is None and cfg.sources["app"].kind == "file"
+    ws = Workspace.for_config(cfg)
+    engine = store.open_store(cfg.serving_store)
+    try:
+        hub = Hub(work, cfg, ws, engine, "")
+        hub.pull()
+        hub.golden()
+        first = hub.write_back()
+        assert first["crm"].updated > 0 and first["app"].updated > 0
+        assert (work / "app_profiles.harmonized.csv").exists()
+        crm_before = table_digests(work / "crm.db")
+        for label in ("rerun", "pull"):
+            if label == "pull":
+                hub.pull()  # crm: always a full pull; app: the original file, not the harmonized copy
+            again = hub.write_back()
+            for name, r in again.items():
+                assert (r.planned, r.values_changed, r.conflicts, r.stale) == (0, 0, 0, 0), (label, name)
+        assert table_digests(work / "crm.db") == crm_before
+        fresh = source_records(cfg, "crm").sort_values("source_key").reset_index(drop=True)
+        staged = ws.staged("crm").sort_values("source_key").reset_index(drop=True)
+        assert text(staged["source_version"]).equals(text(fresh["source_version"]))
+
+        # A steward pin changes the golden first name; the crm row is edited before write-back runs:
+        # the hash of its mapped columns changed, so it is a conflict and is not overwritten.
+        xref, _golden = golden_now(hub)
+        crm_key, gid = xref[xref.source_system == "crm"][["source_key", "golden_id"]].iloc[0]
+        with store.write_transaction(engine) as conn:
+            store.pin(conn, gid, "first_name", "Pinned", "steward@example.com")
+        hub.golden()
+        con = sqlite3.connect(work / "crm.db")
+        con.execute("UPDATE contacts SET MailingCity = 'Edited' WHERE Id = ?", [crm_key])
+        con.commit()
+        con.close()
+        r = hub.write_back(sources=["crm"])["crm"]
+        assert r.conflicts == 1 and r.conflict_rows["source_key"].tolist() == [crm_key]
+        con = sqlite3.connect(work / "crm.db")
+        first, city = con.execute("SELECT FirstName, MailingCity FROM contacts WHERE Id = ?", [crm_key]).fetchone()
+        con.close()
+        assert first != "Pinned" and city == "Edited"
+        hub.pull()
+        hub.golden()
+        r = hub.write_back(sources=["crm"])["crm"]
+        assert r.conflicts == 0 and r.updated >= 1
+        con = sqlite3.connect(work / "crm.db")
+        assert (
+            con.execute("SELECT FirstName, MailingCity FROM contacts WHERE Id = ?", [crm_key]).fetchone()[0] == "Pinned"
+        )
+        con.close()
+    finally:
+        ws.close()
+        engine.dispose()
