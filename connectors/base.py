@@ -139,6 +139,12 @@ class Connector(ABC):
     def write_session(self, dry_run: bool) -> AbstractContextManager[WriteSession]:
         """A transaction that commits on success; a dry run never writes."""
 
+    @abstractmethod
+    def change_marker(self) -> str:
+        """A cheap fingerprint that changes when rows are added, deleted or updated (through the
+        updated-at cursor column): the pipeline's sensor compares it between ticks. Write-back
+        never changes it, so the hub does not trigger itself."""
+
     # -- pull -----------------------------------------------------------------------------
     def stream(self, state: dict[str, Any] | None = None, full: bool = False) -> Stream:
         return Stream(self, state, full)

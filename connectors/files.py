@@ -69,6 +69,10 @@ class FileConnector(Connector):
                 path, usecols=columns, chunksize=size, dtype="string", keep_default_na=False, na_values=[""]
             )
 
+    def change_marker(self) -> str:
+        stat = self.path.stat()
+        return f"size={stat.st_size};mtime_ns={stat.st_mtime_ns}"
+
     def read_chunks(self, since: pd.Timestamp | None) -> Iterator[pd.DataFrame]:
         # A file has no index to filter on; the stream drops rows at or before the cursor.
         yield from self._read(self.path, self.src.columns())

@@ -16,6 +16,7 @@ from hub.config import ConfigError, HubConfig, load_config
 
 if TYPE_CHECKING:
     from hub.workspace import Workspace
+    from pipelines.run import PipelineSummary
 
 DEFAULT_CONFIG = "hub.yaml"
 
@@ -164,6 +165,122 @@ def cmd_golden(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipelines.run import run_pipeline
+
+    load_config(args.config)  # a bad hub.yaml fails here with its key and exit code 2
+    r = run_pipeline(args.config, full=args.full, dry_run=args.dry_run, log_level=args.log_level)
+    print(run_summary(r))
+    return 0 if r.success and not r.blocked else 1
+
+
+def run_summary(r: PipelineSummary) -> str:
+    """The end-of-run report of `hub run` and `make demo`."""
+    status = "BLOCKED by a quality gate" if r.blocked else ("succeeded" if r.success else "FAILED")
+    lines = [f"pipeline run {r.run_id}: {status}", ""]
+    pulls = [
+        [s, r.value(f"raw_{s}", "mode", "-"), r.value(f"raw_{s}", "rows_read", 0),
+         r.value(f"raw_{s}", "rows_quarantined", 0), r.value(f"raw_{s}", "staged_total", 0),
+         r.value(f"raw_{s}", "quarantined_total", 0)]
+        for s in r.sources
+    ]  # fmt: skip
+    lines += [_table(["source", "pull", "read", "quarantined", "staged total", "quarantined total"], pulls), ""]
+    golden = r.metadata.get("golden_records", {})
+    published = r.metadata.get("published_golden", {})
+    lines.append(_table(
+        ["golden records", "ids minted", "merged away", "auto-merge pairs", "records merged", "review queue",
+         "published run", "new versions", "changed"],
+        [[golden.get("golden_records", "-"), golden.get("minted", "-"), golden.get("merged_away", "-"),
+          r.value("clusters", "auto_merge_pairs", "-"), r.value("clusters", "records_merged", "-"),
+          r.value("review_queue", "queue_size", "-"), published.get("run_id", "not published"),
+          published.get("new", "-"), published.get("changed", "-")]],
+    ))  # fmt: skip
+    lines.append("")
+    writes = [
+        [s, r.value(f"writeback_{s}", "rows_planned", "-"), r.value(f"writeback_{s}", "rows_updated", "-"),
+         r.value(f"writeback_{s}", "values_changed", "-"), r.value(f"writeback_{s}", "conflicts", "-")]
+        for s in r.sources
+    ]  # fmt: skip
+    dry = any(r.value(f"writeback_{s}", "dry_run") for s in r.sources)
+    lines.append("write-back" + (" (DRY RUN: nothing written)" if dry else "") + ":")
+    lines += [_table(["source", "rows planned", "rows updated", "values written", "conflicts skipped"], writes), ""]
+    checks = [[c.asset, "pass" if c.passed else "FAIL", "yes" if c.blocking else "no", c.summary] for c in r.checks]
+    lines += ["expectations:", _table(["asset", "result", "blocking", "summary"], checks)]
+    if r.blocked:
+        lines += ["", "publish and write-back did not run: a blocking expectation on golden records failed (above)."]
+    for e in r.errors:
+        lines += ["", f"error in {e}"]
+    return "\n".join(lines)
+
+
+def cmd_writeback(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from connectors.writeback import WritebackError, published_run, write_back
+    from hub import store
+
+    diff_rows = 20
+
+    def shown(value: object) -> str:  # one line of the diff: line breaks as \n, missing as (none)
+        return "(none)" if pd.isna(value) else str(value).replace("\r", "\\r").replace("\n", "\\n")
+
+    with _workspace(args) as (cfg, ws):
+        names = args.source or list(cfg.sources)
+        unknown = [n for n in names if n not in cfg.sources]
+        if unknown:
+            raise ConfigError(
+                "sources", f"no source named {unknown} (configured: {list(cfg.sources)})", Path(args.config)
+            )
+        engine = store.open_store(cfg.serving_store)
+        try:
+            run_id = published_run(engine)
+            results = [write_back(ws, cfg, engine, n, run_id, dry_run=args.dry_run, progress=_progress) for n in names]
+        except WritebackError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            engine.dispose()
+    print(f"{'dry run: nothing written. ' if args.dry_run else ''}golden values of run {run_id}")
+    print(_table(
+        ["source", "planned", "updated", "unchanged", "conflicts", "missing", "stale", "values changed", "seconds"],
+        [[r.source, r.planned, r.updated, r.unchanged, r.conflicts, r.missing, r.stale, r.values_changed,
+          f"{r.seconds:.1f}"] for r in results],
+    ))  # fmt: skip
+    for r in results:
+        if r.address_kept:
+            print(f"{r.source}: {r.address_kept:,} rows keep their own address (it has a field the golden one lacks)")
+    if args.dry_run:
+        for r in results:
+            if r.changes.empty:
+                continue
+            head = r.changes.sort_values(["source_key", "column"], kind="stable").head(diff_rows)
+            print(f"\n{r.source}: would change")
+            print(_table(
+                ["key", "column", "old -> new"],
+                [[k, c, f"{shown(o)} -> {shown(n)}"]
+                 for k, c, o, n in zip(head.source_key, head.column, head.old_value, head.new_value, strict=True)],
+            ))  # fmt: skip
+            if len(r.changes) > diff_rows:
+                print(f"... and {len(r.changes) - diff_rows:,} more")
+    for r in results:
+        if r.conflict_rows.empty:
+            continue
+        head = r.conflict_rows.head(diff_rows)
+        print(f"\n{r.source}: skipped")
+        print(
+            _table(
+                ["key", "status", "why"],
+                [list(row) for row in head[["source_key", "status", "detail"]].itertuples(index=False)],
+            )
+        )
+        if len(r.conflict_rows) > diff_rows:
+            print(f"... and {len(r.conflict_rows) - diff_rows:,} more")
+    if not args.dry_run:
+        print(f"\naudit: {sum(r.values_changed for r in results):,} changes in writeback_audit (run {run_id})")
+    print(f"serving store: {cfg.serving_store}")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from hub import store
     from hub.export import export
@@ -208,6 +325,20 @@ def build_parser() -> argparse.ArgumentParser:
     golden = sub.add_parser("golden", help="build golden records from the clusters and publish them")
     golden.add_argument("--config", default=DEFAULT_CONFIG)
     golden.set_defaults(func=cmd_golden)
+
+    run = sub.add_parser("run", help="run the whole Dagster pipeline in this process and print a summary")
+    run.add_argument("--config", default=DEFAULT_CONFIG)
+    run.add_argument("--full", action="store_true", help="ignore saved cursors and re-read every source row")
+    run.add_argument("--dry-run", action="store_true", help="compute and report the write-back diff, write nothing")
+    run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+                     help="Dagster console log level for progress lines (default INFO)")  # fmt: skip
+    run.set_defaults(func=cmd_run)
+
+    wb = sub.add_parser("writeback", help="write the harmonized golden values back into the sources")
+    wb.add_argument("--config", default=DEFAULT_CONFIG)
+    wb.add_argument("--source", action="append", help="only this source (repeatable)")
+    wb.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    wb.set_defaults(func=cmd_writeback)
 
     exp = sub.add_parser("export", help="export golden records or the xref from the serving store")
     exp.add_argument("table", choices=["golden", "xref"])

@@ -275,6 +275,38 @@ class SurvivorshipConfig(_Strict):
         return list(self.fields.get(field) or DEFAULT_RULES.get(field) or ["most_recent"])
 
 
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*,/\-?]+$")
+
+
+class PipelineConfig(_Strict):
+    """When Dagster runs the pipeline: a cron schedule for the full run, and a sensor that starts
+    a run when a source changed. Both start stopped; `autostart: true` turns them on in `dagster dev`."""
+
+    schedule: str = "0 2 * * *"
+    timezone: str = "UTC"
+    sensor_interval_seconds: int = Field(300, ge=30)
+    autostart: bool = False
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        parts = v.split()
+        if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
+            raise ValueError(f"'{v}' is not a cron expression (five fields: minute hour day month weekday)")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(v)
+        except Exception:
+            raise ValueError(f"'{v}' is not an IANA time zone (e.g. UTC, Europe/London)") from None
+        return v
+
+
 class HubConfig(_Strict):
     workspace: Path = Path(".hub/workspace.duckdb")
     serving_store: str = "sqlite:///.hub/serving.db"
@@ -282,6 +314,7 @@ class HubConfig(_Strict):
     attributes: dict[str, FieldType] = {}
     matching: MatchingConfig = MatchingConfig()
     survivorship: SurvivorshipConfig = SurvivorshipConfig()
+    pipeline: PipelineConfig = PipelineConfig()
     sources: dict[str, SourceConfig]
 
     @field_validator("sources")

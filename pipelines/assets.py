@@ -1,11 +1,29 @@
-"""Assets generated from hub.yaml: one raw asset per configured source, so a new source needs no code."""
+"""The pipeline's assets, generated from hub.yaml: one raw asset and one write-back asset per
+configured source (a new source needs no code), and the matching and golden-record steps between.
+
+Each asset calls the same function the CLI calls (connectors.pull_source, matching.run.*,
+golden_record.run.*, connectors.writeback.write_back); state lives in the workspace and the
+serving store, so assets pass nothing in memory and any one can be re-materialized alone.
+"""
+
+import time
 
 import dagster as dg
+import pandas as pd
 
 from connectors import pull_source
+from connectors.writeback import write_back
+from golden_record.run import build, publish_build
+from hub import store
 from hub.config import HubConfig
-from hub.workspace import Workspace
+from matching import run as matching
 from pipelines.resources import HubResource
+
+PREVIEW_ROWS = 10
+
+
+def _md(frame: pd.DataFrame) -> dg.MetadataValue:
+    return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_none_")
 
 
 def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
@@ -17,14 +35,11 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
     )
     def _pull(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
         cfg = hub.config()
-        ws = Workspace.for_config(cfg)
-        try:
-            result = pull_source(cfg, name, ws, progress=context.log.info)
+        with hub.workspace(cfg) as ws:
+            result = pull_source(cfg, name, ws, full=hub.full_pull, progress=context.log.info)
             preview = ws.con.execute(
-                "SELECT source_key, reason FROM quarantine WHERE source_system = ? LIMIT 10", [name]
+                f"SELECT source_key, reason FROM quarantine WHERE source_system = ? LIMIT {PREVIEW_ROWS}", [name]
             ).df()
-        finally:
-            ws.close()
         return dg.MaterializeResult(
             metadata={
                 "mode": result.mode,
@@ -34,12 +49,199 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
                 "staged_total": result.staged_total,
                 "quarantined_total": result.quarantined_total,
                 "rows_per_second": round(result.rows_per_second),
-                "quarantine_preview": dg.MetadataValue.md(preview.to_markdown(index=False)) if len(preview) else "none",
+                "quarantine_preview": _md(preview),
             }
         )
 
     return _pull
 
 
-def source_assets(cfg: HubConfig) -> list[dg.AssetsDefinition]:
-    return [source_asset(name, src.kind) for name, src in cfg.sources.items()]
+def writeback_asset(name: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=f"writeback_{name}",
+        group_name="writeback",
+        deps=["published_golden"],
+        kinds={"sql"},
+        description=(
+            f"Golden values of the fields '{name}' accepts, written back into it: only changed rows, only those "
+            "columns, skipping rows that changed since the pull; old -> new audited in the serving store."
+        ),
+    )
+    def _write(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+        cfg = hub.config()
+        with hub.workspace(cfg) as ws, hub.store(cfg) as engine:
+            with engine.connect() as conn:
+                run_id = store.last_published_run(conn)
+            r = write_back(ws, cfg, engine, name, run_id, dry_run=hub.writeback_dry_run, progress=context.log.info)
+        by_column = r.changes.groupby("column").size().rename("values").reset_index() if len(r.changes) else r.changes
+        return dg.MaterializeResult(
+            metadata={
+                "dry_run": r.dry_run,
+                "run_id": run_id,
+                "rows_planned": r.planned,
+                "rows_updated": r.updated,
+                "rows_unchanged": r.unchanged,
+                "conflicts": r.conflicts,
+                "missing": r.missing,
+                "values_changed": r.values_changed,
+                "values_by_column": _md(by_column),
+                "changes_preview": _md(r.changes.head(PREVIEW_ROWS)),
+            }
+        )
+
+    return _write
+
+
+def standardized_asset(sources: list[str]) -> dg.AssetsDefinition:
+    @dg.asset(
+        name="standardized_records",
+        group_name="matching",
+        deps=[f"raw_{name}" for name in sources],
+        kinds={"duckdb"},
+        description="Every staged record, standardized for matching.",
+    )
+    def _standardize(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+        cfg = hub.config()
+        with hub.workspace(cfg) as ws:
+            t = time.perf_counter()
+            n = matching.standardize_records(ws)
+            per_source = ws.con.execute(
+                f"SELECT source_system, count(*) AS records FROM {matching.RECORDS} GROUP BY ALL ORDER BY 1"
+            ).df()
+        context.log.info(f"standardized {n:,} records")
+        return dg.MaterializeResult(
+            metadata={"records": n, "per_source": _md(per_source), "seconds": round(time.perf_counter() - t, 1)}
+        )
+
+    return _standardize
+
+
+@dg.asset(
+    group_name="matching",
+    deps=["standardized_records"],
+    kinds={"splink"},
+    description="The latest saved Splink model; the first run trains one (`hub model train` makes a new version).",
+)
+def match_model(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+    cfg = hub.config()
+    with hub.workspace(cfg) as ws:
+        saved, trained = matching.current_model(ws, progress=context.log.info)
+    return dg.MaterializeResult(
+        metadata={
+            "version": saved.version,
+            "trained_now": trained,
+            "trained_at": str(saved.trained_at)[:19],
+            "trained_on_records": saved.records,
+        }
+    )
+
+
+@dg.asset(
+    group_name="matching",
+    deps=[match_model],
+    kinds={"splink", "duckdb"},
+    description="Candidate pairs at or above the review threshold, with per-comparison match weights.",
+)
+def scored_pairs(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+    cfg = hub.config()
+    with hub.workspace(cfg) as ws:
+        saved, _ = matching.current_model(ws)
+        t = time.perf_counter()
+        n = matching.score_pairs(ws, cfg, saved)
+        auto = ws.con.execute(
+            f"SELECT count(*) FROM {matching.PAIRS} WHERE match_probability >= ?", [cfg.matching.auto_match_threshold]
+        ).fetchall()[0][0]
+    context.log.info(f"scored {n:,} pairs with model v{saved.version}")
+    return dg.MaterializeResult(
+        metadata={
+            "pairs": n,
+            "auto_match_pairs": auto,
+            "model_version": saved.version,
+            "seconds": round(time.perf_counter() - t, 1),
+        }
+    )
+
+
+@dg.asset(
+    group_name="matching",
+    deps=[scored_pairs],
+    kinds={"duckdb"},
+    description="Records grouped into people: auto-match pairs plus steward decisions.",
+)
+def clusters(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+    cfg = hub.config()
+    with hub.workspace(cfg) as ws:
+        r = matching.cluster_records(ws, cfg, progress=context.log.info)
+        records = ws.con.execute(f"SELECT count(*) FROM {matching.CLUSTERS}").fetchall()[0][0]
+    return dg.MaterializeResult(
+        metadata={
+            "records": records,
+            "clusters": r.clusters,
+            "multi_record_clusters": r.multi_record_clusters,
+            "auto_merge_pairs": r.auto_pairs,
+            "records_merged": records - r.clusters,
+        }
+    )
+
+
+@dg.asset(
+    group_name="matching",
+    deps=[clusters],
+    kinds={"duckdb"},
+    description="Uncertain pairs (review band) for stewards, strongest first, with explanations.",
+)
+def review_queue(hub: HubResource) -> dg.MaterializeResult:
+    cfg = hub.config()
+    with hub.workspace(cfg) as ws:
+        n = matching.review_band(ws, cfg)
+        preview = ws.con.execute(
+            f"""SELECT unique_id_l, unique_id_r, round(match_probability, 3) AS probability, same_cluster
+                FROM {matching.REVIEW} LIMIT {PREVIEW_ROWS}"""
+        ).df()
+    return dg.MaterializeResult(metadata={"queue_size": n, "top_candidates": _md(preview)})
+
+
+@dg.asset(
+    group_name="golden",
+    deps=[clusters],
+    kinds={"duckdb"},
+    description="Golden records built in the workspace (stable ids, survivorship, lineage), before the quality gate.",
+)
+def golden_records(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+    cfg = hub.config()
+    with hub.workspace(cfg) as ws, hub.store(cfg) as engine:
+        b = build(ws, cfg, engine, progress=context.log.info)
+        preview = ws.con.execute(
+            f"""SELECT golden_id, first_name, last_name, email, city, record_count
+                FROM golden_values LIMIT {PREVIEW_ROWS}"""
+        ).df()
+    return dg.MaterializeResult(
+        metadata={
+            **b.counts(),
+            "kept": b.kept,
+            "seconds": {k: round(v, 1) for k, v in b.seconds.items()},
+            "preview": _md(preview),
+        }
+    )
+
+
+@dg.asset(
+    group_name="golden",
+    deps=[golden_records, review_queue],
+    kinds={"sql"},
+    description="The golden records, xref and redirects made current in the serving store, in one transaction.",
+)
+def published_golden(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+    cfg = hub.config()
+    with hub.workspace(cfg) as ws, hub.store(cfg) as engine:
+        t = time.perf_counter()
+        p = publish_build(ws, cfg, engine, progress=context.log.info)
+    return dg.MaterializeResult(
+        metadata={"run_id": p.run_id, **p.counts(), "seconds": round(time.perf_counter() - t, 1)}
+    )
+
+
+def pipeline_assets(cfg: HubConfig) -> list[dg.AssetsDefinition]:
+    raw = [source_asset(name, src.kind) for name, src in cfg.sources.items()]
+    core = [match_model, scored_pairs, clusters, review_queue, golden_records, published_golden]
+    return [*raw, standardized_asset(list(cfg.sources)), *core, *(writeback_asset(name) for name in cfg.sources)]

@@ -5,16 +5,28 @@ from __future__ import annotations
 import dagster as dg
 
 from hub.config import load_config
-from pipelines.assets import source_assets
+from pipelines.assets import pipeline_assets
+from pipelines.checks import pipeline_checks
 from pipelines.resources import HubResource
+from pipelines.sensors import PIPELINE_JOB, change_sensor, pipeline_schedule
 
 
 def build_definitions(config_path: str) -> dg.Definitions:
     cfg = load_config(config_path)
-    pull_job = dg.define_asset_job("pull_sources", selection=dg.AssetSelection.groups("sources"))
+    jobs = [
+        dg.define_asset_job(
+            PIPELINE_JOB,
+            selection=dg.AssetSelection.all(),
+            description="Pull every source, match, build and gate golden records, publish, write back.",
+        ),
+        dg.define_asset_job("pull_sources", selection=dg.AssetSelection.groups("sources")),
+    ]
     return dg.Definitions(
-        assets=source_assets(cfg),
-        jobs=[pull_job],
+        assets=pipeline_assets(cfg),
+        asset_checks=pipeline_checks(list(cfg.sources)),
+        jobs=jobs,
+        schedules=[pipeline_schedule(cfg)],
+        sensors=[change_sensor(cfg)],
         resources={"hub": HubResource(config_path=str(config_path))},
         # One process: the DuckDB workspace takes a single writer at a time.
         executor=dg.in_process_executor,

@@ -184,6 +184,12 @@ def test_minimal_file_gets_defaults(tmp_path):
     assert cfg.attributes == {}
     assert cfg.sources["billing"].accepts == []
     assert cfg.sources["billing"].golden_id is None
+    assert (cfg.pipeline.schedule, cfg.pipeline.timezone, cfg.pipeline.sensor_interval_seconds) == (
+        "0 2 * * *",
+        "UTC",
+        300,
+    )
+    assert cfg.pipeline.autostart is False
 
 
 # -- paths resolve against the hub.yaml directory --------------------------------------------------
@@ -449,6 +455,16 @@ BAD_CASES = [
         "serving_store",
         "not a SQLAlchemy URL",
     ),
+    case("cron-with-four-fields", {"pipeline": {"schedule": "0 2 * *"}}, "pipeline.schedule", "not a cron expression"),
+    case("cron-with-words", {"pipeline": {"schedule": "every day"}}, "pipeline.schedule", "not a cron expression"),
+    case("unknown-timezone", {"pipeline": {"timezone": "Mars/Olympus"}}, "pipeline.timezone", "IANA time zone"),
+    case(
+        "sensor-too-eager",
+        {"pipeline": {"sensor_interval_seconds": 5}},
+        "pipeline.sensor_interval_seconds",
+        "greater than or equal to 30",
+    ),
+    case("unknown-pipeline-key", {"pipeline": {"cron": "0 2 * * *"}}, "pipeline.cron", "unknown key"),
 ]
 
 

@@ -129,3 +129,18 @@ def test_push_to_file_detects_a_row_changed_since_pull(source):
         {"source_key": ["007"], "expected_version": [staged.loc["007", "source_version"]], "email": ["a@b.com"]}
     )
     assert open_connector("web", cfg).push(changes).rows.loc[0, "status"] == "conflict"
+
+
+def test_change_marker_moves_when_the_file_is_rewritten_but_not_on_write_back(source):
+    path, cfg, ws = source
+    connector = open_connector("web", cfg)
+    quiet = connector.change_marker()
+    pull_source(cfg, "web", ws)
+    staged = ws.staged("web").set_index("source_key")
+    connector.push(
+        pd.DataFrame({"source_key": ["007"], "expected_version": [staged.loc["007", "source_version"]],
+                      "email": ["ann@harmonized.com"]})
+    )  # fmt: skip
+    assert connector.change_marker() == quiet  # the harmonized copy is another file
+    write(pd.DataFrame(ROWS).head(3), path)
+    assert connector.change_marker() != quiet

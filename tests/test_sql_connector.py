@@ -259,3 +259,23 @@ def test_incremental_text_cursor_with_offset_keeps_a_row_committed_later_at_the_
     result = pull_source(cfg, "crm", ws)
     assert result.records == 1 and set(ws.staged("crm").source_key) == {"a", "b"}
     ws.close()
+
+
+def test_change_marker_moves_on_edits_inserts_and_deletes_but_not_on_write_back(source):
+    engine, cfg, ws = source
+    connector = open_connector("crm", cfg)
+    quiet = connector.change_marker()
+    assert connector.change_marker() == quiet
+
+    pull_source(cfg, "crm", ws)
+    report = connector.push(staged_changes(ws, source_key=["1"], email=["harmonized@example.com"]))
+    assert report.count("updated") == 1
+    assert connector.change_marker() == quiet  # the hub's own write-back never looks like a source change
+
+    with engine.begin() as conn:
+        conn.execute(fx.customers.update().where(fx.customers.c.id == 2).values(modified_at=fx.T0 + timedelta(days=9)))
+    edited = connector.change_marker()
+    assert edited != quiet
+    with engine.begin() as conn:
+        conn.execute(fx.customers.delete().where(fx.customers.c.id == 110))
+    assert connector.change_marker() != edited

@@ -1,0 +1,101 @@
+"""`hub run`: execute the same Dagster job `dagster dev` shows, in this process, and summarize it.
+
+With DAGSTER_HOME set, runs are recorded in that Dagster instance (so `dagster dev` with the same
+DAGSTER_HOME lists them); otherwise an ephemeral instance is used."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+
+from pipelines.build import build_definitions
+from pipelines.resources import HubResource
+from pipelines.sensors import PIPELINE_JOB
+
+
+@dataclass
+class CheckOutcome:
+    asset: str
+    passed: bool
+    blocking: bool
+    summary: str
+
+
+@dataclass
+class PipelineSummary:
+    """What a run did, read off its Dagster events: per-asset materialization metadata and checks."""
+
+    run_id: str
+    success: bool
+    sources: list[str]
+    metadata: dict[str, dict[str, Any]]  # asset name -> metadata values
+    checks: list[CheckOutcome]
+    failed_steps: list[str] = field(default_factory=list)
+    skipped_steps: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def blocked(self) -> bool:
+        """A blocking check failed, so publish and write-back did not run."""
+        return any(c.blocking and not c.passed for c in self.checks)
+
+    def value(self, asset: str, key: str, default: Any = None) -> Any:
+        return self.metadata.get(asset, {}).get(key, default)
+
+
+def _instance() -> dg.DagsterInstance:
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def run_pipeline(
+    config_path: str,
+    full: bool = False,
+    dry_run: bool = False,
+    log_level: str = "INFO",
+    instance: dg.DagsterInstance | None = None,
+) -> PipelineSummary:
+    """Run the whole pipeline once. Progress goes to Dagster's console logger at `log_level`."""
+    defs = build_definitions(config_path)
+    job = defs.resolve_job_def(PIPELINE_JOB)
+    hub = HubResource(config_path=str(config_path), full_pull=full, writeback_dry_run=dry_run)
+    result = job.execute_in_process(
+        instance=instance or _instance(),
+        resources={"hub": hub},
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        raise_on_error=False,
+    )
+    return summarize(result, list(hub.config().sources))
+
+
+def summarize(result: dg.ExecuteInProcessResult, sources: list[str]) -> PipelineSummary:
+    metadata: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        metadata[mat.asset_key.to_user_string()] = {k: v.value for k, v in mat.metadata.items()}
+    checks = [
+        CheckOutcome(
+            asset=e.asset_key.to_user_string(),
+            passed=e.passed,
+            blocking=bool(e.blocking),
+            summary=e.description or "",
+        )
+        for e in result.get_asset_check_evaluations()
+    ]
+    errors = [
+        f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
+        for e in result.get_step_failure_events()
+        if e.event_specific_data and e.event_specific_data.error
+    ]
+    return PipelineSummary(
+        run_id=result.run_id,
+        success=result.success and not errors,
+        sources=sources,
+        metadata=metadata,
+        checks=checks,
+        failed_steps=result.get_failed_step_keys() and sorted(result.get_failed_step_keys()),
+        skipped_steps=sorted(e.step_key for e in result.get_step_skipped_events()),
+        errors=errors,
+    )

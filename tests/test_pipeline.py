@@ -1,0 +1,326 @@
+"""The Dagster pipeline end to end on demo data: pull -> match -> golden -> gate -> publish -> write-back.
+
+One demo is built and run once per module (a run takes tens of seconds); the tests then look at what
+that run did to the serving store and to the four source databases, and run it again where they need to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from connectors import open_connector
+from connectors.demo import init_demo
+from hub import store
+from hub.cli import main
+from hub.config import ADDRESS_BLOCK, load_config
+from pipelines.build import build_definitions
+from pipelines.run import run_pipeline
+
+SYSTEMS = ("billing", "web", "app", "crm")
+PEOPLE = 1000
+
+
+def _ephemeral() -> dg.DagsterInstance:
+    return dg.DagsterInstance.ephemeral()
+
+
+def table_digests(db: Path) -> dict[str, str]:
+    """A digest of every table's full contents (rows in key order) and its schema."""
+    con = sqlite3.connect(db)
+    out = {}
+    for name, sql in con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name"):
+        rows = con.execute(f'SELECT * FROM "{name}" ORDER BY 1').fetchall()
+        out[name] = hashlib.sha256(repr((sql, rows)).encode()).hexdigest()
+    con.close()
+    return out
+
+
+def column_digests(db: Path, table: str, exclude: set[str]) -> dict[str, str]:
+    """Per column of `table` (except `exclude`): a digest of its values in rowid order."""
+    con = sqlite3.connect(db)
+    cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")') if r[1] not in exclude]
+    out = {c: hashlib.sha256(repr(con.execute(f'SELECT "{c}" FROM "{table}" ORDER BY rowid').fetchall()).encode())
+           .hexdigest() for c in cols}  # fmt: skip
+    con.close()
+    return out
+
+
+def harmonized_columns(cfg, name: str) -> set[str]:
+    src = cfg.sources[name]
+    cols = {src.fields[f].column for f in src.accepts}
+    if src.golden_id and src.golden_id.column:
+        cols.add(src.golden_id.column)
+    return cols
+
+
+def snapshot(demo: Path, cfg) -> dict:
+    snap = {}
+    for name in SYSTEMS:
+        db = demo / f"{name}.db"
+        table = cfg.sources[name].table
+        tables = {t: d for t, d in table_digests(db).items() if t != table and t != "hub_golden_ids"}
+        snap[name] = {"tables": tables, "columns": column_digests(db, table, harmonized_columns(cfg, name))}
+    return snap
+
+
+def source_values(cfg, name: str) -> pd.DataFrame:
+    """The source's current rows as canonical records, read through its connector."""
+    frames = [b.records for b in open_connector(name, cfg).stream(None, full=True)]
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A demo whose pristine copy stays aside, and the summary of one full pipeline run over it."""
+    base = tmp_path_factory.mktemp("pipeline")
+    pristine = base / "pristine"
+    init_demo(pristine, customers=PEOPLE, seed=11)
+    work = base / "demo"
+    shutil.copytree(pristine, work)
+    cfg = load_config(work / "hub.yaml")
+    before = snapshot(work, cfg)
+    summary = run_pipeline(str(work / "hub.yaml"), instance=_ephemeral())
+    return work, cfg, before, summary
+
+
+def test_the_job_materializes_every_asset_and_every_check_passes(demo):
+    _work, cfg, _before, r = demo
+    assert r.success and not r.blocked, r.errors
+    expected = {f"raw_{s}" for s in cfg.sources} | {f"writeback_{s}" for s in cfg.sources}
+    expected |= {"standardized_records", "match_model", "scored_pairs", "clusters", "review_queue"}
+    expected |= {"golden_records", "published_golden"}
+    assert set(r.metadata) == expected
+    assert len(r.checks) == len(cfg.sources) + 2 and all(c.passed for c in r.checks), [c.summary for c in r.checks]
+    assert [c.asset for c in r.checks if c.blocking] == ["golden_records"]
+    assert r.value("review_queue", "queue_size") >= 0 and r.value("clusters", "records_merged") > 0
+    assert sum(r.value(f"writeback_{s}", "values_changed") for s in cfg.sources) > 0
+
+
+def test_golden_record_count_is_within_two_percent_of_the_true_number_of_people(demo):
+    work, _cfg, _before, r = demo
+    truth = pd.read_csv(work / "ground_truth.csv", dtype=str, keep_default_na=False)
+    people = truth.loc[truth["bad_reason"] == "", "person_id"].nunique()
+    golden = r.value("golden_records", "golden_records")
+    assert abs(golden - people) / people <= 0.02, (golden, people)
+
+
+def test_after_write_back_matched_records_hold_the_golden_value_of_every_field_they_accept(demo):
+    """Every accepted field of every record holds its golden value in the source. The one exception is
+    on purpose: a record whose own address has a part the golden address lacks (a flat, a region) and a
+    different postcode keeps its whole address block, since write-back never blanks a field and would
+    otherwise leave the old flat on the new street."""
+    work, cfg, _before, _r = demo
+    pristine = load_config(work.parent / "pristine" / "hub.yaml")
+    engine = store.open_store(cfg.serving_store)
+    with engine.connect() as conn:
+        xref = store.current_xref(conn)
+        golden = store.current_golden(conn).set_index("golden_id")
+    engine.dispose()
+    checked = kept = 0
+    for name in SYSTEMS:
+        src = cfg.sources[name]
+        keys = xref[xref.source_system == name][["source_key", "golden_id"]]
+        current = source_values(cfg, name).merge(keys, on="source_key").set_index("source_key")
+        original = source_values(pristine, name).set_index("source_key").loc[current.index]
+        want = golden.loc[current["golden_id"]].set_index(current.index)
+        if "address_line1" in src.accepts and "address_line2" not in src.fields:
+            # A source without a second address line receives the flat folded into line 1.
+            want["address_line1"] = want["address_line1"].where(
+                want["address_line2"].isna(), want["address_line2"] + ", " + want["address_line1"]
+            )
+        block = [f for f in src.accepts if f in ADDRESS_BLOCK]
+        address_kept = (current[block].astype("string") == original[block].astype("string")).fillna(True).all(axis=1)
+        for field in src.accepts:
+            known = want[field].notna()
+            if field.startswith("consent_"):  # only explicit choices are written back
+                choice = want[field.removesuffix("_at")]
+                known &= choice.isin(["granted", "denied"])
+            differs = known & (current[field].astype("string") != want[field].astype("string")).fillna(True)
+            if field in block:
+                assert address_kept[differs].all(), (name, field, list(differs[differs & ~address_kept].index[:5]))
+                kept += int(differs.sum())
+            else:
+                assert not differs.any(), (name, field, list(differs[differs].index[:5]))
+            checked += int(known.sum())
+    assert checked > 10_000 and kept < checked * 0.01, (checked, kept)
+
+
+def test_write_back_leaves_every_other_column_and_table_byte_for_byte_unchanged(demo):
+    work, cfg, before, _r = demo
+    assert snapshot(work, cfg) == before
+    con = sqlite3.connect(work / "billing.db")
+    written = con.execute("SELECT count(*) FROM accounts WHERE hub_customer_id LIKE 'G%'").fetchone()[0]
+    con.close()
+    assert written > 0
+
+
+def _golden_state(cfg) -> tuple[pd.DataFrame, pd.DataFrame]:
+    engine = store.open_store(cfg.serving_store)
+    with engine.connect() as conn:
+        golden = store.current_golden(conn, ["golden_id", *store.ATTRIBUTES]).set_index("golden_id")
+        xref = store.current_xref(conn).set_index(["source_system", "source_key"])
+    engine.dispose()
+    return golden, xref
+
+
+def test_a_second_run_with_no_new_data_writes_only_what_new_golden_values_require(demo):
+    """Write-back changes what matching sees: harmonized records can score higher and reveal a true
+    duplicate, and the merged golden record's new values are then written. Everything else writes
+    nothing, and once nothing merges any more a run writes nothing at all."""
+    work, cfg, _before, _r = demo
+    golden_before, xref_before = _golden_state(cfg)
+    again = run_pipeline(str(work / "hub.yaml"), instance=_ephemeral())
+    assert again.success
+    golden_after, xref_after = _golden_state(cfg)
+    engine = store.open_store(cfg.serving_store)
+    with engine.connect() as conn:
+        written = store.writeback_audit(conn, run_id=again.value("published_golden", "run_id"))
+    engine.dispose()
+    for row in written[["source_system", "source_key"]].drop_duplicates().itertuples(index=False):
+        old_id, new_id = xref_before.loc[tuple(row), "golden_id"], xref_after.loc[tuple(row), "golden_id"]
+        old, new = golden_before.loc[old_id], golden_after.loc[new_id]
+        assert old_id != new_id or not old.astype("string").equals(new.astype("string")), row
+    assert len(written) <= 20  # a handful of merges, not a rewrite
+    assert sum(again.value(f"writeback_{name}", "conflicts") for name in cfg.sources) == 0
+
+    third = run_pipeline(str(work / "hub.yaml"), instance=_ephemeral())
+    for name in cfg.sources:
+        assert third.value(f"writeback_{name}", "values_changed") == 0, name
+
+
+def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_path):
+    work, cfg, _before, _r = demo
+    copy = tmp_path / "demo"
+    shutil.copytree(work, copy)
+    cfg = load_config(copy / "hub.yaml")
+    engine = store.open_store(cfg.serving_store)
+    with engine.connect() as conn:
+        some_id = store.current_golden(conn, ["golden_id"])["golden_id"].iloc[0]
+        runs_before = len(pd.read_sql(sa.select(store.run_log), conn))
+    with store.write_transaction(engine) as conn:
+        store.pin(conn, some_id, "email", "not-an-email", "test")  # a steward pins an invalid value
+    # A source change that write-back would otherwise push.
+    con = sqlite3.connect(copy / "web.db")
+    con.execute("UPDATE users SET first_name = 'Zebedee', updated_at = '2099-01-01T00:00:00' WHERE id = "
+                "(SELECT min(id) FROM users)")  # fmt: skip
+    con.commit()
+    con.close()
+    digests = {s: table_digests(copy / f"{s}.db") for s in SYSTEMS}
+
+    r = run_pipeline(str(copy / "hub.yaml"), instance=_ephemeral())
+    assert r.blocked and not r.success
+    gate = next(c for c in r.checks if c.blocking)
+    assert not gate.passed and "email" in gate.summary
+    assert "published_golden" not in r.metadata and not any(k.startswith("writeback_") for k in r.metadata)
+    assert {s: table_digests(copy / f"{s}.db") for s in SYSTEMS} == digests
+    with engine.connect() as conn:
+        runs = pd.read_sql(sa.select(store.run_log).order_by(store.run_log.c.started_at), conn)
+        assert store.golden_by_id(conn, some_id)["email"] != "not-an-email"
+    engine.dispose()
+    assert len(runs) == runs_before + 1
+    assert runs.iloc[-1]["status"] == "failed" and "quality gate" in runs.iloc[-1]["message"]
+
+
+def test_dry_run_reports_the_diff_and_writes_nothing(tmp_path):
+    init_demo(tmp_path, customers=120, seed=4)
+    digests = {s: table_digests(tmp_path / f"{s}.db") for s in SYSTEMS}
+    r = run_pipeline(str(tmp_path / "hub.yaml"), dry_run=True, instance=_ephemeral())
+    assert r.success
+    assert all(r.value(f"writeback_{s}", "dry_run") for s in SYSTEMS)
+    assert sum(r.value(f"writeback_{s}", "values_changed") for s in SYSTEMS) > 0
+    assert {s: table_digests(tmp_path / f"{s}.db") for s in SYSTEMS} == digests
+
+
+def test_hub_run_prints_the_summary_and_exits_zero(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    init_demo(tmp_path, customers=60, seed=8)
+    assert main(["run", "--config", str(tmp_path / "hub.yaml"), "--log-level", "WARNING"]) == 0
+    out = capsys.readouterr().out
+    assert "succeeded" in out and "write-back" in out and "expectations:" in out
+    for name in SYSTEMS:
+        assert name in out
+
+
+def test_the_sensor_starts_a_run_when_a_source_row_changes(tmp_path):
+    init_demo(tmp_path, customers=30, seed=2)
+    defs = build_definitions(str(tmp_path / "hub.yaml"))
+    sensor = defs.resolve_sensor_def("source_change_sensor")
+    hub = defs.resources["hub"]
+
+    def tick(cursor):
+        ctx = dg.build_sensor_context(cursor=cursor, resources={"hub": hub}, definitions=defs)
+        return sensor(ctx), ctx.cursor
+
+    first, cursor = tick(None)
+    assert isinstance(first, dg.SkipReason)
+    quiet, cursor = tick(cursor)
+    assert isinstance(quiet, dg.SkipReason) and "no source changed" in quiet.skip_message
+
+    con = sqlite3.connect(tmp_path / "crm.db")
+    con.execute("UPDATE contacts SET LastName = 'Changed', LastModifiedDate = '2099-01-01T00:00:00.000+0000' "
+                "WHERE Id = (SELECT min(Id) FROM contacts)")  # fmt: skip
+    con.commit()
+    con.close()
+    fired, cursor = tick(cursor)
+    assert isinstance(fired, dg.SensorResult) and len(fired.run_requests) == 1
+    assert fired.run_requests[0].tags["hub/changed_sources"] == "crm"
+    assert isinstance(tick(fired.cursor)[0], dg.SkipReason)
+
+
+def _copy_table(sqlite_db: Path, table: str, url: str) -> None:
+    """The demo table on a real server, with text columns as VARCHAR(255) (MariaDB keys need a length)."""
+    src = sa.create_engine(f"sqlite:///{sqlite_db}")
+    reflected = sa.Table(table, sa.MetaData(), autoload_with=src)
+    target = sa.Table(
+        table,
+        sa.MetaData(),
+        *(
+            sa.Column(c.name, sa.BigInteger() if isinstance(c.type, sa.Integer) else sa.String(255),
+                      primary_key=c.primary_key)
+            for c in reflected.columns
+        ),
+    )  # fmt: skip
+    dst = sa.create_engine(url)
+    target.create(dst)
+    with src.connect() as s, dst.begin() as d:
+        rows = [dict(r._mapping) for r in s.execute(sa.select(reflected))]
+        d.execute(sa.insert(target), rows)
+    src.dispose()
+    dst.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.mariadb
+def test_postgresql_and_mariadb_sources_run_through_the_same_pipeline(tmp_path, postgres_url, mariadb_url):
+    init_demo(tmp_path, customers=150, seed=6)
+    _copy_table(tmp_path / "billing.db", "accounts", postgres_url)
+    _copy_table(tmp_path / "crm.db", "contacts", mariadb_url)
+    raw = yaml.safe_load((tmp_path / "hub.yaml").read_text())
+    raw["sources"]["billing"]["url"] = postgres_url
+    raw["sources"]["crm"]["url"] = mariadb_url
+    (tmp_path / "hub.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+
+    r = run_pipeline(str(tmp_path / "hub.yaml"), instance=_ephemeral())
+    assert r.success, r.errors
+    for name in ("billing", "crm"):
+        assert r.value(f"raw_{name}", "rows_read") > 0
+        assert r.value(f"writeback_{name}", "values_changed") > 0, name
+    pg = sa.create_engine(postgres_url)
+    with pg.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM accounts WHERE hub_customer_id LIKE 'G%'")) > 0
+    pg.dispose()
+    my = sa.create_engine(mariadb_url)
+    with my.connect() as conn:
+        assert conn.scalar(sa.text("SELECT count(*) FROM contacts WHERE Master_Id__c LIKE 'G%'")) > 0
+    my.dispose()
+    again = run_pipeline(str(tmp_path / "hub.yaml"), instance=_ephemeral())
+    assert all(again.value(f"writeback_{s}", "values_changed") == 0 for s in SYSTEMS)
