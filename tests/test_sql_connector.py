@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from connectors import SourceError, open_connector, pull_source
+from connectors import SourceError, SqlConnector, open_connector, pull_source
 from hub.config import HubConfig
 from hub.workspace import Workspace
 from tests import source_fixture as fx
@@ -279,3 +279,22 @@ def test_change_marker_moves_on_edits_inserts_and_deletes_but_not_on_write_back(
     with engine.begin() as conn:
         conn.execute(fx.customers.delete().where(fx.customers.c.id == 110))
     assert connector.change_marker() != edited
+
+
+def test_side_table_push_works_when_sqlite_spills_the_open_write_transaction(sqlite_url, tmp_path):
+    """Regression: the side table used to be inspected on a second connection, which waits on the write
+    lock this push holds once SQLite spills its page cache to the file, and then fails with 'database is
+    locked' (seen at 1M rows; a one-page cache makes it happen on a handful)."""
+    fx.create_source(sqlite_url).dispose()
+    cfg = fx.hub_config(sqlite_url, tmp_path, golden_id={"table": "hub_golden_ids"})
+    ws = Workspace.for_config(cfg)
+    pull_source(cfg, "crm", ws)
+    engine = sa.create_engine(sqlite_url, connect_args={"timeout": 0.5})
+    sa.event.listen(engine, "connect", lambda dbapi, _rec: dbapi.execute("PRAGMA cache_size = 1"))
+    connector = SqlConnector("crm", cfg.sources["crm"], cfg, engine=engine)
+    keys = ws.staged("crm")["source_key"].tolist()
+    changes = staged_changes(ws, source_key=keys, email=[f"spill{k}@example.com" for k in keys])
+    report = connector.push(changes.assign(golden_id=[f"G-{k}" for k in keys]))
+    assert report.count("updated") == len(keys)
+    ws.close()
+    engine.dispose()
