@@ -55,18 +55,20 @@ class Sampler:
 
 def run(config: str, sampler: Sampler, label: str) -> None:
     defs = build_definitions(config)
+    instance = dg.DagsterInstance.ephemeral()
     started = time.time()
     result = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
+        instance=instance,
         resources={"hub": HubResource(config_path=config)},
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         raise_on_error=False,
     )
     total = time.time() - started
     steps: dict[str, list[float]] = {}
-    for e in result.all_events:
-        if e.step_key and e.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
-            steps.setdefault(e.step_key, []).append(e.timestamp)
+    for entry in instance.all_logs(result.run_id):  # event log entries carry the timestamps
+        e = entry.dagster_event
+        if e and e.step_key and e.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
+            steps.setdefault(e.step_key, []).append(entry.timestamp)
     summary = summarize(result, list(load_config(config).sources))
     print(f"\n== {label}: {'ok' if summary.success else 'FAILED ' + '; '.join(summary.errors)} in {total:.1f} s")
     print(f"{'step':36}{'seconds':>10}{'peak GiB':>10}")
