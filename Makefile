@@ -24,6 +24,7 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/hub demo init --dir $(DEMO_DIR) --customers $(CUSTOMERS) --seed $(SEED) --force
 	mkdir -p $(DEMO_DIR)/.dagster
+	test -f $(DEMO_DIR)/.dagster/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DEMO_DIR)/.dagster/dagster.yaml
 	DAGSTER_HOME=$(abspath $(DEMO_DIR))/.dagster $(BIN)/hub run --config $(DEMO_DIR)/hub.yaml
 	@echo ""
 	@echo "Dagster UI:  HUB_CONFIG=$(DEMO_DIR)/hub.yaml DAGSTER_HOME=$(abspath $(DEMO_DIR))/.dagster $(BIN)/dagster dev"
