@@ -208,6 +208,8 @@ def run_summary(r: PipelineSummary) -> str:
     lines += ["expectations:", _table(["asset", "result", "blocking", "summary"], checks)]
     if r.blocked:
         lines += ["", "publish and write-back did not run: a blocking expectation on golden records failed (above)."]
+    if r.skipped_steps:
+        lines.append(f"skipped: {', '.join(r.skipped_steps)}")
     for e in r.errors:
         lines += ["", f"error in {e}"]
     return "\n".join(lines)

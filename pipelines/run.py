@@ -34,7 +34,7 @@ class PipelineSummary:
     metadata: dict[str, dict[str, Any]]  # asset name -> metadata values
     checks: list[CheckOutcome]
     failed_steps: list[str] = field(default_factory=list)
-    skipped_steps: list[str] = field(default_factory=list)
+    skipped_steps: list[str] = field(default_factory=list)  # never started
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -95,7 +95,8 @@ def summarize(result: dg.ExecuteInProcessResult, sources: list[str]) -> Pipeline
         sources=sources,
         metadata=metadata,
         checks=checks,
-        failed_steps=result.get_failed_step_keys() and sorted(result.get_failed_step_keys()),
-        skipped_steps=sorted(e.step_key for e in result.get_step_skipped_events()),
+        failed_steps=sorted(result.get_failed_step_keys()),
+        # Steps downstream of a failed step or a failed blocking check never start.
+        skipped_steps=sorted({n.name for n in result.job_def.nodes} - {e.step_key for e in result.all_events}),
         errors=errors,
     )

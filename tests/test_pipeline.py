@@ -94,7 +94,7 @@ def demo(tmp_path_factory):
 
 def test_the_job_materializes_every_asset_and_every_check_passes(demo):
     _work, cfg, _before, r = demo
-    assert r.success and not r.blocked, r.errors
+    assert r.success and not r.blocked and not r.skipped_steps, r.errors
     expected = {f"raw_{s}" for s in cfg.sources} | {f"writeback_{s}" for s in cfg.sources}
     expected |= {"standardized_records", "match_model", "scored_pairs", "clusters", "review_queue"}
     expected |= {"golden_records", "published_golden"}
@@ -197,7 +197,8 @@ def test_a_second_run_with_no_new_data_writes_only_what_new_golden_values_requir
         assert third.value(f"writeback_{name}", "values_changed") == 0, name
 
 
-def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_path):
+def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     work, cfg, _before, _r = demo
     copy = tmp_path / "demo"
     shutil.copytree(work, copy)
@@ -221,6 +222,7 @@ def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_p
     gate = next(c for c in r.checks if c.blocking)
     assert not gate.passed and "email" in gate.summary
     assert "published_golden" not in r.metadata and not any(k.startswith("writeback_") for k in r.metadata)
+    assert set(r.skipped_steps) == {"published_golden", *(f"writeback_{s}" for s in SYSTEMS)}
     assert {s: table_digests(copy / f"{s}.db") for s in SYSTEMS} == digests
     with engine.connect() as conn:
         runs = pd.read_sql(sa.select(store.run_log).order_by(store.run_log.c.started_at), conn)
@@ -228,6 +230,10 @@ def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_p
     engine.dispose()
     assert len(runs) == runs_before + 1
     assert runs.iloc[-1]["status"] == "failed" and "quality gate" in runs.iloc[-1]["message"]
+
+    assert main(["run", "--config", str(copy / "hub.yaml"), "--log-level", "ERROR"]) == 1  # still pinned
+    out = capsys.readouterr().out
+    assert "BLOCKED" in out and "publish and write-back did not run" in out and "skipped: published_golden" in out
 
 
 def test_dry_run_reports_the_diff_and_writes_nothing(tmp_path):
