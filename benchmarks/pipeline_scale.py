@@ -23,7 +23,7 @@ import psutil
 from connectors.demo import init_demo
 from hub.config import load_config
 from pipelines.build import build_definitions
-from pipelines.resources import HubResource
+from pipelines.resources import HubResource, pipeline_resources
 from pipelines.run import summarize
 from pipelines.sensors import PIPELINE_JOB
 
@@ -59,7 +59,7 @@ def run(config: str, sampler: Sampler, label: str) -> None:
     started = time.time()
     result = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
         instance=instance,
-        resources={"hub": HubResource(config_path=config)},
+        resources=pipeline_resources(HubResource(config_path=config)),
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         raise_on_error=False,
     )

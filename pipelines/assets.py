@@ -17,7 +17,7 @@ from golden_record.run import build, publish_build
 from hub import store
 from hub.config import HubConfig
 from matching import run as matching
-from pipelines.resources import HubResource
+from pipelines.resources import HubResource, ServingStoreResource, WorkspaceResource
 
 PREVIEW_ROWS = 10
 
@@ -33,9 +33,11 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
         kinds={"duckdb", kind if kind == "sql" else "file"},
         description=f"Source '{name}' as canonical records in the workspace (incremental once a cursor exists).",
     )
-    def _pull(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+    def _pull(
+        context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource
+    ) -> dg.MaterializeResult:
         cfg = hub.config()
-        with hub.workspace(cfg) as ws:
+        with workspace.open(cfg) as ws:
             result = pull_source(cfg, name, ws, full=hub.full_pull, progress=context.log.info)
             preview = ws.con.execute(
                 f"SELECT source_key, reason FROM quarantine WHERE source_system = ? LIMIT {PREVIEW_ROWS}", [name]
@@ -67,9 +69,14 @@ def writeback_asset(name: str) -> dg.AssetsDefinition:
             "columns, skipping rows that changed since the pull; old -> new audited in the serving store."
         ),
     )
-    def _write(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+    def _write(
+        context: dg.AssetExecutionContext,
+        hub: HubResource,
+        workspace: WorkspaceResource,
+        serving_store: ServingStoreResource,
+    ) -> dg.MaterializeResult:
         cfg = hub.config()
-        with hub.workspace(cfg) as ws, hub.store(cfg) as engine:
+        with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
             with engine.connect() as conn:
                 run_id = store.last_published_run(conn)
             r = write_back(ws, cfg, engine, name, run_id, dry_run=hub.writeback_dry_run, progress=context.log.info)
@@ -100,9 +107,11 @@ def standardized_asset(sources: list[str]) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         description="Every staged record, standardized for matching.",
     )
-    def _standardize(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+    def _standardize(
+        context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource
+    ) -> dg.MaterializeResult:
         cfg = hub.config()
-        with hub.workspace(cfg) as ws:
+        with workspace.open(cfg) as ws:
             t = time.perf_counter()
             n = matching.standardize_records(ws)
             per_source = ws.con.execute(
@@ -122,9 +131,11 @@ def standardized_asset(sources: list[str]) -> dg.AssetsDefinition:
     kinds={"splink"},
     description="The latest saved Splink model; the first run trains one (`hub model train` makes a new version).",
 )
-def match_model(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+def match_model(
+    context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource
+) -> dg.MaterializeResult:
     cfg = hub.config()
-    with hub.workspace(cfg) as ws:
+    with workspace.open(cfg) as ws:
         saved, trained = matching.current_model(ws, progress=context.log.info)
     return dg.MaterializeResult(
         metadata={
@@ -142,9 +153,11 @@ def match_model(context: dg.AssetExecutionContext, hub: HubResource) -> dg.Mater
     kinds={"splink", "duckdb"},
     description="Candidate pairs at or above the review threshold, with per-comparison match weights.",
 )
-def scored_pairs(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+def scored_pairs(
+    context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource
+) -> dg.MaterializeResult:
     cfg = hub.config()
-    with hub.workspace(cfg) as ws:
+    with workspace.open(cfg) as ws:
         saved, _ = matching.current_model(ws)
         t = time.perf_counter()
         n = matching.score_pairs(ws, cfg, saved)
@@ -168,9 +181,9 @@ def scored_pairs(context: dg.AssetExecutionContext, hub: HubResource) -> dg.Mate
     kinds={"duckdb"},
     description="Records grouped into people: auto-match pairs plus steward decisions.",
 )
-def clusters(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+def clusters(context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource) -> dg.MaterializeResult:
     cfg = hub.config()
-    with hub.workspace(cfg) as ws:
+    with workspace.open(cfg) as ws:
         r = matching.cluster_records(ws, cfg, progress=context.log.info)
         records = ws.con.execute(f"SELECT count(*) FROM {matching.CLUSTERS}").fetchall()[0][0]
     return dg.MaterializeResult(
@@ -190,9 +203,9 @@ def clusters(context: dg.AssetExecutionContext, hub: HubResource) -> dg.Material
     kinds={"duckdb"},
     description="Uncertain pairs (review band) for stewards, strongest first, with explanations.",
 )
-def review_queue(hub: HubResource) -> dg.MaterializeResult:
+def review_queue(hub: HubResource, workspace: WorkspaceResource) -> dg.MaterializeResult:
     cfg = hub.config()
-    with hub.workspace(cfg) as ws:
+    with workspace.open(cfg) as ws:
         n = matching.review_band(ws, cfg)
         preview = ws.con.execute(
             f"""SELECT unique_id_l, unique_id_r, round(match_probability, 3) AS probability, same_cluster
@@ -207,9 +220,14 @@ def review_queue(hub: HubResource) -> dg.MaterializeResult:
     kinds={"duckdb"},
     description="Golden records built in the workspace (stable ids, survivorship, lineage), before the quality gate.",
 )
-def golden_records(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+def golden_records(
+    context: dg.AssetExecutionContext,
+    hub: HubResource,
+    workspace: WorkspaceResource,
+    serving_store: ServingStoreResource,
+) -> dg.MaterializeResult:
     cfg = hub.config()
-    with hub.workspace(cfg) as ws, hub.store(cfg) as engine:
+    with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
         b = build(ws, cfg, engine, progress=context.log.info)
         preview = ws.con.execute(
             f"""SELECT golden_id, first_name, last_name, email, city, record_count
@@ -231,9 +249,14 @@ def golden_records(context: dg.AssetExecutionContext, hub: HubResource) -> dg.Ma
     kinds={"sql"},
     description="The golden records, xref and redirects made current in the serving store, in one transaction.",
 )
-def published_golden(context: dg.AssetExecutionContext, hub: HubResource) -> dg.MaterializeResult:
+def published_golden(
+    context: dg.AssetExecutionContext,
+    hub: HubResource,
+    workspace: WorkspaceResource,
+    serving_store: ServingStoreResource,
+) -> dg.MaterializeResult:
     cfg = hub.config()
-    with hub.workspace(cfg) as ws, hub.store(cfg) as engine:
+    with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
         t = time.perf_counter()
         p = publish_build(ws, cfg, engine, progress=context.log.info)
     return dg.MaterializeResult(

@@ -7,7 +7,7 @@ import dagster as dg
 from hub.config import load_config
 from pipelines.assets import pipeline_assets
 from pipelines.checks import pipeline_checks
-from pipelines.resources import HubResource
+from pipelines.resources import HubResource, pipeline_resources
 from pipelines.sensors import PIPELINE_JOB, change_sensor, pipeline_schedule
 
 
@@ -27,7 +27,7 @@ def build_definitions(config_path: str) -> dg.Definitions:
         jobs=jobs,
         schedules=[pipeline_schedule(cfg)],
         sensors=[change_sensor(cfg)],
-        resources={"hub": HubResource(config_path=str(config_path))},
+        resources=pipeline_resources(HubResource(config_path=str(config_path))),
         # One process: the DuckDB workspace takes a single writer at a time.
         executor=dg.in_process_executor,
     )

@@ -8,7 +8,7 @@ import dagster as dg
 
 import expectations
 from hub import store
-from pipelines.resources import HubResource
+from pipelines.resources import HubResource, ServingStoreResource, WorkspaceResource
 
 
 def _result(suite: expectations.SuiteResult, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
@@ -30,18 +30,18 @@ def raw_source_check(name: str) -> dg.AssetChecksDefinition:
         name="expectations",
         description="Keys present and unique, parsable and plausible dates, plausible emails, quarantine share.",
     )
-    def _check(hub: HubResource) -> dg.AssetCheckResult:
+    def _check(hub: HubResource, workspace: WorkspaceResource) -> dg.AssetCheckResult:
         cfg = hub.config()
-        with hub.workspace(cfg) as ws:
+        with workspace.open(cfg) as ws:
             return _result(expectations.check_raw_source(ws, cfg, name), dg.AssetCheckSeverity.WARN)
 
     return _check
 
 
 @dg.asset_check(asset="standardized_records", name="expectations", description="Standardized records look sane.")
-def standardized_check(hub: HubResource) -> dg.AssetCheckResult:
+def standardized_check(hub: HubResource, workspace: WorkspaceResource) -> dg.AssetCheckResult:
     cfg = hub.config()
-    with hub.workspace(cfg) as ws:
+    with workspace.open(cfg) as ws:
         return _result(expectations.check_standardized(ws), dg.AssetCheckSeverity.WARN)
 
 
@@ -54,13 +54,18 @@ def standardized_check(hub: HubResource) -> dg.AssetCheckResult:
         "no golden record without a source; only valid emails and phones survive."
     ),
 )
-def golden_check(context: dg.AssetCheckExecutionContext, hub: HubResource) -> dg.AssetCheckResult:
+def golden_check(
+    context: dg.AssetCheckExecutionContext,
+    hub: HubResource,
+    workspace: WorkspaceResource,
+    serving_store: ServingStoreResource,
+) -> dg.AssetCheckResult:
     cfg = hub.config()
-    with hub.workspace(cfg) as ws:
+    with workspace.open(cfg) as ws:
         suite = expectations.check_golden(ws)
     if not suite.success:
         context.log.error(f"publish and write-back blocked: {suite.summary()}")
-        with hub.store(cfg) as engine:
+        with serving_store.open(cfg) as engine:
             store.fail_run(
                 engine, store.start_run(engine), f"blocked by the golden-record quality gate: {suite.summary()}"
             )

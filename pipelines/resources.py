@@ -1,6 +1,8 @@
-"""Dagster resources: the hub configuration, and through it the workspace and the serving store."""
+"""Dagster resources: the hub configuration, the workspace, the serving store and the source systems.
 
-from __future__ import annotations
+Assets load hub.yaml once per materialization (`hub.config()`) and hand it to the other resources,
+which open what it names only while the asset runs: the DuckDB workspace takes one writer at a
+time, and the sensor must be able to look at the sources beside a running job."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,16 +10,14 @@ from contextlib import contextmanager
 import dagster as dg
 import sqlalchemy as sa
 
+from connectors import open_connector
 from hub import store
 from hub.config import HubConfig, load_config
 from hub.workspace import Workspace
 
 
 class HubResource(dg.ConfigurableResource):
-    """Where hub.yaml lives, and how this run pulls and writes back.
-
-    Assets load hub.yaml once per materialization and open the workspace only while they run: the
-    DuckDB file takes one writer at a time, and the sensor must be able to run beside a job."""
+    """Where hub.yaml lives, and how this run pulls and writes back."""
 
     config_path: str = "hub.yaml"
     full_pull: bool = False  # ignore the saved cursors and re-read every source row
@@ -26,18 +26,49 @@ class HubResource(dg.ConfigurableResource):
     def config(self) -> HubConfig:
         return load_config(self.config_path)
 
+
+class WorkspaceResource(dg.ConfigurableResource):
+    """The DuckDB workspace file hub.yaml names (staging, quarantine, matching and golden tables)."""
+
     @contextmanager
-    def workspace(self, cfg: HubConfig) -> Iterator[Workspace]:
+    def open(self, cfg: HubConfig) -> Iterator[Workspace]:
         ws = Workspace.for_config(cfg)
         try:
             yield ws
         finally:
             ws.close()
 
+
+class ServingStoreResource(dg.ConfigurableResource):
+    """The serving store hub.yaml names, migrated to the newest schema when opened."""
+
     @contextmanager
-    def store(self, cfg: HubConfig) -> Iterator[sa.Engine]:
+    def open(self, cfg: HubConfig) -> Iterator[sa.Engine]:
         engine = store.open_store(cfg.serving_store)
         try:
             yield engine
         finally:
             engine.dispose()
+
+
+class SourcesResource(dg.ConfigurableResource):
+    """The source systems hub.yaml declares, through their connectors."""
+
+    def change_markers(self, cfg: HubConfig) -> dict[str, str]:
+        """Each source's change marker; a source that cannot be read says so in its marker."""
+        markers = {}
+        for name in cfg.sources:
+            try:
+                markers[name] = open_connector(name, cfg).change_marker()
+            except Exception as exc:  # an unreachable source must not stop the sensor for the others
+                markers[name] = f"unreadable: {type(exc).__name__}: {exc}"
+        return markers
+
+
+def pipeline_resources(hub: HubResource) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "hub": hub,
+        "workspace": WorkspaceResource(),
+        "serving_store": ServingStoreResource(),
+        "sources": SourcesResource(),
+    }

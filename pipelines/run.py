@@ -12,7 +12,7 @@ from typing import Any
 import dagster as dg
 
 from pipelines.build import build_definitions
-from pipelines.resources import HubResource
+from pipelines.resources import HubResource, pipeline_resources
 from pipelines.sensors import PIPELINE_JOB
 
 
@@ -63,7 +63,7 @@ def run_pipeline(
     hub = HubResource(config_path=str(config_path), full_pull=full, writeback_dry_run=dry_run)
     result = job.execute_in_process(
         instance=instance or _instance(),
-        resources={"hub": hub},
+        resources=pipeline_resources(hub),
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
     )

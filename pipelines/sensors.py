@@ -12,26 +12,14 @@ import json
 
 import dagster as dg
 
-from connectors import open_connector
 from hub.config import HubConfig
-from pipelines.resources import HubResource
+from pipelines.resources import HubResource, SourcesResource
 
 PIPELINE_JOB = "hub_pipeline"
 
 
 def _status(cfg: HubConfig, kind: type) -> object:
     return kind.RUNNING if cfg.pipeline.autostart else kind.STOPPED
-
-
-def source_markers(cfg: HubConfig) -> dict[str, str]:
-    """Each source's change marker; a source that cannot be read says so in its marker."""
-    markers = {}
-    for name in cfg.sources:
-        try:
-            markers[name] = open_connector(name, cfg).change_marker()
-        except Exception as exc:  # an unreachable source must not stop the sensor for the others
-            markers[name] = f"unreadable: {type(exc).__name__}: {exc}"
-    return markers
 
 
 def change_sensor(cfg: HubConfig) -> dg.SensorDefinition:
@@ -42,8 +30,10 @@ def change_sensor(cfg: HubConfig) -> dg.SensorDefinition:
         default_status=_status(cfg, dg.DefaultSensorStatus),
         description="Starts the pipeline when a source has new, deleted or changed rows.",
     )
-    def _sensor(context: dg.SensorEvaluationContext, hub: HubResource) -> dg.SensorResult | dg.SkipReason:
-        markers = source_markers(hub.config())
+    def _sensor(
+        context: dg.SensorEvaluationContext, hub: HubResource, sources: SourcesResource
+    ) -> dg.SensorResult | dg.SkipReason:
+        markers = sources.change_markers(hub.config())
         previous = json.loads(context.cursor) if context.cursor else None
         cursor = json.dumps(markers, sort_keys=True)
         if previous is None:

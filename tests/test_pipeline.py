@@ -260,10 +260,9 @@ def test_the_sensor_starts_a_run_when_a_source_row_changes(tmp_path):
     init_demo(tmp_path, customers=30, seed=2)
     defs = build_definitions(str(tmp_path / "hub.yaml"))
     sensor = defs.resolve_sensor_def("source_change_sensor")
-    hub = defs.resources["hub"]
 
     def tick(cursor):
-        ctx = dg.build_sensor_context(cursor=cursor, resources={"hub": hub}, definitions=defs)
+        ctx = dg.build_sensor_context(cursor=cursor, resources=defs.resources, definitions=defs)
         return sensor(ctx), ctx.cursor
 
     first, cursor = tick(None)
