@@ -236,13 +236,20 @@ def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_p
     assert "BLOCKED" in out and "publish and write-back did not run" in out and "skipped: published_golden" in out
 
 
-def test_dry_run_reports_the_diff_and_writes_nothing(tmp_path):
+def test_dry_run_reports_the_diff_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
     init_demo(tmp_path, customers=120, seed=4)
     digests = {s: table_digests(tmp_path / f"{s}.db") for s in SYSTEMS}
     r = run_pipeline(str(tmp_path / "hub.yaml"), dry_run=True, instance=_ephemeral())
     assert r.success
     assert all(r.value(f"writeback_{s}", "dry_run") for s in SYSTEMS)
     assert sum(r.value(f"writeback_{s}", "values_changed") for s in SYSTEMS) > 0
+    assert {s: table_digests(tmp_path / f"{s}.db") for s in SYSTEMS} == digests
+
+    assert main(["run", "--config", str(tmp_path / "hub.yaml"), "--dry-run", "--log-level", "ERROR"]) == 0
+    out = capsys.readouterr().out
+    assert "DRY RUN: nothing written" in out and "first changes that would be written" in out
+    assert "| old_value" in out and "| new_value" in out
     assert {s: table_digests(tmp_path / f"{s}.db") for s in SYSTEMS} == digests
 
 
