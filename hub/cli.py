@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 from hub.config import ConfigError, HubConfig, load_config
 
 if TYPE_CHECKING:
+    import sqlalchemy as sa
+
     from hub.workspace import Workspace
     from pipelines.run import PipelineSummary
 
@@ -204,6 +206,10 @@ def run_summary(r: PipelineSummary) -> str:
     dry = any(r.value(f"writeback_{s}", "dry_run") for s in r.sources)
     lines.append("write-back" + (" (DRY RUN: nothing written)" if dry else "") + ":")
     lines += [_table(["source", "rows planned", "rows updated", "values written", "conflicts skipped"], writes), ""]
+    if dry:
+        for s in r.sources:
+            preview = r.value(f"writeback_{s}", "changes_preview")
+            lines += [f"{s}: first changes that would be written", str(preview), ""]
     checks = [[c.asset, "pass" if c.passed else "FAIL", "yes" if c.blocking else "no", c.summary] for c in r.checks]
     lines += ["expectations:", _table(["asset", "result", "blocking", "summary"], checks)]
     if r.blocked:
@@ -297,6 +303,63 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hub.api import create_app
+
+    cfg = load_config(args.config)
+    print(f"serving {cfg.serving_store} on http://{args.host}:{args.port} (OpenAPI: /docs)", file=sys.stderr)
+    uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+@contextmanager
+def _store(args: argparse.Namespace) -> Iterator[sa.Engine]:
+    """The serving store of the config, disposed when the command is done."""
+    from hub import store
+
+    engine = store.open_store(load_config(args.config).serving_store)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def cmd_apikey_create(args: argparse.Namespace) -> int:
+    from hub.api import keys
+
+    with _store(args) as engine:
+        key, raw = keys.create_key(engine, args.name, args.role)
+    print(f"API key {key.key_id} ({key.role}, {key.name!r}) created. The key, shown this once (only a hash is kept):")
+    print(raw)
+    return 0
+
+
+def cmd_apikey_list(args: argparse.Namespace) -> int:
+    from hub.api import keys
+
+    with _store(args) as engine:
+        rows = [
+            [k.key_id, k.name, k.role, str(k.created_at)[:19], str(k.revoked_at)[:19] if k.revoked_at else "-"]
+            for k in keys.list_keys(engine)
+        ]
+    print(_table(["key id", "name", "role", "created", "revoked"], rows) if rows else "no API keys yet")
+    return 0
+
+
+def cmd_apikey_revoke(args: argparse.Namespace) -> int:
+    from hub.api import keys
+
+    with _store(args) as engine:
+        done = keys.revoke_key(engine, args.key_id)
+    if not done:
+        print(f"error: no live API key {args.key_id!r} (see hub apikey list)", file=sys.stderr)
+        return 1
+    print(f"API key {args.key_id} revoked")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Customer data hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -348,6 +411,27 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--format", choices=["csv", "parquet"], help="default: from the file extension")
     exp.add_argument("--config", default=DEFAULT_CONFIG)
     exp.set_defaults(func=cmd_export)
+
+    serve = sub.add_parser("serve", help="serve the REST API over the serving store (uvicorn)")
+    serve.add_argument("--config", default=DEFAULT_CONFIG)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.set_defaults(func=cmd_serve)
+
+    apikey = sub.add_parser("apikey", help="REST API keys").add_subparsers(dest="apikey_command", required=True)
+    create = apikey.add_parser("create", help="create a key and print it (once)")
+    create.add_argument("--name", required=True, help="who or what uses the key")
+    create.add_argument("--role", required=True, choices=["reader", "steward", "admin"])
+    create.add_argument("--config", default=DEFAULT_CONFIG)
+    create.set_defaults(func=cmd_apikey_create)
+    keys = apikey.add_parser("list", help="list keys (ids, names, roles; never the keys)")
+    keys.add_argument("--config", default=DEFAULT_CONFIG)
+    keys.set_defaults(func=cmd_apikey_list)
+    revoke = apikey.add_parser("revoke", help="revoke a key; requests with it are refused from then on")
+    revoke.add_argument("key_id")
+    revoke.add_argument("--config", default=DEFAULT_CONFIG)
+    revoke.set_defaults(func=cmd_apikey_revoke)
 
     model = sub.add_parser("model", help="the match model").add_subparsers(dest="model_command", required=True)
     train = model.add_parser("train", help="train a new model version on the pulled records")

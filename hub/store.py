@@ -1,5 +1,5 @@
 """The serving store: golden records (current + history), xref, id redirects, overrides, run log,
-write-back audit.
+write-back audit, API keys.
 
 What people and systems read while the pipeline runs. The pipeline publishes one run in ONE
 transaction, so a reader sees the previous run or the new one, never half of one. Default backend
@@ -154,6 +154,27 @@ writeback_audit_table = sa.Table(  # append-only: one row per source column a wr
     sa.Index("ix_writeback_audit_source_system_source_key", "source_system", "source_key"),
     sa.Index("ix_writeback_audit_run_id", "run_id"),
 )
+api_keys = sa.Table(  # REST API keys (hub.api.keys): only a salted hash of the secret is stored
+    "api_keys",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),  # reader | steward | admin
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(), nullable=True),
+)
+# Search and change-feed indexes (migration 0003); the API's queries use these same expressions.
+_g, _h, _r = golden_records.c, golden_history.c, id_redirects.c
+sa.Index("ix_golden_records_lower_last_name", sa.func.lower(_g.last_name))
+sa.Index("ix_golden_records_lower_first_name", sa.func.lower(_g.first_name))
+sa.Index("ix_golden_records_lower_email", sa.func.lower(_g.email))
+sa.Index("ix_golden_records_upper_postal_code", sa.func.upper(_g.postal_code))
+sa.Index("ix_golden_records_phone", _g.phone)
+sa.Index("ix_golden_history_valid_from", _h.valid_from, _h.golden_id, _h.version)
+sa.Index("ix_id_redirects_retired_at", _r.retired_at, _r.retired_id)
+del _g, _h, _r
 
 
 # ---------------------------------------------------------------------------------------------- engine

@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from hub import store
 from hub.model import ATTRIBUTE_FIELDS
 
-TABLES = {"golden_records", "golden_history", "xref", "id_redirects", "overrides", "run_log", "id_sequence"}
+TABLES = {"golden_records", "golden_history", "xref", "id_redirects", "overrides", "run_log", "id_sequence", "api_keys"}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -1,0 +1,49 @@
+"""The FastAPI application over the serving store (`hub serve`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import sqlalchemy as sa
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+
+from hub import store
+from hub.api import admin, changes, export, golden, search
+from hub.api.auth import engine
+from hub.api.errors import validation_error
+from hub.api.schemas import Health
+from hub.config import HubConfig
+
+DESCRIPTION = """Golden customer records of the customer data hub, read from its serving store.
+
+Every endpoint but `/v1/health` needs an API key (`hub apikey create --role reader|steward|admin`),
+sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. No or a bad key: 401; a role too low: 403.
+Errors carry `detail` (and for 422, `message` naming the field)."""
+
+
+def create_app(cfg: HubConfig, engine_: sa.Engine | None = None) -> FastAPI:
+    """The API over `cfg.serving_store` (migrated on open), or over `engine_` when given (left open)."""
+    own = engine_ is None
+    db = store.open_store(cfg.serving_store) if own else engine_
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own:
+            db.dispose()
+
+    app = FastAPI(title="Customer Data Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
+    app.state.engine, app.state.config = db, cfg
+    app.state.phone_region = search.default_region([s.default_region for s in cfg.sources.values()])
+    app.add_exception_handler(RequestValidationError, validation_error)
+    for module in (golden, search, changes, export, admin):
+        app.include_router(module.router)
+
+    @app.get("/v1/health", summary="Liveness and the last published run (no key needed)", tags=["health"])
+    def health(request: Request) -> Health:
+        with engine(request).connect() as conn:
+            return Health(status="ok", last_published_run=store.last_published_run(conn))
+
+    return app

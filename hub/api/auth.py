@@ -1,0 +1,48 @@
+"""Request authentication: `Authorization: Bearer <key>` or `X-API-Key: <key>`, checked against the
+hashed keys in the serving store (hub.api.keys). No, unknown or revoked key -> 401 with
+WWW-Authenticate; a key whose role is too low -> 403."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from hub.api.keys import ApiKey, authenticate, role_allows
+
+_bearer = HTTPBearer(auto_error=False, description="an API key from `hub apikey create`")
+_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="the same key, in this header instead")
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="hub"'}
+
+
+def engine(request: Request) -> sa.Engine:
+    return request.app.state.engine
+
+
+def current_key(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header: Annotated[str | None, Security(_header)],
+) -> ApiKey:
+    raw = bearer.credentials if bearer else header
+    if not raw:
+        raise HTTPException(401, "an API key is required: send 'Authorization: Bearer <key>'", headers=_CHALLENGE)
+    with engine(request).connect() as conn:
+        key = authenticate(conn, raw)
+    if key is None:
+        raise HTTPException(401, "the API key is not valid (unknown, mistyped or revoked)", headers=_CHALLENGE)
+    return key
+
+
+def require(role: str) -> Callable[..., ApiKey]:
+    """A dependency that lets keys of `role` (or a higher one) through."""
+
+    def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+        if not role_allows(key.role, role):
+            raise HTTPException(403, f"this needs the {role} role; key {key.key_id!r} is a {key.role} key")
+        return key
+
+    return check

@@ -1,0 +1,131 @@
+"""The change feed: every new golden-record version and every retirement, in publish order, paged
+with a cursor a downstream system keeps between polls.
+
+Order and cursor: an event's position is (published at, golden id, kind, version), where "published
+at" is the publish time of its run (golden_history.valid_from for a new version,
+id_redirects.retired_at for a retirement; one run publishes all its events at one time, in one
+transaction). The cursor encodes the position of the last event returned; the next page is every
+event strictly after it. Because readers never see half a run and runs publish one at a time, each
+with a later time than the run before, a run published while a consumer pages sorts after anything
+it has read: nothing is missed and nothing is repeated. (That holds as long as the serving-store
+host's clock does not step back between two publishes.) `since` starts at a timestamp (inclusive)
+instead of a cursor. The cursor is opaque text: store it as given.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import heapq
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+
+from hub import store
+from hub.api.auth import engine, require
+from hub.api.errors import invalid
+from hub.api.golden import to_model
+from hub.api.schemas import ChangeEvent, ChangePage
+
+Position = tuple[datetime, str, int, int]  # published at, golden id, kind (0 version, 1 retired), version
+router = APIRouter(prefix="/v1", tags=["change feed"], dependencies=[Depends(require("reader"))])
+
+
+def encode(pos: Position) -> str:
+    text = f"{pos[0].isoformat(timespec='microseconds')}|{pos[1]}|{pos[2]}|{pos[3]}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode(cursor: str) -> Position:
+    """ValueError when `cursor` is not one this feed handed out."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at, gid, kind, version = text.split("|")
+        return datetime.fromisoformat(at), gid, int(kind), int(version)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValueError("not a cursor of this feed: pass next_cursor exactly as it was returned") from None
+
+
+_LAST = 2**31 - 1  # above every version number
+
+
+def _key(*values: Any) -> sa.Tuple:
+    """A row value of bound parameters typed like the index columns (time, id[, version])."""
+    types = (sa.DateTime(), store.GOLDEN_ID, sa.Integer())
+    return sa.tuple_(*(sa.bindparam(None, v, type_=t) for v, t in zip(values, types, strict=False)))
+
+
+def changes(conn: sa.Connection, after: Position | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """Up to `limit` events after `after` (None: from the first), oldest first; and whether more follow.
+    Each side is one row-value range on its index (ix_golden_history_valid_from,
+    ix_id_redirects_retired_at), so a page deep into a million-record run costs what the first does."""
+    h, r = store.golden_history.c, store.id_redirects.c
+    q_versions = sa.select(store.golden_history).order_by(h.valid_from, h.golden_id, h.version)
+    q_retired = sa.select(store.id_redirects).order_by(r.retired_at, r.retired_id)
+    if after is not None:
+        at, gid, kind, version = after
+        # After a version event: the later versions and every retirement from (at, gid) on. After a
+        # retirement (kind 1, which sorts after the versions of its id and time): strictly after (at, gid).
+        q_versions = q_versions.where(
+            sa.tuple_(h.valid_from, h.golden_id, h.version) > _key(at, gid, version if kind == 0 else _LAST)
+        )
+        retired_key = sa.tuple_(r.retired_at, r.retired_id)
+        q_retired = q_retired.where(retired_key >= _key(at, gid) if kind == 0 else retired_key > _key(at, gid))
+    versions = conn.execute(q_versions.limit(limit + 1)).mappings()
+    retired = conn.execute(q_retired.limit(limit + 1)).mappings()
+    events = heapq.merge(
+        (
+            {"pos": (v["valid_from"], v["golden_id"], 0, v["version"]), "event": "version", "row": dict(v)}
+            for v in versions
+        ),
+        ({"pos": (x["retired_at"], x["retired_id"], 1, 0), "event": "retired", "row": dict(x)} for x in retired),
+        key=lambda e: e["pos"],
+    )
+    out = [e for _, e in zip(range(limit + 1), events, strict=False)]
+    return out[:limit], len(out) > limit
+
+
+def _event(e: dict[str, Any]) -> ChangeEvent:
+    row, (at, gid, _kind, version) = e["row"], e["pos"]
+    if e["event"] == "retired":
+        return ChangeEvent(
+            cursor=encode(e["pos"]), event="retired", at=at, golden_id=gid, version=None, run_id=row["run_id"],
+            surviving_id=row["retired_into"], reason=row["reason"],
+        )  # fmt: skip
+    record = {**row, "extra": json.loads(row["extra"] or "{}"), "lineage": json.loads(row["lineage"] or "{}")}
+    return ChangeEvent(
+        cursor=encode(e["pos"]), event="version", at=at, golden_id=gid, version=version, run_id=row["run_id"],
+        record=to_model(record, gid),
+    )  # fmt: skip
+
+
+@router.get("/changes", summary="Golden records changed since a cursor or a time", response_model=ChangePage)
+def get_changes(
+    request: Request,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    since: Annotated[
+        datetime | None, Query(description="start at this time (inclusive; naive: UTC) instead of a cursor")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="events per page")] = 1000,
+) -> ChangePage:
+    """Every new version (`event: version`, with the version's values) and every retired id
+    (`event: retired`: merged into `surviving_id`, or deleted when that is null), in publish order.
+    Keep `next_cursor` and pass it as `cursor` next time: each event is delivered exactly once. With
+    neither `cursor` nor `since` the feed starts at the first publish."""
+    if cursor is not None and since is not None:
+        invalid("since", "give cursor or since, not both", value=since.isoformat())
+    try:
+        after = decode(cursor) if cursor is not None else None
+    except ValueError as exc:
+        invalid("cursor", str(exc), value=cursor)
+    if since is not None:
+        after = (store._utc_naive(since), "", 0, 0)  # before every event at `since`
+    with engine(request).connect() as conn:
+        events, more = changes(conn, after, limit)
+    next_cursor = encode(events[-1]["pos"]) if events else (cursor if cursor is not None else None)
+    if not events and since is not None:
+        next_cursor = encode(after)
+    return ChangePage(changes=[_event(e) for e in events], next_cursor=next_cursor, has_more=more)

@@ -1,0 +1,144 @@
+"""Golden records by id (now or as of a time, a retired id answered by its survivor), their
+history and source records, and the golden record of a source record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+
+from hub import store
+from hub.api.auth import engine, require
+from hub.api.schemas import GoldenRecord, History, Problem, Sources
+
+router = APIRouter(prefix="/v1", tags=["golden records"], dependencies=[Depends(require("reader"))])
+GoldenId = Annotated[str, Path(max_length=32, examples=["G00000042"], description="a golden id, live or retired")]
+_NOT_FOUND = {404: {"model": Problem, "description": "unknown id"}}
+_GONE = {410: {"model": Problem, "description": "retired with no survivor: all its source records are gone"}}
+
+
+def to_model(rec: dict[str, Any], asked: str, redirect: dict[str, Any] | None = None) -> GoldenRecord:
+    """The API form of a store record (store.golden_by_id, store.history)."""
+    return GoldenRecord(
+        requested_id=asked,
+        golden_id=rec["golden_id"],
+        redirected=rec["golden_id"] != asked,
+        redirect=redirect if rec["golden_id"] != asked else None,
+        version=rec["version"],
+        attributes={name: rec[name] for name in store.ATTRIBUTES},
+        extra=rec["extra"],
+        lineage=rec["lineage"],
+        record_count=rec.get("record_count"),
+        created_at=rec.get("created_at"),
+        updated_at=rec.get("updated_at"),
+        valid_from=rec.get("valid_from"),
+        valid_to=rec.get("valid_to"),
+        run_id=rec["run_id"],
+    )
+
+
+def _redirect(conn: sa.Connection, golden_id: str) -> dict[str, Any] | None:
+    r = store.id_redirects.c
+    row = conn.execute(sa.select(r.surviving_id, r.reason, r.retired_at).where(r.retired_id == golden_id)).first()
+    return row._asdict() if row else None
+
+
+def _missing(conn: sa.Connection, golden_id: str, as_of: datetime | None = None) -> HTTPException:
+    red = _redirect(conn, golden_id)
+    if red and red["surviving_id"] is None and as_of is None:
+        when = red["retired_at"].isoformat(timespec="seconds")
+        return HTTPException(
+            410, f"golden record {golden_id!r} was retired on {when} ({red['reason']}): its source records are gone"
+        )
+    h = store.golden_history.c
+    known = red or conn.scalar(sa.select(h.golden_id).where(h.golden_id == golden_id).limit(1))
+    if known and as_of is not None:
+        return HTTPException(404, f"golden record {golden_id!r} had no version at {as_of.isoformat()}")
+    return HTTPException(404, f"no golden record {golden_id!r}")
+
+
+@router.get(
+    "/golden/{golden_id}",
+    summary="A golden record by id, now or as of a time",
+    response_model=GoldenRecord,
+    responses={**_NOT_FOUND, **_GONE},
+)
+def get_golden(
+    request: Request,
+    golden_id: GoldenId,
+    as_of: Annotated[
+        datetime | None,
+        Query(description="ISO timestamp (naive: UTC): the version valid then", examples=["2026-01-01T00:00:00Z"]),
+    ] = None,
+) -> GoldenRecord:
+    """A retired (merged) id answers with its survivor: `redirected` is true, `requested_id` is the id
+    asked for, `golden_id` the survivor, `redirect` says why and when. With `as_of`, the version valid
+    at that time (following a redirect only if the id was already retired then)."""
+    with engine(request).connect() as conn:
+        rec = store.golden_by_id(conn, golden_id, as_of=as_of)
+        if rec is None:
+            raise _missing(conn, golden_id, as_of)
+        red = _redirect(conn, golden_id) if rec["golden_id"] != golden_id else None
+    return to_model(rec, golden_id, red)
+
+
+@router.get(
+    "/golden/{golden_id}/history",
+    summary="Every version of a golden id",
+    response_model=History,
+    responses=_NOT_FOUND,
+)
+def get_history(request: Request, golden_id: GoldenId) -> History:
+    """The versions of this id itself, oldest first (a retired id keeps its history; its survivor's
+    versions are under the survivor's id)."""
+    with engine(request).connect() as conn:
+        versions = store.history(conn, golden_id)
+        if not versions:
+            raise HTTPException(404, f"no golden record {golden_id!r}")
+    return History(golden_id=golden_id, versions=[to_model(v, golden_id) for v in versions])
+
+
+@router.get(
+    "/golden/{golden_id}/sources",
+    summary="The source records of a golden record",
+    response_model=Sources,
+    responses={**_NOT_FOUND, **_GONE},
+)
+def get_sources(request: Request, golden_id: GoldenId) -> Sources:
+    """The xref rows: which source records (system + key) make up the golden record, with their match
+    probability and how they were linked. A retired id answers with its survivor's."""
+    x = store.xref.c
+    with engine(request).connect() as conn:
+        live = store.resolve(conn, golden_id)
+        if live is None:
+            raise _missing(conn, golden_id)
+        rows = conn.execute(
+            sa.select(x.source_system, x.source_key, x.match_probability, x.link_type, x.linked_at)
+            .where(x.golden_id == live)
+            .order_by(x.source_system, x.source_key)
+        ).mappings()
+        links = [dict(r) for r in rows]
+    return Sources(requested_id=golden_id, golden_id=live, redirected=live != golden_id, sources=links)
+
+
+@router.get(
+    "/sources/{source_system}/{source_key}",
+    summary="The golden record holding a source record",
+    response_model=GoldenRecord,
+    responses=_NOT_FOUND,
+)
+def get_by_source_key(
+    request: Request,
+    source_system: Annotated[str, Path(max_length=64, examples=["crm"])],
+    source_key: Annotated[str, Path(max_length=255, examples=["100003"])],
+) -> GoldenRecord:
+    systems = list(request.app.state.config.sources)
+    if source_system not in systems:
+        raise HTTPException(404, f"no source system {source_system!r} (configured: {', '.join(systems)})")
+    with engine(request).connect() as conn:
+        rec = store.golden_by_source_key(conn, source_system, source_key)
+    if rec is None:
+        raise HTTPException(404, f"no source record {source_key!r} of {source_system!r} in the serving store")
+    return to_model(rec, rec["golden_id"])
