@@ -31,7 +31,8 @@ demo: install
 	@echo "             then open http://127.0.0.1:3000 (assets, checks, this run, schedule and sensor)"
 	@echo "Run again:   $(BIN)/hub run --config $(DEMO_DIR)/hub.yaml   (incremental; --dry-run shows the write-back diff)"
 	@echo "Export:      $(BIN)/hub export golden --config $(DEMO_DIR)/hub.yaml --out golden.parquet"
-	@echo "REST API and steward UI: not built yet (issue: serving golden records and the review queue)"
+	@echo "REST API:    $(BIN)/hub apikey create --config $(DEMO_DIR)/hub.yaml --name me --role reader   (prints a key once)"
+	@echo "             $(BIN)/hub serve --config $(DEMO_DIR)/hub.yaml   then http://127.0.0.1:8000/docs"
 
 test: install
 	$(BIN)/python -m pytest -q
