@@ -1,0 +1,157 @@
+"""REST API latency with many golden records: p50 / p99 of lookup by id, by source key, search and the
+change feed, from a load generator on loopback (a few client threads, a bounded number of requests).
+
+Builds a fresh SQLite serving store of synthetic golden records with realistic name, email, phone and
+postcode spreads (one source record each), unless --url points at an existing published store.
+
+    python benchmarks/api_latency.py                        # 1,000,000 golden records
+    python benchmarks/api_latency.py --records 100000 --concurrency 8
+    python benchmarks/api_latency.py --url sqlite:////tmp/demo/.hub/serving.db --config /tmp/demo/hub.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import sqlalchemy as sa
+import uvicorn
+from faker.providers.person.en_GB import Provider as Names
+
+from hub import store
+from hub.api import create_app, keys
+from hub.config import HubConfig
+
+SOURCE = "bench"
+LETTERS = np.array(list("ABCDEFGHJKLMNPRSTUWY"), dtype=object)
+
+
+def synthetic_store(url: str, n: int) -> None:
+    rng = np.random.default_rng(7)
+    first = np.array([*Names.first_names_male, *Names.first_names_female], dtype=object)
+    last = np.array(list(Names.last_names), dtype=object)
+    i = pd.Series(np.arange(n))
+    golden = pd.DataFrame({c: pd.Series([None] * n, dtype=object) for c in store.ATTRIBUTES})
+    golden["first_name"] = first[rng.integers(0, len(first), n)]
+    golden["last_name"] = last[rng.integers(0, len(last), n)]
+    golden["email"] = (
+        golden["first_name"].str.lower() + "." + golden["last_name"].str.lower() + i.astype(str) + "@example.com"
+    )
+    golden["phone"] = "+447" + pd.Series(rng.integers(100_000_000, 999_999_999, n)).astype(str)
+    golden["postal_code"] = (
+        LETTERS[rng.integers(0, 20, n)] + LETTERS[rng.integers(0, 20, n)]
+        + pd.Series(rng.integers(1, 30, n)).astype(str) + " " + pd.Series(rng.integers(1, 9, n)).astype(str)
+        + LETTERS[rng.integers(0, 20, n)] + LETTERS[rng.integers(0, 20, n)]
+    )  # fmt: skip
+    golden["city"], golden["country"] = "Leeds", "GB"
+    golden["date_of_birth"] = pd.Timestamp("1940-01-01") + pd.to_timedelta(rng.integers(0, 25_000, n), unit="D")
+    for channel in ("email", "sms", "phone", "post"):
+        golden[f"consent_{channel}"] = "unknown"
+    golden.insert(0, "golden_id", "G" + (i + 1).astype(str).str.zfill(8))
+    golden["lineage"], golden["record_count"] = "{}", 1
+    xref = pd.DataFrame(
+        {"source_system": SOURCE, "source_key": i.astype(str), "golden_id": golden["golden_id"],
+         "match_probability": np.nan, "link_type": "singleton"}
+    )  # fmt: skip
+    engine = store.open_store(url)
+    with store.write_transaction(engine) as conn:
+        store.mint_ids(conn, n)
+    t = time.perf_counter()
+    store.publish(engine, store.start_run(engine), golden, xref)
+    print(f"published {n:,} synthetic golden records in {time.perf_counter() - t:.1f} s")
+    engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def load(label: str, client: httpx.Client, requests: list[tuple[str, dict]], concurrency: int) -> None:
+    """Send every request once, `concurrency` at a time; print p50 / p99 latency and throughput."""
+
+    def one(req: tuple[str, dict]) -> float:
+        t = time.perf_counter()
+        r = client.get(req[0], params=req[1])
+        if r.status_code != 200:
+            raise RuntimeError(f"{label}: {req} -> {r.status_code} {r.text[:200]}")
+        return (time.perf_counter() - t) * 1000
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        ms = np.array(list(pool.map(one, requests)))
+    wall = time.perf_counter() - started
+    print(f"{label:44}{len(ms):>6}{np.percentile(ms, 50):>10.1f}{np.percentile(ms, 99):>10.1f}{len(ms) / wall:>10.0f}")
+
+
+def typo(word: str) -> str:
+    return word[:3] + word[4:] if len(word) > 4 else word
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=1_000_000, help="synthetic golden records to build")
+    parser.add_argument("--url", help="an existing serving store instead (its xref's source systems are used)")
+    parser.add_argument("--requests", type=int, default=400, help="requests per endpoint (default 400)")
+    parser.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
+    args = parser.parse_args()
+    url = args.url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='hub-api-')) / 'serving.db'}"
+    if not args.url:
+        synthetic_store(url, args.records)
+    engine = store.open_store(url)
+    with engine.connect() as conn:
+        n = conn.scalar(sa.text("SELECT count(*) FROM golden_records"))
+        step = max(n // args.requests, 1)
+        sample = pd.read_sql(
+            sa.text(
+                f"""SELECT g.golden_id, g.first_name, g.last_name, g.email, g.phone, x.source_system, x.source_key
+                    FROM golden_records g JOIN xref x ON x.golden_id = g.golden_id
+                    WHERE g.rowid % {step} = 0 LIMIT {args.requests}"""
+            ),
+            conn,
+        )
+        systems = sorted(r[0] for r in conn.execute(sa.text("SELECT DISTINCT source_system FROM xref")))
+    cfg = HubConfig.model_validate(
+        {"serving_store": url, "sources": {s: {"kind": "file", "path": f"/{s}.csv", "primary_key": "id",
+                                               "fields": {"email": "email"}} for s in systems}}
+    )  # fmt: skip
+    app = create_app(cfg, engine)
+    _, key = keys.create_key(engine, "latency-benchmark", "reader")
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.time() + 30
+    while not server.started and time.time() < deadline:
+        time.sleep(0.1)
+    rows = list(sample.itertuples(index=False))
+    endpoints: list[tuple[str, Callable]] = [
+        ("GET /v1/golden/{id}", lambda r: (f"/v1/golden/{r.golden_id}", {})),
+        ("GET /v1/sources/{system}/{key}", lambda r: (f"/v1/sources/{r.source_system}/{r.source_key}", {})),
+        ("search: exact email", lambda r: ("/v1/search", {"email": r.email})),
+        ("search: phone", lambda r: ("/v1/search", {"phone": r.phone})),
+        ("search: first name + misspelt surname",
+         lambda r: ("/v1/search", {"name": f"{r.first_name} {typo(r.last_name)}"})),
+        ("GET /v1/changes?limit=100", lambda r: ("/v1/changes", {"limit": 100})),
+    ]  # fmt: skip
+    print(f"\n{n:,} golden records; {args.concurrency} client threads on loopback\n")
+    print(f"{'endpoint':44}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=30) as client:
+        load("warm-up", client, [endpoints[0][1](r) for r in rows[:20]], 1)
+        for label, build in endpoints:
+            load(label, client, [build(r) for r in rows], args.concurrency)
+    server.should_exit = True
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
