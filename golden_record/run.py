@@ -82,6 +82,36 @@ def _golden_frame(ws: Workspace, extra: list[str]) -> pd.DataFrame:
     ).df()
 
 
+REVIEW = "review_candidates"  # matching.run.REVIEW (golden_record does not import matching)
+RECORDS = "standardized_records"
+
+
+def _review_frame(ws: Workspace, cfg: HubConfig) -> pd.DataFrame | None:
+    """The review candidates as the store's review_queue takes them: ids ordered (id_l < id_r), the
+    golden ids of both sides in this build, and both records' canonical values as JSON. None when
+    this workspace has no review band (the store's queue is then left as it is)."""
+    if not ws.has_table(REVIEW):
+        return None
+    present = {r[0] for r in ws.con.execute(f"SELECT column_name FROM (DESCRIBE {RECORDS})").fetchall()}
+    fields = [f for f in ["source_updated_at", *(f.name for f in ATTRIBUTE_FIELDS), *cfg.attributes] if f in present]
+
+    def record(alias: str) -> str:
+        return "json_object(" + ", ".join(f"'{f}', {alias}.{f}" for f in fields) + ")::VARCHAR"
+
+    return ws.con.execute(
+        f"""WITH q AS (
+              SELECT least(unique_id_l, unique_id_r) AS id_l, greatest(unique_id_l, unique_id_r) AS id_r,
+                     match_probability, match_weight, explanation::VARCHAR AS explanation FROM {REVIEW})
+            SELECT q.id_l, q.id_r, split_part(q.id_l, ':', 1) AS source_system_l,
+                   split_part(q.id_r, ':', 1) AS source_system_r, ml.golden_id AS golden_id_l,
+                   mr.golden_id AS golden_id_r, q.match_probability, q.match_weight, q.explanation,
+                   {record("rl")} AS record_l, {record("rr")} AS record_r
+            FROM q LEFT JOIN {MEMBERS} ml ON ml.record_id = q.id_l LEFT JOIN {MEMBERS} mr ON mr.record_id = q.id_r
+            LEFT JOIN {RECORDS} rl ON rl.unique_id = q.id_l LEFT JOIN {RECORDS} rr ON rr.unique_id = q.id_r
+            ORDER BY q.id_l, q.id_r"""
+    ).df()
+
+
 def _mint(engine: sa.Engine, n: int) -> list[str]:
     """Ids are minted in their own committed transaction: if this run fails later they are burnt,
     never handed out twice."""
@@ -168,7 +198,8 @@ def publish_build(
     must_link: pd.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> store.PublishResult:
-    """Publish what `build` left in the workspace as one store run (one transaction).
+    """Publish what `build` left in the workspace as one store run (one transaction), with the
+    review queue (review_candidates) replacing the store's.
 
     Refuses a build made before another run was published: its ids were assigned against a state
     that is no longer current, so build again."""
@@ -187,7 +218,9 @@ def publish_build(
     run_id = store.start_run(engine)
     try:
         golden = _golden_frame(ws, list(cfg.attributes))
-        published = store.publish(engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts))
+        published = store.publish(
+            engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts), _review_frame(ws, cfg)
+        )
     except BaseException as exc:
         store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
         raise

@@ -131,10 +131,17 @@ def cmd_model_list(args: argparse.Namespace) -> int:
 
 
 def cmd_match(args: argparse.Namespace) -> int:
+    from hub import store
     from matching.run import match
 
     with _workspace(args) as (cfg, ws):
-        r = match(ws, cfg, progress=_progress)
+        engine = store.open_store(cfg.serving_store)
+        try:
+            with engine.connect() as conn:
+                must_link, cannot_link = store.decisions(conn)
+        finally:
+            engine.dispose()
+        r = match(ws, cfg, must_link, cannot_link, progress=_progress)
     m = cfg.matching
     print(_table(
         ["records", "model", "pairs scored", f"auto-merge pairs (>= {m.auto_match_threshold})",
@@ -153,7 +160,9 @@ def cmd_golden(args: argparse.Namespace) -> int:
     with _workspace(args) as (cfg, ws):
         engine = store.open_store(cfg.serving_store)
         try:
-            r = build_and_publish(ws, cfg, engine, progress=_progress)
+            with engine.connect() as conn:
+                must_link, _ = store.decisions(conn)
+            r = build_and_publish(ws, cfg, engine, must_link, progress=_progress)
         finally:
             engine.dispose()
     p = r.published

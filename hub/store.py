@@ -1,5 +1,5 @@
 """The serving store: golden records (current + history), xref, id redirects, overrides, run log,
-write-back audit, API keys.
+write-back audit, API keys, steward match decisions and the review queue.
 
 What people and systems read while the pipeline runs. The pipeline publishes one run in ONE
 transaction, so a reader sees the previous run or the new one, never half of one. Default backend
@@ -165,6 +165,38 @@ api_keys = sa.Table(  # REST API keys (hub.api.keys): only a salted hash of the 
     sa.Column("created_at", sa.DateTime(), nullable=False),
     sa.Column("revoked_at", sa.DateTime(), nullable=True),
 )
+RECORD_ID = sa.String(320)  # 'source_system:source_key'
+match_decisions = sa.Table(  # steward decisions (migration 0004): every one kept; current = superseded_at NULL
+    "match_decisions",
+    metadata,
+    sa.Column("decision_id", sa.String(32), primary_key=True),
+    sa.Column("id_l", RECORD_ID, nullable=False),  # id_l < id_r
+    sa.Column("id_r", RECORD_ID, nullable=False),
+    sa.Column("decision", sa.String(16), nullable=False),  # match | not_match
+    sa.Column("decided_by", sa.String(255), nullable=False),
+    sa.Column("decided_at", sa.DateTime(), nullable=False),
+    sa.Column("note", sa.Text(), nullable=True),
+    sa.Column("superseded_at", sa.DateTime(), nullable=True),
+    sa.Index("ix_match_decisions_id_l_id_r", "id_l", "id_r"),
+)
+review_queue = sa.Table(  # the review band of the last published run, less the pairs decided since
+    "review_queue",
+    metadata,
+    sa.Column("id_l", RECORD_ID, primary_key=True),  # id_l < id_r
+    sa.Column("id_r", RECORD_ID, primary_key=True),
+    sa.Column("source_system_l", sa.String(64), nullable=False),
+    sa.Column("source_system_r", sa.String(64), nullable=False),
+    sa.Column("golden_id_l", GOLDEN_ID, nullable=True),
+    sa.Column("golden_id_r", GOLDEN_ID, nullable=True),
+    sa.Column("match_probability", sa.Double(), nullable=False, index=True),
+    sa.Column("match_weight", sa.Double(), nullable=True),
+    sa.Column("explanation", sa.Text(), nullable=True),  # JSON: comparison -> match weight
+    sa.Column("record_l", sa.Text(), nullable=True),  # JSON: canonical values of the record
+    sa.Column("record_r", sa.Text(), nullable=True),
+    sa.Column("run_id", RUN_ID, nullable=False),
+)
+REVIEW_COLUMNS = [c.name for c in review_queue.c if c.name != "run_id"]
+DECISIONS = ("match", "not_match")
 # Search and change-feed indexes (migration 0003); the API's queries use these same expressions.
 _g, _h, _r = golden_records.c, golden_history.c, id_redirects.c
 sa.Index("ix_golden_records_lower_last_name", sa.func.lower(_g.last_name))
@@ -317,6 +349,7 @@ def publish(
     xref_frame: pd.DataFrame,
     redirects: pd.DataFrame | None = None,
     counts: Mapping[str, Any] | None = None,
+    review: pd.DataFrame | None = None,
 ) -> PublishResult:
     """Make one run's golden records, xref and redirects the current state, in ONE transaction.
 
@@ -336,6 +369,9 @@ def publish(
     surviving_id retires the id with no successor (all its source records are gone): it then resolves
     to None, and stays reserved. Rows for ids already retired or never published are ignored, so a
     cumulative redirect list is fine.
+
+    `review`: the run's review queue (REVIEW_COLUMNS; id_l < id_r), replacing the queue in the same
+    transaction, less the pairs a steward decided meanwhile; None leaves the queue as it is.
 
     Raises ValueError (nothing written) on inconsistent input; any failure rolls the whole run back.
     The run_log row becomes 'published' with `counts` plus the publish counts; on failure it stays as
@@ -379,6 +415,8 @@ def publish(
         _publish_golden(conn, run_id, now, g, plan)
         _retire(conn, run_id, now, retire)
         xref_changed = _publish_xref(conn, run_id, now, xref_plan)
+        if review is not None:
+            _publish_review(conn, run_id, review)
         new, changed = int(plan["new"].sum()), int(plan["changed"].sum())
         result = PublishResult(run_id, new, changed, len(g) - new - changed, len(retire), xref_changed)
         _finish_run(conn, run_id, now, counts, result)
@@ -993,6 +1031,138 @@ def _delete_pins(conn: sa.Connection, live: str, field: str) -> int:
         overrides_table.delete().where(o.field == field, sa.or_(o.golden_id == live, o.golden_id.in_(merged)))
     )
     return done.rowcount
+
+
+# --------------------------------------------------------------------------------- steward decisions
+
+
+class ConflictingDecision(ValueError):
+    """The decision would make the current ones contradict each other: "match" decisions chaining
+    together two records a steward marked "not a match" (clustering could honour neither)."""
+
+
+def record_id(source_system: str, source_key: str) -> str:
+    return f"{source_system}:{source_key}"
+
+
+def _split_record_id(rid: str) -> tuple[str, str]:
+    system, sep, key = rid.partition(":")
+    if not sep or not system or not key:
+        raise ValueError(f"{rid!r} is not a record id ('source_system:source_key')")
+    return system, key
+
+
+def check_records(conn: sa.Connection, *ids: str) -> None:
+    """ValueError naming the first record id that is not in the xref (published source records)."""
+    c = xref.c
+    for rid in ids:
+        system, key = _split_record_id(rid)
+        if conn.scalar(sa.select(c.golden_id).where(c.source_system == system, c.source_key == key)) is None:
+            raise ValueError(f"no source record {rid!r} in the serving store (ids are 'source_system:source_key')")
+
+
+def decide(
+    conn: sa.Connection, id_l: str, id_r: str, decision: str, who: str, note: str | None = None
+) -> dict[str, Any]:
+    """Record a steward's decision about two source records ('match' | 'not_match'). It replaces the
+    pair's current decision (which is kept, with superseded_at set) and takes the pair out of the
+    review queue. Both ids must be in the xref; a decision contradicting the current ones (match
+    decisions joining a not-a-match pair) raises ConflictingDecision. Call inside write_transaction."""
+    return decide_many(conn, [(id_l, id_r, decision)], who, note)[0]
+
+
+def decide_many(
+    conn: sa.Connection, pairs: Sequence[tuple[str, str, str]], who: str, note: str | None = None
+) -> list[dict[str, Any]]:
+    """Several decisions (id_l, id_r, decision) as one: checked together against the current ones,
+    so a split that replaces a 'match' by 'not a match' is not refused halfway. See decide."""
+    batch: dict[tuple[str, str], str] = {}
+    for a, b, decision in pairs:
+        if decision not in DECISIONS:
+            raise ValueError(f"decision {decision!r} is not one of {DECISIONS}")
+        if a == b:
+            raise ValueError(f"a decision needs two different records, got {a!r} twice")
+        batch[tuple(sorted((a, b)))] = decision  # type: ignore[index]
+    check_records(conn, *dict.fromkeys(i for pair in batch for i in pair))
+    d = match_decisions.c
+    current = conn.execute(sa.select(d.id_l, d.id_r, d.decision).where(d.superseded_at.is_(None))).all()
+    kept = [(a, b, k) for a, b, k in current if (a, b) not in batch]
+    _check_consistent([*kept, *((a, b, k) for (a, b), k in batch.items())])
+    now, q, rows = _now(), review_queue.c, []
+    for (id_l, id_r), decision in batch.items():
+        pair = sa.and_(d.id_l == id_l, d.id_r == id_r, d.superseded_at.is_(None))
+        conn.execute(match_decisions.update().where(pair).values(superseded_at=now))
+        row = {
+            "decision_id": uuid.uuid4().hex,
+            "id_l": id_l,
+            "id_r": id_r,
+            "decision": decision,
+            "decided_by": who,
+            "decided_at": now,
+            "note": note,
+            "superseded_at": None,
+        }
+        conn.execute(match_decisions.insert().values(**row))
+        conn.execute(review_queue.delete().where(q.id_l == id_l, q.id_r == id_r))
+        rows.append(row)
+    return rows
+
+
+def members(conn: sa.Connection, golden_id: str) -> list[str]:
+    """The record ids ('source_system:source_key') of a live golden record, sorted."""
+    c = xref.c
+    rows = conn.execute(sa.select(c.source_system, c.source_key).where(c.golden_id == golden_id)).all()
+    return sorted(record_id(s, k) for s, k in rows)
+
+
+def _check_consistent(rows: Sequence[tuple[str, str, str]]) -> None:
+    parent: dict[str, str] = {}
+
+    def root(x: str) -> str:
+        parent.setdefault(x, x)
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b, kind in rows:
+        if kind == "match":
+            parent[root(a)] = root(b)
+    for a, b, kind in rows:
+        if kind == "not_match" and root(a) == root(b):
+            raise ConflictingDecision(
+                f"{a!r} and {b!r} are marked 'not a match' but 'match' decisions join them: "
+                "change one of those decisions first"
+            )
+
+
+def decisions(conn: sa.Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The current decisions as (must_link, cannot_link) frames of id_l, id_r, for clustering."""
+    d = match_decisions.c
+    rows = conn.execute(sa.select(d.id_l, d.id_r, d.decision).where(d.superseded_at.is_(None))).all()
+    frame = pd.DataFrame(rows, columns=["id_l", "id_r", "decision"]).astype("string")
+
+    def pairs(kind: str) -> pd.DataFrame:
+        return frame.loc[frame["decision"] == kind, ["id_l", "id_r"]].reset_index(drop=True)
+
+    return pairs("match"), pairs("not_match")
+
+
+def decision_history(conn: sa.Connection, id_l: str, id_r: str) -> list[dict[str, Any]]:
+    """Every decision about the pair, oldest first (the current one has superseded_at None)."""
+    id_l, id_r = sorted((id_l, id_r))
+    d = match_decisions.c
+    stmt = sa.select(match_decisions).where(d.id_l == id_l, d.id_r == id_r).order_by(d.decided_at, d.decision_id)
+    return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def _publish_review(conn: sa.Connection, run_id: str, review: pd.DataFrame) -> None:
+    _check_columns("review", review, set(REVIEW_COLUMNS), set(REVIEW_COLUMNS))
+    conn.execute(review_queue.delete())
+    _insert_frame(conn, review_queue, review[REVIEW_COLUMNS].assign(run_id=run_id))
+    q, d = review_queue.c, match_decisions.c
+    decided = sa.select(d.decision_id).where(d.id_l == q.id_l, d.id_r == q.id_r, d.superseded_at.is_(None))
+    conn.execute(review_queue.delete().where(decided.exists()))
 
 
 # ------------------------------------------------------------------------------------------ write-back

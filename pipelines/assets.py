@@ -26,6 +26,12 @@ def _md(frame: pd.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_none_")
 
 
+def _decisions(engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The stewards' current (must_link, cannot_link) decisions from the serving store."""
+    with engine.connect() as conn:
+        return store.decisions(conn)
+
+
 def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
     @dg.asset(
         name=f"raw_{name}",
@@ -181,13 +187,21 @@ def scored_pairs(
     kinds={"duckdb"},
     description="Records grouped into people: auto-match pairs plus steward decisions.",
 )
-def clusters(context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource) -> dg.MaterializeResult:
+def clusters(
+    context: dg.AssetExecutionContext,
+    hub: HubResource,
+    workspace: WorkspaceResource,
+    serving_store: ServingStoreResource,
+) -> dg.MaterializeResult:
     cfg = hub.config()
-    with workspace.open(cfg) as ws:
-        r = matching.cluster_records(ws, cfg, progress=context.log.info)
+    with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
+        must_link, cannot_link = _decisions(engine)
+        r = matching.cluster_records(ws, cfg, must_link, cannot_link, progress=context.log.info)
         records = ws.con.execute(f"SELECT count(*) FROM {matching.CLUSTERS}").fetchall()[0][0]
     return dg.MaterializeResult(
         metadata={
+            "steward_match_decisions": len(must_link),
+            "steward_not_match_decisions": len(cannot_link),
             "records": records,
             "clusters": r.clusters,
             "multi_record_clusters": r.multi_record_clusters,
@@ -201,12 +215,17 @@ def clusters(context: dg.AssetExecutionContext, hub: HubResource, workspace: Wor
     group_name="matching",
     deps=[clusters],
     kinds={"duckdb"},
-    description="Uncertain pairs (review band) for stewards, strongest first, with explanations.",
+    description=(
+        "Uncertain pairs (review band) no steward decided, strongest first, with explanations; "
+        "published to the serving store's review_queue with the golden records."
+    ),
 )
-def review_queue(hub: HubResource, workspace: WorkspaceResource) -> dg.MaterializeResult:
+def review_queue(
+    hub: HubResource, workspace: WorkspaceResource, serving_store: ServingStoreResource
+) -> dg.MaterializeResult:
     cfg = hub.config()
-    with workspace.open(cfg) as ws:
-        n = matching.review_band(ws, cfg)
+    with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
+        n = matching.review_band(ws, cfg, *_decisions(engine))
         preview = ws.con.execute(
             f"""SELECT unique_id_l, unique_id_r, round(match_probability, 3) AS probability, same_cluster
                 FROM {matching.REVIEW} LIMIT {PREVIEW_ROWS}"""
@@ -247,7 +266,9 @@ def golden_records(
     group_name="golden",
     deps=[golden_records, review_queue],
     kinds={"sql"},
-    description="The golden records, xref and redirects made current in the serving store, in one transaction.",
+    description=(
+        "The golden records, xref, redirects and review queue made current in the serving store, in one transaction."
+    ),
 )
 def published_golden(
     context: dg.AssetExecutionContext,
@@ -258,7 +279,8 @@ def published_golden(
     cfg = hub.config()
     with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
         t = time.perf_counter()
-        p = publish_build(ws, cfg, engine, progress=context.log.info)
+        must_link, _ = _decisions(engine)
+        p = publish_build(ws, cfg, engine, must_link, progress=context.log.info)
     return dg.MaterializeResult(
         metadata={"run_id": p.run_id, **p.counts(), "seconds": round(time.perf_counter() - t, 1)}
     )

@@ -19,7 +19,18 @@ from alembic.script import ScriptDirectory
 from hub import store
 from hub.model import ATTRIBUTE_FIELDS
 
-TABLES = {"golden_records", "golden_history", "xref", "id_redirects", "overrides", "run_log", "id_sequence", "api_keys"}
+TABLES = {
+    "golden_records",
+    "golden_history",
+    "xref",
+    "id_redirects",
+    "overrides",
+    "run_log",
+    "id_sequence",
+    "api_keys",
+    "match_decisions",
+    "review_queue",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

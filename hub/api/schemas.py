@@ -150,3 +150,90 @@ class Health(BaseModel):
 class Problem(BaseModel):
     detail: str | list[dict[str, Any]]
     message: str | None = None
+
+
+class ReviewItem(BaseModel):
+    id_l: str = Field(description="record id 'source_system:source_key' (id_l < id_r)")
+    id_r: str
+    source_system_l: str
+    source_system_r: str
+    golden_id_l: str | None = Field(description="the golden record holding id_l when the queue was published")
+    golden_id_r: str | None
+    same_golden: bool = Field(description="both records are in one golden record already (linked through others)")
+    match_probability: float
+    match_weight: float | None
+    explanation: dict[str, float | None] = Field(description="per comparison: its match weight (log2 Bayes factor)")
+
+
+class ReviewPage(BaseModel):
+    total: int = Field(description="queued pairs matching the filters")
+    page: int
+    page_size: int
+    results: list[ReviewItem]
+
+
+class Decision(BaseModel):
+    decision_id: str
+    id_l: str
+    id_r: str
+    decision: Literal["match", "not_match"]
+    decided_by: str = Field(description="the name of the API key that decided")
+    decided_at: datetime
+    note: str | None
+    superseded_at: datetime | None = Field(description="null: the pair's current decision")
+
+
+class ReviewPair(BaseModel):
+    id_l: str
+    id_r: str
+    queued: bool = Field(description="the pair is in the review queue (false once decided)")
+    item: ReviewItem | None = Field(description="the queue entry: probability and explanation")
+    record_l: dict[str, Any] | None = Field(description="id_l's canonical values when the queue was published")
+    record_r: dict[str, Any] | None
+    decisions: list[Decision] = Field(description="every decision about the pair, oldest first")
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id_l: str = Field(min_length=3, max_length=320, examples=["crm:0035g00001slfjeAAA"])
+    id_r: str = Field(min_length=3, max_length=320, examples=["billing:100042"])
+    decision: Literal["match", "not_match", "skip"]
+    note: str | None = Field(None, max_length=2000)
+
+
+class DecisionOut(BaseModel):
+    recorded: bool = Field(description="false for 'skip': nothing is stored and the pair stays queued")
+    decision: Literal["match", "not_match", "skip"]
+    current: Decision | None = Field(description="the stored decision (null for 'skip')")
+    queue_size: int = Field(description="pairs left in the review queue")
+
+
+class PinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    field: str = Field(min_length=1, max_length=64, examples=["email"])
+    value: str | int | float | bool | None = Field(examples=["amber.green@example.com"])
+
+
+class Pin(BaseModel):
+    requested_id: str
+    golden_id: str = Field(description="the live id pinned (a retired id pins its survivor)")
+    field: str
+    value: str | None = Field(description="as stored (text); it wins survivorship from the next run until unpinned")
+    pinned_by: str
+    pinned_at: datetime
+
+
+class SplitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source_system: str = Field(min_length=1, max_length=64, examples=["web"])
+    source_key: str = Field(min_length=1, max_length=255, examples=["270"])
+
+
+class MergeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    golden_ids: list[str] = Field(min_length=2, max_length=2, examples=[["G00000042", "G00000107"]])
+
+
+class Decisions(BaseModel):
+    decisions: list[Decision] = Field(description="the decisions stored; golden records follow on the next run")
+    queue_size: int = Field(description="pairs left in the review queue")

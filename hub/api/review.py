@@ -1,0 +1,266 @@
+"""Steward review: the review queue the pipeline publishes (list, pair view), match decisions, and
+pins. Reads need the reader role, every write the steward role; each write is stored with the API
+key's name and the time. Decisions and pins take effect in golden records on the next pipeline run;
+a decided pair leaves the queue at once."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import duckdb
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+
+from hub import store
+from hub.api.auth import engine, require
+from hub.api.errors import invalid
+from hub.api.keys import ApiKey
+from hub.api.schemas import (
+    Decision,
+    DecisionIn,
+    DecisionOut,
+    Decisions,
+    MergeIn,
+    Pin,
+    PinIn,
+    Problem,
+    ReviewItem,
+    ReviewPage,
+    ReviewPair,
+    SplitIn,
+)
+from hub.config import HubConfig
+from hub.model import CONSENT_FIELDS, DUCKDB_TYPES, Consent
+
+router = APIRouter(prefix="/v1", tags=["steward review"])
+Reader = Annotated[ApiKey, Depends(require("reader"))]
+Steward = Annotated[ApiKey, Depends(require("steward"))]
+RecordId = Annotated[str, Path(max_length=320, examples=["crm:0035g00001slfjeAAA"])]
+GoldenId = Annotated[str, Path(max_length=32, examples=["G00000042"])]
+_NOT_FOUND = {404: {"model": Problem, "description": "unknown id or pair"}}
+SORTS = {"probability_desc": "desc", "probability_asc": "asc"}
+
+
+def _item(row: Any) -> ReviewItem:
+    return ReviewItem(
+        id_l=row.id_l,
+        id_r=row.id_r,
+        source_system_l=row.source_system_l,
+        source_system_r=row.source_system_r,
+        golden_id_l=row.golden_id_l,
+        golden_id_r=row.golden_id_r,
+        same_golden=row.golden_id_l is not None and row.golden_id_l == row.golden_id_r,
+        match_probability=row.match_probability,
+        match_weight=row.match_weight,
+        explanation=json.loads(row.explanation) if row.explanation else {},
+    )
+
+
+def queue_size(conn: sa.Connection) -> int:
+    return conn.scalar(sa.select(sa.func.count()).select_from(store.review_queue))
+
+
+@router.get("/review", summary="The review queue: uncertain pairs nobody decided yet", response_model=ReviewPage)
+def list_queue(
+    request: Request,
+    _key: Reader,
+    min_probability: Annotated[float, Query(ge=0, le=1)] = 0.0,
+    max_probability: Annotated[float, Query(ge=0, le=1)] = 1.0,
+    source: Annotated[str | None, Query(max_length=64, description="pairs with a record of this source")] = None,
+    sort: Annotated[Literal["probability_desc", "probability_asc"], Query()] = "probability_desc",
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> ReviewPage:
+    """Pairs in the review band of the last published run, less those decided since. Ties in
+    probability are ordered by the pair's ids, so pages are stable."""
+    if min_probability > max_probability:
+        invalid("min_probability", f"must not exceed max_probability ({max_probability})", value=min_probability)
+    q = store.review_queue.c
+    where = [q.match_probability >= min_probability, q.match_probability <= max_probability]
+    if source is not None:
+        where.append(sa.or_(q.source_system_l == source, q.source_system_r == source))
+    prob = q.match_probability.desc() if SORTS[sort] == "desc" else q.match_probability.asc()
+    with engine(request).connect() as conn:
+        total = conn.scalar(sa.select(sa.func.count()).select_from(store.review_queue).where(*where))
+        rows = conn.execute(
+            sa.select(store.review_queue)
+            .where(*where)
+            .order_by(prob, q.id_l, q.id_r)
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        ).all()
+    return ReviewPage(total=total, page=page, page_size=page_size, results=[_item(r) for r in rows])
+
+
+@router.get(
+    "/review/{id_l}/{id_r}",
+    summary="A pair: both records side by side, the match-weight explanation, its decisions",
+    response_model=ReviewPair,
+    responses=_NOT_FOUND,
+)
+def get_pair(request: Request, _key: Reader, id_l: RecordId, id_r: RecordId) -> ReviewPair:
+    """The two records' canonical values as they were when the queue was published. The ids may be
+    given in either order. A decided pair answers with `queued: false` and its decisions."""
+    id_l, id_r = sorted((id_l, id_r))
+    q = store.review_queue.c
+    with engine(request).connect() as conn:
+        row = conn.execute(sa.select(store.review_queue).where(q.id_l == id_l, q.id_r == id_r)).first()
+        history = store.decision_history(conn, id_l, id_r)
+    if row is None and not history:
+        raise HTTPException(404, f"the pair {id_l!r} / {id_r!r} is neither in the review queue nor decided")
+    return ReviewPair(
+        id_l=id_l,
+        id_r=id_r,
+        queued=row is not None,
+        item=_item(row) if row else None,
+        record_l=json.loads(row.record_l) if row and row.record_l else None,
+        record_r=json.loads(row.record_r) if row and row.record_r else None,
+        decisions=[Decision(**d) for d in history],
+    )
+
+
+@router.post(
+    "/review/decision",
+    summary="Decide a pair: match, not_match or skip",
+    response_model=DecisionOut,
+    responses={**_NOT_FOUND, 409: {"model": Problem, "description": "contradicts the current decisions"}},
+)
+def decide(request: Request, key: Steward, body: DecisionIn) -> DecisionOut:
+    """`match` / `not_match` is stored with the key's name and the time, replaces the pair's earlier
+    decision (kept in its history) and takes the pair out of the queue; golden records follow on the
+    next pipeline run, and no later run undoes it. `skip` stores nothing and leaves the pair queued.
+    Both records must be published source records ('source_system:source_key')."""
+    if body.id_l == body.id_r:
+        invalid("id_r", "must be a different record from id_l", "body", body.id_r)
+    with store.write_transaction(engine(request)) as conn:
+        for name in ("id_l", "id_r"):
+            try:
+                store.check_records(conn, getattr(body, name))
+            except ValueError as exc:
+                invalid(name, str(exc), "body", getattr(body, name))
+        if body.decision == "skip":
+            return DecisionOut(recorded=False, decision="skip", current=None, queue_size=queue_size(conn))
+        try:
+            row = store.decide(conn, body.id_l, body.id_r, body.decision, key.name, body.note)
+        except store.ConflictingDecision as exc:
+            raise HTTPException(409, str(exc)) from exc
+        return DecisionOut(recorded=True, decision=body.decision, current=Decision(**row), queue_size=queue_size(conn))
+
+
+def pin_text(cfg: HubConfig, field: str, value: Any) -> str | None:
+    """The pin value as the store keeps it (text), checked the way survivorship will read it: the
+    field must be an attribute (canonical or an extra of hub.yaml) and the value must cast to its
+    type, so an accepted pin never stops a run. Refuses with a 422 naming `field` or `value`."""
+    ftype = cfg.field_type(field)
+    if ftype is None:
+        known = sorted({*store.ATTRIBUTES, *cfg.attributes})
+        invalid("field", f"{field!r} is not a golden-record field (known: {', '.join(known)})", "body", field)
+    if value is None:
+        return None
+    text = str(value).lower() if isinstance(value, bool) else str(value)
+    if field in CONSENT_FIELDS and text not in {c.value for c in Consent}:
+        invalid("value", f"a consent pin is one of {[c.value for c in Consent]}, got {text!r}", "body", value)
+    sql_type = DUCKDB_TYPES[ftype]
+    with duckdb.connect() as db:
+        cast = db.execute(f"SELECT TRY_CAST(? AS {sql_type})", [text]).fetchone()[0]
+    if cast is None:
+        invalid("value", f"{text!r} cannot be read as {ftype.value} ({sql_type}), the type of {field}", "body", value)
+    return cast.isoformat() if isinstance(cast, date | datetime) else text
+
+
+@router.post(
+    "/golden/{golden_id}/pin",
+    summary="Pin a field of a golden record to a value",
+    response_model=Pin,
+    responses=_NOT_FOUND,
+)
+def pin(request: Request, key: Steward, golden_id: GoldenId, body: PinIn) -> Pin:
+    """The pinned value wins survivorship from the next run until it is unpinned (a retired id pins
+    its survivor; a pin follows later merges)."""
+    text = pin_text(request.app.state.config, body.field, body.value)
+    with store.write_transaction(engine(request)) as conn:
+        try:
+            live = store.pin(conn, golden_id, body.field, text, key.name)
+        except KeyError as exc:
+            raise HTTPException(404, f"no live golden record {golden_id!r}") from exc
+        o = store.overrides_table.c
+        row = conn.execute(
+            sa.select(o.value, o.pinned_by, o.pinned_at).where(o.golden_id == live, o.field == body.field)
+        ).one()
+    return Pin(requested_id=golden_id, golden_id=live, field=body.field, **row._asdict())
+
+
+@router.delete(
+    "/golden/{golden_id}/pin/{field}",
+    summary="Unpin a field of a golden record",
+    responses=_NOT_FOUND,
+)
+def unpin(
+    request: Request, _key: Steward, golden_id: GoldenId, field: Annotated[str, Path(max_length=64)]
+) -> dict[str, Any]:
+    """Survivorship decides the field again from the next run."""
+    with store.write_transaction(engine(request)) as conn:
+        done = store.unpin(conn, golden_id, field)
+    if not done:
+        raise HTTPException(404, f"golden record {golden_id!r} has no pin on {field!r}")
+    return {"golden_id": golden_id, "field": field, "unpinned": True}
+
+
+_CONFLICT = {409: {"model": Problem, "description": "contradicts the current decisions"}}
+
+
+def _live(conn: sa.Connection, golden_id: str) -> str:
+    live = store.resolve(conn, golden_id)
+    if live is None:
+        raise HTTPException(404, f"no live golden record {golden_id!r}")
+    return live
+
+
+def _store_decisions(conn: sa.Connection, pairs: list[tuple[str, str, str]], who: str) -> Decisions:
+    try:
+        rows = store.decide_many(conn, pairs, who)
+    except store.ConflictingDecision as exc:
+        raise HTTPException(409, str(exc)) from exc
+    return Decisions(decisions=[Decision(**r) for r in rows], queue_size=queue_size(conn))
+
+
+@router.post(
+    "/golden/{golden_id}/split",
+    summary="Split a source record out of a golden record",
+    response_model=Decisions,
+    responses={**_NOT_FOUND, **_CONFLICT},
+)
+def split(request: Request, key: Steward, golden_id: GoldenId, body: SplitIn) -> Decisions:
+    """Stores a 'not a match' between that record and every other record of the golden record (a
+    retired id: of its survivor). From the next run the record is in a golden record of its own or
+    joins another one, and no later run puts it back."""
+    rid = store.record_id(body.source_system, body.source_key)
+    with store.write_transaction(engine(request)) as conn:
+        records = store.members(conn, _live(conn, golden_id))
+        if rid not in records:
+            invalid("source_key", f"{rid!r} is not a record of golden record {golden_id!r}", "body", body.source_key)
+        if len(records) == 1:
+            invalid(
+                "source_key", f"{rid!r} is the only record of {golden_id!r}: nothing to split", "body", body.source_key
+            )
+        return _store_decisions(conn, [(rid, other, "not_match") for other in records if other != rid], key.name)
+
+
+@router.post(
+    "/golden/merge",
+    summary="Merge two golden records",
+    response_model=Decisions,
+    responses={**_NOT_FOUND, **_CONFLICT},
+)
+def merge(request: Request, key: Steward, body: MergeIn) -> Decisions:
+    """Stores a 'match' between the first record (by record id) of each. From the next run they are
+    one golden record (the id of the larger survives, the other redirects to it); 'not a match'
+    decisions between their other records still hold, so those records stay apart."""
+    with store.write_transaction(engine(request)) as conn:
+        a, b = (_live(conn, g) for g in body.golden_ids)
+        if a == b:
+            invalid("golden_ids", f"{body.golden_ids} are one golden record ({a!r})", "body", body.golden_ids)
+        first_a, first_b = store.members(conn, a)[0], store.members(conn, b)[0]
+        return _store_decisions(conn, [(first_a, first_b, "match")], key.name)
