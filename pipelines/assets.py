@@ -10,6 +10,7 @@ import time
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
 from connectors import pull_source
 from connectors.writeback import write_back
@@ -26,7 +27,7 @@ def _md(frame: pd.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.md(frame.to_markdown(index=False) if len(frame) else "_none_")
 
 
-def _decisions(engine) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _decisions(engine: sa.Engine) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The stewards' current (must_link, cannot_link) decisions from the serving store."""
     with engine.connect() as conn:
         return store.decisions(conn)
