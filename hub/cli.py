@@ -298,6 +298,40 @@ def cmd_writeback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review_list(args: argparse.Namespace) -> int:
+    from hub import store
+
+    cfg = load_config(args.config)
+    engine = store.open_store(cfg.serving_store)
+    try:
+        with engine.connect() as conn:
+            total, rows = store.review_page(conn, args.min_probability, args.max_probability, args.source,
+                                            limit=args.limit)  # fmt: skip
+    finally:
+        engine.dispose()
+    table = [[r.id_l, r.id_r, f"{r.match_probability:.3f}", r.golden_id_l or "-", r.golden_id_r or "-"] for r in rows]
+    print(_table(["record", "other record", "probability", "golden id", "other golden id"], table) if rows else "")
+    print(f"{total:,} pair(s) in the queue" + (f", {len(rows):,} shown" if total > len(rows) else ""))
+    return 0
+
+
+def cmd_review_decide(args: argparse.Namespace) -> int:
+    from hub import store
+
+    cfg = load_config(args.config)
+    engine = store.open_store(cfg.serving_store)
+    try:
+        with store.write_transaction(engine) as conn:
+            store.decide(conn, args.id_l, args.id_r, args.decision, args.by, args.note)
+    except ValueError as exc:  # unknown record, contradiction: nothing was stored
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"{args.decision} {args.id_l} ~ {args.id_r} recorded by {args.by}; it takes effect on the next run")
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from hub import store
     from hub.export import export
@@ -413,6 +447,24 @@ def build_parser() -> argparse.ArgumentParser:
     wb.add_argument("--source", action="append", help="only this source (repeatable)")
     wb.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     wb.set_defaults(func=cmd_writeback)
+
+    review = sub.add_parser("review", help="the steward review queue").add_subparsers(dest="review_command",
+                                                                                     required=True)  # fmt: skip
+    rl = review.add_parser("list", help="uncertain pairs nobody decided yet, strongest first")
+    rl.add_argument("--config", default=DEFAULT_CONFIG)
+    rl.add_argument("--min-probability", type=float, default=0.0)
+    rl.add_argument("--max-probability", type=float, default=1.0)
+    rl.add_argument("--source", help="only pairs with a record of this source")
+    rl.add_argument("--limit", type=int, default=20, help="pairs to show (default 20)")
+    rl.set_defaults(func=cmd_review_list)
+    rd = review.add_parser("decide", help="record a steward decision about two source records")
+    rd.add_argument("id_l", help="a record id, source_system:source_key")
+    rd.add_argument("id_r", help="the other record id")
+    rd.add_argument("decision", choices=["match", "not_match"])
+    rd.add_argument("--by", required=True, help="who decides (stored with the decision)")
+    rd.add_argument("--note", help="why")
+    rd.add_argument("--config", default=DEFAULT_CONFIG)
+    rd.set_defaults(func=cmd_review_decide)
 
     exp = sub.add_parser("export", help="export golden records or the xref from the serving store")
     exp.add_argument("table", choices=["golden", "xref"])

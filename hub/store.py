@@ -1156,6 +1156,27 @@ def decision_history(conn: sa.Connection, id_l: str, id_r: str) -> list[dict[str
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
+def review_page(
+    conn: sa.Connection,
+    min_probability: float = 0.0,
+    max_probability: float = 1.0,
+    source: str | None = None,
+    descending: bool = True,
+    limit: int = 20,
+    offset: int = 0,
+) -> tuple[int, list[sa.Row]]:
+    """(total, rows) of the review queue in a probability band, optionally only pairs with a record of
+    `source`. Ties in probability are ordered by the pair's ids, so pages are stable."""
+    q = review_queue.c
+    where = [q.match_probability >= min_probability, q.match_probability <= max_probability]
+    if source is not None:
+        where.append(sa.or_(q.source_system_l == source, q.source_system_r == source))
+    prob = q.match_probability.desc() if descending else q.match_probability.asc()
+    total = conn.scalar(sa.select(sa.func.count()).select_from(review_queue).where(*where))
+    stmt = sa.select(review_queue).where(*where).order_by(prob, q.id_l, q.id_r).limit(limit).offset(offset)
+    return total, conn.execute(stmt).all()
+
+
 def _publish_review(conn: sa.Connection, run_id: str, review: pd.DataFrame) -> None:
     _check_columns("review", review, set(REVIEW_COLUMNS), set(REVIEW_COLUMNS))
     conn.execute(review_queue.delete())

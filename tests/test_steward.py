@@ -329,3 +329,26 @@ def test_the_published_queue_leaves_out_pairs_decided_meanwhile(engine):  # noqa
     with engine.connect() as conn:
         assert conn.execute(sa.select(q.id_l, q.id_r, q.run_id)).all()[0][:2] == ("crm:1", "crm:2")
         assert conn.scalar(sa.select(sa.func.count()).select_from(store.review_queue)) == 1
+
+
+# ------------------------------------------------------------------------------------------ the CLI
+
+
+def test_hub_review_lists_the_queue_and_records_a_decision(hub, capsys):
+    config = str(hub.config)
+    assert main(["review", "list", "--config", config, "--limit", "500"]) == 0
+    out = capsys.readouterr().out
+    total = hub.get("/v1/review", page_size=1).json()["total"]
+    assert f"{total:,} pair(s) in the queue" in out
+    last = hub.get("/v1/review", page_size=1, sort="probability_asc").json()["results"][0]
+    assert last["id_l"] in out and f"{last['match_probability']:.3f}" in out
+
+    args = ["review", "decide", last["id_l"], last["id_r"], "not_match", "--by", "cli carl", "--config", config]
+    assert main(args) == 0
+    assert "takes effect on the next run" in capsys.readouterr().out
+    assert hub.get("/v1/review", page_size=1).json()["total"] == total - 1
+    pair = hub.get(f"/v1/review/{last['id_l']}/{last['id_r']}").json()
+    assert [(d["decision"], d["decided_by"]) for d in pair["decisions"]] == [("not_match", "cli carl")]
+
+    assert main(["review", "decide", "crm:nope", last["id_r"], "match", "--by", "x", "--config", config]) == 1
+    assert "crm:nope" in capsys.readouterr().err

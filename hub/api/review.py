@@ -77,20 +77,10 @@ def list_queue(
     probability are ordered by the pair's ids, so pages are stable."""
     if min_probability > max_probability:
         invalid("min_probability", f"must not exceed max_probability ({max_probability})", value=min_probability)
-    q = store.review_queue.c
-    where = [q.match_probability >= min_probability, q.match_probability <= max_probability]
-    if source is not None:
-        where.append(sa.or_(q.source_system_l == source, q.source_system_r == source))
-    prob = q.match_probability.desc() if SORTS[sort] == "desc" else q.match_probability.asc()
     with engine(request).connect() as conn:
-        total = conn.scalar(sa.select(sa.func.count()).select_from(store.review_queue).where(*where))
-        rows = conn.execute(
-            sa.select(store.review_queue)
-            .where(*where)
-            .order_by(prob, q.id_l, q.id_r)
-            .limit(page_size)
-            .offset((page - 1) * page_size)
-        ).all()
+        total, rows = store.review_page(
+            conn, min_probability, max_probability, source, SORTS[sort] == "desc", page_size, (page - 1) * page_size
+        )
     return ReviewPage(total=total, page=page, page_size=page_size, results=[_item(r) for r in rows])
 
 
