@@ -22,10 +22,7 @@ import psutil
 
 from connectors.demo import init_demo
 from hub.config import load_config
-from pipelines.build import build_definitions
-from pipelines.resources import HubResource, pipeline_resources
-from pipelines.run import summarize
-from pipelines.sensors import PIPELINE_JOB
+from pipelines.run import run_pipeline
 
 # Per demo source: a text column to touch and how to bump its updated-at column, in SQLite.
 CHANGES = {
@@ -54,22 +51,15 @@ class Sampler:
 
 
 def run(config: str, sampler: Sampler, label: str) -> None:
-    defs = build_definitions(config)
     instance = dg.DagsterInstance.ephemeral()
     started = time.time()
-    result = defs.resolve_job_def(PIPELINE_JOB).execute_in_process(
-        instance=instance,
-        resources=pipeline_resources(HubResource(config_path=config)),
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-        raise_on_error=False,
-    )
+    summary = run_pipeline(config, log_level="WARNING", instance=instance)
     total = time.time() - started
     steps: dict[str, list[float]] = {}
-    for entry in instance.all_logs(result.run_id):  # event log entries carry the timestamps
+    for entry in instance.all_logs(summary.run_id):  # event log entries carry the timestamps
         e = entry.dagster_event
         if e and e.step_key and e.event_type_value in ("STEP_START", "STEP_SUCCESS", "STEP_FAILURE"):
             steps.setdefault(e.step_key, []).append(entry.timestamp)
-    summary = summarize(result, list(load_config(config).sources))
     print(f"\n== {label}: {'ok' if summary.success else 'FAILED ' + '; '.join(summary.errors)} in {total:.1f} s")
     print(f"{'step':36}{'seconds':>10}{'peak GiB':>10}")
     for step, times in steps.items():

@@ -51,7 +51,7 @@ from connectors.transforms import to_canonical
 from hub import store
 from hub.config import ADDRESS_BLOCK, HubConfig, SourceConfig
 from hub.model import CONSENT_FIELDS, Consent, FieldType
-from hub.workspace import STAGED, Workspace, scalar
+from hub.workspace import STAGED, Workspace
 
 STATE = "writeback_state"
 MEMBERS = "golden_members"
@@ -116,10 +116,6 @@ def _ensure_state(ws: Workspace) -> None:
               source_system VARCHAR, source_key VARCHAR, golden_id VARCHAR, values_hash VARCHAR,
               source_version VARCHAR, written_at TIMESTAMP, PRIMARY KEY (source_system, source_key))"""
     )
-
-
-def _has_table(ws: Workspace, name: str) -> bool:
-    return bool(scalar(ws.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]))
 
 
 def _address_exprs(src: SourceConfig) -> dict[str, str]:
@@ -241,7 +237,7 @@ def _plan(ws: Workspace, cfg: HubConfig, source: str) -> Plan:
     if source not in cfg.sources:
         raise KeyError(f"no source named {source!r} (configured: {list(cfg.sources)})")
     for table in (MEMBERS, VALUES, RECORDS):
-        if not _has_table(ws, table):
+        if not ws.has_table(table):
             raise WritebackError(f"the workspace has no {table}: run `hub match` and `hub golden` first")
     _ensure_state(ws)
     frame = ws.con.execute(_plan_sql(cfg.sources[source], cfg), {"source": source}).df()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,13 @@ def _workspace(args: argparse.Namespace) -> Iterator[tuple[HubConfig, Workspace]
         yield cfg, ws
     finally:
         ws.close()
+
+
+def _store(args: argparse.Namespace) -> AbstractContextManager[sa.Engine]:
+    """The config's serving store, disposed when the command is done."""
+    from hub import store
+
+    return store.opened(load_config(args.config).serving_store)
 
 
 def _progress(line: str) -> None:
@@ -135,12 +142,8 @@ def cmd_match(args: argparse.Namespace) -> int:
     from matching.run import match
 
     with _workspace(args) as (cfg, ws):
-        engine = store.open_store(cfg.serving_store)
-        try:
-            with engine.connect() as conn:
-                must_link, cannot_link = store.decisions(conn)
-        finally:
-            engine.dispose()
+        with store.opened(cfg.serving_store) as engine, engine.connect() as conn:
+            must_link, cannot_link = store.decisions(conn)
         r = match(ws, cfg, must_link, cannot_link, progress=_progress)
     m = cfg.matching
     print(_table(
@@ -157,14 +160,10 @@ def cmd_golden(args: argparse.Namespace) -> int:
     from golden_record.run import build_and_publish
     from hub import store
 
-    with _workspace(args) as (cfg, ws):
-        engine = store.open_store(cfg.serving_store)
-        try:
-            with engine.connect() as conn:
-                must_link, _ = store.decisions(conn)
-            r = build_and_publish(ws, cfg, engine, must_link, progress=_progress)
-        finally:
-            engine.dispose()
+    with _workspace(args) as (cfg, ws), store.opened(cfg.serving_store) as engine:
+        with engine.connect() as conn:
+            must_link, _ = store.decisions(conn)
+        r = build_and_publish(ws, cfg, engine, must_link, progress=_progress)
     p = r.published
     print(_table(
         ["run", "golden records", "new versions", "changed", "unchanged", "ids minted", "merged away", "xref changes"],
@@ -248,15 +247,15 @@ def cmd_writeback(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "sources", f"no source named {unknown} (configured: {list(cfg.sources)})", Path(args.config)
             )
-        engine = store.open_store(cfg.serving_store)
-        try:
-            run_id = published_run(engine)
-            results = [write_back(ws, cfg, engine, n, run_id, dry_run=args.dry_run, progress=_progress) for n in names]
-        except WritebackError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        finally:
-            engine.dispose()
+        with store.opened(cfg.serving_store) as engine:
+            try:
+                run_id = published_run(engine)
+                results = [
+                    write_back(ws, cfg, engine, n, run_id, dry_run=args.dry_run, progress=_progress) for n in names
+                ]
+            except WritebackError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
     print(f"{'dry run: nothing written. ' if args.dry_run else ''}golden values of run {run_id}")
     print(_table(
         ["source", "planned", "updated", "unchanged", "conflicts", "missing", "stale", "values changed", "seconds"],
@@ -301,14 +300,8 @@ def cmd_writeback(args: argparse.Namespace) -> int:
 def cmd_review_list(args: argparse.Namespace) -> int:
     from hub import store
 
-    cfg = load_config(args.config)
-    engine = store.open_store(cfg.serving_store)
-    try:
-        with engine.connect() as conn:
-            total, rows = store.review_page(conn, args.min_probability, args.max_probability, args.source,
-                                            limit=args.limit)  # fmt: skip
-    finally:
-        engine.dispose()
+    with _store(args) as engine, engine.connect() as conn:
+        total, rows = store.review_page(conn, args.min_probability, args.max_probability, args.source, limit=args.limit)
     table = [[r.id_l, r.id_r, f"{r.match_probability:.3f}", r.golden_id_l or "-", r.golden_id_r or "-"] for r in rows]
     print(_table(["record", "other record", "probability", "golden id", "other golden id"], table) if rows else "")
     print(f"{total:,} pair(s) in the queue" + (f", {len(rows):,} shown" if total > len(rows) else ""))
@@ -318,30 +311,21 @@ def cmd_review_list(args: argparse.Namespace) -> int:
 def cmd_review_decide(args: argparse.Namespace) -> int:
     from hub import store
 
-    cfg = load_config(args.config)
-    engine = store.open_store(cfg.serving_store)
     try:
-        with store.write_transaction(engine) as conn:
+        with _store(args) as engine, store.write_transaction(engine) as conn:
             store.decide(conn, args.id_l, args.id_r, args.decision, args.by, args.note)
     except ValueError as exc:  # unknown record, contradiction: nothing was stored
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
     print(f"{args.decision} {args.id_l} ~ {args.id_r} recorded by {args.by}; it takes effect on the next run")
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from hub import store
     from hub.export import export
 
-    cfg = load_config(args.config)
-    engine = store.open_store(cfg.serving_store)
-    try:
+    with _store(args) as engine:
         n = export(engine, args.table, Path(args.out), args.format)
-    finally:
-        engine.dispose()
     print(f"{n:,} {args.table} rows written to {args.out}")
     return 0
 
@@ -355,18 +339,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"serving {cfg.serving_store} on http://{args.host}:{args.port} (OpenAPI: /docs)", file=sys.stderr)
     uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level=args.log_level)
     return 0
-
-
-@contextmanager
-def _store(args: argparse.Namespace) -> Iterator[sa.Engine]:
-    """The serving store of the config, disposed when the command is done."""
-    from hub import store
-
-    engine = store.open_store(load_config(args.config).serving_store)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
 
 
 def cmd_apikey_create(args: argparse.Namespace) -> int:

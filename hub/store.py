@@ -258,6 +258,16 @@ def open_store(url: str) -> sa.Engine:
 
 
 @contextmanager
+def opened(url: str) -> Iterator[sa.Engine]:
+    """`open_store` for the length of a block (a command, an asset): the engine is disposed after it."""
+    engine = open_store(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
 def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
     """A transaction for writes (pin, mint_ids, ...): on SQLite it holds the write lock from BEGIN,
     so it waits for (busy timeout) rather than fails on a concurrent writer."""

@@ -47,7 +47,9 @@ class Workspace:
         self.con.close()
 
     def has_table(self, name: str) -> bool:
-        return bool(scalar(self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [name]))
+        return bool(
+            scalar(self.con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [name])
+        )
 
     def _ensure_schema(self) -> None:
         cols = ",\n".join(f"{f.name} {DUCKDB_TYPES[f.type]}" for f in self.fields)

@@ -5,7 +5,7 @@ which open what it names only while the asset runs: the DuckDB workspace takes o
 time, and the sensor must be able to look at the sources beside a running job."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 import dagster as dg
 import sqlalchemy as sa
@@ -42,13 +42,8 @@ class WorkspaceResource(dg.ConfigurableResource):
 class ServingStoreResource(dg.ConfigurableResource):
     """The serving store hub.yaml names, migrated to the newest schema when opened."""
 
-    @contextmanager
-    def open(self, cfg: HubConfig) -> Iterator[sa.Engine]:
-        engine = store.open_store(cfg.serving_store)
-        try:
-            yield engine
-        finally:
-            engine.dispose()
+    def open(self, cfg: HubConfig) -> AbstractContextManager[sa.Engine]:
+        return store.opened(cfg.serving_store)
 
 
 class SourcesResource(dg.ConfigurableResource):
