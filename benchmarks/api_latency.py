@@ -1,8 +1,12 @@
-"""REST API latency with many golden records: p50 / p99 of lookup by id, by source key, search and the
-change feed, from a load generator on loopback (a few client threads, a bounded number of requests).
+"""REST API latency with many golden records: p50 / p99 of lookup by id, by source key, search, the
+change feed and match-on-entry, from a load generator on loopback (a few client threads, a bounded
+number of requests).
 
 Builds a fresh SQLite serving store of synthetic golden records with realistic name, email, phone and
-postcode spreads (one source record each), unless --url points at an existing published store.
+postcode spreads (one source record each), unless --url points at an existing published store. The
+match model published with them is the one a small demo (connectors.demo, 2,000 customers) trains in
+its first pipeline run; its term frequencies are counted over the synthetic golden records by the
+pipeline's own code (matching.models.for_serving).
 
     python benchmarks/api_latency.py                        # 1,000,000 golden records
     python benchmarks/api_latency.py --records 100000 --concurrency 8
@@ -13,6 +17,8 @@ from __future__ import annotations
 
 import argparse
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -20,6 +26,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import duckdb
 import httpx
 import numpy as np
 import pandas as pd
@@ -29,7 +36,10 @@ from faker.providers.person.en_GB import Provider as Names
 
 from hub import store
 from hub.api import create_app, keys
-from hub.config import HubConfig
+from hub.config import HubConfig, load_config
+from hub.workspace import Workspace
+from matching import models
+from matching.standardize import standardize
 
 SOURCE = "bench"
 LETTERS = np.array(list("ABCDEFGHJKLMNPRSTUWY"), dtype=object)
@@ -62,13 +72,41 @@ def synthetic_store(url: str, n: int) -> None:
         {"source_system": SOURCE, "source_key": i.astype(str), "golden_id": golden["golden_id"],
          "match_probability": np.nan, "link_type": "singleton"}
     )  # fmt: skip
+    model = demo_model(golden, xref)
     engine = store.open_store(url)
     with store.write_transaction(engine) as conn:
         store.mint_ids(conn, n)
     t = time.perf_counter()
-    store.publish(engine, store.start_run(engine), golden, xref)
-    print(f"published {n:,} synthetic golden records in {time.perf_counter() - t:.1f} s")
+    store.publish(engine, store.start_run(engine), golden, xref, model=model)
+    print(
+        f"published {n:,} synthetic golden records and match model v{model.version} in {time.perf_counter() - t:.1f} s"
+    )
     engine.dispose()
+
+
+def demo_model(golden: pd.DataFrame, xref: pd.DataFrame) -> store.MatchModel:
+    """The model of a 2,000-customer demo's first run, with term frequencies over `golden`."""
+    demo = Path(tempfile.mkdtemp(prefix="hub-demo-"))
+    hub = [sys.executable, "-m", "hub.cli"]
+    subprocess.run([*hub, "demo", "init", "--dir", str(demo), "--customers", "2000"], check=True, capture_output=True)
+    subprocess.run([*hub, "run", "--config", str(demo / "hub.yaml")], check=True, capture_output=True)
+    ws = Workspace(load_config(demo / "hub.yaml").workspace)
+    saved = models.load(ws.con)
+    ws.close()
+    con = duckdb.connect()
+    con.register("_golden", golden.drop(columns=["golden_id", "lineage", "record_count"]).assign(
+        source_system=SOURCE, source_key=xref["source_key"]))  # fmt: skip
+    con.execute("CREATE TABLE bench_records AS SELECT * FROM _golden")
+    standardize(con, "bench_records", "bench_standardized")
+    con.register(
+        "_members", pd.DataFrame({"record_id": SOURCE + ":" + xref["source_key"], "golden_id": xref["golden_id"]})
+    )
+    t = time.perf_counter()  # what a pipeline run adds (it has standardized records and members already)
+    model = models.for_serving(con, saved, "bench_standardized", "_members")
+    con.close()
+    print(f"term frequencies of {len(golden):,} golden records: {len(model.tf_counts):,} shared values, "
+          f"counted in {time.perf_counter() - t:.1f} s")  # fmt: skip
+    return model
 
 
 def free_port() -> int:
@@ -77,12 +115,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def load(label: str, client: httpx.Client, requests: list[tuple[str, dict]], concurrency: int) -> None:
-    """Send every request once, `concurrency` at a time; print p50 / p99 latency and throughput."""
+def load(label: str, client: httpx.Client, requests: list[tuple], concurrency: int) -> None:
+    """Send every request once, `concurrency` at a time; print p50 / p99 latency and throughput.
+    A request is (url, params) for a GET or (url, params, body) for a POST."""
 
-    def one(req: tuple[str, dict]) -> float:
+    def one(req: tuple) -> float:
         t = time.perf_counter()
-        r = client.get(req[0], params=req[1])
+        r = client.post(req[0], params=req[1], json=req[2]) if len(req) > 2 else client.get(req[0], params=req[1])
         if r.status_code != 200:
             raise RuntimeError(f"{label}: {req} -> {r.status_code} {r.text[:200]}")
         return (time.perf_counter() - t) * 1000
@@ -114,7 +153,8 @@ def main() -> None:
         step = max(n // args.requests, 1)
         sample = pd.read_sql(
             sa.text(
-                f"""SELECT g.golden_id, g.first_name, g.last_name, g.email, g.phone, x.source_system, x.source_key
+                f"""SELECT g.golden_id, g.first_name, g.last_name, g.email, g.phone, g.postal_code, g.date_of_birth,
+                           x.source_system, x.source_key
                     FROM golden_records g JOIN xref x ON x.golden_id = g.golden_id
                     WHERE g.rowid % {step} = 0 LIMIT {args.requests}"""
             ),
@@ -142,11 +182,18 @@ def main() -> None:
         ("search: first name + misspelt surname",
          lambda r: ("/v1/search", {"name": f"{r.first_name} {typo(r.last_name)}"})),
         ("GET /v1/changes?limit=100", lambda r: ("/v1/changes", {"limit": 100})),
+        ("match: misspelt surname, email, dob, postcode",
+         lambda r: ("/v1/match", {}, {"first_name": r.first_name, "last_name": typo(r.last_name), "email": r.email,
+                                      "date_of_birth": str(r.date_of_birth)[:10], "postal_code": r.postal_code})),
+        ("match: name and phone",
+         lambda r: ("/v1/match", {}, {"first_name": r.first_name, "last_name": r.last_name, "phone": r.phone})),
     ]  # fmt: skip
     print(f"\n{n:,} golden records; {args.concurrency} client threads on loopback\n")
     print(f"{'endpoint':44}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=30) as client:
         load("warm-up", client, [endpoints[0][1](r) for r in rows[:20]], 1)
+        # match-on-entry builds a DuckDB connection and Splink's SQL per concurrent request the first time
+        load("warm-up: match", client, [endpoints[-1][1](r) for r in rows[-4 * args.concurrency :]], args.concurrency)
         for label, build in endpoints:
             load(label, client, [build(r) for r in rows], args.concurrency)
     server.should_exit = True

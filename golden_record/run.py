@@ -21,6 +21,7 @@ from hub import store
 from hub.config import HubConfig
 from hub.model import ATTRIBUTE_FIELDS
 from hub.workspace import Workspace
+from matching import models
 
 MEMBERS = "golden_members"
 BUILD = "golden_build"  # one row: what `build` made, for `publish_build` (possibly another process)
@@ -82,8 +83,8 @@ def _golden_frame(ws: Workspace, extra: list[str]) -> pd.DataFrame:
     ).df()
 
 
-REVIEW = "review_candidates"  # matching.run.REVIEW (golden_record does not import matching)
-RECORDS = "standardized_records"
+REVIEW = "review_candidates"  # matching.run.REVIEW
+RECORDS = "standardized_records"  # matching.run.RECORDS
 
 
 def _review_frame(ws: Workspace, cfg: HubConfig) -> pd.DataFrame | None:
@@ -199,7 +200,8 @@ def publish_build(
     progress: Callable[[str], None] | None = None,
 ) -> store.PublishResult:
     """Publish what `build` left in the workspace as one store run (one transaction), with the
-    review queue (review_candidates) replacing the store's.
+    review queue (review_candidates) replacing the store's and the match model the pairs were scored
+    with (plus its term frequencies over these golden records) for match-on-entry.
 
     Refuses a build made before another run was published: its ids were assigned against a state
     that is no longer current, so build again."""
@@ -215,11 +217,13 @@ def publish_build(
         )
     redirects = ws.con.execute(f"SELECT retired_id, surviving_id, reason FROM {REDIRECTS}").df()
     redirects["surviving_id"] = redirects["surviving_id"].astype(object).where(redirects["surviving_id"].notna(), None)
+    scored = models.scored_with(ws.con)
+    model = models.for_serving(ws.con, scored, RECORDS, MEMBERS) if scored else None
     run_id = store.start_run(engine)
     try:
         golden = _golden_frame(ws, list(cfg.attributes))
         published = store.publish(
-            engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts), _review_frame(ws, cfg)
+            engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts), _review_frame(ws, cfg), model
         )
     except BaseException as exc:
         store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")

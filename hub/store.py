@@ -195,6 +195,24 @@ review_queue = sa.Table(  # the review band of the last published run, less the 
     sa.Column("record_r", sa.Text(), nullable=True),
     sa.Column("run_id", RUN_ID, nullable=False),
 )
+match_model = sa.Table(  # the model the last run scored with (migration 0005): one row, replaced when it changes
+    "match_model",
+    metadata,
+    sa.Column("version", sa.Integer(), primary_key=True),
+    sa.Column("trained_at", sa.DateTime(), nullable=False),
+    sa.Column("records", sa.BigInteger(), nullable=False),
+    sa.Column("model_json", sa.Text(), nullable=False),
+    sa.Column("tf_totals", sa.Text(), nullable=False),  # JSON: tf column -> golden records with a value
+    sa.Column("published_at", sa.DateTime(), nullable=False),
+    sa.Column("run_id", RUN_ID, nullable=False),
+)
+match_term_frequencies = sa.Table(  # per tf column, the values two or more golden records share
+    "match_term_frequencies",
+    metadata,
+    sa.Column("tf_column", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text(), primary_key=True),
+    sa.Column("golden_records", sa.Integer(), nullable=False),
+)
 REVIEW_COLUMNS = [c.name for c in review_queue.c if c.name != "run_id"]
 DECISIONS = ("match", "not_match")
 # Search and change-feed indexes (migration 0003); the API's queries use these same expressions.
@@ -347,9 +365,38 @@ class PublishResult:
     unchanged: int
     retired: int
     xref_changed: int  # xref rows inserted, replaced or deleted
+    match_model_published: int = 0  # the model version written this run; 0: none given or unchanged
+    term_frequencies_changed: int = 0  # match_term_frequencies rows inserted, replaced or deleted
 
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if k != "run_id"}
+
+
+@dataclass(frozen=True)
+class MatchModel:
+    """The match model a run scored with, as publish takes it: the Splink model (JSON text) and the term
+    frequencies of the run's golden records, which match-on-entry needs beside it (a posted record
+    sharing a common name is weaker evidence than one sharing a rare name)."""
+
+    version: int
+    trained_at: datetime
+    records: int
+    model_json: str
+    tf_counts: pd.DataFrame  # tf_column, value, golden_records: the values two or more golden records share
+    tf_totals: dict[str, int]  # tf column -> golden records with a value in it
+
+
+@dataclass(frozen=True)
+class PublishedModel:
+    """The match model in the serving store (store.published_model)."""
+
+    version: int
+    trained_at: datetime
+    records: int
+    model_json: str
+    tf_totals: dict[str, int]
+    published_at: datetime
+    run_id: str
 
 
 def publish(
@@ -360,6 +407,7 @@ def publish(
     redirects: pd.DataFrame | None = None,
     counts: Mapping[str, Any] | None = None,
     review: pd.DataFrame | None = None,
+    model: MatchModel | None = None,
 ) -> PublishResult:
     """Make one run's golden records, xref and redirects the current state, in ONE transaction.
 
@@ -383,6 +431,10 @@ def publish(
     `review`: the run's review queue (REVIEW_COLUMNS; id_l < id_r), replacing the queue in the same
     transaction, less the pairs a steward decided meanwhile; None leaves the queue as it is.
 
+    `model`: the match model the run scored with and its term frequencies, for match-on-entry. The model
+    row is replaced only when the version or the model changed, and only changed term-frequency rows are
+    written; None leaves both as they are.
+
     Raises ValueError (nothing written) on inconsistent input; any failure rolls the whole run back.
     The run_log row becomes 'published' with `counts` plus the publish counts; on failure it stays as
     it was — record the failure with fail_run. The diffs against the current state run in DuckDB
@@ -400,7 +452,7 @@ def publish(
         # other writers (a steward's pin) wait for it. Only publish writes golden records and xref,
         # so "no other run published since the snapshot" (checked under the lock) keeps the diff valid.
         with engine.connect() as conn:
-            head = _last_published(conn)
+            head = last_published(conn)
             _check_run(conn, run_id)
             gr, xr = golden_records.c, xref.c
             db.register("cur", _arrow(conn, sa.select(gr.golden_id, gr.version, gr.row_hash, gr.record_count)))
@@ -410,6 +462,7 @@ def publish(
                     conn, sa.select(xr.source_system, xr.source_key, xr.golden_id, xr.match_probability, xr.link_type)
                 ),
             )
+            model_plan = _plan_model(conn, db, model) if model is not None else None
         plan = _plan_golden(db)
         retire = _plan_retire(plan["retired"], r, g["golden_id"])
         xref_plan = _plan_xref(db, x)
@@ -419,7 +472,7 @@ def publish(
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":  # one publisher at a time; plain reads go on
             conn.exec_driver_sql("LOCK TABLE golden_records IN EXCLUSIVE MODE")
-        if _last_published(conn) != head:
+        if last_published(conn) != head:
             raise RuntimeError(f"another run was published while {run_id!r} was being prepared; publish again")
         _check_run(conn, run_id)
         _publish_golden(conn, run_id, now, g, plan)
@@ -427,19 +480,23 @@ def publish(
         xref_changed = _publish_xref(conn, run_id, now, xref_plan)
         if review is not None:
             _publish_review(conn, run_id, review)
+        model_published, tf_changed = _publish_model(conn, run_id, now, model, model_plan) if model_plan else (0, 0)
         new, changed = int(plan["new"].sum()), int(plan["changed"].sum())
-        result = PublishResult(run_id, new, changed, len(g) - new - changed, len(retire), xref_changed)
+        result = PublishResult(
+            run_id, new, changed, len(g) - new - changed, len(retire), xref_changed, model_published, tf_changed
+        )
         _finish_run(conn, run_id, now, counts, result)
     return result
 
 
 def last_published_run(conn: sa.Connection) -> str | None:
     """The run id of the newest published run; None before the first publish."""
-    head = _last_published(conn)
+    head = last_published(conn)
     return head[0] if head else None
 
 
-def _last_published(conn: sa.Connection) -> tuple | None:
+def last_published(conn: sa.Connection) -> sa.Row | None:
+    """(run_id, finished_at) of the last published run."""
     rl = run_log.c
     stmt = sa.select(rl.run_id, rl.finished_at).where(rl.status == "published")
     return conn.execute(stmt.order_by(rl.finished_at.desc(), rl.run_id.desc()).limit(1)).first()
@@ -661,6 +718,61 @@ def _plan_xref(db: duckdb.DuckDBPyConnection, x: pd.DataFrame) -> dict[str, Any]
         "delete": pd.concat([x.iloc[rn[existed]][keys], gone], ignore_index=True),
         "changed": len(rn) + len(gone),
     }
+
+
+def _plan_model(conn: sa.Connection, db: duckdb.DuckDBPyConnection, model: MatchModel) -> dict[str, Any]:
+    """Against the read snapshot: whether the model row must be replaced (or only its totals updated),
+    and the term-frequency rows to write (new or recounted) and keys to delete first (recounted, gone)."""
+    m = match_model.c
+    current = conn.execute(sa.select(m.version, m.model_json, m.tf_totals)).first()
+    t = match_term_frequencies.c
+    db.register("cur_tf", _arrow(conn, sa.select(t.tf_column, t.value, t.golden_records)))
+    db.register("inc_tf", model.tf_counts[["tf_column", "value", "golden_records"]])
+    write = db.execute(
+        """SELECT i.tf_column, i.value, i.golden_records, c.value IS NOT NULL AS existed
+           FROM inc_tf i LEFT JOIN cur_tf c USING (tf_column, value)
+           WHERE c.value IS NULL OR c.golden_records <> i.golden_records ORDER BY i.tf_column, i.value"""
+    ).df()
+    gone = db.execute("SELECT tf_column, value FROM cur_tf ANTI JOIN inc_tf USING (tf_column, value)").df()
+    totals = json.dumps(model.tf_totals, sort_keys=True)
+    return {
+        "replace": current is None or (current.version, current.model_json) != (model.version, model.model_json),
+        "totals": None if current is not None and current.tf_totals == totals else totals,
+        "write": write[["tf_column", "value", "golden_records"]],
+        "delete": pd.concat([write.loc[write["existed"], ["tf_column", "value"]], gone], ignore_index=True),
+        "changed": len(write) + len(gone),
+    }
+
+
+def _publish_model(
+    conn: sa.Connection, run_id: str, now: datetime, model: MatchModel, plan: dict[str, Any]
+) -> tuple[int, int]:
+    """(model version written or 0, term-frequency rows changed)."""
+    if plan["replace"]:
+        conn.execute(match_model.delete())
+        conn.execute(
+            match_model.insert().values(
+                version=model.version,
+                trained_at=model.trained_at,
+                records=model.records,
+                model_json=model.model_json,
+                tf_totals=json.dumps(model.tf_totals, sort_keys=True),
+                published_at=now,
+                run_id=run_id,
+            )
+        )
+    elif plan["totals"] is not None:
+        conn.execute(match_model.update().values(tf_totals=plan["totals"]))
+    t = match_term_frequencies.c
+    if len(plan["delete"]):
+        stage = _stage(
+            conn, "hub_stage_tf_keys", [sa.Column("tf_column", sa.String(64)), sa.Column("value", sa.Text())],
+            plan["delete"],
+        )  # fmt: skip
+        conn.execute(match_term_frequencies.delete().where(sa.tuple_(t.tf_column, t.value).in_(sa.select(*stage.c))))
+        stage.drop(conn)
+    _insert_frame(conn, match_term_frequencies, plan["write"])
+    return (model.version if plan["replace"] else 0), plan["changed"]
 
 
 def _publish_xref(conn: sa.Connection, run_id: str, now: datetime, plan: dict[str, Any]) -> int:
@@ -989,6 +1101,28 @@ def current_redirects(conn: sa.Connection) -> pd.DataFrame:
     return _frame(conn, sa.select(id_redirects))
 
 
+def published_model(conn: sa.Connection) -> PublishedModel | None:
+    """The match model of the last publish that had one; None before."""
+    row = conn.execute(sa.select(match_model)).first()
+    if row is None:
+        return None
+    totals = json.loads(row.tf_totals)
+    return PublishedModel(
+        row.version, row.trained_at, row.records, row.model_json, totals, row.published_at, row.run_id
+    )
+
+
+def shared_values(conn: sa.Connection, values: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], int]:
+    """(tf column, value) -> golden records holding it, for the given values that two or more share
+    (primary-key lookups); a value left out is held by at most one golden record."""
+    t = match_term_frequencies.c
+    conds = [sa.and_(t.tf_column == col, t.value.in_(list(vals))) for col, vals in values.items() if len(vals)]
+    if not conds:
+        return {}
+    rows = conn.execute(sa.select(t.tf_column, t.value, t.golden_records).where(sa.or_(*conds)))
+    return {(r.tf_column, r.value): r.golden_records for r in rows}
+
+
 # ---------------------------------------------------------------------------------------- overrides
 
 
@@ -1156,6 +1290,16 @@ def decisions(conn: sa.Connection) -> tuple[pd.DataFrame, pd.DataFrame]:
         return frame.loc[frame["decision"] == kind, ["id_l", "id_r"]].reset_index(drop=True)
 
     return pairs("match"), pairs("not_match")
+
+
+def decisions_since(conn: sa.Connection, records: Sequence[str], since: datetime | None) -> list[dict[str, Any]]:
+    """Current decisions touching `records` made after `since` (None: all): those no published run has
+    applied yet."""
+    d = match_decisions.c
+    stmt = sa.select(match_decisions).where(sa.or_(d.id_l.in_(records), d.id_r.in_(records)), d.superseded_at.is_(None))
+    if since is not None:
+        stmt = stmt.where(d.decided_at > since)
+    return [dict(r) for r in conn.execute(stmt.order_by(d.decided_at, d.decision_id)).mappings()]
 
 
 def decision_history(conn: sa.Connection, id_l: str, id_r: str) -> list[dict[str, Any]]:

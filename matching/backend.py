@@ -1,7 +1,8 @@
 """The one seam between the hub and the probabilistic matcher.
 
 Everything the hub needs from Splink goes through MatcherBackend: train a model on a table of
-standardized records, and score the pairs of that table with a saved model into another table.
+standardized records, score the pairs of that table with a saved model into another table, and score
+given pairs (match-on-entry: a posted record against candidate golden records).
 Models are plain Splink JSON, so the same model can be loaded by another Splink backend (Spark
 for data beyond one machine) by adding a second implementation here.
 """
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import duckdb
+import pandas as pd
 from splink import DuckDBAPI, Linker
 
 from hub.workspace import scalar
@@ -45,12 +47,19 @@ class MatcherBackend(ABC):
         `output_table` (unique_id_l, unique_id_r, match_weight, match_probability, mw_* per
         comparison, gamma_* levels) and return how many were kept."""
 
+    @abstractmethod
+    def score_pairs(self, left_table: str, right_table: str, model: Model) -> pd.DataFrame:
+        """Score every (left, right) record pair with `model`, unblocked: unique_id_l, unique_id_r,
+        match_weight, match_probability, gamma_* levels and mw_* weights (mw_tf_adj_* for the term
+        frequencies, read from the records' tf_* columns)."""
+
 
 class DuckDBSplinkBackend(MatcherBackend):
     """Splink on the workspace's own DuckDB connection: records never leave the database."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.con = con
+        self._scoring: tuple[Model, tuple[str, str], str] | None = None  # score_pairs: model, tables, Splink's SQL
 
     def _linker(self, records_table: str, model: Model | Any) -> Linker:
         # Its own cursor on the same database: Splink's queries never meet a half-read result of ours.
@@ -94,3 +103,20 @@ class DuckDBSplinkBackend(MatcherBackend):
         )
         scored.drop_table_from_database_and_remove_from_cache()
         return scalar(self.con, f"SELECT count(*) FROM {output_table}")
+
+    def score_pairs(self, left_table: str, right_table: str, model: Model) -> pd.DataFrame:
+        # Building Splink's SQL (settings parsed, every expression through sqlglot) costs several times
+        # more than running it on a few rows, so the first call keeps the SQL score_pairs ran and later
+        # calls with the same model and tables rerun it, as Splink's own realtime SQL cache does.
+        key = (left_table, right_table)
+        if self._scoring is not None and self._scoring[0] is model and self._scoring[1] == key:
+            return self.con.execute(self._scoring[2]).df()
+        api = DuckDBAPI(connection=self.con)
+        linker = Linker(api.register(right_table), model, log_level=logging.ERROR)
+        left, right = (api.table_to_splink_dataframe(t, t) for t in key)
+        scored = linker.inference.score_pairs(left, right)
+        try:
+            self._scoring = (model, key, scored.sql_used_to_create)
+            return scored.as_pandas_dataframe()
+        finally:
+            scored.drop_table_from_database_and_remove_from_cache()

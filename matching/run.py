@@ -69,9 +69,12 @@ def current_model(
 
 
 def score_pairs(ws: Workspace, cfg: HubConfig, saved: models.SavedModel, backend: MatcherBackend | None = None) -> int:
-    """Score candidate pairs with `saved` into scored_pairs (pairs at or above the review threshold)."""
+    """Score candidate pairs with `saved` into scored_pairs (pairs at or above the review threshold),
+    recording which version scored them (published with the golden records)."""
     backend = backend or DuckDBSplinkBackend(ws.con)
-    return backend.predict(RECORDS, saved.model, cfg.matching.review_threshold, PAIRS)
+    n = backend.predict(RECORDS, saved.model, cfg.matching.review_threshold, PAIRS)
+    models.mark_scored(ws.con, saved.version)
+    return n
 
 
 @dataclass

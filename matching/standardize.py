@@ -202,7 +202,10 @@ def _check_identifier(name: str) -> str:
 
 def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Load nicknames and street types into temp tables (`std_nicknames`, `std_street_types`, and the
-    one-row `std_street_map` the address rule joins) plus the cleaning macros. Idempotent."""
+    one-row `std_street_map` the address rule joins) plus the cleaning macros, once per connection (they
+    live as long as it): match-on-entry standardizes a few rows per request on a long-lived connection."""
+    if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'std_street_map' AND temporary"):
+        return
     con.execute(
         """CREATE OR REPLACE TEMP TABLE std_nicknames AS
            SELECT DISTINCT ON (nickname) lower(trim(nickname)) AS nickname, lower(trim(name)) AS name

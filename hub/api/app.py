@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
 from hub import store
-from hub.api import admin, changes, export, golden, review, search
+from hub.api import admin, changes, export, golden, match, review, search
 from hub.api.auth import engine
 from hub.api.errors import validation_error
 from hub.api.schemas import Health
@@ -37,8 +37,9 @@ def create_app(cfg: HubConfig, engine_: sa.Engine | None = None) -> FastAPI:
     app = FastAPI(title="Customer Data Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine, app.state.config = db, cfg
     app.state.phone_region = search.default_region([s.default_region for s in cfg.sources.values()])
+    app.state.match_scorers = match.Scorers()
     app.add_exception_handler(RequestValidationError, validation_error)
-    for module in (golden, search, changes, export, review, admin):
+    for module in (golden, search, changes, export, match, review, admin):
         app.include_router(module.router)
 
     @app.get("/v1/health", summary="Liveness and the last published run (no key needed)", tags=["health"])

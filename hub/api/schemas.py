@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -25,6 +25,12 @@ Attributes = create_model(
     __config__=ConfigDict(json_schema_extra={"example": {"first_name": "Amber", "last_name": "Green"}}),
     **{f.name: (_PY_TYPES[f.type] | None, Field(None, description=f.doc)) for f in ATTRIBUTE_FIELDS},
 )
+
+
+# When a steward action reaches golden records: 'now' (hub serve is applying it), or the next pipeline run.
+Applies = Annotated[
+    Literal["now", "next_run"], Field(description="'now': hub serve is applying it; 'next_run': the next pipeline run")
+]
 
 
 class Redirect(BaseModel):
@@ -206,6 +212,7 @@ class DecisionOut(BaseModel):
     decision: Literal["match", "not_match", "skip"]
     current: Decision | None = Field(description="the stored decision (null for 'skip')")
     queue_size: int = Field(description="pairs left in the review queue")
+    applies: Applies = "next_run"
 
 
 class PinIn(BaseModel):
@@ -218,9 +225,10 @@ class Pin(BaseModel):
     requested_id: str
     golden_id: str = Field(description="the live id pinned (a retired id pins its survivor)")
     field: str
-    value: str | None = Field(description="as stored (text); it wins survivorship from the next run until unpinned")
+    value: str | None = Field(description="as stored (text); it wins survivorship until unpinned")
     pinned_by: str
     pinned_at: datetime
+    applies: Applies = "next_run"
 
 
 class SplitIn(BaseModel):
@@ -237,3 +245,78 @@ class MergeIn(BaseModel):
 class Decisions(BaseModel):
     decisions: list[Decision] = Field(description="the decisions stored; golden records follow on the next run")
     queue_size: int = Field(description="pairs left in the review queue")
+    applies: Applies = "next_run"
+
+
+class ApplyRun(BaseModel):
+    dagster_run_id: str | None = Field(description="the apply_decisions run (in the Dagster UI with DAGSTER_HOME)")
+    success: bool
+    published_run: str | None = Field(description="the serving-store run it published, if it got that far")
+    started_at: datetime
+    finished_at: datetime
+    error: str | None = Field(description="why it did not publish: a failed step or a blocking quality check")
+
+
+class ApplyStatus(BaseModel):
+    mode: Literal["immediately", "next_run"] = Field(description="pipeline.apply_decisions of hub.yaml")
+    enabled: bool = Field(description="whether this server can run the job (it was given its hub.yaml path)")
+    state: Literal["idle", "running"]
+    pending: bool = Field(description="actions since the current run started, for the run after it")
+    last: ApplyRun | None = Field(description="the most recent finished run")
+
+
+class MatchIn(BaseModel):
+    """A customer record to match, in the canonical model's fields (all optional; give what you have)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "example": {
+                "first_name": "Georgia",
+                "last_name": "Hopkins",
+                "date_of_birth": "1984-03-12",
+                "email": "ghopkins66@hotmail.co.uk",
+                "phone": "07700 900123",
+                "postal_code": "LS1 4AP",
+            }
+        },
+    )
+    first_name: str | None = Field(None, max_length=200)
+    last_name: str | None = Field(None, max_length=200)
+    date_of_birth: date | None = None
+    email: str | None = Field(None, max_length=320)
+    phone: str | None = Field(None, max_length=40, description="any format; read as E.164")
+    address_line1: str | None = Field(None, max_length=500)
+    address_line2: str | None = Field(None, max_length=500)
+    city: str | None = Field(None, max_length=200)
+    region: str | None = Field(None, max_length=200)
+    postal_code: str | None = Field(None, max_length=20)
+    country: str | None = Field(None, pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
+
+
+class ComparisonExplanation(BaseModel):
+    comparison: str = Field(description="the model's comparison (name, dob_std, email, phone, address, city_std)")
+    level: str = Field(description="the comparison level the pair fell in")
+    match_weight: float = Field(description="its match weight (log2 Bayes factor), term-frequency adjustment included")
+    tf_adjustment: float = Field(description="the part of match_weight from how common the shared value is")
+
+
+class MatchCandidate(BaseModel):
+    golden_id: str
+    match_probability: float
+    match_weight: float
+    first_name: str | None
+    last_name: str | None
+    date_of_birth: date | None
+    email: str | None
+    phone: str | None
+    postal_code: str | None
+    city: str | None
+    explanation: list[ComparisonExplanation]
+
+
+class MatchPage(BaseModel):
+    model_version: int = Field(description="the published match model that scored the pairs")
+    threshold: float
+    candidates_scored: int = Field(description="golden records scored (found by the index lookups)")
+    results: list[MatchCandidate] = Field(description="at or above threshold, most probable first")

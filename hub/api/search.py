@@ -66,7 +66,7 @@ def _postcode(text: str) -> str:
     return re.sub(r"\s+", " ", text.strip().upper())
 
 
-def _words(name: str) -> list[str]:
+def name_words(name: str) -> list[str]:
     return [w for w in re.split(r"[\s,]+", name.lower()) if w]
 
 
@@ -80,7 +80,7 @@ def _conditions(c: Criteria) -> list[sa.ColumnElement[bool]]:
     last, first = sa.func.lower(g.last_name), sa.func.lower(g.first_name)
     out: list[sa.ColumnElement[bool]] = []
     if c.name:
-        words = list(dict.fromkeys(_words(c.name)))
+        words = list(dict.fromkeys(name_words(c.name)))
         if len(words) == 1:
             out += [_starts(last, words[0][:PREFIX]), _starts(first, words[0][:PREFIX])]
         else:  # a surname prefix (any word, in either order) with a first name starting like another word
@@ -100,16 +100,19 @@ def _conditions(c: Criteria) -> list[sa.ColumnElement[bool]]:
     return out
 
 
-def candidates(conn: sa.Connection, c: Criteria) -> tuple[pd.DataFrame, bool]:
-    """Candidate rows (distinct golden ids) and whether some criterion hit MAX_CANDIDATES."""
+def candidates(
+    conn: sa.Connection, c: Criteria, limit: int = MAX_CANDIDATES, columns: list[str] = COLUMNS
+) -> tuple[pd.DataFrame, bool]:
+    """Candidate rows (distinct golden ids; `columns` of golden_records, golden_id and those `rank`
+    reads among them) and whether some criterion hit `limit`."""
     g = store.golden_records.c
-    cols = [g[n] for n in COLUMNS]
+    cols = [g[n] for n in columns]
     frames, truncated = [], False
     for cond in _conditions(c):
-        rows = conn.execute(sa.select(*cols).where(cond).limit(MAX_CANDIDATES + 1)).all()
-        truncated |= len(rows) > MAX_CANDIDATES
-        frames.append(pd.DataFrame(rows[:MAX_CANDIDATES], columns=COLUMNS, dtype=object))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+        rows = conn.execute(sa.select(*cols).where(cond).limit(limit + 1)).all()
+        truncated |= len(rows) > limit
+        frames.append(pd.DataFrame(rows[:limit], columns=columns, dtype=object))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
     return frame.drop_duplicates("golden_id", ignore_index=True), truncated
 
 
@@ -172,7 +175,7 @@ def get_search(
     given = {k: (v.strip() or None) if v else None for k, v in raw.items()}
     if not any(given.values()):
         invalid("name", "give at least one of name, email, phone, postal_code")
-    if given["name"] is not None and not _words(given["name"]):
+    if given["name"] is not None and not name_words(given["name"]):
         invalid("name", "no letters to search for", value=name)
     e164 = None
     if given["phone"]:

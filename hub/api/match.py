@@ -1,0 +1,142 @@
+"""Match-on-entry: post a customer record, get the golden records it most probably belongs to, scored by
+the same saved Splink model the pipeline used, with the reason per comparison. Writes nothing.
+
+1. the model and its term frequencies come from the serving store (match_model and
+   match_term_frequencies, published with the golden records), never from the workspace;
+2. candidates are found the way search finds them (hub.api.search: index range scans on email, phone,
+   surname / first-name prefixes and postcode), at most MAX_PER_CRITERION per criterion, pre-ranked by
+   search's rapidfuzz score and cut to MAX_SCORED;
+3. the record and the candidates are standardized and each (record, candidate) pair scored by
+   matching.entry in an in-memory DuckDB.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from typing import Annotated
+
+import pandas as pd
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from hub import store
+from hub.api import search
+from hub.api.auth import engine, require
+from hub.api.errors import invalid
+from hub.api.schemas import MatchCandidate, MatchIn, MatchPage
+from matching.entry import NEW, EntryScorer, Frequencies
+
+MAX_PER_CRITERION = 500
+MAX_SCORED = 100
+FIELDS = list(MatchIn.model_fields)  # canonical attributes a posted record may have
+LOOKUP_FIELDS = ("first_name", "last_name", "email", "phone", "postal_code")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+class Scorers:
+    """The scorer of the published model, per app: rebuilt when a run publishes another model."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._current: tuple[tuple[int, str], EntryScorer] | None = None
+
+    def get(self, published: store.PublishedModel) -> EntryScorer:
+        key = (published.version, published.run_id)
+        with self._lock:
+            if self._current is None or self._current[0] != key:
+                self._current = (key, EntryScorer(json.loads(published.model_json)))
+            return self._current[1]
+
+
+def _record(body: MatchIn, region: str) -> dict[str, object]:
+    """The posted values, blanks dropped and the phone read as E.164 (as connectors store phones)."""
+    record = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in body.model_dump().items()}
+    if record["email"] and not _EMAIL.fullmatch(record["email"]):
+        invalid("email", f"{body.email!r} is not an email address", where="body", value=body.email)
+    if record["phone"]:
+        e164 = search.normalize_phone(record["phone"], region)
+        if e164 is None:
+            invalid("phone", f"{body.phone!r} is not a phone number (with no country code it is read as {region})",
+                    where="body", value=body.phone)  # fmt: skip
+        record["phone"] = e164
+    if record["country"]:
+        record["country"] = record["country"].upper()
+    return record
+
+
+def _criteria(record: dict[str, object]) -> search.Criteria:
+    """What search looks candidates up by; a 422 when the record gives none of it."""
+    name = " ".join(str(record[f]) for f in ("first_name", "last_name") if record[f])
+    criteria = search.Criteria(name if search.name_words(name) else None, record["email"], record["phone"],
+                               record["postal_code"])  # fmt: skip
+    if not any((criteria.name, criteria.email, criteria.phone, criteria.postal_code)):
+        invalid("record", f"give at least one of {', '.join(LOOKUP_FIELDS)} to find candidates by", where="body")
+    return criteria
+
+
+def _frequencies(conn: sa.Connection, totals: dict[str, int]) -> Frequencies:
+    """Term frequency of a value = golden records holding it / golden records with a value in the column;
+    a value not in match_term_frequencies is held by at most one, so it counts as one."""
+
+    def lookup(asked: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+        shared = store.shared_values(conn, asked)
+        return {
+            col: {v: shared.get((col, v), 1) / totals[col] for v in values}
+            for col, values in asked.items()
+            if totals.get(col)
+        }
+
+    return lookup
+
+
+router = APIRouter(prefix="/v1", tags=["match"], dependencies=[Depends(require("reader"))])
+
+
+@router.post("/match", summary="Match a new customer record against the golden records", response_model=MatchPage)
+def post_match(
+    request: Request,
+    body: MatchIn,
+    limit: Annotated[int, Query(ge=1, le=50, description="at most this many golden records")] = 5,
+    threshold: Annotated[
+        float | None, Query(ge=0, le=1, description="minimum match probability (default: the review threshold)")
+    ] = None,
+) -> MatchPage:
+    """Give at least one of first_name, last_name, email, phone, postal_code (more fields, better scores).
+    The golden records found by index lookups are scored against the record with the published match
+    model; those at or above `threshold` come back, most probable first, with per comparison the level
+    the pair fell in and its match weight. Nothing is written. 503 until a pipeline run published a model."""
+    cfg = request.app.state.config
+    record = _record(body, request.app.state.phone_region)
+    criteria = _criteria(record)
+    floor = cfg.matching.review_threshold if threshold is None else threshold
+    with engine(request).connect() as conn:  # one read snapshot: model, candidates, term frequencies
+        published = store.published_model(conn)
+        if published is None:
+            raise HTTPException(503, "no match model has been published yet: run the pipeline first (hub run)")
+        scorer = request.app.state.match_scorers.get(published)
+        found, _ = search.candidates(conn, criteria, MAX_PER_CRITERION, ["golden_id", *FIELDS])
+        found = search.rank(found, criteria).head(MAX_SCORED)
+        records = pd.concat(
+            [
+                pd.DataFrame([{"source_system": NEW, "source_key": "new", **record}]),
+                found[FIELDS].assign(source_system="golden", source_key=found["golden_id"]),
+            ],
+            ignore_index=True,
+        )
+        scored = scorer.score(records, _frequencies(conn, published.tf_totals)) if len(found) else None
+    results = []
+    if scored is not None:
+        values = found.set_index("golden_id")
+        results = [
+            MatchCandidate(
+                golden_id=row.source_key,
+                match_probability=row.match_probability,
+                match_weight=row.match_weight,
+                explanation=row.explanation,
+                **{f: values.at[row.source_key, f] for f in search.COLUMNS if f != "golden_id"},
+            )
+            for row in scored[scored["match_probability"] >= floor].head(limit).itertuples(index=False)
+        ]
+    return MatchPage(model_version=published.version, threshold=floor, candidates_scored=len(found), results=results)

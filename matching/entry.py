@@ -1,0 +1,122 @@
+"""Match-on-entry: score one new record against candidate golden records with a saved model, in memory.
+
+The new record and the candidates are standardized by the pipeline's own statement (matching.standardize)
+and every (new, candidate) pair is scored by the backend's score_pairs (Splink, unblocked), in an
+in-memory DuckDB: the workspace is never opened (the pipeline holds its lock) and nothing is written.
+FastAPI runs sync endpoints in a thread pool and a DuckDB connection runs one statement at a time, so
+each call borrows a connection of its own from a pool (as many as calls ran at once), whose reference
+tables and Splink SQL are built once and reused. One DuckDB thread per connection: on a few rows,
+scheduling more costs more than it saves, and the requests themselves run side by side.
+"""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from hub.model import CANONICAL_FIELDS, DUCKDB_TYPES
+from matching import models
+from matching.backend import DuckDBSplinkBackend, Model
+from matching.standardize import standardize
+
+NEW = "entry"  # source_system of the posted record; every other row is a candidate
+_INPUT, _STANDARDIZED, _LEFT, _RIGHT = "entry_input", "entry_standardized", "entry_new", "entry_candidates"
+_TYPES = {f.name: DUCKDB_TYPES[f.type] for f in CANONICAL_FIELDS}
+
+# tf column -> distinct values asked -> {value: term frequency}; a column left out gets no TF adjustment
+Frequencies = Callable[[dict[str, list[str]]], dict[str, dict[str, float]]]
+
+
+def level_labels(model: Model) -> dict[str, dict[int, str]]:
+    """comparison -> gamma value -> level label. Splink numbers a comparison's levels from the top:
+    the null level is -1, the others count down to 0 (the else level)."""
+    out: dict[str, dict[int, str]] = {}
+    for c in model["comparisons"]:
+        labels, gamma = {}, sum(not lvl.get("is_null_level") for lvl in c["comparison_levels"])
+        for lvl in c["comparison_levels"]:
+            null = bool(lvl.get("is_null_level"))
+            gamma -= not null
+            labels[-1 if null else gamma] = lvl.get("label_for_charts", lvl["sql_condition"])
+        out[c["output_column_name"]] = labels
+    return out
+
+
+class EntryScorer:
+    """One saved model, ready to score new records (one per published model version)."""
+
+    def __init__(self, model: Model):
+        self.model = model
+        self.tf_columns = models.tf_columns(model)
+        self.labels = level_labels(model)
+        self._idle: queue.SimpleQueue[DuckDBSplinkBackend] = queue.SimpleQueue()
+
+    @contextmanager
+    def _borrow(self) -> Iterator[DuckDBSplinkBackend]:
+        try:
+            backend = self._idle.get_nowait()
+        except queue.Empty:
+            backend = DuckDBSplinkBackend(duckdb.connect(config={"threads": 1}))
+        try:
+            yield backend
+        finally:
+            self._idle.put(backend)
+
+    def score(self, records: pd.DataFrame, frequencies: Frequencies) -> pd.DataFrame:
+        """`records`: source_system, source_key and canonical attributes; one row of source system NEW,
+        the others candidates. Returns per candidate: source_key, match_probability, match_weight and
+        `explanation` (per comparison: level label, its match weight, the term-frequency part of it),
+        best first. `frequencies` gives the term frequencies of the standardized values it is asked for."""
+        with self._borrow() as backend:
+            scored = self._score(backend, records, frequencies)
+        scored["source_key"] = scored["unique_id_r"].str.split(":", n=1).str[1]
+        scored["explanation"] = [self._explain(row) for row in scored.to_dict("records")]
+        keep = ["source_key", "match_probability", "match_weight", "explanation"]
+        return scored.sort_values(["match_probability", "source_key"], ascending=[False, True], ignore_index=True)[keep]
+
+    def _score(self, backend: DuckDBSplinkBackend, records: pd.DataFrame, frequencies: Frequencies) -> pd.DataFrame:
+        con = backend.con
+        typed = ", ".join(f"CAST({c} AS {_TYPES[c]}) AS {c}" for c in records.columns)
+        con.register("_entry", records)
+        con.execute(f"CREATE OR REPLACE TABLE {_INPUT} AS SELECT {typed} FROM _entry")
+        con.unregister("_entry")
+        standardize(con, _INPUT, _STANDARDIZED)
+        distinct = " UNION ".join(
+            f"SELECT '{c}' AS tf_column, {c} AS value FROM {_STANDARDIZED} WHERE {c} IS NOT NULL"
+            for c in self.tf_columns
+        )
+        asked: dict[str, list[str]] = {c: [] for c in self.tf_columns}
+        for column, value in con.execute(distinct).fetchall():
+            asked[column].append(value)
+        tf = [(c, v, f) for c, values in frequencies(asked).items() for v, f in values.items()]
+        con.register("_tf", pd.DataFrame(tf, columns=["tf_column", "value", "tf"]).astype({"tf": "float64"}))
+        joins = " ".join(
+            f"LEFT JOIN _tf t{i} ON t{i}.tf_column = '{c}' AND t{i}.value = s.{c}"
+            for i, c in enumerate(self.tf_columns)
+        )
+        with_tf = ", ".join(f"t{i}.tf AS tf_{c}" for i, c in enumerate(self.tf_columns))
+        for table, cond in ((_LEFT, "="), (_RIGHT, "<>")):
+            con.execute(
+                f"""CREATE OR REPLACE TABLE {table} AS SELECT s.*, {with_tf} FROM {_STANDARDIZED} s {joins}
+                    WHERE s.source_system {cond} '{NEW}'"""
+            )
+        con.unregister("_tf")
+        return backend.score_pairs(_LEFT, _RIGHT, self.model)
+
+    def _explain(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        out = []
+        for name, labels in self.labels.items():
+            tf_part = row.get(f"mw_tf_adj_{name}") or 0.0
+            out.append(
+                {
+                    "comparison": name,
+                    "level": labels[int(row[f"gamma_{name}"])],
+                    "match_weight": float(row[f"mw_{name}"]) + float(tf_part),
+                    "tf_adjustment": float(tf_part),
+                }
+            )
+        return out
