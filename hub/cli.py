@@ -25,15 +25,17 @@ DEFAULT_CONFIG = "hub.yaml"
 
 @contextmanager
 def _workspace(args: argparse.Namespace) -> Iterator[tuple[HubConfig, Workspace]]:
-    """The validated config and its workspace, closed when the command is done."""
-    from hub.workspace import Workspace
+    """The validated config and its workspace, held for this command alone and closed when it is done."""
+    from hub.workspace import Workspace, exclusive
 
     cfg = load_config(args.config)
-    ws = Workspace.for_config(cfg)
-    try:
-        yield cfg, ws
-    finally:
-        ws.close()
+    wait = cfg.pipeline.workspace_wait_seconds
+    with exclusive(cfg.workspace, f"hub {args.command}", wait, _progress):
+        ws = Workspace.for_config(cfg)
+        try:
+            yield cfg, ws
+        finally:
+            ws.close()
 
 
 def _store(args: argparse.Namespace) -> AbstractContextManager[sa.Engine]:
@@ -195,17 +197,7 @@ def run_summary(r: PipelineSummary) -> str:
         for s in r.sources
     ]  # fmt: skip
     lines += [_table(["source", "pull", "read", "quarantined", "staged total", "quarantined total"], pulls), ""]
-    golden = r.metadata.get("golden_records", {})
-    published = r.metadata.get("published_golden", {})
-    lines.append(_table(
-        ["golden records", "ids minted", "merged away", "auto-merge pairs", "records merged", "review queue",
-         "published run", "new versions", "changed"],
-        [[golden.get("golden_records", "-"), golden.get("minted", "-"), golden.get("merged_away", "-"),
-          r.value("clusters", "auto_merge_pairs", "-"), r.value("clusters", "records_merged", "-"),
-          r.value("review_queue", "queue_size", "-"), published.get("run_id", "not published"),
-          published.get("new", "-"), published.get("changed", "-")]],
-    ))  # fmt: skip
-    lines.append("")
+    lines += [_golden_table(r), ""]
     writes = [
         [s, r.value(f"writeback_{s}", "rows_planned", "-"), r.value(f"writeback_{s}", "rows_updated", "-"),
          r.value(f"writeback_{s}", "values_changed", "-"), r.value(f"writeback_{s}", "conflicts", "-")]
@@ -218,15 +210,34 @@ def run_summary(r: PipelineSummary) -> str:
         for s in r.sources:
             preview = r.value(f"writeback_{s}", "changes_preview")
             lines += [f"{s}: first changes that would be written", str(preview), ""]
+    lines += _outcome(r, "publish and write-back")
+    return "\n".join(lines)
+
+
+def _golden_table(r: PipelineSummary) -> str:
+    golden = r.metadata.get("golden_records", {})
+    published = r.metadata.get("published_golden", {})
+    return _table(
+        ["golden records", "ids minted", "merged away", "auto-merge pairs", "records merged", "review queue",
+         "published run", "new versions", "changed"],
+        [[golden.get("golden_records", "-"), golden.get("minted", "-"), golden.get("merged_away", "-"),
+          r.value("clusters", "auto_merge_pairs", "-"), r.value("clusters", "records_merged", "-"),
+          r.value("review_queue", "queue_size", "-"), published.get("run_id", "not published"),
+          published.get("new", "-"), published.get("changed", "-")]],
+    )  # fmt: skip
+
+
+def _outcome(r: PipelineSummary, gated: str) -> list[str]:
+    """Expectation results, then what a blocking one stopped, skipped steps and errors."""
     checks = [[c.asset, "pass" if c.passed else "FAIL", "yes" if c.blocking else "no", c.summary] for c in r.checks]
-    lines += ["expectations:", _table(["asset", "result", "blocking", "summary"], checks)]
+    lines = ["expectations:", _table(["asset", "result", "blocking", "summary"], checks)]
     if r.blocked:
-        lines += ["", "publish and write-back did not run: a blocking expectation on golden records failed (above)."]
+        lines += ["", f"{gated} did not run: a blocking expectation on golden records failed (above)."]
     if r.skipped_steps:
         lines.append(f"skipped: {', '.join(r.skipped_steps)}")
     for e in r.errors:
         lines += ["", f"error in {e}"]
-    return "\n".join(lines)
+    return lines
 
 
 def cmd_writeback(args: argparse.Namespace) -> int:
@@ -317,8 +328,22 @@ def cmd_review_decide(args: argparse.Namespace) -> int:
     except ValueError as exc:  # unknown record, contradiction: nothing was stored
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.decision} {args.id_l} ~ {args.id_r} recorded by {args.by}; it takes effect on the next run")
+    print(
+        f"{args.decision} {args.id_l} ~ {args.id_r} recorded by {args.by}; "
+        "`hub review apply` applies it now, or the next pipeline run will"
+    )
     return 0
+
+
+def cmd_review_apply(args: argparse.Namespace) -> int:
+    from pipelines.build import APPLY_JOB
+    from pipelines.run import run_pipeline
+
+    load_config(args.config)
+    r = run_pipeline(args.config, log_level=args.log_level, job_name=APPLY_JOB)
+    status = "BLOCKED by a quality gate" if r.blocked else ("succeeded" if r.success else "FAILED")
+    print("\n".join([f"apply_decisions run {r.run_id}: {status}", "", _golden_table(r), "", *_outcome(r, "publish")]))
+    return 0 if r.success and not r.blocked else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -337,7 +362,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config)
     print(f"serving {cfg.serving_store} on http://{args.host}:{args.port} (OpenAPI: /docs)", file=sys.stderr)
-    uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(create_app(cfg, config_path=args.config), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
 
@@ -437,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--note", help="why")
     rd.add_argument("--config", default=DEFAULT_CONFIG)
     rd.set_defaults(func=cmd_review_decide)
+    ra = review.add_parser(
+        "apply", help="apply steward decisions and pins to golden records now (re-cluster, rebuild, gate, publish)"
+    )
+    ra.add_argument("--config", default=DEFAULT_CONFIG)
+    ra.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    ra.set_defaults(func=cmd_review_apply)
 
     exp = sub.add_parser("export", help="export golden records or the xref from the serving store")
     exp.add_argument("table", choices=["golden", "xref"])

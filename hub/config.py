@@ -286,6 +286,12 @@ class PipelineConfig(_Strict):
     timezone: str = "UTC"
     sensor_interval_seconds: int = Field(300, ge=30)
     autostart: bool = False
+    # Steward decisions and pins: `immediately` runs the apply_decisions job from `hub serve` after
+    # each one (re-cluster, rebuild, gate, publish; no pull, no scoring, no write-back);
+    # `next_run` leaves them to the next pipeline run.
+    apply_decisions: Literal["immediately", "next_run"] = "immediately"
+    # How long a job waits for another one holding the workspace before it gives up.
+    workspace_wait_seconds: int = Field(3600, ge=0)
 
     @field_validator("schedule")
     @classmethod

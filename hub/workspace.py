@@ -6,8 +6,11 @@ and cursor in place and a rerun repairs it.
 
 from __future__ import annotations
 
+import fcntl
 import json
-from collections.abc import Iterator
+import os
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,55 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> A
     connection while a result is half read."""
     rows = con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
     return rows[0][0] if rows else None
+
+
+class WorkspaceBusy(RuntimeError):
+    """Another job held the workspace for longer than this one would wait."""
+
+
+@contextmanager
+def exclusive(
+    path: Path | str, holder: str, wait_seconds: float, progress: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """One job at a time on a workspace, for the job's whole length.
+
+    DuckDB's own file lock is not enough: a Dagster run opens the workspace once per asset, so
+    another job (a steward's apply, a CLI command) could slip in between two assets and publish
+    under the run's feet. This takes an exclusive flock on `<workspace>.lock`, waiting up to
+    `wait_seconds` (saying who holds it), and writes `holder` into the file for the next waiter."""
+    if str(path) == ":memory:":
+        yield
+        return
+    lock = Path(f"{path}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+") as fh:
+        deadline, said = time.monotonic() + wait_seconds, 0.0
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                fh.seek(0)
+                other = fh.read().strip() or "another process"
+                if time.monotonic() >= deadline:
+                    raise WorkspaceBusy(
+                        f"workspace {path} is busy: {other} has held it for over {wait_seconds:.0f} s; "
+                        "try again when it is done"
+                    ) from None
+                if progress and time.monotonic() - said >= 30:
+                    progress(f"waiting for the workspace: {other} holds it")
+                    said = time.monotonic()
+                time.sleep(0.2)
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{holder} (pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')})\n")
+            fh.flush()
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 class Workspace:

@@ -5,15 +5,16 @@ which open what it names only while the asset runs: the DuckDB workspace takes o
 time, and the sensor must be able to look at the sources beside a running job."""
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 
 import dagster as dg
 import sqlalchemy as sa
+from pydantic import PrivateAttr
 
 from connectors import open_connector
 from hub import store
 from hub.config import HubConfig, load_config
-from hub.workspace import Workspace
+from hub.workspace import Workspace, exclusive
 
 
 class HubResource(dg.ConfigurableResource):
@@ -28,7 +29,24 @@ class HubResource(dg.ConfigurableResource):
 
 
 class WorkspaceResource(dg.ConfigurableResource):
-    """The DuckDB workspace file hub.yaml names (staging, quarantine, matching and golden tables)."""
+    """The DuckDB workspace file hub.yaml names (staging, quarantine, matching and golden tables).
+
+    A run holds the workspace's job lock (hub.workspace.exclusive) from its first step to its
+    last, so two jobs never interleave their assets; a second run waits for the first."""
+
+    hub: dg.ResourceDependency[HubResource]
+    _held: ExitStack | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        cfg = self.hub.config()
+        self._held = ExitStack()
+        holder = f"dagster run {context.run.run_id if context.run else '(no run)'}"
+        wait = cfg.pipeline.workspace_wait_seconds
+        self._held.enter_context(exclusive(cfg.workspace, holder, wait, context.log.info))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._held is not None:
+            self._held.close()
 
     @contextmanager
     def open(self, cfg: HubConfig) -> Iterator[Workspace]:
@@ -63,7 +81,7 @@ class SourcesResource(dg.ConfigurableResource):
 def pipeline_resources(hub: HubResource) -> dict[str, dg.ConfigurableResource]:
     return {
         "hub": hub,
-        "workspace": WorkspaceResource(),
+        "workspace": WorkspaceResource(hub=hub),
         "serving_store": ServingStoreResource(),
         "sources": SourcesResource(),
     }

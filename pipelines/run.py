@@ -56,10 +56,12 @@ def run_pipeline(
     dry_run: bool = False,
     log_level: str = "INFO",
     instance: dg.DagsterInstance | None = None,
+    job_name: str = PIPELINE_JOB,
 ) -> PipelineSummary:
-    """Run the whole pipeline once. Progress goes to Dagster's console logger at `log_level`."""
+    """Run the whole pipeline (or another of its jobs) once. Progress goes to Dagster's console
+    logger at `log_level`."""
     defs = build_definitions(config_path)
-    job = defs.resolve_job_def(PIPELINE_JOB)
+    job = defs.resolve_job_def(job_name)
     hub = HubResource(config_path=str(config_path), full_pull=full, writeback_dry_run=dry_run)
     result = job.execute_in_process(
         instance=instance or _instance(),
@@ -84,10 +86,12 @@ def summarize(result: dg.ExecuteInProcessResult, sources: list[str]) -> Pipeline
         )
         for e in result.get_asset_check_evaluations()
     ]
+    # Failed steps, and resources that could not start (a workspace another job kept busy).
+    failures = (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RESOURCE_INIT_FAILURE)
     errors = [
-        f"{e.step_key}: {e.event_specific_data.error.message.strip()}"
-        for e in result.get_step_failure_events()
-        if e.event_specific_data and e.event_specific_data.error
+        f"{e.step_key or 'resources'}: {e.event_specific_data.error.message.strip()}"
+        for e in result.all_events
+        if e.event_type in failures and e.event_specific_data and getattr(e.event_specific_data, "error", None)
     ]
     return PipelineSummary(
         run_id=result.run_id,

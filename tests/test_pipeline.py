@@ -268,8 +268,12 @@ def test_the_sensor_starts_a_run_when_a_source_row_changes(tmp_path):
     defs = build_definitions(str(tmp_path / "hub.yaml"))
     sensor = defs.resolve_sensor_def("source_change_sensor")
 
+    # As Dagster's daemon does: only the resources the sensor needs (never the workspace's job lock).
+    resources = {k: v for k, v in defs.resources.items() if k in sensor.required_resource_keys}
+    assert "workspace" not in resources
+
     def tick(cursor):
-        ctx = dg.build_sensor_context(cursor=cursor, resources=defs.resources, definitions=defs)
+        ctx = dg.build_sensor_context(cursor=cursor, resources=resources, definitions=defs)
         return sensor(ctx), ctx.cursor
 
     first, cursor = tick(None)

@@ -345,7 +345,7 @@ def test_hub_review_lists_the_queue_and_records_a_decision(hub, capsys):
 
     args = ["review", "decide", last["id_l"], last["id_r"], "not_match", "--by", "cli carl", "--config", config]
     assert main(args) == 0
-    assert "takes effect on the next run" in capsys.readouterr().out
+    assert "`hub review apply` applies it now, or the next pipeline run will" in capsys.readouterr().out
     assert hub.get("/v1/review", page_size=1).json()["total"] == total - 1
     pair = hub.get(f"/v1/review/{last['id_l']}/{last['id_r']}").json()
     assert [(d["decision"], d["decided_by"]) for d in pair["decisions"]] == [("not_match", "cli carl")]

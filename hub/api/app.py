@@ -10,7 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
 from hub import store
-from hub.api import admin, changes, export, golden, match, review, search
+from hub.api import admin, apply, changes, export, golden, match, review, search
+from hub.api.apply import DecisionApplier
 from hub.api.auth import engine
 from hub.api.errors import validation_error
 from hub.api.schemas import Health
@@ -23,23 +24,27 @@ sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. No or a bad key: 40
 Errors carry `detail` (and for 422, `message` naming the field)."""
 
 
-def create_app(cfg: HubConfig, engine_: sa.Engine | None = None) -> FastAPI:
-    """The API over `cfg.serving_store` (migrated on open), or over `engine_` when given (left open)."""
+def create_app(cfg: HubConfig, engine_: sa.Engine | None = None, config_path: str | None = None) -> FastAPI:
+    """The API over `cfg.serving_store` (migrated on open), or over `engine_` when given (left open).
+    With `config_path` (the hub.yaml of `cfg`) it can run the apply_decisions job (hub.api.apply)."""
     own = engine_ is None
     db = store.open_store(cfg.serving_store) if own else engine_
+    applier = DecisionApplier(config_path, cfg.pipeline.apply_decisions) if config_path else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
+        if applier:
+            applier.close()
         if own:
             db.dispose()
 
     app = FastAPI(title="Customer Data Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
-    app.state.engine, app.state.config = db, cfg
+    app.state.engine, app.state.config, app.state.applier = db, cfg, applier
     app.state.phone_region = search.default_region([s.default_region for s in cfg.sources.values()])
     app.state.match_scorers = match.Scorers()
     app.add_exception_handler(RequestValidationError, validation_error)
-    for module in (golden, search, changes, export, match, review, admin):
+    for module in (golden, search, changes, export, match, review, apply, admin):
         app.include_router(module.router)
 
     @app.get("/v1/health", summary="Liveness and the last published run (no key needed)", tags=["health"])

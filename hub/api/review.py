@@ -1,7 +1,7 @@
 """Steward review: the review queue the pipeline publishes (list, pair view), match decisions, and
 pins. Reads need the reader role, every write the steward role; each write is stored with the API
-key's name and the time. Decisions and pins take effect in golden records on the next pipeline run;
-a decided pair leaves the queue at once."""
+key's name and the time. A decided pair leaves the queue at once; decisions and pins reach golden
+records through hub.api.apply (at once under `hub serve`, else on the next pipeline run)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from hub import store
+from hub.api.apply import after_change
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.keys import ApiKey
@@ -136,7 +137,9 @@ def decide(request: Request, key: Steward, body: DecisionIn) -> DecisionOut:
             row = store.decide(conn, body.id_l, body.id_r, body.decision, key.name, body.note)
         except store.ConflictingDecision as exc:
             raise HTTPException(409, str(exc)) from exc
-        return DecisionOut(recorded=True, decision=body.decision, current=Decision(**row), queue_size=queue_size(conn))
+        out = DecisionOut(recorded=True, decision=body.decision, current=Decision(**row), queue_size=queue_size(conn))
+    out.applies = after_change(request)
+    return out
 
 
 def pin_text(cfg: HubConfig, field: str, value: Any) -> str | None:
@@ -179,7 +182,7 @@ def pin(request: Request, key: Steward, golden_id: GoldenId, body: PinIn) -> Pin
         row = conn.execute(
             sa.select(o.value, o.pinned_by, o.pinned_at).where(o.golden_id == live, o.field == body.field)
         ).one()
-    return Pin(requested_id=golden_id, golden_id=live, field=body.field, **row._asdict())
+    return Pin(requested_id=golden_id, golden_id=live, field=body.field, **row._asdict(), applies=after_change(request))
 
 
 @router.delete(
@@ -195,7 +198,7 @@ def unpin(
         done = store.unpin(conn, golden_id, field)
     if not done:
         raise HTTPException(404, f"golden record {golden_id!r} has no pin on {field!r}")
-    return {"golden_id": golden_id, "field": field, "unpinned": True}
+    return {"golden_id": golden_id, "field": field, "unpinned": True, "applies": after_change(request)}
 
 
 _CONFLICT = {409: {"model": Problem, "description": "contradicts the current decisions"}}
@@ -235,7 +238,9 @@ def split(request: Request, key: Steward, golden_id: GoldenId, body: SplitIn) ->
             invalid(
                 "source_key", f"{rid!r} is the only record of {golden_id!r}: nothing to split", "body", body.source_key
             )
-        return _store_decisions(conn, [(rid, other, "not_match") for other in records if other != rid], key.name)
+        out = _store_decisions(conn, [(rid, other, "not_match") for other in records if other != rid], key.name)
+    out.applies = after_change(request)
+    return out
 
 
 @router.post(
@@ -253,4 +258,6 @@ def merge(request: Request, key: Steward, body: MergeIn) -> Decisions:
         if a == b:
             invalid("golden_ids", f"{body.golden_ids} are one golden record ({a!r})", "body", body.golden_ids)
         first_a, first_b = store.members(conn, a)[0], store.members(conn, b)[0]
-        return _store_decisions(conn, [(first_a, first_b, "match")], key.name)
+        out = _store_decisions(conn, [(first_a, first_b, "match")], key.name)
+    out.applies = after_change(request)
+    return out
