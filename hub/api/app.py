@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 
 from hub import store
-from hub.api import admin, apply, changes, export, golden, match, review, search
+from hub.api import admin, apply, changes, export, golden, match, review, search, ui
 from hub.api.apply import DecisionApplier
 from hub.api.auth import engine
 from hub.api.errors import validation_error
@@ -44,7 +44,7 @@ def create_app(cfg: HubConfig, engine_: sa.Engine | None = None, config_path: st
     app.state.phone_region = search.default_region([s.default_region for s in cfg.sources.values()])
     app.state.match_scorers = match.Scorers()
     app.add_exception_handler(RequestValidationError, validation_error)
-    for module in (golden, search, changes, export, match, review, apply, admin):
+    for module in (golden, search, changes, export, match, review, apply, admin, ui):
         app.include_router(module.router)
 
     @app.get("/v1/health", summary="Liveness and the last published run (no key needed)", tags=["health"])
