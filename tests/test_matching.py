@@ -123,3 +123,18 @@ def test_review_candidates_are_in_the_band_and_explained(matched):
     assert review.match_probability.between(cfg.matching.review_threshold, cfg.matching.auto_match_threshold).all()
     explanation = json.loads(review.explanation.iloc[0])
     assert {"name", "dob_std", "email", "phone", "address"} <= set(explanation)
+
+
+def test_decisions_about_records_gone_from_every_source_are_skipped_and_said():
+    """Only decisions whose two records are still staged reach clustering; the others are counted."""
+    from matching.run import _current
+
+    ids = pd.Series([f"crm:{i}" for i in range(100_000)], dtype="string[pyarrow]")
+    decisions = pd.DataFrame(
+        {"id_l": ["crm:1", "crm:2", "web:gone"], "id_r": ["crm:99999", "crm:100000", "crm:3"]}, dtype="string"
+    )
+    said: list[str] = []
+    kept = _current(decisions, ids, "match", said.append)
+    assert kept.to_dict("records") == [{"id_l": "crm:1", "id_r": "crm:99999"}]
+    assert said == ["skipped 2 'match' decision(s) about records no longer present"]
+    assert _current(decisions.iloc[:0], ids, "match", said.append).empty and len(said) == 1
