@@ -31,8 +31,9 @@ demo: install
 	@echo "             then open http://127.0.0.1:3000 (assets, checks, this run, schedule and sensor)"
 	@echo "Run again:   $(BIN)/hub run --config $(DEMO_DIR)/hub.yaml   (incremental; --dry-run shows the write-back diff)"
 	@echo "Export:      $(BIN)/hub export golden --config $(DEMO_DIR)/hub.yaml --out golden.parquet"
-	@echo "REST API:    $(BIN)/hub apikey create --config $(DEMO_DIR)/hub.yaml --name me --role reader   (prints a key once)"
-	@echo "             $(BIN)/hub serve --config $(DEMO_DIR)/hub.yaml   then http://127.0.0.1:8000/docs"
+	@echo "REST API:    $(BIN)/hub apikey create --config $(DEMO_DIR)/hub.yaml --name me --role steward   (prints a key once)"
+	@echo "             $(BIN)/hub serve --config $(DEMO_DIR)/hub.yaml   then http://127.0.0.1:8000/docs (API)"
+	@echo "             and http://127.0.0.1:8000/ui (steward review: sign in with the key)"
 
 test: install
 	$(BIN)/python -m pytest -q
