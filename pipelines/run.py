@@ -89,7 +89,7 @@ def summarize(result: dg.ExecuteInProcessResult, sources: list[str]) -> Pipeline
     # Failed steps, and resources that could not start (a workspace another job kept busy).
     failures = (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RESOURCE_INIT_FAILURE)
     errors = [
-        f"{e.step_key or 'resources'}: {e.event_specific_data.error.message.strip()}"
+        f"{e.step_key or 'resources'}: {_root_cause(e.event_specific_data.error)}"
         for e in result.all_events
         if e.event_type in failures and e.event_specific_data and getattr(e.event_specific_data, "error", None)
     ]
@@ -104,3 +104,10 @@ def summarize(result: dg.ExecuteInProcessResult, sources: list[str]) -> Pipeline
         skipped_steps=sorted({n.name for n in result.job_def.nodes} - {e.step_key for e in result.all_events}),
         errors=errors,
     )
+
+
+def _root_cause(error: Any) -> str:
+    """The hub's own exception, not Dagster's 'Error occurred while executing op ...' wrapper around it."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()

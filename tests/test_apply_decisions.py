@@ -217,3 +217,10 @@ def test_a_pipeline_run_waits_for_the_workspace_and_fails_clearly_when_it_stays_
     assert not summary.success
     assert any("a test holding the workspace" in e for e in summary.errors), summary.errors
     assert demo.head() == head
+
+
+def test_apply_before_any_pipeline_run_says_to_run_the_pipeline_first(tmp_path, capsys):
+    init_demo(tmp_path, customers=30, seed=3)
+    assert main(["review", "apply", "--config", str(tmp_path / "hub.yaml")]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "no scored pairs in the workspace yet: run the whole pipeline first" in out
