@@ -60,7 +60,7 @@ import pyarrow as pa
 from rapidfuzz import fuzz, process
 
 from hub.config import ADDRESS_BLOCK, SurvivorshipConfig
-from hub.model import ATTRIBUTE_FIELDS, CHANNELS, CONSENT_FIELDS, DUCKDB_TYPES, Consent
+from hub.model import ATTRIBUTE_FIELDS, CHANNELS, CONSENT_FIELDS, DUCKDB_TYPES, EMAIL_PATTERN, Consent
 
 # fuzz.ratio (0-100) at or above which two comparison forms vote together: "12 high st" / "12 hihg st" (90) do;
 # "jon" / "john" (86) and "catherine" / "katherine" (89) stay apart, as different spellings of a name should.
@@ -322,7 +322,7 @@ def _members_sql(
     if "email_std" in record_types:
         valid_email = "r.email_std IS NOT NULL"
     else:
-        valid_email = r"coalesce(regexp_full_match(lower(trim(r.email)), '[^@\s]+@[^@\s.]+(\.[^@\s.]+)+'), false)"
+        valid_email = f"coalesce(regexp_full_match(lower(trim(r.email)), '{EMAIL_PATTERN}'), false)"
     values = [f"CAST(r.{f} AS {t}) AS {f}" for f, t in _TYPES.items()] + [f"r.{x}" for x in extras]
     return [
         f"""CREATE OR REPLACE TEMP TABLE _sv_g AS

@@ -188,8 +188,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def run_summary(r: PipelineSummary) -> str:
     """The end-of-run report of `hub run` and `make demo`."""
-    status = "BLOCKED by a quality gate" if r.blocked else ("succeeded" if r.success else "FAILED")
-    lines = [f"pipeline run {r.run_id}: {status}", ""]
+    lines = [f"pipeline run {r.run_id}: {_status(r)}", ""]
     pulls = [
         [s, r.value(f"raw_{s}", "mode", "-"), r.value(f"raw_{s}", "rows_read", 0),
          r.value(f"raw_{s}", "rows_quarantined", 0), r.value(f"raw_{s}", "staged_total", 0),
@@ -212,6 +211,10 @@ def run_summary(r: PipelineSummary) -> str:
             lines += [f"{s}: first changes that would be written", str(preview), ""]
     lines += _outcome(r, "publish and write-back")
     return "\n".join(lines)
+
+
+def _status(r: PipelineSummary) -> str:
+    return "BLOCKED by a quality gate" if r.blocked else ("succeeded" if r.success else "FAILED")
 
 
 def _golden_table(r: PipelineSummary) -> str:
@@ -341,8 +344,8 @@ def cmd_review_apply(args: argparse.Namespace) -> int:
 
     load_config(args.config)
     r = run_pipeline(args.config, log_level=args.log_level, job_name=APPLY_JOB)
-    status = "BLOCKED by a quality gate" if r.blocked else ("succeeded" if r.success else "FAILED")
-    print("\n".join([f"apply_decisions run {r.run_id}: {status}", "", _golden_table(r), "", *_outcome(r, "publish")]))
+    lines = [f"apply_decisions run {r.run_id}: {_status(r)}", "", _golden_table(r), "", *_outcome(r, "publish")]
+    print("\n".join(lines))
     return 0 if r.success and not r.blocked else 1
 
 

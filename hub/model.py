@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+# What the hub takes for an email address (local@domain.tld), in RE2 / Python syntax: standardization,
+# survivorship's `valid` rule and match-on-entry all use this one pattern.
+EMAIL_PATTERN = r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+"
+
 
 class Consent(StrEnum):
     GRANTED = "granted"

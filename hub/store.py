@@ -1126,22 +1126,20 @@ def shared_values(conn: sa.Connection, values: Mapping[str, Sequence[str]]) -> d
 # ---------------------------------------------------------------------------------------- overrides
 
 
-def overrides(conn: sa.Connection) -> pd.DataFrame:
-    """Pinned values per live golden id: golden_id (live), pinned_on (the id the steward pinned, which
-    differs after a merge), field, value, pinned_by, pinned_at. Pins of merged ids follow their
-    survivor; when two collide on a field the latest pin wins."""
+def overrides(conn: sa.Connection, golden_id: str | None = None) -> pd.DataFrame:
+    """Pinned values per live golden id (only `golden_id`'s when given): golden_id (live), pinned_on (the
+    id the steward pinned, which differs after a merge), field, value, pinned_by, pinned_at. Pins of
+    merged ids follow their survivor; when two collide on a field the latest pin wins."""
     o, r = overrides_table.c, id_redirects.c
-    frame = _frame(
-        conn,
-        sa.select(
-            sa.func.coalesce(r.surviving_id, o.golden_id).label("golden_id"),
-            o.golden_id.label("pinned_on"),
-            o.field,
-            o.value,
-            o.pinned_by,
-            o.pinned_at,
-        ).select_from(overrides_table.outerjoin(id_redirects, r.retired_id == o.golden_id)),
-    )
+    live = sa.func.coalesce(r.surviving_id, o.golden_id)
+    stmt = sa.select(
+        live.label("golden_id"), o.golden_id.label("pinned_on"), o.field, o.value, o.pinned_by, o.pinned_at
+    ).select_from(overrides_table.outerjoin(id_redirects, r.retired_id == o.golden_id))
+    if golden_id is None:
+        frame = _frame(conn, stmt)
+    else:  # a handful of rows, with a parameter: not a bulk read
+        rows = conn.execute(stmt.where(live == golden_id)).all()
+        frame = pd.DataFrame(rows, columns=[c.name for c in stmt.selected_columns])
     frame = frame.sort_values(["pinned_at", "pinned_on"], kind="stable")
     return frame.drop_duplicates(["golden_id", "field"], keep="last").reset_index(drop=True)
 

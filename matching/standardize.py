@@ -38,6 +38,7 @@ from pathlib import Path
 
 import duckdb
 
+from hub.model import EMAIL_PATTERN
 from hub.workspace import scalar
 
 DATA_DIR = Path(__file__).parent / "data"
@@ -134,7 +135,7 @@ base AS (
 ),
 parts AS (
     SELECT *,
-           CASE WHEN regexp_full_match(_email, '[^@\s]+@[^@\s.]+(\.[^@\s.]+)+')
+           CASE WHEN regexp_full_match(_email, '{email_pattern}')
                 THEN split_part(split_part(_email, '@', 1), '+', 1) END AS _local,
            CASE split_part(_email, '@', 2) WHEN 'googlemail.com' THEN 'gmail.com'
                 ELSE split_part(_email, '@', 2) END AS _domain,
@@ -250,5 +251,6 @@ def standardize(
     source, target = _check_identifier(source), _check_identifier(target)
     _check_unique_ids(con, source)
     load_reference_tables(con)
-    con.execute(_STANDARDIZE_SQL.replace("{source}", source).replace("{target}", target))
+    sql = _STANDARDIZE_SQL.replace("{source}", source).replace("{target}", target)
+    con.execute(sql.replace("{email_pattern}", EMAIL_PATTERN))
     return scalar(con, f"SELECT count(*) FROM {target}")

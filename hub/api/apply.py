@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -26,19 +25,29 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["steward review"])
 
 
-def _apply_job(config_path: str) -> Callable[[], tuple[str | None, bool, str | None, str | None]]:
-    def run() -> tuple[str | None, bool, str | None, str | None]:
-        from pipelines.build import APPLY_JOB
-        from pipelines.run import run_pipeline
+def _apply(config_path: str) -> ApplyRun:
+    """One apply_decisions run; a run that cannot even start is reported, not raised (the thread goes on)."""
+    from pipelines.build import APPLY_JOB
+    from pipelines.run import run_pipeline
 
+    started = datetime.now(UTC)
+    try:
         summary = run_pipeline(config_path, log_level="WARNING", job_name=APPLY_JOB)
-        published = summary.value("published_golden", "run_id")
-        blocked = [c for c in summary.checks if c.blocking and not c.passed]
-        failed = [f"blocked by the {c.asset} checks: {c.summary}" for c in blocked]
-        error = "; ".join(summary.errors + failed) or None
-        return summary.run_id, summary.success and not summary.blocked, published, error
-
-    return run
+    except Exception as exc:
+        log.exception("apply_decisions could not run")
+        return ApplyRun(
+            dagster_run_id=None, success=False, published_run=None, started_at=started,
+            finished_at=datetime.now(UTC), error=f"{type(exc).__name__}: {exc}",
+        )  # fmt: skip
+    failed = [f"blocked by the {c.asset} checks: {c.summary}" for c in summary.checks if c.blocking and not c.passed]
+    return ApplyRun(
+        dagster_run_id=summary.run_id,
+        success=summary.success and not summary.blocked,
+        published_run=summary.value("published_golden", "run_id"),
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        error="; ".join(summary.errors + failed) or None,
+    )
 
 
 class DecisionApplier:
@@ -46,7 +55,7 @@ class DecisionApplier:
 
     def __init__(self, config_path: str, mode: Literal["immediately", "next_run"]):
         self.mode = mode
-        self._run = _apply_job(config_path)
+        self.config_path = config_path
         self._cond = threading.Condition()
         self._pending = self._running = self._closed = False
         self._last: ApplyRun | None = None
@@ -94,24 +103,11 @@ class DecisionApplier:
                 if self._closed:
                     return
                 self._pending, self._running = False, True
-            started = datetime.now(UTC)
-            try:
-                run_id, success, published, error = self._run()
-            except Exception as exc:  # a run that cannot even start must not kill the thread
-                log.exception("apply_decisions could not run")
-                run_id, success, published, error = None, False, None, f"{type(exc).__name__}: {exc}"
-            if error:
-                log.warning("apply_decisions did not publish: %s", error)
+            last = _apply(self.config_path)
+            if last.error:
+                log.warning("apply_decisions did not publish: %s", last.error)
             with self._cond:
-                self._running = False
-                self._last = ApplyRun(
-                    dagster_run_id=run_id,
-                    success=success,
-                    published_run=published,
-                    started_at=started,
-                    finished_at=datetime.now(UTC),
-                    error=error,
-                )
+                self._running, self._last = False, last
                 self._cond.notify_all()
 
 

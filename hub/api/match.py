@@ -26,13 +26,14 @@ from hub.api import search
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.schemas import MatchCandidate, MatchIn, MatchPage
+from hub.model import EMAIL_PATTERN
 from matching.entry import NEW, EntryScorer, Frequencies
 
 MAX_PER_CRITERION = 500
 MAX_SCORED = 100
 FIELDS = list(MatchIn.model_fields)  # canonical attributes a posted record may have
 LOOKUP_FIELDS = ("first_name", "last_name", "email", "phone", "postal_code")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 class Scorers:

@@ -355,10 +355,10 @@ def _golden_page(request: Request, key: ApiKey, golden_id: str, error: str = "",
     with engine(request).connect() as conn:
         members = store.members(conn, rec.golden_id)
         published_at, pending = _pending(conn, members)
-        pins = store.overrides(conn)
+        pins = store.overrides(conn, rec.golden_id)
         retired = request.query_params.get("retired", "")
         retired_into_this = bool(retired) and store.resolve(conn, retired) == rec.golden_id
-    pins = {p.field: p for p in pins[pins.golden_id == rec.golden_id].itertuples()}
+    pins = {p.field: p for p in pins.itertuples()}
     values = {**rec.attributes.model_dump(), **rec.extra}
     fields = [*store.ATTRIBUTES, *sorted(set(request.app.state.config.attributes) - set(store.ATTRIBUTES))]
     rows = [(f, values.get(f), rec.lineage.get(f), pins.get(f)) for f in fields]
