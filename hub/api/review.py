@@ -120,9 +120,10 @@ def get_pair(request: Request, _key: Reader, id_l: RecordId, id_r: RecordId) -> 
 )
 def decide(request: Request, key: Steward, body: DecisionIn) -> DecisionOut:
     """`match` / `not_match` is stored with the key's name and the time, replaces the pair's earlier
-    decision (kept in its history) and takes the pair out of the queue; golden records follow on the
-    next pipeline run, and no later run undoes it. `skip` stores nothing and leaves the pair queued.
-    Both records must be published source records ('source_system:source_key')."""
+    decision (kept in its history) and takes the pair out of the queue; golden records follow when it
+    is applied (`applies`: now under hub serve, else the next run), and no later run undoes it.
+    `skip` stores nothing and leaves the pair queued. Both records must be published source records
+    ('source_system:source_key')."""
     if body.id_l == body.id_r:
         invalid("id_r", "must be a different record from id_l", "body", body.id_r)
     with store.write_transaction(engine(request)) as conn:
@@ -170,7 +171,7 @@ def pin_text(cfg: HubConfig, field: str, value: Any) -> str | None:
     responses=_NOT_FOUND,
 )
 def pin(request: Request, key: Steward, golden_id: GoldenId, body: PinIn) -> Pin:
-    """The pinned value wins survivorship from the next run until it is unpinned (a retired id pins
+    """The pinned value wins survivorship, once applied (`applies`), until it is unpinned (a retired id pins
     its survivor; a pin follows later merges)."""
     text = pin_text(request.app.state.config, body.field, body.value)
     with store.write_transaction(engine(request)) as conn:
@@ -193,7 +194,7 @@ def pin(request: Request, key: Steward, golden_id: GoldenId, body: PinIn) -> Pin
 def unpin(
     request: Request, _key: Steward, golden_id: GoldenId, field: Annotated[str, Path(max_length=64)]
 ) -> dict[str, Any]:
-    """Survivorship decides the field again from the next run."""
+    """Survivorship decides the field again, once applied (`applies`)."""
     with store.write_transaction(engine(request)) as conn:
         done = store.unpin(conn, golden_id, field)
     if not done:
@@ -227,7 +228,7 @@ def _store_decisions(conn: sa.Connection, pairs: list[tuple[str, str, str]], who
 )
 def split(request: Request, key: Steward, golden_id: GoldenId, body: SplitIn) -> Decisions:
     """Stores a 'not a match' between that record and every other record of the golden record (a
-    retired id: of its survivor). From the next run the record is in a golden record of its own or
+    retired id: of its survivor). Once applied (`applies`) the record is in a golden record of its own or
     joins another one, and no later run puts it back."""
     rid = store.record_id(body.source_system, body.source_key)
     with store.write_transaction(engine(request)) as conn:
@@ -250,7 +251,7 @@ def split(request: Request, key: Steward, golden_id: GoldenId, body: SplitIn) ->
     responses={**_NOT_FOUND, **_CONFLICT},
 )
 def merge(request: Request, key: Steward, body: MergeIn) -> Decisions:
-    """Stores a 'match' between the first record (by record id) of each. From the next run they are
+    """Stores a 'match' between the first record (by record id) of each. Once applied (`applies`) they are
     one golden record (the id of the larger survives, the other redirects to it); 'not a match'
     decisions between their other records still hold, so those records stay apart."""
     with store.write_transaction(engine(request)) as conn:

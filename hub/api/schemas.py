@@ -243,7 +243,7 @@ class MergeIn(BaseModel):
 
 
 class Decisions(BaseModel):
-    decisions: list[Decision] = Field(description="the decisions stored; golden records follow on the next run")
+    decisions: list[Decision] = Field(description="the decisions stored; golden records follow once applied")
     queue_size: int = Field(description="pairs left in the review queue")
     applies: Applies = "next_run"
 
