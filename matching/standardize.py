@@ -12,7 +12,7 @@ Rules (the tests in tests/test_standardize.py pin each one):
   ("Smith-Jones" -> "smith jones"), trimmed; empty -> NULL. The same rule for names, address and city,
   so a hyphen never decides a match.
 - names: title/suffix tokens (NAME_AFFIXES) dropped. `first_name_canonical` maps the first token through
-  data/nicknames.csv (nickname -> name; one hop, each nickname one name); an unknown token stays itself.
+  hub/data/nicknames.csv (nickname -> name; one hop, each nickname one name); an unknown token stays itself.
   Ambiguous nicknames take the name most common in UK/US records: alex -> alexander, sam -> samuel,
   chris -> christopher, pat -> patricia, fred -> frederick, ted/ed -> edward, harry -> henry,
   bert -> albert, jerry -> gerald, terry -> terence, charlie -> charles, frank -> francis, jack -> john,
@@ -21,7 +21,7 @@ Rules (the tests in tests/test_standardize.py pin each one):
   Too-ambiguous short forms (jo, al, max) are not mapped.
 - email: lowercase and trimmed; "+tag" dropped; gmail.com/googlemail.com also drop dots and become
   gmail.com. NULL unless it looks like local@domain.tld.
-- address: line1 text-cleaned, "#" read as "unit", each token mapped through data/street_types.csv
+- address: line1 text-cleaned, "#" read as "unit", each token mapped through hub/data/street_types.csv
   (street -> st, flat/apt/suite -> unit, north -> n, ...). A unit in line2 ("Flat 3") is folded in, and
   the first "unit X" is moved to the end, so "Flat 3, 12 High Street", "12 High St, Apt 3" and line1
   "12 High St" + line2 "Flat 3" all give "12 high st unit 3". `house_number` is the first number token
@@ -34,23 +34,16 @@ Rules (the tests in tests/test_standardize.py pin each one):
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import duckdb
 
-from hub.model import EMAIL_PATTERN
+from hub import forms
 from hub.workspace import scalar
 
-DATA_DIR = Path(__file__).parent / "data"
-NICKNAMES_CSV = DATA_DIR / "nicknames.csv"
-STREET_TYPES_CSV = DATA_DIR / "street_types.csv"
-
-# Titles, honorifics and generational suffixes: tokens that say nothing about who a person is.
-# "lord"/"lady"/"master" are left out on purpose: they are real surnames as often as titles.
-NAME_AFFIXES = (
-    "mr", "mrs", "ms", "mx", "miss", "dr", "prof", "rev", "sir", "dame",
-    "jr", "jnr", "junior", "sr", "snr", "senior", "ii", "iii", "iv", "esq", "phd",
-)  # fmt: skip
+# The reference data and text macros are the hub's value forms (hub/forms.py): survivorship and write-back
+# compare values with the same rules matching uses.
+NICKNAMES_CSV = forms.NICKNAMES_CSV
+STREET_TYPES_CSV = forms.STREET_TYPES_CSV
 
 # The columns standardize() adds, in order, after every source column.
 STD_COLUMNS = (
@@ -72,32 +65,6 @@ STD_COLUMNS = (
 )
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
-
-# Text cleaning as DuckDB macros, so every column follows the same rule. Each costly step runs only on
-# values that need it (a regexp_matches guard is several times cheaper than a regexp_replace), and runs
-# of spaces are dropped while splitting into tokens rather than by a slower `+` regex: 2M rows stay fast.
-_MACROS = r"""
-CREATE OR REPLACE TEMP MACRO std_fold(y) AS
-    CASE WHEN regexp_matches(y, '[^\x00-\x7F]')
-         THEN replace(replace(replace(replace(translate(y, 'øłđðħı', 'oldchi'), 'ß', 'ss'), 'æ', 'ae'), 'œ', 'oe'),
-                      'þ', 'th')
-         ELSE y END;
-CREATE OR REPLACE TEMP MACRO std_unquote(y) AS
-    CASE WHEN regexp_matches(y, '[''`\x{2018}\x{2019}\x{02BC}]')
-         THEN regexp_replace(y, '[''`\x{2018}\x{2019}\x{02BC}]', '', 'g') ELSE y END;
-CREATE OR REPLACE TEMP MACRO std_chars(y) AS
-    CASE WHEN regexp_matches(y, '[^a-z0-9 ]') THEN regexp_replace(std_unquote(std_fold(y)), '[^\p{L}\p{N} ]', ' ', 'g')
-         ELSE y END;
-CREATE OR REPLACE TEMP MACRO std_tokens(x) AS
-    list_filter(string_split(std_chars(strip_accents(lower(x))), ' '), lambda t: t <> '');
-CREATE OR REPLACE TEMP MACRO std_text(x) AS nullif(array_to_string(std_tokens(x), ' '), '');
-CREATE OR REPLACE TEMP MACRO std_name(x) AS
-    nullif(array_to_string(list_filter(std_tokens(x), lambda t: NOT list_contains({affixes}, t)), ' '), '');
-CREATE OR REPLACE TEMP MACRO std_street(x, street_map) AS
-    nullif(array_to_string(list_transform(
-        std_tokens(CASE WHEN contains(x, '#') THEN replace(x, '#', ' unit ') ELSE x END),
-        lambda t: coalesce(street_map[t], t)), ' '), '');
-"""
 
 
 # Names and cities repeat a lot, so each distinct value is cleaned once and joined back (3-5x cheaper
@@ -122,9 +89,8 @@ cities AS (
 base AS (
     SELECT s.*,
            f.std AS _first, f.canonical AS _canonical, l.std AS _last, c.std AS _city,
-           nullif(lower(trim(s.email)), '') AS _email,
-           nullif(upper(CASE WHEN regexp_matches(s.postal_code, '\s')
-                             THEN regexp_replace(s.postal_code, '\s+', '', 'g') ELSE s.postal_code END), '') AS _postal,
+           hub_email_key(s.email) AS _email,
+           hub_postcode_key(s.postal_code, s.country) AS _postal5,
            std_street(s.address_line1, m.street_map) AS _line1,
            std_street(s.address_line2, m.street_map) AS _line2
     FROM {source} AS s
@@ -135,18 +101,10 @@ base AS (
 ),
 parts AS (
     SELECT *,
-           CASE WHEN regexp_full_match(_email, '{email_pattern}')
-                THEN split_part(split_part(_email, '@', 1), '+', 1) END AS _local,
-           CASE split_part(_email, '@', 2) WHEN 'googlemail.com' THEN 'gmail.com'
-                ELSE split_part(_email, '@', 2) END AS _domain,
            -- a unit in line 2 joins line 1, unless line 1 already says it
            CASE WHEN starts_with(_line2, 'unit ')
                  AND (_line1 IS NULL OR NOT contains(' ' || _line1 || ' ', ' ' || _line2 || ' '))
-                THEN concat_ws(' ', _line1, _line2) ELSE _line1 END AS _addr0,
-           CASE WHEN regexp_full_match(_postal, '[0-9]{5}(-?[0-9]{4})?') AND (country = 'US' OR country IS NULL)
-                THEN left(_postal, 5)
-                WHEN country = 'US' AND regexp_full_match(_postal, '[0-9]{3,4}') THEN lpad(_postal, 5, '0')
-                ELSE _postal END AS _postal5
+                THEN concat_ws(' ', _line1, _line2) ELSE _line1 END AS _addr0
     FROM base
 ),
 units AS (  -- '#' next to a unit word ("Apt #3") says unit twice
@@ -156,7 +114,6 @@ units AS (  -- '#' next to a unit word ("Apt #3") says unit twice
 ),
 users AS (
     SELECT *,
-           nullif(CASE WHEN _domain = 'gmail.com' THEN replace(_local, '.', '') ELSE _local END, '') AS _user,
            nullif(regexp_extract(_addr, '(?:^| )(unit [^ ]+)', 1), '') AS _unit
     FROM units
 ),
@@ -166,15 +123,15 @@ streets AS (
                AS _street
     FROM users
 )
-SELECT * EXCLUDE (_first, _canonical, _last, _city, _email, _postal, _line1, _line2,
-                  _local, _domain, _addr0, _addr, _postal5, _user, _unit, _street),
+SELECT * EXCLUDE (_first, _canonical, _last, _city, _email, _line1, _line2,
+                  _addr0, _addr, _postal5, _unit, _street),
        source_system || ':' || source_key AS unique_id,
        _first AS first_name_std,
        _last AS last_name_std,
        _canonical AS first_name_canonical,
        CASE WHEN _first IS NOT NULL OR _last IS NOT NULL THEN concat_ws(' ', _first, _last) END AS name_concat_std,
-       _user || '@' || _domain AS email_std,
-       _user AS email_user_std,
+       _email AS email_std,
+       split_part(_email, '@', 1) AS email_user_std,
        nullif(CASE WHEN regexp_full_match(phone, '\+?[0-9]+') THEN ltrim(phone, '+')
                    ELSE regexp_replace(phone, '[^0-9]', '', 'g') END, '') AS phone_std,
        date_of_birth AS dob_std,
@@ -202,32 +159,9 @@ def _check_identifier(name: str) -> str:
 
 
 def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Load nicknames and street types into temp tables (`std_nicknames`, `std_street_types`, and the
-    one-row `std_street_map` the address rule joins) plus the cleaning macros, once per connection (they
-    live as long as it): match-on-entry standardizes a few rows per request on a long-lived connection."""
-    if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'std_street_map' AND temporary"):
-        return
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE std_nicknames AS
-           SELECT DISTINCT ON (nickname) lower(trim(nickname)) AS nickname, lower(trim(name)) AS name
-           FROM read_csv($path, header = true, columns = {'nickname': 'VARCHAR', 'name': 'VARCHAR'})
-           ORDER BY nickname""",
-        {"path": str(NICKNAMES_CSV)},
-    )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE std_street_types AS
-           SELECT DISTINCT ON (word) lower(trim(word)) AS word, lower(trim(abbreviation)) AS abbreviation
-           FROM read_csv($path, header = true, columns = {'word': 'VARCHAR', 'abbreviation': 'VARCHAR'})
-           ORDER BY word""",
-        {"path": str(STREET_TYPES_CSV)},
-    )
-    con.execute(
-        """CREATE OR REPLACE TEMP TABLE std_street_map AS
-           SELECT map(list(word), list(abbreviation)) AS street_map FROM std_street_types"""
-    )
-    affixes = "[" + ", ".join(f"'{a}'" for a in NAME_AFFIXES) + "]"
-    for statement in filter(str.strip, _MACROS.replace("{affixes}", affixes).split(";\n")):
-        con.execute(statement)
+    """The nicknames, street types and cleaning macros (hub.forms), once per connection: match-on-entry
+    standardizes a few rows per request on a long-lived connection."""
+    forms.load(con)
 
 
 def _check_unique_ids(con: duckdb.DuckDBPyConnection, source: str) -> None:
@@ -252,5 +186,5 @@ def standardize(
     _check_unique_ids(con, source)
     load_reference_tables(con)
     sql = _STANDARDIZE_SQL.replace("{source}", source).replace("{target}", target)
-    con.execute(sql.replace("{email_pattern}", EMAIL_PATTERN))
+    con.execute(sql)
     return scalar(con, f"SELECT count(*) FROM {target}")

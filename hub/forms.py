@@ -1,0 +1,234 @@
+"""Value forms: how the hub cleans a value, compares two values, and writes a value in a source's style.
+
+Matching, survivorship and write-back must agree on when two spellings are "the same value": if they did not,
+survivorship could pick a spelling that write-back then sees as a change, or write-back could rewrite "SMITH" as
+"Smith" in a system that keeps surnames in capitals. So the rules live here once, as DuckDB macros loaded on a
+connection (`load`), plus a few Python helpers for what SQL cannot do well (proper case).
+
+Keys (equal key = same value; never written, only compared):
+- text (`std_text`): lower case, accents folded, apostrophes dropped, other punctuation and whitespace runs -> one
+  space. Names (`std_name`) also drop titles and suffixes (NAME_AFFIXES). Street lines (`std_street`) also map
+  street-type and unit words through data/street_types.csv ("Street" -> "st", "Flat"/"Apt"/"#" -> "unit").
+- email (`hub_email_key`): lower case and trimmed, "+tag" dropped, Gmail's dots dropped (googlemail.com is
+  gmail.com); NULL unless it looks like local@domain.tld.
+- postal code (`hub_postcode_key`): upper case, letters and digits only; a US ZIP+4 (or, without a country, any
+  ZIP-shaped code) compares as its ZIP5, and a US ZIP that lost its leading zeros is padded.
+- region (`hub_region`): for countries whose addresses use subdivision codes (REGION_CODE_COUNTRIES), the code
+  ("Wisconsin" and "WI" -> "WI"); elsewhere the cleaned text.
+- address place (`hub_place_key`): the street line and the unit (flat, apartment, suite) keyed separately, so
+  "Flat 3, 12 Oak Road", "12 Oak Road" + "Flat 3" and "12 Oak Road" / newline / "Flat 3" are one place.
+
+Clean forms (what a golden value looks like):
+- `hub_clean`: trimmed, whitespace runs (line breaks included) -> one space; empty -> NULL.
+- names: `hub_strip_affixes` drops title and suffix tokens ("Mr", "Dr.", "Jr") unless nothing would be left.
+- `hub_postcode`: the country's written form: GB/GG/JE/IM "SW1A 1AA", CA "K1A 0B1", NL "1234 AB", US ZIP5; other
+  countries upper case, cleaned.
+- `hub_street` / `hub_unit`: a one-line or multi-line address split into the street line and the unit line.
+- `proper_case` (Python): "O'NEILL-SMITH" -> "O'Neill-Smith", "mcdonald" -> "McDonald"; only used where every
+  known spelling of a value is in one case.
+
+Case forms (`hub_case_form`): 0 mixed case (or no letters), 1 ALL CAPS, 2 all lower. "Proper case over ALL CAPS
+or all lower" is ordering by this number.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import pycountry
+
+DATA_DIR = Path(__file__).parent / "data"
+NICKNAMES_CSV = DATA_DIR / "nicknames.csv"
+STREET_TYPES_CSV = DATA_DIR / "street_types.csv"
+
+# Titles, honorifics and generational suffixes: tokens that say nothing about who a person is.
+# "lord"/"lady"/"master" are left out on purpose: they are real surnames as often as titles.
+NAME_AFFIXES = (
+    "mr", "mrs", "ms", "mx", "miss", "dr", "prof", "rev", "sir", "dame",
+    "jr", "jnr", "junior", "sr", "snr", "senior", "ii", "iii", "iv", "esq", "phd",
+)  # fmt: skip
+
+# Countries whose postal addresses write the state / province as its code ("WI", "ON", "NSW").
+REGION_CODE_COUNTRIES = ("US", "CA", "AU")
+
+# A unit designator and its number: "Flat 3", "Apt. 5B", "Suite 200", "Unit 4-2", "#12". The words are the ones
+# data/street_types.csv maps to "unit" (checked by the tests).
+UNIT_WORDS = ("apartment", "apartments", "appt", "apt", "flat", "flt", "ste", "suite", "unit")
+UNIT_PATTERN = rf"(?:(?:{'|'.join(UNIT_WORDS)})\.?\s*(?:no\.?\s*)?#?\s*|#\s*)[0-9][0-9a-z/-]*|(?:flat|apt|unit)\s+[a-z]"
+
+_LOADED = "hub_forms_loaded"
+
+
+def _regions() -> tuple[dict[str, str], dict[str, str]]:
+    """(country:key -> code, country:code -> name) for REGION_CODE_COUNTRIES, from pycountry (no download)."""
+    codes, names = {}, {}
+    for country in REGION_CODE_COUNTRIES:
+        for sub in pycountry.subdivisions.get(country_code=country) or []:
+            code = sub.code.split("-", 1)[1]
+            codes[f"{country}:{_text_key(sub.name)}"] = code
+            codes[f"{country}:{code.lower()}"] = code
+            names[f"{country}:{code}"] = sub.name
+    return codes, names
+
+
+def _text_key(text: str) -> str:
+    """Python twin of std_text for the reference data built here (ASCII names)."""
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", text.lower().replace("'", "")).split())
+
+
+def _map_literal(entries: dict[str, str]) -> str:
+    quote = lambda s: "'" + s.replace("'", "''") + "'"  # noqa: E731
+    return "MAP {" + ", ".join(f"{quote(k)}: {quote(v)}" for k, v in sorted(entries.items())) + "}"
+
+
+@cache
+def _macros() -> list[str]:
+    affixes = "[" + ", ".join(f"'{a}'" for a in NAME_AFFIXES) + "]"
+    region_codes, region_names = _regions()
+    unit = UNIT_PATTERN.replace("'", "''")
+    nl = "chr(10)"
+    return [
+        # -- keys ---------------------------------------------------------------------------------------------
+        r"""CREATE OR REPLACE TEMP MACRO std_fold(y) AS
+            CASE WHEN regexp_matches(y, '[^\x00-\x7F]')
+                 THEN replace(replace(replace(replace(translate(y, 'øłđðħı', 'oldchi'), 'ß', 'ss'), 'æ', 'ae'),
+                              'œ', 'oe'), 'þ', 'th')
+                 ELSE y END""",
+        r"""CREATE OR REPLACE TEMP MACRO std_unquote(y) AS
+            CASE WHEN regexp_matches(y, '[''`\x{2018}\x{2019}\x{02BC}]')
+                 THEN regexp_replace(y, '[''`\x{2018}\x{2019}\x{02BC}]', '', 'g') ELSE y END""",
+        r"""CREATE OR REPLACE TEMP MACRO std_chars(y) AS
+            CASE WHEN regexp_matches(y, '[^a-z0-9 ]')
+                 THEN regexp_replace(std_unquote(std_fold(y)), '[^\p{L}\p{N} ]', ' ', 'g') ELSE y END""",
+        r"""CREATE OR REPLACE TEMP MACRO std_tokens(x) AS
+            list_filter(string_split(std_chars(strip_accents(lower(x))), ' '), lambda t: t <> '')""",
+        "CREATE OR REPLACE TEMP MACRO std_text(x) AS nullif(array_to_string(std_tokens(x), ' '), '')",
+        f"""CREATE OR REPLACE TEMP MACRO std_name(x) AS
+            nullif(array_to_string(list_filter(std_tokens(x), lambda t: NOT list_contains({affixes}, t)), ' '), '')""",
+        r"""CREATE OR REPLACE TEMP MACRO std_street(x, street_map) AS
+            nullif(array_to_string(list_transform(
+                std_tokens(CASE WHEN contains(x, '#') THEN replace(x, '#', ' unit ') ELSE x END),
+                lambda t: coalesce(street_map[t], t)), ' '), '')""",
+        # (regexp_extract, not split_part: DuckDB 2.0 fails to bind split_part(...) = '...' on an all-NULL column)
+        r"""CREATE OR REPLACE TEMP MACRO hub_email_key(x) AS
+            CASE WHEN regexp_full_match(lower(trim(x)), '{email}') THEN
+                 CASE WHEN regexp_full_match(lower(trim(x)), '[^@]*@(gmail|googlemail)\.com')
+                      THEN nullif(replace(regexp_extract(lower(trim(x)), '^([^@+]*)', 1), '.', ''), '') || '@gmail.com'
+                      ELSE nullif(regexp_extract(lower(trim(x)), '^([^@+]*)', 1), '')
+                           || '@' || regexp_extract(lower(trim(x)), '@(.*)$', 1) END END""",
+        r"""CREATE OR REPLACE TEMP MACRO hub_postcode_key(p, c) AS
+            CASE WHEN regexp_full_match(upper(regexp_replace(p, '[^0-9A-Za-z]', '', 'g')), '[0-9]{5}([0-9]{4})?')
+                      AND (c = 'US' OR c IS NULL)
+                 THEN left(regexp_replace(p, '[^0-9]', '', 'g'), 5)
+                 WHEN c = 'US' AND regexp_full_match(trim(p), '[0-9]{3,4}') THEN lpad(trim(p), 5, '0')
+                 ELSE nullif(upper(regexp_replace(p, '[^0-9A-Za-z]', '', 'g')), '') END""",
+        f"""CREATE OR REPLACE TEMP MACRO hub_region(r, c) AS
+            coalesce({_map_literal(region_codes)}[c || ':' || std_text(r)], hub_clean(r))""",
+        f"""CREATE OR REPLACE TEMP MACRO hub_region_name(r, c) AS
+            coalesce({_map_literal(region_names)}[c || ':' || r], r)""",
+        # -- clean forms --------------------------------------------------------------------------------------
+        r"""CREATE OR REPLACE TEMP MACRO hub_clean(x) AS
+            nullif(trim(CASE WHEN regexp_matches(x, '\s\s|[^ \S]') THEN regexp_replace(x, '\s+', ' ', 'g') ELSE x END),
+                   '')""",
+        r"""CREATE OR REPLACE TEMP MACRO hub_case_form(x) AS
+            CASE WHEN x IS NULL THEN NULL WHEN x = upper(x) AND x <> lower(x) THEN 1
+                 WHEN x = lower(x) AND x <> upper(x) THEN 2 ELSE 0 END""",
+        f"""CREATE OR REPLACE TEMP MACRO hub_strip_affixes(x) AS
+            coalesce(nullif(array_to_string(list_filter(string_split(hub_clean(x), ' '),
+                         lambda t: NOT list_contains({affixes}, lower(trim(t, '.,')))), ' '), ''), hub_clean(x))""",
+        r"""CREATE OR REPLACE TEMP MACRO hub_postcode(p, c) AS
+            CASE WHEN c IN ('GB', 'GG', 'JE', 'IM')
+                      AND regexp_full_match(hub_postcode_key(p, c), '[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}')
+                 THEN left(hub_postcode_key(p, c), length(hub_postcode_key(p, c)) - 3) || ' '
+                      || right(hub_postcode_key(p, c), 3)
+                 WHEN c = 'CA' AND regexp_full_match(hub_postcode_key(p, c), '[A-Z][0-9][A-Z][0-9][A-Z][0-9]')
+                 THEN left(hub_postcode_key(p, c), 3) || ' ' || right(hub_postcode_key(p, c), 3)
+                 WHEN c = 'NL' AND regexp_full_match(hub_postcode_key(p, c), '[0-9]{4}[A-Z]{2}')
+                 THEN left(hub_postcode_key(p, c), 4) || ' ' || right(hub_postcode_key(p, c), 2)
+                 WHEN (c = 'US' OR c IS NULL) AND regexp_full_match(hub_postcode_key(p, c), '[0-9]{5}')
+                 THEN hub_postcode_key(p, c)
+                 ELSE upper(hub_clean(p)) END""",
+        # A unit phrase standing alone on a line, before a comma at the start, or at the end of the line.
+        f"""CREATE OR REPLACE TEMP MACRO hub_unit_raw(l1) AS
+            CASE WHEN l1 IS NULL THEN NULL
+                 WHEN contains(l1, {nl}) AND regexp_full_match(trim(split_part(l1, {nl}, 2)), '{unit}', 'i')
+                 THEN split_part(l1, {nl}, 2)
+                 WHEN contains(l1, {nl}) AND regexp_full_match(trim(split_part(l1, {nl}, 1)), '{unit}', 'i')
+                 THEN split_part(l1, {nl}, 1)
+                 WHEN contains(l1, {nl}) THEN NULL
+                 ELSE nullif(coalesce(
+                     nullif(regexp_extract(l1, '^\\s*({unit})\\s*,', 1, 'i'), ''),
+                     nullif(regexp_extract(l1, '[0-9a-z.]\\s*,?\\s+({unit})\\s*$', 1, 'i'), '')), '') END""",
+        """CREATE OR REPLACE TEMP MACRO hub_unit(l1, l2) AS
+            coalesce(hub_clean(l2), hub_clean(hub_unit_raw(l1)))""",
+        f"""CREATE OR REPLACE TEMP MACRO hub_street(l1, l2) AS
+            CASE WHEN hub_clean(l2) IS NOT NULL OR hub_unit_raw(l1) IS NULL
+                 THEN hub_clean(regexp_replace(trim(l1), '\\s*\\n\\s*', ', ', 'g'))
+                 ELSE hub_clean(trim(replace(l1, hub_unit_raw(l1), ''), ' ,' || {nl})) END""",
+        r"""CREATE OR REPLACE TEMP MACRO hub_place_key(street, unit, street_map) AS
+            concat_ws('|', std_street(street, street_map), std_street(unit, street_map))""",
+        f"""CREATE OR REPLACE TEMP MACRO hub_one_line(street, unit, layout) AS
+            CASE WHEN unit IS NULL THEN street WHEN street IS NULL THEN unit
+                 WHEN layout = 'unit_first' THEN unit || ', ' || street
+                 WHEN layout = 'unit_newline' THEN street || {nl} || unit
+                 ELSE street || ' ' || unit END""",
+    ]
+
+
+def load(con: duckdb.DuckDBPyConnection) -> None:
+    """Load the reference tables (`std_nicknames`, `std_street_types`, the one-row `std_street_map`) and the
+    macros above onto `con`, once per connection (they are TEMP: they live as long as it does)."""
+    loaded = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND temporary", [_LOADED]
+    ).fetchall()[0][0]
+    if loaded:
+        return
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE std_nicknames AS
+           SELECT DISTINCT ON (nickname) lower(trim(nickname)) AS nickname, lower(trim(name)) AS name,
+                  lower(trim(kind)) AS kind
+           FROM read_csv($path, header = true,
+                         columns = {'nickname': 'VARCHAR', 'name': 'VARCHAR', 'kind': 'VARCHAR'})
+           ORDER BY nickname""",
+        {"path": str(NICKNAMES_CSV)},
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE std_street_types AS
+           SELECT DISTINCT ON (word) lower(trim(word)) AS word, lower(trim(abbreviation)) AS abbreviation
+           FROM read_csv($path, header = true, columns = {'word': 'VARCHAR', 'abbreviation': 'VARCHAR'})
+           ORDER BY word""",
+        {"path": str(STREET_TYPES_CSV)},
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE std_street_map AS
+           SELECT map(list(word), list(abbreviation)) AS street_map FROM std_street_types"""
+    )
+    from hub.model import EMAIL_PATTERN
+
+    for statement in _macros():
+        con.execute(statement.replace("{email}", EMAIL_PATTERN))
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_LOADED} AS SELECT 1 AS loaded")
+
+
+_WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+_MC = re.compile(r"^(Mc)([a-z])")
+
+
+def proper_case(text: str | None) -> str | None:
+    """A name or place written in one case, in proper case: each run of letters capitalized ("o'neill-smith" ->
+    "O'Neill-Smith"), "Mc" prefixes included ("MCDONALD" -> "McDonald"). Mixed-case text is returned as it is:
+    someone already chose its capitals."""
+    if text is None or (text != text.upper() and text != text.lower()):
+        return text
+
+    def word(m: re.Match[str]) -> str:
+        w = m.group(0).capitalize()
+        if len(w) > 3:
+            w = _MC.sub(lambda p: p.group(1) + p.group(2).upper(), w)
+        return w
+
+    # A letter run glued to digits ("12b") stays as it is: it is a house number, not a word.
+    return re.sub(r"(?<![0-9])[^\W\d_]+", word, text.lower())
