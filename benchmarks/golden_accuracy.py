@@ -330,9 +330,8 @@ def main() -> None:
     scores = score(runs[0]["golden"], runs[0]["xref"], members, ground_truth, truth.reset_index())
     say("golden records scored")
 
-    person = {
-        s: rows.set_index("source_key")["person_id"] for s, rows in ground_truth.groupby("source_system", sort=False)
-    }
+    keyed = ground_truth[ground_truth["source_key"] != ""]  # rows without a key cannot be written
+    person = {s: rows.set_index("source_key")["person_id"] for s, rows in keyed.groupby("source_system", sort=False)}
     changes = []
     for k in range(1, args.runs + 1):
         changes.append([diff_source(cfg, s, snaps[k - 1][s], snaps[k][s], person[s], truth) for s in cfg.sources])
