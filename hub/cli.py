@@ -63,6 +63,7 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
     rows = [[s, t, n] for s, tables in summary.tables.items() for t, n in tables.items()]
     print(_table(["source", "table", "rows"], rows))
     print(f"\nconfig:       {summary.config_path}\nground truth: {summary.ground_truth_path}")
+    print(f"truth values: {summary.truth_values_path}")
     return 0
 
 
@@ -408,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="demo source systems").add_subparsers(dest="demo_command", required=True)
-    init = demo.add_parser("init", help="create four demo source databases, a hub.yaml and a ground-truth file")
+    init = demo.add_parser("init", help="create four demo source databases, a hub.yaml and the ground-truth files")
     init.add_argument("--dir", required=True, help="directory to create them in")
     init.add_argument("--customers", type=int, default=2000, help="number of distinct people (default 2000)")
     init.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")

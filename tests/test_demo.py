@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from connectors.demo import init_demo
+from connectors.demo.truth_values import COLUMNS as TRUTH_COLUMNS
 from connectors.demo.vocabulary import NICKNAMES
 from connectors.transforms import to_canonical
 from hub.config import load_config
@@ -69,6 +70,8 @@ def test_same_seed_gives_identical_data_and_another_seed_does_not(tmp_path: Path
     assert len(hashes) == 8
     assert hashes == table_hashes(second.directory)
     assert first.ground_truth_path.read_bytes() == second.ground_truth_path.read_bytes()
+    assert first.truth_values_path.read_bytes() == second.truth_values_path.read_bytes()
+    assert first.truth_values_path.read_bytes() != other.truth_values_path.read_bytes()
     assert all(hashes[t] != h for t, h in table_hashes(other.directory).items())
 
 
@@ -141,6 +144,7 @@ def test_a_tiny_demo_is_whole(tmp_path: Path, customers: int):
     truth = pd.read_csv(demo.ground_truth_path, dtype={"source_key": str}, keep_default_na=False)
     assert set(config.sources) == set(MAIN_TABLE)
     assert set(truth.person_id) == set(range(customers))  # everyone is in at least one system
+    assert pd.read_csv(demo.truth_values_path).person_id.tolist() == list(range(customers))
     for name, source in config.sources.items():
         raw = read(demo, name)
         assert set(source.columns()) <= set(raw.columns), name
@@ -220,6 +224,76 @@ def test_some_people_moved_and_the_newer_row_has_the_new_address(demo, truth):
     pairs = billing.merge(crm, on="person_id").dropna(subset=["billing_postcode", "MailingPostalCode"])
     moved = pairs[pairs.billing_postcode.str[:5] != pairs.MailingPostalCode.str[:5]]
     assert 0.03 <= len(moved) / len(pairs) <= 0.3
+
+
+@pytest.fixture(scope="module")
+def true_values(demo) -> pd.DataFrame:
+    return pd.read_csv(demo.truth_values_path, dtype=str, keep_default_na=False).astype({"person_id": int})
+
+
+def canonical_rows(demo, truth: pd.DataFrame, config, source: str) -> pd.DataFrame:
+    """The source's good rows mapped by the hub (to_canonical), with their true person_id."""
+    raw = read(demo, source)
+    records, reasons = to_canonical(raw, config.sources[source], config, source)
+    good = truth[(truth.source_system == source) & (truth.bad_reason == "")]
+    return records[reasons.isna()].merge(good[["source_key", "person_id"]], on="source_key")
+
+
+def test_truth_values_cover_every_person_once_in_canonical_form(demo, truth, true_values):
+    assert true_values.columns.tolist() == list(TRUTH_COLUMNS)
+    assert sorted(true_values.person_id) == list(range(CUSTOMERS)) == sorted(truth.person_id.unique())
+    assert true_values.first_name.str.match(r"^[A-Z][a-z]").all() and true_values.last_name.str.match(r"^[A-Z]").all()
+    assert (true_values.email == true_values.email.str.lower().str.strip()).all()
+    assert true_values.phone.str.match(r"^\+(44|1)\d{9,10}$").all()
+    assert pd.to_datetime(true_values.date_of_birth, format="%Y-%m-%d").notna().all()
+    gb, us = true_values[true_values.country == "GB"], true_values[true_values.country == "US"]
+    assert len(gb) + len(us) == CUSTOMERS
+    assert gb.postal_code.str.match(r"^[A-Z]{1,2}\d{1,2} \d[A-Z]{2}$").all() and (gb.region == "").all()
+    assert us.postal_code.str.match(r"^\d{5}$").all() and us.region.str.match(r"^[A-Z]{2}$").all()
+    assert true_values.address_line1.str.match(r"^\d+ \S").all()
+    assert set(true_values.address_line2) - {""} and (true_values.address_line2 == "").mean() > 0.8
+    for channel in ("email", "sms", "phone", "post"):
+        assert set(true_values[f"consent_{channel}"]) == {"granted", "denied"}
+    assert set(true_values.preferred_channel) == {"email", "sms", "phone", "post"}
+
+
+def test_source_values_the_generator_leaves_clean_agree_with_the_truth(demo, truth, config, true_values):
+    """Phones, dates of birth, countries and most consents carry no noise but blanks: every stored
+    value, read the hub's way, is the person's true one."""
+    exact = {
+        "billing": ("phone", "date_of_birth", "country", "consent_post"),
+        "web": ("phone", "date_of_birth", "country"),
+        "app": ("phone", "date_of_birth", "consent_sms", "preferred_channel"),
+        "crm": ("phone", "date_of_birth", "country"),
+    }
+    for source, fields in exact.items():
+        rows = canonical_rows(demo, truth, config, source).merge(true_values, on="person_id", suffixes=("", "_true"))
+        assert len(rows) > 100, source
+        for field in fields:
+            stored = rows[field].dropna()
+            if field == "date_of_birth":
+                stored = stored.dt.strftime("%Y-%m-%d")
+            assert len(stored) > 50, (source, field)
+            assert (stored == rows.loc[stored.index, f"{field}_true"]).all(), (source, field)
+    crm = canonical_rows(demo, truth, config, "crm").merge(true_values, on="person_id", suffixes=("", "_true"))
+    denied = crm.consent_phone == "denied"
+    assert denied.any() and (crm.consent_phone_true[denied] == "denied").all()  # DoNotCall is a true refusal
+
+
+def test_truth_values_hold_the_newest_email_consent_and_the_current_address(demo, truth, config, true_values):
+    app = canonical_rows(demo, truth, config, "app")
+    newest = app.sort_values("consent_email_at").groupby("person_id").tail(1)
+    merged = newest.merge(true_values, on="person_id", suffixes=("", "_true"))
+    assert (merged.consent_email == merged.consent_email_true).all()  # the app's later choice is the current one
+    billing = canonical_rows(demo, truth, config, "billing").merge(true_values, on="person_id", suffixes=("", "_true"))
+    current = billing.postal_code == billing.postal_code_true
+    assert 0.8 < current.mean() < 0.99  # movers' older accounts keep the old address
+    same = billing[current & billing.address_line1.notna()]
+    assert (same.address_line1.str.strip() == same.address_line1_true).mean() > 0.97  # a few stray spaces
+    assert (same.address_line2.fillna("") == same.address_line2_true).all()
+    emails = pd.concat(canonical_rows(demo, truth, config, s) for s in MAIN_TABLE)[["person_id", "email"]].dropna()
+    emails = emails.merge(true_values[["person_id", "email"]], on="person_id", suffixes=("", "_true"))
+    assert 0.8 < (emails.email.str.strip().str.lower() == emails.email_true).mean() < 0.99
 
 
 def test_existing_demo_needs_force(tmp_path: Path):

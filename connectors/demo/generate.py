@@ -1,4 +1,5 @@
-"""`hub demo init`: four demo source databases, their hub.yaml and the ground truth.
+"""`hub demo init`: four demo source databases, their hub.yaml and the ground truth (who each
+source row is, and each person's true current values).
 
 Every random stream is seeded from (seed, part), so one seed gives identical files and one part
 (say, a system's noise) can change without reshuffling the others.
@@ -20,6 +21,7 @@ from connectors.demo.hub_yaml import write_hub_yaml
 from connectors.demo.population import SYSTEMS, population
 from connectors.demo.store import write_database
 from connectors.demo.systems import BUILDERS
+from connectors.demo.truth_values import TRUTH_VALUES, truth_values
 
 GROUND_TRUTH = "ground_truth.csv"
 _POPULATION_STREAM, _TIMELINE_STREAM, _FIRST_SYSTEM_STREAM = 0, 1, 2
@@ -32,6 +34,7 @@ class DemoSummary:
     directory: Path
     config_path: Path
     ground_truth_path: Path
+    truth_values_path: Path  # per person, the true current canonical values
     people: int
     tables: dict[str, dict[str, int]]  # source -> table -> rows
     bad_rows: dict[str, int]  # source -> rows the hub should quarantine
@@ -39,7 +42,8 @@ class DemoSummary:
 
 def demo_files(directory: Path) -> list[Path]:
     """Everything init_demo writes into `directory`."""
-    return [directory / f"{s}.db" for s in SYSTEMS] + [directory / "hub.yaml", directory / GROUND_TRUTH]
+    written = ("hub.yaml", GROUND_TRUTH, TRUTH_VALUES)
+    return [directory / f"{s}.db" for s in SYSTEMS] + [directory / name for name in written]
 
 
 def init_demo(
@@ -91,4 +95,7 @@ def init_demo(
     truth_path = directory / GROUND_TRUTH
     truth.to_csv(truth_path, index=False)
     say(f"ground truth: {len(truth):,} rows")
-    return DemoSummary(directory, write_hub_yaml(directory), truth_path, customers, counts, bad)
+    values_path = directory / TRUTH_VALUES
+    truth_values(people, rows).to_csv(values_path, index=False)
+    say(f"truth values: {customers:,} people")
+    return DemoSummary(directory, write_hub_yaml(directory), truth_path, values_path, customers, counts, bad)
