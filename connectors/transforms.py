@@ -15,7 +15,8 @@ import pandas as pd
 import phonenumbers
 import pycountry
 
-from hub.config import FieldMapping, HubConfig, SourceConfig, default_transform
+from hub.config import NAME_FIELDS, FieldMapping, HubConfig, SourceConfig, default_transform
+from hub.forms import NAME_AFFIXES
 from hub.model import CONSENT_FIELDS, Consent, FieldType
 
 TRUE_WORDS = ["1", "true", "t", "y", "yes", "on", "granted", "opt_in", "opted_in", "subscribed"]
@@ -131,7 +132,21 @@ def flag_words(m: FieldMapping, transform: str) -> dict[object, list[str]]:
 
 
 def _forward(name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, region: str) -> tuple[pd.Series, pd.Series]:
-    """One field: (canonical values, unparsable mask)."""
+    """One field: (canonical values, unparsable mask). Names lose titles and suffixes unless `strip_titles: false`."""
+    values, bad = _read(name, ftype, m, raw, region)
+    if name in NAME_FIELDS and m.strip_titles is not False:
+        values = _per_distinct(values, strip_titles)
+    return values, bad
+
+
+def strip_titles(name: str) -> str:
+    """ "Mr John" -> "John", "Smith Jr." -> "Smith": titles and suffixes (hub.forms.NAME_AFFIXES) are not part of
+    who someone is. A name that is nothing but such words ("Mr") is kept as it is."""
+    kept = [t for t in name.split() if t.lower().strip(".,") not in NAME_AFFIXES]
+    return " ".join(kept) if kept else name
+
+
+def _read(name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, region: str) -> tuple[pd.Series, pd.Series]:
     transform = m.transform or default_transform(name, ftype)
     never = pd.Series(False, index=raw.index)
     if transform in ("date", "timestamp"):

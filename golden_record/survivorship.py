@@ -1,37 +1,52 @@
 """Survivorship: one golden record per golden id, decided field by field from its member records, with lineage.
 
 A golden run covers every source record (2M+), so it is a fixed handful of set-based DuckDB statements over all
-golden ids at once; Python only writes the SQL. Each field's rule chain becomes one packed rank key per candidate
-(a HUGEINT, smaller = better: one bit field per rule, the chain's first rule most significant, the record's
-(source_system, source_key) rank last). Then a single hash aggregation over the member records, sorted by golden
-id, finds every field's winner at once with `min` / `arg_min` - far cheaper than a window sort per field - the
-winner's record is the key's low bits, and the rule that decided is the first bit field in which the winner's and
-the runner-up's keys differ.
+golden ids at once; Python only writes the SQL. Each value is decided in two steps:
+
+1. WHICH value. Values are compared by key (hub/forms.py: case, accents, stray spaces, punctuation and titles do not
+   make another value; "SMITH" and "Smith" are one candidate). Each field's rule chain becomes one packed rank key per
+   candidate (a HUGEINT, smaller = better: one bit field per rule, the chain's first rule most significant, the
+   record's (source_system, source_key) rank last); one hash aggregation over the member records, sorted by golden
+   id, finds every field's winner at once with `min` / `arg_min`. The rule that decided is the first bit field in
+   which the winner's and the runner-up's keys differ.
+2. HOW it is written. Among the members holding the winning key, the best-formed spelling: proper case over ALL CAPS
+   over all lower (`hub_case_form`), then the spelling most members use, then the newest. Values are cleaned (trimmed,
+   single spaces, emails lower case, titles dropped from names, postcodes and US/CA/AU regions in their country's
+   form, a street line and its unit apart). A name, town or street line that every member writes in one case takes
+   the proper-case spelling the rest of the population uses for it, else `proper_case`.
 
 Rules. `cfg.rules_for(field)` is a chain of tie-breakers tried in order; the address block uses
 `cfg.rules_for("address")`. Only non-null values are candidates, so a null never beats a value.
 - `valid`: a filter, wherever it sits in the chain: only valid values compete and if none is valid the field is
-  NULL. Email: the standardized `email_std` exists (a plausible address); phone: E.164 (`+`, 7-15 digits, no
-  leading 0); address block: address_line1 or postal_code present; anything else: not null.
+  NULL. Email: a plausible address (hub_email_key); phone: E.164 (`+`, 7-15 digits, no leading 0); address block:
+  a street line or postal code present; anything else: not null.
+- `common_spelling`: a spelling that is a likely typo or nickname of another candidate's spelling ranks below it,
+  and its records' votes count for that spelling. A typo: one edit away (two for keys of five or more
+  characters, Damerau-Levenshtein on the keys), no more records in this golden id than the other spelling, and
+  rare in the population: held by at most a third as many golden records as the other spelling, which at least
+  TYPO_COMMON golden records hold. Population frequency is evidence: "Williahms" beside "Williams" is a typo,
+  "Smyth" beside "Smith" in a golden record where three records say Smyth is not. Text fields whose values people
+  share (first and last name, city) only. A nickname (first name, `prefer_formal_names`): hub/data/nicknames.csv
+  says it stands for the other candidate's name ("Matt" -> "Matthew"; spelling variants such as "Steven" are not
+  nicknames).
 - `source_priority`: position in `cfg.source_priority`; sources not listed come after, tied with each other.
 - `most_recent`: the source's own `source_updated_at`, newest first (a record without one comes last).
-- `most_complete`: more non-null attribute fields (extras included; consent left out: a source that maps consent
-  always fills those columns, so they say nothing about how much it knows of the person). For the address
-  block: more non-null block fields.
-- `most_frequent`: more votes. A candidate's votes = the member records whose value is similar to it: the same
-  comparison form or, for text, fuzz.ratio >= SIMILARITY_THRESHOLD between comparison forms (rapidfuzz
-  `process.cpdist` in a vectorized DuckDB UDF, on a self-join of the distinct forms inside each golden id).
-  The comparison form is the standardized column where one exists (first_name_std, address_line1_std, ...),
-  else the lowercased, trimmed text; dates and other types vote by equality; the address block compares
-  address_line1 + postal_code. The winning value is the winner's original, unstandardized value.
+- `most_complete`: more non-null attribute fields (extras included; consent left out). For the address block: more
+  non-null block fields.
+- `complete`: the address block: a street line and a postal code or city (a usable address) before any other.
+- `most_frequent`: more votes: the member records with the same key (plus, under `common_spelling`, those of its
+  typos and nicknames). Dates and other types vote by equality; the address block votes by place (street line,
+  unit and postal code).
 - `longest`: longer text first (the address block: all its fields joined).
 - Last, always: (source_system, source_key) ascending, so the result never depends on row order.
 Bit fields cap what they can tell apart (255 sources in the priority list, 255 non-null fields, 1,048,575 votes
 or characters; 2**32 member records): past a cap, values tie and the next rule decides.
 
-Address block: address_line1, address_line2, city, region, postal_code, country survive together from one
-record (ranked among records with address_line1 or postal_code), never a street from one source and a postcode
-from another. A record with neither supplies no block field.
+Address block: address_line1 (the street line), address_line2 (flat, apartment, suite), city, region, postal_code
+and country describe one place: the winning record's place (key: street line + unit + postal code); a field the
+winner lacks may come from another member at the same place, never from another place. One-line and multi-line
+streets are split into street and unit ("Flat 3, 12 Oak Road" -> "12 Oak Road" + "Flat 3"). Country is also decided
+on its own (`rules_for("country")`), from every member with a country, for a person no address block speaks for.
 
 Consent, per channel: the most recent explicit choice ('granted' / 'denied', by consent_<ch>_at; a choice
 without a time comes last; at the same time 'denied' wins) gives the value and its _at; no explicit choice gives
@@ -40,11 +55,14 @@ block field pins only that field; a pin on consent_<ch> also sets consent_<ch>_a
 else NULL) unless that is pinned too.
 
 Lineage `rule`: the first rule of the chain separating the winner from the runner-up. The runner-up is the best
-candidate with a different comparison form (so the rule says why this value beat another one; a near-identical
-spelling counts as different) or, when all candidates agree, the second-best record. Besides the chain's rules:
-'only_candidate' (one candidate), 'tie_break' (only source_system, source_key separated them),
-'consent_most_recent' (consent, two or more explicit choices) and 'pinned' (a steward pin; source_system
-'steward', source_key the pin's `pinned_by`, value_at its `pinned_at`).
+candidate with a different key (so the rule says why this value beat another one) or, when all candidates agree,
+the second-best record. Besides the chain's rules: 'only_candidate' (one candidate), 'tie_break' (only
+source_system, source_key separated them), 'consent_most_recent' (consent, two or more explicit choices) and
+'pinned' (a steward pin; source_system 'steward', source_key the pin's `pinned_by`, value_at its `pinned_at`). The
+lineage record is the one whose spelling was written.
+
+`golden_contested` (record_id, field, rule): every member whose own value lost, and the rule it lost on (the first
+rule separating its key from the winner's). Write-back corrects a source value only where it lost on evidence.
 """
 
 from __future__ import annotations
@@ -57,39 +75,49 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 import pyarrow as pa
-from rapidfuzz import fuzz, process
 
+from hub import forms
 from hub.config import ADDRESS_BLOCK, SurvivorshipConfig
-from hub.model import ATTRIBUTE_FIELDS, CHANNELS, CONSENT_FIELDS, DUCKDB_TYPES, EMAIL_PATTERN, Consent
+from hub.model import ATTRIBUTE_FIELDS, CHANNELS, CONSENT_FIELDS, DUCKDB_TYPES, Consent
 
-# fuzz.ratio (0-100) at or above which two comparison forms vote together: "12 high st" / "12 hihg st" (90) do;
-# "jon" / "john" (86) and "catherine" / "katherine" (89) stay apart, as different spellings of a name should.
-SIMILARITY_THRESHOLD = 90.0
-SIMILAR_UDF = "survivorship_similar"
 STEWARD = "steward"
+PROPER_UDF = "survivorship_proper_case"
+TYPO_COMMON = 3  # golden records that must hold a spelling before a rare neighbour counts as its typo
+NEAR_SHARE = 0.12  # edits per character under which two text keys are near spellings that pool their votes
 
-# Standardized columns (matching/standardize.py) that are a field's comparison form.
+# Standardized columns (matching/standardize.py) that are a field's key, when the records have them.
 STD_COLUMNS = {
     "first_name": "first_name_std",
     "last_name": "last_name_std",
     "email": "email_std",
-    "phone": "phone_std",
-    "address_line1": "address_line1_std",
     "city": "city_std",
-    "postal_code": "postal_code_std",
 }
+SHARED_VALUE_FIELDS = ("first_name", "last_name", "city")  # typos are told by population frequency
+PROPER_CASE_FIELDS = ("first_name", "last_name", "city", "address_line1", "address_line2")
 
 _CONSENT_AT = tuple(f"{c}_at" for c in CONSENT_FIELDS)
 _PROFILE_FIELDS = tuple(f.name for f in ATTRIBUTE_FIELDS if f.name not in CONSENT_FIELDS + _CONSENT_AT)
 _TYPES = {f.name: DUCKDB_TYPES[f.type] for f in ATTRIBUTE_FIELDS}
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
+_CANONICAL_TEXT = ("phone", "preferred_channel")  # one written form already: nothing to choose
+_COUNTRY_FALLBACK = "_country_any"  # the country unit's column: every member's country, block or not
 
 # Packed rank key layout: each rule's bit field (0 = best) above the 32-bit (source_system, source_key) rank,
-# and one bit (126) the runner-up search sets on candidates with the winner's comparison form.
+# and one bit (126) the runner-up search sets on candidates with the winner's key.
 _ORD_BITS = 32
 _ORD_MASK = "4294967295"
-_WIDTH = {"valid": 1, "source_priority": 8, "most_recent": 32, "most_complete": 8, "most_frequent": 20, "longest": 20}
+_WIDTH = {
+    "valid": 1,
+    "common_spelling": 1,
+    "complete": 1,
+    "source_priority": 8,
+    "most_recent": 32,
+    "most_complete": 8,
+    "most_frequent": 20,
+    "longest": 20,
+}
 _SAME_FORM_BIT = 126
+_TOP20 = (1 << 20) - 1
 
 
 @dataclass(frozen=True)
@@ -101,9 +129,13 @@ class _Unit:
     rules: tuple[str, ...] = ()  # the chain, `valid` first
     present: str = "true"  # is a candidate
     valid: str = "true"  # passes the `valid` rule
-    key: str = "''"  # comparison form: votes, and "another value" when looking for the runner-up
-    fuzzy: bool = False  # text: near-identical comparison forms vote together
+    key: str = "''"  # the value's key: votes, spelling choice, and "another value" for the runner-up
+    spelled: tuple[str, ...] = ()  # columns written in the best-formed spelling among members with the winning key
+    shared: bool = False  # values people share: `common_spelling` looks for typos by population frequency
+    near: bool = False  # near spellings pool their votes (names, towns, addresses; not emails, which differ by one)
+    nicknames: bool = False  # `common_spelling` also lets a nickname lose to the name it stands for
     complete: str = "_complete"
+    usable: str = "true"  # the `complete` rule
     length: str = "0"
     value_at: str = "source_updated_at"
 
@@ -120,17 +152,22 @@ class _Unit:
         top = (1 << _WIDTH[rule]) - 1
         return {
             "valid": f"(NOT {self.valid})::INTEGER",
+            "common_spelling": f"coalesce(v_{self.name}._variant, false)::INTEGER",
+            "complete": f"(NOT {self.usable})::INTEGER",
             "source_priority": f"least(_prio, {top})",
             "most_recent": "_recency",
             "most_complete": f"{top} - least({self.complete}, {top})",
-            "most_frequent": f"{top} - least(coalesce(v_{self.name}._votes, 0), {top})",
+            "most_frequent": f"{top} - least(coalesce(v_{self.name}._votes, 1), {top})",
             "longest": f"{top} - least(coalesce({self.length}, 0), {top})",
         }[rule]
+
+    def voted(self) -> bool:
+        return bool({"most_frequent", "common_spelling"} & set(self.rules))
 
     def rank_key(self) -> str:
         """The packed rank key of a candidate; NULL for a record that is no candidate."""
         parts = [f"(({self.component(r)})::HUGEINT << {s})" for r, s in self.shifts().items()]
-        return f"CASE WHEN {self.present} THEN {' + '.join([*parts, '_ord'])} END"
+        return f"CASE WHEN {self.present} THEN {' + '.join([*parts, 'm._ord'])} END"
 
     def won(self, best: str) -> str:
         """Whether the best key belongs to a valid candidate (there is one, and `valid` passed if it is a rule)."""
@@ -138,11 +175,11 @@ class _Unit:
             return f"coalesce((({best} >> {self.shifts()['valid']}) & 1) = 0, false)"
         return f"({best} IS NOT NULL)"
 
-    def rule(self, best: str, runner_up: str) -> str:
-        """The rule that decided, from the winner's and the runner-up's keys (NULL: no runner-up)."""
+    def rule(self, best: str, other: str) -> str:
+        """The rule that decided, from the winner's and another candidate's keys (NULL: there is no other)."""
         shifts = self.shifts()
-        whens = "".join(f" WHEN ({best} >> {shifts[r]}) <> ({runner_up} >> {shifts[r]}) THEN '{r}'" for r in self.rules)
-        return f"CASE WHEN {runner_up} IS NULL THEN 'only_candidate'{whens} ELSE 'tie_break' END"
+        whens = "".join(f" WHEN ({best} >> {shifts[r]}) <> ({other} >> {shifts[r]}) THEN '{r}'" for r in self.rules)
+        return f"CASE WHEN {other} IS NULL THEN 'only_candidate'{whens} ELSE 'tie_break' END"
 
 
 @dataclass(frozen=True)
@@ -154,14 +191,14 @@ class _ConsentUnit(_Unit):
         return (
             f"CASE WHEN {value} IN ('{Consent.GRANTED.value}', '{Consent.DENIED.value}') THEN "
             f"((({at} IS NULL)::HUGEINT) << 97) + (coalesce(9223372036854775807::HUGEINT - epoch_us({at}), 0) << 33)"
-            f" + (({value} = '{Consent.GRANTED.value}')::HUGEINT << 32) + _ord END"
+            f" + (({value} = '{Consent.GRANTED.value}')::HUGEINT << 32) + m._ord END"
         )
 
     def won(self, best: str) -> str:
         return f"({best} IS NOT NULL)"
 
-    def rule(self, best: str, runner_up: str) -> str:
-        return f"CASE WHEN {runner_up} IS NULL THEN 'only_candidate' ELSE 'consent_most_recent' END"
+    def rule(self, best: str, other: str) -> str:
+        return f"CASE WHEN {other} IS NULL THEN 'only_candidate' ELSE 'consent_most_recent' END"
 
 
 def survive(
@@ -172,11 +209,12 @@ def survive(
     records: str = "standardized_records",
     overrides: pd.DataFrame | None = None,
 ) -> int:
-    """Create or replace `golden_values` and `golden_lineage` from `members` (record_id, golden_id) and
-    `records` (unique_id = record_id, canonical + standardized columns); return the number of golden records.
+    """Create or replace `golden_values`, `golden_lineage` and `golden_contested` from `members` (record_id,
+    golden_id) and `records` (unique_id = record_id, canonical columns, and the standardized key columns where
+    present); return the number of golden records.
 
     `overrides` (golden_id, field, value as text; optional pinned_by, pinned_at) are steward pins and win; pins
-    of golden ids not in `members` are ignored. Raises ValueError before writing either table when a member has
+    of golden ids not in `members` are ignored. Raises ValueError before writing any table when a member has
     no record or is listed twice, or a pin names an unknown field or a value its field's type cannot hold."""
     members, records = _identifier(members), _identifier(records)
     extras = [_identifier(x) for x in extra_attributes]
@@ -188,9 +226,10 @@ def survive(
         raise ValueError(f"{records} lacks column(s) {missing}")
     types = {**_TYPES, **{x: record_types[x] for x in extras}}
     units = _units(cfg, extras, types)
-    _register_similarity(con)
-    temps = ["_sv_g", "_sv_r", "_sv_m", "_sv_k", "_sv_win", "_sv_run", "_sv_decided", "_sv_pins", "_sv_pins_wide"]
-    temps += [f"_sv_votes_{u.name}" for u in units]
+    forms.load(con)
+    _register_proper_case(con)
+    temps = ["_sv_g", "_sv_r", "_sv_m", "_sv_k", "_sv_win", "_sv_run", "_sv_spell", "_sv_decided", "_sv_cases"]
+    temps += ["_sv_pins", "_sv_pins_wide", *(f"_sv_votes_{u.name}" for u in units)]
     preserve = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false")  # no table here has a meaningful row order: write in parallel
     try:
@@ -198,16 +237,20 @@ def survive(
             con.execute(statement)
         _check_members(con, members, records)
         pinned = _load_pins(con, overrides, types, _column_types(con, "_sv_g")["golden_id"])
-        voted = [u for u in units if "most_frequent" in u.rules]
+        voted = [u for u in units if u.voted()]
         for unit in voted:
             con.execute(_votes_sql(unit))
         con.execute(_keys_sql(units, voted))
-        _drop(con, "_sv_m", *(f"_sv_votes_{u.name}" for u in voted))  # done with: keep peak memory down
+        _drop(con, *(f"_sv_votes_{u.name}" for u in voted))
+        con.execute(_cases_sql())
+        _drop(con, "_sv_m")  # done with: keep peak memory down
         con.execute(_winners_sql(units))
         con.execute(_runners_up_sql(units))
+        con.execute(_spelling_sql(units))
+        con.execute(_contested_sql(units))
         _drop(con, "_sv_k")
         con.execute(_decided_sql(units))
-        _drop(con, "_sv_win", "_sv_run")
+        _drop(con, "_sv_win", "_sv_run", "_sv_spell")
         con.execute(_values_sql(units, types, pinned))
         con.execute(_lineage_sql(units, pinned))
         return con.execute("SELECT count(*) FROM golden_values").fetchall()[0][0]
@@ -215,7 +258,7 @@ def survive(
         with contextlib.suppress(duckdb.Error):
             _drop(con, *temps)
         with contextlib.suppress(duckdb.Error):
-            con.remove_function(SIMILAR_UDF)  # a Python UDF left on an open connection outlives its interpreter
+            con.remove_function(PROPER_UDF)  # a Python UDF left on an open connection outlives its interpreter
         with contextlib.suppress(duckdb.Error):
             con.execute(f"SET preserve_insertion_order = {bool(preserve)}")
 
@@ -239,16 +282,15 @@ def _column_types(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     return {row[0]: row[1] for row in con.execute(f"DESCRIBE {table}").fetchall()}
 
 
-def _similar(left: pa.Array, right: pa.Array) -> pa.Array:
-    """Vectorized UDF body: are two equal-length arrays of comparison forms near-identical, pair by pair?"""
-    scores = process.cpdist(left.to_pylist(), right.to_pylist(), scorer=fuzz.ratio, score_cutoff=SIMILARITY_THRESHOLD)
-    return pa.array(scores >= SIMILARITY_THRESHOLD)
+def _proper_case(values: pa.Array) -> pa.Array:
+    """Vectorized UDF body (only single-case winners reach it)."""
+    return pa.array([forms.proper_case(v) for v in values.to_pylist()], type=pa.string())
 
 
-def _register_similarity(con: duckdb.DuckDBPyConnection) -> None:
+def _register_proper_case(con: duckdb.DuckDBPyConnection) -> None:
     with contextlib.suppress(duckdb.Error):  # not registered on this connection yet
-        con.remove_function(SIMILAR_UDF)
-    con.create_function(SIMILAR_UDF, _similar, ["VARCHAR", "VARCHAR"], "BOOLEAN", type="arrow")
+        con.remove_function(PROPER_UDF)
+    con.create_function(PROPER_UDF, _proper_case, ["VARCHAR"], "VARCHAR", type="arrow")
 
 
 def _chain(rules: Sequence[str]) -> tuple[str, ...]:
@@ -261,7 +303,7 @@ def _chain(rules: Sequence[str]) -> tuple[str, ...]:
 
 
 def _units(cfg: SurvivorshipConfig, extras: list[str], types: dict[str, str]) -> list[_Unit]:
-    """Every survivorship unit: the single fields, the address block, then one per consent channel."""
+    """Every survivorship unit: the single fields, the address block, the country, then one per consent channel."""
     units: list[_Unit] = []
     for f in [*_PROFILE_FIELDS, *extras]:
         if f in ADDRESS_BLOCK:
@@ -275,7 +317,10 @@ def _units(cfg: SurvivorshipConfig, extras: list[str], types: dict[str, str]) ->
                 present=f"{f} IS NOT NULL",
                 valid={"email": "_valid_email", "phone": "_valid_phone"}.get(f, "true"),
                 key=f"_key_{f}",
-                fuzzy=text,
+                spelled=(f,) if text and f not in _CANONICAL_TEXT else (),
+                shared=f in SHARED_VALUE_FIELDS,
+                near=f in SHARED_VALUE_FIELDS,
+                nicknames=f == "first_name" and cfg.prefer_formal_names,
                 length=f"length({f})" if text else f"length(CAST({f} AS VARCHAR))",
             )
         )
@@ -284,17 +329,44 @@ def _units(cfg: SurvivorshipConfig, extras: list[str], types: dict[str, str]) ->
             name="address",
             columns=ADDRESS_BLOCK,
             rules=_chain(cfg.rules_for("address")),
-            present="(address_line1 IS NOT NULL OR postal_code IS NOT NULL)",
-            key="concat_ws(' ', _key_address_line1, _key_postal_code)",
-            fuzzy=True,
+            present="_has_address",
+            key="_key_address",
+            near=True,
+            spelled=tuple(c for c in ADDRESS_BLOCK if c != "country"),
             complete="_block_complete",
+            usable="_block_usable",
             length=f"length(concat_ws(', ', {', '.join(ADDRESS_BLOCK)}))",
+        )
+    )
+    units.append(
+        _Unit(
+            name="country",
+            columns=(_COUNTRY_FALLBACK,),
+            rules=_chain(cfg.rules_for("country")),
+            present=f"{_COUNTRY_FALLBACK} IS NOT NULL",
+            key=_COUNTRY_FALLBACK,
+            length="0",
         )
     )
     for ch in CHANNELS:
         units.append(_ConsentUnit(name=f"consent_{ch}", columns=(f"consent_{ch}", f"consent_{ch}_at"),
                                   value_at=f"consent_{ch}_at"))  # fmt: skip
     return units
+
+
+def _clean(field: str) -> str:
+    """A member's value as a candidate, cleaned (hub/forms.py), over `a`: the record's columns plus `_unit_raw`
+    (hub_unit_raw of line 1) and `_pkey` (hub_postcode_key), computed once in the projection before."""
+    return {
+        "first_name": "hub_strip_affixes(a.first_name)",
+        "last_name": "hub_strip_affixes(a.last_name)",
+        "email": "hub_clean(lower(a.email))",
+        "address_line1": "hub_street_from(a.address_line1, a.address_line2, a._unit_raw)",
+        "address_line2": "hub_unit_from(a.address_line2, a._unit_raw)",
+        "city": "hub_clean(a.city)",
+        "region": "hub_region(a.region, a.country)",
+        "postal_code": "hub_postcode_from(a._pkey, a.postal_code, a.country)",
+    }.get(field, f"a.{field}")
 
 
 def _members_sql(
@@ -307,23 +379,29 @@ def _members_sql(
 ) -> list[str]:
     """`_sv_g`: golden_id -> a dense integer _gid (cheaper to group and join on) and its size n. `_sv_r`: per member
     its _gid, record identity and ranks by (source_system, source_key) and by recency (sorted on these few columns
-    rather than on whole records). `_sv_m`: per member, typed values, comparison forms and the other rule inputs."""
+    rather than on whole records). `_sv_m`: per member, cleaned values, keys, case forms and the other rule inputs,
+    in three projections (parsed parts, cleaned values, keys) so that no macro is handed another macro's
+    expression (see hub/forms.py)."""
     priority = "".join(f" WHEN {_quote(s)} THEN {i}" for i, s in enumerate(cfg.source_priority))
-    prio = f"CASE r.source_system{priority} ELSE {len(cfg.source_priority)} END" if priority else "0"
+    prio = f"CASE a.source_system{priority} ELSE {len(cfg.source_priority)} END" if priority else "0"
     profile = [*_PROFILE_FIELDS, *extras]
+    values = [f"CAST({_clean(f)} AS {t}) AS {f}" for f, t in _TYPES.items()] + [
+        f"hub_clean(a.{x}) AS {x}" if types[x] == "VARCHAR" else f"a.{x}" for x in extras
+    ]
+    std = [c for f, c in STD_COLUMNS.items() if c in record_types]
     keys = []
     for f in profile:
+        if f in ADDRESS_BLOCK:
+            continue
         if types[f] != "VARCHAR":
-            keys.append(f"r.{f} AS _key_{f}")
-        elif STD_COLUMNS.get(f) in record_types:
-            keys.append(f"coalesce(r.{STD_COLUMNS[f]}, lower(trim(r.{f}))) AS _key_{f}")
-        else:
-            keys.append(f"lower(trim(r.{f})) AS _key_{f}")
-    if "email_std" in record_types:
-        valid_email = "r.email_std IS NOT NULL"
-    else:
-        valid_email = f"coalesce(regexp_full_match(lower(trim(r.email)), '{EMAIL_PATTERN}'), false)"
-    values = [f"CAST(r.{f} AS {t}) AS {f}" for f, t in _TYPES.items()] + [f"r.{x}" for x in extras]
+            keys.append(f"b.{f} AS _key_{f}")
+        else:  # an invalid email still votes with its own spellings ("n/a", "N/A")
+            given = f"b.{STD_COLUMNS[f]}" if f in STD_COLUMNS and STD_COLUMNS[f] in record_types else None
+            key = {"first_name": "std_name", "last_name": "std_name", "email": "hub_email_key"}.get(f, "std_text")
+            keys.append(f"coalesce({given or f'{key}(b.{f})'}, std_text(b.{f})) AS _key_{f}")
+    place = "hub_place_key(b.address_line1, b.address_line2, sm.street_map) || '|' || coalesce(b._pkey, '')"
+    case_forms = [f"hub_case_form(b.{f}) AS _form_{f}" for f in profile if types[f] == "VARCHAR"]
+    first_key = "b.first_name_std" if "first_name_std" in std else "std_name(b.first_name)"
     return [
         f"""CREATE OR REPLACE TEMP TABLE _sv_g AS
             SELECT golden_id, row_number() OVER () AS _gid, n
@@ -337,14 +415,27 @@ def _members_sql(
                               CAST(source_updated_at AS TIMESTAMP) AS source_updated_at FROM {records}) AS r
                    ON r.unique_id = m.record_id""",
         f"""CREATE OR REPLACE TEMP TABLE _sv_m AS
-            SELECT s._gid, s._n, s._ord, s._recency, {", ".join(values)},
-                   {prio} AS _prio,
-                   {" + ".join(f"(r.{f} IS NOT NULL)::INTEGER" for f in profile)} AS _complete,
-                   {" + ".join(f"(r.{f} IS NOT NULL)::INTEGER" for f in ADDRESS_BLOCK)} AS _block_complete,
-                   {", ".join(keys)},
-                   {valid_email} AS _valid_email,
-                   coalesce(regexp_full_match(r.phone, '\\+[1-9][0-9]{{6,14}}'), false) AS _valid_phone
-            FROM _sv_r AS s LEFT JOIN {records} AS r ON r.unique_id = s.record_id""",
+            WITH a AS (
+                SELECT s._gid, s._n, s._ord, s._recency, r.*,
+                       hub_unit_raw(r.address_line1) AS _unit_raw, hub_postcode_key(r.postal_code, r.country) AS _pkey
+                FROM _sv_r AS s LEFT JOIN {records} AS r ON r.unique_id = s.record_id),
+            b AS (
+                SELECT a._gid, a._n, a._ord, a._recency, a._pkey, {", ".join(values)},
+                       {"".join(f"a.{c}, " for c in std)}a.country AS {_COUNTRY_FALLBACK},
+                       {prio} AS _prio,
+                       {" + ".join(f"(a.{f} IS NOT NULL)::INTEGER" for f in profile)} AS _complete,
+                       {" + ".join(f"(a.{f} IS NOT NULL)::INTEGER" for f in ADDRESS_BLOCK)} AS _block_complete,
+                       (a.address_line1 IS NOT NULL OR a.postal_code IS NOT NULL) AS _has_address
+                FROM a)
+            SELECT b.* EXCLUDE (_pkey{"".join(f", {c}" for c in std)}), {", ".join(keys)},
+                   CASE WHEN b._has_address THEN {place} END AS _key_address,
+                   (b.address_line1 IS NOT NULL AND (b.postal_code IS NOT NULL OR b.city IS NOT NULL)) AS _block_usable,
+                   {", ".join(case_forms)},
+                   n.name AS _nick_name, n.kind AS _nick_kind,
+                   hub_email_key(b.email) IS NOT NULL AS _valid_email,
+                   coalesce(regexp_full_match(b.phone, '\\+[1-9][0-9]{{6,14}}'), false) AS _valid_phone
+            FROM b CROSS JOIN std_street_map AS sm
+            LEFT JOIN std_nicknames AS n ON n.nickname = {first_key}""",
     ]
 
 
@@ -367,49 +458,80 @@ def _check_members(con: duckdb.DuckDBPyConnection, members: str, records: str) -
 
 
 def _votes_sql(unit: _Unit) -> str:
-    """`_sv_votes_<unit>` (_gid, _key, _votes): per comparison form, its members plus, for text, the members of
-    every near-identical form; only candidates that compete vote (valid ones, if `valid` is a rule). Only golden
-    ids with two or more such forms are listed (elsewhere votes cannot separate candidates), and only those reach
-    the UDF."""
+    """`_sv_votes_<unit>` (_gid, _key, _votes, _variant): per key of a golden id with two or more keys, its votes
+    and whether it is a likely typo or nickname of another key there (see `common_spelling`); elsewhere votes
+    cannot separate candidates. Only candidates that compete vote (valid ones, if `valid` is a rule).
+
+    A key's votes are its records plus those of its typos and nicknames and, for text, of near spellings
+    (Damerau-Levenshtein distance at most NEAR_SHARE of the longer key: "12 high st" / "12 hihg st",
+    "williamson" / "wiliamson"; not "jon" / "john"): records that nearly agree outvote one that says
+    something else, and which of the near spellings is written is left to the other rules."""
     voters = f"{unit.present} AND {unit.valid}" if "valid" in unit.rules else unit.present
-    keys = f"""
-        keys AS (SELECT _gid, {unit.key} AS _key, count(*) AS _count FROM _sv_m WHERE {voters} GROUP BY ALL),
-        multi AS (SELECT * FROM keys
-                  SEMI JOIN (SELECT _gid FROM keys GROUP BY _gid HAVING count(*) > 1) USING (_gid))"""
-    if not unit.fuzzy:
-        body = "SELECT _gid, _key, _count AS _votes FROM multi"
-        return f"CREATE OR REPLACE TEMP TABLE _sv_votes_{unit.name} AS WITH {keys} {body}"
+    spelling = "common_spelling" in unit.rules
+    typo = "false"
+    if spelling and unit.shared:
+        typo = f"""(damerau_levenshtein(a._key, b._key) <= CASE WHEN least(length(a._key), length(b._key)) < 5
+                                                            THEN 1 ELSE 2 END
+                    AND a._count <= b._count AND b._pop >= {TYPO_COMMON} AND b._pop >= 3 * a._pop)"""
+    nickname = "false"
+    if spelling and unit.nicknames:
+        nickname = (
+            "(a._nick_kind = 'nickname' AND coalesce(b._nick_kind, '') <> 'nickname' "
+            "AND a._nick_name = CASE WHEN b._nick_kind = 'variant' THEN b._nick_name ELSE b._key END)"
+        )
+    near = "false"
+    if unit.near:
+        near = f"damerau_levenshtein(a._key, b._key) <= {NEAR_SHARE} * greatest(length(a._key), length(b._key))"
     return f"""
         CREATE OR REPLACE TEMP TABLE _sv_votes_{unit.name} AS
-        WITH {keys},
-        pairs AS MATERIALIZED (
-            SELECT a._gid, a._key AS key_a, a._count AS n_a, b._key AS key_b, b._count AS n_b
-            FROM multi AS a JOIN multi AS b ON a._gid = b._gid AND a._key < b._key
-            WHERE {SIMILAR_UDF}(a._key, b._key)
-        ),
-        alike AS (
-            SELECT _gid, _key, sum(n) AS n
-            FROM (SELECT _gid, key_a AS _key, n_b AS n FROM pairs UNION ALL SELECT _gid, key_b, n_a FROM pairs)
-            GROUP BY ALL
-        )
-        SELECT _gid, _key, _count + coalesce(alike.n, 0) AS _votes FROM multi LEFT JOIN alike USING (_gid, _key)"""
+        WITH keys AS (
+            SELECT _gid, {unit.key} AS _key, count(*) AS _count,
+                   any_value(_nick_name) AS _nick_name, any_value(_nick_kind) AS _nick_kind
+            FROM _sv_m WHERE {voters} GROUP BY ALL),
+        pop AS (SELECT _key, count(*) AS _pop FROM keys GROUP BY _key),
+        multi AS MATERIALIZED (
+            SELECT keys.*, pop._pop FROM keys JOIN pop USING (_key)
+            SEMI JOIN (SELECT _gid FROM keys GROUP BY _gid HAVING count(*) > 1) USING (_gid)),
+        pairs AS MATERIALIZED (  -- a gives its votes to b; a is a variant (typo, nickname) of b
+            SELECT a._gid, a._key AS key_a, b._key AS key_b, a._count AS n_a, {typo} OR {nickname} AS variant
+            FROM multi AS a JOIN multi AS b ON a._gid = b._gid AND a._key <> b._key
+            WHERE {typo} OR {nickname} OR {near}),
+        gained AS (SELECT _gid, key_b AS _key, sum(n_a) AS _n FROM pairs GROUP BY ALL),
+        variants AS (SELECT DISTINCT _gid, key_a AS _key FROM pairs WHERE variant)
+        SELECT m._gid, m._key, m._count + coalesce(g._n, 0) AS _votes, v._key IS NOT NULL AS _variant
+        FROM multi AS m LEFT JOIN gained AS g USING (_gid, _key) LEFT JOIN variants AS v USING (_gid, _key)"""
 
 
 def _keys_sql(units: list[_Unit], voted: list[_Unit]) -> str:
-    """`_sv_k`: per member record, per unit its rank key, a hash of its comparison form and its values; sorted by
-    _gid, because the aggregations over it are the run's hot loop and run twice as fast on clustered groups."""
+    """`_sv_k`: per member record, per unit its rank key, a hash of its key, its values and their case forms;
+    sorted by _gid, because the aggregations over it are the run's hot loop and run twice as fast on clustered
+    groups."""
     cols = ", ".join(f"{u.rank_key()} AS _k_{u.name}, hash({u.key}) AS _h_{u.name}" for u in units)
     cols += "".join(f", m.{c}" for u in units for c in u.columns)
+    cols += "".join(f", m._form_{c}" for u in units for c in u.spelled)
     joins = "".join(
         f" LEFT JOIN _sv_votes_{u.name} AS v_{u.name} ON v_{u.name}._gid = m._gid AND v_{u.name}._key = {u.key}"
         for u in voted
     )
-    return f"CREATE OR REPLACE TEMP TABLE _sv_k AS SELECT m._gid, m._n, {cols} FROM _sv_m AS m{joins} ORDER BY m._gid"
+    return f"""CREATE OR REPLACE TEMP TABLE _sv_k AS
+               SELECT m._gid, m._n, m._ord, m._recency, {cols} FROM _sv_m AS m{joins} ORDER BY m._gid"""
+
+
+def _cases_sql() -> str:
+    """`_sv_cases` (field, lowered, spelling): per value of a PROPER_CASE_FIELDS field, the mixed-case spelling the
+    population uses most, to write a value every member of a golden record spelled in one case."""
+    parts = " UNION ALL ".join(
+        f"SELECT '{f}' AS field, {f} AS spelling FROM _sv_m WHERE _form_{f} = 0 AND {f} IS NOT NULL"
+        for f in PROPER_CASE_FIELDS
+    )
+    return f"""CREATE OR REPLACE TEMP TABLE _sv_cases AS
+               SELECT field, lower(spelling) AS lowered, arg_max(spelling, (n, spelling)) AS spelling
+               FROM (SELECT field, spelling, count(*) AS n FROM ({parts}) GROUP BY ALL) GROUP BY ALL"""
 
 
 def _winners_sql(units: list[_Unit]) -> str:
-    """`_sv_win`: per golden id its record count and, per unit, the best key, its comparison form's hash and the
-    values that go with it. A golden id of one record is that record: it skips the aggregation."""
+    """`_sv_win`: per golden id its record count and, per unit, the best key, its key hash and the values that
+    go with it. A golden id of one record is that record: it skips the aggregation."""
     grouped, single = [], []
     for u in units:
         k, h = f"_k_{u.name}", f"_h_{u.name}"
@@ -425,9 +547,9 @@ def _winners_sql(units: list[_Unit]) -> str:
 
 
 def _runners_up_sql(units: list[_Unit]) -> str:
-    """`_sv_run`: per unit the runner-up's key: the best other candidate, where one with the winner's comparison
-    form ranks after every other form (the same-form bit; forms compare by 64-bit hash, so a collision could at
-    worst change the rule lineage names). Only golden ids with two or more records are looked at."""
+    """`_sv_run`: per unit the runner-up's key: the best other candidate, where one with the winner's key ranks
+    after every other key (the same-key bit; keys compare by 64-bit hash, so a collision could at worst change
+    the rule lineage names). Only golden ids with two or more records are looked at."""
     aggs = ", ".join(
         f"min(CASE WHEN k._k_{n} <> w.{n}__wk THEN k._k_{n} + ((k._h_{n} = w.{n}__wh)::HUGEINT << {_SAME_FORM_BIT}) "
         f"END) AS {n}__rk"
@@ -440,21 +562,82 @@ def _runners_up_sql(units: list[_Unit]) -> str:
         GROUP BY k._gid"""
 
 
+def _spelling_sql(units: list[_Unit]) -> str:
+    """`_sv_spell`: per golden id of two or more records and spelled column, the best-formed spelling among the
+    members holding the winning key (proper case first, then the spelling most of them use, then the newest)
+    and the record it comes from."""
+    counted, aggs = [], []
+    for u in units:
+        for c in u.spelled:
+            same = f"_h_{u.name} = w.{u.name}__wh AND {c} IS NOT NULL"
+            counted.append(f"CASE WHEN {same} THEN count(*) OVER (PARTITION BY k._gid, {c}) END AS _n_{c}")
+            rank = (
+                f"(_form_{c}::HUGEINT << 96) + (({_TOP20} - least(_n_{c}, {_TOP20}))::HUGEINT << 64)"
+                f" + (_recency::HUGEINT << 32) + _ord"
+            )
+            aggs += [
+                f"arg_min({c}, {rank}) FILTER (WHERE _n_{c} IS NOT NULL) AS {c}",
+                f"arg_min(_ord, {rank}) FILTER (WHERE _n_{c} IS NOT NULL) AS {c}__ord",
+            ]
+    spelled_units = [u for u in units if u.spelled]
+    wanted = ", ".join([*(f"k.{c}, k._form_{c}" for u in spelled_units for c in u.spelled),
+                        *(f"k._h_{u.name}" for u in spelled_units)])  # fmt: skip
+    wins = ", ".join(f"{u.name}__wh" for u in spelled_units)
+    return f"""
+        CREATE OR REPLACE TEMP TABLE _sv_spell AS
+        SELECT _gid, {", ".join(aggs)}
+        FROM (SELECT k._gid, k._ord, k._recency, {wanted}, {", ".join(counted)}
+              FROM _sv_k AS k JOIN (SELECT _gid, {wins} FROM _sv_win WHERE record_count > 1) AS w USING (_gid))
+        GROUP BY _gid"""
+
+
+def _contested_sql(units: list[_Unit]) -> str:
+    """`golden_contested` (record_id, field, rule): members whose own key lost, with the rule it lost on."""
+    parts = []
+    for u in units:
+        best, mine = f"w.{u.name}__wk", f"k._k_{u.name}"
+        lost = f"{mine} IS NOT NULL AND k._h_{u.name} <> w.{u.name}__wh"
+        parts.append(f"SELECT k._ord, '{u.name}' AS field, {u.rule(best, mine)} AS rule FROM _sv_k AS k "
+                     f"JOIN _sv_win AS w USING (_gid) WHERE w.record_count > 1 AND {lost}")  # fmt: skip
+    return f"""CREATE OR REPLACE TABLE golden_contested AS
+               SELECT r.record_id, c.field, c.rule
+               FROM ({" UNION ALL ".join(parts)}) AS c JOIN _sv_r AS r USING (_ord)"""
+
+
 def _decided_sql(units: list[_Unit]) -> str:
-    """`_sv_decided`: per golden id and unit, the winner's values (NULL without a valid winner), its record's
-    tie-break rank and the rule that decided."""
+    """`_sv_decided`: per golden id and unit, the winner's values (spelled ones from `_sv_spell`; NULL without a
+    valid winner), per column the record it comes from (tie-break rank) and the rule that decided."""
     same_form = f"((1::HUGEINT << {_SAME_FORM_BIT}) - 1)"
     cols = []
     for u in units:
         best = f"w.{u.name}__wk"
         runner_up = f"(r.{u.name}__rk & {same_form})"
+        winner_ord = f"({best} & {_ORD_MASK})::BIGINT"
         cols.append(f"{u.won(best)} AS {u.name}__won")
-        cols += [f"CASE WHEN {u.won(best)} THEN w.{c} END AS {c}" for c in u.columns]
-        cols += [f"({best} & {_ORD_MASK})::BIGINT AS {u.name}__ord, {u.rule(best, runner_up)} AS {u.name}__rule"]
+        for c in u.columns:
+            value, ord_ = f"w.{c}", winner_ord
+            if c in u.spelled:
+                value = _written(c, f"coalesce(s.{c}, w.{c})")
+                ord_ = f"CASE WHEN s.{c} IS NOT NULL THEN s.{c}__ord ELSE {winner_ord} END"
+            cols += [f"CASE WHEN {u.won(best)} THEN {value} END AS {c}", f"{ord_} AS {c}__ord"]
+        cols.append(f"{u.rule(best, runner_up)} AS {u.name}__rule")
     return f"""
         CREATE OR REPLACE TEMP TABLE _sv_decided AS
         SELECT g.golden_id, w.record_count, {", ".join(cols)}
-        FROM _sv_win AS w JOIN _sv_g AS g USING (_gid) LEFT JOIN _sv_run AS r USING (_gid)"""
+        FROM _sv_win AS w JOIN _sv_g AS g USING (_gid) LEFT JOIN _sv_run AS r USING (_gid)
+        LEFT JOIN _sv_spell AS s USING (_gid)"""
+
+
+def _written(column: str, value: str) -> str:
+    """A spelled value as written: a single-case name, town or street line takes the population's proper-case
+    spelling of it, else proper_case."""
+    if column not in PROPER_CASE_FIELDS:
+        return value
+    return (
+        f"CASE WHEN hub_case_form({value}) IN (1, 2) THEN coalesce("
+        f"(SELECT c.spelling FROM _sv_cases AS c WHERE c.field = '{column}' AND c.lowered = lower({value})), "
+        f"{PROPER_UDF}({value})) ELSE {value} END"
+    )
 
 
 def _load_pins(
@@ -513,6 +696,7 @@ def _load_pins(
 def _values_sql(units: list[_Unit], types: dict[str, str], pinned: list[str]) -> str:
     """golden_values: every golden id, its attribute fields (model types), extras and record_count."""
     source = {c: f"d.{c}" for u in units for c in u.columns}
+    source["country"] = f"coalesce(d.country, d.{_COUNTRY_FALLBACK})"
     for c in CONSENT_FIELDS:
         source[c] = f"coalesce(d.{c}, '{Consent.UNKNOWN.value}')"
     columns = []
@@ -530,11 +714,13 @@ def _lineage_sql(units: list[_Unit], pinned: list[str]) -> str:
     parts = []
     for u in units:
         at = u.value_at if u.value_at in u.columns else "NULL::TIMESTAMP"
-        parts += [
-            f"SELECT golden_id, '{c}' AS field, {u.name}__ord AS _ord, {u.name}__rule AS rule, {at} AS _at "
-            f"FROM _sv_decided WHERE {u.name}__won AND {c} IS NOT NULL"
-            for c in u.columns
-        ]
+        for c in u.columns:
+            field = "country" if c == _COUNTRY_FALLBACK else c
+            only = " AND country IS NULL" if c == _COUNTRY_FALLBACK else ""  # the block's country comes first
+            parts.append(
+                f"SELECT golden_id, '{field}' AS field, {c}__ord AS _ord, {u.name}__rule AS rule, {at} AS _at "
+                f"FROM _sv_decided WHERE {u.name}__won AND {c} IS NOT NULL{only}"
+            )
     consent = ", ".join(f"'{c}'" for u in units if u.value_at in u.columns for c in u.columns)
     survived = f"""
         SELECT l.golden_id, l.field, m.source_system, m.source_key, l.rule,

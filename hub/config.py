@@ -19,18 +19,43 @@ from hub.model import ATTRIBUTE_NAMES, ATTRIBUTE_TYPES, CONSENT_FIELDS, FieldTyp
 
 # Which options each transform takes; anything else is a config error.
 TRANSFORM_OPTIONS: dict[str, set[str]] = {
-    "text": {"case"},
+    "text": {"case", "write_case", "write_format", "strip_titles"},
     "number": set(),
     "boolean": {"true", "false"},
     "date": {"format"},
     "timestamp": {"format"},
     "phone": {"region", "write_format"},
-    "split_name": {"order", "part"},
+    "split_name": {"order", "part", "write_case", "strip_titles"},
     "consent": {"granted", "denied", "unknown"},
     "map": {"values"},
     "country": {"write_format"},
 }
 TRANSFORMS = tuple(TRANSFORM_OPTIONS)
+
+# Write-back formats, per field. Phone and country formats are applied by their transforms; the others say how a
+# source writes a postcode, a US/CA/AU state and a street with a flat on one line, and are learned from the
+# source's own values when not given (connectors/styles.py).
+FIELD_WRITE_FORMATS = {
+    "phone": ("e164", "national", "international", "digits"),
+    "country": ("alpha2", "alpha3", "name"),
+    "postal_code": ("spaced", "compact"),
+    "region": ("code", "name"),
+    "address_line1": ("unit_first", "unit_last", "unit_newline"),
+}
+WRITE_FORMATS = tuple(dict.fromkeys(f for formats in FIELD_WRITE_FORMATS.values() for f in formats))
+CASED_FIELDS = ("first_name", "last_name", "city", "address_line1", "address_line2", "region")
+NAME_FIELDS = ("first_name", "last_name")
+
+# Write-back policy per field: `fill` writes only into blanks, `correct` also replaces a source's own value that
+# lost to the golden value on evidence, `never` writes nothing. `address` is the address block.
+POLICIES = ("fill", "correct", "never")
+Policy = Literal[POLICIES]
+DEFAULT_POLICY: dict[str, str] = {
+    "first_name": "correct",
+    "last_name": "correct",
+    "date_of_birth": "correct",
+    "address": "correct",
+} | {c: "correct" for c in CONSENT_FIELDS}
 
 # The transform used when a mapping names none: by field name where the model fixes a format
 # (E.164 phones, alpha-2 countries, consent words), else by the field's type.
@@ -88,7 +113,9 @@ class FieldMapping(_Strict):
     case: Literal["upper", "lower", "title"] | None = None
     format: str | None = None
     region: str | None = None
-    write_format: Literal["e164", "national", "international", "digits", "alpha2", "alpha3", "name"] | None = None
+    write_format: Literal[WRITE_FORMATS] | None = None
+    write_case: Literal["upper", "lower", "proper"] | None = None  # how write-back cases text (default: learned)
+    strip_titles: bool | None = None  # drop "Mr", "Dr", "Jr" from names read (default: on for first/last name)
     order: Literal["first_last", "last_comma_first"] | None = None
     part: Literal["first", "last"] | None = None
     granted: list[str] | None = None
@@ -136,10 +163,6 @@ class FieldMapping(_Strict):
             raise ValueError("transform 'split_name' needs 'order' (first_last | last_comma_first) and 'part'")
         if self.transform == "map" and not self.values:
             raise ValueError("transform 'map' needs 'values' (source value -> canonical value)")
-        if self.transform == "phone" and self.write_format in ("alpha2", "alpha3", "name"):
-            raise ValueError("phone write_format is one of e164, national, international, digits")
-        if self.transform == "country" and self.write_format in ("e164", "national", "international", "digits"):
-            raise ValueError("country write_format is one of alpha2, alpha3, name")
         return self
 
 
@@ -174,6 +197,7 @@ class SourceConfig(_Strict):
     default_region: str = "US"
     fields: dict[str, FieldMapping]
     accepts: list[str] = []
+    policy: dict[str, Policy] = {}  # per accepted field (or `address`): overrides writeback.policy
     golden_id: GoldenIdTarget | None = None
 
     @field_validator("fields", mode="before")
@@ -233,37 +257,45 @@ class MatchingConfig(_Strict):
         return self
 
 
-RULES = ("source_priority", "most_recent", "most_complete", "most_frequent", "longest", "valid")
+RULES = (
+    "source_priority", "most_recent", "most_complete", "most_frequent", "longest", "valid", "common_spelling",
+    "complete",
+)  # fmt: skip
 Rule = Literal[RULES]
 ADDRESS_BLOCK = ("address_line1", "address_line2", "city", "region", "postal_code", "country")
 
-# Rules per field when hub.yaml says nothing; every chain ends in most_recent as the last tie-break.
+# Rules per field when hub.yaml says nothing. Names and dates are decided by evidence (how many records say it,
+# and whether a spelling is a likely typo or nickname of another); values people change (email, phone, where
+# they live) by the newest record; recency is the last tie-break everywhere.
 DEFAULT_RULES: dict[str, list[str]] = {
-    "first_name": ["most_frequent", "most_recent"],
-    "last_name": ["most_frequent", "most_recent"],
+    "first_name": ["common_spelling", "most_frequent", "most_recent"],
+    "last_name": ["common_spelling", "most_frequent", "most_recent"],
     "date_of_birth": ["most_frequent", "most_recent"],
     "email": ["valid", "most_recent"],
     "phone": ["valid", "most_recent"],
-    "address": ["most_complete", "most_recent"],
+    "address": ["complete", "most_recent"],
+    "country": ["most_frequent", "most_recent"],
 }
 
 
 class SurvivorshipConfig(_Strict):
     """Which value becomes the golden value, per field: rules chain as tie-breakers.
 
-    Keys of `fields` are attribute names, or `address` for the address block (address_line1,
-    address_line2, city, region, postal_code, country survive together from one record). Consent
-    is not configurable: per channel, the most recent explicit choice wins. A pinned steward
-    value always wins over any rule."""
+    Keys of `fields` are attribute names, `address` for the address block (address_line1, address_line2, city,
+    region, postal_code and country survive together from one place), or `country` for the country of a person
+    no address block speaks for. Consent is not configurable: per channel, the most recent explicit choice wins.
+    A pinned steward value always wins over any rule. `prefer_formal_names`: a first name that is a nickname of
+    another candidate's name ("Matt" beside "Matthew") loses to it under the `common_spelling` rule."""
 
     source_priority: list[str] = []
     fields: dict[str, list[Rule]] = {}
+    prefer_formal_names: bool = True
 
     @field_validator("fields")
     @classmethod
     def _fields(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
         for name, rules in v.items():
-            if name in ADDRESS_BLOCK:
+            if name in ADDRESS_BLOCK and name != "country":
                 raise ValueError(f"'{name}' survives with the address block: configure 'address' instead")
             if name in CONSENT_FIELDS or name.removesuffix("_at") in CONSENT_FIELDS:
                 raise ValueError(f"'{name}': consent always follows the most recent explicit choice")
@@ -313,6 +345,12 @@ class PipelineConfig(_Strict):
         return v
 
 
+class WritebackConfig(_Strict):
+    """Defaults for every source: `policy` per canonical field or `address` (see DEFAULT_POLICY)."""
+
+    policy: dict[str, Policy] = {}
+
+
 class HubConfig(_Strict):
     workspace: Path = Path(".hub/workspace.duckdb")
     serving_store: str = "sqlite:///.hub/serving.db"
@@ -321,6 +359,7 @@ class HubConfig(_Strict):
     matching: MatchingConfig = MatchingConfig()
     survivorship: SurvivorshipConfig = SurvivorshipConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    writeback: WritebackConfig = WritebackConfig()
     sources: dict[str, SourceConfig]
 
     @field_validator("sources")
@@ -346,9 +385,45 @@ class HubConfig(_Strict):
     def field_type(self, name: str) -> FieldType | None:
         return ATTRIBUTE_TYPES.get(name) or self.attributes.get(name)
 
+    def policy_for(self, source: str, field: str) -> str:
+        """Write-back policy of `field` (a canonical field, an extra attribute or `address`) in `source`: the
+        source's own, else hub.yaml's `writeback.policy`, else DEFAULT_POLICY, else `fill`. A consent time follows
+        its consent choice."""
+        field = field.removesuffix("_at") if field.removesuffix("_at") in CONSENT_FIELDS else field
+        field = "address" if field in ADDRESS_BLOCK else field
+        return (
+            self.sources[source].policy.get(field)
+            or self.writeback.policy.get(field)
+            or DEFAULT_POLICY.get(field, "fill")
+        )
+
+
+def _check_policy(cfg: HubConfig, key: str, policy: dict[str, str]) -> None:
+    for name in policy:
+        if name in ADDRESS_BLOCK:
+            raise ConfigError(f"{key}.{name}", "the address block is written whole: set 'address' instead")
+        if name.removesuffix("_at") in CONSENT_FIELDS and name.endswith("_at"):
+            raise ConfigError(f"{key}.{name}", f"a consent time follows its choice: set '{name.removesuffix('_at')}'")
+        if name != "address" and cfg.field_type(name) is None:
+            raise ConfigError(f"{key}.{name}", "not a canonical field, 'address' or an extra attribute")
+
+
+def _check_write_options(base: str, fname: str, m: FieldMapping, transform: str) -> None:
+    if m.write_format is not None and m.write_format not in FIELD_WRITE_FORMATS.get(fname, ()):
+        allowed = FIELD_WRITE_FORMATS.get(fname)
+        reason = f"one of {', '.join(allowed)}" if allowed else "not a field with a write format"
+        raise ConfigError(
+            f"{base}.fields.{fname}.write_format", f"'{m.write_format}': {fname} write_format is {reason}"
+        )
+    if m.write_case is not None and (fname not in CASED_FIELDS or transform not in ("text", "split_name")):
+        raise ConfigError(f"{base}.fields.{fname}.write_case", f"only for text fields {', '.join(CASED_FIELDS)}")
+    if m.strip_titles is not None and fname not in NAME_FIELDS:
+        raise ConfigError(f"{base}.fields.{fname}.strip_titles", "only for first_name and last_name")
+
 
 def _check_fields(cfg: HubConfig) -> None:
     """Cross-field rules pydantic cannot see one model at a time."""
+    _check_policy(cfg, "writeback.policy", cfg.writeback.policy)
     for name in cfg.survivorship.fields:
         if name != "address" and cfg.field_type(name) is None:
             raise ConfigError(f"survivorship.fields.{name}", "not a canonical field, 'address' or an extra attribute")
@@ -372,11 +447,13 @@ def _check_fields(cfg: HubConfig) -> None:
                     f"{base}.fields.{fname}.transform",
                     f"'{transform}' cannot produce a {fname} ({ftype.value}); use one of {sorted(allowed)}",
                 )
+            _check_write_options(base, fname, m, transform)
             if transform == "split_name":
                 parts = split_parts.setdefault(m.column, {})
                 if m.part in parts:
                     raise ConfigError(f"{base}.fields.{fname}", f"'{parts[m.part]}' already takes part '{m.part}'")
                 parts[m.part] = fname
+        _check_policy(cfg, f"{base}.policy", src.policy)
         for fname in src.accepts:
             if fname not in src.fields:
                 raise ConfigError(

@@ -139,18 +139,15 @@ def _macros() -> list[str]:
         f"""CREATE OR REPLACE TEMP MACRO hub_strip_affixes(x) AS
             coalesce(nullif(array_to_string(list_filter(string_split(hub_clean(x), ' '),
                          lambda t: NOT list_contains({affixes}, lower(trim(t, '.,')))), ' '), ''), hub_clean(x))""",
-        r"""CREATE OR REPLACE TEMP MACRO hub_postcode(p, c) AS
-            CASE WHEN c IN ('GB', 'GG', 'JE', 'IM')
-                      AND regexp_full_match(hub_postcode_key(p, c), '[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}')
-                 THEN left(hub_postcode_key(p, c), length(hub_postcode_key(p, c)) - 3) || ' '
-                      || right(hub_postcode_key(p, c), 3)
-                 WHEN c = 'CA' AND regexp_full_match(hub_postcode_key(p, c), '[A-Z][0-9][A-Z][0-9][A-Z][0-9]')
-                 THEN left(hub_postcode_key(p, c), 3) || ' ' || right(hub_postcode_key(p, c), 3)
-                 WHEN c = 'NL' AND regexp_full_match(hub_postcode_key(p, c), '[0-9]{4}[A-Z]{2}')
-                 THEN left(hub_postcode_key(p, c), 4) || ' ' || right(hub_postcode_key(p, c), 2)
-                 WHEN (c = 'US' OR c IS NULL) AND regexp_full_match(hub_postcode_key(p, c), '[0-9]{5}')
-                 THEN hub_postcode_key(p, c)
+        r"""CREATE OR REPLACE TEMP MACRO hub_postcode_from(k, p, c) AS
+            CASE WHEN c IN ('GB', 'GG', 'JE', 'IM') AND regexp_full_match(k, '[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}')
+                 THEN left(k, length(k) - 3) || ' ' || right(k, 3)
+                 WHEN c = 'CA' AND regexp_full_match(k, '[A-Z][0-9][A-Z][0-9][A-Z][0-9]')
+                 THEN left(k, 3) || ' ' || right(k, 3)
+                 WHEN c = 'NL' AND regexp_full_match(k, '[0-9]{4}[A-Z]{2}') THEN left(k, 4) || ' ' || right(k, 2)
+                 WHEN (c = 'US' OR c IS NULL) AND regexp_full_match(k, '[0-9]{5}') THEN k
                  ELSE upper(hub_clean(p)) END""",
+        "CREATE OR REPLACE TEMP MACRO hub_postcode(p, c) AS hub_postcode_from(hub_postcode_key(p, c), p, c)",
         # A unit phrase standing alone on a line, before a comma at the start, or at the end of the line.
         f"""CREATE OR REPLACE TEMP MACRO hub_unit_raw(l1) AS
             CASE WHEN l1 IS NULL THEN NULL
@@ -162,12 +159,16 @@ def _macros() -> list[str]:
                  ELSE nullif(coalesce(
                      nullif(regexp_extract(l1, '^\\s*({unit})\\s*,', 1, 'i'), ''),
                      nullif(regexp_extract(l1, '[0-9a-z.]\\s*,?\\s+({unit})\\s*$', 1, 'i'), '')), '') END""",
-        """CREATE OR REPLACE TEMP MACRO hub_unit(l1, l2) AS
-            coalesce(hub_clean(l2), hub_clean(hub_unit_raw(l1)))""",
-        f"""CREATE OR REPLACE TEMP MACRO hub_street(l1, l2) AS
-            CASE WHEN hub_clean(l2) IS NOT NULL OR hub_unit_raw(l1) IS NULL
+        # The `_from` forms take hub_unit_raw(l1) computed once. A macro argument is copied into every place the
+        # macro uses it, so nested macros multiply an expression: in bulk SQL compute hub_unit_raw (and
+        # hub_postcode_key) in one projection and the `_from` forms in the next, and pass std_street a column.
+        "CREATE OR REPLACE TEMP MACRO hub_unit_from(l2, unit_raw) AS coalesce(hub_clean(l2), hub_clean(unit_raw))",
+        f"""CREATE OR REPLACE TEMP MACRO hub_street_from(l1, l2, unit_raw) AS
+            CASE WHEN hub_clean(l2) IS NOT NULL OR unit_raw IS NULL
                  THEN hub_clean(regexp_replace(trim(l1), '\\s*\\n\\s*', ', ', 'g'))
-                 ELSE hub_clean(trim(replace(l1, hub_unit_raw(l1), ''), ' ,' || {nl})) END""",
+                 ELSE hub_clean(trim(replace(l1, unit_raw, ''), ' ,' || {nl})) END""",
+        "CREATE OR REPLACE TEMP MACRO hub_unit(l1, l2) AS hub_unit_from(l2, hub_unit_raw(l1))",
+        "CREATE OR REPLACE TEMP MACRO hub_street(l1, l2) AS hub_street_from(l1, l2, hub_unit_raw(l1))",
         r"""CREATE OR REPLACE TEMP MACRO hub_place_key(street, unit, street_map) AS
             concat_ws('|', std_street(street, street_map), std_street(unit, street_map))""",
         f"""CREATE OR REPLACE TEMP MACRO hub_one_line(street, unit, layout) AS

@@ -316,8 +316,50 @@ BAD_CASES = [
     case(
         "country-write-format-on-phone",
         {"sources": {"billing": {"fields": {"phone": {"write_format": "alpha3"}}}}},
-        f"{BILLING}.fields.phone",
+        f"{BILLING}.fields.phone.write_format",
         "phone write_format is one of e164, national, international",
+    ),
+    case(
+        "postcode-format-on-email",
+        {"sources": {"billing": {"fields": {"email": {"column": "email_address", "write_format": "compact"}}}}},
+        f"{BILLING}.fields.email.write_format",
+        "not a field with a write format",
+    ),
+    case(
+        "unknown-postcode-format",
+        {"sources": {"web": {"fields": {"postal_code": {"column": "zip", "write_format": "unit_first"}}}}},
+        "sources.web.fields.postal_code.write_format",
+        "postal_code write_format is one of spaced, compact",
+    ),
+    case(
+        "write-case-on-email",
+        {"sources": {"web": {"fields": {"email": {"column": "mail", "write_case": "upper"}}}}},
+        "sources.web.fields.email.write_case",
+        "only for text fields",
+    ),
+    case(
+        "strip-titles-on-city",
+        {"sources": {"web": {"fields": {"city": {"column": "town", "strip_titles": False}}}}},
+        "sources.web.fields.city.strip_titles",
+        "only for first_name and last_name",
+    ),
+    case(
+        "unknown-policy",
+        {"sources": {"web": {"policy": {"email": "overwrite"}}}},
+        "sources.web.policy.email",
+        "Input should be 'fill', 'correct' or 'never'",
+    ),
+    case(
+        "policy-on-a-block-field",
+        {"writeback": {"policy": {"city": "fill"}}},
+        "writeback.policy.city",
+        "set 'address' instead",
+    ),
+    case(
+        "policy-on-a-consent-time",
+        {"sources": {"web": {"policy": {"consent_email_at": "never"}}}},
+        "sources.web.policy.consent_email_at",
+        "a consent time follows its choice",
     ),
     case(
         "split-name-without-part",
@@ -476,6 +518,18 @@ def test_bad_file_names_the_key_and_the_reason(tmp_path, patch, key, fragment):
     assert fragment in err.reason
     assert err.path == path
     assert f"{key}: " in str(err) and str(path) in str(err)
+
+
+def test_writeback_policy_resolves_source_then_hub_then_default(tmp_path):
+    patch = {"writeback": {"policy": {"email": "correct", "address": "fill"}},
+             "sources": {"web": {"policy": {"email": "never"}}}}  # fmt: skip
+    cfg = load_config(write(tmp_path, yaml.safe_dump(patched(patch))))
+    assert cfg.policy_for("web", "email") == "never"  # the source's own
+    assert cfg.policy_for("billing", "email") == "correct"  # hub.yaml's default for every source
+    assert cfg.policy_for("billing", "city") == "fill"  # a block field follows `address`
+    assert cfg.policy_for("billing", "last_name") == "correct"  # DEFAULT_POLICY
+    assert cfg.policy_for("billing", "phone") == "fill"  # not listed anywhere
+    assert cfg.policy_for("billing", "consent_email_at") == "correct"  # follows consent_email
 
 
 def test_invalid_yaml_names_the_line(tmp_path):

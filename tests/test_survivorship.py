@@ -182,14 +182,14 @@ RULE_CASES = {
         ],
         {"last_name": ("Smith", "1", "most_recent")},
     ),
-    "defaults: name votes, then recency": (
+    "defaults: a nickname loses, votes, then recency; written in proper case": (
         SurvivorshipConfig(),
         [
             {"first_name": "Robert", "date_of_birth": "1980-05-01", "source_updated_at": "2020-01-01"},
             {"first_name": "ROBERT", "date_of_birth": "1980-05-01", "source_updated_at": "2021-01-01"},
             {"first_name": "Bob", "date_of_birth": "1981-05-01", "source_updated_at": "2024-01-01"},
         ],
-        {"first_name": ("ROBERT", "1", "most_frequent"), "date_of_birth": (date(1980, 5, 1), "1", "most_frequent")},
+        {"first_name": ("Robert", "0", "common_spelling"), "date_of_birth": (date(1980, 5, 1), "1", "most_frequent")},
     ),
 }
 
@@ -282,7 +282,7 @@ def test_near_identical_values_vote_together():
     assert run(rows, fields(address=["most_recent"])).value("address_line1") == "5 Oak Rd"
 
 
-def test_fuzzy_votes_on_standardized_forms():
+def test_near_spellings_pool_their_votes():
     rows = [
         {"last_name": "Williamson", "source_updated_at": "2020-01-01"},
         {"last_name": "Wiliamson", "source_updated_at": "2020-02-01"},  # a typo, ratio 95
@@ -294,8 +294,170 @@ def test_fuzzy_votes_on_standardized_forms():
     golden = run(rows)
     assert golden.value("last_name") == "Wiliamson"  # the group wins; recency picks within it
     assert golden.rule("last_name") == "most_recent"  # the runner-up is the best other form: the other spelling
-    assert golden.value("first_name") == "JON"
+    assert golden.value("first_name") == "Jon"  # the "jon" records outvote "John"; proper case, trimmed
     assert golden.rule("first_name") == "most_frequent"
+
+
+def _population(field: str, value: str, golden_records: int) -> list[dict[str, Any]]:
+    """Other people (golden ids p0, p1, ...) holding `value`: the population a spelling is judged against."""
+    return [{"golden": f"p{i}", field: value} for i in range(golden_records)]
+
+
+# What a careful person would write. A case: member rows of g1 (plus other golden ids: the population),
+# config, and field -> expected golden value (and, where it matters, the lineage rule).
+HARMONIZE_CASES = {
+    "case forms are one value; proper case is written": (
+        [
+            {"source_system": "billing", "last_name": "HARRIS", "source_updated_at": "2024-01-01"},
+            {"source_system": "web", "last_name": "Harris", "source_updated_at": "2020-01-01"},
+            {"source_system": "app", "last_name": "harris ", "source_updated_at": "2022-01-01"},
+        ],
+        None,
+        {"last_name": ("Harris", None)},
+    ),
+    "one case everywhere: the population's spelling, else proper case": (
+        [{"last_name": "MCDONALD"}, {"last_name": "mcdonald"}, *_population("last_name", "McDonald", 2)],
+        None,
+        {"last_name": ("McDonald", None)},
+    ),
+    "a newer typo loses to the spelling the population uses": (
+        [
+            {"last_name": "Williams", "source_updated_at": "2020-01-01"},
+            {"last_name": "Williahms", "source_updated_at": "2024-01-01"},
+            *_population("last_name", "Williams", 5),
+        ],
+        None,
+        {"last_name": ("Williams", "common_spelling")},
+    ),
+    "a typo loses even outside near-spelling distance": (
+        [
+            {"first_name": "Donna", "source_updated_at": "2020-01-01"},
+            {"first_name": "Donnna", "source_updated_at": "2024-01-01"},
+            *_population("first_name", "Donna", 4),
+        ],
+        None,
+        {"first_name": ("Donna", "common_spelling")},
+    ),
+    "a rare spelling most records agree on is kept": (
+        [
+            {"last_name": "Smyth"},
+            {"last_name": "Smyth"},
+            {"last_name": "Smith", "source_updated_at": "2024-01-01"},
+            *_population("last_name", "Smith", 10),
+        ],
+        None,
+        {"last_name": ("Smyth", "most_frequent")},
+    ),
+    "without population evidence a tie goes to the newest": (
+        [
+            {"last_name": "Challenor", "source_updated_at": "2020-01-01"},
+            {"last_name": "Chalenor", "source_updated_at": "2024-01-01"},
+        ],
+        None,
+        {"last_name": ("Chalenor", "most_recent")},
+    ),
+    "a nickname loses to the formal name it stands for": (
+        [{"first_name": "Matt", "source_updated_at": "2024-01-01"}, {"first_name": "Matt"}, {"first_name": "Matthew"}],
+        None,
+        {"first_name": ("Matthew", "common_spelling")},
+    ),
+    "unless prefer_formal_names is off": (
+        [{"first_name": "Matt", "source_updated_at": "2024-01-01"}, {"first_name": "Matthew"}],
+        SurvivorshipConfig(prefer_formal_names=False),
+        {"first_name": ("Matt", "most_recent")},
+    ),
+    "a spelling variant is no nickname": (
+        [{"first_name": "Steven", "source_updated_at": "2024-01-01"}, {"first_name": "Stephen"}],
+        None,
+        {"first_name": ("Steven", "most_recent")},
+    ),
+    "titles and suffixes are never part of a name": (
+        [{"first_name": "Mr John", "last_name": "Smith Jr."}],
+        None,
+        {"first_name": ("John", None), "last_name": ("Smith", None)},
+    ),
+    "the newest usable address wins over the fullest old one (a move)": (
+        [
+            {"address_line1": "1342 Alvin Parkway", "address_line2": "Apt. 4", "city": "Lake Anna", "region": "WI",
+             "postal_code": "53703", "country": "US", "source_updated_at": "2022-01-01"},
+            {"address_line1": "6517 Potts Way", "city": "Eastfurt", "postal_code": "60601", "country": "US",
+             "source_updated_at": "2025-01-01"},
+            {"address_line1": "9 Partial Road", "source_updated_at": "2026-01-01"},  # no postcode, no town
+        ],
+        None,
+        {"address_line1": ("6517 Potts Way", "most_recent"), "address_line2": (None, None), "region": (None, None),
+         "postal_code": ("60601", "most_recent"), "country": ("US", "most_recent")},
+    ),
+    "regions and postcodes in their country's form": (
+        [{"address_line1": "12 Main St", "region": "wisconsin", "postal_code": "53703-1234", "country": "US"}],
+        None,
+        {"region": ("WI", None), "postal_code": ("53703", None)},
+    ),
+    "GB postcode spaced and upper case": (
+        [{"address_line1": "12 Oak Road", "postal_code": "sw1a1aa", "country": "GB"}],
+        None,
+        {"postal_code": ("SW1A 1AA", None)},
+    ),
+    "one-line and multi-line streets become street and unit": (
+        [
+            {"source_system": "web", "address_line1": "flat 3, 12 oak road", "postal_code": "SW1A 1AA",
+             "source_updated_at": "2025-01-01"},
+            {"source_system": "crm", "address_line1": "12 Oak Road\nFlat 3", "postal_code": "SW1A1AA",
+             "city": "LONDON", "source_updated_at": "2021-01-01"},
+        ],
+        None,
+        {"address_line1": ("12 Oak Road", "most_recent"), "address_line2": ("Flat 3", "most_recent"),
+         "city": ("London", "most_recent"), "postal_code": ("SW1A 1AA", "most_recent")},
+    ),
+    "country without any address": (
+        [
+            {"country": "GB", "source_updated_at": "2020-01-01"},
+            {"country": "GB"},
+            {"country": "US", "source_updated_at": "2024-01-01"},
+        ],
+        None,
+        {"country": ("GB", "most_frequent"), "address_line1": (None, None)},
+    ),
+    "emails: lower case; one mailbox in any spelling; the spelling most records use": (
+        [
+            {"email": "Ann.Lee@Gmail.com", "source_updated_at": "2024-01-01"},
+            {"email": "ann.lee@gmail.com"},
+            {"email": "ann.lee@gmail.com"},
+            {"email": "annlee@gmail.com", "source_updated_at": "2025-01-01"},
+        ],
+        None,
+        {"email": ("ann.lee@gmail.com", "most_recent")},  # agreeing candidates: the chain picks the record
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", HARMONIZE_CASES, ids=list(HARMONIZE_CASES))
+def test_values_a_careful_person_would_write(case):
+    rows, cfg, expected = HARMONIZE_CASES[case]
+    golden = run(rows, cfg)
+    for field, (value, rule) in expected.items():
+        assert golden.value(field) == value, field
+        if rule:
+            assert golden.rule(field) == rule, field
+
+
+def test_contested_members_name_the_rule_they_lost_on():
+    rows = [
+        {"first_name": "Matthew", "last_name": "Williams", "email": "new@example.org", "source_updated_at": "2024"},
+        {"first_name": "Matt", "last_name": "WILLIAMS", "email": "old@example.org", "source_updated_at": "2020"},
+        {"first_name": "Matthew", "last_name": "Williahms", "source_updated_at": "2022"},
+        *_population("last_name", "Williams", 5),
+    ]  # fmt: skip
+    for row in rows:
+        if "source_updated_at" in row:
+            row["source_updated_at"] += "-01-01"
+    golden = run(rows)
+    contested = golden.con.execute("SELECT record_id, field, rule FROM golden_contested ORDER BY ALL").fetchall()
+    assert contested == [
+        ("crm:1", "email", "most_recent"),
+        ("crm:1", "first_name", "common_spelling"),  # a nickname
+        ("crm:2", "last_name", "common_spelling"),  # a typo; "WILLIAMS" is the same value as "Williams"
+    ]
 
 
 def test_votes_count_records_not_distinct_values():
@@ -312,15 +474,19 @@ def test_address_block_comes_whole_from_one_record():
         {"source_system": "app", "source_updated_at": "2024-01-01", "postal_code": "M1 1AE"},
         {"source_system": "web", "source_updated_at": "2025-01-01", "city": "Leeds"},  # no line 1, no postcode
     ]
-    golden = run(rows)  # default: most_complete, most_recent
+    golden = run(rows)  # default: complete, most_recent
     assert {f: golden.value(f) for f in ADDRESS_BLOCK} == full
     assert {golden.source(f) for f in ADDRESS_BLOCK} == {("crm", "0")}
-    assert {golden.rule(f) for f in ADDRESS_BLOCK} == {"most_complete"}
+    assert {golden.rule(f) for f in ADDRESS_BLOCK} == {"complete"}  # a postcode alone is no usable address
 
     newest = run(rows, fields(address=["most_recent"]))  # the newer record wins the whole block, gaps and all
-    assert {f: newest.value(f) for f in ADDRESS_BLOCK} == dict.fromkeys(ADDRESS_BLOCK) | {"postal_code": "M1 1AE"}
+    assert {f: newest.value(f) for f in ADDRESS_BLOCK} == dict.fromkeys(ADDRESS_BLOCK) | {
+        "postal_code": "M1 1AE",
+        "country": "GB",  # the block has none: the country is decided on its own, never left blank
+    }
     assert newest.lineage("city") is None
     assert newest.source("postal_code") == ("app", "1")
+    assert newest.source("country") == ("crm", "0")
 
 
 BLOCK_POOL = {
@@ -358,24 +524,33 @@ def random_members(rng: random.Random, golden_ids: int) -> list[dict[str, Any]]:
      ["source_priority", "most_complete", "most_frequent"]],
 )  # fmt: skip
 def test_address_block_never_mixes_records(chain):
+    """Every block field comes from members at the winning record's place (street line, unit, postcode), never
+    from another place; a golden id whose members have no address has none (only a country)."""
     rng = random.Random("-".join(chain))
     rows = random_members(rng, 300)
     golden = run(rows, SurvivorshipConfig(source_priority=["web", "crm"], fields={"address": chain}))
-    blocks: dict[str, set[tuple]] = {}
-    for row in rows:
-        if row["address_line1"] is not None or row["postal_code"] is not None:
-            blocks.setdefault(row["golden"], set()).add(tuple(row[f] for f in ADDRESS_BLOCK))
-    values = golden.con.execute(f"SELECT golden_id, {', '.join(ADDRESS_BLOCK)} FROM golden_values").fetchall()
-    for golden_id, *block in values:
-        if golden_id in blocks:
-            assert tuple(block) in blocks[golden_id], golden_id  # exactly one member's block, gaps included
-        else:
-            assert block == [None] * len(ADDRESS_BLOCK)
-    sources = golden.con.execute(
-        f"""SELECT golden_id, count(DISTINCT (source_system, source_key)), count(DISTINCT rule)
-            FROM golden_lineage WHERE field IN {ADDRESS_BLOCK} GROUP BY golden_id"""
+    places = golden.con.execute(
+        """WITH m AS (SELECT *, hub_unit_raw(address_line1) AS u FROM standardized_records)
+           SELECT unique_id, hub_place_key(hub_street_from(address_line1, address_line2, u),
+                                           hub_unit_from(address_line2, u), sm.street_map)
+                  || '|' || coalesce(hub_postcode_key(postal_code, country), '') AS place
+           FROM m CROSS JOIN std_street_map AS sm
+           WHERE address_line1 IS NOT NULL OR postal_code IS NOT NULL"""
     ).fetchall()
-    assert sources and all(n == 1 and rules == 1 for _, n, rules in sources)
+    place = dict(places)
+    block = [f for f in ADDRESS_BLOCK if f != "country"]
+    lineage = golden.con.execute(
+        f"""SELECT golden_id, list(DISTINCT source_system || ':' || source_key), count(DISTINCT rule)
+            FROM golden_lineage WHERE field IN {tuple(block)} GROUP BY golden_id"""
+    ).fetchall()
+    assert lineage
+    for golden_id, records, rules in lineage:
+        assert len({place[r] for r in records}) == 1, golden_id
+        assert rules == 1, golden_id
+    with_address = {r["golden"] for r in rows if r["address_line1"] is not None or r["postal_code"] is not None}
+    values = golden.con.execute(f"SELECT golden_id, {', '.join(block)} FROM golden_values").fetchall()
+    for golden_id, *fields_ in values:
+        assert any(v is not None for v in fields_) == (golden_id in with_address), golden_id
 
 
 CONSENT_CASES = [  # (consent, consent_at, source) per member -> (value, value_at, winning source, rule)

@@ -352,6 +352,28 @@ def test_text_case(case, raw, expected):
 
 
 @pytest.mark.parametrize(
+    ("field", "mapping", "raw", "expected"),
+    [
+        ("first_name", {"column": "f"}, "Mr John", "John"),
+        ("first_name", {"column": "f"}, "Dr. Mary  Ann", "Mary Ann"),
+        ("last_name", {"column": "l"}, "Smith Jr.", "Smith"),
+        ("last_name", {"column": "l"}, "Esq", "Esq"),  # nothing but a title: kept as it is
+        ("first_name", {"column": "f", "strip_titles": False}, "Mr John", "Mr John"),
+        ("first_name", {"column": "n", "transform": "split_name", "order": "last_comma_first", "part": "first"},
+         "SMITH, Mrs Jane", "Jane"),
+        ("city", {"column": "c"}, "Mr Town", "Mr Town"),  # only names lose titles
+    ],
+)  # fmt: skip
+def test_names_lose_titles_and_suffixes(field, mapping, raw, expected):
+    if mapping.get("transform") == "split_name":
+        cfg, src = make({"first_name": mapping, "last_name": {**mapping, "part": "last"}})
+        records, _ = to_canonical(pd.DataFrame({"id": ["1"], "n": [raw]}), src, cfg, "crm")
+        assert records["first_name"].iloc[0] == expected
+    else:
+        check_one(field, mapping, raw, expected)
+
+
+@pytest.mark.parametrize(
     ("raw", "expected"), [("1.5", 1.5), (" 42 ", 42), (7, 7), ("-0.25", -0.25), ("", None), ("abc", BAD)]
 )
 def test_number(raw, expected):
