@@ -100,7 +100,7 @@ golden_history = sa.Table(
     sa.Column("valid_from", sa.DateTime(), nullable=False),
     sa.Column("valid_to", sa.DateTime(), nullable=True),
     sa.Column("run_id", RUN_ID, nullable=False),
-    # JSON list: the fields this version changed (a first version: those with a value); NULL before 0006
+    # JSON list of the fields a later version changed; NULL for first versions (see changed_fields) and 0006's
     sa.Column("changed_fields", sa.Text(), nullable=True),
     sa.Index("ix_golden_history_golden_id_valid_from", "golden_id", "valid_from"),
 )
@@ -567,7 +567,7 @@ def _diff(
         g = _normalize_golden(golden, db)
         x = _normalize_xref(xref_frame)
         r = _normalize_redirects(redirects)
-        db.register("inc", g)
+        db.register("inc", g[["rn", "golden_id", "row_hash", "lineage_hash", "record_count"]])
         db.register("inc_x", x)
         _check_xref_targets(db)
         with engine.connect() as conn:
@@ -584,7 +584,7 @@ def _diff(
                 ),
             )
             model_plan = _plan_model(conn, db, model) if model is not None else None
-            plan = _plan_golden(conn, db)
+            plan = _plan_golden(conn, db, g)
         retire = _plan_retire(plan["retired"], r, g["golden_id"])
         xref_plan = _plan_xref(db, x)
     finally:
@@ -633,9 +633,9 @@ VALUE_BATCH = 20_000  # golden ids per read of current values (one IN list)
 
 
 def _changed_fields_sql() -> str:
-    """DuckDB: the fields whose value differs between incoming `i` and current `p` (all NULL for a new
-    id), in model order, then the extra attributes by name. Values compare in the text form the row hash
-    uses; an extra attribute that is null counts as missing."""
+    """DuckDB: the fields whose value differs between incoming `i` and current `p`, in model order, then
+    the extra attributes by name. Values compare in the text form the row hash uses; an extra attribute
+    that is null counts as missing."""
     attrs = ", ".join(
         f"CASE WHEN CAST(i.{a} AS VARCHAR) IS DISTINCT FROM CAST(p.{a} AS VARCHAR) THEN '{a}' END" for a in ATTRIBUTES
     )
@@ -647,32 +647,28 @@ def _changed_fields_sql() -> str:
     return f"list_filter([{attrs}], lambda f: f IS NOT NULL) || {extra}"
 
 
-def _plan_golden(conn: sa.Connection, db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+def _plan_golden(conn: sa.Connection, db: duckdb.DuckDBPyConnection, g: pd.DataFrame) -> dict[str, Any]:
     """Per incoming record (in input order): new, changed (a new version, with its changed_fields), or
     in place (lineage, record_count or only the stored hash differ); and the live ids now gone.
 
-    A row whose hash differs has its current values read (only those rows) and compared field by field:
-    the version is made only if a field differs. That also covers rows hashed another way before
+    A record whose hash differs has its current values read (only those records) and compared field by
+    field: it gets a version only if a field differs. That also covers rows hashed another way before
     (migration 0006): their hash is refreshed in place."""
-    rehashed = db.execute(
-        "SELECT golden_id FROM inc JOIN cur USING (golden_id) WHERE cur.row_hash <> inc.row_hash ORDER BY 1"
-    ).fetchall()
-    db.register("prev", _current_values(conn, [r[0] for r in rehashed]))
     res = db.execute(
-        f"""WITH d AS (
-              SELECT i.rn, c.golden_id IS NULL AS is_new, c.row_hash <> i.row_hash AS rehashed,
-                     c.lineage_hash IS DISTINCT FROM i.lineage_hash AS relineaged,
-                     c.record_count <> i.record_count AS recounted, coalesce(c.version, 0) + 1 AS version,
-                     CASE WHEN c.golden_id IS NULL OR rehashed THEN {_changed_fields_sql()} END AS fields
-              FROM inc i LEFT JOIN cur c USING (golden_id) LEFT JOIN prev p USING (golden_id))
-            SELECT CASE WHEN is_new THEN 0 WHEN len(fields) > 0 THEN 1
-                        WHEN rehashed OR relineaged OR recounted THEN 2 ELSE 3 END AS status,
-                   NOT is_new AND relineaged AS relineaged, version, to_json(fields)::VARCHAR AS changed_fields
-            FROM d ORDER BY rn"""
-    ).df()
-    db.unregister("prev")
-    status = res["status"].to_numpy()
-    in_place, relineaged = status == 2, res["relineaged"].to_numpy(dtype=bool)
+        """SELECT CASE WHEN c.golden_id IS NULL THEN 0 WHEN c.row_hash <> i.row_hash THEN 1
+                       WHEN c.lineage_hash IS DISTINCT FROM i.lineage_hash OR c.record_count <> i.record_count THEN 2
+                       ELSE 3 END AS status,
+                  c.golden_id IS NOT NULL AND c.lineage_hash IS DISTINCT FROM i.lineage_hash AS relineaged,
+                  coalesce(c.version, 0) + 1 AS version
+           FROM inc i LEFT JOIN cur c USING (golden_id) ORDER BY i.rn"""
+    ).fetchnumpy()
+    status, relineaged = np.asarray(res["status"]), np.asarray(res["relineaged"], dtype=bool)
+    rehashed = np.flatnonzero(status == 1)
+    changed_fields = np.full(len(g), None, dtype=object)
+    if len(rehashed):
+        changed_fields[rehashed] = _diff_fields(conn, db, g.iloc[rehashed])
+        status[rehashed[changed_fields[rehashed] == "[]"]] = 2
+    in_place = status == 2
     retired = [row[0] for row in db.execute("SELECT golden_id FROM cur ANTI JOIN inc USING (golden_id)").fetchall()]
     return {
         "new": status == 0,
@@ -680,19 +676,29 @@ def _plan_golden(conn: sa.Connection, db: duckdb.DuckDBPyConnection) -> dict[str
         "in_place": in_place,
         "relineaged": relineaged,
         "lineage": in_place & relineaged,
-        "version": res["version"].to_numpy(),
-        "changed_fields": res["changed_fields"].to_numpy(dtype=object),
+        "version": np.asarray(res["version"]),
+        "changed_fields": changed_fields,
         "retired": _objects(retired),
     }
 
 
-def _current_values(conn: sa.Connection, ids: Sequence[str]) -> pd.DataFrame:
-    """golden_id, attributes and extra of these current golden records, read VALUE_BATCH ids at a time."""
+def _diff_fields(conn: sa.Connection, db: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> np.ndarray:
+    """For these incoming records: the fields that differ from their current row (JSON list text, in
+    order), the current values read VALUE_BATCH ids at a time."""
     gr = golden_records.c
     columns = [gr.golden_id, *(gr[c] for c in VALUE_COLUMNS)]
-    batches = [ids[i : i + VALUE_BATCH] for i in range(0, len(ids), VALUE_BATCH)] or [[]]
-    frames = [_frame(conn, sa.select(*columns).where(gr.golden_id.in_(list(batch)))) for batch in batches]
-    return pd.concat(frames, ignore_index=True)
+    ids = rows["golden_id"].tolist()
+    batches = [ids[i : i + VALUE_BATCH] for i in range(0, len(ids), VALUE_BATCH)]
+    prev = pd.concat([_frame(conn, sa.select(*columns).where(gr.golden_id.in_(b))) for b in batches], ignore_index=True)
+    db.register("diff_rows", rows[["rn", "golden_id", *VALUE_COLUMNS]])
+    db.register("prev", prev)
+    fields = db.execute(
+        f"""SELECT to_json({_changed_fields_sql()})::VARCHAR
+            FROM diff_rows i LEFT JOIN prev p USING (golden_id) ORDER BY i.rn"""
+    ).fetchall()
+    db.unregister("diff_rows")
+    db.unregister("prev")
+    return np.array([f[0] for f in fields], dtype=object)
 
 
 def _plan_retire(retired: pd.Series, redirects: pd.DataFrame, live: pd.Series) -> pd.DataFrame:
@@ -1260,10 +1266,21 @@ def _record(row: Mapping[str, Any], asked: str) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if k not in HASH_COLUMNS}
     for key in ("extra", "lineage"):
         out[key] = json.loads(out[key]) if out[key] else {}
-    if "changed_fields" in out:  # history rows; NULL: published before migration 0006
-        out["changed_fields"] = json.loads(out["changed_fields"]) if out["changed_fields"] is not None else None
+    if "changed_fields" in out:  # history rows
+        out["changed_fields"] = changed_fields(out)
     out["redirected_from"] = asked if out["golden_id"] != asked else None
     return out
+
+
+def changed_fields(version: Mapping[str, Any]) -> list[str] | None:
+    """The fields a golden_history row's version changed against the previous one. A first version
+    changed every field it has a value for (attributes in model order, then extra attributes by name);
+    a later one's were stored by its publish (None: published before migration 0006)."""
+    if version["version"] > 1:
+        stored = version["changed_fields"]
+        return json.loads(stored) if stored is not None else None
+    extra = version["extra"] if isinstance(version["extra"], dict) else json.loads(version["extra"] or "{}")
+    return [a for a in ATTRIBUTES if version[a] is not None] + sorted(k for k, v in extra.items() if v is not None)
 
 
 def current_golden(conn: sa.Connection, columns: Sequence[str] | None = None) -> pd.DataFrame:

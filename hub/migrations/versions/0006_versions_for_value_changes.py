@@ -7,9 +7,9 @@
   (values, extra and lineage) no longer match, so the next publish compares their values directly
   (hub.store._plan_golden) and rewrites only the hash: no new version. That first publish reads the values of
   every current row once.
-- golden_history.changed_fields: JSON list of the fields a version changed against the previous one (a first
-  version: the fields with a value), written by each publish for the change feed. NULL for the versions
-  published before this revision.
+- golden_history.changed_fields: JSON list of the fields a version changed against the previous one, written
+  by each publish for the change feed. NULL for first versions (they changed every field they have a value
+  for: hub.store.changed_fields derives that on read) and for later versions published before this revision.
 
 Revision ID: 0006
 Revises: 0005
