@@ -38,6 +38,11 @@ class PipelineSummary:
     errors: list[str] = field(default_factory=list)
 
     @property
+    def dry_run(self) -> bool:
+        """Nothing was published or written back: the run only reported what it would do."""
+        return bool(self.value("golden_records", "dry_run"))
+
+    @property
     def blocked(self) -> bool:
         """A blocking check failed, so publish and write-back did not run."""
         return any(c.blocking and not c.passed for c in self.checks)
@@ -59,10 +64,11 @@ def run_pipeline(
     job_name: str = PIPELINE_JOB,
 ) -> PipelineSummary:
     """Run the whole pipeline (or another of its jobs) once. Progress goes to Dagster's console
-    logger at `log_level`."""
+    logger at `log_level`. `dry_run`: report what would be published and written back, write nothing
+    (HubResource.dry_run)."""
     defs = build_definitions(config_path)
     job = defs.resolve_job_def(job_name)
-    hub = HubResource(config_path=str(config_path), full_pull=full, writeback_dry_run=dry_run)
+    hub = HubResource(config_path=str(config_path), full_pull=full, dry_run=dry_run)
     result = job.execute_in_process(
         instance=instance or _instance(),
         resources=pipeline_resources(hub),
