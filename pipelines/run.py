@@ -36,11 +36,7 @@ class PipelineSummary:
     failed_steps: list[str] = field(default_factory=list)
     skipped_steps: list[str] = field(default_factory=list)  # never started
     errors: list[str] = field(default_factory=list)
-
-    @property
-    def dry_run(self) -> bool:
-        """Nothing was published or written back: the run only reported what it would do."""
-        return bool(self.value("golden_records", "dry_run"))
+    dry_run: bool = False  # nothing was published or written back: the run reported what it would do
 
     @property
     def blocked(self) -> bool:
@@ -75,10 +71,10 @@ def run_pipeline(
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
     )
-    return summarize(result, list(hub.config().sources))
+    return summarize(result, list(hub.config().sources), dry_run)
 
 
-def summarize(result: dg.ExecuteInProcessResult, sources: list[str]) -> PipelineSummary:
+def summarize(result: dg.ExecuteInProcessResult, sources: list[str], dry_run: bool = False) -> PipelineSummary:
     metadata: dict[str, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():
         mat = event.materialization
@@ -109,6 +105,7 @@ def summarize(result: dg.ExecuteInProcessResult, sources: list[str]) -> Pipeline
         # Steps downstream of a failed step or a failed blocking check never start.
         skipped_steps=sorted({n.name for n in result.job_def.nodes} - {e.step_key for e in result.all_events}),
         errors=errors,
+        dry_run=dry_run,
     )
 
 
