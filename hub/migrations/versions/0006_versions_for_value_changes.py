@@ -44,7 +44,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("golden_history") as batch:
-        batch.drop_column("changed_fields")
-    with op.batch_alter_table("golden_records") as batch:
-        batch.drop_column("lineage_hash")
+    # Plain ALTER TABLE DROP COLUMN (SQLite >= 3.35): a batch copy would lose migration 0003's expression indexes.
+    op.drop_column("golden_history", "changed_fields")
+    op.drop_column("golden_records", "lineage_hash")
