@@ -107,6 +107,32 @@ def published_run(engine: sa.Engine) -> str:
     return run_id
 
 
+# --------------------------------------------------------------------------- dry-run builds (hub run --dry-run)
+
+BUILD = "golden_build"  # golden_record.run.BUILD: its dry_run column marks a dry run's build
+
+
+def run_to_write(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str | None:
+    """The run whose golden values the workspace holds: the last published one (published_run), or None when
+    a dry run built them (`hub run --dry-run`: provisional ids, never published). Only a dry-run write-back
+    may plan against such a build; a real one refuses it, since those values passed no publish."""
+    if not _dry_run_build(ws):
+        return published_run(engine)
+    if not dry_run:
+        raise WritebackError(
+            "the golden records in the workspace come from a dry run (hub run --dry-run) and were never published: "
+            "run `hub run` (or `hub golden`) without --dry-run first, then write back"
+        )
+    return None
+
+
+def _dry_run_build(ws: Workspace) -> bool:
+    if not ws.has_table(BUILD):
+        return False
+    columns = {c[0] for c in ws.con.execute(f"DESCRIBE {BUILD}").fetchall()}  # no dry_run: built before it existed
+    return "dry_run" in columns and bool(ws.con.execute(f"SELECT bool_or(dry_run) FROM {BUILD}").fetchone()[0])
+
+
 # ------------------------------------------------------------------------------------------------ plan
 
 
@@ -408,5 +434,6 @@ __all__ = [
     "WritebackResult",
     "plan_changes",
     "published_run",
+    "run_to_write",
     "write_back",
 ]

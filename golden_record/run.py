@@ -3,6 +3,11 @@ and the Dagster pipeline share.
 
 Steps: stable ids (golden_record.ids) -> survivorship with lineage (golden_record.survivorship)
 -> one transaction into the serving store (hub.store), which versions only what changed.
+
+A dry run (`hub run --dry-run`) builds in the workspace as usual, but with provisional ids (the
+store's sequence is read, not advanced), marks the build as a dry-run build (golden_build.dry_run),
+and previews instead of publishing: nothing is written to the serving store. Such a build is never
+published and never written back; the next real run builds again.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from hub.workspace import Workspace
 from matching import models
 
 MEMBERS = "golden_members"
-BUILD = "golden_build"  # one row: what `build` made, for `publish_build` (possibly another process)
+BUILD = "golden_build"  # one row: what `build` made (on which run, counts, dry run?), for `publish_build`
 REDIRECTS = "golden_redirects"
 
 
@@ -120,6 +125,13 @@ def _mint(engine: sa.Engine, n: int) -> list[str]:
         return store.mint_ids(conn, n)
 
 
+def _provisional(engine: sa.Engine, n: int) -> list[str]:
+    """A dry run's new ids: the ones the next mint would hand out, read without taking them, so the
+    serving store stays untouched. A dry-run build is never published (publish_build refuses it)."""
+    with engine.connect() as conn:
+        return store.peek_ids(conn, n)
+
+
 @dataclass
 class GoldenBuild:
     """This run's golden records, built in the workspace (golden_members, golden_values,
@@ -143,10 +155,15 @@ class GoldenBuild:
 
 
 def build(
-    ws: Workspace, cfg: HubConfig, engine: sa.Engine, progress: Callable[[str], None] | None = None
+    ws: Workspace,
+    cfg: HubConfig,
+    engine: sa.Engine,
+    progress: Callable[[str], None] | None = None,
+    dry_run: bool = False,
 ) -> GoldenBuild:
     """Stable ids for the current clusters and survivorship with lineage, in the workspace only:
-    the quality gate looks at the result before anything is published."""
+    the quality gate looks at the result before anything is published. `dry_run`: new ids are
+    provisional (nothing minted) and the build is marked so that only preview_build takes it."""
     say = progress or (lambda _line: None)
     seconds: dict[str, float] = {}
     t = time.perf_counter()
@@ -159,7 +176,7 @@ def build(
         {"record_id": xref["source_system"] + ":" + xref["source_key"], "golden_id": xref["golden_id"]}
     )
     clusters = ws.con.execute("SELECT record_id, cluster_id FROM clusters").df()
-    ids = assign_ids(clusters, previous, live, mint=lambda n: _mint(engine, n))
+    ids = assign_ids(clusters, previous, live, mint=lambda n: (_provisional if dry_run else _mint)(engine, n))
     # Ids whose records are all gone retire with no survivor: they keep their history, never return.
     gone = pd.DataFrame({"retired_id": ids.dropped, "surviving_id": None, "reason": "deleted"})
     redirects = pd.concat([ids.redirects, gone], ignore_index=True) if len(gone) else ids.redirects
@@ -186,10 +203,41 @@ def build(
         )
         ws.con.unregister("_redirects")
         ws.con.execute(
-            f"""CREATE OR REPLACE TABLE {BUILD} AS SELECT ?::VARCHAR AS built_on_run, ?::VARCHAR AS counts""",
-            [head, json.dumps(built.counts())],
+            f"""CREATE OR REPLACE TABLE {BUILD} AS
+                SELECT ?::VARCHAR AS built_on_run, ?::VARCHAR AS counts, ?::BOOLEAN AS dry_run""",
+            [head, json.dumps(built.counts()), dry_run],
         )
     return built
+
+
+def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str:
+    """The counts (JSON) of the build in the workspace, once it is known to be publishable (or, for a
+    dry run, previewable): built on the run that is still the last published one, and not by a dry run
+    unless this is one."""
+    cur = ws.con.execute(f"SELECT * FROM {BUILD}") if ws.has_table(BUILD) else None
+    rows = cur.fetchall() if cur else []
+    if not rows:
+        raise RuntimeError("no golden records built in this workspace yet: build them first (hub golden)")
+    built = dict(zip([d[0] for d in cur.description], rows[0], strict=True))  # no dry_run: built before it existed
+    if built.get("dry_run") and not dry_run:
+        raise RuntimeError(
+            "the golden records in the workspace were built by a dry run (provisional ids, nothing minted) and are "
+            "never published: build them again without --dry-run (hub run, or hub golden)"
+        )
+    with engine.connect() as conn:
+        head = store.last_published_run(conn)
+    if head != built["built_on_run"]:
+        raise RuntimeError(
+            f"golden records were built on published run {built['built_on_run']!r} but the store is now at "
+            f"{head!r}; build again"
+        )
+    return built["counts"]
+
+
+def _redirects(ws: Workspace) -> pd.DataFrame:
+    redirects = ws.con.execute(f"SELECT retired_id, surviving_id, reason FROM {REDIRECTS}").df()
+    redirects["surviving_id"] = redirects["surviving_id"].astype(object).where(redirects["surviving_id"].notna(), None)
+    return redirects
 
 
 def publish_build(
@@ -203,20 +251,10 @@ def publish_build(
     review queue (review_candidates) replacing the store's and the match model the pairs were scored
     with (plus its term frequencies over these golden records) for match-on-entry.
 
-    Refuses a build made before another run was published: its ids were assigned against a state
-    that is no longer current, so build again."""
-    row = ws.con.execute(f"SELECT built_on_run, counts FROM {BUILD}").fetchall() if ws.has_table(BUILD) else []
-    if not row:
-        raise RuntimeError("no golden records built in this workspace yet: build them first (hub golden)")
-    built_on, counts = row[0]
-    with engine.connect() as conn:
-        head = store.last_published_run(conn)
-    if head != built_on:
-        raise RuntimeError(
-            f"golden records were built on published run {built_on!r} but the store is now at {head!r}; build again"
-        )
-    redirects = ws.con.execute(f"SELECT retired_id, surviving_id, reason FROM {REDIRECTS}").df()
-    redirects["surviving_id"] = redirects["surviving_id"].astype(object).where(redirects["surviving_id"].notna(), None)
+    Refuses a build made before another run was published (its ids were assigned against a state
+    that is no longer current, so build again) and a dry run's build (its ids are provisional)."""
+    counts = _checked_build(ws, engine, dry_run=False)
+    redirects = _redirects(ws)
     scored = models.scored_with(ws.con)
     model = models.for_serving(ws.con, scored, RECORDS, MEMBERS) if scored else None
     run_id = store.start_run(engine)
@@ -229,8 +267,32 @@ def publish_build(
         store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
         raise
     if progress:
-        progress(f"published run {run_id}: {published.new:,} new, {published.changed:,} changed versions")
+        progress(
+            f"published run {run_id}: {published.new:,} new, {published.changed:,} changed versions, "
+            f"{published.lineage_updated:,} lineage-only updates"
+        )
     return published
+
+
+def preview_build(
+    ws: Workspace,
+    cfg: HubConfig,
+    engine: sa.Engine,
+    must_link: pd.DataFrame | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> store.PublishResult:
+    """What publish_build would publish (new, changed, lineage-only, retired, xref changes), from the
+    same diff, writing nothing anywhere: the dry run's publish step. The review queue and the match
+    model are not compared."""
+    _checked_build(ws, engine, dry_run=True)
+    golden = _golden_frame(ws, list(cfg.attributes))
+    would = store.preview(engine, golden, _xref(ws, must_link), _redirects(ws))
+    if progress:
+        progress(
+            f"dry run, nothing published: would publish {would.new:,} new, {would.changed:,} changed versions, "
+            f"{would.lineage_updated:,} lineage-only updates, {would.retired:,} retired"
+        )
+    return would
 
 
 def build_and_publish(

@@ -169,9 +169,10 @@ def cmd_golden(args: argparse.Namespace) -> int:
         r = build_and_publish(ws, cfg, engine, must_link, progress=_progress)
     p = r.published
     print(_table(
-        ["run", "golden records", "new versions", "changed", "unchanged", "ids minted", "merged away", "xref changes"],
-        [[r.run_id, r.golden_records, p["new"], p["changed"], p["unchanged"], r.minted, r.merged_away,
-          p["xref_changed"]]],
+        ["run", "golden records", "new versions", "changed", "lineage only", "unchanged", "ids minted", "merged away",
+         "xref changes"],
+        [[r.run_id, r.golden_records, p["new"], p["changed"], p["lineage_updated"], p["unchanged"], r.minted,
+          r.merged_away, p["xref_changed"]]],
     ))  # fmt: skip
     print("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in r.seconds.items()))
     print(f"serving store: {cfg.serving_store}")
@@ -190,6 +191,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 def run_summary(r: PipelineSummary) -> str:
     """The end-of-run report of `hub run` and `make demo`."""
     lines = [f"pipeline run {r.run_id}: {_status(r)}", ""]
+    if r.dry_run:
+        lines += [
+            "DRY RUN: nothing was written anywhere but the workspace: no publish, no run-log row, no ids minted, "
+            "nothing written back. Below is what a real run would do.",
+            "",
+        ]
     pulls = [
         [s, r.value(f"raw_{s}", "mode", "-"), r.value(f"raw_{s}", "rows_read", 0),
          r.value(f"raw_{s}", "rows_quarantined", 0), r.value(f"raw_{s}", "staged_total", 0),
@@ -219,15 +226,17 @@ def _status(r: PipelineSummary) -> str:
 
 
 def _golden_table(r: PipelineSummary) -> str:
+    """Golden records and their publish; for a dry run, what would be minted and published."""
     golden = r.metadata.get("golden_records", {})
     published = r.metadata.get("published_golden", {})
+    run = "dry run: would publish" if published.get("dry_run") else published.get("run_id", "not published")
     return _table(
         ["golden records", "ids minted", "merged away", "auto-merge pairs", "records merged", "review queue",
-         "published run", "new versions", "changed"],
+         "published run", "new versions", "changed", "lineage only", "retired"],
         [[golden.get("golden_records", "-"), golden.get("minted", "-"), golden.get("merged_away", "-"),
           r.value("clusters", "auto_merge_pairs", "-"), r.value("clusters", "records_merged", "-"),
-          r.value("review_queue", "queue_size", "-"), published.get("run_id", "not published"),
-          published.get("new", "-"), published.get("changed", "-")]],
+          r.value("review_queue", "queue_size", "-"), run, published.get("new", "-"), published.get("changed", "-"),
+          published.get("lineage_updated", "-"), published.get("retired", "-")]],
     )  # fmt: skip
 
 
@@ -247,7 +256,7 @@ def _outcome(r: PipelineSummary, gated: str) -> list[str]:
 def cmd_writeback(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from connectors.writeback import WritebackError, published_run, write_back
+    from connectors.writeback import WritebackError, run_to_write, write_back
     from hub import store
 
     diff_rows = 20
@@ -264,14 +273,15 @@ def cmd_writeback(args: argparse.Namespace) -> int:
             )
         with store.opened(cfg.serving_store) as engine:
             try:
-                run_id = published_run(engine)
+                run_id = run_to_write(ws, engine, args.dry_run)  # None: a dry run's build
                 results = [
                     write_back(ws, cfg, engine, n, run_id, dry_run=args.dry_run, progress=_progress) for n in names
                 ]
             except WritebackError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
-    print(f"{'dry run: nothing written. ' if args.dry_run else ''}golden values of run {run_id}")
+    values = f"golden values of run {run_id}" if run_id else "golden values of the dry run's build (never published)"
+    print(f"{'dry run: nothing written. ' if args.dry_run else ''}{values}")
     print(_table(
         ["source", "planned", "updated", "unchanged", "conflicts", "missing", "stale", "values changed", "seconds"],
         [[r.source, r.planned, r.updated, r.unchanged, r.conflicts, r.missing, r.stale, r.values_changed,
@@ -438,7 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the whole Dagster pipeline in this process and print a summary")
     run.add_argument("--config", default=DEFAULT_CONFIG)
     run.add_argument("--full", action="store_true", help="ignore saved cursors and re-read every source row")
-    run.add_argument("--dry-run", action="store_true", help="compute and report the write-back diff, write nothing")
+    run.add_argument("--dry-run", action="store_true",
+                     help="report what would be published and written back; write nothing (no publish, no run log, "
+                          "no minted ids, no write-back)")  # fmt: skip
     run.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                      help="Dagster console log level for progress lines (default INFO)")  # fmt: skip
     run.set_defaults(func=cmd_run)

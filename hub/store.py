@@ -8,6 +8,10 @@ The schema is created and changed only by the Alembic migrations in hub/migratio
 
 Timestamps are stored and returned as naive UTC. `extra` (the typed extra attributes of hub.yaml)
 and `lineage` ({field: {source_system, source_key, rule, value_at}}) are JSON text.
+
+Versions: a golden record gets a new version only when its attribute values or extra change. Lineage
+and record_count describe the latest run and are updated in place (current row and open history row);
+version, updated_at and run_id stay those of the run that published the values.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.pool import StaticPool
 
 from hub.model import ATTRIBUTE_FIELDS, FieldType
@@ -39,8 +45,9 @@ FETCH_ROWS = 200_000  # rows per fetch of a bulk read
 _WRITE = "hub_write"  # execution option: on SQLite, BEGIN IMMEDIATE instead of BEGIN
 
 ATTRIBUTES = [f.name for f in ATTRIBUTE_FIELDS]
-VALUE_COLUMNS = [*ATTRIBUTES, "extra"]
-HASHED_COLUMNS = [*VALUE_COLUMNS, "lineage"]  # what makes a new version
+VALUE_COLUMNS = [*ATTRIBUTES, "extra"]  # what makes a new version (row_hash)
+STORED_COLUMNS = [*VALUE_COLUMNS, "lineage"]  # what a version stores
+HASH_COLUMNS = {"row_hash", "lineage_hash"}  # internal: never returned by reads
 _SA_TYPES: dict[FieldType, type[sa.types.TypeEngine]] = {
     FieldType.STRING: sa.Text,
     FieldType.INTEGER: sa.BigInteger,
@@ -78,7 +85,8 @@ golden_records = sa.Table(
     sa.Column("version", sa.Integer(), nullable=False),
     *_values(),
     sa.Column("record_count", sa.Integer(), nullable=False),
-    sa.Column("row_hash", sa.String(32), nullable=False),
+    sa.Column("row_hash", sa.String(32), nullable=False),  # md5 of the attribute values and extra
+    sa.Column("lineage_hash", sa.String(32), nullable=True),  # md5 of lineage (migration 0006 filled old rows)
     sa.Column("created_at", sa.DateTime(), nullable=False),
     sa.Column("updated_at", sa.DateTime(), nullable=False),
     sa.Column("run_id", RUN_ID, nullable=False),
@@ -92,6 +100,8 @@ golden_history = sa.Table(
     sa.Column("valid_from", sa.DateTime(), nullable=False),
     sa.Column("valid_to", sa.DateTime(), nullable=True),
     sa.Column("run_id", RUN_ID, nullable=False),
+    # JSON list of the fields a later version changed; NULL for first versions (see changed_fields) and 0006's
+    sa.Column("changed_fields", sa.Text(), nullable=True),
     sa.Index("ix_golden_history_golden_id_valid_from", "golden_id", "valid_from"),
 )
 xref = sa.Table(
@@ -230,15 +240,20 @@ del _g, _h, _r
 # ---------------------------------------------------------------------------------------------- engine
 
 
-def create_store_engine(url: str) -> sa.Engine:
+def create_store_engine(url: str, read_only: bool = False) -> sa.Engine:
     """An engine without running migrations. SQLite: parent dir created, WAL + busy timeout +
     foreign keys on every connection, and SQLAlchemy (not the sqlite3 module) emits BEGIN, so reads
-    are repeatable and DDL is transactional."""
+    are repeatable and DDL is transactional. `read_only`: every connection refuses writes (SQLite
+    opens the existing file with mode=ro; PostgreSQL sessions default to read-only transactions)."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(parsed, pool_pre_ping=True)
+        args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=args)
     if not parsed.database or parsed.database == ":memory:":  # one shared connection, or each has its own db
         engine = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    elif read_only:
+        uri = Path(parsed.database).resolve().as_uri()
+        engine = sa.create_engine(parsed.set(database=uri, query={**parsed.query, "mode": "ro", "uri": "true"}))
     else:
         if not parsed.database.startswith("file:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -250,7 +265,7 @@ def create_store_engine(url: str) -> sa.Engine:
         cur = dbapi_conn.cursor()
         for pragma in (
             "busy_timeout = 30000",  # wait for another writer instead of failing at once; first, so WAL waits too
-            "journal_mode = WAL",  # readers see the last commit while a publish is open
+            *(() if read_only else ("journal_mode = WAL",)),  # readers see the last commit while a publish is open
             "synchronous = NORMAL",  # durable at checkpoints; safe with WAL
             "foreign_keys = ON",
             "journal_size_limit = 67108864",  # shrink the WAL back to 64 MiB after a big publish
@@ -275,10 +290,34 @@ def open_store(url: str) -> sa.Engine:
     return engine
 
 
+def open_read_only(url: str) -> sa.Engine:
+    """The serving store at `url` for a dry run, which writes nothing into it: read-only connections and
+    no migration. A store without the hub's schema yet (a dry run before the first run) is answered by an
+    empty in-memory store at the newest schema, which is what a first run starts from. A store at an older
+    schema is refused, since migrating it would be a write."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+        return open_store("sqlite://")
+    engine = create_store_engine(url, read_only=True)
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if current == head:
+        return engine
+    engine.dispose()
+    if current is None:
+        return open_store("sqlite://")
+    raise RuntimeError(
+        f"the serving store is at schema revision {current} and this hub needs {head}; a dry run does not "
+        "migrate it: run once without --dry-run (or any command that opens the store, e.g. `hub review list`)"
+    )
+
+
 @contextmanager
-def opened(url: str) -> Iterator[sa.Engine]:
-    """`open_store` for the length of a block (a command, an asset): the engine is disposed after it."""
-    engine = open_store(url)
+def opened(url: str, read_only: bool = False) -> Iterator[sa.Engine]:
+    """`open_store` (or `open_read_only`) for the length of a block (a command, an asset): the engine is
+    disposed after it."""
+    engine = open_read_only(url) if read_only else open_store(url)
     try:
         yield engine
     finally:
@@ -351,7 +390,19 @@ def mint_ids(conn: sa.Connection, n: int) -> list[str]:
     seq = id_sequence.c
     conn.execute(id_sequence.update().where(seq.name == "golden").values(next_value=seq.next_value + n))
     end = conn.scalar(sa.select(seq.next_value).where(seq.name == "golden"))
-    return [f"G{i:08d}" for i in range(end - n, end)]
+    return _golden_ids(end - n, n)
+
+
+def peek_ids(conn: sa.Connection, n: int) -> list[str]:
+    """The `n` ids the next mint_ids would hand out, without taking them: provisional ids for a dry
+    run, which writes nothing. Never publish them."""
+    if n <= 0:
+        return []
+    return _golden_ids(conn.scalar(sa.select(id_sequence.c.next_value).where(id_sequence.c.name == "golden")), n)
+
+
+def _golden_ids(start: int, n: int) -> list[str]:
+    return [f"G{i:08d}" for i in range(start, start + n)]
 
 
 # -------------------------------------------------------------------------------------------- publish
@@ -359,9 +410,10 @@ def mint_ids(conn: sa.Connection, n: int) -> list[str]:
 
 @dataclass(frozen=True)
 class PublishResult:
-    run_id: str
-    new: int
-    changed: int
+    run_id: str | None  # None: a preview (dry run), nothing was published
+    new: int  # version 1 of a new golden id
+    changed: int  # a new version: attribute values or extra changed
+    lineage_updated: int  # same values, other lineage: updated in place, no version, no change-feed event
     unchanged: int
     retired: int
     xref_changed: int  # xref rows inserted, replaced or deleted
@@ -413,10 +465,12 @@ def publish(
 
     `golden`: every live golden record of the run — golden_id, every attribute of hub.model, lineage
     (JSON text or dict), record_count, and optionally extra (JSON text or dict). A record is a new
-    version when the hash of its attribute values, extra AND lineage differs from the current row, so
-    a different winning source record (lineage) with the same values is a new version too; a changed
-    record_count alone is updated in place. JSON text is hashed as given, so produce it
-    deterministically; dicts are serialized with sorted keys (slower: pass text at scale).
+    version only when its attribute values or extra differ from the current row; the version's
+    `changed_fields` (golden_history, for the change feed) name them (a new id: the fields with a
+    value). A different lineage (another source record supplies the same value) or record_count is
+    written in place, into the current row and the open history row, with no new version. JSON text
+    is compared as given, so produce it deterministically; dicts are serialized with sorted keys
+    (slower: pass text at scale).
 
     `xref_frame`: source_system, source_key, golden_id (live in `golden`), match_probability (NaN for
     singletons), link_type ('auto' | 'steward' | 'singleton') for every source record of the run.
@@ -438,24 +492,91 @@ def publish(
     Raises ValueError (nothing written) on inconsistent input; any failure rolls the whole run back.
     The run_log row becomes 'published' with `counts` plus the publish counts; on failure it stays as
     it was — record the failure with fail_run. The diffs against the current state run in DuckDB
-    (in memory) over Arrow copies of the current keys and hashes.
+    (in memory) over Arrow copies of the current keys and hashes (and of the values of the rows whose
+    hash differs); `preview` runs the same diff and writes nothing.
     """
+    diff = _diff(engine, golden, xref_frame, redirects, model, run_id)
+    now = _now()
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":  # one publisher at a time; plain reads go on
+            conn.exec_driver_sql("LOCK TABLE golden_records IN EXCLUSIVE MODE")
+        if last_published(conn) != diff.head:
+            raise RuntimeError(f"another run was published while {run_id!r} was being prepared; publish again")
+        _check_run(conn, run_id)
+        _publish_golden(conn, run_id, now, diff.golden, diff.plan)
+        _retire(conn, run_id, now, diff.retire)
+        xref_changed = _publish_xref(conn, run_id, now, diff.xref_plan)
+        if review is not None:
+            _publish_review(conn, run_id, review)
+        published = _publish_model(conn, run_id, now, model, diff.model_plan) if diff.model_plan else (0, 0)
+        result = diff.result(run_id, xref_changed, *published)
+        _finish_run(conn, run_id, now, counts, result)
+    return result
+
+
+def preview(
+    engine: sa.Engine, golden: pd.DataFrame, xref_frame: pd.DataFrame, redirects: pd.DataFrame | None = None
+) -> PublishResult:
+    """What `publish` would do with this run (new, changed, lineage-only, unchanged, retired, xref
+    changes), from the same diff, writing nothing: a dry run. `run_id` is None; the match model is not
+    compared. Raises ValueError on input publish would refuse."""
+    diff = _diff(engine, golden, xref_frame, redirects, None, None)
+    return diff.result(None, diff.xref_plan["changed"])
+
+
+@dataclass
+class _Diff:
+    """A run against the read snapshot of the current state: what publish writes."""
+
+    head: sa.Row | None  # the last published run then
+    golden: pd.DataFrame  # normalized golden records (_normalize_golden)
+    plan: dict[str, Any]  # _plan_golden
+    retire: pd.DataFrame  # _plan_retire
+    xref_plan: dict[str, Any]
+    model_plan: dict[str, Any] | None
+
+    def result(self, run_id: str | None, xref_changed: int, model: int = 0, tf_changed: int = 0) -> PublishResult:
+        count = lambda key: int(self.plan[key].sum())  # noqa: E731
+        new, changed, lineage = count("new"), count("changed"), count("lineage")
+        return PublishResult(
+            run_id=run_id,
+            new=new,
+            changed=changed,
+            lineage_updated=lineage,
+            unchanged=len(self.golden) - new - changed - lineage,
+            retired=len(self.retire),
+            xref_changed=xref_changed,
+            match_model_published=model,
+            term_frequencies_changed=tf_changed,
+        )
+
+
+def _diff(
+    engine: sa.Engine,
+    golden: pd.DataFrame,
+    xref_frame: pd.DataFrame,
+    redirects: pd.DataFrame | None,
+    model: MatchModel | None,
+    run_id: str | None,
+) -> _Diff:
+    """Check the input and diff it against a read snapshot, so publish holds the write lock only while
+    writing: on SQLite other writers (a steward's pin) wait for it. Only publish writes golden records and
+    xref, so "no other run published since the snapshot" (checked under the lock) keeps the diff valid."""
     db = duckdb.connect()
     try:
         g = _normalize_golden(golden, db)
         x = _normalize_xref(xref_frame)
         r = _normalize_redirects(redirects)
-        db.register("inc", g[["rn", "golden_id", "row_hash", "record_count"]])
+        db.register("inc", g[["rn", "golden_id", "row_hash", "lineage_hash", "record_count"]])
         db.register("inc_x", x)
         _check_xref_targets(db)
-        # Diff against a read snapshot first, so the write lock is held only while writing: on SQLite
-        # other writers (a steward's pin) wait for it. Only publish writes golden records and xref,
-        # so "no other run published since the snapshot" (checked under the lock) keeps the diff valid.
         with engine.connect() as conn:
             head = last_published(conn)
-            _check_run(conn, run_id)
+            if run_id is not None:
+                _check_run(conn, run_id)
             gr, xr = golden_records.c, xref.c
-            db.register("cur", _arrow(conn, sa.select(gr.golden_id, gr.version, gr.row_hash, gr.record_count)))
+            current = sa.select(gr.golden_id, gr.version, gr.row_hash, gr.lineage_hash, gr.record_count)
+            db.register("cur", _arrow(conn, current))
             db.register(
                 "cur_x",
                 _arrow(
@@ -463,30 +584,12 @@ def publish(
                 ),
             )
             model_plan = _plan_model(conn, db, model) if model is not None else None
-        plan = _plan_golden(db)
+            plan = _plan_golden(conn, db, g)
         retire = _plan_retire(plan["retired"], r, g["golden_id"])
         xref_plan = _plan_xref(db, x)
     finally:
         db.close()
-    now = _now()
-    with write_transaction(engine) as conn:
-        if conn.dialect.name == "postgresql":  # one publisher at a time; plain reads go on
-            conn.exec_driver_sql("LOCK TABLE golden_records IN EXCLUSIVE MODE")
-        if last_published(conn) != head:
-            raise RuntimeError(f"another run was published while {run_id!r} was being prepared; publish again")
-        _check_run(conn, run_id)
-        _publish_golden(conn, run_id, now, g, plan)
-        _retire(conn, run_id, now, retire)
-        xref_changed = _publish_xref(conn, run_id, now, xref_plan)
-        if review is not None:
-            _publish_review(conn, run_id, review)
-        model_published, tf_changed = _publish_model(conn, run_id, now, model, model_plan) if model_plan else (0, 0)
-        new, changed = int(plan["new"].sum()), int(plan["changed"].sum())
-        result = PublishResult(
-            run_id, new, changed, len(g) - new - changed, len(retire), xref_changed, model_published, tf_changed
-        )
-        _finish_run(conn, run_id, now, counts, result)
-    return result
+    return _Diff(head, g, plan, retire, xref_plan, model_plan)
 
 
 def last_published_run(conn: sa.Connection) -> str | None:
@@ -526,23 +629,76 @@ def _check_xref_targets(db: duckdb.DuckDBPyConnection) -> None:
         raise ValueError(f"xref: golden ids {_few(orphans)} are not in the golden records")
 
 
-def _plan_golden(db: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    """Per incoming record (in input order): new, changed, only recounted; and the live ids now gone."""
+VALUE_BATCH = 20_000  # golden ids per read of current values (one IN list)
+
+
+def _changed_fields_sql() -> str:
+    """DuckDB: the fields whose value differs between incoming `i` and current `p`, in model order, then
+    the extra attributes by name. Values compare in the text form the row hash uses; an extra attribute
+    that is null counts as missing."""
+    attrs = ", ".join(
+        f"CASE WHEN CAST(i.{a} AS VARCHAR) IS DISTINCT FROM CAST(p.{a} AS VARCHAR) THEN '{a}' END" for a in ATTRIBUTES
+    )
+    value = "nullif(json_extract({}.extra, k)::VARCHAR, 'null')"
+    extra = (
+        "list_filter(list_sort(list_distinct(coalesce(json_keys(i.extra), []) || coalesce(json_keys(p.extra), []))), "
+        f"lambda k: {value.format('i')} IS DISTINCT FROM {value.format('p')})"
+    )
+    return f"list_filter([{attrs}], lambda f: f IS NOT NULL) || {extra}"
+
+
+def _plan_golden(conn: sa.Connection, db: duckdb.DuckDBPyConnection, g: pd.DataFrame) -> dict[str, Any]:
+    """Per incoming record (in input order): new, changed (a new version, with its changed_fields), or
+    in place (lineage, record_count or only the stored hash differ); and the live ids now gone.
+
+    A record whose hash differs has its current values read (only those records) and compared field by
+    field: it gets a version only if a field differs. That also covers rows hashed another way before
+    (migration 0006): their hash is refreshed in place."""
     res = db.execute(
         """SELECT CASE WHEN c.golden_id IS NULL THEN 0 WHEN c.row_hash <> i.row_hash THEN 1
-                       WHEN c.record_count <> i.record_count THEN 2 ELSE 3 END AS status,
+                       WHEN c.lineage_hash IS DISTINCT FROM i.lineage_hash OR c.record_count <> i.record_count THEN 2
+                       ELSE 3 END AS status,
+                  c.golden_id IS NOT NULL AND c.lineage_hash IS DISTINCT FROM i.lineage_hash AS relineaged,
                   coalesce(c.version, 0) + 1 AS version
            FROM inc i LEFT JOIN cur c USING (golden_id) ORDER BY i.rn"""
     ).fetchnumpy()
-    status = np.asarray(res["status"])
+    status, relineaged = np.asarray(res["status"]), np.asarray(res["relineaged"], dtype=bool)
+    rehashed = np.flatnonzero(status == 1)
+    changed_fields = np.full(len(g), None, dtype=object)
+    if len(rehashed):
+        changed_fields[rehashed] = _diff_fields(conn, db, g.iloc[rehashed])
+        status[rehashed[changed_fields[rehashed] == "[]"]] = 2
+    in_place = status == 2
     retired = [row[0] for row in db.execute("SELECT golden_id FROM cur ANTI JOIN inc USING (golden_id)").fetchall()]
     return {
         "new": status == 0,
         "changed": status == 1,
-        "recount": status == 2,
+        "in_place": in_place,
+        "relineaged": relineaged,
+        "lineage": in_place & relineaged,
         "version": np.asarray(res["version"]),
+        "changed_fields": changed_fields,
         "retired": _objects(retired),
     }
+
+
+def _diff_fields(conn: sa.Connection, db: duckdb.DuckDBPyConnection, rows: pd.DataFrame) -> np.ndarray:
+    """For these incoming records: the fields that differ from their current row (JSON list text, in
+    order), the current values read VALUE_BATCH ids at a time."""
+    gr = golden_records.c
+    columns = [gr.golden_id, *(gr[c] for c in VALUE_COLUMNS)]
+    ids = rows["golden_id"].tolist()
+    batches = [ids[i : i + VALUE_BATCH] for i in range(0, len(ids), VALUE_BATCH)]
+    prev = pd.concat([_frame(conn, sa.select(*columns).where(gr.golden_id.in_(b))) for b in batches], ignore_index=True)
+    db.register("diff_rows", rows[["rn", "golden_id", *VALUE_COLUMNS]])
+    db.register("prev", prev)
+    fields = db.execute(
+        f"""SELECT to_json({_changed_fields_sql()})::VARCHAR
+            FROM diff_rows i LEFT JOIN prev p USING (golden_id) ORDER BY i.rn"""
+    ).fetchall()
+    db.unregister("diff_rows")
+    db.unregister("prev")
+    return np.array([f[0] for f in fields], dtype=object)
 
 
 def _plan_retire(retired: pd.Series, redirects: pd.DataFrame, live: pd.Series) -> pd.DataFrame:
@@ -574,35 +730,51 @@ def _plan_retire(retired: pd.Series, redirects: pd.DataFrame, live: pd.Series) -
 
 
 def _publish_golden(conn: sa.Connection, run_id: str, now: datetime, g: pd.DataFrame, plan: dict[str, Any]) -> None:
-    """New and changed records get a version; a record whose only change is its record_count is
-    updated in place."""
+    """New and changed records get a version; the others that differ are updated in place."""
     write = plan["new"] | plan["changed"]
     if write.any():
-        _write_versions(conn, run_id, now, g.loc[write].assign(version=plan["version"][write]))
-    if plan["recount"].any():
-        counts = _stage(
-            conn,
-            "hub_stage_counts",
-            [sa.Column("golden_id", GOLDEN_ID), sa.Column("record_count", sa.Integer())],
-            g.loc[plan["recount"], ["golden_id", "record_count"]],
-        )
-        c = counts.c
-        conn.execute(
-            golden_records.update()
-            .where(golden_records.c.golden_id.in_(sa.select(c.golden_id)))
-            .values(
-                record_count=sa.select(c.record_count)
-                .where(c.golden_id == golden_records.c.golden_id)
-                .scalar_subquery()
-            )
-        )
-        counts.drop(conn)
+        versions = g.loc[write].assign(version=plan["version"][write], changed_fields=plan["changed_fields"][write])
+        _write_versions(conn, run_id, now, versions)
+    if plan["in_place"].any():
+        _update_in_place(conn, g.loc[plan["in_place"]].assign(relineaged=plan["relineaged"][plan["in_place"]]))
+
+
+def _update_in_place(conn: sa.Connection, rows: pd.DataFrame) -> None:
+    """Records whose values did not change: lineage, record_count and hashes of the current row, and the
+    lineage of the open history row where it changed (history and current agree). No new version, so
+    version, updated_at and run_id stay those of the run that published the values."""
+    cols = ["golden_id", "lineage", "row_hash", "lineage_hash", "record_count", "relineaged"]
+    stage = _stage(
+        conn,
+        "hub_stage_in_place",
+        [
+            sa.Column("golden_id", GOLDEN_ID),
+            sa.Column("lineage", sa.Text()),
+            sa.Column("row_hash", sa.String(32)),
+            sa.Column("lineage_hash", sa.String(32)),
+            sa.Column("record_count", sa.Integer()),
+            sa.Column("relineaged", sa.Boolean()),
+        ],
+        rows.sort_values("golden_id")[cols],
+    )
+    s, gr, h = stage.c, golden_records.c, golden_history.c
+    conn.execute(
+        golden_records.update()
+        .where(gr.golden_id == s.golden_id)
+        .values(lineage=s.lineage, row_hash=s.row_hash, lineage_hash=s.lineage_hash, record_count=s.record_count)
+    )
+    conn.execute(
+        golden_history.update()
+        .where(h.golden_id == s.golden_id, h.valid_to.is_(None), s.relineaged)
+        .values(lineage=s.lineage)
+    )
+    stage.drop(conn)
 
 
 def _write_versions(conn: sa.Connection, run_id: str, now: datetime, rows: pd.DataFrame) -> None:
     """Stage the new versions (sorted by id: B-tree inserts in key order), close the current history
     rows, replace the current rows, append history — set-based."""
-    stage_cols = ["golden_id", "version", *HASHED_COLUMNS, "record_count", "row_hash"]
+    stage_cols = ["golden_id", "version", *STORED_COLUMNS, "record_count", "row_hash", "lineage_hash", "changed_fields"]
     stage = _stage(
         conn,
         "hub_stage_golden",
@@ -612,6 +784,8 @@ def _write_versions(conn: sa.Connection, run_id: str, now: datetime, rows: pd.Da
             *_values(),
             sa.Column("record_count", sa.Integer()),
             sa.Column("row_hash", sa.String(32)),
+            sa.Column("lineage_hash", sa.String(32)),
+            sa.Column("changed_fields", sa.Text()),
             sa.Column("created_at", sa.DateTime()),
         ],
         rows.sort_values("golden_id")[stage_cols],
@@ -634,18 +808,20 @@ def _write_versions(conn: sa.Connection, run_id: str, now: datetime, rows: pd.Da
     )
     _close_history(conn, staged_ids, now)
     conn.execute(golden_records.delete().where(golden_records.c.golden_id.in_(staged_ids)))
-    values = [s[c] for c in ["golden_id", "version", *HASHED_COLUMNS]]
+    values = [s[c] for c in ["golden_id", "version", *STORED_COLUMNS]]
     now_p, run_p = sa.literal(now, sa.DateTime()), sa.literal(run_id, RUN_ID)
     conn.execute(
         golden_records.insert().from_select(
-            ["golden_id", "version", *HASHED_COLUMNS, "record_count", "row_hash", "created_at", "updated_at", "run_id"],
-            sa.select(*values, s.record_count, s.row_hash, sa.func.coalesce(s.created_at, now_p), now_p, run_p),
+            ["golden_id", "version", *STORED_COLUMNS, "record_count", "row_hash", "lineage_hash", "created_at",
+             "updated_at", "run_id"],
+            sa.select(*values, s.record_count, s.row_hash, s.lineage_hash, sa.func.coalesce(s.created_at, now_p),
+                      now_p, run_p),
         )
-    )
+    )  # fmt: skip
     conn.execute(
         golden_history.insert().from_select(
-            ["golden_id", "version", *HASHED_COLUMNS, "valid_from", "valid_to", "run_id"],
-            sa.select(*values, now_p, sa.null(), run_p),
+            ["golden_id", "version", *STORED_COLUMNS, "valid_from", "valid_to", "run_id", "changed_fields"],
+            sa.select(*values, now_p, sa.null(), run_p, s.changed_fields),
         )
     )
     stage.drop(conn)
@@ -808,7 +984,8 @@ def _normalize_golden(golden: pd.DataFrame, db: duckdb.DuckDBPyConnection) -> pd
     out["extra"] = _json_text(golden["extra"]) if "extra" in golden else _objects([None] * len(golden))
     out["lineage"] = _json_text(golden["lineage"])
     out["record_count"] = pd.to_numeric(golden["record_count"]).astype("int64").to_numpy()
-    out["row_hash"] = _row_hashes(db, out, HASHED_COLUMNS)
+    out["row_hash"] = _row_hashes(db, out, VALUE_COLUMNS)
+    out["lineage_hash"] = _lineage_hashes(db, out)
     return out
 
 
@@ -905,6 +1082,14 @@ def _row_hashes(db: duckdb.DuckDBPyConnection, frame: pd.DataFrame, columns: lis
     return hashes
 
 
+def _lineage_hashes(db: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> pd.Series:
+    """md5 of the lineage text ('' when missing), as migration 0006 computed it for older rows."""
+    db.register("hash_rows", frame[["lineage"]])
+    hashes = db.execute("SELECT md5(coalesce(CAST(lineage AS VARCHAR), '')) AS h FROM hash_rows").df()["h"]
+    db.unregister("hash_rows")
+    return hashes
+
+
 def _few(values: Any, n: int = 5) -> str:
     distinct = list(dict.fromkeys(values))
     more = len(distinct) - n
@@ -967,11 +1152,10 @@ def _driver_values(s: pd.Series, type_: sa.types.TypeEngine, dialect: str) -> np
 
 
 def _fetch(conn: sa.Connection, stmt: sa.Select) -> Iterator[list[tuple]]:
-    """Rows of a parameterless SELECT in chunks, straight from the driver: SQLAlchemy's per-row
-    result processing triples the time of a million-row read. Types are applied per column after."""
-    compiled = stmt.compile(dialect=conn.dialect)
-    if compiled.params:
-        raise ValueError("bulk reads take no parameters")
+    """Rows of a SELECT in chunks, straight from the driver: SQLAlchemy's per-row result processing
+    triples the time of a million-row read. Types are applied per column after. Bound values (an IN
+    list of ids) are rendered into the statement as literals."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     if not conn.in_transaction():
         conn.begin()  # what the first execute would do: on SQLite the read snapshot starts here
     cur = conn.connection.cursor()
@@ -1079,17 +1263,30 @@ def history(conn: sa.Connection, golden_id: str) -> list[dict[str, Any]]:
 
 
 def _record(row: Mapping[str, Any], asked: str) -> dict[str, Any]:
-    out = {k: v for k, v in row.items() if k != "row_hash"}
+    out = {k: v for k, v in row.items() if k not in HASH_COLUMNS}
     for key in ("extra", "lineage"):
         out[key] = json.loads(out[key]) if out[key] else {}
+    if "changed_fields" in out:  # history rows
+        out["changed_fields"] = changed_fields(out)
     out["redirected_from"] = asked if out["golden_id"] != asked else None
     return out
+
+
+def changed_fields(version: Mapping[str, Any]) -> list[str] | None:
+    """The fields a golden_history row's version changed against the previous one. A first version
+    changed every field it has a value for (attributes in model order, then extra attributes by name);
+    a later one's were stored by its publish (None: published before migration 0006)."""
+    if version["version"] > 1:
+        stored = version["changed_fields"]
+        return json.loads(stored) if stored is not None else None
+    extra = version["extra"] if isinstance(version["extra"], dict) else json.loads(version["extra"] or "{}")
+    return [a for a in ATTRIBUTES if version[a] is not None] + sorted(k for k, v in extra.items() if v is not None)
 
 
 def current_golden(conn: sa.Connection, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """All live golden records (extra and lineage as JSON text); only `columns` if given: at a
     million records, reading golden_id and created_at is seconds faster than every column."""
-    names = columns if columns is not None else [c.name for c in golden_records.c if c.name != "row_hash"]
+    names = columns if columns is not None else [c.name for c in golden_records.c if c.name not in HASH_COLUMNS]
     return _frame(conn, sa.select(*[golden_records.c[n] for n in names]))
 
 

@@ -4,6 +4,9 @@ configured source (a new source needs no code), and the matching and golden-reco
 Each asset calls the same function the CLI calls (connectors.pull_source, matching.run.*,
 golden_record.run.*, connectors.writeback.write_back); state lives in the workspace and the
 serving store, so assets pass nothing in memory and any one can be re-materialized alone.
+
+A dry run (HubResource.dry_run) writes nothing anywhere but the workspace: golden ids are provisional,
+published_golden reports what it would publish, and write-back reports what it would write.
 """
 
 import time
@@ -13,8 +16,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from connectors import pull_source
-from connectors.writeback import write_back
-from golden_record.run import build, publish_build
+from connectors.writeback import run_to_write, write_back
+from golden_record.run import build, preview_build, publish_build
 from hub import store
 from hub.config import HubConfig
 from matching import run as matching
@@ -73,7 +76,8 @@ def writeback_asset(name: str) -> dg.AssetsDefinition:
         kinds={"sql"},
         description=(
             f"Golden values of the fields '{name}' accepts, written back into it: only changed rows, only those "
-            "columns, skipping rows that changed since the pull; old -> new audited in the serving store."
+            "columns, skipping rows that changed since the pull; old -> new audited in the serving store. "
+            "A dry run reports the diff and writes nothing."
         ),
     )
     def _write(
@@ -84,14 +88,13 @@ def writeback_asset(name: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         cfg = hub.config()
         with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
-            with engine.connect() as conn:
-                run_id = store.last_published_run(conn)
-            r = write_back(ws, cfg, engine, name, run_id, dry_run=hub.writeback_dry_run, progress=context.log.info)
+            run_id = run_to_write(ws, engine, hub.dry_run)  # None: a dry run's build
+            r = write_back(ws, cfg, engine, name, run_id, dry_run=hub.dry_run, progress=context.log.info)
         by_column = r.changes.groupby("column").size().rename("values").reset_index() if len(r.changes) else r.changes
         return dg.MaterializeResult(
             metadata={
                 "dry_run": r.dry_run,
-                "run_id": run_id,
+                **({"run_id": run_id} if run_id else {}),  # none: the values of a dry run's build
                 "rows_planned": r.planned,
                 "rows_updated": r.updated,
                 "rows_unchanged": r.unchanged,
@@ -238,7 +241,10 @@ def review_queue(
     group_name="golden",
     deps=[clusters],
     kinds={"duckdb"},
-    description="Golden records built in the workspace (stable ids, survivorship, lineage), before the quality gate.",
+    description=(
+        "Golden records built in the workspace (stable ids, survivorship, lineage), before the quality gate; "
+        "a dry run's new ids are provisional."
+    ),
 )
 def golden_records(
     context: dg.AssetExecutionContext,
@@ -248,13 +254,14 @@ def golden_records(
 ) -> dg.MaterializeResult:
     cfg = hub.config()
     with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
-        b = build(ws, cfg, engine, progress=context.log.info)
+        b = build(ws, cfg, engine, progress=context.log.info, dry_run=hub.dry_run)
         preview = ws.con.execute(
             f"""SELECT golden_id, first_name, last_name, email, city, record_count
                 FROM golden_values LIMIT {PREVIEW_ROWS}"""
         ).df()
     return dg.MaterializeResult(
         metadata={
+            "dry_run": hub.dry_run,
             **b.counts(),
             "kept": b.kept,
             "seconds": {k: round(v, 1) for k, v in b.seconds.items()},
@@ -268,7 +275,8 @@ def golden_records(
     deps=[golden_records, review_queue],
     kinds={"sql"},
     description=(
-        "The golden records, xref, redirects and review queue made current in the serving store, in one transaction."
+        "The golden records, xref, redirects and review queue made current in the serving store, in one transaction "
+        "(a new version only where values changed). A dry run publishes nothing and reports what it would publish."
     ),
 )
 def published_golden(
@@ -281,9 +289,11 @@ def published_golden(
     with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
         t = time.perf_counter()
         must_link, _ = _decisions(engine)
-        p = publish_build(ws, cfg, engine, must_link, progress=context.log.info)
+        step = preview_build if hub.dry_run else publish_build
+        p = step(ws, cfg, engine, must_link, progress=context.log.info)
+    run = {"run_id": p.run_id} if p.run_id else {}  # a dry run publishes none
     return dg.MaterializeResult(
-        metadata={"run_id": p.run_id, **p.counts(), "seconds": round(time.perf_counter() - t, 1)}
+        metadata={"dry_run": hub.dry_run, **run, **p.counts(), "seconds": round(time.perf_counter() - t, 1)}
     )
 
 

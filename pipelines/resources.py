@@ -18,11 +18,13 @@ from hub.workspace import Workspace, exclusive
 
 
 class HubResource(dg.ConfigurableResource):
-    """Where hub.yaml lives, and how this run pulls and writes back."""
+    """Where hub.yaml lives, and how this run pulls and whether it writes anything."""
 
     config_path: str = "hub.yaml"
     full_pull: bool = False  # ignore the saved cursors and re-read every source row
-    writeback_dry_run: bool = False  # compute and report the write-back diff, write nothing
+    # Report what would be published and written back, and write nothing: no publish, no run-log row, no
+    # minted id (the serving store is opened read-only), nothing into any source. Only the workspace changes.
+    dry_run: bool = False
 
     def config(self) -> HubConfig:
         return load_config(self.config_path)
@@ -58,10 +60,13 @@ class WorkspaceResource(dg.ConfigurableResource):
 
 
 class ServingStoreResource(dg.ConfigurableResource):
-    """The serving store hub.yaml names, migrated to the newest schema when opened."""
+    """The serving store hub.yaml names, migrated to the newest schema when opened; in a dry run opened
+    read-only and never migrated (hub.store.open_read_only), so nothing can be written into it."""
+
+    hub: dg.ResourceDependency[HubResource]
 
     def open(self, cfg: HubConfig) -> AbstractContextManager[sa.Engine]:
-        return store.opened(cfg.serving_store)
+        return store.opened(cfg.serving_store, read_only=self.hub.dry_run)
 
 
 class SourcesResource(dg.ConfigurableResource):
@@ -82,6 +87,6 @@ def pipeline_resources(hub: HubResource) -> dict[str, dg.ConfigurableResource]:
     return {
         "hub": hub,
         "workspace": WorkspaceResource(hub=hub),
-        "serving_store": ServingStoreResource(),
+        "serving_store": ServingStoreResource(hub=hub),
         "sources": SourcesResource(),
     }

@@ -36,6 +36,7 @@ class PipelineSummary:
     failed_steps: list[str] = field(default_factory=list)
     skipped_steps: list[str] = field(default_factory=list)  # never started
     errors: list[str] = field(default_factory=list)
+    dry_run: bool = False  # nothing was published or written back: the run reported what it would do
 
     @property
     def blocked(self) -> bool:
@@ -59,20 +60,21 @@ def run_pipeline(
     job_name: str = PIPELINE_JOB,
 ) -> PipelineSummary:
     """Run the whole pipeline (or another of its jobs) once. Progress goes to Dagster's console
-    logger at `log_level`."""
+    logger at `log_level`. `dry_run`: report what would be published and written back, write nothing
+    (HubResource.dry_run)."""
     defs = build_definitions(config_path)
     job = defs.resolve_job_def(job_name)
-    hub = HubResource(config_path=str(config_path), full_pull=full, writeback_dry_run=dry_run)
+    hub = HubResource(config_path=str(config_path), full_pull=full, dry_run=dry_run)
     result = job.execute_in_process(
         instance=instance or _instance(),
         resources=pipeline_resources(hub),
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
     )
-    return summarize(result, list(hub.config().sources))
+    return summarize(result, list(hub.config().sources), dry_run)
 
 
-def summarize(result: dg.ExecuteInProcessResult, sources: list[str]) -> PipelineSummary:
+def summarize(result: dg.ExecuteInProcessResult, sources: list[str], dry_run: bool = False) -> PipelineSummary:
     metadata: dict[str, dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():
         mat = event.materialization
@@ -103,6 +105,7 @@ def summarize(result: dg.ExecuteInProcessResult, sources: list[str]) -> Pipeline
         # Steps downstream of a failed step or a failed blocking check never start.
         skipped_steps=sorted({n.name for n in result.job_def.nodes} - {e.step_key for e in result.all_events}),
         errors=errors,
+        dry_run=dry_run,
     )
 
 

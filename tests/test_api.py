@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import socket
 import sqlite3
 import subprocess
@@ -278,6 +279,14 @@ def test_the_change_feed_pages_through_every_version_and_retirement_exactly_once
     times = [e["at"] for e in seen]
     assert times == sorted(times)
     assert all(e["record"]["attributes"] for e in seen if e["event"] == "version")
+    for e in seen:  # every version names the fields it changed; a first version, those with a value
+        if e["event"] == "version" and e["version"] == 1:
+            values = {**e["record"]["attributes"], **e["record"]["extra"]}
+            assert set(e["changed_fields"]) == {k for k, v in values.items() if v is not None}, e["golden_id"]
+        elif e["event"] == "version":
+            assert e["changed_fields"] and e["changed_fields"] == e["record"]["changed_fields"], e["golden_id"]
+        else:
+            assert e["changed_fields"] is None
 
     rest = hub.get("/v1/changes", cursor=cursor).json()  # caught up: nothing, same cursor to poll with
     assert rest["changes"] == [] and rest["next_cursor"] == cursor and rest["has_more"] is False
@@ -390,6 +399,8 @@ def test_search_and_change_feed_queries_on_each_backend(hub, backend_engine):
                          "match_probability": None, "link_type": "singleton"})  # fmt: skip
     store.publish(backend_engine, store.start_run(backend_engine), pd.DataFrame(people), xref)
     people[0] = people[0] | {"city": "Leeds"}
+    moved = '{"email":{"rule":"valid","source_key":"2","source_system":"web"}}'
+    people[1] = people[1] | {"lineage": moved}  # the same values from another source record: no new version
     store.publish(
         backend_engine,
         store.start_run(backend_engine),
@@ -417,3 +428,8 @@ def test_search_and_change_feed_queries_on_each_backend(hub, backend_engine):
             ("retired", "G3", None),
         ]  # fmt: skip
         assert get("/v1/golden/G3")["golden_id"] == "G1"
+        assert [v["changed_fields"] for v in get("/v1/golden/G1/history")["versions"]] == [
+            ["first_name", "last_name", "email", "phone", "postal_code"], ["city"],
+        ]  # fmt: skip
+        g2 = get("/v1/golden/G2/history")["versions"]
+        assert len(g2) == 1 and g2[0]["lineage"] == get("/v1/golden/G2")["lineage"] == json.loads(moved)

@@ -19,9 +19,11 @@ import yaml
 
 from connectors import open_connector
 from connectors.demo import init_demo
+from golden_record.run import publish_build
 from hub import store
 from hub.cli import main
 from hub.config import ADDRESS_BLOCK, load_config
+from hub.workspace import Workspace
 from pipelines.build import build_definitions
 from pipelines.run import run_pipeline
 
@@ -34,14 +36,20 @@ def _ephemeral() -> dg.DagsterInstance:
 
 
 def table_digests(db: Path) -> dict[str, str]:
-    """A digest of every table's full contents (rows in key order) and its schema."""
-    con = sqlite3.connect(db)
+    """A digest of every table's full contents (rows in key order) and its schema, read without writing."""
+    con = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True)
     out = {}
     for name, sql in con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name"):
         rows = con.execute(f'SELECT * FROM "{name}" ORDER BY 1').fetchall()
         out[name] = hashlib.sha256(repr((sql, rows)).encode()).hexdigest()
     con.close()
     return out
+
+
+def serving_store_state(db: Path) -> tuple[str, int, dict[str, str]]:
+    """The serving store's file bytes (sha256), the size of its write-ahead log, every table's contents."""
+    wal = db.with_name(f"{db.name}-wal")
+    return hashlib.sha256(db.read_bytes()).hexdigest(), wal.stat().st_size if wal.exists() else 0, table_digests(db)
 
 
 def column_digests(db: Path, table: str, exclude: set[str]) -> dict[str, str]:
@@ -217,6 +225,11 @@ def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_p
     con.close()
     digests = {s: table_digests(copy / f"{s}.db") for s in SYSTEMS}
 
+    dry = run_pipeline(str(copy / "hub.yaml"), dry_run=True, instance=_ephemeral())
+    assert dry.blocked  # the gate reported its failure instead of failing to record it
+    with engine.connect() as conn:  # a dry run records nothing, not even the blocked gate
+        assert len(pd.read_sql(sa.select(store.run_log), conn)) == runs_before
+
     r = run_pipeline(str(copy / "hub.yaml"), instance=_ephemeral())
     assert r.blocked and not r.success
     gate = next(c for c in r.checks if c.blocking)
@@ -236,21 +249,85 @@ def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_p
     assert "BLOCKED" in out and "publish and write-back did not run" in out and "skipped: published_golden" in out
 
 
-def test_dry_run_reports_the_diff_and_writes_nothing(tmp_path, capsys, monkeypatch):
+def test_dry_run_before_any_run_reports_what_it_would_do_and_writes_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     init_demo(tmp_path, customers=120, seed=4)
+    config = str(tmp_path / "hub.yaml")
+    cfg = load_config(config)
     digests = {s: table_digests(tmp_path / f"{s}.db") for s in SYSTEMS}
-    r = run_pipeline(str(tmp_path / "hub.yaml"), dry_run=True, instance=_ephemeral())
-    assert r.success
+    r = run_pipeline(config, dry_run=True, instance=_ephemeral())
+    assert r.success and r.dry_run
+    would = r.metadata["published_golden"]
+    assert would["dry_run"] and "run_id" not in would
+    assert would["new"] == r.value("golden_records", "golden_records") == r.value("golden_records", "minted") > 0
     assert all(r.value(f"writeback_{s}", "dry_run") for s in SYSTEMS)
-    assert sum(r.value(f"writeback_{s}", "values_changed") for s in SYSTEMS) > 0
+    assert sum(r.value(f"writeback_{s}", "values_changed") for s in SYSTEMS) > 0  # planned against the dry build
     assert {s: table_digests(tmp_path / f"{s}.db") for s in SYSTEMS} == digests
+    assert not Path(sa.make_url(cfg.serving_store).database).exists()  # not even created
 
-    assert main(["run", "--config", str(tmp_path / "hub.yaml"), "--dry-run", "--log-level", "ERROR"]) == 0
+    assert main(["run", "--config", config, "--dry-run", "--log-level", "ERROR"]) == 0
     out = capsys.readouterr().out
+    assert "DRY RUN: nothing was written" in out and "dry run: would publish" in out
     assert "DRY RUN: nothing written" in out and "first changes that would be written" in out
     assert "| old_value" in out and "| new_value" in out
     assert {s: table_digests(tmp_path / f"{s}.db") for s in SYSTEMS} == digests
+
+    # The dry run's golden records (provisional ids) are never written back or published.
+    assert main(["writeback", "--config", config, "--dry-run"]) == 0
+    assert "golden values of the dry run's build" in capsys.readouterr().out
+    assert main(["writeback", "--config", config]) == 1
+    err = capsys.readouterr().err
+    assert "come from a dry run" in err and "without --dry-run" in err
+    ws = Workspace.for_config(cfg)
+    with store.opened(cfg.serving_store) as engine, pytest.raises(RuntimeError, match="built by a dry run"):
+        publish_build(ws, cfg, engine)
+    ws.close()
+    assert {s: table_digests(tmp_path / f"{s}.db") for s in SYSTEMS} == digests
+
+    real = run_pipeline(config, instance=_ephemeral())
+    assert real.success and not real.dry_run and real.value("published_golden", "run_id")
+    assert real.value("published_golden", "new") == would["new"]
+    assert real.value("golden_records", "minted") == r.value("golden_records", "minted")
+    assert sum(real.value(f"writeback_{s}", "values_changed") for s in SYSTEMS) > 0
+
+
+def test_dry_run_leaves_the_serving_store_byte_identical_and_a_real_run_then_publishes(demo, tmp_path, monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    work, _cfg, _before, _r = demo
+    copy = tmp_path / "demo"
+    shutil.copytree(work, copy)
+    config = str(copy / "hub.yaml")
+    cfg = load_config(config)
+    serving = Path(sa.make_url(cfg.serving_store).database)
+    engine = store.open_store(cfg.serving_store)
+    with engine.connect() as conn:
+        xref = store.current_xref(conn)
+        runs = conn.scalar(sa.select(sa.func.count()).select_from(store.run_log))
+    engine.dispose()
+    sizes = xref.groupby("golden_id").size()
+    alone = xref[(xref.source_system == "web") & xref.golden_id.isin(sizes[sizes == 1].index)].iloc[0]
+    con = sqlite3.connect(copy / "web.db")  # a change a real run publishes as a new version
+    con.execute("UPDATE users SET first_name = 'Zebedee', updated_at = '2099-01-01T00:00:00' WHERE id = ?",
+                [int(alone.source_key)])  # fmt: skip
+    con.commit()
+    con.close()
+    sources = {s: table_digests(copy / f"{s}.db") for s in SYSTEMS}
+    before = serving_store_state(serving)
+
+    dry = run_pipeline(config, dry_run=True, instance=_ephemeral())
+    assert dry.success and dry.dry_run
+    would = dry.metadata["published_golden"]
+    assert would["changed"] >= 1 and would["new"] == 0 and "run_id" not in would
+    assert serving_store_state(serving) == before  # file bytes, no WAL growth, every table
+    assert {s: table_digests(copy / f"{s}.db") for s in SYSTEMS} == sources
+
+    real = run_pipeline(config, instance=_ephemeral())
+    assert real.success and real.value("published_golden", "changed") == would["changed"]
+    engine = store.open_store(cfg.serving_store)
+    with engine.connect() as conn:
+        assert store.golden_by_id(conn, alone.golden_id)["first_name"] == "Zebedee"
+        assert conn.scalar(sa.select(sa.func.count()).select_from(store.run_log)) == runs + 1
+    engine.dispose()
 
 
 def test_hub_run_prints_the_summary_and_exits_zero(tmp_path, capsys, monkeypatch):

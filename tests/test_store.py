@@ -3,9 +3,11 @@ xref, atomicity, a reader during a publish, id minting, pins."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -188,15 +190,119 @@ def test_changed_field_is_version_2_and_as_of_reads_the_version_then(engine):
         assert current["version"] == 2 and current["created_at"] == v1["valid_from"]
 
 
-def test_lineage_alone_is_a_new_version_record_count_alone_is_not(engine):
+def test_lineage_alone_is_updated_in_place_in_current_and_history_without_a_version(engine):
     publish(engine, ABC, ABC_LINKS)
+    with engine.connect() as conn:
+        before = store.golden_by_id(conn, "A")
     moved = {"email": {"source_system": "web", "source_key": "9", "rule": "valid", "value_at": "2024-02-01"}}
     result = publish(engine, golden(person("A", lineage=moved), person("B", record_count=3), person("C")), ABC_LINKS)
-    assert (result.changed, result.unchanged) == (1, 2)
+    assert (result.new, result.changed, result.lineage_updated, result.unchanged) == (0, 0, 1, 2)
     with engine.connect() as conn:
-        assert store.golden_by_id(conn, "A")["version"] == 2
+        a, [history] = store.golden_by_id(conn, "A"), store.history(conn, "A")
         b = store.golden_by_id(conn, "B")
-        assert (b["version"], b["record_count"]) == (1, 3)
+    assert a["lineage"] == history["lineage"] == moved and history["valid_to"] is None
+    assert {k: a[k] for k in ("version", "run_id", "updated_at")} == {
+        k: before[k] for k in ("version", "run_id", "updated_at")
+    }
+    assert (b["version"], b["record_count"]) == (1, 3)
+
+
+def test_each_version_lists_the_fields_it_changed(engine):
+    publish(engine, ABC, ABC_LINKS)
+    second = golden(
+        person("A", email="ann@new.example", extra={"loyalty_tier": "silver"}),
+        person("B", phone="+442079460018"),
+        person("C", email=None, extra={}),
+    )
+    publish(engine, second, ABC_LINKS)
+    with engine.connect() as conn:
+        (a1, a2), (_, b2), (_, c2) = (store.history(conn, gid) for gid in "ABC")
+    with_value = [f.name for f in ATTRIBUTE_FIELDS if person("A")[f.name] is not None]
+    assert a1["changed_fields"] == [*with_value, "loyalty_tier"]  # a first version: every field with a value
+    assert a2["changed_fields"] == ["email", "loyalty_tier"]
+    assert b2["changed_fields"] == ["phone"]
+    assert c2["changed_fields"] == ["email", "loyalty_tier"]  # a value that went away changed too
+
+
+def test_preview_reports_what_publish_would_do_and_writes_nothing(engine):
+    publish(engine, ABC, ABC_LINKS)
+    before, runs = snapshot(engine), scalar(engine, "SELECT count(*) FROM run_log")
+    moved = {"email": {"source_system": "web", "source_key": "9", "rule": "valid", "value_at": "2024-02-01"}}
+    gold = golden(person("A", email="ann@new.example"), person("B", lineage=moved), person("D"))
+    xr = links(
+        ("a1", "A"), ("b1", "B", 0.97, "auto"), ("b2", "B", 0.97, "auto"), ("c1", "A", 0.99, "auto"), ("d1", "D")
+    )
+    preview = store.preview(engine, gold, xr, redirect(("C", "A")))
+    assert preview.run_id is None
+    assert (preview.new, preview.changed, preview.lineage_updated, preview.unchanged, preview.retired) == (
+        1,
+        1,
+        1,
+        0,
+        1,
+    )
+    assert_same_state(before, snapshot(engine))
+    assert scalar(engine, "SELECT count(*) FROM run_log") == runs
+    assert publish(engine, gold, xr, redirect(("C", "A"))).counts() == preview.counts()
+
+
+def test_rows_hashed_before_migration_0006_are_compared_by_value_and_not_versioned(store_url, monkeypatch):
+    """Before 0006 the stored row_hash covered lineage too: the first publish after the upgrade compares
+    those rows' values instead, refreshes the hash in place, and the next publish no longer needs to."""
+    engine = store.create_store_engine(store_url)
+    store.upgrade(engine, "0005")
+    lineage, extra = '{"email":{"rule":"valid","source_key":"a1"}}', '{"loyalty_tier":"gold"}'
+    row = person("A", lineage=lineage, extra=extra)
+    at = datetime(2025, 1, 1)
+    with store.write_transaction(engine) as conn:
+        meta = sa.MetaData()
+        current, history = (sa.Table(t, meta, autoload_with=conn) for t in ("golden_records", "golden_history"))
+        values = {k: v for k, v in row.items() if k != "golden_id" and k != "record_count"}
+        conn.execute(current.insert().values(
+            golden_id="A", version=1, **values, record_count=1, row_hash="0" * 32, created_at=at, updated_at=at,
+            run_id="old",
+        ))  # fmt: skip
+        conn.execute(history.insert().values(golden_id="A", version=1, **values, valid_from=at, run_id="old"))
+    store.upgrade(engine)
+    assert scalar(engine, "SELECT lineage_hash FROM golden_records") == hashlib.md5(lineage.encode()).hexdigest()
+
+    compared: list[list[str]] = []
+    diff_fields = store._diff_fields
+    monkeypatch.setattr(
+        store,
+        "_diff_fields",
+        lambda conn, db, rows: compared.append(rows["golden_id"].tolist()) or diff_fields(conn, db, rows),
+    )
+    first = publish(engine, golden(row), links(("a1", "A")))
+    assert (first.new, first.changed, first.lineage_updated, first.unchanged) == (0, 0, 0, 1)
+    second = publish(engine, golden(row), links(("a1", "A")))
+    assert (second.changed, second.unchanged) == (0, 1)
+    assert compared == [["A"]]  # only the first publish had to read values
+    with engine.connect() as conn:
+        assert len(store.history(conn, "A")) == 1 and store.golden_by_id(conn, "A")["run_id"] == "old"
+    engine.dispose()
+
+
+def test_a_read_only_store_writes_nothing_and_is_never_migrated(store_url):
+    """What a dry run opens: no store yet answers as an empty one (and none is created), an older schema
+    is refused instead of migrated, and any write fails."""
+    with store.opened(store_url, read_only=True) as empty, empty.connect() as conn:
+        assert store.last_published_run(conn) is None and store.peek_ids(conn, 2) == ["G00000001", "G00000002"]
+    if store_url.startswith("sqlite"):
+        assert not Path(sa.make_url(store_url).database).exists()
+    engine = store.create_store_engine(store_url)
+    store.upgrade(engine, "0005")
+    with pytest.raises(RuntimeError, match="a dry run does not migrate it"):
+        store.open_read_only(store_url)
+    store.upgrade(engine)
+    publish(engine, ABC, ABC_LINKS)
+    engine.dispose()
+    with store.opened(store_url, read_only=True) as ro:
+        with ro.connect() as conn:
+            assert store.golden_by_id(conn, "A")["email"] == "a@example.com"
+            assert store.peek_ids(conn, 1) == store.peek_ids(conn, 1) == ["G00000001"]
+        with pytest.raises(sa.exc.DBAPIError), store.write_transaction(ro) as conn:
+            store.mint_ids(conn, 1)
 
 
 def test_retired_ids_resolve_to_their_survivor_also_through_a_chain(engine):

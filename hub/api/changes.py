@@ -1,6 +1,10 @@
 """The change feed: every new golden-record version and every retirement, in publish order, paged
 with a cursor a downstream system keeps between polls.
 
+A version is made only when a golden record's values change, so every version event carries the
+fields it changed (`changed_fields`, stored by the publish in golden_history); a run that only moved
+the lineage of a record (another source record supplies the same value) adds no event.
+
 Order and cursor: an event's position is (published at, golden id, kind, version), where "published
 at" is the publish time of its run (golden_history.valid_from for a new version,
 id_redirects.retired_at for a retirement; one run publishes all its events at one time, in one
@@ -95,10 +99,16 @@ def _event(e: dict[str, Any]) -> ChangeEvent:
             cursor=encode(e["pos"]), event="retired", at=at, golden_id=gid, version=None, run_id=row["run_id"],
             surviving_id=row["retired_into"], reason=row["reason"],
         )  # fmt: skip
-    record = {**row, "extra": json.loads(row["extra"] or "{}"), "lineage": json.loads(row["lineage"] or "{}")}
+    changed = store.changed_fields(row)
+    record = {
+        **row,
+        "extra": json.loads(row["extra"] or "{}"),
+        "lineage": json.loads(row["lineage"] or "{}"),
+        "changed_fields": changed,
+    }
     return ChangeEvent(
-        cursor=encode(e["pos"]), event="version", at=at, golden_id=gid, version=version, run_id=row["run_id"],
-        record=to_model(record, gid),
+        cursor=encode(e["pos"]), event="version", at=at, golden_id=gid, version=version, changed_fields=changed,
+        run_id=row["run_id"], record=to_model(record, gid),
     )  # fmt: skip
 
 
@@ -111,8 +121,10 @@ def get_changes(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="events per page")] = 1000,
 ) -> ChangePage:
-    """Every new version (`event: version`, with the version's values) and every retired id
-    (`event: retired`: merged into `surviving_id`, or deleted when that is null), in publish order.
+    """Every new version (`event: version`, with the fields it changed in `changed_fields` and the
+    version's values) and every retired id (`event: retired`: merged into `surviving_id`, or deleted
+    when that is null), in publish order. A version is made only when values change: a run that only
+    changed which source record supplies a value (lineage) adds no event.
     Keep `next_cursor` and pass it as `cursor` next time: each event is delivered exactly once. With
     neither `cursor` nor `since` the feed starts at the first publish."""
     if cursor is not None and since is not None:

@@ -35,6 +35,7 @@ def to_model(rec: dict[str, Any], asked: str, redirect: dict[str, Any] | None = 
         updated_at=rec.get("updated_at"),
         valid_from=rec.get("valid_from"),
         valid_to=rec.get("valid_to"),
+        changed_fields=rec.get("changed_fields"),
         run_id=rec["run_id"],
     )
 
@@ -91,8 +92,9 @@ def get_golden(
     responses=_NOT_FOUND,
 )
 def get_history(request: Request, golden_id: GoldenId) -> History:
-    """The versions of this id itself, oldest first (a retired id keeps its history; its survivor's
-    versions are under the survivor's id)."""
+    """The versions of this id itself, oldest first, each with the fields it changed (`changed_fields`). A
+    version is made only when a value changed; a change of lineage alone updates the current version.
+    A retired id keeps its history; its survivor's versions are under the survivor's id."""
     with engine(request).connect() as conn:
         versions = store.history(conn, golden_id)
         if not versions:

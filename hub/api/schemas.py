@@ -61,13 +61,26 @@ class GoldenRecord(BaseModel):
     version: int
     attributes: Attributes  # type: ignore[valid-type]
     extra: dict[str, Any] = Field(description="typed extra attributes of hub.yaml")
-    lineage: dict[str, Any] = Field(description="per field: source_system, source_key, rule, value_at")
+    lineage: dict[str, Any] = Field(
+        description=(
+            "per field: source_system, source_key, rule, value_at; kept up to date by every run without a new "
+            "version when only the source of a value changed"
+        )
+    )
     record_count: int | None = Field(None, description="source records in it (current reads only)")
     created_at: datetime | None = None
     updated_at: datetime | None = None
     valid_from: datetime | None = Field(None, description="as-of and history reads: when this version began")
     valid_to: datetime | None = Field(None, description="as-of and history reads: when it ended (null: current)")
-    run_id: str
+    changed_fields: list[str] | None = Field(
+        None,
+        description=(
+            "as-of and history reads: the fields this version changed against the previous one (a first version: "
+            "the fields with a value; extra attributes by name); null for versions published before the hub "
+            "recorded them"
+        ),
+    )
+    run_id: str = Field(description="the run that published this version's values")
 
 
 class History(BaseModel):
@@ -116,6 +129,14 @@ class ChangeEvent(BaseModel):
     at: datetime = Field(description="when the run that made the change published it")
     golden_id: str
     version: int | None = Field(description="version events: the new version")
+    changed_fields: list[str] | None = Field(
+        None,
+        description=(
+            "version events: the fields whose value changed against the previous version (a first version: the "
+            "fields with a value; extra attributes by name); null for retired events and for versions published "
+            "before the hub recorded them"
+        ),
+    )
     run_id: str
     surviving_id: str | None = Field(None, description="retired events: the id it went into then (null: deleted)")
     reason: str | None = Field(None, description="retired events: merge, deleted, ...")
