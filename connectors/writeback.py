@@ -1,34 +1,27 @@
-"""Write-back: push the harmonized golden values into every source, leaving the sources otherwise intact.
+"""Write-back: push the harmonized golden values into every source, leaving the sources otherwise intact, and
+never making a source's value worse.
 
-For one source, `plan_changes` is a single set-based DuckDB query over the workspace: its staged records
-joined to their golden record (golden_members -> golden_values), keeping only rows where an accepted
-field's golden value differs from the staged one or where the golden id has not been written yet.
-`write_back` pushes that plan through the source's connector (`Connector.push`: only accepted fields, only
-changed rows, optimistic check on the version seen at pull time, never a NULL, old -> new audit), in
-batches, records the audit in the serving store and keeps the workspace in step with what it wrote, so a
-second write-back (with or without a pull in between) plans nothing.
-
-What is written, per field the source `accepts`:
-- the golden value, formatted the source's way by the connector (split names, phone and country formats,
-  date formats, consent words);
-- never a NULL: a golden value that is missing leaves the source's value alone;
-- consent only as an explicit choice ('granted' / 'denied'), and its `_at` time only together with one:
-  'unknown' is the absence of a choice, so writing it would blank the source's;
-- the address block (line 1, line 2, city, region, postal code, country) whole or not at all (`_block_ok`):
-  a row whose own address has a field the golden address lacks keeps its address unless both have the same
-  postcode, so an old flat never ends up on the new street (counted as `address_kept`);
-- a source with no line 2 gets the golden flat folded into line 1 (`_address_exprs`).
+What to write is the plan (connectors/writeback_plan.py): per accepted field, nothing where the source already
+says the same after normalization; blanks filled; a source's own value replaced only under the `correct` policy
+and only where it lost to the golden value on evidence; the address block as one place; every value written in
+the source's own style (connectors/styles.py). `write_back` pushes that plan through the source's connector
+(`Connector.push`: only accepted fields, only changed rows, optimistic check on the version seen at pull time,
+never a NULL, old -> new audit), in batches, records the audit in the serving store and keeps the workspace in
+step with what it wrote, so a second write-back (with or without a pull in between) plans nothing.
 
 After each committed batch, the rows it updated are read back from the source (only those) and mapped the
 way a pull maps them, into staged_records: canonical values, derived consent times and the version token
-(for sources without an updated-at column a hash of the mapped columns, which the write changed).
+(for sources without an updated-at column a hash of the mapped columns, which the write changed). What was
+written is remembered as echoes (hub/echoes.py): the next pull reads them back, and they must not count as
+evidence for the values that produced them.
 
 Workspace tables it keeps: `writeback_state` (source_system, source_key, golden_id, values_hash,
 source_version, written_at): per source record, the golden id and the hash of the golden values last
 pushed successfully, and the row version they were pushed to. A record is planned again only when its
 golden values or golden id changed, or the source row changed since (a new version). That is what keeps a
 value that does not read back identically ("Jan" + "Van Dyke" written as "Jan Van Dyke" reads back as
-"Jan Van" + "Dyke") from being rewritten on every run.
+"Jan Van" + "Dyke") from being rewritten on every run. `writeback_echoes`: per record and field, the value
+written and the record's own value before it.
 
 Stale records: a record whose staged row changed after the matching run that the golden records were built
 from (its version differs from standardized_records', and not because this module wrote it) is not written:
@@ -40,29 +33,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 import sqlalchemy as sa
 
-from connectors.base import AUDIT_COLUMNS, GOLDEN_ID, Connector
+from connectors import writeback_plan
+from connectors.base import AUDIT_COLUMNS, Connector
 from connectors.ingest import open_connector
+from connectors.styles import Style
 from connectors.transforms import to_canonical
-from hub import store
-from hub.config import ADDRESS_BLOCK, HubConfig, SourceConfig
-from hub.model import CONSENT_FIELDS, Consent, FieldType
+from connectors.writeback_plan import EVIDENCE_AT, GID, HASH, ORIGINAL, STATE, Plan, PlanError, public
+from hub import echoes, store
+from hub.config import HubConfig
 from hub.workspace import STAGED, Workspace
 
-STATE = "writeback_state"
-MEMBERS = "golden_members"
-VALUES = "golden_values"
-RECORDS = "standardized_records"
 BATCH_ROWS = 20_000  # rows per push call: one source transaction each
-EXPLICIT = (Consent.GRANTED.value, Consent.DENIED.value)
-_HASH = "_values_hash"
-_GID = "_golden_id"
-_STALE = "_stale"
-_KEPT = "_address_kept"
 
 
 class WritebackError(Exception):
@@ -82,11 +68,14 @@ class WritebackResult:
     changes: pd.DataFrame  # audit: source_key, column, fields, old_value, new_value
     conflict_rows: pd.DataFrame  # source_key, status (conflict | missing | stale), detail
     stale: int = 0  # changed after the golden records were built: not planned (see the module docstring)
-    address_kept: int = 0  # the golden address would leave a field of the old one beside it: address not written
+    address_kept: int = 0  # the record's own address is another place and did not lose on evidence: not written
+    conflicted: int = 0  # in a golden record that most likely joins two people: nothing but the golden id written
+    styles: dict[str, Style] = field(default_factory=dict)  # how the source writes its values (connectors/styles.py)
     seconds: float = 0.0
 
     def summary(self) -> dict[str, int]:
-        keys = ("planned", "updated", "unchanged", "conflicts", "missing", "stale", "address_kept", "values_changed")
+        keys = ("planned", "updated", "unchanged", "conflicts", "missing", "stale", "address_kept", "conflicted",
+                "values_changed")  # fmt: skip
         return {k: getattr(self, k) for k in keys}
 
 
@@ -136,160 +125,20 @@ def _dry_run_build(ws: Workspace) -> bool:
 # ------------------------------------------------------------------------------------------------ plan
 
 
-def _ensure_state(ws: Workspace) -> None:
-    ws.con.execute(
-        f"""CREATE TABLE IF NOT EXISTS {STATE} (
-              source_system VARCHAR, source_key VARCHAR, golden_id VARCHAR, values_hash VARCHAR,
-              source_version VARCHAR, written_at TIMESTAMP, PRIMARY KEY (source_system, source_key))"""
-    )
-
-
-def _address_exprs(src: SourceConfig) -> dict[str, str]:
-    """The golden address line 1 for a source, as SQL over golden_values `g`.
-
-    A source that accepts address_line1 but does not map address_line2 has nowhere to put a flat or unit:
-    writing the golden line 1 alone ("12 High St") over its "Flat 3, 12 High St" would lose the flat. So it
-    gets `address_line2 || ', ' || address_line1` ("Flat 3, 12 High St") whenever the golden line 2 is set
-    (and line 1 too: a flat alone would overwrite the street). Matching reads both forms as one address.
-
-    The other way round is left alone on purpose: a golden line 1 that holds two lines ("12 High St", a line
-    break, "Flat 3": how the demo CRM keeps a street) is written as it is into a source with a line 2, not
-    split. Splitting fills that source's empty line 2, which makes its address block the more complete one,
-    so the next golden run picks it and every other source gets rewritten in the other format.
-    """
-    if "address_line1" in src.accepts and "address_line2" not in src.fields:
-        return {
-            "address_line1": "CASE WHEN g.address_line2 IS NOT NULL AND g.address_line1 IS NOT NULL "
-            "THEN g.address_line2 || ', ' || g.address_line1 ELSE g.address_line1 END"
-        }
-    return {}
-
-
-def _golden_exprs(src: SourceConfig) -> dict[str, str]:
-    """Per accepted field, the golden value to send, as SQL over golden_values `g` (NULL: leave the source's)."""
-    exprs = {}
-    address = _address_exprs(src)
-    explicit = ", ".join(f"'{v}'" for v in EXPLICIT)
-    for f in src.accepts:
-        if f in address:
-            exprs[f] = address[f]
-        elif f in CONSENT_FIELDS:
-            exprs[f] = f"CASE WHEN g.{f} IN ({explicit}) THEN g.{f} END"
-        elif f.endswith("_at") and f.removesuffix("_at") in CONSENT_FIELDS:
-            exprs[f] = f"CASE WHEN g.{f.removesuffix('_at')} IN ({explicit}) THEN g.{f} END"
-        else:
-            exprs[f] = f"g.{f}"
-    return exprs
-
-
-def _block_ok(src: SourceConfig, block: list[str]) -> str:
-    """Whether a row may take the golden address block (SQL over `_g_<field>` and the staged columns).
-
-    The block is written whole or not at all. Write-back never blanks a field, so where the golden address
-    lacks a field the row has (a line 2, a region), the row's own value would stay beside the new address:
-    an old flat on the street the customer moved to. That is only right when both describe the same place
-    (the same postcode); otherwise the row keeps its address and is counted as `address_kept`.
-    """
-    leftover = " OR ".join(f"(_g_{f} IS NULL AND {f} IS NOT NULL)" for f in block)
-    if "postal_code" not in src.fields:
-        return f"NOT ({leftover})"
-    same_place = (
-        "(_g_postal_code_all IS NOT NULL AND postal_code IS NOT NULL AND "
-        "upper(replace(_g_postal_code_all, ' ', '')) = upper(replace(postal_code, ' ', '')))"
-    )
-    if {"address_line1", "address_line2"} <= set(block):
-        # A golden line 1 that already holds the row's line 2 ("12 High St", a line break, "Flat 3") would
-        # leave the flat twice: once in the new line 1 and once in the line 2 that is never blanked.
-        same_place += (
-            " AND NOT (_g_address_line2 IS NULL AND address_line2 IS NOT NULL AND _g_address_line1 IS NOT NULL"
-            " AND contains(lower(_g_address_line1), lower(address_line2)))"
-        )
-    return f"(NOT ({leftover}) OR ({same_place}))"
-
-
-def _plan_sql(src: SourceConfig, cfg: HubConfig) -> str:
-    """The plan of one source as one query; layers: the join with raw golden values (`_g_*`), the address
-    block decision, the values to send (`_v_*`), then the filters."""
-    exprs = _golden_exprs(src)
-    fields = list(exprs)
-    block = [f for f in fields if f in ADDRESS_BLOCK]
-    gid_wanted = src.golden_id is not None
-    is_date = lambda f: cfg.field_type(f) == FieldType.DATE  # noqa: E731
-    raw = [f"({e}) AS _g_{f}" for f, e in exprs.items()] + ["g.postal_code AS _g_postal_code_all"]
-    block_ok = _block_ok(src, block) if block else "true"
-    # Canonical dates are midnight timestamps in pandas: compare and send them as timestamps.
-    send = {f: (f"CASE WHEN _block_ok THEN _g_{f} END" if f in block else f"_g_{f}") for f in fields}
-    send = {f: (f"CAST({e} AS TIMESTAMP)" if is_date(f) else e) for f, e in send.items()}
-    staged = {f: (f"CAST({f} AS TIMESTAMP)" if is_date(f) else f) for f in fields}
-    differs = " OR ".join(f"(_v_{f} IS NOT NULL AND _v_{f} IS DISTINCT FROM {staged[f]})" for f in fields) or "false"
-    hashed = ", ".join(f"coalesce(CAST(_v_{f} AS VARCHAR), chr(0))" for f in fields) or "''"
-    block_differs = " OR ".join(f"(_g_{f} IS NOT NULL AND _g_{f} IS DISTINCT FROM {f})" for f in block) or "false"
-    already = "coalesce(_w_hash = _hash AND _w_version = source_version, false)"
-    todo = f"(_differs AND NOT {already})" + (" OR _gid IS DISTINCT FROM _w_gid" if gid_wanted else "")
-    # Stale: changed after the matching run the golden records come from, and not by write-back itself.
-    stale = "(_std_version IS DISTINCT FROM source_version AND _w_version IS DISTINCT FROM source_version)"
-    out = [f"_v_{f} AS {f}" for f in fields] + ([f"_gid AS {GOLDEN_ID}"] if gid_wanted else [])
-    return f"""
-        WITH s AS (SELECT * FROM {STAGED} WHERE source_system = $source),
-        j AS (
-            SELECT s.*, m.golden_id AS _gid, {", ".join(raw)},
-                   r.source_version AS _std_version,
-                   w.values_hash AS _w_hash, w.source_version AS _w_version, w.golden_id AS _w_gid
-            FROM s
-            JOIN {MEMBERS} AS m ON m.record_id = s.source_system || ':' || s.source_key
-            JOIN {VALUES} AS g ON g.golden_id = m.golden_id
-            LEFT JOIN (SELECT unique_id, source_version FROM {RECORDS}) AS r ON r.unique_id = m.record_id
-            LEFT JOIN (SELECT * FROM {STATE} WHERE source_system = $source) AS w ON w.source_key = s.source_key),
-        b AS (SELECT *, {block_ok} AS _block_ok FROM j),
-        v AS (SELECT *, {", ".join(f"{e} AS _v_{f}" for f, e in send.items()) or "NULL AS _v_none"} FROM b),
-        x AS (SELECT *, md5(concat_ws(chr(31), {hashed})) AS _hash, ({differs}) AS _differs,
-                     (NOT _block_ok AND ({block_differs})) AS _kept
-              FROM v)
-        SELECT source_key, source_version AS expected_version, {", ".join([*out, ""])}
-               _hash AS {_HASH}, _gid AS {_GID}, {stale} AS {_STALE}, ({todo}) AS _todo, _kept AS {_KEPT}
-        FROM x
-        WHERE ({todo}) OR _kept
-        ORDER BY source_key"""
-
-
-@dataclass
-class Plan:
-    rows: pd.DataFrame  # what to push, plus the internal hash and golden-id columns
-    stale: pd.DataFrame  # rows left out: changed since the golden records were built
-    address_kept: int  # rows whose address block is left alone (see _block_ok)
+def plan_changes(ws: Workspace, cfg: HubConfig, source: str) -> pd.DataFrame:
+    """What write-back would push to `source` (connectors/writeback_plan.py): one row per staged record with a
+    value to write (or whose golden id is not written yet), with `source_key`, `expected_version` (the staged
+    source_version), one column per accepted field holding the value to send in the source's style (NULL: leave
+    the source's value) and `golden_id` when the source stores one. Records changed since the golden records
+    were built (stale) are left out."""
+    return public(_plan(ws, cfg, source).rows)
 
 
 def _plan(ws: Workspace, cfg: HubConfig, source: str) -> Plan:
-    if source not in cfg.sources:
-        raise KeyError(f"no source named {source!r} (configured: {list(cfg.sources)})")
-    for table in (MEMBERS, VALUES, RECORDS):
-        if not ws.has_table(table):
-            raise WritebackError(f"the workspace has no {table}: run `hub match` and `hub golden` first")
-    _ensure_state(ws)
-    frame = ws.con.execute(_plan_sql(cfg.sources[source], cfg), {"source": source}).df()
-    for c in frame.columns:
-        if pd.api.types.is_object_dtype(frame[c]):
-            frame[c] = frame[c].astype("string")
-    flag = lambda c: frame.pop(c).fillna(False).astype(bool).to_numpy()  # noqa: E731
-    stale, todo, kept = flag(_STALE), flag("_todo"), flag(_KEPT)
-    return Plan(
-        rows=frame[todo & ~stale].reset_index(drop=True),
-        stale=frame[todo & stale].reset_index(drop=True),
-        address_kept=int((kept & ~stale).sum()),
-    )
-
-
-def _public(plan: pd.DataFrame) -> pd.DataFrame:
-    return plan.drop(columns=[_HASH, _GID])
-
-
-def plan_changes(ws: Workspace, cfg: HubConfig, source: str) -> pd.DataFrame:
-    """What write-back would push to `source`: one row per staged record whose golden values differ from
-    what the source holds (or whose golden id is not written yet), with `source_key`, `expected_version`
-    (the staged source_version), one column per accepted field holding the golden value to send (NULL:
-    leave the source's value) and `golden_id` when the source stores one. One DuckDB query; records
-    changed since the golden records were built (stale) are left out."""
-    return _public(_plan(ws, cfg, source).rows)
+    try:
+        return writeback_plan.plan(ws, cfg, source)
+    except PlanError as exc:
+        raise WritebackError(str(exc)) from None
 
 
 # ------------------------------------------------------------------------------------------------ push
@@ -315,13 +164,18 @@ def write_back(
     say = progress or (lambda _line: None)
     planned = _plan(ws, cfg, source)
     plan, stale = planned.rows, planned.stale
+    if planned.styles:
+        say(f"{source} style: " + "; ".join(s.describe() for s in planned.styles.values()))
     if planned.address_kept:
-        say(f"{source}: {planned.address_kept:,} rows keep their address (see `address_kept`)")
+        say(f"{source}: {planned.address_kept:,} rows keep their own address (another place; see `address_kept`)")
+    if planned.conflicted:
+        say(f"{source}: {planned.conflicted:,} rows belong to golden records whose members hold two birth dates "
+            "(most likely two people): only their golden id is written; review them")  # fmt: skip
     connector = open_connector(source, cfg)
     rows, audits = [], []
     for i in range(0, len(plan), BATCH_ROWS):
         batch = plan.iloc[i : i + BATCH_ROWS]
-        report = connector.push(_public(batch), dry_run=dry_run)
+        report = connector.push(public(batch), dry_run=dry_run)
         if not dry_run:
             _after_push(ws, engine, connector, run_id, batch, report.rows, report.changes, say)
         rows.append(report.rows)
@@ -353,6 +207,8 @@ def write_back(
         conflict_rows=skipped.reset_index(drop=True),
         stale=len(stale),
         address_kept=planned.address_kept,
+        conflicted=planned.conflicted,
+        styles=planned.styles,
         seconds=time.perf_counter() - started,
     )
 
@@ -386,8 +242,8 @@ def _after_push(
         {
             "source_system": connector.name,
             "source_key": done.index.astype("string"),
-            "golden_id": done[_GID].astype("string").to_numpy(),
-            "values_hash": done[_HASH].astype("string").to_numpy(),
+            "golden_id": done[GID].astype("string").to_numpy(),
+            "values_hash": done[HASH].astype("string").to_numpy(),
             "source_version": versions.to_numpy(),
         }
     )
@@ -403,6 +259,7 @@ def _after_push(
                     WHERE {STAGED}.source_key = f.source_key AND {STAGED}.source_system = f.source_system"""
             )
             con.unregister("_wb_fresh")
+        echoes.record(con, ws.fields, _echoes(connector, done.loc[updated], fresh))
         con.register("_wb_state", state)
         con.execute(
             f"""INSERT OR REPLACE INTO {STATE}
@@ -410,6 +267,28 @@ def _after_push(
                 FROM _wb_state"""
         )
         con.unregister("_wb_state")
+
+
+def _echoes(connector: Connector, written: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:
+    """Per updated record, what it holds now in each field written (as read back) and its own value before."""
+    if fresh.empty or written.empty:
+        return pd.DataFrame()
+    now = fresh.set_index("source_key")
+    keys = written.index.intersection(now.index)
+    written, now = written.loc[keys], now.loc[keys]
+    out = pd.DataFrame(
+        {
+            "source_system": connector.name,
+            "source_key": keys.astype("string"),
+            "written_version": now["source_version"].astype("string").to_numpy(),
+            "evidence_at": written[EVIDENCE_AT].to_numpy(),
+        }
+    )
+    for f in connector.src.accepts:
+        sent = written[f].notna().to_numpy()
+        out[f"{f}__written"] = now[f].where(sent, None).to_numpy() if f in now else None
+        out[f"{f}__original"] = written[f"{ORIGINAL}{f}"].where(sent, None).to_numpy()
+    return out
 
 
 def _read_back(connector: Connector, keys: list[str]) -> tuple[pd.DataFrame, int]:

@@ -28,7 +28,7 @@ Rules. `cfg.rules_for(field)` is a chain of tie-breakers tried in order; the add
   "Smyth" beside "Smith" in a golden record where three records say Smyth is not. Text fields whose values people
   share (first and last name, city) only. A nickname (first name, `prefer_formal_names`): hub/data/nicknames.csv
   says it stands for the other candidate's name ("Matt" -> "Matthew"; spelling variants such as "Steven" are not
-  nicknames).
+  nicknames; a nickname also stands for any longer name it starts: "Sam" for Samantha).
 - `source_priority`: position in `cfg.source_priority`; sources not listed come after, tied with each other.
 - `most_recent`: the source's own `source_updated_at`, newest first (a record without one comes last).
 - `most_complete`: more non-null attribute fields (extras included; consent left out). For the address block: more
@@ -63,6 +63,8 @@ lineage record is the one whose spelling was written.
 
 `golden_contested` (record_id, field, rule): every member whose own value lost, and the rule it lost on (the first
 rule separating its key from the winner's). Write-back corrects a source value only where it lost on evidence.
+`golden_conflicts` (golden_id, field): golden records whose members disagree on what cannot change (two birth
+dates that are not a keying slip apart): most likely two people; write-back leaves their records alone.
 """
 
 from __future__ import annotations
@@ -243,6 +245,7 @@ def survive(
         con.execute(_keys_sql(units, voted))
         _drop(con, *(f"_sv_votes_{u.name}" for u in voted))
         con.execute(_cases_sql())
+        con.execute(_conflicts_sql())
         _drop(con, "_sv_m")  # done with: keep peak memory down
         con.execute(_winners_sql(units))
         con.execute(_runners_up_sql(units))
@@ -348,9 +351,9 @@ def _units(cfg: SurvivorshipConfig, extras: list[str], types: dict[str, str]) ->
             length="0",
         )
     )
-    for ch in CHANNELS:
+    for ch in CHANNELS:  # keyed by the choice: a member whose choice differs lost (golden_contested)
         units.append(_ConsentUnit(name=f"consent_{ch}", columns=(f"consent_{ch}", f"consent_{ch}_at"),
-                                  value_at=f"consent_{ch}_at"))  # fmt: skip
+                                  key=f"consent_{ch}", value_at=f"consent_{ch}_at"))  # fmt: skip
     return units
 
 
@@ -475,9 +478,11 @@ def _votes_sql(unit: _Unit) -> str:
                     AND a._count <= b._count AND b._pop >= {TYPO_COMMON} AND b._pop >= 3 * a._pop)"""
     nickname = "false"
     if spelling and unit.nicknames:
+        # the listed name, or any longer name the nickname starts ("Sam" for Samantha as well as Samuel)
         nickname = (
             "(a._nick_kind = 'nickname' AND coalesce(b._nick_kind, '') <> 'nickname' "
-            "AND a._nick_name = CASE WHEN b._nick_kind = 'variant' THEN b._nick_name ELSE b._key END)"
+            "AND (a._nick_name = CASE WHEN b._nick_kind = 'variant' THEN b._nick_name ELSE b._key END"
+            " OR (starts_with(b._key, a._key) AND length(b._key) > length(a._key))))"
         )
     near = "false"
     if unit.near:
@@ -515,6 +520,19 @@ def _keys_sql(units: list[_Unit], voted: list[_Unit]) -> str:
     )
     return f"""CREATE OR REPLACE TEMP TABLE _sv_k AS
                SELECT m._gid, m._n, m._ord, m._recency, {cols} FROM _sv_m AS m{joins} ORDER BY m._gid"""
+
+
+def _conflicts_sql() -> str:
+    """`golden_conflicts` (golden_id, field): golden records whose members hold two birth dates that are not one
+    keying slip apart (one character, or day and month swapped). A person has one date of birth: such a golden
+    record most likely joins two people, and write-back must not spread either one's values to the other."""
+    return """
+        CREATE OR REPLACE TABLE golden_conflicts AS
+        WITH d AS (SELECT DISTINCT _gid, date_of_birth AS dob FROM _sv_m WHERE _n > 1 AND date_of_birth IS NOT NULL)
+        SELECT DISTINCT g.golden_id, 'date_of_birth' AS field
+        FROM d AS a JOIN d AS b ON a._gid = b._gid AND a.dob < b.dob JOIN _sv_g AS g ON g._gid = a._gid
+        WHERE damerau_levenshtein(strftime(a.dob, '%Y%m%d'), strftime(b.dob, '%Y%m%d')) > 1
+          AND NOT (year(a.dob) = year(b.dob) AND month(a.dob) = day(b.dob) AND day(a.dob) = month(b.dob))"""
 
 
 def _cases_sql() -> str:

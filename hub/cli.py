@@ -207,12 +207,15 @@ def run_summary(r: PipelineSummary) -> str:
     lines += [_golden_table(r), ""]
     writes = [
         [s, r.value(f"writeback_{s}", "rows_planned", "-"), r.value(f"writeback_{s}", "rows_updated", "-"),
-         r.value(f"writeback_{s}", "values_changed", "-"), r.value(f"writeback_{s}", "conflicts", "-")]
+         r.value(f"writeback_{s}", "values_changed", "-"), r.value(f"writeback_{s}", "conflicts", "-"),
+         r.value(f"writeback_{s}", "address_kept", "-"), r.value(f"writeback_{s}", "conflicted", "-")]
         for s in r.sources
     ]  # fmt: skip
     dry = any(r.value(f"writeback_{s}", "dry_run") for s in r.sources)
     lines.append("write-back" + (" (DRY RUN: nothing written)" if dry else "") + ":")
-    lines += [_table(["source", "rows planned", "rows updated", "values written", "conflicts skipped"], writes), ""]
+    heads = ["source", "rows planned", "rows updated", "values written", "conflicts skipped", "own address kept",
+             "two people?"]  # fmt: skip
+    lines += [_table(heads, writes), ""]
     if dry:
         for s in r.sources:
             preview = r.value(f"writeback_{s}", "changes_preview")
@@ -288,8 +291,16 @@ def cmd_writeback(args: argparse.Namespace) -> int:
           f"{r.seconds:.1f}"] for r in results],
     ))  # fmt: skip
     for r in results:
+        if r.styles:
+            print(f"{r.source} writes: " + "; ".join(s.describe() for s in r.styles.values()))
         if r.address_kept:
-            print(f"{r.source}: {r.address_kept:,} rows keep their own address (it has a field the golden one lacks)")
+            print(
+                f"{r.source}: {r.address_kept:,} rows keep their own address (another place, not outdated by evidence)"
+            )
+        if r.conflicted:
+            print(
+                f"{r.source}: {r.conflicted:,} rows left alone: their golden record holds two birth dates (two people?)"
+            )
     if args.dry_run:
         for r in results:
             if r.changes.empty:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from hub import echoes
 from hub.config import HubConfig
 from hub.workspace import Workspace, scalar
 from matching import models
@@ -46,13 +47,15 @@ class MatchResult:
 def train(ws: Workspace, backend: MatcherBackend | None = None, progress: Callable[[str], None] | None = None):
     """Train a new model version on the current standardized records (`hub model train`)."""
     backend = backend or DuckDBSplinkBackend(ws.con)
-    n = standardize(ws.con, target=RECORDS)
+    n = standardize_records(ws)
     return models.save(ws.con, backend.train(RECORDS, progress), n)
 
 
 def standardize_records(ws: Workspace) -> int:
-    """Rebuild standardized_records from every staged record; returns how many."""
-    return standardize(ws.con, target=RECORDS)
+    """Rebuild standardized_records from every staged record as evidence: a value the hub wrote into a source and
+    read back counts as the value it overwrote (hub/echoes.py), so it neither votes nor raises a match score.
+    Returns how many records."""
+    return standardize(ws.con, source=echoes.create_evidence_view(ws.con, ws.fields), target=RECORDS)
 
 
 def current_model(

@@ -101,6 +101,9 @@ def writeback_asset(name: str) -> dg.AssetsDefinition:
                 "conflicts": r.conflicts,
                 "missing": r.missing,
                 "values_changed": r.values_changed,
+                "address_kept": r.address_kept,
+                "conflicted": r.conflicted,
+                "style": dg.MetadataValue.md("\n".join(f"- {s.describe()}" for s in r.styles.values()) or "_none_"),
                 "values_by_column": _md(by_column),
                 "changes_preview": _md(r.changes.head(PREVIEW_ROWS)),
             }

@@ -1,0 +1,162 @@
+"""How a source writes its values, learned from the values it already holds, so write-back writes golden values
+the way that source itself would: "SMITH, John" stays "SURNAME, Given" in a billing system that keeps surnames in
+capitals, a state stays a code where states are codes, a postcode keeps or drops its space, a flat goes before
+or after the street (per country) in a system with one street line.
+
+A style is learned when one form clearly dominates the source's existing values (SHARE of at least MIN_VALUES
+values); otherwise the golden value's own form is written. A mapping's `write_case` / `write_format` in hub.yaml
+overrides what is learned. `learn` is one aggregate query over the source's staged records; `render` returns the
+SQL that writes a golden value in that style.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hub import forms
+from hub.config import CASED_FIELDS, SourceConfig
+from hub.forms import REGION_CODE_COUNTRIES
+from hub.workspace import STAGED, Workspace
+
+SHARE = 0.8  # a form held by this share of the source's values is its convention
+MIN_VALUES = 20  # fewer values than this teach nothing: the golden value's own form is written
+LAYOUTS = ("unit_first", "unit_last", "unit_newline")
+
+
+@dataclass(frozen=True)
+class Style:
+    """How one field is written into one source: `choice` (upper / lower / proper, spaced / compact, code / name,
+    a unit layout per country) and what it was learned from, for the run's report."""
+
+    field: str
+    choice: str
+    learned_from: int = 0  # values that showed the convention (0: given in hub.yaml, or a default)
+    share: float = 0.0
+    by_country: tuple[tuple[str, str], ...] = ()  # unit layout per country (address_line1 without a line-2 slot)
+
+    def describe(self) -> str:
+        where = f" ({', '.join(f'{c}: {v}' for c, v in self.by_country)})" if self.by_country else ""
+        seen = f", {self.share:.0%} of {self.learned_from:,} values" if self.learned_from else ""
+        return f"{self.field}: {self.choice}{where}{seen}"
+
+
+def unit_slot(src: SourceConfig) -> bool:
+    """Whether the source keeps the unit (flat, apartment) in a line-2 column write-back may fill."""
+    return "address_line2" in src.accepts
+
+
+def learn(ws: Workspace, src: SourceConfig, source: str) -> dict[str, Style]:
+    """The style of every accepted field that has one, from the source's staged records."""
+    fields = [f for f in src.accepts if f in CASED_FIELDS or f in ("postal_code", "address_line1")]
+    if not fields:
+        return {}
+    aggregates = []
+    for f in fields:
+        if f in CASED_FIELDS:
+            letters = f"{f} IS NOT NULL AND upper({f}) <> lower({f})"
+            aggregates += [
+                f"count(*) FILTER ({letters}) AS {f}__n",
+                f"count(*) FILTER ({letters} AND {f} = upper({f})) AS {f}__upper",
+                f"count(*) FILTER ({letters} AND {f} = lower({f})) AS {f}__lower",
+            ]
+    if "postal_code" in fields:
+        spaced = "contains(hub_postcode(postal_code, country), ' ')"
+        aggregates += [
+            f"count(*) FILTER ({spaced}) AS postal_code__n",
+            f"count(*) FILTER ({spaced} AND regexp_matches(postal_code, '\\s')) AS postal_code__spaced",
+        ]
+    if "region" in fields:
+        coded = f"country IN {REGION_CODE_COUNTRIES} AND region IS NOT NULL"
+        aggregates += [
+            f"count(*) FILTER ({coded}) AS region__coded_n",
+            f"count(*) FILTER ({coded} AND upper(trim(region)) = hub_region(region, country)) AS region__codes",
+        ]
+    forms.load(ws.con)
+    row = ws.con.execute(f"SELECT {', '.join(aggregates)} FROM {STAGED} WHERE source_system = ?", [source]).fetchall()[
+        0
+    ]
+    counts = dict(zip([a.rsplit(" AS ", 1)[1] for a in aggregates], row, strict=True))
+    styles = {}
+    for f in fields:
+        given = src.fields[f]
+        if f in CASED_FIELDS:
+            styles[f] = (
+                Style(f, given.write_case)
+                if given.write_case
+                else _majority(f, counts[f"{f}__n"], {"upper": counts[f"{f}__upper"], "lower": counts[f"{f}__lower"]})
+            )
+    if "postal_code" in fields:
+        n, spaced = counts["postal_code__n"], counts["postal_code__spaced"]
+        given = src.fields["postal_code"].write_format
+        styles["postal_code"] = (
+            Style("postal_code", given) if given else _choice("postal_code", n, spaced, "spaced", "compact")
+        )
+    if "region" in fields:
+        n, codes = counts["region__coded_n"], counts["region__codes"]
+        given = src.fields["region"].write_format
+        styles["region_format"] = Style("region", given) if given else _choice("region", n, codes, "code", "name")
+    if "address_line1" in fields and not unit_slot(src):
+        styles["layout"] = _layout(ws, src, source)
+    return styles
+
+
+def _majority(field: str, n: int, forms_: dict[str, int]) -> Style:
+    """upper / lower when that form holds SHARE of the values, else the golden value's proper case."""
+    for choice, count in forms_.items():
+        if n >= MIN_VALUES and count >= SHARE * n:
+            return Style(field, choice, n, count / n)
+    return Style(field, "proper", n, (n - sum(forms_.values())) / n if n else 0.0)
+
+
+def _choice(field: str, n: int, hits: int, yes: str, no: str) -> Style:
+    """`yes` when at least half of the n telling values show it; the golden value's form (`yes`) without data."""
+    if n < MIN_VALUES:
+        return Style(field, yes)
+    return Style(field, yes if hits >= n / 2 else no, n, max(hits, n - hits) / n)
+
+
+def _layout(ws: Workspace, src: SourceConfig, source: str) -> Style:
+    """Where a one-line street puts the flat, per country, from the lines that hold one: on its own line, before
+    the street ("Flat 3, 12 Oak Road") or after it ("123 Main St Apt. 5"); given: the same for every country."""
+    given = src.fields["address_line1"].write_format
+    if given:
+        return Style("address_line1", given)
+    rows = ws.con.execute(
+        f"""WITH u AS (SELECT country, address_line1 AS l1, hub_unit_raw(address_line1) AS unit FROM {STAGED}
+                      WHERE source_system = ? AND address_line1 IS NOT NULL)
+            SELECT coalesce(country, ''), CASE WHEN contains(l1, chr(10)) THEN 'unit_newline'
+                        WHEN starts_with(ltrim(l1), unit) THEN 'unit_first' ELSE 'unit_last' END AS layout, count(*)
+            FROM u WHERE unit IS NOT NULL GROUP BY ALL ORDER BY 1, 3 DESC, 2""",
+        [source],
+    ).fetchall()
+    total = sum(n for _, _, n in rows)
+    if total < MIN_VALUES:
+        return Style("address_line1", "unit_last", total)
+    overall: dict[str, int] = {}
+    per_country: dict[str, str] = {}
+    for country, layout, n in rows:
+        overall[layout] = overall.get(layout, 0) + n
+        per_country.setdefault(country, layout)  # rows come most frequent first per country
+    top = max(overall, key=lambda k: (overall[k], k))
+    by_country = tuple((c, v) for c, v in sorted(per_country.items()) if c and v != top)
+    return Style("address_line1", top, total, overall[top] / total, by_country)
+
+
+def render(field: str, value: str, styles: dict[str, Style], country: str) -> str:
+    """SQL writing the golden `value` (a column reference) of `field` the way the source writes it; `country` is
+    the golden country's column (regions and layouts depend on it)."""
+    style = styles.get(field)
+    if style and style.choice in ("upper", "lower"):
+        value = f"{style.choice}({value})"
+    if field == "postal_code" and style and style.choice == "compact":
+        value = f"replace({value}, ' ', '')"
+    if field == "region" and "region_format" in styles and styles["region_format"].choice == "name":
+        value = f"hub_region_name({value}, {country})"
+    return value
+
+
+def layout_sql(styles: dict[str, Style], country: str) -> str:
+    """The unit layout for a golden record's country, as SQL."""
+    style = styles.get("layout") or Style("address_line1", "unit_last")
+    whens = "".join(f" WHEN '{c}' THEN '{v}'" for c, v in style.by_country)
+    return f"CASE {country}{whens} ELSE '{style.choice}' END" if whens else f"'{style.choice}'"

@@ -1,0 +1,370 @@
+"""What write-back writes into one source, and why: one set-based DuckDB query over the workspace.
+
+Each staged record of the source is joined to its golden record (golden_members -> golden_values), to its own
+evidence (standardized_records: the values matching and survivorship saw, the hub's echoes already replaced by
+what they overwrote), to the rule its value lost on (golden_contested) and to what the hub wrote before
+(writeback_echoes, writeback_state). Per accepted field:
+
+1. Nothing is written when the source's value already says the same after normalization (hub/forms.py keys:
+   case, spacing, punctuation, titles, email spelling of one mailbox, postcode and state forms, street and unit
+   in any layout, E.164 phones, alpha-2 countries). No case-only or format-only rewrites.
+2. The policy decides (hub.yaml `policy`, `writeback.policy`, DEFAULT_POLICY): `fill` writes only where the
+   source has no value; `correct` also replaces the source's own value, but only where that value lost to the
+   golden value on evidence: a rule in EVIDENCE_RULES (a typo, a nickname, outvoted, invalid, an incomplete
+   address, a less trusted source), `most_recent` for values people change (TIME_FIELDS: an old email, a
+   pre-move address, an older consent choice), or a steward's pin. A value that lost on a tie-break, on
+   length or on completeness is never overwritten. `never` writes nothing. A value the hub itself wrote earlier
+   (an echo) may always be replaced: it is the hub's, not the source's.
+3. The golden value is written in the source's own style (connectors/styles.py): case of names and towns,
+   postcode spacing, state code or name, where the flat goes in a one-line street.
+
+The address block (street line, unit, town, region, postcode, country) is one place. Where every block field
+the record has agrees with the golden address, its blanks are filled (`fill` or `correct`). Where it describes
+another place, the whole block is written only under `correct` when the record's address lost on evidence (or
+is an echo) and no field of the old address would be left beside the new one (write-back never blanks a field);
+otherwise the record keeps its address and is counted as `address_kept`. Consent is written only as an explicit
+choice ('granted' / 'denied'), its time only together with it.
+
+Records linked to their golden record are linked at or above the auto-match threshold or by a steward (clusters
+are built from nothing else), so every golden value here comes with a strong link. A golden record whose members
+disagree on what cannot change (golden_conflicts: two birth dates) most likely joins two people: its records get
+nothing but their golden id, and are counted as `conflicted` until a steward splits them or the sources agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from connectors.styles import Style, layout_sql, learn, render, unit_slot
+from hub import echoes, forms
+from hub.config import ADDRESS_BLOCK, HubConfig, SourceConfig
+from hub.model import CONSENT_FIELDS, Consent, FieldType
+from hub.workspace import STAGED, Workspace
+
+STATE = "writeback_state"
+MEMBERS = "golden_members"
+VALUES = "golden_values"
+RECORDS = "standardized_records"
+CONTESTED = "golden_contested"
+CONFLICTS = "golden_conflicts"
+LINEAGE = "golden_lineage"
+EXPLICIT = (Consent.GRANTED.value, Consent.DENIED.value)
+EVIDENCE_RULES = ("valid", "common_spelling", "most_frequent", "complete", "source_priority", "consent_most_recent")
+TIME_FIELDS = ("email", "phone", "address", *CONSENT_FIELDS)  # values people change: the newer record knows
+HASH, GID, STALE, KEPT, TODO = "_values_hash", "_golden_id", "_stale", "_address_kept", "_todo"
+CONFLICTED = "_conflicted"
+ORIGINAL, EVIDENCE_AT = "_o_", "_evidence_at"  # per written field the record's own value before; its time
+
+
+class PlanError(Exception):
+    """The workspace lacks what a plan needs (no golden records built yet)."""
+
+
+@dataclass
+class Plan:
+    rows: pd.DataFrame  # what to push, plus internal columns (prefix `_`)
+    stale: pd.DataFrame  # rows left out: changed since the golden records were built
+    address_kept: int  # rows whose (other) address is left alone
+    conflicted: int  # rows of golden records that most likely join two people: nothing written but the golden id
+    styles: dict[str, Style]
+
+
+def ensure_state(ws: Workspace) -> None:
+    ws.con.execute(
+        f"""CREATE TABLE IF NOT EXISTS {STATE} (
+              source_system VARCHAR, source_key VARCHAR, golden_id VARCHAR, values_hash VARCHAR,
+              source_version VARCHAR, written_at TIMESTAMP, PRIMARY KEY (source_system, source_key))"""
+    )
+
+
+def plan(ws: Workspace, cfg: HubConfig, source: str) -> Plan:
+    """The plan of `source` (see the module docstring)."""
+    if source not in cfg.sources:
+        raise KeyError(f"no source named {source!r} (configured: {list(cfg.sources)})")
+    for table in (MEMBERS, VALUES, RECORDS, CONTESTED, CONFLICTS, LINEAGE):
+        if not ws.has_table(table):
+            raise PlanError(f"the workspace has no {table}: run `hub match` and `hub golden` first")
+    ensure_state(ws)
+    echoes.ensure(ws.con, ws.fields)
+    forms.load(ws.con)
+    src = cfg.sources[source]
+    styles = learn(ws, src, source)
+    frame = ws.con.execute(_sql(src, cfg, source, styles), {"source": source}).df()
+    for c in frame.columns:
+        if pd.api.types.is_object_dtype(frame[c]):
+            frame[c] = frame[c].astype("string")
+    flag = lambda c: frame.pop(c).fillna(False).astype(bool).to_numpy()  # noqa: E731
+    stale, todo, kept, conflicted = flag(STALE), flag(TODO), flag(KEPT), flag(CONFLICTED)
+    return Plan(
+        rows=frame[todo & ~stale].reset_index(drop=True),
+        stale=frame[todo & stale].reset_index(drop=True),
+        address_kept=int((kept & ~stale & ~conflicted).sum()),
+        conflicted=int((conflicted & ~stale).sum()),
+        styles=styles,
+    )
+
+
+def public(rows: pd.DataFrame) -> pd.DataFrame:
+    """The plan as Connector.push takes it: source_key, expected_version, accepted fields, golden_id."""
+    return rows[[c for c in rows.columns if not c.startswith("_")]]
+
+
+def _key(field: str, value: str, cfg: HubConfig) -> str:
+    """SQL: the comparison key of a field's value (a column): equal keys say the same thing."""
+    if field in ("first_name", "last_name"):
+        return f"std_name({value})"
+    if field == "email":
+        return f"coalesce(hub_email_key({value}), std_text({value}))"
+    if field in ("city", "region") or (cfg.field_type(field) == FieldType.STRING and field not in _EXACT):
+        return f"std_text({value})"
+    return value
+
+
+_EXACT = ("phone", "country", "preferred_channel", *CONSENT_FIELDS)
+
+
+def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style]) -> str:
+    accepted = list(src.accepts)
+    mapped_block = [f for f in src.fields if f in ADDRESS_BLOCK]
+    block = [f for f in accepted if f in ADDRESS_BLOCK]
+    singles = [f for f in accepted if f not in ADDRESS_BLOCK and f not in CONSENT_FIELDS and not _is_consent_at(f)]
+    consents = [f for f in accepted if f in CONSENT_FIELDS]
+    slot = unit_slot(src)
+    policy = {f: cfg.policy_for(source, f) for f in [*singles, *consents]} | {
+        "address": cfg.policy_for(source, "address")
+    }
+    units = [*singles, *consents, *(["address"] if block else [])]
+
+    golden = sorted(
+        {*accepted, *(("address_line1", "address_line2", "postal_code", "country") if mapped_block else ())}
+    )
+    joined = [f"g.{f} AS _g_{f}" for f in golden] + [f"r.{f} AS {ORIGINAL}{f}" for f in accepted]
+    joined += [f"e.{f}__written AS _e_{f}" for f in accepted]
+    lost = (
+        ", ".join(f"bool_or(field = '{u}' AND rule IN {_rules(u)}) AS _lost_{u}" for u in units) or "NULL AS _lost_none"
+    )
+    pins = (
+        ", ".join(
+            f"bool_or(field IN {tuple(ADDRESS_BLOCK)}) AS _pin_{u}"
+            if u == "address"
+            else f"bool_or(field = '{u}') AS _pin_{u}"
+            for u in units
+        )
+        or "NULL AS _pin_none"
+    )
+
+    # -- address parts (computed in their own projections: macros only ever see columns) --
+    parts, keys = ["true AS _parts"], []
+    if mapped_block:
+        line2 = "address_line2" if "address_line2" in src.fields else "NULL::VARCHAR"
+        parts = [
+            "hub_unit_raw(address_line1) AS _s_unit_raw",
+            f"hub_postcode_key({_col(src, 'postal_code')}, coalesce({_col(src, 'country')}, _g_country)) AS _s_pkey",
+            "hub_postcode_key(_g_postal_code, _g_country) AS _g_pkey",
+            f"hub_region({_col(src, 'region')}, coalesce({_col(src, 'country')}, _g_country)) AS _s_region",
+        ]
+        keys = [
+            f"std_street(hub_street_from(address_line1, {line2}, _s_unit_raw), sm.street_map) AS _sk_street",
+            f"std_street(hub_unit_from({line2}, _s_unit_raw), sm.street_map) AS _sk_unit",
+            "std_street(_g_address_line1, sm.street_map) AS _gk_street",
+            "std_street(_g_address_line2, sm.street_map) AS _gk_unit",
+            "std_text(_s_region) AS _sk_region",
+        ]
+    for f in [*singles, *consents]:
+        keys += [f"{_key(f, f, cfg)} AS _sk_{f}", f"{_key(f, f'_g_{f}', cfg)} AS _gk_{f}"]
+    if "city" in mapped_block:
+        keys += [f"{_key('city', 'city', cfg)} AS _sk_city", f"{_key('city', '_g_city', cfg)} AS _gk_city"]
+    if "region" in mapped_block:
+        keys += [f"{_key('region', '_g_region', cfg)} AS _gk_region"]
+
+    # -- decisions --
+    decide = []
+    for f in singles:
+        echo = f"(_e_{f} IS NOT NULL AND {f} IS NOT DISTINCT FROM _e_{f})"
+        own = _may_correct(policy[f], f)
+        decide.append(
+            f"(_g_{f} IS NOT NULL AND _sk_{f} IS DISTINCT FROM _gk_{f} AND {_not_never(policy[f])}"
+            f" AND ({f} IS NULL OR {echo} OR {own})) AS _w0_{f}"
+        )
+    for f in consents:
+        echo = f"(_e_{f} IS NOT NULL AND {f} IS NOT DISTINCT FROM _e_{f})"
+        blank = f"{f} IS NULL OR {f} = '{Consent.UNKNOWN.value}'"
+        decide.append(
+            f"(_g_{f} IN {EXPLICIT} AND {f} IS DISTINCT FROM _g_{f} AND {_not_never(policy[f])}"
+            f" AND ({blank} OR {echo} OR {_may_correct(policy[f], f)})) AS _w_{f}"
+        )
+    values = {}
+    flags = _block_flags(src, mapped_block, block, policy["address"], slot) if block else ["NULL AS _no_block"]
+    decide += _block_decisions(block, policy["address"], slot)
+    for f in singles:
+        value = render(f, f"_g_{f}", styles, "_g_country")
+        values[f] = f"CASE WHEN _w_{f} THEN {value} END"
+    for f in consents:
+        values[f] = f"CASE WHEN _w_{f} THEN _g_{f} END"
+        if f"{f}_at" in accepted:
+            values[f"{f}_at"] = f"CASE WHEN _w_{f} THEN _g_{f}_at END"
+    for f in block:
+        if f == "address_line2" and not slot:
+            continue
+        if f == "address_line1" and not slot:
+            street, unit = (
+                render("address_line1", v, styles, "_g_country") for v in ("_g_address_line1", "_g_address_line2")
+            )
+            value = f"hub_one_line({street}, {unit}, {layout_sql(styles, '_g_country')})"
+        else:
+            value = render(f, f"_g_{f}", styles, "_g_country")
+        values[f] = f"CASE WHEN _w_{f} THEN {value} END"
+    for f in accepted:  # a consent time not accepted with its choice is never written alone
+        values.setdefault(f, "NULL")
+
+    is_date = lambda f: cfg.field_type(f) == FieldType.DATE  # noqa: E731
+    sent = {f: (f"CAST({v} AS TIMESTAMP)" if is_date(f) and v != "NULL" else v) for f, v in values.items()}
+    hashed = ", ".join(f"coalesce(CAST(_v_{f} AS VARCHAR), chr(0))" for f in accepted) or "''"
+    any_write = " OR ".join(f"_v_{f} IS NOT NULL" for f in accepted) or "false"
+    gid_wanted = src.golden_id is not None
+    already = "coalesce(_w_hash = _hash AND _w_version = source_version, false)"
+    todo = f"(({any_write}) AND NOT {already})" + (" OR _gid IS DISTINCT FROM _w_gid" if gid_wanted else "")
+    # Stale: changed after the matching run the golden records come from, and not by write-back itself.
+    stale = "(_std_version IS DISTINCT FROM source_version AND _w_version IS DISTINCT FROM source_version)"
+    kept = "_kept" if block else "false"
+    out = [f"_v_{f} AS {f}" for f in accepted] + ([f"_gid AS {GID.removeprefix('_')}"] if gid_wanted else [])
+    return f"""
+        WITH s AS (SELECT * FROM {STAGED} WHERE source_system = $source),
+        j AS (
+            SELECT s.*, m.golden_id AS _gid, r.source_version AS _std_version, r.source_updated_at AS {EVIDENCE_AT},
+                   {", ".join(joined)}, c.* EXCLUDE (record_id), p.* EXCLUDE (golden_id),
+                   w.values_hash AS _w_hash, w.source_version AS _w_version, w.golden_id AS _w_gid,
+                   m.golden_id IN (SELECT golden_id FROM {CONFLICTS}) AS {CONFLICTED}
+            FROM s
+            JOIN {MEMBERS} AS m ON m.record_id = s.source_system || ':' || s.source_key
+            JOIN {VALUES} AS g ON g.golden_id = m.golden_id
+            LEFT JOIN {RECORDS} AS r ON r.unique_id = m.record_id
+            LEFT JOIN (SELECT * FROM {STATE} WHERE source_system = $source) AS w
+                   ON w.source_key = s.source_key
+            LEFT JOIN (SELECT * FROM {echoes.ECHOES} WHERE source_system = $source) AS e
+                   ON e.source_key = s.source_key
+            LEFT JOIN (SELECT record_id, {lost} FROM {CONTESTED}
+                       WHERE starts_with(record_id, $source || ':') GROUP BY record_id) AS c
+                   ON c.record_id = m.record_id
+            LEFT JOIN (SELECT golden_id, {pins} FROM {LINEAGE} WHERE rule = 'pinned' GROUP BY golden_id) AS p
+                   ON p.golden_id = m.golden_id),
+        a AS (SELECT *, {", ".join(parts)} FROM j),
+        k AS (SELECT a.*, {", ".join(keys) or "NULL AS _no_keys"} FROM a CROSS JOIN std_street_map AS sm),
+        b AS (SELECT *, {", ".join(flags)} FROM k),
+        d0 AS (SELECT *, {", ".join(decide) or "NULL AS _no_decisions"} FROM b),
+        d AS (SELECT *, {", ".join(_together(src, singles)) or "NULL AS _no_together"} FROM d0),
+        v AS (SELECT *, {
+        ", ".join(f"CASE WHEN NOT {CONFLICTED} THEN {e} END AS _v_{f}" for f, e in sent.items()) or "NULL AS _v_none"
+    } FROM d),
+        x AS (SELECT *, md5(concat_ws(chr(31), {hashed})) AS _hash FROM v)
+        SELECT source_key, source_version AS expected_version, {", ".join([*out, ""])}
+               _hash AS {HASH}, _gid AS {GID}, {stale} AS {STALE}, ({todo}) AS {TODO}, {kept} AS {KEPT}, {CONFLICTED},
+               {", ".join(f"{ORIGINAL}{f}" for f in accepted)}, {EVIDENCE_AT}
+        FROM x
+        WHERE ({todo}) OR {kept} OR {CONFLICTED}
+        ORDER BY source_key"""
+
+
+def _together(src: SourceConfig, singles: list[str]) -> list[str]:
+    """`_w_<field>` of the single fields. Parts of one column ("SMITH, John") are written together: when one part
+    is written, a part that says the same as its golden value is written in the golden value's (styled) form too,
+    so the cell reads as one person wrote it ("rebecca warednr" becomes "Rebecca Warner", not "rebecca Warner")."""
+    out = []
+    for f in singles:
+        column = src.fields[f].column
+        partners = [p for p in singles if p != f and src.fields[p].column == column]
+        along = "".join(
+            f" OR (_w0_{p} AND _g_{f} IS NOT NULL AND _sk_{f} IS NOT DISTINCT FROM _gk_{f})" for p in partners
+        )
+        out.append(f"(_w0_{f}{along}) AS _w_{f}")
+    return out
+
+
+def _block_flags(src: SourceConfig, mapped: list[str], accepted: list[str], policy: str, slot: bool) -> list[str]:
+    """The address block's record-level flags: `_agree` (every block field the record has says what the golden
+    address says), `_whole` (write the golden address over the record's other place) and `_kept`."""
+    agree = [f"({_agrees(f)})" for f in mapped]
+    leftover = []  # a field of the record's own address that the golden one would leave standing beside it
+    for f in mapped:
+        if f == "country" or (f == "address_line2" and not slot and f in accepted):
+            continue
+        if f in accepted:
+            golden = "_g_address_line2" if f == "address_line2" else f"_g_{f}"
+            leftover.append(f"({f} IS NOT NULL AND {golden} IS NULL)")
+        else:
+            leftover.append(f"NOT ({_agrees(f)})")
+    own = " OR ".join(f"{f} IS NOT NULL" for f in mapped if f != "country") or "false"
+    golden_has = "(_g_address_line1 IS NOT NULL OR _g_postal_code IS NOT NULL)"
+    echo_fields = [f for f in ("address_line1", "postal_code") if f in accepted]
+    echo = " OR ".join(f"(_e_{f} IS NOT NULL AND {f} IS NOT DISTINCT FROM _e_{f})" for f in echo_fields) or "false"
+    agreed = " AND ".join(agree) or "true"
+    whole = (
+        f"{golden_has} AND NOT ({agreed}) AND NOT ({' OR '.join(leftover) or 'false'}) AND {_not_never(policy)}"
+        f" AND (({echo}) OR {_may_correct(policy, 'address')})"
+    )
+    return [
+        f"({agreed}) AS _agree",
+        f"({whole}) AS _whole",
+        f"({golden_has} AND ({own}) AND NOT ({agreed}) AND NOT ({whole})) AS _kept",
+    ]
+
+
+def _block_decisions(accepted: list[str], policy: str, slot: bool) -> list[str]:
+    """Per accepted block field, whether to write it: the whole golden address, or a blank of the same place."""
+    decisions = []
+    for f in accepted:
+        if f == "address_line2" and not slot:
+            continue
+        if f == "address_line1" and not slot:  # one line holds street and unit: a missing unit is a blank too
+            differs = "(_sk_street IS DISTINCT FROM _gk_street OR _sk_unit IS DISTINCT FROM _gk_unit)"
+            blank = "(address_line1 IS NULL OR (_sk_unit IS NULL AND _gk_unit IS NOT NULL))"
+        elif f in ("address_line1", "address_line2"):
+            part = "street" if f == "address_line1" else "unit"
+            differs, blank = f"_sk_{part} IS DISTINCT FROM _gk_{part}", f"_sk_{part} IS NULL"
+        elif f == "postal_code":
+            differs, blank = "_s_pkey IS DISTINCT FROM _g_pkey", "postal_code IS NULL"
+        elif f == "country":
+            differs, blank = "country IS DISTINCT FROM _g_country", "country IS NULL"
+        else:
+            differs, blank = f"_sk_{f} IS DISTINCT FROM _gk_{f}", f"{f} IS NULL"
+        write = f"{differs} AND (_whole OR (_agree AND {blank}))"
+        decisions.append(f"(_g_{f} IS NOT NULL AND {_not_never(policy)} AND {write}) AS _w_{f}")
+    return decisions
+
+
+def _agrees(field: str) -> str:
+    """Whether one block field of the record agrees with the golden address (a blank agrees)."""
+    return {
+        "address_line1": "_sk_street IS NULL OR _sk_street IS NOT DISTINCT FROM _gk_street",
+        "address_line2": "_sk_unit IS NULL OR _sk_unit IS NOT DISTINCT FROM _gk_unit",
+        "city": "city IS NULL OR _sk_city IS NOT DISTINCT FROM _gk_city",
+        "region": "region IS NULL OR _sk_region IS NOT DISTINCT FROM _gk_region",
+        "postal_code": "postal_code IS NULL OR _s_pkey IS NOT DISTINCT FROM _g_pkey",
+        "country": "country IS NULL OR country IS NOT DISTINCT FROM _g_country",
+    }[field]
+
+
+def _rules(unit: str) -> str:
+    rules = [*EVIDENCE_RULES, *(["most_recent"] if unit in TIME_FIELDS else [])]
+    return "(" + ", ".join(f"'{r}'" for r in rules) + ")"
+
+
+def _not_never(policy: str) -> str:
+    return "false" if policy == "never" else "true"
+
+
+def _may_correct(policy: str, unit: str) -> str:
+    """SQL: whether the record's own value may be replaced: `correct`, and it lost on evidence or to a pin."""
+    if policy != "correct":
+        return "false"
+    return f"(coalesce(_lost_{unit}, false) OR coalesce(_pin_{unit}, false))"
+
+
+def _col(src: SourceConfig, field: str) -> str:
+    return field if field in src.fields else "NULL::VARCHAR"
+
+
+def _is_consent_at(field: str) -> bool:
+    return field.endswith("_at") and field.removesuffix("_at") in CONSENT_FIELDS
