@@ -48,6 +48,7 @@ STREET_TYPES_CSV = DATA_DIR / "street_types.csv"
 # "lord"/"lady"/"master" are left out on purpose: they are real surnames as often as titles.
 NAME_AFFIXES = (
     "mr", "mrs", "ms", "mx", "miss", "dr", "prof", "rev", "sir", "dame",
+    "herr", "frau", "mme", "mlle", "sra", "srta", "dra", "dott",
     "jr", "jnr", "junior", "sr", "snr", "senior", "ii", "iii", "iv", "esq", "phd",
 )  # fmt: skip
 

@@ -27,6 +27,7 @@ from hub.config import ADDRESS_BLOCK, HubConfig, load_config
 from hub.model import CONSENT_FIELDS
 from hub.workspace import Workspace, scalar
 from matching.run import match
+from tests.value_keys import keys
 
 SYSTEMS = ("billing", "web", "app", "crm")
 SIDE_TABLE = "hub_golden_ids"  # web's golden-id table, the one table write-back may create
@@ -144,28 +145,6 @@ def text(s: pd.Series) -> pd.Series:
 def golden_now(hub: Hub) -> tuple[pd.DataFrame, pd.DataFrame]:
     with hub.engine.connect() as conn:
         return store.current_xref(conn), store.current_golden(conn).set_index("golden_id")
-
-
-def keys(ws: Workspace, field: str, values: pd.Series, country: pd.Series | None = None) -> pd.Series:
-    """The comparison keys (hub/forms.py) write-back uses for `field`: equal keys say the same thing."""
-    frame = pd.DataFrame({"v": values.astype("string").reset_index(drop=True),
-                          "c": (country if country is not None else pd.Series([None] * len(values)))
-                          .astype("string").reset_index(drop=True)})  # fmt: skip
-    expr = {
-        "first_name": "std_name(v)",
-        "last_name": "std_name(v)",
-        "email": "coalesce(hub_email_key(v), std_text(v))",
-        "city": "std_text(v)",
-        "region": "std_text(hub_region(v, c))",
-        "postal_code": "hub_postcode_key(v, c)",
-        "address_line1": "std_street(v, m.street_map)",
-    }.get(field, "v")
-    ws.con.register("_keys", frame)
-    try:
-        out = ws.con.execute(f"SELECT {expr} FROM _keys CROSS JOIN std_street_map AS m").fetchall()
-    finally:
-        ws.con.unregister("_keys")
-    return pd.Series([r[0] for r in out], dtype="string")
 
 
 # --------------------------------------------------------------------------------------------- tests
