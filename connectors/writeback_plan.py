@@ -51,7 +51,9 @@ CONTESTED = "golden_contested"
 CONFLICTS = "golden_conflicts"
 LINEAGE = "golden_lineage"
 EXPLICIT = (Consent.GRANTED.value, Consent.DENIED.value)
-EVIDENCE_RULES = ("valid", "common_spelling", "most_frequent", "complete", "source_priority", "consent_most_recent")
+EVIDENCE_RULES = (
+    "valid", "common_spelling", "most_frequent", "complete", "source_priority", "consent_most_recent", "swapped_names",
+)  # fmt: skip
 TIME_FIELDS = ("email", "phone", "address", *CONSENT_FIELDS)  # values people change: the newer record knows
 HASH, GID, STALE, KEPT, TODO = "_values_hash", "_golden_id", "_stale", "_address_kept", "_todo"
 CONFLICTED = "_conflicted"

@@ -30,6 +30,10 @@ Rules. `cfg.rules_for(field)` is a chain of tie-breakers tried in order; the add
   says it stands for the other candidate's name ("Matt" -> "Matthew"; spelling variants such as "Steven" are not
   nicknames; a nickname also stands for any longer name it starts: "Sam" for Samantha).
 - `source_priority`: position in `cfg.source_priority`; sources not listed come after, tied with each other.
+Before any rule, a record whose first and last name the population finds SWAP_ODDS times likelier the other way
+round (how many records hold its first name as a last name and its last name as a first name, against the way
+it holds them) has them swapped back: "Stokes" "Cameron" votes for Cameron Stokes (golden_contested says
+`swapped_names` for it, so write-back puts its names the right way round).
 - `most_recent`: the source's own `source_updated_at`, newest first (a record without one comes last).
 - `most_complete`: more non-null attribute fields (extras included; consent left out). For the address block: more
   non-null block fields.
@@ -86,6 +90,7 @@ STEWARD = "steward"
 PROPER_UDF = "survivorship_proper_case"
 TYPO_COMMON = 3  # golden records that must hold a spelling before a rare neighbour counts as its typo
 NEAR_SHARE = 0.12  # edits per character under which two text keys are near spellings that pool their votes
+SWAP_ODDS = 10  # how much likelier the population must find a record's names the other way round to swap them
 
 # Standardized columns (matching/standardize.py) that are a field's key, when the records have them.
 STD_COLUMNS = {
@@ -230,7 +235,7 @@ def survive(
     units = _units(cfg, extras, types)
     forms.load(con)
     _register_proper_case(con)
-    temps = ["_sv_g", "_sv_r", "_sv_m", "_sv_k", "_sv_win", "_sv_run", "_sv_spell", "_sv_decided", "_sv_cases"]
+    temps = ["_sv_g", "_sv_r", "_sv_swapped", "_sv_m", "_sv_k", "_sv_win", "_sv_run", "_sv_spell", "_sv_decided", "_sv_cases"]
     temps += ["_sv_pins", "_sv_pins_wide", *(f"_sv_votes_{u.name}" for u in units)]
     preserve = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false")  # no table here has a meaningful row order: write in parallel
@@ -404,6 +409,14 @@ def _members_sql(
             keys.append(f"coalesce({given or f'{key}(b.{f})'}, std_text(b.{f})) AS _key_{f}")
     place = "hub_place_key(b.address_line1, b.address_line2, sm.street_map) || '|' || coalesce(b._pkey, '')"
     case_forms = [f"hub_case_form(b.{f}) AS _form_{f}" for f in profile if types[f] == "VARCHAR"]
+    pairs = [("first_name", "last_name")] + ([("first_name_std", "last_name_std")] if len(std) >= 2 else [])
+    swap = ", ".join(
+        f"CASE WHEN sw.record_id IS NULL THEN r.{x} ELSE r.{y} END AS {x}, "
+        f"CASE WHEN sw.record_id IS NULL THEN r.{y} ELSE r.{x} END AS {y}"
+        for x, y in pairs
+    )
+    first = "r.first_name_std" if "first_name_std" in std else "std_name(r.first_name)"
+    last = "r.last_name_std" if "last_name_std" in std else "std_name(r.last_name)"
     first_key = "b.first_name_std" if "first_name_std" in std else "std_name(b.first_name)"
     return [
         f"""CREATE OR REPLACE TEMP TABLE _sv_g AS
@@ -417,11 +430,23 @@ def _members_sql(
             LEFT JOIN (SELECT unique_id, source_system, source_key,
                               CAST(source_updated_at AS TIMESTAMP) AS source_updated_at FROM {records}) AS r
                    ON r.unique_id = m.record_id""",
+        f"""CREATE OR REPLACE TEMP TABLE _sv_swapped AS
+            WITH n AS (SELECT r.unique_id AS record_id, {first} AS f, {last} AS l
+                       FROM _sv_r AS s JOIN {records} AS r ON r.unique_id = s.record_id),
+            pf AS (SELECT f AS k, count(*) AS n FROM n WHERE f IS NOT NULL GROUP BY f),
+            pl AS (SELECT l AS k, count(*) AS n FROM n WHERE l IS NOT NULL GROUP BY l)
+            SELECT n.record_id FROM n
+            LEFT JOIN pf AS ff ON ff.k = n.f LEFT JOIN pl AS ll ON ll.k = n.l
+            LEFT JOIN pf AS fl ON fl.k = n.l LEFT JOIN pl AS lf ON lf.k = n.f
+            WHERE n.f IS NOT NULL AND n.l IS NOT NULL AND n.f <> n.l
+              AND (coalesce(fl.n, 0) + 1) * (coalesce(lf.n, 0) + 1)
+                  > {SWAP_ODDS} * (coalesce(ff.n, 0) + 1) * (coalesce(ll.n, 0) + 1)""",
         f"""CREATE OR REPLACE TEMP TABLE _sv_m AS
             WITH a AS (
-                SELECT s._gid, s._n, s._ord, s._recency, r.*,
+                SELECT s._gid, s._n, s._ord, s._recency, r.* REPLACE ({swap}),
                        hub_unit_raw(r.address_line1) AS _unit_raw, hub_postcode_key(r.postal_code, r.country) AS _pkey
-                FROM _sv_r AS s LEFT JOIN {records} AS r ON r.unique_id = s.record_id),
+                FROM _sv_r AS s LEFT JOIN {records} AS r ON r.unique_id = s.record_id
+                LEFT JOIN _sv_swapped AS sw ON sw.record_id = s.record_id),
             b AS (
                 SELECT a._gid, a._n, a._ord, a._recency, a._pkey, {", ".join(values)},
                        {"".join(f"a.{c}, " for c in std)}a.country AS {_COUNTRY_FALLBACK},
@@ -617,9 +642,11 @@ def _contested_sql(units: list[_Unit]) -> str:
         lost = f"{mine} IS NOT NULL AND k._h_{u.name} <> w.{u.name}__wh"
         parts.append(f"SELECT k._ord, '{u.name}' AS field, {u.rule(best, mine)} AS rule FROM _sv_k AS k "
                      f"JOIN _sv_win AS w USING (_gid) WHERE w.record_count > 1 AND {lost}")  # fmt: skip
+    swapped = "SELECT record_id, unnest(['first_name', 'last_name']) AS field, 'swapped_names' AS rule FROM _sv_swapped"
     return f"""CREATE OR REPLACE TABLE golden_contested AS
                SELECT r.record_id, c.field, c.rule
-               FROM ({" UNION ALL ".join(parts)}) AS c JOIN _sv_r AS r USING (_ord)"""
+               FROM ({" UNION ALL ".join(parts)}) AS c JOIN _sv_r AS r USING (_ord)
+               UNION ALL {swapped}"""
 
 
 def _decided_sql(units: list[_Unit]) -> str:

@@ -371,6 +371,17 @@ HARMONIZE_CASES = {
         None,
         {"first_name": ("Steven", "most_recent")},
     ),
+    "names the wrong way round, as the population sees them, vote the right way round": (
+        [
+            {"first_name": "Stokes", "last_name": "Cameron", "source_updated_at": "2024-01-01"},
+            {"first_name": "STOKES", "last_name": "CAMERON"},
+            {"first_name": "Cameron", "last_name": "Stokes", "source_updated_at": "2020-01-01"},
+            *({"golden": f"f{i}", "first_name": "Cameron", "last_name": f"Lee{i}"} for i in range(12)),
+            *({"golden": f"l{i}", "first_name": f"Ann{i}", "last_name": "Stokes"} for i in range(12)),
+        ],
+        None,
+        {"first_name": ("Cameron", None), "last_name": ("Stokes", None)},  # all three now agree
+    ),
     "titles and suffixes are never part of a name": (
         [{"first_name": "Mr John", "last_name": "Smith Jr."}],
         None,
@@ -453,7 +464,7 @@ def test_contested_members_name_the_rule_they_lost_on():
             row["source_updated_at"] += "-01-01"
     golden = run(rows)
     contested = golden.con.execute("SELECT record_id, field, rule FROM golden_contested ORDER BY ALL").fetchall()
-    assert contested == [
+    assert contested == [  # (no record here holds its names the wrong way round: no `swapped_names`)
         ("crm:1", "email", "most_recent"),
         ("crm:1", "first_name", "common_spelling"),  # a nickname
         ("crm:2", "last_name", "common_spelling"),  # a typo; "WILLIAMS" is the same value as "Williams"
