@@ -235,8 +235,8 @@ def survive(
     units = _units(cfg, extras, types)
     forms.load(con)
     _register_proper_case(con)
-    temps = ["_sv_g", "_sv_r", "_sv_swapped", "_sv_m", "_sv_k", "_sv_win", "_sv_run", "_sv_spell", "_sv_decided", "_sv_cases"]
-    temps += ["_sv_pins", "_sv_pins_wide", *(f"_sv_votes_{u.name}" for u in units)]
+    temps = ["_sv_g", "_sv_r", "_sv_swapped", "_sv_m", "_sv_k", "_sv_win", "_sv_run", "_sv_spell", "_sv_decided"]
+    temps += ["_sv_cases", "_sv_pins", "_sv_pins_wide", *(f"_sv_votes_{u.name}" for u in units)]
     preserve = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false")  # no table here has a meaningful row order: write in parallel
     try:
