@@ -18,24 +18,9 @@ import duckdb
 import pandas as pd
 from truth_keys import EXPLICIT_CONSENT, as_text
 
-SCORED_FIELDS = (
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "email",
-    "phone",
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "consent_email",
-    "consent_sms",
-    "consent_phone",
-    "consent_post",
-    "preferred_channel",
-)
+from connectors.demo.truth_values import COLUMNS
+
+SCORED_FIELDS = COLUMNS[1:]  # every canonical field truth_values.csv holds (after person_id)
 
 
 @dataclass(frozen=True)
