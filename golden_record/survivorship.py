@@ -407,7 +407,11 @@ def _members_sql(
             given = f"b.{STD_COLUMNS[f]}" if f in STD_COLUMNS and STD_COLUMNS[f] in record_types else None
             key = {"first_name": "std_name", "last_name": "std_name", "email": "hub_email_key"}.get(f, "std_text")
             keys.append(f"coalesce({given or f'{key}(b.{f})'}, std_text(b.{f})) AS _key_{f}")
-    place = "hub_place_key(b.address_line1, b.address_line2, sm.street_map) || '|' || coalesce(b._pkey, '')"
+    if {"address_line1_std", "postal_code_std"} <= set(record_types):  # matching's own: street, unit, postcode
+        std += ["address_line1_std", "postal_code_std"]
+        place = "coalesce(b.address_line1_std, '') || '|' || coalesce(b.postal_code_std, '')"
+    else:
+        place = "hub_place_key(b.address_line1, b.address_line2, sm.street_map) || '|' || coalesce(b._pkey, '')"
     case_forms = [f"hub_case_form(b.{f}) AS _form_{f}" for f in profile if types[f] == "VARCHAR"]
     pairs = [("first_name", "last_name")] + ([("first_name_std", "last_name_std")] if len(std) >= 2 else [])
     swap = ", ".join(
@@ -415,6 +419,7 @@ def _members_sql(
         f"CASE WHEN sw.record_id IS NULL THEN r.{y} ELSE r.{x} END AS {y}"
         for x, y in pairs
     )
+    valid_email = "b.email_std IS NOT NULL" if "email_std" in std else "hub_email_key(b.email) IS NOT NULL"
     first = "r.first_name_std" if "first_name_std" in std else "std_name(r.first_name)"
     last = "r.last_name_std" if "last_name_std" in std else "std_name(r.last_name)"
     first_key = "b.first_name_std" if "first_name_std" in std else "std_name(b.first_name)"
@@ -460,7 +465,7 @@ def _members_sql(
                    (b.address_line1 IS NOT NULL AND (b.postal_code IS NOT NULL OR b.city IS NOT NULL)) AS _block_usable,
                    {", ".join(case_forms)},
                    n.name AS _nick_name, n.kind AS _nick_kind,
-                   hub_email_key(b.email) IS NOT NULL AS _valid_email,
+                   {valid_email} AS _valid_email,
                    coalesce(regexp_full_match(b.phone, '\\+[1-9][0-9]{{6,14}}'), false) AS _valid_phone
             FROM b CROSS JOIN std_street_map AS sm
             LEFT JOIN std_nicknames AS n ON n.nickname = {first_key}""",
@@ -608,30 +613,34 @@ def _runners_up_sql(units: list[_Unit]) -> str:
 def _spelling_sql(units: list[_Unit]) -> str:
     """`_sv_spell`: per golden id of two or more records and spelled column, the best-formed spelling among the
     members holding the winning key (proper case first, then the spelling most of them use, then the newest)
-    and the record it comes from."""
-    counted, aggs = [], []
-    for u in units:
-        for c in u.spelled:
-            same = f"_h_{u.name} = w.{u.name}__wh AND {c} IS NOT NULL"
-            counted.append(f"CASE WHEN {same} THEN count(*) OVER (PARTITION BY k._gid, {c}) END AS _n_{c}")
-            rank = (
-                f"(_form_{c}::HUGEINT << 96) + (({_TOP20} - least(_n_{c}, {_TOP20}))::HUGEINT << 64)"
-                f" + (_recency::HUGEINT << 32) + _ord"
-            )
-            aggs += [
-                f"arg_min({c}, {rank}) FILTER (WHERE _n_{c} IS NOT NULL) AS {c}",
-                f"arg_min(_ord, {rank}) FILTER (WHERE _n_{c} IS NOT NULL) AS {c}__ord",
-            ]
+    and the record it comes from (the newest holding it). Grouped per spelling, then per golden id: no window."""
     spelled_units = [u for u in units if u.spelled]
     wanted = ", ".join([*(f"k.{c}, k._form_{c}" for u in spelled_units for c in u.spelled),
-                        *(f"k._h_{u.name}" for u in spelled_units)])  # fmt: skip
+                        *(f"k._h_{u.name} = w.{u.name}__wh AS _same_{u.name}" for u in spelled_units)])  # fmt: skip
     wins = ", ".join(f"{u.name}__wh" for u in spelled_units)
+    parts, columns = [], []
+    for u in spelled_units:
+        for c in u.spelled:
+            rank = (
+                f"(any_value(_form_{c})::HUGEINT << 96) + (({_TOP20} - least(count(*), {_TOP20}))::HUGEINT << 64)"
+                f" + (min(_recency)::HUGEINT << 32) + min(_ord)"
+            )
+            parts.append(
+                f"""s_{c} AS (SELECT _gid, arg_min({c}, _rank) AS {c}, arg_min(_at, _rank) AS {c}__ord
+                             FROM (SELECT _gid, {c}, {rank} AS _rank, arg_min(_ord, (_recency, _ord)) AS _at
+                                   FROM cand WHERE _same_{u.name} AND {c} IS NOT NULL GROUP BY _gid, {c})
+                             GROUP BY _gid)"""
+            )
+            columns.append(c)
+    joins = "".join(f" LEFT JOIN s_{c} USING (_gid)" for c in columns)
     return f"""
         CREATE OR REPLACE TEMP TABLE _sv_spell AS
-        SELECT _gid, {", ".join(aggs)}
-        FROM (SELECT k._gid, k._ord, k._recency, {wanted}, {", ".join(counted)}
-              FROM _sv_k AS k JOIN (SELECT _gid, {wins} FROM _sv_win WHERE record_count > 1) AS w USING (_gid))
-        GROUP BY _gid"""
+        WITH cand AS MATERIALIZED (
+            SELECT k._gid, k._ord, k._recency, {wanted}
+            FROM _sv_k AS k JOIN (SELECT _gid, {wins} FROM _sv_win WHERE record_count > 1) AS w USING (_gid)),
+        {", ".join(parts)}
+        SELECT g._gid, {", ".join(f"{c}, {c}__ord" for c in columns)}
+        FROM (SELECT _gid FROM _sv_win WHERE record_count > 1) AS g{joins}"""
 
 
 def _contested_sql(units: list[_Unit]) -> str:
@@ -662,7 +671,7 @@ def _decided_sql(units: list[_Unit]) -> str:
         for c in u.columns:
             value, ord_ = f"w.{c}", winner_ord
             if c in u.spelled:
-                value = _written(c, f"coalesce(s.{c}, w.{c})")
+                value = f"coalesce(s.{c}, w.{c})"
                 ord_ = f"CASE WHEN s.{c} IS NOT NULL THEN s.{c}__ord ELSE {winner_ord} END"
             cols += [f"CASE WHEN {u.won(best)} THEN {value} END AS {c}", f"{ord_} AS {c}__ord"]
         cols.append(f"{u.rule(best, runner_up)} AS {u.name}__rule")
@@ -671,18 +680,6 @@ def _decided_sql(units: list[_Unit]) -> str:
         SELECT g.golden_id, w.record_count, {", ".join(cols)}
         FROM _sv_win AS w JOIN _sv_g AS g USING (_gid) LEFT JOIN _sv_run AS r USING (_gid)
         LEFT JOIN _sv_spell AS s USING (_gid)"""
-
-
-def _written(column: str, value: str) -> str:
-    """A spelled value as written: a single-case name, town or street line takes the population's proper-case
-    spelling of it, else proper_case."""
-    if column not in PROPER_CASE_FIELDS:
-        return value
-    return (
-        f"CASE WHEN hub_case_form({value}) IN (1, 2) THEN coalesce("
-        f"(SELECT c.spelling FROM _sv_cases AS c WHERE c.field = '{column}' AND c.lowered = lower({value})), "
-        f"{PROPER_UDF}({value})) ELSE {value} END"
-    )
 
 
 def _load_pins(
@@ -741,6 +738,18 @@ def _load_pins(
 def _values_sql(units: list[_Unit], types: dict[str, str], pinned: list[str]) -> str:
     """golden_values: every golden id, its attribute fields (model types), extras and record_count."""
     source = {c: f"d.{c}" for u in units for c in u.columns}
+    # A name, town or street line every member writes in one case: the population's proper-case spelling of it,
+    # else proper_case.
+    for c in PROPER_CASE_FIELDS:
+        source[c] = (
+            f"CASE WHEN hub_case_form(d.{c}) IN (1, 2) THEN coalesce(cs_{c}.spelling, {PROPER_UDF}(d.{c})) "
+            f"ELSE d.{c} END"
+        )
+    cases = "".join(
+        f" LEFT JOIN (SELECT lowered, spelling FROM _sv_cases WHERE field = '{c}') AS cs_{c}"
+        f" ON cs_{c}.lowered = lower(d.{c})"
+        for c in PROPER_CASE_FIELDS
+    )
     source["country"] = f"coalesce(d.country, d.{_COUNTRY_FALLBACK})"
     for c in CONSENT_FIELDS:
         source[c] = f"coalesce(d.{c}, '{Consent.UNKNOWN.value}')"
@@ -751,7 +760,7 @@ def _values_sql(units: list[_Unit], types: dict[str, str], pinned: list[str]) ->
     return f"""
         CREATE OR REPLACE TABLE golden_values AS
         SELECT d.golden_id, {", ".join(columns)}, d.record_count
-        FROM _sv_decided AS d LEFT JOIN _sv_pins_wide AS p ON p.golden_id = d.golden_id"""
+        FROM _sv_decided AS d LEFT JOIN _sv_pins_wide AS p ON p.golden_id = d.golden_id{cases}"""
 
 
 def _lineage_sql(units: list[_Unit], pinned: list[str]) -> str:
