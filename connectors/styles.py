@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pandas as pd
+
 from hub import forms
-from hub.config import CASED_FIELDS, SourceConfig
+from hub.config import CASED_FIELDS, HubConfig, SourceConfig, default_transform
 from hub.forms import REGION_CODE_COUNTRIES
 from hub.workspace import STAGED, Workspace
 
@@ -98,6 +100,51 @@ def learn(ws: Workspace, src: SourceConfig, source: str) -> dict[str, Style]:
     if "address_line1" in fields and not unit_slot(src):
         styles["layout"] = _layout(ws, src, source)
     return styles
+
+
+# How a phone or country is stored, told from the text itself: pulled values are canonical (E.164, alpha-2), so these
+# are learned from a sample of the source's rows as stored (`raw_formats`).
+_PHONE_FORMS = {
+    "e164": r"\+\d{7,15}",
+    "international": r"\+\d.*",
+    "digits": r"[1-9]\d{7,14}",
+    "national": r"[0(].*",
+}
+_COUNTRY_FORMS = {"alpha2": r"[A-Za-z]{2}", "alpha3": r"[A-Za-z]{3}", "name": r"[A-Za-z][A-Za-z .,'()-]{3,}"}
+
+
+def raw_formats(raw: pd.DataFrame, src: SourceConfig, cfg: HubConfig) -> dict[str, Style]:
+    """The write format of each accepted phone or country field whose mapping names none, from `raw` (the source's
+    rows as stored): the form SHARE of at least MIN_VALUES values have; else the transform's default (E.164,
+    alpha-2)."""
+    out = {}
+    for f, patterns in (("phone", _PHONE_FORMS), ("country", _COUNTRY_FORMS)):
+        m = src.fields.get(f)
+        if f not in src.accepts or m is None or m.write_format or m.column not in raw:
+            continue
+        if (m.transform or default_transform(f, cfg.field_type(f))) != f:
+            continue
+        text = raw[m.column].dropna().astype("string").str.strip()
+        text = text[text != ""]
+        counts = {form: int(text.str.fullmatch(rx).sum()) for form, rx in patterns.items()}
+        n = len(text)
+        best = max(counts, key=lambda k: counts[k])
+        if n >= MIN_VALUES and counts[best] >= SHARE * n:
+            out[f] = Style(f, best, n, counts[best] / n)
+    return out
+
+
+def with_formats(cfg: HubConfig, source: str, formats: dict[str, Style]) -> HubConfig:
+    """`cfg` with the learned phone / country write formats set on `source`'s mappings, for the push."""
+    if not formats:
+        return cfg
+    src = cfg.sources[source]
+    fields = {
+        f: (m.model_copy(update={"write_format": formats[f].choice}) if f in formats else m)
+        for f, m in src.fields.items()
+    }
+    sources = {**cfg.sources, source: src.model_copy(update={"fields": fields})}
+    return cfg.model_copy(update={"sources": sources})
 
 
 def _majority(field: str, n: int, forms_: dict[str, int]) -> Style:

@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from connectors import writeback_plan
 from connectors.base import AUDIT_COLUMNS, Connector
 from connectors.ingest import open_connector
-from connectors.styles import Style
+from connectors.styles import Style, raw_formats, with_formats
 from connectors.transforms import to_canonical
 from connectors.writeback_plan import EVIDENCE_AT, GID, HASH, ORIGINAL, STATE, Plan, PlanError, public
 from hub import echoes, store
@@ -162,7 +162,10 @@ def write_back(
     plans nothing. A dry run computes the same report and audit and writes nothing anywhere."""
     started = time.perf_counter()
     say = progress or (lambda _line: None)
+    connector = open_connector(source, cfg)
+    formats = raw_formats(_raw_sample(connector), cfg.sources[source], cfg)
     planned = _plan(ws, cfg, source)
+    planned.styles.update(formats)
     plan, stale = planned.rows, planned.stale
     if planned.styles:
         say(f"{source} style: " + "; ".join(s.describe() for s in planned.styles.values()))
@@ -171,7 +174,7 @@ def write_back(
     if planned.conflicted:
         say(f"{source}: {planned.conflicted:,} rows belong to golden records whose members hold two birth dates "
             "(most likely two people): only their golden id is written; review them")  # fmt: skip
-    connector = open_connector(source, cfg)
+    connector = open_connector(source, with_formats(cfg, source, formats))
     rows, audits = [], []
     for i in range(0, len(plan), BATCH_ROWS):
         batch = plan.iloc[i : i + BATCH_ROWS]
@@ -267,6 +270,18 @@ def _after_push(
                 FROM _wb_state"""
         )
         con.unregister("_wb_state")
+
+
+def _raw_sample(connector: Connector) -> pd.DataFrame:
+    """The first chunk of the source's rows as stored: how it writes phones and countries (pulled values are
+    canonical, so only the source itself shows its format)."""
+    chunks = connector.read_chunks(None)
+    try:
+        return next(iter(chunks), pd.DataFrame())
+    finally:
+        close = getattr(chunks, "close", None)
+        if close:
+            close()
 
 
 def _echoes(connector: Connector, written: pd.DataFrame, fresh: pd.DataFrame) -> pd.DataFrame:

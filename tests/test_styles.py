@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from connectors.styles import MIN_VALUES, layout_sql, learn, render
+from connectors.styles import MIN_VALUES, layout_sql, learn, raw_formats, render, with_formats
 from hub import forms
 from hub.config import HubConfig
 from hub.workspace import Workspace
@@ -145,3 +145,38 @@ def test_the_learned_style_is_reported_with_its_evidence():
     style = learn(ws, source().sources["s"], "s")["last_name"]
     assert (style.choice, style.learned_from) == ("upper", 42)
     assert style.describe() == "last_name: upper, 95% of 42 values"
+
+
+RAW_CASES = [  # stored values -> the learned write format (None: nothing to learn, the transform's default)
+    ("phone", ["020 7946 0018"] * 25, "national"),
+    ("phone", ["+44 20 7946 0018"] * 25, "international"),
+    ("phone", ["+442079460018"] * 25, "e164"),
+    ("phone", ["442079460018"] * 25, "digits"),
+    ("phone", ["020 7946 0018"] * 10 + ["+44 20 7946 0018"] * 15, None),  # no convention
+    ("country", ["United Kingdom"] * 25, "name"),
+    ("country", ["GBR"] * 25, "alpha3"),
+    ("country", ["gb"] * 25, "alpha2"),
+    ("country", ["GB"] * 5, None),  # too few to tell
+]
+
+
+@pytest.mark.parametrize(("field", "stored", "expected"), RAW_CASES)
+def test_phone_and_country_formats_are_learned_from_the_values_as_stored(field, stored, expected):
+    cfg = HubConfig.model_validate(
+        {"sources": {"s": {"kind": "sql", "url": "sqlite:///s.db", "table": "t", "primary_key": "id",
+                           "fields": {field: "c"}, "accepts": [field]}}}
+    )  # fmt: skip
+    learned = raw_formats(pd.DataFrame({"c": stored}), cfg.sources["s"], cfg)
+    assert (learned[field].choice if field in learned else None) == expected
+    if expected:  # the push then writes that way
+        pushed = with_formats(cfg, "s", learned)
+        assert pushed.sources["s"].fields[field].write_format == expected
+
+
+def test_a_format_given_in_hub_yaml_is_never_second_guessed():
+    cfg = HubConfig.model_validate(
+        {"sources": {"s": {"kind": "sql", "url": "sqlite:///s.db", "table": "t", "primary_key": "id",
+                           "fields": {"phone": {"column": "c", "transform": "phone", "write_format": "e164"}},
+                           "accepts": ["phone"]}}}
+    )  # fmt: skip
+    assert raw_formats(pd.DataFrame({"c": ["020 7946 0018"] * 30}), cfg.sources["s"], cfg) == {}
