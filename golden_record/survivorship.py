@@ -30,10 +30,11 @@ Rules. `cfg.rules_for(field)` is a chain of tie-breakers tried in order; the add
   says it stands for the other candidate's name ("Matt" -> "Matthew"; spelling variants such as "Steven" are not
   nicknames; a nickname also stands for any longer name it starts: "Sam" for Samantha).
 - `source_priority`: position in `cfg.source_priority`; sources not listed come after, tied with each other.
-Before any rule, a record whose first and last name the population finds SWAP_ODDS times likelier the other way
-round (how many records hold its first name as a last name and its last name as a first name, against the way
-it holds them) has them swapped back: "Stokes" "Cameron" votes for Cameron Stokes (golden_contested says
-`swapped_names` for it, so write-back puts its names the right way round).
+Before any rule, where a person's records hold their names in both orders ("Cameron" "Stokes" and "Stokes"
+"Cameron"), the records of the order the population finds SWAP_ODDS times less likely (how many records hold each
+name as a first and as a last name) have them swapped back and vote the other way round (golden_contested says
+`swapped_names` for them, so write-back puts their names back in order). A person whose records agree is never
+swapped, however unusual the order: Kelly Anthony stays Kelly Anthony.
 - `most_recent`: the source's own `source_updated_at`, newest first (a record without one comes last).
 - `most_complete`: more non-null attribute fields (extras included; consent left out). For the address block: more
   non-null block fields.
@@ -90,7 +91,7 @@ STEWARD = "steward"
 PROPER_UDF = "survivorship_proper_case"
 TYPO_COMMON = 3  # golden records that must hold a spelling before a rare neighbour counts as its typo
 NEAR_SHARE = 0.12  # edits per character under which two text keys are near spellings that pool their votes
-SWAP_ODDS = 10  # how much likelier the population must find a record's names the other way round to swap them
+SWAP_ODDS = 3  # how much likelier the population must find one of a person's two name orders to swap the other
 
 # Standardized columns (matching/standardize.py) that are a field's key, when the records have them.
 STD_COLUMNS = {
@@ -436,15 +437,16 @@ def _members_sql(
                               CAST(source_updated_at AS TIMESTAMP) AS source_updated_at FROM {records}) AS r
                    ON r.unique_id = m.record_id""",
         f"""CREATE OR REPLACE TEMP TABLE _sv_swapped AS
-            WITH n AS (SELECT r.unique_id AS record_id, {first} AS f, {last} AS l
+            WITH n AS (SELECT s._gid, r.unique_id AS record_id, {first} AS f, {last} AS l
                        FROM _sv_r AS s JOIN {records} AS r ON r.unique_id = s.record_id),
             pf AS (SELECT f AS k, count(*) AS n FROM n WHERE f IS NOT NULL GROUP BY f),
-            pl AS (SELECT l AS k, count(*) AS n FROM n WHERE l IS NOT NULL GROUP BY l)
-            SELECT n.record_id FROM n
+            pl AS (SELECT l AS k, count(*) AS n FROM n WHERE l IS NOT NULL GROUP BY l),
+            flipped AS (SELECT DISTINCT a.record_id, a.f, a.l FROM n AS a
+                        JOIN n AS b ON a._gid = b._gid AND a.f = b.l AND a.l = b.f AND a.f <> a.l)
+            SELECT n.record_id FROM flipped AS n
             LEFT JOIN pf AS ff ON ff.k = n.f LEFT JOIN pl AS ll ON ll.k = n.l
             LEFT JOIN pf AS fl ON fl.k = n.l LEFT JOIN pl AS lf ON lf.k = n.f
-            WHERE n.f IS NOT NULL AND n.l IS NOT NULL AND n.f <> n.l
-              AND (coalesce(fl.n, 0) + 1) * (coalesce(lf.n, 0) + 1)
+            WHERE (coalesce(fl.n, 0) + 1) * (coalesce(lf.n, 0) + 1)
                   > {SWAP_ODDS} * (coalesce(ff.n, 0) + 1) * (coalesce(ll.n, 0) + 1)""",
         f"""CREATE OR REPLACE TEMP TABLE _sv_m AS
             WITH a AS (

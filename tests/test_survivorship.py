@@ -382,6 +382,16 @@ HARMONIZE_CASES = {
         None,
         {"first_name": ("Cameron", None), "last_name": ("Stokes", None)},  # all three now agree
     ),
+    "a person whose records agree is never swapped, however unusual the order": (
+        [
+            {"first_name": "Kelly", "last_name": "Anthony"},
+            {"first_name": "Kelly", "last_name": "ANTHONY"},
+            *({"golden": f"f{i}", "first_name": "Anthony", "last_name": f"Lee{i}"} for i in range(12)),
+            *({"golden": f"l{i}", "first_name": f"Ann{i}", "last_name": "Kelly"} for i in range(12)),
+        ],
+        None,
+        {"first_name": ("Kelly", None), "last_name": ("Anthony", None)},
+    ),
     "titles and suffixes are never part of a name": (
         [{"first_name": "Mr John", "last_name": "Smith Jr."}],
         None,
