@@ -27,8 +27,9 @@ choice ('granted' / 'denied'), its time only together with it.
 
 Records linked to their golden record are linked at or above the auto-match threshold or by a steward (clusters
 are built from nothing else), so every golden value here comes with a strong link. A golden record whose members
-disagree on what cannot change (golden_conflicts: two birth dates) most likely joins two people: its records get
-nothing but their golden id, and are counted as `conflicted` until a steward splits them or the sources agree.
+disagree on who they are (golden_conflicts: two birth dates, two countries) most likely joins two people: its
+records get nothing but their golden id, and are counted as `conflicted` until a steward splits them or the
+sources agree.
 """
 
 from __future__ import annotations

@@ -68,8 +68,8 @@ lineage record is the one whose spelling was written.
 
 `golden_contested` (record_id, field, rule): every member whose own value lost, and the rule it lost on (the first
 rule separating its key from the winner's). Write-back corrects a source value only where it lost on evidence.
-`golden_conflicts` (golden_id, field): golden records whose members disagree on what cannot change (two birth
-dates that are not a keying slip apart): most likely two people; write-back leaves their records alone.
+`golden_conflicts` (golden_id, field): golden records whose members disagree on who they are (two birth dates that
+are not a keying slip apart, or two countries): most likely two people; write-back leaves their records alone.
 """
 
 from __future__ import annotations
@@ -555,16 +555,21 @@ def _keys_sql(units: list[_Unit], voted: list[_Unit]) -> str:
 
 
 def _conflicts_sql() -> str:
-    """`golden_conflicts` (golden_id, field): golden records whose members hold two birth dates that are not one
-    keying slip apart (one character, or day and month swapped). A person has one date of birth: such a golden
-    record most likely joins two people, and write-back must not spread either one's values to the other."""
-    return """
+    """`golden_conflicts` (golden_id, field): golden records that most likely join two people, whose values
+    write-back must not spread from one to the other: members holding two birth dates that are not one keying
+    slip apart (one character, or day and month swapped: a person has one date of birth), or living in two
+    countries (a person may move abroad, but then a steward should say so before addresses cross borders)."""
+    return f"""
         CREATE OR REPLACE TABLE golden_conflicts AS
         WITH d AS (SELECT DISTINCT _gid, date_of_birth AS dob FROM _sv_m WHERE _n > 1 AND date_of_birth IS NOT NULL)
         SELECT DISTINCT g.golden_id, 'date_of_birth' AS field
         FROM d AS a JOIN d AS b ON a._gid = b._gid AND a.dob < b.dob JOIN _sv_g AS g ON g._gid = a._gid
         WHERE damerau_levenshtein(strftime(a.dob, '%Y%m%d'), strftime(b.dob, '%Y%m%d')) > 1
-          AND NOT (year(a.dob) = year(b.dob) AND month(a.dob) = day(b.dob) AND day(a.dob) = month(b.dob))"""
+          AND NOT (year(a.dob) = year(b.dob) AND month(a.dob) = day(b.dob) AND day(a.dob) = month(b.dob))
+        UNION ALL
+        SELECT g.golden_id, 'country' FROM _sv_m AS m JOIN _sv_g AS g ON g._gid = m._gid
+        WHERE m._n > 1 AND m.{_COUNTRY_FALLBACK} IS NOT NULL GROUP BY g.golden_id
+        HAVING count(DISTINCT m.{_COUNTRY_FALLBACK}) > 1"""
 
 
 def _cases_sql() -> str:

@@ -299,7 +299,8 @@ def cmd_writeback(args: argparse.Namespace) -> int:
             )
         if r.conflicted:
             print(
-                f"{r.source}: {r.conflicted:,} rows left alone: their golden record holds two birth dates (two people?)"
+                f"{r.source}: {r.conflicted:,} rows left alone: their golden record holds two birth dates or "
+                "two countries (two people?)"
             )
     if args.dry_run:
         for r in results:

@@ -31,9 +31,9 @@ def _source(path: Path, rows: list[tuple]) -> None:
     con = sqlite3.connect(path)
     con.execute(
         "CREATE TABLE people (id INTEGER PRIMARY KEY, person TEXT, first_name TEXT, last_name TEXT, email TEXT,"
-        " updated_at TEXT)"
+        " updated_at TEXT, dob TEXT)"
     )
-    con.executemany("INSERT INTO people VALUES (?, ?, ?, ?, ?, ?)", rows)
+    con.executemany("INSERT INTO people VALUES (?, ?, ?, ?, ?, ?, ?)", [(*r, None)[:7] for r in rows])
     con.commit()
     con.close()
 
@@ -90,7 +90,7 @@ def make_hub(tmp_path: Path, rows: dict[str, list[tuple]]) -> Hub:
         "table": "people",
         "primary_key": "id",
         "updated_at": "updated_at",
-        "fields": {"first_name": "first_name", "last_name": "last_name", "email": "email"},
+        "fields": {"first_name": "first_name", "last_name": "last_name", "email": "email", "date_of_birth": "dob"},
         "accepts": ["first_name", "last_name", "email"],
     }
     for name in SOURCES:
@@ -130,7 +130,7 @@ def test_a_value_the_hub_wrote_does_not_vote_so_later_evidence_can_correct_it(tm
     assert sum(r.values_changed for r in second.values()) == 0
 
     con = sqlite3.connect(tmp_path / "d.db")  # a fourth system brings one more record of "Johnson"
-    con.execute("INSERT INTO people VALUES (1, 'p', 'Ann', 'Johnson', NULL, '2019-01-01')")
+    con.execute("INSERT INTO people VALUES (1, 'p', 'Ann', 'Johnson', NULL, '2019-01-01', NULL)")
     con.commit()
     con.close()
     hub.run()
@@ -213,3 +213,18 @@ def test_case_and_format_differences_are_never_written(tmp_path, close):
     assert sum(r.values_changed for r in results.values()) == 0
     after = {s: sqlite3.connect(tmp_path / f"{s}.db").execute("SELECT * FROM people").fetchall() for s in "abc"}
     assert after == before
+
+
+def test_a_golden_record_of_two_people_gets_nothing_but_its_id(tmp_path, close):
+    hub = make_hub(
+        tmp_path,
+        {
+            "a": [(1, "p", "Susan", "Smith", "susan@example.com", "2024-01-01", "1984-02-29")],
+            "b": [(1, "p", "Susan", None, None, "2020-01-01", "1953-08-11")],
+        },
+    )
+    close(hub)
+    results = hub.run()
+    assert results["b"].conflicted == 1 and results["a"].conflicted == 1
+    assert results["b"].values_changed == 0
+    assert (hub.cell("b", 1, "last_name"), hub.cell("b", 1, "email")) == (None, None)  # not filled from "a"

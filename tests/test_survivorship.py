@@ -806,3 +806,16 @@ def test_200k_records_in_100k_golden_ids():
     counts = ws.con.execute("SELECT count(*), sum(record_count), count(email) FROM golden_values").fetchone()
     assert counts == (100_000, 200_000, 100_000)  # one member of every pair has a valid email
     assert ws.con.execute("SELECT count(*) FROM golden_lineage WHERE field = 'last_name'").fetchone()[0] == 100_000
+
+
+def test_golden_records_of_two_people_are_flagged_as_conflicts():
+    rows = [
+        {"golden": "typo", "date_of_birth": "1980-05-01"}, {"golden": "typo", "date_of_birth": "1980-05-11"},
+        {"golden": "swap", "date_of_birth": "1980-05-01"}, {"golden": "swap", "date_of_birth": "1980-01-05"},
+        {"golden": "two", "date_of_birth": "1980-05-01"}, {"golden": "two", "date_of_birth": "1953-08-11"},
+        {"golden": "abroad", "country": "GB"}, {"golden": "abroad", "country": "US"},
+        {"golden": "same", "country": "GB", "date_of_birth": "1980-05-01"}, {"golden": "same", "country": "GB"},
+    ]  # fmt: skip
+    golden = run(rows)
+    flagged = golden.con.execute("SELECT golden_id, field FROM golden_conflicts ORDER BY ALL").fetchall()
+    assert flagged == [("abroad", "country"), ("two", "date_of_birth")]  # keying slips are one person
