@@ -12,29 +12,13 @@ import numpy as np
 import pandas as pd
 
 from connectors.demo import phones
+from hub.model import ATTRIBUTE_FIELDS
 
 TRUTH_VALUES = "truth_values.csv"
 # The population's channel codes (as the app stores them) -> canonical preferred_channel.
 CHANNEL_NAMES = {"E": "email", "S": "sms", "P": "phone", "M": "post"}
-COLUMNS = (
-    "person_id",
-    "first_name",
-    "last_name",
-    "date_of_birth",
-    "email",
-    "phone",
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "consent_email",
-    "consent_sms",
-    "consent_phone",
-    "consent_post",
-    "preferred_channel",
-)
+# person_id, then every canonical attribute but the consent times (a truth has no time of its own)
+COLUMNS = ("person_id", *(f.name for f in ATTRIBUTE_FIELDS if not f.name.endswith("_at")))
 
 
 def truth_values(people: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
