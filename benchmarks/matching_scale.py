@@ -20,7 +20,7 @@ def main() -> None:
     records = ws.con.execute("SELECT count(*) FROM staged_records").fetchall()[0][0]
 
     with mem.stage("hub: train model", stages):
-        train(ws)
+        train(ws, cfg)
     with mem.stage("hub: standardize + predict + cluster", stages):
         result = match(ws, cfg)
     for name, seconds in result.seconds.items():

@@ -237,7 +237,7 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
         WITH s AS (SELECT * FROM {STAGED} WHERE source_system = $source),
         j AS (
             SELECT s.*, m.golden_id AS _gid, r.source_version AS _std_version, r.source_updated_at AS {EVIDENCE_AT},
-                   {", ".join(joined)}, c.* EXCLUDE (record_id), p.* EXCLUDE (golden_id),
+                   {"".join(f"{j}, " for j in joined)}c.* EXCLUDE (record_id), p.* EXCLUDE (golden_id),
                    w.values_hash AS _w_hash, w.source_version AS _w_version, w.golden_id AS _w_gid,
                    m.golden_id IN (SELECT golden_id FROM {CONFLICTS}) AS {CONFLICTED}
             FROM s
@@ -264,7 +264,7 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
         x AS (SELECT *, md5(concat_ws(chr(31), {hashed})) AS _hash FROM v)
         SELECT source_key, source_version AS expected_version, {", ".join([*out, ""])}
                _hash AS {HASH}, _gid AS {GID}, {stale} AS {STALE}, ({todo}) AS {TODO}, {kept} AS {KEPT}, {CONFLICTED},
-               {", ".join(f"{ORIGINAL}{f}" for f in accepted)}, {EVIDENCE_AT}
+               {"".join(f"{ORIGINAL}{f}, " for f in accepted)}{EVIDENCE_AT}
         FROM x
         WHERE ({todo}) OR {kept} OR {CONFLICTED}
         ORDER BY source_key"""

@@ -68,8 +68,13 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from matching.plan import for_config
+
     cfg = load_config(args.config)
+    plan = for_config(cfg)  # an impossible matching choice is a ConfigError too (exit code 2)
     print(f"{args.config}: ok ({len(cfg.sources)} sources: {', '.join(cfg.sources)})")
+    print("\nmatching plan (from the fields the sources map; the first run sizes blocking keys on the records):")
+    print(plan.describe())
     return 0
 
 
@@ -125,8 +130,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
 def cmd_model_train(args: argparse.Namespace) -> int:
     from matching.run import train
 
-    with _workspace(args) as (_cfg, ws):
-        saved = train(ws, progress=_progress)
+    with _workspace(args) as (cfg, ws):
+        saved = train(ws, cfg, progress=_progress)
     print(f"model v{saved.version} trained on {saved.records:,} records; every run scores with it until retrained")
     return 0
 

@@ -5,10 +5,16 @@ standardized records, score the pairs of that table with a saved model into anot
 given pairs (match-on-entry: a posted record against candidate golden records).
 Models are plain Splink JSON, so the same model can be loaded by another Splink backend (Spark
 for data beyond one machine) by adding a second implementation here.
+
+Training never hands a user a Splink exception: it follows a match plan (matching/plan.py) built from the fields
+the records fill, each step starts from the last good model (a step Splink fails on is skipped with a warning
+naming it: Splink may have changed its settings before raising, so the linker is rebuilt from the checkpoint),
+and the trained model is made sane before it is saved (see `regularize` and `estimate_prior`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from abc import ABC, abstractmethod
@@ -21,9 +27,87 @@ from splink import DuckDBAPI, Linker
 
 from hub.workspace import scalar
 from matching import settings
+from matching.plan import MatchPlan
 
 Model = dict[str, Any]
 RECORDS_PER_CHUNK = 500_000  # predict in chunks above this, so memory stays bounded at 1M+ records
+M_RANGE = (1e-3, 1 - 1e-9)  # an m under 0.1%: disagreement among matches unseen in training, not impossible
+U_RANGE = (1e-9, 1 - 1e-9)  # u probabilities outside this are estimation artefacts
+PRIOR_PAIRS_FLOOR = 1e-3  # pairs scored below this probability add nothing to the expected number of matches
+
+
+class TrainingError(Exception):
+    """Training cannot produce a model at all (no u estimate: the records cannot be sampled)."""
+
+
+def regularize(model: Model, say: Callable[[str], None] = lambda _line: None) -> Model:
+    """Make a trained model sane: m inside M_RANGE and u inside U_RANGE (EM on rare levels drifts towards 0 or 1,
+    and Splink refuses probabilities it cannot represent; a data set where matching records never disagree on,
+    say, a phone must not make a changed phone veto every match elsewhere), and within each comparison no weaker
+    level outweighing a stronger one above it (levels are ordered from the strongest evidence down, so first and
+    last name swapped never outweighs the same names in order): a level's m is lowered until its Bayes factor is
+    at most the best one above it."""
+    out = json.loads(json.dumps(model))
+    ranges = {"m_probability": M_RANGE, "u_probability": U_RANGE}
+    for comparison in out["comparisons"]:
+        best = math.inf
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            for p, (low, high) in ranges.items():
+                if isinstance(level.get(p), (int, float)):
+                    level[p] = min(high, max(low, float(level[p])))
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if not isinstance(m, float) or not isinstance(u, float):
+                continue
+            if m / u > best:
+                say(f"{comparison['output_column_name']}: level '{level.get('label_for_charts')}' capped at the "
+                    "weight of a stronger level above it")  # fmt: skip
+                level["m_probability"] = best * u
+            best = min(best, level["m_probability"] / u)
+    return out
+
+
+def _reason(exc: Exception) -> str:
+    """Splink's message, first line only: what went wrong, without its advice about its own API."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def _all_pairs(con: duckdb.DuckDBPyConnection, table: str, link_type: str) -> int:
+    rows = con.execute(f"SELECT count(*) AS n FROM {table} GROUP BY source_system").fetchall()
+    n = sum(r[0] for r in rows)
+    within = sum(r[0] * (r[0] - 1) // 2 for r in rows)
+    return n * (n - 1) // 2 - (within if link_type == "link_only" else 0)
+
+
+def _deterministic_pairs(con: duckdb.DuckDBPyConnection, table: str, plan: MatchPlan) -> int:
+    """Distinct pairs any deterministic rule finds."""
+    if not plan.deterministic:
+        return 0
+    across = " AND l.source_system <> r.source_system" if plan.link_type == "link_only" else ""
+    found = " UNION ".join(
+        f"SELECT l.unique_id AS a, r.unique_id AS b FROM {table} AS l JOIN {table} AS r "
+        f"ON {rule.condition()} AND l.unique_id < r.unique_id{across}"
+        for rule in plan.deterministic
+    )
+    return scalar(con, f"SELECT count(*) FROM ({found})")
+
+
+def _self_consistent_prior(
+    con: duckdb.DuckDBPyConnection, scored: str, start: float, total: int, rounds: int = 60
+) -> tuple[float, float]:
+    """Iterate prior <- (sum of match probabilities at that prior) / total over the scored pairs' weights, which
+    move by the change in prior log-odds; returns (prior, expected matches)."""
+    logit = lambda p: math.log2(p / (1 - p))  # noqa: E731
+    prior, expected = start, 0.0
+    for _ in range(rounds):
+        shift = logit(prior) - logit(start)
+        expected = scalar(con, f"SELECT coalesce(sum(1 / (1 + pow(2, -(match_weight + ?)))), 0) FROM {scored}", [shift])
+        new = min(0.5, max(1 / total, expected / total))
+        if abs(new - prior) <= 1e-4 * prior:
+            return new, expected
+        prior = new
+    return prior, expected
 
 
 def untrained_levels(model: Model) -> list[str]:
@@ -38,8 +122,10 @@ def untrained_levels(model: Model) -> list[str]:
 
 class MatcherBackend(ABC):
     @abstractmethod
-    def train(self, records_table: str, progress: Callable[[str], None] | None = None) -> Model:
-        """Estimate a new model from the records: prior, u by random sampling, m by EM."""
+    def train(self, records_table: str, plan: MatchPlan, progress: Callable[[str], None] | None = None) -> Model:
+        """Estimate a new model from the records with the plan's comparisons and rules: u by random sampling, m by
+        EM, the share of matching pairs self-consistently; warnings (a skipped step, an untrained level) go to
+        `progress`, never an exception from the matcher."""
 
     @abstractmethod
     def predict(self, records_table: str, model: Model, threshold: float, output_table: str) -> int:
@@ -67,23 +153,55 @@ class DuckDBSplinkBackend(MatcherBackend):
         # Splink's chatter would drown the hub's own progress lines; train() reports what matters.
         return Linker(api.register(records_table), model, log_level=logging.ERROR)
 
-    def train(self, records_table: str, progress: Callable[[str], None] | None = None) -> Model:
+    def train(self, records_table: str, plan: MatchPlan, progress: Callable[[str], None] | None = None) -> Model:
         say = progress or (lambda _line: None)
-        linker = self._linker(records_table, settings.settings())
-        say("estimating the share of matching pairs from deterministic rules")
-        linker.training.estimate_probability_two_random_records_match(settings.deterministic_rules(), recall=0.8)
+        linker = self._linker(records_table, settings.settings(plan))
         say("estimating u probabilities by random sampling")
-        linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
-        for rule in settings.training_blocking_rules():
-            say(f"estimating m probabilities by EM, blocked on {rule.get_blocking_rule('duckdb').blocking_rule_sql}")
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True, record_sample_proportion=1.0
-            )
-        model = linker.misc.save_model_to_json()
+        try:
+            linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
+        except Exception as exc:  # Splink's own errors: the records cannot be sampled into pairs
+            raise TrainingError(f"cannot estimate u probabilities from {records_table}: {_reason(exc)}") from None
+        checkpoint = linker.misc.save_model_to_json()
+        for rule in plan.training:
+            say(f"estimating m probabilities by EM, blocked on {rule.name} ({rule.condition()})")
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule.splink(), estimate_without_term_frequencies=True, record_sample_proportion=1.0
+                )
+                checkpoint = linker.misc.save_model_to_json()
+            except Exception as exc:  # a session Splink cannot run leaves the model as it was before it
+                say(f"warning: EM session {rule.name} skipped: {_reason(exc)}")
+                linker = self._linker(records_table, checkpoint)
+        model = regularize(checkpoint, say)
         missing = untrained_levels(model)
         if missing:
-            say(f"{len(missing)} level(s) never seen in training, Splink defaults used: {', '.join(missing)}")
+            say(f"warning: {len(missing)} level(s) never seen in training, weight 0: {', '.join(missing)}")
+        model["probability_two_random_records_match"] = self.estimate_prior(records_table, model, plan, say)
         return model
+
+    def estimate_prior(self, records_table: str, model: Model, plan: MatchPlan, say: Callable[[str], None]) -> float:
+        """The share of record pairs that match, as the trained model itself sees it: start from the pairs the
+        deterministic rules find (as if they found a tenth of all matches: an upper bound), score the candidate
+        pairs once, then move the prior until it equals the expected number of matches (the sum of the pairs'
+        match probabilities) over all pairs, shifting the scored weights instead of scoring again. A deterministic
+        rule's recall is never assumed: it only sets where the search starts."""
+        total = _all_pairs(self.con, records_table, plan.link_type)
+        if total == 0:
+            return 0.5
+        found = _deterministic_pairs(self.con, records_table, plan)
+        prior, expected = min(0.5, max(1 / total, 10 * found / total)), 0.0
+        for _ in range(2):  # a second pass only when the matches turn out more than the start allowed
+            start = prior
+            scored = "_prior_pairs"
+            self.predict(records_table, dict(model, probability_two_random_records_match=start), PRIOR_PAIRS_FLOOR,
+                         scored)  # fmt: skip
+            prior, expected = _self_consistent_prior(self.con, scored, start, total)
+            self.con.execute(f"DROP TABLE IF EXISTS {scored}")
+            if prior <= start:
+                break
+        say(f"share of matching pairs {prior:.3g}: ~{expected:,.0f} matching pairs expected among {total:,} "
+            f"(deterministic rules found {found:,})")  # fmt: skip
+        return prior
 
     def predict(self, records_table: str, model: Model, threshold: float, output_table: str) -> int:
         linker = self._linker(records_table, model)

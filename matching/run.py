@@ -20,7 +20,7 @@ import pandas as pd
 from hub import echoes
 from hub.config import HubConfig
 from hub.workspace import Workspace, scalar
-from matching import models
+from matching import models, plan
 from matching.backend import DuckDBSplinkBackend, MatcherBackend
 from matching.clustering import cluster
 from matching.standardize import standardize
@@ -44,11 +44,24 @@ class MatchResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def train(ws: Workspace, backend: MatcherBackend | None = None, progress: Callable[[str], None] | None = None):
-    """Train a new model version on the current standardized records (`hub model train`)."""
+def train(
+    ws: Workspace,
+    cfg: HubConfig,
+    backend: MatcherBackend | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> models.SavedModel:
+    """Train a new model version on the current standardized records (`hub model train`), with the match plan
+    for them (matching/plan.py)."""
     backend = backend or DuckDBSplinkBackend(ws.con)
     n = standardize_records(ws)
-    return models.save(ws.con, backend.train(RECORDS, progress), n)
+    return models.save(ws.con, backend.train(RECORDS, _plan(ws, cfg, progress), progress), n)
+
+
+def _plan(ws: Workspace, cfg: HubConfig, progress: Callable[[str], None] | None) -> plan.MatchPlan:
+    made = plan.for_records(cfg, ws.con, RECORDS)
+    for note in made.notes:
+        (progress or (lambda _line: None))(f"match plan: {note}")
+    return made
 
 
 def standardize_records(ws: Workspace) -> int:
@@ -59,7 +72,10 @@ def standardize_records(ws: Workspace) -> int:
 
 
 def current_model(
-    ws: Workspace, backend: MatcherBackend | None = None, progress: Callable[[str], None] | None = None
+    ws: Workspace,
+    cfg: HubConfig,
+    backend: MatcherBackend | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[models.SavedModel, bool]:
     """The latest saved model, training the first one when there is none; (model, trained now)."""
     saved = models.load(ws.con)
@@ -68,7 +84,8 @@ def current_model(
     if progress:
         progress("no model yet: training one")
     n = scalar(ws.con, f"SELECT count(*) FROM {RECORDS}")
-    return models.save(ws.con, (backend or DuckDBSplinkBackend(ws.con)).train(RECORDS, progress), n), True
+    trained = (backend or DuckDBSplinkBackend(ws.con)).train(RECORDS, _plan(ws, cfg, progress), progress)
+    return models.save(ws.con, trained, n), True
 
 
 def score_pairs(ws: Workspace, cfg: HubConfig, saved: models.SavedModel, backend: MatcherBackend | None = None) -> int:
@@ -133,7 +150,7 @@ def match(
     say(f"standardized {n:,} records")
 
     t = time.perf_counter()
-    saved, trained = current_model(ws, backend, say)
+    saved, trained = current_model(ws, cfg, backend, say)
     if trained:
         seconds["train"] = time.perf_counter() - t
 

@@ -1,173 +1,291 @@
-"""The Splink model definition: comparisons and blocking rules over standardized records.
+"""The comparisons, blocking keys and training rules the hub can match with, over standardized records.
 
-Columns come from matching.standardize. Why these levels:
-- names are compared jointly, so a record with first and last name swapped, or a nickname
-  (Bob ~ Robert via first_name_canonical), scores as the strong evidence it is rather than as
-  two disagreements;
-- full names, phone numbers and email usernames get term-frequency adjustments: a common name or
-  a number shared by a household is weaker evidence than a rare one;
-- emails compare exactly (address, or username at another provider) and never fuzzily, since
-  addresses derived from the same name are similar for different people;
-- the address is a house number + street + postcode block, so a move (new address, same person)
-  costs one comparison, not three.
-Blocking keeps recall high with several independent keys (email, phone, name + birth date,
-postcode + name, ...) while no key alone produces an explosion of pairs.
+A library, not a fixed model: matching/plan.py picks from it by what the records populate and what hub.yaml
+says, and `settings(plan)` turns the pick into Splink settings. Every level names the columns it reads, so a
+level over a column nobody filled is dropped rather than left untrained.
+
+Why these comparisons:
+- names are compared jointly, so a record with first and last name swapped, or a nickname (Bob ~ Robert via
+  first_name_canonical), scores as the evidence it is rather than as two disagreements; a full name gets a
+  term-frequency adjustment (a common name is weak evidence);
+- emails compare exactly (address, or username at another provider, term-frequency adjusted) and never fuzzily:
+  addresses derived from one name are alike for different people;
+- dates of birth tolerate one keying slip (one character, or day and month swapped) before falling to the same
+  month or year;
+- the address is one block (house number, street, postcode), so a move costs one comparison, not three; postcodes
+  and towns get typo levels that work for any country (one edit; a town's spelling without spaces or nearly the
+  same), and a second address line (building, estate) is compared too.
+Blocking keys are independent, and several tolerate typos (a date of birth with either initial, a postcode with
+the house number, swapped names), so a record with errors in several fields is still compared.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 
 RECORD_ID = "unique_id"
+SOURCE = "source_system"
+JW_NAME = 0.88
 
 
-def _name_comparison() -> cl.CustomComparison:
-    first_l, first_r = "first_name_std_l", "first_name_std_r"
-    last_l, last_r = "last_name_std_l", "last_name_std_r"
-    canon = "first_name_canonical_l = first_name_canonical_r"
-    return cl.CustomComparison(
-        output_column_name="name",
-        comparison_description="first and last name, jointly",
-        comparison_levels=[
-            cll.CustomLevel(
-                f"({first_l} IS NULL OR {first_r} IS NULL) AND ({last_l} IS NULL OR {last_r} IS NULL)"
-            ).configure(is_null_level=True),
-            # A common full name is weak evidence on its own: term-frequency adjusted.
-            cll.CustomLevel(f"{first_l} = {first_r} AND {last_l} = {last_r}", "exact first and last").configure(
-                tf_adjustment_column="name_concat_std",
-                tf_adjustment_weight=1.0,
-                disable_tf_exact_match_detection=True,  # this level is the exact match on the full name
-            ),
-            cll.CustomLevel(f"{canon} AND {last_l} = {last_r}", "nickname first, exact last"),
-            cll.CustomLevel(f"{first_l} = {last_r} AND {last_l} = {first_r}", "first and last swapped"),
-            cll.CustomLevel(
-                f"jaro_winkler_similarity({first_l}, {first_r}) >= 0.88 AND {last_l} = {last_r}",
-                "similar first, exact last",
-            ),
-            cll.CustomLevel(
-                f"({first_l} = {first_r} OR {canon}) AND jaro_winkler_similarity({last_l}, {last_r}) >= 0.88",
-                "exact first, similar last",
-            ),
-            cll.CustomLevel(
-                f"jaro_winkler_similarity({first_l}, {first_r}) >= 0.88 "
-                f"AND jaro_winkler_similarity({last_l}, {last_r}) >= 0.88",
-                "similar first and last",
-            ),
-            cll.CustomLevel(f"{last_l} = {last_r}", "exact last only"),
-            cll.CustomLevel(f"{first_l} = {first_r} OR {canon}", "first only"),
-            cll.ElseLevel(),
-        ],
-    )
+@dataclass(frozen=True)
+class Level:
+    """One comparison level: `sql` over `<col>_l` / `<col>_r`, usable only where every column in `columns` is."""
+
+    name: str
+    label: str
+    sql: str
+    columns: tuple[str, ...]
+    tf_column: str | None = None  # a term-frequency adjustment on this level
 
 
-def _address_comparison() -> cl.CustomComparison:
-    return cl.CustomComparison(
-        output_column_name="address",
-        comparison_description="house number, street and postcode as one block",
-        comparison_levels=[
-            cll.CustomLevel(
-                "(address_line1_std_l IS NULL OR address_line1_std_r IS NULL) "
-                "AND (postal_code_std_l IS NULL OR postal_code_std_r IS NULL)"
-            ).configure(is_null_level=True),
-            cll.CustomLevel(
-                "address_line1_std_l = address_line1_std_r AND postal_code_std_l = postal_code_std_r",
-                "same street address and postcode",
-            ),
-            cll.CustomLevel(
-                "house_number_l = house_number_r AND postal_code_std_l = postal_code_std_r",
-                "same house number and postcode",
-            ),
-            cll.CustomLevel(
-                "jaro_winkler_similarity(address_line1_std_l, address_line1_std_r) >= 0.9 "
-                "AND postal_outward_l = postal_outward_r",
-                "similar street address, same postal district",
-            ),
-            cll.CustomLevel("postal_code_std_l = postal_code_std_r", "same postcode only"),
-            cll.CustomLevel("postal_outward_l = postal_outward_r", "same postal district only"),
-            cll.ElseLevel(),
-        ],
-    )
+@dataclass(frozen=True)
+class ComparisonSpec:
+    name: str
+    description: str
+    key_columns: tuple[str, ...]  # the comparison is made when any of these is filled; null when all are
+    levels: tuple[Level, ...]
+
+    def level_names(self) -> tuple[str, ...]:
+        return tuple(lvl.name for lvl in self.levels)
 
 
-def _email_comparison() -> cl.CustomComparison:
-    """Exact address or exact username only. Fuzzy levels would re-count the name: different people
-    called Lindsey Jones have lindseyjones@... and lindsey.jones@... addresses."""
-    return cl.CustomComparison(
-        output_column_name="email",
-        comparison_levels=[
-            cll.NullLevel("email_std"),
-            cll.ExactMatchLevel("email_std"),
-            cll.ExactMatchLevel("email_user_std").configure(
-                tf_adjustment_column="email_user_std", tf_adjustment_weight=1.0
+def _both(a: str, b: str) -> str:
+    return f"{a}_l = {b}_r"
+
+
+_FIRST, _LAST, _CANON = "first_name_std", "last_name_std", "first_name_canonical"
+_SAME_FIRST = f"({_both(_FIRST, _FIRST)} OR {_both(_CANON, _CANON)})"
+
+COMPARISONS: dict[str, ComparisonSpec] = {
+    spec.name: spec
+    for spec in (
+        ComparisonSpec(
+            "name",
+            "first and last name, jointly",
+            (_FIRST, _LAST),
+            (
+                Level("exact", "exact first and last", f"{_both(_FIRST, _FIRST)} AND {_both(_LAST, _LAST)}",
+                      (_FIRST, _LAST), tf_column="name_concat_std"),
+                Level("nickname", "nickname first, exact last", f"{_both(_CANON, _CANON)} AND {_both(_LAST, _LAST)}",
+                      (_FIRST, _LAST)),
+                Level("swapped", "first and last swapped", f"{_FIRST}_l = {_LAST}_r AND {_LAST}_l = {_FIRST}_r",
+                      (_FIRST, _LAST)),
+                Level("similar_first", "similar first, exact last",
+                      f"jaro_winkler_similarity({_FIRST}_l, {_FIRST}_r) >= {JW_NAME} AND {_both(_LAST, _LAST)}",
+                      (_FIRST, _LAST)),
+                Level("similar_last", "exact first, similar last",
+                      f"{_SAME_FIRST} AND jaro_winkler_similarity({_LAST}_l, {_LAST}_r) >= {JW_NAME}",
+                      (_FIRST, _LAST)),
+                Level("similar_both", "similar first and last",
+                      f"jaro_winkler_similarity({_FIRST}_l, {_FIRST}_r) >= {JW_NAME} "
+                      f"AND jaro_winkler_similarity({_LAST}_l, {_LAST}_r) >= {JW_NAME}", (_FIRST, _LAST)),
+                Level("last_only", "exact last only", _both(_LAST, _LAST), (_LAST,)),
+                Level("first_only", "first only", _SAME_FIRST, (_FIRST,)),
             ),
-            cll.ElseLevel(),
-        ],
-    )
-
-
-def comparisons() -> list:
-    return [
-        _name_comparison(),
-        cl.DateOfBirthComparison("dob_std", input_is_string=False),
-        _email_comparison(),
-        cl.CustomComparison(
-            output_column_name="phone",
-            comparison_levels=[
-                cll.NullLevel("phone_std"),
-                cll.ExactMatchLevel("phone_std", term_frequency_adjustments=True),
-                cll.DamerauLevenshteinLevel("phone_std", 1),
-                cll.ElseLevel(),
-            ],
         ),
-        _address_comparison(),
-        cl.ExactMatch("city_std").configure(term_frequency_adjustments=True),
-    ]
+        ComparisonSpec(
+            "date_of_birth",
+            "date of birth, with one keying slip",
+            ("dob_std",),
+            (
+                Level("exact", "exact", _both("dob_std", "dob_std"), ("dob_std",)),
+                Level("keying_slip", "one character, or day and month swapped",
+                      "damerau_levenshtein(dob_str_l, dob_str_r) <= 1 OR dob_swapped_l = dob_std_r", ("dob_std",)),
+                Level("same_month", "same year and month",
+                      "year(dob_std_l) = year(dob_std_r) AND month(dob_std_l) = month(dob_std_r)", ("dob_std",)),
+                Level("same_year", "same year", "year(dob_std_l) = year(dob_std_r)", ("dob_std",)),
+            ),
+        ),
+        ComparisonSpec(
+            "email",
+            "email address, or its user name at another provider",
+            ("email_std",),
+            (
+                Level("exact", "exact", _both("email_std", "email_std"), ("email_std",)),
+                Level("same_user", "same user name", _both("email_user_std", "email_user_std"), ("email_std",),
+                      tf_column="email_user_std"),
+            ),
+        ),
+        ComparisonSpec(
+            "phone",
+            "phone number (E.164 digits)",
+            ("phone_std",),
+            (
+                Level("exact", "exact", _both("phone_std", "phone_std"), ("phone_std",), tf_column="phone_std"),
+                Level("one_edit", "one digit off", "damerau_levenshtein(phone_std_l, phone_std_r) <= 1",
+                      ("phone_std",)),
+            ),
+        ),
+        ComparisonSpec(
+            "address",
+            "house number, street and postcode as one block",
+            ("address_line1_std", "postal_code_std"),
+            (
+                Level("exact", "same street address and postcode",
+                      f"{_both('address_line1_std', 'address_line1_std')} "
+                      f"AND {_both('postal_code_std', 'postal_code_std')}",
+                      ("address_line1_std", "postal_code_std")),
+                Level("house_postcode", "same house number and postcode",
+                      f"{_both('house_number', 'house_number')} AND {_both('postal_code_std', 'postal_code_std')}",
+                      ("house_number", "postal_code_std")),
+                Level("similar", "similar street address, postcode within one edit",
+                      "jaro_winkler_similarity(address_line1_std_l, address_line1_std_r) >= 0.9 "
+                      "AND damerau_levenshtein(postal_code_std_l, postal_code_std_r) <= 1",
+                      ("address_line1_std", "postal_code_std")),
+                Level("street", "same street address", _both("address_line1_std", "address_line1_std"),
+                      ("address_line1_std",)),
+                Level("house_number", "same house number, similar street",
+                      "try_cast(regexp_extract(house_number_l, '^[0-9]+') AS BIGINT)"
+                      " = try_cast(regexp_extract(house_number_r, '^[0-9]+') AS BIGINT)"
+                      " AND jaro_winkler_similarity(address_line1_std_l, address_line1_std_r) >= 0.8",
+                      ("house_number", "address_line1_std")),
+                Level("postcode", "same postcode only", _both("postal_code_std", "postal_code_std"),
+                      ("postal_code_std",)),
+                Level("postcode_slip", "postcode within one edit",
+                      "damerau_levenshtein(postal_code_std_l, postal_code_std_r) <= 1", ("postal_code_std",)),
+            ),
+        ),
+        ComparisonSpec(
+            "address_line2",
+            "second address line (building, estate, flat)",
+            ("address_line2_std",),
+            (
+                Level("exact", "exact", _both("address_line2_std", "address_line2_std"), ("address_line2_std",)),
+                Level("similar", "similar",
+                      "jaro_winkler_similarity(address_line2_std_l, address_line2_std_r) >= 0.9",
+                      ("address_line2_std",)),
+            ),
+        ),
+        ComparisonSpec(
+            "city",
+            "town, any spelling without spaces or nearly the same",
+            ("city_std",),
+            (
+                Level("exact", "exact", _both("city_std", "city_std"), ("city_std",), tf_column="city_std"),
+                Level("similar", "same letters, or nearly",
+                      "replace(city_std_l, ' ', '') = replace(city_std_r, ' ', '') "
+                      "OR jaro_winkler_similarity(city_std_l, city_std_r) >= 0.92", ("city_std",)),
+            ),
+        ),
+    )
+}  # fmt: skip
 
 
-def prediction_blocking_rules() -> list:
-    """Several independent keys so a record that differs in one field is still found by another."""
-    return [
-        block_on("email_std"),
-        block_on("phone_std", "substr(first_name_std, 1, 1)"),
-        block_on("first_name_canonical", "last_name_std"),
-        block_on("last_name_std", "dob_std"),
-        block_on("first_name_canonical", "dob_std"),
-        block_on("first_name_std", "dob_std"),
-        block_on("postal_code_std", "substr(last_name_std, 1, 2)"),
-        block_on("dob_std", "postal_code_std"),
-        block_on("email_user_std", "dob_std"),
-        block_on("phone_std", "last_name_std"),
-        # first and last name swapped between systems: "Linda Cole" / "COLE, Linda" typed the wrong way
-        "l.first_name_std = r.last_name_std AND l.last_name_std = r.first_name_std",
-    ]
+@dataclass(frozen=True)
+class Rule:
+    """A blocking or training rule: equal keys (`keys`, SQL expressions over one record) or, where `sql` is set,
+    a condition over `l.` / `r.`; usable where every column in `columns` is filled."""
+
+    name: str
+    columns: tuple[str, ...]
+    keys: tuple[str, ...] = ()
+    sql: str | None = None
+
+    def condition(self) -> str:
+        if self.sql:
+            return self.sql
+        return " AND ".join(f"{_side(k, 'l')} = {_side(k, 'r')}" for k in self.keys)
+
+    def splink(self) -> object:
+        return self.sql if self.sql else block_on(*self.keys)
 
 
-def training_blocking_rules() -> list:
-    """EM sessions: each fixes some comparisons and estimates the others."""
-    return [
-        block_on("dob_std", "substr(last_name_std, 1, 1)"),
-        block_on("email_std"),
-        block_on("postal_code_std", "house_number"),
-    ]
+def _side(expr: str, side: str) -> str:
+    """A key expression over one record's columns, on one side of a pair."""
+    return re.sub(r"\b([a-z_][a-z0-9_]*)\b(?!\s*\()", lambda m: f"{side}.{m.group(1)}", expr)
 
 
-def deterministic_rules() -> list:
-    """Near-certain matches, for estimating how many records match at all."""
-    return [
-        block_on("email_std", "dob_std"),
-        block_on("first_name_std", "last_name_std", "dob_std", "postal_code_std"),
-        block_on("phone_std", "dob_std", "last_name_std"),
-    ]
+_F1, _L1 = "substr(first_name_std, 1, 1)", "substr(last_name_std, 1, 1)"
+
+# Candidate blocking keys, most selective and most telling first. plan.py keeps those whose columns the records
+# fill and whose pair count stays within its budget; Splink scores each pair once, by the first key that finds it.
+BLOCKING: tuple[Rule, ...] = (
+    Rule("email", ("email_std",), ("email_std",)),
+    Rule("phone", ("phone_std",), ("phone_std",)),
+    Rule("name", (_FIRST, _LAST), (_CANON, _LAST)),
+    Rule("birth_date_first_initial", ("dob_std", _FIRST), ("dob_std", _F1)),
+    Rule("birth_date_last_initial", ("dob_std", _LAST), ("dob_std", _L1)),
+    Rule("birth_date_swapped", ("dob_std", _LAST),
+         sql=f"l.dob_swapped = r.dob_std AND {_side(_L1, 'l')} = {_side(_L1, 'r')}"),
+    Rule("swapped_names", (_FIRST, _LAST),
+         sql="l.first_name_std = r.last_name_std AND l.last_name_std = r.first_name_std"),
+    Rule("last_name_postcode", (_LAST, "postal_code_std"), (_LAST, "postal_code_std")),
+    Rule("postcode_house_number", ("postal_code_std", "house_number"), ("postal_code_std", "house_number")),
+    Rule("street_address", ("address_line1_std",), ("address_line1_std",)),
+    Rule("first_name_postcode", (_FIRST, "postal_code_std"), (_FIRST, "postal_code_std")),
+    Rule("last_name_city", (_LAST, "city_std"), (_LAST, "city_std")),
+    Rule("first_name_city", (_FIRST, "city_std"), (_FIRST, "city_std")),
+    Rule("name_prefixes_birth_year", (_FIRST, _LAST, "dob_std"),
+         ("substr(first_name_std, 1, 2)", "substr(last_name_std, 1, 2)", "year(dob_std)")),
+    Rule("email_user_birth_date", ("email_user_std", "dob_std"), ("email_user_std", "dob_std")),
+    Rule("birth_date", ("dob_std",), ("dob_std",)),
+    Rule("postcode", ("postal_code_std",), ("postal_code_std",)),
+    Rule("last_name", (_LAST,), (_LAST,)),
+)  # fmt: skip
+
+# EM sessions: each estimates m for the comparisons its rule does not use; plan.py picks enough to estimate each.
+TRAINING: tuple[Rule, ...] = (
+    Rule("birth_date_last_initial", ("dob_std", _LAST), ("dob_std", _L1)),
+    Rule("email", ("email_std",), ("email_std",)),
+    Rule("postcode_house_number", ("postal_code_std", "house_number"), ("postal_code_std", "house_number")),
+    Rule("name", (_FIRST, _LAST), (_CANON, _LAST)),
+    Rule("phone", ("phone_std",), ("phone_std",)),
+    Rule("birth_date", ("dob_std",), ("dob_std",)),
+)
+
+# Near-certain matches: where the share of matching pairs starts from (plan.py, backend.py).
+DETERMINISTIC: tuple[Rule, ...] = (
+    Rule("email_birth_date", ("email_std", "dob_std"), ("email_std", "dob_std")),
+    Rule("name_birth_date_postcode", (_FIRST, _LAST, "dob_std", "postal_code_std"),
+         (_FIRST, _LAST, "dob_std", "postal_code_std")),
+    Rule("phone_birth_date_last_name", ("phone_std", "dob_std", _LAST), ("phone_std", "dob_std", _LAST)),
+    Rule("name_birth_date", (_FIRST, _LAST, "dob_std"), (_FIRST, _LAST, "dob_std")),
+    Rule("name_street_postcode", (_FIRST, _LAST, "address_line1_std", "postal_code_std"),
+         (_FIRST, _LAST, "address_line1_std", "postal_code_std")),
+    Rule("name_email", (_FIRST, _LAST, "email_std"), (_FIRST, _LAST, "email_std")),
+    Rule("name_phone", (_FIRST, _LAST, "phone_std"), (_FIRST, _LAST, "phone_std")),
+)  # fmt: skip
 
 
-def settings() -> SettingsCreator:
+def comparison(spec: ComparisonSpec, levels: tuple[str, ...], term_frequencies: bool) -> cl.CustomComparison:
+    """The Splink comparison of `spec` with the named `levels` (in the spec's order), a null level over its key
+    columns and an else level."""
+    null = " AND ".join(f"({c}_l IS NULL OR {c}_r IS NULL)" for c in spec.key_columns)
+    built = [cll.CustomLevel(null).configure(is_null_level=True)]
+    for level in spec.levels:
+        if level.name not in levels:
+            continue
+        custom = cll.CustomLevel(level.sql, level.label)
+        if level.tf_column and term_frequencies:
+            # the exact level of a column is its own exact-match detection; a joint level reads another column
+            custom = custom.configure(
+                tf_adjustment_column=level.tf_column, tf_adjustment_weight=1.0, disable_tf_exact_match_detection=True
+            )
+        built.append(custom)
+    built.append(cll.ElseLevel())
+    return cl.CustomComparison(output_column_name=spec.name, comparison_description=spec.description,
+                               comparison_levels=built)  # fmt: skip
+
+
+def settings(plan: object) -> SettingsCreator:
+    """Splink settings for a match plan (matching.plan.MatchPlan)."""
+    comparisons = [comparison(COMPARISONS[c.name], c.levels, c.term_frequencies) for c in plan.comparisons]
+    # Across sources only: Splink tells the sides apart by the source column (one table, no composite ids needed
+    # for deduplication).
+    sources = {"source_dataset_column_name": SOURCE} if plan.link_type != "dedupe_only" else {}
     return SettingsCreator(
-        link_type="dedupe_only",
+        link_type=plan.link_type,
         unique_id_column_name=RECORD_ID,
-        comparisons=comparisons(),
-        blocking_rules_to_generate_predictions=prediction_blocking_rules(),
+        **sources,
+        comparisons=comparisons,
+        blocking_rules_to_generate_predictions=[r.splink() for r in plan.blocking],
+        probability_two_random_records_match=plan.prior,
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,
     )

@@ -26,6 +26,8 @@ Rules (the tests in tests/test_standardize.py pin each one):
   the first "unit X" is moved to the end, so "Flat 3, 12 High Street", "12 High St, Apt 3" and line1
   "12 High St" + line2 "Flat 3" all give "12 high st unit 3". `house_number` is the first number token
   (optionally one letter: "221b") of the part without the unit.
+- `dob_swapped`: the date of birth with day and month swapped, where that is a date (a keying slip to look for);
+  `address_line2_std`: line 2 cleaned as a street line (a building, an estate, a flat).
 - postal code: uppercase, whitespace removed; US (or, without a country, anything shaped like a ZIP)
   becomes ZIP5, and a US code that lost its leading zeros (3-4 digits) is padded. `postal_outward`:
   GB-style outward code (all but the last 3 chars), US ZIP3, Canadian FSA; NULL otherwise.
@@ -62,6 +64,8 @@ STD_COLUMNS = (
     "postal_code_std",
     "postal_outward",
     "city_std",
+    "dob_swapped",
+    "address_line2_std",
 )
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
@@ -147,7 +151,10 @@ SELECT * EXCLUDE (_first, _canonical, _last, _city, _email, _line1, _line2,
             WHEN (country IS NULL OR country = 'US') AND regexp_full_match(_postal5, '[0-9]{5}') THEN left(_postal5, 3)
             WHEN country = 'CA' AND regexp_full_match(_postal5, '[A-Z][0-9][A-Z][0-9][A-Z][0-9]') THEN left(_postal5, 3)
        END AS postal_outward,
-       _city AS city_std
+       _city AS city_std,
+       CASE WHEN day(date_of_birth) <= 12 AND day(date_of_birth) <> month(date_of_birth)
+            THEN make_date(year(date_of_birth), day(date_of_birth), month(date_of_birth)) END AS dob_swapped,
+       _line2 AS address_line2_std
 FROM streets
 """
 

@@ -149,7 +149,7 @@ def match_model(
 ) -> dg.MaterializeResult:
     cfg = hub.config()
     with workspace.open(cfg) as ws:
-        saved, trained = matching.current_model(ws, progress=context.log.info)
+        saved, trained = matching.current_model(ws, cfg, progress=context.log.info)
     return dg.MaterializeResult(
         metadata={
             "version": saved.version,
@@ -171,7 +171,7 @@ def scored_pairs(
 ) -> dg.MaterializeResult:
     cfg = hub.config()
     with workspace.open(cfg) as ws:
-        saved, _ = matching.current_model(ws)
+        saved, _ = matching.current_model(ws, cfg)
         t = time.perf_counter()
         n = matching.score_pairs(ws, cfg, saved)
         auto = ws.con.execute(

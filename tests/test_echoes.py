@@ -84,7 +84,7 @@ class Hub:
         con.close()
 
 
-def make_hub(tmp_path: Path, rows: dict[str, list[tuple]]) -> Hub:
+def make_hub(tmp_path: Path, rows: dict[str, list[tuple]], read_only: tuple[str, ...] = ()) -> Hub:
     block = {
         "kind": "sql",
         "table": "people",
@@ -96,6 +96,8 @@ def make_hub(tmp_path: Path, rows: dict[str, list[tuple]]) -> Hub:
     for name in SOURCES:
         _source(tmp_path / f"{name}.db", rows.get(name, []))
     config = {"sources": {name: {**block, "url": f"sqlite:///{name}.db"} for name in SOURCES}}
+    for name in read_only:  # a source the hub only reads: nothing accepted back
+        config["sources"][name]["accepts"] = []
     (tmp_path / "hub.yaml").write_text(yaml.safe_dump(config))
     cfg = load_config(tmp_path / "hub.yaml")
     return Hub(tmp_path, cfg, Workspace.for_config(cfg), store.open_store(cfg.serving_store))
@@ -228,3 +230,14 @@ def test_a_golden_record_of_two_people_gets_nothing_but_its_id(tmp_path, close):
     assert results["b"].conflicted == 1 and results["a"].conflicted == 1
     assert results["b"].values_changed == 0
     assert (hub.cell("b", 1, "last_name"), hub.cell("b", 1, "email")) == (None, None)  # not filled from "a"
+
+
+def test_a_source_that_accepts_nothing_is_left_alone(tmp_path, close):
+    hub = make_hub(
+        tmp_path,
+        {"a": [(1, "p", "Ann", "Lee", "ann@example.com", "2024-01-01")], "b": [(1, "p", "Ann", None, None, "2020")]},
+        read_only=("b",),
+    )
+    close(hub)
+    results = hub.run()
+    assert results["b"].planned == 0 and hub.cell("b", 1, "last_name") is None

@@ -59,7 +59,7 @@ def test_saved_model_scores_identically_after_a_round_trip(matched):
 
 def test_retraining_makes_a_new_version_used_from_then_on(matched):
     ws, cfg, _ = matched
-    saved = train(ws)
+    saved = train(ws, cfg)
     assert saved.version == 2 and [v for v, *_ in models.versions(ws.con)] == [1, 2]
     assert match(ws, cfg).model_version == 2
 
@@ -122,7 +122,7 @@ def test_review_candidates_are_in_the_band_and_explained(matched):
     assert len(review) == result.review_candidates > 0
     assert review.match_probability.between(cfg.matching.review_threshold, cfg.matching.auto_match_threshold).all()
     explanation = json.loads(review.explanation.iloc[0])
-    assert {"name", "dob_std", "email", "phone", "address"} <= set(explanation)
+    assert {"name", "date_of_birth", "email", "phone", "address"} <= set(explanation)
 
 
 def test_decisions_about_records_gone_from_every_source_are_skipped_and_said():
