@@ -1,7 +1,7 @@
 """The billing system: a UK accounts database from before anyone thought about customer data.
 
 One holder name column ('SMITH, John'), UK-style dates, phones in national format (foreign
-numbers with their +1), country names, and a paperless flag that doubles as post consent.
+numbers in international format), country names, and a paperless flag that doubles as post consent.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from connectors.demo import bad_rows, formats, noise, phones
+from connectors.demo.flavours import DEFAULT, Flavour
 from connectors.demo.store import Table
-from connectors.demo.systems.common import COUNTRY, SourceBuild, events, in_creation_order, truth
+from connectors.demo.systems.common import SourceBuild, country_column, events, in_creation_order, truth
 
 ACCOUNTS = """CREATE TABLE accounts (
     account_no       INTEGER PRIMARY KEY,
@@ -40,7 +41,7 @@ INVOICES = """CREATE TABLE invoices (
 )"""
 
 
-def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
+def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFAULT) -> SourceBuild:
     f = in_creation_order(facts)
     n, dup = len(f), f["duplicate"].to_numpy()
     country = f["country"].to_numpy()
@@ -51,7 +52,8 @@ def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
     first, last = noise.swap(rng, first, last, 0.004)
     holder = noise.stray_spaces(rng, last.str.upper() + ", " + first, 0.02)
 
-    phone = phones.render(country, f["phone_index"].to_numpy(), np.where(country == "GB", "national", "international"))
+    home = np.where(country == flavour.home, "national", "international")
+    phone = phones.render(country, f["phone_index"].to_numpy(), home)
     phone = noise.blank(rng, phone, 0.10)
     dob = noise.blank(rng, formats.render(f["dob"].to_numpy(), "%d/%m/%Y"), 0.06)
 
@@ -61,7 +63,7 @@ def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
     bad_phone = np.flatnonzero(reasons == bad_rows.BAD_PHONE)
     phone.iloc[bad_phone] = bad_rows.junk_phones(rng, len(bad_phone))
 
-    country_name = np.where(country == "GB", COUNTRY["GB"].name, COUNTRY["US"].name)
+    country_name = country_column(country, "name")
     closed = rng.random(n) < np.where(dup, 0.5, 0.06)  # a second account is often the closed old one
     accounts = pd.DataFrame(
         {
