@@ -121,3 +121,9 @@ def test_phones_countries_and_dates_read_back_as_the_truth(demo, truth, values):
                 stored = stored.dt.strftime("%Y-%m-%d")
             assert len(stored) > 20, (source, field)
             assert (stored == rows.loc[stored.index, f"{field}_true"]).all(), (source, field)
+
+
+def test_billing_keeps_ascii_while_web_keeps_the_accents(demo):
+    billing, web = read(demo, "billing"), read(demo, "web")
+    assert billing.holder_name.str.isascii().all() and billing.billing_street.dropna().str.isascii().all()
+    assert (~web.last_name.dropna().str.isascii()).sum() >= 5

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from connectors.demo import vocabulary as vocab
+from connectors.demo.noise import UMLAUTS
 
 
 def emails(
@@ -49,14 +50,10 @@ def make_unique(rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
         ]
 
 
-# German umlauts as Germans type them in an address ("Müller" -> "mueller"); other accents are dropped.
-_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-
-
 def _letters(names: pd.Series) -> np.ndarray:
     """Lower-case ASCII letters only ("O'Neill" -> "oneill", "Müller" -> "mueller", "Zoé" -> "zoe"),
     cleaned once per distinct name."""
     codes, distinct = pd.factorize(names)
-    folded = pd.Series(distinct, dtype=object).str.lower().str.translate(_UMLAUTS).str.normalize("NFKD")
+    folded = pd.Series(distinct, dtype=object).str.lower().str.translate(UMLAUTS).str.normalize("NFKD")
     cleaned = folded.str.replace(r"[^a-z]", "", regex=True)
     return cleaned.to_numpy(dtype=object)[codes]

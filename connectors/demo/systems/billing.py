@@ -50,6 +50,8 @@ def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFA
     first = noise.typos(rng, first, noise.per_row(dup, 0.012))
     last = noise.typos(rng, f["last_name"], noise.per_row(dup, 0.012))
     first, last = noise.swap(rng, first, last, 0.004)
+    # A system older than accented letters: names, streets and towns in ASCII ("WAEHNER, Inès" -> "WAEHNER, Ines").
+    first, last = noise.ascii_only(first), noise.ascii_only(last)
     holder = noise.stray_spaces(rng, last.str.upper() + ", " + first, 0.02)
 
     home = np.where(country == flavour.home, "national", "international")
@@ -71,9 +73,9 @@ def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFA
             "holder_name": holder,
             "email_address": noise.blank(rng, noise.email_noise(rng, f["email"], 0.06), 0.04),
             "phone": phone,
-            "billing_street": noise.blank(rng, noise.stray_spaces(rng, f["street"], 0.01), 0.01),
-            "billing_street2": f["street2"],
-            "billing_city": noise.blank(rng, noise.recase(rng, f["city"], upper=0.05), 0.01),
+            "billing_street": noise.blank(rng, noise.stray_spaces(rng, noise.ascii_only(f["street"]), 0.01), 0.01),
+            "billing_street2": noise.ascii_only(f["street2"]),
+            "billing_city": noise.blank(rng, noise.recase(rng, noise.ascii_only(f["city"]), upper=0.05), 0.01),
             "billing_postcode": noise.blank(rng, f["postcode"], 0.015),
             "billing_country": noise.recase(rng, pd.Series(country_name, dtype=object), upper=0.03),
             "date_of_birth": dob,
