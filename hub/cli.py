@@ -59,7 +59,14 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
 def cmd_demo_init(args: argparse.Namespace) -> int:
     from connectors.demo import init_demo
 
-    summary = init_demo(Path(args.dir), customers=args.customers, seed=args.seed, force=args.force, progress=_progress)
+    summary = init_demo(
+        Path(args.dir),
+        customers=args.customers,
+        seed=args.seed,
+        force=args.force,
+        progress=_progress,
+        flavour=args.flavour,
+    )
     rows = [[s, t, n] for s, tables in summary.tables.items() for t, n in tables.items()]
     print(_table(["source", "table", "rows"], rows))
     print(f"\nconfig:       {summary.config_path}\nground truth: {summary.ground_truth_path}")
@@ -441,6 +448,12 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--customers", type=int, default=2000, help="number of distinct people (default 2000)")
     init.add_argument("--seed", type=int, default=42, help="random seed; the same seed gives the same data")
     init.add_argument("--force", action="store_true", help="replace demo databases already in DIR")
+    init.add_argument(
+        "--flavour",
+        choices=("default", "international"),
+        default="default",
+        help="where the people come from: default (GB, US) or international (IE, DE, FR, AU)",
+    )
     init.set_defaults(func=cmd_demo_init)
 
     config = sub.add_parser("config", help="hub.yaml").add_subparsers(dest="config_command", required=True)

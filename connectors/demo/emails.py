@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from connectors.demo import vocabulary as vocab
+from connectors.demo.noise import UMLAUTS
 
 
 def emails(
@@ -50,7 +51,9 @@ def make_unique(rng: np.random.Generator, values: np.ndarray) -> np.ndarray:
 
 
 def _letters(names: pd.Series) -> np.ndarray:
-    """Lower-case ASCII letters only ("O'Neill" -> "oneill"), cleaned once per distinct name."""
+    """Lower-case ASCII letters only ("O'Neill" -> "oneill", "Müller" -> "mueller", "Zoé" -> "zoe"),
+    cleaned once per distinct name."""
     codes, distinct = pd.factorize(names)
-    cleaned = pd.Series(distinct, dtype=object).str.lower().str.replace(r"[^a-z]", "", regex=True)
+    folded = pd.Series(distinct, dtype=object).str.lower().str.translate(UMLAUTS).str.normalize("NFKD")
+    cleaned = folded.str.replace(r"[^a-z]", "", regex=True)
     return cleaned.to_numpy(dtype=object)[codes]

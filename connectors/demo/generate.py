@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from connectors.demo import timeline
+from connectors.demo.flavours import flavour as flavour_named
 from connectors.demo.hub_yaml import write_hub_yaml
 from connectors.demo.population import SYSTEMS, population
 from connectors.demo.store import write_database
@@ -38,6 +39,7 @@ class DemoSummary:
     people: int
     tables: dict[str, dict[str, int]]  # source -> table -> rows
     bad_rows: dict[str, int]  # source -> rows the hub should quarantine
+    flavour: str = "default"  # connectors/demo/flavours.py
 
 
 def demo_files(directory: Path) -> list[Path]:
@@ -52,8 +54,10 @@ def init_demo(
     seed: int = 42,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
+    flavour: str = "default",
 ) -> DemoSummary:
-    """Generate the demo sources for `customers` people into `directory`.
+    """Generate the demo sources for `customers` people into `directory`, from the countries of
+    `flavour` (connectors/demo/flavours.py: `default` GB/US, `international` IE/DE/FR/AU).
 
     Raises FileExistsError if the directory already holds a demo and `force` is False; with
     `force` the old demo's hub state (`directory/.hub`) goes too. The databases are written aside
@@ -63,6 +67,7 @@ def init_demo(
         raise ValueError("customers must be at least 1")
     if seed < 0:
         raise ValueError("seed must be a non-negative integer")
+    world = flavour_named(flavour)
     directory = Path(directory)
     existing = [p.name for p in demo_files(directory) if p.exists()]
     if existing and not force:
@@ -72,14 +77,14 @@ def init_demo(
     shutil.rmtree(directory / ".hub", ignore_errors=True)
     say = progress or (lambda _line: None)
 
-    people = population(np.random.default_rng([seed, _POPULATION_STREAM]), customers)
+    people = population(np.random.default_rng([seed, _POPULATION_STREAM]), customers, world)
     rows = timeline.records(np.random.default_rng([seed, _TIMELINE_STREAM]), people)
     say(f"population: {customers:,} people, {len(rows):,} source rows planned")
 
     truths, counts, bad, staged = [], {}, {}, []
     for i, system in enumerate(SYSTEMS):
         rng = np.random.default_rng([seed, _FIRST_SYSTEM_STREAM + i])
-        built = BUILDERS[system](rng, timeline.facts(people, rows[rows["system"] == system]))
+        built = BUILDERS[system](rng, timeline.facts(people, rows[rows["system"] == system]), world)
         staging = directory / f".{system}.db.partial"
         staging.unlink(missing_ok=True)
         write_database(staging, built.tables)
@@ -98,4 +103,5 @@ def init_demo(
     values_path = directory / TRUTH_VALUES
     truth_values(people, rows).to_csv(values_path, index=False)
     say(f"truth values: {customers:,} people")
-    return DemoSummary(directory, write_hub_yaml(directory), truth_path, values_path, customers, counts, bad)
+    config_path = write_hub_yaml(directory, world)
+    return DemoSummary(directory, config_path, truth_path, values_path, customers, counts, bad, world.name)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pycountry
+
+from connectors.demo.flavours import DEFAULT, Flavour
+
 HUB_YAML = """\
 # Written by `hub demo init`: the four demo source systems mapped to the canonical model.
 # Relative paths and sqlite URLs are resolved against this file's folder. A consent field without
@@ -121,7 +125,21 @@ sources:
 """
 
 
-def write_hub_yaml(directory: Path) -> Path:
+def hub_yaml(flavour: Flavour = DEFAULT) -> str:
+    """The default flavour's file as it always was; another flavour's company reads phone numbers
+    without a country code in its own country."""
+    if flavour.home == DEFAULT.home:
+        return HUB_YAML
+    home = pycountry.countries.get(alpha_2=flavour.home).name
+    text = HUB_YAML.replace("default_region: GB", f"default_region: {flavour.home}")
+    text = text.replace(
+        "# National format for UK numbers; the few foreign ones are stored with their +1.",
+        f"# National format for numbers in {home}; foreign ones are stored with their country code.",
+    )
+    return text.replace("# Written by `hub demo init`:", f"# Written by `hub demo init --flavour {flavour.name}`:")
+
+
+def write_hub_yaml(directory: Path, flavour: Flavour = DEFAULT) -> Path:
     path = directory / "hub.yaml"
-    path.write_text(HUB_YAML)
+    path.write_text(hub_yaml(flavour))
     return path

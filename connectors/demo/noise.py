@@ -127,6 +127,20 @@ def _gmail_dots(email: str, where: float) -> str:
     return local[:i] + "." + local[i:] + "@" + domain
 
 
+# German umlauts as people type them without the letters ("Müller" -> "Mueller"); other accents are dropped.
+UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+
+
+def ascii_only(values: pd.Series) -> pd.Series:
+    """What a system without accented letters stores ("Wähner" -> "Waehner", "Hébert" -> "Hebert"), each
+    distinct value folded once. ASCII text is left exactly as it was."""
+    codes, distinct = pd.factorize(values)
+    folded = pd.Series(distinct, dtype=object).str.translate(UMLAUTS).str.normalize("NFKD")
+    folded = folded.str.encode("ascii", "ignore").str.decode("ascii")
+    # A missing value has code -1: the None appended last.
+    return pd.Series(np.append(folded.to_numpy(dtype=object), None)[codes], dtype=object)
+
+
 def per_row(duplicate: np.ndarray, rate: float, factor: float = 3.0) -> np.ndarray:
     """`rate` for ordinary rows, `factor` times it for a person's second entry (typed in a hurry)."""
     return np.where(duplicate, rate * factor, rate)

@@ -13,6 +13,7 @@ from connectors.demo import phones
 from connectors.demo import vocabulary as vocab
 from connectors.demo.addresses import addresses
 from connectors.demo.emails import emails, make_unique
+from connectors.demo.flavours import DEFAULT, Flavour
 
 # The demo world's "now": every timestamp is derived from it, never from the clock.
 REFERENCE_TIME = np.datetime64("2026-01-01T00:00:00", "s")
@@ -24,18 +25,17 @@ SYSTEMS = ("billing", "web", "app", "crm")
 _SYSTEM_COUNT_P = (0.28, 0.40, 0.24, 0.08)
 _SYSTEM_WEIGHT = {"billing": 1.25, "web": 1.1, "app": 1.3, "crm": 0.95}
 
-GB_SHARE = 0.8
 MOVER_SHARE = 0.12  # people whose address changed: some systems still hold the old one
 EMAIL_CHANGER_SHARE = 0.10
 CONSENT_P = {"email": 0.62, "sms": 0.40, "phone": 0.30, "post": 0.55}
 PREFERRED_CHANNEL_P = {"E": 0.5, "S": 0.2, "P": 0.1, "M": 0.2}
 
 
-def population(rng: np.random.Generator, size: int) -> pd.DataFrame:
+def population(rng: np.random.Generator, size: int, flavour: Flavour = DEFAULT) -> pd.DataFrame:
     """One row per person (index = person_id) with their current and former details."""
-    country = np.where(rng.random(size) < GB_SHARE, "GB", "US").astype(object)
+    country = flavour.pick_countries(rng, size)
     female = rng.random(size) < 0.5
-    first, last = _names(rng, country, female)
+    first, last = _names(rng, country, female, flavour.countries)
     age_days = ((18 + 72 * rng.beta(2, 3, size)) * 365.25).astype(np.int64)
     dob = REFERENCE_TIME.astype("datetime64[D]") - age_days
     birth_year = dob.astype("datetime64[Y]").astype(int) + 1970
@@ -55,7 +55,7 @@ def population(rng: np.random.Generator, size: int) -> pd.DataFrame:
             "dob": dob,
             "email": email,
             "old_email": old_email,
-            "phone_index": phones.assign(rng, country),
+            "phone_index": phones.assign(rng, country, flavour.countries),
             "moved": rng.random(size) < MOVER_SHARE,
         }
     )
@@ -65,16 +65,18 @@ def population(rng: np.random.Generator, size: int) -> pd.DataFrame:
     for channel, p in CONSENT_P.items():
         frame[f"consent_{channel}"] = rng.random(size) < p
     frame["preferred_channel"] = rng.choice(list(PREFERRED_CHANNEL_P), size, p=list(PREFERRED_CHANNEL_P.values()))
-    for system, member in _memberships(rng, country).items():
+    for system, member in _memberships(rng, country, flavour.app_countries).items():
         frame[f"in_{system}"] = member
     frame.index.name = "person_id"
     return frame
 
 
-def _names(rng: np.random.Generator, country: np.ndarray, female: np.ndarray) -> tuple[pd.Series, pd.Series]:
+def _names(
+    rng: np.random.Generator, country: np.ndarray, female: np.ndarray, countries: tuple[str, ...]
+) -> tuple[pd.Series, pd.Series]:
     first = np.empty(len(country), dtype=object)
     last = np.empty(len(country), dtype=object)
-    for code in ("GB", "US"):
+    for code in countries:
         n = vocab.names(code)
         for is_female, pool, p in ((True, n.female, n.female_p), (False, n.male, n.male_p)):
             rows = np.flatnonzero((country == code) & (female == is_female))
@@ -84,14 +86,17 @@ def _names(rng: np.random.Generator, country: np.ndarray, female: np.ndarray) ->
     return pd.Series(first, dtype=object), pd.Series(last, dtype=object)
 
 
-def _memberships(rng: np.random.Generator, country: np.ndarray) -> dict[str, np.ndarray]:
+def _memberships(
+    rng: np.random.Generator, country: np.ndarray, app_countries: tuple[str, ...]
+) -> dict[str, np.ndarray]:
     """Each person joins 1-4 systems, picked by weighted sampling without replacement.
 
-    The app is only offered in the UK, so US people are in at most the other three.
+    The app is offered in some countries only (the UK in the default flavour), so other people are
+    in at most the other three.
     """
     size = len(country)
     weight = np.tile(np.array(list(_SYSTEM_WEIGHT.values())), (size, 1))
-    weight[country == "US", SYSTEMS.index("app")] = 0.0
+    weight[~np.isin(country, app_countries), SYSTEMS.index("app")] = 0.0
     available = (weight > 0).sum(axis=1)
     count = np.minimum(rng.choice(np.arange(1, 5), size, p=_SYSTEM_COUNT_P), available)
     # Gumbel top-k: the k largest log-weight + Gumbel keys are a weighted sample without replacement.

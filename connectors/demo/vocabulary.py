@@ -11,11 +11,19 @@ from functools import cache
 
 import numpy as np
 import pycountry
+from faker.providers.address.de_DE import Provider as DEAddress
+from faker.providers.address.en_AU import Provider as AUAddress
 from faker.providers.address.en_GB import Provider as GBAddress
 from faker.providers.address.en_US import Provider as USAddress
+from faker.providers.address.fr_FR import Provider as FRAddress
 from faker.providers.geo import Provider as Geo
+from faker.providers.person.de_DE import Provider as DEPerson
 from faker.providers.person.en_GB import Provider as GBPerson
+from faker.providers.person.en_IE import Provider as IEPerson
 from faker.providers.person.en_US import Provider as USPerson
+from faker.providers.person.fr_FR import Provider as FRPerson
+
+from connectors.demo import world
 
 # Faker's en_GB street suffixes are the US list ("Stravenue", "Burgs"); keep the ones a UK street has.
 _GB_STREET_TYPES = (
@@ -103,9 +111,13 @@ def _weighted(values: dict[str, float] | tuple[str, ...]) -> tuple[np.ndarray, n
     return names, p / p.sum()
 
 
+# Faker has no en_AU names; Australians get the British lists.
+_PERSON = {"GB": GBPerson, "US": USPerson, "IE": IEPerson, "DE": DEPerson, "FR": FRPerson, "AU": GBPerson}
+
+
 @cache
 def names(country: str) -> Names:
-    person = GBPerson if country == "GB" else USPerson
+    person = _PERSON[country]
     return Names(
         *_weighted(person.first_names_male),
         *_weighted(person.first_names_female),
@@ -115,13 +127,40 @@ def names(country: str) -> Names:
 
 @cache
 def street_names(country: str) -> np.ndarray:
-    """'Oak Road'-style names: a first or last name plus a street type, as Faker builds them."""
+    """Street names as each country forms them, the way Faker's locales build them: 'Oak Road' (a first
+    or last name plus a street type) in GB, US, IE and AU; 'Bachstraße' or 'Max-Müller-Weg' in DE;
+    'rue Dubois' or 'avenue Jean Martin' in FR."""
+    if country == "DE":
+        return _de_street_names()
+    if country == "FR":
+        return _fr_street_names()
     n = names(country)
     stems = np.unique(np.concatenate([n.male, n.female, n.last]))
-    wanted = _GB_STREET_TYPES if country == "GB" else _US_STREET_TYPES
-    provider = GBAddress if country == "GB" else USAddress
-    types = np.array([t for t in dict.fromkeys(provider.street_suffixes) if t in wanted], dtype=object)
+    if country in ("GB", "US"):
+        wanted = _GB_STREET_TYPES if country == "GB" else _US_STREET_TYPES
+        provider = GBAddress if country == "GB" else USAddress
+        types = np.array([t for t in dict.fromkeys(provider.street_suffixes) if t in wanted], dtype=object)
+    else:
+        types = np.array(world.IE_STREET_TYPES if country == "IE" else world.AU_STREET_TYPES, dtype=object)
     return (stems[:, None] + " " + types[None, :]).ravel()
+
+
+def _de_street_names() -> np.ndarray:
+    n = names("DE")
+    short = np.array(sorted(set(DEAddress.street_suffixes_short) - {"str."}), dtype=object)
+    joined = (n.last[:, None] + short[None, :]).ravel()
+    first = np.concatenate([n.male[:200], n.female[:200]])
+    hyphenated = (first[:, None] + "-" + n.last[None, :40] + "-Straße").ravel()
+    return np.concatenate([joined, hyphenated, np.array(world.DE_COMMON_STREETS, dtype=object)])
+
+
+def _fr_street_names() -> np.ndarray:
+    n = names("FR")
+    kinds = np.array(sorted(set(FRAddress.street_prefixes)), dtype=object)
+    first = np.concatenate([n.male, n.female])
+    named = (kinds[:, None] + " " + first[None, :40] + " " + n.last[:, None, None]).ravel()
+    family = (kinds[:, None] + " " + n.last[None, :]).ravel()
+    return np.concatenate([named, family, np.array(world.FR_COMMON_STREETS, dtype=object)])
 
 
 def gb_towns() -> np.ndarray:
@@ -131,6 +170,11 @@ def gb_towns() -> np.ndarray:
 
 GB_POSTCODE_AREAS = np.array(GBAddress.POSTAL_ZONES, dtype=object)
 GB_POSTCODE_LETTERS = np.array(list("ABDEFGHJLNPQRSTUWXYZ"), dtype=object)  # letters used after the space
+
+DE_TOWNS = np.array(DEAddress.cities, dtype=object)
+# Metropolitan departments with numeric codes (not Corsica's 2A/2B nor the three-digit overseas ones).
+FR_DEPARTMENTS = np.array([c for c, _name in FRAddress.departments if c.isdigit() and len(c) == 2], dtype=object)
+AU_STATE_NAMES = dict(zip(AUAddress.states_abbr, AUAddress.states, strict=True))
 
 US_CITY_PREFIXES = np.array(USAddress.city_prefixes, dtype=object)
 US_CITY_SUFFIXES = np.array(USAddress.city_suffixes, dtype=object)
@@ -150,6 +194,24 @@ EMAIL_DOMAINS: dict[str, dict[str, float]] = {
         "btinternet.com": 0.05,
     },
     "US": {"gmail.com": 0.45, "yahoo.com": 0.2, "outlook.com": 0.13, "hotmail.com": 0.12, "icloud.com": 0.1},
+    "IE": {"gmail.com": 0.45, "hotmail.com": 0.2, "outlook.com": 0.15, "yahoo.ie": 0.1, "eircom.net": 0.1},
+    "DE": {"gmx.de": 0.3, "web.de": 0.3, "gmail.com": 0.2, "t-online.de": 0.1, "outlook.de": 0.1},
+    "FR": {
+        "gmail.com": 0.35,
+        "orange.fr": 0.2,
+        "free.fr": 0.15,
+        "hotmail.fr": 0.15,
+        "laposte.net": 0.1,
+        "sfr.fr": 0.05,
+    },
+    "AU": {
+        "gmail.com": 0.4,
+        "bigpond.com": 0.15,
+        "outlook.com": 0.15,
+        "hotmail.com": 0.1,
+        "yahoo.com.au": 0.1,
+        "icloud.com": 0.1,
+    },
 }
 
 USER_AGENTS = np.array(

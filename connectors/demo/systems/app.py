@@ -1,4 +1,4 @@
-"""The mobile app's backend (UK only): profiles keyed by UUID, no postal address.
+"""The mobile app's backend (UK only, or the flavour's app countries): profiles keyed by UUID, no postal address.
 
 One display name, the mobile as bare digits with the country code, US-style dates, opt-in
 flags as 'true'/'false' and epoch times. Its consent choices are often the newest anywhere.
@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from connectors.demo import bad_rows, formats, identifiers, noise, phones
+from connectors.demo.flavours import DEFAULT, Flavour
 from connectors.demo.store import Table
 from connectors.demo.systems.common import NOW, SourceBuild, events, in_creation_order, truth
 
@@ -40,7 +41,7 @@ DEVICES = """CREATE TABLE devices (
 _VERSIONS = {"4.8.2": 0.1, "5.0.1": 0.15, "5.1.0": 0.25, "5.2.3": 0.5}
 
 
-def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
+def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFAULT) -> SourceBuild:
     f = in_creation_order(facts)
     n, dup = len(f), f["duplicate"].to_numpy()
 

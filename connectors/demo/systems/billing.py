@@ -1,7 +1,7 @@
 """The billing system: a UK accounts database from before anyone thought about customer data.
 
 One holder name column ('SMITH, John'), UK-style dates, phones in national format (foreign
-numbers with their +1), country names, and a paperless flag that doubles as post consent.
+numbers in international format), country names, and a paperless flag that doubles as post consent.
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 
 from connectors.demo import bad_rows, formats, noise, phones
+from connectors.demo.flavours import DEFAULT, Flavour
 from connectors.demo.store import Table
-from connectors.demo.systems.common import COUNTRY, SourceBuild, events, in_creation_order, truth
+from connectors.demo.systems.common import SourceBuild, country_column, events, in_creation_order, truth
 
 ACCOUNTS = """CREATE TABLE accounts (
     account_no       INTEGER PRIMARY KEY,
@@ -40,7 +41,7 @@ INVOICES = """CREATE TABLE invoices (
 )"""
 
 
-def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
+def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFAULT) -> SourceBuild:
     f = in_creation_order(facts)
     n, dup = len(f), f["duplicate"].to_numpy()
     country = f["country"].to_numpy()
@@ -49,9 +50,12 @@ def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
     first = noise.typos(rng, first, noise.per_row(dup, 0.012))
     last = noise.typos(rng, f["last_name"], noise.per_row(dup, 0.012))
     first, last = noise.swap(rng, first, last, 0.004)
+    # A system older than accented letters: names, streets and towns in ASCII ("WAEHNER, Inès" -> "WAEHNER, Ines").
+    first, last = noise.ascii_only(first), noise.ascii_only(last)
     holder = noise.stray_spaces(rng, last.str.upper() + ", " + first, 0.02)
 
-    phone = phones.render(country, f["phone_index"].to_numpy(), np.where(country == "GB", "national", "international"))
+    home = np.where(country == flavour.home, "national", "international")
+    phone = phones.render(country, f["phone_index"].to_numpy(), home)
     phone = noise.blank(rng, phone, 0.10)
     dob = noise.blank(rng, formats.render(f["dob"].to_numpy(), "%d/%m/%Y"), 0.06)
 
@@ -61,7 +65,7 @@ def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
     bad_phone = np.flatnonzero(reasons == bad_rows.BAD_PHONE)
     phone.iloc[bad_phone] = bad_rows.junk_phones(rng, len(bad_phone))
 
-    country_name = np.where(country == "GB", COUNTRY["GB"].name, COUNTRY["US"].name)
+    country_name = country_column(country, "name")
     closed = rng.random(n) < np.where(dup, 0.5, 0.06)  # a second account is often the closed old one
     accounts = pd.DataFrame(
         {
@@ -69,9 +73,9 @@ def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
             "holder_name": holder,
             "email_address": noise.blank(rng, noise.email_noise(rng, f["email"], 0.06), 0.04),
             "phone": phone,
-            "billing_street": noise.blank(rng, noise.stray_spaces(rng, f["street"], 0.01), 0.01),
-            "billing_street2": f["street2"],
-            "billing_city": noise.blank(rng, noise.recase(rng, f["city"], upper=0.05), 0.01),
+            "billing_street": noise.blank(rng, noise.stray_spaces(rng, noise.ascii_only(f["street"]), 0.01), 0.01),
+            "billing_street2": noise.ascii_only(f["street2"]),
+            "billing_city": noise.blank(rng, noise.recase(rng, noise.ascii_only(f["city"]), upper=0.05), 0.01),
             "billing_postcode": noise.blank(rng, f["postcode"], 0.015),
             "billing_country": noise.recase(rng, pd.Series(country_name, dtype=object), upper=0.03),
             "date_of_birth": dob,

@@ -12,7 +12,13 @@ from connectors.demo.population import REFERENCE_TIME
 from connectors.demo.store import Table
 
 NOW = int(REFERENCE_TIME.astype(np.int64))
-COUNTRY = {code: pycountry.countries.get(alpha_2=code) for code in ("GB", "US")}
+COUNTRY = {code: pycountry.countries.get(alpha_2=code) for code in ("GB", "US", "IE", "DE", "FR", "AU")}
+
+
+def country_column(country: np.ndarray, form: str) -> np.ndarray:
+    """Each alpha-2 code as pycountry writes it: `name` ('United Kingdom') or `alpha_3` ('GBR')."""
+    forms = {code: getattr(c, form) for code, c in COUNTRY.items()}
+    return pd.Series(country, dtype=object).map(forms).to_numpy(dtype=object)
 
 
 @dataclass(frozen=True)

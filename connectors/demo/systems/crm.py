@@ -11,8 +11,9 @@ import pandas as pd
 
 from connectors.demo import bad_rows, formats, identifiers, noise, phones
 from connectors.demo import vocabulary as vocab
+from connectors.demo.flavours import DEFAULT, Flavour
 from connectors.demo.store import Table
-from connectors.demo.systems.common import COUNTRY, SourceBuild, events, in_creation_order, truth
+from connectors.demo.systems.common import SourceBuild, country_column, events, in_creation_order, truth
 
 # An export, so `Id` carries no constraint: a few rows lost their id on the way.
 CONTACTS = """CREATE TABLE contacts (
@@ -48,7 +49,7 @@ _SUBJECTS = np.array(["Call", "Email", "Follow-up", "Meeting", "Send Quote", "Re
 _SF_TIME = "%Y-%m-%dT%H:%M:%S.000+0000"
 
 
-def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
+def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFAULT) -> SourceBuild:
     f = in_creation_order(facts)
     n, dup = len(f), f["duplicate"].to_numpy()
     country = f["country"].to_numpy()
@@ -59,9 +60,9 @@ def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
     first, last = noise.swap(rng, first, last, 0.015)
 
     style = np.empty(n, dtype=object)
-    for code, styles in phones.LOOSE_STYLES.items():
+    for code in flavour.countries:
         rows = np.flatnonzero(country == code)
-        style[rows] = rng.choice(np.array(styles, dtype=object), len(rows))
+        style[rows] = rng.choice(np.array(phones.loose_styles(code, flavour.home), dtype=object), len(rows))
     phone = noise.blank(rng, phones.render(country, f["phone_index"].to_numpy(), style), 0.12)
     birthdate = noise.blank(rng, formats.render(f["dob"].to_numpy(), "%Y-%m-%d"), 0.45)
     reasons = bad_rows.choose(rng, n, (bad_rows.MISSING_KEY, bad_rows.BAD_DATE, bad_rows.BAD_PHONE))
@@ -79,7 +80,8 @@ def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
     # Copies: a column with no text at all (no US rows) is object dtype, whose to_numpy is a read-only view.
     state = f["region"].to_numpy(dtype=object, na_value=None, copy=True)
     spelled = pd.notna(state) & (rng.random(n) < 0.2)  # state picklist off: some typed the full name
-    state[spelled] = [vocab.US_STATE_NAMES[s] for s in state[spelled]]
+    spelled_names = {"US": vocab.US_STATE_NAMES, "AU": vocab.AU_STATE_NAMES}
+    state[spelled] = [spelled_names[c][s] for c, s in zip(country[spelled], state[spelled], strict=True)]
     postcode = f["postcode"].to_numpy(dtype=object, copy=True)
     zip4 = (country == "US") & (rng.random(n) < 0.1)
     if zip4.any():  # np.char.zfill cannot size an empty array
@@ -98,7 +100,7 @@ def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
             "MailingCity": noise.blank(rng, noise.recase(rng, f["city"], upper=0.02), no_address),
             "MailingState": noise.blank(rng, state, no_address),
             "MailingPostalCode": noise.blank(rng, postcode, no_address),
-            "MailingCountry": np.where(country == "GB", COUNTRY["GB"].alpha_3, COUNTRY["US"].alpha_3),
+            "MailingCountry": country_column(country, "alpha_3"),
             "HasOptedOutOfEmail": (~f["consent_email"].to_numpy()).astype(np.int64),
             "DoNotCall": (~f["consent_phone"].to_numpy()).astype(np.int64),
             "OwnerId": rng.choice(owners, n),

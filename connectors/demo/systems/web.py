@@ -12,6 +12,7 @@ import pandas as pd
 from connectors.demo import bad_rows, formats, identifiers, noise, phones
 from connectors.demo import vocabulary as vocab
 from connectors.demo.emails import make_unique
+from connectors.demo.flavours import DEFAULT, Flavour
 from connectors.demo.store import Table
 from connectors.demo.systems.common import SourceBuild, events, in_creation_order, truth
 
@@ -47,7 +48,7 @@ _BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 _DOC_NETWORKS = np.array(["192.0.2.", "198.51.100.", "203.0.113."], dtype=object)  # RFC 5737
 
 
-def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
+def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFAULT) -> SourceBuild:
     f = in_creation_order(facts)
     n, dup = len(f), f["duplicate"].to_numpy()
     country = f["country"].to_numpy()
@@ -69,7 +70,8 @@ def build(rng: np.random.Generator, facts: pd.DataFrame) -> SourceBuild:
 
     no_address = np.where(rng.random(n) < 0.2, 1.0, 0.0)  # the address form is optional
     street, street2 = f["street"].astype(object), f["street2"].astype(object)
-    with_unit = np.where(country == "GB", street2 + ", " + street, street + " " + street2)
+    # "Flat 3, 12 Oak Road" where the British way is usual; elsewhere the unit follows the street.
+    with_unit = np.where(np.isin(country, ("GB", "IE", "AU")), street2 + ", " + street, street + " " + street2)
     one_line = street.where(street2.isna(), with_unit)
     postcode = noise.recase(rng, f["postcode"], lower=0.03)
     postcode = pd.Series(np.where(rng.random(n) < 0.03, postcode.str.replace(" ", ""), postcode), dtype=object)
