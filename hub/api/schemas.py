@@ -316,7 +316,7 @@ class MatchIn(BaseModel):
 
 
 class ComparisonExplanation(BaseModel):
-    comparison: str = Field(description="the model's comparison (name, date_of_birth, email, phone, address, city, ...)")
+    comparison: str = Field(description="the model's comparison (name, date_of_birth, email, phone, address, ...)")
     level: str = Field(description="the comparison level the pair fell in")
     match_weight: float = Field(description="its match weight (log2 Bayes factor), term-frequency adjustment included")
     tf_adjustment: float = Field(description="the part of match_weight from how common the shared value is")
