@@ -140,9 +140,8 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
     }
     units = [*singles, *consents, *(["address"] if block else [])]
 
-    golden = sorted(
-        {*accepted, *(("address_line1", "address_line2", "postal_code", "country") if mapped_block else ())}
-    )
+    place = ("address_line1", "address_line2", "postal_code", "country") if mapped_block else ()
+    golden = sorted({*accepted, *mapped_block, *place})  # a block field read but not accepted is compared too
     joined = [f"g.{f} AS _g_{f}" for f in golden] + [f"r.{f} AS {ORIGINAL}{f}" for f in accepted]
     joined += [f"e.{f}__written AS _e_{f}" for f in accepted]
     lost = (

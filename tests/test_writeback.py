@@ -501,3 +501,18 @@ def test_a_source_without_updated_at_and_a_file_source_stay_consistent(tmp_path)
     finally:
         ws.close()
         engine.dispose()
+
+
+def test_a_block_field_read_but_not_accepted_is_compared_not_written(hub):
+    """web maps its town but, here, does not accept it back: the address is still judged as one place."""
+    web = hub.cfg.sources["web"]
+    web = web.model_copy(update={"accepts": [f for f in web.accepts if f != "city"]})
+    cfg = hub.cfg.model_copy(update={"sources": {**hub.cfg.sources, "web": web}})
+    con = sqlite3.connect(hub.dir / "web.db")
+    towns = con.execute("SELECT id, city FROM users ORDER BY id").fetchall()
+    con.close()
+    result = write_back(hub.ws, cfg, hub.engine, "web", hub.run_id)
+    assert result.updated > 0
+    con = sqlite3.connect(hub.dir / "web.db")
+    assert con.execute("SELECT id, city FROM users ORDER BY id").fetchall() == towns
+    con.close()
