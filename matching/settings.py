@@ -76,6 +76,9 @@ COMPARISONS: dict[str, ComparisonSpec] = {
                       (_FIRST, _LAST)),
                 Level("swapped", "first and last swapped", f"{_FIRST}_l = {_LAST}_r AND {_LAST}_l = {_FIRST}_r",
                       (_FIRST, _LAST)),
+                Level("swapped_similar", "first and last swapped, nearly",
+                      f"jaro_winkler_similarity({_FIRST}_l, {_LAST}_r) >= {JW_NAME} "
+                      f"AND jaro_winkler_similarity({_LAST}_l, {_FIRST}_r) >= {JW_NAME}", (_FIRST, _LAST)),
                 Level("similar_first", "similar first, exact last",
                       f"jaro_winkler_similarity({_FIRST}_l, {_FIRST}_r) >= {JW_NAME} AND {_both(_LAST, _LAST)}",
                       (_FIRST, _LAST)),
