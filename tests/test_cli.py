@@ -19,6 +19,11 @@ def test_demo_init_then_pull_prints_a_per_source_summary(tmp_path, capsys):
         line = next(ln for ln in out.splitlines() if ln.startswith(source + " "))
         assert " full " in line and f"{len(rows):,}" in line
     assert "quarantined rows by problem" in out and "missing primary key" in out
+    # An unparsable date or phone keeps its record: counted per source and field, with the values in the workspace.
+    assert "staged records with a value read as missing, by field" in out
+    warned = [ln for ln in out.splitlines() if "cannot parse" in ln and ln.split()[1] in ("phone", "date_of_birth")]
+    expected = truth[truth.bad_reason.str.startswith("unparsable")]
+    assert sum(int(ln.split()[-1]) for ln in warned) == len(expected)
 
     assert main(["pull", "--config", str(demo / "hub.yaml"), "--source", "crm"]) == 0
     assert " incremental " in capsys.readouterr().out
