@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.transforms import to_canonical, to_source, values_equal
+from connectors.transforms import map_rows, to_canonical, to_source, values_equal
 from hub.config import HubConfig, SourceConfig
 
 GOLDEN_ID = "golden_id"
@@ -30,6 +30,8 @@ class SourceError(Exception):
 class PullBatch:
     records: pd.DataFrame  # canonical records, staged columns
     quarantined: pd.DataFrame  # source_system, source_key, reason, raw_row, pulled_at
+    # Of the staged records: source_system, source_key, field, column, value, reason, source_version, pulled_at
+    warnings: pd.DataFrame
 
 
 class WriteSession(ABC):
@@ -84,7 +86,8 @@ class Stream:
         for raw in conn.read_chunks(cursor):
             raw = raw.reset_index(drop=True)
             self.rows_read += len(raw)
-            records, reasons = to_canonical(raw, src, conn.cfg, conn.name)
+            mapped = map_rows(raw, src, conn.cfg, conn.name)
+            records, reasons = mapped.records, mapped.reasons
             if cursor is not None:
                 ts = records["source_updated_at"]
                 seen = records["source_key"].map(boundary) == records["source_version"]
@@ -100,7 +103,13 @@ class Stream:
                     fresh = dict(zip(at_top["source_key"], at_top["source_version"], strict=True))
                     best_keys = (best_keys | fresh) if top == best else fresh
                     best = top
-            yield PullBatch(recs, self._quarantine(raw[~good], records[~good], reasons[~good]))
+            warned = mapped.warnings[mapped.warnings.index.isin(recs.index)]
+            warned = warned.assign(
+                source_system=self.connector.name,
+                source_version=recs["source_version"].reindex(warned.index),
+                pulled_at=self.pulled_at,
+            )
+            yield PullBatch(recs, self._quarantine(raw[~good], records[~good], reasons[~good]), warned)
         if src.updated_at and best is not None:
             self.state = {"cursor": best.isoformat(), "boundary": best_keys}
         else:

@@ -30,6 +30,8 @@ class PullResult:
     staged_total: int  # records staged for the source after the pull
     quarantined_total: int
     seconds: float
+    warned: int = 0  # records staged in this pull with a value read as missing (field_warnings)
+    warned_total: int = 0  # staged records of the source with a field warning after the pull
 
     @property
     def rows_per_second(self) -> float:
@@ -53,14 +55,15 @@ def pull_source(
     state = None if full else ws.get_state(name)
     mode = "incremental" if state else "full"
     stream = connector.stream(state, full=mode == "full")
-    records = quarantined = 0
+    records = quarantined = warned = 0
     with ws.transaction():
         if mode == "full":
             ws.clear_source(name)
         for batch in stream:
-            ws.upsert(name, batch.records, batch.quarantined, replace=mode == "incremental")
+            ws.upsert(name, batch.records, batch.quarantined, batch.warnings, replace=mode == "incremental")
             records += len(batch.records)
             quarantined += len(batch.quarantined)
+            warned += batch.warnings.index.nunique()
             if progress:
                 progress(f"{name}: {stream.rows_read:,} rows read, {quarantined:,} quarantined")
         dupes = ws.quarantine_duplicate_keys(name)
@@ -77,4 +80,6 @@ def pull_source(
         staged_total,
         quarantined_total,
         time.perf_counter() - started,
+        warned,
+        ws.warned(name),
     )

@@ -1,5 +1,10 @@
 """SQL sources through SQLAlchemy: SQLite, PostgreSQL, MariaDB/MySQL (any dialect with a driver).
 
+A source is a table (`customers`, or schema-qualified `sales.customers`; on MariaDB/MySQL the schema is the
+database) or a query. A query source is read as a subquery (SELECT ... FROM (<query>) AS hub_source), so pulls
+can still filter by the cursor and the sensor can still count rows and read the newest updated-at; it is never
+written to.
+
 Reads stream with server-side cursors in chunks. Writes run in one transaction that locks the
 rows it read (SELECT ... FOR UPDATE; BEGIN IMMEDIATE on SQLite), then UPDATEs only the mapped
 columns by primary key. The only DDL the hub ever runs is creating its own golden-id side table
@@ -11,7 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC
+from datetime import UTC, datetime
+from functools import cached_property
 
 import pandas as pd
 import sqlalchemy as sa
@@ -19,9 +25,10 @@ from sqlalchemy.engine import Connection, Engine
 
 from connectors.base import GOLDEN_ID, Connector, SourceError, WriteSession
 from connectors.transforms import row_version
-from hub.config import HubConfig, SourceConfig
+from hub.config import HubConfig, SourceConfig, split_table
 
 KEY_BATCH = 1000  # keys per IN (...) list when fetching rows to update
+QUERY_ALIAS = "hub_source"  # the name a query source's rows go by in the hub's own SQL
 
 
 def _sortable(fmt: str | None) -> bool:
@@ -38,19 +45,51 @@ class SqlConnector(Connector):
         super().__init__(name, src, cfg)
         self.engine = engine or sa.create_engine(src.url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        try:
-            self.table = sa.Table(src.table, sa.MetaData(), autoload_with=self.engine)
-        except sa.exc.NoSuchTableError:
-            raise SourceError(f"sources.{name}: table '{src.table}' not found at {self.engine.url!r}") from None
+        # The rows the hub reads: the table, or the query as a subquery (no types: its values say what they are).
+        self.table: sa.Table | sa.Subquery = self._query() if src.query is not None else self._table()
         missing = [c for c in src.columns() if c not in self.table.c]
         if src.golden_id and src.golden_id.column and src.golden_id.column not in self.table.c:
             missing.append(src.golden_id.column)
         if missing:
+            where = f"table '{src.table}'" if src.table else "the result of its query"
             raise SourceError(
-                f"sources.{name}: column(s) {missing} not found in table '{src.table}' "
-                f"(it has {sorted(self.table.c.keys())})"
+                f"sources.{name}: column(s) {missing} not found in {where} (it has {sorted(self.table.c.keys())})"
             )
         self._key_col = self.table.c[src.primary_key]
+
+    def _table(self) -> sa.Table:
+        schema, table = split_table(self.src.table)
+        try:
+            return sa.Table(table, sa.MetaData(), schema=schema, autoload_with=self.engine)
+        except sa.exc.NoSuchTableError:
+            where = f"table '{self.src.table}' not found at {self.engine.url!r}"
+            raise SourceError(f"sources.{self.name}: {where}") from None
+        except sa.exc.DBAPIError as exc:  # e.g. SQLite: no such schema ("unknown database")
+            where = f"table '{self.src.table}' cannot be read at {self.engine.url!r}"
+            raise SourceError(f"sources.{self.name}: {where}: {exc.orig}") from None
+
+    def _query(self) -> sa.Subquery:
+        """The query as a subquery with the columns its result has (asked of the database with LIMIT 0).
+        Colons are escaped so that no text in the query is taken for a bind parameter."""
+        query = sa.text(self.src.query.replace(":", r"\:"))
+        try:
+            with self.engine.connect() as conn:
+                probe = sa.select(sa.text("*")).select_from(query.columns().subquery(QUERY_ALIAS)).limit(0)
+                names = list(conn.execute(probe).keys())
+        except sa.exc.DBAPIError as exc:
+            raise SourceError(f"sources.{self.name}.query: the database refused it: {exc.orig}") from None
+        return query.columns(*[sa.column(n) for n in names]).subquery(QUERY_ALIAS)
+
+    @cached_property
+    def _cursor_type(self) -> sa.types.TypeEngine:
+        """The updated-at column's type: a table's declared one; for a query, DateTime when the values it returns
+        are date-times (the first non-null one is asked for), else untyped (text or numbers)."""
+        col = self.table.c[self.src.updated_at]
+        if isinstance(self.table, sa.Table):
+            return col.type
+        with self.engine.connect() as conn:
+            value = conn.execute(sa.select(col).where(col.is_not(None)).limit(1)).scalar()
+        return sa.DateTime(timezone=value.tzinfo is not None) if isinstance(value, datetime) else col.type
 
     def column_types(self) -> dict[str, str]:
         kinds = {}
@@ -68,11 +107,10 @@ class SqlConnector(Connector):
 
     def _cursor_value(self, since: pd.Timestamp) -> object:
         """The cursor in the updated-at column's own representation, for a WHERE clause."""
-        col = self.table.c[self.src.updated_at]
-        fmt = self.src.updated_at_format
-        if isinstance(col.type, sa.DateTime):
+        fmt, kind = self.src.updated_at_format, self._cursor_type
+        if isinstance(kind, sa.DateTime):
             value = since.to_pydatetime()
-            return value.replace(tzinfo=UTC) if col.type.timezone else value
+            return value.replace(tzinfo=UTC) if kind.timezone else value
         if fmt == "epoch":
             return int(since.timestamp())
         if fmt == "epoch_ms":
@@ -88,7 +126,7 @@ class SqlConnector(Connector):
         if since is not None and self.src.updated_at and _sortable(self.src.updated_at_format):
             col = self.table.c[self.src.updated_at]
             value = self._cursor_value(since)
-            if self.src.updated_at_format in (None, "iso") and not isinstance(col.type, sa.DateTime):
+            if self.src.updated_at_format in (None, "iso") and not isinstance(self._cursor_type, sa.DateTime):
                 # ISO text may use ' ' or 'T' between date and time; compare on the date-time prefix.
                 stmt = stmt.where(sa.func.replace(col, " ", "T") >= value)
             else:
@@ -110,6 +148,8 @@ class SqlConnector(Connector):
 
     @contextmanager
     def write_session(self, dry_run: bool) -> Iterator[WriteSession]:
+        if not isinstance(self.table, sa.Table):
+            raise SourceError(f"sources.{self.name}: a query source is read-only; the hub never writes through it")
         with self.engine.connect() as conn:
             if self.is_sqlite:
                 # Take the write lock before reading, so the optimistic check and the UPDATE are atomic.
@@ -187,7 +227,7 @@ class _SqlSession(WriteSession):
         if not self.dry_run:
             side.create(self.conn, checkfirst=True)
         existing = {}
-        if sa.inspect(self.conn).has_table(target.table):
+        if sa.inspect(self.conn).has_table(side.name, schema=side.schema):
             for i in range(0, len(ids), KEY_BATCH):
                 batch = ids["source_key"].iloc[i : i + KEY_BATCH].tolist()
                 existing.update(
@@ -228,20 +268,22 @@ def _side_table(c: SqlConnector, name: str, conn: Connection) -> sa.Table:
     """The hub's own table mapping source keys to golden ids; refuses a same-named foreign table.
     Inspected on the session's own connection: on SQLite another connection would wait for the write
     lock this session holds once its updates spill to disk ("database is locked")."""
+    schema, table = split_table(name)
     insp = sa.inspect(conn)
-    if insp.has_table(name):
-        cols = {col["name"] for col in insp.get_columns(name)}
+    if insp.has_table(table, schema=schema):
+        cols = {col["name"] for col in insp.get_columns(table, schema=schema)}
         if not {"source_key", "golden_id", "updated_at"} <= cols:
             raise SourceError(
                 f"sources.{c.name}.golden_id.table: table '{name}' exists and is not a hub golden-id table "
                 f"(columns {sorted(cols)}); pick another name, the hub never alters existing tables"
             )
     return sa.Table(
-        name,
+        table,
         sa.MetaData(),
         sa.Column("source_key", sa.String(255), primary_key=True),
         sa.Column("golden_id", sa.String(64), nullable=False),
         sa.Column("updated_at", sa.DateTime, nullable=False),
+        schema=schema,
     )
 
 

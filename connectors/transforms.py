@@ -1,28 +1,46 @@
 """Column mapping between a source's own formats and the canonical model, in both directions.
 
-Forward (pull) works on a whole chunk of raw rows at once and returns, beside the canonical
-values, the first reason each row could not be read, so the caller can quarantine it.
-Reverse (push) formats canonical values the way the source stores them. Per-value work
+Forward (pull) works on a whole chunk of raw rows at once. A value a transform cannot read (or a date of birth
+outside the plausible range) is read as missing, with a field warning, so the record is still matched on its other
+fields; only a missing key, or a field hub.yaml marks `required` that is missing or unreadable, quarantines the row
+(with every reason). Reverse (push) formats canonical values the way the source stores them. Per-value work
 (phone and country parsing) runs once per distinct value, never once per row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
 import phonenumbers
 import pycountry
 
+from connectors.address_split import split_address
 from hub.config import NAME_FIELDS, FieldMapping, HubConfig, SourceConfig, default_transform
 from hub.forms import NAME_AFFIXES
-from hub.model import CONSENT_FIELDS, Consent, FieldType
+from hub.model import CONSENT_FIELDS, EARLIEST_BIRTH, Consent, FieldType, plausible_birth_dates
 
 TRUE_WORDS = ["1", "true", "t", "y", "yes", "on", "granted", "opt_in", "opted_in", "subscribed"]
 FALSE_WORDS = ["0", "false", "f", "n", "no", "off", "denied", "opt_out", "opted_out", "unsubscribed"]
 PHONE_PUNCTUATION = r"[\s().\-/]"
 COUNTRY_ALIASES = {"UK": "GB", "GREAT BRITAIN": "GB", "ENGLAND": "GB", "SCOTLAND": "GB", "WALES": "GB"}
+
+
+UNREADABLE = "cannot parse"
+IMPLAUSIBLE_BIRTH = f"implausible date of birth (before {EARLIEST_BIRTH} or after today)"
+SHOWN = 40  # characters of a raw value kept in a reason or a warning
+WARNING_COLUMNS = ["source_key", "field", "column", "value", "reason"]
+
+
+@dataclass
+class Mapped:
+    """A chunk of source rows read into the canonical model."""
+
+    records: pd.DataFrame
+    reasons: pd.Series  # per row, why it is quarantined (every reason), or <NA>
+    warnings: pd.DataFrame  # WARNING_COLUMNS, one row per record and field read as missing; index: the row's label
 
 
 class Reasons:
@@ -80,7 +98,7 @@ def _parse_phone(region: str) -> Callable[[str], str | None]:
     return parse
 
 
-def _parse_country(v: str) -> str | None:
+def parse_country(v: str) -> str | None:
     key = v.strip().upper()
     if key in COUNTRY_ALIASES:
         return COUNTRY_ALIASES[key]
@@ -131,12 +149,44 @@ def flag_words(m: FieldMapping, transform: str) -> dict[object, list[str]]:
     }
 
 
-def _forward(name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, region: str) -> tuple[pd.Series, pd.Series]:
-    """One field: (canonical values, unparsable mask). Names lose titles and suffixes unless `strip_titles: false`."""
-    values, bad = _read(name, ftype, m, raw, region)
+def _forward(
+    name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, region: str, addresses: dict[str, pd.DataFrame]
+) -> tuple[pd.Series, list[tuple[pd.Series, str]]]:
+    """One field: (canonical values, [(rows, why they were read as missing)]). Names lose titles and suffixes unless
+    `strip_titles: false`; a date of birth outside plausible_birth_dates() is missing."""
+    values, bad = _read(name, ftype, m, raw, region, addresses)
+    issues = [(bad, UNREADABLE)]
     if name in NAME_FIELDS and m.strip_titles is not False:
         values = _per_distinct(values, strip_titles)
-    return values, bad
+    if name == "date_of_birth":
+        earliest, latest = (pd.Timestamp(d) for d in plausible_birth_dates())
+        implausible = (values < earliest) | (values > latest)
+        issues.append((implausible.fillna(False), IMPLAUSIBLE_BIRTH))
+        values = values.mask(implausible.fillna(False))
+    return values, issues
+
+
+def _raw(raw: pd.DataFrame, m: FieldMapping) -> pd.Series:
+    """What the mapping reads: its column, or the non-empty values of its `concat` columns joined with `sep`."""
+    if m.concat is None:
+        return raw[m.column]
+    sep = " " if m.sep is None else m.sep
+    joined = as_text(raw[m.concat[0]])
+    for col in m.concat[1:]:
+        part = as_text(raw[col])
+        joined = (joined + sep + part).fillna(joined).fillna(part)
+    return joined
+
+
+def _constant(value: str, ftype: FieldType, index: pd.Index) -> pd.Series:
+    """A constant (canonical form, checked by hub.config) as a column of the field's type."""
+    if ftype in (FieldType.DATE, FieldType.TIMESTAMP):
+        return pd.Series(pd.Timestamp(value), index=index).astype("datetime64[us]")
+    if ftype in (FieldType.INTEGER, FieldType.DOUBLE):
+        return pd.Series(pd.to_numeric(value), index=index)
+    if ftype == FieldType.BOOLEAN:
+        return pd.Series(value == "true", index=index, dtype="boolean")
+    return pd.Series(value, index=index, dtype="string")
 
 
 def strip_titles(name: str) -> str:
@@ -146,7 +196,9 @@ def strip_titles(name: str) -> str:
     return " ".join(kept) if kept else name
 
 
-def _read(name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, region: str) -> tuple[pd.Series, pd.Series]:
+def _read(
+    name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, region: str, addresses: dict[str, pd.DataFrame]
+) -> tuple[pd.Series, pd.Series]:
     transform = m.transform or default_transform(name, ftype)
     never = pd.Series(False, index=raw.index)
     if transform in ("date", "timestamp"):
@@ -182,11 +234,15 @@ def _read(name: str, ftype: FieldType, m: FieldMapping, raw: pd.Series, region: 
         values = _per_distinct(key, _parse_phone(m.region or region))
         return values, text.notna() & values.isna()
     if transform == "country":
-        values = _per_distinct(text, _parse_country)
+        values = _per_distinct(text, parse_country)
         return values, text.notna() & values.isna()
     if transform == "split_name":
         first, last = split_name(text)
         return (first if m.part == "first" else last), never
+    if transform == "address":  # parsed once per column and chunk, whichever parts are mapped
+        if m.column not in addresses:
+            addresses[m.column] = split_address(text, lambda t: _per_distinct(t, parse_country))
+        return addresses[m.column][name], never
     raise AssertionError(f"unhandled transform {transform}")
 
 
@@ -212,37 +268,68 @@ def row_version(raw: pd.DataFrame, src: SourceConfig) -> pd.Series:
     return pd.util.hash_pandas_object(text, index=False).astype("string")
 
 
-def to_canonical(
-    raw: pd.DataFrame, src: SourceConfig, cfg: HubConfig, source_name: str
-) -> tuple[pd.DataFrame, pd.Series]:
-    """Map a chunk of raw source rows to canonical records.
+def map_rows(raw: pd.DataFrame, src: SourceConfig, cfg: HubConfig, source_name: str) -> Mapped:
+    """Map a chunk of raw source rows to canonical records, with quarantine reasons and field warnings (Mapped).
 
-    Returns (records, reasons): `reasons` holds, per row, why it must be quarantined (missing
-    key, a field that does not parse) or <NA> when the row is good.
-    """
+    An unreadable value is missing in the record and a warning names the field, the column and the value; an
+    unreadable updated-at is a warning on `source_updated_at`. The row is quarantined only for a missing key or a
+    `required` field that is missing or unreadable."""
     reasons = Reasons(raw.index)
+    warnings: list[pd.DataFrame] = []
     out = pd.DataFrame(index=raw.index)
     out["source_system"] = source_name
     out["source_key"] = as_text(raw[src.primary_key])
     reasons.add(out["source_key"].isna(), f"missing primary key '{src.primary_key}'")
+
+    def warn(field: str, column: str, bad: pd.Series, text: pd.Series, why: str) -> None:
+        if bad.any():
+            warnings.append(
+                pd.DataFrame(
+                    {"field": field, "column": column, "value": text[bad].str.slice(0, SHOWN), "reason": why},
+                    index=bad.index[bad],
+                )
+            )
+
     if src.updated_at:
         out["source_updated_at"], bad = to_timestamp(raw[src.updated_at], src.updated_at_format)
-        reasons.add(bad, f"updated_at column '{src.updated_at}': cannot parse as {src.updated_at_format or 'ISO 8601'}")
+        warn("source_updated_at", src.updated_at, bad, as_text(raw[src.updated_at]), UNREADABLE)
     else:
         out["source_updated_at"] = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
+    addresses: dict[str, pd.DataFrame] = {}
     for name, m in src.fields.items():
         ftype = cfg.field_type(name)
-        values, bad = _forward(name, ftype, m, raw[m.column], src.default_region)
-        shown = as_text(raw[m.column]).str.slice(0, 40)
-        reasons.add(bad, f"{name} (column '{m.column}'): cannot parse " + shown.fillna("").map(repr))
-        out[name] = values
+        if m.value is not None:
+            out[name] = _constant(m.value, ftype, raw.index)
+            continue
+        values = _raw(raw, m)
+        text, column = as_text(values), "+".join(m.columns)
+        out[name], issues = _forward(name, ftype, m, values, src.default_region, addresses)
+        if m.required:
+            for bad, why in issues:
+                reasons.add(bad, f"{name} (column '{column}'): {why} " + text.str.slice(0, SHOWN).fillna("").map(repr))
+            unread = pd.concat([bad for bad, _ in issues], axis=1).any(axis=1)
+            reasons.add((out[name].isna() | text.isna()) & ~unread, f"{name} (column '{column}'): required but missing")
+        else:
+            for bad, why in issues:
+                warn(name, column, bad, text, why)
     for consent in CONSENT_FIELDS:
         # Without its own timestamp column, a consent choice counts as recorded when the row was.
         if consent in src.fields and f"{consent}_at" not in src.fields:
             known = out[consent] != Consent.UNKNOWN.value
             out[f"{consent}_at"] = out["source_updated_at"].where(known)
     out["source_version"] = row_version(raw, src)
-    return out, reasons.values
+    frame = pd.concat(warnings) if warnings else pd.DataFrame(columns=WARNING_COLUMNS[1:], dtype="string")
+    frame.insert(0, "source_key", out["source_key"].reindex(frame.index))
+    return Mapped(out, reasons.values, frame.astype("string"))
+
+
+def to_canonical(
+    raw: pd.DataFrame, src: SourceConfig, cfg: HubConfig, source_name: str
+) -> tuple[pd.DataFrame, pd.Series]:
+    """Canonical records and quarantine reasons, without the field warnings: for readers that keep no warnings
+    (push's view of the current rows, write-back's read-back)."""
+    mapped = map_rows(raw, src, cfg, source_name)
+    return mapped.records, mapped.reasons
 
 
 def to_source(values: pd.DataFrame, src: SourceConfig, cfg: HubConfig, column_types: dict[str, str]) -> pd.DataFrame:

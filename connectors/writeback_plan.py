@@ -17,6 +17,10 @@ what they overwrote), to the rule its value lost on (golden_contested) and to wh
    (an echo) may always be replaced: it is the hub's, not the source's.
 3. The golden value is written in the source's own style (connectors/styles.py): case of names and towns,
    postcode spacing, state code or name, where the flat goes in a one-line street.
+4. A value the hub could not read (a field warning: "19160017" as a date of birth, "n/a" as a phone) is not a
+   blank: the record holds it as missing, but the cell holds text someone typed. That field is never written into
+   that record, under any policy: the text may say something the mapping does not understand (a misconfigured
+   format would otherwise have the golden value overwrite a whole column), and replacing it is a steward's call.
 
 The address block (street line, unit, town, region, postcode, country) is one place. Where every block field
 the record has agrees with the golden address, its blanks are filled (`fill` or `correct`). Where it describes
@@ -42,7 +46,7 @@ from connectors.styles import Style, layout_sql, learn, render, unit_slot
 from hub import echoes, forms
 from hub.config import ADDRESS_BLOCK, HubConfig, SourceConfig
 from hub.model import CONSENT_FIELDS, Consent, FieldType
-from hub.workspace import STAGED, Workspace
+from hub.workspace import FIELD_WARNINGS, STAGED, Workspace
 
 STATE = "writeback_state"
 MEMBERS = "golden_members"
@@ -220,6 +224,10 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
         values[f] = f"CASE WHEN _w_{f} THEN {value} END"
     for f in accepted:  # a consent time not accepted with its choice is never written alone
         values.setdefault(f, "NULL")
+    # Rule 4: a field whose value the hub could not read is not written into that record.
+    decided = [f for f in [*singles, *consents, *block] if not (f == "address_line2" and not slot)]
+    unread = ", ".join(f"bool_or(field = '{f}') AS _u_{f}" for f in decided) or "NULL AS _u_none"
+    readable = ", ".join(f"_w_{f} AND NOT coalesce(_u_{f}, false) AS _w_{f}" for f in decided)
 
     is_date = lambda f: cfg.field_type(f) == FieldType.DATE  # noqa: E731
     sent = {f: (f"CAST({v} AS TIMESTAMP)" if is_date(f) and v != "NULL" else v) for f, v in values.items()}
@@ -238,7 +246,7 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             SELECT s.*, m.golden_id AS _gid, r.source_version AS _std_version, r.source_updated_at AS {EVIDENCE_AT},
                    {"".join(f"{j}, " for j in joined)}c.* EXCLUDE (record_id), p.* EXCLUDE (golden_id),
                    w.values_hash AS _w_hash, w.source_version AS _w_version, w.golden_id AS _w_gid,
-                   m.golden_id IN (SELECT golden_id FROM {CONFLICTS}) AS {CONFLICTED}
+                   m.golden_id IN (SELECT golden_id FROM {CONFLICTS}) AS {CONFLICTED}, u.* EXCLUDE (source_key)
             FROM s
             JOIN {MEMBERS} AS m ON m.record_id = s.source_system || ':' || s.source_key
             JOIN {VALUES} AS g ON g.golden_id = m.golden_id
@@ -251,12 +259,16 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
                        WHERE starts_with(record_id, $source || ':') GROUP BY record_id) AS c
                    ON c.record_id = m.record_id
             LEFT JOIN (SELECT golden_id, {pins} FROM {LINEAGE} WHERE rule = 'pinned' GROUP BY golden_id) AS p
-                   ON p.golden_id = m.golden_id),
+                   ON p.golden_id = m.golden_id
+            LEFT JOIN (SELECT source_key, {unread} FROM {FIELD_WARNINGS} WHERE source_system = $source
+                       GROUP BY source_key) AS u
+                   ON u.source_key = s.source_key),
         a AS (SELECT *, {", ".join(parts)} FROM j),
         k AS (SELECT a.*, {", ".join(keys) or "NULL AS _no_keys"} FROM a CROSS JOIN std_street_map AS sm),
         b AS (SELECT *, {", ".join(flags)} FROM k),
         d0 AS (SELECT *, {", ".join(decide) or "NULL AS _no_decisions"} FROM b),
-        d AS (SELECT *, {", ".join(_together(src, singles)) or "NULL AS _no_together"} FROM d0),
+        d1 AS (SELECT *, {", ".join(_together(src, singles)) or "NULL AS _no_together"} FROM d0),
+        d AS (SELECT * {f"REPLACE ({readable})" if readable else ""} FROM d1),
         v AS (SELECT *, {
         ", ".join(f"CASE WHEN NOT {CONFLICTED} THEN {e} END AS _v_{f}" for f, e in sent.items()) or "NULL AS _v_none"
     } FROM d),

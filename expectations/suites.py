@@ -3,7 +3,7 @@
 Each suite reads the workspace with DuckDB (set-based SQL, only the columns it checks), hands the frames
 to Great Expectations (expectations.runner) and returns a SuiteResult. Two suites warn, one blocks:
 - `check_raw_source`: one source's staged records right after a pull (warns: a source with some bad rows
-  is normal, and its bad rows were quarantined already);
+  is normal, and its bad rows were quarantined, or their unreadable values read as missing, already);
 - `check_standardized`: the matcher's input (warns);
 - `check_golden`: the gate before publish (BLOCKING: a failure stops publish and write-back), because a
   golden record that loses a source record, holds one twice, or carries an invalid email or phone would
@@ -13,13 +13,14 @@ A table that does not exist yet counts as empty, so a fresh workspace validates 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import duckdb
 import pandas as pd
 
 from expectations.runner import Check, SuiteResult, gx, run_suite
 from hub.config import HubConfig
+from hub.model import plausible_birth_dates
 from hub.workspace import QUARANTINE, STAGED, Workspace, scalar
 
 # An address with one @, something before it and a dotted domain after it: plausible, not verified. Whitespace
@@ -29,10 +30,10 @@ EMAIL_REGEX = rf"^{_NO_AT_OR_SPACE}+@{_NO_AT_OR_SPACE}+\.{_NO_AT_OR_SPACE}+$"
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
 E164_DIGITS_REGEX = r"^[1-9][0-9]{6,14}$"  # phone_std: E.164 without its '+'
 
-EARLIEST_BIRTH = datetime(1900, 1, 1)
 CLOCK_SKEW = timedelta(days=1)  # a source's clock may run ahead of ours
 RAW_EMAIL_MOSTLY = 0.98  # emails are not validated at pull: a few bad ones are normal in real data
 MAX_QUARANTINE_SHARE = 0.05
+MAX_WARNED_SHARE = 0.05  # records holding a value the hub could not read (field_warnings)
 NAMED_MOSTLY = 0.95
 
 STANDARDIZED = "standardized_records"
@@ -54,7 +55,8 @@ _LATER_TABLES = {
 
 
 def check_raw_source(ws: Workspace, cfg: HubConfig, source: str) -> SuiteResult:
-    """One source's staged records after a pull: keys, dates, emails, and how much was quarantined."""
+    """One source's staged records after a pull: keys, dates, emails, how many records hold a value read as
+    missing (field warnings), and how much was quarantined."""
     if source not in cfg.sources:
         raise ValueError(f"'{source}' is not a source in hub.yaml (known: {sorted(cfg.sources)})")
     E = gx().expectations
@@ -65,17 +67,28 @@ def check_raw_source(ws: Workspace, cfg: HubConfig, source: str) -> SuiteResult:
         {"source": source},
     )
     staged, quarantined = ws.counts(source)
+    warned = ws.warned(source)
     total = staged + quarantined
-    shares = pd.DataFrame({"quarantine_share": [quarantined / total if total else None]}, dtype="float64")
+    shares = pd.DataFrame(
+        {
+            "warned_share": [warned / staged if staged else None],
+            "quarantine_share": [quarantined / total if total else None],
+        },
+        dtype="float64",
+    )
     now = datetime.now(UTC).replace(tzinfo=None)
-    today_end = datetime.combine(now.date(), datetime.max.time())
+    earliest, latest = plausible_birth_dates(now.date())
 
     checks = [
         Check("source keys are present", E.ExpectColumnValuesToNotBeNull(column="source_key")),
         Check("source keys are unique", E.ExpectColumnValuesToBeUnique(column="source_key")),
         Check(
             "birth dates are plausible",
-            E.ExpectColumnValuesToBeBetween(column="date_of_birth", min_value=EARLIEST_BIRTH, max_value=today_end),
+            E.ExpectColumnValuesToBeBetween(
+                column="date_of_birth",
+                min_value=datetime.combine(earliest, time.min),
+                max_value=datetime.combine(latest, time.max),
+            ),
         ),
     ]
     if cfg.sources[source].updated_at:
@@ -96,13 +109,19 @@ def check_raw_source(ws: Workspace, cfg: HubConfig, source: str) -> SuiteResult:
             E.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_REGEX, mostly=RAW_EMAIL_MOSTLY),
         ),
     ]
+    with_warnings = f"{warned:,} of {staged:,} records" + (f" ({warned / staged:.1%})" if staged else "")
+    warnings = Check(
+        f"at most {MAX_WARNED_SHARE:.0%} of records hold a value read as missing",
+        E.ExpectColumnValuesToBeBetween(column="warned_share", min_value=0, max_value=MAX_WARNED_SHARE),
+        observed=f"{with_warnings} with field warnings",
+    )
     share = f"{quarantined:,} of {total:,} rows quarantined" + (f" ({quarantined / total:.1%})" if total else "")
     quarantine = Check(
         f"at most {MAX_QUARANTINE_SHARE:.0%} of rows quarantined",
         E.ExpectColumnValuesToBeBetween(column="quarantine_share", min_value=0, max_value=MAX_QUARANTINE_SHARE),
         observed=share,
     )
-    return run_suite(f"raw {source}", [(records, checks), (shares, [quarantine])])
+    return run_suite(f"raw {source}", [(records, checks), (shares, [warnings, quarantine])])
 
 
 def check_standardized(ws: Workspace, cfg: HubConfig | None = None) -> SuiteResult:

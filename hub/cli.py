@@ -97,6 +97,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
             )
         results = [pull_source(cfg, n, ws, full=args.full, progress=_progress) for n in names]
         reasons = [[n, r.problem, int(r.rows)] for n in names for r in ws.quarantine_reasons(n).itertuples()]
+        warnings = [
+            [n, w.field, w.column, w.reason, int(w.records)] for n in names for w in ws.warning_counts(n).itertuples()
+        ]
     rows = [
         [
             r.source,
@@ -104,8 +107,10 @@ def cmd_pull(args: argparse.Namespace) -> int:
             r.rows_read,
             r.records,
             r.quarantined,
+            r.warned,
             r.staged_total,
             r.quarantined_total,
+            r.warned_total,
             f"{r.seconds:.1f}",
             f"{r.rows_per_second:,.0f}",
         ]
@@ -119,8 +124,10 @@ def cmd_pull(args: argparse.Namespace) -> int:
                 "read",
                 "staged",
                 "quarantined",
+                "with warnings",
                 "staged total",
                 "quarantine total",
+                "warnings total",
                 "seconds",
                 "rows/s",
             ],
@@ -130,6 +137,12 @@ def cmd_pull(args: argparse.Namespace) -> int:
     if reasons:
         print("\nquarantined rows by problem (the rows, with every reason, are in the workspace table 'quarantine'):")
         print(_table(["source", "problem", "rows"], reasons))
+    if warnings:
+        print(
+            "\nstaged records with a value read as missing, by field (each value is in the workspace table "
+            "'field_warnings'):"
+        )
+        print(_table(["source", "field", "column", "problem", "records"], warnings))
     print(f"\nworkspace: {cfg.workspace}")
     return 0
 
@@ -211,11 +224,14 @@ def run_summary(r: PipelineSummary) -> str:
         ]
     pulls = [
         [s, r.value(f"raw_{s}", "mode", "-"), r.value(f"raw_{s}", "rows_read", 0),
-         r.value(f"raw_{s}", "rows_quarantined", 0), r.value(f"raw_{s}", "staged_total", 0),
-         r.value(f"raw_{s}", "quarantined_total", 0)]
+         r.value(f"raw_{s}", "rows_quarantined", 0), r.value(f"raw_{s}", "rows_with_warnings", 0),
+         r.value(f"raw_{s}", "staged_total", 0), r.value(f"raw_{s}", "quarantined_total", 0),
+         r.value(f"raw_{s}", "warned_total", 0)]
         for s in r.sources
     ]  # fmt: skip
-    lines += [_table(["source", "pull", "read", "quarantined", "staged total", "quarantined total"], pulls), ""]
+    heads = ["source", "pull", "read", "quarantined", "with warnings", "staged total", "quarantined total",
+             "warnings total"]  # fmt: skip
+    lines += [_table(heads, pulls), ""]
     lines += [_golden_table(r), ""]
     writes = [
         [s, r.value(f"writeback_{s}", "rows_planned", "-"), r.value(f"writeback_{s}", "rows_updated", "-"),

@@ -8,6 +8,7 @@ against the directory of the hub.yaml file, so a config works from any working d
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,7 +16,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
-from hub.model import ATTRIBUTE_NAMES, ATTRIBUTE_TYPES, CONSENT_FIELDS, FieldType
+from hub.model import (
+    ATTRIBUTE_NAMES,
+    ATTRIBUTE_TYPES,
+    CHANNELS,
+    CONSENT_FIELDS,
+    Consent,
+    FieldType,
+    plausible_birth_dates,
+)
 
 # Which options each transform takes; anything else is a config error.
 TRANSFORM_OPTIONS: dict[str, set[str]] = {
@@ -29,6 +38,7 @@ TRANSFORM_OPTIONS: dict[str, set[str]] = {
     "consent": {"granted", "denied", "unknown"},
     "map": {"values"},
     "country": {"write_format"},
+    "address": set(),  # the part read is the field's own (address_line1, city, region, postal_code, country)
 }
 TRANSFORMS = tuple(TRANSFORM_OPTIONS)
 
@@ -71,13 +81,15 @@ DEFAULT_TRANSFORM = {
 
 
 # Transforms that can produce a valid value for a field: by name first, then by type.
+ADDRESS_PARTS = ("address_line1", "city", "region", "postal_code", "country")  # what `address` reads from one field
 FIELD_TRANSFORMS = {
     "phone": {"phone"},
-    "country": {"country", "map"},
+    "country": {"country", "map", "address"},
     "first_name": {"text", "split_name"},
     "last_name": {"text", "split_name"},
     "preferred_channel": {"text", "map"},
 } | {c: {"consent", "map"} for c in CONSENT_FIELDS}
+FIELD_TRANSFORMS |= {f: {"text", "map", "address"} for f in ADDRESS_PARTS if f not in FIELD_TRANSFORMS}
 TYPE_TRANSFORMS = {
     FieldType.STRING: {"text", "map"},
     FieldType.INTEGER: {"number", "map"},
@@ -106,9 +118,18 @@ class _Strict(BaseModel):
 
 
 class FieldMapping(_Strict):
-    """How one canonical field is read from (and written back to) one source column."""
+    """How one canonical field is read from (and written back to) one source column.
 
-    column: str
+    Instead of one `column`: `concat` joins several columns (their non-empty values, with `sep`) before the
+    transform reads the result, and `value` is a constant in canonical form. Neither can be written back.
+    `required: true` quarantines a row whose value is missing or unreadable; any other unreadable value is read as
+    missing with a field warning."""
+
+    column: str | None = None
+    concat: list[str] | None = None
+    sep: str | None = None  # between concatenated values (default one space)
+    value: str | None = None
+    required: bool = False
     transform: Literal[TRANSFORMS] | None = None
     case: Literal["upper", "lower", "title"] | None = None
     format: str | None = None
@@ -148,11 +169,46 @@ class FieldMapping(_Strict):
             return {_yaml_scalar_text(k): str(val) for k, val in v.items()}
         return v
 
+    @field_validator("value", mode="before")
+    @classmethod
+    def _constant_as_text(cls, v: Any) -> Any:
+        # YAML reads 2020-01-01 as a date and 1 as an int; a constant is kept as text and checked per field.
+        if isinstance(v, date | bool | int | float):
+            return v.isoformat() if isinstance(v, date) else _yaml_scalar_text(v)
+        return v
+
+    @model_validator(mode="after")
+    def _one_source_of_values(self) -> FieldMapping:
+        given = [k for k in ("column", "concat", "value") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'column' (a source column), 'concat' (a list of columns) or 'value' (a constant)"
+            )
+        if self.concat is not None and (len(self.concat) < 2 or len(set(self.concat)) < len(self.concat)):
+            raise ValueError("'concat' joins two or more different columns; for one column use 'column'")
+        if self.sep is not None and self.concat is None:
+            raise ValueError("'sep' goes with 'concat' (what to put between the joined values)")
+        if self.value is not None:
+            extra = sorted(k for k in self.model_fields_set if k != "value")
+            if extra:
+                raise ValueError(
+                    f"a constant 'value' is given in canonical form (e.g. country: {{value: AU}}): {extra} do not apply"
+                )
+        if self.transform in ("split_name", "address") and self.column is None:
+            raise ValueError(f"transform '{self.transform}' reads one 'column'")
+        return self
+
+    @property
+    def columns(self) -> list[str]:
+        """The source columns this mapping reads (none for a constant)."""
+        return [self.column] if self.column is not None else list(self.concat or [])
+
     @model_validator(mode="after")
     def _options_fit_transform(self) -> FieldMapping:
         if self.transform is None:
             return self
-        given = {k for k in self.model_fields_set if k not in ("column", "transform")}
+        reading = ("column", "concat", "sep", "required", "transform")
+        given = {k for k in self.model_fields_set if k not in reading}
         extra = given - TRANSFORM_OPTIONS[self.transform]
         if extra:
             raise ValueError(
@@ -185,10 +241,17 @@ class GoldenIdTarget(_Strict):
         return self
 
 
+def split_table(name: str) -> tuple[str | None, str]:
+    """`schema.table` -> (schema, table); a bare name -> (None, name). MariaDB/MySQL read the schema as the database."""
+    schema, _, table = name.rpartition(".")
+    return (schema or None), table
+
+
 class SourceConfig(_Strict):
     kind: Literal["sql", "file"]
     url: str | None = None
-    table: str | None = None
+    table: str | None = None  # `name` or `schema.name`
+    query: str | None = None  # a read-only SELECT instead of a table: pulled, never written back
     path: Path | None = None
     format: Literal["csv", "parquet"] | None = None
     primary_key: str
@@ -217,18 +280,37 @@ class SourceConfig(_Strict):
             raise ValueError(f"'{v}' is not a region phonenumbers knows (ISO 3166 alpha-2, e.g. GB, US)")
         return v.upper()
 
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, v: str | None) -> str | None:
+        if v is not None and (v.count(".") > 1 or not all(p.strip() for p in v.split("."))):
+            raise ValueError(f"'{v}': give a table name or schema.table (e.g. customers, sales.customers)")
+        return v
+
+    @field_validator("query")
+    @classmethod
+    def _read_only_query(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        # The hub only ever runs it wrapped as a subquery (SELECT ... FROM (<query>) AS hub_source), which a
+        # database refuses for anything but a query.
+        text = v.strip().rstrip(";").strip()
+        if not re.match(r"(?is)^(select|with)\b", text):
+            raise ValueError("a source query is a read-only SELECT (or WITH ... SELECT) statement")
+        return text
+
     @model_validator(mode="after")
     def _kind_has_location(self) -> SourceConfig:
         if self.kind == "sql":
-            if not self.url or not self.table:
-                raise ValueError("a 'sql' source needs 'url' (SQLAlchemy URL) and 'table'")
+            if not self.url or (self.table is None) == (self.query is None):
+                raise ValueError("a 'sql' source needs 'url' (SQLAlchemy URL) and one of 'table' or 'query'")
             if self.path or self.format:
                 raise ValueError("'path'/'format' are for 'file' sources; a 'sql' source uses 'url' and 'table'")
         else:
             if not self.path:
                 raise ValueError("a 'file' source needs 'path' (a .csv or .parquet file)")
-            if self.url or self.table:
-                raise ValueError("'url'/'table' are for 'sql' sources; a 'file' source uses 'path'")
+            if self.url or self.table or self.query:
+                raise ValueError("'url'/'table' are for 'sql' sources (so is 'query'); a 'file' source uses 'path'")
             if self.golden_id and self.golden_id.table:
                 raise ValueError("a 'file' source can write the golden id to a column of its harmonized file only")
         return self
@@ -242,7 +324,7 @@ class SourceConfig(_Strict):
         cols = [self.primary_key]
         if self.updated_at:
             cols.append(self.updated_at)
-        cols += [m.column for m in self.fields.values()]
+        cols += [c for m in self.fields.values() for c in m.columns]
         return list(dict.fromkeys(cols))
 
 
@@ -451,6 +533,60 @@ def _check_write_options(base: str, fname: str, m: FieldMapping, transform: str)
         raise ConfigError(f"{base}.fields.{fname}.strip_titles", "only for first_name and last_name")
 
 
+def _check_constant(key: str, fname: str, ftype: FieldType, value: str) -> None:
+    """A constant is a canonical value, no transform reads it: check it is one, so a typo fails here rather than as
+    a wrong value in every record."""
+    import pycountry
+
+    expected = None
+    if fname == "country":
+        found = pycountry.countries.get(alpha_2=value) if len(value) == 2 else None
+        expected = None if found and found.alpha_2 == value else "an ISO 3166 alpha-2 code in capitals (e.g. AU, GB)"
+    elif fname == "phone":
+        expected = None if re.fullmatch(r"\+[1-9][0-9]{6,14}", value) else "a phone number in E.164 (+442079460018)"
+    elif fname in CONSENT_FIELDS:
+        expected = None if value in tuple(Consent) else "granted, denied or unknown"
+    elif fname == "preferred_channel":
+        expected = None if value in CHANNELS else f"one of {', '.join(CHANNELS)}"
+    elif ftype in (FieldType.DATE, FieldType.TIMESTAMP):
+        try:
+            when = date.fromisoformat(value) if ftype == FieldType.DATE else datetime.fromisoformat(value)
+        except ValueError:
+            when = None
+        earliest, latest = plausible_birth_dates()
+        if when is None:
+            expected = f"an ISO 8601 {ftype.value} (e.g. 1980-01-31)"
+        elif fname == "date_of_birth" and not earliest <= when <= latest:
+            expected = f"a plausible date of birth ({earliest} to today)"
+    elif ftype in (FieldType.INTEGER, FieldType.DOUBLE):
+        number = r"-?[0-9]+" if ftype == FieldType.INTEGER else r"-?[0-9]+(\.[0-9]+)?"
+        expected = None if re.fullmatch(number, value) else f"a number ({ftype.value})"
+    elif ftype == FieldType.BOOLEAN:
+        expected = None if value in ("true", "false") else "true or false"
+    elif not value.strip():
+        expected = "a value (an empty constant is no value)"
+    if expected:
+        raise ConfigError(key, f"'{value}' is not a canonical {fname}: a constant is given as {expected}")
+
+
+def _not_writable(fname: str, m: FieldMapping, transform: str) -> str | None:
+    """Why write-back cannot write `fname` back through mapping `m` (None: it can)."""
+    if m.value is not None:
+        return f"'{fname}' is a constant (value: {m.value}), not a source column: there is nothing to write it into"
+    if m.concat is not None:
+        return (
+            f"'{fname}' joins the columns {m.concat}; one value cannot be split back into them safely (which words "
+            "belong to which column?): leave it out of accepts"
+        )
+    if transform == "address":
+        return (
+            f"'{fname}' is parsed out of the address in column '{m.column}'; writing it back would rewrite the whole "
+            "cell from parsed parts and lose what the parser could not place: map the parts to their own columns to "
+            "write them back"
+        )
+    return None
+
+
 def _check_fields(cfg: HubConfig) -> None:
     """Cross-field rules pydantic cannot see one model at a time."""
     _check_policy(cfg, "writeback.policy", cfg.writeback.policy)
@@ -470,6 +606,9 @@ def _check_fields(cfg: HubConfig) -> None:
                     f"{base}.fields.{fname}",
                     "not a canonical field nor a declared extra attribute (see README: canonical model)",
                 )
+            if m.value is not None:
+                _check_constant(f"{base}.fields.{fname}.value", fname, ftype, m.value)
+                continue
             allowed = FIELD_TRANSFORMS.get(fname) or TYPE_TRANSFORMS[ftype]
             transform = m.transform or default_transform(fname, ftype)
             if transform not in allowed:
@@ -484,12 +623,17 @@ def _check_fields(cfg: HubConfig) -> None:
                     raise ConfigError(f"{base}.fields.{fname}", f"'{parts[m.part]}' already takes part '{m.part}'")
                 parts[m.part] = fname
         _check_policy(cfg, f"{base}.policy", src.policy)
+        if src.query is not None and (src.accepts or src.golden_id):
+            key = f"{base}.accepts" if src.accepts else f"{base}.golden_id"
+            raise ConfigError(key, "a 'query' source is read-only: write-back needs a 'table' to update rows in")
         for fname in src.accepts:
             if fname not in src.fields:
                 raise ConfigError(
                     f"{base}.accepts", f"'{fname}' is not mapped in {base}.fields, so it cannot be written back"
                 )
             m = src.fields[fname]
+            if reason := _not_writable(fname, m, m.transform or default_transform(fname, cfg.field_type(fname))):
+                raise ConfigError(f"{base}.accepts", reason)
             if m.column == src.primary_key or m.column == src.updated_at:
                 raise ConfigError(f"{base}.accepts", f"'{fname}' maps to the key or cursor column '{m.column}'")
             if m.transform == "split_name":

@@ -7,11 +7,22 @@ recorded, because survivorship picks the most recent explicit choice per channel
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 # What the hub takes for an email address (local@domain.tld), in RE2 / Python syntax: standardization,
 # survivorship's `valid` rule and match-on-entry all use this one pattern.
 EMAIL_PATTERN = r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+"
+
+# The earliest date of birth the hub believes. Ingest reads a date of birth outside [EARLIEST_BIRTH, today]
+# (0001-01-01, 9999-12-31, a year keyed as 2091) as missing, with a field warning: a placeholder or a typo is not a
+# person's birthday and must never become a golden value. The raw expectations check the same range.
+EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+def plausible_birth_dates(today: date | None = None) -> tuple[date, date]:
+    """The range of dates of birth the hub accepts: from EARLIEST_BIRTH to today (inclusive)."""
+    return EARLIEST_BIRTH, today or date.today()
 
 
 class Consent(StrEnum):

@@ -1,7 +1,14 @@
-"""The hub workspace: a DuckDB file holding staged canonical records, quarantine and pull state.
+"""The hub workspace: a DuckDB file holding staged canonical records, quarantine, field warnings and pull state.
 
 Each source's pull is one DuckDB transaction, so a failed pull leaves the previous staged data
 and cursor in place and a rerun repairs it.
+
+`field_warnings` holds, per staged record and field, a value the hub could not read (or a date of birth outside
+the plausible range), which the record holds as missing: source_system, source_key, field, column, value (the
+first 40 characters), reason, source_version (of the row it was read from), pulled_at. It always describes the
+staged records: a record's warnings are replaced whenever the record is, so a record pulled again clean loses them,
+a full pull rebuilds the source's, and a record quarantined as a duplicate key takes none with it (the record kept
+keeps its own, one per field).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from hub.model import DUCKDB_TYPES, record_fields
 
 STAGED = "staged_records"
 QUARANTINE = "quarantine"
+FIELD_WARNINGS = "field_warnings"
 STATE = "connector_state"
 
 
@@ -118,6 +126,11 @@ class Workspace:
                 reason VARCHAR, raw_row VARCHAR, pulled_at TIMESTAMP)"""
         )
         self.con.execute(
+            f"""CREATE TABLE IF NOT EXISTS {FIELD_WARNINGS} (source_system VARCHAR, source_key VARCHAR,
+                field VARCHAR, "column" VARCHAR, value VARCHAR, reason VARCHAR, source_version VARCHAR,
+                pulled_at TIMESTAMP)"""
+        )
+        self.con.execute(
             f"""CREATE TABLE IF NOT EXISTS {STATE} (
                 source_system VARCHAR PRIMARY KEY, state VARCHAR, updated_at TIMESTAMP)"""
         )
@@ -140,17 +153,21 @@ class Workspace:
         self.con.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, now()::TIMESTAMP)", [source, json.dumps(state)])
 
     def clear_source(self, source: str) -> None:
-        for table in (STAGED, QUARANTINE):
+        for table in (STAGED, QUARANTINE, FIELD_WARNINGS):
             self.con.execute(f"DELETE FROM {table} WHERE source_system = ?", [source])
 
-    def upsert(self, source: str, records: pd.DataFrame, quarantined: pd.DataFrame, replace: bool) -> None:
-        """Write one chunk. With `replace`, rows with the same keys (in either table) go first,
-        so a row fixed in the source leaves quarantine and a row that broke leaves staging."""
+    def upsert(
+        self, source: str, records: pd.DataFrame, quarantined: pd.DataFrame, warnings: pd.DataFrame, replace: bool
+    ) -> None:
+        """Write one chunk: staged records, quarantined rows and the staged records' field warnings. With
+        `replace`, rows with the same keys (in any of the three tables) go first, so a row fixed in the source
+        leaves quarantine (or loses its warnings) and a row that broke leaves staging."""
         # Registered views are replaced by name on the next chunk, so no cleanup on failure.
         self.con.register("_chunk_records", records)
         self.con.register("_chunk_quarantine", quarantined)
+        self.con.register("_chunk_warnings", warnings)
         if replace:
-            for table in (STAGED, QUARANTINE):
+            for table in (STAGED, QUARANTINE, FIELD_WARNINGS):
                 self.con.execute(
                     f"""DELETE FROM {table} WHERE source_system = ? AND source_key IN (
                           SELECT source_key FROM _chunk_records
@@ -163,15 +180,24 @@ class Workspace:
             f"""INSERT INTO {QUARANTINE} BY NAME
                 SELECT source_system, source_key, reason, raw_row, pulled_at FROM _chunk_quarantine"""
         )
+        self.con.execute(
+            f"""INSERT INTO {FIELD_WARNINGS} BY NAME
+                SELECT source_system, source_key, field, "column", value, reason, source_version, pulled_at
+                FROM _chunk_warnings"""
+        )
 
     def quarantine_duplicate_keys(self, source: str) -> int:
-        """A key seen twice in one pull keeps its first row; the others go to quarantine."""
+        """A key seen twice in one pull keeps its first row; the others go to quarantine, and of the key's field
+        warnings only those read from the kept row (same version) stay, one per field."""
         dupes = f"""
             SELECT rowid AS rid FROM (
               SELECT rowid, row_number() OVER (PARTITION BY source_key ORDER BY pulled_at, rowid) AS n
               FROM {STAGED} WHERE source_system = $source) WHERE n > 1"""
         n = scalar(self.con, f"SELECT count(*) FROM ({dupes})", {"source": source})
         if n:
+            keys = self.con.execute(
+                f"SELECT list(DISTINCT source_key) FROM {STAGED} WHERE rowid IN ({dupes})", {"source": source}
+            ).fetchall()[0][0]
             self.con.execute(
                 f"""INSERT INTO {QUARANTINE}
                     SELECT source_system, source_key, 'duplicate primary key (another row has the same key)',
@@ -180,6 +206,18 @@ class Workspace:
                 {"source": source},
             )
             self.con.execute(f"DELETE FROM {STAGED} WHERE rowid IN ({dupes})", {"source": source})
+            self.con.execute(
+                f"""DELETE FROM {FIELD_WARNINGS} WHERE rowid IN (
+                      SELECT rid FROM (
+                        SELECT w.rowid AS rid, s.source_key IS NULL AS other_row, row_number() OVER (
+                                 PARTITION BY w.source_key, w.field ORDER BY s.source_key IS NULL, w.rowid) AS n
+                        FROM {FIELD_WARNINGS} w
+                        LEFT JOIN {STAGED} s ON s.source_system = w.source_system AND s.source_key = w.source_key
+                             AND s.source_version IS NOT DISTINCT FROM w.source_version
+                        WHERE w.source_system = $source AND list_contains($keys, w.source_key))
+                      WHERE other_row OR n > 1)""",
+                {"source": source, "keys": keys},
+            )
         return n
 
     def counts(self, source: str) -> tuple[int, int]:
@@ -189,12 +227,27 @@ class Workspace:
 
     def quarantine_reasons(self, source: str) -> pd.DataFrame:
         """Quarantined rows per problem (field and what was wrong, without the value), commonest first."""
+        # "phone (column 'tel'): cannot parse 'n/a'" -> "phone (column 'tel'): cannot parse"; others as they are.
+        problem = r"coalesce(nullif(regexp_extract(r, '^(.*?\): [^'']*?) ''', 1), ''), r)"
         return self.con.execute(
             f"""SELECT problem, count(*) AS rows FROM (
-                  SELECT unnest(list_transform(string_split(reason, '; '),
-                                               lambda r: split_part(r, ': cannot parse', 1))) AS problem
+                  SELECT unnest(list_transform(string_split(reason, '; '), lambda r: {problem})) AS problem
                   FROM {QUARANTINE} WHERE source_system = ?)
                 GROUP BY problem ORDER BY rows DESC, problem""",
+            [source],
+        ).df()
+
+    def warned(self, source: str) -> int:
+        """Staged records of `source` holding at least one field warning."""
+        return scalar(
+            self.con, f"SELECT count(DISTINCT source_key) FROM {FIELD_WARNINGS} WHERE source_system = ?", [source]
+        )
+
+    def warning_counts(self, source: str) -> pd.DataFrame:
+        """Staged records per field and reason read as missing (field, column, reason, records), commonest first."""
+        return self.con.execute(
+            f"""SELECT field, "column", reason, count(DISTINCT source_key) AS records FROM {FIELD_WARNINGS}
+                WHERE source_system = ? GROUP BY ALL ORDER BY records DESC, field, reason""",
             [source],
         ).df()
 

@@ -52,16 +52,20 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
             preview = ws.con.execute(
                 f"SELECT source_key, reason FROM quarantine WHERE source_system = ? LIMIT {PREVIEW_ROWS}", [name]
             ).df()
+            by_field = ws.warning_counts(name)
         return dg.MaterializeResult(
             metadata={
                 "mode": result.mode,
                 "rows_read": result.rows_read,
                 "records_staged": result.records,
                 "rows_quarantined": result.quarantined,
+                "rows_with_warnings": result.warned,
                 "staged_total": result.staged_total,
                 "quarantined_total": result.quarantined_total,
+                "warned_total": result.warned_total,
                 "rows_per_second": round(result.rows_per_second),
                 "quarantine_preview": _md(preview),
+                "field_warnings": _md(by_field),
             }
         )
 

@@ -29,7 +29,10 @@ def raw_source_check(name: str) -> dg.AssetChecksDefinition:
     @dg.asset_check(
         asset=f"raw_{name}",
         name="expectations",
-        description="Keys present and unique, parsable and plausible dates, plausible emails, quarantine share.",
+        description=(
+            "Keys present and unique, parsable and plausible dates, plausible emails, share of records with a value "
+            "read as missing (field warnings), quarantine share."
+        ),
     )
     def _check(hub: HubResource, workspace: WorkspaceResource) -> dg.AssetCheckResult:
         cfg = hub.config()

@@ -44,7 +44,8 @@ BASE_ROWS = [
     (4, "TAYLOR, Ann", None, None, None, None, None, "sparse"),
     (5, "WHITE, Tom", "tom@example.com", "020 7946 0999", "05/05/1975", "United Kingdom", "X", "bad consent"),
 ]
-BAD_KEYS = {"3", "5"}
+# Rows with a value the mapping cannot read: staged with that field missing and a warning per field.
+WARNED = {("3", "phone"), ("3", "date_of_birth"), ("5", "consent_email")}
 
 
 def rows() -> list[dict]:
@@ -76,7 +77,10 @@ def create_source(url: str) -> sa.Engine:
     return engine
 
 
-def hub_config(url: str, tmp_path, golden_id: dict | None = None, chunk_size: int = 50_000) -> HubConfig:
+def hub_config(
+    url: str, tmp_path, golden_id: dict | None = None, chunk_size: int = 50_000, required: tuple[str, ...] = ()
+) -> HubConfig:
+    """The source's hub.yaml block; `required` marks fields `required: true`."""
     block = {
         "kind": "sql",
         "url": url,
@@ -105,6 +109,9 @@ def hub_config(url: str, tmp_path, golden_id: dict | None = None, chunk_size: in
         },
         "accepts": ACCEPTS,
     }
+    for field in required:
+        mapping = block["fields"][field]
+        block["fields"][field] = (mapping if isinstance(mapping, dict) else {"column": mapping}) | {"required": True}
     if golden_id:
         block["golden_id"] = golden_id
     return HubConfig.model_validate(

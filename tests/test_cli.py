@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hub.cli import main
+from hub.cli import main, run_summary
+from pipelines.run import PipelineSummary
 
 
 def test_demo_init_then_pull_prints_a_per_source_summary(tmp_path, capsys):
@@ -19,6 +20,11 @@ def test_demo_init_then_pull_prints_a_per_source_summary(tmp_path, capsys):
         line = next(ln for ln in out.splitlines() if ln.startswith(source + " "))
         assert " full " in line and f"{len(rows):,}" in line
     assert "quarantined rows by problem" in out and "missing primary key" in out
+    # An unparsable date or phone keeps its record: counted per source and field, with the values in the workspace.
+    assert "staged records with a value read as missing, by field" in out
+    warned = [ln for ln in out.splitlines() if "cannot parse" in ln and ln.split()[1] in ("phone", "date_of_birth")]
+    expected = truth[truth.bad_reason.str.startswith("unparsable")]
+    assert sum(int(ln.split()[-1]) for ln in warned) == len(expected)
 
     assert main(["pull", "--config", str(demo / "hub.yaml"), "--source", "crm"]) == 0
     assert " incremental " in capsys.readouterr().out
@@ -32,3 +38,12 @@ def test_unknown_source_and_existing_demo_are_clear_errors(tmp_path, capsys):
     assert "no source named ['nope']" in capsys.readouterr().err
     assert main(["demo", "init", "--dir", str(demo), "--customers", "50"]) == 1
     assert "--force" in capsys.readouterr().err
+
+
+def test_hub_run_summary_counts_records_with_field_warnings_per_source():
+    raw = {"mode": "full", "rows_read": 120, "rows_quarantined": 1, "rows_with_warnings": 7, "staged_total": 119,
+           "quarantined_total": 1, "warned_total": 9}  # fmt: skip
+    text = run_summary(PipelineSummary("r1", True, ["crm"], {"raw_crm": raw}, []))
+    head, _, line = text.splitlines()[2:5]
+    assert "with warnings" in head and "warnings total" in head
+    assert line.split() == ["crm", "full", "120", "1", "7", "119", "1", "9"]

@@ -177,6 +177,55 @@ def test_valid_file_loads_with_every_kind_of_mapping(tmp_path):
     assert web.default_region == "US"
 
 
+REAL_SCHEMAS_YAML = """\
+attributes: {brand: string, joined: date}
+sources:
+  erp:
+    kind: sql
+    url: postgresql+psycopg://hub@db/erp
+    table: sales.customers
+    primary_key: id
+    fields:
+      address_line1: {concat: [street_number, street], sep: " "}
+      first_name: {concat: [title, given_name]}  # "Mr" + "John" -> "John": titles are stripped
+      country: {value: AU}
+      brand: {value: 7}
+      joined: {value: 2020-01-31}
+      email: {column: mail, required: true}
+    accepts: [email]
+    golden_id: {table: sales.hub_golden_ids}
+  shop:
+    kind: sql
+    url: sqlite:///shop.db
+    query: |
+      SELECT c.id, c.name, a.line AS address, max(o.placed_at) AS last_order
+      FROM customers c JOIN addresses a ON a.customer_id = c.id LEFT JOIN orders o ON o.customer_id = c.id
+      GROUP BY c.id, c.name, a.line;
+    primary_key: id
+    updated_at: last_order
+    fields:
+      last_name: name
+      address_line1: {column: address, transform: address}
+      city: {column: address, transform: address}
+      postal_code: {column: address, transform: address}
+"""
+
+
+def test_sources_shaped_like_real_schemas_load(tmp_path):
+    cfg = load_config(write(tmp_path, REAL_SCHEMAS_YAML))
+    erp, shop = cfg.sources["erp"], cfg.sources["shop"]
+    assert erp.table == "sales.customers" and erp.golden_id == GoldenIdTarget(table="sales.hub_golden_ids")
+    assert erp.fields["address_line1"] == FieldMapping(concat=["street_number", "street"], sep=" ")
+    assert erp.fields["email"].required and not erp.fields["first_name"].required
+    assert (erp.fields["country"].value, erp.fields["brand"].value, erp.fields["joined"].value) == (
+        "AU", "7", "2020-01-31"
+    )  # fmt: skip
+    # The columns the hub reads: every concatenated column, no column for a constant.
+    assert erp.columns() == ["id", "street_number", "street", "title", "given_name", "mail"]
+    assert shop.table is None and shop.query.startswith("SELECT c.id") and not shop.query.endswith(";")
+    assert shop.columns() == ["id", "last_order", "name", "address"]
+
+
 def test_minimal_file_gets_defaults(tmp_path):
     cfg = load_config(write(tmp_path, yaml.safe_dump(BASE)))
     assert cfg.chunk_size == 50_000
@@ -507,6 +556,195 @@ BAD_CASES = [
         "greater than or equal to 30",
     ),
     case("unknown-pipeline-key", {"pipeline": {"cron": "0 2 * * *"}}, "pipeline.cron", "unknown key"),
+    # -- how a field is read: column, concat, constant, required; tables and queries --
+    case(
+        "column-and-concat",
+        {"sources": {"web": {"fields": {"address_line1": {"column": "a", "concat": ["no", "street"]}}}}},
+        "sources.web.fields.address_line1",
+        "give exactly one of 'column' (a source column), 'concat' (a list of columns) or 'value' (a constant)",
+    ),
+    case(
+        "no-column-at-all",
+        {"sources": {"web": {"fields": {"city": {"transform": "text"}}}}},
+        "sources.web.fields.city",
+        "give exactly one of 'column'",
+    ),
+    case(
+        "concat-of-one-column",
+        {"sources": {"web": {"fields": {"address_line1": {"concat": ["street"]}}}}},
+        "sources.web.fields.address_line1",
+        "'concat' joins two or more different columns",
+    ),
+    case(
+        "concat-of-the-same-column-twice",
+        {"sources": {"web": {"fields": {"address_line1": {"concat": ["street", "street"]}}}}},
+        "sources.web.fields.address_line1",
+        "two or more different columns",
+    ),
+    case(
+        "sep-without-concat",
+        {"sources": {"web": {"fields": {"city": {"column": "town", "sep": " "}}}}},
+        "sources.web.fields.city",
+        "'sep' goes with 'concat'",
+    ),
+    case(
+        "split-name-of-a-concat",
+        {
+            "sources": {
+                "web": {
+                    "fields": {
+                        "first_name": {
+                            "concat": ["a", "b"],
+                            "transform": "split_name",
+                            "order": "first_last",
+                            "part": "first",
+                        }
+                    }
+                }
+            }
+        },
+        "sources.web.fields.first_name",
+        "transform 'split_name' reads one 'column'",
+    ),
+    case(
+        "constant-with-a-transform",
+        {"sources": {"web": {"fields": {"country": {"value": "Australia", "transform": "country"}}}}},
+        "sources.web.fields.country",
+        "a constant 'value' is given in canonical form (e.g. country: {value: AU}): ['transform'] do not apply",
+    ),
+    case(
+        "required-constant",
+        {"sources": {"web": {"fields": {"country": {"value": "AU", "required": True}}}}},
+        "sources.web.fields.country",
+        "['required'] do not apply",
+    ),
+    case(
+        "constant-country-not-alpha-2",
+        {"sources": {"web": {"fields": {"country": {"value": "Australia"}}}}},
+        "sources.web.fields.country.value",
+        "'Australia' is not a canonical country: a constant is given as an ISO 3166 alpha-2 code in capitals",
+    ),
+    case(
+        "constant-country-lower-case",
+        {"sources": {"web": {"fields": {"country": {"value": "au"}}}}},
+        "sources.web.fields.country.value",
+        "alpha-2 code in capitals",
+    ),
+    case(
+        "constant-phone-not-e164",
+        {"sources": {"web": {"fields": {"phone": {"value": "020 7946 0018"}}}}},
+        "sources.web.fields.phone.value",
+        "E.164",
+    ),
+    case(
+        "constant-consent-word",
+        {"sources": {"web": {"fields": {"consent_post": {"value": "Y"}}}}},
+        "sources.web.fields.consent_post.value",
+        "granted, denied or unknown",
+    ),
+    case(
+        "constant-channel",
+        {"sources": {"web": {"fields": {"preferred_channel": {"value": "fax"}}}}},
+        "sources.web.fields.preferred_channel.value",
+        "one of email, sms, phone, post",
+    ),
+    case(
+        "constant-implausible-birth-date",
+        {"sources": {"web": {"fields": {"date_of_birth": {"value": "0001-01-01"}}}}},
+        "sources.web.fields.date_of_birth.value",
+        "a plausible date of birth (1900-01-01 to today)",
+    ),
+    case(
+        "constant-date-not-iso",
+        {"sources": {"web": {"fields": {"date_of_birth": {"value": "31/12/1980"}}}}},
+        "sources.web.fields.date_of_birth.value",
+        "an ISO 8601 date",
+    ),
+    case(
+        "constant-empty",
+        {"sources": {"web": {"fields": {"city": {"value": " "}}}}},
+        "sources.web.fields.city.value",
+        "an empty constant is no value",
+    ),
+    case(
+        "address-transform-on-email",
+        {"sources": {"web": {"fields": {"email": {"column": "addr", "transform": "address"}}}}},
+        "sources.web.fields.email.transform",
+        "'address' cannot produce a email",
+    ),
+    case(
+        "address-transform-with-a-part",
+        {"sources": {"web": {"fields": {"city": {"column": "addr", "transform": "address", "part": "first"}}}}},
+        "sources.web.fields.city",
+        "['part'] do not apply to transform 'address'",
+    ),
+    case(
+        "required-not-a-boolean",
+        {"sources": {"web": {"fields": {"email": {"column": "mail", "required": "sometimes"}}}}},
+        "sources.web.fields.email.required",
+        "valid boolean",
+    ),
+    case(
+        "table-with-two-dots",
+        {"sources": {"billing": {"table": "db.sales.customers"}}},
+        f"{BILLING}.table",
+        "give a table name or schema.table",
+    ),
+    case(
+        "table-with-empty-schema",
+        {"sources": {"billing": {"table": ".customers"}}},
+        f"{BILLING}.table",
+        "give a table name or schema.table",
+    ),
+    case(
+        "table-and-query",
+        {"sources": {"billing": {"query": "SELECT * FROM customers"}}},
+        BILLING,
+        "one of 'table' or 'query'",
+    ),
+    case(
+        "query-that-is-not-a-select",
+        {"sources": {"billing": {"table": DELETE, "query": "DELETE FROM customers"}}},
+        f"{BILLING}.query",
+        "a source query is a read-only SELECT",
+    ),
+    case(
+        "query-on-a-file-source",
+        {"sources": {"web": {"query": "SELECT 1"}}},
+        "sources.web",
+        "(so is 'query')",
+    ),
+    # -- write-back of what cannot be written back --
+    case(
+        "query-source-accepts",
+        {"sources": {"billing": {"table": DELETE, "query": "SELECT * FROM customers", "accepts": ["email"]}}},
+        f"{BILLING}.accepts",
+        "a 'query' source is read-only: write-back needs a 'table' to update rows in",
+    ),
+    case(
+        "query-source-golden-id",
+        {"sources": {"billing": {"table": DELETE, "query": "SELECT * FROM c", "golden_id": {"column": "gid"}}}},
+        f"{BILLING}.golden_id",
+        "a 'query' source is read-only",
+    ),
+    case(
+        "accepts-a-concat",
+        {"sources": {"web": {"fields": {"address_line1": {"concat": ["no", "street"]}}, "accepts": ["address_line1"]}}},
+        "sources.web.accepts",
+        "'address_line1' joins the columns ['no', 'street']; one value cannot be split back into them safely",
+    ),
+    case(
+        "accepts-a-constant",
+        {"sources": {"web": {"fields": {"country": {"value": "AU"}}, "accepts": ["country"]}}},
+        "sources.web.accepts",
+        "'country' is a constant (value: AU), not a source column: there is nothing to write it into",
+    ),
+    case(
+        "accepts-an-address-part",
+        {"sources": {"web": {"fields": {"city": {"column": "addr", "transform": "address"}}, "accepts": ["city"]}}},
+        "sources.web.accepts",
+        "'city' is parsed out of the address in column 'addr'; writing it back would rewrite the whole cell",
+    ),
 ]
 
 

@@ -171,6 +171,20 @@ DEFECTS = [
         {"at most 5% of rows quarantined": 1},
         id="quarantine share above 5%",
     ),
+    pytest.param(
+        "raw",
+        """INSERT INTO field_warnings SELECT 'billing', (1 + i % 6)::VARCHAR, 'phone', 'tel', 'n/a', 'cannot parse',
+                                             NULL, TIMESTAMP '2024-01-01' FROM range(12) r(i)""",
+        {"at most 5% of records hold a value read as missing": 1},
+        id="share of records with field warnings above 5%",
+    ),
+    pytest.param(
+        "raw",
+        """INSERT INTO field_warnings SELECT 'billing', (1 + i)::VARCHAR, f, 'c', 'x', 'cannot parse', NULL,
+                  TIMESTAMP '2024-01-01' FROM range(5) r(i), (VALUES ('phone'), ('email')) t(f)""",
+        {},
+        id="records with field warnings at 5% pass, however many fields",
+    ),
     # standardized records
     pytest.param(
         "standardized",
@@ -312,8 +326,9 @@ def test_examples_are_capped_at_five_and_observed_values_are_plain(ws):
     ws.con.execute("UPDATE golden_values SET phone = 'bad' || golden_id WHERE golden_id < 'G00000020'")
     phones = next(o for o in expectations.check_golden(ws).failed() if o.name == "only valid phones survive")
     assert phones.unexpected_count == 19 and len(phones.unexpected_examples) == 5
-    quarantine = expectations.check_raw_source(ws, CONFIG, "billing").outcomes[-1]
+    *_, warned, quarantine = expectations.check_raw_source(ws, CONFIG, "billing").outcomes
     assert quarantine.observed == "1 of 101 rows quarantined (1.0%)"
+    assert warned.observed == "0 of 100 records (0.0%) with field warnings"
     rows = next(o for o in expectations.check_standardized(ws, CONFIG).outcomes if o.column is None)
     assert rows.observed == "200 standardized records for 200 staged" and rows.success
 

@@ -66,14 +66,53 @@ def sha(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_pull_keeps_text_keys_and_quarantines_bad_rows(source):
+def test_pull_keeps_text_keys_quarantines_a_row_without_key_and_keeps_an_unreadable_date(source):
     _path, cfg, ws = source
     result = pull_source(cfg, "web", ws)
-    assert (result.rows_read, result.records, result.quarantined) == (5, 3, 2)
-    assert set(ws.staged("web").source_key) == {"007", "008", "011"}  # leading zeros kept
-    reasons = ws.quarantined("web").set_index("source_key", drop=False)
-    assert "missing primary key" in reasons.loc[reasons.source_key.isna(), "reason"].iloc[0]
-    assert "date_of_birth" in reasons.loc["009", "reason"]
+    assert (result.rows_read, result.records, result.quarantined, result.warned) == (5, 4, 1, 1)
+    staged = ws.staged("web").set_index("source_key")
+    assert set(staged.index) == {"007", "008", "009", "011"}  # leading zeros kept
+    assert pd.isna(staged.loc["009", "date_of_birth"]) and staged.loc["009", "email"] == "cy@x.com"
+    reasons = ws.quarantined("web")
+    assert reasons["reason"].tolist() == ["missing primary key 'cust_id'"]
+    warned = ws.con.execute('SELECT source_key, field, "column", value FROM field_warnings').fetchall()
+    assert warned == [("009", "date_of_birth", "born", "not a date")]
+
+
+def test_concat_constant_and_a_one_field_address_from_a_file(tmp_path):
+    path = tmp_path / "people.csv"
+    pd.DataFrame(
+        {
+            "id": ["1", "2"],
+            "title": ["Dr", None],
+            "given": ["Ann", "Bob"],
+            "family": ["Lee", "Ray"],
+            "house": ["12", None],
+            "street": ["High St", "Main St"],
+            "address": ["12 High St, Leeds, LS1 4AB", "123 Main St\nSpringfield IL 62704"],
+        }
+    ).to_csv(path, index=False)
+    fields = {
+        "first_name": {"concat": ["title", "given"]},
+        "last_name": "family",
+        "address_line1": {"concat": ["house", "street"]},
+        "city": {"column": "address", "transform": "address"},
+        "postal_code": {"column": "address", "transform": "address"},
+        "region": {"column": "address", "transform": "address"},
+        "country": {"value": "AU"},
+    }
+    cfg = HubConfig.model_validate(
+        {"workspace": str(tmp_path / "ws.duckdb"),
+         "sources": {"web": {"kind": "file", "path": str(path), "primary_key": "id", "fields": fields}}}
+    )  # fmt: skip
+    ws = Workspace.for_config(cfg)
+    assert pull_source(cfg, "web", ws).records == 2
+    got = ws.staged("web")[["first_name", "address_line1", "city", "region", "postal_code", "country"]]
+    assert got.astype(object).where(got.notna(), None).values.tolist() == [
+        ["Ann", "12 High St", "Leeds", None, "LS1 4AB", "AU"],
+        ["Bob", "Main St", "Springfield", "IL", "62704", "AU"],
+    ]
+    ws.close()
 
 
 def test_incremental_pull_reads_only_rows_after_the_cursor(source):
@@ -112,7 +151,7 @@ def test_push_writes_a_separate_harmonized_file_and_never_the_original(source):
     out = out.set_index("cust_id")
     assert out.loc["007", "mail"] == "ann@harmonized.com" and out.loc["007", "hub_id"] == "G1"
     assert out.loc["008", "mail"] == "bob@x.com" and out.loc["008", "loyalty"] == "silver"
-    assert len(out) == len(ROWS)  # every original row, quarantined ones too
+    assert len(out) == len(ROWS)  # every original row, the quarantined one too
 
     again = connector.push(changes)
     assert again.summary()["values_changed"] == 0 and again.summary()["unchanged"] == 2

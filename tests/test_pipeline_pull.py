@@ -29,5 +29,7 @@ def test_one_raw_asset_per_source_materializes_with_counts(tmp_path):
     assert result.success
     meta = result.asset_materializations_for_node("raw_crm")[0].metadata
     assert meta["rows_read"].value == len(fx.rows())
-    assert meta["rows_quarantined"].value == len(fx.BAD_KEYS)
+    assert meta["rows_quarantined"].value == 0
+    assert meta["rows_with_warnings"].value == meta["warned_total"].value == len({k for k, _ in fx.WARNED})
+    assert "consent_email" in meta["field_warnings"].value and "date_of_birth" in meta["field_warnings"].value
     assert meta["mode"].value == "full"

@@ -37,15 +37,20 @@ def staged_changes(ws: Workspace, **values) -> pd.DataFrame:
     return out
 
 
-def test_full_pull_maps_to_canonical_and_quarantines_bad_rows(source):
+def warnings(ws: Workspace) -> set[tuple[str, str]]:
+    return set(ws.con.execute("SELECT source_key, field FROM field_warnings WHERE source_system = 'crm'").fetchall())
+
+
+def test_full_pull_maps_to_canonical_and_keeps_rows_with_unreadable_values(source):
     _engine, cfg, ws = source
     result = pull_source(cfg, "crm", ws)
     assert result.mode == "full"
     assert result.rows_read == len(fx.rows())
-    assert result.quarantined == len(fx.BAD_KEYS)
-    assert result.staged_total + result.quarantined_total == len(fx.rows())  # nothing lost
+    assert result.quarantined == 0 and result.staged_total == len(fx.rows())  # nothing lost, nothing quarantined
+    assert (result.warned, result.warned_total) == (2, 2)
 
-    john = ws.staged("crm").set_index("source_key").loc["1"]
+    staged = ws.staged("crm").set_index("source_key")
+    john = staged.loc["1"]
     assert (john.first_name, john.last_name) == ("John", "SMITH")
     assert john.phone == "+442079460018"
     assert john.date_of_birth == pd.Timestamp("1980-01-31")
@@ -53,11 +58,36 @@ def test_full_pull_maps_to_canonical_and_quarantines_bad_rows(source):
     assert john.consent_email == "granted"
     assert john.consent_email_at == fx.T0  # no own timestamp column: the row's updated-at
 
+    # Unreadable values are missing, the rest of the row is read; a warning per record and field says what.
+    bob = staged.loc["3"]
+    assert pd.isna(bob.phone) and pd.isna(bob.date_of_birth) and bob.email == "bob@example.com"
+    assert staged.loc["5", "consent_email"] == "unknown"
+    assert warnings(ws) == fx.WARNED
+    w = ws.con.execute("SELECT * FROM field_warnings WHERE source_key = '3' AND field = 'phone'").df().iloc[0]
+    assert (w["column"], w["value"], w["reason"]) == ("phone", "n/a", "cannot parse")
+    assert w["source_version"] == bob.source_version
+    by_field = ws.warning_counts("crm").set_index("field")["records"].to_dict()
+    assert by_field == {"phone": 1, "date_of_birth": 1, "consent_email": 1}
+
+
+def test_a_required_field_quarantines_the_row_and_names_the_field(source_url, tmp_path):
+    fx.create_source(source_url).dispose()
+    cfg = fx.hub_config(source_url, tmp_path, required=("date_of_birth",))
+    ws = Workspace.for_config(cfg)
+    result = pull_source(cfg, "crm", ws)
     q = ws.quarantined("crm").set_index("source_key")
-    assert set(q.index) == fx.BAD_KEYS
-    assert "phone" in q.loc["3", "reason"] and "date_of_birth" in q.loc["3", "reason"]
-    assert "consent_email" in q.loc["5", "reason"] and "'X'" in q.loc["5", "reason"]
-    assert '"email_optin": "X"' in q.loc["5", "raw_row"]  # the mapped columns as read, for the steward
+    assert set(q.index) == {"3", "4"} and result.quarantined == 2  # an unreadable date; no date at all
+    assert q.loc["3", "reason"] == "date_of_birth (column 'dob'): cannot parse '31/02/1985'"
+    assert q.loc["4", "reason"] == "date_of_birth (column 'dob'): required but missing"
+    assert '"phone": "n/a"' in q.loc["3", "raw_row"]  # the mapped columns as read, for the steward
+    assert result.staged_total + result.quarantined_total == len(fx.rows())
+    assert warnings(ws) == {("5", "consent_email")}  # a quarantined row takes no warnings to staging
+    problems = ws.quarantine_reasons("crm").set_index("problem")["rows"].to_dict()
+    assert problems == {
+        "date_of_birth (column 'dob'): cannot parse": 1,
+        "date_of_birth (column 'dob'): required but missing": 1,
+    }
+    ws.close()
 
 
 def test_pull_reads_in_chunks(source_url, tmp_path):
@@ -88,14 +118,16 @@ def test_incremental_pull_picks_up_exactly_the_changed_rows(source):
     staged = ws.staged("crm").set_index("source_key")
     assert staged.loc["4", "email"] == "changed4@example.com"
     assert "999" in staged.index
-    assert result.staged_total == len(fx.rows()) - len(fx.BAD_KEYS) + 1
+    assert result.staged_total == len(fx.rows()) + 1
 
     again = pull_source(cfg, "crm", ws)
     assert again.records == 0 and again.staged_total == result.staged_total
 
 
-def test_incremental_pull_releases_a_fixed_row_from_quarantine(source):
-    engine, cfg, ws = source
+def test_incremental_pull_releases_a_fixed_row_from_quarantine(source_url, tmp_path):
+    engine = fx.create_source(source_url)
+    cfg = fx.hub_config(source_url, tmp_path, required=("date_of_birth",))
+    ws = Workspace.for_config(cfg)
     pull_source(cfg, "crm", ws)
     with engine.begin() as conn:
         conn.execute(
@@ -106,6 +138,53 @@ def test_incremental_pull_releases_a_fixed_row_from_quarantine(source):
     pull_source(cfg, "crm", ws)
     assert "3" in set(ws.staged("crm").source_key)
     assert "3" not in set(ws.quarantined("crm").source_key)
+    ws.close()
+    engine.dispose()
+
+
+def test_field_warnings_follow_the_records_through_incremental_and_full_pulls(source):
+    engine, cfg, ws = source
+    pull_source(cfg, "crm", ws)
+    later = fx.T0 + timedelta(days=5)
+    with engine.begin() as conn:  # row 3 fixed, row 2 broken, row 5 touched but still unreadable
+        conn.execute(
+            fx.customers.update()
+            .where(fx.customers.c.id == 3)
+            .values(phone="020 7946 0333", dob="28/02/1985", modified_at=later)
+        )
+        conn.execute(fx.customers.update().where(fx.customers.c.id == 2).values(dob="1990-02-01", modified_at=later))
+        conn.execute(fx.customers.update().where(fx.customers.c.id == 5).values(notes="touched", modified_at=later))
+    result = pull_source(cfg, "crm", ws)
+    assert result.mode == "incremental" and result.records == 3
+    assert (result.warned, result.warned_total) == (2, 2)
+    assert warnings(ws) == {("2", "date_of_birth"), ("5", "consent_email")}
+    assert ws.con.execute("SELECT count(*) FROM field_warnings").fetchone()[0] == 2  # replaced, never duplicated
+
+    with engine.begin() as conn:  # fixed without a newer updated-at: only a full pull sees it
+        conn.execute(fx.customers.update().where(fx.customers.c.id == 5).values(email_optin="N"))
+    assert warnings(ws) == {("2", "date_of_birth"), ("5", "consent_email")}
+    full = pull_source(cfg, "crm", ws, full=True)
+    assert warnings(ws) == {("2", "date_of_birth")} and full.warned_total == 1
+
+
+def test_a_duplicate_key_keeps_the_warnings_of_the_row_kept_only(sqlite_url, tmp_path):
+    engine = sa.create_engine(sqlite_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE people (id TEXT, phone TEXT, dob TEXT)"))  # no key constraint
+        conn.execute(sa.text("INSERT INTO people VALUES ('1', 'n/a', 'never'), ('1', '07700 900123', 'soon'),"
+                             " ('2', '07700 900124', '1980-01-01')"))  # fmt: skip
+    cfg = HubConfig.model_validate(
+        {"workspace": str(tmp_path / "ws.duckdb"), "sources": {"crm": {
+            "kind": "sql", "url": sqlite_url, "table": "people", "primary_key": "id", "default_region": "GB",
+            "fields": {"phone": "phone", "date_of_birth": "dob"}}}}
+    )  # fmt: skip
+    ws = Workspace.for_config(cfg)
+    result = pull_source(cfg, "crm", ws)
+    assert (result.records, result.duplicate_keys) == (2, 1)
+    kept = ws.con.execute("SELECT field, value FROM field_warnings ORDER BY field").fetchall()
+    assert kept == [("date_of_birth", "never"), ("phone", "n/a")]  # the first row's, not the second's 'soon'
+    ws.close()
+    engine.dispose()
 
 
 def test_push_changes_only_configured_columns_of_targeted_rows(source):

@@ -1,8 +1,9 @@
 """Column mapping between source formats and the canonical model (connectors/transforms.py).
 
-Forward cases run `to_canonical` on one-row frames so each table row reads as "this raw value,
-under this mapping, gives this canonical value (or is quarantined)". Reverse cases check that
-what write-back writes reads back as the same canonical value: forward(reverse(x)) == x.
+Forward cases run `map_rows` on one-row frames so each table row reads as "this raw value, under this mapping,
+gives this canonical value (or is unreadable: missing with a field warning, and quarantined only where the
+mapping is `required`)". Reverse cases check that what write-back writes reads back as the same canonical value:
+forward(reverse(x)) == x.
 """
 
 import datetime as dt
@@ -11,10 +12,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from connectors.transforms import row_version, to_canonical, to_source
-from hub.config import HubConfig, SourceConfig
+from connectors.transforms import IMPLAUSIBLE_BIRTH, map_rows, row_version, to_canonical, to_source
+from hub.config import ADDRESS_PARTS, HubConfig, SourceConfig
 
-BAD = "<quarantined>"  # expected value: the row is quarantined with a reason naming the field
+BAD = "<unreadable>"  # expected value: missing, with a field warning naming the field, the column and the value
 
 
 def make(
@@ -45,22 +46,35 @@ def py(v: Any) -> Any:
     return v.item() if hasattr(v, "item") and not isinstance(v, pd.Timestamp) else v
 
 
-def forward(field: str, mapping: dict[str, Any], values: list[Any], **kw: Any) -> tuple[list[Any], list[str | None]]:
-    """Canonical values and quarantine reasons of `values` read through one mapping."""
+def forward(
+    field: str, mapping: dict[str, Any], values: list[Any], **kw: Any
+) -> tuple[list[Any], list[str | None], pd.DataFrame]:
+    """Canonical values, quarantine reasons and field warnings of `values` read through one mapping."""
     cfg, src = make({field: mapping}, **kw)
     raw = pd.DataFrame({"id": [str(i) for i in range(1, len(values) + 1)], mapping["column"]: values})
-    records, reasons = to_canonical(raw, src, cfg, "crm")
-    return [py(v) for v in records[field]], [py(r) for r in reasons]
+    mapped = map_rows(raw, src, cfg, "crm")
+    return [py(v) for v in mapped.records[field]], [py(r) for r in mapped.reasons], mapped.warnings
 
 
 def check_one(field: str, mapping: dict[str, Any], raw: Any, expected: Any, **kw: Any) -> None:
-    [value], [reason] = forward(field, mapping, [raw], **kw)
+    [value], [reason], warnings = forward(field, mapping, [raw], **kw)
+    assert reason is None  # an optional field never quarantines a row
     if expected == BAD:
-        assert value in (None, "unknown")  # the row is quarantined; a consent column still reads 'unknown'
+        assert value in (None, "unknown")  # read as missing; a consent column still reads 'unknown'
+        [w] = warnings.to_dict("records")
+        assert (w["source_key"], w["field"], w["column"], w["reason"]) == (
+            "1",
+            field,
+            mapping["column"],
+            "cannot parse",
+        )
+        assert w["value"] == str(raw).strip()[:40]
+        # `required: true`: the same value quarantines the row, with a reason naming the field, column and value.
+        [_], [reason], warnings = forward(field, {**mapping, "required": True}, [raw], **kw)
         assert reason is not None and field in reason and f"column '{mapping['column']}'" in reason
-        assert repr(str(raw).strip())[:40] in reason
+        assert repr(str(raw).strip())[:40] in reason and warnings.empty
     else:
-        assert reason is None
+        assert warnings.empty
         assert value == expected
 
 
@@ -142,6 +156,46 @@ def test_date_is_the_default_transform_of_a_date_field():
     check_one("date_of_birth", {"column": "dob", "format": "%d.%m.%Y"}, "31.12.1985", ts("1985-12-31"))
 
 
+IMPLAUSIBLE = "<implausible>"  # expected value: missing, with an implausible-date-of-birth warning
+TODAY = dt.date.today()
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1900-01-01", ts("1900-01-01")),
+        ("1899-12-31", IMPLAUSIBLE),
+        ("0001-01-01", IMPLAUSIBLE),
+        ("9999-12-31", IMPLAUSIBLE),
+        (TODAY.isoformat(), ts(TODAY.isoformat())),
+        ((TODAY + dt.timedelta(days=1)).isoformat(), IMPLAUSIBLE),
+        (dt.date(1, 1, 1), IMPLAUSIBLE),  # a native DATE column
+        (dt.date(9999, 12, 31), IMPLAUSIBLE),
+        ("19160017", BAD),  # not a date at all
+    ],
+)
+def test_date_of_birth_outside_the_plausible_range_is_missing_with_a_warning(raw, expected):
+    if expected == BAD:
+        check_one("date_of_birth", {"column": "dob", "format": "%Y%m%d"}, raw, expected)
+        return
+    [value], [reason], warnings = forward("date_of_birth", {"column": "dob"}, [raw])
+    assert reason is None
+    if expected != IMPLAUSIBLE:
+        assert value == expected and warnings.empty
+        return
+    assert value is None
+    assert warnings[["field", "column", "value", "reason"]].values.tolist() == [
+        ["date_of_birth", "dob", str(raw), IMPLAUSIBLE_BIRTH]
+    ]
+    [_], [reason], _ = forward("date_of_birth", {"column": "dob", "required": True}, [raw])
+    assert reason == f"date_of_birth (column 'dob'): {IMPLAUSIBLE_BIRTH} {str(raw)!r}"
+
+
+def test_only_dates_of_birth_have_a_plausible_range():
+    values, reasons, warnings = forward("joined", {"column": "j"}, ["1850-01-01"], attributes={"joined": "date"})
+    assert (values, reasons, warnings.empty) == ([ts("1850-01-01")], [None], True)
+
+
 NOON = ts("2024-03-01 12:00:00")  # canonical timestamps are naive UTC
 
 
@@ -176,7 +230,7 @@ def test_timestamp(fmt, raw, expected):
 
 def test_timestamp_format_with_offsets_that_change_over_the_year():
     mapping = {"column": "seen", "transform": "timestamp", "format": "%Y-%m-%d %H:%M:%S%z"}
-    values, reasons = forward(
+    values, reasons, _ = forward(
         "last_seen",
         mapping,
         ["2024-01-15 13:00:00+0100", "2024-07-15 14:00:00+0200"],
@@ -297,7 +351,7 @@ def test_boolean(options, raw, expected):
 
 
 def test_boolean_is_the_default_transform_of_a_boolean_attribute():
-    values, reasons = forward("vip", {"column": "is_vip"}, ["y", "n", None], attributes={"vip": "boolean"})
+    values, reasons, _ = forward("vip", {"column": "is_vip"}, ["y", "n", None], attributes={"vip": "boolean"})
     assert (values, reasons) == ([True, False, None], [None, None, None])
 
 
@@ -384,11 +438,128 @@ def test_number_is_the_default_transform_of_numeric_attributes():
     fields = {"visits": {"column": "v"}, "ltv": {"column": "l"}}
     cfg, src = make(fields, attributes={"visits": "integer", "ltv": "double"})
     raw = pd.DataFrame({"id": ["1", "2"], "v": ["3", "many"], "l": ["10.5", "1e3"]})
-    records, reasons = to_canonical(raw, src, cfg, "crm")
-    assert [py(v) for v in records["visits"]] == [3, None]
-    assert [py(v) for v in records["ltv"]] == [10.5, 1000.0]
-    assert py(reasons[0]) is None
-    assert "visits (column 'v'): cannot parse 'many'" in reasons[1]
+    mapped = map_rows(raw, src, cfg, "crm")
+    assert [py(v) for v in mapped.records["visits"]] == [3, None]
+    assert [py(v) for v in mapped.records["ltv"]] == [10.5, 1000.0]
+    assert mapped.reasons.isna().all()
+    assert mapped.warnings[["source_key", "field", "value"]].values.tolist() == [["2", "visits", "many"]]
+
+
+# -- concat, constants, one-field addresses ----------------------------------------------------------
+
+
+def read_row(fields: dict[str, Any], row: dict[str, Any], **kw: Any) -> tuple[pd.Series, Any, pd.DataFrame]:
+    """One raw row (key '1') read through `fields`: (record, quarantine reason, warnings)."""
+    cfg, src = make(fields, **kw)
+    mapped = map_rows(pd.DataFrame([{"id": "1", **row}]), src, cfg, "crm")
+    return mapped.records.iloc[0], py(mapped.reasons.iloc[0]), mapped.warnings
+
+
+STREET = {"no": "12", "street": "High St"}
+
+
+@pytest.mark.parametrize(
+    ("field", "mapping", "row", "expected"),
+    [
+        ("address_line1", {"concat": ["no", "street"]}, STREET, "12 High St"),
+        ("address_line1", {"concat": ["no", "street"]}, {"no": None, "street": "High St"}, "High St"),
+        ("address_line1", {"concat": ["no", "street"]}, {"no": " 12 ", "street": "  "}, "12"),
+        ("address_line1", {"concat": ["no", "street"]}, {"no": None, "street": ""}, None),
+        ("address_line1", {"concat": ["no", "street"], "sep": ", "}, STREET, "12, High St"),
+        ("address_line1", {"concat": ["no", "street"], "sep": ""}, {"no": "12", "street": "A"}, "12A"),
+        ("address_line1", {"concat": ["no", "street"], "case": "upper"}, STREET, "12 HIGH ST"),
+        ("address_line1", {"concat": ["flat", "no", "street"], "sep": " "}, {"flat": "Flat 3,", **STREET},
+         "Flat 3, 12 High St"),
+        ("first_name", {"concat": ["title", "given"]}, {"title": "Mr", "given": "John"}, "John"),  # titles go
+        ("first_name", {"concat": ["title", "given"], "strip_titles": False}, {"title": "Mr", "given": "John"},
+         "Mr John"),
+        ("date_of_birth", {"concat": ["y", "m", "d"], "sep": "-"}, {"y": "1985", "m": "12", "d": "31"},
+         ts("1985-12-31")),
+        ("phone", {"concat": ["area", "number"]}, {"area": "020", "number": "7946 0018"}, "+442079460018"),
+    ],
+)  # fmt: skip
+def test_concat_reads_the_non_empty_values_joined(field, mapping, row, expected):
+    record, reason, warnings = read_row({field: mapping}, row, default_region="GB")
+    assert (py(record[field]), reason, warnings.empty) == (expected, None, True)
+
+
+def test_an_unreadable_concat_names_its_columns():
+    fields = {"date_of_birth": {"concat": ["y", "m", "d"], "sep": "-"}}
+    record, reason, warnings = read_row(fields, {"y": "1985", "m": "13", "d": "01"})
+    assert py(record["date_of_birth"]) is None and reason is None
+    assert warnings[["column", "value"]].values.tolist() == [["y+m+d", "1985-13-01"]]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected", "attributes"),
+    [
+        ("country", "AU", "AU", None),
+        ("region", "NSW", "NSW", None),
+        ("consent_post", "granted", "granted", None),
+        ("preferred_channel", "email", "email", None),
+        ("vip", "true", True, {"vip": "boolean"}),
+        ("visits", "3", 3, {"visits": "integer"}),
+        ("ltv", "1.5", 1.5, {"ltv": "double"}),
+        ("joined", "2020-01-31", ts("2020-01-31"), {"joined": "date"}),
+    ],
+)
+def test_a_constant_is_the_value_of_every_row(field, value, expected, attributes):
+    cfg, src = make({field: {"value": value}, "email": "mail"}, attributes=attributes)
+    mapped = map_rows(pd.DataFrame({"id": ["1", "2"], "mail": ["a@x.com", None]}), src, cfg, "crm")
+    assert [py(v) for v in mapped.records[field]] == [expected, expected]
+    assert mapped.reasons.isna().all() and mapped.warnings.empty
+
+
+def test_a_constant_consent_counts_as_recorded_when_the_row_was():
+    record, _, _ = read_row({"consent_post": {"value": "granted"}}, {"changed": "2024-03-01T12:00:00"},
+                            updated_at="changed")  # fmt: skip
+    assert record["consent_post_at"] == NOON
+
+
+ADDRESS = {f: {"column": "addr", "transform": "address"} for f in ADDRESS_PARTS}
+
+
+@pytest.mark.parametrize(
+    ("raw", "parts"),
+    [
+        ("12 High St, Leeds, LS1 4AB", ("12 High St", "Leeds", None, "LS1 4AB", "GB")),
+        ("12 High St\nLeeds LS1 4AB", ("12 High St", "Leeds", None, "LS1 4AB", "GB")),
+        ("12 High St\r\nLeeds\r\nls1 4ab", ("12 High St", "Leeds", None, "LS1 4AB", "GB")),
+        ("Flat 3, 12 High St, Leeds, LS1 4AB, UK", ("Flat 3, 12 High St", "Leeds", None, "LS1 4AB", "GB")),
+        ("10 Downing Street, London SW1A 2AA", ("10 Downing Street", "London", None, "SW1A 2AA", "GB")),
+        ("Flat 3, 12 High St, LS1 4AB", ("Flat 3, 12 High St", None, None, "LS1 4AB", "GB")),  # no town
+        ("123 Main St, Springfield, IL 62704", ("123 Main St", "Springfield", "IL", "62704", "US")),
+        ("123 main st apt 4, springfield il 62704-1234", ("123 main st apt 4", "springfield", "IL", "62704-1234",
+                                                          "US")),
+        ("1 Kinross Farm, Cronulla NSW 2230", ("1 Kinross Farm", "Cronulla", "NSW", "2230", "AU")),
+        ("1 Main St, Toronto, ON M5V 2T6", ("1 Main St", "Toronto", "ON", "M5V 2T6", "CA")),
+        ("1 Narran Street, Westlake 2036", ("1 Narran Street", "Westlake", None, "2036", None)),
+        ("Hauptstr. 5, 10115 Berlin", ("Hauptstr. 5", "Berlin", None, "10115", None)),
+        ("12 rue de Rivoli, 75001 Paris, France", ("12 rue de Rivoli", "Paris", None, "75001", "FR")),
+        ("Keizersgracht 1, 1015 CJ Amsterdam", ("Keizersgracht 1", "Amsterdam", None, "1015 CJ", "NL")),
+        ("12 High St, Leeds, UK", ("12 High St", "Leeds", None, None, "GB")),
+        ("12 High St", ("12 High St", None, None, None, None)),
+        ("Unit 123", ("Unit 123", None, None, None, None)),  # a unit number is no postcode
+        ("", (None, None, None, None, None)),
+        (None, (None, None, None, None, None)),
+    ],
+)  # fmt: skip
+def test_a_one_field_address_splits_into_its_parts(raw, parts):
+    record, reason, warnings = read_row(ADDRESS, {"addr": raw})
+    assert tuple(py(record[f]) for f in ADDRESS_PARTS) == parts
+    assert reason is None and warnings.empty  # a part that is not there is missing, never unreadable
+
+
+def test_address_parts_can_be_mapped_alone_and_beside_other_columns():
+    fields = {"city": {"column": "addr", "transform": "address"}, "postal_code": "zip", "country": {"value": "GB"}}
+    record, _, _ = read_row(fields, {"addr": "12 High St, Leeds, LS1 4AB", "zip": "LS2 9JT"})
+    assert (record["city"], record["postal_code"], record["country"]) == ("Leeds", "LS2 9JT", "GB")
+
+
+def test_a_required_address_part_that_is_not_there_quarantines():
+    fields = {"postal_code": {"column": "addr", "transform": "address", "required": True}}
+    _, reason, _ = read_row(fields, {"addr": "12 High St, Leeds"})
+    assert reason == "postal_code (column 'addr'): required but missing"
 
 
 # -- to_canonical: quarantine reasons, identity and consent times -----------------------------------
@@ -402,22 +573,44 @@ ROW_FIELDS = {
 }
 
 
-def test_reasons_name_every_bad_field_of_a_row():
+BAD_ROWS = pd.DataFrame(
+    {
+        "id": ["1", "2", "3"],
+        "changed": ["2024-03-01T12:00:00", "2024-03-01T12:00:00", "last week"],
+        "mail": ["a@example.com", "b@example.com", "c@example.com"],
+        "tel": ["020 7946 0018", "n/a", "020 7946 0018"],
+        "dob": ["31/12/1985", "31/02/1985", "31/12/1985"],
+        "ctry": ["UK", "Narnia", "UK"],
+        "optin": ["Y", "maybe", "Y"],
+    }
+)
+
+
+def test_unreadable_values_are_missing_with_a_warning_each_and_the_row_is_kept():
     cfg, src = make(ROW_FIELDS, updated_at="changed")
-    raw = pd.DataFrame(
-        {
-            "id": ["1", "2", "3"],
-            "changed": ["2024-03-01T12:00:00", "2024-03-01T12:00:00", "last week"],
-            "mail": ["a@example.com", "b@example.com", "c@example.com"],
-            "tel": ["020 7946 0018", "n/a", "020 7946 0018"],
-            "dob": ["31/12/1985", "31/02/1985", "31/12/1985"],
-            "ctry": ["UK", "Narnia", "UK"],
-            "optin": ["Y", "maybe", "Y"],
-        }
-    )
-    records, reasons = to_canonical(raw, src, cfg, "crm")
-    assert py(reasons[0]) is None
-    bad = reasons[1]
+    mapped = map_rows(BAD_ROWS, src, cfg, "crm")
+    assert mapped.reasons.isna().all()  # nothing required: every row is staged
+    records = mapped.records
+    assert [py(records.at[1, f]) for f in ("phone", "date_of_birth", "country", "consent_email")] == [
+        None, None, None, "unknown"
+    ]  # fmt: skip
+    assert records.at[1, "email"] == "b@example.com"  # matched on what could be read
+    assert py(records.at[2, "source_updated_at"]) is None
+    assert mapped.warnings.sort_values(["source_key", "field"]).values.tolist() == [
+        ["2", "consent_email", "optin", "maybe", "cannot parse"],
+        ["2", "country", "ctry", "Narnia", "cannot parse"],
+        ["2", "date_of_birth", "dob", "31/02/1985", "cannot parse"],
+        ["2", "phone", "tel", "n/a", "cannot parse"],
+        ["3", "source_updated_at", "changed", "last week", "cannot parse"],
+    ]
+
+
+def test_required_fields_quarantine_naming_every_bad_field_of_a_row():
+    fields = {f: (m if isinstance(m, dict) else {"column": m}) | {"required": True} for f, m in ROW_FIELDS.items()}
+    cfg, src = make(fields, updated_at="changed")
+    mapped = map_rows(BAD_ROWS, src, cfg, "crm")
+    assert py(mapped.reasons[0]) is None
+    bad = mapped.reasons[1]
     for fragment in (
         "phone (column 'tel'): cannot parse 'n/a'",
         "date_of_birth (column 'dob'): cannot parse '31/02/1985'",
@@ -427,9 +620,27 @@ def test_reasons_name_every_bad_field_of_a_row():
         assert fragment in bad
     assert "email (column 'mail')" not in bad
     assert bad.count("; ") == 3
-    assert "updated_at column 'changed'" in reasons[2]
-    # Good values of a bad row are still read.
-    assert records.at[1, "email"] == "b@example.com"
+    assert py(mapped.reasons[2]) is None  # an unreadable updated-at is a warning, never a quarantine
+    assert mapped.warnings["field"].tolist() == ["source_updated_at"]
+
+
+@pytest.mark.parametrize(
+    ("mapping", "raw", "reason"),
+    [
+        ({"column": "mail", "required": True}, None, "email (column 'mail'): required but missing"),
+        ({"column": "mail", "required": True}, "  ", "email (column 'mail'): required but missing"),
+        ({"column": "mail", "required": True}, "a@example.com", None),
+        ({"column": "mail"}, None, None),
+    ],
+)
+def test_a_required_field_that_is_empty_quarantines(mapping, raw, reason):
+    [_], [got], warnings = forward("email", mapping, [raw])
+    assert got == reason and warnings.empty
+
+
+def test_a_required_consent_needs_a_recorded_word():
+    [value], [reason], _ = forward("consent_sms", {"column": "sms", "transform": "consent", "required": True}, [""])
+    assert value == "unknown" and reason == "consent_sms (column 'sms'): required but missing"
 
 
 @pytest.mark.parametrize("key", [None, "", "   ", float("nan")])
@@ -553,10 +764,10 @@ def roundtrip(
     values = pd.DataFrame(canonical)
     raw = to_source(values, src, cfg, column_types or {})
     assert set(raw.columns) == {m["column"] for m in fields.values()}
-    back, reasons = to_canonical(raw.assign(id=[str(i) for i in range(len(raw))]), src, cfg, "crm")
-    assert [py(r) for r in reasons] == [None] * len(raw)
+    back = map_rows(raw.assign(id=[str(i) for i in range(len(raw))]), src, cfg, "crm")
+    assert [py(r) for r in back.reasons] == [None] * len(raw) and back.warnings.empty
     for name, expected in canonical.items():
-        assert [py(v) for v in back[name]] == [py(v) for v in expected], name
+        assert [py(v) for v in back.records[name]] == [py(v) for v in expected], name
     return raw
 
 
@@ -719,9 +930,9 @@ def test_opt_out_flag_reads_unset_as_unknown_and_writes_back_only_what_it_can_sa
     )
     src = cfg.sources["crm"]
     raw = pd.DataFrame({"id": ["1", "2", "3", "4"], "dnc": ["1", "0", None, "yes"]})
-    records, reasons = to_canonical(raw, src, cfg, "crm")
-    assert list(records["consent_phone"][:3]) == ["denied", "unknown", "unknown"]
-    assert list(reasons.notna()) == [False, False, False, True]  # 'yes' is no listed word
+    mapped = map_rows(raw, src, cfg, "crm")
+    assert list(mapped.records["consent_phone"]) == ["denied", "unknown", "unknown", "unknown"]
+    assert mapped.warnings["source_key"].tolist() == ["4"]  # 'yes' is no listed word
     values = pd.DataFrame({"consent_phone": ["denied", "unknown", "granted"]})
     assert [py(v) for v in to_source(values, src, cfg, {})["dnc"]] == ["1", "0", None]  # granted: no word, not written
 

@@ -362,6 +362,44 @@ def test_a_row_edited_after_the_pull_is_a_conflict_then_stale_until_golden_runs_
     assert row()[2] == "edited@example.com"  # the newest email won survivorship: it stays
 
 
+def test_a_value_the_hub_could_not_read_is_not_a_blank_and_is_never_overwritten(hub):
+    """'19160017' as a date of birth reads as missing, with a field warning, but the cell is not empty: write-back
+    (which fills blanks) leaves it, while the record is still matched and its other fields still written."""
+    keys = [
+        k
+        for (k,) in hub.ws.con.execute(
+            """SELECT split_part(m.record_id, ':', 2) AS key
+               FROM golden_members m JOIN golden_values g USING (golden_id)
+               WHERE starts_with(m.record_id, 'web:') AND g.date_of_birth IS NOT NULL AND g.record_count >= 3
+                 AND (SELECT count(*) FROM golden_members o JOIN standardized_records r ON r.unique_id = o.record_id
+                      WHERE o.golden_id = m.golden_id AND o.record_id <> m.record_id
+                        AND r.date_of_birth = g.date_of_birth) >= 2
+               ORDER BY key LIMIT 3"""
+        ).fetchall()
+    ]
+    assert len(keys) == 3
+    con = sqlite3.connect(hub.dir / "web.db")
+    con.executemany(
+        "UPDATE users SET birthday = '19160017', phone = NULL, updated_at = '2031-01-01T00:00:00' WHERE id = ?",
+        [[int(k)] for k in keys],
+    )
+    con.commit()
+    con.close()
+    pull_source(hub.cfg, "web", hub.ws)
+    warned = hub.ws.con.execute("SELECT source_key, field, value FROM field_warnings WHERE source_system = 'web'")
+    assert {(k, "date_of_birth", "19160017") for k in keys} <= set(warned.fetchall())
+    hub.golden()
+
+    plan = plan_changes(hub.ws, hub.cfg, "web").set_index("source_key").reindex(keys)
+    assert plan["date_of_birth"].isna().all()  # not written: the cell holds text, not nothing
+    assert plan["phone"].notna().any()  # the records are still matched, and their real blanks filled
+    hub.write_back(sources=["web"])
+    con = sqlite3.connect(hub.dir / "web.db")
+    cells = con.execute(f"SELECT birthday FROM users WHERE id IN ({', '.join(keys)})").fetchall()
+    con.close()
+    assert cells == [("19160017",)] * 3
+
+
 def test_cli_writeback_dry_run_prints_the_diff_then_writes(hub, capsys):
     config = str(hub.dir / "hub.yaml")
     before = all_digests(hub)
