@@ -34,6 +34,7 @@ RECORDS_PER_CHUNK = 500_000  # predict in chunks above this, so memory stays bou
 M_RANGE = (1e-3, 1 - 1e-9)  # an m under 0.1%: disagreement among matches unseen in training, not impossible
 U_RANGE = (1e-9, 1 - 1e-9)  # u probabilities outside this are estimation artefacts
 PRIOR_PAIRS_FLOOR = 1e-3  # pairs scored below this probability add nothing to the expected number of matches
+PRIOR_SAMPLE_RECORDS = 200_000  # the prior is estimated on a random sample of this many records beyond it
 
 
 class TrainingError(Exception):
@@ -184,7 +185,19 @@ class DuckDBSplinkBackend(MatcherBackend):
         deterministic rules find (as if they found a tenth of all matches: an upper bound), score the candidate
         pairs once, then move the prior until it equals the expected number of matches (the sum of the pairs'
         match probabilities) over all pairs, shifting the scored weights instead of scoring again. A deterministic
-        rule's recall is never assumed: it only sets where the search starts."""
+        rule's recall is never assumed: it only sets where the search starts. Beyond PRIOR_SAMPLE_RECORDS records,
+        on a random sample of them: the share of matching pairs among the sample's pairs is the same."""
+        n = scalar(self.con, f"SELECT count(*) FROM {records_table}")
+        if n > PRIOR_SAMPLE_RECORDS:  # a random share of the records keeps each pair, matching or not, with equal odds
+            sampled = "_prior_records"
+            self.con.execute(
+                f"""CREATE OR REPLACE TABLE {sampled} AS SELECT * FROM {records_table}
+                    WHERE hash(unique_id) % {n} < {PRIOR_SAMPLE_RECORDS}"""
+            )
+            try:
+                return self.estimate_prior(sampled, model, plan, say)
+            finally:
+                self.con.execute(f"DROP TABLE IF EXISTS {sampled}")
         total = _all_pairs(self.con, records_table, plan.link_type)
         if total == 0:
             return 0.5

@@ -31,7 +31,7 @@ from matching.profile import Profile, from_config, profile
 from matching.settings import COMPARISONS, Rule
 from matching.standardize import STD_COLUMNS
 
-PAIRS_PER_RECORD = 20  # candidate pairs per record the blocking keys may generate together
+PAIRS_PER_RECORD = 5  # candidate pairs per record the blocking keys may generate together
 MIN_PAIRS = 2_000_000  # below this, any number of keys: small data sets afford broad ones
 MIN_TRAINING_PAIRS = 50  # an EM session on fewer pairs estimates nothing
 SESSIONS_PER_COMPARISON = 2
