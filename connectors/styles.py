@@ -11,6 +11,7 @@ SQL that writes a golden value in that style.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -22,7 +23,6 @@ from hub.workspace import STAGED, Workspace
 
 SHARE = 0.8  # a form held by this share of the source's values is its convention
 MIN_VALUES = 20  # fewer values than this teach nothing: the golden value's own form is written
-LAYOUTS = ("unit_first", "unit_last", "unit_newline")
 
 
 @dataclass(frozen=True)
@@ -113,16 +113,22 @@ _PHONE_FORMS = {
 _COUNTRY_FORMS = {"alpha2": r"[A-Za-z]{2}", "alpha3": r"[A-Za-z]{3}", "name": r"[A-Za-z][A-Za-z .,'()-]{3,}"}
 
 
-def raw_formats(raw: pd.DataFrame, src: SourceConfig, cfg: HubConfig) -> dict[str, Style]:
-    """The write format of each accepted phone or country field whose mapping names none, from `raw` (the source's
-    rows as stored): the form SHARE of at least MIN_VALUES values have; else the transform's default (E.164,
-    alpha-2)."""
+def raw_formats(sample: Callable[[], pd.DataFrame], src: SourceConfig, cfg: HubConfig) -> dict[str, Style]:
+    """The write format of each accepted phone or country field whose mapping names none, from `sample()` (the
+    source's rows as stored, read only when some format is to be learned): the form SHARE of at least MIN_VALUES
+    values have; else the transform's default (E.164, alpha-2)."""
+    todo = {
+        f: patterns
+        for f, patterns in (("phone", _PHONE_FORMS), ("country", _COUNTRY_FORMS))
+        if f in src.accepts
+        and not src.fields[f].write_format
+        and (src.fields[f].transform or default_transform(f, cfg.field_type(f))) == f
+    }
+    raw = sample() if todo else pd.DataFrame()
     out = {}
-    for f, patterns in (("phone", _PHONE_FORMS), ("country", _COUNTRY_FORMS)):
-        m = src.fields.get(f)
-        if f not in src.accepts or m is None or m.write_format or m.column not in raw:
-            continue
-        if (m.transform or default_transform(f, cfg.field_type(f))) != f:
+    for f, patterns in todo.items():
+        m = src.fields[f]
+        if m.column not in raw:
             continue
         text = raw[m.column].dropna().astype("string").str.strip()
         text = text[text != ""]

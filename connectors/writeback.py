@@ -163,7 +163,7 @@ def write_back(
     started = time.perf_counter()
     say = progress or (lambda _line: None)
     connector = open_connector(source, cfg)
-    formats = raw_formats(_raw_sample(connector), cfg.sources[source], cfg)
+    formats = raw_formats(lambda: _raw_sample(connector), cfg.sources[source], cfg)
     planned = _plan(ws, cfg, source)
     planned.styles.update(formats)
     plan, stale = planned.rows, planned.stale

@@ -202,7 +202,7 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             f" AND ({blank} OR {echo} OR {_may_correct(policy[f], f)})) AS _w_{f}"
         )
     values = {}
-    flags = _block_flags(src, mapped_block, block, policy["address"], slot) if block else ["NULL AS _no_block"]
+    flags = _block_flags(mapped_block, block, policy["address"], slot) if block else ["NULL AS _no_block"]
     decide += _block_decisions(block, policy["address"], slot)
     for f in singles:
         value = render(f, f"_g_{f}", styles, "_g_country")
@@ -296,7 +296,7 @@ def _together(src: SourceConfig, singles: list[str]) -> list[str]:
     return out
 
 
-def _block_flags(src: SourceConfig, mapped: list[str], accepted: list[str], policy: str, slot: bool) -> list[str]:
+def _block_flags(mapped: list[str], accepted: list[str], policy: str, slot: bool) -> list[str]:
     """The address block's record-level flags: `_agree` (every block field the record has says what the golden
     address says), `_whole` (write the golden address over the record's other place) and `_kept`."""
     agree = [f"({_agrees(f)})" for f in mapped]

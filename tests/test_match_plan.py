@@ -55,13 +55,18 @@ def without(demo, tmp_path, *fields: str, matching: dict | None = None):
     return load_config(path)
 
 
+def pulled(cfg) -> Workspace:
+    ws = Workspace.for_config(cfg)
+    for name in cfg.sources:
+        pull_source(cfg, name, ws)
+    return ws
+
+
 @pytest.mark.parametrize("field", list(FIELDS))
 def test_a_data_set_without_a_field_trains_and_matches(demo, tmp_path, field):
     cfg = without(demo, tmp_path, field)
-    ws = Workspace.for_config(cfg)
+    ws = pulled(cfg)
     try:
-        for name in cfg.sources:
-            pull_source(cfg, name, ws)
         lines: list[str] = []
         result = match(ws, cfg, progress=lines.append)
         assert result.trained and result.pairs_scored > 0 and result.multi_record_clusters > 100
@@ -118,10 +123,8 @@ def test_hub_yaml_says_what_to_compare_and_how_to_block(demo, tmp_path):
     assert [c.name for c in made.comparisons] == ["name", "date_of_birth"]
     assert (made.comparisons[0].levels, made.comparisons[0].term_frequencies) == (("exact", "similar_both"), False)
     assert [r.name for r in made.blocking] == ["blocking_1", "blocking_2"]
-    ws = Workspace.for_config(cfg)
+    ws = pulled(cfg)
     try:
-        for name in cfg.sources:
-            pull_source(cfg, name, ws)
         match(ws, cfg)
         model = models.load(ws.con).model
         assert model["link_type"] == "link_only"
@@ -137,10 +140,8 @@ def test_hub_yaml_says_what_to_compare_and_how_to_block(demo, tmp_path):
 def test_a_training_session_splink_cannot_run_is_skipped_with_a_warning(demo, tmp_path):
     # blocked on a column no two records share: Splink has no pairs to estimate from and raises
     cfg = without(demo, tmp_path, matching={"training": {"em_blocking_rules": [["unique_id"], ["dob_std"]]}})
-    ws = Workspace.for_config(cfg)
+    ws = pulled(cfg)
     try:
-        for name in cfg.sources:
-            pull_source(cfg, name, ws)
         lines: list[str] = []
         result = match(ws, cfg, progress=lines.append)
         assert result.trained and result.multi_record_clusters > 100
