@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from connectors.transforms import map_rows, to_canonical, to_source, values_equal
+from connectors.transforms import SHOWN, as_text, map_rows, to_canonical, to_source, values_equal
 from hub.config import HubConfig, SourceConfig
 
 GOLDEN_ID = "golden_id"
@@ -68,22 +68,36 @@ class PushReport:
         }
 
 
+FUTURE_REASON = "in the future (after the pull + pull.cursor_tolerance_seconds): staged; the cursor stays behind it"
+
+
 @dataclass
 class Stream:
-    """An iterable of PullBatch; after it is exhausted, `state` is the cursor to save."""
+    """An iterable of PullBatch; after it is exhausted, `state` is the cursor to save.
+
+    The cursor never moves past `ceiling` (the pull's time + pull.cursor_tolerance_seconds): a row stamped
+    later is staged with a field warning on `source_updated_at` and counted in `future`, so one bad
+    timestamp cannot hide every later edit. With `keys`, only those rows are read and the state is kept."""
 
     connector: Connector
     state: dict[str, Any] | None
     full: bool
+    keys: list[str] | None = None
     pulled_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC").tz_localize(None))
     rows_read: int = 0
+    future: int = 0
+
+    @property
+    def ceiling(self) -> pd.Timestamp:
+        return self.pulled_at + pd.Timedelta(seconds=self.connector.cfg.pull.cursor_tolerance_seconds)
 
     def __iter__(self) -> Iterator[PullBatch]:
-        conn, src = self.connector, self.connector.src
-        cursor = None if self.full or not self.state else pd.Timestamp(self.state["cursor"])
+        conn, src, ceiling = self.connector, self.connector.src, self.ceiling
+        by_key = self.keys is not None
+        cursor = None if self.full or by_key or not self.state else pd.Timestamp(self.state["cursor"])
         boundary: dict[str, str] = {} if cursor is None else dict(self.state.get("boundary", {}))
         best, best_keys = cursor, dict(boundary)
-        for raw in conn.read_chunks(cursor):
+        for raw in conn.read_rows(self.keys) if by_key else conn.read_chunks(cursor):
             raw = raw.reset_index(drop=True)
             self.rows_read += len(raw)
             mapped = map_rows(raw, src, conn.cfg, conn.name)
@@ -96,24 +110,42 @@ class Stream:
             good = reasons.isna()
             recs = records[good].copy()
             recs["pulled_at"] = self.pulled_at
+            future = recs["source_updated_at"] > ceiling
+            self.future += int(future.sum())
             if src.updated_at and len(recs):
-                top = recs["source_updated_at"].max()
+                top = recs.loc[~future, "source_updated_at"].max()
                 if pd.notna(top) and (best is None or top >= best):
                     at_top = recs[recs["source_updated_at"] == top]
                     fresh = dict(zip(at_top["source_key"], at_top["source_version"], strict=True))
                     best_keys = (best_keys | fresh) if top == best else fresh
                     best = top
-            warned = mapped.warnings[mapped.warnings.index.isin(recs.index)]
+            warned = pd.concat([mapped.warnings, self._future_warnings(recs[future], raw)])
+            warned = warned[warned.index.isin(recs.index)]
             warned = warned.assign(
                 source_system=self.connector.name,
                 source_version=recs["source_version"].reindex(warned.index),
                 pulled_at=self.pulled_at,
             )
             yield PullBatch(recs, self._quarantine(raw[~good], records[~good], reasons[~good]), warned)
+        if by_key:
+            return
         if src.updated_at and best is not None:
             self.state = {"cursor": best.isoformat(), "boundary": best_keys}
         else:
             self.state = None
+
+    def _future_warnings(self, recs: pd.DataFrame, raw: pd.DataFrame) -> pd.DataFrame:
+        column = self.connector.src.updated_at
+        return pd.DataFrame(
+            {
+                "source_key": recs["source_key"],
+                "field": "source_updated_at",
+                "column": column,
+                "value": raw.loc[recs.index, column].astype("string").str.slice(0, SHOWN) if column else pd.NA,
+                "reason": FUTURE_REASON,
+            },
+            index=recs.index,
+        ).astype("string")
 
     def _quarantine(self, raw: pd.DataFrame, records: pd.DataFrame, reasons: pd.Series) -> pd.DataFrame:
         raw_rows = [json.dumps(r, default=str) for r in raw.astype(object).where(raw.notna(), None).to_dict("records")]
@@ -141,6 +173,14 @@ class Connector(ABC):
         backend may skip rows updated before it (rows at exactly `since` must be included)."""
 
     @abstractmethod
+    def read_keys(self) -> Iterator[pd.Series]:
+        """Every row's primary key, raw, in chunks: the cheap key set reconciliation compares with staging."""
+
+    @abstractmethod
+    def read_rows(self, keys: list[str]) -> Iterator[pd.DataFrame]:
+        """Raw rows (every mapped column) with these keys (as staged text), in chunks."""
+
+    @abstractmethod
     def column_types(self) -> dict[str, str]:
         """Per source column: 'date', 'datetime', 'integer' or 'text' (how values are written back)."""
 
@@ -157,6 +197,15 @@ class Connector(ABC):
     # -- pull -----------------------------------------------------------------------------
     def stream(self, state: dict[str, Any] | None = None, full: bool = False) -> Stream:
         return Stream(self, state, full)
+
+    def stream_keys(self, keys: list[str]) -> Stream:
+        """Just the rows with these keys (rows the cursor missed), leaving the cursor alone."""
+        return Stream(self, None, False, keys)
+
+    def key_chunks(self) -> Iterator[pd.Series]:
+        """The source's keys as text, exactly as a pull stages them."""
+        for raw in self.read_keys():
+            yield as_text(raw.reset_index(drop=True))
 
     # -- push -----------------------------------------------------------------------------
     def push(self, changes: pd.DataFrame, dry_run: bool = False) -> PushReport:

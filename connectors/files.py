@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from connectors.base import GOLDEN_ID, Connector, SourceError, WriteSession
-from connectors.transforms import row_version
+from connectors.transforms import as_text, row_version
 from hub.config import HubConfig, SourceConfig
 
 VERSION_COL = "_hub_source_version"
@@ -76,6 +76,15 @@ class FileConnector(Connector):
     def read_chunks(self, since: pd.Timestamp | None) -> Iterator[pd.DataFrame]:
         # A file has no index to filter on; the stream drops rows at or before the cursor.
         yield from self._read(self.path, self.src.columns())
+
+    def read_keys(self) -> Iterator[pd.Series]:
+        for chunk in self._read(self.path, [self.src.primary_key]):
+            yield chunk[self.src.primary_key]
+
+    def read_rows(self, keys: list[str]) -> Iterator[pd.DataFrame]:
+        wanted = set(keys)
+        for chunk in self._read(self.path, self.src.columns()):
+            yield chunk[as_text(chunk[self.src.primary_key]).isin(wanted).to_numpy()]
 
     @contextmanager
     def write_session(self, dry_run: bool) -> Iterator[WriteSession]:

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import pandas as pd
+
 from connectors.base import Connector
 from connectors.files import FileConnector
 from connectors.sql import SqlConnector
@@ -22,16 +24,19 @@ def open_connector(name: str, cfg: HubConfig) -> Connector:
 @dataclass
 class PullResult:
     source: str
-    mode: str  # full | incremental
+    mode: str  # full | incremental | reconcile (incremental, comparing every row's values)
     rows_read: int
     records: int  # good rows written to staging in this pull
     quarantined: int  # rows quarantined in this pull
-    duplicate_keys: int
+    shared_keys: int  # staged rows quarantined because another row has the same key (up to case/accents/spaces)
     staged_total: int  # records staged for the source after the pull
     quarantined_total: int
     seconds: float
-    warned: int = 0  # records staged in this pull with a value read as missing (field_warnings)
+    warned: int = 0  # records staged in this pull with a field warning (field_warnings)
     warned_total: int = 0  # staged records of the source with a field warning after the pull
+    future: int = 0  # rows stamped after now + pull.cursor_tolerance_seconds: staged, the cursor not moved by them
+    behind_cursor: int = 0  # rows an incremental cursor missed, found by reconciliation and staged or quarantined
+    deleted: int = 0  # keys gone from the source: they left staging and quarantine
 
     @property
     def rows_per_second(self) -> float:
@@ -43,43 +48,88 @@ def pull_source(
     name: str,
     ws: Workspace,
     full: bool = False,
+    reconcile: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> PullResult:
     """Full or incremental pull of one source, as a single workspace transaction.
 
     Incremental pulls (the default once a cursor exists) read rows updated since the saved cursor;
-    a source without an updated-at column is always pulled in full.
+    a source without an updated-at column is always pulled in full. Every pull also reconciles keys:
+    it reads the source's key set, drops what the source deleted, reads rows the cursor missed (an
+    updated-at older than the cursor) by key, and quarantines every row of a shared key. With
+    `reconcile` (or every pull.full_reconcile_every_hours) an incremental pull reads every row and
+    re-stages those whose version differs from staging.
     """
     started = time.perf_counter()
     connector = open_connector(name, cfg)
     state = None if full else ws.get_state(name)
-    mode = "incremental" if state else "full"
-    stream = connector.stream(state, full=mode == "full")
-    records = quarantined = warned = 0
+    stream = connector.stream(state)
+    if state and pd.Timestamp(state["cursor"]) > stream.ceiling:  # saved before cursors had a ceiling
+        if progress:
+            progress(f"{name}: saved cursor {state['cursor']} is in the future; pulling in full")
+        state = None
+    mode = "full" if not state else ("reconcile" if reconcile or _reconcile_due(cfg, state) else "incremental")
+    stream.state, stream.full = state, mode != "incremental"
+    cursor = pd.Timestamp(state["cursor"]) if state else None
+    records = quarantined = warned = behind = read_by_key = 0
     with ws.transaction():
+        ws.load_source_keys(connector.key_chunks())
+        deleted = ws.drop_deleted(name)
         if mode == "full":
             ws.clear_source(name)
         for batch in stream:
-            ws.upsert(name, batch.records, batch.quarantined, batch.warnings, replace=mode == "incremental")
-            records += len(batch.records)
+            recs, warnings = batch.records, batch.warnings
+            if mode == "reconcile":  # rows whose version differs from staging; those not after the cursor were missed
+                recs = recs[~recs["source_key"].isin(ws.unchanged_keys(name, recs))]
+                warnings = warnings[warnings.index.isin(recs.index)]
+                behind += int((~(recs["source_updated_at"] > cursor)).sum())
+            ws.upsert(name, recs, batch.quarantined, warnings, replace=mode != "full")
+            records += len(recs)
             quarantined += len(batch.quarantined)
-            warned += batch.warnings.index.nunique()
+            warned += warnings.index.nunique()
             if progress:
                 progress(f"{name}: {stream.rows_read:,} rows read, {quarantined:,} quarantined")
-        dupes = ws.quarantine_duplicate_keys(name)
+        if mode != "full":
+            missed, unshared = ws.missing_keys(name), ws.unshared_keys(name)
+            by_key = connector.stream_keys(missed + unshared)
+            for batch in by_key:
+                ws.upsert(name, batch.records, batch.quarantined, batch.warnings, replace=True)
+                records += len(batch.records)
+                quarantined += len(batch.quarantined)
+                warned += batch.warnings.index.nunique()
+            behind += len(missed)
+            read_by_key = by_key.rows_read
+        shared = ws.quarantine_shared_keys(name)
         if stream.state is not None:
-            ws.set_state(name, stream.state)
+            reconciled = stream.pulled_at if mode != "incremental" else state.get("reconciled_at")
+            ws.set_state(name, stream.state | ({"reconciled_at": str(reconciled)} if reconciled else {}))
+    if progress and stream.future:
+        progress(f"{name}: {stream.future:,} rows stamped in the future; staged, the cursor stays behind them")
     staged_total, quarantined_total = ws.counts(name)
     return PullResult(
         name,
         mode,
-        stream.rows_read,
-        records - dupes,
-        quarantined + dupes,
-        dupes,
+        stream.rows_read + read_by_key,
+        records - shared,
+        quarantined + shared,
+        shared,
         staged_total,
         quarantined_total,
         time.perf_counter() - started,
         warned,
         ws.warned(name),
+        stream.future,
+        behind,
+        deleted,
     )
+
+
+def _reconcile_due(cfg: HubConfig, state: dict) -> bool:
+    """Is a full comparison due? Never by time when pull.full_reconcile_every_hours is 0; a cursor saved before
+    reconciliation existed is compared at once."""
+    hours = cfg.pull.full_reconcile_every_hours
+    if not hours:
+        return False
+    last = state.get("reconciled_at")
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
+    return last is None or now - pd.Timestamp(last) >= pd.Timedelta(hours=hours)

@@ -135,6 +135,20 @@ class SqlConnector(Connector):
             conn = conn.execution_options(stream_results=True, yield_per=self.cfg.chunk_size)
             yield from pd.read_sql(stmt, conn, chunksize=self.cfg.chunk_size, dtype_backend="numpy_nullable")
 
+    def read_keys(self) -> Iterator[pd.Series]:
+        stmt = sa.select(self._key_col)
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(stream_results=True, yield_per=self.cfg.chunk_size)
+            for chunk in pd.read_sql(stmt, conn, chunksize=self.cfg.chunk_size, dtype_backend="numpy_nullable"):
+                yield chunk[self.src.primary_key]
+
+    def read_rows(self, keys: list[str]) -> Iterator[pd.DataFrame]:
+        cols = [self.table.c[c] for c in self.src.columns()]
+        with self.engine.connect() as conn:
+            for i in range(0, len(keys), KEY_BATCH):
+                stmt = sa.select(*cols).where(self._key_col.in_(self._key_params(keys[i : i + KEY_BATCH])))
+                yield pd.read_sql(stmt, conn, dtype_backend="numpy_nullable")
+
     def change_marker(self) -> str:
         cursor = sa.func.max(self.table.c[self.src.updated_at]) if self.src.updated_at else sa.null()
         with self.engine.connect() as conn:

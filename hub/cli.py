@@ -95,7 +95,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "sources", f"no source named {unknown} (configured: {list(cfg.sources)})", Path(args.config)
             )
-        results = [pull_source(cfg, n, ws, full=args.full, progress=_progress) for n in names]
+        results = [pull_source(cfg, n, ws, full=args.full, reconcile=args.reconcile, progress=_progress) for n in names]
         reasons = [[n, r.problem, int(r.rows)] for n in names for r in ws.quarantine_reasons(n).itertuples()]
         warnings = [
             [n, w.field, w.column, w.reason, int(w.records)] for n in names for w in ws.warning_counts(n).itertuples()
@@ -108,6 +108,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
             r.records,
             r.quarantined,
             r.warned,
+            r.future,
+            r.behind_cursor,
+            r.deleted,
             r.staged_total,
             r.quarantined_total,
             r.warned_total,
@@ -125,6 +128,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
                 "staged",
                 "quarantined",
                 "with warnings",
+                "future-stamped",
+                "behind cursor",
+                "deleted",
                 "staged total",
                 "quarantine total",
                 "warnings total",
@@ -208,7 +214,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipelines.run import run_pipeline
 
     load_config(args.config)  # a bad hub.yaml fails here with its key and exit code 2
-    r = run_pipeline(args.config, full=args.full, dry_run=args.dry_run, log_level=args.log_level)
+    r = run_pipeline(
+        args.config, full=args.full, dry_run=args.dry_run, reconcile=args.reconcile, log_level=args.log_level
+    )
     print(run_summary(r))
     return 0 if r.success and not r.blocked else 1
 
@@ -225,12 +233,13 @@ def run_summary(r: PipelineSummary) -> str:
     pulls = [
         [s, r.value(f"raw_{s}", "mode", "-"), r.value(f"raw_{s}", "rows_read", 0),
          r.value(f"raw_{s}", "rows_quarantined", 0), r.value(f"raw_{s}", "rows_with_warnings", 0),
-         r.value(f"raw_{s}", "staged_total", 0), r.value(f"raw_{s}", "quarantined_total", 0),
-         r.value(f"raw_{s}", "warned_total", 0)]
+         r.value(f"raw_{s}", "rows_future_stamped", 0), r.value(f"raw_{s}", "rows_behind_cursor", 0),
+         r.value(f"raw_{s}", "rows_deleted", 0), r.value(f"raw_{s}", "staged_total", 0),
+         r.value(f"raw_{s}", "quarantined_total", 0), r.value(f"raw_{s}", "warned_total", 0)]
         for s in r.sources
     ]  # fmt: skip
-    heads = ["source", "pull", "read", "quarantined", "with warnings", "staged total", "quarantined total",
-             "warnings total"]  # fmt: skip
+    heads = ["source", "pull", "read", "quarantined", "with warnings", "future-stamped", "behind cursor", "deleted",
+             "staged total", "quarantined total", "warnings total"]  # fmt: skip
     lines += [_table(heads, pulls), ""]
     lines += [_golden_table(r), ""]
     writes = [
@@ -481,6 +490,8 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--config", default=DEFAULT_CONFIG)
     pull.add_argument("--source", action="append", help="only this source (repeatable)")
     pull.add_argument("--full", action="store_true", help="ignore saved cursors and re-read every row")
+    pull.add_argument("--reconcile", action="store_true",
+                      help="compare every row's values with staging, not only keys")  # fmt: skip
     pull.set_defaults(func=cmd_pull)
 
     match = sub.add_parser("match", help="standardize, score and cluster the pulled records")
@@ -494,6 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the whole Dagster pipeline in this process and print a summary")
     run.add_argument("--config", default=DEFAULT_CONFIG)
     run.add_argument("--full", action="store_true", help="ignore saved cursors and re-read every source row")
+    run.add_argument("--reconcile", action="store_true",
+                     help="compare every row's values with staging, not only keys")  # fmt: skip
     run.add_argument("--dry-run", action="store_true",
                      help="report what would be published and written back; write nothing (no publish, no run log, "
                           "no minted ids, no write-back)")  # fmt: skip

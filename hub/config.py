@@ -457,6 +457,16 @@ class PipelineConfig(_Strict):
         return v
 
 
+class PullConfig(_Strict):
+    """How pulls keep staging whole. A cursor never moves past now + `cursor_tolerance_seconds` (a row
+    stamped in the future is staged with a warning and re-read until its time comes), and every
+    `full_reconcile_every_hours` an incremental pull compares every row's values, not just the keys
+    (0: only with `--reconcile`)."""
+
+    cursor_tolerance_seconds: int = Field(300, ge=0)
+    full_reconcile_every_hours: float = Field(168, ge=0)
+
+
 class WritebackConfig(_Strict):
     """Defaults for every source: `policy` per canonical field or `address` (see DEFAULT_POLICY)."""
 
@@ -471,6 +481,7 @@ class HubConfig(_Strict):
     matching: MatchingConfig = MatchingConfig()
     survivorship: SurvivorshipConfig = SurvivorshipConfig()
     pipeline: PipelineConfig = PipelineConfig()
+    pull: PullConfig = PullConfig()
     writeback: WritebackConfig = WritebackConfig()
     sources: dict[str, SourceConfig]
 

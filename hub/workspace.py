@@ -17,7 +17,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,9 @@ STAGED = "staged_records"
 QUARANTINE = "quarantine"
 FIELD_WARNINGS = "field_warnings"
 STATE = "connector_state"
+SOURCE_KEYS = "_source_keys"  # temporary: the key set of the source being pulled
+SHARED_KEYS = "_shared_keys"  # temporary: its groups of keys a database may take for one
+SHARED_KEY_REASON = "key shared by"
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> Any:
@@ -39,6 +42,11 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> A
     connection while a result is half read."""
     rows = con.execute(sql, params).fetchall() if params is not None else con.execute(sql).fetchall()
     return rows[0][0] if rows else None
+
+
+def _fold(column: str) -> str:
+    """A key as a case- and accent-insensitive database compares it (staged keys carry no surrounding spaces)."""
+    return f"lower(strip_accents({column}))"
 
 
 class WorkspaceBusy(RuntimeError):
@@ -186,38 +194,102 @@ class Workspace:
                 FROM _chunk_warnings"""
         )
 
-    def quarantine_duplicate_keys(self, source: str) -> int:
-        """A key seen twice in one pull keeps its first row; the others go to quarantine, and of the key's field
-        warnings only those read from the kept row (same version) stay, one per field."""
-        dupes = f"""
-            SELECT rowid AS rid FROM (
-              SELECT rowid, row_number() OVER (PARTITION BY source_key ORDER BY pulled_at, rowid) AS n
-              FROM {STAGED} WHERE source_system = $source) WHERE n > 1"""
-        n = scalar(self.con, f"SELECT count(*) FROM ({dupes})", {"source": source})
+    def load_source_keys(self, chunks: Iterable[pd.Series]) -> None:
+        """The source's key set (text, as staged) for this pull's reconciliation, and the groups of keys a database
+        could take for one: equal when case, accents and surrounding spaces are ignored, or simply repeated."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {SOURCE_KEYS} (source_key VARCHAR)")
+        for keys in chunks:
+            self.con.register("_chunk_keys", pd.DataFrame({"source_key": keys.astype("string")}))
+            self.con.execute(f"INSERT INTO {SOURCE_KEYS} SELECT source_key FROM _chunk_keys")
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {SHARED_KEYS} AS
+                SELECT fold, count(*) AS rows, list(DISTINCT source_key ORDER BY source_key) AS keys
+                FROM (SELECT {_fold("source_key")} AS fold, source_key FROM {SOURCE_KEYS} WHERE source_key IS NOT NULL)
+                GROUP BY fold HAVING count(*) > 1"""
+        )
+
+    def drop_deleted(self, source: str) -> int:
+        """Keys staged or quarantined that the source no longer has leave the workspace (with their field
+        warnings), as a full pull would drop them; returns how many keys."""
+        self.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _gone AS SELECT DISTINCT w.source_key FROM (
+                  SELECT source_key FROM {STAGED} WHERE source_system = $source
+                  UNION ALL SELECT source_key FROM {QUARANTINE} WHERE source_system = $source) w
+                WHERE w.source_key IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM {SOURCE_KEYS} k WHERE k.source_key = w.source_key)""",
+            {"source": source},
+        )
+        for table in (STAGED, QUARANTINE, FIELD_WARNINGS):
+            self.con.execute(
+                f"DELETE FROM {table} WHERE source_system = ? AND source_key IN (SELECT source_key FROM _gone)",
+                [source],
+            )
+        return scalar(self.con, "SELECT count(*) FROM _gone")
+
+    def missing_keys(self, source: str) -> list[str]:
+        """Keys the source has that are neither staged nor quarantined: rows an incremental pull's cursor missed."""
+        rows = self.con.execute(
+            f"""SELECT DISTINCT k.source_key FROM {SOURCE_KEYS} k WHERE k.source_key IS NOT NULL
+                  AND NOT EXISTS (SELECT 1 FROM {STAGED} s
+                                  WHERE s.source_system = $source AND s.source_key = k.source_key)
+                  AND NOT EXISTS (SELECT 1 FROM {QUARANTINE} q
+                                  WHERE q.source_system = $source AND q.source_key = k.source_key)
+                ORDER BY 1""",
+            {"source": source},
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def unshared_keys(self, source: str) -> list[str]:
+        """Keys quarantined for being shared whose group is gone from the source (its twin deleted or renamed):
+        read again, they can be staged."""
+        rows = self.con.execute(
+            f"""SELECT DISTINCT q.source_key FROM {QUARANTINE} q
+                WHERE q.source_system = $source AND starts_with(q.reason, '{SHARED_KEY_REASON}')
+                  AND {_fold("q.source_key")} NOT IN (SELECT fold FROM {SHARED_KEYS})
+                  AND q.source_key IN (SELECT source_key FROM {SOURCE_KEYS})
+                ORDER BY 1""",
+            {"source": source},
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def unchanged_keys(self, source: str, records: pd.DataFrame) -> set[str]:
+        """Of `records` (source_key, source_version), the keys staged with the same version: nothing to re-stage."""
+        self.con.register("_chunk_versions", records[["source_key", "source_version"]])
+        rows = self.con.execute(
+            f"""SELECT c.source_key FROM _chunk_versions c JOIN {STAGED} s
+                  ON s.source_system = ? AND s.source_key = c.source_key
+                 AND s.source_version IS NOT DISTINCT FROM c.source_version""",
+            [source],
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def quarantine_shared_keys(self, source: str) -> int:
+        """Every staged row whose key the source shares with another row (load_source_keys) goes to quarantine,
+        field warnings and all: an UPDATE by that key on a database that compares keys without case, accents or
+        trailing spaces (MariaDB's utf8mb4_general_ci), or on a table without a unique key, changes every row of
+        the group, so write-back must touch none of them. Returns how many rows moved."""
+        shared = f"""SELECT s.rowid AS rid, g.rows, g.keys FROM {STAGED} s JOIN {SHARED_KEYS} g
+                     ON {_fold("s.source_key")} = g.fold WHERE s.source_system = $source"""
+        n = scalar(self.con, f"SELECT count(*) FROM ({shared})", {"source": source})
         if n:
-            keys = self.con.execute(
-                f"SELECT list(DISTINCT source_key) FROM {STAGED} WHERE rowid IN ({dupes})", {"source": source}
-            ).fetchall()[0][0]
+            listed = "array_to_string(list_transform(g.keys[1:5], lambda k: '''' || k || ''''), ', ')"
             self.con.execute(
                 f"""INSERT INTO {QUARANTINE}
-                    SELECT source_system, source_key, 'duplicate primary key (another row has the same key)',
-                           to_json(s)::VARCHAR, pulled_at
-                    FROM {STAGED} s WHERE rowid IN ({dupes})""",
+                    SELECT s.source_system, s.source_key,
+                           '{SHARED_KEY_REASON} ' || g.rows || ' rows when case, accents and surrounding spaces are '
+                           || 'ignored (' || {listed} || '): a database comparing keys so (e.g. MariaDB '
+                           || 'utf8mb4_general_ci) would update all of them at once',
+                           to_json(s)::VARCHAR, s.pulled_at
+                    FROM {STAGED} s JOIN {SHARED_KEYS} g ON {_fold("s.source_key")} = g.fold
+                    WHERE s.source_system = $source""",
                 {"source": source},
             )
-            self.con.execute(f"DELETE FROM {STAGED} WHERE rowid IN ({dupes})", {"source": source})
             self.con.execute(
-                f"""DELETE FROM {FIELD_WARNINGS} WHERE rowid IN (
-                      SELECT rid FROM (
-                        SELECT w.rowid AS rid, s.source_key IS NULL AS other_row, row_number() OVER (
-                                 PARTITION BY w.source_key, w.field ORDER BY s.source_key IS NULL, w.rowid) AS n
-                        FROM {FIELD_WARNINGS} w
-                        LEFT JOIN {STAGED} s ON s.source_system = w.source_system AND s.source_key = w.source_key
-                             AND s.source_version IS NOT DISTINCT FROM w.source_version
-                        WHERE w.source_system = $source AND list_contains($keys, w.source_key))
-                      WHERE other_row OR n > 1)""",
-                {"source": source, "keys": keys},
+                f"""DELETE FROM {FIELD_WARNINGS} WHERE source_system = $source
+                    AND {_fold("source_key")} IN (SELECT fold FROM {SHARED_KEYS})""",
+                {"source": source},
             )
+            self.con.execute(f"DELETE FROM {STAGED} WHERE rowid IN (SELECT rid FROM ({shared}))", {"source": source})
         return n
 
     def counts(self, source: str) -> tuple[int, int]:

@@ -41,14 +41,17 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
         name=f"raw_{name}",
         group_name="sources",
         kinds={"duckdb", kind if kind == "sql" else "file"},
-        description=f"Source '{name}' as canonical records in the workspace (incremental once a cursor exists).",
+        description=(
+            f"Source '{name}' as canonical records in the workspace (incremental once a cursor exists), "
+            "reconciled with the source's key set: deleted rows leave, rows the cursor missed are read."
+        ),
     )
     def _pull(
         context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
         cfg = hub.config()
         with workspace.open(cfg) as ws:
-            result = pull_source(cfg, name, ws, full=hub.full_pull, progress=context.log.info)
+            result = pull_source(cfg, name, ws, full=hub.full_pull, reconcile=hub.reconcile, progress=context.log.info)
             preview = ws.con.execute(
                 f"SELECT source_key, reason FROM quarantine WHERE source_system = ? LIMIT {PREVIEW_ROWS}", [name]
             ).df()
@@ -60,6 +63,10 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
                 "records_staged": result.records,
                 "rows_quarantined": result.quarantined,
                 "rows_with_warnings": result.warned,
+                "rows_future_stamped": result.future,
+                "rows_behind_cursor": result.behind_cursor,
+                "rows_deleted": result.deleted,
+                "rows_sharing_a_key": result.shared_keys,
                 "staged_total": result.staged_total,
                 "quarantined_total": result.quarantined_total,
                 "warned_total": result.warned_total,

@@ -55,16 +55,17 @@ def run_pipeline(
     config_path: str,
     full: bool = False,
     dry_run: bool = False,
+    reconcile: bool = False,
     log_level: str = "INFO",
     instance: dg.DagsterInstance | None = None,
     job_name: str = PIPELINE_JOB,
 ) -> PipelineSummary:
     """Run the whole pipeline (or another of its jobs) once. Progress goes to Dagster's console
     logger at `log_level`. `dry_run`: report what would be published and written back, write nothing
-    (HubResource.dry_run)."""
+    (HubResource.dry_run). `reconcile`: compare every source row's values, not just keys (HubResource.reconcile)."""
     defs = build_definitions(config_path)
     job = defs.resolve_job_def(job_name)
-    hub = HubResource(config_path=str(config_path), full_pull=full, dry_run=dry_run)
+    hub = HubResource(config_path=str(config_path), full_pull=full, dry_run=dry_run, reconcile=reconcile)
     result = job.execute_in_process(
         instance=instance or _instance(),
         resources=pipeline_resources(hub),
