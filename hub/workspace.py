@@ -253,12 +253,16 @@ class Workspace:
         return [r[0] for r in rows]
 
     def unchanged_keys(self, source: str, records: pd.DataFrame) -> set[str]:
-        """Of `records` (source_key, source_version), the keys staged with the same version: nothing to re-stage."""
-        self.con.register("_chunk_versions", records[["source_key", "source_version"]])
+        """Of `records` (canonical, as a pull stages them), the keys staged with the same version and the same
+        values: nothing to re-stage. Values count, not only the version, since a source may change a row without
+        touching its updated-at."""
+        self.con.register("_chunk_compare", records)
+        same = " AND ".join(
+            f"c.{col} IS NOT DISTINCT FROM s.{col}" for col in records.columns if col not in ("pulled_at",)
+        )
         rows = self.con.execute(
-            f"""SELECT c.source_key FROM _chunk_versions c JOIN {STAGED} s
-                  ON s.source_system = ? AND s.source_key = c.source_key
-                 AND s.source_version IS NOT DISTINCT FROM c.source_version""",
+            f"""SELECT c.source_key FROM _chunk_compare c JOIN {STAGED} s
+                  ON s.source_system = ? AND s.source_key = c.source_key WHERE {same}""",
             [source],
         ).fetchall()
         return {r[0] for r in rows}

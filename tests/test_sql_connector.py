@@ -167,26 +167,6 @@ def test_field_warnings_follow_the_records_through_incremental_and_full_pulls(so
     assert warnings(ws) == {("2", "date_of_birth")} and full.warned_total == 1
 
 
-def test_a_duplicate_key_keeps_the_warnings_of_the_row_kept_only(sqlite_url, tmp_path):
-    engine = sa.create_engine(sqlite_url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("CREATE TABLE people (id TEXT, phone TEXT, dob TEXT)"))  # no key constraint
-        conn.execute(sa.text("INSERT INTO people VALUES ('1', 'n/a', 'never'), ('1', '07700 900123', 'soon'),"
-                             " ('2', '07700 900124', '1980-01-01')"))  # fmt: skip
-    cfg = HubConfig.model_validate(
-        {"workspace": str(tmp_path / "ws.duckdb"), "sources": {"crm": {
-            "kind": "sql", "url": sqlite_url, "table": "people", "primary_key": "id", "default_region": "GB",
-            "fields": {"phone": "phone", "date_of_birth": "dob"}}}}
-    )  # fmt: skip
-    ws = Workspace.for_config(cfg)
-    result = pull_source(cfg, "crm", ws)
-    assert (result.records, result.duplicate_keys) == (2, 1)
-    kept = ws.con.execute("SELECT field, value FROM field_warnings ORDER BY field").fetchall()
-    assert kept == [("date_of_birth", "never"), ("phone", "n/a")]  # the first row's, not the second's 'soon'
-    ws.close()
-    engine.dispose()
-
-
 def test_push_changes_only_configured_columns_of_targeted_rows(source):
     engine, cfg, ws = source
     pull_source(cfg, "crm", ws)
