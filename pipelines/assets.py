@@ -24,6 +24,10 @@ from matching import run as matching
 from pipelines.resources import HubResource, ServingStoreResource, WorkspaceResource
 
 PREVIEW_ROWS = 10
+# A run tagged `hub/reconcile: true` (`hub run --reconcile`, or the launchpad's tags in the Dagster UI) compares every
+# source row's values with staging, not just the keys. A tag rather than resource config: giving the hub resource any
+# config at launch replaces all of it, hub.yaml's path included.
+RECONCILE_TAG = "hub/reconcile"
 
 
 def _md(frame: pd.DataFrame) -> dg.MetadataValue:
@@ -51,7 +55,8 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         cfg = hub.config()
         with workspace.open(cfg) as ws:
-            result = pull_source(cfg, name, ws, full=hub.full_pull, reconcile=hub.reconcile, progress=context.log.info)
+            reconcile = context.run.tags.get(RECONCILE_TAG) == "true"
+            result = pull_source(cfg, name, ws, full=hub.full_pull, reconcile=reconcile, progress=context.log.info)
             preview = ws.con.execute(
                 f"SELECT source_key, reason FROM quarantine WHERE source_system = ? LIMIT {PREVIEW_ROWS}", [name]
             ).df()

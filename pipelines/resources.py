@@ -22,9 +22,6 @@ class HubResource(dg.ConfigurableResource):
 
     config_path: str = "hub.yaml"
     full_pull: bool = False  # ignore the saved cursors and re-read every source row
-    # Compare every source row's values with staging (not just the keys) and re-stage what differs; also due
-    # every pull.full_reconcile_every_hours. Set at launch in the Dagster UI as resources.hub.config.reconcile.
-    reconcile: bool = False
     # Report what would be published and written back, and write nothing: no publish, no run-log row, no
     # minted id (the serving store is opened read-only), nothing into any source. Only the workspace changes.
     dry_run: bool = False

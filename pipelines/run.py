@@ -11,6 +11,7 @@ from typing import Any
 
 import dagster as dg
 
+from pipelines.assets import RECONCILE_TAG
 from pipelines.build import build_definitions
 from pipelines.resources import HubResource, pipeline_resources
 from pipelines.sensors import PIPELINE_JOB
@@ -62,15 +63,16 @@ def run_pipeline(
 ) -> PipelineSummary:
     """Run the whole pipeline (or another of its jobs) once. Progress goes to Dagster's console
     logger at `log_level`. `dry_run`: report what would be published and written back, write nothing
-    (HubResource.dry_run). `reconcile`: compare every source row's values, not just keys (HubResource.reconcile)."""
+    (HubResource.dry_run). `reconcile`: compare every source row's values, not just keys (the run tag RECONCILE_TAG)."""
     defs = build_definitions(config_path)
     job = defs.resolve_job_def(job_name)
-    hub = HubResource(config_path=str(config_path), full_pull=full, dry_run=dry_run, reconcile=reconcile)
+    hub = HubResource(config_path=str(config_path), full_pull=full, dry_run=dry_run)
     result = job.execute_in_process(
         instance=instance or _instance(),
         resources=pipeline_resources(hub),
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         raise_on_error=False,
+        tags={RECONCILE_TAG: "true"} if reconcile else None,
     )
     return summarize(result, list(hub.config().sources), dry_run)
 
