@@ -4,11 +4,15 @@ Each source's pull is one DuckDB transaction, so a failed pull leaves the previo
 and cursor in place and a rerun repairs it.
 
 `field_warnings` holds, per staged record and field, a value the hub could not read (or a date of birth outside
-the plausible range), which the record holds as missing: source_system, source_key, field, column, value (the
-first 40 characters), reason, source_version (of the row it was read from), pulled_at. It always describes the
-staged records: a record's warnings are replaced whenever the record is, so a record pulled again clean loses them,
-a full pull rebuilds the source's, and a record quarantined as a duplicate key takes none with it (the record kept
-keeps its own, one per field).
+the plausible range), which the record holds as missing, or an updated-at in the future, which it keeps:
+source_system, source_key, field, column, value (the first 40 characters), reason, source_version (of the row it
+was read from), pulled_at. It always describes the staged records: a record's warnings are replaced whenever the
+record is, so a record pulled again clean loses them, a full pull rebuilds the source's, and a record that leaves
+staging (deleted at the source, quarantined for a shared key) takes its warnings with it.
+
+Every pull also reconciles keys: `load_source_keys` takes the source's key set into a temporary table, against which
+deleted keys (`drop_deleted`), keys the cursor missed (`missing_keys`) and keys shared up to case, accents and
+spaces (`quarantine_shared_keys`) are found in SQL.
 """
 
 from __future__ import annotations
