@@ -68,6 +68,11 @@ class PushReport:
         }
 
 
+def cursor_ceiling(cfg: HubConfig, pulled_at: pd.Timestamp) -> pd.Timestamp:
+    """The furthest a cursor may move in a pull at `pulled_at` (naive UTC): later timestamps are not trusted."""
+    return pulled_at + pd.Timedelta(seconds=cfg.pull.cursor_tolerance_seconds)
+
+
 FUTURE_REASON = "in the future (after the pull + pull.cursor_tolerance_seconds): staged; the cursor stays behind it"
 
 
@@ -75,7 +80,7 @@ FUTURE_REASON = "in the future (after the pull + pull.cursor_tolerance_seconds):
 class Stream:
     """An iterable of PullBatch; after it is exhausted, `state` is the cursor to save.
 
-    The cursor never moves past `ceiling` (the pull's time + pull.cursor_tolerance_seconds): a row stamped
+    The cursor never moves past `cursor_ceiling` (the pull's time + pull.cursor_tolerance_seconds): a row stamped
     later is staged with a field warning on `source_updated_at` and counted in `future`, so one bad
     timestamp cannot hide every later edit. With `keys`, only those rows are read and the state is kept."""
 
@@ -87,12 +92,8 @@ class Stream:
     rows_read: int = 0
     future: int = 0
 
-    @property
-    def ceiling(self) -> pd.Timestamp:
-        return self.pulled_at + pd.Timedelta(seconds=self.connector.cfg.pull.cursor_tolerance_seconds)
-
     def __iter__(self) -> Iterator[PullBatch]:
-        conn, src, ceiling = self.connector, self.connector.src, self.ceiling
+        conn, src, ceiling = self.connector, self.connector.src, cursor_ceiling(self.connector.cfg, self.pulled_at)
         by_key = self.keys is not None
         cursor = None if self.full or by_key or not self.state else pd.Timestamp(self.state["cursor"])
         boundary: dict[str, str] = {} if cursor is None else dict(self.state.get("boundary", {}))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from connectors.base import Connector
+from connectors.base import Connector, cursor_ceiling
 from connectors.files import FileConnector
 from connectors.sql import SqlConnector
 from hub.config import HubConfig
@@ -58,20 +58,19 @@ def pull_source(
     it reads the source's key set, drops what the source deleted, reads rows the cursor missed (an
     updated-at older than the cursor) by key, and quarantines every row of a shared key. With
     `reconcile` (or every pull.full_reconcile_every_hours) an incremental pull reads every row and
-    re-stages those whose version differs from staging.
+    re-stages those whose values or version differ from staging.
     """
     started = time.perf_counter()
     connector = open_connector(name, cfg)
     state = None if full else ws.get_state(name)
-    stream = connector.stream(state)
-    if state and pd.Timestamp(state["cursor"]) > stream.ceiling:  # saved before cursors had a ceiling
+    if state and pd.Timestamp(state["cursor"]) > cursor_ceiling(cfg, _now()):  # saved before cursors had a ceiling
         if progress:
             progress(f"{name}: saved cursor {state['cursor']} is in the future; pulling in full")
         state = None
     mode = "full" if not state else ("reconcile" if reconcile or _reconcile_due(cfg, state) else "incremental")
-    stream.state, stream.full = state, mode != "incremental"
+    stream = connector.stream(state, full=mode != "incremental")
     cursor = pd.Timestamp(state["cursor"]) if state else None
-    records = quarantined = warned = behind = read_by_key = 0
+    records = quarantined = warned = behind = read_by_key = future_by_key = 0
     with ws.transaction():
         ws.load_source_keys(connector.key_chunks())
         deleted = ws.drop_deleted(name)
@@ -98,13 +97,14 @@ def pull_source(
                 quarantined += len(batch.quarantined)
                 warned += batch.warnings.index.nunique()
             behind += len(missed)
-            read_by_key = by_key.rows_read
+            read_by_key, future_by_key = by_key.rows_read, by_key.future
         shared = ws.quarantine_shared_keys(name)
         if stream.state is not None:
             reconciled = stream.pulled_at if mode != "incremental" else state.get("reconciled_at")
             ws.set_state(name, stream.state | ({"reconciled_at": str(reconciled)} if reconciled else {}))
-    if progress and stream.future:
-        progress(f"{name}: {stream.future:,} rows stamped in the future; staged, the cursor stays behind them")
+    future = stream.future + future_by_key
+    if progress and future:
+        progress(f"{name}: {future:,} rows stamped in the future; staged, the cursor stays behind them")
     staged_total, quarantined_total = ws.counts(name)
     return PullResult(
         name,
@@ -118,7 +118,7 @@ def pull_source(
         time.perf_counter() - started,
         warned,
         ws.warned(name),
-        stream.future,
+        future,
         behind,
         deleted,
     )
@@ -131,5 +131,8 @@ def _reconcile_due(cfg: HubConfig, state: dict) -> bool:
     if not hours:
         return False
     last = state.get("reconciled_at")
-    now = pd.Timestamp.now(tz="UTC").tz_localize(None)
-    return last is None or now - pd.Timestamp(last) >= pd.Timedelta(hours=hours)
+    return last is None or _now() - pd.Timestamp(last) >= pd.Timedelta(hours=hours)
+
+
+def _now() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC").tz_localize(None)
