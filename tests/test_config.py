@@ -556,6 +556,13 @@ BAD_CASES = [
         "greater than or equal to 30",
     ),
     case("unknown-pipeline-key", {"pipeline": {"cron": "0 2 * * *"}}, "pipeline.cron", "unknown key"),
+    case(
+        "negative-cursor-tolerance",
+        {"pull": {"cursor_tolerance_seconds": -1}},
+        "pull.cursor_tolerance_seconds",
+        "greater than or equal to 0",
+    ),
+    case("unknown-pull-key", {"pull": {"reconcile_every": 7}}, "pull.reconcile_every", "unknown key"),
     # -- how a field is read: column, concat, constant, required; tables and queries --
     case(
         "column-and-concat",
