@@ -207,7 +207,7 @@ class Workspace:
             self.con.execute(f"INSERT INTO {SOURCE_KEYS} SELECT source_key FROM _chunk_keys")
         self.con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {SHARED_KEYS} AS
-                SELECT fold, count(*) AS rows, list(DISTINCT source_key ORDER BY source_key) AS keys
+                SELECT fold, count(*) AS rows, list(source_key ORDER BY source_key) AS keys
                 FROM (SELECT {_fold("source_key")} AS fold, source_key FROM {SOURCE_KEYS} WHERE source_key IS NOT NULL)
                 GROUP BY fold HAVING count(*) > 1"""
         )
