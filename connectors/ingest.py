@@ -98,7 +98,7 @@ def pull_source(
                 warned += batch.warnings.index.nunique()
             behind += len(missed)
             read_by_key, future_by_key = by_key.rows_read, by_key.future
-        shared = ws.quarantine_shared_keys(name)
+        shared = ws.quarantine_shared_keys(name, cfg.sources[name].primary_key)
         if stream.state is not None:
             reconciled = stream.pulled_at if mode != "incremental" else state.get("reconciled_at")
             ws.set_state(name, stream.state | ({"reconciled_at": str(reconciled)} if reconciled else {}))

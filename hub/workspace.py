@@ -38,7 +38,7 @@ FIELD_WARNINGS = "field_warnings"
 STATE = "connector_state"
 SOURCE_KEYS = "_source_keys"  # temporary: the key set of the source being pulled
 SHARED_KEYS = "_shared_keys"  # temporary: its groups of keys a database may take for one
-SHARED_KEY_REASON = "key shared by"
+SHARED_KEY_REASON = "shared by rows equal up to case, accents and surrounding spaces"
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> Any:
@@ -248,7 +248,7 @@ class Workspace:
         read again, they can be staged."""
         rows = self.con.execute(
             f"""SELECT DISTINCT q.source_key FROM {QUARANTINE} q
-                WHERE q.source_system = $source AND starts_with(q.reason, '{SHARED_KEY_REASON}')
+                WHERE q.source_system = $source AND contains(q.reason, '{SHARED_KEY_REASON}')
                   AND {_fold("q.source_key")} NOT IN (SELECT fold FROM {SHARED_KEYS})
                   AND q.source_key IN (SELECT source_key FROM {SOURCE_KEYS})
                 ORDER BY 1""",
@@ -271,12 +271,12 @@ class Workspace:
         ).fetchall()
         return {r[0] for r in rows}
 
-    def quarantine_shared_keys(self, source: str) -> int:
+    def quarantine_shared_keys(self, source: str, key_column: str) -> int:
         """Every staged row whose key the source shares with another row (load_source_keys) goes to quarantine,
         field warnings and all: an UPDATE by that key on a database that compares keys without case, accents or
         trailing spaces (MariaDB's utf8mb4_general_ci), or on a table without a unique key, changes every row of
         the group, so write-back must touch none of them. Returns how many rows moved."""
-        shared = f"""SELECT s.rowid AS rid, g.rows, g.keys FROM {STAGED} s JOIN {SHARED_KEYS} g
+        shared = f"""SELECT s.rowid AS rid FROM {STAGED} s JOIN {SHARED_KEYS} g
                      ON {_fold("s.source_key")} = g.fold WHERE s.source_system = $source"""
         n = scalar(self.con, f"SELECT count(*) FROM ({shared})", {"source": source})
         if n:
@@ -284,13 +284,13 @@ class Workspace:
             self.con.execute(
                 f"""INSERT INTO {QUARANTINE}
                     SELECT s.source_system, s.source_key,
-                           '{SHARED_KEY_REASON} ' || g.rows || ' rows when case, accents and surrounding spaces are '
-                           || 'ignored (' || {listed} || '): a database comparing keys so (e.g. MariaDB '
-                           || 'utf8mb4_general_ci) would update all of them at once',
+                           'primary key (column ''' || $column || '''): {SHARED_KEY_REASON} ' || {listed}
+                           || ' (' || g.rows || ' rows, which a database comparing keys so, such as MariaDB with '
+                           || 'utf8mb4_general_ci, would update all at once)',
                            to_json(s)::VARCHAR, s.pulled_at
                     FROM {STAGED} s JOIN {SHARED_KEYS} g ON {_fold("s.source_key")} = g.fold
                     WHERE s.source_system = $source""",
-                {"source": source},
+                {"source": source, "column": key_column},
             )
             self.con.execute(
                 f"""DELETE FROM {FIELD_WARNINGS} WHERE source_system = $source

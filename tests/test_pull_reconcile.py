@@ -146,9 +146,11 @@ def test_every_row_of_a_key_the_database_may_take_for_one_is_quarantined(source_
     assert sorted(q.source_key) == sorted(["ab", "AB", "ab", "7", "7", "Ångström", "angstrom"])
     reasons = q.set_index("source_key")["reason"]
     assert reasons["AB"] == (
-        f"{SHARED_KEY_REASON} 3 rows when case, accents and surrounding spaces are ignored ('AB', 'ab', 'ab'): "
-        "a database comparing keys so (e.g. MariaDB utf8mb4_general_ci) would update all of them at once"
+        f"primary key (column 'id'): {SHARED_KEY_REASON} 'AB', 'ab', 'ab' (3 rows, which a database comparing keys so, "
+        "such as MariaDB with utf8mb4_general_ci, would update all at once)"
     )
+    problems = ws.quarantine_reasons("crm").set_index("problem")["rows"].to_dict()
+    assert problems == {f"primary key (column 'id'): {SHARED_KEY_REASON}": 7}  # one problem, not one per group
     assert q.raw_row.str.contains("third@example.com").any()  # the row as read, for the steward
     assert ws.con.execute("SELECT count(*) FROM field_warnings").fetchall() == [(0,)]
 
