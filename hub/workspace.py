@@ -262,7 +262,7 @@ class Workspace:
         touching its updated-at."""
         self.con.register("_chunk_compare", records)
         same = " AND ".join(
-            f"c.{col} IS NOT DISTINCT FROM s.{col}" for col in records.columns if col not in ("pulled_at",)
+            f'c."{col}" IS NOT DISTINCT FROM s."{col}"' for col in records.columns if col != "pulled_at"
         )
         rows = self.con.execute(
             f"""SELECT c.source_key FROM _chunk_compare c JOIN {STAGED} s
