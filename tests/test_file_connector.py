@@ -183,3 +183,15 @@ def test_change_marker_moves_when_the_file_is_rewritten_but_not_on_write_back(so
     assert connector.change_marker() == quiet  # the harmonized copy is another file
     write(pd.DataFrame(ROWS).head(3), path)
     assert connector.change_marker() != quiet
+
+
+def test_a_file_row_behind_the_cursor_is_pulled_and_a_removed_row_leaves_staging(source):
+    path, cfg, ws = source
+    pull_source(cfg, "web", ws)
+    late = ROWS.iloc[[0]].assign(cust_id="012", first="Lou", updated="2023-06-01T10:00:00")  # older than the cursor
+    write(pd.concat([ROWS[ROWS.cust_id != "008"], late], ignore_index=True), path)
+    result = pull_source(cfg, "web", ws)
+    assert (result.mode, result.behind_cursor, result.deleted) == ("incremental", 1, 1)
+    staged = ws.staged("web").set_index("source_key")
+    assert staged.loc["012", "first_name"] == "Lou" and "008" not in staged.index
+    assert staged.loc["007", "first_name"] == "Ann"  # a text key keeps its leading zeros when read by key
