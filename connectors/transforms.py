@@ -210,7 +210,7 @@ def _read(
             text = {"upper": text.str.upper, "lower": text.str.lower, "title": text.str.title}[m.case]()
         return text, never
     if transform == "number":
-        values = pd.to_numeric(text, errors="coerce")
+        values = _number(text, ftype)
         return values, text.notna() & values.isna()
     if transform in ("boolean", "consent"):
         words = flag_words(m, transform)
@@ -244,6 +244,16 @@ def _read(
             addresses[m.column] = split_address(text, lambda t: _per_distinct(t, parse_country))
         return addresses[m.column][name], never
     raise AssertionError(f"unhandled transform {transform}")
+
+
+def _number(text: pd.Series, ftype: FieldType) -> pd.Series:
+    """Numbers as the field's type holds them; infinities, NaN, and for an integer a fraction or a value beyond
+    64 bits are unreadable (missing) rather than a value the workspace cannot store."""
+    values = pd.to_numeric(text, errors="coerce").astype("Float64")
+    fits = values.notna() & values.abs().lt(float("inf"))
+    if ftype == FieldType.INTEGER:
+        fits &= values.mod(1).eq(0) & values.abs().lt(2.0**63)
+    return values.where(fits.fillna(False))
 
 
 def split_name(text: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from pipelines.build import build_definitions
+from pipelines.logs import hub_error
 from pipelines.resources import HubResource, pipeline_resources
 from pipelines.sensors import PIPELINE_JOB
 
@@ -110,7 +111,10 @@ def summarize(result: dg.ExecuteInProcessResult, sources: list[str], dry_run: bo
 
 
 def _root_cause(error: Any) -> str:
-    """The hub's own exception, not Dagster's 'Error occurred while executing op ...' wrapper around it."""
+    """The hub's own exception, not Dagster's 'Error occurred while executing op ...' wrapper around it; a hub error
+    (a hub.yaml problem, an unreachable database) as its one-line message."""
+    if (message := hub_error(error)) is not None:
+        return message
     while error.cause is not None:
         error = error.cause
     return error.message.strip()

@@ -445,6 +445,17 @@ def test_number_is_the_default_transform_of_numeric_attributes():
     assert mapped.warnings[["source_key", "field", "value"]].values.tolist() == [["2", "visits", "many"]]
 
 
+@pytest.mark.parametrize(
+    ("raw", "integer", "double"),
+    [("inf", BAD, BAD), ("-inf", BAD, BAD), ("NaN", BAD, BAD), ("1e400", BAD, BAD), ("3.5", BAD, 3.5),
+     ("99999999999999999999", BAD, 1e20), ("-12", -12, -12.0)],
+)  # fmt: skip
+def test_a_number_the_field_cannot_hold_is_unreadable_not_a_crash(raw, integer, double):
+    # Fuzzed rows: 'inf' or 1e20 in an integer attribute crashed staging (DuckDB cannot cast them to BIGINT).
+    check_one("visits", {"column": "s", "transform": "number"}, raw, integer, attributes={"visits": "integer"})
+    check_one("score", {"column": "s", "transform": "number"}, raw, double, attributes={"score": "double"})
+
+
 # -- concat, constants, one-field addresses ----------------------------------------------------------
 
 
