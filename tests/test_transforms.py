@@ -12,7 +12,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from connectors.transforms import IMPLAUSIBLE_BIRTH, map_rows, row_version, to_canonical, to_source
+from connectors.transforms import (
+    IMPLAUSIBLE_BIRTH,
+    MAX_TEXT,
+    TOO_LONG,
+    map_rows,
+    row_version,
+    to_canonical,
+    to_source,
+)
 from hub.config import ADDRESS_PARTS, HubConfig, SourceConfig
 
 BAD = "<unreadable>"  # expected value: missing, with a field warning naming the field, the column and the value
@@ -454,6 +462,20 @@ def test_a_number_the_field_cannot_hold_is_unreadable_not_a_crash(raw, integer, 
     # Fuzzed rows: 'inf' or 1e20 in an integer attribute crashed staging (DuckDB cannot cast them to BIGINT).
     check_one("visits", {"column": "s", "transform": "number"}, raw, integer, attributes={"visits": "integer"})
     check_one("score", {"column": "s", "transform": "number"}, raw, double, attributes={"score": "double"})
+
+
+def test_a_text_longer_than_any_real_value_is_read_as_missing_with_a_warning():
+    # Fuzzed rows: 100 kB "names" made matching crawl (each string comparison costs time in proportion to length).
+    fields = {"first_name": {"column": "f"}, "city": {"column": "c"}}
+    cfg, src = make(fields)
+    raw = pd.DataFrame({"id": ["1", "2"], "f": ["x" * MAX_TEXT, "é" * (MAX_TEXT + 1)], "c": ["Leeds", "y" * 100_000]})
+    mapped = map_rows(raw, src, cfg, "crm")
+    assert [py(v) for v in mapped.records["first_name"]] == ["x" * MAX_TEXT, None]
+    assert [py(v) for v in mapped.records["city"]] == ["Leeds", None]
+    assert mapped.reasons.isna().all()
+    assert mapped.warnings[["source_key", "field", "reason"]].values.tolist() == [
+        ["2", "first_name", TOO_LONG], ["2", "city", TOO_LONG],
+    ]  # fmt: skip
 
 
 # -- concat, constants, one-field addresses ----------------------------------------------------------
