@@ -9,7 +9,6 @@ import logging
 from typing import Any
 
 import dagster as dg
-from dagster._loggers import colored_console_logger
 
 from connectors.base import SourceError
 from hub.config import ConfigError
@@ -38,9 +37,9 @@ class OneLineHubErrors(logging.Filter):
         return True
 
 
-@dg.logger(colored_console_logger.config_schema, description="Dagster's console logger; hub errors in one line")
+@dg.logger(dg.colored_console_logger.config_schema, description="Dagster's console logger; hub errors in one line")
 def console(init_context: dg.InitLoggerContext) -> logging.Logger:
-    logger = colored_console_logger.logger_fn(init_context)
+    logger = dg.colored_console_logger.logger_fn(init_context)
     for handler in logger.handlers:
         handler.addFilter(OneLineHubErrors())
     return logger
