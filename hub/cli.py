@@ -421,11 +421,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from sqlalchemy import make_url
 
     from hub.api import create_app
 
     cfg = load_config(args.config)
-    print(f"serving {cfg.serving_store} on http://{args.host}:{args.port} (OpenAPI: /docs)", file=sys.stderr)
+    shown = make_url(cfg.serving_store).render_as_string(hide_password=True)
+    print(f"serving {shown} on http://{args.host}:{args.port} (OpenAPI: /docs)", file=sys.stderr)
     uvicorn.run(create_app(cfg, config_path=args.config), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

@@ -119,10 +119,12 @@ def test_other_commands_report_a_connection_failure_in_one_line(sqlite_url, post
     assert "sources.crm.url: cannot connect to postgresql" in line
 
     (tmp_path / "store").mkdir()
-    bad_store = write_config(tmp_path / "store", sqlite_url, serving_store=unreachable(postgres_url)["port"])
+    store = sa.make_url(unreachable(postgres_url)["port"]).set(password="s3cret").render_as_string(hide_password=False)
+    bad_store = write_config(tmp_path / "store", sqlite_url, serving_store=store)
     assert main(["serve", "--config", str(bad_store), "--port", "1"]) == 2  # fails before it listens
-    [line] = capsys.readouterr().err.splitlines()[-1:]
-    assert line.startswith("error: serving_store: cannot connect to postgresql")
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("error: serving_store: cannot connect to postgresql+psycopg://postgres:***@")
+    assert "s3cret" not in err
 
     assert (
         main(
