@@ -7,7 +7,8 @@ from __future__ import annotations
 from connectors.base import SourceError
 from connectors.ingest import open_connector
 from connectors.sql import SqlConnector
-from hub.config import ConfigError, HubConfig
+from hub.config import HubConfig
+from hub.reach import Unreachable
 
 
 def source_problems(cfg: HubConfig, name: str) -> list[str]:
@@ -16,10 +17,11 @@ def source_problems(cfg: HubConfig, name: str) -> list[str]:
         connector = open_connector(name, cfg)
     except SourceError as exc:
         return exc.problems
-    except ConfigError as exc:  # hub.reach.Unreachable: the database is not there
+    except Unreachable as exc:
         return [str(exc)]
+    if not isinstance(connector, SqlConnector):
+        return []
     try:
-        return connector.golden_id_problems() if isinstance(connector, SqlConnector) else []
+        return connector.golden_id_problems()
     finally:
-        if isinstance(connector, SqlConnector):
-            connector.engine.dispose()
+        connector.engine.dispose()

@@ -16,9 +16,8 @@ from hub.config import ConfigError
 class Unreachable(ConfigError):
     """The database at the URL under `key` refused the connection or does not answer."""
 
-    def __init__(self, key: str, url: sa.URL | str, reason: str):
-        shown = url.render_as_string(hide_password=True) if isinstance(url, sa.URL) else url
-        super().__init__(key, f"cannot connect to {shown}: {reason}")
+    def __init__(self, key: str, url: sa.URL, reason: str):
+        super().__init__(key, f"cannot connect to {url.render_as_string(hide_password=True)}: {reason}")
 
 
 def one_line(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from connectors import pull_source
 from hub import store
+from hub.cli import run_summary
 from hub.config import load_config
 from hub.model import plausible_birth_dates
 from hub.workspace import Workspace
@@ -42,6 +43,7 @@ def fuzzed(tmp_path_factory) -> tuple[Path, dict[str, PipelineSummary]]:
         runs[mode] = run_pipeline(
             str(config), full=mode == "full", log_level="ERROR", instance=dg.DagsterInstance.ephemeral()
         )
+        assert run_summary(runs[mode]).startswith("pipeline run ")  # what `hub run` prints renders too
     return config, runs
 
 
