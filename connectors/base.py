@@ -7,9 +7,10 @@ cursor, the optimistic check, the diff, and the old -> new audit.
 
 from __future__ import annotations
 
+import difflib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,31 @@ GOLDEN_ID = "golden_id"
 
 
 class SourceError(Exception):
-    """The source does not look like its hub.yaml block says (table, column or file missing)."""
+    """The source does not look like its hub.yaml block says (table, column or file missing): one line per problem,
+    each naming its hub.yaml key."""
+
+    def __init__(self, *problems: str):
+        self.problems = list(problems)
+        super().__init__("; ".join(problems))
+
+
+def column_problems(name: str, src: SourceConfig, have: Collection[str], where: str) -> list[str]:
+    """One line per column hub.yaml names that the source lacks, naming the key that names it (with the closest
+    column it has, if one is close)."""
+    wanted = [(f"sources.{name}.primary_key", src.primary_key)]
+    if src.updated_at:
+        wanted.append((f"sources.{name}.updated_at", src.updated_at))
+    for fname, m in src.fields.items():
+        wanted += [(f"sources.{name}.fields.{fname}.{'column' if m.column else 'concat'}", c) for c in m.columns]
+    if src.kind == "sql" and src.golden_id and src.golden_id.column:  # a file source adds it to its harmonized copy
+        wanted.append((f"sources.{name}.golden_id.column", src.golden_id.column))
+    problems = []
+    for key, column in wanted:
+        if column not in have:
+            close = difflib.get_close_matches(column, list(have), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (it has {sorted(have)})"
+            problems.append(f"{key}: no column '{column}' in {where}{hint}")
+    return problems
 
 
 @dataclass

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from connectors.base import GOLDEN_ID, Connector, SourceError, WriteSession
+from connectors.base import GOLDEN_ID, Connector, SourceError, WriteSession, column_problems
 from connectors.transforms import as_text, row_version
 from hub.config import HubConfig, SourceConfig
 
@@ -31,10 +31,9 @@ class FileConnector(Connector):
         self.path = Path(src.path)
         if not self.path.exists():
             raise SourceError(f"sources.{name}.path: file '{self.path}' not found")
-        header = self._columns()
-        missing = [c for c in src.columns() if c not in header]
-        if missing:
-            raise SourceError(f"sources.{name}: column(s) {missing} not found in '{self.path}' (it has {header})")
+        problems = column_problems(name, src, self._columns(), f"'{self.path}'")
+        if problems:
+            raise SourceError(*problems)
 
     @property
     def harmonized_path(self) -> Path:

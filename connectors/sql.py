@@ -18,13 +18,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from connectors.base import GOLDEN_ID, Connector, SourceError, WriteSession
+from connectors.base import GOLDEN_ID, Connector, SourceError, WriteSession, column_problems
 from connectors.transforms import row_version
+from hub import reach
 from hub.config import HubConfig, SourceConfig, split_table
 
 KEY_BATCH = 1000  # keys per IN (...) list when fetching rows to update
@@ -43,30 +45,30 @@ def _sortable(fmt: str | None) -> bool:
 class SqlConnector(Connector):
     def __init__(self, name: str, src: SourceConfig, cfg: HubConfig, engine: Engine | None = None):
         super().__init__(name, src, cfg)
-        self.engine = engine or sa.create_engine(src.url)
+        self.engine = engine or source_engine(name, src.url)
+        reach.connect(self.engine, f"sources.{name}.url")
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         # The rows the hub reads: the table, or the query as a subquery (no types: its values say what they are).
         self.table: sa.Table | sa.Subquery = self._query() if src.query is not None else self._table()
-        missing = [c for c in src.columns() if c not in self.table.c]
-        if src.golden_id and src.golden_id.column and src.golden_id.column not in self.table.c:
-            missing.append(src.golden_id.column)
-        if missing:
-            where = f"table '{src.table}'" if src.table else "the result of its query"
-            raise SourceError(
-                f"sources.{name}: column(s) {missing} not found in {where} (it has {sorted(self.table.c.keys())})"
-            )
+        where = f"table '{src.table}'" if src.table else "the result of its query"
+        problems = column_problems(name, src, self.table.c.keys(), where)
+        if problems:
+            raise SourceError(*problems)
         self._key_col = self.table.c[src.primary_key]
 
     def _table(self) -> sa.Table:
         schema, table = split_table(self.src.table)
+        key = f"sources.{self.name}.table"
         try:
             return sa.Table(table, sa.MetaData(), schema=schema, autoload_with=self.engine)
         except sa.exc.NoSuchTableError:
-            where = f"table '{self.src.table}' not found at {self.engine.url!r}"
-            raise SourceError(f"sources.{self.name}: {where}") from None
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise SourceError(f"{key}: table '{self.src.table}' not found at {url}") from None
         except sa.exc.DBAPIError as exc:  # e.g. SQLite: no such schema ("unknown database")
-            where = f"table '{self.src.table}' cannot be read at {self.engine.url!r}"
-            raise SourceError(f"sources.{self.name}: {where}: {exc.orig}") from None
+            url = self.engine.url.render_as_string(hide_password=True)
+            raise SourceError(
+                f"{key}: table '{self.src.table}' cannot be read at {url}: {reach.one_line(exc)}"
+            ) from None
 
     def _query(self) -> sa.Subquery:
         """The query as a subquery with the columns its result has (asked of the database with LIMIT 0).
@@ -77,8 +79,27 @@ class SqlConnector(Connector):
                 probe = sa.select(sa.text("*")).select_from(query.columns().subquery(QUERY_ALIAS)).limit(0)
                 names = list(conn.execute(probe).keys())
         except sa.exc.DBAPIError as exc:
-            raise SourceError(f"sources.{self.name}.query: the database refused it: {exc.orig}") from None
+            raise SourceError(f"sources.{self.name}.query: the database refused it: {reach.one_line(exc)}") from None
         return query.columns(*[sa.column(n) for n in names]).subquery(QUERY_ALIAS)
+
+    def golden_id_problems(self) -> list[str]:
+        """Why write-back could not record golden ids in the side table hub.yaml names (its column, if that is the
+        target, is checked with the mapped columns): a same-named table that is not the hub's, or a missing schema."""
+        target = self.src.golden_id
+        if not (target and target.table):
+            return []
+        schema, _ = split_table(target.table)
+        key = f"sources.{self.name}.golden_id.table"
+        with self.engine.connect() as conn:
+            if schema is not None and schema not in sa.inspect(conn).get_schema_names():
+                return [
+                    f"{key}: schema '{schema}' of '{target.table}' does not exist (the hub creates tables, not schemas)"
+                ]
+            try:
+                _side_table(self, target.table, conn)
+            except SourceError as exc:
+                return exc.problems
+        return []
 
     @cached_property
     def _cursor_type(self) -> sa.types.TypeEngine:
@@ -183,6 +204,17 @@ class SqlConnector(Connector):
                     trans.rollback()
                     raise
                 trans.rollback() if dry_run else trans.commit()
+
+
+def source_engine(name: str, url: str) -> Engine:
+    """An engine for a source. A SQLite source must already exist: connecting would create an empty file in its
+    place, and the hub never creates a source."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = parsed.database.removeprefix("file:").split("?")[0]
+        if not Path(path).is_file():
+            raise SourceError(f"sources.{name}.url: no SQLite database at '{path}' (the hub never creates a source)")
+    return sa.create_engine(parsed)
 
 
 class _SqlSession(WriteSession):

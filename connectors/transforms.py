@@ -1,10 +1,10 @@
 """Column mapping between a source's own formats and the canonical model, in both directions.
 
 Forward (pull) works on a whole chunk of raw rows at once. A value a transform cannot read (or a date of birth
-outside the plausible range) is read as missing, with a field warning, so the record is still matched on its other
-fields; only a missing key, or a field hub.yaml marks `required` that is missing or unreadable, quarantines the row
-(with every reason). Reverse (push) formats canonical values the way the source stores them. Per-value work
-(phone and country parsing) runs once per distinct value, never once per row.
+outside the plausible range, or a text longer than MAX_TEXT) is read as missing, with a field warning, so the record
+is still matched on its other fields; only a missing key, or a field hub.yaml marks `required` that is missing or
+unreadable, quarantines the row (with every reason). Reverse (push) formats canonical values the way the source
+stores them. Per-value work (phone and country parsing) runs once per distinct value, never once per row.
 """
 
 from __future__ import annotations
@@ -31,6 +31,10 @@ COUNTRY_ALIASES = {"UK": "GB", "GREAT BRITAIN": "GB", "ENGLAND": "GB", "SCOTLAND
 UNREADABLE = "cannot parse"
 IMPLAUSIBLE_BIRTH = f"implausible date of birth (before {EARLIEST_BIRTH} or after today)"
 SHOWN = 40  # characters of a raw value kept in a reason or a warning
+# No real name, address or e-mail is longer; a longer text is no evidence for anything, and comparing it costs
+# matching time in proportion to its length (a 100 kB "name" takes ~10 ms per string comparison).
+MAX_TEXT = 1000
+TOO_LONG = f"longer than {MAX_TEXT:,} characters"
 WARNING_COLUMNS = ["source_key", "field", "column", "value", "reason"]
 
 
@@ -156,6 +160,10 @@ def _forward(
     `strip_titles: false`; a date of birth outside plausible_birth_dates() is missing."""
     values, bad = _read(name, ftype, m, raw, region, addresses)
     issues = [(bad, UNREADABLE)]
+    if ftype == FieldType.STRING:
+        too_long = values.str.len().gt(MAX_TEXT).fillna(False)
+        issues.append((too_long, TOO_LONG))
+        values = values.mask(too_long)
     if name in NAME_FIELDS and m.strip_titles is not False:
         values = _per_distinct(values, strip_titles)
     if name == "date_of_birth":
@@ -210,7 +218,7 @@ def _read(
             text = {"upper": text.str.upper, "lower": text.str.lower, "title": text.str.title}[m.case]()
         return text, never
     if transform == "number":
-        values = pd.to_numeric(text, errors="coerce")
+        values = _number(text, ftype)
         return values, text.notna() & values.isna()
     if transform in ("boolean", "consent"):
         words = flag_words(m, transform)
@@ -244,6 +252,16 @@ def _read(
             addresses[m.column] = split_address(text, lambda t: _per_distinct(t, parse_country))
         return addresses[m.column][name], never
     raise AssertionError(f"unhandled transform {transform}")
+
+
+def _number(text: pd.Series, ftype: FieldType) -> pd.Series:
+    """Numbers as the field's type holds them; infinities, NaN, and for an integer a fraction or a value beyond
+    64 bits are unreadable (missing) rather than a value the workspace cannot store."""
+    values = pd.to_numeric(text, errors="coerce").astype("Float64")
+    fits = values.notna() & values.abs().lt(float("inf"))
+    if ftype == FieldType.INTEGER:
+        fits &= values.mod(1).eq(0) & values.abs().lt(2.0**63)
+    return values.where(fits.fillna(False))
 
 
 def split_name(text: pd.Series) -> tuple[pd.Series, pd.Series]:

@@ -75,11 +75,21 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
+    from connectors.check import source_problems
+    from hub.reach import store_problems
     from matching.plan import for_config
 
     cfg = load_config(args.config)
     plan = for_config(cfg)  # an impossible matching choice is a ConfigError too (exit code 2)
-    print(f"{args.config}: ok ({len(cfg.sources)} sources: {', '.join(cfg.sources)})")
+    if not args.offline:
+        problems = [p for name in cfg.sources for p in source_problems(cfg, name)]
+        problems += store_problems(cfg.serving_store)
+        for problem in problems:
+            print(f"error: {args.config}: {problem}", file=sys.stderr)
+        if problems:
+            return 2
+    checked = "not connected (--offline)" if args.offline else "every source and the serving store connected"
+    print(f"{args.config}: ok ({len(cfg.sources)} sources: {', '.join(cfg.sources)}; {checked})")
     print("\nmatching plan (from the fields the sources map; the first run sizes blocking keys on the records):")
     print(plan.describe())
     return 0
@@ -420,11 +430,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from sqlalchemy import make_url
 
     from hub.api import create_app
 
     cfg = load_config(args.config)
-    print(f"serving {cfg.serving_store} on http://{args.host}:{args.port} (OpenAPI: /docs)", file=sys.stderr)
+    shown = make_url(cfg.serving_store).render_as_string(hide_password=True)
+    print(f"serving {shown} on http://{args.host}:{args.port} (OpenAPI: /docs)", file=sys.stderr)
     uvicorn.run(create_app(cfg, config_path=args.config), host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -482,8 +494,11 @@ def build_parser() -> argparse.ArgumentParser:
     init.set_defaults(func=cmd_demo_init)
 
     config = sub.add_parser("config", help="hub.yaml").add_subparsers(dest="config_command", required=True)
-    check = config.add_parser("check", help="validate a hub.yaml")
+    check = config.add_parser(
+        "check", help="validate a hub.yaml and check it against every source and the serving store"
+    )
     check.add_argument("--config", default=DEFAULT_CONFIG)
+    check.add_argument("--offline", action="store_true", help="validate the file alone; connect to nothing")
     check.set_defaults(func=cmd_config_check)
 
     pull = sub.add_parser("pull", help="pull sources into the workspace (incremental once a cursor exists)")

@@ -436,6 +436,10 @@ class PipelineConfig(_Strict):
     apply_decisions: Literal["immediately", "next_run"] = "immediately"
     # How long a job waits for another one holding the workspace before it gives up.
     workspace_wait_seconds: int = Field(3600, ge=0)
+    # The Dagster instance (a DAGSTER_HOME folder) that `hub run`, `hub review apply` and the runs `hub serve` starts
+    # are recorded in, so `dagster dev` with DAGSTER_HOME set to it shows them all. $DAGSTER_HOME wins when set;
+    # with neither, runs are not kept (an ephemeral instance).
+    dagster_home: Path | None = None
 
     @field_validator("schedule")
     @classmethod
@@ -675,8 +679,12 @@ def _resolve(cfg: HubConfig, base_dir: Path) -> HubConfig:
         if src.url is not None:
             update["url"] = _resolved_url(src.url, base_dir, f"sources.{name}.url")
         sources[name] = src.model_copy(update=update)
+    pipeline = cfg.pipeline
+    if pipeline.dagster_home is not None:
+        pipeline = pipeline.model_copy(update={"dagster_home": rel(pipeline.dagster_home)})
     return cfg.model_copy(
         update={
+            "pipeline": pipeline,
             "workspace": rel(cfg.workspace),
             "serving_store": _resolved_url(cfg.serving_store, base_dir, "serving_store"),
             "sources": sources,

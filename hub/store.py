@@ -36,6 +36,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.pool import StaticPool
 
+from hub import reach
 from hub.model import ATTRIBUTE_FIELDS, FieldType
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -286,6 +287,7 @@ def create_store_engine(url: str, read_only: bool = False) -> sa.Engine:
 def open_store(url: str) -> sa.Engine:
     """The serving store at `url`, migrated to the newest schema."""
     engine = create_store_engine(url)
+    reach.connect(engine, "serving_store")
     upgrade(engine)
     return engine
 
@@ -299,6 +301,7 @@ def open_read_only(url: str) -> sa.Engine:
     if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
         return open_store("sqlite://")
     engine = create_store_engine(url, read_only=True)
+    reach.connect(engine, "serving_store")
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()

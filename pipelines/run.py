@@ -11,8 +11,10 @@ from typing import Any
 
 import dagster as dg
 
+from hub.config import HubConfig
 from pipelines.assets import RECONCILE_TAG
 from pipelines.build import build_definitions
+from pipelines.logs import hub_error
 from pipelines.resources import HubResource, pipeline_resources
 from pipelines.sensors import PIPELINE_JOB
 
@@ -48,8 +50,17 @@ class PipelineSummary:
         return self.metadata.get(asset, {}).get(key, default)
 
 
-def _instance() -> dg.DagsterInstance:
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+def instance_for(cfg: HubConfig) -> dg.DagsterInstance:
+    """Where a run is recorded: $DAGSTER_HOME, else hub.yaml's `pipeline.dagster_home` (created if missing), else
+    nowhere that lasts (an ephemeral instance). `hub run`, `hub review apply` and `hub serve` all ask here, so their
+    runs land in the one instance `dagster dev` shows."""
+    if os.environ.get("DAGSTER_HOME"):
+        return dg.DagsterInstance.get()
+    home = cfg.pipeline.dagster_home
+    if home is None:
+        return dg.DagsterInstance.ephemeral()
+    home.mkdir(parents=True, exist_ok=True)
+    return dg.DagsterInstance.from_config(str(home))
 
 
 def run_pipeline(
@@ -67,13 +78,19 @@ def run_pipeline(
     defs = build_definitions(config_path)
     job = defs.resolve_job_def(job_name)
     hub = HubResource(config_path=str(config_path), full_pull=full, dry_run=dry_run)
-    result = job.execute_in_process(
-        instance=instance or _instance(),
-        resources=pipeline_resources(hub),
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        raise_on_error=False,
-        tags={RECONCILE_TAG: "true"} if reconcile else None,
-    )
+    own = instance is None
+    instance = instance or instance_for(hub.config())
+    try:
+        result = job.execute_in_process(
+            instance=instance,
+            resources=pipeline_resources(hub),
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            raise_on_error=False,
+            tags={RECONCILE_TAG: "true"} if reconcile else None,
+        )
+    finally:
+        if own:
+            instance.dispose()
     return summarize(result, list(hub.config().sources), dry_run)
 
 
@@ -113,7 +130,10 @@ def summarize(result: dg.ExecuteInProcessResult, sources: list[str], dry_run: bo
 
 
 def _root_cause(error: Any) -> str:
-    """The hub's own exception, not Dagster's 'Error occurred while executing op ...' wrapper around it."""
+    """The hub's own exception, not Dagster's 'Error occurred while executing op ...' wrapper around it; a hub error
+    (a hub.yaml problem, an unreachable database) as its one-line message."""
+    if (message := hub_error(error)) is not None:
+        return message
     while error.cause is not None:
         error = error.cause
     return error.message.strip()

@@ -287,7 +287,9 @@ def test_source_not_matching_its_config_names_the_problem(sqlite_url, tmp_path):
     engine = fx.create_source(sqlite_url)
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE customers RENAME COLUMN email TO mail"))
-    with pytest.raises(SourceError, match=r"sources\.crm: column\(s\) \['email'\] not found"):
+    with pytest.raises(
+        SourceError, match=r"sources\.crm\.fields\.email\.column: no column 'email' in table 'customers'"
+    ):
         open_connector("crm", fx.hub_config(sqlite_url, tmp_path))
 
 

@@ -12,7 +12,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from connectors.transforms import IMPLAUSIBLE_BIRTH, map_rows, row_version, to_canonical, to_source
+from connectors.transforms import (
+    IMPLAUSIBLE_BIRTH,
+    MAX_TEXT,
+    TOO_LONG,
+    map_rows,
+    row_version,
+    to_canonical,
+    to_source,
+)
 from hub.config import ADDRESS_PARTS, HubConfig, SourceConfig
 
 BAD = "<unreadable>"  # expected value: missing, with a field warning naming the field, the column and the value
@@ -443,6 +451,31 @@ def test_number_is_the_default_transform_of_numeric_attributes():
     assert [py(v) for v in mapped.records["ltv"]] == [10.5, 1000.0]
     assert mapped.reasons.isna().all()
     assert mapped.warnings[["source_key", "field", "value"]].values.tolist() == [["2", "visits", "many"]]
+
+
+@pytest.mark.parametrize(
+    ("raw", "integer", "double"),
+    [("inf", BAD, BAD), ("-inf", BAD, BAD), ("NaN", BAD, BAD), ("1e400", BAD, BAD), ("3.5", BAD, 3.5),
+     ("99999999999999999999", BAD, 1e20), ("-12", -12, -12.0)],
+)  # fmt: skip
+def test_a_number_the_field_cannot_hold_is_unreadable_not_a_crash(raw, integer, double):
+    # Fuzzed rows: 'inf' or 1e20 in an integer attribute crashed staging (DuckDB cannot cast them to BIGINT).
+    check_one("visits", {"column": "s", "transform": "number"}, raw, integer, attributes={"visits": "integer"})
+    check_one("score", {"column": "s", "transform": "number"}, raw, double, attributes={"score": "double"})
+
+
+def test_a_text_longer_than_any_real_value_is_read_as_missing_with_a_warning():
+    # Fuzzed rows: 100 kB "names" made matching crawl (each string comparison costs time in proportion to length).
+    fields = {"first_name": {"column": "f"}, "city": {"column": "c"}}
+    cfg, src = make(fields)
+    raw = pd.DataFrame({"id": ["1", "2"], "f": ["x" * MAX_TEXT, "é" * (MAX_TEXT + 1)], "c": ["Leeds", "y" * 100_000]})
+    mapped = map_rows(raw, src, cfg, "crm")
+    assert [py(v) for v in mapped.records["first_name"]] == ["x" * MAX_TEXT, None]
+    assert [py(v) for v in mapped.records["city"]] == ["Leeds", None]
+    assert mapped.reasons.isna().all()
+    assert mapped.warnings[["source_key", "field", "reason"]].values.tolist() == [
+        ["2", "first_name", TOO_LONG], ["2", "city", TOO_LONG],
+    ]  # fmt: skip
 
 
 # -- concat, constants, one-field addresses ----------------------------------------------------------

@@ -14,6 +14,10 @@ HUB_YAML = """\
 # its own *_at column counts as recorded at the row's updated_at time.
 workspace: .hub/workspace.duckdb
 serving_store: sqlite:///.hub/serving.db
+# `hub run`, `hub review apply` and the runs `hub serve` starts are recorded in this Dagster instance:
+# `DAGSTER_HOME=<this folder>/.dagster dagster dev` shows them all.
+pipeline:
+  dagster_home: .dagster
 
 sources:
   billing:

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 
 from hub import store
 from hub.api import admin, apply, changes, export, golden, match, review, search, ui
@@ -39,7 +40,9 @@ def create_app(cfg: HubConfig, engine_: sa.Engine | None = None, config_path: st
         if own:
             db.dispose()
 
-    app = FastAPI(title="Customer Data Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
+    # /docs and /redoc load Swagger UI and ReDoc from files served here (fastapi_offline), not from a CDN, so they
+    # work on a machine without internet access.
+    app = FastAPIOffline(title="Customer Data Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine, app.state.config, app.state.applier = db, cfg, applier
     app.state.phone_region = search.default_region([s.default_region for s in cfg.sources.values()])
     app.state.match_scorers = match.Scorers()

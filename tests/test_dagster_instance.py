@@ -1,0 +1,52 @@
+"""Runs started by `hub serve` (steward actions applied at once) are recorded in the same Dagster instance as `hub
+run`: $DAGSTER_HOME when set, else hub.yaml's `pipeline.dagster_home` (the demo's `.dagster` folder), so the Dagster UI
+on that instance lists them all."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+from fastapi.testclient import TestClient
+
+from connectors.demo import init_demo
+from hub import store
+from hub.api import create_app, keys
+from hub.cli import main
+from hub.config import load_config
+from pipelines.build import APPLY_JOB
+from pipelines.sensors import PIPELINE_JOB
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("where", ["DAGSTER_HOME", "pipeline.dagster_home"])
+def test_an_apply_run_started_through_the_api_is_listed_beside_hub_run(tmp_path, monkeypatch, where):
+    init_demo(tmp_path / "demo", customers=40, seed=3)
+    config = tmp_path / "demo" / "hub.yaml"
+    if where == "DAGSTER_HOME":
+        monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+        (tmp_path / "home").mkdir()
+    else:
+        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+        assert load_config(config).pipeline.dagster_home == tmp_path / "demo" / ".dagster"  # what the demo writes
+    assert main(["run", "--config", str(config), "--log-level", "ERROR"]) == 0
+
+    cfg = load_config(config)
+    engine = store.open_store(cfg.serving_store)
+    steward = {"Authorization": f"Bearer {keys.create_key(engine, 'sue', 'steward')[1]}"}
+    app = create_app(cfg, engine, config_path=str(config))
+    with TestClient(app) as client:
+        assert client.post("/v1/review/apply", headers=steward).status_code == 202
+        assert app.state.applier.wait_idle(300)
+        last = client.get("/v1/review/apply", headers=steward).json()["last"]
+    engine.dispose()
+    assert last["success"], last["error"]
+
+    if where == "DAGSTER_HOME":
+        instance = dg.DagsterInstance.get()
+    else:
+        instance = dg.DagsterInstance.from_config(str(tmp_path / "demo" / ".dagster"))
+    with instance:
+        jobs = {r.run_id: r.job_name for r in instance.get_runs()}
+    assert jobs[last["dagster_run_id"]] == APPLY_JOB
+    assert sorted(jobs.values()) == sorted([PIPELINE_JOB, APPLY_JOB])
