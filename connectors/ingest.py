@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from connectors.base import Connector
 from connectors.files import FileConnector
 from connectors.sql import SqlConnector
+from hub import faults
 from hub.config import HubConfig
 from hub.workspace import Workspace
 
@@ -69,6 +70,7 @@ def pull_source(
         dupes = ws.quarantine_duplicate_keys(name)
         if stream.state is not None:
             ws.set_state(name, stream.state)
+        faults.point("pull:before-commit")
     staged_total, quarantined_total = ws.counts(name)
     return PullResult(
         name,
