@@ -183,3 +183,26 @@ def test_change_marker_moves_when_the_file_is_rewritten_but_not_on_write_back(so
     assert connector.change_marker() == quiet  # the harmonized copy is another file
     write(pd.DataFrame(ROWS).head(3), path)
     assert connector.change_marker() != quiet
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_push_to_a_file_with_a_duplicate_key_skips_that_key_and_writes_the_rest(tmp_path, suffix):
+    path = tmp_path / f"customers.{suffix}"
+    twin = ROWS.iloc[[0]].assign(first="Annie", mail="annie@x.com", updated="2024-01-01T11:00:00")
+    write(pd.concat([ROWS, twin], ignore_index=True), path)  # two rows with key 007
+    cfg = config(path, tmp_path)
+    ws = Workspace.for_config(cfg)
+    pull_source(cfg, "web", ws, full=True)
+    staged = ws.staged("web").set_index("source_key")
+    ws.close()
+    changes = pd.DataFrame(
+        {
+            "source_key": ["007", "008"],
+            "expected_version": staged.loc[["007", "008"], "source_version"].values,
+            "email": ["ann@harmonized.com", "bob@harmonized.com"],
+            "golden_id": ["G1", "G2"],
+        }
+    )
+    report = open_connector("web", cfg).push(changes)
+    assert report.rows.set_index("source_key")["status"].to_dict() == {"007": "ambiguous", "008": "updated"}
+    assert set(report.changes["source_key"]) == {"008"}
