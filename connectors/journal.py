@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 
+import duckdb
 import pandas as pd
 import sqlalchemy as sa
 
@@ -34,24 +35,21 @@ def record(engine: sa.Engine, batch_id: str, run_id: str, source: str, batch: pd
     if updated.empty:
         return False
     rows = batch[batch["source_key"].astype("string").isin(updated)]
-    planned = pd.Series(
-        [json.dumps(r) for r in json.loads(rows.to_json(orient="records", date_format="iso"))],
-        index=rows["source_key"].astype("string").to_numpy(),
-    )
-    cells = report.changes[AUDIT_COLUMNS].astype("string")
-    changes = cells.groupby("source_key", sort=False)[AUDIT_COLUMNS[1:]].apply(
-        lambda g: json.dumps(g.astype(object).where(g.notna(), None).to_numpy().tolist())
-    )
-    entries = pd.DataFrame(
-        {
-            "batch_id": batch_id,
-            "run_id": run_id,
-            "source_system": source,
-            "source_key": planned.index,
-            "planned": planned.to_numpy(),
-            "changes": changes.reindex(planned.index).fillna("[]").to_numpy(),
-        }
-    )
+    con = duckdb.connect()  # JSON per row and per key's cells, set-based
+    try:
+        con.register("_rows", rows)
+        con.register("_cells", report.changes[AUDIT_COLUMNS].astype("string"))
+        entries = con.execute(
+            """SELECT CAST(r.source_key AS VARCHAR) AS source_key, CAST(to_json(r) AS VARCHAR) AS planned,
+                      coalesce(c.changes, '[]') AS changes
+               FROM _rows AS r LEFT JOIN (
+                   SELECT source_key,
+                          CAST(to_json(list(["column", fields, old_value, new_value])) AS VARCHAR) AS changes
+                   FROM _cells GROUP BY source_key) AS c ON c.source_key = CAST(r.source_key AS VARCHAR)"""
+        ).df()
+    finally:
+        con.close()
+    entries = entries.assign(batch_id=batch_id, run_id=run_id, source_system=source)
     store.journal_open(engine, entries)
     faults.point("writeback:before-commit")
     return True

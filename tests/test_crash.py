@@ -70,7 +70,7 @@ def state(demo: Path) -> dict:
     engine.dispose()
     xref["record"] = xref["source_system"] + ":" + xref["source_key"]
     label = xref.groupby("golden_id")["record"].min()
-    named = lambda s: s.map(label).fillna(s)  # noqa: E731
+    named = lambda s: s.map(label).fillna(s).astype("string")  # noqa: E731
     sources = {}
     for name, src in cfg.sources.items():
         source = sa.create_engine(src.url)
