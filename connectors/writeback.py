@@ -7,7 +7,9 @@ and only where it lost to the golden value on evidence; the address block as one
 the source's own style (connectors/styles.py). `write_back` pushes that plan through the source's connector
 (`Connector.push`: only accepted fields, only changed rows, optimistic check on the version seen at pull time,
 never a NULL, old -> new audit), in batches, records the audit in the serving store and keeps the workspace in
-step with what it wrote, so a second write-back (with or without a pull in between) plans nothing.
+step with what it wrote, so a second write-back (with or without a pull in between) plans nothing. Each batch is
+journaled in the serving store before the source commits it, and a write-back first reconciles what a killed one
+left open (connectors/journal.py): no change goes without its audit row, no staged row keeps a value overwritten.
 
 After each committed batch, the rows it updated are read back from the source (only those) and mapped the
 way a pull maps them, into staged_records: canonical values, derived consent times and the version token
