@@ -145,7 +145,6 @@ def crash_then_converge(pristine: Path, tmp_path: Path, url: str | None, points:
         assert killed.returncode == KILLED, f"{point} was never reached: {killed.stdout[-2000:]}{killed.stderr[-2000:]}"
     last = hub_run(crashed)
     assert last.returncode == 0, last.stdout[-3000:] + last.stderr[-3000:]
-    assert "recovered" in last.stdout
 
     want, got = state(reference), state(crashed)
     assert got["sources"].keys() == want["sources"].keys()
