@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,6 +51,10 @@ def column_problems(name: str, src: SourceConfig, have: Collection[str], where: 
     return problems
 
 
+class AmbiguousUpdate(Exception):
+    """An UPDATE by key touched another number of rows than one: the batch must not commit."""
+
+
 @dataclass
 class PullBatch:
     records: pd.DataFrame  # canonical records, staged columns
@@ -81,14 +85,14 @@ class WriteSession(ABC):
 class PushReport:
     source: str
     dry_run: bool
-    rows: pd.DataFrame  # source_key, status (updated | unchanged | conflict | missing), detail
+    rows: pd.DataFrame  # source_key, status (updated | unchanged | conflict | missing | ambiguous), detail
     changes: pd.DataFrame  # source_key, column, fields, old_value, new_value
 
     def count(self, status: str) -> int:
         return int((self.rows["status"] == status).sum()) if len(self.rows) else 0
 
     def summary(self) -> dict[str, int]:
-        return {s: self.count(s) for s in ("updated", "unchanged", "conflict", "missing")} | {
+        return {s: self.count(s) for s in ("updated", "unchanged", "conflict", "missing", "ambiguous")} | {
             "values_changed": len(self.changes)
         }
 
@@ -234,7 +238,12 @@ class Connector(ABC):
             yield as_text(raw.reset_index(drop=True))
 
     # -- push -----------------------------------------------------------------------------
-    def push(self, changes: pd.DataFrame, dry_run: bool = False) -> PushReport:
+    def push(
+        self,
+        changes: pd.DataFrame,
+        dry_run: bool = False,
+        before_commit: Callable[[PushReport], None] | None = None,
+    ) -> PushReport:
         """Apply harmonized canonical values to existing rows.
 
         `changes` has `source_key`, `expected_version` (the `source_version` seen at pull time) and
@@ -242,47 +251,72 @@ class Connector(ABC):
         Missing values are never written (write-back does not blank a field). A row whose version
         differs from `expected_version` changed in the source since the pull: it is skipped and
         reported as a conflict. Rows already holding the values are 'unchanged' (idempotence).
+
+        A key that finds several rows (a duplicate key in a table without a unique key) is 'ambiguous' and
+        not written. Every UPDATE must touch exactly one row: keys the database's collation treats as equal
+        ('abc' and 'ABC ' on MariaDB) would write one person's values into another's row, so the whole batch
+        is rolled back and each of its rows reported 'ambiguous' instead.
+
+        `before_commit` is called with the report once every statement ran and before the source commits
+        (not in a dry run): write-back journals the batch there, so it is on record before it is in the source.
         """
         fields = self._validate(changes)
         changes = changes.assign(source_key=changes["source_key"].astype("string")).set_index("source_key", drop=False)
-        with self.write_session(dry_run) as session:
-            current = session.fetch(changes["source_key"].tolist()).set_index("source_key", drop=False)
-            status = pd.Series("unchanged", index=changes.index, dtype="object")
-            missing = ~changes.index.isin(current.index)
-            status[missing] = "missing"
-            found = changes.index[~missing]
-            conflict = current.loc[found, "source_version"].astype("string") != changes.loc[
-                found, "expected_version"
-            ].astype("string")
-            status[conflict[conflict].index] = "conflict"
-            ok = changes.index[status == "unchanged"]
-            audit = []
-            if len(ok) and fields:
-                cur_raw = current.loc[ok]
-                cur, _ = to_canonical(cur_raw.reset_index(drop=True), self.src, self.cfg, self.name)
-                cur.index = ok
-                new = changes.loc[ok, fields]
-                differs = pd.DataFrame({f: new[f].notna() & ~values_equal(cur[f], new[f]) for f in fields})
-                touched = differs.any(axis=1)
-                if touched.any():
-                    rows = touched[touched].index
-                    merged = cur.loc[rows, self._write_fields(fields)].copy()
-                    for f in fields:
-                        merged[f] = merged[f].where(~differs.loc[rows, f], new.loc[rows, f])
-                    raw_new = to_source(merged, self.src, self.cfg, self.column_types())
-                    raw_cols = self._changed_columns(differs.loc[rows])
-                    raw_new = raw_new.where(raw_cols, None)
-                    audit.append(self._audit(cur_raw.loc[rows], raw_new))
-                    status[rows] = "updated"
-                    session.update(raw_new.assign(source_key=rows))
-            if GOLDEN_ID in changes and self.src.golden_id:
-                ids = changes.loc[status.isin(["unchanged", "updated"]), ["source_key", GOLDEN_ID]]
-                gid_audit = session.write_golden_ids(ids.dropna(subset=[GOLDEN_ID]).reset_index(drop=True))
-                audit.append(gid_audit)
-                status[status.index.isin(gid_audit["source_key"]) & (status == "unchanged")] = "updated"
+        try:
+            with self.write_session(dry_run) as session:
+                report = self._push(session, changes, fields, dry_run)
+                if before_commit is not None and not dry_run:
+                    before_commit(report)
+        except AmbiguousUpdate as exc:
+            rows = pd.DataFrame(
+                {"source_key": changes.index, "status": "ambiguous", "detail": f"batch rolled back: {exc}"}
+            )
+            return PushReport(self.name, dry_run, rows.reset_index(drop=True), _concat([]))
+        return report
+
+    def _push(self, session: WriteSession, changes: pd.DataFrame, fields: list[str], dry_run: bool) -> PushReport:
+        fetched = session.fetch(changes["source_key"].tolist())
+        several = fetched["source_key"].duplicated(keep=False)
+        current = fetched[~several].set_index("source_key", drop=False)
+        status = pd.Series("unchanged", index=changes.index, dtype="object")
+        ambiguous = changes.index.isin(fetched.loc[several, "source_key"])
+        status[ambiguous] = "ambiguous"
+        missing = ~changes.index.isin(current.index) & ~ambiguous
+        status[missing] = "missing"
+        found = changes.index[status == "unchanged"]
+        conflict = current.loc[found, "source_version"].astype("string") != changes.loc[
+            found, "expected_version"
+        ].astype("string")
+        status[conflict[conflict].index] = "conflict"
+        ok = changes.index[status == "unchanged"]
+        audit = []
+        if len(ok) and fields:
+            cur_raw = current.loc[ok]
+            cur, _ = to_canonical(cur_raw.reset_index(drop=True), self.src, self.cfg, self.name)
+            cur.index = ok
+            new = changes.loc[ok, fields]
+            differs = pd.DataFrame({f: new[f].notna() & ~values_equal(cur[f], new[f]) for f in fields})
+            touched = differs.any(axis=1)
+            if touched.any():
+                rows = touched[touched].index
+                merged = cur.loc[rows, self._write_fields(fields)].copy()
+                for f in fields:
+                    merged[f] = merged[f].where(~differs.loc[rows, f], new.loc[rows, f])
+                raw_new = to_source(merged, self.src, self.cfg, self.column_types())
+                raw_cols = self._changed_columns(differs.loc[rows])
+                raw_new = raw_new.where(raw_cols, None)
+                audit.append(self._audit(cur_raw.loc[rows], raw_new))
+                status[rows] = "updated"
+                session.update(raw_new.assign(source_key=rows))
+        if GOLDEN_ID in changes and self.src.golden_id:
+            ids = changes.loc[status.isin(["unchanged", "updated"]), ["source_key", GOLDEN_ID]]
+            gid_audit = session.write_golden_ids(ids.dropna(subset=[GOLDEN_ID]).reset_index(drop=True))
+            audit.append(gid_audit)
+            status[status.index.isin(gid_audit["source_key"]) & (status == "unchanged")] = "updated"
         detail = pd.Series("", index=status.index, dtype="object")
         detail[status == "conflict"] = "row changed in the source since it was pulled; skipped"
         detail[status == "missing"] = "no row with this key in the source"
+        detail[status == "ambiguous"] = "several rows have this key in the source; skipped"
         rows = pd.DataFrame({"source_key": status.index, "status": status.values, "detail": detail.values})
         return PushReport(self.name, dry_run, rows.reset_index(drop=True), _concat(audit))
 

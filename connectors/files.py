@@ -131,7 +131,9 @@ class _FileSession(WriteSession):
             self.current.loc[values.index, col] = values.values
 
     def write_golden_ids(self, ids: pd.DataFrame) -> pd.DataFrame:
-        old = self.current[self.gid_col].reindex(ids["source_key"]).astype("string").values
+        held = self.current[self.gid_col]
+        held = held[~held.index.duplicated(keep=False)]  # a duplicate key is never written (push: 'ambiguous')
+        old = held.reindex(ids["source_key"]).astype("string").values
         changed = pd.Series(old, dtype="string").fillna("") != ids[GOLDEN_ID].astype("string").values
         todo = ids[changed.values]
         self.update(pd.DataFrame({"source_key": todo["source_key"], self.gid_col: todo[GOLDEN_ID]}))

@@ -11,6 +11,7 @@ import pandas as pd
 from connectors.base import Connector, cursor_ceiling
 from connectors.files import FileConnector
 from connectors.sql import SqlConnector
+from hub import faults
 from hub.config import HubConfig
 from hub.workspace import Workspace
 
@@ -102,6 +103,7 @@ def pull_source(
         if stream.state is not None:
             reconciled = stream.pulled_at if mode != "incremental" else state.get("reconciled_at")
             ws.set_state(name, stream.state | ({"reconciled_at": str(reconciled)} if reconciled else {}))
+        faults.point("pull:before-commit")
     future = stream.future + future_by_key
     if progress and future:
         progress(f"{name}: {future:,} rows stamped in the future; staged, the cursor stays behind them")

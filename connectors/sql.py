@@ -24,7 +24,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from connectors.base import GOLDEN_ID, Connector, SourceError, WriteSession, column_problems
+from connectors.base import GOLDEN_ID, AmbiguousUpdate, Connector, SourceError, WriteSession, column_problems
 from connectors.transforms import row_version
 from hub import reach
 from hub.config import HubConfig, SourceConfig, split_table
@@ -258,7 +258,7 @@ class _SqlSession(WriteSession):
                 {"_key": k, **{f"_v{i}": _py(r[c]) for i, c in enumerate(set_cols)}}
                 for k, r in zip(self.c._key_params(group["source_key"].tolist()), group.to_dict("records"), strict=True)
             ]
-            self.conn.execute(stmt, params)
+            _exactly_one_each(self.conn.execute(stmt, params), len(params), f"{table.name}.{key.name}")
 
     def write_golden_ids(self, ids: pd.DataFrame) -> pd.DataFrame:
         target = self.c.src.golden_id
@@ -290,22 +290,29 @@ class _SqlSession(WriteSession):
             new_keys = todo[~todo["source_key"].isin(existing.keys())]
             old_keys = todo[todo["source_key"].isin(existing.keys())]
             if len(new_keys):
-                self.conn.execute(
-                    sa.insert(side),
-                    [
-                        {"source_key": k, "golden_id": g, "updated_at": now}
-                        for k, g in zip(new_keys["source_key"], new_keys[GOLDEN_ID], strict=True)
-                    ],
-                )
+                try:
+                    self.conn.execute(
+                        sa.insert(side),
+                        [
+                            {"source_key": k, "golden_id": g, "updated_at": now}
+                            for k, g in zip(new_keys["source_key"], new_keys[GOLDEN_ID], strict=True)
+                        ],
+                    )
+                except sa.exc.IntegrityError as exc:  # a key its collation takes for one already there
+                    raise AmbiguousUpdate(f"{target.table}: a new key equals a stored one: {exc.orig}") from None
             if len(old_keys):
-                self.conn.execute(
-                    sa.update(side)
-                    .where(side.c.source_key == sa.bindparam("_k"))
-                    .values(golden_id=sa.bindparam("_g"), updated_at=sa.bindparam("_t")),
-                    [
-                        {"_k": k, "_g": g, "_t": now}
-                        for k, g in zip(old_keys["source_key"], old_keys[GOLDEN_ID], strict=True)
-                    ],
+                _exactly_one_each(
+                    self.conn.execute(
+                        sa.update(side)
+                        .where(side.c.source_key == sa.bindparam("_k"))
+                        .values(golden_id=sa.bindparam("_g"), updated_at=sa.bindparam("_t")),
+                        [
+                            {"_k": k, "_g": g, "_t": now}
+                            for k, g in zip(old_keys["source_key"], old_keys[GOLDEN_ID], strict=True)
+                        ],
+                    ),
+                    len(old_keys),
+                    f"{target.table}.source_key",
                 )
         return _gid_audit(todo, old[todo.index], target.table + ".golden_id")
 
@@ -331,6 +338,17 @@ def _side_table(c: SqlConnector, name: str, conn: Connection) -> sa.Table:
         sa.Column("updated_at", sa.DateTime, nullable=False),
         schema=schema,
     )
+
+
+def _exactly_one_each(result: sa.CursorResult, statements: int, key: str) -> None:
+    """Each UPDATE by key must touch one row. The rows were fetched (and locked) by these keys in this
+    transaction, so none touches zero, and any total above one per statement means a key matched several rows:
+    keys the database's collation treats as equal (case, trailing spaces on MariaDB)."""
+    if result.rowcount != statements:
+        raise AmbiguousUpdate(
+            f"{statements:,} UPDATEs by {key} touched {result.rowcount:,} rows: some key matches several rows "
+            "(keys the source's collation treats as equal, such as case or trailing spaces)"
+        )
 
 
 def _gid_audit(todo: pd.DataFrame, old: pd.Series, column: str) -> pd.DataFrame:

@@ -7,7 +7,9 @@ and only where it lost to the golden value on evidence; the address block as one
 the source's own style (connectors/styles.py). `write_back` pushes that plan through the source's connector
 (`Connector.push`: only accepted fields, only changed rows, optimistic check on the version seen at pull time,
 never a NULL, old -> new audit), in batches, records the audit in the serving store and keeps the workspace in
-step with what it wrote, so a second write-back (with or without a pull in between) plans nothing.
+step with what it wrote, so a second write-back (with or without a pull in between) plans nothing. Each batch is
+journaled in the serving store before the source commits it, and a write-back first reconciles what a killed one
+left open (connectors/journal.py): no change goes without its audit row, no staged row keeps a value overwritten.
 
 After each committed batch, the rows it updated are read back from the source (only those) and mapped the
 way a pull maps them, into staged_records: canonical values, derived consent times and the version token
@@ -32,19 +34,20 @@ run again.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
 import sqlalchemy as sa
 
-from connectors import writeback_plan
-from connectors.base import AUDIT_COLUMNS, Connector
+from connectors import journal, writeback_plan
+from connectors.base import AUDIT_COLUMNS, Connector, PushReport
 from connectors.ingest import open_connector
 from connectors.styles import Style, raw_formats, with_formats
 from connectors.transforms import to_canonical
 from connectors.writeback_plan import EVIDENCE_AT, GID, HASH, ORIGINAL, STATE, Plan, PlanError, public
-from hub import echoes, store
+from hub import echoes, faults, store
 from hub.config import HubConfig
 from hub.workspace import STAGED, Workspace
 
@@ -70,12 +73,14 @@ class WritebackResult:
     stale: int = 0  # changed after the golden records were built: not planned (see the module docstring)
     address_kept: int = 0  # the record's own address is another place and did not lose on evidence: not written
     conflicted: int = 0  # in a golden record that most likely joins two people: nothing but the golden id written
+    ambiguous: int = 0  # the key matches several source rows (duplicate, or equal under the collation): not written
+    recovered: int = 0  # rows an interrupted write-back committed, audited and read back now (connectors/journal.py)
     styles: dict[str, Style] = field(default_factory=dict)  # how the source writes its values (connectors/styles.py)
     seconds: float = 0.0
 
     def summary(self) -> dict[str, int]:
-        keys = ("planned", "updated", "unchanged", "conflicts", "missing", "stale", "address_kept", "conflicted",
-                "values_changed")  # fmt: skip
+        keys = ("planned", "updated", "unchanged", "conflicts", "missing", "ambiguous", "stale", "address_kept",
+                "conflicted", "recovered", "values_changed")  # fmt: skip
         return {k: getattr(self, k) for k in keys}
 
 
@@ -163,6 +168,7 @@ def write_back(
     started = time.perf_counter()
     say = progress or (lambda _line: None)
     connector = open_connector(source, cfg)
+    recovered = 0 if dry_run else _recover(ws, engine, connector, say)
     formats = raw_formats(lambda: _raw_sample(connector), cfg.sources[source], cfg)
     planned = _plan(ws, cfg, source)
     planned.styles.update(formats)
@@ -178,9 +184,8 @@ def write_back(
     rows, audits = [], []
     for i in range(0, len(plan), BATCH_ROWS):
         batch = plan.iloc[i : i + BATCH_ROWS]
-        report = connector.push(public(batch), dry_run=dry_run)
-        if not dry_run:
-            _after_push(ws, engine, connector, run_id, batch, report.rows, report.changes, say)
+        faults.point("writeback:before-push")
+        report = _push(ws, engine, connector, run_id, batch, dry_run, say)
         rows.append(report.rows)
         audits.append(report.changes)
         say(f"{source}: {min(i + BATCH_ROWS, len(plan)):,} / {len(plan):,} rows {'checked' if dry_run else 'pushed'}")
@@ -195,8 +200,12 @@ def write_back(
             "detail": "row changed since the golden records were built; run match and golden again",
         }
     )
-    skipped = pd.concat([status[status["status"].isin(["conflict", "missing"])], stale_rows], ignore_index=True)
+    skipped = pd.concat(
+        [status[status["status"].isin(["conflict", "missing", "ambiguous"])], stale_rows], ignore_index=True
+    )
     count = lambda s: int((status["status"] == s).sum())  # noqa: E731
+    if count("ambiguous"):
+        say(f"{source}: {count('ambiguous'):,} rows not written: their key matches several source rows (see skipped)")
     return WritebackResult(
         source=source,
         dry_run=dry_run,
@@ -211,24 +220,80 @@ def write_back(
         stale=len(stale),
         address_kept=planned.address_kept,
         conflicted=planned.conflicted,
+        ambiguous=count("ambiguous"),
+        recovered=recovered,
         styles=planned.styles,
         seconds=time.perf_counter() - started,
     )
 
 
-def _after_push(
+def _push(
     ws: Workspace,
     engine: sa.Engine,
     connector: Connector,
     run_id: str,
     batch: pd.DataFrame,
+    dry_run: bool,
+    say: Callable[[str], None],
+) -> PushReport:
+    """One batch, one source transaction. Not a dry run: journaled before the source commits, then audited, then
+    read back into the workspace, then closed (connectors/journal.py), so a kill at any point is reconciled."""
+    if dry_run:
+        return connector.push(public(batch), dry_run=True)
+    batch_id = uuid.uuid4().hex
+    journaled = []
+    report = connector.push(
+        public(batch),
+        before_commit=lambda r: journaled.append(journal.record(engine, batch_id, run_id, connector.name, batch, r)),
+    )
+    if any(journaled):
+        faults.point("writeback:after-commit")
+        store.journal_audited(engine, batch_id, run_id, connector.name, report.changes)
+        faults.point("writeback:before-read-back")
+    _after_push(ws, connector, batch, report.rows, say)
+    if any(journaled):
+        store.journal_close(engine, batch_id)
+    return report
+
+
+def _recover(ws: Workspace, engine: sa.Engine, connector: Connector, say: Callable[[str], None]) -> int:
+    """Reconcile the batches a killed write-back left open in the journal (connectors/journal.py): audit the ones
+    the source committed, drop the ones it did not, and read the committed rows back into the workspace.
+    Returns the rows recovered (committed, now audited and read back)."""
+    with engine.connect() as conn:
+        entries = store.journal_entries(conn, connector.name)
+    if entries.empty:
+        return 0
+    pending = entries[entries["state"] == "pending"]
+    done = journal.committed(connector, pending) if len(pending) else set()
+    for batch_id, part in pending.groupby("batch_id", sort=False):
+        if batch_id in done:
+            store.journal_audited(engine, batch_id, part["run_id"].iloc[0], connector.name, journal.audit_of(part))
+        else:
+            store.journal_close(engine, batch_id)
+    recovered = entries[(entries["state"] == "audited") | entries["batch_id"].isin(done)]
+    for batch_id, part in recovered.groupby("batch_id", sort=False):
+        batch = journal.plan_of(part, connector.cfg)
+        status = pd.DataFrame({"source_key": batch["source_key"], "status": "updated"})
+        _after_push(ws, connector, batch, status, say)
+        store.journal_close(engine, batch_id)
+    dropped = len(pending) - int(pending["batch_id"].isin(done).sum())
+    say(
+        f"{connector.name}: journal of an interrupted write-back reconciled: {len(recovered):,} rows written then "
+        f"audited and read back, {dropped:,} rows never committed (planned again)"
+    )
+    return len(recovered)
+
+
+def _after_push(
+    ws: Workspace,
+    connector: Connector,
+    batch: pd.DataFrame,
     status: pd.DataFrame,
-    audit: pd.DataFrame,
     say: Callable[[str], None],
 ) -> None:
-    """One committed batch: audit to the store first (the source has committed: the record of what changed
-    must not wait for anything else), then the workspace, in one DuckDB transaction."""
-    store.record_writeback(engine, run_id, connector.name, audit)
+    """One committed (and audited) batch into the workspace, in one DuckDB transaction: the rows it updated read
+    back into staged_records, their echoes, and writeback_state for every row now holding its golden values."""
     by_key = status.set_index("source_key")["status"]
     batch = batch.set_index(batch["source_key"].astype("string"), drop=False)
     done = batch[by_key.reindex(batch.index).isin(["updated", "unchanged"]).to_numpy()]

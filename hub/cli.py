@@ -255,14 +255,20 @@ def run_summary(r: PipelineSummary) -> str:
     writes = [
         [s, r.value(f"writeback_{s}", "rows_planned", "-"), r.value(f"writeback_{s}", "rows_updated", "-"),
          r.value(f"writeback_{s}", "values_changed", "-"), r.value(f"writeback_{s}", "conflicts", "-"),
-         r.value(f"writeback_{s}", "address_kept", "-"), r.value(f"writeback_{s}", "conflicted", "-")]
+         r.value(f"writeback_{s}", "ambiguous", "-"), r.value(f"writeback_{s}", "address_kept", "-"),
+         r.value(f"writeback_{s}", "conflicted", "-"), r.value(f"writeback_{s}", "recovered", "-")]
         for s in r.sources
     ]  # fmt: skip
     dry = any(r.value(f"writeback_{s}", "dry_run") for s in r.sources)
     lines.append("write-back" + (" (DRY RUN: nothing written)" if dry else "") + ":")
-    heads = ["source", "rows planned", "rows updated", "values written", "conflicts skipped", "own address kept",
-             "two people?"]  # fmt: skip
+    heads = ["source", "rows planned", "rows updated", "values written", "conflicts skipped", "ambiguous key",
+             "own address kept", "two people?", "recovered"]  # fmt: skip
     lines += [_table(heads, writes), ""]
+    for s in r.sources:
+        if r.value(f"writeback_{s}", "ambiguous"):
+            keys = r.value(f"writeback_{s}", "ambiguous_keys")
+            lines += [f"{s}: {r.value(f'writeback_{s}', 'ambiguous'):,} rows not written, their key matches several "
+                      f"source rows (batch rolled back or duplicate key): {keys}", ""]  # fmt: skip
     if dry:
         for s in r.sources:
             preview = r.value(f"writeback_{s}", "changes_preview")
@@ -333,9 +339,10 @@ def cmd_writeback(args: argparse.Namespace) -> int:
     values = f"golden values of run {run_id}" if run_id else "golden values of the dry run's build (never published)"
     print(f"{'dry run: nothing written. ' if args.dry_run else ''}{values}")
     print(_table(
-        ["source", "planned", "updated", "unchanged", "conflicts", "missing", "stale", "values changed", "seconds"],
-        [[r.source, r.planned, r.updated, r.unchanged, r.conflicts, r.missing, r.stale, r.values_changed,
-          f"{r.seconds:.1f}"] for r in results],
+        ["source", "planned", "updated", "unchanged", "conflicts", "missing", "ambiguous", "stale", "values changed",
+         "recovered", "seconds"],
+        [[r.source, r.planned, r.updated, r.unchanged, r.conflicts, r.missing, r.ambiguous, r.stale, r.values_changed,
+          r.recovered, f"{r.seconds:.1f}"] for r in results],
     ))  # fmt: skip
     for r in results:
         if r.styles:

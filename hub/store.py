@@ -36,7 +36,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.pool import StaticPool
 
-from hub import reach
+from hub import faults, reach
 from hub.model import ATTRIBUTE_FIELDS, FieldType
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -164,6 +164,18 @@ writeback_audit_table = sa.Table(  # append-only: one row per source column a wr
     sa.Column("written_at", sa.DateTime(), nullable=False),
     sa.Index("ix_writeback_audit_source_system_source_key", "source_system", "source_key"),
     sa.Index("ix_writeback_audit_run_id", "run_id"),
+)
+writeback_journal = sa.Table(  # migration 0007: a write-back batch, recorded before the source commits it
+    "writeback_journal",
+    metadata,
+    sa.Column("batch_id", sa.String(32), primary_key=True),
+    sa.Column("run_id", RUN_ID, nullable=False),
+    sa.Column("source_system", sa.String(64), nullable=False, index=True),
+    sa.Column("source_key", sa.String(255), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),  # pending: source not known to have committed | audited
+    sa.Column("planned", sa.Text(), nullable=False),  # JSON: the row's plan (connectors/writeback_plan.py)
+    sa.Column("changes", sa.Text(), nullable=False),  # JSON: the audit cells it writes, {column: [fields, old, new]}
+    sa.Column("created_at", sa.DateTime(), nullable=False),
 )
 api_keys = sa.Table(  # REST API keys (hub.api.keys): only a salted hash of the secret is stored
     "api_keys",
@@ -367,10 +379,21 @@ def _utc_naive(t: datetime) -> datetime:
 
 
 def start_run(engine: sa.Engine, run_id: str | None = None) -> str:
-    """Record a run as 'running' (committed at once, so a crash still leaves a trace)."""
+    """Record a run as 'running' (committed at once, so a crash still leaves a trace).
+
+    Runs take the workspace lock one at a time (hub.workspace.exclusive), so a row still 'running' when a new
+    run starts belongs to a process that stopped before it could finish or fail it (killed during publish):
+    it is marked failed, with that reason, in the same transaction."""
     run_id = run_id or f"{_now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+    now = _now()
+    reason = f"interrupted: still running when run {run_id} started (its process stopped before the run finished)"
     with write_transaction(engine) as conn:
-        conn.execute(run_log.insert().values(run_id=run_id, started_at=_now(), status="running"))
+        conn.execute(
+            run_log.update()
+            .where(run_log.c.status == "running")
+            .values(status="failed", finished_at=now, message=reason)
+        )
+        conn.execute(run_log.insert().values(run_id=run_id, started_at=now, status="running"))
     return run_id
 
 
@@ -507,6 +530,7 @@ def publish(
             raise RuntimeError(f"another run was published while {run_id!r} was being prepared; publish again")
         _check_run(conn, run_id)
         _publish_golden(conn, run_id, now, diff.golden, diff.plan)
+        faults.point("publish:mid")
         _retire(conn, run_id, now, diff.retire)
         xref_changed = _publish_xref(conn, run_id, now, diff.xref_plan)
         if review is not None:
@@ -1564,6 +1588,13 @@ def record_writeback(engine: sa.Engine, run_id: str, source: str, audit: pd.Data
     PushReport.changes gives it) for `source` under `run_id`, in one transaction; returns the rows written."""
     if audit.empty:
         return 0
+    frame = _audit_frame(run_id, source, audit)
+    with write_transaction(engine) as conn:
+        _insert_frame(conn, writeback_audit_table, frame)
+    return len(frame)
+
+
+def _audit_frame(run_id: str, source: str, audit: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in WRITEBACK_AUDIT_COLUMNS if c not in audit.columns]
     if missing:
         raise ValueError(f"write-back audit: missing columns {missing}")
@@ -1573,9 +1604,49 @@ def record_writeback(engine: sa.Engine, run_id: str, source: str, audit: pd.Data
     frame.insert(0, "source_system", source)
     frame.insert(0, "run_id", run_id)
     frame["written_at"] = pd.Timestamp(_now())
+    return frame
+
+
+JOURNAL_COLUMNS = ["batch_id", "run_id", "source_system", "source_key", "state", "planned", "changes"]
+
+
+def journal_open(engine: sa.Engine, entries: pd.DataFrame) -> None:
+    """Record a write-back batch as 'pending' before its source transaction commits (entries: batch_id,
+    run_id, source_system, source_key, planned, changes): committed here, so a kill at any later point
+    leaves the record of what the source may now hold (connectors/journal.py)."""
+    if entries.empty:
+        return
+    frame = entries[[c for c in JOURNAL_COLUMNS if c != "state"]].astype("string").reset_index(drop=True)
+    frame["state"] = "pending"
+    frame["created_at"] = pd.Timestamp(_now())
     with write_transaction(engine) as conn:
-        _insert_frame(conn, writeback_audit_table, frame)
-    return len(frame)
+        _insert_frame(conn, writeback_journal, frame)
+
+
+def journal_audited(engine: sa.Engine, batch_id: str, run_id: str, source: str, audit: pd.DataFrame) -> int:
+    """The source committed the batch: its audit rows and the journal's 'audited' state, in one transaction,
+    so the audit is written exactly once whether this runs after the push or in a later reconciliation."""
+    frame = _audit_frame(run_id, source, audit) if len(audit) else None
+    with write_transaction(engine) as conn:
+        if frame is not None:
+            _insert_frame(conn, writeback_audit_table, frame)
+        j = writeback_journal.c
+        conn.execute(writeback_journal.update().where(j.batch_id == batch_id).values(state="audited"))
+    return 0 if frame is None else len(frame)
+
+
+def journal_close(engine: sa.Engine, batch_id: str) -> None:
+    """The batch is done (the workspace holds what it wrote) or never reached the source: forget it."""
+    with write_transaction(engine) as conn:
+        conn.execute(writeback_journal.delete().where(writeback_journal.c.batch_id == batch_id))
+
+
+def journal_entries(conn: sa.Connection, source: str) -> pd.DataFrame:
+    """The open journal rows of `source` (JOURNAL_COLUMNS), oldest batch first."""
+    j = writeback_journal.c
+    stmt = sa.select(*[j[c] for c in JOURNAL_COLUMNS]).where(j.source_system == source)
+    frame = pd.DataFrame(conn.execute(stmt.order_by(j.created_at, j.batch_id)).all(), columns=JOURNAL_COLUMNS)
+    return frame.astype("string")
 
 
 def writeback_audit(conn: sa.Connection, run_id: str | None = None, source: str | None = None) -> pd.DataFrame:

@@ -119,6 +119,9 @@ def writeback_asset(name: str) -> dg.AssetsDefinition:
                 "values_changed": r.values_changed,
                 "address_kept": r.address_kept,
                 "conflicted": r.conflicted,
+                "ambiguous": r.ambiguous,
+                "ambiguous_keys": ", ".join(_ambiguous_keys(r.conflict_rows)),
+                "recovered": r.recovered,
                 "style": dg.MetadataValue.md("\n".join(f"- {s.describe()}" for s in r.styles.values()) or "_none_"),
                 "values_by_column": _md(by_column),
                 "changes_preview": _md(r.changes.head(PREVIEW_ROWS)),
@@ -126,6 +129,11 @@ def writeback_asset(name: str) -> dg.AssetsDefinition:
         )
 
     return _write
+
+
+def _ambiguous_keys(skipped: pd.DataFrame) -> list[str]:
+    """The first keys write-back left alone because they match several source rows, to name in the summary."""
+    return skipped.loc[skipped["status"] == "ambiguous", "source_key"].astype(str).head(PREVIEW_ROWS).tolist()
 
 
 def standardized_asset(sources: list[str]) -> dg.AssetsDefinition:

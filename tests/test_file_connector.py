@@ -195,3 +195,27 @@ def test_a_file_row_behind_the_cursor_is_pulled_and_a_removed_row_leaves_staging
     staged = ws.staged("web").set_index("source_key")
     assert staged.loc["012", "first_name"] == "Lou" and "008" not in staged.index
     assert staged.loc["007", "first_name"] == "Ann"  # a text key keeps its leading zeros when read by key
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_push_to_a_file_with_a_duplicate_key_skips_that_key_and_writes_the_rest(tmp_path, suffix):
+    path = tmp_path / f"customers.{suffix}"
+    twin = ROWS.iloc[[0]].assign(first="Annie", mail="annie@x.com", updated="2024-01-01T11:00:00")
+    write(ROWS, path)
+    cfg = config(path, tmp_path)
+    ws = Workspace.for_config(cfg)
+    pull_source(cfg, "web", ws, full=True)
+    staged = ws.staged("web").set_index("source_key")
+    ws.close()
+    write(pd.concat([ROWS, twin], ignore_index=True), path)  # a second row with key 007 since the pull
+    changes = pd.DataFrame(
+        {
+            "source_key": ["007", "008"],
+            "expected_version": staged.loc[["007", "008"], "source_version"].values,
+            "email": ["ann@harmonized.com", "bob@harmonized.com"],
+            "golden_id": ["G1", "G2"],
+        }
+    )
+    report = open_connector("web", cfg).push(changes)
+    assert report.rows.set_index("source_key")["status"].to_dict() == {"007": "ambiguous", "008": "updated"}
+    assert set(report.changes["source_key"]) == {"008"}

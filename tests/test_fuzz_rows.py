@@ -55,11 +55,6 @@ def test_no_step_before_write_back_fails(fuzzed, mode):
     assert r.value("published_golden", "run_id") is not None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write-back crashes on duplicate source keys ('Can only compare identically-labeled Series objects'); "
-    "being fixed on branch `journal`",
-)
 @pytest.mark.parametrize("mode", ["incremental", "full"])
 def test_write_back_takes_every_row(fuzzed, mode):
     r = fuzzed[1][mode]

@@ -167,6 +167,78 @@ def test_field_warnings_follow_the_records_through_incremental_and_full_pulls(so
     assert warnings(ws) == {("2", "date_of_birth")} and full.warned_total == 1
 
 
+def people_source(url: str, tmp_path, rows: str, key_type: str = "VARCHAR(20)") -> HubConfig:
+    """A `people` table with no key constraint (duplicates possible) and an email write-back accepts."""
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"CREATE TABLE people (id {key_type}, email VARCHAR(100), notes VARCHAR(20))"))
+        conn.execute(sa.text(f"INSERT INTO people VALUES {rows}"))
+    engine.dispose()
+    return HubConfig.model_validate(
+        {"workspace": str(tmp_path / "ws.duckdb"), "sources": {"crm": {
+            "kind": "sql", "url": url, "table": "people", "primary_key": "id", "default_region": "GB",
+            "fields": {"email": "email"}, "accepts": ["email"]}}}
+    )  # fmt: skip
+
+
+def people(url: str) -> list[tuple]:
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, email, notes FROM people ORDER BY id, notes")).all()
+    engine.dispose()
+    return [tuple(r) for r in rows]
+
+
+def insert_people(url: str, rows: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f"INSERT INTO people VALUES {rows}"))
+    engine.dispose()
+
+
+def test_push_skips_a_key_that_finds_several_rows_and_writes_the_rest(source_url, tmp_path):
+    """A --full write-back over a table holding a duplicate key failed with 'Can only compare identically-labeled
+    Series objects' (MariaDB: 'cannot reindex on an axis with duplicate labels')."""
+    cfg = people_source(source_url, tmp_path, "('k1', 'a@x.com', 'one'), ('k2', NULL, 'x')")
+    ws = Workspace.for_config(cfg)
+    pull_source(cfg, "crm", ws, full=True)
+    staged = ws.con.execute("SELECT source_key, source_version FROM staged_records ORDER BY 1").fetchall()
+    ws.close()
+    insert_people(source_url, "('k1', 'b@x.com', 'two')")  # a second k1 since the pull (a pull quarantines both)
+    changes = pd.DataFrame(
+        {"source_key": [k for k, _ in staged], "expected_version": [v for _, v in staged], "email": ["n@x.com"] * 2}
+    )
+    report = open_connector("crm", cfg).push(changes)
+    status = report.rows.set_index("source_key")["status"].to_dict()
+    assert status == {"k1": "ambiguous", "k2": "updated"}
+    assert report.changes["source_key"].tolist() == ["k2"]
+    assert people(source_url) == [("k1", "a@x.com", "one"), ("k1", "b@x.com", "two"), ("k2", "n@x.com", "x")]
+
+
+@pytest.mark.mariadb
+def test_an_update_hitting_two_rows_rolls_back_its_batch_and_the_next_batch_goes_on(mariadb_url, tmp_path):
+    """On MariaDB (utf8mb4_general_ci) 'abc' and 'ABC' are one key to an UPDATE: writing abc's email would
+    also overwrite ABC's, another person's. The whole batch is rolled back and reported instead."""
+    cfg = people_source(mariadb_url, tmp_path, "('abc', 'abc@x.com', 'one'), ('x', NULL, 'three')")
+    ws = Workspace.for_config(cfg)
+    pull_source(cfg, "crm", ws)
+    version = dict(ws.con.execute("SELECT source_key, source_version FROM staged_records").fetchall())
+    ws.close()
+    insert_people(mariadb_url, "('ABC', 'ABC@x.com', 'two')")  # since the pull (a pull quarantines both)
+    connector = open_connector("crm", cfg)
+    batch = pd.DataFrame(
+        {"source_key": ["abc", "x"], "expected_version": [version["abc"], version["x"]], "email": ["n@x.com"] * 2}
+    )
+    before = people(mariadb_url)
+    report = connector.push(batch)
+    assert report.rows["status"].tolist() == ["ambiguous", "ambiguous"] and report.changes.empty
+    assert "2 UPDATEs by people.id touched 3 rows" in report.rows.loc[0, "detail"]
+    assert people(mariadb_url) == before  # nothing of the batch committed
+    rest = connector.push(batch[batch["source_key"] == "x"])
+    assert rest.rows["status"].tolist() == ["updated"]
+    assert ("x", "n@x.com", "three") in people(mariadb_url)
+
+
 def test_push_changes_only_configured_columns_of_targeted_rows(source):
     engine, cfg, ws = source
     pull_source(cfg, "crm", ws)
@@ -221,7 +293,9 @@ def test_push_is_idempotent_and_dry_run_writes_nothing(source):
     first = connector.push(changes)
     assert first.summary()["updated"] == 2
     second = connector.push(changes)
-    assert second.summary() == {"updated": 0, "unchanged": 2, "conflict": 0, "missing": 0, "values_changed": 0}
+    assert second.summary() == {
+        "updated": 0, "unchanged": 2, "conflict": 0, "missing": 0, "ambiguous": 0, "values_changed": 0
+    }  # fmt: skip
 
 
 def test_push_skips_and_reports_rows_changed_since_pull(source):

@@ -430,6 +430,17 @@ def test_a_failed_publish_leaves_the_previous_run_in_place(engine, monkeypatch):
         store.publish(engine, run, gold, ABC_LINKS.iloc[1:], redirect(("A", "B")))
 
 
+def test_a_run_left_running_by_a_killed_process_is_marked_failed_when_the_next_run_starts(engine):
+    killed = store.start_run(engine)  # its process died during publish: nothing ever finished the row
+    publish(engine, ABC, ABC_LINKS)
+    with engine.connect() as conn:
+        status, message = conn.execute(
+            sa.select(store.run_log.c.status, store.run_log.c.message).where(store.run_log.c.run_id == killed)
+        ).one()
+        assert status == "failed" and message.startswith("interrupted: still running when run ")
+        assert conn.scalar(sa.select(sa.func.count()).where(store.run_log.c.status == "running")) == 0
+
+
 def test_a_reader_during_a_publish_sees_the_previous_run(engine, monkeypatch):
     publish(engine, ABC, ABC_LINKS)
     inside, release = threading.Event(), threading.Event()

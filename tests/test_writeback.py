@@ -21,7 +21,7 @@ from connectors import open_connector, pull_source
 from connectors.demo import init_demo
 from connectors.writeback import STATE, WritebackError, plan_changes, published_run, write_back
 from golden_record.run import build_and_publish
-from hub import forms, store
+from hub import faults, forms, store
 from hub.cli import main
 from hub.config import ADDRESS_BLOCK, HubConfig, load_config
 from hub.model import CONSENT_FIELDS
@@ -360,6 +360,37 @@ def test_a_row_edited_after_the_pull_is_a_conflict_then_stale_until_golden_runs_
     done = hub.write_back(sources=["billing"])["billing"]
     assert done.conflicts == done.stale == 0 and done.updated >= 1
     assert row()[2] == "edited@example.com"  # the newest email won survivorship: it stays
+
+
+def test_edits_made_between_plan_and_push_are_never_overwritten(hub):
+    """A person edits rows in the source while write-back runs, after it planned and before it pushes (the
+    fault point `writeback:before-push`): the optimistic check skips exactly those rows, as conflicts."""
+    plan = plan_changes(hub.ws, hub.cfg, "billing")
+    edited = [int(k) for k in plan["source_key"].iloc[:3]]
+    rows = f"SELECT * FROM accounts WHERE account_no IN {tuple(edited)} ORDER BY account_no"
+    seen = []
+
+    def edit() -> None:
+        con = sqlite3.connect(hub.dir / "billing.db")
+        for n, key in enumerate(edited):
+            con.execute(
+                "UPDATE accounts SET email_address = ?, holder_name = 'EDITED, Person', modified_on = ? "
+                "WHERE account_no = ?",
+                [f"edited{n}@example.com", f"2031-01-0{n + 1} 00:00:00", key],
+            )
+        con.commit()
+        seen.append(con.execute(rows).fetchall())
+        con.close()
+
+    with faults.hook("writeback:before-push", edit):
+        r = hub.write_back(sources=["billing"])["billing"]
+    assert r.conflicts == 3 and r.updated == len(plan) - 3
+    assert sorted(r.conflict_rows["source_key"].astype(int)) == sorted(edited)
+    con = sqlite3.connect(hub.dir / "billing.db")
+    now = con.execute(rows).fetchall()
+    con.close()
+    assert now == seen[0]  # not one cell of the edited rows written, not even the golden id
+    assert not set(hub.audit(source="billing")["source_key"]) & {str(k) for k in edited}
 
 
 def test_a_value_the_hub_could_not_read_is_not_a_blank_and_is_never_overwritten(hub):

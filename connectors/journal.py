@@ -1,0 +1,104 @@
+"""The write-back journal: the audit can never miss a change a write-back made in a source.
+
+A batch is recorded in the serving store (`writeback_journal`, state 'pending') inside the push, after its UPDATEs
+ran and before the source commits: per row, its plan row and the old -> new cells it writes. After the commit its
+audit rows are written and the batch marked 'audited' in one store transaction; once the workspace holds what was
+written (read back into staged_records, echoes, writeback_state) the batch is deleted.
+
+A process killed between those steps leaves the batch open, and the next write-back of that source reconciles it
+before it plans (connectors/writeback.py): a 'pending' batch is read back from the source, and since a batch is one
+source transaction it was committed whole or not at all: if any of its cells holds the value it was to write, the
+batch committed and its audit rows are written now; if none does, it never reached the source and is dropped (the
+normal plan writes those rows again). An 'audited' batch then has its rows read back into the workspace, so the
+staging never keeps values the source no longer has. The golden-id cells (a column or the hub's side table) are
+journaled and checked the same way.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pandas as pd
+import sqlalchemy as sa
+
+from connectors.base import AUDIT_COLUMNS, GOLDEN_ID, Connector, PushReport
+from connectors.writeback_plan import EVIDENCE_AT, ORIGINAL
+from hub import faults, store
+from hub.config import HubConfig
+from hub.model import FieldType
+
+
+def record(engine: sa.Engine, batch_id: str, run_id: str, source: str, batch: pd.DataFrame, report: PushReport) -> bool:
+    """Journal the rows of a batch the push is about to commit (those it updated); False when it updates none."""
+    updated = report.rows.loc[report.rows["status"] == "updated", "source_key"]
+    if updated.empty:
+        return False
+    rows = batch[batch["source_key"].astype("string").isin(updated)]
+    con = duckdb.connect()  # JSON per row and per key's cells, set-based
+    try:
+        con.register("_rows", rows)
+        con.register("_cells", report.changes[AUDIT_COLUMNS].astype("string"))
+        entries = con.execute(
+            """SELECT CAST(r.source_key AS VARCHAR) AS source_key, CAST(to_json(r) AS VARCHAR) AS planned,
+                      coalesce(c.changes, '[]') AS changes
+               FROM _rows AS r LEFT JOIN (
+                   SELECT source_key,
+                          CAST(to_json(list(["column", fields, old_value, new_value])) AS VARCHAR) AS changes
+                   FROM _cells GROUP BY source_key) AS c ON c.source_key = CAST(r.source_key AS VARCHAR)"""
+        ).df()
+    finally:
+        con.close()
+    entries = entries.assign(batch_id=batch_id, run_id=run_id, source_system=source)
+    store.journal_open(engine, entries)
+    faults.point("writeback:before-commit")
+    return True
+
+
+def audit_of(entries: pd.DataFrame) -> pd.DataFrame:
+    """The audit cells (AUDIT_COLUMNS) journaled for these entries."""
+    pairs = zip(entries["source_key"], entries["changes"], strict=True)
+    cells = [[key, *cell] for key, text in pairs for cell in json.loads(text)]
+    return pd.DataFrame(cells, columns=AUDIT_COLUMNS).astype("string")
+
+
+def plan_of(entries: pd.DataFrame, cfg: HubConfig) -> pd.DataFrame:
+    """The plan rows journaled for these entries, with the dtypes write-back's bookkeeping expects."""
+    rows = pd.DataFrame([json.loads(p) for p in entries["planned"]])
+    for c in rows.columns:
+        name = c.removeprefix(ORIGINAL)
+        timed = c == EVIDENCE_AT or cfg.field_type(name) in (FieldType.DATE, FieldType.TIMESTAMP)
+        rows[c] = pd.to_datetime(rows[c], format="ISO8601") if timed else rows[c].astype("string")
+    return rows
+
+
+def committed(connector: Connector, entries: pd.DataFrame) -> set[str]:
+    """The batches (batch_id) of these 'pending' entries that the source committed: any of their cells holds the
+    value it was to write (a batch is one source transaction: all of it committed, or none)."""
+    cells = audit_of(entries).merge(entries[["source_key", "batch_id"]], on="source_key")
+    side = connector.src.golden_id.table if connector.src.golden_id else None
+    in_side = cells["column"] == f"{side}.golden_id" if side else pd.Series(False, index=cells.index)
+    keys = cells["source_key"].drop_duplicates().tolist()
+    with connector.write_session(dry_run=True) as session:
+        current = session.fetch(keys)
+        current = current[~current["source_key"].duplicated(keep=False)].set_index("source_key")
+        held = pd.Series(False, index=cells.index)
+        for column, part in cells[~in_side].groupby("column"):
+            if column in current.columns:
+                now = current[column].reindex(part["source_key"]).astype("string").reset_index(drop=True)
+                held[part.index] = _same(now, part["new_value"].reset_index(drop=True)).to_numpy()
+        if in_side.any():
+            ids = cells[in_side].rename(columns={"new_value": GOLDEN_ID})[["source_key", GOLDEN_ID]]
+            differ = session.write_golden_ids(ids.reset_index(drop=True))  # dry run: the ids not held
+            held[in_side] = ~cells.loc[in_side, "source_key"].isin(differ["source_key"])
+    return set(cells.loc[held, "batch_id"])
+
+
+def _same(now: pd.Series, written: pd.Series) -> pd.Series:
+    """Whether a value read back is the one written: same text, or the same time or number in another form
+    (a driver may read '2024-01-02' back as a date, '1' as an integer)."""
+    same = (now == written).fillna(False)
+    when = lambda s: pd.to_datetime(s, errors="coerce", format="mixed")  # noqa: E731
+    times = when(now) == when(written)
+    numbers = pd.to_numeric(now, errors="coerce") == pd.to_numeric(written, errors="coerce")
+    return same | times.fillna(False) | numbers.fillna(False)
