@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
 from hub.api import keys
 from hub.api.auth import engine, require
-from hub.api.schemas import ApiKeyOut, NewApiKey, NewApiKeyIn
+from hub.api.schemas import ApiKeyOut, NewApiKey, NewApiKeyIn, Text
 
 router = APIRouter(prefix="/v1/apikeys", tags=["API keys"], dependencies=[Depends(require("admin"))])
 
@@ -29,7 +29,7 @@ def create_key(request: Request, body: NewApiKeyIn) -> NewApiKey:
 
 
 @router.delete("/{key_id}", summary="Revoke an API key", response_model=ApiKeyOut)
-def revoke_key(request: Request, key_id: Annotated[str, Path(max_length=32)]) -> ApiKeyOut:
+def revoke_key(request: Request, key_id: Annotated[Text, Path(max_length=32)]) -> ApiKeyOut:
     if not keys.revoke_key(engine(request), key_id):
         raise HTTPException(404, f"no live API key {key_id!r}")
     return next(_out(k) for k in keys.list_keys(engine(request)) if k.key_id == key_id)

@@ -17,6 +17,7 @@ initials, is not found by name alone: add another criterion.
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated
@@ -31,7 +32,7 @@ from rapidfuzz import fuzz, process, utils
 from hub import store
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
-from hub.api.schemas import SearchHit, SearchPage
+from hub.api.schemas import MAX_PAGE, SearchHit, SearchPage, Text
 
 MAX_CANDIDATES = 5000
 PREFIX = 3
@@ -71,7 +72,10 @@ def name_words(name: str) -> list[str]:
 
 
 def _starts(expr: sa.ColumnElement, prefix: str) -> sa.ColumnElement[bool]:
-    """`expr` starts with `prefix`, as a range an index on `expr` answers."""
+    """`expr` starts with `prefix`, as a range an index on `expr` answers (open-ended after the last
+    character Unicode has, which has no successor)."""
+    if ord(prefix[-1]) == sys.maxunicode:
+        return expr >= prefix
     return sa.and_(expr >= prefix, expr < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
@@ -160,12 +164,12 @@ router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require(
 @router.get("/search", summary="Search golden records, fuzzy-ranked", response_model=SearchPage)
 def get_search(
     request: Request,
-    name: Annotated[str | None, Query(max_length=200, examples=["Georgia Hopkins"])] = None,
-    email: Annotated[str | None, Query(max_length=320, examples=["ghopkins66@hotmail.co.uk"])] = None,
-    phone: Annotated[str | None, Query(max_length=40, description="any format; read as E.164")] = None,
-    postal_code: Annotated[str | None, Query(max_length=20, description="whole or a prefix (outward code)")] = None,
+    name: Annotated[Text | None, Query(max_length=200, examples=["Georgia Hopkins"])] = None,
+    email: Annotated[Text | None, Query(max_length=320, examples=["ghopkins66@hotmail.co.uk"])] = None,
+    phone: Annotated[Text | None, Query(max_length=40, description="any format; read as E.164")] = None,
+    postal_code: Annotated[Text | None, Query(max_length=20, description="whole or a prefix (outward code)")] = None,
     min_score: Annotated[float, Query(ge=0, le=100, description="leave out candidates scoring less")] = 50,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SearchPage:
     """Give at least one of name, email, phone, postal_code. Candidates come from index range scans

@@ -29,7 +29,7 @@ from hub.api import golden, review
 from hub.api.auth import engine
 from hub.api.errors import invalid
 from hub.api.keys import ApiKey, authenticate, role_allows
-from hub.api.schemas import Applies, DecisionIn, MergeIn, PinIn, SplitIn
+from hub.api.schemas import MAX_PAGE, Applies, DecisionIn, MergeIn, PinIn, SplitIn, Text
 from hub.model import CANONICAL_FIELDS
 
 COOKIE = "hub_ui_key"
@@ -57,7 +57,7 @@ WHEN = {
     "now": "Golden records are being updated now; reload in a few seconds to see it.",
     "next_run": "Golden records follow at the next pipeline run.",
 }
-RecordId = Annotated[str, Path(min_length=3, max_length=320)]
+RecordId = Annotated[Text, Path(min_length=3, max_length=320)]
 Sort = Literal["probability_desc", "probability_asc"]
 
 
@@ -114,7 +114,7 @@ def signed_in(request: Request) -> ApiKey:
 Viewer = Annotated[ApiKey, Depends(signed_in)]
 
 
-def checked_form(request: Request, key: Viewer, csrf: Annotated[str, Form()] = "") -> ApiKey:
+def checked_form(request: Request, key: Viewer, csrf: Annotated[Text, Form()] = "") -> ApiKey:
     """A POST of a signed-in session whose form carries the session's CSRF token."""
     if not hmac.compare_digest(csrf.encode(), csrf_token(request.cookies[COOKIE]).encode()):
         raise HTTPException(403, "The form's security token is missing or out of date: reload the page and try again.")
@@ -164,7 +164,7 @@ def login_form(request: Request) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, api_key: Annotated[str, Form(max_length=200)] = "") -> Response:
+def login(request: Request, api_key: Annotated[Text, Form(max_length=200)] = "") -> Response:
     with engine(request).connect() as conn:
         key = authenticate(conn, api_key)
     if key is None:
@@ -213,7 +213,7 @@ class QueueView:
 def queue_view(
     min_probability: Annotated[float, Query(ge=0, le=1)] = 0.0,
     max_probability: Annotated[float, Query(ge=0, le=1)] = 1.0,
-    source: Annotated[str, Query(max_length=64)] = "",
+    source: Annotated[Text, Query(max_length=64)] = "",
     sort: Sort = "probability_desc",
 ) -> QueueView:
     return QueueView(min_probability, max_probability, source, sort)
@@ -229,7 +229,7 @@ def queue(
     request: Request,
     key: Viewer,
     view: Annotated[QueueView, Depends(queue_view)],
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     offset = (page - 1) * PAGE_SIZE
     with engine(request).connect() as conn:
@@ -314,11 +314,11 @@ def pair_decide(
     id_l: RecordId,
     id_r: RecordId,
     decision: Annotated[Literal["match", "not_match", "skip"], Form()],
-    note: Annotated[str, Form(max_length=2000)] = "",
+    note: Annotated[Text, Form(max_length=2000)] = "",
     pos: Annotated[int, Form(ge=0)] = 0,
     min_probability: Annotated[float, Form(ge=0, le=1)] = 0.0,
     max_probability: Annotated[float, Form(ge=0, le=1)] = 1.0,
-    source: Annotated[str, Form(max_length=64)] = "",
+    source: Annotated[Text, Form(max_length=64)] = "",
     sort: Annotated[Sort, Form()] = "probability_desc",
 ) -> Response:
     """Through the same function as POST /v1/review/decision; then on to the next pair of the queue."""
@@ -401,8 +401,8 @@ def golden_split(
     request: Request,
     key: Steward,
     golden_id: review.GoldenId,
-    source_system: Annotated[str, Form(min_length=1, max_length=64)],
-    source_key: Annotated[str, Form(min_length=1, max_length=255)],
+    source_system: Annotated[Text, Form(min_length=1, max_length=64)],
+    source_key: Annotated[Text, Form(min_length=1, max_length=255)],
 ) -> Response:
     body = SplitIn(source_system=source_system, source_key=source_key)
     return _golden_action(request, key, golden_id, "split", lambda: review.split(request, key, golden_id, body).applies)
@@ -410,7 +410,7 @@ def golden_split(
 
 @router.post("/golden/{golden_id}/merge")
 def golden_merge(
-    request: Request, key: Steward, golden_id: review.GoldenId, other: Annotated[str, Form(max_length=32)] = ""
+    request: Request, key: Steward, golden_id: review.GoldenId, other: Annotated[Text, Form(max_length=32)] = ""
 ) -> Response:
     def merge() -> Applies:
         if not other.strip():
@@ -425,8 +425,8 @@ def golden_pin(
     request: Request,
     key: Steward,
     golden_id: review.GoldenId,
-    field: Annotated[str, Form(min_length=1, max_length=64)],
-    value: Annotated[str, Form(max_length=2000)] = "",
+    field: Annotated[Text, Form(min_length=1, max_length=64)],
+    value: Annotated[Text, Form(max_length=2000)] = "",
 ) -> Response:
     def pin() -> Applies:
         if not value.strip():
@@ -438,7 +438,7 @@ def golden_pin(
 
 @router.post("/golden/{golden_id}/unpin")
 def golden_unpin(
-    request: Request, key: Steward, golden_id: review.GoldenId, field: Annotated[str, Form(min_length=1, max_length=64)]
+    request: Request, key: Steward, golden_id: review.GoldenId, field: Annotated[Text, Form(min_length=1, max_length=64)]
 ) -> Response:
     return _golden_action(
         request, key, golden_id, "unpin", lambda: review.unpin(request, key, golden_id, field)["applies"]
