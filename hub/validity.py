@@ -17,8 +17,10 @@ from hub.model import CHANNELS, CONSENT_FIELDS, Consent, plausible_birth_dates
 _NO_AT_OR_SPACE = r"[^@ \t\r\n\f\v]"
 EMAIL_REGEX = rf"^{_NO_AT_OR_SPACE}+@{_NO_AT_OR_SPACE}+\.{_NO_AT_OR_SPACE}+$"
 E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
-_REGEXES = {"email": (re.compile(EMAIL_REGEX), "not an email address (local@domain.tld)"),
-            "phone": (re.compile(E164_REGEX), "not a phone number in E.164 (+ and 7 to 15 digits, e.g. +447700900123)")}  # fmt: skip
+_REGEXES = {
+    "email": (re.compile(EMAIL_REGEX), "not an email address (local@domain.tld)"),
+    "phone": (re.compile(E164_REGEX), "not a phone number in E.164 (+ and 7 to 15 digits, e.g. +447700900123)"),
+}
 
 
 def problem(field: str, value: Any, today: date | None = None) -> str | None:

@@ -13,7 +13,7 @@ from hub import store
 from hub.api import admin, apply, changes, export, golden, match, review, search, ui
 from hub.api.apply import DecisionApplier
 from hub.api.auth import engine
-from hub.api.errors import validation_error
+from hub.api.errors import store_busy, validation_error
 from hub.api.schemas import Health
 from hub.config import HubConfig
 
@@ -44,6 +44,7 @@ def create_app(cfg: HubConfig, engine_: sa.Engine | None = None, config_path: st
     app.state.phone_region = search.default_region([s.default_region for s in cfg.sources.values()])
     app.state.match_scorers = match.Scorers()
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(sa.exc.OperationalError, store_busy)
     for module in (golden, search, changes, export, match, review, apply, admin, ui):
         app.include_router(module.router)
 

@@ -20,11 +20,11 @@ from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.keys import ApiKey
 from hub.api.schemas import (
+    MAX_PAGE,
     Decision,
     DecisionIn,
     DecisionOut,
     Decisions,
-    MAX_PAGE,
     MergeIn,
     Pin,
     PinIn,

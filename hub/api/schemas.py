@@ -298,7 +298,9 @@ class SplitIn(BaseModel):
 
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    golden_ids: list[Annotated[Text, Field(max_length=32)]] = Field(min_length=2, max_length=2, examples=[["G00000042", "G00000107"]])
+    golden_ids: list[Annotated[Text, Field(max_length=32)]] = Field(
+        min_length=2, max_length=2, examples=[["G00000042", "G00000107"]]
+    )
 
 
 class Decisions(BaseModel):

@@ -438,7 +438,10 @@ def golden_pin(
 
 @router.post("/golden/{golden_id}/unpin")
 def golden_unpin(
-    request: Request, key: Steward, golden_id: review.GoldenId, field: Annotated[Text, Form(min_length=1, max_length=64)]
+    request: Request,
+    key: Steward,
+    golden_id: review.GoldenId,
+    field: Annotated[Text, Form(min_length=1, max_length=64)],
 ) -> Response:
     return _golden_action(
         request, key, golden_id, "unpin", lambda: review.unpin(request, key, golden_id, field)["applies"]
