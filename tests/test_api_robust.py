@@ -19,7 +19,7 @@ from connectors import pull_source
 from connectors.demo import init_demo
 from golden_record.run import build_and_publish
 from hub import store
-from hub.api import create_app, keys
+from hub.api import create_app, keys, ui
 from hub.config import load_config
 from hub.workspace import Workspace
 from matching.run import match
@@ -197,3 +197,136 @@ def test_no_5xx_over_the_openapi_schema(hub):
         fuzz(op)
     assert sum(statuses.values()) >= 200
     assert not errors, "\n".join(errors[:20])
+
+
+# ------------------------------------------------------------------------------------ access control
+
+# Who may call each route: None = anyone; a role = an API key (REST) or a signed-in session (/ui) of that
+# role or a higher one. A route missing here fails the test: every new route needs a rule.
+RULES: dict[tuple[str, str], str | None] = {
+    ("GET", "/v1/health"): None,
+    ("GET", "/openapi.json"): None,
+    ("GET", "/docs"): None,
+    ("GET", "/docs/oauth2-redirect"): None,
+    ("GET", "/redoc"): None,
+    ("GET", "/v1/golden/{golden_id}"): "reader",
+    ("GET", "/v1/golden/{golden_id}/history"): "reader",
+    ("GET", "/v1/golden/{golden_id}/sources"): "reader",
+    ("GET", "/v1/sources/{source_system}/{source_key}"): "reader",
+    ("GET", "/v1/search"): "reader",
+    ("POST", "/v1/search"): "reader",
+    ("GET", "/v1/changes"): "reader",
+    ("GET", "/v1/export/{table}"): "reader",
+    ("POST", "/v1/match"): "reader",
+    ("GET", "/v1/review"): "reader",
+    ("GET", "/v1/review/{id_l}/{id_r}"): "reader",
+    ("GET", "/v1/review/apply"): "reader",
+    ("POST", "/v1/review/decision"): "steward",
+    ("POST", "/v1/golden/{golden_id}/pin"): "steward",
+    ("DELETE", "/v1/golden/{golden_id}/pin/{field}"): "steward",
+    ("POST", "/v1/golden/{golden_id}/split"): "steward",
+    ("POST", "/v1/golden/merge"): "steward",
+    ("POST", "/v1/review/apply"): "steward",
+    ("GET", "/v1/apikeys"): "admin",
+    ("POST", "/v1/apikeys"): "admin",
+    ("DELETE", "/v1/apikeys/{key_id}"): "admin",
+    ("GET", "/ui"): None,
+    ("GET", "/ui/login"): None,
+    ("POST", "/ui/login"): None,
+    ("POST", "/ui/logout"): "reader",
+    ("GET", "/ui/review"): "reader",
+    ("GET", "/ui/review/{id_l}/{id_r}"): "reader",
+    ("GET", "/ui/golden/{golden_id}"): "reader",
+    ("POST", "/ui/review/{id_l}/{id_r}"): "steward",
+    ("POST", "/ui/golden/{golden_id}/split"): "steward",
+    ("POST", "/ui/golden/{golden_id}/merge"): "steward",
+    ("POST", "/ui/golden/{golden_id}/pin"): "steward",
+    ("POST", "/ui/golden/{golden_id}/unpin"): "steward",
+}
+ROLE_VARIANTS = ("reader", "steward", "admin")
+VARIANTS = ("no key", "wrong key", "revoked key", *ROLE_VARIANTS)
+
+
+def _routes(app) -> list[tuple[str, str]]:
+    """(method, path) of every route the app serves, routers included (HEAD aside)."""
+    out = []
+    for route in app.routes:
+        contexts = route.effective_route_contexts() if hasattr(route, "effective_route_contexts") else [route]
+        for r in contexts:
+            methods = (r.original_route if hasattr(r, "original_route") else r).methods
+            out += [(m, r.path) for m in sorted(methods - {"HEAD"})]
+    return out
+
+
+@pytest.fixture(scope="module")
+def access(hub):
+    """An app over the demo store whose throttle never trips (this test fails keys on purpose), with a key
+    per role and a revoked one."""
+    cfg = hub.cfg.model_copy(update={"api": hub.cfg.api.model_copy(update={"max_failures": 1_000_000})})
+    app = create_app(cfg, hub.engine)
+    raw = {role: keys.create_key(hub.engine, f"access {role}", role)[1] for role in ROLE_VARIANTS}
+    raw["wrong key"] = "hub_000000000000_" + "x" * 43
+    with hub.engine.connect() as conn:
+        x = store.current_xref(conn)
+    ids = sorted(x.source_system + ":" + x.source_key)
+    values = {
+        "golden_id": hub.golden_id, "source_system": x.source_system.iloc[0], "source_key": x.source_key.iloc[0],
+        "id_l": ids[0], "id_r": ids[1], "field": "first_name", "key_id": "000000000000", "table": "golden",
+    }  # fmt: skip
+    return app, raw, values
+
+
+def _revoked(engine: sa.Engine) -> str:
+    raw = keys.create_key(engine, "access revoked", "steward")[1]
+    keys.revoke_key(engine, raw.split("_")[1])
+    return raw
+
+
+def _browser(app, raw: dict[str, str], variant: str) -> TestClient:
+    """A browser for /ui: signed in with the variant's key (a fresh session; for a revoked key, one whose
+    key was revoked after sign-in), or holding a cookie of no session."""
+    client = TestClient(app, follow_redirects=False, raise_server_exceptions=False)
+    if variant in (*ROLE_VARIANTS, "revoked key"):
+        key = raw[variant] if variant in ROLE_VARIANTS else keys.create_key(app.state.engine, "ui revoked", "admin")[1]
+        assert client.post("/ui/login", data={"api_key": key}).status_code == 303
+        if variant == "revoked key":
+            keys.revoke_key(app.state.engine, key.split("_")[1])
+    if variant == "wrong key":
+        client.cookies.set(ui.COOKIE, "not-a-session-id", path="/ui")
+    return client
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_route_answers_each_kind_of_caller_as_the_role_model_says(access, variant):
+    app, raw, values = access
+    routes = _routes(app)
+    assert not [r for r in routes if r not in RULES], "routes without an access rule"
+    raw = {**raw, "revoked key": _revoked(app.state.engine)}
+    api = TestClient(app, raise_server_exceptions=False)
+    headers = {"Authorization": f"Bearer {raw[variant]}"} if variant != "no key" else {}
+    wrong = []
+    for method, path in routes:
+        needed, url = RULES[(method, path)], path.format(**values)
+        if path.startswith("/ui"):
+            browser = _browser(app, raw, variant)
+            session = browser.cookies.get(ui.COOKIE)
+            live = browser.get("/ui/review").status_code == 200
+            r = browser.request(method, url, data={"csrf": ui.csrf_token(session or "")} if method == "POST" else None)
+            to_sign_in = r.status_code == 303 and r.headers["location"] == "/ui/login"
+            # signing out also ends at the sign-in page: refused there means it had no session to end
+            refused = to_sign_in and (not live if path == "/ui/logout" else path != "/ui/login")
+            denied = r.status_code == 403
+        else:
+            r = api.request(method, url, headers=headers, json={} if method == "POST" else None)
+            refused, denied = r.status_code == 401, r.status_code == 403
+        if needed is None:
+            ok = not (refused or denied)
+        elif variant not in ROLE_VARIANTS:
+            ok = refused
+        elif ROLE_VARIANTS.index(variant) < ROLE_VARIANTS.index(needed):
+            ok = denied
+        else:
+            ok = not (refused or denied)
+        if not ok or r.status_code >= 500:
+            wrong.append(f"{method} {path}: {r.status_code} for {variant} (needs {needed or 'nothing'})")
+    assert not wrong, "\n".join(wrong)

@@ -145,6 +145,23 @@ class SearchHit(BaseModel):
     date_of_birth: date | None
 
 
+class SearchIn(BaseModel):
+    """Search criteria: give at least one of name, email, phone, postal_code."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Text | None = Field(None, max_length=200, examples=["Georgia Hopkins"])
+    email: Text | None = Field(None, max_length=320, examples=["ghopkins66@hotmail.co.uk"])
+    phone: Text | None = Field(None, max_length=40, description="any format; read as E.164")
+    postal_code: Text | None = Field(None, max_length=20, description="whole or a prefix (outward code)")
+    min_score: float = Field(50, ge=0, le=100, description="leave out candidates scoring less")
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(20, ge=1, le=100)
+
+
+class SearchQuery(SearchIn):
+    model_config = ConfigDict(extra="ignore")  # a URL may carry other parameters (cache busters)
+
+
 class SearchPage(BaseModel):
     total: int = Field(description="candidates ranked (at or above min_score)")
     page: int

@@ -1,9 +1,11 @@
 """The steward web UI under /ui: server-rendered pages (Jinja2) over the same store and API functions
-as the REST endpoints, so the two cannot disagree. A steward signs in with an API key, kept in an
-HttpOnly, SameSite=Strict cookie; every form carries a CSRF token derived from that key with a
-secret made at start (a restart only asks for a page reload). Readers may look; deciding, splitting,
-merging and pinning need the steward role. Decisions and pins reach golden records as the API's do
-(hub.api.apply: at once under `hub serve`, else at the next pipeline run); the pages say which."""
+as the REST endpoints, so the two cannot disagree. A steward signs in with an API key and gets a
+server-side session (hub.api.sessions): the HttpOnly, SameSite=Strict cookie holds only its random id,
+and signing out ends it. Failed sign-ins are throttled like failed API key checks (hub.api.throttle).
+Every form carries a CSRF token derived from the session id with a secret made at start. Readers may
+look; deciding, splitting, merging and pinning need the steward role. Decisions and pins reach golden
+records as the API's do (hub.api.apply: at once under `hub serve`, else at the next pipeline run); the
+pages say which."""
 
 from __future__ import annotations
 
@@ -26,13 +28,13 @@ from fastapi.templating import Jinja2Templates
 
 from hub import store
 from hub.api import golden, review
-from hub.api.auth import engine
+from hub.api.auth import engine, throttled
 from hub.api.errors import invalid
-from hub.api.keys import ApiKey, authenticate, role_allows
+from hub.api.keys import ApiKey, authenticate, live_key, role_allows
 from hub.api.schemas import MAX_PAGE, Applies, DecisionIn, MergeIn, PinIn, SplitIn, Text
 from hub.model import CANONICAL_FIELDS
 
-COOKIE = "hub_ui_key"
+COOKIE = "hub_ui_session"
 PAGE_SIZE = 50
 _SECRET = secrets.token_bytes(32)
 _TEMPLATES = Jinja2Templates(directory=FilePath(__file__).with_name("templates"))
@@ -95,17 +97,19 @@ router = APIRouter(prefix="/ui", include_in_schema=False, route_class=_HtmlError
 # ------------------------------------------------------------------------------------ sign-in and CSRF
 
 
-def csrf_token(raw_key: str) -> str:
-    return hmac.new(_SECRET, raw_key.encode(), hashlib.sha256).hexdigest()
+def csrf_token(session_id: str) -> str:
+    return hmac.new(_SECRET, session_id.encode(), hashlib.sha256).hexdigest()
 
 
 def signed_in(request: Request) -> ApiKey:
-    """The key of the session cookie; no or a dead key (revoked since) sends the browser to sign in."""
-    raw = request.cookies.get(COOKIE)
+    """The key of the session in the cookie; no, an ended or expired session, or a key revoked since,
+    sends the browser to sign in."""
+    session_id = request.cookies.get(COOKIE)
+    key_id = request.app.state.sessions.key_id(session_id) if session_id else None
     key = None
-    if raw:
+    if key_id:
         with engine(request).connect() as conn:
-            key = authenticate(conn, raw)
+            key = live_key(conn, key_id)
     if key is None:
         raise HTTPException(303, "sign in first", headers={"Location": "/ui/login"})
     return key
@@ -165,23 +169,36 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login")
 def login(request: Request, api_key: Annotated[Text, Form(max_length=200)] = "") -> Response:
+    who, wait = throttled(request, api_key)
+    if wait:
+        message = f"Too many failed sign-ins from this address or with this key: try again in {wait} seconds."
+        response = _page(request, "login.html", None, 429, error=message)
+        response.headers["Retry-After"] = str(wait)
+        return response
     with engine(request).connect() as conn:
         key = authenticate(conn, api_key)
     if key is None:
+        request.app.state.throttle.failed(who)
         message = (
             "That key is not valid (unknown, mistyped or revoked): paste the whole key that hub apikey create printed."
         )
         return _page(request, "login.html", None, 401, error=message)
+    sessions = request.app.state.sessions
     response = RedirectResponse("/ui/review", 303)
     secure = request.url.scheme == "https"
-    response.set_cookie(COOKIE, api_key.strip(), httponly=True, samesite="strict", secure=secure, path="/ui")
+    response.set_cookie(
+        COOKIE, sessions.start(key.key_id), max_age=int(sessions.seconds), httponly=True, samesite="strict",
+        secure=secure, path="/ui",
+    )  # fmt: skip
     return response
 
 
 @router.post("/logout")
-def logout(_key: Annotated[ApiKey, Depends(checked_form)]) -> Response:
+def logout(request: Request, _key: Annotated[ApiKey, Depends(checked_form)]) -> Response:
+    """Ends the session on the server: the same cookie, replayed, no longer opens /ui."""
+    request.app.state.sessions.end(request.cookies[COOKIE])
     response = RedirectResponse("/ui/login", 303)
-    response.delete_cookie(COOKIE, path="/ui")
+    response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")
     return response
 
 
