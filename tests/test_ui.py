@@ -151,7 +151,7 @@ def test_failed_sign_ins_are_throttled_per_address_and_per_key_id(hub):
     # API key checks count and answer the same way
     api = TestClient(hub.client.app, client=("203.0.113.9", 40000))
     guesses = [
-        api.get("/v1/review", headers={"X-API-Key": f"hub_{i:012x}_wrongsecretwrongsecret"}) for i in range(1, limit + 1)
+        api.get("/v1/review", headers={"X-API-Key": f"hub_{i:012x}_wrongsecretwrong"}) for i in range(1, limit + 1)
     ]
     assert {g.status_code for g in guesses} == {401}
     r = api.get("/v1/review", headers={"X-API-Key": hub.reader_key})
