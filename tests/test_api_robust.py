@@ -72,6 +72,7 @@ def _cursor(text: str) -> str:
     ("method", "url", "body", "field"),
     [
         ("POST", "/v1/apikeys", '{"name": "a\\u0000b", "role": "reader"}', "name"),
+        ("POST", "/v1/apikeys", '{"name": "   ", "role": "reader"}', "name"),
         ("POST", "/v1/golden/merge", '{"golden_ids": ["\\ud800", "G00000001"]}', "golden_ids.0"),
         ("POST", "/v1/golden/{gid}/pin", '{"field": "email", "value": "\\ud800"}', "value"),
         ("POST", "/v1/golden/{gid}/split", '{"source_system": "crm", "source_key": "1\\u0000"}', "source_key"),

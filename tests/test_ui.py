@@ -235,6 +235,18 @@ def test_an_unknown_pair_or_golden_record_is_a_404_page(reader):
         assert "Not found" in r.text and "Back to the review queue" in r.text
 
 
+def test_positions_past_the_deepest_page_are_a_422_page_not_a_500(hub, steward):
+    pair = queue(hub)[1][0]
+    huge = "9223372036854775808"
+    for r in (
+        steward.get("/ui/review", page=huge),
+        steward.get(f"/ui/review/{pair.id_l}/{pair.id_r}", pos=huge),
+        steward.post(f"/ui/review/{pair.id_l}/{pair.id_r}", {"decision": "skip", "pos": huge}),
+    ):
+        assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.text
+        assert "less than or equal to" in r.text
+
+
 def test_a_reader_may_look_but_not_decide(hub, reader, goldens):
     pair = queue(hub)[1][0]
     r = reader.post(f"/ui/review/{pair.id_l}/{pair.id_r}", {"decision": "match"})

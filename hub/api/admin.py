@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
 from hub.api import keys
 from hub.api.auth import engine, require
+from hub.api.errors import invalid
 from hub.api.schemas import ApiKeyOut, NewApiKey, NewApiKeyIn, Text
 
 router = APIRouter(prefix="/v1/apikeys", tags=["API keys"], dependencies=[Depends(require("admin"))])
@@ -24,7 +25,10 @@ def list_keys(request: Request) -> list[ApiKeyOut]:
 
 @router.post("", summary="Create an API key (shown once)", response_model=NewApiKey, status_code=201)
 def create_key(request: Request, body: NewApiKeyIn) -> NewApiKey:
-    key, raw = keys.create_key(engine(request), body.name, body.role)
+    try:
+        key, raw = keys.create_key(engine(request), body.name, body.role)
+    except ValueError as exc:  # a name of blanks only
+        invalid("name", str(exc), "body", body.name)
     return NewApiKey(**_out(key).model_dump(), key=raw)
 
 

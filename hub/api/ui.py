@@ -36,6 +36,7 @@ from hub.model import CANONICAL_FIELDS
 
 COOKIE = "hub_ui_session"
 PAGE_SIZE = 50
+MAX_POS = MAX_PAGE * PAGE_SIZE  # a position in the queue, as deep as the deepest page
 _SECRET = secrets.token_bytes(32)
 _TEMPLATES = Jinja2Templates(directory=FilePath(__file__).with_name("templates"))
 
@@ -135,10 +136,10 @@ Steward = Annotated[ApiKey, Depends(steward)]
 
 
 def _page(request: Request, name: str, key: ApiKey | None, status: int = 200, **context: Any) -> Response:
-    raw = request.cookies.get(COOKIE)
+    session_id = request.cookies.get(COOKIE)
     context |= {
         "key": key,
-        "csrf": csrf_token(raw) if key and raw else "",
+        "csrf": csrf_token(session_id) if key and session_id else "",
         "can_write": key is not None and role_allows(key.role, "steward"),
         "notice": _notice(request.query_params.get("notice", ""), request.query_params.get("applies", "")),
         "applies_now": _applies_now(request),
@@ -305,7 +306,7 @@ def pair_view(
     id_l: RecordId,
     id_r: RecordId,
     view: Annotated[QueueView, Depends(queue_view)],
-    pos: Annotated[int, Query(ge=0)] = 0,
+    pos: Annotated[int, Query(ge=0, le=MAX_POS)] = 0,
 ) -> Response:
     return _pair_page(request, key, id_l, id_r, view, pos)
 
@@ -332,7 +333,7 @@ def pair_decide(
     id_r: RecordId,
     decision: Annotated[Literal["match", "not_match", "skip"], Form()],
     note: Annotated[Text, Form(max_length=2000)] = "",
-    pos: Annotated[int, Form(ge=0)] = 0,
+    pos: Annotated[int, Form(ge=0, le=MAX_POS)] = 0,
     min_probability: Annotated[float, Form(ge=0, le=1)] = 0.0,
     max_probability: Annotated[float, Form(ge=0, le=1)] = 1.0,
     source: Annotated[Text, Form(max_length=64)] = "",
