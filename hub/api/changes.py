@@ -139,7 +139,7 @@ def get_changes(
     except ValueError as exc:
         invalid("cursor", str(exc), value=cursor)
     if since is not None:
-        after = (store._utc_naive(since), "", 0, 0)  # before every event at `since`
+        after = (since, "", 0, 0)  # before every event at `since` (naive UTC: UtcTime)
     with engine(request).connect() as conn:
         events, more = changes(conn, after, limit)
     next_cursor = encode(events[-1]["pos"]) if events else (cursor if cursor is not None else None)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
 
+from hub import store
 from hub.model import ATTRIBUTE_FIELDS, FieldType
 
 MAX_PAGE = 1_000_000  # deepest page of a paged list: keeps offsets within every database's integers
@@ -29,7 +30,7 @@ def _utc(t: datetime) -> datetime:
     """`t` as the store keeps times (naive UTC); a time that would leave the calendar once moved to UTC
     (0001-01-01T00:00:00+01:00) is refused."""
     try:
-        return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo else t
+        return store._utc_naive(t)
     except OverflowError:
         raise ValueError("is out of range once converted to UTC") from None
 
