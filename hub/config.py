@@ -477,6 +477,16 @@ class WritebackConfig(_Strict):
     policy: dict[str, Policy] = {}
 
 
+class ApiConfig(_Strict):
+    """`hub serve`: how long a steward's sign-in to the web UI lasts, and when failed sign-ins and failed API key
+    checks are throttled (hub.api.throttle): `max_failures` within `failure_window_seconds` from one client
+    address, or naming one key id, and further attempts get 429 until the window has moved on."""
+
+    session_hours: float = Field(8, gt=0)
+    max_failures: int = Field(10, ge=1)
+    failure_window_seconds: int = Field(300, ge=1)
+
+
 class HubConfig(_Strict):
     workspace: Path = Path(".hub/workspace.duckdb")
     serving_store: str = "sqlite:///.hub/serving.db"
@@ -487,6 +497,7 @@ class HubConfig(_Strict):
     pipeline: PipelineConfig = PipelineConfig()
     pull: PullConfig = PullConfig()
     writeback: WritebackConfig = WritebackConfig()
+    api: ApiConfig = ApiConfig()
     sources: dict[str, SourceConfig]
 
     @field_validator("sources")

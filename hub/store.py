@@ -49,13 +49,43 @@ ATTRIBUTES = [f.name for f in ATTRIBUTE_FIELDS]
 VALUE_COLUMNS = [*ATTRIBUTES, "extra"]  # what makes a new version (row_hash)
 STORED_COLUMNS = [*VALUE_COLUMNS, "lineage"]  # what a version stores
 HASH_COLUMNS = {"row_hash", "lineage_hash"}  # internal: never returned by reads
+
+
+class _Readable(sa.types.TypeDecorator):
+    """A date or timestamp attribute whose unreadable stored value (year 99999 on SQLite, pinned before pins
+    were checked) reads as NULL instead of failing every read of its record, its history and the feed."""
+
+    def result_processor(self, dialect: sa.Dialect, coltype: Any) -> Any:
+        inner = super().result_processor(dialect, coltype)
+        if inner is None:
+            return None
+
+        def read(value: Any) -> Any:
+            try:
+                return inner(value)
+            except (ValueError, OverflowError):
+                return None
+
+        return read
+
+
+class ReadableDate(_Readable):
+    impl = sa.Date
+    cache_ok = True
+
+
+class ReadableDateTime(_Readable):
+    impl = sa.DateTime
+    cache_ok = True
+
+
 _SA_TYPES: dict[FieldType, type[sa.types.TypeEngine]] = {
     FieldType.STRING: sa.Text,
     FieldType.INTEGER: sa.BigInteger,
     FieldType.DOUBLE: sa.Double,
     FieldType.BOOLEAN: sa.Boolean,
-    FieldType.DATE: sa.Date,
-    FieldType.TIMESTAMP: sa.DateTime,
+    FieldType.DATE: ReadableDate,
+    FieldType.TIMESTAMP: ReadableDateTime,
 }
 
 
@@ -1169,6 +1199,7 @@ def _driver_values(s: pd.Series, type_: sa.types.TypeEngine, dialect: str) -> np
     """One column as the driver takes it. SQLite keeps dates and timestamps as text in SQLAlchemy's
     format ('2024-01-01 09:00:00.000000', which Arrow's cast writes too), so reads and comparisons
     in SQL agree with rows SQLAlchemy wrote itself."""
+    type_ = _base(type_)
     if isinstance(type_, sa.Date | sa.DateTime):
         unit = "datetime64[D]" if isinstance(type_, sa.Date) else "datetime64[us]"
         times = pd.to_datetime(s).to_numpy(dtype="datetime64[us]").astype(unit)
@@ -1209,6 +1240,7 @@ def _arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:
 
 def _arrow_type(type_: sa.types.TypeEngine, dialect: str) -> pa.DataType:
     """Fixed per column, so every fetched chunk has the same schema (an all-NULL chunk included)."""
+    type_ = _base(type_)
     if isinstance(type_, sa.Date | sa.DateTime):
         if dialect == "sqlite":
             return pa.string()  # SQLAlchemy's text form; parsed by _frame
@@ -1216,15 +1248,24 @@ def _arrow_type(type_: sa.types.TypeEngine, dialect: str) -> pa.DataType:
     return _ARROW_TYPES[type(type_)]
 
 
+def _base(type_: sa.types.TypeEngine) -> sa.types.TypeEngine:
+    """The stored type under a TypeDecorator (_Readable)."""
+    return type_.impl_instance if isinstance(type_, sa.types.TypeDecorator) else type_
+
+
 def _frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
     """A bulk read as a DataFrame: text as pandas strings, dates and timestamps as datetime64 (UTC)."""
     table = _arrow(conn, stmt)
     out = table.to_pandas()
     for c in stmt.selected_columns:
-        if isinstance(c.type, sa.Date | sa.DateTime):
+        if isinstance(_base(c.type), sa.Date | sa.DateTime):
             values = out[c.name]
+            # an attribute stored unreadable (see _Readable) reads as missing, like a per-row read
+            errors = "coerce" if isinstance(c.type, _Readable) else "raise"
             parsed = (
-                pd.to_datetime(values, format="ISO8601") if conn.dialect.name == "sqlite" else pd.to_datetime(values)
+                pd.to_datetime(values, format="ISO8601", errors=errors)
+                if conn.dialect.name == "sqlite"
+                else pd.to_datetime(values, errors=errors)
             )
             out[c.name] = parsed.astype("datetime64[us]")
     return out

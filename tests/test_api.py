@@ -253,6 +253,20 @@ def test_bad_search_parameters_are_422_naming_the_field(hub, params, field):
     r = hub.get("/v1/search", **params)
     assert r.status_code == 422 and r.json()["message"].startswith(f"{field}:")
     assert r.json()["detail"][0]["loc"] == ["query", field]
+    r = hub.client.post("/v1/search", json=params, headers={"Authorization": f"Bearer {hub.reader_key}"})
+    assert r.status_code == 422 and r.json()["message"].startswith(f"{field}:")
+    assert r.json()["detail"][0]["loc"] == ["body", field]
+
+
+def test_search_by_post_answers_as_get_does(hub):
+    rec = live(hub, hub.survivor)
+    criteria = {"name": f"{rec['first_name']} {rec['last_name']}", "email": rec["email"], "page_size": 5}
+    by_get = hub.get("/v1/search", **criteria)
+    by_post = hub.client.post("/v1/search", json=criteria, headers={"Authorization": f"Bearer {hub.reader_key}"})
+    assert by_post.status_code == 200 and by_post.json() == by_get.json()
+    assert by_post.json()["results"][0]["golden_id"] == hub.survivor
+    r = hub.client.post("/v1/search", json={**criteria, "who": "me"}, headers={"X-API-Key": hub.reader_key})
+    assert r.status_code == 422 and r.json()["message"].startswith("who:")
 
 
 # ------------------------------------------------------------------------------- change feed, export
@@ -338,14 +352,14 @@ def test_openapi_documents_every_endpoint(hub):
 # -------------------------------------------------------------------------------------------- serve
 
 
-def test_hub_serve_answers_health_on_loopback(hub):
+def test_hub_serve_answers_health_on_loopback_and_keeps_search_criteria_out_of_its_access_log(hub):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "hub.cli", "serve", "--config", str(hub.config), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline, answer = time.monotonic() + 30, None
@@ -355,9 +369,14 @@ def test_hub_serve_answers_health_on_loopback(hub):
                 break
             except httpx.TransportError:
                 time.sleep(0.2)
-        assert answer is not None, proc.stderr.read().decode() if proc.poll() is not None else "no answer in 30 s"
+        assert answer is not None, proc.stdout.read().decode() if proc.poll() is not None else "no answer in 30 s"
         assert answer.status_code == 200 and answer.json()["status"] == "ok"
         assert httpx.get(f"http://127.0.0.1:{port}/v1/search?name=x", timeout=5).status_code == 401
+        auth = {"Authorization": f"Bearer {hub.reader_key}"}
+        url = f"http://127.0.0.1:{port}/v1/search"
+        private = {"email": "secret.person@example.com", "phone": "+447700900999"}
+        assert httpx.get(url, params=private, headers=auth, timeout=5).status_code == 200
+        assert httpx.post(url, json=private, headers=auth, timeout=5).status_code == 200
     finally:
         proc.terminate()
         try:
@@ -365,6 +384,9 @@ def test_hub_serve_answers_health_on_loopback(hub):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    log = proc.stdout.read().decode()
+    assert '"GET /v1/search?<hidden> HTTP/1.1" 200' in log and '"POST /v1/search HTTP/1.1" 200' in log, log
+    assert "secret.person" not in log and "7700900999" not in log
 
 
 # ------------------------------------------------------------------------------------ each backend

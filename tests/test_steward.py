@@ -3,7 +3,7 @@ honoured by the next pipeline runs (Dagster job and the hub match / hub golden c
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import httpx
@@ -186,6 +186,31 @@ def test_unknown_record_ids_are_named(hub, chosen):
 def test_a_pin_that_cannot_be_cast_is_refused_with_422(hub, chosen, body, field):
     r = hub.post(f"/v1/golden/{chosen['pin']}/pin", body)
     assert r.status_code == 422 and r.json()["message"].startswith(f"{field}:"), r.json()
+    with hub.engine.connect() as conn:
+        assert store.overrides(conn).empty
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("date_of_birth", "99999-01-01", "cannot be read as date"),
+        ("date_of_birth", "1899-12-31", "not a plausible date of birth"),
+        ("date_of_birth", (date.today() + timedelta(days=1)).isoformat(), "not a plausible date of birth"),
+        ("email", "not an email", "not an email address"),
+        ("email", "amber@localhost", "not an email address"),
+        ("phone", "07700 900123", "not a phone number in E.164"),
+        ("country", "XX", "not an ISO 3166-1 alpha-2"),
+        ("country", "gb", "not an ISO 3166-1 alpha-2"),
+        ("consent_post", "GRANTED", "not a consent value"),
+        ("preferred_channel", "fax", "not a channel"),
+        ("consent_email_at", "99999-01-01 00:00:00", "cannot be read as timestamp"),
+    ],
+)
+def test_a_pin_the_golden_gate_would_reject_is_refused_with_422(hub, chosen, field, value, reason):
+    """The gate's rules (hub.validity): a stored pin never blocks a run or breaks a read."""
+    r = hub.post(f"/v1/golden/{chosen['pin']}/pin", {"field": field, "value": value})
+    message = r.json()["message"]
+    assert r.status_code == 422 and message.startswith("value:") and field in message and reason in message, message
     with hub.engine.connect() as conn:
         assert store.overrides(conn).empty
 

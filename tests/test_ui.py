@@ -12,7 +12,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from hub import store
-from hub.api import ui
+from hub.api import keys, throttle, ui
+from hub.api import sessions as ui_sessions
 from tests import test_steward
 
 hub = test_steward.hub  # its module-scoped fixture: a demo of its own in this module
@@ -27,7 +28,7 @@ class Browser:
         if raw_key:
             r = self.client.post("/ui/login", data={"api_key": raw_key})
             assert r.status_code == 303 and r.headers["location"] == "/ui/review", r.text
-            self.csrf = ui.csrf_token(raw_key)
+            self.csrf = ui.csrf_token(self.client.cookies[ui.COOKIE])
 
     def get(self, url: str, **params) -> httpx.Response:
         return self.client.get(url, params=params)
@@ -102,14 +103,74 @@ def test_sign_in_sets_a_strict_http_only_cookie_and_sign_out_clears_it(hub):
     assert r.status_code == 303 and r.headers["location"] == "/ui/review"
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "secure" not in cookie
+    session = client.cookies[ui.COOKIE]
+    assert hub.steward_key not in r.headers["set-cookie"] and len(session) >= 40  # a random id, not the key
     assert client.get("/ui/review").status_code == 200
     assert client.post("/ui/logout", data={}).status_code == 403  # no CSRF token: still signed in
-    r = client.post("/ui/logout", data={"csrf": ui.csrf_token(hub.steward_key)})
+    r = client.post("/ui/logout", data={"csrf": ui.csrf_token(session)})
     assert r.status_code == 303 and r.headers["location"] == "/ui/login"
     assert client.get("/ui/review").headers["location"] == "/ui/login"
+    replay = TestClient(hub.client.app, follow_redirects=False, cookies={ui.COOKIE: session})
+    r = replay.get("/ui/review")  # the cookie of an ended session opens nothing
+    assert r.status_code == 303 and r.headers["location"] == "/ui/login"
 
     https = TestClient(hub.client.app, base_url="https://testserver", follow_redirects=False)
     assert "secure" in https.post("/ui/login", data={"api_key": hub.steward_key}).headers["set-cookie"].lower()
+
+
+def test_a_session_ends_at_its_expiry_and_when_its_key_is_revoked(hub):
+    clock = [0.0]
+    sessions = ui_sessions.Sessions(hours=1, clock=lambda: clock[0])
+    sid = sessions.start("k1")
+    assert sessions.key_id(sid) == "k1" and sessions.key_id("forged") is None
+    clock[0] = 3599.0
+    assert sessions.key_id(sid) == "k1"
+    clock[0] = 3600.0
+    assert sessions.key_id(sid) is None
+
+    raw = keys.create_key(hub.engine, "steward to revoke", "steward")[1]
+    browser = Browser(hub, raw)
+    assert browser.get("/ui/review").status_code == 200
+    keys.revoke_key(hub.engine, raw.split("_")[1])
+    assert browser.get("/ui/review").headers["location"] == "/ui/login"
+
+
+def test_failed_sign_ins_are_throttled_per_address_and_per_key_id(hub):
+    limit = hub.cfg.api.max_failures
+    wrong = "hub_00000000beef_thisisnotarealsecretxxxxxxxx"  # a key id of its own: the throttle remembers it
+    attacker = TestClient(hub.client.app, follow_redirects=False, client=("203.0.113.7", 40000))
+    for _ in range(limit):
+        assert attacker.post("/ui/login", data={"api_key": wrong}).status_code == 401
+    r = attacker.post("/ui/login", data={"api_key": hub.steward_key})  # even the right key waits now
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and "set-cookie" not in r.headers
+    assert "Too many failed sign-ins" in r.text
+    elsewhere = TestClient(hub.client.app, follow_redirects=False, client=("203.0.113.8", 40000))
+    assert elsewhere.post("/ui/login", data={"api_key": hub.steward_key}).status_code == 303
+    # the same key id guessed from another address is throttled too (per key id)
+    assert elsewhere.post("/ui/login", data={"api_key": wrong}).status_code == 429
+    # API key checks count and answer the same way
+    api = TestClient(hub.client.app, client=("203.0.113.9", 40000))
+    guesses = [
+        api.get("/v1/review", headers={"X-API-Key": f"hub_{i:012x}_wrongsecretwrong"}) for i in range(1, limit + 1)
+    ]
+    assert {g.status_code for g in guesses} == {401}
+    r = api.get("/v1/review", headers={"X-API-Key": hub.reader_key})
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and "too many failed" in r.json()["detail"]
+
+
+def test_the_throttle_forgets_failures_once_the_window_has_passed():
+    clock = [0.0]
+    t = throttle.Throttle(max_failures=3, window_seconds=60, clock=lambda: clock[0])
+    who = throttle.subjects("192.0.2.1", "hub_abcdefabcdef_x")
+    assert who == ["addr:192.0.2.1", "key:abcdefabcdef"]
+    for second in (0.0, 10.0, 20.0):
+        clock[0] = second
+        assert t.retry_after(who) is None
+        t.failed(who)
+    assert t.retry_after(who) == 40 and t.retry_after(["addr:192.0.2.1"]) == 40
+    assert t.retry_after(["addr:192.0.2.2"]) is None
+    clock[0] = 60.0  # the first failure left the window
+    assert t.retry_after(who) is None
 
 
 @pytest.mark.parametrize("bad", ["", "not a key", "hub_000000000000_thisisnotarealsecretxxxxxxxx"])
@@ -172,6 +233,18 @@ def test_an_unknown_pair_or_golden_record_is_a_404_page(reader):
         r = reader.get(url)
         assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
         assert "Not found" in r.text and "Back to the review queue" in r.text
+
+
+def test_positions_past_the_deepest_page_are_a_422_page_not_a_500(hub, steward):
+    pair = queue(hub)[1][0]
+    huge = "9223372036854775808"
+    for r in (
+        steward.get("/ui/review", page=huge),
+        steward.get(f"/ui/review/{pair.id_l}/{pair.id_r}", pos=huge),
+        steward.post(f"/ui/review/{pair.id_l}/{pair.id_r}", {"decision": "skip", "pos": huge}),
+    ):
+        assert r.status_code == 422 and r.headers["content-type"].startswith("text/html"), r.text
+        assert "less than or equal to" in r.text
 
 
 def test_a_reader_may_look_but_not_decide(hub, reader, goldens):

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 
 from hub.api import keys
 from hub.api.auth import engine, require
-from hub.api.schemas import ApiKeyOut, NewApiKey, NewApiKeyIn
+from hub.api.errors import invalid
+from hub.api.schemas import ApiKeyOut, NewApiKey, NewApiKeyIn, Text
 
 router = APIRouter(prefix="/v1/apikeys", tags=["API keys"], dependencies=[Depends(require("admin"))])
 
@@ -24,12 +25,15 @@ def list_keys(request: Request) -> list[ApiKeyOut]:
 
 @router.post("", summary="Create an API key (shown once)", response_model=NewApiKey, status_code=201)
 def create_key(request: Request, body: NewApiKeyIn) -> NewApiKey:
-    key, raw = keys.create_key(engine(request), body.name, body.role)
+    try:
+        key, raw = keys.create_key(engine(request), body.name, body.role)
+    except ValueError as exc:  # a name of blanks only
+        invalid("name", str(exc), "body", body.name)
     return NewApiKey(**_out(key).model_dump(), key=raw)
 
 
 @router.delete("/{key_id}", summary="Revoke an API key", response_model=ApiKeyOut)
-def revoke_key(request: Request, key_id: Annotated[str, Path(max_length=32)]) -> ApiKeyOut:
+def revoke_key(request: Request, key_id: Annotated[Text, Path(max_length=32)]) -> ApiKeyOut:
     if not keys.revoke_key(engine(request), key_id):
         raise HTTPException(404, f"no live API key {key_id!r}")
     return next(_out(k) for k in keys.list_keys(engine(request)) if k.key_id == key_id)

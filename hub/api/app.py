@@ -11,17 +11,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
 from hub import store
-from hub.api import admin, apply, changes, export, golden, match, review, search, ui
+from hub.api import access_log, admin, apply, changes, export, golden, match, review, search, ui
 from hub.api.apply import DecisionApplier
 from hub.api.auth import engine
-from hub.api.errors import validation_error
+from hub.api.errors import store_busy, validation_error
 from hub.api.schemas import Health
+from hub.api.sessions import Sessions
+from hub.api.throttle import Throttle
 from hub.config import HubConfig
 
 DESCRIPTION = """Golden customer records of the customer data hub, read from its serving store.
 
 Every endpoint but `/v1/health` needs an API key (`hub apikey create --role reader|steward|admin`),
-sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. No or a bad key: 401; a role too low: 403.
+sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. No or a bad key: 401; a role too low: 403;
+too many failed key checks from one address or for one key id: 429 with Retry-After.
 Errors carry `detail` (and for 422, `message` naming the field)."""
 
 
@@ -34,6 +37,7 @@ def create_app(cfg: HubConfig, engine_: sa.Engine | None = None, config_path: st
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        access_log.install()  # after uvicorn configured its loggers
         yield
         if applier:
             applier.close()
@@ -46,7 +50,10 @@ def create_app(cfg: HubConfig, engine_: sa.Engine | None = None, config_path: st
     app.state.engine, app.state.config, app.state.applier = db, cfg, applier
     app.state.phone_region = search.default_region([s.default_region for s in cfg.sources.values()])
     app.state.match_scorers = match.Scorers()
+    app.state.throttle = Throttle(cfg.api.max_failures, cfg.api.failure_window_seconds)
+    app.state.sessions = Sessions(cfg.api.session_hours)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(sa.exc.OperationalError, store_busy)
     for module in (golden, search, changes, export, match, review, apply, admin, ui):
         app.include_router(module.router)
 

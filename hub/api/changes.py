@@ -32,10 +32,13 @@ from hub import store
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.golden import to_model
-from hub.api.schemas import ChangeEvent, ChangePage
+from hub.api.schemas import ChangeEvent, ChangePage, Text, UtcTime
 
 Position = tuple[datetime, str, int, int]  # published at, golden id, kind (0 version, 1 retired), version
 router = APIRouter(prefix="/v1", tags=["change feed"], dependencies=[Depends(require("reader"))])
+
+
+_LAST = 2**31 - 1  # above every version number
 
 
 def encode(pos: Position) -> str:
@@ -44,16 +47,18 @@ def encode(pos: Position) -> str:
 
 
 def decode(cursor: str) -> Position:
-    """ValueError when `cursor` is not one this feed handed out."""
+    """ValueError when `cursor` is not one this feed handed out: each part is checked as `encode` writes
+    it, so a forged cursor cannot reach the store as an out-of-range value."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, gid, kind, version = text.split("|")
-        return datetime.fromisoformat(at), gid, int(kind), int(version)
+        pos = datetime.fromisoformat(at), gid, int(kind), int(version)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValueError("not a cursor of this feed: pass next_cursor exactly as it was returned") from None
-
-
-_LAST = 2**31 - 1  # above every version number
+        pos = None
+    forged = pos is None or pos[0].tzinfo or len(pos[1]) > 32 or "\x00" in pos[1] or pos[2] not in (0, 1)
+    if forged or not 0 <= pos[3] <= _LAST:
+        raise ValueError("not a cursor of this feed: pass next_cursor exactly as it was returned")
+    return pos
 
 
 def _key(*values: Any) -> sa.Tuple:
@@ -115,9 +120,9 @@ def _event(e: dict[str, Any]) -> ChangeEvent:
 @router.get("/changes", summary="Golden records changed since a cursor or a time", response_model=ChangePage)
 def get_changes(
     request: Request,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[Text | None, Query(description="next_cursor of the previous page")] = None,
     since: Annotated[
-        datetime | None, Query(description="start at this time (inclusive; naive: UTC) instead of a cursor")
+        UtcTime | None, Query(description="start at this time (inclusive; naive: UTC) instead of a cursor")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="events per page")] = 1000,
 ) -> ChangePage:
@@ -134,7 +139,7 @@ def get_changes(
     except ValueError as exc:
         invalid("cursor", str(exc), value=cursor)
     if since is not None:
-        after = (store._utc_naive(since), "", 0, 0)  # before every event at `since`
+        after = (since, "", 0, 0)  # before every event at `since` (naive UTC: UtcTime)
     with engine(request).connect() as conn:
         events, more = changes(conn, after, limit)
     next_cursor = encode(events[-1]["pos"]) if events else (cursor if cursor is not None else None)

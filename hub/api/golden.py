@@ -11,10 +11,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
 from hub import store
 from hub.api.auth import engine, require
-from hub.api.schemas import GoldenRecord, History, Problem, Sources
+from hub.api.schemas import GoldenRecord, History, Problem, Sources, Text, UtcTime
 
 router = APIRouter(prefix="/v1", tags=["golden records"], dependencies=[Depends(require("reader"))])
-GoldenId = Annotated[str, Path(max_length=32, examples=["G00000042"], description="a golden id, live or retired")]
+GoldenId = Annotated[Text, Path(max_length=32, examples=["G00000042"], description="a golden id, live or retired")]
 _NOT_FOUND = {404: {"model": Problem, "description": "unknown id"}}
 _GONE = {410: {"model": Problem, "description": "retired with no survivor: all its source records are gone"}}
 
@@ -70,7 +70,7 @@ def get_golden(
     request: Request,
     golden_id: GoldenId,
     as_of: Annotated[
-        datetime | None,
+        UtcTime | None,
         Query(description="ISO timestamp (naive: UTC): the version valid then", examples=["2026-01-01T00:00:00Z"]),
     ] = None,
 ) -> GoldenRecord:
@@ -133,8 +133,8 @@ def get_sources(request: Request, golden_id: GoldenId) -> Sources:
 )
 def get_by_source_key(
     request: Request,
-    source_system: Annotated[str, Path(max_length=64, examples=["crm"])],
-    source_key: Annotated[str, Path(max_length=255, examples=["100003"])],
+    source_system: Annotated[Text, Path(max_length=64, examples=["crm"])],
+    source_key: Annotated[Text, Path(max_length=255, examples=["100003"])],
 ) -> GoldenRecord:
     systems = list(request.app.state.config.sources)
     if source_system not in systems:

@@ -80,6 +80,13 @@ def revoke_key(engine: sa.Engine, key_id: str) -> bool:
     return done.rowcount > 0
 
 
+def live_key(conn: sa.Connection, key_id: str) -> ApiKey | None:
+    """The key `key_id` unless it is unknown or revoked (a web UI session checks its key on every request)."""
+    k = store.api_keys.c
+    row = conn.execute(sa.select(store.api_keys).where(k.key_id == key_id, k.revoked_at.is_(None))).first()
+    return _key(row) if row else None
+
+
 def authenticate(conn: sa.Connection, raw: str) -> ApiKey | None:
     """The live key `raw` is, or None (malformed, unknown, wrong secret, revoked)."""
     m = _KEY.match(raw.strip())

@@ -6,6 +6,7 @@ records through hub.api.apply (at once under `hub serve`, else on the next pipel
 from __future__ import annotations
 
 import json
+import math
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -13,12 +14,13 @@ import duckdb
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
-from hub import store
+from hub import store, validity
 from hub.api.apply import after_change
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.keys import ApiKey
 from hub.api.schemas import (
+    MAX_PAGE,
     Decision,
     DecisionIn,
     DecisionOut,
@@ -31,15 +33,16 @@ from hub.api.schemas import (
     ReviewPage,
     ReviewPair,
     SplitIn,
+    Text,
 )
 from hub.config import HubConfig
-from hub.model import CONSENT_FIELDS, DUCKDB_TYPES, Consent
+from hub.model import DUCKDB_TYPES, FieldType
 
 router = APIRouter(prefix="/v1", tags=["steward review"])
 Reader = Annotated[ApiKey, Depends(require("reader"))]
 Steward = Annotated[ApiKey, Depends(require("steward"))]
-RecordId = Annotated[str, Path(max_length=320, examples=["crm:0035g00001slfjeAAA"])]
-GoldenId = Annotated[str, Path(max_length=32, examples=["G00000042"])]
+RecordId = Annotated[Text, Path(max_length=320, examples=["crm:0035g00001slfjeAAA"])]
+GoldenId = Annotated[Text, Path(max_length=32, examples=["G00000042"])]
 _NOT_FOUND = {404: {"model": Problem, "description": "unknown id or pair"}}
 SORTS = {"probability_desc": "desc", "probability_asc": "asc"}
 
@@ -69,9 +72,9 @@ def list_queue(
     _key: Reader,
     min_probability: Annotated[float, Query(ge=0, le=1)] = 0.0,
     max_probability: Annotated[float, Query(ge=0, le=1)] = 1.0,
-    source: Annotated[str | None, Query(max_length=64, description="pairs with a record of this source")] = None,
+    source: Annotated[Text | None, Query(max_length=64, description="pairs with a record of this source")] = None,
     sort: Annotated[Literal["probability_desc", "probability_asc"], Query()] = "probability_desc",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> ReviewPage:
     """Pairs in the review band of the last published run, less those decided since. Ties in
@@ -144,9 +147,10 @@ def decide(request: Request, key: Steward, body: DecisionIn) -> DecisionOut:
 
 
 def pin_text(cfg: HubConfig, field: str, value: Any) -> str | None:
-    """The pin value as the store keeps it (text), checked the way survivorship will read it: the
-    field must be an attribute (canonical or an extra of hub.yaml) and the value must cast to its
-    type, so an accepted pin never stops a run. Refuses with a 422 naming `field` or `value`."""
+    """The pin value as the store keeps it (text), checked the way survivorship will read it and the golden
+    gate will judge it: the field must be an attribute (canonical or an extra of hub.yaml), the value must
+    cast to its type and be a valid value of the field (hub.validity), so an accepted pin never stops a
+    run. Refuses with a 422 naming `field` or `value`."""
     ftype = cfg.field_type(field)
     if ftype is None:
         known = sorted({*store.ATTRIBUTES, *cfg.attributes})
@@ -154,14 +158,30 @@ def pin_text(cfg: HubConfig, field: str, value: Any) -> str | None:
     if value is None:
         return None
     text = str(value).lower() if isinstance(value, bool) else str(value)
-    if field in CONSENT_FIELDS and text not in {c.value for c in Consent}:
-        invalid("value", f"a consent pin is one of {[c.value for c in Consent]}, got {text!r}", "body", value)
-    sql_type = DUCKDB_TYPES[ftype]
-    with duckdb.connect() as db:
-        cast = db.execute(f"SELECT TRY_CAST(? AS {sql_type})", [text]).fetchone()[0]
-    if cast is None:
+    typed = _typed(ftype, text)
+    if typed is None:
+        sql_type = DUCKDB_TYPES[ftype]
         invalid("value", f"{text!r} cannot be read as {ftype.value} ({sql_type}), the type of {field}", "body", value)
-    return cast.isoformat() if isinstance(cast, date | datetime) else text
+    reason = validity.problem(field, typed)
+    if reason:
+        invalid("value", f"{text!r} is {reason}, so it cannot be the {field} of a golden record", "body", value)
+    return typed.isoformat() if isinstance(typed, date | datetime) else text
+
+
+def _typed(ftype: FieldType, text: str) -> Any:
+    """`text` read as survivorship reads a pin (DuckDB's cast) and then as the store and the API hold it
+    (Python): None when either cannot, e.g. a date in year 99999 or a number that is not finite."""
+    with duckdb.connect() as db:
+        cast = db.execute(f"SELECT TRY_CAST(? AS {DUCKDB_TYPES[ftype]})::VARCHAR", [text]).fetchall()[0][0]
+    readers = {FieldType.DATE: date.fromisoformat, FieldType.TIMESTAMP: datetime.fromisoformat,
+               FieldType.INTEGER: int, FieldType.DOUBLE: float, FieldType.BOOLEAN: lambda b: b == "true"}  # fmt: skip
+    if cast is None or ftype == FieldType.STRING:
+        return cast
+    try:
+        typed = readers[ftype](cast)
+    except ValueError:
+        return None
+    return None if isinstance(typed, float) and not math.isfinite(typed) else typed
 
 
 @router.post(
@@ -192,7 +212,7 @@ def pin(request: Request, key: Steward, golden_id: GoldenId, body: PinIn) -> Pin
     responses=_NOT_FOUND,
 )
 def unpin(
-    request: Request, _key: Steward, golden_id: GoldenId, field: Annotated[str, Path(max_length=64)]
+    request: Request, _key: Steward, golden_id: GoldenId, field: Annotated[Text, Path(max_length=64)]
 ) -> dict[str, Any]:
     """Survivorship decides the field again, once applied (`applies`)."""
     with store.write_transaction(engine(request)) as conn:

@@ -5,9 +5,40 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, field_validator
 
+from hub import store
 from hub.model import ATTRIBUTE_FIELDS, FieldType
+
+MAX_PAGE = 1_000_000  # deepest page of a paged list: keeps offsets within every database's integers
+MAX_PIN_TEXT = 2000
+
+
+def _storable(text: str) -> str:
+    """Text any serving store can compare and keep: PostgreSQL refuses NUL characters, and a lone surrogate
+    (JSON's "\\ud800") is not UTF-8 at all."""
+    if "\x00" in text:
+        raise ValueError("must not contain NUL characters")
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        raise ValueError("is not valid Unicode text (it holds a lone surrogate)") from None
+    return text
+
+
+def _utc(t: datetime) -> datetime:
+    """`t` as the store keeps times (naive UTC); a time that would leave the calendar once moved to UTC
+    (0001-01-01T00:00:00+01:00) is refused."""
+    try:
+        return store._utc_naive(t)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+# Every text an API client sends (body, query, path): see _storable.
+Text = Annotated[str, AfterValidator(_storable)]
+# Every time a client sends, as naive UTC.
+UtcTime = Annotated[datetime, AfterValidator(_utc)]
 
 _PY_TYPES: dict[FieldType, type] = {
     FieldType.STRING: str,
@@ -115,6 +146,23 @@ class SearchHit(BaseModel):
     date_of_birth: date | None
 
 
+class SearchIn(BaseModel):
+    """Search criteria: give at least one of name, email, phone, postal_code."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Text | None = Field(None, max_length=200, examples=["Georgia Hopkins"])
+    email: Text | None = Field(None, max_length=320, examples=["ghopkins66@hotmail.co.uk"])
+    phone: Text | None = Field(None, max_length=40, description="any format; read as E.164")
+    postal_code: Text | None = Field(None, max_length=20, description="whole or a prefix (outward code)")
+    min_score: float = Field(50, ge=0, le=100, description="leave out candidates scoring less")
+    page: int = Field(1, ge=1, le=MAX_PAGE)
+    page_size: int = Field(20, ge=1, le=100)
+
+
+class SearchQuery(SearchIn):
+    model_config = ConfigDict(extra="ignore")  # a URL may carry other parameters (cache busters)
+
+
 class SearchPage(BaseModel):
     total: int = Field(description="candidates ranked (at or above min_score)")
     page: int
@@ -165,7 +213,7 @@ class NewApiKey(ApiKeyOut):
 
 class NewApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=255, examples=["billing-sync"])
+    name: Text = Field(min_length=1, max_length=255, examples=["billing-sync"])
     role: Literal["reader", "steward", "admin"]
 
 
@@ -222,10 +270,10 @@ class ReviewPair(BaseModel):
 
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id_l: str = Field(min_length=3, max_length=320, examples=["crm:0035g00001slfjeAAA"])
-    id_r: str = Field(min_length=3, max_length=320, examples=["billing:100042"])
+    id_l: Text = Field(min_length=3, max_length=320, examples=["crm:0035g00001slfjeAAA"])
+    id_r: Text = Field(min_length=3, max_length=320, examples=["billing:100042"])
     decision: Literal["match", "not_match", "skip"]
-    note: str | None = Field(None, max_length=2000)
+    note: Text | None = Field(None, max_length=2000)
 
 
 class DecisionOut(BaseModel):
@@ -238,8 +286,16 @@ class DecisionOut(BaseModel):
 
 class PinIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    field: str = Field(min_length=1, max_length=64, examples=["email"])
+    field: Text = Field(min_length=1, max_length=64, examples=["email"])
     value: str | int | float | bool | None = Field(examples=["amber.green@example.com"])
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        """Checked before the union picks a type, so an error names `value` alone."""
+        if isinstance(value, str) and len(_storable(value)) > MAX_PIN_TEXT:
+            raise ValueError(f"must be at most {MAX_PIN_TEXT} characters")
+        return value
 
 
 class Pin(BaseModel):
@@ -254,13 +310,15 @@ class Pin(BaseModel):
 
 class SplitIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    source_system: str = Field(min_length=1, max_length=64, examples=["web"])
-    source_key: str = Field(min_length=1, max_length=255, examples=["270"])
+    source_system: Text = Field(min_length=1, max_length=64, examples=["web"])
+    source_key: Text = Field(min_length=1, max_length=255, examples=["270"])
 
 
 class MergeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    golden_ids: list[str] = Field(min_length=2, max_length=2, examples=[["G00000042", "G00000107"]])
+    golden_ids: list[Annotated[Text, Field(max_length=32)]] = Field(
+        min_length=2, max_length=2, examples=[["G00000042", "G00000107"]]
+    )
 
 
 class Decisions(BaseModel):
@@ -302,17 +360,17 @@ class MatchIn(BaseModel):
             }
         },
     )
-    first_name: str | None = Field(None, max_length=200)
-    last_name: str | None = Field(None, max_length=200)
+    first_name: Text | None = Field(None, max_length=200)
+    last_name: Text | None = Field(None, max_length=200)
     date_of_birth: date | None = None
-    email: str | None = Field(None, max_length=320)
-    phone: str | None = Field(None, max_length=40, description="any format; read as E.164")
-    address_line1: str | None = Field(None, max_length=500)
-    address_line2: str | None = Field(None, max_length=500)
-    city: str | None = Field(None, max_length=200)
-    region: str | None = Field(None, max_length=200)
-    postal_code: str | None = Field(None, max_length=20)
-    country: str | None = Field(None, pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
+    email: Text | None = Field(None, max_length=320)
+    phone: Text | None = Field(None, max_length=40, description="any format; read as E.164")
+    address_line1: Text | None = Field(None, max_length=500)
+    address_line2: Text | None = Field(None, max_length=500)
+    city: Text | None = Field(None, max_length=200)
+    region: Text | None = Field(None, max_length=200)
+    postal_code: Text | None = Field(None, max_length=20)
+    country: Text | None = Field(None, pattern="^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2")
 
 
 class ComparisonExplanation(BaseModel):

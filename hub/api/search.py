@@ -17,6 +17,7 @@ initials, is not found by name alone: add another criterion.
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from typing import Annotated
@@ -31,7 +32,7 @@ from rapidfuzz import fuzz, process, utils
 from hub import store
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
-from hub.api.schemas import SearchHit, SearchPage
+from hub.api.schemas import SearchHit, SearchIn, SearchPage, SearchQuery
 
 MAX_CANDIDATES = 5000
 PREFIX = 3
@@ -71,7 +72,10 @@ def name_words(name: str) -> list[str]:
 
 
 def _starts(expr: sa.ColumnElement, prefix: str) -> sa.ColumnElement[bool]:
-    """`expr` starts with `prefix`, as a range an index on `expr` answers."""
+    """`expr` starts with `prefix`, as a range an index on `expr` answers (open-ended after the last
+    character Unicode has, which has no successor)."""
+    if ord(prefix[-1]) == sys.maxunicode:
+        return expr >= prefix
     return sa.and_(expr >= prefix, expr < prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
@@ -157,42 +161,46 @@ def search(conn: sa.Connection, c: Criteria, min_score: float = 0) -> tuple[pd.D
 router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require("reader"))])
 
 
+@router.post("/search", summary="Search golden records, fuzzy-ranked (criteria in the body)", response_model=SearchPage)
+def post_search(request: Request, body: SearchIn) -> SearchPage:
+    """The same search as GET /v1/search with the criteria in a JSON body, so names, emails and phones stay
+    out of URLs (access logs, proxies, browser history). Give at least one of name, email, phone,
+    postal_code."""
+    return _search(request, body, "body")
+
+
 @router.get("/search", summary="Search golden records, fuzzy-ranked", response_model=SearchPage)
-def get_search(
-    request: Request,
-    name: Annotated[str | None, Query(max_length=200, examples=["Georgia Hopkins"])] = None,
-    email: Annotated[str | None, Query(max_length=320, examples=["ghopkins66@hotmail.co.uk"])] = None,
-    phone: Annotated[str | None, Query(max_length=40, description="any format; read as E.164")] = None,
-    postal_code: Annotated[str | None, Query(max_length=20, description="whole or a prefix (outward code)")] = None,
-    min_score: Annotated[float, Query(ge=0, le=100, description="leave out candidates scoring less")] = 50,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
-) -> SearchPage:
+def get_search(request: Request, query: Annotated[SearchQuery, Query()]) -> SearchPage:
     """Give at least one of name, email, phone, postal_code. Candidates come from index range scans
     (see hub/api/search.py), are ranked by the mean rapidfuzz similarity over the criteria given
-    (`score`, 0-100), and paginated; `total` counts every ranked candidate."""
-    raw = {"name": name, "email": email, "phone": phone, "postal_code": postal_code}
+    (`score`, 0-100), and paginated; `total` counts every ranked candidate. Prefer POST /v1/search:
+    criteria in a URL end up in logs (`hub serve` keeps them out of its own access log)."""
+    return _search(request, query, "query")
+
+
+def _search(request: Request, asked: SearchIn, where: str) -> SearchPage:
+    raw = {"name": asked.name, "email": asked.email, "phone": asked.phone, "postal_code": asked.postal_code}
     given = {k: (v.strip() or None) if v else None for k, v in raw.items()}
     if not any(given.values()):
-        invalid("name", "give at least one of name, email, phone, postal_code")
+        invalid("name", "give at least one of name, email, phone, postal_code", where)
     if given["name"] is not None and not name_words(given["name"]):
-        invalid("name", "no letters to search for", value=name)
+        invalid("name", "no letters to search for", where, asked.name)
     e164 = None
     if given["phone"]:
         e164 = normalize_phone(given["phone"], request.app.state.phone_region)
         if e164 is None:
-            invalid("phone", f"{phone!r} is not a phone number (with no country code it is read as "
-                    f"{request.app.state.phone_region})", value=phone)  # fmt: skip
+            invalid("phone", f"{asked.phone!r} is not a phone number (with no country code it is read as "
+                    f"{request.app.state.phone_region})", where, asked.phone)  # fmt: skip
     criteria = Criteria(given["name"], given["email"], e164, given["postal_code"])
     with engine(request).connect() as conn:
-        ranked, truncated = search(conn, criteria, min_score)
-    start = (page - 1) * page_size
-    shown = ranked.iloc[start : start + page_size]
+        ranked, truncated = search(conn, criteria, asked.min_score)
+    start = (asked.page - 1) * asked.page_size
+    shown = ranked.iloc[start : start + asked.page_size]
     hits = shown.astype(object).where(shown.notna(), None)
     return SearchPage(
         total=len(ranked),
-        page=page,
-        page_size=page_size,
+        page=asked.page,
+        page_size=asked.page_size,
         truncated=truncated,
         results=[SearchHit(**row) for row in hits.to_dict("records")],
     )

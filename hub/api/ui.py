@@ -1,9 +1,11 @@
 """The steward web UI under /ui: server-rendered pages (Jinja2) over the same store and API functions
-as the REST endpoints, so the two cannot disagree. A steward signs in with an API key, kept in an
-HttpOnly, SameSite=Strict cookie; every form carries a CSRF token derived from that key with a
-secret made at start (a restart only asks for a page reload). Readers may look; deciding, splitting,
-merging and pinning need the steward role. Decisions and pins reach golden records as the API's do
-(hub.api.apply: at once under `hub serve`, else at the next pipeline run); the pages say which."""
+as the REST endpoints, so the two cannot disagree. A steward signs in with an API key and gets a
+server-side session (hub.api.sessions): the HttpOnly, SameSite=Strict cookie holds only its random id,
+and signing out ends it. Failed sign-ins are throttled like failed API key checks (hub.api.throttle).
+Every form carries a CSRF token derived from the session id with a secret made at start. Readers may
+look; deciding, splitting, merging and pinning need the steward role. Decisions and pins reach golden
+records as the API's do (hub.api.apply: at once under `hub serve`, else at the next pipeline run); the
+pages say which."""
 
 from __future__ import annotations
 
@@ -26,14 +28,15 @@ from fastapi.templating import Jinja2Templates
 
 from hub import store
 from hub.api import golden, review
-from hub.api.auth import engine
+from hub.api.auth import engine, throttled
 from hub.api.errors import invalid
-from hub.api.keys import ApiKey, authenticate, role_allows
-from hub.api.schemas import Applies, DecisionIn, MergeIn, PinIn, SplitIn
+from hub.api.keys import ApiKey, authenticate, live_key, role_allows
+from hub.api.schemas import MAX_PAGE, Applies, DecisionIn, MergeIn, PinIn, SplitIn, Text
 from hub.model import CANONICAL_FIELDS
 
-COOKIE = "hub_ui_key"
+COOKIE = "hub_ui_session"
 PAGE_SIZE = 50
+MAX_POS = MAX_PAGE * PAGE_SIZE  # a position in the queue, as deep as the deepest page
 _SECRET = secrets.token_bytes(32)
 _TEMPLATES = Jinja2Templates(directory=FilePath(__file__).with_name("templates"))
 
@@ -57,7 +60,7 @@ WHEN = {
     "now": "Golden records are being updated now; reload in a few seconds to see it.",
     "next_run": "Golden records follow at the next pipeline run.",
 }
-RecordId = Annotated[str, Path(min_length=3, max_length=320)]
+RecordId = Annotated[Text, Path(min_length=3, max_length=320)]
 Sort = Literal["probability_desc", "probability_asc"]
 
 
@@ -95,17 +98,19 @@ router = APIRouter(prefix="/ui", include_in_schema=False, route_class=_HtmlError
 # ------------------------------------------------------------------------------------ sign-in and CSRF
 
 
-def csrf_token(raw_key: str) -> str:
-    return hmac.new(_SECRET, raw_key.encode(), hashlib.sha256).hexdigest()
+def csrf_token(session_id: str) -> str:
+    return hmac.new(_SECRET, session_id.encode(), hashlib.sha256).hexdigest()
 
 
 def signed_in(request: Request) -> ApiKey:
-    """The key of the session cookie; no or a dead key (revoked since) sends the browser to sign in."""
-    raw = request.cookies.get(COOKIE)
+    """The key of the session in the cookie; no, an ended or expired session, or a key revoked since,
+    sends the browser to sign in."""
+    session_id = request.cookies.get(COOKIE)
+    key_id = request.app.state.sessions.key_id(session_id) if session_id else None
     key = None
-    if raw:
+    if key_id:
         with engine(request).connect() as conn:
-            key = authenticate(conn, raw)
+            key = live_key(conn, key_id)
     if key is None:
         raise HTTPException(303, "sign in first", headers={"Location": "/ui/login"})
     return key
@@ -114,7 +119,7 @@ def signed_in(request: Request) -> ApiKey:
 Viewer = Annotated[ApiKey, Depends(signed_in)]
 
 
-def checked_form(request: Request, key: Viewer, csrf: Annotated[str, Form()] = "") -> ApiKey:
+def checked_form(request: Request, key: Viewer, csrf: Annotated[Text, Form()] = "") -> ApiKey:
     """A POST of a signed-in session whose form carries the session's CSRF token."""
     if not hmac.compare_digest(csrf.encode(), csrf_token(request.cookies[COOKIE]).encode()):
         raise HTTPException(403, "The form's security token is missing or out of date: reload the page and try again.")
@@ -131,10 +136,10 @@ Steward = Annotated[ApiKey, Depends(steward)]
 
 
 def _page(request: Request, name: str, key: ApiKey | None, status: int = 200, **context: Any) -> Response:
-    raw = request.cookies.get(COOKIE)
+    session_id = request.cookies.get(COOKIE)
     context |= {
         "key": key,
-        "csrf": csrf_token(raw) if key and raw else "",
+        "csrf": csrf_token(session_id) if key and session_id else "",
         "can_write": key is not None and role_allows(key.role, "steward"),
         "notice": _notice(request.query_params.get("notice", ""), request.query_params.get("applies", "")),
         "applies_now": _applies_now(request),
@@ -164,24 +169,37 @@ def login_form(request: Request) -> Response:
 
 
 @router.post("/login")
-def login(request: Request, api_key: Annotated[str, Form(max_length=200)] = "") -> Response:
+def login(request: Request, api_key: Annotated[Text, Form(max_length=200)] = "") -> Response:
+    who, wait = throttled(request, api_key)
+    if wait:
+        message = f"Too many failed sign-ins from this address or with this key: try again in {wait} seconds."
+        response = _page(request, "login.html", None, 429, error=message)
+        response.headers["Retry-After"] = str(wait)
+        return response
     with engine(request).connect() as conn:
         key = authenticate(conn, api_key)
     if key is None:
+        request.app.state.throttle.failed(who)
         message = (
             "That key is not valid (unknown, mistyped or revoked): paste the whole key that hub apikey create printed."
         )
         return _page(request, "login.html", None, 401, error=message)
+    sessions = request.app.state.sessions
     response = RedirectResponse("/ui/review", 303)
     secure = request.url.scheme == "https"
-    response.set_cookie(COOKIE, api_key.strip(), httponly=True, samesite="strict", secure=secure, path="/ui")
+    response.set_cookie(
+        COOKIE, sessions.start(key.key_id), max_age=int(sessions.seconds), httponly=True, samesite="strict",
+        secure=secure, path="/ui",
+    )  # fmt: skip
     return response
 
 
 @router.post("/logout")
-def logout(_key: Annotated[ApiKey, Depends(checked_form)]) -> Response:
+def logout(request: Request, _key: Annotated[ApiKey, Depends(checked_form)]) -> Response:
+    """Ends the session on the server: the same cookie, replayed, no longer opens /ui."""
+    request.app.state.sessions.end(request.cookies[COOKIE])
     response = RedirectResponse("/ui/login", 303)
-    response.delete_cookie(COOKIE, path="/ui")
+    response.delete_cookie(COOKIE, path="/ui", httponly=True, samesite="strict")
     return response
 
 
@@ -213,7 +231,7 @@ class QueueView:
 def queue_view(
     min_probability: Annotated[float, Query(ge=0, le=1)] = 0.0,
     max_probability: Annotated[float, Query(ge=0, le=1)] = 1.0,
-    source: Annotated[str, Query(max_length=64)] = "",
+    source: Annotated[Text, Query(max_length=64)] = "",
     sort: Sort = "probability_desc",
 ) -> QueueView:
     return QueueView(min_probability, max_probability, source, sort)
@@ -229,7 +247,7 @@ def queue(
     request: Request,
     key: Viewer,
     view: Annotated[QueueView, Depends(queue_view)],
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     offset = (page - 1) * PAGE_SIZE
     with engine(request).connect() as conn:
@@ -288,7 +306,7 @@ def pair_view(
     id_l: RecordId,
     id_r: RecordId,
     view: Annotated[QueueView, Depends(queue_view)],
-    pos: Annotated[int, Query(ge=0)] = 0,
+    pos: Annotated[int, Query(ge=0, le=MAX_POS)] = 0,
 ) -> Response:
     return _pair_page(request, key, id_l, id_r, view, pos)
 
@@ -314,11 +332,11 @@ def pair_decide(
     id_l: RecordId,
     id_r: RecordId,
     decision: Annotated[Literal["match", "not_match", "skip"], Form()],
-    note: Annotated[str, Form(max_length=2000)] = "",
-    pos: Annotated[int, Form(ge=0)] = 0,
+    note: Annotated[Text, Form(max_length=2000)] = "",
+    pos: Annotated[int, Form(ge=0, le=MAX_POS)] = 0,
     min_probability: Annotated[float, Form(ge=0, le=1)] = 0.0,
     max_probability: Annotated[float, Form(ge=0, le=1)] = 1.0,
-    source: Annotated[str, Form(max_length=64)] = "",
+    source: Annotated[Text, Form(max_length=64)] = "",
     sort: Annotated[Sort, Form()] = "probability_desc",
 ) -> Response:
     """Through the same function as POST /v1/review/decision; then on to the next pair of the queue."""
@@ -401,8 +419,8 @@ def golden_split(
     request: Request,
     key: Steward,
     golden_id: review.GoldenId,
-    source_system: Annotated[str, Form(min_length=1, max_length=64)],
-    source_key: Annotated[str, Form(min_length=1, max_length=255)],
+    source_system: Annotated[Text, Form(min_length=1, max_length=64)],
+    source_key: Annotated[Text, Form(min_length=1, max_length=255)],
 ) -> Response:
     body = SplitIn(source_system=source_system, source_key=source_key)
     return _golden_action(request, key, golden_id, "split", lambda: review.split(request, key, golden_id, body).applies)
@@ -410,7 +428,7 @@ def golden_split(
 
 @router.post("/golden/{golden_id}/merge")
 def golden_merge(
-    request: Request, key: Steward, golden_id: review.GoldenId, other: Annotated[str, Form(max_length=32)] = ""
+    request: Request, key: Steward, golden_id: review.GoldenId, other: Annotated[Text, Form(max_length=32)] = ""
 ) -> Response:
     def merge() -> Applies:
         if not other.strip():
@@ -425,8 +443,8 @@ def golden_pin(
     request: Request,
     key: Steward,
     golden_id: review.GoldenId,
-    field: Annotated[str, Form(min_length=1, max_length=64)],
-    value: Annotated[str, Form(max_length=2000)] = "",
+    field: Annotated[Text, Form(min_length=1, max_length=64)],
+    value: Annotated[Text, Form(max_length=2000)] = "",
 ) -> Response:
     def pin() -> Applies:
         if not value.strip():
@@ -438,7 +456,10 @@ def golden_pin(
 
 @router.post("/golden/{golden_id}/unpin")
 def golden_unpin(
-    request: Request, key: Steward, golden_id: review.GoldenId, field: Annotated[str, Form(min_length=1, max_length=64)]
+    request: Request,
+    key: Steward,
+    golden_id: review.GoldenId,
+    field: Annotated[Text, Form(min_length=1, max_length=64)],
 ) -> Response:
     return _golden_action(
         request, key, golden_id, "unpin", lambda: review.unpin(request, key, golden_id, field)["applies"]
