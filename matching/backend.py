@@ -9,7 +9,7 @@ for data beyond one machine) by adding a second implementation here.
 Training never hands a user a Splink exception: it follows a match plan (matching/plan.py) built from the fields
 the records fill, each step starts from the last good model (a step Splink fails on is skipped with a warning
 naming it: Splink may have changed its settings before raising, so the linker is rebuilt from the checkpoint),
-and the trained model is made sane before it is saved (see `regularize` and `estimate_prior`).
+and the trained model is made sane before it is saved (see `regularize`, `discount_matches` and `estimate_prior`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ M_RANGE = (1e-3, 1 - 1e-9)  # an m under 0.1%: disagreement among matches unseen
 U_RANGE = (1e-9, 1 - 1e-9)  # u probabilities outside this are estimation artefacts
 PRIOR_PAIRS_FLOOR = 1e-3  # pairs scored below this probability add nothing to the expected number of matches
 PRIOR_SAMPLE_RECORDS = 200_000  # the prior is estimated on a random sample of this many records beyond it
+U_KEPT = 0.1  # discount_matches keeps at least this share of a sampled u: the prior it subtracts by is an estimate
 
 
 class TrainingError(Exception):
@@ -66,6 +67,22 @@ def regularize(model: Model, say: Callable[[str], None] = lambda _line: None) ->
                     "weight of a stronger level above it")  # fmt: skip
                 level["m_probability"] = best * u
             best = min(best, level["m_probability"] / u)
+    return out
+
+
+def discount_matches(model: Model, prior: float) -> Model:
+    """u as the share of non-matching pairs at each level. Random sampling estimates u over all pairs, and a share
+    `prior` of them match: where records have many duplicates (one in a thousand pairs match, not one in a
+    million), the pairs agreeing on a name or an e-mail are mostly matches, and the sampled u caps every strong
+    level near -log2(prior) bits. Since u_sampled = prior * m + (1 - prior) * u, u is (u_sampled - prior * m) /
+    (1 - prior), kept at U_KEPT of the sampled value at least (the prior is an estimate, and so is m)."""
+    out = json.loads(json.dumps(model))
+    for comparison in out["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if level.get("is_null_level") or not isinstance(m, float) or not isinstance(u, float):
+                continue
+            level["u_probability"] = max((u - prior * m) / (1 - prior), U_KEPT * u)
     return out
 
 
@@ -173,10 +190,13 @@ class DuckDBSplinkBackend(MatcherBackend):
             except Exception as exc:  # a session Splink cannot run leaves the model as it was before it
                 say(f"warning: EM session {rule.name} skipped: {_reason(exc)}")
                 linker = self._linker(records_table, checkpoint)
-        model = regularize(checkpoint, say)
+        model = regularize(checkpoint)
         missing = untrained_levels(model)
         if missing:
             say(f"warning: {len(missing)} level(s) never seen in training, weight 0: {', '.join(missing)}")
+        # u without the matches among the sampled pairs, then the prior again with the stronger weights
+        prior = self.estimate_prior(records_table, model, plan, lambda _line: None)
+        model = regularize(discount_matches(model, prior), say)
         model["probability_two_random_records_match"] = self.estimate_prior(records_table, model, plan, say)
         return model
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 
+import duckdb
 import pytest
 import yaml
 
@@ -15,8 +17,9 @@ from hub.cli import main
 from hub.config import ConfigError, load_config
 from hub.workspace import Workspace
 from matching import models, plan
-from matching.backend import regularize
+from matching.backend import U_KEPT, discount_matches, regularize
 from matching.run import match
+from matching.settings import COMPARISONS
 
 FIELDS = {  # canonical field -> what leaving it out of every source takes with it
     "email": "email",
@@ -174,3 +177,48 @@ def test_a_weaker_level_never_outweighs_a_stronger_one_and_probabilities_stay_re
     kept = copy.deepcopy(original)
     regularize(original)
     assert original == kept  # a new model: the trained one is left as it was
+
+
+def test_sampled_u_is_discounted_by_the_matches_among_the_sampled_pairs():
+    # one pair in a thousand matches: the sampled u of an exact name (5e-4) is mostly those matches (1e-3 * 0.45)
+    prior, exact, other = 1e-3, (0.45, 5e-4), (0.05, 0.99)
+    fixed = discount_matches(_model([exact, other]), prior)
+    u = [lvl["u_probability"] for lvl in fixed["comparisons"][0]["comparison_levels"][1:]]
+    assert u[0] == pytest.approx((5e-4 - prior * 0.45) / (1 - prior))
+    assert u[1] == pytest.approx(0.99, rel=1e-3)  # disagreement: almost all non-matches, barely moves
+    # u never drops below what the estimates can tell apart from zero
+    assert discount_matches(_model([(0.9, 5e-4)]), prior)["comparisons"][0]["comparison_levels"][1][
+        "u_probability"
+    ] == pytest.approx(U_KEPT * 5e-4)
+
+
+def _level(comparison: str, left: dict, right: dict) -> str:
+    """The first level of a library comparison a pair of standardized values falls into ('else' when none)."""
+    spec = COMPARISONS[comparison]
+    columns = {c for lvl in spec.levels for c in lvl.columns} | {
+        c for lvl in spec.levels for c in re.findall(r"\b([a-z_0-9]+)_[lr]\b", lvl.sql)
+    }
+    values = ", ".join(
+        f"{v!r}::VARCHAR AS {c}_{side}" if (v := row.get(c)) is not None else f"NULL::VARCHAR AS {c}_{side}"
+        for side, row in (("l", left), ("r", right))
+        for c in sorted(columns)
+    )
+    cases = " ".join(f"WHEN {lvl.sql} THEN '{lvl.name}'" for lvl in spec.levels)
+    return duckdb.sql(f"SELECT CASE {cases} ELSE 'else' END FROM (SELECT {values})").fetchall()[0][0]
+
+
+def test_a_name_part_missing_on_one_side_is_its_own_level_not_a_disagreement():
+    durr = {"last_name_std": "durr", "first_name_canonical": None}
+    assert _level("name", durr, {**durr, "first_name_std": "john", "first_name_canonical": "john"}) == (
+        "last_first_missing"
+    )
+    assert _level("name", {**durr, "first_name_std": "ann"}, {**durr, "first_name_std": "zoe"}) == "last_only"
+    amelia = {"first_name_std": "amelia", "first_name_canonical": "amelia"}
+    assert _level("name", amelia, {**amelia, "last_name_std": "cole"}) == "first_last_missing"
+
+
+def test_an_address_line_written_on_the_other_line_is_its_own_level():
+    left = {"address_line1_std": "oyster farm", "address_line2_std": "basedow st"}
+    right = {"address_line1_std": "basedow st", "address_line2_std": "oyster farm"}
+    assert _level("address_line2", left, right) == "other_line"
+    assert _level("address_line2", left, {**right, "address_line1_std": "mann pl", "address_line2_std": "x"}) == "else"
