@@ -75,12 +75,15 @@ def discount_matches(model: Model, prior: float) -> Model:
     `prior` of them match: where records have many duplicates (one in a thousand pairs match, not one in a
     million), the pairs agreeing on a name or an e-mail are mostly matches, and the sampled u caps every strong
     level near -log2(prior) bits. Since u_sampled = prior * m + (1 - prior) * u, u is (u_sampled - prior * m) /
-    (1 - prior), kept at U_KEPT of the sampled value at least (the prior is an estimate, and so is m)."""
+    (1 - prior), kept at U_KEPT of the sampled value at least (the prior is an estimate, and so is m). A level with a
+    term-frequency adjustment keeps its u: its weight is m / (the value's frequency), which u does not enter."""
     out = json.loads(json.dumps(model))
     for comparison in out["comparisons"]:
         for level in comparison["comparison_levels"]:
             m, u = level.get("m_probability"), level.get("u_probability")
-            if level.get("is_null_level") or not isinstance(m, float) or not isinstance(u, float):
+            if level.get("is_null_level") or level.get("tf_adjustment_column"):
+                continue
+            if not isinstance(m, float) or not isinstance(u, float):
                 continue
             level["u_probability"] = max((u - prior * m) / (1 - prior), U_KEPT * u)
     return out

@@ -8,7 +8,8 @@ Why these comparisons:
 - names are compared jointly, so a record with first and last name swapped, or a nickname (Bob ~ Robert via
   first_name_canonical), scores as the evidence it is rather than as two disagreements; a full name gets a
   term-frequency adjustment (a common name is weak evidence); a name part missing on one side is not a
-  disagreement, so the part both have is its own level, weighed by how common it is;
+  disagreement, so the part both have is its own level (without a term-frequency adjustment: Splink weighs a value's
+  frequency against the level's u, and this level's u is also the chance that a name part is missing);
 - emails compare exactly (address, or username at another provider, term-frequency adjusted) and never fuzzily:
   addresses derived from one name are alike for different people;
 - dates of birth tolerate one keying slip (one character, or day and month swapped) before falling to the same
@@ -91,10 +92,9 @@ COMPARISONS: dict[str, ComparisonSpec] = {
                       f"jaro_winkler_similarity({_FIRST}_l, {_FIRST}_r) >= {JW_NAME} "
                       f"AND jaro_winkler_similarity({_LAST}_l, {_LAST}_r) >= {JW_NAME}", (_FIRST, _LAST)),
                 Level("last_first_missing", "exact last, first name missing on one side",
-                      f"{_both(_LAST, _LAST)} AND ({_FIRST}_l IS NULL OR {_FIRST}_r IS NULL)", (_LAST,),
-                      tf_column=_LAST),
+                      f"{_both(_LAST, _LAST)} AND ({_FIRST}_l IS NULL OR {_FIRST}_r IS NULL)", (_LAST,)),
                 Level("first_last_missing", "first, last name missing on one side",
-                      f"{_SAME_FIRST} AND ({_LAST}_l IS NULL OR {_LAST}_r IS NULL)", (_FIRST,), tf_column=_FIRST),
+                      f"{_SAME_FIRST} AND ({_LAST}_l IS NULL OR {_LAST}_r IS NULL)", (_FIRST,)),
                 Level("last_only", "exact last only", _both(_LAST, _LAST), (_LAST,)),
                 Level("first_only", "first only", _SAME_FIRST, (_FIRST,)),
             ),

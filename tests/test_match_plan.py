@@ -190,6 +190,9 @@ def test_sampled_u_is_discounted_by_the_matches_among_the_sampled_pairs():
     assert discount_matches(_model([(0.9, 5e-4)]), prior)["comparisons"][0]["comparison_levels"][1][
         "u_probability"
     ] == pytest.approx(U_KEPT * 5e-4)
+    with_tf = _model([exact, other])
+    with_tf["comparisons"][0]["comparison_levels"][1]["tf_adjustment_column"] = "name_concat_std"
+    assert discount_matches(with_tf, prior)["comparisons"][0]["comparison_levels"][1]["u_probability"] == 5e-4
 
 
 def _level(comparison: str, left: dict, right: dict) -> str:
