@@ -89,6 +89,33 @@ def discount_matches(model: Model, prior: float) -> Model:
     return out
 
 
+def tf_levels(model: Model) -> dict[str, float]:
+    """tf column -> m, for each comparison whose exact (first) level has a term-frequency adjustment: there the value
+    is the whole field compared, so a match agrees on it with chance m (term_frequency_sql). A level on a part of a
+    field (an e-mail's user name at another provider) keeps Splink's own count: namesakes share the parts built from
+    their names far more often than a pair-out count of the part says."""
+    out: dict[str, float] = {}
+    for comparison in model["comparisons"]:
+        exact = next(lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level"))
+        column, m = exact.get("tf_adjustment_column"), exact.get("m_probability")
+        if column and isinstance(m, float):
+            out[column] = m
+    return out
+
+
+def term_frequency_sql(records_table: str, column: str, m: float, prior: float) -> str:
+    """A term-frequency lookup for `column` (`column`, tf_`column`) that leaves the pair out. Splink weighs agreeing
+    on a value by m / tf, tf standing for the chance that a non-matching record holds it, and counts tf as the
+    value's share of the records (c / n). A value held by few records is mostly held by one person's duplicates,
+    so that share is mostly the pair's own match: another record holds it with chance (c - 1) / (n - 1), of which
+    prior * m is that record being the same person. tf = ((c - 1) / (n - 1) - prior * m) / (1 - prior), at least
+    U_KEPT of c / n (the prior and m are estimates); for a common value it is the share Splink counts."""
+    share = f"((c - 1) / greatest(n - 1, 1) - {prior!r} * {m!r}) / (1 - {prior!r})"
+    return f"""SELECT {column}, greatest({U_KEPT} * c / n, {share}) AS tf_{column}
+               FROM (SELECT {column}, count(*)::DOUBLE AS c, sum(count(*)) OVER ()::DOUBLE AS n
+                     FROM {records_table} WHERE {column} IS NOT NULL GROUP BY {column})"""
+
+
 def _reason(exc: Exception) -> str:
     """Splink's message, first line only: what went wrong, without its advice about its own API."""
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
@@ -168,11 +195,15 @@ class DuckDBSplinkBackend(MatcherBackend):
         self.con = con
         self._scoring: tuple[Model, tuple[str, str], str] | None = None  # score_pairs: model, tables, Splink's SQL
 
-    def _linker(self, records_table: str, model: Model | Any) -> Linker:
+    def _linker(self, records_table: str, model: Model | Any, tf_lookups: dict[str, str] | None = None) -> Linker:
+        """A linker over `records_table`, with term-frequency lookup tables (column -> table) where given."""
         # Its own cursor on the same database: Splink's queries never meet a half-read result of ours.
         api = DuckDBAPI(connection=self.con.cursor())
         # Splink's chatter would drown the hub's own progress lines; train() reports what matters.
-        return Linker(api.register(records_table), model, log_level=logging.ERROR)
+        linker = Linker(api.register(records_table), model, log_level=logging.ERROR)
+        for column, table in (tf_lookups or {}).items():
+            linker.table_management.register_term_frequency_lookup(api.register(table), column)
+        return linker
 
     def train(self, records_table: str, plan: MatchPlan, progress: Callable[[str], None] | None = None) -> Model:
         say = progress or (lambda _line: None)
@@ -240,7 +271,12 @@ class DuckDBSplinkBackend(MatcherBackend):
         return prior
 
     def predict(self, records_table: str, model: Model, threshold: float, output_table: str) -> int:
-        linker = self._linker(records_table, model)
+        prior = model["probability_two_random_records_match"]
+        tf_lookups = {column: f"_tf_lookup_{column}" for column in tf_levels(model)}
+        for column, m in tf_levels(model).items():
+            sql = term_frequency_sql(records_table, column, m, prior)
+            self.con.execute(f"CREATE OR REPLACE TABLE {tf_lookups[column]} AS {sql}")
+        linker = self._linker(records_table, model, tf_lookups)
         n = scalar(self.con, f"SELECT count(*) FROM {records_table}")
         chunks = max(1, math.ceil(n / RECORDS_PER_CHUNK))
         scored = linker.inference.predict(
@@ -256,6 +292,8 @@ class DuckDBSplinkBackend(MatcherBackend):
                 SELECT {", ".join(keep)} FROM {scored.physical_name}"""
         )
         scored.drop_table_from_database_and_remove_from_cache()
+        for table in tf_lookups.values():
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
         return scalar(self.con, f"SELECT count(*) FROM {output_table}")
 
     def score_pairs(self, left_table: str, right_table: str, model: Model) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from hub.cli import main
 from hub.config import ConfigError, load_config
 from hub.workspace import Workspace
 from matching import models, plan
-from matching.backend import U_KEPT, discount_matches, regularize
+from matching.backend import U_KEPT, discount_matches, regularize, term_frequency_sql
 from matching.run import match
 from matching.settings import COMPARISONS
 
@@ -225,3 +225,15 @@ def test_an_address_line_written_on_the_other_line_is_its_own_level():
     right = {"address_line1_std": "basedow st", "address_line2_std": "oyster farm"}
     assert _level("address_line2", left, right) == "other_line"
     assert _level("address_line2", left, {**right, "address_line1_std": "mann pl", "address_line2_std": "x"}) == "else"
+
+
+def test_term_frequencies_leave_the_pair_out():
+    """A name held by two records is mostly one person's duplicates: the chance a non-matching record holds it is
+    far below its share of the records; a common name keeps about its share."""
+    con = duckdb.connect()
+    names = ["durr"] * 2 + ["smith"] * 200 + [f"name{i}" for i in range(798)]
+    con.execute("CREATE TABLE r AS SELECT unnest(?) AS last_name_std", [names])
+    prior, m = 1e-3, 0.9
+    tf = dict(con.execute(term_frequency_sql("r", "last_name_std", m, prior)).fetchall())
+    assert tf["durr"] == pytest.approx(U_KEPT * 2 / 1000)  # (1/999 - 0.0009) / 0.999 is below the floor
+    assert tf["smith"] == pytest.approx((199 / 999 - prior * m) / (1 - prior))
