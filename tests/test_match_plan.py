@@ -78,6 +78,7 @@ def test_a_data_set_without_a_field_trains_and_matches(demo, tmp_path, field):
         assert any(f"comparison {FIELDS[field]} left out" in line for line in lines), lines
         prior = model["probability_two_random_records_match"]
         assert 0 < prior < 0.01
+        check_pair_out_term_frequencies(ws, model)
     finally:
         ws.close()
 
@@ -225,6 +226,23 @@ def test_an_address_line_written_on_the_other_line_is_its_own_level():
     right = {"address_line1_std": "basedow st", "address_line2_std": "oyster farm"}
     assert _level("address_line2", left, right) == "other_line"
     assert _level("address_line2", left, {**right, "address_line1_std": "mann pl", "address_line2_std": "x"}) == "else"
+
+
+def check_pair_out_term_frequencies(ws: Workspace, model: dict) -> None:
+    """Predict scores an exact name with the pair-out lookup (term_frequency_sql), not Splink's own count."""
+    name = next(c for c in model["comparisons"] if c["output_column_name"] == "name")
+    exact = name["comparison_levels"][1]
+    lookup = term_frequency_sql("standardized_records", "name_concat_std", exact["m_probability"],
+                                model["probability_two_random_records_match"])  # fmt: skip
+    got = ws.con.execute(
+        f"""SELECT p.mw_tf_adj_name, log2(?) - log2(t.tf_name_concat_std) FROM scored_pairs AS p
+            JOIN standardized_records AS r ON r.unique_id = p.unique_id_l
+            JOIN ({lookup}) AS t USING (name_concat_std)
+            WHERE p.gamma_name = (SELECT max(gamma_name) FROM scored_pairs)""",
+        [exact["u_probability"]],
+    ).fetchall()
+    assert len(got) > 50
+    assert all(a == pytest.approx(b) for a, b in got)
 
 
 def test_term_frequencies_leave_the_pair_out():
