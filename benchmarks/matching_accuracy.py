@@ -26,7 +26,7 @@ import pandas as pd
 import plain_splink
 
 from connectors import pull_source
-from connectors.demo import init_demo
+from connectors.demo import bad_rows, init_demo
 from connectors.demo.flavours import FLAVOURS
 from hub.config import load_config
 from hub.workspace import Workspace
@@ -64,6 +64,11 @@ def main() -> None:
     truth = pd.read_csv(directory / "ground_truth.csv", dtype=str, keep_default_na=False)
     truth["record_id"] = truth.source_system + ":" + truth.source_key
     staged = set(ws.con.execute("SELECT source_system || ':' || source_key FROM staged_records").df().iloc[:, 0])
+    # The ingest rule: only a missing key quarantines; an unreadable date or phone is a field warning, and its record
+    # is matched on the rest, so it stays in the truth.
+    warned = truth[truth.bad_reason.ne("") & ~truth.bad_reason.isin(bad_rows.QUARANTINED)]
+    if lost := sorted(set(warned.record_id) - staged):
+        raise SystemExit(f"records with only a field warning were not staged: {lost[:5]}")
     truth = truth[truth.record_id.isin(staged)][["record_id", "person_id"]]
     truth_pairs = lm.true_pairs(truth)
     threshold = cfg.matching.auto_match_threshold
@@ -79,7 +84,8 @@ def main() -> None:
     base_pairs = base_pairs.rename(columns={"unique_id_l": "id_l", "unique_id_r": "id_r"})
 
     people = truth.person_id.nunique()
-    print(f"\n{args.flavour if args.dir is None else directory} demo: {len(truth):,} records of {people:,} people; "
+    print(f"\n{args.flavour if args.dir is None else directory} demo: {len(truth):,} records of {people:,} people "
+          f"({len(warned):,} with an unreadable date or phone, matched on the rest); "
           f"{len(truth_pairs):,} true matching pairs; auto-match threshold {threshold}\n")  # fmt: skip
     print(lm.HEADER + f"{'clusters':>10}{'seconds':>9}")
     for name, pairs, labels, seconds in (

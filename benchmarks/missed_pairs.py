@@ -13,8 +13,7 @@ import duckdb
 import pandas as pd
 from blocking_ceiling import never_compared_sql
 
-from matching.backend import DuckDBSplinkBackend, Model
-from matching.models import tf_columns
+from matching.backend import DuckDBSplinkBackend, Model, term_frequency_sql, tf_levels
 
 SHOWN = ("first_name_std", "last_name_std", "dob_str", "address_line1_std", "city_std", "postal_code_std")
 SHOWN += ("email_std", "phone_std")
@@ -81,10 +80,12 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
 
 
 def _scores(con: duckdb.DuckDBPyConnection, records: str, model: Model) -> pd.DataFrame:
-    """Unblocked Splink scores of the example pairs, with term frequencies counted over `records` as
-    Splink counts them (share of the non-null values)."""
-    tf = ", ".join(f"count(*) OVER (PARTITION BY {c}) / count({c}) OVER () AS tf_{c}" for c in tf_columns(model))
-    with_tf = f"SELECT *, {tf} FROM {records}" if tf else f"SELECT * FROM {records}"
+    """Unblocked Splink scores of the example pairs, with the term frequencies the hub's predict uses
+    (matching.backend.term_frequency_sql over `records`)."""
+    prior = model["probability_two_random_records_match"]
+    lookups = {c: term_frequency_sql(records, c, m, prior) for c, m in tf_levels(model).items()}
+    tf = "".join(f" LEFT JOIN ({sql}) AS tf{i} USING ({c})" for i, (c, sql) in enumerate(lookups.items()))
+    with_tf = f"SELECT * FROM {records}{tf}"
     for side in ("l", "r"):
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE _missed_{side} AS

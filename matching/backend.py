@@ -9,7 +9,7 @@ for data beyond one machine) by adding a second implementation here.
 Training never hands a user a Splink exception: it follows a match plan (matching/plan.py) built from the fields
 the records fill, each step starts from the last good model (a step Splink fails on is skipped with a warning
 naming it: Splink may have changed its settings before raising, so the linker is rebuilt from the checkpoint),
-and the trained model is made sane before it is saved (see `regularize` and `estimate_prior`).
+and the trained model is made sane before it is saved (see `regularize`, `discount_matches` and `estimate_prior`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ M_RANGE = (1e-3, 1 - 1e-9)  # an m under 0.1%: disagreement among matches unseen
 U_RANGE = (1e-9, 1 - 1e-9)  # u probabilities outside this are estimation artefacts
 PRIOR_PAIRS_FLOOR = 1e-3  # pairs scored below this probability add nothing to the expected number of matches
 PRIOR_SAMPLE_RECORDS = 200_000  # the prior is estimated on a random sample of this many records beyond it
+U_KEPT = 0.1  # discount_matches keeps at least this share of a sampled u: the prior it subtracts by is an estimate
 
 
 class TrainingError(Exception):
@@ -67,6 +68,52 @@ def regularize(model: Model, say: Callable[[str], None] = lambda _line: None) ->
                 level["m_probability"] = best * u
             best = min(best, level["m_probability"] / u)
     return out
+
+
+def discount_matches(model: Model, prior: float) -> Model:
+    """u as the share of non-matching pairs at each level. Random sampling estimates u over all pairs, and a share
+    `prior` of them match: where records have many duplicates (one in a thousand pairs match, not one in a
+    million), the pairs agreeing on a name or an e-mail are mostly matches, and the sampled u caps every strong
+    level near -log2(prior) bits. Since u_sampled = prior * m + (1 - prior) * u, u is (u_sampled - prior * m) /
+    (1 - prior), kept at U_KEPT of the sampled value at least (the prior is an estimate, and so is m). A level with a
+    term-frequency adjustment keeps its u: its weight is m / (the value's frequency), which u does not enter."""
+    out = json.loads(json.dumps(model))
+    for comparison in out["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if level.get("is_null_level") or level.get("tf_adjustment_column"):
+                continue
+            if not isinstance(m, float) or not isinstance(u, float):
+                continue
+            level["u_probability"] = max((u - prior * m) / (1 - prior), U_KEPT * u)
+    return out
+
+
+def tf_levels(model: Model) -> dict[str, float]:
+    """tf column -> m, for each comparison whose exact (first) level has a term-frequency adjustment: there the value
+    is the whole field compared, so a match agrees on it with chance m (term_frequency_sql). A level on a part of a
+    field (an e-mail's user name at another provider) keeps Splink's own count: namesakes share the parts built from
+    their names far more often than a pair-out count of the part says."""
+    out: dict[str, float] = {}
+    for comparison in model["comparisons"]:
+        exact = next(lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level"))
+        column, m = exact.get("tf_adjustment_column"), exact.get("m_probability")
+        if column and isinstance(m, float):
+            out[column] = m
+    return out
+
+
+def term_frequency_sql(records_table: str, column: str, m: float, prior: float) -> str:
+    """A term-frequency lookup for `column` (`column`, tf_`column`) that leaves the pair out. Splink weighs agreeing
+    on a value by m / tf, tf standing for the chance that a non-matching record holds it, and counts tf as the
+    value's share of the records (c / n). A value held by few records is mostly held by one person's duplicates,
+    so that share is mostly the pair's own match: another record holds it with chance (c - 1) / (n - 1), of which
+    prior * m is that record being the same person. tf = ((c - 1) / (n - 1) - prior * m) / (1 - prior), at least
+    U_KEPT of c / n (the prior and m are estimates); for a common value it is the share Splink counts."""
+    share = f"((c - 1) / greatest(n - 1, 1) - {prior!r} * {m!r}) / (1 - {prior!r})"
+    return f"""SELECT {column}, greatest({U_KEPT} * c / n, {share}) AS tf_{column}
+               FROM (SELECT {column}, count(*)::DOUBLE AS c, sum(count(*)) OVER ()::DOUBLE AS n
+                     FROM {records_table} WHERE {column} IS NOT NULL GROUP BY {column})"""
 
 
 def _reason(exc: Exception) -> str:
@@ -148,11 +195,15 @@ class DuckDBSplinkBackend(MatcherBackend):
         self.con = con
         self._scoring: tuple[Model, tuple[str, str], str] | None = None  # score_pairs: model, tables, Splink's SQL
 
-    def _linker(self, records_table: str, model: Model | Any) -> Linker:
+    def _linker(self, records_table: str, model: Model | Any, tf_lookups: dict[str, str] | None = None) -> Linker:
+        """A linker over `records_table`, with term-frequency lookup tables (column -> table) where given."""
         # Its own cursor on the same database: Splink's queries never meet a half-read result of ours.
         api = DuckDBAPI(connection=self.con.cursor())
         # Splink's chatter would drown the hub's own progress lines; train() reports what matters.
-        return Linker(api.register(records_table), model, log_level=logging.ERROR)
+        linker = Linker(api.register(records_table), model, log_level=logging.ERROR)
+        for column, table in (tf_lookups or {}).items():
+            linker.table_management.register_term_frequency_lookup(api.register(table), column)
+        return linker
 
     def train(self, records_table: str, plan: MatchPlan, progress: Callable[[str], None] | None = None) -> Model:
         say = progress or (lambda _line: None)
@@ -173,10 +224,13 @@ class DuckDBSplinkBackend(MatcherBackend):
             except Exception as exc:  # a session Splink cannot run leaves the model as it was before it
                 say(f"warning: EM session {rule.name} skipped: {_reason(exc)}")
                 linker = self._linker(records_table, checkpoint)
-        model = regularize(checkpoint, say)
+        model = regularize(checkpoint)
         missing = untrained_levels(model)
         if missing:
             say(f"warning: {len(missing)} level(s) never seen in training, weight 0: {', '.join(missing)}")
+        # u without the matches among the sampled pairs, then the prior again with the stronger weights
+        prior = self.estimate_prior(records_table, model, plan, lambda _line: None)
+        model = regularize(discount_matches(model, prior), say)
         model["probability_two_random_records_match"] = self.estimate_prior(records_table, model, plan, say)
         return model
 
@@ -217,7 +271,12 @@ class DuckDBSplinkBackend(MatcherBackend):
         return prior
 
     def predict(self, records_table: str, model: Model, threshold: float, output_table: str) -> int:
-        linker = self._linker(records_table, model)
+        prior = model["probability_two_random_records_match"]
+        tf_lookups = {column: f"_tf_lookup_{column}" for column in tf_levels(model)}
+        for column, m in tf_levels(model).items():
+            sql = term_frequency_sql(records_table, column, m, prior)
+            self.con.execute(f"CREATE OR REPLACE TABLE {tf_lookups[column]} AS {sql}")
+        linker = self._linker(records_table, model, tf_lookups)
         n = scalar(self.con, f"SELECT count(*) FROM {records_table}")
         chunks = max(1, math.ceil(n / RECORDS_PER_CHUNK))
         scored = linker.inference.predict(
@@ -233,6 +292,8 @@ class DuckDBSplinkBackend(MatcherBackend):
                 SELECT {", ".join(keep)} FROM {scored.physical_name}"""
         )
         scored.drop_table_from_database_and_remove_from_cache()
+        for table in tf_lookups.values():
+            self.con.execute(f"DROP TABLE IF EXISTS {table}")
         return scalar(self.con, f"SELECT count(*) FROM {output_table}")
 
     def score_pairs(self, left_table: str, right_table: str, model: Model) -> pd.DataFrame:

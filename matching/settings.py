@@ -7,14 +7,17 @@ level over a column nobody filled is dropped rather than left untrained.
 Why these comparisons:
 - names are compared jointly, so a record with first and last name swapped, or a nickname (Bob ~ Robert via
   first_name_canonical), scores as the evidence it is rather than as two disagreements; a full name gets a
-  term-frequency adjustment (a common name is weak evidence);
+  term-frequency adjustment (a common name is weak evidence); a name part missing on one side is not a
+  disagreement, so the part both have is its own level (without a term-frequency adjustment: Splink weighs a value's
+  frequency against the level's u, and this level's u is also the chance that a name part is missing);
 - emails compare exactly (address, or username at another provider, term-frequency adjusted) and never fuzzily:
   addresses derived from one name are alike for different people;
 - dates of birth tolerate one keying slip (one character, or day and month swapped) before falling to the same
   month or year;
 - the address is one block (house number, street, postcode), so a move costs one comparison, not three; postcodes
   and towns get typo levels that work for any country (one edit; a town's spelling without spaces or nearly the
-  same), and a second address line (building, estate) is compared too.
+  same), and a second address line (building, estate) is compared too, with a level for the same value written on
+  the other line (a building name in line 1 in one system, in line 2 in another).
 Blocking keys are independent, and several tolerate typos (a date of birth with either initial, a postcode with
 the house number, swapped names), so a record with errors in several fields is still compared.
 """
@@ -88,6 +91,10 @@ COMPARISONS: dict[str, ComparisonSpec] = {
                 Level("similar_both", "similar first and last",
                       f"jaro_winkler_similarity({_FIRST}_l, {_FIRST}_r) >= {JW_NAME} "
                       f"AND jaro_winkler_similarity({_LAST}_l, {_LAST}_r) >= {JW_NAME}", (_FIRST, _LAST)),
+                Level("last_first_missing", "exact last, first name missing on one side",
+                      f"{_both(_LAST, _LAST)} AND ({_FIRST}_l IS NULL OR {_FIRST}_r IS NULL)", (_LAST,)),
+                Level("first_last_missing", "first, last name missing on one side",
+                      f"{_SAME_FIRST} AND ({_LAST}_l IS NULL OR {_LAST}_r IS NULL)", (_FIRST,)),
                 Level("last_only", "exact last only", _both(_LAST, _LAST), (_LAST,)),
                 Level("first_only", "first only", _SAME_FIRST, (_FIRST,)),
             ),
@@ -163,6 +170,9 @@ COMPARISONS: dict[str, ComparisonSpec] = {
                 Level("similar", "similar",
                       "jaro_winkler_similarity(address_line2_std_l, address_line2_std_r) >= 0.9",
                       ("address_line2_std",)),
+                Level("other_line", "the same value on the other address line",
+                      "address_line2_std_l = address_line1_std_r OR address_line1_std_l = address_line2_std_r",
+                      ("address_line2_std", "address_line1_std")),
             ),
         ),
         ComparisonSpec(

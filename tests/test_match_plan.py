@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 
+import duckdb
 import pytest
 import yaml
 
@@ -15,8 +17,9 @@ from hub.cli import main
 from hub.config import ConfigError, load_config
 from hub.workspace import Workspace
 from matching import models, plan
-from matching.backend import regularize
+from matching.backend import U_KEPT, discount_matches, regularize, term_frequency_sql
 from matching.run import match
+from matching.settings import COMPARISONS
 
 FIELDS = {  # canonical field -> what leaving it out of every source takes with it
     "email": "email",
@@ -75,6 +78,7 @@ def test_a_data_set_without_a_field_trains_and_matches(demo, tmp_path, field):
         assert any(f"comparison {FIELDS[field]} left out" in line for line in lines), lines
         prior = model["probability_two_random_records_match"]
         assert 0 < prior < 0.01
+        check_pair_out_term_frequencies(ws, model)
     finally:
         ws.close()
 
@@ -174,3 +178,80 @@ def test_a_weaker_level_never_outweighs_a_stronger_one_and_probabilities_stay_re
     kept = copy.deepcopy(original)
     regularize(original)
     assert original == kept  # a new model: the trained one is left as it was
+
+
+def test_sampled_u_is_discounted_by_the_matches_among_the_sampled_pairs():
+    # one pair in a thousand matches: the sampled u of an exact name (5e-4) is mostly those matches (1e-3 * 0.45)
+    prior, exact, other = 1e-3, (0.45, 5e-4), (0.05, 0.99)
+    fixed = discount_matches(_model([exact, other]), prior)
+    u = [lvl["u_probability"] for lvl in fixed["comparisons"][0]["comparison_levels"][1:]]
+    assert u[0] == pytest.approx((5e-4 - prior * 0.45) / (1 - prior))
+    assert u[1] == pytest.approx(0.99, rel=1e-3)  # disagreement: almost all non-matches, barely moves
+    # u never drops below what the estimates can tell apart from zero
+    assert discount_matches(_model([(0.9, 5e-4)]), prior)["comparisons"][0]["comparison_levels"][1][
+        "u_probability"
+    ] == pytest.approx(U_KEPT * 5e-4)
+    with_tf = _model([exact, other])
+    with_tf["comparisons"][0]["comparison_levels"][1]["tf_adjustment_column"] = "name_concat_std"
+    assert discount_matches(with_tf, prior)["comparisons"][0]["comparison_levels"][1]["u_probability"] == 5e-4
+
+
+def _level(comparison: str, left: dict, right: dict) -> str:
+    """The first level of a library comparison a pair of standardized values falls into ('else' when none)."""
+    spec = COMPARISONS[comparison]
+    columns = {c for lvl in spec.levels for c in lvl.columns} | {
+        c for lvl in spec.levels for c in re.findall(r"\b([a-z_0-9]+)_[lr]\b", lvl.sql)
+    }
+    values = ", ".join(
+        f"{v!r}::VARCHAR AS {c}_{side}" if (v := row.get(c)) is not None else f"NULL::VARCHAR AS {c}_{side}"
+        for side, row in (("l", left), ("r", right))
+        for c in sorted(columns)
+    )
+    cases = " ".join(f"WHEN {lvl.sql} THEN '{lvl.name}'" for lvl in spec.levels)
+    return duckdb.sql(f"SELECT CASE {cases} ELSE 'else' END FROM (SELECT {values})").fetchall()[0][0]
+
+
+def test_a_name_part_missing_on_one_side_is_its_own_level_not_a_disagreement():
+    durr = {"last_name_std": "durr", "first_name_canonical": None}
+    assert _level("name", durr, {**durr, "first_name_std": "john", "first_name_canonical": "john"}) == (
+        "last_first_missing"
+    )
+    assert _level("name", {**durr, "first_name_std": "ann"}, {**durr, "first_name_std": "zoe"}) == "last_only"
+    amelia = {"first_name_std": "amelia", "first_name_canonical": "amelia"}
+    assert _level("name", amelia, {**amelia, "last_name_std": "cole"}) == "first_last_missing"
+
+
+def test_an_address_line_written_on_the_other_line_is_its_own_level():
+    left = {"address_line1_std": "oyster farm", "address_line2_std": "basedow st"}
+    right = {"address_line1_std": "basedow st", "address_line2_std": "oyster farm"}
+    assert _level("address_line2", left, right) == "other_line"
+    assert _level("address_line2", left, {**right, "address_line1_std": "mann pl", "address_line2_std": "x"}) == "else"
+
+
+def check_pair_out_term_frequencies(ws: Workspace, model: dict) -> None:
+    """Predict scores an exact name with the pair-out lookup (term_frequency_sql), not Splink's own count."""
+    name = next(c for c in model["comparisons"] if c["output_column_name"] == "name")
+    exact = name["comparison_levels"][1]
+    lookup = term_frequency_sql("standardized_records", "name_concat_std", exact["m_probability"],
+                                model["probability_two_random_records_match"])  # fmt: skip
+    got = ws.con.execute(
+        f"""SELECT p.mw_tf_adj_name, log2(?) - log2(t.tf_name_concat_std) FROM scored_pairs AS p
+            JOIN standardized_records AS r ON r.unique_id = p.unique_id_l
+            JOIN ({lookup}) AS t USING (name_concat_std)
+            WHERE p.gamma_name = (SELECT max(gamma_name) FROM scored_pairs)""",
+        [exact["u_probability"]],
+    ).fetchall()
+    assert len(got) > 50
+    assert all(a == pytest.approx(b) for a, b in got)
+
+
+def test_term_frequencies_leave_the_pair_out():
+    """A name held by two records is mostly one person's duplicates: the chance a non-matching record holds it is
+    far below its share of the records; a common name keeps about its share."""
+    con = duckdb.connect()
+    names = ["durr"] * 2 + ["smith"] * 200 + [f"name{i}" for i in range(798)]
+    con.execute("CREATE TABLE r AS SELECT unnest(?) AS last_name_std", [names])
+    prior, m = 1e-3, 0.9
+    tf = dict(con.execute(term_frequency_sql("r", "last_name_std", m, prior)).fetchall())
+    assert tf["durr"] == pytest.approx(U_KEPT * 2 / 1000)  # (1/999 - 0.0009) / 0.999 is below the floor
+    assert tf["smith"] == pytest.approx((199 / 999 - prior * m) / (1 - prior))

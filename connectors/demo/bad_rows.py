@@ -1,7 +1,8 @@
-"""Rows the hub must quarantine: a missing key, a date or phone nothing can parse.
+"""Bad rows: a missing key, a date or phone nothing can parse.
 
-About 0.2% of each source; the reason is recorded in ground truth so a test can check that
-the hub quarantined exactly these rows.
+About 0.2% of each source; the reason is recorded in ground truth (`bad_reason`) so tests and benchmarks can check
+the ingest rule: a row without a key is quarantined (QUARANTINED), while an unreadable date or phone is kept as a
+record with that field missing and a field warning, and is matched on the rest.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ BAD_SHARE = 0.002
 MISSING_KEY = "missing primary key"
 BAD_DATE = "unparsable date_of_birth"
 BAD_PHONE = "unparsable phone"
+QUARANTINED = frozenset({MISSING_KEY})  # the reasons that keep a row out of matching; the rest are field warnings
 
 _JUNK_DATES = ("unknown", "00/00/0000", "N/A")
 _JUNK_PHONES = ("n/a", "12", "tbc", "0", "none given", "x")

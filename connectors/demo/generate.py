@@ -38,7 +38,7 @@ class DemoSummary:
     truth_values_path: Path  # per person, the true current canonical values
     people: int
     tables: dict[str, dict[str, int]]  # source -> table -> rows
-    bad_rows: dict[str, int]  # source -> rows the hub should quarantine
+    bad_rows: dict[str, int]  # source -> bad rows (connectors/demo/bad_rows.py): quarantined or field-warned
     flavour: str = "default"  # connectors/demo/flavours.py
 
 
