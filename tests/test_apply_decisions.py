@@ -38,6 +38,8 @@ class Demo:
         self.folder, self.config = folder, folder / "hub.yaml"
         raw = yaml.safe_load(self.config.read_text())
         raw["pipeline"] = {"apply_decisions": apply_decisions, "workspace_wait_seconds": 2}
+        # a wider review band than the default: at 300 customers the model is sure of all but one or two pairs
+        raw["matching"] = {"auto_match_threshold": 0.999, "review_threshold": 0.5}
         self.config.write_text(yaml.safe_dump(raw, sort_keys=False))
         self.cfg = load_config(self.config)
         summary = run_pipeline(str(self.config), instance=dg.DagsterInstance.ephemeral(), log_level="WARNING")
