@@ -35,8 +35,11 @@ demo: install
 	@echo "             $(BIN)/hub serve --config $(DEMO_DIR)/hub.yaml   then http://127.0.0.1:8000/docs (API)"
 	@echo "             and http://127.0.0.1:8000/ui (steward review: sign in with the key)"
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist), each taking whole test files so module fixtures are
+# built once; TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .
