@@ -16,12 +16,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy.engine import make_url
 
+from hub import validity
 from hub.model import (
     ATTRIBUTE_NAMES,
     ATTRIBUTE_TYPES,
     CHANNELS,
     CONSENT_FIELDS,
-    Consent,
     FieldType,
     plausible_birth_dates,
 )
@@ -559,31 +559,29 @@ def _check_write_options(base: str, fname: str, m: FieldMapping, transform: str)
         raise ConfigError(f"{base}.fields.{fname}.strip_titles", "only for first_name and last_name")
 
 
+_CONSTANT_FORMS = {
+    "country": "an ISO 3166 alpha-2 code in capitals (e.g. AU, GB)",
+    "phone": "a phone number in E.164 (+442079460018)",
+    "preferred_channel": f"one of {', '.join(CHANNELS)}",
+    **dict.fromkeys(CONSENT_FIELDS, "granted, denied or unknown"),
+}
+
+
 def _check_constant(key: str, fname: str, ftype: FieldType, value: str) -> None:
     """A constant is a canonical value, no transform reads it: check it is one, so a typo fails here rather than as
     a wrong value in every record."""
-    import pycountry
-
     expected = None
-    if fname == "country":
-        found = pycountry.countries.get(alpha_2=value) if len(value) == 2 else None
-        expected = None if found and found.alpha_2 == value else "an ISO 3166 alpha-2 code in capitals (e.g. AU, GB)"
-    elif fname == "phone":
-        expected = None if re.fullmatch(r"\+[1-9][0-9]{6,14}", value) else "a phone number in E.164 (+442079460018)"
-    elif fname in CONSENT_FIELDS:
-        expected = None if value in tuple(Consent) else "granted, denied or unknown"
-    elif fname == "preferred_channel":
-        expected = None if value in CHANNELS else f"one of {', '.join(CHANNELS)}"
+    if fname in _CONSTANT_FORMS:  # the golden values' own rules (hub.validity), phrased for a constant
+        expected = _CONSTANT_FORMS[fname] if validity.problem(fname, value) else None
     elif ftype in (FieldType.DATE, FieldType.TIMESTAMP):
         try:
             when = date.fromisoformat(value) if ftype == FieldType.DATE else datetime.fromisoformat(value)
         except ValueError:
             when = None
-        earliest, latest = plausible_birth_dates()
         if when is None:
             expected = f"an ISO 8601 {ftype.value} (e.g. 1980-01-31)"
-        elif fname == "date_of_birth" and not earliest <= when <= latest:
-            expected = f"a plausible date of birth ({earliest} to today)"
+        elif fname == "date_of_birth" and validity.problem(fname, when):
+            expected = f"a plausible date of birth ({plausible_birth_dates()[0]} to today)"
     elif ftype in (FieldType.INTEGER, FieldType.DOUBLE):
         number = r"-?[0-9]+" if ftype == FieldType.INTEGER else r"-?[0-9]+(\.[0-9]+)?"
         expected = None if re.fullmatch(number, value) else f"a number ({ftype.value})"

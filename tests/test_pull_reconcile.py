@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 
 from connectors import pull_source
@@ -14,16 +13,9 @@ from connectors.base import FUTURE_REASON
 from hub.config import HubConfig
 from hub.workspace import SHARED_KEY_REASON, Workspace
 from tests import source_fixture as fx
+from tests import test_sql_connector
 
-
-@pytest.fixture
-def source(source_url, tmp_path):
-    engine = fx.create_source(source_url)
-    cfg = fx.hub_config(source_url, tmp_path)
-    ws = Workspace.for_config(cfg)
-    yield engine, cfg, ws
-    ws.close()
-    engine.dispose()
+source = test_sql_connector.source  # its fixture: the fixture table on each backend, a config and a workspace
 
 
 def edit(engine: sa.Engine, key: int, **values) -> None:
