@@ -8,6 +8,7 @@ record with that field missing and a field warning, and is matched on the rest.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 BAD_SHARE = 0.002
 MISSING_KEY = "missing primary key"
@@ -25,6 +26,33 @@ def choose(rng: np.random.Generator, n: int, reasons: tuple[str, ...]) -> np.nda
     out = np.full(n, None, dtype=object)
     out[rng.choice(n, count, replace=False)] = np.resize(np.array(reasons, dtype=object), count)
     return out
+
+
+def spoil(
+    rng: np.random.Generator,
+    reasons: tuple[str, ...],
+    dob: pd.Series,
+    true_dob: np.ndarray,
+    layout: str,
+    phone: pd.Series,
+) -> np.ndarray:
+    """Chooses the bad rows and spoils their date (written in `layout`) or phone in place; returns each row's reason.
+
+    A MISSING_KEY row keeps its values: the caller blanks its key with `drop_keys` once the keys exist.
+    """
+    chosen = choose(rng, len(dob), reasons)
+    bad_dob = np.flatnonzero(chosen == BAD_DATE)
+    dob.iloc[bad_dob] = impossible_dates(rng, true_dob[bad_dob], layout)
+    bad_phone = np.flatnonzero(chosen == BAD_PHONE)
+    phone.iloc[bad_phone] = junk_phones(rng, len(bad_phone))
+    return chosen
+
+
+def drop_keys(keys: np.ndarray, reasons: np.ndarray) -> np.ndarray:
+    """Blanks the keys of the MISSING_KEY rows in place; returns which rows keep a key."""
+    has_key = reasons != MISSING_KEY
+    keys[~has_key] = missing_keys(int((~has_key).sum()))
+    return has_key
 
 
 def impossible_dates(rng: np.random.Generator, dob: np.ndarray, layout: str) -> np.ndarray:

@@ -53,14 +53,11 @@ def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFA
 
     mobile = noise.blank(rng, phones.render(f["country"].to_numpy(), f["phone_index"].to_numpy(), "digits"), 0.10)
     dob = noise.blank(rng, formats.render(f["dob"].to_numpy(), "%m/%d/%Y"), 0.25)
-    reasons = bad_rows.choose(rng, n, (bad_rows.MISSING_KEY, bad_rows.BAD_DATE, bad_rows.BAD_PHONE))
-    bad_dob = np.flatnonzero(reasons == bad_rows.BAD_DATE)
-    dob.iloc[bad_dob] = bad_rows.impossible_dates(rng, f["dob"].to_numpy()[bad_dob], "%m/%d/%Y")
-    bad_phone = np.flatnonzero(reasons == bad_rows.BAD_PHONE)
-    mobile.iloc[bad_phone] = bad_rows.junk_phones(rng, len(bad_phone))
+    reasons = bad_rows.spoil(
+        rng, (bad_rows.MISSING_KEY, bad_rows.BAD_DATE, bad_rows.BAD_PHONE), dob, f["dob"].to_numpy(), "%m/%d/%Y", mobile
+    )
     keys = identifiers.uuid4(rng, n)
-    has_key = reasons != bad_rows.MISSING_KEY
-    keys[~has_key] = bad_rows.missing_keys(int((~has_key).sum()))
+    has_key = bad_rows.drop_keys(keys, reasons)
 
     push = rng.random(n) < 0.55
     profiles = pd.DataFrame(

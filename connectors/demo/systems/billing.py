@@ -59,11 +59,7 @@ def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFA
     phone = noise.blank(rng, phone, 0.10)
     dob = noise.blank(rng, formats.render(f["dob"].to_numpy(), "%d/%m/%Y"), 0.06)
 
-    reasons = bad_rows.choose(rng, n, (bad_rows.BAD_DATE, bad_rows.BAD_PHONE))
-    bad_dob = np.flatnonzero(reasons == bad_rows.BAD_DATE)
-    dob.iloc[bad_dob] = bad_rows.impossible_dates(rng, f["dob"].to_numpy()[bad_dob], "%d/%m/%Y")
-    bad_phone = np.flatnonzero(reasons == bad_rows.BAD_PHONE)
-    phone.iloc[bad_phone] = bad_rows.junk_phones(rng, len(bad_phone))
+    reasons = bad_rows.spoil(rng, (bad_rows.BAD_DATE, bad_rows.BAD_PHONE), dob, f["dob"].to_numpy(), "%d/%m/%Y", phone)
 
     country_name = country_column(country, "name")
     closed = rng.random(n) < np.where(dup, 0.5, 0.06)  # a second account is often the closed old one

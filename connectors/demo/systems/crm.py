@@ -65,14 +65,16 @@ def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFA
         style[rows] = rng.choice(np.array(phones.loose_styles(code, flavour.home), dtype=object), len(rows))
     phone = noise.blank(rng, phones.render(country, f["phone_index"].to_numpy(), style), 0.12)
     birthdate = noise.blank(rng, formats.render(f["dob"].to_numpy(), "%Y-%m-%d"), 0.45)
-    reasons = bad_rows.choose(rng, n, (bad_rows.MISSING_KEY, bad_rows.BAD_DATE, bad_rows.BAD_PHONE))
-    bad_dob = np.flatnonzero(reasons == bad_rows.BAD_DATE)
-    birthdate.iloc[bad_dob] = bad_rows.impossible_dates(rng, f["dob"].to_numpy()[bad_dob], "%Y-%m-%d")
-    bad_phone = np.flatnonzero(reasons == bad_rows.BAD_PHONE)
-    phone.iloc[bad_phone] = bad_rows.junk_phones(rng, len(bad_phone))
+    reasons = bad_rows.spoil(
+        rng,
+        (bad_rows.MISSING_KEY, bad_rows.BAD_DATE, bad_rows.BAD_PHONE),
+        birthdate,
+        f["dob"].to_numpy(),
+        "%Y-%m-%d",
+        phone,
+    )
     keys = identifiers.salesforce_ids(rng, n, "0035g0000")
-    has_key = reasons != bad_rows.MISSING_KEY
-    keys[~has_key] = bad_rows.missing_keys(int((~has_key).sum()))
+    has_key = bad_rows.drop_keys(keys, reasons)
 
     no_address = np.where(rng.random(n) < 0.1, 1.0, 0.0)
     street = f["street"].astype(object)

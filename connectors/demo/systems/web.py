@@ -62,11 +62,9 @@ def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFA
 
     phone = noise.blank(rng, phones.render(country, f["phone_index"].to_numpy(), "international"), 0.35)
     birthday = noise.blank(rng, formats.render(f["dob"].to_numpy(), "%Y-%m-%d"), 0.30)
-    reasons = bad_rows.choose(rng, n, (bad_rows.BAD_DATE, bad_rows.BAD_PHONE))
-    bad_dob = np.flatnonzero(reasons == bad_rows.BAD_DATE)
-    birthday.iloc[bad_dob] = bad_rows.impossible_dates(rng, f["dob"].to_numpy()[bad_dob], "%Y-%m-%d")
-    bad_phone = np.flatnonzero(reasons == bad_rows.BAD_PHONE)
-    phone.iloc[bad_phone] = bad_rows.junk_phones(rng, len(bad_phone))
+    reasons = bad_rows.spoil(
+        rng, (bad_rows.BAD_DATE, bad_rows.BAD_PHONE), birthday, f["dob"].to_numpy(), "%Y-%m-%d", phone
+    )
 
     no_address = np.where(rng.random(n) < 0.2, 1.0, 0.0)  # the address form is optional
     street, street2 = f["street"].astype(object), f["street2"].astype(object)
