@@ -1,4 +1,4 @@
-"""The serving store's tables, as SQLAlchemy metadata (mirrors hub/migrations; the tests fail if the two drift apart).
+"""The serving store's tables as SQLAlchemy metadata, for the store's queries and Alembic's comparisons.
 
 Timestamps are stored and returned as naive UTC. `extra` (the typed extra attributes of hub.yaml) and `lineage`
 ({field: {source_system, source_key, rule, value_at}}) are JSON text.
@@ -227,7 +227,7 @@ match_term_frequencies = sa.Table(  # per tf column, the values two or more gold
 )
 REVIEW_COLUMNS = [c.name for c in review_queue.c if c.name != "run_id"]
 DECISIONS = ("match", "not_match")
-# Search and change-feed indexes (migration 0003); the API's queries use these same expressions.
+# Search and change-feed indexes (migration 0003); hub.store.search and hub.store.feed query these same expressions.
 _g, _h, _r = golden_records.c, golden_history.c, id_redirects.c
 sa.Index("ix_golden_records_lower_last_name", sa.func.lower(_g.last_name))
 sa.Index("ix_golden_records_lower_first_name", sa.func.lower(_g.first_name))
