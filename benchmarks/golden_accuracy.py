@@ -31,7 +31,6 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 from cell_changes import CLASSES, SourceChanges, diff_source
 from golden_scoring import FieldScore, score
 from source_conventions import CONVENTIONS
@@ -62,11 +61,10 @@ def read_run(cfg: HubConfig) -> dict[str, Any]:
         run_id = run["run_id"] if run else None
         golden = store.current_golden(conn)
         xref = store.current_xref(conn)
-        history = pd.read_sql(sa.select(store.golden_history), conn)
-        retired = conn.execute(
-            sa.select(sa.func.count()).select_from(store.id_redirects).where(store.id_redirects.c.run_id == run_id)
-        ).scalar_one()
-        runs = pd.read_sql(sa.select(store.run_log.c.run_id, store.run_log.c.status), conn)
+        history = store.all_versions(conn)
+        redirects = store.current_redirects(conn)
+        retired = (redirects["run_id"] == run_id).sum()
+        runs = store.runs(conn)
     new = history[history["run_id"] == run_id]
     return {
         "run_id": run_id,

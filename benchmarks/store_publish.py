@@ -156,7 +156,7 @@ def main() -> None:
     timed_publish(engine, "publish 4 (1% lineage)", relineaged, rescored)
 
     with engine.connect() as conn:
-        versions = conn.scalar(sa.select(sa.func.count()).select_from(store.golden_history))
+        versions = store.version_count(conn)
     engine.dispose()
     size = f"; store on disk {sum(p.stat().st_size for p in Path(tmp.name).iterdir()) / 2**20:,.0f} MiB"
     print(f"history rows {versions:,}{size if not args.url else ''}; cores {os.cpu_count()}")

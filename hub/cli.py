@@ -76,7 +76,7 @@ def cmd_demo_init(args: argparse.Namespace) -> int:
 
 def cmd_config_check(args: argparse.Namespace) -> int:
     from connectors.check import source_problems
-    from hub.reach import store_problems
+    from hub.store import store_problems
     from matching.plan import for_config
 
     cfg = load_config(args.config)

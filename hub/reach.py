@@ -6,8 +6,6 @@ without its password, the driver's reason on one line) and never as a driver tra
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlalchemy as sa
 
 from hub.config import ConfigError
@@ -33,21 +31,3 @@ def connect(engine: sa.Engine, key: str) -> None:
             pass
     except sa.exc.DBAPIError as exc:
         raise Unreachable(key, engine.url, one_line(exc)) from None
-
-
-def store_problems(url: str) -> list[str]:
-    """Why the serving store at `url` cannot be reached (none: it can), without creating anything: a SQLite store
-    that does not exist yet is made by the first run."""
-    from hub.store import create_store_engine
-
-    parsed = sa.make_url(url)
-    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
-        return []
-    engine = create_store_engine(url, read_only=True)
-    try:
-        connect(engine, "serving_store")
-    except Unreachable as exc:
-        return [str(exc)]
-    finally:
-        engine.dispose()
-    return []

@@ -9,8 +9,8 @@ How, and why it is fast at 1M records / 3M edges:
 1. **Encode** ids as integer codes = their rank in sorted order (one DuckDB query; hashing millions of
    strings is the slow part and DuckDB's parallel hash join does it several times faster than pandas). Rank
    order makes "smallest record id in a cluster" a plain integer minimum.
-2. **Contradictions** first: connected components of the must-link graph alone. A cannot-linked pair inside
-   one must-link group cannot be honoured either way, so raise `ConflictingDecisions` naming the pair and the
+2. **Contradictions** first, by the rule the store also enforces (hub.decisions): a cannot-linked pair that
+   must-links join cannot be honoured either way, so raise `ConflictingDecisions` naming the pair and the
    must-link chain that joins it, rather than silently picking a side.
 3. **Bulk**: `scipy.sparse.csgraph.connected_components` over edges + must-links. This is the answer for
    every component that contains no cannot-linked pair -- in practice nearly all of them.
@@ -35,42 +35,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from scipy import sparse
-from scipy.sparse.csgraph import breadth_first_order, connected_components
+from scipy.sparse.csgraph import connected_components
+
+from hub.decisions import ConflictingDecisions, conflicts
 
 __all__ = ["ConflictingDecisions", "cluster"]
 
 _SHOWN = 5  # how many offending ids / pairs an error message spells out
-
-
-class ConflictingDecisions(ValueError):
-    """Must-links chain together records a steward also marked "not a match"; a steward has to resolve it.
-
-    `pairs` holds every cannot-linked pair (id_a, id_b) that must-links join; `chains` the must-link path
-    from id_a to id_b for the first few, so the steward can see which decision to revisit.
-    """
-
-    def __init__(self, pairs: list[tuple[str, str]], chains: list[list[str]]) -> None:
-        self.pairs = pairs
-        self.chains = chains
-        shown = "; ".join(
-            f"{a!r} is cannot-linked to itself"
-            if a == b
-            else f"{a!r} / {b!r} via must-links {' - '.join(map(repr, chain))}"
-            for (a, b), chain in zip(pairs, chains, strict=False)
-        )
-        more = f" (and {len(pairs) - len(chains)} more)" if len(pairs) > len(chains) else ""
-        super().__init__(
-            f"steward decisions contradict each other: {len(pairs)} cannot-linked pair(s) are joined by "
-            f"must-links: {shown}{more}"
-        )
-
-    def __reduce__(self) -> tuple[type, tuple[list[tuple[str, str]], list[list[str]]]]:
-        return type(self), (self.pairs, self.chains)  # survives pickling (e.g. across Dagster processes)
-
-    @property
-    def ids(self) -> list[str]:
-        """Every record id involved in a conflicting pair."""
-        return sorted({i for pair in self.pairs for i in pair})
 
 
 def cluster(
@@ -97,11 +68,11 @@ def cluster(
     keep = el != er
     el, er, ep = el[keep], er[keep], ep[keep]
 
-    must_graph = _graph(n, ml, mr)
-    _, must_group = connected_components(must_graph, directed=False)
-    clash = must_group[cl] == must_group[cr]
-    if clash.any():
-        raise _conflict(ids, must_graph, cl[clash], cr[clash])
+    if len(cl):
+        pairs, chains = conflicts(_pairs(must_link), _pairs(cannot_link))
+        if pairs:
+            raise ConflictingDecisions(pairs, chains)
+    _, must_group = connected_components(_graph(n, ml, mr), directed=False)
 
     n_comp, comp = connected_components(_graph(n, np.concatenate([el, ml]), np.concatenate([er, mr])), directed=False)
     rep = _smallest_member(comp, n_comp)[comp]
@@ -196,18 +167,9 @@ def _smallest_member(group: np.ndarray, n_groups: int) -> np.ndarray:
     return smallest
 
 
-def _conflict(ids: pa.ChunkedArray, must_graph: sparse.csr_array, a: np.ndarray, b: np.ndarray) -> ConflictingDecisions:
-    """Name each contradicting pair, and the must-link chain between them for the first few."""
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    pairs = sorted(set(zip(lo.tolist(), hi.tolist(), strict=True)))
-    chains = []
-    for start, end in pairs[:_SHOWN]:
-        _, pred = breadth_first_order(must_graph, start, directed=False, return_predecessors=True)
-        path = [end]
-        while path[-1] != start:
-            path.append(int(pred[path[-1]]))
-        chains.append([ids[i].as_py() for i in reversed(path)])
-    return ConflictingDecisions([(ids[x].as_py(), ids[y].as_py()) for x, y in pairs], chains)
+def _pairs(frame: pd.DataFrame | None) -> list[tuple[str, str]]:
+    """A decision frame's (id_l, id_r) pairs, for hub.decisions (steward decisions: a few thousand at most)."""
+    return [] if frame is None else list(zip(frame["id_l"], frame["id_r"], strict=True))
 
 
 def _split(

@@ -24,6 +24,7 @@ import yaml
 from connectors.demo import init_demo
 from hub import faults, store
 from hub.config import load_config
+from hub.store import schema
 from tests.conftest import MARIADB_URL, POSTGRES_URL, _fresh_database
 
 CUSTOMERS = 60
@@ -65,8 +66,8 @@ def state(demo: Path) -> dict:
         xref = store.current_xref(conn)
         golden = store.current_golden(conn)
         audit = store.writeback_audit(conn)
-        journal = conn.scalar(sa.select(sa.func.count()).select_from(store.writeback_journal))
-        runs = pd.read_sql(sa.select(store.run_log), conn)
+        journal = conn.scalar(sa.select(sa.func.count()).select_from(schema.writeback_journal))
+        runs = store.runs(conn)
     engine.dispose()
     xref["record"] = xref["source_system"] + ":" + xref["source_key"]
     label = xref.groupby("golden_id")["record"].min()

@@ -217,7 +217,7 @@ def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_p
     engine = store.open_store(cfg.serving_store)
     with engine.connect() as conn:
         some_id = store.current_golden(conn, ["golden_id"])["golden_id"].iloc[0]
-        runs_before = len(pd.read_sql(sa.select(store.run_log), conn))
+        runs_before = len(store.runs(conn))
     with store.write_transaction(engine) as conn:
         store.pin(conn, some_id, "email", "not-an-email", "test")  # a steward pins an invalid value
     # A source change that write-back would otherwise push.
@@ -231,7 +231,7 @@ def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_p
     dry = run_pipeline(str(copy / "hub.yaml"), dry_run=True, instance=_ephemeral())
     assert dry.blocked  # the gate reported its failure instead of failing to record it
     with engine.connect() as conn:  # a dry run records nothing, not even the blocked gate
-        assert len(pd.read_sql(sa.select(store.run_log), conn)) == runs_before
+        assert len(store.runs(conn)) == runs_before
 
     r = run_pipeline(str(copy / "hub.yaml"), instance=_ephemeral())
     assert r.blocked and not r.success
@@ -241,7 +241,7 @@ def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_p
     assert set(r.skipped_steps) == {"published_golden", *(f"writeback_{s}" for s in SYSTEMS)}
     assert {s: table_digests(copy / f"{s}.db") for s in SYSTEMS} == digests
     with engine.connect() as conn:
-        runs = pd.read_sql(sa.select(store.run_log).order_by(store.run_log.c.started_at), conn)
+        runs = store.runs(conn)
         assert store.golden_by_id(conn, some_id)["email"] != "not-an-email"
     engine.dispose()
     assert len(runs) == runs_before + 1
@@ -305,7 +305,7 @@ def test_dry_run_leaves_the_serving_store_byte_identical_and_a_real_run_then_pub
     engine = store.open_store(cfg.serving_store)
     with engine.connect() as conn:
         xref = store.current_xref(conn)
-        runs = conn.scalar(sa.select(sa.func.count()).select_from(store.run_log))
+        runs = len(store.runs(conn))
     engine.dispose()
     sizes = xref.groupby("golden_id").size()
     alone = xref[(xref.source_system == "web") & xref.golden_id.isin(sizes[sizes == 1].index)].iloc[0]
@@ -329,7 +329,7 @@ def test_dry_run_leaves_the_serving_store_byte_identical_and_a_real_run_then_pub
     engine = store.open_store(cfg.serving_store)
     with engine.connect() as conn:
         assert store.golden_by_id(conn, alone.golden_id)["first_name"] == "Zebedee"
-        assert conn.scalar(sa.select(sa.func.count()).select_from(store.run_log)) == runs + 1
+        assert len(store.runs(conn)) == runs + 1
     engine.dispose()
 
 

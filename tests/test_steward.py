@@ -17,6 +17,7 @@ from hub import store
 from hub.api import create_app, keys
 from hub.cli import main
 from hub.config import load_config
+from hub.store import schema
 from pipelines.run import run_pipeline
 from tests.test_store import engine, golden, links, person, publish, store_url  # noqa: F401 (fixtures)
 
@@ -355,10 +356,10 @@ def test_the_published_queue_leaves_out_pairs_decided_meanwhile(engine):  # noqa
     with store.write_transaction(engine) as conn:  # decided after the run read the decisions
         store.decide(conn, "crm:1", "crm:3", "not_match", "sam")
     store.publish(engine, store.start_run(engine), gold, xr, None, {}, queue)
-    q = store.review_queue.c
+    q = schema.review_queue.c
     with engine.connect() as conn:
         assert conn.execute(sa.select(q.id_l, q.id_r, q.run_id)).all()[0][:2] == ("crm:1", "crm:2")
-        assert conn.scalar(sa.select(sa.func.count()).select_from(store.review_queue)) == 1
+        assert conn.scalar(sa.select(sa.func.count()).select_from(schema.review_queue)) == 1
 
 
 # ------------------------------------------------------------------------------------------ the CLI

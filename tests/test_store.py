@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 
 from hub import store
 from hub.model import ATTRIBUTE_FIELDS
+from hub.store import bulk, diff, schema, writes
 
 TABLES = {
     "golden_records",
@@ -105,7 +106,7 @@ def snapshot(engine) -> dict[str, pd.DataFrame]:
     with engine.connect() as conn:
         return {
             "golden": store.current_golden(conn).sort_values("golden_id", ignore_index=True),
-            "history": store._frame(conn, sa.select(store.golden_history)).sort_values(
+            "history": bulk.read_frame(conn, sa.select(schema.golden_history)).sort_values(
                 ["golden_id", "version"], ignore_index=True
             ),
             "xref": store.current_xref(conn).sort_values("source_key", ignore_index=True),
@@ -155,7 +156,7 @@ def test_first_publish_writes_version_1_and_logs_the_run(engine):
         assert store.golden_by_source_key(conn, "crm", "b2")["golden_id"] == "B"
         assert store.golden_by_source_key(conn, "crm", "nope") is None
         assert store.golden_by_id(conn, "nope") is None
-        status, counts = conn.execute(sa.select(store.run_log.c.status, store.run_log.c.counts)).one()
+        status, counts = conn.execute(sa.select(schema.run_log.c.status, schema.run_log.c.counts)).one()
     assert status == "published"
     assert json.loads(counts) == {"records": 4, "publish": result.counts()}
 
@@ -267,10 +268,10 @@ def test_rows_hashed_before_migration_0006_are_compared_by_value_and_not_version
     assert scalar(engine, "SELECT lineage_hash FROM golden_records") == hashlib.md5(lineage.encode()).hexdigest()
 
     compared: list[list[str]] = []
-    diff_fields = store._diff_fields
+    diff_fields = diff.diff_fields
     monkeypatch.setattr(
-        store,
-        "_diff_fields",
+        diff,
+        "diff_fields",
         lambda conn, db, rows: compared.append(rows["golden_id"].tolist()) or diff_fields(conn, db, rows),
     )
     first = publish(engine, golden(row), links(("a1", "A")))
@@ -413,13 +414,13 @@ def test_a_failed_publish_leaves_the_previous_run_in_place(engine, monkeypatch):
         seen["resolved"] = store.resolve(conn, "A")
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(store, "_publish_xref", fail_after_golden)
+    monkeypatch.setattr(writes, "publish_xref", fail_after_golden)
     gold = golden(person("B", email="b@new.example"), person("C"), person("D"))
     with pytest.raises(RuntimeError, match="disk full"):
         store.publish(engine, run, gold, ABC_LINKS.iloc[1:], redirect(("A", "B")))
     assert seen == {"email": "b@new.example", "resolved": "B"}
     assert_same_state(before, snapshot(engine))
-    status = sa.select(store.run_log.c.status).where(store.run_log.c.run_id == run)
+    status = sa.select(schema.run_log.c.status).where(schema.run_log.c.run_id == run)
     with engine.connect() as conn:
         assert conn.scalar(status) == "running"  # the store does not guess; the caller records it
     store.fail_run(engine, run, "disk full")
@@ -435,17 +436,17 @@ def test_a_run_left_running_by_a_killed_process_is_marked_failed_when_the_next_r
     publish(engine, ABC, ABC_LINKS)
     with engine.connect() as conn:
         status, message = conn.execute(
-            sa.select(store.run_log.c.status, store.run_log.c.message).where(store.run_log.c.run_id == killed)
+            sa.select(schema.run_log.c.status, schema.run_log.c.message).where(schema.run_log.c.run_id == killed)
         ).one()
         assert status == "failed" and message.startswith("interrupted: still running when run ")
-        assert conn.scalar(sa.select(sa.func.count()).where(store.run_log.c.status == "running")) == 0
+        assert conn.scalar(sa.select(sa.func.count()).where(schema.run_log.c.status == "running")) == 0
 
 
 def test_a_reader_during_a_publish_sees_the_previous_run(engine, monkeypatch):
     publish(engine, ABC, ABC_LINKS)
     inside, release = threading.Event(), threading.Event()
     outcome: list[Any] = []
-    write_xref = store._publish_xref
+    write_xref = writes.publish_xref
 
     def pause(conn, *args):
         n = write_xref(conn, *args)
@@ -453,7 +454,7 @@ def test_a_reader_during_a_publish_sees_the_previous_run(engine, monkeypatch):
         assert release.wait(20)
         return n
 
-    monkeypatch.setattr(store, "_publish_xref", pause)
+    monkeypatch.setattr(writes, "publish_xref", pause)
 
     def run_publish() -> None:
         try:
@@ -512,14 +513,14 @@ def test_a_publish_prepared_on_a_stale_snapshot_is_refused(sqlite_engine, monkey
     """The diff runs before the write lock; a run published meanwhile makes it stale."""
     engine = sqlite_engine
     publish(engine, ABC, ABC_LINKS)
-    plan_xref = store._plan_xref
+    plan_xref = diff.plan_xref
 
     def another_run_publishes_meanwhile(*args):
-        monkeypatch.setattr(store, "_plan_xref", plan_xref)
+        monkeypatch.setattr(diff, "plan_xref", plan_xref)
         publish(engine, golden(person("A", email="first@example.com"), person("B"), person("C")), ABC_LINKS)
         return plan_xref(*args)
 
-    monkeypatch.setattr(store, "_plan_xref", another_run_publishes_meanwhile)
+    monkeypatch.setattr(diff, "plan_xref", another_run_publishes_meanwhile)
     with pytest.raises(RuntimeError, match="publish again"):
         publish(engine, golden(person("A", email="second@example.com"), person("B"), person("C")), ABC_LINKS)
     with engine.connect() as conn:
@@ -527,12 +528,12 @@ def test_a_publish_prepared_on_a_stale_snapshot_is_refused(sqlite_engine, monkey
 
 
 def test_bulk_reads_in_chunks_keep_their_types(engine, monkeypatch):
-    monkeypatch.setattr(store, "FETCH_ROWS", 2)  # chunks where valid_to is all NULL, then filled
+    monkeypatch.setattr(bulk, "FETCH_ROWS", 2)  # chunks where valid_to is all NULL, then filled
     publish(engine, ABC, ABC_LINKS)
     publish(engine, golden(*(person(g, email="x@example.com") for g in "ABC")), ABC_LINKS)
-    h = store.golden_history
+    h = schema.golden_history
     with engine.connect() as conn:
-        frame = store._frame(conn, sa.select(h).order_by(h.c.valid_to.is_(None).desc(), h.c.golden_id))
+        frame = bulk.read_frame(conn, sa.select(h).order_by(h.c.valid_to.is_(None).desc(), h.c.golden_id))
         current = store.current_golden(conn)
     assert frame["valid_to"].isna().tolist() == [True] * 3 + [False] * 3
     assert str(frame["valid_to"].dtype) == "datetime64[us]" and str(current["date_of_birth"].dtype) == "datetime64[us]"

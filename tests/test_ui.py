@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from hub import store
 from hub.api import keys, throttle, ui
 from hub.api import sessions as ui_sessions
+from hub.store import schema
 from tests import test_steward
 
 hub = test_steward.hub  # its module-scoped fixture: a demo of its own in this module
@@ -383,7 +384,7 @@ def test_a_retired_id_redirects_to_its_survivor_with_a_notice(hub, reader, golde
     live = goldens["pin"]
     with store.write_transaction(hub.engine) as conn:  # as a merge of an earlier run leaves it
         conn.execute(
-            store.id_redirects.insert().values(
+            schema.id_redirects.insert().values(
                 retired_id="G99999990",
                 surviving_id=live,
                 retired_into=live,

@@ -25,6 +25,7 @@ from hub import faults, forms, store
 from hub.cli import main
 from hub.config import ADDRESS_BLOCK, HubConfig, load_config
 from hub.model import CONSENT_FIELDS
+from hub.store import schema
 from hub.workspace import Workspace, scalar
 from matching.run import match
 from tests.value_keys import keys
@@ -500,7 +501,7 @@ def test_store_records_and_reads_the_write_back_audit(store_url):
         ["1", "email", None, "x@example.com"],
         ["2", "column", "a\nb", "c"],
     ]
-    assert list(everything.columns) == [c.name for c in store.writeback_audit_table.c]
+    assert list(everything.columns) == [c.name for c in schema.writeback_audit_table.c]
     assert pd.api.types.is_datetime64_any_dtype(everything["written_at"])
 
 

@@ -20,12 +20,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import heapq
 import json
 from datetime import datetime
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 
 from hub import store
@@ -34,19 +32,15 @@ from hub.api.errors import invalid
 from hub.api.golden import to_model
 from hub.api.schemas import ChangeEvent, ChangePage, Text, UtcTime
 
-Position = tuple[datetime, str, int, int]  # published at, golden id, kind (0 version, 1 retired), version
 router = APIRouter(prefix="/v1", tags=["change feed"], dependencies=[Depends(require("reader"))])
 
 
-_LAST = 2**31 - 1  # above every version number
-
-
-def encode(pos: Position) -> str:
+def encode(pos: store.Position) -> str:
     text = f"{pos[0].isoformat(timespec='microseconds')}|{pos[1]}|{pos[2]}|{pos[3]}"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def decode(cursor: str) -> Position:
+def decode(cursor: str) -> store.Position:
     """ValueError when `cursor` is not one this feed handed out: each part is checked as `encode` writes
     it, so a forged cursor cannot reach the store as an out-of-range value."""
     try:
@@ -56,45 +50,9 @@ def decode(cursor: str) -> Position:
     except (ValueError, binascii.Error, UnicodeDecodeError):
         pos = None
     forged = pos is None or pos[0].tzinfo or len(pos[1]) > 32 or "\x00" in pos[1] or pos[2] not in (0, 1)
-    if forged or not 0 <= pos[3] <= _LAST:
+    if forged or not 0 <= pos[3] <= store.MAX_VERSION:
         raise ValueError("not a cursor of this feed: pass next_cursor exactly as it was returned")
     return pos
-
-
-def _key(*values: Any) -> sa.Tuple:
-    """A row value of bound parameters typed like the index columns (time, id[, version])."""
-    types = (sa.DateTime(), store.GOLDEN_ID, sa.Integer())
-    return sa.tuple_(*(sa.bindparam(None, v, type_=t) for v, t in zip(values, types, strict=False)))
-
-
-def changes(conn: sa.Connection, after: Position | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
-    """Up to `limit` events after `after` (None: from the first), oldest first; and whether more follow.
-    Each side is one row-value range on its index (ix_golden_history_valid_from,
-    ix_id_redirects_retired_at), so a page deep into a million-record run costs what the first does."""
-    h, r = store.golden_history.c, store.id_redirects.c
-    q_versions = sa.select(store.golden_history).order_by(h.valid_from, h.golden_id, h.version)
-    q_retired = sa.select(store.id_redirects).order_by(r.retired_at, r.retired_id)
-    if after is not None:
-        at, gid, kind, version = after
-        # After a version event: the later versions and every retirement from (at, gid) on. After a
-        # retirement (kind 1, which sorts after the versions of its id and time): strictly after (at, gid).
-        q_versions = q_versions.where(
-            sa.tuple_(h.valid_from, h.golden_id, h.version) > _key(at, gid, version if kind == 0 else _LAST)
-        )
-        retired_key = sa.tuple_(r.retired_at, r.retired_id)
-        q_retired = q_retired.where(retired_key >= _key(at, gid) if kind == 0 else retired_key > _key(at, gid))
-    versions = conn.execute(q_versions.limit(limit + 1)).mappings()
-    retired = conn.execute(q_retired.limit(limit + 1)).mappings()
-    events = heapq.merge(
-        (
-            {"pos": (v["valid_from"], v["golden_id"], 0, v["version"]), "event": "version", "row": dict(v)}
-            for v in versions
-        ),
-        ({"pos": (x["retired_at"], x["retired_id"], 1, 0), "event": "retired", "row": dict(x)} for x in retired),
-        key=lambda e: e["pos"],
-    )
-    out = [e for _, e in zip(range(limit + 1), events, strict=False)]
-    return out[:limit], len(out) > limit
 
 
 def _event(e: dict[str, Any]) -> ChangeEvent:
@@ -141,7 +99,7 @@ def get_changes(
     if since is not None:
         after = (since, "", 0, 0)  # before every event at `since` (naive UTC: UtcTime)
     with engine(request).connect() as conn:
-        events, more = changes(conn, after, limit)
+        events, more = store.changes(conn, after, limit)
     next_cursor = encode(events[-1]["pos"]) if events else (cursor if cursor is not None else None)
     if not events and since is not None:
         next_cursor = encode(after)

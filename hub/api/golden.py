@@ -40,21 +40,14 @@ def to_model(rec: dict[str, Any], asked: str, redirect: dict[str, Any] | None = 
     )
 
 
-def _redirect(conn: sa.Connection, golden_id: str) -> dict[str, Any] | None:
-    r = store.id_redirects.c
-    row = conn.execute(sa.select(r.surviving_id, r.reason, r.retired_at).where(r.retired_id == golden_id)).first()
-    return row._asdict() if row else None
-
-
 def _missing(conn: sa.Connection, golden_id: str, as_of: datetime | None = None) -> HTTPException:
-    red = _redirect(conn, golden_id)
+    red = store.redirect(conn, golden_id)
     if red and red["surviving_id"] is None and as_of is None:
         when = red["retired_at"].isoformat(timespec="seconds")
         return HTTPException(
             410, f"golden record {golden_id!r} was retired on {when} ({red['reason']}): its source records are gone"
         )
-    h = store.golden_history.c
-    known = red or conn.scalar(sa.select(h.golden_id).where(h.golden_id == golden_id).limit(1))
+    known = red or store.ever_published(conn, golden_id)
     if known and as_of is not None:
         return HTTPException(404, f"golden record {golden_id!r} had no version at {as_of.isoformat()}")
     return HTTPException(404, f"no golden record {golden_id!r}")
@@ -81,7 +74,7 @@ def get_golden(
         rec = store.golden_by_id(conn, golden_id, as_of=as_of)
         if rec is None:
             raise _missing(conn, golden_id, as_of)
-        red = _redirect(conn, golden_id) if rec["golden_id"] != golden_id else None
+        red = store.redirect(conn, golden_id) if rec["golden_id"] != golden_id else None
     return to_model(rec, golden_id, red)
 
 
@@ -111,17 +104,11 @@ def get_history(request: Request, golden_id: GoldenId) -> History:
 def get_sources(request: Request, golden_id: GoldenId) -> Sources:
     """The xref rows: which source records (system + key) make up the golden record, with their match
     probability and how they were linked. A retired id answers with its survivor's."""
-    x = store.xref.c
     with engine(request).connect() as conn:
         live = store.resolve(conn, golden_id)
         if live is None:
             raise _missing(conn, golden_id)
-        rows = conn.execute(
-            sa.select(x.source_system, x.source_key, x.match_probability, x.link_type, x.linked_at)
-            .where(x.golden_id == live)
-            .order_by(x.source_system, x.source_key)
-        ).mappings()
-        links = [dict(r) for r in rows]
+        links = store.source_records(conn, live)
     return Sources(requested_id=golden_id, golden_id=live, redirected=live != golden_id, sources=links)
 
 

@@ -53,37 +53,22 @@ def create_key(engine: sa.Engine, name: str, role: str) -> tuple[ApiKey, str]:
     if not name.strip():
         raise ValueError("a key needs a name (who or what uses it)")
     key_id, secret, salt = secrets.token_hex(6), secrets.token_urlsafe(32), secrets.token_hex(16)
-    now = store._now()
-    with store.write_transaction(engine) as conn:
-        conn.execute(
-            store.api_keys.insert().values(
-                key_id=key_id, name=name.strip(), role=role, salt=salt, key_hash=_hash(salt, secret), created_at=now
-            )
-        )
-    return ApiKey(key_id, name.strip(), role, now, None), f"hub_{key_id}_{secret}"
+    created_at = store.add_api_key(engine, key_id, name.strip(), role, salt, _hash(salt, secret))
+    return ApiKey(key_id, name.strip(), role, created_at, None), f"hub_{key_id}_{secret}"
 
 
 def list_keys(engine: sa.Engine) -> list[ApiKey]:
-    k = store.api_keys.c
-    with engine.connect() as conn:
-        rows = conn.execute(sa.select(store.api_keys).order_by(k.created_at, k.key_id)).all()
-    return [_key(r) for r in rows]
+    return [_key(r) for r in store.api_key_rows(engine)]
 
 
 def revoke_key(engine: sa.Engine, key_id: str) -> bool:
     """Revoke a key (kept, refused from now on); False if there is no such key or it was revoked already."""
-    k = store.api_keys.c
-    with store.write_transaction(engine) as conn:
-        done = conn.execute(
-            store.api_keys.update().where(k.key_id == key_id, k.revoked_at.is_(None)).values(revoked_at=store._now())
-        )
-    return done.rowcount > 0
+    return store.revoke_api_key(engine, key_id)
 
 
 def live_key(conn: sa.Connection, key_id: str) -> ApiKey | None:
     """The key `key_id` unless it is unknown or revoked (a web UI session checks its key on every request)."""
-    k = store.api_keys.c
-    row = conn.execute(sa.select(store.api_keys).where(k.key_id == key_id, k.revoked_at.is_(None))).first()
+    row = store.api_key_row(conn, key_id, live=True)
     return _key(row) if row else None
 
 
@@ -93,7 +78,7 @@ def authenticate(conn: sa.Connection, raw: str) -> ApiKey | None:
     if not m:
         return None
     key_id, secret = m.groups()
-    row = conn.execute(sa.select(store.api_keys).where(store.api_keys.c.key_id == key_id)).first()
+    row = store.api_key_row(conn, key_id)
     if row is None:
         _hash("0" * 32, secret)  # same work as a known id, so timing does not tell ids apart
         return None

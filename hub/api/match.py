@@ -3,7 +3,7 @@ the same saved Splink model the pipeline used, with the reason per comparison. W
 
 1. the model and its term frequencies come from the serving store (match_model and
    match_term_frequencies, published with the golden records), never from the workspace;
-2. candidates are found the way search finds them (hub.api.search: index range scans on email, phone,
+2. candidates are found the way search finds them (hub.store.search: index range scans on email, phone,
    surname / first-name prefixes and postcode), at most MAX_PER_CRITERION per criterion, pre-ranked by
    search's rapidfuzz score and cut to MAX_SCORED;
 3. the record and the candidates are standardized and each (record, candidate) pair scored by
@@ -67,10 +67,10 @@ def _record(body: MatchIn, region: str) -> dict[str, object]:
     return record
 
 
-def _criteria(record: dict[str, object]) -> search.Criteria:
+def _criteria(record: dict[str, object]) -> store.SearchCriteria:
     """What search looks candidates up by; a 422 when the record gives none of it."""
     name = " ".join(str(record[f]) for f in ("first_name", "last_name") if record[f])
-    criteria = search.Criteria(name if search.name_words(name) else None, record["email"], record["phone"],
+    criteria = store.SearchCriteria(name if store.name_words(name) else None, record["email"], record["phone"],
                                record["postal_code"])  # fmt: skip
     if not any((criteria.name, criteria.email, criteria.phone, criteria.postal_code)):
         invalid("record", f"give at least one of {', '.join(LOOKUP_FIELDS)} to find candidates by", where="body")
@@ -117,7 +117,7 @@ def post_match(
         if published is None:
             raise HTTPException(503, "no match model has been published yet: run the pipeline first (hub run)")
         scorer = request.app.state.match_scorers.get(published)
-        found, _ = search.candidates(conn, criteria, MAX_PER_CRITERION, ["golden_id", *FIELDS])
+        found, _ = store.search_candidates(conn, criteria, MAX_PER_CRITERION, ["golden_id", *FIELDS])
         found = search.rank(found, criteria).head(MAX_SCORED)
         records = pd.concat(
             [
@@ -136,7 +136,7 @@ def post_match(
                 match_probability=row.match_probability,
                 match_weight=row.match_weight,
                 explanation=row.explanation,
-                **{f: values.at[row.source_key, f] for f in search.COLUMNS if f != "golden_id"},
+                **{f: values.at[row.source_key, f] for f in store.SEARCH_COLUMNS if f != "golden_id"},
             )
             for row in scored[scored["match_probability"] >= floor].head(limit).itertuples(index=False)
         ]

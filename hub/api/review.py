@@ -62,10 +62,6 @@ def _item(row: Any) -> ReviewItem:
     )
 
 
-def queue_size(conn: sa.Connection) -> int:
-    return conn.scalar(sa.select(sa.func.count()).select_from(store.review_queue))
-
-
 @router.get("/review", summary="The review queue: uncertain pairs nobody decided yet", response_model=ReviewPage)
 def list_queue(
     request: Request,
@@ -98,9 +94,8 @@ def get_pair(request: Request, _key: Reader, id_l: RecordId, id_r: RecordId) -> 
     """The two records' canonical values as they were when the queue was published. The ids may be
     given in either order. A decided pair answers with `queued: false` and its decisions."""
     id_l, id_r = sorted((id_l, id_r))
-    q = store.review_queue.c
     with engine(request).connect() as conn:
-        row = conn.execute(sa.select(store.review_queue).where(q.id_l == id_l, q.id_r == id_r)).first()
+        row = store.queued_pair(conn, id_l, id_r)
         history = store.decision_history(conn, id_l, id_r)
     if row is None and not history:
         raise HTTPException(404, f"the pair {id_l!r} / {id_r!r} is neither in the review queue nor decided")
@@ -136,12 +131,14 @@ def decide(request: Request, key: Steward, body: DecisionIn) -> DecisionOut:
             except ValueError as exc:
                 invalid(name, str(exc), "body", getattr(body, name))
         if body.decision == "skip":
-            return DecisionOut(recorded=False, decision="skip", current=None, queue_size=queue_size(conn))
+            return DecisionOut(recorded=False, decision="skip", current=None, queue_size=store.queue_size(conn))
         try:
             row = store.decide(conn, body.id_l, body.id_r, body.decision, key.name, body.note)
         except store.ConflictingDecision as exc:
             raise HTTPException(409, str(exc)) from exc
-        out = DecisionOut(recorded=True, decision=body.decision, current=Decision(**row), queue_size=queue_size(conn))
+        out = DecisionOut(
+            recorded=True, decision=body.decision, current=Decision(**row), queue_size=store.queue_size(conn)
+        )
     out.applies = after_change(request)
     return out
 
@@ -199,11 +196,8 @@ def pin(request: Request, key: Steward, golden_id: GoldenId, body: PinIn) -> Pin
             live = store.pin(conn, golden_id, body.field, text, key.name)
         except KeyError as exc:
             raise HTTPException(404, f"no live golden record {golden_id!r}") from exc
-        o = store.overrides_table.c
-        row = conn.execute(
-            sa.select(o.value, o.pinned_by, o.pinned_at).where(o.golden_id == live, o.field == body.field)
-        ).one()
-    return Pin(requested_id=golden_id, golden_id=live, field=body.field, **row._asdict(), applies=after_change(request))
+        row = store.pinned(conn, live, body.field)
+    return Pin(requested_id=golden_id, golden_id=live, field=body.field, **row, applies=after_change(request))
 
 
 @router.delete(
@@ -237,7 +231,7 @@ def _store_decisions(conn: sa.Connection, pairs: list[tuple[str, str, str]], who
         rows = store.decide_many(conn, pairs, who)
     except store.ConflictingDecision as exc:
         raise HTTPException(409, str(exc)) from exc
-    return Decisions(decisions=[Decision(**r) for r in rows], queue_size=queue_size(conn))
+    return Decisions(decisions=[Decision(**r) for r in rows], queue_size=store.queue_size(conn))
 
 
 @router.post(

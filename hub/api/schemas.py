@@ -30,7 +30,7 @@ def _utc(t: datetime) -> datetime:
     """`t` as the store keeps times (naive UTC); a time that would leave the calendar once moved to UTC
     (0001-01-01T00:00:00+01:00) is refused."""
     try:
-        return store._utc_naive(t)
+        return store.utc_naive(t)
     except OverflowError:
         raise ValueError("is out of range once converted to UTC") from None
 

@@ -252,7 +252,7 @@ def queue(
     offset = (page - 1) * PAGE_SIZE
     with engine(request).connect() as conn:
         total, rows = view.page(conn, PAGE_SIZE, offset)
-        queue_size = review.queue_size(conn)
+        queue_size = store.queue_size(conn)
     pairs = [
         {"row": r, "name_l": _name(r.record_l), "name_r": _name(r.record_r), "pos": offset + i}
         for i, r in enumerate(rows)

@@ -1,0 +1,140 @@
+"""Bulk rows straight through the database driver: inserts (COPY on PostgreSQL, batched executemany elsewhere)
+and chunked reads into Arrow and pandas, without SQLAlchemy's per-row processing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import sqlalchemy as sa
+
+from hub.store.schema import Readable
+
+BATCH_ROWS = 50_000  # rows per executemany / COPY batch: flat memory, few round trips
+FETCH_ROWS = 200_000  # rows per fetch of a bulk read
+# Arrow types of bulk reads (dates and timestamps: see _arrow_type).
+_ARROW_TYPES: dict[type, pa.DataType] = {
+    sa.String: pa.string(),
+    sa.Text: pa.string(),
+    sa.Integer: pa.int64(),
+    sa.BigInteger: pa.int64(),
+    sa.Double: pa.float64(),
+    sa.Float: pa.float64(),
+}
+
+
+def stage_frame(conn: sa.Connection, name: str, columns: list[sa.Column], frame: pd.DataFrame) -> sa.Table:
+    """A temporary table (this connection only) filled with `frame`, for set-based statements."""
+    table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
+    table.drop(conn, checkfirst=True)
+    table.create(conn)
+    insert_frame(conn, table, frame)
+    return table
+
+
+def insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+    """Bulk insert straight through the driver: COPY on PostgreSQL (psycopg), executemany in batches
+    elsewhere. Values are converted per column and batch, vectorized, to what SQLAlchemy itself would
+    bind: its per-row parameter processing costs more than SQLite's own insert at a million rows."""
+    if frame.empty:
+        return
+    names = list(frame.columns)
+    q = conn.dialect.identifier_preparer
+    target = f"{q.format_table(table)} ({', '.join(q.quote(n) for n in names)})"
+    batches = (
+        list(zip(*[_driver_values(part[n], table.c[n].type, conn.dialect.name) for n in names], strict=True))
+        for part in (frame.iloc[i : i + BATCH_ROWS] for i in range(0, len(frame), BATCH_ROWS))
+    )
+    if conn.dialect.driver == "psycopg":
+        with conn.connection.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
+            for rows in batches:
+                for row in rows:
+                    copy.write_row(row)
+        return
+    marks = ", ".join(_placeholder(conn.dialect.paramstyle, i) for i in range(len(names)))
+    for rows in batches:
+        conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", rows)
+
+
+def _placeholder(paramstyle: str, i: int) -> str:
+    return {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": f":{i + 1}", "numeric_dollar": f"${i + 1}"}[
+        paramstyle
+    ]
+
+
+def _driver_values(s: pd.Series, type_: sa.types.TypeEngine, dialect: str) -> np.ndarray:
+    """One column as the driver takes it. SQLite keeps dates and timestamps as text in SQLAlchemy's
+    format ('2024-01-01 09:00:00.000000', which Arrow's cast writes too), so reads and comparisons
+    in SQL agree with rows SQLAlchemy wrote itself."""
+    type_ = _base(type_)
+    if isinstance(type_, sa.Date | sa.DateTime):
+        unit = "datetime64[D]" if isinstance(type_, sa.Date) else "datetime64[us]"
+        times = pd.to_datetime(s).to_numpy(dtype="datetime64[us]").astype(unit)
+        if dialect == "sqlite":
+            return pa.array(times).cast(pa.string()).to_numpy(zero_copy_only=False)
+        return times.astype(object)
+    return s.to_numpy(dtype=object, na_value=None)
+
+
+def _fetch(conn: sa.Connection, stmt: sa.Select) -> Iterator[list[tuple]]:
+    """Rows of a SELECT in chunks, straight from the driver: SQLAlchemy's per-row result processing
+    triples the time of a million-row read. Types are applied per column after. Bound values (an IN
+    list of ids) are rendered into the statement as literals."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
+    if not conn.in_transaction():
+        conn.begin()  # what the first execute would do: on SQLite the read snapshot starts here
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(str(compiled))
+        while rows := cur.fetchmany(FETCH_ROWS):
+            yield rows
+    finally:
+        cur.close()
+
+
+def read_arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:
+    """A bulk read as an Arrow table (compact: no Python object per value once converted)."""
+    names = [c.name for c in stmt.selected_columns]
+    types = [_arrow_type(c.type, conn.dialect.name) for c in stmt.selected_columns]
+    batches = [
+        pa.record_batch([pa.array(col, type=t) for col, t in zip(zip(*rows, strict=True), types, strict=True)], names)
+        for rows in _fetch(conn, stmt)
+    ]
+    if not batches:
+        return pa.table({n: pa.array([], type=t) for n, t in zip(names, types, strict=True)})
+    return pa.Table.from_batches(batches)
+
+
+def _arrow_type(type_: sa.types.TypeEngine, dialect: str) -> pa.DataType:
+    """Fixed per column, so every fetched chunk has the same schema (an all-NULL chunk included)."""
+    type_ = _base(type_)
+    if isinstance(type_, sa.Date | sa.DateTime):
+        if dialect == "sqlite":
+            return pa.string()  # SQLAlchemy's text form; parsed by read_frame
+        return pa.date32() if isinstance(type_, sa.Date) else pa.timestamp("us")
+    return _ARROW_TYPES[type(type_)]
+
+
+def _base(type_: sa.types.TypeEngine) -> sa.types.TypeEngine:
+    """The stored type under a TypeDecorator (Readable)."""
+    return type_.impl_instance if isinstance(type_, sa.types.TypeDecorator) else type_
+
+
+def read_frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
+    """A bulk read as a DataFrame: text as pandas strings, dates and timestamps as datetime64 (UTC)."""
+    table = read_arrow(conn, stmt)
+    out = table.to_pandas()
+    for c in stmt.selected_columns:
+        if isinstance(_base(c.type), sa.Date | sa.DateTime):
+            values = out[c.name]
+            # an attribute stored unreadable (see Readable) reads as missing, like a per-row read
+            errors = "coerce" if isinstance(c.type, Readable) else "raise"
+            parsed = (
+                pd.to_datetime(values, format="ISO8601", errors=errors)
+                if conn.dialect.name == "sqlite"
+                else pd.to_datetime(values, errors=errors)
+            )
+            out[c.name] = parsed.astype("datetime64[us]")
+    return out

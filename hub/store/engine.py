@@ -1,0 +1,155 @@
+"""Opening the serving store: engines (SQLite pragmas and write locks, read-only engines), migrations, and
+whether it can be reached at all.
+
+Default backend is a local SQLite file in WAL mode (readers never block the writer); PostgreSQL in production.
+The schema is created and changed only by the Alembic migrations in hub/migrations (`upgrade`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.pool import StaticPool
+
+from hub import reach
+
+MIGRATIONS = Path(__file__).parent.parent / "migrations"
+_WRITE = "hub_write"  # execution option: on SQLite, BEGIN IMMEDIATE instead of BEGIN
+
+
+def create_store_engine(url: str, read_only: bool = False) -> sa.Engine:
+    """An engine without running migrations. SQLite: parent dir created, WAL + busy timeout +
+    foreign keys on every connection, and SQLAlchemy (not the sqlite3 module) emits BEGIN, so reads
+    are repeatable and DDL is transactional. `read_only`: every connection refuses writes (SQLite
+    opens the existing file with mode=ro; PostgreSQL sessions default to read-only transactions)."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
+        return sa.create_engine(parsed, pool_pre_ping=True, connect_args=args)
+    if not parsed.database or parsed.database == ":memory:":  # one shared connection, or each has its own db
+        engine = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    elif read_only:
+        uri = Path(parsed.database).resolve().as_uri()
+        engine = sa.create_engine(parsed.set(database=uri, query={**parsed.query, "mode": "ro", "uri": "true"}))
+    else:
+        if not parsed.database.startswith("file:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed)
+
+    @sa.event.listens_for(engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _begin)
+        cur = dbapi_conn.cursor()
+        for pragma in (
+            "busy_timeout = 30000",  # wait for another writer instead of failing at once; first, so WAL waits too
+            *(() if read_only else ("journal_mode = WAL",)),  # readers see the last commit while a publish is open
+            "synchronous = NORMAL",  # durable at checkpoints; safe with WAL
+            "foreign_keys = ON",
+            "journal_size_limit = 67108864",  # shrink the WAL back to 64 MiB after a big publish
+            "cache_size = -65536",  # 64 MiB page cache: index upkeep of million-row bulk writes
+        ):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        # A writer takes the write lock up front: a deferred transaction that reads and then writes
+        # fails with "database is locked" instead of waiting when another writer got there first.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
+
+    return engine
+
+
+def open_store(url: str) -> sa.Engine:
+    """The serving store at `url`, migrated to the newest schema."""
+    engine = create_store_engine(url)
+    reach.connect(engine, "serving_store")
+    upgrade(engine)
+    return engine
+
+
+def open_read_only(url: str) -> sa.Engine:
+    """The serving store at `url` for a dry run, which writes nothing into it: read-only connections and
+    no migration. A store without the hub's schema yet (a dry run before the first run) is answered by an
+    empty in-memory store at the newest schema, which is what a first run starts from. A store at an older
+    schema is refused, since migrating it would be a write."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+        return open_store("sqlite://")
+    engine = create_store_engine(url, read_only=True)
+    reach.connect(engine, "serving_store")
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if current == head:
+        return engine
+    engine.dispose()
+    if current is None:
+        return open_store("sqlite://")
+    raise RuntimeError(
+        f"the serving store is at schema revision {current} and this hub needs {head}; a dry run does not "
+        "migrate it: run once without --dry-run (or any command that opens the store, e.g. `hub review list`)"
+    )
+
+
+@contextmanager
+def opened(url: str, read_only: bool = False) -> Iterator[sa.Engine]:
+    """`open_store` (or `open_read_only`) for the length of a block (a command, an asset): the engine is
+    disposed after it."""
+    engine = open_read_only(url) if read_only else open_store(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def write_transaction(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A transaction for writes (pin, mint_ids, ...): on SQLite it holds the write lock from BEGIN,
+    so it waits for (busy timeout) rather than fails on a concurrent writer."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE: True})
+        with conn.begin():
+            yield conn
+
+
+def alembic_config() -> Config:
+    """Alembic configuration built in code: the migrations ship inside the package."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    """Apply the migrations in one transaction; a no-op when the store is at `revision` already.
+    Concurrent callers (pipeline and API starting together) take turns."""
+    cfg = alembic_config()
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7286312841)")  # any constant: the hub's lock
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def store_problems(url: str) -> list[str]:
+    """Why the serving store at `url` cannot be reached (none: it can), without creating anything: a SQLite store
+    that does not exist yet is made by the first run."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+        return []
+    engine = create_store_engine(url, read_only=True)
+    try:
+        reach.connect(engine, "serving_store")
+    except reach.Unreachable as exc:
+        return [str(exc)]
+    finally:
+        engine.dispose()
+    return []

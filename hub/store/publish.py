@@ -1,0 +1,219 @@
+"""Publishing one run: its golden records, xref, redirects, review queue and match model become the current
+state in ONE transaction, so a reader sees the previous run or the new one, never half of one.
+
+Versions: a golden record gets a new version only when its attribute values or extra change. Lineage
+and record_count describe the latest run and are updated in place (current row and open history row);
+version, updated_at and run_id stay those of the run that published the values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+import sqlalchemy as sa
+
+from hub import faults
+from hub.store import diff, writes
+from hub.store.bulk import read_arrow
+from hub.store.clock import utc_now
+from hub.store.engine import write_transaction
+from hub.store.inputs import normalize_golden, normalize_redirects, normalize_xref
+from hub.store.review import publish_review
+from hub.store.runs import last_published
+from hub.store.schema import golden_records, run_log, xref
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    run_id: str | None  # None: a preview (dry run), nothing was published
+    new: int  # version 1 of a new golden id
+    changed: int  # a new version: attribute values or extra changed
+    lineage_updated: int  # same values, other lineage: updated in place, no version, no change-feed event
+    unchanged: int
+    retired: int
+    xref_changed: int  # xref rows inserted, replaced or deleted
+    match_model_published: int = 0  # the model version written this run; 0: none given or unchanged
+    term_frequencies_changed: int = 0  # match_term_frequencies rows inserted, replaced or deleted
+
+    def counts(self) -> dict[str, int]:
+        return {k: v for k, v in asdict(self).items() if k != "run_id"}
+
+
+@dataclass(frozen=True)
+class MatchModel:
+    """The match model a run scored with, as publish takes it: the Splink model (JSON text) and the term
+    frequencies of the run's golden records, which match-on-entry needs beside it (a posted record
+    sharing a common name is weaker evidence than one sharing a rare name)."""
+
+    version: int
+    trained_at: datetime
+    records: int
+    model_json: str
+    tf_counts: pd.DataFrame  # tf_column, value, golden_records: the values two or more golden records share
+    tf_totals: dict[str, int]  # tf column -> golden records with a value in it
+
+
+def publish(
+    engine: sa.Engine,
+    run_id: str,
+    golden: pd.DataFrame,
+    xref_frame: pd.DataFrame,
+    redirects: pd.DataFrame | None = None,
+    counts: Mapping[str, Any] | None = None,
+    review: pd.DataFrame | None = None,
+    model: MatchModel | None = None,
+) -> PublishResult:
+    """Make one run's golden records, xref and redirects the current state, in ONE transaction.
+
+    `golden`: every live golden record of the run — golden_id, every attribute of hub.model, lineage
+    (JSON text or dict), record_count, and optionally extra (JSON text or dict). A record is a new
+    version only when its attribute values or extra differ from the current row; the version's
+    `changed_fields` (golden_history, for the change feed) name them (a new id: the fields with a
+    value). A different lineage (another source record supplies the same value) or record_count is
+    written in place, into the current row and the open history row, with no new version. JSON text
+    is compared as given, so produce it deterministically; dicts are serialized with sorted keys
+    (slower: pass text at scale).
+
+    `xref_frame`: source_system, source_key, golden_id (live in `golden`), match_probability (NaN for
+    singletons), link_type ('auto' | 'steward' | 'singleton') for every source record of the run.
+
+    `redirects`: retired_id, surviving_id, optional reason (default 'merge', or 'deleted' without a
+    survivor). Every id live now but absent from `golden` must have one; the survivor may itself be
+    retired in this run (chains are followed) but must end at an id in `golden`. A missing
+    surviving_id retires the id with no successor (all its source records are gone): it then resolves
+    to None, and stays reserved. Rows for ids already retired or never published are ignored, so a
+    cumulative redirect list is fine.
+
+    `review`: the run's review queue (REVIEW_COLUMNS; id_l < id_r), replacing the queue in the same
+    transaction, less the pairs a steward decided meanwhile; None leaves the queue as it is.
+
+    `model`: the match model the run scored with and its term frequencies, for match-on-entry. The model
+    row is replaced only when the version or the model changed, and only changed term-frequency rows are
+    written; None leaves both as they are.
+
+    Raises ValueError (nothing written) on inconsistent input; any failure rolls the whole run back.
+    The run_log row becomes 'published' with `counts` plus the publish counts; on failure it stays as
+    it was — record the failure with fail_run. The diffs against the current state run in DuckDB
+    (in memory) over Arrow copies of the current keys and hashes (and of the values of the rows whose
+    hash differs); `preview` runs the same diff and writes nothing.
+    """
+    prepared = _prepare(engine, golden, xref_frame, redirects, model, run_id)
+    now = utc_now()
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":  # one publisher at a time; plain reads go on
+            conn.exec_driver_sql("LOCK TABLE golden_records IN EXCLUSIVE MODE")
+        if last_published(conn) != prepared.head:
+            raise RuntimeError(f"another run was published while {run_id!r} was being prepared; publish again")
+        _check_run(conn, run_id)
+        writes.publish_golden(conn, run_id, now, prepared.golden, prepared.plan)
+        faults.point("publish:mid")
+        writes.retire_ids(conn, run_id, now, prepared.retire)
+        xref_changed = writes.publish_xref(conn, run_id, now, prepared.xref_plan)
+        if review is not None:
+            publish_review(conn, run_id, review)
+        published = (
+            writes.publish_model(conn, run_id, now, model, prepared.model_plan) if prepared.model_plan else (0, 0)
+        )
+        result = prepared.result(run_id, xref_changed, *published)
+        _finish_run(conn, run_id, now, counts, result)
+    return result
+
+
+def preview(
+    engine: sa.Engine, golden: pd.DataFrame, xref_frame: pd.DataFrame, redirects: pd.DataFrame | None = None
+) -> PublishResult:
+    """What `publish` would do with this run (new, changed, lineage-only, unchanged, retired, xref
+    changes), from the same diff, writing nothing: a dry run. `run_id` is None; the match model is not
+    compared. Raises ValueError on input publish would refuse."""
+    prepared = _prepare(engine, golden, xref_frame, redirects, None, None)
+    return prepared.result(None, prepared.xref_plan["changed"])
+
+
+@dataclass
+class _Prepared:
+    """A run against the read snapshot of the current state: what publish writes."""
+
+    head: sa.Row | None  # the last published run then
+    golden: pd.DataFrame  # normalized golden records (normalize_golden)
+    plan: dict[str, Any]  # diff.plan_golden
+    retire: pd.DataFrame  # diff.plan_retire
+    xref_plan: dict[str, Any]
+    model_plan: dict[str, Any] | None
+
+    def result(self, run_id: str | None, xref_changed: int, model: int = 0, tf_changed: int = 0) -> PublishResult:
+        count = lambda key: int(self.plan[key].sum())  # noqa: E731
+        new, changed, lineage = count("new"), count("changed"), count("lineage")
+        return PublishResult(
+            run_id=run_id,
+            new=new,
+            changed=changed,
+            lineage_updated=lineage,
+            unchanged=len(self.golden) - new - changed - lineage,
+            retired=len(self.retire),
+            xref_changed=xref_changed,
+            match_model_published=model,
+            term_frequencies_changed=tf_changed,
+        )
+
+
+def _prepare(
+    engine: sa.Engine,
+    golden: pd.DataFrame,
+    xref_frame: pd.DataFrame,
+    redirects: pd.DataFrame | None,
+    model: MatchModel | None,
+    run_id: str | None,
+) -> _Prepared:
+    """Check the input and diff it against a read snapshot, so publish holds the write lock only while
+    writing: on SQLite other writers (a steward's pin) wait for it. Only publish writes golden records and
+    xref, so "no other run published since the snapshot" (checked under the lock) keeps the diff valid."""
+    db = duckdb.connect()
+    try:
+        g = normalize_golden(golden, db)
+        x = normalize_xref(xref_frame)
+        r = normalize_redirects(redirects)
+        db.register("inc", g[["rn", "golden_id", "row_hash", "lineage_hash", "record_count"]])
+        db.register("inc_x", x)
+        diff.check_xref_targets(db)
+        with engine.connect() as conn:
+            head = last_published(conn)
+            if run_id is not None:
+                _check_run(conn, run_id)
+            gr, xr = golden_records.c, xref.c
+            current = sa.select(gr.golden_id, gr.version, gr.row_hash, gr.lineage_hash, gr.record_count)
+            db.register("cur", read_arrow(conn, current))
+            db.register(
+                "cur_x",
+                read_arrow(
+                    conn, sa.select(xr.source_system, xr.source_key, xr.golden_id, xr.match_probability, xr.link_type)
+                ),
+            )
+            model_plan = diff.plan_model(conn, db, model) if model is not None else None
+            plan = diff.plan_golden(conn, db, g)
+        retire = diff.plan_retire(plan["retired"], r, g["golden_id"])
+        xref_plan = diff.plan_xref(db, x)
+    finally:
+        db.close()
+    return _Prepared(head, g, plan, retire, xref_plan, model_plan)
+
+
+def _check_run(conn: sa.Connection, run_id: str) -> None:
+    status = conn.scalar(sa.select(run_log.c.status).where(run_log.c.run_id == run_id))
+    if status not in (None, "running"):
+        raise ValueError(f"run {run_id!r} is {status}; publish a new run")
+
+
+def _finish_run(
+    conn: sa.Connection, run_id: str, now: datetime, counts: Mapping[str, Any] | None, result: PublishResult
+) -> None:
+    payload = json.dumps({**(counts or {}), "publish": result.counts()}, default=str)
+    values = {"status": "published", "finished_at": now, "counts": payload}
+    done = conn.execute(run_log.update().where(run_log.c.run_id == run_id).values(**values))
+    if done.rowcount == 0:  # the caller skipped start_run
+        conn.execute(run_log.insert().values(run_id=run_id, started_at=now, **values))

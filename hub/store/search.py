@@ -1,0 +1,90 @@
+"""Search candidates: golden records found by name, email, phone and postal code with index range scans
+(migration 0003's expression indexes), so a million golden records cost what the candidates cost, never a
+table scan. hub.api.search ranks them.
+
+For a name of one word: its 3-letter prefix on lower(last_name) or lower(first_name); of several words, the
+3-letter prefix of each word on lower(last_name) with a first name starting with the initial of another word,
+or the first word's prefix on lower(first_name) with a surname starting like the last word; the email (a prefix
+when it has no '@') on lower(email); the phone as E.164 on phone; the postcode prefix on upper(postal_code).
+At most MAX_CANDIDATES per criterion.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from hub.store.schema import golden_records
+
+MAX_CANDIDATES = 5000
+PREFIX = 3
+SEARCH_COLUMNS = ["golden_id", "first_name", "last_name", "email", "phone", "postal_code", "city", "date_of_birth"]
+
+
+@dataclass(frozen=True)
+class SearchCriteria:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None  # E.164 (hub.api.search.normalize_phone)
+    postal_code: str | None = None
+
+
+def postcode(text: str) -> str:
+    return re.sub(r"\s+", " ", text.strip().upper())
+
+
+def name_words(name: str) -> list[str]:
+    return [w for w in re.split(r"[\s,]+", name.lower()) if w]
+
+
+def _starts(expr: sa.ColumnElement, prefix: str) -> sa.ColumnElement[bool]:
+    """`expr` starts with `prefix`, as a range an index on `expr` answers (open-ended after the last
+    character Unicode has, which has no successor)."""
+    if ord(prefix[-1]) == sys.maxunicode:
+        return expr >= prefix
+    return sa.and_(expr >= prefix, expr < prefix[:-1] + chr(ord(prefix[-1]) + 1))
+
+
+def _conditions(c: SearchCriteria) -> list[sa.ColumnElement[bool]]:
+    g = golden_records.c
+    last, first = sa.func.lower(g.last_name), sa.func.lower(g.first_name)
+    out: list[sa.ColumnElement[bool]] = []
+    if c.name:
+        words = list(dict.fromkeys(name_words(c.name)))
+        if len(words) == 1:
+            out += [_starts(last, words[0][:PREFIX]), _starts(first, words[0][:PREFIX])]
+        else:  # a surname prefix (any word, in either order) with a first name starting like another word
+            # (initials compared with substr(), which no index serves, so the planner scans the prefix range)
+            initial = lambda e: sa.func.substr(e, 1, 1)  # noqa: E731
+            for w in words:
+                others = sorted({o[0] for o in words if o != w})
+                out.append(sa.and_(_starts(last, w[:PREFIX]), initial(first).in_(others)))
+            out.append(sa.and_(_starts(first, words[0][:PREFIX]), initial(last) == words[-1][0]))
+    if c.email:
+        e = c.email.strip().lower()
+        out.append(sa.func.lower(g.email) == e if "@" in e else _starts(sa.func.lower(g.email), e))
+    if c.phone:
+        out.append(g.phone == c.phone)
+    if c.postal_code:
+        out.append(_starts(sa.func.upper(g.postal_code), postcode(c.postal_code)))
+    return out
+
+
+def search_candidates(
+    conn: sa.Connection, c: SearchCriteria, limit: int = MAX_CANDIDATES, columns: list[str] = SEARCH_COLUMNS
+) -> tuple[pd.DataFrame, bool]:
+    """Candidate rows (distinct golden ids; `columns` of golden_records, golden_id and those hub.api.search.rank
+    reads among them) and whether some criterion hit `limit`."""
+    g = golden_records.c
+    cols = [g[n] for n in columns]
+    frames, truncated = [], False
+    for cond in _conditions(c):
+        rows = conn.execute(sa.select(*cols).where(cond).limit(limit + 1)).all()
+        truncated |= len(rows) > limit
+        frames.append(pd.DataFrame(rows[:limit], columns=columns, dtype=object))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+    return frame.drop_duplicates("golden_id", ignore_index=True), truncated
