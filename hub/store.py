@@ -37,6 +37,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.pool import StaticPool
 
 from hub import faults, reach
+from hub.errors import HubError
 from hub.model import ATTRIBUTE_FIELDS, FieldType
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -1443,7 +1444,7 @@ def _delete_pins(conn: sa.Connection, live: str, field: str) -> int:
 # --------------------------------------------------------------------------------- steward decisions
 
 
-class ConflictingDecision(ValueError):
+class ConflictingDecision(HubError, ValueError):
     """The decision would make the current ones contradict each other: "match" decisions chaining
     together two records a steward marked "not a match" (clustering could honour neither)."""
 

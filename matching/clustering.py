@@ -37,12 +37,14 @@ import pyarrow.compute as pc
 from scipy import sparse
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
+from hub.errors import HubError
+
 __all__ = ["ConflictingDecisions", "cluster"]
 
 _SHOWN = 5  # how many offending ids / pairs an error message spells out
 
 
-class ConflictingDecisions(ValueError):
+class ConflictingDecisions(HubError, ValueError):
     """Must-links chain together records a steward also marked "not a match"; a steward has to resolve it.
 
     `pairs` holds every cannot-linked pair (id_a, id_b) that must-links join; `chains` the must-link path
