@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Stages:
+    """The stage operations the commands run; above each, how a command calls it and what it reads back."""
+
     # (directory, *, customers, seed, force, progress, flavour) -> a summary with `tables` ({source: {table: rows}}),
     # config_path, ground_truth_path, truth_values_path. Raises a HubError when the directory holds a demo already.
     init_demo: Callable[..., Any]
