@@ -55,7 +55,7 @@ class DecisionApplier:
 
     def __init__(self, run_apply: Callable[[], RunSummary], mode: Literal["immediately", "next_run"]):
         self.mode = mode
-        self.run_apply = run_apply
+        self._run_apply = run_apply
         self._cond = threading.Condition()
         self._pending = self._running = self._closed = False
         self._last: ApplyRun | None = None
@@ -103,7 +103,7 @@ class DecisionApplier:
                 if self._closed:
                     return
                 self._pending, self._running = False, True
-            last = _apply(self.run_apply)
+            last = _apply(self._run_apply)
             if last.error:
                 log.warning("apply_decisions did not publish: %s", last.error)
             with self._cond:
