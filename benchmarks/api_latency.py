@@ -35,11 +35,12 @@ import uvicorn
 from faker.providers.person.en_GB import Provider as Names
 
 from hub import store
-from hub.api import create_app, keys
+from hub.api import keys
 from hub.config import HubConfig, load_config
 from hub.workspace import Workspace
 from matching import models
 from matching.standardize import standardize
+from pipelines.entry import create_app
 
 SOURCE = "bench"
 LETTERS = np.array(list("ABCDEFGHJKLMNPRSTUWY"), dtype=object)
@@ -87,7 +88,7 @@ def synthetic_store(url: str, n: int) -> None:
 def demo_model(golden: pd.DataFrame, xref: pd.DataFrame) -> store.MatchModel:
     """The model of a 2,000-customer demo's first run, with term frequencies over `golden`."""
     demo = Path(tempfile.mkdtemp(prefix="hub-demo-"))
-    hub = [sys.executable, "-m", "hub.cli"]
+    hub = [sys.executable, "-m", "pipelines.entry"]
     subprocess.run([*hub, "demo", "init", "--dir", str(demo), "--customers", "2000"], check=True, capture_output=True)
     subprocess.run([*hub, "run", "--config", str(demo / "hub.yaml")], check=True, capture_output=True)
     ws = Workspace(load_config(demo / "hub.yaml").workspace)

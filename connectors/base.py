@@ -19,13 +19,16 @@ import pandas as pd
 
 from connectors.transforms import SHOWN, as_text, map_rows, to_canonical, to_source, values_equal
 from hub.config import HubConfig, SourceConfig
+from hub.errors import HubError
 
 GOLDEN_ID = "golden_id"
 
 
-class SourceError(Exception):
+class SourceError(HubError):
     """The source does not look like its hub.yaml block says (table, column or file missing): one line per problem,
-    each naming its hub.yaml key."""
+    each naming its hub.yaml key. A configuration problem: exit code 2."""
+
+    exit_code = 2
 
     def __init__(self, *problems: str):
         self.problems = list(problems)

@@ -49,12 +49,13 @@ from connectors.transforms import to_canonical
 from connectors.writeback_plan import EVIDENCE_AT, GID, HASH, ORIGINAL, STATE, Plan, PlanError, public
 from hub import echoes, faults, store
 from hub.config import HubConfig
+from hub.errors import HubError
 from hub.workspace import STAGED, Workspace
 
 BATCH_ROWS = 20_000  # rows per push call: one source transaction each
 
 
-class WritebackError(Exception):
+class WritebackError(HubError):
     """Write-back cannot run: nothing published yet, or no golden records in the workspace."""
 
 

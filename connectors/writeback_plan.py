@@ -45,6 +45,7 @@ import pandas as pd
 from connectors.styles import Style, layout_sql, learn, render, unit_slot
 from hub import echoes, forms
 from hub.config import ADDRESS_BLOCK, HubConfig, SourceConfig
+from hub.errors import HubError
 from hub.model import CONSENT_FIELDS, Consent, FieldType
 from hub.workspace import FIELD_WARNINGS, STAGED, Workspace
 
@@ -65,7 +66,7 @@ CONFLICTED = "_conflicted"
 ORIGINAL, EVIDENCE_AT = "_o_", "_evidence_at"  # per written field the record's own value before; its time
 
 
-class PlanError(Exception):
+class PlanError(HubError):
     """The workspace lacks what a plan needs (no golden records built yet)."""
 
 

@@ -24,6 +24,7 @@ from golden_record.ids import assign_ids
 from golden_record.survivorship import survive
 from hub import store
 from hub.config import HubConfig
+from hub.errors import NotReady
 from hub.model import ATTRIBUTE_FIELDS
 from hub.workspace import Workspace
 from matching import models
@@ -217,17 +218,17 @@ def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str:
     cur = ws.con.execute(f"SELECT * FROM {BUILD}") if ws.has_table(BUILD) else None
     rows = cur.fetchall() if cur else []
     if not rows:
-        raise RuntimeError("no golden records built in this workspace yet: build them first (hub golden)")
+        raise NotReady("no golden records built in this workspace yet: build them first (hub golden)")
     built = dict(zip([d[0] for d in cur.description], rows[0], strict=True))  # no dry_run: built before it existed
     if built.get("dry_run") and not dry_run:
-        raise RuntimeError(
+        raise NotReady(
             "the golden records in the workspace were built by a dry run (provisional ids, nothing minted) and are "
             "never published: build them again without --dry-run (hub run, or hub golden)"
         )
     with engine.connect() as conn:
         head = store.last_published_run(conn)
     if head != built["built_on_run"]:
-        raise RuntimeError(
+        raise NotReady(
             f"golden records were built on published run {built['built_on_run']!r} but the store is now at "
             f"{head!r}; build again"
         )

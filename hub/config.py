@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy.engine import make_url
 
 from hub import validity
+from hub.errors import HubError
 from hub.model import (
     ATTRIBUTE_NAMES,
     ATTRIBUTE_TYPES,
@@ -104,8 +105,10 @@ def default_transform(field: str, ftype: FieldType) -> str:
     return DEFAULT_TRANSFORM_BY_FIELD.get(field) or DEFAULT_TRANSFORM[ftype]
 
 
-class ConfigError(Exception):
+class ConfigError(HubError):
     """A hub.yaml problem: `key` is the dotted path, `reason` what is wrong with it."""
+
+    exit_code = 2
 
     def __init__(self, key: str, reason: str, path: Path | None = None):
         self.key, self.reason, self.path = key, reason, path

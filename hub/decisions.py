@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable
 
+from hub.errors import HubError
+
 SHOWN = 5  # how many must-link chains an error spells out
 
 Pair = tuple[str, str]
 
 
-class ConflictingDecisions(ValueError):
+class ConflictingDecisions(HubError, ValueError):
     """Must-links chain together records a steward also marked "not a match"; a steward has to resolve it.
 
     `pairs` holds every cannot-linked pair (id_a, id_b) that must-links join; `chains` the must-link path

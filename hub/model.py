@@ -14,6 +14,8 @@ from enum import StrEnum
 # survivorship's `valid` rule and match-on-entry all use this one pattern.
 EMAIL_PATTERN = r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+"
 
+ENTRY_SYSTEM = "entry"  # source_system of a record posted to match-on-entry (hub.api.match, matching.entry)
+
 # The earliest date of birth the hub believes. Ingest reads a date of birth outside [EARLIEST_BIRTH, today]
 # (0001-01-01, 9999-12-31, a year keyed as 2091) as missing, with a field warning: a placeholder or a typo is not a
 # person's birthday and must never become a golden value. The raw expectations check the same range.

@@ -30,6 +30,7 @@ import duckdb
 import pandas as pd
 
 from hub.config import HubConfig
+from hub.errors import HubError
 from hub.model import DUCKDB_TYPES, record_fields
 
 STAGED = "staged_records"
@@ -53,7 +54,7 @@ def _fold(column: str) -> str:
     return f"lower(strip_accents({column}))"
 
 
-class WorkspaceBusy(RuntimeError):
+class WorkspaceBusy(HubError):
     """Another job held the workspace for longer than this one would wait."""
 
 

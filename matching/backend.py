@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 from splink import DuckDBAPI, Linker
 
+from hub.errors import HubError
 from hub.workspace import scalar
 from matching import settings
 from matching.plan import MatchPlan
@@ -41,7 +42,7 @@ PRIOR_SAMPLE_RECORDS = 200_000  # the prior is estimated on a random sample of t
 U_KEPT = 0.1  # discount_matches keeps at least this share of a sampled u: the prior it subtracts by is an estimate
 
 
-class TrainingError(Exception):
+class TrainingError(HubError):
     """Training cannot produce a model at all (no u estimate: the records cannot be sampled)."""
 
 

@@ -19,12 +19,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from hub.model import CANONICAL_FIELDS, DUCKDB_TYPES
+from hub.model import CANONICAL_FIELDS, DUCKDB_TYPES, ENTRY_SYSTEM
 from matching import models
 from matching.backend import DuckDBSplinkBackend, Model
 from matching.standardize import standardize
 
-NEW = "entry"  # source_system of the posted record; every other row is a candidate
 _INPUT, _STANDARDIZED, _LEFT, _RIGHT = "entry_input", "entry_standardized", "entry_new", "entry_candidates"
 _TYPES = {f.name: DUCKDB_TYPES[f.type] for f in CANONICAL_FIELDS}
 
@@ -67,7 +66,7 @@ class EntryScorer:
             self._idle.put(backend)
 
     def score(self, records: pd.DataFrame, frequencies: Frequencies) -> pd.DataFrame:
-        """`records`: source_system, source_key and canonical attributes; one row of source system NEW,
+        """`records`: source_system, source_key and canonical attributes; one row of source system ENTRY_SYSTEM,
         the others candidates. Returns per candidate: source_key, match_probability, match_weight and
         `explanation` (per comparison: level label, its match weight, the term-frequency part of it),
         best first. `frequencies` gives the term frequencies of the standardized values it is asked for."""
@@ -102,7 +101,7 @@ class EntryScorer:
         for table, cond in ((_LEFT, "="), (_RIGHT, "<>")):
             con.execute(
                 f"""CREATE OR REPLACE TABLE {table} AS SELECT s.*, {with_tf} FROM {_STANDARDIZED} s {joins}
-                    WHERE s.source_system {cond} '{NEW}'"""
+                    WHERE s.source_system {cond} '{ENTRY_SYSTEM}'"""
             )
         con.unregister("_tf")
         return backend.score_pairs(_LEFT, _RIGHT, self.model)

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from hub import echoes
 from hub.config import HubConfig
+from hub.errors import NotReady
 from hub.workspace import Workspace, scalar
 from matching import models, plan
 from matching.backend import DuckDBSplinkBackend, MatcherBackend
@@ -115,7 +116,7 @@ def cluster_records(
     """clusters from the auto-match pairs plus steward decisions."""
     say = progress or (lambda _line: None)
     if not ws.has_table(PAIRS):
-        raise RuntimeError("no scored pairs in the workspace yet: run the whole pipeline first (hub run)")
+        raise NotReady("no scored pairs in the workspace yet: run the whole pipeline first (hub run)")
     edges = ws.con.execute(
         f"SELECT unique_id_l AS id_l, unique_id_r AS id_r, match_probability FROM {PAIRS} WHERE match_probability >= ?",
         [cfg.matching.auto_match_threshold],

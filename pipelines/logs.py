@@ -1,28 +1,33 @@
 """The console logger of the hub's jobs (`hub run`, `dagster dev`): Dagster's own, except that a step failing on a
-hub error (a hub.yaml problem, a source that does not fit its block, a database that cannot be reached) is logged as
-that error's one line. Its stack trace would only show Dagster's and the hub's internals to someone who has to fix a
-URL or a column name; any other failure keeps its full stack trace."""
+hub error (hub.errors.HubError: a hub.yaml problem, a source that does not fit its block, a database that cannot be
+reached, a busy workspace) is logged as that error's one line. Its stack trace would only show Dagster's and the
+hub's internals to someone who has to fix a URL or a column name; any other failure keeps its full stack trace."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 
-from connectors.base import SourceError
-from hub.config import ConfigError
-from hub.reach import Unreachable
+from hub.errors import HubError
 
-HUB_ERRORS = {f"{c.__module__}.{c.__name__}": c.__name__ for c in (SourceError, ConfigError, Unreachable)}
+
+def _hub_error_paths(cls: type[HubError] = HubError) -> Iterator[str]:
+    """The dotted names of HubError's subclasses (as a Dagster error message starts with them)."""
+    for sub in cls.__subclasses__():
+        yield f"{sub.__module__}.{sub.__qualname__}"
+        yield from _hub_error_paths(sub)
 
 
 def hub_error(error: Any) -> str | None:
     """The message of the hub error behind a Dagster error (a SerializableErrorInfo chain), if one is behind it."""
+    paths = set(_hub_error_paths())
     while error is not None:
-        for path in HUB_ERRORS:
-            if error.message.startswith(f"{path}: "):
-                return error.message.removeprefix(f"{path}: ").strip()
+        path, sep, message = error.message.partition(": ")
+        if sep and path in paths:
+            return message.strip()
         error = error.cause or error.context
     return None
 

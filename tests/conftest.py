@@ -63,3 +63,9 @@ def source_url(request) -> str:
     if request.param != "sqlite":
         request.applymarker(getattr(pytest.mark, request.param))
     return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture(autouse=True)
+def _no_hub_config(monkeypatch) -> None:
+    """`hub` takes --config's default from $HUB_CONFIG: one set in the developer's shell must not steer the tests."""
+    monkeypatch.delenv("HUB_CONFIG", raising=False)

@@ -21,11 +21,11 @@ from connectors import pull_source
 from connectors.demo import init_demo
 from golden_record.run import build_and_publish
 from hub import store
-from hub.api import create_app, keys
-from hub.cli import main
+from hub.api import keys
 from hub.config import load_config
 from hub.workspace import Workspace
 from matching.run import match
+from pipelines.entry import create_app, main
 
 
 class Hub:
@@ -357,7 +357,7 @@ def test_hub_serve_answers_health_on_loopback_and_keeps_search_criteria_out_of_i
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "serve", "--config", str(hub.config), "--port", str(port)],
+        [sys.executable, "-m", "pipelines.entry", "serve", "--config", str(hub.config), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 import tests.source_fixture as fx
-from hub.api import create_app
+from pipelines.entry import create_app
 
 
 class Links(HTMLParser):

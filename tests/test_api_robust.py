@@ -20,10 +20,11 @@ from connectors import pull_source
 from connectors.demo import init_demo
 from golden_record.run import build_and_publish
 from hub import store
-from hub.api import create_app, keys, ui
+from hub.api import keys, ui
 from hub.config import load_config
 from hub.workspace import Workspace
 from matching.run import match
+from pipelines.entry import create_app
 
 FUZZ_CASES_PER_OPERATION = 20  # x ~20 operations, half of them schema-breaking (negative) cases
 

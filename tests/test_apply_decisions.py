@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 
 from connectors.demo import init_demo
 from hub import store
-from hub.api import create_app, keys
-from hub.cli import main
+from hub.api import keys
 from hub.config import load_config
 from hub.workspace import WorkspaceBusy, exclusive
 from pipelines.build import APPLY_ASSETS, APPLY_JOB, build_definitions
+from pipelines.entry import create_app, main
 from pipelines.run import run_pipeline
 
 

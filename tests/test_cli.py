@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hub.cli import main, run_summary
+from hub.cli import run_summary
+from pipelines.entry import main
 from pipelines.run import PipelineSummary
 
 

@@ -13,9 +13,9 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
-from hub.cli import main
 from hub.config import ConfigError, FieldMapping, GoldenIdTarget, load_config
 from hub.model import FieldType
+from pipelines.entry import main
 
 VALID_YAML = """\
 workspace: state/workspace.duckdb

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 import tests.source_fixture as fx
-from hub.cli import main
+from pipelines.entry import main
 
 
 def write_config(tmp_path: Path, url: str, **block: object) -> Path:

@@ -37,7 +37,7 @@ def hub_run(demo: Path, kill_at: str | None = None) -> subprocess.CompletedProce
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     if kill_at:
         env[faults.KILL_AT] = kill_at
-    cmd = [sys.executable, "-m", "hub.cli", "run", "--config", str(demo / "hub.yaml"), "--log-level", "WARNING"]
+    cmd = [sys.executable, "-m", "pipelines.entry", "run", "--config", str(demo / "hub.yaml"), "--log-level", "WARNING"]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
 
 

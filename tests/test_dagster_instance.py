@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 
 from connectors.demo import init_demo
 from hub import store
-from hub.api import create_app, keys
-from hub.cli import main
+from hub.api import keys
 from hub.config import load_config
 from pipelines.build import APPLY_JOB
+from pipelines.entry import create_app, main
 from pipelines.sensors import PIPELINE_JOB
 
 pytestmark = pytest.mark.slow

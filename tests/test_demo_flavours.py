@@ -12,8 +12,8 @@ from connectors.demo import init_demo
 from connectors.demo.flavours import FLAVOURS, flavour
 from connectors.demo.truth_values import COLUMNS as TRUTH_COLUMNS
 from connectors.transforms import to_canonical
-from hub.cli import main
 from hub.config import load_config
+from pipelines.entry import main
 from tests.test_demo import KEY, MAIN_TABLE, check_bad_rows, read, table_hashes
 
 CUSTOMERS = 400

@@ -13,10 +13,10 @@ from connectors import pull_source
 from connectors.demo import init_demo
 from golden_record.run import build_and_publish
 from hub import store
-from hub.cli import main
 from hub.config import load_config
 from hub.workspace import Workspace
 from matching.run import match
+from pipelines.entry import main
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from hub import store
-from hub.api import create_app, keys
-from hub.cli import main
+from hub.api import keys
+from pipelines.entry import create_app, main
 from tests.test_steward import Hub
 from tests.test_store import golden, links, person
 

@@ -13,13 +13,13 @@ import yaml
 
 from connectors import pull_source
 from connectors.demo import init_demo
-from hub.cli import main
 from hub.config import ConfigError, load_config
 from hub.workspace import Workspace
 from matching import models, plan
 from matching.backend import U_KEPT, discount_matches, regularize, term_frequency_sql
 from matching.run import match
 from matching.settings import COMPARISONS
+from pipelines.entry import main
 
 FIELDS = {  # canonical field -> what leaving it out of every source takes with it
     "email": "email",

@@ -22,10 +22,10 @@ from connectors import open_connector
 from connectors.demo import bad_rows, init_demo
 from golden_record.run import publish_build
 from hub import store
-from hub.cli import main
 from hub.config import ADDRESS_BLOCK, load_config
 from hub.workspace import Workspace
 from pipelines.build import build_definitions
+from pipelines.entry import main
 from pipelines.run import run_pipeline
 from tests.value_keys import keys
 

@@ -14,9 +14,10 @@ import yaml
 
 from connectors.demo import init_demo
 from hub import store
-from hub.cli import main, run_summary
+from hub.cli import run_summary
 from hub.config import load_config
 from hub.workspace import SHARED_KEY_REASON, Workspace
+from pipelines.entry import main
 from pipelines.run import run_pipeline
 
 

@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 
 from connectors.demo import init_demo
 from hub import store
-from hub.api import create_app, keys
-from hub.cli import main
+from hub.api import keys
 from hub.config import load_config
 from hub.store import schema
+from pipelines.entry import create_app, main
 from pipelines.run import run_pipeline
 from tests.test_store import engine, golden, links, person, publish, store_url  # noqa: F401 (fixtures)
 

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from playwright.sync_api import Page, sync_playwright
 
 from hub import store
-from hub.api import create_app
+from pipelines.entry import create_app
 from tests import test_steward
 
 pytestmark = pytest.mark.browser

@@ -22,12 +22,12 @@ from connectors.demo import init_demo
 from connectors.writeback import STATE, WritebackError, plan_changes, published_run, write_back
 from golden_record.run import build_and_publish
 from hub import faults, forms, store
-from hub.cli import main
 from hub.config import ADDRESS_BLOCK, HubConfig, load_config
 from hub.model import CONSENT_FIELDS
 from hub.store import schema
 from hub.workspace import Workspace, scalar
 from matching.run import match
+from pipelines.entry import main
 from tests.value_keys import keys
 
 SYSTEMS = ("billing", "web", "app", "crm")

@@ -23,9 +23,14 @@ from connectors.demo.population import SYSTEMS, population
 from connectors.demo.store import write_database
 from connectors.demo.systems import BUILDERS
 from connectors.demo.truth_values import TRUTH_VALUES, truth_values
+from hub.errors import HubError
 
 GROUND_TRUTH = "ground_truth.csv"
 _POPULATION_STREAM, _TIMELINE_STREAM, _FIRST_SYSTEM_STREAM = 0, 1, 2
+
+
+class DemoExists(HubError, FileExistsError):
+    """The directory already holds a demo and replacing it was not asked for (--force)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ def init_demo(
     """Generate the demo sources for `customers` people into `directory`, from the countries of
     `flavour` (connectors/demo/flavours.py: `default` GB/US, `international` IE/DE/FR/AU).
 
-    Raises FileExistsError if the directory already holds a demo and `force` is False; with
+    Raises DemoExists (a FileExistsError) if the directory already holds a demo and `force` is False; with
     `force` the old demo's hub state (`directory/.hub`) goes too. The databases are written aside
     and renamed into place, so an interrupted run leaves the old demo (or nothing), never half.
     """
@@ -71,7 +76,7 @@ def init_demo(
     directory = Path(directory)
     existing = [p.name for p in demo_files(directory) if p.exists()]
     if existing and not force:
-        raise FileExistsError(f"{directory} already contains a demo ({', '.join(existing)}); use --force to replace it")
+        raise DemoExists(f"{directory} already contains a demo ({', '.join(existing)}); use --force to replace it")
     directory.mkdir(parents=True, exist_ok=True)
     # The hub state of a replaced demo (workspace, serving store) describes data that is gone.
     shutil.rmtree(directory / ".hub", ignore_errors=True)

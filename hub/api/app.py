@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
@@ -15,10 +16,12 @@ from hub.api import access_log, admin, apply, changes, export, golden, match, re
 from hub.api.apply import DecisionApplier
 from hub.api.auth import engine
 from hub.api.errors import store_busy, validation_error
+from hub.api.match import EntryScoring
 from hub.api.schemas import Health
 from hub.api.sessions import Sessions
 from hub.api.throttle import Throttle
 from hub.config import HubConfig
+from hub.runs import RunSummary
 
 DESCRIPTION = """Golden customer records of the customer data hub, read from its serving store.
 
@@ -28,12 +31,20 @@ too many failed key checks from one address or for one key id: 429 with Retry-Af
 Errors carry `detail` (and for 422, `message` naming the field)."""
 
 
-def create_app(cfg: HubConfig, engine_: sa.Engine | None = None, config_path: str | None = None) -> FastAPI:
+def create_app(
+    cfg: HubConfig,
+    engine_: sa.Engine | None = None,
+    *,
+    entry_scorer: Callable[[dict[str, Any]], EntryScoring],
+    run_apply: Callable[[], RunSummary] | None = None,
+) -> FastAPI:
     """The API over `cfg.serving_store` (migrated on open), or over `engine_` when given (left open).
-    With `config_path` (the hub.yaml of `cfg`) it can run the apply_decisions job (hub.api.apply)."""
+    `entry_scorer` makes match-on-entry's scorer from a published model (hub.api.match); with `run_apply` (one
+    run of the apply_decisions job for `cfg`'s hub.yaml) steward actions can reach golden records at once
+    (hub.api.apply). Both come from the layers above hub/: pipelines/entry.py passes the real ones."""
     own = engine_ is None
     db = store.open_store(cfg.serving_store) if own else engine_
-    applier = DecisionApplier(config_path, cfg.pipeline.apply_decisions) if config_path else None
+    applier = DecisionApplier(run_apply, cfg.pipeline.apply_decisions) if run_apply else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -49,7 +60,7 @@ def create_app(cfg: HubConfig, engine_: sa.Engine | None = None, config_path: st
     app = FastAPIOffline(title="Customer Data Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine, app.state.config, app.state.applier = db, cfg, applier
     app.state.phone_region = search.default_region([s.default_region for s in cfg.sources.values()])
-    app.state.match_scorers = match.Scorers()
+    app.state.match_scorers = match.Scorers(entry_scorer)
     app.state.throttle = Throttle(cfg.api.max_failures, cfg.api.failure_window_seconds)
     app.state.sessions = Sessions(cfg.api.session_hours)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -4,14 +4,16 @@ in a background thread. One run at a time; actions made while one runs are taken
 further run right after it. A run waits for a pipeline run holding the workspace, so the two never
 interleave (hub.workspace.exclusive).
 
-With `pipeline.apply_decisions: next_run` in hub.yaml, or an app made without its hub.yaml path,
-actions wait for the next pipeline run; POST /v1/review/apply still starts one by hand (given the
-path)."""
+The app is given the job as `run_apply` (a call running apply_decisions once for its hub.yaml: the
+pipelines layer's, passed in by the composition root). With `pipeline.apply_decisions: next_run` in
+hub.yaml, or an app made without it, actions wait for the next pipeline run; POST /v1/review/apply
+still starts one by hand (given the job)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
@@ -20,19 +22,17 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from hub.api.auth import require
 from hub.api.keys import ApiKey
 from hub.api.schemas import Applies, ApplyRun, ApplyStatus, Problem
+from hub.runs import RunSummary
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["steward review"])
 
 
-def _apply(config_path: str) -> ApplyRun:
+def _apply(run_apply: Callable[[], RunSummary]) -> ApplyRun:
     """One apply_decisions run; a run that cannot even start is reported, not raised (the thread goes on)."""
-    from pipelines.build import APPLY_JOB
-    from pipelines.run import run_pipeline
-
     started = datetime.now(UTC)
     try:
-        summary = run_pipeline(config_path, log_level="WARNING", job_name=APPLY_JOB)
+        summary = run_apply()
     except Exception as exc:
         log.exception("apply_decisions could not run")
         return ApplyRun(
@@ -53,9 +53,9 @@ def _apply(config_path: str) -> ApplyRun:
 class DecisionApplier:
     """The background runner of apply_decisions for one app."""
 
-    def __init__(self, config_path: str, mode: Literal["immediately", "next_run"]):
+    def __init__(self, run_apply: Callable[[], RunSummary], mode: Literal["immediately", "next_run"]):
         self.mode = mode
-        self.config_path = config_path
+        self._run_apply = run_apply
         self._cond = threading.Condition()
         self._pending = self._running = self._closed = False
         self._last: ApplyRun | None = None
@@ -103,7 +103,7 @@ class DecisionApplier:
                 if self._closed:
                     return
                 self._pending, self._running = False, True
-            last = _apply(self.config_path)
+            last = _apply(self._run_apply)
             if last.error:
                 log.warning("apply_decisions did not publish: %s", last.error)
             with self._cond:

@@ -6,8 +6,8 @@ the same saved Splink model the pipeline used, with the reason per comparison. W
 2. candidates are found the way search finds them (hub.store.search: index range scans on email, phone,
    surname / first-name prefixes and postcode), at most MAX_PER_CRITERION per criterion, pre-ranked by
    search's rapidfuzz score and cut to MAX_SCORED;
-3. the record and the candidates are standardized and each (record, candidate) pair scored by
-   matching.entry in an in-memory DuckDB.
+3. the record and the candidates are standardized and each (record, candidate) pair scored by the app's
+   entry scorer (matching.entry in an in-memory DuckDB; create_app is given its factory, see EntryScoring).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, Protocol
 
 import pandas as pd
 import sqlalchemy as sa
@@ -26,8 +27,7 @@ from hub.api import search
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.schemas import MatchCandidate, MatchIn, MatchPage
-from hub.model import EMAIL_PATTERN
-from matching.entry import NEW, EntryScorer, Frequencies
+from hub.model import EMAIL_PATTERN, ENTRY_SYSTEM
 
 MAX_PER_CRITERION = 500
 MAX_SCORED = 100
@@ -36,18 +36,34 @@ LOOKUP_FIELDS = ("first_name", "last_name", "email", "phone", "postal_code")
 _EMAIL = re.compile(EMAIL_PATTERN)
 
 
+# tf column -> distinct values asked -> {value: term frequency}; a column left out gets no TF adjustment
+Frequencies = Callable[[dict[str, list[str]]], dict[str, dict[str, float]]]
+
+
+class EntryScoring(Protocol):
+    """What scores posted records with one saved model (matching.entry.EntryScorer); the app's factory makes one
+    from the parsed model JSON. Called from several request threads at once."""
+
+    def score(self, records: pd.DataFrame, frequencies: Frequencies) -> pd.DataFrame:
+        """`records`: source_system, source_key and canonical attributes; one row of source system ENTRY_SYSTEM,
+        the others candidates. Per candidate: source_key, match_probability, match_weight, explanation; best
+        first."""
+        ...
+
+
 class Scorers:
-    """The scorer of the published model, per app: rebuilt when a run publishes another model."""
+    """The scorer of the published model, per app: rebuilt (by `factory`) when a run publishes another model."""
 
-    def __init__(self) -> None:
+    def __init__(self, factory: Callable[[dict[str, Any]], EntryScoring]) -> None:
+        self._factory = factory
         self._lock = threading.Lock()
-        self._current: tuple[tuple[int, str], EntryScorer] | None = None
+        self._current: tuple[tuple[int, str], EntryScoring] | None = None
 
-    def get(self, published: store.PublishedModel) -> EntryScorer:
+    def get(self, published: store.PublishedModel) -> EntryScoring:
         key = (published.version, published.run_id)
         with self._lock:
             if self._current is None or self._current[0] != key:
-                self._current = (key, EntryScorer(json.loads(published.model_json)))
+                self._current = (key, self._factory(json.loads(published.model_json)))
             return self._current[1]
 
 
@@ -121,7 +137,7 @@ def post_match(
         found = search.rank(found, criteria).head(MAX_SCORED)
         records = pd.concat(
             [
-                pd.DataFrame([{"source_system": NEW, "source_key": "new", **record}]),
+                pd.DataFrame([{"source_system": ENTRY_SYSTEM, "source_key": "new", **record}]),
                 found[FIELDS].assign(source_system="golden", source_key=found["golden_id"]),
             ],
             ignore_index=True,
