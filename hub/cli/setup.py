@@ -28,7 +28,7 @@ def cmd_demo_init(args: argparse.Namespace, stages: Stages) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace, stages: Stages) -> int:
-    from hub.reach import store_problems
+    from hub.store import store_problems
 
     cfg = load_config(args.config)
     plan = stages.matching_plan(cfg)  # an impossible matching choice is a ConfigError too (exit code 2)
