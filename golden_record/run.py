@@ -281,6 +281,14 @@ def publish_build(
     return published
 
 
+def record_blocked(engine: sa.Engine, why: str) -> str:
+    """Record a run whose publish the golden-record quality gate stopped, as a failed run in the store's run log,
+    so readers of the store see why nothing new was published. Returns its run id."""
+    run_id = store.start_run(engine)
+    store.fail_run(engine, run_id, f"blocked by the golden-record quality gate: {why}")
+    return run_id
+
+
 def preview_build(
     ws: Workspace,
     cfg: HubConfig,

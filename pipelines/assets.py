@@ -15,9 +15,10 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+import expectations
 from connectors import pull_source
 from connectors.writeback import run_to_write, write_back
-from golden_record.run import build, preview_build, publish_build
+from golden_record.run import build, preview_build, publish_build, record_blocked
 from hub import store
 from hub.catalogue import CLUSTERS, GOLDEN_VALUES, PAIRS, QUARANTINE, REVIEW, STANDARDIZED
 from hub.config import HubConfig
@@ -271,7 +272,8 @@ def review_queue(
     kinds={"duckdb"},
     description=(
         "Golden records built in the workspace (stable ids, survivorship, lineage), before the quality gate; "
-        "a dry run's new ids are provisional."
+        "a dry run's new ids are provisional. When the gate fails, the blocked publish is recorded in the serving "
+        "store's run log (not in a dry run)."
     ),
 )
 def golden_records(
@@ -287,6 +289,13 @@ def golden_records(
             f"""SELECT golden_id, first_name, last_name, email, city, record_count
                 FROM {GOLDEN_VALUES} LIMIT {PREVIEW_ROWS}"""
         ).df()
+        # The gate's blocking check (pipelines/checks.py) stops publish; its record in the run log is written here,
+        # since a check writes nothing. Both run the same suite over the same tables, so they agree.
+        gate = expectations.check_golden(ws)
+        if not gate.success:
+            context.log.error(f"publish and write-back blocked: {gate.summary()}")
+            if not hub.dry_run:  # a dry run writes nothing into the serving store, not even this
+                record_blocked(engine, gate.summary())
     return dg.MaterializeResult(
         metadata={
             "dry_run": hub.dry_run,
