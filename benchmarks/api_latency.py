@@ -36,6 +36,7 @@ from faker.providers.person.en_GB import Provider as Names
 
 from hub import store
 from hub.api import keys
+from hub.catalogue import record_ids
 from hub.config import HubConfig, load_config
 from hub.workspace import Workspace
 from matching import models
@@ -100,7 +101,7 @@ def demo_model(golden: pd.DataFrame, xref: pd.DataFrame) -> store.MatchModel:
     con.execute("CREATE TABLE bench_records AS SELECT * FROM _golden")
     standardize(con, "bench_records", "bench_standardized")
     con.register(
-        "_members", pd.DataFrame({"record_id": SOURCE + ":" + xref["source_key"], "golden_id": xref["golden_id"]})
+        "_members", pd.DataFrame({"record_id": record_ids(SOURCE, xref["source_key"]), "golden_id": xref["golden_id"]})
     )
     t = time.perf_counter()  # what a pipeline run adds (it has standardized records and members already)
     model = models.for_serving(con, saved, "bench_standardized", "_members")

@@ -34,6 +34,7 @@ from febrl_sources import DATASETS, FebrlSources, write_sources
 from training_workaround import skip_empty_training_rules
 
 from hub import store
+from hub.catalogue import PAIRS, QUARANTINE, STANDARDIZED, record_id_sql, record_ids
 from hub.config import load_config
 from hub.workspace import Workspace
 from matching import models
@@ -73,7 +74,7 @@ def _instance() -> dg.DagsterInstance:
 def score(sources: FebrlSources, outcome: Outcome) -> str:
     """Everything the run left behind, scored against the truth, as text."""
     cfg = load_config(sources.config_path)
-    truth = sources.truth.assign(record_id=sources.truth.source_system + ":" + sources.truth.source_key)
+    truth = sources.truth.assign(record_id=record_ids(sources.truth.source_system, sources.truth.source_key))
     out = [f"--- {outcome.label}: {'succeeded' if outcome.success else 'FAILED'} in {outcome.seconds:.1f} s"]
     out += [f"    training sessions skipped by the workaround (no pairs): {s}" for s in outcome.skipped_training]
     for error in outcome.errors:
@@ -81,9 +82,7 @@ def score(sources: FebrlSources, outcome: Outcome) -> str:
 
     ws = Workspace.for_config(cfg)
     try:
-        quarantine = ws.con.execute(
-            "SELECT source_system || ':' || source_key AS record_id, reason FROM quarantine"
-        ).df()
+        quarantine = ws.con.execute(f"SELECT {record_id_sql()} AS record_id, reason FROM {QUARANTINE}").df()
         out.append(f"records {len(truth):,}; quarantined {len(quarantine):,}")
         if len(quarantine):
             # Reasons end with the value that failed: group by the rest, show one value each.
@@ -107,7 +106,7 @@ def score(sources: FebrlSources, outcome: Outcome) -> str:
                 f"({truth[~truth.record_id.isin(quarantine.record_id)].person_id.nunique():,} with a record not "
                 f"quarantined); true pairs {len(true_pairs):,}"
             )
-        if ws.has_table("standardized_records"):
+        if ws.has_table(STANDARDIZED):
             out += _blocking(ws, true_pairs, labels, cfg.matching.auto_match_threshold)
     finally:
         ws.close()
@@ -120,14 +119,14 @@ def _xref(url: str) -> pd.DataFrame:
             xref = store.current_xref(conn)
     except Exception:  # nothing published yet: no store, or no tables
         return pd.DataFrame(columns=["record_id", "golden_id"])
-    return pd.DataFrame({"record_id": xref.source_system + ":" + xref.source_key, "golden_id": xref.golden_id})
+    return pd.DataFrame({"record_id": record_ids(xref.source_system, xref.source_key), "golden_id": xref.golden_id})
 
 
 def _auto_pairs(ws: Workspace, threshold: float) -> pd.DataFrame | None:
-    if not ws.has_table("scored_pairs"):
+    if not ws.has_table(PAIRS):
         return None
     return ws.con.execute(
-        "SELECT unique_id_l AS id_l, unique_id_r AS id_r FROM scored_pairs WHERE match_probability >= ?", [threshold]
+        f"SELECT unique_id_l AS id_l, unique_id_r AS id_r FROM {PAIRS} WHERE match_probability >= ?", [threshold]
     ).df()
 
 
@@ -137,17 +136,13 @@ def _blocking(ws: Workspace, true_pairs: pd.DataFrame, labels: pd.DataFrame | No
     rules, source = blocking_ceiling.rule_sqls(model)
     ws.con.register("_true_pairs", true_pairs)
     try:
-        figures = blocking_ceiling.evaluate(ws.con, "standardized_records", "_true_pairs", rules, source)
+        figures = blocking_ceiling.evaluate(ws.con, STANDARDIZED, "_true_pairs", rules, source)
         out = [blocking_ceiling.report(figures)]
         if labels is not None:
             ws.con.register("_labels", labels[["record_id", "cluster_id"]][~labels.cluster_id.str.startswith("quar")])
-            scored = "scored_pairs" if ws.has_table("scored_pairs") else None
-            missed = missed_pairs.classify(
-                ws.con, "standardized_records", "_true_pairs", "_labels", rules, threshold, scored
-            )
-            out.append(
-                missed_pairs.report(missed, missed_pairs.examples(ws.con, "standardized_records", missed, model))
-            )
+            scored = PAIRS if ws.has_table(PAIRS) else None
+            missed = missed_pairs.classify(ws.con, STANDARDIZED, "_true_pairs", "_labels", rules, threshold, scored)
+            out.append(missed_pairs.report(missed, missed_pairs.examples(ws.con, STANDARDIZED, missed, model)))
     finally:
         ws.con.unregister("_true_pairs")
     return out

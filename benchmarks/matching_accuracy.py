@@ -28,6 +28,7 @@ import plain_splink
 from connectors import pull_source
 from connectors.demo import bad_rows, init_demo
 from connectors.demo.flavours import FLAVOURS
+from hub.catalogue import CLUSTERS, PAIRS, STAGED, STANDARDIZED, record_id_sql, record_ids
 from hub.config import load_config
 from hub.workspace import Workspace
 from matching import models
@@ -62,8 +63,8 @@ def main() -> None:
         pull_source(cfg, name, ws, full=True)
 
     truth = pd.read_csv(directory / "ground_truth.csv", dtype=str, keep_default_na=False)
-    truth["record_id"] = truth.source_system + ":" + truth.source_key
-    staged = set(ws.con.execute("SELECT source_system || ':' || source_key FROM staged_records").df().iloc[:, 0])
+    truth["record_id"] = record_ids(truth.source_system, truth.source_key)
+    staged = set(ws.con.execute(f"SELECT {record_id_sql()} FROM {STAGED}").df().iloc[:, 0])
     # The ingest rule: only a missing key quarantines; an unreadable date or phone is a field warning, and its record
     # is matched on the rest, so it stays in the truth.
     warned = truth[truth.bad_reason.ne("") & ~truth.bad_reason.isin(bad_rows.QUARANTINED)]
@@ -77,9 +78,9 @@ def main() -> None:
     result = match(ws, cfg)
     hub_seconds = time.perf_counter() - t
     auto = ws.con.execute(
-        "SELECT unique_id_l AS id_l, unique_id_r AS id_r FROM scored_pairs WHERE match_probability >= ?", [threshold]
+        f"SELECT unique_id_l AS id_l, unique_id_r AS id_r FROM {PAIRS} WHERE match_probability >= ?", [threshold]
     ).df()
-    hub_labels = ws.con.execute("SELECT record_id, cluster_id FROM clusters").df()
+    hub_labels = ws.con.execute(f"SELECT record_id, cluster_id FROM {CLUSTERS}").df()
     base_pairs, base_labels, base_seconds, base_model = baseline(ws, threshold)
     base_pairs = base_pairs.rename(columns={"unique_id_l": "id_l", "unique_id_r": "id_r"})
 
@@ -103,14 +104,14 @@ def main() -> None:
     ws.con.register("_true_pairs", truth_pairs)
     hub_model = models.load(ws.con).model
     rules, source = blocking_ceiling.rule_sqls(hub_model)
-    hub_blocking = blocking_ceiling.evaluate(ws.con, "standardized_records", "_true_pairs", rules, source)
+    hub_blocking = blocking_ceiling.evaluate(ws.con, STANDARDIZED, "_true_pairs", rules, source)
     print("\nhub " + blocking_ceiling.report(hub_blocking))
     base_rules, _ = blocking_ceiling.rule_sqls(base_model)
     base_blocking = blocking_ceiling.evaluate(ws.con, plain_splink.INPUT, "_true_pairs", base_rules, "its model")
     print("plain Splink " + blocking_ceiling.report(base_blocking))
     ws.con.register("_labels", hub_labels)
-    missed = missed_pairs.classify(ws.con, "standardized_records", "_true_pairs", "_labels", rules, threshold)
-    shown = missed_pairs.examples(ws.con, "standardized_records", missed, hub_model)
+    missed = missed_pairs.classify(ws.con, STANDARDIZED, "_true_pairs", "_labels", rules, threshold)
+    shown = missed_pairs.examples(ws.con, STANDARDIZED, missed, hub_model)
     print("\nhub " + missed_pairs.report(missed, shown))
     ws.close()
 

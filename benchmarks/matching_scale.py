@@ -11,13 +11,14 @@ from __future__ import annotations
 import plain_splink
 from measure import PeakMemory, demo_arguments, print_stages, pulled_demo
 
+from hub.catalogue import STAGED
 from matching.run import match, train
 
 
 def main() -> None:
     mem, stages = PeakMemory(), {}
     cfg, ws = pulled_demo(demo_arguments(__doc__), mem, stages, "scale")
-    records = ws.con.execute("SELECT count(*) FROM staged_records").fetchall()[0][0]
+    records = ws.con.execute(f"SELECT count(*) FROM {STAGED}").fetchall()[0][0]
 
     with mem.stage("hub: train model", stages):
         train(ws, cfg)

@@ -13,6 +13,7 @@ import duckdb
 import pandas as pd
 from blocking_ceiling import never_compared_sql
 
+from hub.catalogue import PAIRS
 from matching.backend import DuckDBSplinkBackend, Model, term_frequency_sql, tf_levels
 
 SHOWN = ("first_name_std", "last_name_std", "dob_str", "address_line1_std", "city_std", "postal_code_std")
@@ -26,7 +27,7 @@ def classify(
     labels: str,
     rules: list[str],
     auto_threshold: float,
-    scored: str | None = "scored_pairs",
+    scored: str | None = PAIRS,
 ) -> pd.DataFrame:
     """One row per missed true pair: id_l, id_r, cause, match_probability (NULL unless scored).
     `true_pairs` (id_l, id_r) may hold records absent from `records` (quarantined); `labels` has

@@ -9,6 +9,7 @@ import pandas as pd
 import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
+from hub.catalogue import STAGED, record_id_sql
 from hub.workspace import Workspace
 
 INPUT = "baseline_input"
@@ -18,9 +19,9 @@ def linker(ws: Workspace, model: dict | None = None) -> Linker:
     """A linker over the workspace's staged records (the same records the hub matches)."""
     ws.con.execute(
         f"""CREATE OR REPLACE TABLE {INPUT} AS
-            SELECT source_system || ':' || source_key AS unique_id, first_name, last_name AS surname,
+            SELECT {record_id_sql()} AS unique_id, first_name, last_name AS surname,
                    strftime(date_of_birth, '%Y-%m-%d') AS dob, city, email
-            FROM staged_records"""
+            FROM {STAGED}"""
     )
     settings = model or SettingsCreator(
         link_type="dedupe_only",

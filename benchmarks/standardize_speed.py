@@ -15,6 +15,7 @@ import time
 
 import duckdb
 
+from hub.catalogue import STAGED, STANDARDIZED
 from hub.workspace import Workspace
 from matching.standardize import standardize
 
@@ -39,7 +40,7 @@ def build_rows(con: duckdb.DuckDBPyConnection, n: int) -> None:
     """Insert n synthetic rows into staged_records in one statement."""
     con.execute(
         f"""
-        INSERT INTO staged_records BY NAME
+        INSERT INTO {STAGED} BY NAME
         SELECT ['billing', 'web', 'app', 'crm'][1 + (i % 4)::BIGINT] AS source_system,
                lpad(i::VARCHAR, 9, '0') AS source_key,
                TIMESTAMP '2024-01-01' + to_seconds((hash(i, 1) % 31536000)::BIGINT) AS source_updated_at,
@@ -89,7 +90,7 @@ def main() -> None:
     elapsed, cpu = time.perf_counter() - t, time.process_time() - cpu
     # CPU seconds (all threads) tell a busy shared machine apart from a slow standardize.
     print(f"standardize: {n:,} rows in {elapsed:.1f}s = {n / elapsed:,.0f} rows/s (CPU {cpu:.1f}s)")
-    print(ws.con.execute("SELECT * FROM standardized_records USING SAMPLE 3 ROWS").df().iloc[:, 25:].to_string())
+    print(ws.con.execute(f"SELECT * FROM {STANDARDIZED} USING SAMPLE 3 ROWS").df().iloc[:, 25:].to_string())
 
 
 if __name__ == "__main__":

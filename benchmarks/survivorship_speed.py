@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from golden_record.survivorship import survive
+from hub.catalogue import GOLDEN_LINEAGE, GOLDEN_MEMBERS, STAGED, record_id_sql
 from hub.config import SurvivorshipConfig
 from hub.workspace import Workspace
 from matching.standardize import standardize
@@ -49,7 +50,7 @@ def stage(ws: Workspace, records: int, seed: int) -> None:
         ws.con.execute(f"SET VARIABLE {name} = ?", [values])
     ws.con.execute(
         f"""
-        INSERT INTO staged_records BY NAME
+        INSERT INTO {STAGED} BY NAME
         WITH base AS (
             SELECT i, p, (hash(i, {seed}) % 1000000007)::BIGINT AS r, (hash(p, {seed}) % 1000000007)::BIGINT AS q,
                    ['billing', 'web', 'app', 'crm'][1 + (hash(i, {seed}, 'src') % 4)::BIGINT] AS src
@@ -85,9 +86,10 @@ def stage(ws: Workspace, records: int, seed: int) -> None:
         FROM base"""
     )
     ws.con.execute(
-        """CREATE OR REPLACE TABLE golden_members AS
-           SELECT s.source_system || ':' || s.source_key AS record_id, 'g' || lpad(p::VARCHAR, 8, '0') AS golden_id
-           FROM staged_records AS s JOIN _ids ON _ids.i = s.source_key::BIGINT"""
+        f"""CREATE OR REPLACE TABLE {GOLDEN_MEMBERS} AS
+           SELECT {record_id_sql("s.source_system", "s.source_key")} AS record_id,
+                  'g' || lpad(p::VARCHAR, 8, '0') AS golden_id
+           FROM {STAGED} AS s JOIN _ids ON _ids.i = s.source_key::BIGINT"""
     )
     ws.con.unregister("_ids")
 
@@ -116,8 +118,8 @@ def main() -> None:
         golden = survive(ws.con, cfg)
         print(f"run {run + 1}: survive() {time.perf_counter() - t:.2f}s -> {golden:,} golden records")
 
-    lineage = ws.con.execute("SELECT count(*) FROM golden_lineage").fetchall()[0][0]
-    rules = ws.con.execute("SELECT rule, count(*) FROM golden_lineage GROUP BY ALL ORDER BY 2 DESC").fetchall()
+    lineage = ws.con.execute(f"SELECT count(*) FROM {GOLDEN_LINEAGE}").fetchall()[0][0]
+    rules = ws.con.execute(f"SELECT rule, count(*) FROM {GOLDEN_LINEAGE} GROUP BY ALL ORDER BY 2 DESC").fetchall()
     print(f"{lineage:,} lineage rows; by rule: " + ", ".join(f"{r} {n:,}" for r, n in rules))
     print(f"peak RSS: {peak_rss_mib():,.0f} MiB")
     ws.close()

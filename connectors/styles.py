@@ -17,9 +17,10 @@ from dataclasses import dataclass
 import pandas as pd
 
 from hub import forms
+from hub.catalogue import STAGED
 from hub.config import CASED_FIELDS, HubConfig, SourceConfig, default_transform
 from hub.forms import REGION_CODE_COUNTRIES
-from hub.workspace import STAGED, Workspace
+from hub.workspace import Workspace
 
 SHARE = 0.8  # a form held by this share of the source's values is its convention
 MIN_VALUES = 20  # fewer values than this teach nothing: the golden value's own form is written

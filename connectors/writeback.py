@@ -46,11 +46,12 @@ from connectors.base import AUDIT_COLUMNS, Connector, PushReport
 from connectors.ingest import open_connector
 from connectors.styles import Style, raw_formats, with_formats
 from connectors.transforms import to_canonical
-from connectors.writeback_plan import EVIDENCE_AT, GID, HASH, ORIGINAL, STATE, Plan, PlanError, public
+from connectors.writeback_plan import EVIDENCE_AT, GID, HASH, ORIGINAL, Plan, PlanError, public
 from hub import echoes, faults, store
+from hub.catalogue import GOLDEN_BUILD, STAGED, WRITEBACK_STATE
 from hub.config import HubConfig
 from hub.errors import HubError
-from hub.workspace import STAGED, Workspace
+from hub.workspace import Workspace
 
 BATCH_ROWS = 20_000  # rows per push call: one source transaction each
 
@@ -104,8 +105,6 @@ def published_run(engine: sa.Engine) -> str:
 
 # --------------------------------------------------------------------------- dry-run builds (hub run --dry-run)
 
-BUILD = "golden_build"  # golden_record.run.BUILD: its dry_run column marks a dry run's build
-
 
 def run_to_write(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str | None:
     """The run whose golden values the workspace holds: the last published one (published_run), or None when
@@ -122,10 +121,11 @@ def run_to_write(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str | None:
 
 
 def _dry_run_build(ws: Workspace) -> bool:
-    if not ws.has_table(BUILD):
+    """Whether the workspace's build is a dry run's (golden_build.dry_run)."""
+    if not ws.has_table(GOLDEN_BUILD):
         return False
-    columns = {c[0] for c in ws.con.execute(f"DESCRIBE {BUILD}").fetchall()}  # no dry_run: built before it existed
-    return "dry_run" in columns and bool(ws.con.execute(f"SELECT bool_or(dry_run) FROM {BUILD}").fetchone()[0])
+    columns = {c[0] for c in ws.con.execute(f"DESCRIBE {GOLDEN_BUILD}").fetchall()}  # older builds lack dry_run
+    return "dry_run" in columns and bool(ws.con.execute(f"SELECT bool_or(dry_run) FROM {GOLDEN_BUILD}").fetchone()[0])
 
 
 # ------------------------------------------------------------------------------------------------ plan
@@ -331,7 +331,7 @@ def _after_push(
         echoes.record(con, ws.fields, _echoes(connector, done.loc[updated], fresh))
         con.register("_wb_state", state)
         con.execute(
-            f"""INSERT OR REPLACE INTO {STATE}
+            f"""INSERT OR REPLACE INTO {WRITEBACK_STATE}
                 SELECT source_system, source_key, golden_id, values_hash, source_version, now()::TIMESTAMP
                 FROM _wb_state"""
         )
@@ -389,7 +389,6 @@ def _read_back(connector: Connector, keys: list[str]) -> tuple[pd.DataFrame, int
 
 __all__ = [
     "BATCH_ROWS",
-    "STATE",
     "WritebackError",
     "WritebackResult",
     "plan_changes",

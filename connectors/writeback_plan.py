@@ -44,18 +44,26 @@ import pandas as pd
 
 from connectors.styles import Style, layout_sql, learn, render, unit_slot
 from hub import echoes, forms
+from hub.catalogue import (
+    ECHOES,
+    FIELD_WARNINGS,
+    GOLDEN_CONFLICTS,
+    GOLDEN_CONTESTED,
+    GOLDEN_LINEAGE,
+    GOLDEN_MEMBERS,
+    GOLDEN_VALUES,
+    STAGED,
+    STANDARDIZED,
+    WRITEBACK_STATE,
+    columns_sql,
+    of_system_sql,
+    record_id_sql,
+)
 from hub.config import ADDRESS_BLOCK, HubConfig, SourceConfig
 from hub.errors import HubError
 from hub.model import CONSENT_FIELDS, Consent, FieldType
-from hub.workspace import FIELD_WARNINGS, STAGED, Workspace
+from hub.workspace import Workspace
 
-STATE = "writeback_state"
-MEMBERS = "golden_members"
-VALUES = "golden_values"
-RECORDS = "standardized_records"
-CONTESTED = "golden_contested"
-CONFLICTS = "golden_conflicts"
-LINEAGE = "golden_lineage"
 EXPLICIT = (Consent.GRANTED.value, Consent.DENIED.value)
 EVIDENCE_RULES = (
     "valid", "common_spelling", "most_frequent", "complete", "source_priority", "consent_most_recent", "swapped_names",
@@ -80,18 +88,14 @@ class Plan:
 
 
 def ensure_state(ws: Workspace) -> None:
-    ws.con.execute(
-        f"""CREATE TABLE IF NOT EXISTS {STATE} (
-              source_system VARCHAR, source_key VARCHAR, golden_id VARCHAR, values_hash VARCHAR,
-              source_version VARCHAR, written_at TIMESTAMP, PRIMARY KEY (source_system, source_key))"""
-    )
+    ws.con.execute(f"CREATE TABLE IF NOT EXISTS {WRITEBACK_STATE} ({columns_sql(WRITEBACK_STATE)})")
 
 
 def plan(ws: Workspace, cfg: HubConfig, source: str) -> Plan:
     """The plan of `source` (see the module docstring)."""
     if source not in cfg.sources:
         raise KeyError(f"no source named {source!r} (configured: {list(cfg.sources)})")
-    for table in (MEMBERS, VALUES, RECORDS, CONTESTED, CONFLICTS, LINEAGE):
+    for table in (GOLDEN_MEMBERS, GOLDEN_VALUES, STANDARDIZED, GOLDEN_CONTESTED, GOLDEN_CONFLICTS, GOLDEN_LINEAGE):
         if not ws.has_table(table):
             raise PlanError(f"the workspace has no {table}: run `hub match` and `hub golden` first")
     ensure_state(ws)
@@ -247,19 +251,19 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             SELECT s.*, m.golden_id AS _gid, r.source_version AS _std_version, r.source_updated_at AS {EVIDENCE_AT},
                    {"".join(f"{j}, " for j in joined)}c.* EXCLUDE (record_id), p.* EXCLUDE (golden_id),
                    w.values_hash AS _w_hash, w.source_version AS _w_version, w.golden_id AS _w_gid,
-                   m.golden_id IN (SELECT golden_id FROM {CONFLICTS}) AS {CONFLICTED}, u.* EXCLUDE (source_key)
+                   m.golden_id IN (SELECT golden_id FROM {GOLDEN_CONFLICTS}) AS {CONFLICTED}, u.* EXCLUDE (source_key)
             FROM s
-            JOIN {MEMBERS} AS m ON m.record_id = s.source_system || ':' || s.source_key
-            JOIN {VALUES} AS g ON g.golden_id = m.golden_id
-            LEFT JOIN {RECORDS} AS r ON r.unique_id = m.record_id
-            LEFT JOIN (SELECT * FROM {STATE} WHERE source_system = $source) AS w
+            JOIN {GOLDEN_MEMBERS} AS m ON m.record_id = {record_id_sql("s.source_system", "s.source_key")}
+            JOIN {GOLDEN_VALUES} AS g ON g.golden_id = m.golden_id
+            LEFT JOIN {STANDARDIZED} AS r ON r.unique_id = m.record_id
+            LEFT JOIN (SELECT * FROM {WRITEBACK_STATE} WHERE source_system = $source) AS w
                    ON w.source_key = s.source_key
-            LEFT JOIN (SELECT * FROM {echoes.ECHOES} WHERE source_system = $source) AS e
+            LEFT JOIN (SELECT * FROM {ECHOES} WHERE source_system = $source) AS e
                    ON e.source_key = s.source_key
-            LEFT JOIN (SELECT record_id, {lost} FROM {CONTESTED}
-                       WHERE starts_with(record_id, $source || ':') GROUP BY record_id) AS c
+            LEFT JOIN (SELECT record_id, {lost} FROM {GOLDEN_CONTESTED}
+                       WHERE {of_system_sql("record_id", "$source")} GROUP BY record_id) AS c
                    ON c.record_id = m.record_id
-            LEFT JOIN (SELECT golden_id, {pins} FROM {LINEAGE} WHERE rule = 'pinned' GROUP BY golden_id) AS p
+            LEFT JOIN (SELECT golden_id, {pins} FROM {GOLDEN_LINEAGE} WHERE rule = 'pinned' GROUP BY golden_id) AS p
                    ON p.golden_id = m.golden_id
             LEFT JOIN (SELECT source_key, {unread} FROM {FIELD_WARNINGS} WHERE source_system = $source
                        GROUP BY source_key) AS u

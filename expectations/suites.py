@@ -19,12 +19,11 @@ import duckdb
 import pandas as pd
 
 from expectations.runner import Check, SuiteResult, gx, run_suite
+from hub.catalogue import GOLDEN_MEMBERS, GOLDEN_VALUES, QUARANTINE, STAGED, STANDARDIZED, empty_sql, record_id_sql
 from hub.config import HubConfig
 from hub.model import plausible_birth_dates
-from hub.validity import E164_REGEX, EMAIL_REGEX  # the rules a pin is checked by too
-from hub.workspace import QUARANTINE, STAGED, Workspace, scalar
-
-E164_DIGITS_REGEX = r"^[1-9][0-9]{6,14}$"  # phone_std: E.164 without its '+'
+from hub.validity import E164_DIGITS_REGEX, E164_REGEX, EMAIL_REGEX  # the rules a pin is checked by too
+from hub.workspace import Workspace, scalar
 
 CLOCK_SKEW = timedelta(days=1)  # a source's clock may run ahead of ours
 RAW_EMAIL_MOSTLY = 0.98  # emails are not validated at pull: a few bad ones are normal in real data
@@ -32,21 +31,11 @@ MAX_QUARANTINE_SHARE = 0.05
 MAX_WARNED_SHARE = 0.05  # records holding a value the hub could not read (field_warnings)
 NAMED_MOSTLY = 0.95
 
-STANDARDIZED = "standardized_records"
-GOLDEN_VALUES = "golden_values"
-GOLDEN_MEMBERS = "golden_members"
-
-# The columns each suite reads from tables that appear later in a run, typed for an empty stand-in.
+# The columns each suite reads from tables that appear later in a run, for an empty stand-in.
 _LATER_TABLES = {
-    STANDARDIZED: {
-        "unique_id": "VARCHAR",
-        "source_system": "VARCHAR",
-        "email_std": "VARCHAR",
-        "phone_std": "VARCHAR",
-        "name_concat_std": "VARCHAR",
-    },
-    GOLDEN_VALUES: {"golden_id": "VARCHAR", "email": "VARCHAR", "phone": "VARCHAR", "record_count": "BIGINT"},
-    GOLDEN_MEMBERS: {"record_id": "VARCHAR", "golden_id": "VARCHAR"},
+    STANDARDIZED: ["unique_id", "source_system", "email_std", "phone_std", "name_concat_std"],
+    GOLDEN_VALUES: ["golden_id", "email", "phone", "record_count"],
+    GOLDEN_MEMBERS: ["record_id", "golden_id"],
 }
 
 
@@ -222,8 +211,8 @@ def _placements_frame(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     values, members = _relation(con, GOLDEN_VALUES), _relation(con, GOLDEN_MEMBERS)
     frame = _df(
         con,
-        f"""WITH s AS (SELECT DISTINCT source_system || ':' || source_key AS record_id FROM {STAGED}),
-                 q AS (SELECT DISTINCT source_system || ':' || source_key AS record_id FROM {QUARANTINE}
+        f"""WITH s AS (SELECT DISTINCT {record_id_sql()} AS record_id FROM {STAGED}),
+                 q AS (SELECT DISTINCT {record_id_sql()} AS record_id FROM {QUARANTINE}
                        WHERE source_key IS NOT NULL),
                  m AS (SELECT record_id, count(*) AS n FROM {members}
                        WHERE record_id IS NOT NULL AND golden_id IN (SELECT golden_id FROM {values})
@@ -247,8 +236,7 @@ def _relation(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """`table`, or an empty stand-in with the columns the suites read if the run has not made it yet."""
     if scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary", [table]):
         return table
-    columns = ", ".join(f"NULL::{t} AS {c}" for c, t in _LATER_TABLES[table].items())
-    return f"(SELECT {columns} WHERE false)"
+    return empty_sql(table, _LATER_TABLES[table])
 
 
 def _df(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> pd.DataFrame:

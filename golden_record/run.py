@@ -23,15 +23,25 @@ import sqlalchemy as sa
 from golden_record.ids import assign_ids
 from golden_record.survivorship import survive
 from hub import store
+from hub.catalogue import (
+    CLUSTERS,
+    GOLDEN_BUILD,
+    GOLDEN_LINEAGE,
+    GOLDEN_MEMBERS,
+    GOLDEN_REDIRECTS,
+    GOLDEN_VALUES,
+    PAIRS,
+    REVIEW,
+    STANDARDIZED,
+    key_sql,
+    record_ids,
+    system_sql,
+)
 from hub.config import HubConfig
 from hub.errors import NotReady
 from hub.model import ATTRIBUTE_FIELDS
 from hub.workspace import Workspace
 from matching import models
-
-MEMBERS = "golden_members"
-BUILD = "golden_build"  # one row: what `build` made (on which run, counts, dry run?), for `publish_build`
-REDIRECTS = "golden_redirects"
 
 
 @dataclass
@@ -55,28 +65,28 @@ def _xref(ws: Workspace, must_link: pd.DataFrame | None) -> pd.DataFrame:
         f"""WITH probs AS (  -- both ends of every pair inside one golden record, in one pass
               SELECT id, max(p) AS p FROM (
                 SELECT unnest([s.unique_id_l, s.unique_id_r]) AS id, s.match_probability AS p
-                FROM scored_pairs s
-                JOIN {MEMBERS} a ON a.record_id = s.unique_id_l JOIN {MEMBERS} b ON b.record_id = s.unique_id_r
+                FROM {PAIRS} s
+                JOIN {GOLDEN_MEMBERS} a ON a.record_id = s.unique_id_l
+                JOIN {GOLDEN_MEMBERS} b ON b.record_id = s.unique_id_r
                 WHERE a.golden_id = b.golden_id) GROUP BY id),
-            sizes AS (SELECT golden_id, count(*) AS n FROM {MEMBERS} GROUP BY golden_id)
-            SELECT split_part(m.record_id, ':', 1) AS source_system,
-                   substr(m.record_id, length(split_part(m.record_id, ':', 1)) + 2) AS source_key,
+            sizes AS (SELECT golden_id, count(*) AS n FROM {GOLDEN_MEMBERS} GROUP BY golden_id)
+            SELECT {system_sql("m.record_id")} AS source_system, {key_sql("m.record_id")} AS source_key,
                    m.golden_id, probs.p AS match_probability,
                    CASE WHEN m.record_id IN (SELECT record_id FROM _steward) THEN 'steward'
                         WHEN sizes.n = 1 THEN 'singleton' ELSE 'auto' END AS link_type
-            FROM {MEMBERS} m JOIN sizes USING (golden_id) LEFT JOIN probs ON probs.id = m.record_id"""
+            FROM {GOLDEN_MEMBERS} m JOIN sizes USING (golden_id) LEFT JOIN probs ON probs.id = m.record_id"""
     ).df()
     ws.con.unregister("_steward")
     return xref
 
 
 # Lineage as JSON text with keys in field order: the store hashes the text to detect changes.
-_LINEAGE_SQL = """
+_LINEAGE_SQL = f"""
     SELECT golden_id,
-           '{' || string_agg(to_json(field)::VARCHAR || ':' || json_object(
+           '{{' || string_agg(to_json(field)::VARCHAR || ':' || json_object(
                'source_system', source_system, 'source_key', source_key, 'rule', rule,
-               'value_at', strftime(value_at, '%Y-%m-%dT%H:%M:%S'))::VARCHAR, ',' ORDER BY field) || '}' AS lineage
-    FROM golden_lineage GROUP BY golden_id"""
+               'value_at', strftime(value_at, '%Y-%m-%dT%H:%M:%S'))::VARCHAR, ',' ORDER BY field) || '}}' AS lineage
+    FROM {GOLDEN_LINEAGE} GROUP BY golden_id"""
 
 
 def _golden_frame(ws: Workspace, extra: list[str]) -> pd.DataFrame:
@@ -85,12 +95,8 @@ def _golden_frame(ws: Workspace, extra: list[str]) -> pd.DataFrame:
     extras = "json_object(" + ", ".join(f"'{a}', v.{a}" for a in extra) + ")" if extra else "NULL"
     return ws.con.execute(
         f"""SELECT v.golden_id, {values}, {extras}::VARCHAR AS extra, l.lineage, v.record_count
-            FROM golden_values v LEFT JOIN ({_LINEAGE_SQL}) l USING (golden_id)"""
+            FROM {GOLDEN_VALUES} v LEFT JOIN ({_LINEAGE_SQL}) l USING (golden_id)"""
     ).df()
-
-
-REVIEW = "review_candidates"  # matching.run.REVIEW
-RECORDS = "standardized_records"  # matching.run.RECORDS
 
 
 def _review_frame(ws: Workspace, cfg: HubConfig) -> pd.DataFrame | None:
@@ -99,7 +105,7 @@ def _review_frame(ws: Workspace, cfg: HubConfig) -> pd.DataFrame | None:
     this workspace has no review band (the store's queue is then left as it is)."""
     if not ws.has_table(REVIEW):
         return None
-    present = {r[0] for r in ws.con.execute(f"SELECT column_name FROM (DESCRIBE {RECORDS})").fetchall()}
+    present = {r[0] for r in ws.con.execute(f"SELECT column_name FROM (DESCRIBE {STANDARDIZED})").fetchall()}
     fields = [f for f in ["source_updated_at", *(f.name for f in ATTRIBUTE_FIELDS), *cfg.attributes] if f in present]
 
     def record(alias: str) -> str:
@@ -109,12 +115,13 @@ def _review_frame(ws: Workspace, cfg: HubConfig) -> pd.DataFrame | None:
         f"""WITH q AS (
               SELECT least(unique_id_l, unique_id_r) AS id_l, greatest(unique_id_l, unique_id_r) AS id_r,
                      match_probability, match_weight, explanation::VARCHAR AS explanation FROM {REVIEW})
-            SELECT q.id_l, q.id_r, split_part(q.id_l, ':', 1) AS source_system_l,
-                   split_part(q.id_r, ':', 1) AS source_system_r, ml.golden_id AS golden_id_l,
+            SELECT q.id_l, q.id_r, {system_sql("q.id_l")} AS source_system_l,
+                   {system_sql("q.id_r")} AS source_system_r, ml.golden_id AS golden_id_l,
                    mr.golden_id AS golden_id_r, q.match_probability, q.match_weight, q.explanation,
                    {record("rl")} AS record_l, {record("rr")} AS record_r
-            FROM q LEFT JOIN {MEMBERS} ml ON ml.record_id = q.id_l LEFT JOIN {MEMBERS} mr ON mr.record_id = q.id_r
-            LEFT JOIN {RECORDS} rl ON rl.unique_id = q.id_l LEFT JOIN {RECORDS} rr ON rr.unique_id = q.id_r
+            FROM q LEFT JOIN {GOLDEN_MEMBERS} ml ON ml.record_id = q.id_l
+            LEFT JOIN {GOLDEN_MEMBERS} mr ON mr.record_id = q.id_r
+            LEFT JOIN {STANDARDIZED} rl ON rl.unique_id = q.id_l LEFT JOIN {STANDARDIZED} rr ON rr.unique_id = q.id_r
             ORDER BY q.id_l, q.id_r"""
     ).df()
 
@@ -174,15 +181,15 @@ def build(
         live = store.current_golden(conn, ["golden_id", "created_at"])
         pins = store.overrides(conn)
     previous = pd.DataFrame(
-        {"record_id": xref["source_system"] + ":" + xref["source_key"], "golden_id": xref["golden_id"]}
+        {"record_id": record_ids(xref["source_system"], xref["source_key"]), "golden_id": xref["golden_id"]}
     )
-    clusters = ws.con.execute("SELECT record_id, cluster_id FROM clusters").df()
+    clusters = ws.con.execute(f"SELECT record_id, cluster_id FROM {CLUSTERS}").df()
     ids = assign_ids(clusters, previous, live, mint=lambda n: (_provisional if dry_run else _mint)(engine, n))
     # Ids whose records are all gone retire with no survivor: they keep their history, never return.
     gone = pd.DataFrame({"retired_id": ids.dropped, "surviving_id": None, "reason": "deleted"})
     redirects = pd.concat([ids.redirects, gone], ignore_index=True) if len(gone) else ids.redirects
     ws.con.register("_members", ids.members)
-    ws.con.execute(f"CREATE OR REPLACE TABLE {MEMBERS} AS SELECT record_id, golden_id FROM _members")
+    ws.con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_MEMBERS} AS SELECT record_id, golden_id FROM _members")
     ws.con.unregister("_members")
     seconds["ids"] = time.perf_counter() - t
     say(f"golden ids: {ids.kept:,} kept, {len(ids.minted):,} minted, {len(ids.redirects):,} merged away")
@@ -198,13 +205,13 @@ def build(
     with ws.transaction():
         ws.con.register("_redirects", redirects.astype({"surviving_id": "string"}))
         ws.con.execute(
-            f"""CREATE OR REPLACE TABLE {REDIRECTS} AS
+            f"""CREATE OR REPLACE TABLE {GOLDEN_REDIRECTS} AS
                 SELECT retired_id::VARCHAR AS retired_id, surviving_id::VARCHAR AS surviving_id,
                        reason::VARCHAR AS reason FROM _redirects"""
         )
         ws.con.unregister("_redirects")
         ws.con.execute(
-            f"""CREATE OR REPLACE TABLE {BUILD} AS
+            f"""CREATE OR REPLACE TABLE {GOLDEN_BUILD} AS
                 SELECT ?::VARCHAR AS built_on_run, ?::VARCHAR AS counts, ?::BOOLEAN AS dry_run""",
             [head, json.dumps(built.counts()), dry_run],
         )
@@ -215,7 +222,7 @@ def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str:
     """The counts (JSON) of the build in the workspace, once it is known to be publishable (or, for a
     dry run, previewable): built on the run that is still the last published one, and not by a dry run
     unless this is one."""
-    cur = ws.con.execute(f"SELECT * FROM {BUILD}") if ws.has_table(BUILD) else None
+    cur = ws.con.execute(f"SELECT * FROM {GOLDEN_BUILD}") if ws.has_table(GOLDEN_BUILD) else None
     rows = cur.fetchall() if cur else []
     if not rows:
         raise NotReady("no golden records built in this workspace yet: build them first (hub golden)")
@@ -236,7 +243,7 @@ def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str:
 
 
 def _redirects(ws: Workspace) -> pd.DataFrame:
-    redirects = ws.con.execute(f"SELECT retired_id, surviving_id, reason FROM {REDIRECTS}").df()
+    redirects = ws.con.execute(f"SELECT retired_id, surviving_id, reason FROM {GOLDEN_REDIRECTS}").df()
     redirects["surviving_id"] = redirects["surviving_id"].astype(object).where(redirects["surviving_id"].notna(), None)
     return redirects
 
@@ -257,7 +264,7 @@ def publish_build(
     counts = _checked_build(ws, engine, dry_run=False)
     redirects = _redirects(ws)
     scored = models.scored_with(ws.con)
-    model = models.for_serving(ws.con, scored, RECORDS, MEMBERS) if scored else None
+    model = models.for_serving(ws.con, scored, STANDARDIZED, GOLDEN_MEMBERS) if scored else None
     run_id = store.start_run(engine)
     try:
         golden = _golden_frame(ws, list(cfg.attributes))
@@ -273,6 +280,14 @@ def publish_build(
             f"{published.lineage_updated:,} lineage-only updates"
         )
     return published
+
+
+def record_blocked(engine: sa.Engine, why: str) -> str:
+    """Record a run whose publish the golden-record quality gate stopped, as a failed run in the store's run log,
+    so readers of the store see why nothing new was published. Returns its run id."""
+    run_id = store.start_run(engine)
+    store.fail_run(engine, run_id, f"blocked by the golden-record quality gate: {why}")
+    return run_id
 
 
 def preview_build(

@@ -83,7 +83,15 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from hub import forms
+from hub import forms, validity
+from hub.catalogue import (
+    GOLDEN_CONFLICTS,
+    GOLDEN_CONTESTED,
+    GOLDEN_LINEAGE,
+    GOLDEN_MEMBERS,
+    GOLDEN_VALUES,
+    STANDARDIZED,
+)
 from hub.config import ADDRESS_BLOCK, SurvivorshipConfig
 from hub.model import ATTRIBUTE_FIELDS, CHANNELS, CONSENT_FIELDS, DUCKDB_TYPES, Consent
 
@@ -213,8 +221,8 @@ def survive(
     con: duckdb.DuckDBPyConnection,
     cfg: SurvivorshipConfig,
     extra_attributes: Sequence[str] = (),
-    members: str = "golden_members",
-    records: str = "standardized_records",
+    members: str = GOLDEN_MEMBERS,
+    records: str = STANDARDIZED,
     overrides: pd.DataFrame | None = None,
 ) -> int:
     """Create or replace `golden_values`, `golden_lineage` and `golden_contested` from `members` (record_id,
@@ -262,7 +270,7 @@ def survive(
         _drop(con, "_sv_win", "_sv_run", "_sv_spell")
         con.execute(_values_sql(units, types, pinned))
         con.execute(_lineage_sql(units, pinned))
-        return con.execute("SELECT count(*) FROM golden_values").fetchall()[0][0]
+        return con.execute(f"SELECT count(*) FROM {GOLDEN_VALUES}").fetchall()[0][0]
     finally:  # best effort: a failed caller transaction refuses these, and must not hide the first error
         with contextlib.suppress(duckdb.Error):
             _drop(con, *temps)
@@ -468,7 +476,7 @@ def _members_sql(
                    {", ".join(case_forms)},
                    n.name AS _nick_name, n.kind AS _nick_kind,
                    {valid_email} AS _valid_email,
-                   coalesce(regexp_full_match(b.phone, '\\+[1-9][0-9]{{6,14}}'), false) AS _valid_phone
+                   coalesce({validity.e164_sql("b.phone")}, false) AS _valid_phone
             FROM b CROSS JOIN std_street_map AS sm
             LEFT JOIN std_nicknames AS n ON n.nickname = {first_key}""",
     ]
@@ -560,7 +568,7 @@ def _conflicts_sql() -> str:
     slip apart (one character, or day and month swapped: a person has one date of birth), or living in two
     countries (a person may move abroad, but then a steward should say so before addresses cross borders)."""
     return f"""
-        CREATE OR REPLACE TABLE golden_conflicts AS
+        CREATE OR REPLACE TABLE {GOLDEN_CONFLICTS} AS
         WITH d AS (SELECT DISTINCT _gid, date_of_birth AS dob FROM _sv_m WHERE _n > 1 AND date_of_birth IS NOT NULL)
         SELECT DISTINCT g.golden_id, 'date_of_birth' AS field
         FROM d AS a JOIN d AS b ON a._gid = b._gid AND a.dob < b.dob JOIN _sv_g AS g ON g._gid = a._gid
@@ -659,7 +667,7 @@ def _contested_sql(units: list[_Unit]) -> str:
         parts.append(f"SELECT k._ord, '{u.name}' AS field, {u.rule(best, mine)} AS rule FROM _sv_k AS k "
                      f"JOIN _sv_win AS w USING (_gid) WHERE w.record_count > 1 AND {lost}")  # fmt: skip
     swapped = "SELECT record_id, unnest(['first_name', 'last_name']) AS field, 'swapped_names' AS rule FROM _sv_swapped"
-    return f"""CREATE OR REPLACE TABLE golden_contested AS
+    return f"""CREATE OR REPLACE TABLE {GOLDEN_CONTESTED} AS
                SELECT r.record_id, c.field, c.rule
                FROM ({" UNION ALL ".join(parts)}) AS c JOIN _sv_r AS r USING (_ord)
                UNION ALL {swapped}"""
@@ -765,7 +773,7 @@ def _values_sql(units: list[_Unit], types: dict[str, str], pinned: list[str]) ->
         expr = f"CASE WHEN p.{f}__pinned THEN p.{f} ELSE {source[f]} END" if f in pinned else source[f]
         columns.append(f"CAST({expr} AS {t}) AS {f}")
     return f"""
-        CREATE OR REPLACE TABLE golden_values AS
+        CREATE OR REPLACE TABLE {GOLDEN_VALUES} AS
         SELECT d.golden_id, {", ".join(columns)}, d.record_count
         FROM _sv_decided AS d LEFT JOIN _sv_pins_wide AS p ON p.golden_id = d.golden_id{cases}"""
 
@@ -788,9 +796,9 @@ def _lineage_sql(units: list[_Unit], pinned: list[str]) -> str:
                CASE WHEN l.field IN ({consent}) THEN l._at ELSE m.source_updated_at END AS value_at
         FROM ({" UNION ALL ".join(parts)}) AS l JOIN _sv_r AS m USING (_ord)"""
     if not pinned:
-        return f"CREATE OR REPLACE TABLE golden_lineage AS {survived}"
+        return f"CREATE OR REPLACE TABLE {GOLDEN_LINEAGE} AS {survived}"
     return f"""
-        CREATE OR REPLACE TABLE golden_lineage AS
+        CREATE OR REPLACE TABLE {GOLDEN_LINEAGE} AS
         SELECT * FROM ({survived}) AS l ANTI JOIN _sv_pins AS p ON p.golden_id = l.golden_id AND p.field = l.field
         UNION ALL
         SELECT golden_id, field, '{STEWARD}', pinned_by, 'pinned', pinned_at FROM _sv_pins WHERE value IS NOT NULL"""

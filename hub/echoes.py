@@ -19,11 +19,8 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+from hub.catalogue import ECHOES, EVIDENCE, STAGED, columns_sql
 from hub.model import CONSENT_FIELDS, DUCKDB_TYPES, Field
-
-ECHOES = "writeback_echoes"
-EVIDENCE = "evidence_records"
-STAGED = "staged_records"
 
 
 def ensure(con: duckdb.DuckDBPyConnection, fields: list[Field]) -> None:
@@ -32,10 +29,7 @@ def ensure(con: duckdb.DuckDBPyConnection, fields: list[Field]) -> None:
     attributes = _attributes(fields)
     cols = ", ".join(f"{f.name}__written {DUCKDB_TYPES[f.type]}, {f.name}__original {DUCKDB_TYPES[f.type]}"
                      for f in attributes)  # fmt: skip
-    con.execute(
-        f"""CREATE TABLE IF NOT EXISTS {ECHOES} (source_system VARCHAR, source_key VARCHAR,
-              written_version VARCHAR, evidence_at TIMESTAMP, {cols}, PRIMARY KEY (source_system, source_key))"""
-    )
+    con.execute(f"CREATE TABLE IF NOT EXISTS {ECHOES} ({columns_sql(ECHOES, cols)})")
     existing = {r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {ECHOES})").fetchall()}
     for f in attributes:
         for suffix in ("written", "original"):

@@ -1,7 +1,10 @@
 """What a valid golden value is, per field: one set of rules for the golden gate (expectations/suites.py,
 in bulk as regexes) and for a steward's pin (hub.api.review, one value), so a pin the API accepts can never
 stop a run at the gate. A pin is held to a little more than the gate checks in bulk: an email must also be
-one matching reads as an address (hub.model.EMAIL_PATTERN), and a date of birth must be plausible."""
+one matching reads as an address (hub.model.EMAIL_PATTERN), and a date of birth must be plausible.
+
+Where a rule is applied set-based in DuckDB too (survivorship's `valid` rule), its SQL form stands here beside the
+regex, and tests/test_validity.py holds the two to the same verdicts."""
 
 from __future__ import annotations
 
@@ -17,12 +20,19 @@ from hub.model import CHANNELS, CONSENT_FIELDS, EMAIL_PATTERN, Consent, plausibl
 # is spelled out rather than \s, which pandas cannot hand to Arrow's regex engine (4x slower, in Python).
 _NO_AT_OR_SPACE = r"[^@ \t\r\n\f\v]"
 EMAIL_REGEX = rf"^{_NO_AT_OR_SPACE}+@{_NO_AT_OR_SPACE}+\.{_NO_AT_OR_SPACE}+$"
-E164_REGEX = r"^\+[1-9][0-9]{6,14}$"
+_E164_DIGITS = "[1-9][0-9]{6,14}"  # a country code's first digit is never 0; 7 to 15 digits in all
+E164_REGEX = rf"^\+{_E164_DIGITS}$"
+E164_DIGITS_REGEX = rf"^{_E164_DIGITS}$"  # standardized phones (phone_std): E.164 without its '+'
 _EMAIL_KEYED = re.compile(EMAIL_PATTERN)
 _REGEXES = {
     "email": (re.compile(EMAIL_REGEX), "not an email address (local@domain.tld)"),
     "phone": (re.compile(E164_REGEX), "not a phone number in E.164 (+ and 7 to 15 digits, e.g. +447700900123)"),
 }
+
+
+def e164_sql(value: str) -> str:
+    """SQL: whether `value` (a VARCHAR expression) is a phone in E.164, as E164_REGEX says; NULL for NULL."""
+    return f"regexp_full_match({value}, '\\+{_E164_DIGITS}')"
 
 
 def problem(field: str, value: Any, today: date | None = None) -> str | None:

@@ -29,14 +29,11 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from hub.catalogue import CONNECTOR_STATE, FIELD_WARNINGS, QUARANTINE, STAGED, STAGED_COLUMNS, columns_sql
 from hub.config import HubConfig
 from hub.errors import HubError
 from hub.model import DUCKDB_TYPES, record_fields
 
-STAGED = "staged_records"
-QUARANTINE = "quarantine"
-FIELD_WARNINGS = "field_warnings"
-STATE = "connector_state"
 SOURCE_KEYS = "_source_keys"  # temporary: the key set of the source being pulled
 SHARED_KEYS = "_shared_keys"  # temporary: its groups of keys a database may take for one
 SHARED_KEY_REASON = "shared by rows equal up to case, accents and surrounding spaces"
@@ -125,28 +122,15 @@ class Workspace:
         )
 
     def _ensure_schema(self) -> None:
-        cols = ",\n".join(f"{f.name} {DUCKDB_TYPES[f.type]}" for f in self.fields)
-        self.con.execute(
-            f"""CREATE TABLE IF NOT EXISTS {STAGED} ({cols},
-                source_version VARCHAR, pulled_at TIMESTAMP)"""
-        )
+        cols = [f"{f.name} {DUCKDB_TYPES[f.type]}" for f in self.fields]
+        cols += [f"{c} {t}" for c, t in STAGED_COLUMNS.items()]
+        self.con.execute(f"CREATE TABLE IF NOT EXISTS {STAGED} ({', '.join(cols)})")
         existing = {r[0] for r in self.con.execute(f"SELECT column_name FROM (DESCRIBE {STAGED})").fetchall()}
         for f in self.fields:  # extra attributes added to hub.yaml later
             if f.name not in existing:
                 self.con.execute(f"ALTER TABLE {STAGED} ADD COLUMN {f.name} {DUCKDB_TYPES[f.type]}")
-        self.con.execute(
-            f"""CREATE TABLE IF NOT EXISTS {QUARANTINE} (source_system VARCHAR, source_key VARCHAR,
-                reason VARCHAR, raw_row VARCHAR, pulled_at TIMESTAMP)"""
-        )
-        self.con.execute(
-            f"""CREATE TABLE IF NOT EXISTS {FIELD_WARNINGS} (source_system VARCHAR, source_key VARCHAR,
-                field VARCHAR, "column" VARCHAR, value VARCHAR, reason VARCHAR, source_version VARCHAR,
-                pulled_at TIMESTAMP)"""
-        )
-        self.con.execute(
-            f"""CREATE TABLE IF NOT EXISTS {STATE} (
-                source_system VARCHAR PRIMARY KEY, state VARCHAR, updated_at TIMESTAMP)"""
-        )
+        for table in (QUARANTINE, FIELD_WARNINGS, CONNECTOR_STATE):
+            self.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns_sql(table)})")
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -159,11 +143,13 @@ class Workspace:
         self.con.execute("COMMIT")
 
     def get_state(self, source: str) -> dict[str, Any] | None:
-        state = scalar(self.con, f"SELECT state FROM {STATE} WHERE source_system = ?", [source])
+        state = scalar(self.con, f"SELECT state FROM {CONNECTOR_STATE} WHERE source_system = ?", [source])
         return json.loads(state) if state else None
 
     def set_state(self, source: str, state: dict[str, Any]) -> None:
-        self.con.execute(f"INSERT OR REPLACE INTO {STATE} VALUES (?, ?, now()::TIMESTAMP)", [source, json.dumps(state)])
+        self.con.execute(
+            f"INSERT OR REPLACE INTO {CONNECTOR_STATE} VALUES (?, ?, now()::TIMESTAMP)", [source, json.dumps(state)]
+        )
 
     def clear_source(self, source: str) -> None:
         for table in (STAGED, QUARANTINE, FIELD_WARNINGS):

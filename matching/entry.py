@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from hub.catalogue import keys_of
 from hub.model import CANONICAL_FIELDS, DUCKDB_TYPES, ENTRY_SYSTEM
 from matching import models
 from matching.backend import DuckDBSplinkBackend, Model
@@ -72,7 +73,7 @@ class EntryScorer:
         best first. `frequencies` gives the term frequencies of the standardized values it is asked for."""
         with self._borrow() as backend:
             scored = self._score(backend, records, frequencies)
-        scored["source_key"] = scored["unique_id_r"].str.split(":", n=1).str[1]
+        scored["source_key"] = keys_of(scored["unique_id_r"])
         scored["explanation"] = [self._explain(row) for row in scored.to_dict("records")]
         keep = ["source_key", "match_probability", "match_weight", "explanation"]
         return scored.sort_values(["match_probability", "source_key"], ascending=[False, True], ignore_index=True)[keep]

@@ -14,11 +14,9 @@ from datetime import datetime
 import duckdb
 
 from hub import store
+from hub.catalogue import MATCH_MODELS, SCORED_WITH, columns_sql
 from hub.workspace import scalar
 from matching.backend import Model
-
-TABLE = "match_models"
-SCORED_WITH = "scored_with_model"  # one row: the version the current scored_pairs were made with
 
 
 @dataclass(frozen=True)
@@ -30,17 +28,15 @@ class SavedModel:
 
 
 def _ensure(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        f"""CREATE TABLE IF NOT EXISTS {TABLE} (
-              version INTEGER PRIMARY KEY, trained_at TIMESTAMP, records BIGINT, model_json VARCHAR)"""
-    )
+    con.execute(f"CREATE TABLE IF NOT EXISTS {MATCH_MODELS} ({columns_sql(MATCH_MODELS)})")
 
 
 def save(con: duckdb.DuckDBPyConnection, model: Model, records: int) -> SavedModel:
     _ensure(con)
-    version = scalar(con, f"SELECT coalesce(max(version), 0) + 1 FROM {TABLE}")
+    version = scalar(con, f"SELECT coalesce(max(version), 0) + 1 FROM {MATCH_MODELS}")
     con.execute(
-        f"INSERT INTO {TABLE} VALUES (?, now()::TIMESTAMP, ?, ?)", [version, records, json.dumps(model, sort_keys=True)]
+        f"INSERT INTO {MATCH_MODELS} VALUES (?, now()::TIMESTAMP, ?, ?)",
+        [version, records, json.dumps(model, sort_keys=True)],
     )
     return load(con, version)
 
@@ -50,7 +46,7 @@ def load(con: duckdb.DuckDBPyConnection, version: int | None = None) -> SavedMod
     _ensure(con)
     where = "WHERE version = ?" if version is not None else "ORDER BY version DESC LIMIT 1"
     rows = con.execute(
-        f"SELECT version, trained_at, records, model_json FROM {TABLE} {where}", [version] if version else []
+        f"SELECT version, trained_at, records, model_json FROM {MATCH_MODELS} {where}", [version] if version else []
     ).fetchall()
     if not rows:
         return None
@@ -60,7 +56,7 @@ def load(con: duckdb.DuckDBPyConnection, version: int | None = None) -> SavedMod
 
 def versions(con: duckdb.DuckDBPyConnection) -> list[tuple[int, datetime, int]]:
     _ensure(con)
-    return con.execute(f"SELECT version, trained_at, records FROM {TABLE} ORDER BY version").fetchall()
+    return con.execute(f"SELECT version, trained_at, records FROM {MATCH_MODELS} ORDER BY version").fetchall()
 
 
 def mark_scored(con: duckdb.DuckDBPyConnection, version: int) -> None:

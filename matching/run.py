@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from hub import echoes
+from hub.catalogue import CLUSTERS, PAIRS, REVIEW, STANDARDIZED
 from hub.config import HubConfig
 from hub.errors import NotReady
 from hub.workspace import Workspace, scalar
@@ -26,11 +27,6 @@ from matching import models, plan
 from matching.backend import DuckDBSplinkBackend, MatcherBackend
 from matching.clustering import cluster
 from matching.standardize import standardize
-
-RECORDS = "standardized_records"
-PAIRS = "scored_pairs"
-CLUSTERS = "clusters"
-REVIEW = "review_candidates"
 
 
 @dataclass
@@ -56,11 +52,11 @@ def train(
     for them (matching/plan.py)."""
     backend = backend or DuckDBSplinkBackend(ws.con)
     n = standardize_records(ws)
-    return models.save(ws.con, backend.train(RECORDS, _plan(ws, cfg, progress), progress), n)
+    return models.save(ws.con, backend.train(STANDARDIZED, _plan(ws, cfg, progress), progress), n)
 
 
 def _plan(ws: Workspace, cfg: HubConfig, progress: Callable[[str], None] | None) -> plan.MatchPlan:
-    made = plan.for_records(cfg, ws.con, RECORDS)
+    made = plan.for_records(cfg, ws.con, STANDARDIZED)
     for note in made.notes:
         (progress or (lambda _line: None))(f"match plan: {note}")
     return made
@@ -70,7 +66,7 @@ def standardize_records(ws: Workspace) -> int:
     """Rebuild standardized_records from every staged record as evidence: a value the hub wrote into a source and
     read back counts as the value it overwrote (hub/echoes.py), so it neither votes nor raises a match score.
     Returns how many records."""
-    return standardize(ws.con, source=echoes.create_evidence_view(ws.con, ws.fields), target=RECORDS)
+    return standardize(ws.con, source=echoes.create_evidence_view(ws.con, ws.fields), target=STANDARDIZED)
 
 
 def current_model(
@@ -85,8 +81,8 @@ def current_model(
         return saved, False
     if progress:
         progress("no model yet: training one")
-    n = scalar(ws.con, f"SELECT count(*) FROM {RECORDS}")
-    trained = (backend or DuckDBSplinkBackend(ws.con)).train(RECORDS, _plan(ws, cfg, progress), progress)
+    n = scalar(ws.con, f"SELECT count(*) FROM {STANDARDIZED}")
+    trained = (backend or DuckDBSplinkBackend(ws.con)).train(STANDARDIZED, _plan(ws, cfg, progress), progress)
     return models.save(ws.con, trained, n), True
 
 
@@ -94,7 +90,7 @@ def score_pairs(ws: Workspace, cfg: HubConfig, saved: models.SavedModel, backend
     """Score candidate pairs with `saved` into scored_pairs (pairs at or above the review threshold),
     recording which version scored them (published with the golden records)."""
     backend = backend or DuckDBSplinkBackend(ws.con)
-    n = backend.predict(RECORDS, saved.model, cfg.matching.review_threshold, PAIRS)
+    n = backend.predict(STANDARDIZED, saved.model, cfg.matching.review_threshold, PAIRS)
     models.mark_scored(ws.con, saved.version)
     return n
 
@@ -121,7 +117,7 @@ def cluster_records(
         f"SELECT unique_id_l AS id_l, unique_id_r AS id_r, match_probability FROM {PAIRS} WHERE match_probability >= ?",
         [cfg.matching.auto_match_threshold],
     ).df()
-    ids = ws.con.execute(f"SELECT unique_id FROM {RECORDS}").df()["unique_id"]
+    ids = ws.con.execute(f"SELECT unique_id FROM {STANDARDIZED}").df()["unique_id"]
     must_link, cannot_link = (
         _current(d, ids, kind, say) for d, kind in ((must_link, "match"), (cannot_link, "not a match"))
     )

@@ -40,6 +40,7 @@ import re
 import duckdb
 
 from hub import forms
+from hub.catalogue import STAGED, STANDARDIZED, STANDARDIZED_COLUMNS, record_id, record_id_sql
 from hub.workspace import scalar
 
 # The reference data and text macros are the hub's value forms (hub/forms.py): survivorship and write-back
@@ -48,25 +49,7 @@ NICKNAMES_CSV = forms.NICKNAMES_CSV
 STREET_TYPES_CSV = forms.STREET_TYPES_CSV
 
 # The columns standardize() adds, in order, after every source column.
-STD_COLUMNS = (
-    "unique_id",
-    "first_name_std",
-    "last_name_std",
-    "first_name_canonical",
-    "name_concat_std",
-    "email_std",
-    "email_user_std",
-    "phone_std",
-    "dob_std",
-    "dob_str",
-    "address_line1_std",
-    "house_number",
-    "postal_code_std",
-    "postal_outward",
-    "city_std",
-    "dob_swapped",
-    "address_line2_std",
-)
+STD_COLUMNS = tuple(STANDARDIZED_COLUMNS)
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?")
 
@@ -129,7 +112,7 @@ streets AS (
 )
 SELECT * EXCLUDE (_first, _canonical, _last, _city, _email, _line1, _line2,
                   _addr0, _addr, _postal5, _unit, _street),
-       source_system || ':' || source_key AS unique_id,
+       {record_id} AS unique_id,
        _first AS first_name_std,
        _last AS last_name_std,
        _canonical AS first_name_canonical,
@@ -179,13 +162,11 @@ def _check_unique_ids(con: duckdb.DuckDBPyConnection, source: str) -> None:
             GROUP BY ALL HAVING n > 1 OR source_system IS NULL OR source_key IS NULL LIMIT 5"""
     ).fetchall()
     if bad:
-        shown = ", ".join(f"{s}:{k} (x{n})" for s, k, n in bad)
+        shown = ", ".join(f"{record_id(s, k)} (x{n})" for s, k, n in bad)
         raise ValueError(f"{source}: source_system/source_key must be present and unique; found {shown}")
 
 
-def standardize(
-    con: duckdb.DuckDBPyConnection, source: str = "staged_records", target: str = "standardized_records"
-) -> int:
+def standardize(con: duckdb.DuckDBPyConnection, source: str = STAGED, target: str = STANDARDIZED) -> int:
     """Build `target` (CREATE OR REPLACE) from `source`: every source column unchanged plus STD_COLUMNS.
     Returns the number of rows written. Refuses (ValueError, `target` untouched) if source_system:source_key
     is missing or repeated, because unique_id must identify one record."""
@@ -193,5 +174,6 @@ def standardize(
     _check_unique_ids(con, source)
     load_reference_tables(con)
     sql = _STANDARDIZE_SQL.replace("{source}", source).replace("{target}", target)
+    sql = sql.replace("{record_id}", record_id_sql())
     con.execute(sql)
     return scalar(con, f"SELECT count(*) FROM {target}")

@@ -15,10 +15,12 @@ import dagster as dg
 import pandas as pd
 import sqlalchemy as sa
 
+import expectations
 from connectors import pull_source
 from connectors.writeback import run_to_write, write_back
-from golden_record.run import build, preview_build, publish_build
+from golden_record.run import build, preview_build, publish_build, record_blocked
 from hub import store
+from hub.catalogue import CLUSTERS, GOLDEN_VALUES, PAIRS, QUARANTINE, REVIEW, STANDARDIZED
 from hub.config import HubConfig
 from matching import run as matching
 from pipelines.resources import HubResource, ServingStoreResource, WorkspaceResource
@@ -58,7 +60,7 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
             reconcile = context.run.tags.get(RECONCILE_TAG) == "true"
             result = pull_source(cfg, name, ws, full=hub.full_pull, reconcile=reconcile, progress=context.log.info)
             preview = ws.con.execute(
-                f"SELECT source_key, reason FROM quarantine WHERE source_system = ? LIMIT {PREVIEW_ROWS}", [name]
+                f"SELECT source_key, reason FROM {QUARANTINE} WHERE source_system = ? LIMIT {PREVIEW_ROWS}", [name]
             ).df()
             by_field = ws.warning_counts(name)
         return dg.MaterializeResult(
@@ -152,7 +154,7 @@ def standardized_asset(sources: list[str]) -> dg.AssetsDefinition:
             t = time.perf_counter()
             n = matching.standardize_records(ws)
             per_source = ws.con.execute(
-                f"SELECT source_system, count(*) AS records FROM {matching.RECORDS} GROUP BY ALL ORDER BY 1"
+                f"SELECT source_system, count(*) AS records FROM {STANDARDIZED} GROUP BY ALL ORDER BY 1"
             ).df()
         context.log.info(f"standardized {n:,} records")
         return dg.MaterializeResult(
@@ -199,7 +201,7 @@ def scored_pairs(
         t = time.perf_counter()
         n = matching.score_pairs(ws, cfg, saved)
         auto = ws.con.execute(
-            f"SELECT count(*) FROM {matching.PAIRS} WHERE match_probability >= ?", [cfg.matching.auto_match_threshold]
+            f"SELECT count(*) FROM {PAIRS} WHERE match_probability >= ?", [cfg.matching.auto_match_threshold]
         ).fetchall()[0][0]
     context.log.info(f"scored {n:,} pairs with model v{saved.version}")
     return dg.MaterializeResult(
@@ -228,7 +230,7 @@ def clusters(
     with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
         must_link, cannot_link = _decisions(engine)
         r = matching.cluster_records(ws, cfg, must_link, cannot_link, progress=context.log.info)
-        records = ws.con.execute(f"SELECT count(*) FROM {matching.CLUSTERS}").fetchall()[0][0]
+        records = ws.con.execute(f"SELECT count(*) FROM {CLUSTERS}").fetchall()[0][0]
     return dg.MaterializeResult(
         metadata={
             "steward_match_decisions": len(must_link),
@@ -259,7 +261,7 @@ def review_queue(
         n = matching.review_band(ws, cfg, *_decisions(engine))
         preview = ws.con.execute(
             f"""SELECT unique_id_l, unique_id_r, round(match_probability, 3) AS probability, same_cluster
-                FROM {matching.REVIEW} LIMIT {PREVIEW_ROWS}"""
+                FROM {REVIEW} LIMIT {PREVIEW_ROWS}"""
         ).df()
     return dg.MaterializeResult(metadata={"queue_size": n, "top_candidates": _md(preview)})
 
@@ -270,7 +272,8 @@ def review_queue(
     kinds={"duckdb"},
     description=(
         "Golden records built in the workspace (stable ids, survivorship, lineage), before the quality gate; "
-        "a dry run's new ids are provisional."
+        "a dry run's new ids are provisional. When the gate fails, the blocked publish is recorded in the serving "
+        "store's run log (not in a dry run)."
     ),
 )
 def golden_records(
@@ -284,8 +287,15 @@ def golden_records(
         b = build(ws, cfg, engine, progress=context.log.info, dry_run=hub.dry_run)
         preview = ws.con.execute(
             f"""SELECT golden_id, first_name, last_name, email, city, record_count
-                FROM golden_values LIMIT {PREVIEW_ROWS}"""
+                FROM {GOLDEN_VALUES} LIMIT {PREVIEW_ROWS}"""
         ).df()
+        # The gate's blocking check (pipelines/checks.py) stops publish; its record in the run log is written here,
+        # since a check writes nothing. Both run the same suite over the same tables, so they agree.
+        gate = expectations.check_golden(ws)
+        if not gate.success:
+            context.log.error(f"publish and write-back blocked: {gate.summary()}")
+            if not hub.dry_run:  # a dry run writes nothing into the serving store, not even this
+                record_blocked(engine, gate.summary())
     return dg.MaterializeResult(
         metadata={
             "dry_run": hub.dry_run,

@@ -19,6 +19,7 @@ from hub.config import HubConfig, load_config
 from hub.workspace import Workspace
 from matching.run import match
 from matching.standardize import standardize
+from pipelines.checks import pipeline_checks
 
 N = 100  # records per source: 1 quarantined row is a 1% share, 2 bad emails are exactly the 2% allowed
 
@@ -397,3 +398,10 @@ def test_demo_passes_every_suite_until_an_invalid_email_is_pinned(tmp_path):
     finally:
         ws.close()
         engine.dispose()
+
+
+def test_checks_only_check_none_can_reach_the_serving_store_or_the_sources():
+    checks = pipeline_checks(["billing", "web"])
+    assert len(checks) == 4
+    for check in checks:
+        assert not check.required_resource_keys & {"serving_store", "sources"}, check.check_keys

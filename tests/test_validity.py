@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
+import duckdb
 import pytest
 
 from expectations import suites
@@ -45,3 +47,14 @@ def test_valid_values_pass(field, value):
 )
 def test_invalid_values_name_the_reason(field, value, reason):
     assert reason in validity.problem(field, value, TODAY)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["+447700900123", "+1234567", "+123456789012345", "+0447700900123", "+123456", "+1234567890123456", "447700900123",
+     "+44 7700 900123", "", "++447700900123", "+44770090012a"],
+)  # fmt: skip
+def test_the_e164_rule_says_the_same_in_sql_and_python(value):
+    in_sql = duckdb.connect().execute(f"SELECT {validity.e164_sql('?')}", [value]).fetchone()[0]
+    assert in_sql == (validity.problem("phone", value) is None)
+    assert in_sql == (value.startswith("+") and bool(re.match(validity.E164_DIGITS_REGEX, value[1:])))

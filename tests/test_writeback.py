@@ -19,9 +19,10 @@ import sqlalchemy as sa
 
 from connectors import open_connector, pull_source
 from connectors.demo import init_demo
-from connectors.writeback import STATE, WritebackError, plan_changes, published_run, write_back
+from connectors.writeback import WritebackError, plan_changes, published_run, write_back
 from golden_record.run import build_and_publish
 from hub import faults, forms, store
+from hub.catalogue import WRITEBACK_STATE
 from hub.config import ADDRESS_BLOCK, HubConfig, load_config
 from hub.model import CONSENT_FIELDS
 from hub.store import schema
@@ -193,7 +194,7 @@ def test_dry_run_reports_the_diff_and_writes_nothing_anywhere(hub):
     assert all_digests(hub) == before
     staged_after = hub.ws.con.execute("SELECT * FROM staged_records ORDER BY source_system, source_key").df()
     pd.testing.assert_frame_equal(staged_after, staged_before)
-    assert hub.audit().empty and scalar(hub.ws.con, f"SELECT count(*) FROM {STATE}") == 0
+    assert hub.audit().empty and scalar(hub.ws.con, f"SELECT count(*) FROM {WRITEBACK_STATE}") == 0
     for name, r in dry.items():
         assert r.dry_run and r.planned > 0 and r.updated > 0 and r.values_changed == len(r.changes) > 0, name
         assert r.changes["new_value"].notna().all()  # write-back never blanks a field

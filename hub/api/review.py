@@ -14,7 +14,7 @@ import duckdb
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
-from hub import store, validity
+from hub import catalogue, store, validity
 from hub.api.apply import after_change
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
@@ -244,7 +244,7 @@ def split(request: Request, key: Steward, golden_id: GoldenId, body: SplitIn) ->
     """Stores a 'not a match' between that record and every other record of the golden record (a
     retired id: of its survivor). Once applied (`applies`) the record is in a golden record of its own or
     joins another one, and no later run puts it back."""
-    rid = store.record_id(body.source_system, body.source_key)
+    rid = catalogue.record_id(body.source_system, body.source_key)
     with store.write_transaction(engine(request)) as conn:
         records = store.members(conn, _live(conn, golden_id))
         if rid not in records:

@@ -1,0 +1,199 @@
+"""The workspace catalogue: the name of every table one pipeline stage hands to another in the DuckDB workspace,
+the columns each stage relies on, and the record id that ties them together. Stages import these names; none
+spells a workspace table out, so a table renamed here is renamed everywhere, and a reader finds every user of a
+table by its constant.
+
+Tables, in pipeline order (the stage that writes each, then what it holds):
+- pull (hub.workspace, connectors.ingest): `staged_records` (the record fields, hub.model.record_fields, plus
+  STAGED_COLUMNS), `quarantine`, `field_warnings`, `connector_state`;
+- write-back's echoes (hub.echoes): `writeback_echoes`, and the view `evidence_records` (staged_records with every
+  echo replaced by the value it overwrote; the same columns);
+- matching (matching.run, matching.models): `standardized_records` (evidence_records' columns plus
+  STANDARDIZED_COLUMNS), `match_models`, `scored_with_model`, `scored_pairs` (the matcher's output, the contract
+  columns plus a match weight `mw_*` and level `gamma_*` per comparison), `clusters`, `review_candidates`;
+- golden records (golden_record.run, golden_record.survivorship): `golden_members`, `golden_values` (the contract
+  columns plus every attribute), `golden_lineage`, `golden_contested`, `golden_conflicts`, `golden_redirects`,
+  `golden_build`;
+- write-back (connectors.writeback): `writeback_state`.
+
+COLUMNS holds, per table, the columns (and DuckDB types) the hub declares for it: the whole table where a stage
+creates it from this list (`columns_sql`), else the part other stages read. What values are valid in them (an
+email, an E.164 phone, a country) is hub.validity's: the golden gate and steward pins check by those rules.
+
+The record id, `source_system:source_key`, names one source record across matching, clustering, golden members and
+steward decisions. Its separator is the first ':': a source system name holds none (hub.config checks source
+names are identifiers), a key may hold any number, so a key is everything after the first ':'.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from hub.model import ATTRIBUTE_FIELDS, CANONICAL_FIELDS, DUCKDB_TYPES
+
+STAGED = "staged_records"
+QUARANTINE = "quarantine"
+FIELD_WARNINGS = "field_warnings"
+CONNECTOR_STATE = "connector_state"
+ECHOES = "writeback_echoes"
+EVIDENCE = "evidence_records"
+STANDARDIZED = "standardized_records"
+MATCH_MODELS = "match_models"
+SCORED_WITH = "scored_with_model"  # one row: the model version the current scored_pairs were made with
+PAIRS = "scored_pairs"
+CLUSTERS = "clusters"
+REVIEW = "review_candidates"
+GOLDEN_MEMBERS = "golden_members"
+GOLDEN_VALUES = "golden_values"
+GOLDEN_LINEAGE = "golden_lineage"
+GOLDEN_CONTESTED = "golden_contested"
+GOLDEN_CONFLICTS = "golden_conflicts"
+GOLDEN_REDIRECTS = "golden_redirects"
+GOLDEN_BUILD = "golden_build"  # one row: what golden_record.run.build made (on which run, counts, dry run?)
+WRITEBACK_STATE = "writeback_state"
+
+TABLES = (
+    STAGED, QUARANTINE, FIELD_WARNINGS, CONNECTOR_STATE, ECHOES, EVIDENCE, STANDARDIZED, MATCH_MODELS, SCORED_WITH,
+    PAIRS, CLUSTERS, REVIEW, GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS,
+    GOLDEN_REDIRECTS, GOLDEN_BUILD, WRITEBACK_STATE,
+)  # fmt: skip
+
+_V, _TS = "VARCHAR", "TIMESTAMP"
+_CANONICAL = {f.name: DUCKDB_TYPES[f.type] for f in CANONICAL_FIELDS}  # then a hub.yaml's extra attributes
+STAGED_COLUMNS = {"source_version": _V, "pulled_at": _TS}  # after the record fields
+# The columns matching.standardize adds, in order, after every evidence column: what the matcher compares.
+STANDARDIZED_COLUMNS = {
+    "unique_id": _V,  # the record id
+    "first_name_std": _V,
+    "last_name_std": _V,
+    "first_name_canonical": _V,
+    "name_concat_std": _V,
+    "email_std": _V,
+    "email_user_std": _V,
+    "phone_std": _V,
+    "dob_std": "DATE",
+    "dob_str": _V,
+    "address_line1_std": _V,
+    "house_number": _V,
+    "postal_code_std": _V,
+    "postal_outward": _V,
+    "city_std": _V,
+    "dob_swapped": "DATE",
+    "address_line2_std": _V,
+}
+COLUMNS: dict[str, dict[str, str]] = {
+    STAGED: {**_CANONICAL, **STAGED_COLUMNS},
+    QUARANTINE: {"source_system": _V, "source_key": _V, "reason": _V, "raw_row": _V, "pulled_at": _TS},
+    FIELD_WARNINGS: {
+        "source_system": _V,
+        "source_key": _V,
+        "field": _V,
+        "column": _V,
+        "value": _V,
+        "reason": _V,
+        "source_version": _V,
+        "pulled_at": _TS,
+    },
+    CONNECTOR_STATE: {"source_system": _V, "state": _V, "updated_at": _TS},
+    # then `<field>__written` and `<field>__original` per attribute (hub.echoes)
+    ECHOES: {"source_system": _V, "source_key": _V, "written_version": _V, "evidence_at": _TS},
+    STANDARDIZED: {**_CANONICAL, **STAGED_COLUMNS, **STANDARDIZED_COLUMNS},
+    MATCH_MODELS: {"version": "INTEGER", "trained_at": _TS, "records": "BIGINT", "model_json": _V},
+    SCORED_WITH: {"version": "INTEGER"},
+    PAIRS: {"unique_id_l": _V, "unique_id_r": _V, "match_probability": "DOUBLE", "match_weight": "DOUBLE"},
+    CLUSTERS: {"record_id": _V, "cluster_id": _V},
+    REVIEW: {
+        "unique_id_l": _V,
+        "unique_id_r": _V,
+        "match_probability": "DOUBLE",
+        "match_weight": "DOUBLE",
+        "explanation": "JSON",
+        "same_cluster": "BOOLEAN",
+    },
+    GOLDEN_MEMBERS: {"record_id": _V, "golden_id": _V},
+    GOLDEN_VALUES: {
+        "golden_id": _V,
+        **{f.name: DUCKDB_TYPES[f.type] for f in ATTRIBUTE_FIELDS},
+        "record_count": "BIGINT",
+    },  # the extra attributes go between the fields and record_count
+    GOLDEN_LINEAGE: {"golden_id": _V, "field": _V, "source_system": _V, "source_key": _V, "rule": _V, "value_at": _TS},
+    GOLDEN_CONTESTED: {"record_id": _V, "field": _V, "rule": _V},
+    GOLDEN_CONFLICTS: {"golden_id": _V, "field": _V},
+    GOLDEN_REDIRECTS: {"retired_id": _V, "surviving_id": _V, "reason": _V},
+    GOLDEN_BUILD: {"built_on_run": _V, "counts": _V, "dry_run": "BOOLEAN"},
+    WRITEBACK_STATE: {
+        "source_system": _V,
+        "source_key": _V,
+        "golden_id": _V,
+        "values_hash": _V,
+        "source_version": _V,
+        "written_at": _TS,
+    },
+}
+PRIMARY_KEYS = {
+    CONNECTOR_STATE: ("source_system",),
+    ECHOES: ("source_system", "source_key"),
+    MATCH_MODELS: ("version",),
+    WRITEBACK_STATE: ("source_system", "source_key"),
+}
+
+
+def columns_sql(table: str, extra: str = "") -> str:
+    """The column list of CREATE TABLE `table` (COLUMNS, then `extra` columns, then its primary key)."""
+    parts = [f'"{c}" {t}' for c, t in COLUMNS[table].items()] + ([extra] if extra else [])
+    if table in PRIMARY_KEYS:
+        parts.append(f"PRIMARY KEY ({', '.join(PRIMARY_KEYS[table])})")
+    return ", ".join(parts)
+
+
+def empty_sql(table: str, columns: list[str]) -> str:
+    """A relation with `columns` of `table`, typed as COLUMNS says, and no rows: a table a run has not made yet."""
+    typed = ", ".join(f'NULL::{COLUMNS[table][c]} AS "{c}"' for c in columns)
+    return f"(SELECT {typed} WHERE false)"
+
+
+# --------------------------------------------------------------------------------------------- record ids
+
+SEPARATOR = ":"
+
+
+def record_id(source_system: str, source_key: str) -> str:
+    return f"{source_system}{SEPARATOR}{source_key}"
+
+
+def split_record_id(rid: str) -> tuple[str, str]:
+    """(source_system, source_key) of a record id; ValueError for text that is none."""
+    system, sep, key = rid.partition(SEPARATOR)
+    if not sep or not system or not key:
+        raise ValueError(f"{rid!r} is not a record id ('source_system{SEPARATOR}source_key')")
+    return system, key
+
+
+def record_ids(systems: pd.Series | str, keys: pd.Series) -> pd.Series:
+    """record_id, vectorized."""
+    return systems + SEPARATOR + keys
+
+
+def keys_of(ids: pd.Series) -> pd.Series:
+    """The source keys of record ids, vectorized."""
+    return ids.str.split(SEPARATOR, n=1).str[1]
+
+
+def record_id_sql(system: str = "source_system", key: str = "source_key") -> str:
+    """SQL: the record id of the columns (or expressions) `system` and `key`."""
+    return f"{system} || '{SEPARATOR}' || {key}"
+
+
+def system_sql(rid: str) -> str:
+    """SQL: the source system of the record id `rid`."""
+    return f"split_part({rid}, '{SEPARATOR}', 1)"
+
+
+def key_sql(rid: str) -> str:
+    """SQL: the source key of the record id `rid` (everything after the first separator)."""
+    return f"substr({rid}, length({system_sql(rid)}) + 2)"
+
+
+def of_system_sql(rid: str, system: str) -> str:
+    """SQL: whether the record id `rid` belongs to the source system `system` (an expression or parameter)."""
+    return f"starts_with({rid}, {system} || '{SEPARATOR}')"
