@@ -48,7 +48,7 @@ def run_summary(r: RunSummary) -> str:
         for s in r.sources
     ]  # fmt: skip
     dry = any(r.value(f"writeback_{s}", "dry_run") for s in r.sources)
-    lines.append("write-back" + (" (DRY RUN: nothing written)" if dry else "") + ":")
+    lines.append(f"write-back{' (DRY RUN: nothing written)' if dry else ''}:")
     heads = ["source", "rows planned", "rows updated", "values written", "conflicts skipped", "ambiguous key",
              "own address kept", "two people?", "recovered"]  # fmt: skip
     lines += [table(heads, writes), ""]

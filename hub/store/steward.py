@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from hub.catalogue import record_id, split_record_id
 from hub.decisions import ConflictingDecisions, conflicts
 from hub.store.bulk import read_frame
 from hub.store.clock import utc_now
@@ -88,22 +89,11 @@ class ConflictingDecision(ConflictingDecisions):
         )
 
 
-def record_id(source_system: str, source_key: str) -> str:
-    return f"{source_system}:{source_key}"
-
-
-def _split_record_id(rid: str) -> tuple[str, str]:
-    system, sep, key = rid.partition(":")
-    if not sep or not system or not key:
-        raise ValueError(f"{rid!r} is not a record id ('source_system:source_key')")
-    return system, key
-
-
 def check_records(conn: sa.Connection, *ids: str) -> None:
     """ValueError naming the first record id that is not in the xref (published source records)."""
     c = xref.c
     for rid in ids:
-        system, key = _split_record_id(rid)
+        system, key = split_record_id(rid)
         if conn.scalar(sa.select(c.golden_id).where(c.source_system == system, c.source_key == key)) is None:
             raise ValueError(f"no source record {rid!r} in the serving store (ids are 'source_system:source_key')")
 
