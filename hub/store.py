@@ -255,16 +255,16 @@ match_model = sa.Table(  # the model the last run scored with (migration 0005): 
     sa.Column("trained_at", sa.DateTime(), nullable=False),
     sa.Column("records", sa.BigInteger(), nullable=False),
     sa.Column("model_json", sa.Text(), nullable=False),
-    sa.Column("tf_totals", sa.Text(), nullable=False),  # JSON: tf column -> golden records with a value
+    sa.Column("tf_totals", sa.Text(), nullable=False),  # JSON: tf column -> scored records with a value
     sa.Column("published_at", sa.DateTime(), nullable=False),
     sa.Column("run_id", RUN_ID, nullable=False),
 )
-match_term_frequencies = sa.Table(  # per tf column, the values two or more golden records share
+match_term_frequencies = sa.Table(  # per tf column, the values two or more of the scored records share
     "match_term_frequencies",
     metadata,
     sa.Column("tf_column", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text(), primary_key=True),
-    sa.Column("golden_records", sa.Integer(), nullable=False),
+    sa.Column("golden_records", sa.Integer(), nullable=False),  # records holding it (the name predates that)
 )
 REVIEW_COLUMNS = [c.name for c in review_queue.c if c.name != "run_id"]
 DECISIONS = ("match", "not_match")
@@ -482,16 +482,16 @@ class PublishResult:
 
 @dataclass(frozen=True)
 class MatchModel:
-    """The match model a run scored with, as publish takes it: the Splink model (JSON text) and the term
-    frequencies of the run's golden records, which match-on-entry needs beside it (a posted record
-    sharing a common name is weaker evidence than one sharing a rare name)."""
+    """The match model a run scored with, as publish takes it: the Splink model (JSON text) and the counts of
+    the records it scored that its term frequencies came from, which match-on-entry needs beside it (a posted
+    record sharing a common name is weaker evidence than one sharing a rare name; matching.models.for_serving)."""
 
     version: int
     trained_at: datetime
     records: int
     model_json: str
-    tf_counts: pd.DataFrame  # tf_column, value, golden_records: the values two or more golden records share
-    tf_totals: dict[str, int]  # tf column -> golden records with a value in it
+    tf_counts: pd.DataFrame  # tf_column, value, golden_records: the values two or more scored records share
+    tf_totals: dict[str, int]  # tf column -> scored records with a value in it
 
 
 @dataclass(frozen=True)
@@ -1378,8 +1378,8 @@ def published_model(conn: sa.Connection) -> PublishedModel | None:
 
 
 def shared_values(conn: sa.Connection, values: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], int]:
-    """(tf column, value) -> golden records holding it, for the given values that two or more share
-    (primary-key lookups); a value left out is held by at most one golden record."""
+    """(tf column, value) -> scored records holding it, for the given values that two or more share
+    (primary-key lookups); a value left out is held by at most one record."""
     t = match_term_frequencies.c
     conds = [sa.and_(t.tf_column == col, t.value.in_(list(vals))) for col, vals in values.items() if len(vals)]
     if not conds:
