@@ -7,6 +7,8 @@ condition) is evaluated in DuckDB over the true pairs of a table of standardized
 over all record pairs for the comparison count. Comparisons are deduplicated the way Splink
 does it: a pair counts under the first rule that generates it (rule i keeps the pairs where no
 earlier rule is true, NULL counting as false), within `l.unique_id < r.unique_id` (dedupe).
+What a rule is worth, whatever its place in the order: the true pairs only it compares (the ceiling
+drops by these without it) and the pairs only it generates (the comparisons saved without it).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ class RuleFigures:
     sql: str
     true_pairs: int  # true pairs this rule compares (alone)
     first_true_pairs: int  # true pairs this rule is the first to compare
+    only_true_pairs: int  # true pairs no other rule compares
     comparisons: int  # pairs this rule adds after the earlier rules (Splink's count)
+    only_comparisons: int  # pairs no other rule generates
 
 
 @dataclass(frozen=True)
@@ -79,27 +83,41 @@ def evaluate(
     n = len(rules)
     any_hit = " OR ".join(f"r{i}" for i in range(n)) or "false"
     firsts = [" AND ".join([f"r{i}", *(f"NOT r{j}" for j in range(i))]) for i in range(n)]
+    onlys = [" AND ".join([f"r{i}", *(f"NOT r{j}" for j in range(n) if j != i)]) for i in range(n)]
     counts = ", ".join(
-        [f"count(*) FILTER (WHERE r{i})" for i in range(n)] + [f"count(*) FILTER (WHERE {f})" for f in firsts]
+        [f"count(*) FILTER (WHERE r{i})" for i in range(n)] + [f"count(*) FILTER (WHERE {f})" for f in firsts + onlys]
     )
     row = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE {any_hit}){', ' + counts if n else ''} FROM _blocking_truth"
     ).fetchall()[0]
     con.execute("DROP TABLE _blocking_truth")
-    total, compared, alone, first = row[0], row[1], row[2 : 2 + n], row[2 + n :]
+    total, compared, alone, first, only = row[0], row[1], row[2 : 2 + n], row[2 + n : 2 + 2 * n], row[2 + 2 * n :]
     figures = [
-        RuleFigures(sql, alone[i], first[i], comparisons(con, records, rules, i, id_column))
+        RuleFigures(
+            sql,
+            alone[i],
+            first[i],
+            only[i],
+            comparisons(con, records, rules, i, id_column),
+            comparisons(con, records, rules, i, id_column, only=True),
+        )
         for i, sql in enumerate(rules)
     ]
     return BlockingFigures(total, compared, sum(f.comparisons for f in figures), figures, source)
 
 
 def comparisons(
-    con: duckdb.DuckDBPyConnection, records: str, rules: list[str], i: int, id_column: str = "unique_id"
+    con: duckdb.DuckDBPyConnection,
+    records: str,
+    rules: list[str],
+    i: int,
+    id_column: str = "unique_id",
+    only: bool = False,
 ) -> int:
-    """Pairs rule i generates that no earlier rule did (Splink's `AND NOT (earlier rules)`)."""
-    earlier = " OR ".join(_hit(sql) for sql in rules[:i])
-    exclude = f"AND NOT ({earlier})" if earlier else ""
+    """Pairs rule i generates that no earlier rule did (Splink's `AND NOT (earlier rules)`), or with `only`
+    that no other rule does."""
+    others = " OR ".join(_hit(sql) for j, sql in enumerate(rules) if j < i or (only and j != i))
+    exclude = f"AND NOT ({others})" if others else ""
     return con.execute(
         f"""SELECT count(*) FROM {records} AS l JOIN {records} AS r ON ({rules[i]})
             WHERE l.{id_column} < r.{id_column} {exclude}"""
@@ -116,7 +134,11 @@ def report(figures: BlockingFigures) -> str:
     lines = [
         f"blocking ceiling {figures.ceiling:.4f}: {figures.compared:,} of {figures.true_pairs:,} true pairs compared; "
         f"{figures.comparisons:,} comparisons (rules from {figures.source})",
-        f"  {'true pairs':>10} {'first':>7} {'comparisons':>12}  rule",
+        f"  {'true pairs':>10} {'first':>7} {'only':>6} {'comparisons':>12} {'only':>10}  rule",
     ]
-    lines += [f"  {r.true_pairs:>10,} {r.first_true_pairs:>7,} {r.comparisons:>12,}  {r.sql}" for r in figures.rules]
+    lines += [
+        f"  {r.true_pairs:>10,} {r.first_true_pairs:>7,} {r.only_true_pairs:>6,} {r.comparisons:>12,} "
+        f"{r.only_comparisons:>10,}  {r.sql}"
+        for r in figures.rules
+    ]
     return "\n".join(lines)

@@ -257,14 +257,14 @@ def publish_build(
 ) -> store.PublishResult:
     """Publish what `build` left in the workspace as one store run (one transaction), with the
     review queue (review_candidates) replacing the store's and the match model the pairs were scored
-    with (plus its term frequencies over these golden records) for match-on-entry.
+    with (plus the term frequencies its predict used) for match-on-entry.
 
     Refuses a build made before another run was published (its ids were assigned against a state
     that is no longer current, so build again) and a dry run's build (its ids are provisional)."""
     counts = _checked_build(ws, engine, dry_run=False)
     redirects = _redirects(ws)
     scored = models.scored_with(ws.con)
-    model = models.for_serving(ws.con, scored, STANDARDIZED, GOLDEN_MEMBERS) if scored else None
+    model = models.for_serving(ws.con, scored, STANDARDIZED) if scored else None
     run_id = store.start_run(engine)
     try:
         golden = _golden_frame(ws, list(cfg.attributes))

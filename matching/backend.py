@@ -114,10 +114,16 @@ def term_frequency_sql(records_table: str, column: str, m: float, prior: float) 
     so that share is mostly the pair's own match: another record holds it with chance (c - 1) / (n - 1), of which
     prior * m is that record being the same person. tf = ((c - 1) / (n - 1) - prior * m) / (1 - prior), at least
     U_KEPT of c / n (the prior and m are estimates); for a common value it is the share Splink counts."""
-    share = f"((c - 1) / greatest(n - 1, 1) - {prior!r} * {m!r}) / (1 - {prior!r})"
-    return f"""SELECT {column}, greatest({U_KEPT} * c / n, {share}) AS tf_{column}
+    return f"""SELECT {column}, {pair_out_tf("c", "n", m, prior)} AS tf_{column}
                FROM (SELECT {column}, count(*)::DOUBLE AS c, sum(count(*)) OVER ()::DOUBLE AS n
                      FROM {records_table} WHERE {column} IS NOT NULL GROUP BY {column})"""
+
+
+def pair_out_tf(c: str, n: str, m: float, prior: float) -> str:
+    """The SQL of term_frequency_sql's rule over the DOUBLE expressions `c` (records holding the value) and `n`
+    (records holding a value): match-on-entry weighs a value with the very expression predict does."""
+    share = f"(({c} - 1) / greatest({n} - 1, 1) - {prior!r} * {m!r}) / (1 - {prior!r})"
+    return f"greatest({U_KEPT} * {c} / {n}, {share})"
 
 
 def _reason(exc: Exception) -> str:

@@ -7,6 +7,10 @@ FastAPI runs sync endpoints in a thread pool and a DuckDB connection runs one st
 each call borrows a connection of its own from a pool (as many as calls ran at once), whose reference
 tables and Splink SQL are built once and reused. One DuckDB thread per connection: on a few rows,
 scheduling more costs more than it saves, and the requests themselves run side by side.
+
+Term frequencies are predict's: the counts its lookups were made of (the run's standardized records, published
+with the model by matching.models.for_serving) go through the same rule (backend.pair_out_tf where predict leaves
+the pair out, Splink's share of the records elsewhere), so a pair scored here gets the probability it got in the run.
 """
 
 from __future__ import annotations
@@ -22,14 +26,18 @@ import pandas as pd
 from hub.catalogue import keys_of
 from hub.model import CANONICAL_FIELDS, DUCKDB_TYPES, ENTRY_SYSTEM
 from matching import models
-from matching.backend import DuckDBSplinkBackend, Model
+from matching.backend import DuckDBSplinkBackend, Model, pair_out_tf, tf_levels
 from matching.standardize import standardize
 
 _INPUT, _STANDARDIZED, _LEFT, _RIGHT = "entry_input", "entry_standardized", "entry_new", "entry_candidates"
 _TYPES = {f.name: DUCKDB_TYPES[f.type] for f in CANONICAL_FIELDS}
 
-# tf column -> distinct values asked -> {value: term frequency}; a column left out gets no TF adjustment
+# tf column -> distinct values asked -> {value: share of the run's standardized records holding it}, a value no two
+# records share counting as held by one; a column left out gets no TF adjustment
 Frequencies = Callable[[dict[str, list[str]]], dict[str, dict[str, float]]]
+# Standardize never leaves a value empty, so no record holds this one: its share is one record's, 1 / n, which gives the
+# count behind every other share (the pair-out rule needs counts, not shares).
+_UNHELD = ""
 
 
 def level_labels(model: Model) -> dict[str, dict[int, str]]:
@@ -53,6 +61,9 @@ class EntryScorer:
         self.model = model
         self.tf_columns = models.tf_columns(model)
         self.labels = level_labels(model)
+        prior = model["probability_two_random_records_match"]
+        pair_out = " ".join(f"WHEN '{c}' THEN {pair_out_tf('c', 'n', m, prior)}" for c, m in tf_levels(model).items())
+        self._tf_sql = f"CASE tf_column {pair_out} ELSE c / n END" if pair_out else "c / n"
         self._idle: queue.SimpleQueue[DuckDBSplinkBackend] = queue.SimpleQueue()
 
     @contextmanager
@@ -70,7 +81,7 @@ class EntryScorer:
         """`records`: source_system, source_key and canonical attributes; one row of source system ENTRY_SYSTEM,
         the others candidates. Returns per candidate: source_key, match_probability, match_weight and
         `explanation` (per comparison: level label, its match weight, the term-frequency part of it),
-        best first. `frequencies` gives the term frequencies of the standardized values it is asked for."""
+        best first. `frequencies` gives the share of the run's standardized records holding each value asked."""
         with self._borrow() as backend:
             scored = self._score(backend, records, frequencies)
         scored["source_key"] = keys_of(scored["unique_id_r"])
@@ -89,11 +100,16 @@ class EntryScorer:
             f"SELECT '{c}' AS tf_column, {c} AS value FROM {_STANDARDIZED} WHERE {c} IS NOT NULL"
             for c in self.tf_columns
         )
-        asked: dict[str, list[str]] = {c: [] for c in self.tf_columns}
+        asked: dict[str, list[str]] = {c: [_UNHELD] for c in self.tf_columns}
         for column, value in con.execute(distinct).fetchall():
             asked[column].append(value)
-        tf = [(c, v, f) for c, values in frequencies(asked).items() for v, f in values.items()]
-        con.register("_tf", pd.DataFrame(tf, columns=["tf_column", "value", "tf"]).astype({"tf": "float64"}))
+        counts = []
+        for column, shares in frequencies(asked).items():
+            n = round(1 / shares.pop(_UNHELD))
+            counts += [(column, value, round(share * n), n) for value, share in shares.items()]
+        frame = pd.DataFrame(counts, columns=["tf_column", "value", "c", "n"]).astype({"c": "float64", "n": "float64"})
+        con.register("_counts", frame)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _tf AS SELECT tf_column, value, {self._tf_sql} AS tf FROM _counts")
         joins = " ".join(
             f"LEFT JOIN _tf t{i} ON t{i}.tf_column = '{c}' AND t{i}.value = s.{c}"
             for i, c in enumerate(self.tf_columns)
@@ -104,7 +120,7 @@ class EntryScorer:
                 f"""CREATE OR REPLACE TABLE {table} AS SELECT s.*, {with_tf} FROM {_STANDARDIZED} s {joins}
                     WHERE s.source_system {cond} '{ENTRY_SYSTEM}'"""
             )
-        con.unregister("_tf")
+        con.unregister("_counts")
         return backend.score_pairs(_LEFT, _RIGHT, self.model)
 
     def _explain(self, row: dict[str, Any]) -> list[dict[str, Any]]:

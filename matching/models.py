@@ -75,21 +75,20 @@ def tf_columns(model: Model) -> list[str]:
     return list(dict.fromkeys(c for c in cols if c))
 
 
-def for_serving(con: duckdb.DuckDBPyConnection, saved: SavedModel, records: str, members: str) -> store.MatchModel:
-    """`saved` with the term frequencies match-on-entry needs, counted over golden records: per tf column,
-    how many golden records (`members`: record_id -> golden_id) hold each standardized value of their
-    `records` (unique_id, tf columns), keeping the values two or more share (the rest is held by one)."""
+def for_serving(con: duckdb.DuckDBPyConnection, saved: SavedModel, records: str) -> store.MatchModel:
+    """`saved` with the term frequencies match-on-entry needs to weigh a value as predict did: per tf column, how
+    many of the standardized `records` predict scored hold each value two or more of them share (the rest is held by
+    one), and how many hold a value in the column. The counts predict's lookups are made of (backend.predict), so a
+    pair scored on entry gets the probability it got in the run (matching.entry)."""
     cols = tf_columns(saved.model)
-    joined = f"{records} r JOIN {members} m ON m.record_id = r.unique_id"
     frame = con.execute(
         " UNION ALL ".join(
-            f"""SELECT '{c}' AS tf_column, r.{c} AS value, count(DISTINCT m.golden_id) AS golden_records
-                FROM {joined} WHERE r.{c} IS NOT NULL GROUP BY ALL HAVING count(DISTINCT m.golden_id) > 1"""
+            f"""SELECT '{c}' AS tf_column, {c} AS value, count(*) AS golden_records
+                FROM {records} WHERE {c} IS NOT NULL GROUP BY ALL HAVING count(*) > 1"""
             for c in cols
         )
     ).df()
-    totals = ", ".join(f"count(DISTINCT m.golden_id) FILTER (WHERE r.{c} IS NOT NULL)" for c in cols)
-    row = con.execute(f"SELECT {totals} FROM {joined}").fetchone()
+    row = con.execute(f"SELECT {', '.join(f'count({c})' for c in cols)} FROM {records}").fetchone()
     return store.MatchModel(
         version=saved.version,
         trained_at=saved.trained_at,

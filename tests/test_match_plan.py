@@ -115,6 +115,15 @@ def test_impossible_matching_choices_are_one_clear_error(demo, tmp_path, matchin
     assert err.value.key == key and fragment in err.value.reason
 
 
+def test_a_swapped_birth_date_is_a_comparison_level_not_a_blocking_key(demo, tmp_path):
+    """Keys that compared no true pair the other keys miss, at a real comparison cost, are not in the library:
+    the date of birth with day and month swapped, and surname with town (benchmarks/blocking_ceiling.py)."""
+    made = plan.for_config(without(demo, tmp_path))
+    assert not [r.name for r in made.blocking if "dob_swapped" in r.condition()]
+    assert not [r.name for r in made.blocking if set(r.columns) == {"last_name_std", "city_std"}]
+    assert "keying_slip" in next(c.levels for c in made.comparisons if c.name == "date_of_birth")
+
+
 def test_hub_yaml_says_what_to_compare_and_how_to_block(demo, tmp_path):
     matching = {
         "link_type": "link_only",

@@ -94,7 +94,7 @@ def _criteria(record: dict[str, object]) -> store.SearchCriteria:
 
 
 def _frequencies(conn: sa.Connection, totals: dict[str, int]) -> Frequencies:
-    """Term frequency of a value = golden records holding it / golden records with a value in the column;
+    """Term frequency of a value = scored records holding it / scored records with a value in the column;
     a value not in match_term_frequencies is held by at most one, so it counts as one."""
 
     def lookup(asked: dict[str, list[str]]) -> dict[str, dict[str, float]]:

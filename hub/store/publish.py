@@ -47,16 +47,16 @@ class PublishResult:
 
 @dataclass(frozen=True)
 class MatchModel:
-    """The match model a run scored with, as publish takes it: the Splink model (JSON text) and the term
-    frequencies of the run's golden records, which match-on-entry needs beside it (a posted record
-    sharing a common name is weaker evidence than one sharing a rare name)."""
+    """The match model a run scored with, as publish takes it: the Splink model (JSON text) and the counts of
+    the records it scored that its term frequencies came from, which match-on-entry needs beside it (a posted
+    record sharing a common name is weaker evidence than one sharing a rare name; matching.models.for_serving)."""
 
     version: int
     trained_at: datetime
     records: int
     model_json: str
-    tf_counts: pd.DataFrame  # tf_column, value, golden_records: the values two or more golden records share
-    tf_totals: dict[str, int]  # tf column -> golden records with a value in it
+    tf_counts: pd.DataFrame  # tf_column, value, golden_records: the values two or more scored records share
+    tf_totals: dict[str, int]  # tf column -> scored records with a value in it
 
 
 def publish(

@@ -143,8 +143,8 @@ def published_model(conn: sa.Connection) -> PublishedModel | None:
 
 
 def shared_values(conn: sa.Connection, values: Mapping[str, Sequence[str]]) -> dict[tuple[str, str], int]:
-    """(tf column, value) -> golden records holding it, for the given values that two or more share
-    (primary-key lookups); a value left out is held by at most one golden record."""
+    """(tf column, value) -> scored records holding it, for the given values that two or more share
+    (primary-key lookups); a value left out is held by at most one record."""
     t = match_term_frequencies.c
     conds = [sa.and_(t.tf_column == col, t.value.in_(list(vals))) for col, vals in values.items() if len(vals)]
     if not conds:

@@ -214,16 +214,16 @@ match_model = sa.Table(  # the model the last run scored with (migration 0005): 
     sa.Column("trained_at", sa.DateTime(), nullable=False),
     sa.Column("records", sa.BigInteger(), nullable=False),
     sa.Column("model_json", sa.Text(), nullable=False),
-    sa.Column("tf_totals", sa.Text(), nullable=False),  # JSON: tf column -> golden records with a value
+    sa.Column("tf_totals", sa.Text(), nullable=False),  # JSON: tf column -> scored records with a value
     sa.Column("published_at", sa.DateTime(), nullable=False),
     sa.Column("run_id", RUN_ID, nullable=False),
 )
-match_term_frequencies = sa.Table(  # per tf column, the values two or more golden records share
+match_term_frequencies = sa.Table(  # per tf column, the values two or more of the scored records share
     "match_term_frequencies",
     metadata,
     sa.Column("tf_column", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text(), primary_key=True),
-    sa.Column("golden_records", sa.Integer(), nullable=False),
+    sa.Column("golden_records", sa.Integer(), nullable=False),  # records holding it (the name predates that)
 )
 REVIEW_COLUMNS = [c.name for c in review_queue.c if c.name != "run_id"]
 DECISIONS = ("match", "not_match")

@@ -1,0 +1,76 @@
+"""Match-on-entry scores a pair as the pipeline's run scored it: the term frequencies published with the model are
+the counts predict's lookups were made of, weighed by predict's rule (matching.entry, matching.models.for_serving),
+and read back through the serving store the way POST /v1/match reads them."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from connectors import pull_source
+from connectors.demo import init_demo
+from hub import store
+from hub.api.match import _frequencies
+from hub.config import load_config
+from hub.model import CANONICAL_FIELDS
+from hub.workspace import Workspace
+from matching import models
+from matching.backend import DuckDBSplinkBackend
+from matching.entry import NEW, EntryScorer
+from matching.run import RECORDS, match
+from tests.test_store import golden, links, person
+
+FIELDS = [f.name for f in CANONICAL_FIELDS if f.name not in ("source_system", "source_key")]
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A small demo matched once, with every pair its blocking rules compare scored (any probability)."""
+    directory = tmp_path_factory.mktemp("demo")
+    init_demo(directory, customers=600, seed=11)
+    cfg = load_config(directory / "hub.yaml")
+    ws = Workspace.for_config(cfg)
+    for name in cfg.sources:
+        pull_source(cfg, name, ws)
+    match(ws, cfg)
+    saved = models.scored_with(ws.con)
+    DuckDBSplinkBackend(ws.con).predict(RECORDS, saved.model, 0.0, "every_pair")
+    yield ws, saved
+    ws.close()
+
+
+@pytest.fixture
+def serving(run, tmp_path):
+    """A serving store the run's model and term frequencies were published to."""
+    ws, saved = run
+    engine = store.open_store(f"sqlite:///{tmp_path / 'serving.db'}")
+    model = models.for_serving(ws.con, saved, RECORDS)
+    store.publish(engine, store.start_run(engine), golden(person("A")), links(("a1", "A")), model=model)
+    yield engine
+    engine.dispose()
+
+
+def test_a_pair_scored_on_entry_gets_the_match_weight_of_the_run(run, serving):
+    ws, saved = run
+    # records holding a shared name, phone, city or e-mail user name, so term frequencies decide their weights
+    tf_weights = [c for c in ws.con.execute("SELECT * FROM every_pair LIMIT 0").df() if c.startswith("mw_tf_adj_")]
+    adjusted = " OR ".join(f"{c} <> 0" for c in tf_weights)
+    batch = ws.con.execute(
+        f"""SELECT unique_id_l, unique_id_r, match_weight, match_probability FROM every_pair
+            WHERE unique_id_l IN (SELECT DISTINCT unique_id_l FROM every_pair WHERE {adjusted}
+                                  ORDER BY unique_id_l LIMIT 40)"""
+    ).df()
+    records = ws.con.execute(f"SELECT unique_id, {', '.join(FIELDS)} FROM {RECORDS}").df().set_index("unique_id")
+    scorer = EntryScorer(saved.model)
+    scored = []
+    with serving.connect() as conn:
+        frequencies = _frequencies(conn, store.published_model(conn).tf_totals)
+        for left, pairs in batch.groupby("unique_id_l"):
+            new = records.loc[[left]].assign(source_system=NEW, source_key="new")
+            candidates = records.loc[pairs.unique_id_r].assign(source_system="run", source_key=pairs.unique_id_r.values)
+            entry = scorer.score(pd.concat([new, candidates], ignore_index=True), frequencies)
+            scored.append(entry.assign(unique_id_l=left).rename(columns={"source_key": "unique_id_r"}))
+    both = batch.merge(pd.concat(scored), on=["unique_id_l", "unique_id_r"], suffixes=("_run", "_entry"))
+    assert len(both) == len(batch) > 100
+    assert both.match_weight_entry.to_numpy() == pytest.approx(both.match_weight_run.to_numpy(), abs=1e-9)
+    assert both.match_probability_entry.to_numpy() == pytest.approx(both.match_probability_run.to_numpy(), abs=1e-12)
