@@ -36,7 +36,6 @@ from faker.providers.person.en_GB import Provider as Names
 
 from hub import store
 from hub.api import keys
-from hub.catalogue import record_ids
 from hub.config import HubConfig, load_config
 from hub.workspace import Workspace
 from matching import models
