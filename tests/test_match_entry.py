@@ -11,13 +11,14 @@ from connectors import pull_source
 from connectors.demo import init_demo
 from hub import store
 from hub.api.match import _frequencies
+from hub.catalogue import STANDARDIZED
 from hub.config import load_config
-from hub.model import CANONICAL_FIELDS
+from hub.model import CANONICAL_FIELDS, ENTRY_SYSTEM
 from hub.workspace import Workspace
 from matching import models
 from matching.backend import DuckDBSplinkBackend
-from matching.entry import NEW, EntryScorer
-from matching.run import RECORDS, match
+from matching.entry import EntryScorer
+from matching.run import match
 from tests.test_store import golden, links, person
 
 FIELDS = [f.name for f in CANONICAL_FIELDS if f.name not in ("source_system", "source_key")]
@@ -34,7 +35,7 @@ def run(tmp_path_factory):
         pull_source(cfg, name, ws)
     match(ws, cfg)
     saved = models.scored_with(ws.con)
-    DuckDBSplinkBackend(ws.con).predict(RECORDS, saved.model, 0.0, "every_pair")
+    DuckDBSplinkBackend(ws.con).predict(STANDARDIZED, saved.model, 0.0, "every_pair")
     yield ws, saved
     ws.close()
 
@@ -44,7 +45,7 @@ def serving(run, tmp_path):
     """A serving store the run's model and term frequencies were published to."""
     ws, saved = run
     engine = store.open_store(f"sqlite:///{tmp_path / 'serving.db'}")
-    model = models.for_serving(ws.con, saved, RECORDS)
+    model = models.for_serving(ws.con, saved, STANDARDIZED)
     store.publish(engine, store.start_run(engine), golden(person("A")), links(("a1", "A")), model=model)
     yield engine
     engine.dispose()
@@ -60,13 +61,13 @@ def test_a_pair_scored_on_entry_gets_the_match_weight_of_the_run(run, serving):
             WHERE unique_id_l IN (SELECT DISTINCT unique_id_l FROM every_pair WHERE {adjusted}
                                   ORDER BY unique_id_l LIMIT 40)"""
     ).df()
-    records = ws.con.execute(f"SELECT unique_id, {', '.join(FIELDS)} FROM {RECORDS}").df().set_index("unique_id")
+    records = ws.con.execute(f"SELECT unique_id, {', '.join(FIELDS)} FROM {STANDARDIZED}").df().set_index("unique_id")
     scorer = EntryScorer(saved.model)
     scored = []
     with serving.connect() as conn:
         frequencies = _frequencies(conn, store.published_model(conn).tf_totals)
         for left, pairs in batch.groupby("unique_id_l"):
-            new = records.loc[[left]].assign(source_system=NEW, source_key="new")
+            new = records.loc[[left]].assign(source_system=ENTRY_SYSTEM, source_key="new")
             candidates = records.loc[pairs.unique_id_r].assign(source_system="run", source_key=pairs.unique_id_r.values)
             entry = scorer.score(pd.concat([new, candidates], ignore_index=True), frequencies)
             scored.append(entry.assign(unique_id_l=left).rename(columns={"source_key": "unique_id_r"}))
