@@ -42,7 +42,9 @@ def save(con: duckdb.DuckDBPyConnection, model: Model, records: int) -> SavedMod
     con.execute(
         f"INSERT INTO {TABLE} VALUES (?, now()::TIMESTAMP, ?, ?)", [version, records, json.dumps(model, sort_keys=True)]
     )
-    return load(con, version)
+    saved = load(con, version)
+    assert saved is not None  # the row was just inserted
+    return saved
 
 
 def load(con: duckdb.DuckDBPyConnection, version: int | None = None) -> SavedModel | None:
@@ -94,6 +96,7 @@ def for_serving(con: duckdb.DuckDBPyConnection, saved: SavedModel, records: str,
     ).df()
     totals = ", ".join(f"count(DISTINCT m.golden_id) FILTER (WHERE r.{c} IS NOT NULL)" for c in cols)
     row = con.execute(f"SELECT {totals} FROM {joined}").fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns one row
     return store.MatchModel(
         version=saved.version,
         trained_at=saved.trained_at,
