@@ -82,6 +82,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 import pyarrow as pa
+from duckdb.func import PythonUDFType
 
 from hub import forms
 from hub.config import ADDRESS_BLOCK, SurvivorshipConfig
@@ -299,7 +300,7 @@ def _proper_case(values: pa.Array) -> pa.Array:
 def _register_proper_case(con: duckdb.DuckDBPyConnection) -> None:
     with contextlib.suppress(duckdb.Error):  # not registered on this connection yet
         con.remove_function(PROPER_UDF)
-    con.create_function(PROPER_UDF, _proper_case, ["VARCHAR"], "VARCHAR", type=duckdb.func.ARROW)
+    con.create_function(PROPER_UDF, _proper_case, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
 
 
 def _chain(rules: Sequence[str]) -> tuple[str, ...]:
