@@ -177,7 +177,7 @@ def test_singletons_keep_their_own_cluster_and_every_record_gets_one_row() -> No
     assert (singles["record_id"] == singles["cluster_id"]).all()
 
 
-@settings(derandomize=True, database=None, deadline=None, max_examples=5)
+@settings(max_examples=5)
 @given(graphs(max_records=40), st.data())
 def test_same_result_regardless_of_edge_order_direction_duplicates_and_self_edges(
     g: Graph, data: st.DataObject
@@ -232,7 +232,7 @@ def test_non_string_ids_are_rejected() -> None:
 # --- invariants over random graphs -------------------------------------------------------------------------
 
 
-@settings(derandomize=True, database=None, deadline=None, max_examples=50)
+@settings(max_examples=50)
 @given(graphs())
 def test_invariants_on_random_graphs(g: Graph) -> None:
     names, edge_ix, must_ix, cannot_ix = g.names, g.edge_ix, g.must_ix, g.cannot_ix
