@@ -41,9 +41,11 @@ TEST_WORKERS ?= 2
 test: install
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
+# Style and types: mypy checks every package ([tool.mypy] in pyproject.toml; strict on the core modules).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Re-resolve the newest allowed versions and pin them.
 lock:

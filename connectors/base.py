@@ -127,10 +127,11 @@ class Stream:
     def __iter__(self) -> Iterator[PullBatch]:
         conn, src, ceiling = self.connector, self.connector.src, cursor_ceiling(self.connector.cfg, self.pulled_at)
         by_key = self.keys is not None
-        cursor = None if self.full or by_key or not self.state else pd.Timestamp(self.state["cursor"])
-        boundary: dict[str, str] = {} if cursor is None else dict(self.state.get("boundary", {}))
+        state = None if self.full or by_key else self.state
+        cursor = pd.Timestamp(state["cursor"]) if state else None
+        boundary: dict[str, str] = dict(state.get("boundary", {})) if state else {}
         best, best_keys = cursor, dict(boundary)
-        for raw in conn.read_rows(self.keys) if by_key else conn.read_chunks(cursor):
+        for raw in conn.read_rows(self.keys) if self.keys is not None else conn.read_chunks(cursor):
             raw = raw.reset_index(drop=True)
             self.rows_read += len(raw)
             mapped = map_rows(raw, src, conn.cfg, conn.name)
@@ -320,8 +321,8 @@ class Connector(ABC):
         detail[status == "conflict"] = "row changed in the source since it was pulled; skipped"
         detail[status == "missing"] = "no row with this key in the source"
         detail[status == "ambiguous"] = "several rows have this key in the source; skipped"
-        rows = pd.DataFrame({"source_key": status.index, "status": status.values, "detail": detail.values})
-        return PushReport(self.name, dry_run, rows.reset_index(drop=True), _concat(audit))
+        report = pd.DataFrame({"source_key": status.index, "status": status.values, "detail": detail.values})
+        return PushReport(self.name, dry_run, report.reset_index(drop=True), _concat(audit))
 
     def _validate(self, changes: pd.DataFrame) -> list[str]:
         for col in ("source_key", "expected_version"):
@@ -350,6 +351,7 @@ class Connector(ABC):
         by_col: dict[str, pd.Series] = {}
         for f in differs.columns:
             col = self.src.fields[f].column
+            assert col is not None  # _not_writable: a field written back maps one column
             by_col[col] = by_col.get(col, pd.Series(False, index=differs.index)) | differs[f]
         return pd.DataFrame(by_col)
 

@@ -28,6 +28,7 @@ VERSION_COL = "_hub_source_version"
 class FileConnector(Connector):
     def __init__(self, name: str, src: SourceConfig, cfg: HubConfig):
         super().__init__(name, src, cfg)
+        assert src.path is not None  # SourceConfig: a file source has a path
         self.path = Path(src.path)
         if not self.path.exists():
             raise SourceError(f"sources.{name}.path: file '{self.path}' not found")
@@ -135,14 +136,14 @@ class _FileSession(WriteSession):
         held = held[~held.index.duplicated(keep=False)]  # a duplicate key is never written (push: 'ambiguous')
         old = held.reindex(ids["source_key"]).astype("string").values
         changed = pd.Series(old, dtype="string").fillna("") != ids[GOLDEN_ID].astype("string").values
-        todo = ids[changed.values]
+        todo = ids[changed.to_numpy()]
         self.update(pd.DataFrame({"source_key": todo["source_key"], self.gid_col: todo[GOLDEN_ID]}))
         return pd.DataFrame(
             {
                 "source_key": todo["source_key"].values,
                 "column": self.gid_col,
                 "fields": GOLDEN_ID,
-                "old_value": pd.Series(old[changed.values], dtype="string"),
+                "old_value": pd.Series(old[changed.to_numpy()], dtype="string"),
                 "new_value": todo[GOLDEN_ID].astype("string").values,
             }
         )

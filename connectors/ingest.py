@@ -101,7 +101,8 @@ def pull_source(
             read_by_key, future_by_key = by_key.rows_read, by_key.future
         shared = ws.quarantine_shared_keys(name, cfg.sources[name].primary_key)
         if stream.state is not None:
-            reconciled = stream.pulled_at if mode != "incremental" else state.get("reconciled_at")
+            # an incremental pull has a saved state; the others reconciled just now
+            reconciled = state.get("reconciled_at") if state and mode == "incremental" else stream.pulled_at
             ws.set_state(name, stream.state | ({"reconciled_at": str(reconciled)} if reconciled else {}))
         faults.point("pull:before-commit")
     future = stream.future + future_by_key

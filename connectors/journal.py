@@ -98,7 +98,10 @@ def _same(now: pd.Series, written: pd.Series) -> pd.Series:
     """Whether a value read back is the one written: same text, or the same time or number in another form
     (a driver may read '2024-01-02' back as a date, '1' as an integer)."""
     same = (now == written).fillna(False)
-    when = lambda s: pd.to_datetime(s, errors="coerce", format="mixed")  # noqa: E731
+
+    def when(s: pd.Series) -> pd.Series:
+        return pd.to_datetime(s, errors="coerce", format="mixed")
+
     times = when(now) == when(written)
     numbers = pd.to_numeric(now, errors="coerce") == pd.to_numeric(written, errors="coerce")
     return same | times.fillna(False) | numbers.fillna(False)

@@ -45,7 +45,10 @@ def _sortable(fmt: str | None) -> bool:
 class SqlConnector(Connector):
     def __init__(self, name: str, src: SourceConfig, cfg: HubConfig, engine: Engine | None = None):
         super().__init__(name, src, cfg)
-        self.engine = engine or source_engine(name, src.url)
+        if engine is None:
+            assert src.url is not None  # SourceConfig: a sql source has a url
+            engine = source_engine(name, src.url)
+        self.engine = engine
         reach.connect(self.engine, f"sources.{name}.url")
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         # The rows the hub reads: the table, or the query as a subquery (no types: its values say what they are).
@@ -57,6 +60,7 @@ class SqlConnector(Connector):
         self._key_col = self.table.c[src.primary_key]
 
     def _table(self) -> sa.Table:
+        assert self.src.table is not None  # SourceConfig: a sql source has a table or a query
         schema, table = split_table(self.src.table)
         key = f"sources.{self.name}.table"
         try:
@@ -73,6 +77,7 @@ class SqlConnector(Connector):
     def _query(self) -> sa.Subquery:
         """The query as a subquery with the columns its result has (asked of the database with LIMIT 0).
         Colons are escaped so that no text in the query is taken for a bind parameter."""
+        assert self.src.query is not None
         query = sa.text(self.src.query.replace(":", r"\:"))
         try:
             with self.engine.connect() as conn:
@@ -105,6 +110,7 @@ class SqlConnector(Connector):
     def _cursor_type(self) -> sa.types.TypeEngine:
         """The updated-at column's type: a table's declared one; for a query, DateTime when the values it returns
         are date-times (the first non-null one is asked for), else untyped (text or numbers)."""
+        assert self.src.updated_at is not None  # asked only of a source with an updated-at column
         col = self.table.c[self.src.updated_at]
         if isinstance(self.table, sa.Table):
             return col.type
@@ -242,6 +248,7 @@ class _SqlSession(WriteSession):
         if self.dry_run or rows.empty:
             return
         table, key = self.c.table, self.c._key_col
+        assert isinstance(table, sa.Table)  # write_session refuses a query source
         cols = [c for c in rows.columns if c != "source_key"]
         mask = rows[cols].notna()
         # One executemany per distinct set of columns to set.
@@ -262,13 +269,15 @@ class _SqlSession(WriteSession):
 
     def write_golden_ids(self, ids: pd.DataFrame) -> pd.DataFrame:
         target = self.c.src.golden_id
+        assert target is not None  # called only for a source that takes the golden id
         if target.column:
             current = self.fetch(ids["source_key"].tolist()).set_index("source_key")
-            old = current[target.column].reindex(ids["source_key"]).astype("string").values
-            changed = pd.Series(old, dtype="string").fillna("") != ids[GOLDEN_ID].astype("string").values
-            todo = ids[changed.values]
+            stored = pd.Series(current[target.column].reindex(ids["source_key"]).astype("string").to_numpy())
+            changed = stored.fillna("") != ids[GOLDEN_ID].astype("string").to_numpy()
+            todo = ids[changed.to_numpy()]
             self.update(pd.DataFrame({"source_key": todo["source_key"], target.column: todo[GOLDEN_ID]}))
-            return _gid_audit(todo, pd.Series(old)[changed.values], target.column)
+            return _gid_audit(todo, stored[changed.to_numpy()], target.column)
+        assert target.table is not None  # GoldenIdTarget: a column or a side table
         side = _side_table(self.c, target.table, self.conn)
         if not self.dry_run:
             side.create(self.conn, checkfirst=True)

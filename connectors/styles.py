@@ -18,7 +18,7 @@ import pandas as pd
 
 from hub import forms
 from hub.catalogue import STAGED
-from hub.config import CASED_FIELDS, HubConfig, SourceConfig, default_transform
+from hub.config import CASED_FIELDS, HubConfig, SourceConfig
 from hub.forms import REGION_CODE_COUNTRIES
 from hub.workspace import Workspace
 
@@ -90,14 +90,14 @@ def learn(ws: Workspace, src: SourceConfig, source: str) -> dict[str, Style]:
             )
     if "postal_code" in fields:
         n, spaced = counts["postal_code__n"], counts["postal_code__spaced"]
-        given = src.fields["postal_code"].write_format
+        fmt = src.fields["postal_code"].write_format
         styles["postal_code"] = (
-            Style("postal_code", given) if given else _choice("postal_code", n, spaced, "spaced", "compact")
+            Style("postal_code", fmt) if fmt else _choice("postal_code", n, spaced, "spaced", "compact")
         )
     if "region" in fields:
         n, codes = counts["region__coded_n"], counts["region__codes"]
-        given = src.fields["region"].write_format
-        styles["region_format"] = Style("region", given) if given else _choice("region", n, codes, "code", "name")
+        fmt = src.fields["region"].write_format
+        styles["region_format"] = Style("region", fmt) if fmt else _choice("region", n, codes, "code", "name")
     if "address_line1" in fields and not unit_slot(src):
         styles["layout"] = _layout(ws, src, source)
     return styles
@@ -121,9 +121,7 @@ def raw_formats(sample: Callable[[], pd.DataFrame], src: SourceConfig, cfg: HubC
     todo = {
         f: patterns
         for f, patterns in (("phone", _PHONE_FORMS), ("country", _COUNTRY_FORMS))
-        if f in src.accepts
-        and not src.fields[f].write_format
-        and (src.fields[f].transform or default_transform(f, cfg.field_type(f))) == f
+        if f in src.accepts and not src.fields[f].write_format and cfg.transform_for(f, src.fields[f]) == f
     }
     raw = sample() if todo else pd.DataFrame()
     out = {}

@@ -136,7 +136,7 @@ def to_timestamp(s: pd.Series, fmt: str | None) -> tuple[pd.Series, pd.Series]:
     return out, present & out.isna()
 
 
-def flag_words(m: FieldMapping, transform: str) -> dict[object, list[str]]:
+def flag_words(m: FieldMapping, transform: str) -> dict[bool | str, list[str]]:
     """Canonical value -> the source words that mean it. A list given in hub.yaml replaces the
     default, and an empty list means no word: an opt-out flag can say `granted: []`,
     `denied: ["1"]`, `unknown: ["0"]` (not opted out is no recorded choice)."""
@@ -224,16 +224,17 @@ def _read(
         words = flag_words(m, transform)
         low = text.str.lower()
         if transform == "boolean":
-            values = pd.Series(pd.NA, index=raw.index, dtype="boolean")
+            flags: pd.Series = pd.Series(pd.NA, index=raw.index, dtype="boolean")
         else:  # consent is never missing: no value recorded is 'unknown'
-            values = pd.Series(Consent.UNKNOWN.value, index=raw.index, dtype="string")
+            flags = pd.Series(Consent.UNKNOWN.value, index=raw.index, dtype="string")
         known = pd.Series(False, index=raw.index)
         for value, listed in words.items():
             hit = low.isin([w.lower() for w in listed]).fillna(False)
-            values[hit] = value
+            flags[hit] = value
             known |= hit
-        return values, text.notna() & ~known
+        return flags, text.notna() & ~known
     if transform == "map":
+        assert m.values is not None  # FieldMapping: transform 'map' needs 'values'
         values = text.map(m.values, na_action="ignore").astype("string")
         return values, text.notna() & values.isna()
     if transform == "phone":
@@ -248,6 +249,7 @@ def _read(
         first, last = split_name(text)
         return (first if m.part == "first" else last), never
     if transform == "address":  # parsed once per column and chunk, whichever parts are mapped
+        assert m.column is not None  # FieldMapping: transform 'address' reads one column
         if m.column not in addresses:
             addresses[m.column] = split_address(text, lambda t: _per_distinct(t, parse_country))
         return addresses[m.column][name], never
@@ -316,6 +318,7 @@ def map_rows(raw: pd.DataFrame, src: SourceConfig, cfg: HubConfig, source_name: 
     addresses: dict[str, pd.DataFrame] = {}
     for name, m in src.fields.items():
         ftype = cfg.field_type(name)
+        assert ftype is not None  # _check_fields: every mapped field is canonical or a declared attribute
         if m.value is not None:
             out[name] = _constant(m.value, ftype, raw.index)
             continue
@@ -361,7 +364,8 @@ def to_source(values: pd.DataFrame, src: SourceConfig, cfg: HubConfig, column_ty
     for name in values.columns:
         m = src.fields[name]
         v = values[name]
-        transform = m.transform or default_transform(name, cfg.field_type(name))
+        transform = cfg.transform_for(name, m)
+        assert m.column is not None  # _not_writable: a field written back maps one column
         native = column_types.get(m.column, "text")
         if transform == "split_name":
             if m.column in done_split:
@@ -400,7 +404,7 @@ def to_source(values: pd.DataFrame, src: SourceConfig, cfg: HubConfig, column_ty
                     col[(text == str(value).lower()).fillna(False)] = _native_flag(listed[0], native)
             out[m.column] = col
         elif transform == "map":
-            inverse = {canon: raw for raw, canon in reversed(list(m.values.items()))}
+            inverse = {canon: raw for raw, canon in reversed(list((m.values or {}).items()))}
             out[m.column] = v.astype("string").map(inverse, na_action="ignore")
         elif transform == "phone":
             writer = _phone_writer(m.write_format or "e164", m.region or src.default_region)

@@ -171,7 +171,7 @@ def _vectorizable(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(s.dtype) and s.dtype not in (np.int64, np.float64):
             out[name] = s.astype("float64")
         elif pd.api.types.is_datetime64_dtype(s.dtype) and s.dtype != np.dtype("datetime64[ns]"):
-            out[name] = s.clip(_NS_FIRST_DAY, _NS_LAST_DAY).astype("datetime64[ns]")
+            out[name] = s.clip(_NS_FIRST_DAY, _NS_LAST_DAY).astype("datetime64[ns]")  # type: ignore[call-overload]  # stubs: Timestamp bounds
     return out
 
 

@@ -82,6 +82,7 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 import pyarrow as pa
+from duckdb.func import PythonUDFType
 
 from hub import forms, validity
 from hub.catalogue import (
@@ -307,7 +308,7 @@ def _proper_case(values: pa.Array) -> pa.Array:
 def _register_proper_case(con: duckdb.DuckDBPyConnection) -> None:
     with contextlib.suppress(duckdb.Error):  # not registered on this connection yet
         con.remove_function(PROPER_UDF)
-    con.create_function(PROPER_UDF, _proper_case, ["VARCHAR"], "VARCHAR", type="arrow")
+    con.create_function(PROPER_UDF, _proper_case, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
 
 
 def _chain(rules: Sequence[str]) -> tuple[str, ...]:
@@ -734,13 +735,13 @@ def _load_pins(
         con.unregister("_sv_pins_input")
     fields = [f for f in types if f in set(pins["field"])]
     for f in fields:
-        bad = con.execute(
+        unreadable = con.execute(
             f"""SELECT golden_id, value FROM _sv_pins
                 WHERE field = ? AND value IS NOT NULL AND TRY_CAST(value AS {types[f]}) IS NULL LIMIT 5""",
             [f],
         ).fetchall()
-        if bad:
-            raise ValueError(f"pinned {f} value(s) cannot be read as {types[f]}: {bad}")
+        if unreadable:
+            raise ValueError(f"pinned {f} value(s) cannot be read as {types[f]}: {unreadable}")
     wide = "".join(
         f", bool_or(field = {_quote(f)}) AS {f}__pinned,"
         f" CAST(any_value(value) FILTER (WHERE field = {_quote(f)}) AS {types[f]}) AS {f}"

@@ -8,12 +8,14 @@ against the directory of the hub.yaml file, so a config works from any working d
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 from sqlalchemy.engine import make_url
 
 from hub import validity
@@ -54,13 +56,21 @@ FIELD_WRITE_FORMATS = {
     "address_line1": ("unit_first", "unit_last", "unit_newline"),
 }
 WRITE_FORMATS = tuple(dict.fromkeys(f for formats in FIELD_WRITE_FORMATS.values() for f in formats))
+# pydantic checks a transform or write format against the tables above; a type checker cannot evaluate a Literal
+# built from a tuple at run time, so it sees them as text.
+if TYPE_CHECKING:
+    Transform: TypeAlias = str
+    WriteFormat: TypeAlias = str
+else:
+    Transform = Literal[TRANSFORMS]
+    WriteFormat = Literal[WRITE_FORMATS]
 CASED_FIELDS = ("first_name", "last_name", "city", "address_line1", "address_line2", "region")
 NAME_FIELDS = ("first_name", "last_name")
 
 # Write-back policy per field: `fill` writes only into blanks, `correct` also replaces a source's own value that
 # lost to the golden value on evidence, `never` writes nothing. `address` is the address block.
-POLICIES = ("fill", "correct", "never")
-Policy = Literal[POLICIES]
+Policy = Literal["fill", "correct", "never"]
+POLICIES: tuple[str, ...] = get_args(Policy)
 DEFAULT_POLICY: dict[str, str] = {
     "first_name": "correct",
     "last_name": "correct",
@@ -133,11 +143,11 @@ class FieldMapping(_Strict):
     sep: str | None = None  # between concatenated values (default one space)
     value: str | None = None
     required: bool = False
-    transform: Literal[TRANSFORMS] | None = None
+    transform: Transform | None = None
     case: Literal["upper", "lower", "title"] | None = None
     format: str | None = None
     region: str | None = None
-    write_format: Literal[WRITE_FORMATS] | None = None
+    write_format: WriteFormat | None = None
     write_case: Literal["upper", "lower", "proper"] | None = None  # how write-back cases text (default: learned)
     strip_titles: bool | None = None  # drop "Mr", "Dr", "Jr" from names read (default: on for first/last name)
     order: Literal["first_last", "last_comma_first"] | None = None
@@ -339,6 +349,7 @@ class ComparisonConfig(_Strict):
     term_frequencies: bool | None = None
 
 
+LinkType = Literal["dedupe_only", "link_only", "link_and_dedupe"]
 BlockingRule = str | list[str]  # SQL over l. / r. standardized columns, or key expressions equal on both sides
 
 
@@ -353,7 +364,7 @@ class MatchingConfig(_Strict):
 
     auto_match_threshold: float = Field(0.95, ge=0, le=1)
     review_threshold: float = Field(0.70, ge=0, le=1)
-    link_type: Literal["dedupe_only", "link_only", "link_and_dedupe"] = "dedupe_only"
+    link_type: LinkType = "dedupe_only"
     comparisons: dict[str, ComparisonConfig | None] | None = None
     blocking_rules: list[BlockingRule] | None = None
     training: TrainingConfig = TrainingConfig()
@@ -372,11 +383,11 @@ class MatchingConfig(_Strict):
         return self
 
 
-RULES = (
+Rule = Literal[
     "source_priority", "most_recent", "most_complete", "most_frequent", "longest", "valid", "common_spelling",
     "complete",
-)  # fmt: skip
-Rule = Literal[RULES]
+]  # fmt: skip
+RULES: tuple[str, ...] = get_args(Rule)
 ADDRESS_BLOCK = ("address_line1", "address_line2", "city", "region", "postal_code", "country")
 
 # Rules per field when hub.yaml says nothing. Names and dates are decided by evidence (how many records say it,
@@ -526,6 +537,16 @@ class HubConfig(_Strict):
     def field_type(self, name: str) -> FieldType | None:
         return ATTRIBUTE_TYPES.get(name) or self.attributes.get(name)
 
+    def transform_for(self, name: str, m: FieldMapping) -> str:
+        """The transform field `name` is read with: the mapping's own, else the default for its name and type
+        (every mapped field has a type once _check_fields passed)."""
+        if m.transform:
+            return m.transform
+        ftype = self.field_type(name)
+        if ftype is None:
+            raise KeyError(f"'{name}' is not a canonical field nor an extra attribute")
+        return default_transform(name, ftype)
+
     def policy_for(self, source: str, field: str) -> str:
         """Write-back policy of `field` (a canonical field, an extra attribute or `address`) in `source`: the
         source's own, else hub.yaml's `writeback.policy`, else DEFAULT_POLICY, else `fill`. A consent time follows
@@ -539,7 +560,7 @@ class HubConfig(_Strict):
         )
 
 
-def _check_policy(cfg: HubConfig, key: str, policy: dict[str, str]) -> None:
+def _check_policy(cfg: HubConfig, key: str, policy: Mapping[str, str]) -> None:
     for name in policy:
         if name in ADDRESS_BLOCK:
             raise ConfigError(f"{key}.{name}", "the address block is written whole: set 'address' instead")
@@ -645,6 +666,8 @@ def _check_fields(cfg: HubConfig) -> None:
                 )
             _check_write_options(base, fname, m, transform)
             if transform == "split_name":
+                # FieldMapping's own validators ensure split_name has a column and a part
+                assert m.column is not None and m.part is not None
                 parts = split_parts.setdefault(m.column, {})
                 if m.part in parts:
                     raise ConfigError(f"{base}.fields.{fname}", f"'{parts[m.part]}' already takes part '{m.part}'")
@@ -659,11 +682,12 @@ def _check_fields(cfg: HubConfig) -> None:
                     f"{base}.accepts", f"'{fname}' is not mapped in {base}.fields, so it cannot be written back"
                 )
             m = src.fields[fname]
-            if reason := _not_writable(fname, m, m.transform or default_transform(fname, cfg.field_type(fname))):
+            if reason := _not_writable(fname, m, cfg.transform_for(fname, m)):
                 raise ConfigError(f"{base}.accepts", reason)
             if m.column == src.primary_key or m.column == src.updated_at:
                 raise ConfigError(f"{base}.accepts", f"'{fname}' maps to the key or cursor column '{m.column}'")
             if m.transform == "split_name":
+                assert m.column is not None  # FieldMapping: split_name reads one column
                 partners = list(split_parts[m.column].values())
                 if len(partners) < 2:
                     raise ConfigError(
@@ -764,7 +788,7 @@ def load_config(path: str | Path) -> HubConfig:
         raise ConfigError(exc.key, exc.reason, path) from None
 
 
-def _reason(err: dict[str, Any]) -> str:
+def _reason(err: ErrorDetails) -> str:
     msg = err["msg"].removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         return "unknown key (check the spelling against the README's configuration reference)"

@@ -81,7 +81,9 @@ def _text_key(text: str) -> str:
 
 
 def _map_literal(entries: dict[str, str]) -> str:
-    quote = lambda s: "'" + s.replace("'", "''") + "'"  # noqa: E731
+    def quote(s: str) -> str:
+        return "'" + s.replace("'", "''") + "'"
+
     return "MAP {" + ", ".join(f"{quote(k)}: {quote(v)}" for k, v in sorted(entries.items())) + "}"
 
 

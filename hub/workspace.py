@@ -215,7 +215,7 @@ class Workspace:
                 f"DELETE FROM {table} WHERE source_system = ? AND source_key IN (SELECT source_key FROM _gone)",
                 [source],
             )
-        return scalar(self.con, "SELECT count(*) FROM _gone")
+        return int(scalar(self.con, "SELECT count(*) FROM _gone"))
 
     def missing_keys(self, source: str) -> list[str]:
         """Keys the source has that are neither staged nor quarantined: rows an incremental pull's cursor missed."""
@@ -265,7 +265,7 @@ class Workspace:
         the group, so write-back must touch none of them. Returns how many rows moved."""
         shared = f"""SELECT s.rowid AS rid FROM {STAGED} s JOIN {SHARED_KEYS} g
                      ON {_fold("s.source_key")} = g.fold WHERE s.source_system = $source"""
-        n = scalar(self.con, f"SELECT count(*) FROM ({shared})", {"source": source})
+        n = int(scalar(self.con, f"SELECT count(*) FROM ({shared})", {"source": source}))
         if n:
             listed = "array_to_string(list_transform(g.keys[1:5], lambda k: '''' || k || ''''), ', ')"
             self.con.execute(
@@ -306,8 +306,10 @@ class Workspace:
 
     def warned(self, source: str) -> int:
         """Staged records of `source` holding at least one field warning."""
-        return scalar(
-            self.con, f"SELECT count(DISTINCT source_key) FROM {FIELD_WARNINGS} WHERE source_system = ?", [source]
+        return int(
+            scalar(
+                self.con, f"SELECT count(DISTINCT source_key) FROM {FIELD_WARNINGS} WHERE source_system = ?", [source]
+            )
         )
 
     def warning_counts(self, source: str) -> pd.DataFrame:

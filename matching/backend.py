@@ -53,7 +53,7 @@ def regularize(model: Model, say: Callable[[str], None] = lambda _line: None) ->
     level outweighing a stronger one above it (levels are ordered from the strongest evidence down, so first and
     last name swapped never outweighs the same names in order): a level's m is lowered until its Bayes factor is
     at most the best one above it."""
-    out = json.loads(json.dumps(model))
+    out: Model = json.loads(json.dumps(model))
     ranges = {"m_probability": M_RANGE, "u_probability": U_RANGE}
     for comparison in out["comparisons"]:
         best = math.inf
@@ -81,7 +81,7 @@ def discount_matches(model: Model, prior: float) -> Model:
     level near -log2(prior) bits. Since u_sampled = prior * m + (1 - prior) * u, u is (u_sampled - prior * m) /
     (1 - prior), kept at U_KEPT of the sampled value at least (the prior is an estimate, and so is m). A level with a
     term-frequency adjustment keeps its u: its weight is m / (the value's frequency), which u does not enter."""
-    out = json.loads(json.dumps(model))
+    out: Model = json.loads(json.dumps(model))
     for comparison in out["comparisons"]:
         for level in comparison["comparison_levels"]:
             m, u = level.get("m_probability"), level.get("u_probability")
@@ -135,7 +135,7 @@ def _all_pairs(con: duckdb.DuckDBPyConnection, table: str, link_type: str) -> in
     rows = con.execute(f"SELECT count(*) AS n FROM {table} GROUP BY source_system").fetchall()
     n = sum(r[0] for r in rows)
     within = sum(r[0] * (r[0] - 1) // 2 for r in rows)
-    return n * (n - 1) // 2 - (within if link_type == "link_only" else 0)
+    return int(n * (n - 1) // 2 - (within if link_type == "link_only" else 0))
 
 
 def _deterministic_pairs(con: duckdb.DuckDBPyConnection, table: str, plan: MatchPlan) -> int:
@@ -148,7 +148,7 @@ def _deterministic_pairs(con: duckdb.DuckDBPyConnection, table: str, plan: Match
         f"ON {rule.condition()} AND l.unique_id < r.unique_id{across}"
         for rule in plan.deterministic
     )
-    return scalar(con, f"SELECT count(*) FROM ({found})")
+    return int(scalar(con, f"SELECT count(*) FROM ({found})"))
 
 
 def _self_consistent_prior(
@@ -156,7 +156,10 @@ def _self_consistent_prior(
 ) -> tuple[float, float]:
     """Iterate prior <- (sum of match probabilities at that prior) / total over the scored pairs' weights, which
     move by the change in prior log-odds; returns (prior, expected matches)."""
-    logit = lambda p: math.log2(p / (1 - p))  # noqa: E731
+
+    def logit(p: float) -> float:
+        return math.log2(p / (1 - p))
+
     prior, expected = start, 0.0
     for _ in range(rounds):
         shift = logit(prior) - logit(start)
@@ -304,7 +307,7 @@ class DuckDBSplinkBackend(MatcherBackend):
         scored.drop_table_from_database_and_remove_from_cache()
         for table in tf_lookups.values():
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
-        return scalar(self.con, f"SELECT count(*) FROM {output_table}")
+        return int(scalar(self.con, f"SELECT count(*) FROM {output_table}"))
 
     def score_pairs(self, left_table: str, right_table: str, model: Model) -> pd.DataFrame:
         # Building Splink's SQL (settings parsed, every expression through sqlglot) costs several times
@@ -319,6 +322,7 @@ class DuckDBSplinkBackend(MatcherBackend):
         scored = linker.inference.score_pairs(left, right)
         try:
             self._scoring = (model, key, scored.sql_used_to_create)
-            return scored.as_pandas_dataframe()
+            pairs: pd.DataFrame = scored.as_pandas_dataframe()
+            return pairs
         finally:
             scored.drop_table_from_database_and_remove_from_cache()

@@ -38,7 +38,9 @@ def save(con: duckdb.DuckDBPyConnection, model: Model, records: int) -> SavedMod
         f"INSERT INTO {MATCH_MODELS} VALUES (?, now()::TIMESTAMP, ?, ?)",
         [version, records, json.dumps(model, sort_keys=True)],
     )
-    return load(con, version)
+    saved = load(con, version)
+    assert saved is not None  # the row was just inserted
+    return saved
 
 
 def load(con: duckdb.DuckDBPyConnection, version: int | None = None) -> SavedModel | None:
@@ -89,6 +91,7 @@ def for_serving(con: duckdb.DuckDBPyConnection, saved: SavedModel, records: str)
         )
     ).df()
     row = con.execute(f"SELECT {', '.join(f'count({c})' for c in cols)} FROM {records}").fetchone()
+    assert row is not None  # an aggregate without GROUP BY returns one row
     return store.MatchModel(
         version=saved.version,
         trained_at=saved.trained_at,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from hub.config import ConfigError, HubConfig
+from hub.config import ConfigError, HubConfig, LinkType
 from hub.model import CANONICAL_FIELDS
 from matching import settings
 from matching.profile import Profile, from_config, profile
@@ -47,7 +47,7 @@ class PlannedComparison:
 
 @dataclass(frozen=True)
 class MatchPlan:
-    link_type: str
+    link_type: LinkType
     comparisons: tuple[PlannedComparison, ...]
     blocking: tuple[Rule, ...]
     training: tuple[Rule, ...]
@@ -111,9 +111,9 @@ def _comparisons(given: dict | None, prof: Profile, notes: list[str]) -> tuple[P
         return tuple(out)
     for name, options in given.items():
         key = f"matching.comparisons.{name}"
-        spec = COMPARISONS.get(name)
-        if spec is None:
+        if name not in COMPARISONS:
             raise ConfigError(key, f"unknown comparison (one of {', '.join(COMPARISONS)})")
+        spec = COMPARISONS[name]
         wanted = tuple(options.levels) if options and options.levels else spec.level_names()
         if unknown := [lvl for lvl in wanted if lvl not in spec.level_names()]:
             raise ConfigError(f"{key}.levels", f"unknown level(s) {unknown} (one of {', '.join(spec.level_names())})")
@@ -165,7 +165,8 @@ def _blocking(
     rules = _rules(given, "matching.blocking_rules", "blocking")
     if rules is not None:
         return rules
-    budget, used, out = _budget(prof), 0, []
+    budget, used = _budget(prof), 0
+    out: list[Rule] = []
     for rule in settings.BLOCKING:
         if not prof.has(*rule.columns):
             continue

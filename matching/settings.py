@@ -26,10 +26,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
+from splink.blocking_rule_library import CustomRule
+
+if TYPE_CHECKING:  # splink exports these types only from its internals
+    from splink.internals.blocking_rule_creator import BlockingRuleCreator
+    from splink.internals.comparison_creator import ComparisonCreator
+    from splink.internals.comparison_level_creator import ComparisonLevelCreator
+
+    from matching.plan import MatchPlan
 
 RECORD_ID = "unique_id"
 SOURCE = "source_system"
@@ -205,8 +214,8 @@ class Rule:
             return self.sql
         return " AND ".join(f"{_side(k, 'l')} = {_side(k, 'r')}" for k in self.keys)
 
-    def splink(self) -> object:
-        return self.sql if self.sql else block_on(*self.keys)
+    def splink(self) -> BlockingRuleCreator:
+        return CustomRule(self.sql) if self.sql else block_on(*self.keys)
 
 
 def _side(expr: str, side: str) -> str:
@@ -275,11 +284,11 @@ def comparison(spec: ComparisonSpec, levels: tuple[str, ...], term_frequencies: 
     """The Splink comparison of `spec` with the named `levels` (in the spec's order), a null level over its key
     columns and an else level."""
     null = " AND ".join(f"({c}_l IS NULL OR {c}_r IS NULL)" for c in spec.key_columns)
-    built = [cll.CustomLevel(null).configure(is_null_level=True)]
+    built: list[ComparisonLevelCreator | dict[str, Any]] = [cll.CustomLevel(null).configure(is_null_level=True)]
     for level in spec.levels:
         if level.name not in levels:
             continue
-        custom = cll.CustomLevel(level.sql, level.label)
+        custom: ComparisonLevelCreator = cll.CustomLevel(level.sql, level.label)
         if level.tf_column and term_frequencies:
             # the exact level of a column is its own exact-match detection; a joint level reads another column
             custom = custom.configure(
@@ -291,18 +300,21 @@ def comparison(spec: ComparisonSpec, levels: tuple[str, ...], term_frequencies: 
                                comparison_levels=built)  # fmt: skip
 
 
-def settings(plan: object) -> SettingsCreator:
-    """Splink settings for a match plan (matching.plan.MatchPlan)."""
-    comparisons = [comparison(COMPARISONS[c.name], c.levels, c.term_frequencies) for c in plan.comparisons]
+def settings(plan: MatchPlan) -> SettingsCreator:
+    """Splink settings for a match plan."""
+    comparisons: list[ComparisonCreator | dict[str, Any]] = [
+        comparison(COMPARISONS[c.name], c.levels, c.term_frequencies) for c in plan.comparisons
+    ]
     # Across sources only: Splink tells the sides apart by the source column (one table, no composite ids needed
     # for deduplication).
-    sources = {"source_dataset_column_name": SOURCE} if plan.link_type != "dedupe_only" else {}
+    sources: dict[str, Any] = {"source_dataset_column_name": SOURCE} if plan.link_type != "dedupe_only" else {}
+    blocking: list[BlockingRuleCreator | dict[str, Any]] = [r.splink() for r in plan.blocking]
     return SettingsCreator(
         link_type=plan.link_type,
         unique_id_column_name=RECORD_ID,
         **sources,
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=[r.splink() for r in plan.blocking],
+        blocking_rules_to_generate_predictions=blocking,
         probability_two_random_records_match=plan.prior,
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=True,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pickle
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matching.clustering import ConflictingDecisions, cluster
 
@@ -22,6 +25,58 @@ def pairs(*pairs: tuple[str, str]) -> pd.DataFrame:
 def groups(out: pd.DataFrame) -> set[frozenset[str]]:
     """The partition, independent of labels."""
     return {frozenset(g) for g in out.groupby("cluster_id")["record_id"].agg(list)}
+
+
+class Graph(NamedTuple):
+    """Records and links between them, as positions into `names`."""
+
+    names: np.ndarray
+    edge_ix: np.ndarray
+    prob: np.ndarray
+    must_ix: np.ndarray
+    cannot_ix: np.ndarray
+
+    def frame(self, ix: np.ndarray) -> pd.DataFrame:
+        return pd.DataFrame({"id_l": self.names[ix[:, 0]], "id_r": self.names[ix[:, 1]]})
+
+    def edges(self) -> pd.DataFrame:
+        return self.frame(self.edge_ix).assign(match_probability=self.prob)
+
+
+def _components(n: int, links: np.ndarray) -> np.ndarray:
+    """Reference connected components (plain union-find) to check against."""
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in links:
+        parent[find(int(a))] = find(int(b))
+    return np.array([find(i) for i in range(n)])
+
+
+@st.composite
+def graphs(draw: st.DrawFn, max_records: int = 59) -> Graph:
+    """Up to 3 edges per record, probabilities either tied (a few fixed values) or spread, must-links, and
+    cannot-links kept satisfiable (never inside a must-linked group)."""
+    n = draw(st.integers(2, max_records))
+    names = np.array(draw(st.permutations([f"id{i:03d}" for i in range(n)])))  # id order unrelated to structure
+
+    def links(most: int) -> np.ndarray:
+        pair = st.tuples(st.integers(0, n - 1), st.integers(0, n - 1))
+        return np.array(draw(st.lists(pair, max_size=most)), dtype=int).reshape(-1, 2)
+
+    edge_ix = links(3 * n)
+    tied_or_spread = (
+        st.sampled_from([0.9, 0.95, 0.99]) if draw(st.booleans()) else st.floats(0.8, 1.0, exclude_max=True)
+    )
+    prob = np.array(draw(st.lists(tied_or_spread, min_size=len(edge_ix), max_size=len(edge_ix))), dtype=float)
+    must_ix, cannot_ix = links(n // 4), links(n // 2)
+    must_group = _components(n, must_ix)
+    cannot_ix = cannot_ix[must_group[cannot_ix[:, 0]] != must_group[cannot_ix[:, 1]]]
+    return Graph(names, edge_ix, prob, must_ix, cannot_ix)
 
 
 def test_plain_components_labelled_by_smallest_id() -> None:
@@ -122,21 +177,21 @@ def test_singletons_keep_their_own_cluster_and_every_record_gets_one_row() -> No
     assert (singles["record_id"] == singles["cluster_id"]).all()
 
 
-def test_same_result_regardless_of_edge_order_direction_duplicates_and_self_edges() -> None:
-    rng = np.random.default_rng(7)
-    records = [f"r{i:02d}" for i in range(40)]
-    ends, prob = rng.integers(0, 40, (60, 2)), rng.random(60)
-    raw = [(records[a], records[b], float(p)) for (a, b), p in zip(ends, prob, strict=True)]
-    raw += [(a, b, 0.9) for a, b, _ in raw[:10]]  # probability ties
-    cannot = pairs(*[(records[a], records[b]) for a, b in rng.integers(0, 40, (8, 2)) if a != b])
-    expected = cluster(records, edges(*raw), cannot_link=cannot)
-    for seed in range(5):
-        shuffled = edges(*raw).sample(frac=1, random_state=seed)
-        flip = np.random.default_rng(seed).random(len(shuffled)) < 0.5
-        shuffled.loc[flip, ["id_l", "id_r"]] = shuffled.loc[flip, ["id_r", "id_l"]].to_numpy()
-        noisy = pd.concat([shuffled, shuffled.head(5), edges(("r03", "r03", 0.99))], ignore_index=True)
-        got = cluster(list(reversed(records)), noisy, cannot_link=cannot.sample(frac=1, random_state=seed))
-        pd.testing.assert_frame_equal(got, expected)
+@settings(max_examples=5)
+@given(graphs(max_records=40), st.data())
+def test_same_result_regardless_of_edge_order_direction_duplicates_and_self_edges(
+    g: Graph, data: st.DataObject
+) -> None:
+    cannot = g.frame(g.cannot_ix)
+    expected = cluster(pd.Series(g.names), g.edges(), cannot_link=cannot)
+    order = data.draw(st.permutations(range(len(g.edge_ix))), label="edge order")
+    flip = np.array(data.draw(st.lists(st.booleans(), min_size=len(order), max_size=len(order))), dtype=bool)
+    shuffled = g.edges().iloc[list(order)].reset_index(drop=True)
+    shuffled.loc[flip, ["id_l", "id_r"]] = shuffled.loc[flip, ["id_r", "id_l"]].to_numpy()
+    noisy = pd.concat([shuffled, shuffled.head(5), edges((g.names[0], g.names[0], 0.99))], ignore_index=True)
+    cannot_order = data.draw(st.permutations(range(len(cannot))), label="cannot-link order")
+    got = cluster(pd.Series(g.names[::-1]), noisy, cannot_link=cannot.iloc[list(cannot_order)])
+    pd.testing.assert_frame_equal(got, expected)
 
 
 def test_equal_probabilities_are_broken_by_ids() -> None:
@@ -177,38 +232,12 @@ def test_non_string_ids_are_rejected() -> None:
 # --- invariants over random graphs -------------------------------------------------------------------------
 
 
-def _components(n: int, links: np.ndarray) -> np.ndarray:
-    """Reference connected components (plain union-find) to check against."""
-    parent = list(range(n))
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            x = parent[x]
-        return x
-
-    for a, b in links:
-        parent[find(int(a))] = find(int(b))
-    return np.array([find(i) for i in range(n)])
-
-
-@pytest.mark.parametrize("seed", range(50))
-def test_invariants_on_random_graphs(seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(2, 60))
-    names = np.array([f"id{i:03d}" for i in rng.permutation(n)])  # id order unrelated to structure
-    edge_ix = rng.integers(0, n, (int(rng.integers(0, 3 * n)), 2))
-    prob = rng.choice([0.9, 0.95, 0.99], len(edge_ix)) if seed % 2 else rng.uniform(0.8, 1.0, len(edge_ix))
-    must_ix = rng.integers(0, n, (int(rng.integers(0, n // 4 + 1)), 2))
-    cannot_ix = rng.integers(0, n, (int(rng.integers(0, n // 2 + 1)), 2))
-    must_group = _components(n, must_ix)
-    cannot_ix = cannot_ix[must_group[cannot_ix[:, 0]] != must_group[cannot_ix[:, 1]]]  # keep it satisfiable
-
-    out = cluster(
-        pd.Series(names),
-        pd.DataFrame({"id_l": names[edge_ix[:, 0]], "id_r": names[edge_ix[:, 1]], "match_probability": prob}),
-        must_link=pd.DataFrame({"id_l": names[must_ix[:, 0]], "id_r": names[must_ix[:, 1]]}),
-        cannot_link=pd.DataFrame({"id_l": names[cannot_ix[:, 0]], "id_r": names[cannot_ix[:, 1]]}),
-    )
+@settings(max_examples=50)
+@given(graphs())
+def test_invariants_on_random_graphs(g: Graph) -> None:
+    names, edge_ix, must_ix, cannot_ix = g.names, g.edge_ix, g.must_ix, g.cannot_ix
+    n = len(names)
+    out = cluster(pd.Series(names), g.edges(), must_link=g.frame(must_ix), cannot_link=g.frame(cannot_ix))
     assert len(out) == n and set(out["record_id"]) == set(names)
     label = dict(zip(out["record_id"], out["cluster_id"], strict=True))
     of = np.array([label[x] for x in names])

@@ -43,7 +43,7 @@ def _gb(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     street2 = "Flat " + rng.integers(1, 40, n).astype(str).astype(object) + flat
     return {
         "street": number.astype(str).astype(object) + " " + rng.choice(vocab.street_names("GB"), n),
-        "street2": np.where(rng.random(n) < 0.15, street2, None),
+        "street2": np.where(rng.random(n) < 0.15, street2, None),  # type: ignore[call-overload]  # numpy stubs lack None as a fill value
         "city": towns[town],
         "region": np.full(n, None, dtype=object),
         "postcode": _gb_town_areas()[town] + district + " " + inward,
@@ -95,7 +95,7 @@ def _numbers(rng: np.random.Generator, n: int, top: int) -> np.ndarray:
 
 def _units(rng: np.random.Generator, n: int, share: float, words: tuple[str, ...]) -> np.ndarray:
     unit = rng.choice(np.array(words, dtype=object), n) + " " + rng.integers(1, 40, n).astype(str).astype(object)
-    return np.where(rng.random(n) < share, unit, None)
+    return np.where(rng.random(n) < share, unit, None)  # type: ignore[return-value]  # numpy stubs: None as a fill value
 
 
 def _ie(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:

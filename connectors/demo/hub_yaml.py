@@ -134,7 +134,7 @@ def hub_yaml(flavour: Flavour = DEFAULT) -> str:
     without a country code in its own country."""
     if flavour.home == DEFAULT.home:
         return HUB_YAML
-    home = pycountry.countries.get(alpha_2=flavour.home).name
+    home = pycountry.countries.lookup(flavour.home).name
     text = HUB_YAML.replace("default_region: GB", f"default_region: {flavour.home}")
     text = text.replace(
         "# National format for UK numbers; the few foreign ones are stored with their +1.",

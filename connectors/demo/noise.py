@@ -21,7 +21,7 @@ def pick(rng: np.random.Generator, n: int, rate: Rate) -> np.ndarray:
 
 
 def _replace(values: pd.Series, rows: np.ndarray, new: list[str] | np.ndarray) -> pd.Series:
-    out = values.to_numpy(dtype=object, na_value=None).copy()
+    out = values.to_numpy(dtype=object, na_value=None).copy()  # type: ignore[call-overload]  # stubs lack na_value=None
     out[rows] = new
     return pd.Series(out, dtype=object)
 
@@ -68,13 +68,14 @@ def nicknames(rng: np.random.Generator, first: pd.Series, rate: Rate) -> pd.Seri
 def swap(rng: np.random.Generator, first: pd.Series, last: pd.Series, rate: Rate) -> tuple[pd.Series, pd.Series]:
     """First and last name entered the wrong way round."""
     hit = pick(rng, len(first), rate)
-    a, b = first.to_numpy(dtype=object, na_value=None), last.to_numpy(dtype=object, na_value=None)
+    a = first.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]  # stubs lack na_value=None
+    b = last.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]  # stubs lack na_value=None
     return pd.Series(np.where(hit, b, a), dtype=object), pd.Series(np.where(hit, a, b), dtype=object)
 
 
 def blank(rng: np.random.Generator, values: pd.Series | np.ndarray, rate: Rate) -> pd.Series:
     """Values nobody filled in."""
-    out = pd.Series(values, dtype=object).to_numpy(dtype=object, na_value=None).copy()
+    out = pd.Series(values, dtype=object).to_numpy(dtype=object, na_value=None).copy()  # type: ignore[call-overload]  # stubs lack na_value=None
     out[pick(rng, len(out), rate)] = None
     return pd.Series(out, dtype=object)
 
@@ -82,9 +83,9 @@ def blank(rng: np.random.Generator, values: pd.Series | np.ndarray, rate: Rate) 
 def recase(rng: np.random.Generator, values: pd.Series, lower: Rate = 0.0, upper: Rate = 0.0) -> pd.Series:
     """Whole values typed in lower or upper case."""
     draw = rng.random(len(values))
-    out = values.to_numpy(dtype=object, na_value=None).copy()
-    for rows, change in ((draw < lower, str.lower), ((draw >= lower) & (draw < lower + upper), str.upper)):
-        rows = np.flatnonzero(rows & values.notna().to_numpy())
+    out = values.to_numpy(dtype=object, na_value=None).copy()  # type: ignore[call-overload]  # stubs lack na_value=None
+    for hit, change in ((draw < lower, str.lower), ((draw >= lower) & (draw < lower + upper), str.upper)):
+        rows = np.flatnonzero(hit & values.notna().to_numpy())
         out[rows] = [change(v) for v in out[rows]]
     return pd.Series(out, dtype=object)
 
@@ -108,7 +109,7 @@ def email_noise(rng: np.random.Generator, emails: pd.Series, rate: Rate) -> pd.S
     hit = pick(rng, len(emails), rate) & emails.notna().to_numpy()
     kind = rng.integers(0, 4, len(emails))
     gmail = emails.str.endswith("@gmail.com").fillna(False).to_numpy(dtype=bool)
-    out = emails.to_numpy(dtype=object, na_value=None).copy()
+    out = emails.to_numpy(dtype=object, na_value=None).copy()  # type: ignore[call-overload]  # stubs lack na_value=None
     dots = np.flatnonzero(hit & gmail & (kind <= 1))
     where = rng.random(len(dots))
     out[dots] = [_gmail_dots(e, u) for e, u in zip(out[dots], where, strict=True)]
@@ -138,7 +139,7 @@ def ascii_only(values: pd.Series) -> pd.Series:
     folded = pd.Series(distinct, dtype=object).str.translate(UMLAUTS).str.normalize("NFKD")
     folded = folded.str.encode("ascii", "ignore").str.decode("ascii")
     # A missing value has code -1: the None appended last.
-    return pd.Series(np.append(folded.to_numpy(dtype=object), None)[codes], dtype=object)
+    return pd.Series(np.append(folded.to_numpy(dtype=object), [None])[codes], dtype=object)
 
 
 def per_row(duplicate: np.ndarray, rate: float, factor: float = 3.0) -> np.ndarray:

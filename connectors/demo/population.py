@@ -60,7 +60,7 @@ def population(rng: np.random.Generator, size: int, flavour: Flavour = DEFAULT) 
         }
     )
     current = addresses(rng, country)
-    former = addresses(rng, np.where(frame["moved"], country, None)).add_prefix("old_")
+    former = addresses(rng, np.where(frame["moved"], country, None)).add_prefix("old_")  # type: ignore[call-overload]  # numpy stubs lack None as a fill value
     frame = pd.concat([frame, current, former], axis=1)
     for channel, p in CONSENT_P.items():
         frame[f"consent_{channel}"] = rng.random(size) < p

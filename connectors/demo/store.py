@@ -50,4 +50,4 @@ def _python_values(column: pd.Series) -> list:
         return column.astype(np.int64).tolist()
     if pd.api.types.is_integer_dtype(column.dtype):
         return column.tolist()
-    return column.to_numpy(dtype=object, na_value=None).tolist()
+    return column.to_numpy(dtype=object, na_value=None).tolist()  # type: ignore[call-overload]  # stubs lack na_value=None

@@ -6,8 +6,10 @@ arrays: calling Faker once per record would be far too slow for a million people
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 import pycountry
@@ -101,8 +103,8 @@ class Names:
     last_p: np.ndarray
 
 
-def _weighted(values: dict[str, float] | tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-    if isinstance(values, dict):
+def _weighted(values: Mapping[str, float] | Collection[str]) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(values, Mapping):
         names = np.array(list(values), dtype=object)
         p = np.array(list(values.values()), dtype=float)
     else:
@@ -112,7 +114,15 @@ def _weighted(values: dict[str, float] | tuple[str, ...]) -> tuple[np.ndarray, n
 
 
 # Faker has no en_AU names; Australians get the British lists.
-_PERSON = {"GB": GBPerson, "US": USPerson, "IE": IEPerson, "DE": DEPerson, "FR": FRPerson, "AU": GBPerson}
+# Any: the name tables are class attributes of each locale's provider, which the base Provider does not declare.
+_PERSON: dict[str, Any] = {
+    "GB": GBPerson,
+    "US": USPerson,
+    "IE": IEPerson,
+    "DE": DEPerson,
+    "FR": FRPerson,
+    "AU": GBPerson,
+}
 
 
 @cache

@@ -85,7 +85,7 @@ def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFA
             "device_id": identifiers.uuid4(rng, len(parent)),
             "profile_uuid": keys[owners][parent],
             "platform": np.where(rng.random(len(parent)) < 0.55, "ios", "android"),
-            "push_token": np.where(
+            "push_token": np.where(  # type: ignore[call-overload]  # numpy stubs lack None as a fill value
                 push[owners][parent], identifiers.random_text(rng, len(parent), 64, identifiers.HEX), None
             ),
             "last_seen": seen,

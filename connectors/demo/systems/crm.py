@@ -80,7 +80,7 @@ def build(rng: np.random.Generator, facts: pd.DataFrame, flavour: Flavour = DEFA
     street = f["street"].astype(object)
     street = street.where(f["street2"].isna(), street + "\n" + f["street2"].astype(object))
     # Copies: a column with no text at all (no US rows) is object dtype, whose to_numpy is a read-only view.
-    state = f["region"].to_numpy(dtype=object, na_value=None, copy=True)
+    state = f["region"].to_numpy(dtype=object, na_value=None, copy=True)  # type: ignore[call-overload]  # stubs lack na_value=None
     spelled = pd.notna(state) & (rng.random(n) < 0.2)  # state picklist off: some typed the full name
     spelled_names = {"US": vocab.US_STATE_NAMES, "AU": vocab.AU_STATE_NAMES}
     state[spelled] = [spelled_names[c][s] for c, s in zip(country[spelled], state[spelled], strict=True)]

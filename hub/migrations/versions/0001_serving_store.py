@@ -12,6 +12,7 @@ Create Date: 2025-01-01
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -38,7 +39,7 @@ CHANNELS = ("email", "sms", "phone", "post")
 
 def _values() -> list[sa.Column]:
     """Attribute columns of hub.model at this revision, plus extra attributes and lineage as JSON text."""
-    cols = [sa.Column(name, sa.Text()) for name in TEXT_FIELDS[:2]]
+    cols: list[sa.Column[Any]] = [sa.Column(name, sa.Text()) for name in TEXT_FIELDS[:2]]
     cols.append(sa.Column("date_of_birth", sa.Date()))
     cols += [sa.Column(name, sa.Text()) for name in TEXT_FIELDS[2:]]
     for channel in CHANNELS:

@@ -39,7 +39,9 @@ def upgrade() -> None:
     op.add_column("golden_history", sa.Column("changed_fields", sa.Text(), nullable=True))
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":  # SQLite has no md5(): the same digest from Python
-        bind.connection.driver_connection.create_function("md5", 1, _md5, deterministic=True)
+        sqlite = bind.connection.driver_connection
+        assert sqlite is not None  # a live connection has its driver's connection
+        sqlite.create_function("md5", 1, _md5, deterministic=True)
     op.execute("UPDATE golden_records SET lineage_hash = md5(coalesce(lineage, ''))")
 
 
