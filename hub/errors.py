@@ -21,3 +21,7 @@ class HubError(Exception):
 
 class NotReady(HubError, RuntimeError):
     """A step was asked for before the step it builds on ran (no scored pairs, no golden records built yet)."""
+
+
+class Superseded(HubError, RuntimeError):
+    """Another process changed what this step was prepared against (another run published meanwhile): run it again."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from hub.catalogue import FIELD_WARNINGS, QUARANTINE
 from hub.cli.context import sources, workspace
 from hub.cli.report import progress, run_summary, table
 from hub.cli.stages import Stages
@@ -62,12 +63,13 @@ def cmd_pull(args: argparse.Namespace, stages: Stages) -> int:
         )
     )
     if reasons:
-        print("\nquarantined rows by problem (the rows, with every reason, are in the workspace table 'quarantine'):")
+        where = f"the rows, with every reason, are in the workspace table {QUARANTINE!r}"
+        print(f"\nquarantined rows by problem ({where}):")
         print(table(["source", "problem", "rows"], reasons))
     if warnings:
         print(
             "\nstaged records with a value read as missing, by field (each value is in the workspace table "
-            "'field_warnings'):"
+            f"{FIELD_WARNINGS!r}):"
         )
         print(table(["source", "field", "column", "problem", "records"], warnings))
     print(f"\nworkspace: {cfg.workspace}")

@@ -20,6 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.pool import StaticPool
 
 from hub import reach
+from hub.errors import NotReady
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 _WRITE = "hub_write"  # execution option: on SQLite, BEGIN IMMEDIATE instead of BEGIN
@@ -94,7 +95,7 @@ def open_read_only(url: str) -> sa.Engine:
     engine.dispose()
     if current is None:
         return open_store("sqlite://")
-    raise RuntimeError(
+    raise NotReady(
         f"the serving store is at schema revision {current} and this hub needs {head}; a dry run does not "
         "migrate it: run once without --dry-run (or any command that opens the store, e.g. `hub review list`)"
     )

@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from hub import faults
+from hub.errors import Superseded
 from hub.store import diff, writes
 from hub.store.bulk import read_arrow
 from hub.store.clock import utc_now
@@ -109,7 +110,7 @@ def publish(
         if conn.dialect.name == "postgresql":  # one publisher at a time; plain reads go on
             conn.exec_driver_sql("LOCK TABLE golden_records IN EXCLUSIVE MODE")
         if last_published(conn) != prepared.head:
-            raise RuntimeError(f"another run was published while {run_id!r} was being prepared; publish again")
+            raise Superseded(f"another run was published while {run_id!r} was being prepared; publish again")
         _check_run(conn, run_id)
         writes.publish_golden(conn, run_id, now, prepared.golden, prepared.plan)
         faults.point("publish:mid")
