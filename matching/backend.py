@@ -27,7 +27,6 @@ from splink import DuckDBAPI, Linker
 
 from hub.errors import HubError
 from hub.workspace import scalar
-from matching import settings
 from matching.plan import MatchPlan
 
 Model = dict[str, Any]
@@ -220,7 +219,7 @@ class DuckDBSplinkBackend(MatcherBackend):
 
     def train(self, records_table: str, plan: MatchPlan, progress: Callable[[str], None] | None = None) -> Model:
         say = progress or (lambda _line: None)
-        linker = self._linker(records_table, settings.settings(plan))
+        linker = self._linker(records_table, plan.splink_settings())
         say("estimating u probabilities by random sampling")
         try:
             linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)

@@ -21,8 +21,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+from splink import SettingsCreator
 
 from hub.config import ConfigError, HubConfig, LinkType
 from hub.model import CANONICAL_FIELDS
@@ -30,6 +32,10 @@ from matching import settings
 from matching.profile import Profile, from_config, profile
 from matching.settings import COMPARISONS, Rule
 from matching.standardize import STD_COLUMNS
+
+if TYPE_CHECKING:  # splink exports these types only from its internals
+    from splink.internals.blocking_rule_creator import BlockingRuleCreator
+    from splink.internals.comparison_creator import ComparisonCreator
 
 PAIRS_PER_RECORD = 5  # candidate pairs per record the blocking keys may generate together
 MIN_PAIRS = 2_000_000  # below this, any number of keys: small data sets afford broad ones
@@ -69,6 +75,28 @@ class MatchPlan:
         lines.append("deterministic rules: " + ", ".join(r.name for r in self.deterministic))
         lines += [f"note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+    def splink_settings(self) -> SettingsCreator:
+        """Splink settings for this plan."""
+        comparisons: list[ComparisonCreator | dict[str, Any]] = [
+            settings.comparison(COMPARISONS[c.name], c.levels, c.term_frequencies) for c in self.comparisons
+        ]
+        # Across sources only: Splink tells the sides apart by the source column (one table, no composite ids needed
+        # for deduplication).
+        sources: dict[str, Any] = (
+            {"source_dataset_column_name": settings.SOURCE} if self.link_type != "dedupe_only" else {}
+        )
+        blocking: list[BlockingRuleCreator | dict[str, Any]] = [r.splink() for r in self.blocking]
+        return SettingsCreator(
+            link_type=self.link_type,
+            unique_id_column_name=settings.RECORD_ID,
+            **sources,
+            comparisons=comparisons,
+            blocking_rules_to_generate_predictions=blocking,
+            probability_two_random_records_match=self.prior,
+            retain_intermediate_calculation_columns=True,
+            retain_matching_columns=True,
+        )
 
 
 def for_config(cfg: HubConfig) -> MatchPlan:

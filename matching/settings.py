@@ -1,8 +1,8 @@
 """The comparisons, blocking keys and training rules the hub can match with, over standardized records.
 
 A library, not a fixed model: matching/plan.py picks from it by what the records populate and what hub.yaml
-says, and `settings(plan)` turns the pick into Splink settings. Every level names the columns it reads, so a
-level over a column nobody filled is dropped rather than left untrained.
+says, and `MatchPlan.splink_settings()` turns the pick into Splink settings. Every level names the columns it
+reads, so a level over a column nobody filled is dropped rather than left untrained.
 
 Why these comparisons:
 - names are compared jointly, so a record with first and last name swapped, or a nickname (Bob ~ Robert via
@@ -30,15 +30,13 @@ from typing import TYPE_CHECKING, Any
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
-from splink import SettingsCreator, block_on
+from splink import block_on
 from splink.blocking_rule_library import CustomRule
 
 if TYPE_CHECKING:  # splink exports these types only from its internals
     from splink.internals.blocking_rule_creator import BlockingRuleCreator
-    from splink.internals.comparison_creator import ComparisonCreator
     from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
-    from matching.plan import MatchPlan
 
 RECORD_ID = "unique_id"
 SOURCE = "source_system"
@@ -298,24 +296,3 @@ def comparison(spec: ComparisonSpec, levels: tuple[str, ...], term_frequencies: 
     built.append(cll.ElseLevel())
     return cl.CustomComparison(output_column_name=spec.name, comparison_description=spec.description,
                                comparison_levels=built)  # fmt: skip
-
-
-def settings(plan: MatchPlan) -> SettingsCreator:
-    """Splink settings for a match plan."""
-    comparisons: list[ComparisonCreator | dict[str, Any]] = [
-        comparison(COMPARISONS[c.name], c.levels, c.term_frequencies) for c in plan.comparisons
-    ]
-    # Across sources only: Splink tells the sides apart by the source column (one table, no composite ids needed
-    # for deduplication).
-    sources: dict[str, Any] = {"source_dataset_column_name": SOURCE} if plan.link_type != "dedupe_only" else {}
-    blocking: list[BlockingRuleCreator | dict[str, Any]] = [r.splink() for r in plan.blocking]
-    return SettingsCreator(
-        link_type=plan.link_type,
-        unique_id_column_name=RECORD_ID,
-        **sources,
-        comparisons=comparisons,
-        blocking_rules_to_generate_predictions=blocking,
-        probability_two_random_records_match=plan.prior,
-        retain_intermediate_calculation_columns=True,
-        retain_matching_columns=True,
-    )

@@ -3,7 +3,6 @@ reads --config from $HUB_CONFIG by default, and ends any hub error with one line
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import tomllib
 from pathlib import Path
@@ -18,7 +17,6 @@ from hub.workspace import exclusive
 from pipelines.entry import STAGES, main
 
 ROOT = Path(__file__).resolve().parents[1]
-UPPER_LAYERS = {"connectors", "matching", "golden_record", "pipelines", "expectations"}
 
 HUB_YAML = """\
 workspace: state/workspace.duckdb
@@ -31,27 +29,6 @@ sources:
     primary_key: uid
     fields: {email: mail}
 """
-
-
-def imported_modules(path: Path) -> set[str]:
-    """Every module a file imports, wherever the import statement is (in a function, under TYPE_CHECKING)."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module)
-    return found
-
-
-def test_no_module_under_hub_imports_a_layer_above_it():
-    upward = {
-        f"{path.relative_to(ROOT)}: {module}"
-        for path in sorted((ROOT / "hub").rglob("*.py"))
-        for module in imported_modules(path)
-        if module.split(".")[0] in UPPER_LAYERS
-    }
-    assert not upward
 
 
 def test_the_hub_script_runs_the_composition_root():

@@ -10,6 +10,7 @@ schema   the tables (created and changed only by the Alembic migrations in hub/m
 clock    naive-UTC times, as the store keeps them
 runs     the run log and golden-id minting
 publish  one run made current (diff: what changed; writes: the set-based writes; inputs: the frames checked)
+         match_model: the match model a run scored with, as publish takes it
 bulk     bulk rows through the database driver
 reads    golden records by id, as of a time, by source key; history; current state in bulk
 feed     the change feed's read
@@ -41,7 +42,8 @@ from hub.store.engine import (
 )
 from hub.store.feed import MAX_VERSION, Position, changes
 from hub.store.keys import add_api_key, api_key_row, api_key_rows, revoke_api_key
-from hub.store.publish import MatchModel, PublishResult, preview, publish
+from hub.store.match_model import MatchModel
+from hub.store.publish import PublishResult, preview, publish
 from hub.store.reads import (
     PublishedModel,
     all_versions,

@@ -17,7 +17,7 @@ from hub.store.inputs import few, object_series
 from hub.store.schema import ATTRIBUTES, VALUE_COLUMNS, golden_records, match_model, match_term_frequencies
 
 if TYPE_CHECKING:
-    from hub.store.publish import MatchModel
+    from hub.store.match_model import MatchModel
 
 
 def check_xref_targets(db: duckdb.DuckDBPyConnection) -> None:

@@ -25,6 +25,7 @@ from hub.store.bulk import read_arrow
 from hub.store.clock import utc_now
 from hub.store.engine import write_transaction
 from hub.store.inputs import normalize_golden, normalize_redirects, normalize_xref
+from hub.store.match_model import MatchModel
 from hub.store.review import publish_review
 from hub.store.runs import last_published
 from hub.store.schema import golden_records, run_log, xref
@@ -44,20 +45,6 @@ class PublishResult:
 
     def counts(self) -> dict[str, int]:
         return {k: v for k, v in asdict(self).items() if k != "run_id"}
-
-
-@dataclass(frozen=True)
-class MatchModel:
-    """The match model a run scored with, as publish takes it: the Splink model (JSON text) and the counts of
-    the records it scored that its term frequencies came from, which match-on-entry needs beside it (a posted
-    record sharing a common name is weaker evidence than one sharing a rare name; matching.models.for_serving)."""
-
-    version: int
-    trained_at: datetime
-    records: int
-    model_json: str
-    tf_counts: pd.DataFrame  # tf_column, value, golden_records: the values two or more scored records share
-    tf_totals: dict[str, int]  # tf column -> scored records with a value in it
 
 
 def publish(

@@ -24,7 +24,7 @@ from hub.store.schema import (
 )
 
 if TYPE_CHECKING:
-    from hub.store.publish import MatchModel
+    from hub.store.match_model import MatchModel
 
 
 def publish_golden(conn: sa.Connection, run_id: str, now: datetime, g: pd.DataFrame, plan: dict[str, Any]) -> None:

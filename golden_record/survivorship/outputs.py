@@ -1,0 +1,114 @@
+"""The tables survivorship writes: `golden_values` (pins first, single-case spellings in proper case),
+`golden_lineage` and `golden_conflicts`."""
+
+from __future__ import annotations
+
+import contextlib
+
+import duckdb
+import pyarrow as pa
+from duckdb.func import PythonUDFType
+
+from golden_record.survivorship.units import COUNTRY_FALLBACK, Unit
+from hub import forms
+from hub.catalogue import GOLDEN_CONFLICTS, GOLDEN_LINEAGE, GOLDEN_VALUES
+from hub.model import CONSENT_FIELDS, Consent
+
+STEWARD = "steward"
+PROPER_UDF = "survivorship_proper_case"
+PROPER_CASE_FIELDS = ("first_name", "last_name", "city", "address_line1", "address_line2")
+
+
+def _proper_case(values: pa.Array) -> pa.Array:
+    """Vectorized UDF body (only single-case winners reach it)."""
+    return pa.array([forms.proper_case(v) for v in values.to_pylist()], type=pa.string())
+
+
+def register_proper_case(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):  # not registered on this connection yet
+        con.remove_function(PROPER_UDF)
+    con.create_function(PROPER_UDF, _proper_case, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
+
+
+def conflicts_sql() -> str:
+    """`golden_conflicts` (golden_id, field): golden records that most likely join two people, whose values
+    write-back must not spread from one to the other: members holding two birth dates that are not one keying
+    slip apart (one character, or day and month swapped: a person has one date of birth), or living in two
+    countries (a person may move abroad, but then a steward should say so before addresses cross borders)."""
+    return f"""
+        CREATE OR REPLACE TABLE {GOLDEN_CONFLICTS} AS
+        WITH d AS (SELECT DISTINCT _gid, date_of_birth AS dob FROM _sv_m WHERE _n > 1 AND date_of_birth IS NOT NULL)
+        SELECT DISTINCT g.golden_id, 'date_of_birth' AS field
+        FROM d AS a JOIN d AS b ON a._gid = b._gid AND a.dob < b.dob JOIN _sv_g AS g ON g._gid = a._gid
+        WHERE damerau_levenshtein(strftime(a.dob, '%Y%m%d'), strftime(b.dob, '%Y%m%d')) > 1
+          AND NOT (year(a.dob) = year(b.dob) AND month(a.dob) = day(b.dob) AND day(a.dob) = month(b.dob))
+        UNION ALL
+        SELECT g.golden_id, 'country' FROM _sv_m AS m JOIN _sv_g AS g ON g._gid = m._gid
+        WHERE m._n > 1 AND m.{COUNTRY_FALLBACK} IS NOT NULL GROUP BY g.golden_id
+        HAVING count(DISTINCT m.{COUNTRY_FALLBACK}) > 1"""
+
+
+def cases_sql() -> str:
+    """`_sv_cases` (field, lowered, spelling): per value of a PROPER_CASE_FIELDS field, the mixed-case spelling the
+    population uses most, to write a value every member of a golden record spelled in one case."""
+    parts = " UNION ALL ".join(
+        f"SELECT '{f}' AS field, {f} AS spelling FROM _sv_m WHERE _form_{f} = 0 AND {f} IS NOT NULL"
+        for f in PROPER_CASE_FIELDS
+    )
+    return f"""CREATE OR REPLACE TEMP TABLE _sv_cases AS
+               SELECT field, lower(spelling) AS lowered, arg_max(spelling, (n, spelling)) AS spelling
+               FROM (SELECT field, spelling, count(*) AS n FROM ({parts}) GROUP BY ALL) GROUP BY ALL"""
+
+
+def values_sql(units: list[Unit], types: dict[str, str], pinned: list[str]) -> str:
+    """golden_values: every golden id, its attribute fields (model types), extras and record_count."""
+    source = {c: f"d.{c}" for u in units for c in u.columns}
+    # A name, town or street line every member writes in one case: the population's proper-case spelling of it,
+    # else proper_case.
+    for c in PROPER_CASE_FIELDS:
+        source[c] = (
+            f"CASE WHEN hub_case_form(d.{c}) IN (1, 2) THEN coalesce(cs_{c}.spelling, {PROPER_UDF}(d.{c})) "
+            f"ELSE d.{c} END"
+        )
+    cases = "".join(
+        f" LEFT JOIN (SELECT lowered, spelling FROM _sv_cases WHERE field = '{c}') AS cs_{c}"
+        f" ON cs_{c}.lowered = lower(d.{c})"
+        for c in PROPER_CASE_FIELDS
+    )
+    source["country"] = f"coalesce(d.country, d.{COUNTRY_FALLBACK})"
+    for c in CONSENT_FIELDS:
+        source[c] = f"coalesce(d.{c}, '{Consent.UNKNOWN.value}')"
+    columns = []
+    for f, t in types.items():
+        expr = f"CASE WHEN p.{f}__pinned THEN p.{f} ELSE {source[f]} END" if f in pinned else source[f]
+        columns.append(f"CAST({expr} AS {t}) AS {f}")
+    return f"""
+        CREATE OR REPLACE TABLE {GOLDEN_VALUES} AS
+        SELECT d.golden_id, {", ".join(columns)}, d.record_count
+        FROM _sv_decided AS d LEFT JOIN _sv_pins_wide AS p ON p.golden_id = d.golden_id{cases}"""
+
+
+def lineage_sql(units: list[Unit], pinned: list[str]) -> str:
+    """golden_lineage: one row per golden id and field with a value, naming the record and the rule."""
+    parts = []
+    for u in units:
+        at = u.value_at if u.value_at in u.columns else "NULL::TIMESTAMP"
+        for c in u.columns:
+            field = "country" if c == COUNTRY_FALLBACK else c
+            only = " AND country IS NULL" if c == COUNTRY_FALLBACK else ""  # the block's country comes first
+            parts.append(
+                f"SELECT golden_id, '{field}' AS field, {c}__ord AS _ord, {u.name}__rule AS rule, {at} AS _at "
+                f"FROM _sv_decided WHERE {u.name}__won AND {c} IS NOT NULL{only}"
+            )
+    consent = ", ".join(f"'{c}'" for u in units if u.value_at in u.columns for c in u.columns)
+    survived = f"""
+        SELECT l.golden_id, l.field, m.source_system, m.source_key, l.rule,
+               CASE WHEN l.field IN ({consent}) THEN l._at ELSE m.source_updated_at END AS value_at
+        FROM ({" UNION ALL ".join(parts)}) AS l JOIN _sv_r AS m USING (_ord)"""
+    if not pinned:
+        return f"CREATE OR REPLACE TABLE {GOLDEN_LINEAGE} AS {survived}"
+    return f"""
+        CREATE OR REPLACE TABLE {GOLDEN_LINEAGE} AS
+        SELECT * FROM ({survived}) AS l ANTI JOIN _sv_pins AS p ON p.golden_id = l.golden_id AND p.field = l.field
+        UNION ALL
+        SELECT golden_id, field, '{STEWARD}', pinned_by, 'pinned', pinned_at FROM _sv_pins WHERE value IS NOT NULL"""

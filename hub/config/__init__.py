@@ -1,0 +1,89 @@
+"""hub.yaml: the one place a data engineer declares sources, matching and serving.
+
+Validated with pydantic; any problem raises ConfigError naming the key path and the reason, and
+the CLI turns that into exit code 2. Relative paths (and relative SQLite URLs) are resolved
+against the directory of the hub.yaml file, so a config works from any working directory.
+
+Callers import from `hub.config`; the modules behind it each hold one part of the schema:
+
+base          ConfigError, and the strict model every block is built on
+sources       `sources:`: location, column mappings and transforms, what write-back may put back
+matching      `matching:`: thresholds and the comparisons, blocking and training of the match plan
+survivorship  `survivorship:`: the rules that decide each golden value
+running       `pipeline:`, `pull:`, `writeback:` and `api:`: how the hub runs
+document      HubConfig: the whole file
+checks        the cross-field rules pydantic cannot see one model at a time
+load          reading, validating and resolving a hub.yaml
+"""
+
+from hub.config.base import ConfigError
+from hub.config.document import HubConfig
+from hub.config.load import load_config, resolve_sqlite_url
+from hub.config.matching import BlockingRule, ComparisonConfig, LinkType, MatchingConfig, TrainingConfig
+from hub.config.running import ApiConfig, PipelineConfig, PullConfig, WritebackConfig
+from hub.config.sources import (
+    ADDRESS_PARTS,
+    CASED_FIELDS,
+    DEFAULT_POLICY,
+    DEFAULT_TRANSFORM,
+    DEFAULT_TRANSFORM_BY_FIELD,
+    FIELD_TRANSFORMS,
+    FIELD_WRITE_FORMATS,
+    NAME_FIELDS,
+    POLICIES,
+    TRANSFORM_OPTIONS,
+    TRANSFORMS,
+    TYPE_TRANSFORMS,
+    WRITE_FORMATS,
+    FieldMapping,
+    GoldenIdTarget,
+    Policy,
+    SourceConfig,
+    Transform,
+    WriteFormat,
+    default_transform,
+    split_table,
+)
+from hub.config.survivorship import ADDRESS_BLOCK, DEFAULT_RULES, RULES, Rule, SurvivorshipConfig
+
+__all__ = [
+    "ADDRESS_BLOCK",
+    "ADDRESS_PARTS",
+    "CASED_FIELDS",
+    "DEFAULT_POLICY",
+    "DEFAULT_RULES",
+    "DEFAULT_TRANSFORM",
+    "DEFAULT_TRANSFORM_BY_FIELD",
+    "FIELD_TRANSFORMS",
+    "FIELD_WRITE_FORMATS",
+    "NAME_FIELDS",
+    "POLICIES",
+    "RULES",
+    "TRANSFORMS",
+    "TRANSFORM_OPTIONS",
+    "TYPE_TRANSFORMS",
+    "WRITE_FORMATS",
+    "ApiConfig",
+    "BlockingRule",
+    "ComparisonConfig",
+    "ConfigError",
+    "FieldMapping",
+    "GoldenIdTarget",
+    "HubConfig",
+    "LinkType",
+    "MatchingConfig",
+    "PipelineConfig",
+    "Policy",
+    "PullConfig",
+    "Rule",
+    "SourceConfig",
+    "SurvivorshipConfig",
+    "TrainingConfig",
+    "Transform",
+    "WriteFormat",
+    "WritebackConfig",
+    "default_transform",
+    "load_config",
+    "resolve_sqlite_url",
+    "split_table",
+]
