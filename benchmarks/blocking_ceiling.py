@@ -18,8 +18,6 @@ from typing import Any
 
 import duckdb
 
-from matching import settings
-
 
 @dataclass(frozen=True)
 class RuleFigures:
@@ -44,17 +42,11 @@ class BlockingFigures:
         return self.compared / self.true_pairs if self.true_pairs else 1.0
 
 
-def rule_sqls(model: dict[str, Any] | None = None) -> tuple[list[str], str]:
-    """The prediction blocking rules as DuckDB join conditions, and where they came from: the saved
-    model's (what predict ran with) when there is one, else matching/settings.py's."""
-    if model and model.get("blocking_rules_to_generate_predictions"):
-        rules = model["blocking_rules_to_generate_predictions"]
-        return [r["blocking_rule"] if isinstance(r, dict) else str(r) for r in rules], "the saved model"
-    from splink.internals.blocking_rule_creator_utils import to_blocking_rule_creator
-
-    rules = settings.prediction_blocking_rules()
-    sqls = [to_blocking_rule_creator(r).get_blocking_rule("duckdb").blocking_rule_sql for r in rules]
-    return sqls, "matching/settings.py prediction_blocking_rules()"
+def rule_sqls(model: dict[str, Any]) -> tuple[list[str], str]:
+    """The prediction blocking rules of a saved Splink model (what predict ran with) as DuckDB join conditions,
+    and where they came from."""
+    rules = model.get("blocking_rules_to_generate_predictions") or []
+    return [r["blocking_rule"] if isinstance(r, dict) else str(r) for r in rules], "the saved model"
 
 
 def _hit(sql: str) -> str:
