@@ -24,10 +24,13 @@ from pipelines.run import PipelineSummary, run_pipeline
 from tests.test_store import engine, golden, links, person, publish, store_url  # noqa: F401 (fixtures)
 
 
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PipelineSummary]:
+    """The demo after its first pipeline run, built once per test process: each module copies the folder."""
+    return _first_run(tmp_path_factory.getbasetemp() / "steward-first-run")
+
+
 @functools.cache
 def _first_run(built: Path) -> tuple[Path, PipelineSummary]:
-    """The demo after its first pipeline run, built once per test process (in `built`, the session's temporary
-    folder): each module gets a copy of its own."""
     init_demo(built, customers=300, seed=11)
     config = built / "hub.yaml"
     # a wider review band than the default: at 300 customers the model is sure of all but one or two pairs,
@@ -42,7 +45,7 @@ class Hub:
     """A demo after one pipeline run, with a steward key and a reader key."""
 
     def __init__(self, tmp_path_factory: pytest.TempPathFactory, name: str):
-        built, self.summary = _first_run(tmp_path_factory.getbasetemp() / "steward-first-run")
+        built, self.summary = first_run(tmp_path_factory)
         tmp = tmp_path_factory.mktemp(name, numbered=True) / "demo"
         shutil.copytree(built, tmp)
         self.config = tmp / "hub.yaml"
