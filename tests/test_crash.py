@@ -3,8 +3,12 @@ commit, then run to the end, the demo ends as after one uninterrupted run."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests import crash_runs
 from tests.crash_runs import crash_then_converge
+
+pytestmark = pytest.mark.slow
 
 pristine = crash_runs.pristine  # its module-scoped fixture: a demo of its own in this module
 

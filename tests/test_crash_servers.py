@@ -12,6 +12,8 @@ from tests import crash_runs
 from tests.conftest import MARIADB_URL, POSTGRES_URL, _fresh_database
 from tests.crash_runs import crash_then_converge
 
+pytestmark = pytest.mark.slow
+
 pristine = crash_runs.pristine  # its module-scoped fixture: a demo of its own in this module
 
 

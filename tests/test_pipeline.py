@@ -26,6 +26,8 @@ from hub.workspace import Workspace
 from pipelines.run import run_pipeline
 from tests.value_keys import keys
 
+pytestmark = pytest.mark.slow
+
 SYSTEMS = ("billing", "web", "app", "crm")
 PEOPLE = 1000
 

@@ -22,6 +22,8 @@ from pipelines.build import build_definitions
 from pipelines.run import run_pipeline
 from tests.test_pipeline import SYSTEMS, table_digests
 
+pytestmark = pytest.mark.slow
+
 
 def test_dry_run_before_any_run_reports_what_it_would_do_and_writes_nothing(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("DAGSTER_HOME", raising=False)

@@ -19,6 +19,8 @@ from hub.config import load_config
 from hub.workspace import SHARED_KEY_REASON, Workspace
 from pipelines.run import run_pipeline
 
+pytestmark = pytest.mark.slow
+
 
 def _run(config: Path, reconcile: bool = False):
     r = run_pipeline(str(config), reconcile=reconcile, log_level="WARNING", instance=dg.DagsterInstance.ephemeral())

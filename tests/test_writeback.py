@@ -29,6 +29,8 @@ from hub.workspace import Workspace, scalar
 from matching.run import match
 from tests.value_keys import keys
 
+pytestmark = pytest.mark.slow
+
 SYSTEMS = ("billing", "web", "app", "crm")
 SIDE_TABLE = "hub_golden_ids"  # web's golden-id table, the one table write-back may create
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 import sqlite3
 
 import pandas as pd
+import pytest
 
 from connectors.demo import init_demo
 from hub import store
 from hub.config import load_config
 from hub.workspace import Workspace
 from tests.test_writeback import Hub, golden_now, source_records, table_digests, text
+
+pytestmark = pytest.mark.slow
 
 
 def test_a_source_without_updated_at_and_a_file_source_stay_consistent(tmp_path):
