@@ -211,8 +211,9 @@ class DuckDBSplinkBackend(MatcherBackend):
         """A linker over `records_table`, with term-frequency lookup tables (column -> table) where given."""
         # Its own cursor on the same database: Splink's queries never meet a half-read result of ours.
         api = DuckDBAPI(connection=self.con.cursor())
-        # Splink's chatter would drown the hub's own progress lines; train() reports what matters.
-        linker = Linker(api.register(records_table), model, log_level=logging.ERROR)
+        # Splink's chatter would drown the hub's own progress lines; train() reports what matters. Its settings check
+        # only logs warnings, which that level drops, after parsing every comparison's SQL (seconds per linker): off.
+        linker = Linker(api.register(records_table), model, log_level=logging.ERROR, validate_settings=False)
         for column, table in (tf_lookups or {}).items():
             linker.table_management.register_term_frequency_lookup(api.register(table), column)
         return linker

@@ -75,3 +75,10 @@ def source_url(request) -> str:
 def _no_hub_config(monkeypatch) -> None:
     """`hub` takes --config's default from $HUB_CONFIG: one set in the developer's shell must not steer the tests."""
     monkeypatch.delenv("HUB_CONFIG", raising=False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files holding a test marked slow run first, each in its own order: `make test` hands whole files to its
+    workers in this order (pytest-xdist, --dist loadfile), so the longest start early and the workers end together."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)

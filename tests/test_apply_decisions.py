@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from hub.workspace import WorkspaceBusy, exclusive
 from pipelines.build import APPLY_ASSETS, APPLY_JOB, build_definitions
 from pipelines.entry import create_app, main
 from pipelines.run import run_pipeline
+from tests.test_steward import first_run
 
 
 def _sources_digest(folder: Path) -> str:
@@ -33,8 +35,11 @@ def _sources_digest(folder: Path) -> str:
 
 
 class Demo:
-    def __init__(self, folder: Path, apply_decisions: str = "immediately"):
-        init_demo(folder, customers=300, seed=11)
+    """The steward tests' demo after its first run (a copy), applying steward actions as `apply_decisions` says."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, apply_decisions: str = "immediately"):
+        folder = tmp_path_factory.mktemp("apply") / "demo"
+        shutil.copytree(first_run(tmp_path_factory)[0], folder)
         self.folder, self.config = folder, folder / "hub.yaml"
         raw = yaml.safe_load(self.config.read_text())
         raw["pipeline"] = {"apply_decisions": apply_decisions, "workspace_wait_seconds": 2}
@@ -42,8 +47,6 @@ class Demo:
         raw["matching"] = {"auto_match_threshold": 0.999, "review_threshold": 0.5}
         self.config.write_text(yaml.safe_dump(raw, sort_keys=False))
         self.cfg = load_config(self.config)
-        summary = run_pipeline(str(self.config), instance=dg.DagsterInstance.ephemeral(), log_level="WARNING")
-        assert summary.success, summary.errors
         self.engine = store.open_store(self.cfg.serving_store)
         self.steward = {"Authorization": f"Bearer {keys.create_key(self.engine, 'steward sue', 'steward')[1]}"}
         self.reader = {"Authorization": f"Bearer {keys.create_key(self.engine, 'reader rob', 'reader')[1]}"}
@@ -78,7 +81,7 @@ class Demo:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    d = Demo(tmp_path_factory.mktemp("apply"))
+    d = Demo(tmp_path_factory)
     yield d
     d.close()
 
@@ -160,8 +163,8 @@ def test_the_apply_job_holds_only_the_steps_after_scoring(demo):
     assert not any(n.startswith(("raw_", "writeback_")) or n in {"scored_pairs", "match_model"} for n in assets)
 
 
-def test_next_run_mode_leaves_actions_to_the_pipeline(tmp_path):
-    d = Demo(tmp_path, apply_decisions="next_run")
+def test_next_run_mode_leaves_actions_to_the_pipeline(tmp_path_factory):
+    d = Demo(tmp_path_factory, apply_decisions="next_run")
     try:
         pair, head = d.queued_pair_in_two_golden_records(), d.head()
         r = d.decide(pair, "match")

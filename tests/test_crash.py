@@ -1,165 +1,16 @@
-"""Crash tests: `hub run` in a subprocess, killed with SIGKILL at named points of pull, publish and write-back
-(hub/faults.py), then run again until one finishes. The sources and the serving store must end as after one
-uninterrupted run, and the audit must hold a row for every cell write-back changed.
-
-Ids minted by a run killed before its publish committed are burnt (golden_record/run.py), so a rerun numbers its
-golden records on: ids are compared by what they stand for (their smallest member record), everything else exactly.
-One small demo (sources in SQLite, PostgreSQL or MariaDB); each run takes tens of seconds.
-"""
+"""Crash tests with the sources in SQLite (tests/crash_runs.py): killed in pull, mid-publish and after a write-back
+commit, then run to the end, the demo ends as after one uninterrupted run."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
-import pandas as pd
 import pytest
-import sqlalchemy as sa
-import yaml
 
-from connectors.demo import init_demo
-from hub import faults, store
-from hub.config import load_config
-from hub.store import schema
-from tests.conftest import MARIADB_URL, POSTGRES_URL, _fresh_database
+from tests import crash_runs
+from tests.crash_runs import crash_then_converge
 
-CUSTOMERS = 60
-ROOT = Path(__file__).resolve().parents[1]
-KILLED = -9  # a subprocess's return code after SIGKILL
+pytestmark = pytest.mark.slow
 
-
-def hub_run(demo: Path, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in (faults.KILL_AT, "DAGSTER_HOME")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    if kill_at:
-        env[faults.KILL_AT] = kill_at
-    cmd = [sys.executable, "-m", "pipelines.entry", "run", "--config", str(demo / "hub.yaml"), "--log-level", "WARNING"]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
-
-
-def on_server(demo: Path, url: str) -> None:
-    """Move the demo's source tables into the database at `url` (and the serving store, on PostgreSQL)."""
-    cfg = load_config(demo / "hub.yaml")
-    server = sa.create_engine(url)
-    for src in cfg.sources.values():
-        rows = pd.read_sql_table(src.table, sa.create_engine(src.url), dtype_backend="numpy_nullable")
-        types = {c: sa.String(64) if c == src.primary_key else sa.Text() for c in rows if rows[c].dtype == "string"}
-        rows.to_sql(src.table, server, index=False, dtype=types)
-    server.dispose()
-    raw = yaml.safe_load((demo / "hub.yaml").read_text())
-    for block in raw["sources"].values():
-        block["url"] = url
-    if url.startswith("postgresql"):
-        raw["serving_store"] = url
-    (demo / "hub.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
-
-
-def state(demo: Path) -> dict:
-    """Every source table (ids by what they stand for), the store's golden records and xref, and the audit."""
-    cfg = load_config(demo / "hub.yaml")
-    engine = store.open_store(cfg.serving_store)
-    with engine.connect() as conn:
-        xref = store.current_xref(conn)
-        golden = store.current_golden(conn)
-        audit = store.writeback_audit(conn)
-        journal = conn.scalar(sa.select(sa.func.count()).select_from(schema.writeback_journal))
-        runs = store.runs(conn)
-    engine.dispose()
-    xref["record"] = xref["source_system"] + ":" + xref["source_key"]
-    label = xref.groupby("golden_id")["record"].min()
-    named = lambda s: s.map(label).fillna(s).astype("string")  # noqa: E731
-    sources = {}
-    for name, src in cfg.sources.items():
-        source = sa.create_engine(src.url)
-        tables = {src.table: src.primary_key}
-        if src.golden_id and src.golden_id.table:
-            tables[src.golden_id.table] = "source_key"
-        for table, key in tables.items():
-            if not sa.inspect(source).has_table(table):  # the side table before the first write-back
-                continue
-            rows = pd.read_sql_table(table, source).drop(columns=["updated_at"] if table != src.table else [])
-            rows = rows.astype("string").set_index(key).sort_index()
-            gid = "golden_id" if table != src.table else (src.golden_id.column if src.golden_id else None)
-            if gid:
-                rows[gid] = named(rows[gid])
-            sources[(name, table)] = rows
-        source.dispose()
-    golden["golden_id"] = named(golden["golden_id"])
-    golden = golden.drop(columns=["run_id", "created_at", "updated_at"]).astype("string")
-    ids = audit["fields"] == "golden_id"
-    for c in ("old_value", "new_value"):
-        audit.loc[ids, c] = named(audit.loc[ids, c])
-    cells = audit[["source_system", "source_key", "column", "fields", "old_value", "new_value"]]
-    return {
-        "sources": sources,
-        "golden": golden.sort_values("golden_id").reset_index(drop=True),
-        "xref": xref.assign(golden_id=named(xref["golden_id"]))[["record", "golden_id", "link_type"]]
-        .sort_values("record")
-        .reset_index(drop=True),
-        "audit": cells.sort_values(list(cells.columns)).reset_index(drop=True),
-        "journal": journal,
-        "runs": runs,
-    }
-
-
-def changed_cells(before: dict, after: dict) -> set[tuple[str, str, str]]:
-    """(source, key, column) of every source cell that differs between two states; a side table's golden id
-    is named '<table>.golden_id', as write-back audits it."""
-    out = set()
-    for (name, table), new in after["sources"].items():
-        none = pd.DataFrame(index=new.index, columns=new.columns, dtype="string")  # a table write-back created
-        old = before["sources"].get((name, table), none).reindex(new.index)
-        for column in new.columns:
-            differs = (old[column].fillna("\0") != new[column].fillna("\0")).to_numpy()
-            label = f"{table}.golden_id" if new.index.name == "source_key" else column
-            out |= {(name, str(k), label) for k in new.index[differs]}
-    return out
-
-
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("crash") / "pristine"
-    init_demo(base, customers=CUSTOMERS, seed=5)
-    return base
-
-
-def copy_demo(pristine: Path, to: Path, url: str | None) -> Path:
-    shutil.copytree(pristine, to)
-    if url:
-        on_server(to, url)
-    return to
-
-
-def crash_then_converge(pristine: Path, tmp_path: Path, url: str | None, points: list[str], other_url: str | None):
-    """A demo run uninterrupted, and a copy run killed at each point in turn then run to the end: same result."""
-    reference = copy_demo(pristine, tmp_path / "reference", other_url)
-    crashed = copy_demo(pristine, tmp_path / "crashed", url)
-    before = state(crashed)
-    done = hub_run(reference)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for point in points:
-        killed = hub_run(crashed, kill_at=point)
-        assert killed.returncode == KILLED, f"{point} was never reached: {killed.stdout[-2000:]}{killed.stderr[-2000:]}"
-    last = hub_run(crashed)
-    assert last.returncode == 0, last.stdout[-3000:] + last.stderr[-3000:]
-
-    want, got = state(reference), state(crashed)
-    assert got["sources"].keys() == want["sources"].keys()
-    for table, rows in want["sources"].items():
-        pd.testing.assert_frame_equal(got["sources"][table], rows, obj=str(table))
-    pd.testing.assert_frame_equal(got["golden"], want["golden"])
-    pd.testing.assert_frame_equal(got["xref"], want["xref"])
-    pd.testing.assert_frame_equal(got["audit"], want["audit"])  # no cell audited twice, none missing
-    audited = set(zip(got["audit"]["source_system"], got["audit"]["source_key"], got["audit"]["column"], strict=True))
-    changed = changed_cells(before, got)
-    assert changed and changed == audited
-    assert got["journal"] == 0
-    assert "running" not in set(got["runs"]["status"])
-    return got
+pristine = crash_runs.pristine  # its module-scoped fixture: a demo of its own in this module
 
 
 def test_sqlite_killed_in_pull_publish_and_write_back_converges(pristine, tmp_path):
@@ -167,26 +18,3 @@ def test_sqlite_killed_in_pull_publish_and_write_back_converges(pristine, tmp_pa
     got = crash_then_converge(pristine, tmp_path, None, points, None)
     interrupted = got["runs"][got["runs"]["message"].fillna("").str.startswith("interrupted")]
     assert len(interrupted) == 1 and set(interrupted["status"]) == {"failed"}  # the run killed mid-publish
-
-
-@pytest.fixture
-def postgres_reference_url() -> Iterator[str]:
-    yield from _fresh_database(POSTGRES_URL, "postgres", '"', " WITH (FORCE)")
-
-
-@pytest.fixture
-def mariadb_reference_url() -> Iterator[str]:
-    yield from _fresh_database(MARIADB_URL, "mariadb", "`")
-
-
-@pytest.mark.postgres
-def test_postgres_killed_before_the_source_commit_and_before_the_read_back_converges(
-    pristine, tmp_path, postgres_url, postgres_reference_url
-):
-    points = ["writeback:before-commit", "writeback:before-read-back"]
-    crash_then_converge(pristine, tmp_path, postgres_url, points, postgres_reference_url)
-
-
-@pytest.mark.mariadb
-def test_mariadb_killed_after_the_source_commit_converges(pristine, tmp_path, mariadb_url, mariadb_reference_url):
-    crash_then_converge(pristine, tmp_path, mariadb_url, ["writeback:after-commit"], mariadb_reference_url)

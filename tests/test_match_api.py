@@ -25,7 +25,7 @@ COMPARISONS = {"name", "date_of_birth", "email", "phone", "address", "address_li
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    h = Hub(tmp_path_factory.mktemp("match"))
+    h = Hub(tmp_path_factory, "match")
     yield h
     h.client.close()
     h.engine.dispose()

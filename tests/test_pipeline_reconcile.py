@@ -20,6 +20,8 @@ from hub.workspace import SHARED_KEY_REASON, Workspace
 from pipelines.entry import main
 from pipelines.run import run_pipeline
 
+pytestmark = pytest.mark.slow
+
 
 def _run(config: Path, reconcile: bool = False):
     r = run_pipeline(str(config), reconcile=reconcile, log_level="WARNING", instance=dg.DagsterInstance.ephemeral())

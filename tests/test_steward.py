@@ -3,7 +3,10 @@ honoured by the next pipeline runs (Dagster job and the hub match / hub golden c
 
 from __future__ import annotations
 
+import functools
+import shutil
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 import httpx
@@ -18,23 +21,36 @@ from hub.api import keys
 from hub.config import load_config
 from hub.store import schema
 from pipelines.entry import create_app, main
-from pipelines.run import run_pipeline
+from pipelines.run import PipelineSummary, run_pipeline
 from tests.test_store import engine, golden, links, person, publish, store_url  # noqa: F401 (fixtures)
+
+
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PipelineSummary]:
+    """The demo after its first pipeline run, built once per test process: each module copies the folder."""
+    return _first_run(tmp_path_factory.getbasetemp() / "steward-first-run")
+
+
+@functools.cache
+def _first_run(built: Path) -> tuple[Path, PipelineSummary]:
+    init_demo(built, customers=300, seed=11)
+    config = built / "hub.yaml"
+    # a wider review band than the default: at 300 customers the model is sure of all but one or two pairs,
+    # and stewards' tests need a queue
+    config.write_text(config.read_text() + "\nmatching:\n  auto_match_threshold: 0.999\n  review_threshold: 0.5\n")
+    summary = run_pipeline(str(config), instance=dg.DagsterInstance.ephemeral(), log_level="WARNING")
+    assert summary.success, summary.errors
+    return built, summary
 
 
 class Hub:
     """A demo after one pipeline run, with a steward key and a reader key."""
 
-    def __init__(self, tmp):
-        init_demo(tmp, customers=300, seed=11)
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, name: str):
+        built, self.summary = first_run(tmp_path_factory)
+        tmp = tmp_path_factory.mktemp(name, numbered=True) / "demo"
+        shutil.copytree(built, tmp)
         self.config = tmp / "hub.yaml"
-        # a wider review band than the default: at 300 customers the model is sure of all but one or two pairs,
-        # and stewards' tests need a queue
-        self.config.write_text(
-            self.config.read_text() + "\nmatching:\n  auto_match_threshold: 0.999\n  review_threshold: 0.5\n"
-        )
         self.cfg = load_config(self.config)
-        self.summary = self.run()
         self.engine = store.open_store(self.cfg.serving_store)
         self.steward_key = keys.create_key(self.engine, "steward sam", "steward")[1]
         self.reader_key = keys.create_key(self.engine, "reader rita", "reader")[1]
@@ -71,7 +87,7 @@ class Hub:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    h = Hub(tmp_path_factory.mktemp("steward"))
+    h = Hub(tmp_path_factory, "steward")
     yield h
     h.client.close()
     h.engine.dispose()
