@@ -39,7 +39,7 @@ from hub.store.engine import (
     upgrade,
     write_transaction,
 )
-from hub.store.feed import MAX_VERSION, Position, changes
+from hub.store.feed import MAX_VERSION, FeedEvent, Position, changes
 from hub.store.keys import add_api_key, api_key_row, api_key_rows, revoke_api_key
 from hub.store.publish import MatchModel, PublishResult, preview, publish
 from hub.store.reads import (
@@ -100,6 +100,7 @@ __all__ = [
     "VALUE_COLUMNS",
     "WRITEBACK_AUDIT_COLUMNS",
     "ConflictingDecision",
+    "FeedEvent",
     "MatchModel",
     "Position",
     "PublishResult",

@@ -3,7 +3,8 @@ and chunked reads into Arrow and pandas, without SQLAlchemy's per-row processing
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,9 @@ def insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> N
         for part in (frame.iloc[i : i + BATCH_ROWS] for i in range(0, len(frame), BATCH_ROWS))
     )
     if conn.dialect.driver == "psycopg":
-        with conn.connection.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
+        driver = conn.connection.driver_connection  # psycopg's own connection: its cursor has copy()
+        assert driver is not None  # checked out by `conn`, so live
+        with driver.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
             for rows in batches:
                 for row in rows:
                     copy.write_row(row)
@@ -75,10 +78,11 @@ def _driver_values(s: pd.Series, type_: sa.types.TypeEngine, dialect: str) -> np
         if dialect == "sqlite":
             return pa.array(times).cast(pa.string()).to_numpy(zero_copy_only=False)
         return times.astype(object)
-    return s.to_numpy(dtype=object, na_value=None)
+    # pandas-stubs type na_value as a scalar; pandas takes None (a missing value binds as NULL)
+    return s.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
 
 
-def _fetch(conn: sa.Connection, stmt: sa.Select) -> Iterator[list[tuple]]:
+def _fetch(conn: sa.Connection, stmt: sa.Select) -> Iterator[Sequence[Any]]:
     """Rows of a SELECT in chunks, straight from the driver: SQLAlchemy's per-row result processing
     triples the time of a million-row read. Types are applied per column after. Bound values (an IN
     list of ids) are rendered into the statement as literals."""
@@ -130,7 +134,7 @@ def read_frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
         if isinstance(_base(c.type), sa.Date | sa.DateTime):
             values = out[c.name]
             # an attribute stored unreadable (see Readable) reads as missing, like a per-row read
-            errors = "coerce" if isinstance(c.type, Readable) else "raise"
+            errors: Literal["coerce", "raise"] = "coerce" if isinstance(c.type, Readable) else "raise"
             parsed = (
                 pd.to_datetime(values, format="ISO8601", errors=errors)
                 if conn.dialect.name == "sqlite"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,7 +23,7 @@ def add_api_key(engine: sa.Engine, key_id: str, name: str, role: str, salt: str,
     return now
 
 
-def api_key_rows(engine: sa.Engine) -> list[sa.Row]:
+def api_key_rows(engine: sa.Engine) -> Sequence[sa.Row[Any]]:
     """Every key, revoked ones too, oldest first."""
     k = api_keys.c
     with engine.connect() as conn:

@@ -118,7 +118,9 @@ def publish(
         if review is not None:
             publish_review(conn, run_id, review)
         published = (
-            writes.publish_model(conn, run_id, now, model, prepared.model_plan) if prepared.model_plan else (0, 0)
+            writes.publish_model(conn, run_id, now, model, prepared.model_plan)
+            if model is not None and prepared.model_plan
+            else (0, 0)
         )
         result = prepared.result(run_id, xref_changed, *published)
         _finish_run(conn, run_id, now, counts, result)

@@ -78,7 +78,7 @@ def mint_ids(conn: sa.Connection, n: int) -> list[str]:
         return []
     seq = id_sequence.c
     conn.execute(id_sequence.update().where(seq.name == "golden").values(next_value=seq.next_value + n))
-    end = conn.scalar(sa.select(seq.next_value).where(seq.name == "golden"))
+    end = conn.execute(sa.select(seq.next_value).where(seq.name == "golden")).scalar_one()
     return _golden_ids(end - n, n)
 
 
@@ -87,7 +87,8 @@ def peek_ids(conn: sa.Connection, n: int) -> list[str]:
     run, which writes nothing. Never publish them."""
     if n <= 0:
         return []
-    return _golden_ids(conn.scalar(sa.select(id_sequence.c.next_value).where(id_sequence.c.name == "golden")), n)
+    next_value = conn.execute(sa.select(id_sequence.c.next_value).where(id_sequence.c.name == "golden")).scalar_one()
+    return _golden_ids(next_value, n)
 
 
 def _golden_ids(start: int, n: int) -> list[str]:
