@@ -215,7 +215,7 @@ class QueueView:
     source: str = ""
     sort: Sort = "probability_desc"
 
-    def page(self, conn: sa.Connection, limit: int, offset: int) -> tuple[int, Sequence[sa.Row[Any]]]:
+    def page(self, conn: sa.Connection, limit: int, offset: int) -> tuple[int, Sequence[sa.Row[*tuple[Any, ...]]]]:
         """The same read as GET /v1/review."""
         if self.min_probability > self.max_probability:
             invalid("min_probability", f"must not exceed max_probability ({self.max_probability})")

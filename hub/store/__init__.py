@@ -18,6 +18,7 @@ steward  match decisions and pins;  review: the review queue
 audit    write-back audit and journal;  keys: API key rows
 """
 
+from hub.catalogue import record_id
 from hub.store.audit import (
     JOURNAL_COLUMNS,
     WRITEBACK_AUDIT_COLUMNS,
@@ -85,7 +86,6 @@ from hub.store.steward import (
     overrides,
     pin,
     pinned,
-    record_id,
     unpin,
 )
 

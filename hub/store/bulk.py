@@ -26,7 +26,7 @@ _ARROW_TYPES: dict[type, pa.DataType] = {
 }
 
 
-def stage_frame(conn: sa.Connection, name: str, columns: list[sa.Column], frame: pd.DataFrame) -> sa.Table:
+def stage_frame(conn: sa.Connection, name: str, columns: list[sa.Column[Any]], frame: pd.DataFrame) -> sa.Table:
     """A temporary table (this connection only) filled with `frame`, for set-based statements."""
     table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
     table.drop(conn, checkfirst=True)
@@ -67,7 +67,7 @@ def _placeholder(paramstyle: str, i: int) -> str:
     ]
 
 
-def _driver_values(s: pd.Series, type_: sa.types.TypeEngine, dialect: str) -> np.ndarray:
+def _driver_values(s: pd.Series, type_: sa.types.TypeEngine[Any], dialect: str) -> np.ndarray:
     """One column as the driver takes it. SQLite keeps dates and timestamps as text in SQLAlchemy's
     format ('2024-01-01 09:00:00.000000', which Arrow's cast writes too), so reads and comparisons
     in SQL agree with rows SQLAlchemy wrote itself."""
@@ -76,13 +76,15 @@ def _driver_values(s: pd.Series, type_: sa.types.TypeEngine, dialect: str) -> np
         unit = "datetime64[D]" if isinstance(type_, sa.Date) else "datetime64[us]"
         times = pd.to_datetime(s).to_numpy(dtype="datetime64[us]").astype(unit)
         if dialect == "sqlite":
-            return pa.array(times).cast(pa.string()).to_numpy(zero_copy_only=False)
+            text: np.ndarray = pa.array(times).cast(pa.string()).to_numpy(zero_copy_only=False)
+            return text
         return times.astype(object)
     # pandas-stubs type na_value as a scalar; pandas takes None (a missing value binds as NULL)
-    return s.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    values: np.ndarray = s.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    return values
 
 
-def _fetch(conn: sa.Connection, stmt: sa.Select) -> Iterator[Sequence[Any]]:
+def _fetch(conn: sa.Connection, stmt: sa.Select[Any]) -> Iterator[Sequence[Any]]:
     """Rows of a SELECT in chunks, straight from the driver: SQLAlchemy's per-row result processing
     triples the time of a million-row read. Types are applied per column after. Bound values (an IN
     list of ids) are rendered into the statement as literals."""
@@ -98,7 +100,7 @@ def _fetch(conn: sa.Connection, stmt: sa.Select) -> Iterator[Sequence[Any]]:
         cur.close()
 
 
-def read_arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:
+def read_arrow(conn: sa.Connection, stmt: sa.Select[Any]) -> pa.Table:
     """A bulk read as an Arrow table (compact: no Python object per value once converted)."""
     names = [c.name for c in stmt.selected_columns]
     types = [_arrow_type(c.type, conn.dialect.name) for c in stmt.selected_columns]
@@ -111,7 +113,7 @@ def read_arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:
     return pa.Table.from_batches(batches)
 
 
-def _arrow_type(type_: sa.types.TypeEngine, dialect: str) -> pa.DataType:
+def _arrow_type(type_: sa.types.TypeEngine[Any], dialect: str) -> pa.DataType:
     """Fixed per column, so every fetched chunk has the same schema (an all-NULL chunk included)."""
     type_ = _base(type_)
     if isinstance(type_, sa.Date | sa.DateTime):
@@ -121,15 +123,15 @@ def _arrow_type(type_: sa.types.TypeEngine, dialect: str) -> pa.DataType:
     return _ARROW_TYPES[type(type_)]
 
 
-def _base(type_: sa.types.TypeEngine) -> sa.types.TypeEngine:
+def _base(type_: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
     """The stored type under a TypeDecorator (Readable)."""
     return type_.impl_instance if isinstance(type_, sa.types.TypeDecorator) else type_
 
 
-def read_frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
+def read_frame(conn: sa.Connection, stmt: sa.Select[Any]) -> pd.DataFrame:
     """A bulk read as a DataFrame: text as pandas strings, dates and timestamps as datetime64 (UTC)."""
     table = read_arrow(conn, stmt)
-    out = table.to_pandas()
+    out: pd.DataFrame = table.to_pandas()
     for c in stmt.selected_columns:
         if isinstance(_base(c.type), sa.Date | sa.DateTime):
             values = out[c.name]

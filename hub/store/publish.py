@@ -141,7 +141,7 @@ def preview(
 class _Prepared:
     """A run against the read snapshot of the current state: what publish writes."""
 
-    head: sa.Row | None  # the last published run then
+    head: sa.Row[*tuple[Any, ...]] | None  # the last published run then
     golden: pd.DataFrame  # normalized golden records (normalize_golden)
     plan: dict[str, Any]  # diff.plan_golden
     retire: pd.DataFrame  # diff.plan_retire
@@ -149,7 +149,9 @@ class _Prepared:
     model_plan: dict[str, Any] | None
 
     def result(self, run_id: str | None, xref_changed: int, model: int = 0, tf_changed: int = 0) -> PublishResult:
-        count = lambda key: int(self.plan[key].sum())  # noqa: E731
+        def count(key: str) -> int:
+            return int(self.plan[key].sum())
+
         new, changed, lineage = count("new"), count("changed"), count("lineage")
         return PublishResult(
             run_id=run_id,

@@ -21,7 +21,7 @@ def review_page(
     descending: bool = True,
     limit: int = 20,
     offset: int = 0,
-) -> tuple[int, Sequence[sa.Row[Any]]]:
+) -> tuple[int, Sequence[sa.Row[*tuple[Any, ...]]]]:
     """(total, rows) of the review queue in a probability band, optionally only pairs with a record of
     `source`. Ties in probability are ordered by the pair's ids, so pages are stable."""
     q = review_queue.c
@@ -47,7 +47,7 @@ def queue_size(conn: sa.Connection) -> int:
     return conn.execute(sa.select(sa.func.count()).select_from(review_queue)).scalar_one()
 
 
-def queued_pair(conn: sa.Connection, id_l: str, id_r: str) -> sa.Row | None:
+def queued_pair(conn: sa.Connection, id_l: str, id_r: str) -> sa.Row[*tuple[Any, ...]] | None:
     """The queue row of the pair (id_l < id_r), or None when it is not queued."""
     q = review_queue.c
     return conn.execute(sa.select(review_queue).where(q.id_l == id_l, q.id_r == id_r)).first()

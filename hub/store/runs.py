@@ -63,7 +63,7 @@ def last_published_run(conn: sa.Connection) -> str | None:
     return head[0] if head else None
 
 
-def last_published(conn: sa.Connection) -> sa.Row | None:
+def last_published(conn: sa.Connection) -> sa.Row[*tuple[Any, ...]] | None:
     """(run_id, finished_at) of the last published run."""
     rl = run_log.c
     stmt = sa.select(rl.run_id, rl.finished_at).where(rl.status == "published")
