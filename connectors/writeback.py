@@ -125,7 +125,10 @@ def _dry_run_build(ws: Workspace) -> bool:
     if not ws.has_table(GOLDEN_BUILD):
         return False
     columns = {c[0] for c in ws.con.execute(f"DESCRIBE {GOLDEN_BUILD}").fetchall()}  # older builds lack dry_run
-    return "dry_run" in columns and bool(ws.con.execute(f"SELECT bool_or(dry_run) FROM {GOLDEN_BUILD}").fetchone()[0])
+    if "dry_run" not in columns:
+        return False
+    row = ws.con.execute(f"SELECT bool_or(dry_run) FROM {GOLDEN_BUILD}").fetchone()
+    return row is not None and bool(row[0])
 
 
 # ------------------------------------------------------------------------------------------------ plan
@@ -155,12 +158,13 @@ def write_back(
     cfg: HubConfig,
     engine: sa.Engine,
     source: str,
-    run_id: str,
+    run_id: str | None,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> WritebackResult:
-    """Push the golden values of `run_id` (the published run the workspace's golden tables belong to)
-    into `source`, in batches of BATCH_ROWS rows, one source transaction each.
+    """Push the golden values of `run_id` (the published run the workspace's golden tables belong to; None: a
+    dry run's build, which only a dry run may plan against, see run_to_write) into `source`, in batches of
+    BATCH_ROWS rows, one source transaction each.
 
     After each batch that is not a dry run: its audit goes to the serving store (`writeback_audit`), the
     rows it updated are read back from the source into staged_records (canonical values and version token
@@ -232,7 +236,7 @@ def _push(
     ws: Workspace,
     engine: sa.Engine,
     connector: Connector,
-    run_id: str,
+    run_id: str | None,
     batch: pd.DataFrame,
     dry_run: bool,
     say: Callable[[str], None],
@@ -241,6 +245,8 @@ def _push(
     read back into the workspace, then closed (connectors/journal.py), so a kill at any point is reconciled."""
     if dry_run:
         return connector.push(public(batch), dry_run=True)
+    if run_id is None:
+        raise WritebackError("only a dry run may write back golden values that were never published")
     batch_id = uuid.uuid4().hex
     journaled = []
     report = connector.push(
@@ -269,15 +275,15 @@ def _recover(ws: Workspace, engine: sa.Engine, connector: Connector, say: Callab
     done = journal.committed(connector, pending) if len(pending) else set()
     for batch_id, part in pending.groupby("batch_id", sort=False):
         if batch_id in done:
-            store.journal_audited(engine, batch_id, part["run_id"].iloc[0], connector.name, journal.audit_of(part))
+            store.journal_audited(engine, str(batch_id), part["run_id"].iloc[0], connector.name, journal.audit_of(part))
         else:
-            store.journal_close(engine, batch_id)
+            store.journal_close(engine, str(batch_id))
     recovered = entries[(entries["state"] == "audited") | entries["batch_id"].isin(done)]
     for batch_id, part in recovered.groupby("batch_id", sort=False):
         batch = journal.plan_of(part, connector.cfg)
         status = pd.DataFrame({"source_key": batch["source_key"], "status": "updated"})
         _after_push(ws, connector, batch, status, say)
-        store.journal_close(engine, batch_id)
+        store.journal_close(engine, str(batch_id))
     dropped = len(pending) - int(pending["batch_id"].isin(done).sum())
     say(
         f"{connector.name}: journal of an interrupted write-back reconciled: {len(recovered):,} rows written then "

@@ -224,7 +224,7 @@ def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str:
     unless this is one."""
     cur = ws.con.execute(f"SELECT * FROM {GOLDEN_BUILD}") if ws.has_table(GOLDEN_BUILD) else None
     rows = cur.fetchall() if cur else []
-    if not rows:
+    if cur is None or not rows:
         raise NotReady("no golden records built in this workspace yet: build them first (hub golden)")
     built = dict(zip([d[0] for d in cur.description], rows[0], strict=True))  # no dry_run: built before it existed
     if built.get("dry_run") and not dry_run:
@@ -323,6 +323,7 @@ def build_and_publish(
     built = build(ws, cfg, engine, progress)
     t = time.perf_counter()
     published = publish_build(ws, cfg, engine, must_link, progress)
+    assert published.run_id is not None  # a publish, not a preview
     built.seconds["publish"] = time.perf_counter() - t
     return GoldenResult(
         run_id=published.run_id,

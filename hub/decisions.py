@@ -82,7 +82,8 @@ def _chain(neighbours: dict[str, set[str]], start: str, end: str) -> list[str]:
             if y not in came_from:
                 came_from[y] = x
                 todo.append(y)
-    path, step = [], end
+    path: list[str] = []
+    step: str | None = end
     while step is not None:
         path.append(step)
         step = came_from[step]

@@ -25,10 +25,14 @@ class RunSummary(Protocol):
     success: bool
     sources: list[str]
     metadata: dict[str, dict[str, Any]]  # asset name -> metadata values
-    checks: Sequence[CheckOutcome]
     skipped_steps: list[str]
     errors: list[str]
     dry_run: bool
+
+    @property
+    def checks(self) -> Sequence[CheckOutcome]:
+        """Read-only here, so a list of any class that has CheckOutcome's attributes will do."""
+        ...
 
     @property
     def blocked(self) -> bool:

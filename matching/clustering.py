@@ -117,7 +117,7 @@ def _encode(
 
         names = ("edges", "must_link", "cannot_link")
         selects = []
-        for kind, (name, frame) in enumerate(zip(names, frames, strict=True)):
+        for code, (name, frame) in enumerate(zip(names, frames, strict=True)):
             if frame is None or len(frame) == 0:
                 continue
             scored = name == "edges"
@@ -127,8 +127,8 @@ def _encode(
             if scored and (nulls := int(frame["match_probability"].isna().sum())):
                 raise ValueError(f"{name} has {nulls} missing match_probability")
             con.register(name, frame[columns])
-            prob = "CAST(match_probability AS DOUBLE)" if scored else "0.0"
-            selects.append(f"SELECT {kind} AS kind, id_l, id_r, {prob} AS p FROM {name}")
+            probability = "CAST(match_probability AS DOUBLE)" if scored else "0.0"
+            selects.append(f"SELECT {code} AS kind, id_l, id_r, {probability} AS p FROM {name}")
 
         got = {"kind": np.empty(0, np.int64), "l": np.empty(0, np.int64), "r": np.empty(0, np.int64), "p": np.empty(0)}
         if selects:

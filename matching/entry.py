@@ -16,7 +16,7 @@ the pair out, Splink's share of the records elsewhere), so a pair scored here ge
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -85,7 +85,8 @@ class EntryScorer:
         with self._borrow() as backend:
             scored = self._score(backend, records, frequencies)
         scored["source_key"] = keys_of(scored["unique_id_r"])
-        scored["explanation"] = [self._explain(row) for row in scored.to_dict("records")]
+        explanations = [self._explain(row) for row in scored.to_dict("records")]
+        scored["explanation"] = pd.Series(explanations, index=scored.index, dtype=object)
         keep = ["source_key", "match_probability", "match_weight", "explanation"]
         return scored.sort_values(["match_probability", "source_key"], ascending=[False, True], ignore_index=True)[keep]
 
@@ -123,7 +124,7 @@ class EntryScorer:
         con.unregister("_counts")
         return backend.score_pairs(_LEFT, _RIGHT, self.model)
 
-    def _explain(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+    def _explain(self, row: Mapping[Hashable, Any]) -> list[dict[str, Any]]:
         out = []
         for name, labels in self.labels.items():
             tf_part = row.get(f"mw_tf_adj_{name}") or 0.0

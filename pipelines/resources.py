@@ -44,7 +44,8 @@ class WorkspaceResource(dg.ConfigurableResource):
         self._held = ExitStack()
         holder = f"dagster run {context.run.run_id if context.run else '(no run)'}"
         wait = cfg.pipeline.workspace_wait_seconds
-        self._held.enter_context(exclusive(cfg.workspace, holder, wait, context.log.info))
+        progress = context.log.info if context.log is not None else None
+        self._held.enter_context(exclusive(cfg.workspace, holder, wait, progress))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._held is not None:

@@ -111,9 +111,9 @@ def summarize(result: dg.ExecuteInProcessResult, sources: list[str], dry_run: bo
     # Failed steps, and resources that could not start (a workspace another job kept busy).
     failures = (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RESOURCE_INIT_FAILURE)
     errors = [
-        f"{e.step_key or 'resources'}: {_root_cause(e.event_specific_data.error)}"
+        f"{e.step_key or 'resources'}: {_root_cause(error)}"
         for e in result.all_events
-        if e.event_type in failures and e.event_specific_data and getattr(e.event_specific_data, "error", None)
+        if e.event_type in failures and (error := getattr(e.event_specific_data, "error", None))
     ]
     return PipelineSummary(
         run_id=result.run_id,

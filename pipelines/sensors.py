@@ -9,6 +9,7 @@ trigger itself."""
 
 import hashlib
 import json
+from typing import TypeVar
 
 import dagster as dg
 
@@ -18,7 +19,10 @@ from pipelines.resources import HubResource, SourcesResource
 PIPELINE_JOB = "hub_pipeline"
 
 
-def _status(cfg: HubConfig, kind: type) -> object:
+_Status = TypeVar("_Status", dg.DefaultSensorStatus, dg.DefaultScheduleStatus)
+
+
+def _status(cfg: HubConfig, kind: type[_Status]) -> _Status:
     return kind.RUNNING if cfg.pipeline.autostart else kind.STOPPED
 
 

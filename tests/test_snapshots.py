@@ -19,7 +19,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 import tests.source_fixture as fx
 from connectors.demo import init_demo
-from hub.api import create_app
+from pipelines.entry import create_app
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def create_app(
     run of the apply_decisions job for `cfg`'s hub.yaml) steward actions can reach golden records at once
     (hub.api.apply). Both come from the layers above hub/: pipelines/entry.py passes the real ones."""
     own = engine_ is None
-    db = store.open_store(cfg.serving_store) if own else engine_
+    db = engine_ if engine_ is not None else store.open_store(cfg.serving_store)
     applier = DecisionApplier(run_apply, cfg.pipeline.apply_decisions) if run_apply else None
 
     @asynccontextmanager
@@ -63,8 +63,9 @@ def create_app(
     app.state.match_scorers = match.Scorers(entry_scorer)
     app.state.throttle = Throttle(cfg.api.max_failures, cfg.api.failure_window_seconds)
     app.state.sessions = Sessions(cfg.api.session_hours)
-    app.add_exception_handler(RequestValidationError, validation_error)
-    app.add_exception_handler(sa.exc.OperationalError, store_busy)
+    # Starlette types a handler as taking any Exception, though it only passes the class it is registered for.
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(sa.exc.OperationalError, store_busy)  # type: ignore[arg-type]
     for module in (golden, search, changes, export, match, review, apply, admin, ui):
         app.include_router(module.router)
 

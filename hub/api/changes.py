@@ -22,7 +22,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 
@@ -46,16 +46,22 @@ def decode(cursor: str) -> store.Position:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, gid, kind, version = text.split("|")
-        pos = datetime.fromisoformat(at), gid, int(kind), int(version)
+        pos: store.Position | None = datetime.fromisoformat(at), gid, int(kind), int(version)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         pos = None
-    forged = pos is None or pos[0].tzinfo or len(pos[1]) > 32 or "\x00" in pos[1] or pos[2] not in (0, 1)
-    if forged or not 0 <= pos[3] <= store.MAX_VERSION:
+    if (
+        pos is None
+        or pos[0].tzinfo
+        or len(pos[1]) > 32
+        or "\x00" in pos[1]
+        or pos[2] not in (0, 1)
+        or not 0 <= pos[3] <= store.MAX_VERSION
+    ):
         raise ValueError("not a cursor of this feed: pass next_cursor exactly as it was returned")
     return pos
 
 
-def _event(e: dict[str, Any]) -> ChangeEvent:
+def _event(e: store.FeedEvent) -> ChangeEvent:
     row, (at, gid, _kind, version) = e["row"], e["pos"]
     if e["event"] == "retired":
         return ChangeEvent(
@@ -101,6 +107,6 @@ def get_changes(
     with engine(request).connect() as conn:
         events, more = store.changes(conn, after, limit)
     next_cursor = encode(events[-1]["pos"]) if events else (cursor if cursor is not None else None)
-    if not events and since is not None:
+    if not events and since is not None and after is not None:  # after: the position of `since`
         next_cursor = encode(after)
     return ChangePage(changes=[_event(e) for e in events], next_cursor=next_cursor, has_more=more)

@@ -15,8 +15,10 @@ from hub.api.schemas import GoldenRecord, History, Problem, Sources, Text, UtcTi
 
 router = APIRouter(prefix="/v1", tags=["golden records"], dependencies=[Depends(require("reader"))])
 GoldenId = Annotated[Text, Path(max_length=32, examples=["G00000042"], description="a golden id, live or retired")]
-_NOT_FOUND = {404: {"model": Problem, "description": "unknown id"}}
-_GONE = {410: {"model": Problem, "description": "retired with no survivor: all its source records are gone"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "unknown id"}}
+_GONE: dict[int | str, dict[str, Any]] = {
+    410: {"model": Problem, "description": "retired with no survivor: all its source records are gone"}
+}
 
 
 def to_model(rec: dict[str, Any], asked: str, redirect: dict[str, Any] | None = None) -> GoldenRecord:

@@ -67,7 +67,7 @@ class Scorers:
             return self._current[1]
 
 
-def _record(body: MatchIn, region: str) -> dict[str, object]:
+def _record(body: MatchIn, region: str) -> dict[str, Any]:
     """The posted values, blanks dropped and the phone read as E.164 (as connectors store phones)."""
     record = {k: (v.strip() or None) if isinstance(v, str) else v for k, v in body.model_dump().items()}
     if record["email"] and not _EMAIL.fullmatch(record["email"]):
@@ -83,7 +83,7 @@ def _record(body: MatchIn, region: str) -> dict[str, object]:
     return record
 
 
-def _criteria(record: dict[str, object]) -> store.SearchCriteria:
+def _criteria(record: dict[str, Any]) -> store.SearchCriteria:
     """What search looks candidates up by; a 422 when the record gives none of it."""
     name = " ".join(str(record[f]) for f in ("first_name", "last_name") if record[f])
     criteria = store.SearchCriteria(name if store.name_words(name) else None, record["email"], record["phone"],

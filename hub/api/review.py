@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -43,7 +44,7 @@ Reader = Annotated[ApiKey, Depends(require("reader"))]
 Steward = Annotated[ApiKey, Depends(require("steward"))]
 RecordId = Annotated[Text, Path(max_length=320, examples=["crm:0035g00001slfjeAAA"])]
 GoldenId = Annotated[Text, Path(max_length=32, examples=["G00000042"])]
-_NOT_FOUND = {404: {"model": Problem, "description": "unknown id or pair"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "unknown id or pair"}}
 SORTS = {"probability_desc": "desc", "probability_asc": "asc"}
 
 
@@ -170,6 +171,7 @@ def _typed(ftype: FieldType, text: str) -> Any:
     (Python): None when either cannot, e.g. a date in year 99999 or a number that is not finite."""
     with duckdb.connect() as db:
         cast = db.execute(f"SELECT TRY_CAST(? AS {DUCKDB_TYPES[ftype]})::VARCHAR", [text]).fetchall()[0][0]
+    readers: dict[FieldType, Callable[[str], Any]]
     readers = {FieldType.DATE: date.fromisoformat, FieldType.TIMESTAMP: datetime.fromisoformat,
                FieldType.INTEGER: int, FieldType.DOUBLE: float, FieldType.BOOLEAN: lambda b: b == "true"}  # fmt: skip
     if cast is None or ftype == FieldType.STRING:
@@ -197,6 +199,7 @@ def pin(request: Request, key: Steward, golden_id: GoldenId, body: PinIn) -> Pin
         except KeyError as exc:
             raise HTTPException(404, f"no live golden record {golden_id!r}") from exc
         row = store.pinned(conn, live, body.field)
+    assert row is not None  # pinned just above, in this transaction
     return Pin(requested_id=golden_id, golden_id=live, field=body.field, **row, applies=after_change(request))
 
 
@@ -216,7 +219,9 @@ def unpin(
     return {"golden_id": golden_id, "field": field, "unpinned": True, "applies": after_change(request)}
 
 
-_CONFLICT = {409: {"model": Problem, "description": "contradicts the current decisions"}}
+_CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": Problem, "description": "contradicts the current decisions"}
+}
 
 
 def _live(conn: sa.Connection, golden_id: str) -> str:

@@ -51,10 +51,13 @@ _PY_TYPES: dict[FieldType, type] = {
 
 # One field per attribute of the canonical model (hub.model), all optional: a golden record has
 # only the values its source records had.
+_ATTRIBUTE_DEFINITIONS: dict[str, Any] = {  # Any: mypy checks ** values against create_model's own keywords too
+    f.name: (_PY_TYPES[f.type] | None, Field(None, description=f.doc)) for f in ATTRIBUTE_FIELDS
+}
 Attributes = create_model(
     "Attributes",
     __config__=ConfigDict(json_schema_extra={"example": {"first_name": "Amber", "last_name": "Green"}}),
-    **{f.name: (_PY_TYPES[f.type] | None, Field(None, description=f.doc)) for f in ATTRIBUTE_FIELDS},
+    **_ATTRIBUTE_DEFINITIONS,
 )
 
 
@@ -90,7 +93,7 @@ class GoldenRecord(BaseModel):
     redirected: bool = Field(description="true when the requested id was retired and its survivor answers")
     redirect: Redirect | None = Field(None, description="why and when the requested id was retired")
     version: int
-    attributes: Attributes  # type: ignore[valid-type]
+    attributes: Attributes
     extra: dict[str, Any] = Field(description="typed extra attributes of hub.yaml")
     lineage: dict[str, Any] = Field(
         description=(

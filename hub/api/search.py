@@ -128,5 +128,5 @@ def _search(request: Request, asked: SearchIn, where: str) -> SearchPage:
         page=asked.page,
         page_size=asked.page_size,
         truncated=truncated,
-        results=[SearchHit(**row) for row in hits.to_dict("records")],
+        results=[SearchHit.model_validate(row) for row in hits.to_dict("records")],
     )

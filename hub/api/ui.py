@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
@@ -83,7 +83,7 @@ class _HtmlErrors(APIRoute):
             try:
                 return await handle(request)
             except HTTPException as exc:
-                if exc.status_code == 303:
+                if exc.status_code == 303 and exc.headers is not None:
                     return RedirectResponse(exc.headers["Location"], 303)
                 return _error(request, exc.status_code, exc.detail)
             except RequestValidationError as exc:
@@ -215,7 +215,7 @@ class QueueView:
     source: str = ""
     sort: Sort = "probability_desc"
 
-    def page(self, conn: sa.Connection, limit: int, offset: int) -> tuple[int, list[sa.Row]]:
+    def page(self, conn: sa.Connection, limit: int, offset: int) -> tuple[int, Sequence[sa.Row[*tuple[Any, ...]]]]:
         """The same read as GET /v1/review."""
         if self.min_probability > self.max_probability:
             invalid("min_probability", f"must not exceed max_probability ({self.max_probability})")
@@ -349,7 +349,7 @@ def pair_decide(
     except RequestValidationError as exc:
         return _pair_page(request, key, id_l, id_r, view, pos, _message(exc), 422)
     offset = pos + 1 if decision == "skip" else pos  # a decided pair left the queue: the next one moved up
-    pair = tuple(sorted((id_l, id_r)))
+    pair = (min(id_l, id_r), max(id_l, id_r))
     return RedirectResponse(_next_pair(request, view, offset, pair, decision, out.applies), 303)
 
 
@@ -373,10 +373,10 @@ def _golden_page(request: Request, key: ApiKey, golden_id: str, error: str = "",
     with engine(request).connect() as conn:
         members = store.members(conn, rec.golden_id)
         published_at, pending = _pending(conn, members)
-        pins = store.overrides(conn, rec.golden_id)
+        overrides = store.overrides(conn, rec.golden_id)
         retired = request.query_params.get("retired", "")
         retired_into_this = bool(retired) and store.resolve(conn, retired) == rec.golden_id
-    pins = {p.field: p for p in pins.itertuples()}
+    pins = {p.field: p for p in overrides.itertuples()}
     values = {**rec.attributes.model_dump(), **rec.extra}
     fields = [*store.ATTRIBUTES, *sorted(set(request.app.state.config.attributes) - set(store.ATTRIBUTES))]
     rows = [(f, values.get(f), rec.lineage.get(f), pins.get(f)) for f in fields]

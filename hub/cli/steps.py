@@ -18,9 +18,13 @@ def cmd_pull(args: argparse.Namespace, stages: Stages) -> int:
         results = [
             stages.pull_source(cfg, n, ws, full=args.full, reconcile=args.reconcile, progress=progress) for n in names
         ]
-        reasons = [[n, r.problem, int(r.rows)] for n in names for r in ws.quarantine_reasons(n).itertuples()]
+        reasons = [
+            [n, r["problem"], int(r["rows"])] for n in names for r in ws.quarantine_reasons(n).to_dict("records")
+        ]
         warnings = [
-            [n, w.field, w.column, w.reason, int(w.records)] for n in names for w in ws.warning_counts(n).itertuples()
+            [n, w["field"], w["column"], w["reason"], int(w["records"])]
+            for n in names
+            for w in ws.warning_counts(n).to_dict("records")
         ]
     rows = [
         [
@@ -143,7 +147,7 @@ def cmd_writeback(args: argparse.Namespace, stages: Stages) -> int:
 
     diff_rows = 20
 
-    def shown(value: object) -> str:  # one line of the diff: line breaks as \n, missing as (none)
+    def shown(value: str | float | None) -> str:  # one line of the diff: line breaks as \n, missing as (none)
         return "(none)" if pd.isna(value) else str(value).replace("\r", "\\r").replace("\n", "\\n")
 
     with workspace(args) as (cfg, ws):

@@ -19,6 +19,7 @@ steward  match decisions and pins;  review: the review queue
 audit    write-back audit and journal;  keys: API key rows
 """
 
+from hub.catalogue import record_id
 from hub.store.audit import (
     JOURNAL_COLUMNS,
     WRITEBACK_AUDIT_COLUMNS,
@@ -40,7 +41,7 @@ from hub.store.engine import (
     upgrade,
     write_transaction,
 )
-from hub.store.feed import MAX_VERSION, Position, changes
+from hub.store.feed import MAX_VERSION, FeedEvent, Position, changes
 from hub.store.keys import add_api_key, api_key_row, api_key_rows, revoke_api_key
 from hub.store.match_model import MatchModel
 from hub.store.publish import PublishResult, preview, publish
@@ -87,7 +88,6 @@ from hub.store.steward import (
     overrides,
     pin,
     pinned,
-    record_id,
     unpin,
 )
 
@@ -102,6 +102,7 @@ __all__ = [
     "VALUE_COLUMNS",
     "WRITEBACK_AUDIT_COLUMNS",
     "ConflictingDecision",
+    "FeedEvent",
     "MatchModel",
     "Position",
     "PublishResult",

@@ -3,7 +3,8 @@ and chunked reads into Arrow and pandas, without SQLAlchemy's per-row processing
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -25,7 +26,7 @@ _ARROW_TYPES: dict[type, pa.DataType] = {
 }
 
 
-def stage_frame(conn: sa.Connection, name: str, columns: list[sa.Column], frame: pd.DataFrame) -> sa.Table:
+def stage_frame(conn: sa.Connection, name: str, columns: list[sa.Column[Any]], frame: pd.DataFrame) -> sa.Table:
     """A temporary table (this connection only) filled with `frame`, for set-based statements."""
     table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
     table.drop(conn, checkfirst=True)
@@ -48,7 +49,9 @@ def insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> N
         for part in (frame.iloc[i : i + BATCH_ROWS] for i in range(0, len(frame), BATCH_ROWS))
     )
     if conn.dialect.driver == "psycopg":
-        with conn.connection.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
+        driver = conn.connection.driver_connection  # psycopg's own connection: its cursor has copy()
+        assert driver is not None  # checked out by `conn`, so live
+        with driver.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
             for rows in batches:
                 for row in rows:
                     copy.write_row(row)
@@ -64,7 +67,7 @@ def _placeholder(paramstyle: str, i: int) -> str:
     ]
 
 
-def _driver_values(s: pd.Series, type_: sa.types.TypeEngine, dialect: str) -> np.ndarray:
+def _driver_values(s: pd.Series, type_: sa.types.TypeEngine[Any], dialect: str) -> np.ndarray:
     """One column as the driver takes it. SQLite keeps dates and timestamps as text in SQLAlchemy's
     format ('2024-01-01 09:00:00.000000', which Arrow's cast writes too), so reads and comparisons
     in SQL agree with rows SQLAlchemy wrote itself."""
@@ -73,12 +76,15 @@ def _driver_values(s: pd.Series, type_: sa.types.TypeEngine, dialect: str) -> np
         unit = "datetime64[D]" if isinstance(type_, sa.Date) else "datetime64[us]"
         times = pd.to_datetime(s).to_numpy(dtype="datetime64[us]").astype(unit)
         if dialect == "sqlite":
-            return pa.array(times).cast(pa.string()).to_numpy(zero_copy_only=False)
+            text: np.ndarray = pa.array(times).cast(pa.string()).to_numpy(zero_copy_only=False)
+            return text
         return times.astype(object)
-    return s.to_numpy(dtype=object, na_value=None)
+    # pandas-stubs type na_value as a scalar; pandas takes None (a missing value binds as NULL)
+    values: np.ndarray = s.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
+    return values
 
 
-def _fetch(conn: sa.Connection, stmt: sa.Select) -> Iterator[list[tuple]]:
+def _fetch(conn: sa.Connection, stmt: sa.Select[Any]) -> Iterator[Sequence[Any]]:
     """Rows of a SELECT in chunks, straight from the driver: SQLAlchemy's per-row result processing
     triples the time of a million-row read. Types are applied per column after. Bound values (an IN
     list of ids) are rendered into the statement as literals."""
@@ -94,7 +100,7 @@ def _fetch(conn: sa.Connection, stmt: sa.Select) -> Iterator[list[tuple]]:
         cur.close()
 
 
-def read_arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:
+def read_arrow(conn: sa.Connection, stmt: sa.Select[Any]) -> pa.Table:
     """A bulk read as an Arrow table (compact: no Python object per value once converted)."""
     names = [c.name for c in stmt.selected_columns]
     types = [_arrow_type(c.type, conn.dialect.name) for c in stmt.selected_columns]
@@ -107,7 +113,7 @@ def read_arrow(conn: sa.Connection, stmt: sa.Select) -> pa.Table:
     return pa.Table.from_batches(batches)
 
 
-def _arrow_type(type_: sa.types.TypeEngine, dialect: str) -> pa.DataType:
+def _arrow_type(type_: sa.types.TypeEngine[Any], dialect: str) -> pa.DataType:
     """Fixed per column, so every fetched chunk has the same schema (an all-NULL chunk included)."""
     type_ = _base(type_)
     if isinstance(type_, sa.Date | sa.DateTime):
@@ -117,20 +123,20 @@ def _arrow_type(type_: sa.types.TypeEngine, dialect: str) -> pa.DataType:
     return _ARROW_TYPES[type(type_)]
 
 
-def _base(type_: sa.types.TypeEngine) -> sa.types.TypeEngine:
+def _base(type_: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
     """The stored type under a TypeDecorator (Readable)."""
     return type_.impl_instance if isinstance(type_, sa.types.TypeDecorator) else type_
 
 
-def read_frame(conn: sa.Connection, stmt: sa.Select) -> pd.DataFrame:
+def read_frame(conn: sa.Connection, stmt: sa.Select[Any]) -> pd.DataFrame:
     """A bulk read as a DataFrame: text as pandas strings, dates and timestamps as datetime64 (UTC)."""
     table = read_arrow(conn, stmt)
-    out = table.to_pandas()
+    out: pd.DataFrame = table.to_pandas()
     for c in stmt.selected_columns:
         if isinstance(_base(c.type), sa.Date | sa.DateTime):
             values = out[c.name]
             # an attribute stored unreadable (see Readable) reads as missing, like a per-row read
-            errors = "coerce" if isinstance(c.type, Readable) else "raise"
+            errors: Literal["coerce", "raise"] = "coerce" if isinstance(c.type, Readable) else "raise"
             parsed = (
                 pd.to_datetime(values, format="ISO8601", errors=errors)
                 if conn.dialect.name == "sqlite"

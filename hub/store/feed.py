@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import sqlalchemy as sa
 
@@ -19,13 +19,21 @@ Position = tuple[datetime, str, int, int]  # published at, golden id, kind (0 ve
 MAX_VERSION = 2**31 - 1  # above every version number
 
 
+class FeedEvent(TypedDict):
+    """One event of the feed: its position, its kind and its golden_history or id_redirects row."""
+
+    pos: Position
+    event: Literal["version", "retired"]
+    row: dict[str, Any]
+
+
 def _key(*values: Any) -> sa.Tuple:
     """A row value of bound parameters typed like the index columns (time, id[, version])."""
-    types = (sa.DateTime(), GOLDEN_ID, sa.Integer())
+    types: tuple[sa.types.TypeEngine[Any], ...] = (sa.DateTime(), GOLDEN_ID, sa.Integer())
     return sa.tuple_(*(sa.bindparam(None, v, type_=t) for v, t in zip(values, types, strict=False)))
 
 
-def changes(conn: sa.Connection, after: Position | None, limit: int) -> tuple[list[dict[str, Any]], bool]:
+def changes(conn: sa.Connection, after: Position | None, limit: int) -> tuple[list[FeedEvent], bool]:
     """Up to `limit` events after `after` (None: from the first), oldest first; and whether more follow.
     Each side is one row-value range on its index (ix_golden_history_valid_from,
     ix_id_redirects_retired_at), so a page deep into a million-record run costs what the first does."""
@@ -45,10 +53,10 @@ def changes(conn: sa.Connection, after: Position | None, limit: int) -> tuple[li
     retired = conn.execute(q_retired.limit(limit + 1)).mappings()
     events = heapq.merge(
         (
-            {"pos": (v["valid_from"], v["golden_id"], 0, v["version"]), "event": "version", "row": dict(v)}
+            FeedEvent(pos=(v["valid_from"], v["golden_id"], 0, v["version"]), event="version", row=dict(v))
             for v in versions
         ),
-        ({"pos": (x["retired_at"], x["retired_id"], 1, 0), "event": "retired", "row": dict(x)} for x in retired),
+        (FeedEvent(pos=(x["retired_at"], x["retired_id"], 1, 0), event="retired", row=dict(x)) for x in retired),
         key=lambda e: e["pos"],
     )
     out = [e for _, e in zip(range(limit + 1), events, strict=False)]

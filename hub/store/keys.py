@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,14 +23,14 @@ def add_api_key(engine: sa.Engine, key_id: str, name: str, role: str, salt: str,
     return now
 
 
-def api_key_rows(engine: sa.Engine) -> list[sa.Row]:
+def api_key_rows(engine: sa.Engine) -> Sequence[sa.Row[*tuple[Any, ...]]]:
     """Every key, revoked ones too, oldest first."""
     k = api_keys.c
     with engine.connect() as conn:
         return conn.execute(sa.select(api_keys).order_by(k.created_at, k.key_id)).all()
 
 
-def api_key_row(conn: sa.Connection, key_id: str, live: bool = False) -> sa.Row | None:
+def api_key_row(conn: sa.Connection, key_id: str, live: bool = False) -> sa.Row[*tuple[Any, ...]] | None:
     """The key `key_id` (with `live`: unless it is revoked), or None."""
     k = api_keys.c
     stmt = sa.select(api_keys).where(k.key_id == key_id)

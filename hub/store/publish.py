@@ -106,7 +106,9 @@ def publish(
         if review is not None:
             publish_review(conn, run_id, review)
         published = (
-            writes.publish_model(conn, run_id, now, model, prepared.model_plan) if prepared.model_plan else (0, 0)
+            writes.publish_model(conn, run_id, now, model, prepared.model_plan)
+            if model is not None and prepared.model_plan
+            else (0, 0)
         )
         result = prepared.result(run_id, xref_changed, *published)
         _finish_run(conn, run_id, now, counts, result)
@@ -127,7 +129,7 @@ def preview(
 class _Prepared:
     """A run against the read snapshot of the current state: what publish writes."""
 
-    head: sa.Row | None  # the last published run then
+    head: sa.Row[*tuple[Any, ...]] | None  # the last published run then
     golden: pd.DataFrame  # normalized golden records (normalize_golden)
     plan: dict[str, Any]  # diff.plan_golden
     retire: pd.DataFrame  # diff.plan_retire
@@ -135,7 +137,9 @@ class _Prepared:
     model_plan: dict[str, Any] | None
 
     def result(self, run_id: str | None, xref_changed: int, model: int = 0, tf_changed: int = 0) -> PublishResult:
-        count = lambda key: int(self.plan[key].sum())  # noqa: E731
+        def count(key: str) -> int:
+            return int(self.plan[key].sum())
+
         new, changed, lineage = count("new"), count("changed"), count("lineage")
         return PublishResult(
             run_id=run_id,

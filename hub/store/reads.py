@@ -33,9 +33,10 @@ def resolve(conn: sa.Connection, golden_id: str) -> str | None:
     for _ in range(100):  # redirects are kept one hop; the loop only guards against a hand-edited store
         if conn.scalar(sa.select(golden_records.c.golden_id).where(golden_records.c.golden_id == gid)):
             return gid
-        gid = conn.scalar(sa.select(id_redirects.c.surviving_id).where(id_redirects.c.retired_id == gid))
-        if gid is None:
+        survivor = conn.scalar(sa.select(id_redirects.c.surviving_id).where(id_redirects.c.retired_id == gid))
+        if survivor is None:
             return None
+        gid = survivor
     raise RuntimeError(f"id_redirects loop at {golden_id!r}")
 
 
@@ -82,7 +83,7 @@ def history(conn: sa.Connection, golden_id: str) -> list[dict[str, Any]]:
     return [_record(row, golden_id) for row in rows]
 
 
-def _record(row: Mapping[str, Any], asked: str) -> dict[str, Any]:
+def _record(row: sa.RowMapping, asked: str) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if k not in HASH_COLUMNS}
     for key in ("extra", "lineage"):
         out[key] = json.loads(out[key]) if out[key] else {}
@@ -186,4 +187,4 @@ def all_versions(conn: sa.Connection) -> pd.DataFrame:
 
 def version_count(conn: sa.Connection) -> int:
     """How many versions golden_history holds."""
-    return conn.scalar(sa.select(sa.func.count()).select_from(golden_history))
+    return conn.execute(sa.select(sa.func.count()).select_from(golden_history)).scalar_one()

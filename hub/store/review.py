@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pandas as pd
 import sqlalchemy as sa
 
@@ -18,7 +21,7 @@ def review_page(
     descending: bool = True,
     limit: int = 20,
     offset: int = 0,
-) -> tuple[int, list[sa.Row]]:
+) -> tuple[int, Sequence[sa.Row[*tuple[Any, ...]]]]:
     """(total, rows) of the review queue in a probability band, optionally only pairs with a record of
     `source`. Ties in probability are ordered by the pair's ids, so pages are stable."""
     q = review_queue.c
@@ -26,7 +29,7 @@ def review_page(
     if source is not None:
         where.append(sa.or_(q.source_system_l == source, q.source_system_r == source))
     prob = q.match_probability.desc() if descending else q.match_probability.asc()
-    total = conn.scalar(sa.select(sa.func.count()).select_from(review_queue).where(*where))
+    total = conn.execute(sa.select(sa.func.count()).select_from(review_queue).where(*where)).scalar_one()
     stmt = sa.select(review_queue).where(*where).order_by(prob, q.id_l, q.id_r).limit(limit).offset(offset)
     return total, conn.execute(stmt).all()
 
@@ -41,10 +44,10 @@ def publish_review(conn: sa.Connection, run_id: str, review: pd.DataFrame) -> No
 
 
 def queue_size(conn: sa.Connection) -> int:
-    return conn.scalar(sa.select(sa.func.count()).select_from(review_queue))
+    return conn.execute(sa.select(sa.func.count()).select_from(review_queue)).scalar_one()
 
 
-def queued_pair(conn: sa.Connection, id_l: str, id_r: str) -> sa.Row | None:
+def queued_pair(conn: sa.Connection, id_l: str, id_r: str) -> sa.Row[*tuple[Any, ...]] | None:
     """The queue row of the pair (id_l < id_r), or None when it is not queued."""
     q = review_queue.c
     return conn.execute(sa.select(review_queue).where(q.id_l == id_l, q.id_r == id_r)).first()

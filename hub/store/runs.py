@@ -63,7 +63,7 @@ def last_published_run(conn: sa.Connection) -> str | None:
     return head[0] if head else None
 
 
-def last_published(conn: sa.Connection) -> sa.Row | None:
+def last_published(conn: sa.Connection) -> sa.Row[*tuple[Any, ...]] | None:
     """(run_id, finished_at) of the last published run."""
     rl = run_log.c
     stmt = sa.select(rl.run_id, rl.finished_at).where(rl.status == "published")
@@ -78,7 +78,7 @@ def mint_ids(conn: sa.Connection, n: int) -> list[str]:
         return []
     seq = id_sequence.c
     conn.execute(id_sequence.update().where(seq.name == "golden").values(next_value=seq.next_value + n))
-    end = conn.scalar(sa.select(seq.next_value).where(seq.name == "golden"))
+    end = conn.execute(sa.select(seq.next_value).where(seq.name == "golden")).scalar_one()
     return _golden_ids(end - n, n)
 
 
@@ -87,7 +87,8 @@ def peek_ids(conn: sa.Connection, n: int) -> list[str]:
     run, which writes nothing. Never publish them."""
     if n <= 0:
         return []
-    return _golden_ids(conn.scalar(sa.select(id_sequence.c.next_value).where(id_sequence.c.name == "golden")), n)
+    next_value = conn.execute(sa.select(id_sequence.c.next_value).where(id_sequence.c.name == "golden")).scalar_one()
+    return _golden_ids(next_value, n)
 
 
 def _golden_ids(start: int, n: int) -> list[str]:

@@ -19,7 +19,7 @@ STORED_COLUMNS = [*VALUE_COLUMNS, "lineage"]  # what a version stores
 HASH_COLUMNS = {"row_hash", "lineage_hash"}  # internal: never returned by reads
 
 
-class Readable(sa.types.TypeDecorator):
+class Readable(sa.types.TypeDecorator[Any]):
     """A date or timestamp attribute whose unreadable stored value (year 99999 on SQLite, pinned before pins
     were checked) reads as NULL instead of failing every read of its record, its history and the feed."""
 
@@ -47,7 +47,7 @@ class ReadableDateTime(Readable):
     cache_ok = True
 
 
-_SA_TYPES: dict[FieldType, type[sa.types.TypeEngine]] = {
+_SA_TYPES: dict[FieldType, type[sa.types.TypeEngine[Any]]] = {
     FieldType.STRING: sa.Text,
     FieldType.INTEGER: sa.BigInteger,
     FieldType.DOUBLE: sa.Double,
@@ -57,7 +57,7 @@ _SA_TYPES: dict[FieldType, type[sa.types.TypeEngine]] = {
 }
 
 
-def value_columns() -> list[sa.Column]:
+def value_columns() -> list[sa.Column[Any]]:
     """Fresh value columns: attributes, extra, lineage (a Column belongs to one table)."""
     cols = [sa.Column(f.name, _SA_TYPES[f.type]()) for f in ATTRIBUTE_FIELDS]
     return [*cols, sa.Column("extra", sa.Text()), sa.Column("lineage", sa.Text())]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -41,7 +42,7 @@ def name_words(name: str) -> list[str]:
     return [w for w in re.split(r"[\s,]+", name.lower()) if w]
 
 
-def _starts(expr: sa.ColumnElement, prefix: str) -> sa.ColumnElement[bool]:
+def _starts(expr: sa.ColumnElement[Any], prefix: str) -> sa.ColumnElement[bool]:
     """`expr` starts with `prefix`, as a range an index on `expr` answers (open-ended after the last
     character Unicode has, which has no successor)."""
     if ord(prefix[-1]) == sys.maxunicode:
@@ -59,7 +60,9 @@ def _conditions(c: SearchCriteria) -> list[sa.ColumnElement[bool]]:
             out += [_starts(last, words[0][:PREFIX]), _starts(first, words[0][:PREFIX])]
         else:  # a surname prefix (any word, in either order) with a first name starting like another word
             # (initials compared with substr(), which no index serves, so the planner scans the prefix range)
-            initial = lambda e: sa.func.substr(e, 1, 1)  # noqa: E731
+            def initial(e: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
+                return sa.func.substr(e, 1, 1)
+
             for w in words:
                 others = sorted({o[0] for o in words if o != w})
                 out.append(sa.and_(_starts(last, w[:PREFIX]), initial(first).in_(others)))

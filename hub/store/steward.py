@@ -64,7 +64,7 @@ def pinned(conn: sa.Connection, golden_id: str, field: str) -> dict[str, Any] | 
 def unpin(conn: sa.Connection, golden_id: str, field: str) -> bool:
     """Remove the pin of `field` (also one inherited from a merged id); False if there was none."""
     live = resolve(conn, golden_id)
-    return bool(live) and _delete_pins(conn, live, field) > 0
+    return live is not None and _delete_pins(conn, live, field) > 0
 
 
 def _delete_pins(conn: sa.Connection, live: str, field: str) -> int:

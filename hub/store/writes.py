@@ -167,7 +167,7 @@ def retire_ids(conn: sa.Connection, run_id: str, now: datetime, retire: pd.DataF
     stage.drop(conn)
 
 
-def _close_history(conn: sa.Connection, ids: sa.Select, now: datetime) -> None:
+def _close_history(conn: sa.Connection, ids: sa.Select[Any], now: datetime) -> None:
     h = golden_history.c
     conn.execute(golden_history.update().where(h.valid_to.is_(None), h.golden_id.in_(ids)).values(valid_to=now))
 
@@ -216,4 +216,4 @@ def publish_xref(conn: sa.Connection, run_id: str, now: datetime, plan: dict[str
         conn.execute(xref.delete().where(sa.tuple_(c.source_system, c.source_key).in_(sa.select(*stage.c))))
         stage.drop(conn)
     insert_frame(conn, xref, plan["write"].assign(linked_at=now, run_id=run_id))
-    return plan["changed"]
+    return int(plan["changed"])
