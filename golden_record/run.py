@@ -171,7 +171,7 @@ def build(
 ) -> GoldenBuild:
     """Stable ids for the current clusters and survivorship with lineage, in the workspace only:
     the quality gate looks at the result before anything is published. `dry_run`: new ids are
-    provisional (nothing minted) and the build is marked so that only preview_build takes it."""
+    provisional (nothing minted) and the build is marked so that only a dry run's publish_build takes it."""
     say = progress or (lambda _line: None)
     seconds: dict[str, float] = {}
     t = time.perf_counter()
@@ -254,15 +254,29 @@ def publish_build(
     engine: sa.Engine,
     must_link: pd.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
+    dry_run: bool = False,
 ) -> store.PublishResult:
     """Publish what `build` left in the workspace as one store run (one transaction), with the
     review queue (review_candidates) replacing the store's and the match model the pairs were scored
     with (plus the term frequencies its predict used) for match-on-entry.
 
     Refuses a build made before another run was published (its ids were assigned against a state
-    that is no longer current, so build again) and a dry run's build (its ids are provisional)."""
-    counts = _checked_build(ws, engine, dry_run=False)
+    that is no longer current, so build again) and, but in a dry run, a dry run's build (its ids are
+    provisional).
+
+    `dry_run`: returns what it would publish (new, changed, lineage-only, retired, xref changes), from the
+    same diff, writing nothing anywhere: the dry run's publish step. The review queue and the match model
+    are not compared."""
+    counts = _checked_build(ws, engine, dry_run=dry_run)
     redirects = _redirects(ws)
+    if dry_run:
+        would = store.preview(engine, _golden_frame(ws, list(cfg.attributes)), _xref(ws, must_link), redirects)
+        if progress:
+            progress(
+                f"dry run, nothing published: would publish {would.new:,} new, {would.changed:,} changed versions, "
+                f"{would.lineage_updated:,} lineage-only updates, {would.retired:,} retired"
+            )
+        return would
     scored = models.scored_with(ws.con)
     model = models.for_serving(ws.con, scored, STANDARDIZED) if scored else None
     run_id = store.start_run(engine)
@@ -288,27 +302,6 @@ def record_blocked(engine: sa.Engine, why: str) -> str:
     run_id = store.start_run(engine)
     store.fail_run(engine, run_id, f"blocked by the golden-record quality gate: {why}")
     return run_id
-
-
-def preview_build(
-    ws: Workspace,
-    cfg: HubConfig,
-    engine: sa.Engine,
-    must_link: pd.DataFrame | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> store.PublishResult:
-    """What publish_build would publish (new, changed, lineage-only, retired, xref changes), from the
-    same diff, writing nothing anywhere: the dry run's publish step. The review queue and the match
-    model are not compared."""
-    _checked_build(ws, engine, dry_run=True)
-    golden = _golden_frame(ws, list(cfg.attributes))
-    would = store.preview(engine, golden, _xref(ws, must_link), _redirects(ws))
-    if progress:
-        progress(
-            f"dry run, nothing published: would publish {would.new:,} new, {would.changed:,} changed versions, "
-            f"{would.lineage_updated:,} lineage-only updates, {would.retired:,} retired"
-        )
-    return would
 
 
 def build_and_publish(

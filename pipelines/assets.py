@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import expectations
 from connectors import pull_source
 from connectors.writeback import run_to_write, write_back
-from golden_record.run import build, preview_build, publish_build, record_blocked
+from golden_record.run import build, publish_build, record_blocked
 from hub import store
 from hub.catalogue import CLUSTERS, GOLDEN_VALUES, PAIRS, QUARANTINE, REVIEW, STANDARDIZED
 from hub.config import HubConfig
@@ -55,8 +55,7 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
     def _pull(
         context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource
     ) -> dg.MaterializeResult:
-        cfg = hub.config()
-        with workspace.open(cfg) as ws:
+        with workspace.open() as (cfg, ws):
             reconcile = context.run.tags.get(RECONCILE_TAG) == "true"
             result = pull_source(cfg, name, ws, full=hub.full_pull, reconcile=reconcile, progress=context.log.info)
             preview = ws.con.execute(
@@ -104,8 +103,7 @@ def writeback_asset(name: str) -> dg.AssetsDefinition:
         workspace: WorkspaceResource,
         serving_store: ServingStoreResource,
     ) -> dg.MaterializeResult:
-        cfg = hub.config()
-        with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
+        with workspace.open() as (cfg, ws), serving_store.open(cfg) as engine:
             run_id = run_to_write(ws, engine, hub.dry_run)  # None: a dry run's build
             r = write_back(ws, cfg, engine, name, run_id, dry_run=hub.dry_run, progress=context.log.info)
         by_column = r.changes.groupby("column").size().rename("values").reset_index() if len(r.changes) else r.changes
@@ -146,11 +144,8 @@ def standardized_asset(sources: list[str]) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         description="Every staged record, standardized for matching.",
     )
-    def _standardize(
-        context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource
-    ) -> dg.MaterializeResult:
-        cfg = hub.config()
-        with workspace.open(cfg) as ws:
+    def _standardize(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+        with workspace.open() as (_, ws):
             t = time.perf_counter()
             n = matching.standardize_records(ws)
             per_source = ws.con.execute(
@@ -170,11 +165,8 @@ def standardized_asset(sources: list[str]) -> dg.AssetsDefinition:
     kinds={"splink"},
     description="The latest saved Splink model; the first run trains one (`hub model train` makes a new version).",
 )
-def match_model(
-    context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource
-) -> dg.MaterializeResult:
-    cfg = hub.config()
-    with workspace.open(cfg) as ws:
+def match_model(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+    with workspace.open() as (cfg, ws):
         saved, trained = matching.current_model(ws, cfg, progress=context.log.info)
     return dg.MaterializeResult(
         metadata={
@@ -192,11 +184,8 @@ def match_model(
     kinds={"splink", "duckdb"},
     description="Candidate pairs at or above the review threshold, with per-comparison match weights.",
 )
-def scored_pairs(
-    context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource
-) -> dg.MaterializeResult:
-    cfg = hub.config()
-    with workspace.open(cfg) as ws:
+def scored_pairs(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+    with workspace.open() as (cfg, ws):
         saved, _ = matching.current_model(ws, cfg)
         t = time.perf_counter()
         n = matching.score_pairs(ws, cfg, saved)
@@ -222,12 +211,10 @@ def scored_pairs(
 )
 def clusters(
     context: dg.AssetExecutionContext,
-    hub: HubResource,
     workspace: WorkspaceResource,
     serving_store: ServingStoreResource,
 ) -> dg.MaterializeResult:
-    cfg = hub.config()
-    with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
+    with workspace.open() as (cfg, ws), serving_store.open(cfg) as engine:
         must_link, cannot_link = _decisions(engine)
         r = matching.cluster_records(ws, cfg, must_link, cannot_link, progress=context.log.info)
         records = ws.con.execute(f"SELECT count(*) FROM {CLUSTERS}").fetchall()[0][0]
@@ -253,11 +240,8 @@ def clusters(
         "published to the serving store's review_queue with the golden records."
     ),
 )
-def review_queue(
-    hub: HubResource, workspace: WorkspaceResource, serving_store: ServingStoreResource
-) -> dg.MaterializeResult:
-    cfg = hub.config()
-    with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
+def review_queue(workspace: WorkspaceResource, serving_store: ServingStoreResource) -> dg.MaterializeResult:
+    with workspace.open() as (cfg, ws), serving_store.open(cfg) as engine:
         n = matching.review_band(ws, cfg, *_decisions(engine))
         preview = ws.con.execute(
             f"""SELECT unique_id_l, unique_id_r, round(match_probability, 3) AS probability, same_cluster
@@ -282,8 +266,7 @@ def golden_records(
     workspace: WorkspaceResource,
     serving_store: ServingStoreResource,
 ) -> dg.MaterializeResult:
-    cfg = hub.config()
-    with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
+    with workspace.open() as (cfg, ws), serving_store.open(cfg) as engine:
         b = build(ws, cfg, engine, progress=context.log.info, dry_run=hub.dry_run)
         preview = ws.con.execute(
             f"""SELECT golden_id, first_name, last_name, email, city, record_count
@@ -322,12 +305,10 @@ def published_golden(
     workspace: WorkspaceResource,
     serving_store: ServingStoreResource,
 ) -> dg.MaterializeResult:
-    cfg = hub.config()
-    with workspace.open(cfg) as ws, serving_store.open(cfg) as engine:
+    with workspace.open() as (cfg, ws), serving_store.open(cfg) as engine:
         t = time.perf_counter()
         must_link, _ = _decisions(engine)
-        step = preview_build if hub.dry_run else publish_build
-        p = step(ws, cfg, engine, must_link, progress=context.log.info)
+        p = publish_build(ws, cfg, engine, must_link, progress=context.log.info, dry_run=hub.dry_run)
     run = {"run_id": p.run_id} if p.run_id else {}  # a dry run publishes none
     return dg.MaterializeResult(
         metadata={"dry_run": hub.dry_run, **run, **p.counts(), "seconds": round(time.perf_counter() - t, 1)}

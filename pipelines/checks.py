@@ -8,7 +8,7 @@ and write nothing. The run log's record of a blocked publish is the golden_recor
 import dagster as dg
 
 import expectations
-from pipelines.resources import HubResource, WorkspaceResource
+from pipelines.resources import WorkspaceResource
 
 
 def _result(suite: expectations.SuiteResult, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
@@ -33,18 +33,16 @@ def raw_source_check(name: str) -> dg.AssetChecksDefinition:
             "read as missing (field warnings), quarantine share."
         ),
     )
-    def _check(hub: HubResource, workspace: WorkspaceResource) -> dg.AssetCheckResult:
-        cfg = hub.config()
-        with workspace.open(cfg) as ws:
+    def _check(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+        with workspace.open() as (cfg, ws):
             return _result(expectations.check_raw_source(ws, cfg, name), dg.AssetCheckSeverity.WARN)
 
     return _check
 
 
 @dg.asset_check(asset="standardized_records", name="expectations", description="Standardized records look sane.")
-def standardized_check(hub: HubResource, workspace: WorkspaceResource) -> dg.AssetCheckResult:
-    cfg = hub.config()
-    with workspace.open(cfg) as ws:
+def standardized_check(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    with workspace.open() as (_, ws):
         return _result(expectations.check_standardized(ws), dg.AssetCheckSeverity.WARN)
 
 
@@ -57,9 +55,8 @@ def standardized_check(hub: HubResource, workspace: WorkspaceResource) -> dg.Ass
         "no golden record without a source; only valid emails and phones survive."
     ),
 )
-def golden_check(hub: HubResource, workspace: WorkspaceResource) -> dg.AssetCheckResult:
-    cfg = hub.config()
-    with workspace.open(cfg) as ws:
+def golden_check(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    with workspace.open() as (_, ws):
         return _result(expectations.check_golden(ws), dg.AssetCheckSeverity.ERROR)
 
 

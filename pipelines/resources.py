@@ -1,8 +1,8 @@
 """Dagster resources: the hub configuration, the workspace, the serving store and the source systems.
 
-Assets load hub.yaml once per materialization (`hub.config()`) and hand it to the other resources,
-which open what it names only while the asset runs: the DuckDB workspace takes one writer at a
-time, and the sensor must be able to look at the sources beside a running job."""
+Assets and checks load hub.yaml once per materialization (with the workspace: `workspace.open()`) and hand
+it to the other resources, which open what it names only while the asset runs: the DuckDB workspace takes one
+writer at a time, and the sensor must be able to look at the sources beside a running job."""
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -52,10 +52,12 @@ class WorkspaceResource(dg.ConfigurableResource):
             self._held.close()
 
     @contextmanager
-    def open(self, cfg: HubConfig) -> Iterator[Workspace]:
+    def open(self) -> Iterator[tuple[HubConfig, Workspace]]:
+        """hub.yaml, loaded for this step, and the workspace it names."""
+        cfg = self.hub.config()
         ws = Workspace.for_config(cfg)
         try:
-            yield ws
+            yield cfg, ws
         finally:
             ws.close()
 

@@ -11,7 +11,6 @@ import sqlalchemy as sa
 
 from hub.store.bulk import insert_frame, stage_frame
 from hub.store.schema import (
-    GOLDEN_ID,
     RUN_ID,
     STORED_COLUMNS,
     golden_history,
@@ -19,12 +18,16 @@ from hub.store.schema import (
     id_redirects,
     match_model,
     match_term_frequencies,
-    value_columns,
     xref,
 )
 
 if TYPE_CHECKING:
     from hub.store.match_model import MatchModel
+
+
+def _typed_as(table: sa.Table, names: list[str]) -> list[sa.Column]:
+    """Staging columns typed as the store's own, so staged values bind exactly as the rows they become."""
+    return [sa.Column(name, table.c[name].type) for name in names]
 
 
 def publish_golden(conn: sa.Connection, run_id: str, now: datetime, g: pd.DataFrame, plan: dict[str, Any]) -> None:
@@ -41,19 +44,12 @@ def _update_in_place(conn: sa.Connection, rows: pd.DataFrame) -> None:
     """Records whose values did not change: lineage, record_count and hashes of the current row, and the
     lineage of the open history row where it changed (history and current agree). No new version, so
     version, updated_at and run_id stay those of the run that published the values."""
-    cols = ["golden_id", "lineage", "row_hash", "lineage_hash", "record_count", "relineaged"]
+    cols = ["golden_id", "lineage", "row_hash", "lineage_hash", "record_count"]
     stage = stage_frame(
         conn,
         "hub_stage_in_place",
-        [
-            sa.Column("golden_id", GOLDEN_ID),
-            sa.Column("lineage", sa.Text()),
-            sa.Column("row_hash", sa.String(32)),
-            sa.Column("lineage_hash", sa.String(32)),
-            sa.Column("record_count", sa.Integer()),
-            sa.Column("relineaged", sa.Boolean()),
-        ],
-        rows.sort_values("golden_id")[cols],
+        [*_typed_as(golden_records, cols), sa.Column("relineaged", sa.Boolean())],
+        rows.sort_values("golden_id")[[*cols, "relineaged"]],
     )
     s, gr, h = stage.c, golden_records.c, golden_history.c
     conn.execute(
@@ -72,21 +68,12 @@ def _update_in_place(conn: sa.Connection, rows: pd.DataFrame) -> None:
 def _write_versions(conn: sa.Connection, run_id: str, now: datetime, rows: pd.DataFrame) -> None:
     """Stage the new versions (sorted by id: B-tree inserts in key order), close the current history
     rows, replace the current rows, append history — set-based."""
-    stage_cols = ["golden_id", "version", *STORED_COLUMNS, "record_count", "row_hash", "lineage_hash", "changed_fields"]
+    stage_cols = ["golden_id", "version", *STORED_COLUMNS, "record_count", "row_hash", "lineage_hash"]
     stage = stage_frame(
         conn,
         "hub_stage_golden",
-        [
-            sa.Column("golden_id", GOLDEN_ID),
-            sa.Column("version", sa.Integer()),
-            *value_columns(),
-            sa.Column("record_count", sa.Integer()),
-            sa.Column("row_hash", sa.String(32)),
-            sa.Column("lineage_hash", sa.String(32)),
-            sa.Column("changed_fields", sa.Text()),
-            sa.Column("created_at", sa.DateTime()),
-        ],
-        rows.sort_values("golden_id")[stage_cols],
+        [*_typed_as(golden_records, [*stage_cols, "created_at"]), *_typed_as(golden_history, ["changed_fields"])],
+        rows.sort_values("golden_id")[[*stage_cols, "changed_fields"]],
     )
     s = stage.c
     reused = conn.scalar(
@@ -130,17 +117,8 @@ def retire_ids(conn: sa.Connection, run_id: str, now: datetime, retire: pd.DataF
     repointed so every redirect is one hop to a live id."""
     if retire.empty:
         return
-    stage = stage_frame(
-        conn,
-        "hub_stage_redirects",
-        [
-            sa.Column("retired_id", GOLDEN_ID),
-            sa.Column("surviving_id", GOLDEN_ID),
-            sa.Column("retired_into", GOLDEN_ID),
-            sa.Column("reason", sa.String(32)),
-        ],
-        retire[["retired_id", "surviving_id", "retired_into", "reason"]],
-    )
+    cols = ["retired_id", "surviving_id", "retired_into", "reason"]
+    stage = stage_frame(conn, "hub_stage_redirects", _typed_as(id_redirects, cols), retire[cols])
     s = stage.c
     retired_ids = sa.select(s.retired_id)
     _close_history(conn, retired_ids, now)
@@ -172,6 +150,16 @@ def _close_history(conn: sa.Connection, ids: sa.Select[Any], now: datetime) -> N
     conn.execute(golden_history.update().where(h.valid_to.is_(None), h.golden_id.in_(ids)).values(valid_to=now))
 
 
+def _delete_keys(conn: sa.Connection, table: sa.Table, stage_name: str, keys: pd.DataFrame) -> None:
+    """Delete the rows of `table` whose key (the columns of `keys`) is one of `keys`' rows, through a staged set."""
+    if not len(keys):
+        return
+    stage = stage_frame(conn, stage_name, _typed_as(table, list(keys.columns)), keys)
+    key = sa.tuple_(*(table.c[name] for name in keys.columns))
+    conn.execute(table.delete().where(key.in_(sa.select(*stage.c))))
+    stage.drop(conn)
+
+
 def publish_model(
     conn: sa.Connection, run_id: str, now: datetime, model: MatchModel, plan: dict[str, Any]
 ) -> tuple[int, int]:
@@ -191,29 +179,13 @@ def publish_model(
         )
     elif plan["totals"] is not None:
         conn.execute(match_model.update().values(tf_totals=plan["totals"]))
-    t = match_term_frequencies.c
-    if len(plan["delete"]):
-        stage = stage_frame(
-            conn, "hub_stage_tf_keys", [sa.Column("tf_column", sa.String(64)), sa.Column("value", sa.Text())],
-            plan["delete"],
-        )  # fmt: skip
-        conn.execute(match_term_frequencies.delete().where(sa.tuple_(t.tf_column, t.value).in_(sa.select(*stage.c))))
-        stage.drop(conn)
+    _delete_keys(conn, match_term_frequencies, "hub_stage_tf_keys", plan["delete"])
     insert_frame(conn, match_term_frequencies, plan["write"])
     return (model.version if plan["replace"] else 0), plan["changed"]
 
 
 def publish_xref(conn: sa.Connection, run_id: str, now: datetime, plan: dict[str, Any]) -> int:
     """Delete the changed and gone rows, insert the changed and new ones."""
-    c = xref.c
-    if len(plan["delete"]):
-        stage = stage_frame(
-            conn,
-            "hub_stage_xref_keys",
-            [sa.Column("source_system", sa.String(64)), sa.Column("source_key", sa.String(255))],
-            plan["delete"],
-        )
-        conn.execute(xref.delete().where(sa.tuple_(c.source_system, c.source_key).in_(sa.select(*stage.c))))
-        stage.drop(conn)
+    _delete_keys(conn, xref, "hub_stage_xref_keys", plan["delete"])
     insert_frame(conn, xref, plan["write"].assign(linked_at=now, run_id=run_id))
     return int(plan["changed"])
