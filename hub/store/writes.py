@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from hub.store.match_model import MatchModel
 
 
-def _typed_as(table: sa.Table, names: list[str]) -> list[sa.Column]:
+def _typed_as(table: sa.Table, names: list[str]) -> list[sa.Column[Any]]:
     """Staging columns typed as the store's own, so staged values bind exactly as the rows they become."""
     return [sa.Column(name, table.c[name].type) for name in names]
 
