@@ -25,9 +25,8 @@ if TYPE_CHECKING:
     from pipelines.run import PipelineSummary
 
 
-def _lazy(target: str) -> Callable[..., Any]:
-    """`target` ('module:name'), imported when first called and then called with the caller's arguments."""
-    module, name = target.split(":")
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """`module`.`name`, imported when first called and then called with the caller's arguments."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
         return getattr(importlib.import_module(module), name)(*args, **kwargs)
@@ -35,7 +34,7 @@ def _lazy(target: str) -> Callable[..., Any]:
     return call
 
 
-_run_pipeline = _lazy("pipelines.run:run_pipeline")
+_run_pipeline = _lazy("pipelines.run", "run_pipeline")
 
 
 def _run_apply(config_path: str, log_level: str) -> PipelineSummary:
@@ -44,21 +43,21 @@ def _run_apply(config_path: str, log_level: str) -> PipelineSummary:
     return _run_pipeline(config_path, log_level=log_level, job_name=APPLY_JOB)
 
 
-_entry_scorer = _lazy("matching.entry:EntryScorer")
+_entry_scorer = _lazy("matching.entry", "EntryScorer")
 
 STAGES = cli.Stages(
-    init_demo=_lazy("connectors.demo:init_demo"),
-    source_problems=_lazy("connectors.check:source_problems"),
-    matching_plan=_lazy("matching.plan:for_config"),
-    pull_source=_lazy("connectors:pull_source"),
-    train=_lazy("matching.run:train"),
-    model_versions=_lazy("matching.models:versions"),
-    match=_lazy("matching.run:match"),
-    build_and_publish=_lazy("golden_record.run:build_and_publish"),
+    init_demo=_lazy("connectors.demo", "init_demo"),
+    source_problems=_lazy("connectors.check", "source_problems"),
+    matching_plan=_lazy("matching.plan", "for_config"),
+    pull_source=_lazy("connectors", "pull_source"),
+    train=_lazy("matching.run", "train"),
+    model_versions=_lazy("matching.models", "versions"),
+    match=_lazy("matching.run", "match"),
+    build_and_publish=_lazy("golden_record.run", "build_and_publish"),
     run_pipeline=_run_pipeline,
     run_apply=_run_apply,
-    run_to_write=_lazy("connectors.writeback:run_to_write"),
-    write_back=_lazy("connectors.writeback:write_back"),
+    run_to_write=_lazy("connectors.writeback", "run_to_write"),
+    write_back=_lazy("connectors.writeback", "write_back"),
     entry_scorer=_entry_scorer,
 )
 
