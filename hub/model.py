@@ -6,6 +6,7 @@ recorded, because survivorship picks the most recent explicit choice per channel
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -15,6 +16,11 @@ from enum import StrEnum
 EMAIL_PATTERN = r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+"
 
 ENTRY_SYSTEM = "entry"  # source_system of a record posted to match-on-entry (hub.api.match, matching.entry)
+
+# How match-on-entry learns how common a value is, as the run that published the model counted it: given tf column ->
+# the distinct values asked, answers tf column -> (scored records with a value in the column, {value: scored records
+# holding it}), a value no two records share counting as held by one. A column left out gets no TF adjustment.
+TermCounts = Callable[[dict[str, list[str]]], dict[str, tuple[int, dict[str, int]]]]
 
 # The earliest date of birth the hub believes. Ingest reads a date of birth outside [EARLIEST_BIRTH, today]
 # (0001-01-01, 9999-12-31, a year keyed as 2091) as missing, with a field warning: a placeholder or a typo is not a

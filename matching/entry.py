@@ -16,7 +16,7 @@ the pair out, Splink's share of the records elsewhere), so a pair scored here ge
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,20 +24,13 @@ import duckdb
 import pandas as pd
 
 from hub.catalogue import keys_of
-from hub.model import CANONICAL_FIELDS, DUCKDB_TYPES, ENTRY_SYSTEM
+from hub.model import CANONICAL_FIELDS, DUCKDB_TYPES, ENTRY_SYSTEM, TermCounts
 from matching import models
 from matching.backend import DuckDBSplinkBackend, Model, pair_out_tf, tf_levels
 from matching.standardize import standardize
 
 _INPUT, _STANDARDIZED, _LEFT, _RIGHT = "entry_input", "entry_standardized", "entry_new", "entry_candidates"
 _TYPES = {f.name: DUCKDB_TYPES[f.type] for f in CANONICAL_FIELDS}
-
-# tf column -> distinct values asked -> {value: share of the run's standardized records holding it}, a value no two
-# records share counting as held by one; a column left out gets no TF adjustment
-Frequencies = Callable[[dict[str, list[str]]], dict[str, dict[str, float]]]
-# Standardize never leaves a value empty, so no record holds this one: its share is one record's, 1 / n, which gives the
-# count behind every other share (the pair-out rule needs counts, not shares).
-_UNHELD = ""
 
 
 def level_labels(model: Model) -> dict[str, dict[int, str]]:
@@ -77,20 +70,20 @@ class EntryScorer:
         finally:
             self._idle.put(backend)
 
-    def score(self, records: pd.DataFrame, frequencies: Frequencies) -> pd.DataFrame:
+    def score(self, records: pd.DataFrame, counts: TermCounts) -> pd.DataFrame:
         """`records`: source_system, source_key and canonical attributes; one row of source system ENTRY_SYSTEM,
         the others candidates. Returns per candidate: source_key, match_probability, match_weight and
         `explanation` (per comparison: level label, its match weight, the term-frequency part of it),
-        best first. `frequencies` gives the share of the run's standardized records holding each value asked."""
+        best first. `counts` says how many of the run's scored records hold each value asked (hub.model.TermCounts)."""
         with self._borrow() as backend:
-            scored = self._score(backend, records, frequencies)
+            scored = self._score(backend, records, counts)
         scored["source_key"] = keys_of(scored["unique_id_r"])
         explanations = [self._explain(row) for row in scored.to_dict("records")]
         scored["explanation"] = pd.Series(explanations, index=scored.index, dtype=object)
         keep = ["source_key", "match_probability", "match_weight", "explanation"]
         return scored.sort_values(["match_probability", "source_key"], ascending=[False, True], ignore_index=True)[keep]
 
-    def _score(self, backend: DuckDBSplinkBackend, records: pd.DataFrame, frequencies: Frequencies) -> pd.DataFrame:
+    def _score(self, backend: DuckDBSplinkBackend, records: pd.DataFrame, counts: TermCounts) -> pd.DataFrame:
         con = backend.con
         typed = ", ".join(f"CAST({c} AS {_TYPES[c]}) AS {c}" for c in records.columns)
         con.register("_entry", records)
@@ -101,14 +94,11 @@ class EntryScorer:
             f"SELECT '{c}' AS tf_column, {c} AS value FROM {_STANDARDIZED} WHERE {c} IS NOT NULL"
             for c in self.tf_columns
         )
-        asked: dict[str, list[str]] = {c: [_UNHELD] for c in self.tf_columns}
+        asked: dict[str, list[str]] = {c: [] for c in self.tf_columns}
         for column, value in con.execute(distinct).fetchall():
             asked[column].append(value)
-        counts = []
-        for column, shares in frequencies(asked).items():
-            n = round(1 / shares.pop(_UNHELD))
-            counts += [(column, value, round(share * n), n) for value, share in shares.items()]
-        frame = pd.DataFrame(counts, columns=["tf_column", "value", "c", "n"]).astype({"c": "float64", "n": "float64"})
+        rows = [(col, value, held, n) for col, (n, values) in counts(asked).items() for value, held in values.items()]
+        frame = pd.DataFrame(rows, columns=["tf_column", "value", "c", "n"]).astype({"c": "float64", "n": "float64"})
         con.register("_counts", frame)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _tf AS SELECT tf_column, value, {self._tf_sql} AS tf FROM _counts")
         joins = " ".join(

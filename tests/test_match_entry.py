@@ -10,7 +10,7 @@ import pytest
 from connectors import pull_source
 from connectors.demo import init_demo
 from hub import store
-from hub.api.match import _frequencies
+from hub.api.match import term_counts
 from hub.catalogue import STANDARDIZED
 from hub.config import load_config
 from hub.model import CANONICAL_FIELDS, ENTRY_SYSTEM
@@ -65,11 +65,11 @@ def test_a_pair_scored_on_entry_gets_the_match_weight_of_the_run(run, serving):
     scorer = EntryScorer(saved.model)
     scored = []
     with serving.connect() as conn:
-        frequencies = _frequencies(conn, store.published_model(conn).tf_totals)
+        counts = term_counts(conn, store.published_model(conn).tf_totals)
         for left, pairs in batch.groupby("unique_id_l"):
             new = records.loc[[left]].assign(source_system=ENTRY_SYSTEM, source_key="new")
             candidates = records.loc[pairs.unique_id_r].assign(source_system="run", source_key=pairs.unique_id_r.values)
-            entry = scorer.score(pd.concat([new, candidates], ignore_index=True), frequencies)
+            entry = scorer.score(pd.concat([new, candidates], ignore_index=True), counts)
             scored.append(entry.assign(unique_id_l=left).rename(columns={"source_key": "unique_id_r"}))
     both = batch.merge(pd.concat(scored), on=["unique_id_l", "unique_id_r"], suffixes=("_run", "_entry"))
     assert len(both) == len(batch) > 100

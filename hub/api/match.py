@@ -27,7 +27,7 @@ from hub.api import search
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.schemas import MatchCandidate, MatchIn, MatchPage
-from hub.model import EMAIL_PATTERN, ENTRY_SYSTEM
+from hub.model import EMAIL_PATTERN, ENTRY_SYSTEM, TermCounts
 
 MAX_PER_CRITERION = 500
 MAX_SCORED = 100
@@ -36,15 +36,11 @@ LOOKUP_FIELDS = ("first_name", "last_name", "email", "phone", "postal_code")
 _EMAIL = re.compile(EMAIL_PATTERN)
 
 
-# tf column -> distinct values asked -> {value: term frequency}; a column left out gets no TF adjustment
-Frequencies = Callable[[dict[str, list[str]]], dict[str, dict[str, float]]]
-
-
 class EntryScoring(Protocol):
     """What scores posted records with one saved model (matching.entry.EntryScorer); the app's factory makes one
     from the parsed model JSON. Called from several request threads at once."""
 
-    def score(self, records: pd.DataFrame, frequencies: Frequencies) -> pd.DataFrame:
+    def score(self, records: pd.DataFrame, counts: TermCounts) -> pd.DataFrame:
         """`records`: source_system, source_key and canonical attributes; one row of source system ENTRY_SYSTEM,
         the others candidates. Per candidate: source_key, match_probability, match_weight, explanation; best
         first."""
@@ -93,14 +89,14 @@ def _criteria(record: dict[str, Any]) -> store.SearchCriteria:
     return criteria
 
 
-def _frequencies(conn: sa.Connection, totals: dict[str, int]) -> Frequencies:
-    """Term frequency of a value = scored records holding it / scored records with a value in the column;
-    a value not in match_term_frequencies is held by at most one, so it counts as one."""
+def term_counts(conn: sa.Connection, totals: dict[str, int]) -> TermCounts:
+    """Counts from the published model's match_term_frequencies (the values two or more scored records share) and
+    its totals; a value not listed is held by at most one record, so it counts as one."""
 
-    def lookup(asked: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    def lookup(asked: dict[str, list[str]]) -> dict[str, tuple[int, dict[str, int]]]:
         shared = store.shared_values(conn, asked)
         return {
-            col: {v: shared.get((col, v), 1) / totals[col] for v in values}
+            col: (totals[col], {v: shared.get((col, v), 1) for v in values})
             for col, values in asked.items()
             if totals.get(col)
         }
@@ -142,7 +138,7 @@ def post_match(
             ],
             ignore_index=True,
         )
-        scored = scorer.score(records, _frequencies(conn, published.tf_totals)) if len(found) else None
+        scored = scorer.score(records, term_counts(conn, published.tf_totals)) if len(found) else None
     results = []
     if scored is not None:
         values = found.set_index("golden_id")
