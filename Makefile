@@ -39,7 +39,7 @@ demo: install
 # built once; TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 # Style and types: mypy checks every package ([tool.mypy] in pyproject.toml; strict on the core modules).
 lint: install
