@@ -39,6 +39,10 @@ U_RANGE = (1e-9, 1 - 1e-9)  # u probabilities outside this are estimation artefa
 PRIOR_PAIRS_FLOOR = 1e-3  # pairs scored below this probability add nothing to the expected number of matches
 PRIOR_SAMPLE_RECORDS = 200_000  # the prior is estimated on a random sample of this many records beyond it
 U_KEPT = 0.1  # discount_matches keeps at least this share of a sampled u: the prior it subtracts by is an estimate
+# term_frequency_sql keeps at least this share of a value's count. Where records average a duplicate or more, a value
+# only the pair holds (one person's two records) leaves the pair-out count at or below zero, so this floor alone sets
+# its weight: it stands for the chance that a person not in the data holds the value too.
+TF_KEPT = 0.03
 
 
 class TrainingError(HubError):
@@ -112,7 +116,7 @@ def term_frequency_sql(records_table: str, column: str, m: float, prior: float) 
     value's share of the records (c / n). A value held by few records is mostly held by one person's duplicates,
     so that share is mostly the pair's own match: another record holds it with chance (c - 1) / (n - 1), of which
     prior * m is that record being the same person. tf = ((c - 1) / (n - 1) - prior * m) / (1 - prior), at least
-    U_KEPT of c / n (the prior and m are estimates); for a common value it is the share Splink counts."""
+    TF_KEPT of c / n (the prior and m are estimates); for a common value it is the share Splink counts."""
     return f"""SELECT {column}, {pair_out_tf("c", "n", m, prior)} AS tf_{column}
                FROM (SELECT {column}, count(*)::DOUBLE AS c, sum(count(*)) OVER ()::DOUBLE AS n
                      FROM {records_table} WHERE {column} IS NOT NULL GROUP BY {column})"""
@@ -122,7 +126,7 @@ def pair_out_tf(c: str, n: str, m: float, prior: float) -> str:
     """The SQL of term_frequency_sql's rule over the DOUBLE expressions `c` (records holding the value) and `n`
     (records holding a value): match-on-entry weighs a value with the very expression predict does."""
     share = f"(({c} - 1) / greatest({n} - 1, 1) - {prior!r} * {m!r}) / (1 - {prior!r})"
-    return f"greatest({U_KEPT} * {c} / {n}, {share})"
+    return f"greatest({TF_KEPT} * {c} / {n}, {share})"
 
 
 def _reason(exc: Exception) -> str:

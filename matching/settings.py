@@ -11,7 +11,9 @@ Why these comparisons:
   disagreement, so the part both have is its own level (without a term-frequency adjustment: Splink weighs a value's
   frequency against the level's u, and this level's u is also the chance that a name part is missing);
 - emails compare exactly (address, or username at another provider, term-frequency adjusted) and never fuzzily:
-  addresses derived from one name are alike for different people;
+  addresses derived from one name are alike for different people; for the same reason a user name at another
+  provider that holds the surname (john.smith@ one, john.smith@ another) is no evidence either way: namesakes share
+  it, so it would count the name a second time;
 - dates of birth tolerate one keying slip (one character, or day and month swapped) before falling to the same
   month or year;
 - the address is one block (house number, street, postcode), so a move costs one comparison, not three; postcodes
@@ -60,6 +62,7 @@ class ComparisonSpec:
     description: str
     key_columns: tuple[str, ...]  # the comparison is made when any of these is filled; null when all are
     levels: tuple[Level, ...]
+    neutral: str | None = None  # pairs for which the comparison is no evidence either way: scored as the null level
 
     def level_names(self) -> tuple[str, ...]:
         return tuple(lvl.name for lvl in self.levels)
@@ -128,6 +131,8 @@ COMPARISONS: dict[str, ComparisonSpec] = {
                 Level("same_user", "same user name", _both("email_user_std", "email_user_std"), ("email_std",),
                       tf_column="email_user_std"),
             ),
+            neutral=f"email_std_l <> email_std_r AND {_both('email_user_std', 'email_user_std')} "
+                    f"AND contains(email_user_std_l, {_LAST}_l)",
         ),
         ComparisonSpec(
             "phone",
@@ -282,6 +287,8 @@ def comparison(spec: ComparisonSpec, levels: tuple[str, ...], term_frequencies: 
     """The Splink comparison of `spec` with the named `levels` (in the spec's order), a null level over its key
     columns and an else level."""
     null = " AND ".join(f"({c}_l IS NULL OR {c}_r IS NULL)" for c in spec.key_columns)
+    if spec.neutral:
+        null = f"({null}) OR ({spec.neutral})"
     built: list[ComparisonLevelCreator | dict[str, Any]] = [cll.CustomLevel(null).configure(is_null_level=True)]
     for level in spec.levels:
         if level.name not in levels:

@@ -15,8 +15,8 @@ from connectors import pull_source
 from connectors.demo import init_demo
 from hub.config import ConfigError, load_config
 from hub.workspace import Workspace
-from matching import models, plan
-from matching.backend import U_KEPT, discount_matches, regularize, term_frequency_sql
+from matching import models, plan, settings
+from matching.backend import TF_KEPT, U_KEPT, discount_matches, regularize, term_frequency_sql
 from matching.run import match
 from matching.settings import COMPARISONS
 from pipelines.entry import main
@@ -237,6 +237,28 @@ def test_an_address_line_written_on_the_other_line_is_its_own_level():
     assert _level("address_line2", left, {**right, "address_line1_std": "mann pl", "address_line2_std": "x"}) == "else"
 
 
+def test_an_email_user_name_holding_the_surname_at_another_provider_is_no_evidence():
+    """Namesakes share john.smith@ at different providers: scored as the null level, not as the name again."""
+    levels = (
+        settings.comparison(COMPARISONS["email"], COMPARISONS["email"].level_names(), True)
+        .get_comparison("duckdb")
+        .comparison_levels
+    )
+    null = next(lvl.sql_condition for lvl in levels if lvl.is_null_level)
+
+    def neutral(left: tuple[str, str, str], right: tuple[str, str, str]) -> bool:
+        cols = ("email_std", "email_user_std", "last_name_std")
+        sides = (("l", left), ("r", right))
+        row = ", ".join(f"{v!r} AS {c}_{side}" for side, vals in sides for c, v in zip(cols, vals, strict=True))
+        return bool(duckdb.sql(f"SELECT coalesce({null}, false) FROM (SELECT {row})").fetchall()[0][0])
+
+    smith = ("johnsmith@gmail.com", "johnsmith", "smith")
+    assert neutral(smith, ("johnsmith@yahoo.com", "johnsmith", "smith"))
+    assert not neutral(smith, smith)  # the same address is still evidence
+    assert not neutral(("jsx77@gmail.com", "jsx77", "smith"), ("jsx77@yahoo.com", "jsx77", "smith"))
+    assert not neutral(smith, ("jane.doe@yahoo.com", "janedoe", "smith"))
+
+
 def check_pair_out_term_frequencies(ws: Workspace, model: dict) -> None:
     """Predict scores an exact name with the pair-out lookup (term_frequency_sql), not Splink's own count."""
     name = next(c for c in model["comparisons"] if c["output_column_name"] == "name")
@@ -260,7 +282,7 @@ def test_term_frequencies_leave_the_pair_out():
     con = duckdb.connect()
     names = ["durr"] * 2 + ["smith"] * 200 + [f"name{i}" for i in range(798)]
     con.execute("CREATE TABLE r AS SELECT unnest(?) AS last_name_std", [names])
-    prior, m = 1e-3, 0.9
+    prior, m = 2e-3, 0.9
     tf = dict(con.execute(term_frequency_sql("r", "last_name_std", m, prior)).fetchall())
-    assert tf["durr"] == pytest.approx(U_KEPT * 2 / 1000)  # (1/999 - 0.0009) / 0.999 is below the floor
+    assert tf["durr"] == pytest.approx(TF_KEPT * 2 / 1000)  # (1/999 - 0.0018) / 0.998 is below zero: the floor
     assert tf["smith"] == pytest.approx((199 / 999 - prior * m) / (1 - prior))
