@@ -7,37 +7,26 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from connectors import pull_source
-from connectors.demo import init_demo
 from hub import store
 from hub.api.match import term_counts
 from hub.catalogue import STANDARDIZED
-from hub.config import load_config
 from hub.model import CANONICAL_FIELDS, ENTRY_SYSTEM
-from hub.workspace import Workspace
 from matching import models
 from matching.backend import DuckDBSplinkBackend
 from matching.entry import EntryScorer
-from matching.run import match
+from tests.test_matching import matched  # noqa: F401 (fixture)
 from tests.test_store import golden, links, person
 
 FIELDS = [f.name for f in CANONICAL_FIELDS if f.name not in ("source_system", "source_key")]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A small demo matched once, with every pair its blocking rules compare scored (any probability)."""
-    directory = tmp_path_factory.mktemp("demo")
-    init_demo(directory, customers=600, seed=11)
-    cfg = load_config(directory / "hub.yaml")
-    ws = Workspace.for_config(cfg)
-    for name in cfg.sources:
-        pull_source(cfg, name, ws)
-    match(ws, cfg)
+def run(matched):  # noqa: F811 (the fixture imported above)
+    """test_matching's small demo matched once, with every pair its blocking rules compare scored (any probability)."""
+    ws = matched[0]
     saved = models.scored_with(ws.con)
     DuckDBSplinkBackend(ws.con).predict(STANDARDIZED, saved.model, 0.0, "every_pair")
-    yield ws, saved
-    ws.close()
+    return ws, saved
 
 
 @pytest.fixture
