@@ -20,6 +20,7 @@ import pandas as pd
 from connectors.transforms import SHOWN, as_text, map_rows, to_canonical, to_source, values_equal
 from hub.config import HubConfig, SourceConfig
 from hub.errors import HubError
+from hub.subjects.suppress import Suppression
 
 GOLDEN_ID = "golden_id"
 
@@ -123,6 +124,7 @@ class Stream:
     pulled_at: pd.Timestamp = field(default_factory=lambda: pd.Timestamp.now(tz="UTC").tz_localize(None))
     rows_read: int = 0
     future: int = 0
+    erased: int = 0  # rows of erased people (the suppression list): skipped before staging, stored nowhere
 
     def __iter__(self) -> Iterator[PullBatch]:
         conn, src, ceiling = self.connector, self.connector.src, cursor_ceiling(self.connector.cfg, self.pulled_at)
@@ -141,6 +143,10 @@ class Stream:
                 seen = records["source_key"].map(boundary) == records["source_version"]
                 keep = (ts > cursor) | ((ts == cursor) & ~seen.fillna(False)) | reasons.notna()
                 raw, records, reasons = raw[keep], records[keep], reasons[keep]
+            if conn.suppression is not None:
+                gone = conn.suppression.erased(conn.name, records)
+                self.erased += int(gone.sum())
+                raw, records, reasons = raw[~gone], records[~gone], reasons[~gone]
             good = reasons.isna()
             recs = records[good].copy()
             recs["pulled_at"] = self.pulled_at
@@ -199,6 +205,7 @@ class Connector(ABC):
 
     def __init__(self, name: str, src: SourceConfig, cfg: HubConfig):
         self.name, self.src, self.cfg = name, src, cfg
+        self.suppression: Suppression | None = None  # a pull sets it: rows of erased people to skip
 
     # -- backend primitives ---------------------------------------------------------------
     @abstractmethod

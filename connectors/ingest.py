@@ -13,7 +13,8 @@ from connectors.files import FileConnector
 from connectors.sql import SqlConnector
 from hub import faults
 from hub.config import HubConfig
-from hub.workspace import Workspace
+from hub.subjects.suppress import Suppression
+from hub.workspace import SOURCE_KEYS, Workspace
 
 
 def open_connector(name: str, cfg: HubConfig) -> Connector:
@@ -38,6 +39,7 @@ class PullResult:
     future: int = 0  # rows stamped after now + pull.cursor_tolerance_seconds: staged, the cursor not moved by them
     behind_cursor: int = 0  # rows an incremental cursor missed, found by reconciliation and staged or quarantined
     deleted: int = 0  # keys gone from the source: they left staging and quarantine
+    erased: int = 0  # rows of erased people skipped ("erased subject"): neither staged nor quarantined
 
     @property
     def rows_per_second(self) -> float:
@@ -63,6 +65,7 @@ def pull_source(
     """
     started = time.perf_counter()
     connector = open_connector(name, cfg)
+    connector.suppression = Suppression.load(cfg)
     state = None if full else ws.get_state(name)
     if state and pd.Timestamp(state["cursor"]) > cursor_ceiling(cfg, _now()):  # saved before cursors had a ceiling
         if progress:
@@ -71,9 +74,11 @@ def pull_source(
     mode = "full" if not state else ("reconcile" if reconcile or _reconcile_due(cfg, state) else "incremental")
     stream = connector.stream(state, full=mode != "incremental")
     cursor = pd.Timestamp(state["cursor"]) if state else None
-    records = quarantined = warned = behind = read_by_key = future_by_key = 0
+    records = quarantined = warned = behind = read_by_key = future_by_key = erased_by_key = 0
     with ws.transaction():
         ws.load_source_keys(connector.key_chunks())
+        if connector.suppression is not None:  # erased people's keys are not missed rows to read again
+            connector.suppression.drop_keys(ws.con, name, SOURCE_KEYS)
         deleted = ws.drop_deleted(name)
         if mode == "full":
             ws.clear_source(name)
@@ -98,7 +103,7 @@ def pull_source(
                 quarantined += len(batch.quarantined)
                 warned += batch.warnings.index.nunique()
             behind += len(missed)
-            read_by_key, future_by_key = by_key.rows_read, by_key.future
+            read_by_key, future_by_key, erased_by_key = by_key.rows_read, by_key.future, by_key.erased
         shared = ws.quarantine_shared_keys(name, cfg.sources[name].primary_key)
         if stream.state is not None:
             # an incremental pull has a saved state; the others reconciled just now
@@ -124,6 +129,7 @@ def pull_source(
         future,
         behind,
         deleted,
+        stream.erased + erased_by_key,
     )
 
 

@@ -48,9 +48,10 @@ from connectors.styles import Style, raw_formats, with_formats
 from connectors.transforms import to_canonical
 from connectors.writeback_plan import EVIDENCE_AT, GID, HASH, ORIGINAL, Plan, PlanError, public
 from hub import echoes, faults, store
-from hub.catalogue import GOLDEN_BUILD, STAGED, WRITEBACK_STATE
+from hub.catalogue import GOLDEN_BUILD, STAGED, WRITEBACK_STATE, split_record_id
 from hub.config import HubConfig
 from hub.errors import HubError
+from hub.store import subjects as subject_rows
 from hub.workspace import Workspace
 
 BATCH_ROWS = 20_000  # rows per push call: one source transaction each
@@ -77,6 +78,7 @@ class WritebackResult:
     conflicted: int = 0  # in a golden record that most likely joins two people: nothing but the golden id written
     ambiguous: int = 0  # the key matches several source rows (duplicate, or equal under the collation): not written
     recovered: int = 0  # rows an interrupted write-back committed, audited and read back now (connectors/journal.py)
+    restricted: int = 0  # rows of people whose processing is restricted (`hub subject restrict`): not written
     styles: dict[str, Style] = field(default_factory=dict)  # how the source writes its values (connectors/styles.py)
     seconds: float = 0.0
 
@@ -150,6 +152,13 @@ def _plan(ws: Workspace, cfg: HubConfig, source: str) -> Plan:
         raise WritebackError(str(exc)) from None
 
 
+def _restricted_keys(engine: sa.Engine, source: str) -> list[str]:
+    """Keys of `source` whose processing a data subject restricted (`hub subject restrict`)."""
+    with engine.connect() as conn:
+        held = subject_rows.restricted(conn)
+    return [split_record_id(r)[1] for r in held["record_id"] if split_record_id(r)[0] == source]
+
+
 # ------------------------------------------------------------------------------------------------ push
 
 
@@ -178,6 +187,11 @@ def write_back(
     planned = _plan(ws, cfg, source)
     planned.styles.update(formats)
     plan, stale = planned.rows, planned.stale
+    held = _restricted_keys(engine, source)
+    restricted = int(plan["source_key"].isin(held).sum())
+    if restricted:  # a data subject's restriction: their records are kept, not processed
+        plan = plan[~plan["source_key"].isin(held)]
+        say(f"{source}: {restricted:,} rows of people whose processing is restricted are not written")
     if planned.styles:
         say(f"{source} style: " + "; ".join(s.describe() for s in planned.styles.values()))
     if planned.address_kept:
@@ -227,6 +241,7 @@ def write_back(
         conflicted=planned.conflicted,
         ambiguous=count("ambiguous"),
         recovered=recovered,
+        restricted=restricted,
         styles=planned.styles,
         seconds=time.perf_counter() - started,
     )

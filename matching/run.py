@@ -108,8 +108,11 @@ def cluster_records(
     must_link: pd.DataFrame | None = None,
     cannot_link: pd.DataFrame | None = None,
     progress: Callable[[str], None] | None = None,
+    frozen: pd.DataFrame | None = None,
 ) -> ClusterResult:
-    """clusters from the auto-match pairs plus steward decisions."""
+    """clusters from the auto-match pairs plus steward decisions. `frozen` (record_id, golden_id: the records of
+    people whose processing is restricted, hub.store.subjects.restricted) keeps each such group one cluster of
+    exactly its records: no pair joins it to another record, no pair splits it."""
     say = progress or (lambda _line: None)
     if not ws.has_table(PAIRS):
         raise NotReady("no scored pairs in the workspace yet: run the whole pipeline first (hub run)")
@@ -121,6 +124,8 @@ def cluster_records(
     must_link, cannot_link = (
         _current(d, ids, kind, say) for d, kind in ((must_link, "match"), (cannot_link, "not a match"))
     )
+    if frozen is not None and len(frozen):
+        edges, must_link = _freeze(edges, must_link, frozen, ids)
     clusters = cluster(ids, edges, must_link, cannot_link)
     # As an Arrow table DuckDB reads the ids without a pandas scan, and counts the clusters in parallel: together
     # half the time of storing and counting through pandas at 1M records.
@@ -141,6 +146,7 @@ def match(
     cannot_link: pd.DataFrame | None = None,
     backend: MatcherBackend | None = None,
     progress: Callable[[str], None] | None = None,
+    frozen: pd.DataFrame | None = None,
 ) -> MatchResult:
     """Standardize, score with the latest model (training one first if there is none), cluster, and
     pick the review band. The Dagster assets run the same steps one asset each."""
@@ -163,7 +169,7 @@ def match(
     say(f"scored {scored:,} pairs at or above {cfg.matching.review_threshold} with model v{saved.version}")
 
     t = time.perf_counter()
-    clustered = cluster_records(ws, cfg, must_link, cannot_link, say)
+    clustered = cluster_records(ws, cfg, must_link, cannot_link, say, frozen)
     seconds["cluster"] = time.perf_counter() - t
 
     review = review_band(ws, cfg, must_link, cannot_link)
@@ -178,6 +184,25 @@ def match(
         multi_record_clusters=clustered.multi_record_clusters,
         seconds=seconds,
     )
+
+
+def _freeze(
+    edges: pd.DataFrame, must_link: pd.DataFrame | None, frozen: pd.DataFrame, ids: pd.Series
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Edges and "match" decisions without those that cross the edge of a frozen group, and a chain of "match"
+    pairs holding each group together (its records still present only)."""
+    present = frozen[frozen["record_id"].isin(ids[ids.isin(frozen["record_id"])])]
+    group = present.set_index("record_id")["golden_id"]
+
+    def inside(pairs: pd.DataFrame) -> pd.Series:
+        gl, gr = pairs["id_l"].map(group), pairs["id_r"].map(group)
+        return (gl.isna() & gr.isna()) | (gl == gr).fillna(False)
+
+    edges = edges[inside(edges)]
+    must = must_link[inside(must_link)] if must_link is not None and len(must_link) else None
+    first = present.groupby("golden_id")["record_id"].transform("min")
+    chain = pd.DataFrame({"id_l": first, "id_r": present["record_id"]})[first != present["record_id"]]
+    return edges, pd.concat([f for f in (must, chain) if f is not None], ignore_index=True)[["id_l", "id_r"]]
 
 
 def _current(decisions: pd.DataFrame | None, ids: pd.Series, kind: str, say: Callable[[str], None]):

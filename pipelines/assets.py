@@ -7,6 +7,9 @@ serving store, so assets pass nothing in memory and any one can be re-materializ
 
 A dry run (HubResource.dry_run) writes nothing anywhere but the workspace: golden ids are provisional,
 published_golden reports what it would publish, and write-back reports what it would write.
+
+Dagster keeps every run's metadata and log lines in its own storage, out of reach of `hub subject erase`: they hold
+counts and names of columns, fields and reasons, never a person's values or source keys.
 """
 
 import time
@@ -20,12 +23,13 @@ from connectors import pull_source
 from connectors.writeback import run_to_write, write_back
 from golden_record.run import build, publish_build, record_blocked
 from hub import store
-from hub.catalogue import CLUSTERS, GOLDEN_VALUES, PAIRS, QUARANTINE, REVIEW, STANDARDIZED
+from hub.catalogue import CLUSTERS, GOLDEN_VALUES, PAIRS, REVIEW, STANDARDIZED
 from hub.config import HubConfig
+from hub.store.subjects import restricted
 from matching import run as matching
+from pipelines.checks import without_examples
 from pipelines.resources import HubResource, ServingStoreResource, WorkspaceResource
 
-PREVIEW_ROWS = 10
 # A run tagged `hub/reconcile: true` (`hub run --reconcile`, or the launchpad's tags in the Dagster UI) compares every
 # source row's values with staging, not just the keys. A tag rather than resource config: giving the hub resource any
 # config at launch replaces all of it, hub.yaml's path included.
@@ -58,9 +62,7 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
         with workspace.open() as (cfg, ws):
             reconcile = context.run.tags.get(RECONCILE_TAG) == "true"
             result = pull_source(cfg, name, ws, full=hub.full_pull, reconcile=reconcile, progress=context.log.info)
-            preview = ws.con.execute(
-                f"SELECT source_key, reason FROM {QUARANTINE} WHERE source_system = ? LIMIT {PREVIEW_ROWS}", [name]
-            ).df()
+            by_reason = ws.quarantine_reasons(name)
             by_field = ws.warning_counts(name)
         return dg.MaterializeResult(
             metadata={
@@ -72,12 +74,13 @@ def source_asset(name: str, kind: str) -> dg.AssetsDefinition:
                 "rows_future_stamped": result.future,
                 "rows_behind_cursor": result.behind_cursor,
                 "rows_deleted": result.deleted,
+                "rows_erased_subject": result.erased,
                 "rows_sharing_a_key": result.shared_keys,
                 "staged_total": result.staged_total,
                 "quarantined_total": result.quarantined_total,
                 "warned_total": result.warned_total,
                 "rows_per_second": round(result.rows_per_second),
-                "quarantine_preview": _md(preview),
+                "quarantine_by_problem": _md(by_reason),
                 "field_warnings": _md(by_field),
             }
         )
@@ -120,20 +123,14 @@ def writeback_asset(name: str) -> dg.AssetsDefinition:
                 "address_kept": r.address_kept,
                 "conflicted": r.conflicted,
                 "ambiguous": r.ambiguous,
-                "ambiguous_keys": ", ".join(_ambiguous_keys(r.conflict_rows)),
                 "recovered": r.recovered,
+                "restricted": r.restricted,
                 "style": dg.MetadataValue.md("\n".join(f"- {s.describe()}" for s in r.styles.values()) or "_none_"),
                 "values_by_column": _md(by_column),
-                "changes_preview": _md(r.changes.head(PREVIEW_ROWS)),
             }
         )
 
     return _write
-
-
-def _ambiguous_keys(skipped: pd.DataFrame) -> list[str]:
-    """The first keys write-back left alone because they match several source rows, to name in the summary."""
-    return skipped.loc[skipped["status"] == "ambiguous", "source_key"].astype(str).head(PREVIEW_ROWS).tolist()
 
 
 def standardized_asset(sources: list[str]) -> dg.AssetsDefinition:
@@ -216,7 +213,9 @@ def clusters(
 ) -> dg.MaterializeResult:
     with workspace.open() as (cfg, ws), serving_store.open(cfg) as engine:
         must_link, cannot_link = _decisions(engine)
-        r = matching.cluster_records(ws, cfg, must_link, cannot_link, progress=context.log.info)
+        with engine.connect() as conn:
+            frozen = restricted(conn)
+        r = matching.cluster_records(ws, cfg, must_link, cannot_link, progress=context.log.info, frozen=frozen)
         records = ws.con.execute(f"SELECT count(*) FROM {CLUSTERS}").fetchall()[0][0]
     return dg.MaterializeResult(
         metadata={
@@ -243,11 +242,12 @@ def clusters(
 def review_queue(workspace: WorkspaceResource, serving_store: ServingStoreResource) -> dg.MaterializeResult:
     with workspace.open() as (cfg, ws), serving_store.open(cfg) as engine:
         n = matching.review_band(ws, cfg, *_decisions(engine))
-        preview = ws.con.execute(
-            f"""SELECT unique_id_l, unique_id_r, round(match_probability, 3) AS probability, same_cluster
-                FROM {REVIEW} LIMIT {PREVIEW_ROWS}"""
+        by_band = ws.con.execute(
+            f"""SELECT round(floor(match_probability * 10) / 10, 1) AS probability_from, count(*) AS pairs,
+                       count(*) FILTER (WHERE same_cluster) AS in_one_cluster
+                FROM {REVIEW} GROUP BY ALL ORDER BY 1 DESC"""
         ).df()
-    return dg.MaterializeResult(metadata={"queue_size": n, "top_candidates": _md(preview)})
+    return dg.MaterializeResult(metadata={"queue_size": n, "pairs_by_probability": _md(by_band)})
 
 
 @dg.asset(
@@ -268,15 +268,14 @@ def golden_records(
 ) -> dg.MaterializeResult:
     with workspace.open() as (cfg, ws), serving_store.open(cfg) as engine:
         b = build(ws, cfg, engine, progress=context.log.info, dry_run=hub.dry_run)
-        preview = ws.con.execute(
-            f"""SELECT golden_id, first_name, last_name, email, city, record_count
-                FROM {GOLDEN_VALUES} LIMIT {PREVIEW_ROWS}"""
+        by_size = ws.con.execute(
+            f"SELECT record_count AS records, count(*) AS golden_records FROM {GOLDEN_VALUES} GROUP BY ALL ORDER BY 1"
         ).df()
         # The gate's blocking check (pipelines/checks.py) stops publish; its record in the run log is written here,
         # since a check writes nothing. Both run the same suite over the same tables, so they agree.
         gate = expectations.check_golden(ws)
         if not gate.success:
-            context.log.error(f"publish and write-back blocked: {gate.summary()}")
+            context.log.error(f"publish and write-back blocked: {without_examples(gate).summary()}")
             if not hub.dry_run:  # a dry run writes nothing into the serving store, not even this
                 record_blocked(engine, gate.summary())
     return dg.MaterializeResult(
@@ -285,7 +284,7 @@ def golden_records(
             **b.counts(),
             "kept": b.kept,
             "seconds": {k: round(v, 1) for k, v in b.seconds.items()},
-            "preview": _md(preview),
+            "golden_records_by_size": _md(by_size),
         }
     )
 

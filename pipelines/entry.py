@@ -59,6 +59,7 @@ STAGES = cli.Stages(
     run_to_write=_lazy("connectors.writeback", "run_to_write"),
     write_back=_lazy("connectors.writeback", "write_back"),
     entry_scorer=_entry_scorer,
+    erase_in_source=_lazy("connectors.erasure", "erase_in_source"),
 )
 
 
@@ -73,7 +74,9 @@ def create_app(cfg: HubConfig, engine_: sa.Engine | None = None, config_path: st
     from hub.api import create_app
 
     run_apply = partial(_run_apply, config_path, "WARNING") if config_path else None
-    return create_app(cfg, engine_, entry_scorer=_entry_scorer, run_apply=run_apply)
+    return create_app(
+        cfg, engine_, entry_scorer=_entry_scorer, run_apply=run_apply, erase_in_source=STAGES.erase_in_source
+    )
 
 
 if __name__ == "__main__":

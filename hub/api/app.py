@@ -25,7 +25,7 @@ from hub.runs import RunSummary
 
 DESCRIPTION = """Golden customer records of the customer data hub, read from its serving store.
 
-Every endpoint but `/v1/health` needs an API key (`hub apikey create --role reader|steward|admin`),
+Every endpoint but `/v1/health` needs an API key (`hub apikey create --role reader|steward|privacy|admin`),
 sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. No or a bad key: 401; a role too low: 403;
 too many failed key checks from one address or for one key id: 429 with Retry-After.
 Errors carry `detail` (and for 422, `message` naming the field)."""

@@ -205,7 +205,7 @@ class ChangePage(BaseModel):
 class ApiKeyOut(BaseModel):
     key_id: str
     name: str
-    role: Literal["reader", "steward", "admin"]
+    role: Literal["reader", "steward", "privacy", "admin"]
     created_at: datetime
     revoked_at: datetime | None
 
@@ -217,7 +217,7 @@ class NewApiKey(ApiKeyOut):
 class NewApiKeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Text = Field(min_length=1, max_length=255, examples=["billing-sync"])
-    role: Literal["reader", "steward", "admin"]
+    role: Literal["reader", "steward", "privacy", "admin"]
 
 
 class Health(BaseModel):

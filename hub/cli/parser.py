@@ -9,6 +9,7 @@ from hub.cli.serving import cmd_apikey_create, cmd_apikey_list, cmd_apikey_revok
 from hub.cli.setup import cmd_config_check, cmd_demo_init
 from hub.cli.steps import cmd_golden, cmd_match, cmd_model_list, cmd_model_train, cmd_pull, cmd_run, cmd_writeback
 from hub.cli.steward import cmd_export, cmd_review_apply, cmd_review_decide, cmd_review_list
+from hub.cli.subjects import add_parsers as add_subject_parsers
 
 DEFAULT_CONFIG = "hub.yaml"
 
@@ -123,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     apikey = sub.add_parser("apikey", help="REST API keys").add_subparsers(dest="apikey_command", required=True)
     create = apikey.add_parser("create", parents=[config_arg], help="create a key and print it (once)")
     create.add_argument("--name", required=True, help="who or what uses the key")
-    create.add_argument("--role", required=True, choices=["reader", "steward", "admin"])
+    create.add_argument("--role", required=True, choices=["reader", "steward", "privacy", "admin"])
     create.set_defaults(func=cmd_apikey_create)
     keys = apikey.add_parser("list", parents=[config_arg], help="list keys (ids, names, roles; never the keys)")
     keys.set_defaults(func=cmd_apikey_list)
@@ -132,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     revoke.add_argument("key_id")
     revoke.set_defaults(func=cmd_apikey_revoke)
+
+    add_subject_parsers(sub, config_arg)
 
     model = sub.add_parser("model", help="the match model").add_subparsers(dest="model_command", required=True)
     train = model.add_parser("train", parents=[config_arg], help="train a new model version on the pulled records")

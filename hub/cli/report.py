@@ -33,12 +33,13 @@ def run_summary(r: RunSummary) -> str:
         [s, r.value(f"raw_{s}", "mode", "-"), r.value(f"raw_{s}", "rows_read", 0),
          r.value(f"raw_{s}", "rows_quarantined", 0), r.value(f"raw_{s}", "rows_with_warnings", 0),
          r.value(f"raw_{s}", "rows_future_stamped", 0), r.value(f"raw_{s}", "rows_behind_cursor", 0),
-         r.value(f"raw_{s}", "rows_deleted", 0), r.value(f"raw_{s}", "staged_total", 0),
+         r.value(f"raw_{s}", "rows_deleted", 0), r.value(f"raw_{s}", "rows_erased_subject", 0),
+         r.value(f"raw_{s}", "staged_total", 0),
          r.value(f"raw_{s}", "quarantined_total", 0), r.value(f"raw_{s}", "warned_total", 0)]
         for s in r.sources
     ]  # fmt: skip
     heads = ["source", "pull", "read", "quarantined", "with warnings", "future-stamped", "behind cursor", "deleted",
-             "staged total", "quarantined total", "warnings total"]  # fmt: skip
+             "erased subject", "staged total", "quarantined total", "warnings total"]  # fmt: skip
     lines += [table(heads, pulls), ""]
     lines += [golden_table(r), ""]
     writes = [
@@ -55,13 +56,13 @@ def run_summary(r: RunSummary) -> str:
     lines += [table(heads, writes), ""]
     for s in r.sources:
         if r.value(f"writeback_{s}", "ambiguous"):
-            keys = r.value(f"writeback_{s}", "ambiguous_keys")
             lines += [f"{s}: {r.value(f'writeback_{s}', 'ambiguous'):,} rows not written, their key matches several "
-                      f"source rows (batch rolled back or duplicate key): {keys}", ""]  # fmt: skip
-    if dry:
+                      "source rows (batch rolled back or duplicate key)", ""]  # fmt: skip
+    if dry:  # counts only: Dagster keeps metadata, and metadata never holds a person's values
         for s in r.sources:
-            preview = r.value(f"writeback_{s}", "changes_preview")
-            lines += [f"{s}: first changes that would be written", str(preview), ""]
+            by_column = r.value(f"writeback_{s}", "values_by_column")
+            lines += [f"{s}: values that would be written, by column (`hub writeback --dry-run` shows them)",
+                      str(by_column), ""]  # fmt: skip
     lines += outcome(r, "publish and write-back")
     return "\n".join(lines)
 

@@ -40,8 +40,9 @@ class Stages:
     train: Callable[..., Any]
     # (workspace connection) -> [(version, trained at, records)], oldest first.
     model_versions: Callable[[Any], list[tuple[int, Any, int]]]
-    # (ws, cfg, must_link, cannot_link, *, progress) -> the match counts: records, model_version, trained, pairs_scored,
-    # auto_pairs, review_candidates, clusters, multi_record_clusters, seconds ({step: seconds}).
+    # (ws, cfg, must_link, cannot_link, *, progress, frozen: restricted records) -> the match counts: records,
+    # model_version, trained, pairs_scored, auto_pairs, review_candidates, clusters, multi_record_clusters, seconds
+    # ({step: seconds}).
     match: Callable[..., Any]
     # (ws, cfg, engine, must_link, *, progress) -> the build and its publish: run_id, golden_records, minted,
     # merged_away, published ({new, changed, lineage_updated, unchanged, xref_changed}), seconds.
@@ -56,3 +57,6 @@ class Stages:
     write_back: Callable[..., Any]
     # (a published match model, parsed) -> what scores records posted to match-on-entry (`hub serve`).
     entry_scorer: Callable[[dict[str, Any]], EntryScoring]
+    # (cfg, source name, keys as staged) -> the source's erasure action run for those rows (`hub subject erase`):
+    # an object with as_dict() -> source, action, rows, changed, task (keys left for a person to erase).
+    erase_in_source: Callable[[HubConfig, str, list[str]], Any]

@@ -37,6 +37,7 @@ def cmd_pull(args: argparse.Namespace, stages: Stages) -> int:
             r.future,
             r.behind_cursor,
             r.deleted,
+            r.erased,
             r.staged_total,
             r.quarantined_total,
             r.warned_total,
@@ -57,6 +58,7 @@ def cmd_pull(args: argparse.Namespace, stages: Stages) -> int:
                 "future-stamped",
                 "behind cursor",
                 "deleted",
+                "erased subject",
                 "staged total",
                 "quarantine total",
                 "warnings total",
@@ -96,11 +98,13 @@ def cmd_model_list(args: argparse.Namespace, stages: Stages) -> int:
 
 def cmd_match(args: argparse.Namespace, stages: Stages) -> int:
     from hub import store
+    from hub.store.subjects import restricted
 
     with workspace(args) as (cfg, ws):
         with store.opened(cfg.serving_store) as engine, engine.connect() as conn:
             must_link, cannot_link = store.decisions(conn)
-        r = stages.match(ws, cfg, must_link, cannot_link, progress=progress)
+            frozen = restricted(conn)
+        r = stages.match(ws, cfg, must_link, cannot_link, progress=progress, frozen=frozen)
     m = cfg.matching
     print(table(
         ["records", "model", "pairs scored", f"auto-merge pairs (>= {m.auto_match_threshold})",

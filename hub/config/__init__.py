@@ -11,6 +11,7 @@ sources       `sources:`: location, column mappings and transforms, what write-b
 matching      `matching:`: thresholds and the comparisons, blocking and training of the match plan
 survivorship  `survivorship:`: the rules that decide each golden value
 running       `pipeline:`, `pull:`, `writeback:` and `api:`: how the hub runs
+subjects      `subjects:` and a source's `erasure:`: data-subject requests
 document      HubConfig: the whole file
 checks        the cross-field rules pydantic cannot see one model at a time
 load          reading, validating and resolving a hub.yaml
@@ -44,6 +45,7 @@ from hub.config.sources import (
     default_transform,
     split_table,
 )
+from hub.config.subjects import SUPPRESS_KINDS, ErasureAction, SubjectsConfig
 from hub.config.survivorship import ADDRESS_BLOCK, DEFAULT_RULES, RULES, Rule, SurvivorshipConfig
 
 __all__ = [
@@ -59,6 +61,7 @@ __all__ = [
     "NAME_FIELDS",
     "POLICIES",
     "RULES",
+    "SUPPRESS_KINDS",
     "TRANSFORMS",
     "TRANSFORM_OPTIONS",
     "TYPE_TRANSFORMS",
@@ -67,6 +70,7 @@ __all__ = [
     "BlockingRule",
     "ComparisonConfig",
     "ConfigError",
+    "ErasureAction",
     "FieldMapping",
     "GoldenIdTarget",
     "HubConfig",
@@ -77,6 +81,7 @@ __all__ = [
     "PullConfig",
     "Rule",
     "SourceConfig",
+    "SubjectsConfig",
     "SurvivorshipConfig",
     "TrainingConfig",
     "Transform",

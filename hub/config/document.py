@@ -10,6 +10,7 @@ from hub.config.base import Strict
 from hub.config.matching import MatchingConfig
 from hub.config.running import ApiConfig, PipelineConfig, PullConfig, WritebackConfig
 from hub.config.sources import DEFAULT_POLICY, FieldMapping, SourceConfig, default_transform
+from hub.config.subjects import SubjectsConfig
 from hub.config.survivorship import ADDRESS_BLOCK, SurvivorshipConfig
 from hub.model import ATTRIBUTE_NAMES, ATTRIBUTE_TYPES, CONSENT_FIELDS, FieldType
 
@@ -25,6 +26,7 @@ class HubConfig(Strict):
     pull: PullConfig = PullConfig()
     writeback: WritebackConfig = WritebackConfig()
     api: ApiConfig = ApiConfig()
+    subjects: SubjectsConfig = SubjectsConfig()
     sources: dict[str, SourceConfig]
 
     @field_validator("sources")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, get_args
 from pydantic import field_validator, model_validator
 
 from hub.config.base import Strict
+from hub.config.subjects import ErasureAction
 from hub.model import CONSENT_FIELDS, FieldType
 
 # Which options each transform takes; anything else is a config error.
@@ -244,6 +245,7 @@ class SourceConfig(Strict):
     accepts: list[str] = []
     policy: dict[str, Policy] = {}  # per accepted field (or `address`): overrides writeback.policy
     golden_id: GoldenIdTarget | None = None
+    erasure: ErasureAction = ErasureAction()  # what `hub subject erase` does here
 
     @field_validator("fields", mode="before")
     @classmethod
@@ -295,6 +297,13 @@ class SourceConfig(Strict):
                 raise ValueError("'url'/'table' are for 'sql' sources (so is 'query'); a 'file' source uses 'path'")
             if self.golden_id and self.golden_id.table:
                 raise ValueError("a 'file' source can write the golden id to a column of its harmonized file only")
+        if self.erasure.action != "task" and (self.kind != "sql" or self.query is not None):
+            raise ValueError(
+                f"erasure action '{self.erasure.action}' writes to a table: a file or query source takes 'task'"
+            )
+        for f in self.erasure.fields or []:
+            if f not in self.fields or self.fields[f].column is None:
+                raise ValueError(f"erasure.fields: '{f}' is not a field mapped from one column of this source")
         return self
 
     @property

@@ -171,7 +171,7 @@ api_keys = sa.Table(  # REST API keys (hub.api.keys): only a salted hash of the 
     metadata,
     sa.Column("key_id", sa.String(32), primary_key=True),
     sa.Column("name", sa.String(255), nullable=False),
-    sa.Column("role", sa.String(16), nullable=False),  # reader | steward | admin
+    sa.Column("role", sa.String(16), nullable=False),  # reader | steward | privacy | admin
     sa.Column("salt", sa.String(64), nullable=False),
     sa.Column("key_hash", sa.String(64), nullable=False),
     sa.Column("created_at", sa.DateTime(), nullable=False),
@@ -224,6 +224,35 @@ match_term_frequencies = sa.Table(  # per tf column, the values two or more of t
     sa.Column("tf_column", sa.String(64), primary_key=True),
     sa.Column("value", sa.Text(), primary_key=True),
     sa.Column("golden_records", sa.Integer(), nullable=False),  # records holding it (the name predates that)
+)
+subject_requests = sa.Table(  # migration 0008: every data-subject request, without a value of the person
+    "subject_requests",
+    metadata,
+    sa.Column("request_id", sa.String(32), primary_key=True),
+    sa.Column("action", sa.String(16), nullable=False),  # show | export | rectify | erase | restrict | lift
+    sa.Column("subject", sa.String(80), nullable=True),  # a golden id, or 'hmac:' + a keyed hash of a source key
+    sa.Column("requested_by", sa.String(255), nullable=False),  # 'key:<id>', or 'cli:<os user>'
+    sa.Column("received_at", sa.DateTime(), nullable=False, index=True),
+    sa.Column("due_at", sa.DateTime(), nullable=False),
+    sa.Column("finished_at", sa.DateTime(), nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),  # received | done | partial | failed | not_found
+    sa.Column("detail", sa.Text(), nullable=True),  # JSON: counts, field names, source actions; no values
+)
+subject_suppressions = sa.Table(  # keyed hashes of an erased person's identifiers: later pulls skip such rows
+    "subject_suppressions",
+    metadata,
+    sa.Column("hash", sa.String(64), primary_key=True),  # HMAC-SHA256 hex of '<kind>:<normalized value>'
+    sa.Column("kind", sa.String(16), nullable=False),  # source_key | email | phone | name_dob
+    sa.Column("request_id", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+)
+subject_restrictions = sa.Table(  # the source records of people whose processing is restricted
+    "subject_restrictions",
+    metadata,
+    sa.Column("record_id", RECORD_ID, primary_key=True),
+    sa.Column("golden_id", GOLDEN_ID, nullable=False, index=True),
+    sa.Column("request_id", sa.String(32), nullable=False),
+    sa.Column("restricted_at", sa.DateTime(), nullable=False),
 )
 REVIEW_COLUMNS = [c.name for c in review_queue.c if c.name != "run_id"]
 DECISIONS = ("match", "not_match")

@@ -1,0 +1,69 @@
+"""Erasure in a source system: the action a source's `erasure:` block declares, run for one person's rows by
+primary key (`hub subject erase` calls it through the composition root).
+
+- `null_fields`: every column of the chosen mapped fields (default: all mapped from one column) set to NULL;
+- `statement`: the configured statement, once per row, with its key as :source_key;
+- `flag`: one column set to one value;
+- `task` (the default): nothing is written; the report names the rows for a person to erase by hand.
+The hub never deletes a source row of its own accord; a statement may, because someone wrote it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from connectors.sql import SqlConnector
+from hub import reach
+from hub.config import HubConfig
+from hub.errors import HubError
+
+
+class SourceErasureFailed(HubError):
+    """A source refused its erasure action; nothing of the hub's own stores was erased yet."""
+
+
+@dataclass
+class SourceErasure:
+    source: str
+    action: str
+    rows: int  # rows of the person in the source, by key
+    changed: int  # rows the action changed (0 for a task)
+    task: list[str] = field(default_factory=list)  # for a task: the keys a person must erase by hand
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def erase_in_source(cfg: HubConfig, name: str, keys: list[str]) -> SourceErasure:
+    """Run `sources.<name>.erasure` for the rows with `keys` (as staged), in one transaction."""
+    src = cfg.sources[name]
+    action = src.erasure
+    if action.action == "task" or not keys:
+        return SourceErasure(name, action.action, len(keys), 0, sorted(keys) if action.action == "task" else [])
+    connector = SqlConnector(name, src, cfg)
+    table = connector.table
+    assert isinstance(table, sa.Table)  # SourceConfig: only a table source takes another action than 'task'
+    key_col = table.c[src.primary_key]
+    params = connector._key_params(keys)
+    try:
+        with connector.engine.begin() as conn:
+            if action.action == "statement":
+                assert action.sql is not None
+                result = conn.execute(sa.text(action.sql), [{"source_key": p} for p in params])
+            elif action.action == "flag":
+                assert action.column is not None
+                result = conn.execute(sa.update(table).where(key_col.in_(params)).values({action.column: action.value}))
+            else:
+                fields = action.fields or [f for f, m in src.fields.items() if m.column is not None]
+                columns = sorted({c for f in fields for c in src.fields[f].columns} - {src.primary_key})
+                result = conn.execute(sa.update(table).where(key_col.in_(params)).values(dict.fromkeys(columns)))
+            changed = int(result.rowcount or 0) if result.rowcount is not None and result.rowcount >= 0 else 0
+    except sa.exc.DBAPIError as exc:
+        raise SourceErasureFailed(
+            f"sources.{name}.erasure: the source refused action '{action.action}': {reach.one_line(exc)}"
+        ) from None
+    finally:
+        connector.engine.dispose()
+    return SourceErasure(name, action.action, len(keys), changed)
