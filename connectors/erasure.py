@@ -1,7 +1,7 @@
 """Erasure in a source system: the action a source's `erasure:` block declares, run for one person's rows by
 primary key (`hub subject erase` calls it through the composition root).
 
-- `null_fields`: every column of the chosen mapped fields (default: all mapped from one column) set to NULL;
+- `null_fields`: the columns of the chosen mapped fields (default: the personal ones, names to postcode) set to NULL;
 - `statement`: the configured statement, once per row, with its key as :source_key;
 - `flag`: one column set to one value;
 - `task` (the default): nothing is written; the report names the rows for a person to erase by hand.
@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from connectors.sql import SqlConnector
 from hub import reach
 from hub.config import HubConfig
+from hub.config.subjects import PERSONAL_FIELDS
 from hub.errors import HubError
 
 
@@ -56,7 +57,7 @@ def erase_in_source(cfg: HubConfig, name: str, keys: list[str]) -> SourceErasure
                 assert action.column is not None
                 result = conn.execute(sa.update(table).where(key_col.in_(params)).values({action.column: action.value}))
             else:
-                fields = action.fields or [f for f, m in src.fields.items() if m.column is not None]
+                fields = action.fields or [f for f in PERSONAL_FIELDS if f in src.fields and src.fields[f].column]
                 columns = sorted({c for f in fields for c in src.fields[f].columns} - {src.primary_key})
                 result = conn.execute(sa.update(table).where(key_col.in_(params)).values(dict.fromkeys(columns)))
             changed = int(result.rowcount or 0) if result.rowcount is not None and result.rowcount >= 0 else 0

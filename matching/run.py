@@ -125,7 +125,7 @@ def cluster_records(
         _current(d, ids, kind, say) for d, kind in ((must_link, "match"), (cannot_link, "not a match"))
     )
     if frozen is not None and len(frozen):
-        edges, must_link = _freeze(edges, must_link, frozen, ids)
+        edges, must_link, cannot_link = _freeze(edges, must_link, cannot_link, frozen, ids)
     clusters = cluster(ids, edges, must_link, cannot_link)
     # As an Arrow table DuckDB reads the ids without a pandas scan, and counts the clusters in parallel: together
     # half the time of storing and counting through pandas at 1M records.
@@ -187,10 +187,15 @@ def match(
 
 
 def _freeze(
-    edges: pd.DataFrame, must_link: pd.DataFrame | None, frozen: pd.DataFrame, ids: pd.Series
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Edges and "match" decisions without those that cross the edge of a frozen group, and a chain of "match"
-    pairs holding each group together (its records still present only)."""
+    edges: pd.DataFrame,
+    must_link: pd.DataFrame | None,
+    cannot_link: pd.DataFrame | None,
+    frozen: pd.DataFrame,
+    ids: pd.Series,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Edges and "match" decisions without those that cross the edge of a frozen group, plus a chain of "match"
+    pairs holding each group together (its records still present only); "not a match" decisions inside a group
+    wait until it is released."""
     present = frozen[frozen["record_id"].isin(ids[ids.isin(frozen["record_id"])])]
     group = present.set_index("record_id")["golden_id"]
 
@@ -202,7 +207,11 @@ def _freeze(
     must = must_link[inside(must_link)] if must_link is not None and len(must_link) else None
     first = present.groupby("golden_id")["record_id"].transform("min")
     chain = pd.DataFrame({"id_l": first, "id_r": present["record_id"]})[first != present["record_id"]]
-    return edges, pd.concat([f for f in (must, chain) if f is not None], ignore_index=True)[["id_l", "id_r"]]
+    if cannot_link is not None and len(cannot_link):
+        gl, gr = cannot_link["id_l"].map(group), cannot_link["id_r"].map(group)
+        cannot_link = cannot_link[~(gl == gr).fillna(False)]
+    must_link = pd.concat([f for f in (must, chain) if f is not None], ignore_index=True)[["id_l", "id_r"]]
+    return edges, must_link, cannot_link
 
 
 def _current(decisions: pd.DataFrame | None, ids: pd.Series, kind: str, say: Callable[[str], None]):

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
 from hub import store
-from hub.api import access_log, admin, apply, changes, export, golden, match, review, search, ui
+from hub.api import access_log, admin, apply, changes, export, golden, match, review, search, subjects, ui
 from hub.api.apply import DecisionApplier
 from hub.api.auth import engine
 from hub.api.errors import store_busy, validation_error
@@ -37,11 +37,13 @@ def create_app(
     *,
     entry_scorer: Callable[[dict[str, Any]], EntryScoring],
     run_apply: Callable[[], RunSummary] | None = None,
+    erase_in_source: Callable[[HubConfig, str, list[str]], Any] | None = None,
 ) -> FastAPI:
     """The API over `cfg.serving_store` (migrated on open), or over `engine_` when given (left open).
-    `entry_scorer` makes match-on-entry's scorer from a published model (hub.api.match); with `run_apply` (one
-    run of the apply_decisions job for `cfg`'s hub.yaml) steward actions can reach golden records at once
-    (hub.api.apply). Both come from the layers above hub/: pipelines/entry.py passes the real ones."""
+        `entry_scorer` makes match-on-entry's scorer from a published model (hub.api.match); with `run_apply` (one
+        run of the apply_decisions job for `cfg`'s hub.yaml) steward actions can reach golden records at once
+        (hub.api.apply); with `erase_in_source` (a source's erasure action, connectors.erasure) the privacy role can
+    erase (hub.api.subjects). They come from the layers above hub/: pipelines/entry.py passes the real ones."""
     own = engine_ is None
     db = engine_ if engine_ is not None else store.open_store(cfg.serving_store)
     applier = DecisionApplier(run_apply, cfg.pipeline.apply_decisions) if run_apply else None
@@ -59,6 +61,7 @@ def create_app(
     # work on a machine without internet access.
     app = FastAPIOffline(title="Customer Data Hub", version="1", description=DESCRIPTION, lifespan=lifespan)
     app.state.engine, app.state.config, app.state.applier = db, cfg, applier
+    app.state.erase_in_source = erase_in_source
     app.state.phone_region = search.default_region([s.default_region for s in cfg.sources.values()])
     app.state.match_scorers = match.Scorers(entry_scorer)
     app.state.throttle = Throttle(cfg.api.max_failures, cfg.api.failure_window_seconds)
@@ -66,7 +69,7 @@ def create_app(
     # Starlette types a handler as taking any Exception, though it only passes the class it is registered for.
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(sa.exc.OperationalError, store_busy)  # type: ignore[arg-type]
-    for module in (golden, search, changes, export, match, review, apply, admin, ui):
+    for module in (golden, search, changes, export, match, review, apply, subjects, admin, ui):
         app.include_router(module.router)
 
     @app.get("/v1/health", summary="Liveness and the last published run (no key needed)", tags=["health"])

@@ -14,6 +14,9 @@ from hub.config.base import Strict
 SUPPRESS_KINDS = ("source_key", "email", "phone", "name_dob")
 SuppressKind = Literal["source_key", "email", "phone", "name_dob"]
 ERASURE_ACTIONS = ("task", "null_fields", "statement", "flag")
+# What `null_fields` nulls when its `fields` are not given: the fields that identify a person (of those mapped).
+PERSONAL_FIELDS = ("first_name", "last_name", "date_of_birth", "email", "phone", "address_line1", "address_line2",
+                   "city", "region", "postal_code")  # fmt: skip
 
 
 class SubjectsConfig(Strict):
@@ -23,7 +26,7 @@ class SubjectsConfig(Strict):
 
     key_file: Path | None = None
     due_days: int = Field(30, ge=1)
-    suppress_by: list[SuppressKind] = list(SUPPRESS_KINDS)
+    suppress_by: list[SuppressKind] = ["source_key", "email", "phone", "name_dob"]
 
     @model_validator(mode="after")
     def _some_kind(self) -> SubjectsConfig:
@@ -34,9 +37,9 @@ class SubjectsConfig(Strict):
 
 class ErasureAction(Strict):
     """What erasing a person does in one source, by primary key: `task` (the default) only reports the rows for a
-    person to erase; `null_fields` sets the mapped columns of `fields` (default: every mapped field) to NULL;
-    `statement` runs `sql`, a parameterized statement taking `:source_key`, once per row; `flag` sets `column` to
-    `value`. The hub never deletes a source row unless a statement says so."""
+    person to erase; `null_fields` sets the mapped columns of `fields` (default: the personal fields mapped,
+    PERSONAL_FIELDS) to NULL; `statement` runs `sql`, a parameterized statement taking `:source_key`, once per
+    row; `flag` sets `column` to `value`. The hub never deletes a source row unless a statement says so."""
 
     action: Literal["task", "null_fields", "statement", "flag"] = "task"
     fields: list[str] | None = None

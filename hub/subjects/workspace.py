@@ -70,7 +70,8 @@ def term_counts(ws: Workspace, records: Sequence[str], tf_columns: Sequence[str]
 def erase(ws: Workspace, records: Sequence[str], golden_ids: Sequence[str]) -> dict[str, int]:
     """Delete the person's rows from every workspace table (one transaction), drop Splink's leftover tables and take
     their keys out of the saved pull cursors. Returns rows deleted per table (and the Splink tables dropped)."""
-    con, done = ws.con, {}
+    con = ws.con
+    done: dict[str, int] = {}
     tables = con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND schema_name = 'main' ORDER BY 1"
     ).fetchall()

@@ -1,0 +1,459 @@
+"""Data-subject requests end to end on a small demo: erasure leaves no trace in any hub-owned file or table (serving
+store, workspace, Dagster's storage), runs each source's erasure action and keeps the person out of later pulls;
+show and export hold the person's records; restriction stops matching and write-back until lifted; rectification
+wins and is written back; the request log holds no personal data; only the privacy role may ask."""
+
+from __future__ import annotations
+
+import functools
+import io
+import json
+import shutil
+import sqlite3
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+import yaml
+from fastapi.testclient import TestClient
+
+from connectors.demo import init_demo
+from hub import store
+from hub.api import keys
+from hub.config import ConfigError, load_config
+from hub.subjects.keyed import hmac_hex, hmac_sql
+from pipelines.entry import create_app, main
+from pipelines.run import PipelineSummary, run_pipeline
+from tests.test_pipeline_fresh import _copy_table
+
+pytestmark = pytest.mark.slow
+
+SYSTEMS = ("billing", "web", "app", "crm")
+KEY = "a-privacy-key-for-tests"
+CUSTOMERS = 80
+
+
+def _configure(folder: Path, **sources: dict) -> Path:
+    """The demo's hub.yaml with a privacy key file and erasure actions: null_fields in billing, a flag in crm."""
+    config = folder / "hub.yaml"
+    raw = yaml.safe_load(config.read_text())
+    raw["subjects"] = {"key_file": "privacy.key"}
+    raw["sources"]["billing"]["erasure"] = {"action": "null_fields"}
+    raw["sources"]["crm"]["erasure"] = {"action": "flag", "column": "LeadSource", "value": "ERASED"}
+    for name, update in sources.items():
+        raw["sources"][name] |= update
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    (folder / "privacy.key").write_text(KEY + "\n")
+    return config
+
+
+def _run(config: Path, **kwargs) -> PipelineSummary:
+    """A run recorded in the demo's own Dagster instance (hub.yaml's pipeline.dagster_home), which the scans read."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("DAGSTER_HOME", raising=False)
+        r = run_pipeline(str(config), log_level="WARNING", **kwargs)
+    assert r.success, r.errors
+    return r
+
+
+@functools.cache
+def _built(folder: Path) -> Path:
+    init_demo(folder, customers=CUSTOMERS, seed=21)
+    _run(_configure(folder))
+    return folder
+
+
+@pytest.fixture
+def demo(tmp_path_factory, tmp_path) -> Path:
+    """A copy of the demo after its first run (built once per test process)."""
+    built = _built(tmp_path_factory.getbasetemp() / "subjects-built")
+    shutil.copytree(built, tmp_path / "demo")
+    return tmp_path / "demo"
+
+
+# ------------------------------------------------------------------------------------------- the person
+
+
+@dataclass
+class Person:
+    golden_id: str
+    records: list[str]  # record ids
+    emails: set[str]
+    phones: set[str]  # E.164
+    names: set[tuple[str, str]]  # (last name, birth date ISO)
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        return [tuple(r.split(":", 1)) for r in self.records]  # type: ignore[misc]
+
+    def key_of(self, system: str) -> str:
+        return next(k for s, k in self.keys if s == system)
+
+
+def person(config: Path, systems: tuple[str, ...] = ("billing", "crm")) -> Person:
+    """A golden record with records in `systems` and two more, whose e-mail, phone and name with birth date no
+    other golden record's members hold (so a trace found is theirs)."""
+    cfg = load_config(config)
+    con = duckdb.connect(str(cfg.workspace), read_only=True)
+    try:
+        members = con.execute(
+            """SELECT m.golden_id, m.record_id, lower(s.email) AS email, s.phone, lower(s.last_name) AS last_name,
+                      strftime(s.date_of_birth, '%Y-%m-%d') AS dob, s.source_system
+               FROM golden_members m JOIN staged_records s ON m.record_id = s.source_system || ':' || s.source_key"""
+        ).df()
+    finally:
+        con.close()
+    for gid, rows in members.groupby("golden_id"):
+        if len(rows) < 3 or not set(systems) <= set(rows["source_system"]) or rows["dob"].isna().any():
+            continue
+        others = members[members["golden_id"] != gid]
+        names = set(zip(rows["last_name"].dropna(), rows["dob"].dropna(), strict=False))
+        shared = (
+            others["email"].isin(rows["email"].dropna()).any()
+            or others["phone"].isin(rows["phone"].dropna()).any()
+            or others["last_name"].isin({n for n, _ in names}).any()
+        )
+        if not shared and rows["email"].notna().all() and rows["phone"].notna().all():
+            return Person(str(gid), sorted(rows["record_id"]), set(rows["email"]), set(rows["phone"]), names)
+    raise AssertionError("no person in the demo fits")
+
+
+# ------------------------------------------------------------------------------------------- the scan
+
+
+def _hit(text: str, p: Person) -> str | None:
+    low = text.lower()
+    for e in p.emails:
+        if e in low:
+            return e
+    for ph in p.phones:
+        if ph[-9:] in low:  # the national number, whatever the format around it
+            return ph
+    for last, dob in p.names:
+        if last in low and dob in low:
+            return f"{last} + {dob}"
+    for system, key in p.keys:
+        if f"{system}:{key}".lower() in low or (len(key) >= 8 and key.lower() in low):
+            return f"{system}:{key}"
+    return None
+
+
+def _rows_hits(tables: Iterator[tuple[str, list[str], list[tuple]]], p: Person) -> list[str]:
+    found = []
+    pairs = set(p.keys)
+    for table, cols, rows in tables:
+        for row in rows:
+            values = dict(zip(cols, row, strict=True))
+            hit = _hit("|".join(str(v) for v in row), p)
+            if hit is None and (values.get("source_system"), str(values.get("source_key"))) in pairs:
+                hit = "source key"
+            if hit:
+                found.append(f"{table}: {hit}")
+    return found
+
+
+def _store_tables(url: str) -> Iterator[tuple[str, list[str], list[tuple]]]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            for table in [*store.metadata.sorted_tables]:
+                result = conn.execute(sa.select(table))
+                yield table.name, list(result.keys()), [tuple(r) for r in result]
+    finally:
+        engine.dispose()
+
+
+def _workspace_tables(path: Path) -> Iterator[tuple[str, list[str], list[tuple]]]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall():
+            result = con.execute(f'SELECT * FROM "{table}"')
+            yield table, [d[0] for d in result.description], result.fetchall()
+    finally:
+        con.close()
+
+
+def traces(config: Path, p: Person) -> list[str]:
+    """Every place a hub-owned table or file holds one of the person's identifiers."""
+    cfg = load_config(config)
+    found = _rows_hits(_store_tables(cfg.serving_store), p) + _rows_hits(_workspace_tables(cfg.workspace), p)
+    for folder in (cfg.workspace.parent, cfg.pipeline.dagster_home):
+        for f in sorted(folder.rglob("*")):
+            if f.is_file():
+                data = f.read_bytes().lower()
+                found += [f"{f.name}: {n}" for n in _byte_needles(p) if n in data]
+    return found
+
+
+def _byte_needles(p: Person) -> list[bytes]:
+    keys = [f"{s}:{k}" for s, k in p.keys] + [k for _, k in p.keys if len(k) >= 8]
+    return [n.lower().encode() for n in [*p.emails, *(ph[-9:] for ph in p.phones), *keys]]
+
+
+# ------------------------------------------------------------------------------------------- erasure
+
+
+def test_erase_leaves_no_trace_runs_the_source_actions_and_a_full_pull_skips_the_person(demo, capsys):
+    config = demo / "hub.yaml"
+    p = person(config)
+    assert traces(config, p)  # the scan finds the person before
+
+    assert main(["subject", "erase", "--config", str(config), "--golden-id", p.golden_id]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(p.records)} source record(s)" in out and "TASK" in out  # web and app report tasks
+    assert traces(config, p) == []
+
+    # billing (null_fields): the personal columns are NULL, the row and its other columns stay
+    con = sqlite3.connect(demo / "billing.db")
+    row = con.execute(
+        "SELECT holder_name, email_address, phone, date_of_birth, billing_street, paperless FROM accounts "
+        "WHERE account_no = ?",
+        [int(p.key_of("billing"))],
+    ).fetchone()
+    con.close()
+    assert row[:5] == (None,) * 5 and row[5] is not None
+    con = sqlite3.connect(demo / "crm.db")  # crm (flag)
+    assert con.execute("SELECT LeadSource FROM contacts WHERE Id = ?", [p.key_of("crm")]).fetchone() == ("ERASED",)
+    con.close()
+
+    r = _run(config, full=True)
+    assert sum(r.value(f"raw_{s}", "rows_erased_subject") for s in SYSTEMS) == len(p.records)
+    assert traces(config, p) == []
+    assert main(["subject", "show", "--config", str(config), "--source", p.records[0]]) == 1
+    assert "holds no golden record" in capsys.readouterr().err
+
+
+def test_erase_needs_the_privacy_key_and_a_pull_will_not_run_without_it(demo, capsys):
+    config = demo / "hub.yaml"
+    p = person(config)
+    raw = yaml.safe_load(config.read_text())
+    del raw["subjects"]
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert main(["subject", "erase", "--config", str(config), "--golden-id", p.golden_id]) == 2
+    assert "erasure needs the privacy key: set $HUB_PRIVACY_KEY" in capsys.readouterr().err
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HUB_PRIVACY_KEY", KEY)
+        assert main(["subject", "erase", "--config", str(config), "--email", sorted(p.emails)[0].upper()]) == 0
+    assert main(["pull", "--config", str(config), "--full"]) == 2  # erased people listed, no key to skip them
+    assert "pulling needs the privacy key" in capsys.readouterr().err
+
+
+def test_keyed_hashes_in_sql_and_python_agree():
+    con = duckdb.connect()
+    for text in ("email:ann@example.com", "name_dob:zoë|o'neil|1980-01-02", ""):
+        assert con.execute(f"SELECT {hmac_sql(b'k' * 70, '?')}", [text]).fetchone()[0] == hmac_hex(b"k" * 70, text)
+        assert hmac_hex(b"k", text) != hmac_hex(b"other", text)
+
+
+# ------------------------------------------------------------------------------------------- show / export
+
+
+def test_show_and_export_hold_the_persons_records_and_the_log_holds_no_personal_data(demo, tmp_path, capsys):
+    config = demo / "hub.yaml"
+    p = person(config)
+    assert main(["subject", "show", "--config", str(config), "--source", p.records[0]]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["golden_ids"] == [p.golden_id] and sorted(report["records"]) == p.records
+    s = report["sections"]
+    assert {r["golden_id"] for r in s["golden_record"]} == {p.golden_id} and s["golden_history"]
+    assert sorted(f"{r['source_system']}:{r['source_key']}" for r in s["source_records"]) == p.records
+    assert {r["email"].lower() for r in s["source_records"]} == p.emails
+    assert len(s["xref"]) == len(p.records) and s["writeback_audit"] and s["consent"]
+
+    out = tmp_path / "person.zip"
+    email = sorted(p.emails)[0].upper()
+    assert (
+        main(["subject", "export", "--config", str(config), "--email", email, "--format", "zip", "--out", str(out)])
+        == 0
+    )
+    with zipfile.ZipFile(out) as z:
+        assert {"README.txt", "golden_record.csv", "source_records.csv", "writeback_audit.csv"} <= set(z.namelist())
+        records = pd.read_csv(io.BytesIO(z.read("source_records.csv")))
+    assert set(records["email"].str.lower()) == p.emails and len(records) == len(p.records)
+
+    assert main(["subject", "log", "--config", str(config)]) == 0
+    log = capsys.readouterr().out
+    assert "show" in log and "export" in log and p.golden_id in log
+    cfg = load_config(config)
+    assert _rows_hits((t for t in _store_tables(cfg.serving_store) if t[0] == "subject_requests"), p) == []
+
+
+# ------------------------------------------------------------------------------------------- restrict, rectify
+
+
+def _members(config: Path, golden_id: str) -> list[str]:
+    with store.opened(load_config(config).serving_store) as engine, engine.connect() as conn:
+        return sorted(store.members(conn, golden_id))
+
+
+def _golden(config: Path, golden_id: str) -> dict:
+    with store.opened(load_config(config).serving_store) as engine, engine.connect() as conn:
+        rec = store.golden_by_id(conn, golden_id)
+    assert rec is not None
+    return {a: rec[a] for a in store.ATTRIBUTES}
+
+
+def _audited(config: Path, p: Person) -> int:
+    with store.opened(load_config(config).serving_store) as engine, engine.connect() as conn:
+        audit = store.writeback_audit(conn)
+    return int((audit["source_system"] + ":" + audit["source_key"]).isin(p.records).sum())
+
+
+def _twin_in_web(demo: Path, key: str) -> str:
+    """A new web user copying the person's row (an obvious match) and a changed phone on their row."""
+    con = sqlite3.connect(demo / "web.db")
+    cols = [r[1] for r in con.execute("PRAGMA table_info(users)") if r[1] != "id"]
+    new_id = con.execute("SELECT max(id) + 1 FROM users").fetchone()[0]
+    listed = ", ".join(cols)
+    con.execute(f"INSERT INTO users (id, {listed}) SELECT ?, {listed} FROM users WHERE id = ?", [new_id, int(key)])
+    con.execute(
+        "UPDATE users SET username = username || '2', updated_at = '2030-01-01T00:00:00' WHERE id = ?", [new_id]
+    )
+    con.execute(
+        "UPDATE users SET phone = '+44 20 7946 0999', updated_at = '2030-01-01T00:00:00' WHERE id = ?", [int(key)]
+    )
+    con.commit()
+    con.close()
+    return f"web:{new_id}"
+
+
+def test_restriction_stops_matching_changes_and_write_back_until_lifted(demo):
+    config = demo / "hub.yaml"
+    p = person(config, ("billing", "web"))
+    before, audited = _golden(config, p.golden_id), _audited(config, p)
+    assert main(["subject", "restrict", "--config", str(config), "--golden-id", p.golden_id]) == 0
+    twin = _twin_in_web(demo, p.key_of("web"))
+
+    r = _run(config)
+    assert _members(config, p.golden_id) == p.records  # the twin did not join
+    assert _golden(config, p.golden_id) == before  # the new phone did not win
+    assert _audited(config, p) == audited  # nothing written to their rows
+    assert r.value("writeback_web", "restricted") >= 1
+
+    assert main(["subject", "restrict", "--config", str(config), "--golden-id", p.golden_id, "--lift"]) == 0
+    _run(config)
+    assert twin in _members(config, p.golden_id)  # matching resumes
+
+
+def test_rectify_wins_survivorship_and_is_written_back_to_every_accepting_source(demo, capsys):
+    config = demo / "hub.yaml"
+    p = person(config, ("billing", "web"))
+    args = ["subject", "rectify", "--config", str(config), "--golden-id", p.golden_id]
+    assert main([*args, "--set", "date_of_birth=2999-01-01", "--reason", "customer asked"]) == 2
+    assert "cannot be the date_of_birth" in capsys.readouterr().err
+    assert main([*args, "--set", "last_name=Featherstonehaugh", "--reason", "customer asked on the phone"]) == 0
+    _run(config)
+    assert _golden(config, p.golden_id)["last_name"] == "Featherstonehaugh"
+    con = sqlite3.connect(demo / "web.db")
+    assert con.execute("SELECT last_name FROM users WHERE id = ?", [int(p.key_of("web"))]).fetchone() == (
+        "Featherstonehaugh",
+    )
+    con.close()
+    con = sqlite3.connect(demo / "billing.db")
+    holder = con.execute("SELECT holder_name FROM accounts WHERE account_no = ?", [int(p.key_of("billing"))])
+    assert "featherstonehaugh" in holder.fetchone()[0].lower()
+    con.close()
+
+
+# ------------------------------------------------------------------------------------------- the API
+
+
+def test_only_the_privacy_role_reaches_subject_requests_over_the_api(demo):
+    config = demo / "hub.yaml"
+    p = person(config)
+    cfg = load_config(config)
+    engine = store.open_store(cfg.serving_store)
+    raw = {role: keys.create_key(engine, f"{role} key", role)[1] for role in keys.ROLES}
+    client = TestClient(create_app(cfg, engine))
+
+    def post(path: str, role: str, body: dict):
+        return client.post(f"/v1/subjects/{path}", json=body, headers={"Authorization": f"Bearer {raw[role]}"})
+
+    for role in ("reader", "steward"):
+        assert post("show", role, {"golden_id": p.golden_id}).status_code == 403
+        assert post("erase", role, {"golden_id": p.golden_id}).status_code == 403
+        assert client.get("/v1/subjects/requests", headers={"Authorization": f"Bearer {raw[role]}"}).status_code == 403
+    shown = post("show", "privacy", {"email": sorted(p.emails)[0]})
+    assert shown.status_code == 200 and sorted(shown.json()["records"]) == p.records
+    assert post("show", "privacy", {"golden_id": p.golden_id, "email": "x@y.z"}).status_code == 422
+    zipped = post("export", "admin", {"golden_id": p.golden_id, "format": "zip"})
+    assert zipped.headers["content-type"] == "application/zip"
+    assert "source_records.csv" in zipfile.ZipFile(io.BytesIO(zipped.content)).namelist()
+
+    erased = post("erase", "privacy", {"golden_id": p.golden_id})
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["records"] == len(p.records) and erased.json()["tasks"]
+    assert post("show", "privacy", {"golden_id": p.golden_id}).status_code == 404
+    log = client.get("/v1/subjects/requests", headers={"Authorization": f"Bearer {raw['privacy']}"})
+    assert [r["action"] for r in log.json()][:3] == ["show", "erase", "export"]
+    assert all(r["requested_by"].startswith("key:") for r in log.json())
+    assert _hit(log.text, p) is None
+    engine.dispose()
+
+
+# ------------------------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.mark.postgres
+def test_erase_with_a_postgresql_store_and_a_statement_in_a_postgresql_source(tmp_path, postgres_url):
+    init_demo(tmp_path, customers=CUSTOMERS, seed=22)
+    _copy_table(tmp_path / "billing.db", "accounts", postgres_url)
+    statement = (
+        "UPDATE accounts SET holder_name = 'erased', email_address = NULL, phone = NULL, date_of_birth = NULL, "
+        "billing_street = NULL, billing_street2 = NULL, billing_postcode = NULL WHERE account_no = :source_key"
+    )
+    config = _configure(tmp_path, billing={"url": postgres_url, "erasure": {"action": "statement", "sql": statement}})
+    raw = yaml.safe_load(config.read_text())
+    raw["serving_store"] = postgres_url  # the store's tables live beside the source's accounts table
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    _run(config)
+    p = person(config)
+    assert traces(config, p)
+
+    assert main(["subject", "erase", "--config", str(config), "--source", p.records[0]]) == 0
+    assert traces(config, p) == []
+    pg = sa.create_engine(postgres_url)
+    with pg.connect() as conn:
+        row = conn.execute(
+            sa.text("SELECT holder_name, email_address FROM accounts WHERE account_no = :k"),
+            {"k": int(p.key_of("billing"))},
+        ).one()
+    pg.dispose()
+    assert tuple(row) == ("erased", None)
+
+    r = _run(config, full=True)
+    assert sum(r.value(f"raw_{s}", "rows_erased_subject") for s in SYSTEMS) == len(p.records)
+    assert traces(config, p) == []
+
+
+# ------------------------------------------------------------------------------------------- configuration
+
+
+def _config_with(tmp_path: Path, source: dict) -> Path:
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump({"sources": {"crm": source}}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("erasure", "extra", "message"),
+    [
+        ({"action": "statement", "sql": "DELETE FROM t"}, {}, "needs 'sql' with the parameter :source_key"),
+        ({"action": "flag", "column": "gone"}, {}, "needs 'column' and 'value'"),
+        ({"action": "task", "sql": "x"}, {}, "do not apply to erasure action 'task'"),
+        ({"action": "null_fields", "fields": ["phone"]}, {}, "'phone' is not a field mapped"),
+        ({"action": "null_fields"}, {"kind": "file", "path": "x.csv", "url": None, "table": None}, "source takes 'task'"),
+    ],
+)
+def test_erasure_actions_are_checked_when_hub_yaml_is_read(tmp_path, erasure, extra, message):
+    source = {"kind": "sql", "url": "sqlite:///x.db", "table": "t", "primary_key": "id", "fields": {"email": "mail"}}
+    source = {k: v for k, v in (source | extra | {"erasure": erasure}).items() if v is not None}
+    with pytest.raises(ConfigError, match=r"sources\.crm") as err:
+        load_config(_config_with(tmp_path, source))
+    assert message in str(err.value)
