@@ -43,10 +43,10 @@ def test_unknown_source_and_existing_demo_are_clear_errors(tmp_path, capsys):
 
 def test_hub_run_summary_counts_records_with_field_warnings_per_source():
     raw = {"mode": "reconcile", "rows_read": 120, "rows_quarantined": 1, "rows_with_warnings": 7,
-           "rows_future_stamped": 2, "rows_behind_cursor": 3, "rows_deleted": 4, "staged_total": 119,
-           "quarantined_total": 1, "warned_total": 9}  # fmt: skip
+           "rows_future_stamped": 2, "rows_behind_cursor": 3, "rows_deleted": 4, "rows_erased_subject": 5,
+           "staged_total": 119, "quarantined_total": 1, "warned_total": 9}  # fmt: skip
     text = run_summary(PipelineSummary("r1", True, ["crm"], {"raw_crm": raw}, []))
     head, _, line = text.splitlines()[2:5]
     assert "with warnings" in head and "warnings total" in head
-    assert "future-stamped" in head and "behind cursor" in head and "deleted" in head
-    assert line.split() == ["crm", "reconcile", "120", "1", "7", "2", "3", "4", "119", "1", "9"]
+    assert "future-stamped" in head and "behind cursor" in head and "deleted" in head and "erased subject" in head
+    assert line.split() == ["crm", "reconcile", "120", "1", "7", "2", "3", "4", "5", "119", "1", "9"]

@@ -305,8 +305,10 @@ def _audited(config: Path, p: Person) -> int:
     return int((audit["source_system"] + ":" + audit["source_key"]).isin(p.records).sum())
 
 
-def _twin_in_web(demo: Path, key: str) -> str:
-    """A new web user copying the person's row (an obvious match) and a changed phone on their row."""
+def _changes(demo: Path, p: Person) -> str:
+    """A new web user copying the person's web row (an obvious match), a changed phone on that row, and their
+    billing row's phone blanked (write-back fills blanks); returns the new user's record id."""
+    key = p.key_of("web")
     con = sqlite3.connect(demo / "web.db")
     cols = [r[1] for r in con.execute("PRAGMA table_info(users)") if r[1] != "id"]
     new_id = con.execute("SELECT max(id) + 1 FROM users").fetchone()[0]
@@ -320,45 +322,46 @@ def _twin_in_web(demo: Path, key: str) -> str:
     )
     con.commit()
     con.close()
+    con = sqlite3.connect(demo / "billing.db")
+    con.execute(
+        "UPDATE accounts SET phone = NULL, modified_on = '2030-01-01 00:00:00' WHERE account_no = ?",
+        [int(p.key_of("billing"))],
+    )
+    con.commit()
+    con.close()
     return f"web:{new_id}"
 
 
-def test_restriction_stops_matching_changes_and_write_back_until_lifted(demo):
+def test_restriction_stops_matching_and_write_back_until_lifted_and_a_rectification_is_written_back(demo, capsys):
     config = demo / "hub.yaml"
     p = person(config, ("billing", "web"))
     before, audited = _golden(config, p.golden_id), _audited(config, p)
     assert main(["subject", "restrict", "--config", str(config), "--golden-id", p.golden_id]) == 0
-    twin = _twin_in_web(demo, p.key_of("web"))
+    twin = _changes(demo, p)
 
     r = _run(config)
     assert _members(config, p.golden_id) == p.records  # the twin did not join
     assert _golden(config, p.golden_id) == before  # the new phone did not win
-    assert _audited(config, p) == audited  # nothing written to their rows
-    assert r.value("writeback_web", "restricted") >= 1
+    assert r.value("writeback_billing", "restricted") == 1  # the blank phone would be filled ...
+    assert _audited(config, p) == audited  # ... but nothing was written to their rows
 
+    # a correction made while restricted outlives the restriction
+    rectify = ["subject", "rectify", "--config", str(config), "--source", f"web:{p.key_of('web')}"]
+    assert main([*rectify, "--set", "date_of_birth=2999-01-01", "--reason", "customer asked"]) == 2
+    assert "cannot be the date_of_birth" in capsys.readouterr().err
+    assert main([*rectify, "--set", "last_name=Featherstonehaugh", "--reason", "customer asked on the phone"]) == 0
     assert main(["subject", "restrict", "--config", str(config), "--golden-id", p.golden_id, "--lift"]) == 0
     _run(config)
-    assert twin in _members(config, p.golden_id)  # matching resumes
-
-
-def test_rectify_wins_survivorship_and_is_written_back_to_every_accepting_source(demo, capsys):
-    config = demo / "hub.yaml"
-    p = person(config, ("billing", "web"))
-    args = ["subject", "rectify", "--config", str(config), "--golden-id", p.golden_id]
-    assert main([*args, "--set", "date_of_birth=2999-01-01", "--reason", "customer asked"]) == 2
-    assert "cannot be the date_of_birth" in capsys.readouterr().err
-    assert main([*args, "--set", "last_name=Featherstonehaugh", "--reason", "customer asked on the phone"]) == 0
-    _run(config)
+    assert twin in _members(config, p.golden_id)  # matching resumes ...
+    assert _audited(config, p) > audited  # ... and write-back
     assert _golden(config, p.golden_id)["last_name"] == "Featherstonehaugh"
     con = sqlite3.connect(demo / "web.db")
-    assert con.execute("SELECT last_name FROM users WHERE id = ?", [int(p.key_of("web"))]).fetchone() == (
-        "Featherstonehaugh",
-    )
+    web = con.execute("SELECT last_name FROM users WHERE id = ?", [int(p.key_of("web"))]).fetchone()
     con.close()
     con = sqlite3.connect(demo / "billing.db")
-    holder = con.execute("SELECT holder_name FROM accounts WHERE account_no = ?", [int(p.key_of("billing"))])
-    assert "featherstonehaugh" in holder.fetchone()[0].lower()
+    holder = con.execute("SELECT holder_name FROM accounts WHERE account_no = ?", [int(p.key_of("billing"))]).fetchone()
     con.close()
+    assert web == ("Featherstonehaugh",) and "featherstonehaugh" in holder[0].lower()
 
 
 # ------------------------------------------------------------------------------------------- the API
@@ -448,7 +451,11 @@ def _config_with(tmp_path: Path, source: dict) -> Path:
         ({"action": "flag", "column": "gone"}, {}, "needs 'column' and 'value'"),
         ({"action": "task", "sql": "x"}, {}, "do not apply to erasure action 'task'"),
         ({"action": "null_fields", "fields": ["phone"]}, {}, "'phone' is not a field mapped"),
-        ({"action": "null_fields"}, {"kind": "file", "path": "x.csv", "url": None, "table": None}, "source takes 'task'"),
+        (
+            {"action": "null_fields"},
+            {"kind": "file", "path": "x.csv", "url": None, "table": None},
+            "source takes 'task'",
+        ),
     ],
 )
 def test_erasure_actions_are_checked_when_hub_yaml_is_read(tmp_path, erasure, extra, message):

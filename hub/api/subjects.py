@@ -72,7 +72,7 @@ class ErasureOut(BaseModel):
     workspace: dict[str, int]
 
 
-class Request_(BaseModel):
+class SubjectRequest(BaseModel):
     request_id: str
     action: str
     subject: str | None
@@ -159,6 +159,6 @@ def restrict(request: Request, key: Privacy, body: RestrictIn) -> dict[str, Any]
         return subjects.restrict(_cfg(request), engine(request), body.ref(), subjects.api_user(key.key_id), body.lift)
 
 
-@router.get("/requests", summary="The request log (no personal data)", response_model=list[Request_])
+@router.get("/requests", summary="The request log (no personal data)", response_model=list[SubjectRequest])
 def requests(request: Request, key: Privacy, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[dict[str, Any]]:
     return subjects.requests(engine(request), limit)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 
+from hub.catalogue import record_id_sql
 from hub.config import HubConfig
 from hub.config.subjects import SUPPRESS_KINDS
 from hub.errors import HubError
@@ -73,7 +74,7 @@ def _clean(col: str) -> str:
 # Per kind: the normalized text of a row of a relation with source_system, source_key, email, phone, first_name,
 # last_name and date_of_birth (NULL when the row has no such identifier).
 IDENTIFIER_SQL = {
-    "source_key": "'source_key:' || source_system || ':' || CAST(source_key AS VARCHAR)",
+    "source_key": "'source_key:' || " + record_id_sql("source_system", "CAST(source_key AS VARCHAR)"),
     "email": f"'email:' || {_clean('email')}",
     "phone": "'phone:' || nullif(regexp_replace(CAST(phone AS VARCHAR), '[^0-9+]', '', 'g'), '')",
     "name_dob": f"'name_dob:' || {_clean('first_name')} || '|' || {_clean('last_name')} || '|' "

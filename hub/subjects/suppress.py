@@ -13,6 +13,8 @@ import duckdb
 import pandas as pd
 import sqlalchemy as sa
 
+from hub import reach
+from hub.catalogue import record_id_sql
 from hub.config import HubConfig
 from hub.subjects.keyed import hmac_sql, identifiers_sql, require_key
 
@@ -58,7 +60,7 @@ class Suppression:
             return 0
         hashes = self.con.execute("SELECT hash FROM _suppressed").df()
         con.register("_suppressed_hashes", hashes)
-        ident = "'source_key:' || $system || ':' || source_key"
+        ident = "'source_key:' || " + record_id_sql("$system", "source_key")
         gone = con.execute(
             f"""DELETE FROM {table} WHERE source_key IS NOT NULL
                 AND {hmac_sql(self.key, ident)} IN (SELECT hash FROM _suppressed_hashes)""",
@@ -77,6 +79,7 @@ def stored_hashes(url: str) -> list[str]:
         return []
     engine = create_store_engine(url, read_only=True)
     try:
+        reach.connect(engine, "serving_store")  # a pull must know whom to skip: an unreachable store is an error
         with engine.connect() as conn:
             if not sa.inspect(conn).has_table("subject_suppressions"):
                 return []
