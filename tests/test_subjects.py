@@ -201,6 +201,13 @@ def _byte_needles(p: Person) -> list[bytes]:
 def test_erase_leaves_no_trace_runs_the_source_actions_and_a_full_pull_skips_the_person(demo, capsys):
     config = demo / "hub.yaml"
     p = person(config)
+    con = sqlite3.connect(demo / ".hub" / "serving.db")  # a blocked run's gate names the values that failed
+    con.execute(
+        "INSERT INTO run_log (run_id, started_at, status, message) VALUES ('blocked', '2026-01-01', 'blocked', ?)",
+        [f"golden: FAILED only valid emails survive (1 of 80 unexpected, e.g. '{sorted(p.emails)[0]}')"],
+    )
+    con.commit()
+    con.close()
     assert traces(config, p)  # the scan finds the person before
 
     assert main(["subject", "erase", "--config", str(config), "--golden-id", p.golden_id]) == 0

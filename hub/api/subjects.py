@@ -30,7 +30,7 @@ class SubjectIn(BaseModel):
     """Exactly one of a golden id, a source record (`SYSTEM:KEY`) or an e-mail."""
 
     golden_id: Annotated[Text, Field(max_length=32)] | None = None
-    source: Annotated[Text, Field(max_length=320, examples=["crm:100003"])] | None = None
+    source: Annotated[Text, Field(max_length=320, description="SYSTEM:KEY")] | None = None
     email: Annotated[Text, Field(max_length=320)] | None = None
 
     def ref(self) -> subjects.SubjectRef:

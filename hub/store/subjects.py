@@ -27,6 +27,7 @@ from hub.store.schema import (
     match_term_frequencies,
     overrides_table,
     review_queue,
+    run_log,
     subject_requests,
     subject_restrictions,
     subject_suppressions,
@@ -210,10 +211,12 @@ def erase_rows(
     records: Sequence[str],
     hashed_keys: dict[str, str],
     term_counts: pd.DataFrame,
+    values: Sequence[str] = (),
 ) -> dict[str, int]:
     """Erase a person from the store (one transaction: the caller's); returns rows touched per table.
     `hashed_keys`: record id -> the keyed hash its audit rows keep instead of the key. `term_counts`: tf_column,
-    value, records: how many of the person's scored records hold each value (taken off the published counts)."""
+    value, records: how many of the person's scored records hold each value (taken off the published counts).
+    `values`: their e-mails and phones, cut out of run-log messages (a blocked run's gate names failing values)."""
     ids, recs = list(golden_ids), list(records)
     g, h, x, r = golden_records.c, golden_history.c, xref.c, id_redirects.c
     o, d, q, a = overrides_table.c, match_decisions.c, review_queue.c, writeback_audit_table.c
@@ -253,9 +256,14 @@ def erase_rows(
         )
     for tf_column, value, n in term_counts.itertuples(index=False):
         key_match = sa.and_(t.tf_column == tf_column, t.value == value)
-        run("match_term_frequencies", t.golden_records.table.update().where(key_match).values(
+        run("match_term_frequencies", match_term_frequencies.update().where(key_match).values(
             golden_records=t.golden_records - int(n)))  # fmt: skip
         conn.execute(match_term_frequencies.delete().where(key_match, t.golden_records < 2))
+    for value in values:
+        if value:
+            message = run_log.c.message
+            run("run_log", run_log.update().where(message.contains(value, autoescape=True)).values(
+                message=sa.func.replace(message, value, "[erased]")))  # fmt: skip
     return done
 
 

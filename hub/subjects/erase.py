@@ -80,7 +80,8 @@ def erase(
                 if conn.dialect.name == "sqlite":
                     conn.exec_driver_sql("PRAGMA secure_delete = ON")
                 added = rows.add_suppressions(conn, hashes, entry.request_id)
-                in_store = rows.erase_rows(conn, subject.golden_ids, subject.records, key_hashes, counts)
+                values = _values(staged, held["golden_record"], held["golden_history"])
+                in_store = rows.erase_rows(conn, subject.golden_ids, subject.records, key_hashes, counts, values)
             in_ws = wsp.erase(ws, subject.records, subject.golden_ids)
             ws.close()
             wsp.compact(cfg.workspace)
@@ -114,6 +115,13 @@ def identifier_hashes(key: bytes, records: list[str], frames: list[pd.DataFrame]
         ).df()
     finally:
         con.close()
+
+
+def _values(*frames: pd.DataFrame) -> list[str]:
+    """The person's e-mails and phones, as held (to cut out of free text)."""
+    found = {str(v) for f in frames for c in ("email", "phone") if c in f for v in f[c].dropna()}
+    found |= {v.lower() for v in found}
+    return sorted(v for v in found if len(v) >= 5)
 
 
 def scrub_store(engine: sa.Engine) -> None:
