@@ -13,7 +13,7 @@ from connectors.files import FileConnector
 from connectors.sql import SqlConnector
 from hub import faults
 from hub.config import HubConfig
-from hub.subjects.suppress import Suppression
+from hub.subjects.suppress import ERASED_REASON, Suppression
 from hub.workspace import SOURCE_KEYS, Workspace
 
 
@@ -111,6 +111,9 @@ def pull_source(
             ws.set_state(name, stream.state | ({"reconciled_at": str(reconciled)} if reconciled else {}))
         faults.point("pull:before-commit")
     future = stream.future + future_by_key
+    erased = stream.erased + erased_by_key
+    if progress and erased:
+        progress(f"{name}: {erased:,} rows skipped, {ERASED_REASON} (the suppression list); stored nowhere")
     if progress and future:
         progress(f"{name}: {future:,} rows stamped in the future; staged, the cursor stays behind them")
     staged_total, quarantined_total = ws.counts(name)
@@ -129,7 +132,7 @@ def pull_source(
         future,
         behind,
         deleted,
-        stream.erased + erased_by_key,
+        erased,
     )
 
 

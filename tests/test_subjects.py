@@ -471,3 +471,23 @@ def test_erasure_actions_are_checked_when_hub_yaml_is_read(tmp_path, erasure, ex
     with pytest.raises(ConfigError, match=r"sources\.crm") as err:
         load_config(_config_with(tmp_path, source))
     assert message in str(err.value)
+
+
+def test_a_store_table_added_later_is_shown_and_erased_by_the_columns_that_name_a_person(monkeypatch):
+    from hub.store import schema
+    from hub.store import subjects as rows
+
+    meta = sa.MetaData()
+    for table in schema.metadata.sorted_tables:
+        table.to_metadata(meta)
+    later = sa.Table("later_consent", meta, sa.Column("golden_id", sa.String(32)), sa.Column("choice", sa.Text()))
+    monkeypatch.setattr(rows, "metadata", meta)  # as if schema.py declared it
+    engine = sa.create_engine("sqlite://")
+    meta.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(later.insert(), [{"golden_id": "G1", "choice": "sms: no"}, {"golden_id": "G2", "choice": "x"}])
+        assert rows.other_rows(conn, ["G1"], [])["later_consent"]["choice"].tolist() == ["sms: no"]
+        counts = pd.DataFrame({"tf_column": [], "value": [], "records": []})
+        assert rows.erase_rows(conn, ["G1"], [], {}, counts)["later_consent"] == 1
+        assert conn.execute(sa.select(later.c.golden_id)).scalars().all() == ["G2"]
+    engine.dispose()

@@ -17,6 +17,8 @@ feed     the change feed's read
 search   search candidates by index range scans
 steward  match decisions and pins;  review: the review queue
 audit    write-back audit and journal;  keys: API key rows
+subjects data-subject requests: the request log, the suppression list, restrictions, one person's rows
+         (imported as `hub.store.subjects`)
 """
 
 from hub.catalogue import record_id

@@ -25,6 +25,7 @@ from hub.store.schema import (
     id_redirects,
     match_decisions,
     match_term_frequencies,
+    metadata,
     overrides_table,
     review_queue,
     run_log,
@@ -205,6 +206,35 @@ def subject_rows(conn: sa.Connection, golden_ids: Sequence[str], records: Sequen
     }
 
 
+# Tables the functions above read and erase by name; any other table of the store that names a person by a golden id,
+# a record id or a source record is shown and erased by those columns (`other_tables`), so a table added later is
+# covered without a change here.
+_NAMED = {"golden_records", "golden_history", "xref", "id_redirects", "overrides", "match_decisions", "review_queue",
+          "writeback_audit", "writeback_journal", "subject_restrictions", "match_term_frequencies", "run_log",
+          "subject_requests", "subject_suppressions"}  # fmt: skip
+
+
+def _person_filter(table: sa.Table, ids: Sequence[str], recs: Sequence[str]) -> Any:
+    """WHERE a row of `table` names the person, or None when its columns cannot say."""
+    c, conds = table.c, []
+    if "golden_id" in c:
+        conds.append(c.golden_id.in_(list(ids)))
+    if "source_system" in c and "source_key" in c:
+        conds.append(_by_record(c.source_system, c.source_key, recs))
+    conds += [c[n].in_(list(recs)) for n in ("record_id", "id_l", "id_r") if n in c]
+    return sa.or_(*conds) if conds else None
+
+
+def other_tables() -> list[sa.Table]:
+    """The store's tables not handled by name that can name a person."""
+    probe = ["x"]
+    return [t for t in metadata.sorted_tables if t.name not in _NAMED and _person_filter(t, probe, []) is not None]
+
+
+def other_rows(conn: sa.Connection, golden_ids: Sequence[str], records: Sequence[str]) -> dict[str, pd.DataFrame]:
+    return {t.name: _frame(conn, sa.select(t).where(_person_filter(t, golden_ids, records))) for t in other_tables()}
+
+
 def erase_rows(
     conn: sa.Connection,
     golden_ids: Sequence[str],
@@ -259,6 +289,8 @@ def erase_rows(
         run("match_term_frequencies", match_term_frequencies.update().where(key_match).values(
             golden_records=t.golden_records - int(n)))  # fmt: skip
         conn.execute(match_term_frequencies.delete().where(key_match, t.golden_records < 2))
+    for table in other_tables():
+        run(table.name, table.delete().where(_person_filter(table, ids, recs)))
     for value in values:
         if value:
             message = run_log.c.message

@@ -48,6 +48,7 @@ def show(
             with engine.connect() as conn:
                 subject = find(conn, ws, ref)
                 frames = rows.subject_rows(conn, subject.golden_ids, subject.records)
+                others = rows.other_rows(conn, subject.golden_ids, subject.records)
             frames |= wsp.source_rows(ws, subject.records)
         history = frames["golden_history"]
         consent_cols = [c for f in CONSENT_FIELDS for c in (f, f"{f}_at") if c in history]
@@ -55,6 +56,7 @@ def show(
         entry.subject = subject.label
         entry.detail = {name: len(f) for name, f in frames.items() if len(f)}
     sections = {name: _records(frames[name]) for name in SECTIONS}
+    sections |= {name: _records(f) for name, f in others.items() if name not in sections}
     return {
         "request_id": entry.request_id,
         "golden_ids": subject.live_ids,
@@ -77,9 +79,10 @@ def to_zip(report: dict[str, Any]) -> bytes:
             "Everything the customer data hub holds about one person.",
             f"Golden ids: {', '.join(report['golden_ids']) or '-'}; request {report['request_id']}.",
             "",
-            *(f"{name}.csv: {what}" for name, what in SECTIONS.items()),
-        ]
+            *(f"{name}.csv: {SECTIONS.get(name, f'the rows of table {name} that name the person')}"
+              for name in report["sections"]),
+        ]  # fmt: skip
         z.writestr("README.txt", "\n".join(lines) + "\n")
-        for name in SECTIONS:
+        for name in report["sections"]:
             z.writestr(f"{name}.csv", pd.DataFrame(report["sections"][name]).to_csv(index=False))
     return buf.getvalue()
