@@ -172,7 +172,7 @@ def match(
     clustered = cluster_records(ws, cfg, must_link, cannot_link, say, frozen)
     seconds["cluster"] = time.perf_counter() - t
 
-    review = review_band(ws, cfg, must_link, cannot_link)
+    review = review_band(ws, cfg, must_link, cannot_link, frozen)
     return MatchResult(
         records=n,
         model_version=saved.version,
@@ -230,9 +230,14 @@ def _current(decisions: pd.DataFrame | None, ids: pd.Series, kind: str, say: Cal
 
 
 def review_band(
-    ws: Workspace, cfg: HubConfig, must_link: pd.DataFrame | None = None, cannot_link: pd.DataFrame | None = None
+    ws: Workspace,
+    cfg: HubConfig,
+    must_link: pd.DataFrame | None = None,
+    cannot_link: pd.DataFrame | None = None,
+    frozen: pd.DataFrame | None = None,
 ) -> int:
-    """review_candidates: pairs below the auto threshold that no steward decided; returns how many."""
+    """review_candidates: pairs below the auto threshold that no steward decided, without the records of people
+    whose processing is restricted (`frozen`: record_id); returns how many."""
     auto_threshold = cfg.matching.auto_match_threshold
     weights = [
         r[0] for r in ws.con.execute(f"SELECT column_name FROM (DESCRIBE {PAIRS})").fetchall() if r[0].startswith("mw_")
@@ -241,6 +246,8 @@ def review_band(
     frames = [d[["id_l", "id_r"]].astype("string") for d in (must_link, cannot_link) if d is not None and len(d)]
     decided = pd.concat(frames) if frames else pd.DataFrame({"id_l": [], "id_r": []}, dtype="string")
     ws.con.register("_decided", decided)
+    held = frozen["record_id"] if frozen is not None else pd.Series(dtype="string")
+    ws.con.register("_frozen", pd.DataFrame({"record_id": held.astype("string")}))
     ws.con.execute(
         f"""CREATE OR REPLACE TABLE {REVIEW} AS
             SELECT p.unique_id_l, p.unique_id_r, p.match_probability, p.match_weight,
@@ -253,8 +260,11 @@ def review_band(
               AND NOT EXISTS (SELECT 1 FROM _decided d
                               WHERE (d.id_l = p.unique_id_l AND d.id_r = p.unique_id_r)
                                  OR (d.id_l = p.unique_id_r AND d.id_r = p.unique_id_l))
+              AND p.unique_id_l NOT IN (SELECT record_id FROM _frozen)
+              AND p.unique_id_r NOT IN (SELECT record_id FROM _frozen)
             ORDER BY p.match_probability DESC""",
         [auto_threshold],
     )
     ws.con.unregister("_decided")
+    ws.con.unregister("_frozen")
     return scalar(ws.con, f"SELECT count(*) FROM {REVIEW}")

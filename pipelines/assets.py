@@ -241,7 +241,9 @@ def clusters(
 )
 def review_queue(workspace: WorkspaceResource, serving_store: ServingStoreResource) -> dg.MaterializeResult:
     with workspace.open() as (cfg, ws), serving_store.open(cfg) as engine:
-        n = matching.review_band(ws, cfg, *_decisions(engine))
+        with engine.connect() as conn:
+            frozen = restricted(conn)
+        n = matching.review_band(ws, cfg, *_decisions(engine), frozen=frozen)
         by_band = ws.con.execute(
             f"""SELECT round(floor(match_probability * 10) / 10, 1) AS probability_from, count(*) AS pairs,
                        count(*) FILTER (WHERE same_cluster) AS in_one_cluster

@@ -491,3 +491,36 @@ def test_a_store_table_added_later_is_shown_and_erased_by_the_columns_that_name_
         assert rows.erase_rows(conn, ["G1"], [], {}, counts)["later_consent"] == 1
         assert conn.execute(sa.select(later.c.golden_id)).scalars().all() == ["G2"]
     engine.dispose()
+
+
+def test_restricted_records_keep_their_cluster_and_leave_the_review_queue():
+    from hub.catalogue import CLUSTERS, PAIRS, REVIEW, STANDARDIZED
+    from hub.config import HubConfig
+    from hub.workspace import Workspace
+    from matching.run import cluster_records, review_band
+
+    cfg = HubConfig.model_validate(
+        {"sources": {"crm": {"kind": "sql", "url": "sqlite://", "table": "t", "primary_key": "id", "fields": {}}}}
+    )
+    ws = Workspace(":memory:")
+    ws.con.execute(f"CREATE TABLE {STANDARDIZED} AS SELECT 'crm:' || i AS unique_id FROM range(1, 6) r(i)")
+    # crm:1 ~ crm:2 the person (restricted); crm:3 would join them; crm:4 ~ crm:5 a review pair with crm:1
+    ws.con.execute(
+        f"""CREATE TABLE {PAIRS} AS SELECT * FROM (VALUES
+              ('crm:1', 'crm:2', 0.99, 9.0, 1.0), ('crm:2', 'crm:3', 0.99, 9.0, 1.0),
+              ('crm:1', 'crm:4', 0.6, 1.0, 1.0), ('crm:4', 'crm:5', 0.6, 1.0, 1.0))
+            t(unique_id_l, unique_id_r, match_probability, match_weight, mw_email)"""
+    )
+    frozen = pd.DataFrame({"record_id": ["crm:1", "crm:2"], "golden_id": ["G1", "G1"]})
+
+    def clusters() -> dict[str, str]:
+        return dict(ws.con.execute(f"SELECT record_id, cluster_id FROM {CLUSTERS}").fetchall())
+
+    cluster_records(ws, cfg)
+    assert clusters()["crm:3"] == clusters()["crm:1"]  # unrestricted: crm:3 joins
+    cluster_records(ws, cfg, frozen=frozen)
+    c = clusters()
+    assert c["crm:1"] == c["crm:2"] != c["crm:3"]
+    review_band(ws, cfg, frozen=frozen)
+    assert ws.con.execute(f"SELECT unique_id_l, unique_id_r FROM {REVIEW}").fetchall() == [("crm:4", "crm:5")]
+    ws.close()
