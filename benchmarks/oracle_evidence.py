@@ -15,7 +15,8 @@ Every candidate pair the blocking rules compare is scored with the saved model a
 4. namesakes (same full name, dates of birth apart beyond a keying slip) sharing an e-mail address built from the name;
 5. records linked in the review band to two or more members of one other cluster (evidence a cluster could pool).
 
-    python benchmarks/matching_accuracy.py --customers 20000 --seed 42 --dir /tmp/demo42   # (generated with init)
+    hub demo init --dir /tmp/demo42 --customers 20000 --seed 42        # [--flavour international]
+    python benchmarks/matching_accuracy.py --dir /tmp/demo42
     python benchmarks/oracle_evidence.py --dir /tmp/demo42
 """
 
