@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from hub import store
 
-ROLES = ("reader", "steward", "admin")  # each role may do everything the roles before it may
+ROLES = ("reader", "steward", "privacy", "admin")  # each role may do everything the roles before it may
 _KEY = re.compile(r"^hub_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
 
 

@@ -11,15 +11,19 @@ sources       `sources:`: location, column mappings and transforms, what write-b
 matching      `matching:`: thresholds and the comparisons, blocking and training of the match plan
 survivorship  `survivorship:`: the rules that decide each golden value
 running       `pipeline:`, `pull:`, `writeback:` and `api:`: how the hub runs
+access        `access:`: which fields and which sources' customers each role and API key sees
+retention     `retention:`: how long the serving store keeps history, audit and logs
 document      HubConfig: the whole file
 checks        the cross-field rules pydantic cannot see one model at a time
 load          reading, validating and resolving a hub.yaml
 """
 
+from hub.config.access import LEVELS, AccessConfig, AccessPolicy
 from hub.config.base import ConfigError
 from hub.config.document import HubConfig
 from hub.config.load import load_config, resolve_sqlite_url
 from hub.config.matching import BlockingRule, ComparisonConfig, LinkType, MatchingConfig, TrainingConfig
+from hub.config.retention import RetentionConfig
 from hub.config.running import ApiConfig, PipelineConfig, PullConfig, WritebackConfig
 from hub.config.sources import (
     ADDRESS_PARTS,
@@ -56,6 +60,7 @@ __all__ = [
     "DEFAULT_TRANSFORM_BY_FIELD",
     "FIELD_TRANSFORMS",
     "FIELD_WRITE_FORMATS",
+    "LEVELS",
     "NAME_FIELDS",
     "POLICIES",
     "RULES",
@@ -63,6 +68,8 @@ __all__ = [
     "TRANSFORM_OPTIONS",
     "TYPE_TRANSFORMS",
     "WRITE_FORMATS",
+    "AccessConfig",
+    "AccessPolicy",
     "ApiConfig",
     "BlockingRule",
     "ComparisonConfig",
@@ -75,6 +82,7 @@ __all__ = [
     "PipelineConfig",
     "Policy",
     "PullConfig",
+    "RetentionConfig",
     "Rule",
     "SourceConfig",
     "SurvivorshipConfig",

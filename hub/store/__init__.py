@@ -17,6 +17,8 @@ feed     the change feed's read
 search   search candidates by index range scans
 steward  match decisions and pins;  review: the review queue
 audit    write-back audit and journal;  keys: API key rows
+pii_reads  the PII read log, and which golden records a source-restricted caller sees
+retention  the purge of what is older than hub.yaml's `retention:`
 """
 
 from hub.catalogue import record_id
@@ -44,6 +46,7 @@ from hub.store.engine import (
 from hub.store.feed import MAX_VERSION, FeedEvent, Position, changes
 from hub.store.keys import add_api_key, api_key_row, api_key_rows, revoke_api_key
 from hub.store.match_model import MatchModel
+from hub.store.pii_reads import MAX_READS_PAGE, reads, record_reads, survivors, visible_frame, visible_id, visible_ids
 from hub.store.publish import PublishResult, preview, publish
 from hub.store.reads import (
     PublishedModel,
@@ -63,6 +66,7 @@ from hub.store.reads import (
     source_records,
     version_count,
 )
+from hub.store.retention import purge
 from hub.store.review import queue_size, queued_pair, review_page
 from hub.store.runs import (
     fail_run,
@@ -96,6 +100,7 @@ __all__ = [
     "DECISIONS",
     "JOURNAL_COLUMNS",
     "LINK_TYPES",
+    "MAX_READS_PAGE",
     "MAX_VERSION",
     "REVIEW_COLUMNS",
     "SEARCH_COLUMNS",
@@ -152,9 +157,12 @@ __all__ = [
     "preview",
     "publish",
     "published_model",
+    "purge",
     "queue_size",
     "queued_pair",
+    "reads",
     "record_id",
+    "record_reads",
     "record_writeback",
     "redirect",
     "resolve",
@@ -166,11 +174,15 @@ __all__ = [
     "source_records",
     "start_run",
     "store_problems",
+    "survivors",
     "unpin",
     "upgrade",
     "utc_naive",
     "utc_now",
     "version_count",
+    "visible_frame",
+    "visible_id",
+    "visible_ids",
     "write_transaction",
     "writeback_audit",
 ]
