@@ -28,8 +28,10 @@ ANN = {
     "first_name": "Ann", "last_name": "Lee", "email": "ann.lee@example.com", "phone": "+447700900123",
     "date_of_birth": date(1980, 1, 2), "postal_code": "LS1 4AP", "city": "Leeds", "loyalty_tier": "platinum",
 }  # fmt: skip
-BOB = {"first_name": "Bob", "last_name": "Stone", "email": "bob.stone@example.org", "phone": "+447700900456",
-       "date_of_birth": date(1975, 6, 7), "postal_code": "M1 1AA", "city": "Manchester", "loyalty_tier": "bronze"}  # fmt: skip
+BOB = {
+    "first_name": "Bob", "last_name": "Stone", "email": "bob.stone@example.org", "phone": "+447700900456",
+    "date_of_birth": date(1975, 6, 7), "postal_code": "M1 1AA", "city": "Manchester", "loyalty_tier": "bronze",
+}  # fmt: skip
 ACCESS = {
     "roles": {
         "reader": {
@@ -40,7 +42,7 @@ ACCESS = {
                 "date_of_birth": "masked",
                 "postal_code": "hidden",
                 "loyalty_tier": "hidden",
-            },  # fmt: skip
+            },
         }
     },
     "keys": {
@@ -61,7 +63,7 @@ EXPECT: dict[str, dict[str, Any]] = {
         "date_of_birth": "1980",
         "postal_code": HIDDEN,
         "loyalty_tier": HIDDEN,
-    },  # fmt: skip
+    },
     "steward": dict(ANN),
     "billing": {**dict.fromkeys(ANN, HIDDEN), "email": ANN["email"], "first_name": "A."},
 }
@@ -121,7 +123,8 @@ class Hub:
                 ("crm:a1", "crm:zz", "crm", "crm", "A", None, 0.75, 1.5,
                  json.dumps({"name": 1.0, "phone": -2.0}), _record(ANN, "crm", "a1"), _record(BOB, "crm", "zz")),
                 ("billing:a2", "billing:zz", "billing", "billing", "A", None, 0.72, 1.4,
-                 json.dumps({"name": 1.0, "phone": -2.0}), _record(ANN, "billing", "a2"), _record(BOB, "billing", "zz")),
+                 json.dumps({"name": 1.0, "phone": -2.0}), _record(ANN, "billing", "a2"),
+                 _record(BOB, "billing", "zz")),
             ],
             columns=store.REVIEW_COLUMNS,
         )  # fmt: skip
@@ -163,7 +166,7 @@ def _typed(rec: dict[str, Any], hidden: list[str], extra: dict[str, Any] | None 
 
 def _free(rec: dict[str, Any]) -> dict[str, Any]:
     """A free-form record (export row, review record): a missing key is a hidden field."""
-    return {f: rec[f] if f in rec else HIDDEN for f in FIELDS}
+    return {f: rec.get(f, HIDDEN) for f in FIELDS}
 
 
 def _dates(view: dict[str, Any]) -> dict[str, Any]:

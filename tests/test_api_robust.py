@@ -231,6 +231,7 @@ RULES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/golden/{golden_id}/split"): "steward",
     ("POST", "/v1/golden/merge"): "steward",
     ("POST", "/v1/review/apply"): "steward",
+    ("GET", "/v1/privacy/reads"): "privacy",
     ("GET", "/v1/apikeys"): "admin",
     ("POST", "/v1/apikeys"): "admin",
     ("DELETE", "/v1/apikeys/{key_id}"): "admin",
@@ -247,7 +248,7 @@ RULES: dict[tuple[str, str], str | None] = {
     ("POST", "/ui/golden/{golden_id}/pin"): "steward",
     ("POST", "/ui/golden/{golden_id}/unpin"): "steward",
 }
-ROLE_VARIANTS = ("reader", "steward", "admin")
+ROLE_VARIANTS = ("reader", "steward", "privacy", "admin")
 VARIANTS = ("no key", "wrong key", "revoked key", *ROLE_VARIANTS)
 
 
