@@ -11,6 +11,7 @@ its first pipeline run; its term frequencies are counted over the synthetic gold
     python benchmarks/api_latency.py                        # 1,000,000 golden records
     python benchmarks/api_latency.py --records 100000 --concurrency 8
     python benchmarks/api_latency.py --url sqlite:////tmp/demo/.hub/serving.db --config /tmp/demo/hub.yaml
+    python benchmarks/api_latency.py --url ... --mask     # the reader key under a masking policy (hub.yaml access:)
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ def main() -> None:
     parser.add_argument("--url", help="an existing serving store instead (its xref's source systems are used)")
     parser.add_argument("--requests", type=int, default=400, help="requests per endpoint (default 400)")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
+    parser.add_argument(
+        "--mask", action="store_true", help="the benchmark's reader key masks e-mail, phone, surname and birth date"
+    )
     args = parser.parse_args()
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='hub-api-')) / 'serving.db'}"
     if not args.url:
@@ -159,9 +163,11 @@ def main() -> None:
             conn,
         )
         systems = sorted(r[0] for r in conn.execute(sa.text("SELECT DISTINCT source_system FROM xref")))
+    masked = {"fields": dict.fromkeys(["email", "phone", "last_name", "date_of_birth"], "masked")}
     cfg = HubConfig.model_validate(
         {"serving_store": url, "sources": {s: {"kind": "file", "path": f"/{s}.csv", "primary_key": "id",
-                                               "fields": {"email": "email"}} for s in systems}}
+                                               "fields": {"email": "email"}} for s in systems},
+         **({"access": {"roles": {"reader": masked}}} if args.mask else {})}
     )  # fmt: skip
     app = create_app(cfg, engine)
     _, key = keys.create_key(engine, "latency-benchmark", "reader")

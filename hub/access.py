@@ -102,7 +102,7 @@ def policy_for(cfg: HubConfig, role: str, key_id: str | None = None, key_name: s
         if name is not None and name in a.keys:
             return _policy(cfg, f"access.keys.{name}", a.keys[name])
     if role in a.roles:
-        return _policy(cfg, f"access.roles.{role}", a.roles[role])  # type: ignore[index]  # role: a Role literal
+        return _policy(cfg, f"access.roles.{role}", a.roles[role])
     return _policy(cfg, "access.default", a.default)
 
 

@@ -26,7 +26,7 @@ def export(
     out: Path,
     fmt: Format | None = None,
     policy: access.Policy | None = None,
-    on_read: Callable[[Sequence[str]], None] | None = None,
+    on_read: Callable[[Sequence[str]], object] | None = None,
 ) -> int:
     """Write the current golden records or xref to `out` as `policy` shows them (None: everything); the format
     follows the file extension unless given. Returns the number of rows written."""

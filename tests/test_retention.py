@@ -17,7 +17,18 @@ from pipelines.assets import retention_purge
 from pipelines.entry import main
 from pipelines.resources import HubResource, ServingStoreResource
 from tests.test_store import ABC, ABC_LINKS, golden, person, publish
-from tests.test_store import engine, store_url  # noqa: F401  # fixtures: each test on SQLite and PostgreSQL
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def serving(request, tmp_path):
+    """A migrated serving store on each backend."""
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else f"sqlite:///{tmp_path / 's.db'}"
+    engine = store.open_store(url)
+    yield engine
+    engine.dispose()
+
 
 DAYS = {"golden_history_days": 30, "writeback_audit_days": 30, "pii_reads_days": 30, "request_log_days": 30}
 
@@ -50,7 +61,8 @@ def _count(engine: sa.Engine, table: sa.Table) -> int:
         return conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0
 
 
-def test_purge_deletes_only_what_is_older_than_each_setting(engine):  # noqa: F811
+def test_purge_deletes_only_what_is_older_than_each_setting(serving):
+    engine = serving
     _aged(engine)
     before = {t.name: _count(engine, t) for t in (golden_history, writeback_audit_table, pii_reads)}
     dry = store.purge(engine, DAYS, dry_run=True)
@@ -66,7 +78,8 @@ def test_purge_deletes_only_what_is_older_than_each_setting(engine):  # noqa: F8
     assert store.purge(engine, DAYS) == {"golden_history": 0, "writeback_audit": 0, "pii_reads": 0}
 
 
-def test_no_setting_keeps_everything(engine):  # noqa: F811
+def test_no_setting_keeps_everything(serving):
+    engine = serving
     _aged(engine)
     assert store.purge(engine, dict.fromkeys(DAYS)) == {}
     assert store.purge(engine, {**dict.fromkeys(DAYS), "pii_reads_days": 365}) == {"pii_reads": 0}

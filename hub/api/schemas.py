@@ -57,10 +57,10 @@ _ATTRIBUTE_DEFINITIONS: dict[str, Any] = {  # Any: mypy checks ** values against
              Field(None, description=f.doc))
     for f in ATTRIBUTE_FIELDS
 }  # fmt: skip
-MASKED_FIELDS = Field(
+MASKED_FIELDS: Any = Field(
     default_factory=list, description="fields shown masked to this API key (hub.yaml access:): e.g. j***@example.com"
 )
-HIDDEN_FIELDS = Field(
+HIDDEN_FIELDS: Any = Field(
     default_factory=list, description="fields this API key may not see (hub.yaml access:): null whatever their value"
 )
 Attributes = create_model(

@@ -13,7 +13,7 @@ initials, is not found by name alone: add another criterion.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
@@ -137,7 +137,10 @@ def _search(request: Request, caller: Caller, asked: SearchIn, where: str) -> Se
             ranked = ranked[ranked["golden_id"].isin(caller.visible(conn, ranked["golden_id"]))]
     start = (asked.page - 1) * asked.page_size
     shown = ranked.iloc[start : start + asked.page_size]
-    hits = caller.records(shown.astype(object).where(shown.notna(), None).to_dict("records"))
+    rows: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in shown.astype(object).where(shown.notna(), None).to_dict("records")
+    ]
+    hits = caller.records(rows)
     caller.log([h["golden_id"] for h in hits])
     return SearchPage(
         total=len(ranked),

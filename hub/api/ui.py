@@ -394,7 +394,7 @@ def _golden_page(request: Request, caller: Caller, golden_id: str, error: str = 
         overrides = store.overrides(conn, rec.golden_id)
         retired = request.query_params.get("retired", "")
         retired_into_this = bool(retired) and store.resolve(conn, retired) == rec.golden_id
-    pins = {p.field: p._asdict() for p in overrides.itertuples(index=False)}
+    pins = {str(p["field"]): {str(k): v for k, v in p.items()} for p in overrides.to_dict("records")}
     pinned = caller.records([{f: p["value"] for f, p in pins.items()}], drop_hidden=True)[0]  # as the values show
     pins = {f: {**p, "value": pinned[f]} for f, p in pins.items() if f in pinned}
     values = {**rec.attributes.model_dump(), **rec.extra}
