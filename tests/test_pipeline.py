@@ -112,7 +112,7 @@ def test_the_job_materializes_every_asset_and_every_check_passes(demo):
     assert r.success and not r.blocked and not r.skipped_steps, r.errors
     expected = {f"raw_{s}" for s in cfg.sources} | {f"writeback_{s}" for s in cfg.sources}
     expected |= {"standardized_records", "match_model", "scored_pairs", "clusters", "review_queue"}
-    expected |= {"golden_records", "published_golden"}
+    expected |= {"golden_records", "published_golden", "retention_purge"}
     assert set(r.metadata) == expected
     assert len(r.checks) == len(cfg.sources) + 2 and all(c.passed for c in r.checks), [c.summary for c in r.checks]
     assert [c.asset for c in r.checks if c.blocking] == ["golden_records"]
