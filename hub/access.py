@@ -207,6 +207,14 @@ def explanation(policy: Policy, weights: Mapping[str, Any]) -> dict[str, Any]:
     return {c: w for c, w in weights.items() if c not in hidden}
 
 
+def _listed(pol: Policy, p: AccessPolicy, level: str) -> str:
+    """The fields at `level`, or how many when they are those the policy does not name (its default)."""
+    names = pol.fields_at(level)
+    if level == p.default and len(names) > len(p.fields):
+        return f"the other {len(names)} fields"
+    return ", ".join(names) or "-"
+
+
 def describe(cfg: HubConfig, policies: Sequence[tuple[str, AccessPolicy]] | None = None) -> str:
     """What `hub config check` prints: per policy, the fields it masks or hides and the sources it sees."""
     a = cfg.access
@@ -218,12 +226,10 @@ def describe(cfg: HubConfig, policies: Sequence[tuple[str, AccessPolicy]] | None
         if pol.open:
             lines.append(f"  {label}: every field in full, every source's customers")
             continue
-        masked, hidden = pol.fields_at(MASKED), pol.fields_at(HIDDEN)
-        full = len(pol.fields_at(FULL))
         seen = ", ".join(sorted(pol.sources)) if pol.sources is not None else "every source"
         lines.append(
-            f"  {label}: {full} field(s) in full; masked: {', '.join(masked) or '-'}; "
-            f"hidden: {', '.join(hidden) or '-'}; customers of: {seen}"
+            f"  {label}: full: {_listed(pol, p, FULL)}; masked: {_listed(pol, p, MASKED)}; "
+            f"hidden: {_listed(pol, p, HIDDEN)}; customers of: {seen}"
         )
     if not a.roles and not a.keys:
         lines.append("  (no roles: or keys: entries: every role and key gets the default)")

@@ -430,6 +430,14 @@ def test_a_key_policy_wins_by_name_then_id_then_role(hub):
     assert access.policy_for(cfg, "admin").open
 
 
+def test_config_check_prints_each_policy(hub, capsys):
+    assert main(["config", "check", "--offline", "--config", str(hub.config)]) == 0
+    out = capsys.readouterr().out
+    assert "role reader: full: the other" in out and "masked: last_name, date_of_birth, email, phone" in out
+    assert "key billing-sync: full: email; masked: first_name; hidden: the other" in out
+    assert "customers of: billing" in out and "retention (retention:): pii_reads 365 days" in out
+
+
 def test_cli_export_as_a_role_or_key_and_the_read_log(hub, tmp_path, capsys):
     out = tmp_path / "g.csv"
     assert main(["export", "golden", "--config", str(hub.config), "--out", str(out), "--as-role", "reader"]) == 0
