@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from hub.config import LEVELS, AccessPolicy, HubConfig
 from hub.model import ATTRIBUTE_FIELDS, FieldType
@@ -109,29 +111,46 @@ def policy_for(cfg: HubConfig, role: str, key_id: str | None = None, key_name: s
 # ------------------------------------------------------------------------------------------------- masking
 
 
-def mask_column(values: pd.Series, kind: str) -> pd.Series:
-    """Every value of a column masked the way `kind` says (see the module docstring); missing stays missing."""
-    values = values.astype(object)
-    present = values.notna()
-    out = pd.Series([None] * len(values), index=values.index, dtype=object)
-    if not present.any():
-        return out
-    text = values[present].astype(str)
+def _text(values: Sequence[Any] | pd.Series) -> pa.Array:
+    """Values as an Arrow array: typed when they share a type (dates stay dates), else as text."""
+    try:
+        return pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([None if v is None or v != v else str(v) for v in values], pa.string())
+
+
+def _masked(arr: pa.Array, kind: str) -> pa.Array:
+    """Arrow compute over the whole column at once; nulls stay null (every function below propagates them)."""
+    if kind == "date" and pa.types.is_temporal(arr.type):
+        return pc.cast(pc.year(arr), pa.string())
+    arr = arr if pa.types.is_string(arr.type) else pc.cast(arr, pa.string())
     if kind == "email":
-        masked = text.str.replace(r"^(.)[^@]*(@.*)$", r"\1***\2", regex=True).where(text.str.contains("@"), "***")
-    elif kind == "phone":
-        digits = text.str.replace(r"\D", "", regex=True)
-        masked = ("***" + digits.str[-3:]).where(digits.str.len() >= 3, "***")
-    elif kind == "name":
-        initial = text.str.strip().str[:1]
-        masked = (initial + ".").where(initial != "", "***")
-    elif kind == "date":
-        years = pd.to_datetime(values[present], errors="coerce", format="mixed").dt.year
-        masked = years.astype("Int64").astype(str).where(years.notna(), "***")
-    else:
-        masked = pd.Series("***", index=text.index, dtype=object)
-    out[present] = masked.astype(object)
-    return out
+        local = pc.replace_substring_regex(arr, r"^(.)[^@]*(@.*)$", r"\1***\2")
+        return pc.if_else(pc.match_substring(arr, "@"), local, "***")
+    if kind == "phone":
+        digits = pc.replace_substring_regex(arr, r"\D", "")
+        last = pc.binary_join_element_wise("***", pc.utf8_slice_codeunits(digits, -3), "")
+        return pc.if_else(pc.greater_equal(pc.utf8_length(digits), 3), last, "***")
+    if kind == "name":
+        initial = pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(arr), 0, 1)
+        return pc.if_else(pc.greater(pc.utf8_length(initial), 0), pc.binary_join_element_wise(initial, ".", ""), "***")
+    if kind == "date":  # dates as text: their year when they start with one
+        year = pc.utf8_slice_codeunits(pc.utf8_trim_whitespace(arr), 0, 4)
+        return pc.if_else(pc.match_substring_regex(arr, r"^\s*[0-9]{4}"), year, "***")
+    return pc.if_else(pc.is_valid(arr), pa.scalar("***"), pa.scalar(None, pa.string()))
+
+
+def mask_values(values: Sequence[Any] | pd.Series, kind: str) -> list[Any]:
+    """Every value of a column masked the way `kind` says (see the module docstring), as one set of Arrow compute
+    calls over the column; a missing value stays missing (None)."""
+    if len(values) == 0:
+        return []
+    return _masked(_text(values), kind).to_pylist()
+
+
+def mask_column(values: pd.Series, kind: str) -> pd.Series:
+    """mask_values for a frame's column (same index, object dtype)."""
+    return pd.Series(mask_values(values, kind), index=values.index, dtype=object)
 
 
 def _json_column(column: pd.Series, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> pd.Series:
@@ -192,8 +211,8 @@ def enforce_records(records: list[dict[str, Any]], policy: Policy, drop_hidden: 
                 else:
                     del h[field]
             continue
-        masked = mask_column(pd.Series([h[field] for h, _ in rows], dtype=object), policy.kinds[field])
-        for (h, _), value in zip(rows, masked.tolist(), strict=True):
+        masked = mask_values([h[field] for h, _ in rows], policy.kinds[field])
+        for (h, _), value in zip(rows, masked, strict=True):
             h[field] = value
     with_lineage = [r for r in records if isinstance(r.get("lineage"), dict)]
     for r, filtered in zip(with_lineage, _lineage(policy, [r["lineage"] for r in with_lineage]), strict=True):

@@ -272,6 +272,23 @@ def test_on_a_postgresql_store_the_policies_and_the_read_log_hold(tmp_path, post
         pg.engine.dispose()
 
 
+@pytest.mark.parametrize(
+    ("values", "kind", "masked"),
+    [
+        (["john.smith@example.com", None, "no-at-sign"], "email", ["j***@example.com", None, "***"]),
+        (pd.Series(["a@b.co", None], dtype="string"), "email", ["a***@b.co", None]),  # an export's text column
+        (["+447700900123", "12", None], "phone", ["***123", "***", None]),
+        (["Émile", " ", None], "name", ["É.", "***", None]),
+        ([date(1984, 3, 12), None], "date", ["1984", None]),
+        (pd.Series(pd.to_datetime(["1984-03-12 10:00", None])), "date", ["1984", None]),
+        (["1990-01-02", "soon", date(1975, 1, 1)], "date", ["1990", "***", "1975"]),  # pins are text
+        (["gold", True, 3, None], "other", ["***", "***", "***", None]),
+    ],
+)
+def test_masking_each_kind_of_value(values, kind, masked):
+    assert access.mask_values(values, kind) == masked
+
+
 # ------------------------------------------------------------------------------------ source filter
 
 
