@@ -51,6 +51,11 @@ class Policy:
         """Sees everything: enforcing it changes nothing (the default without an `access:` block)."""
         return self.sources is None and all(level == FULL for level in self.levels.values())
 
+    @property
+    def filters_lineage(self) -> bool:
+        """Lineage names fields and source records: it changes when a field is hidden or sources are limited."""
+        return self.sources is not None or HIDDEN in self.levels.values()
+
     def fields_at(self, level: str) -> list[str]:
         return [f for f, lv in self.levels.items() if lv == level]
 
@@ -186,7 +191,7 @@ def enforce(frame: pd.DataFrame, policy: Policy, drop_hidden: bool = True) -> pd
     out = out.drop(columns=hidden) if drop_hidden else out.assign(**dict.fromkeys(hidden, None))
     if "extra" in out.columns and in_extra:
         out["extra"] = _json_column(out["extra"], lambda extras: enforce_records(extras, policy, drop_hidden=True))
-    if "lineage" in out.columns:
+    if "lineage" in out.columns and policy.filters_lineage:
         out["lineage"] = _json_column(out["lineage"], lambda lineages: _lineage(policy, lineages))
     return out
 
@@ -214,7 +219,7 @@ def enforce_records(records: list[dict[str, Any]], policy: Policy, drop_hidden: 
         masked = mask_values([h[field] for h, _ in rows], policy.kinds[field])
         for (h, _), value in zip(rows, masked, strict=True):
             h[field] = value
-    with_lineage = [r for r in records if isinstance(r.get("lineage"), dict)]
+    with_lineage = [r for r in records if isinstance(r.get("lineage"), dict)] if policy.filters_lineage else []
     for r, filtered in zip(with_lineage, _lineage(policy, [r["lineage"] for r in with_lineage]), strict=True):
         r["lineage"] = filtered
     return records
