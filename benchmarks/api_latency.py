@@ -11,6 +11,8 @@ its first pipeline run; its term frequencies are counted over the synthetic gold
     python benchmarks/api_latency.py                        # 1,000,000 golden records
     python benchmarks/api_latency.py --records 100000 --concurrency 8
     python benchmarks/api_latency.py --url sqlite:////tmp/demo/.hub/serving.db --config /tmp/demo/hub.yaml
+    python benchmarks/api_latency.py --url ... --mask     # the reader key under a masking policy (hub.yaml access:)
+    python benchmarks/api_latency.py --url ... --compare-mask  # the same requests to both, interleaved in batches
 """
 
 from __future__ import annotations
@@ -113,9 +115,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def load(label: str, client: httpx.Client, requests: list[tuple], concurrency: int) -> None:
-    """Send every request once, `concurrency` at a time; print p50 / p99 latency and throughput.
-    A request is (url, params) for a GET or (url, params, body) for a POST."""
+def timed(label: str, client: httpx.Client, requests: list[tuple], concurrency: int) -> list[float]:
+    """Milliseconds per request, each sent once, `concurrency` at a time. A request is (url, params) for a GET or
+    (url, params, body) for a POST."""
 
     def one(req: tuple) -> float:
         t = time.perf_counter()
@@ -124,9 +126,14 @@ def load(label: str, client: httpx.Client, requests: list[tuple], concurrency: i
             raise RuntimeError(f"{label}: {req} -> {r.status_code} {r.text[:200]}")
         return (time.perf_counter() - t) * 1000
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
-        ms = np.array(list(pool.map(one, requests)))
+        return list(pool.map(one, requests))
+
+
+def load(label: str, client: httpx.Client, requests: list[tuple], concurrency: int) -> None:
+    """Send every request once, `concurrency` at a time; print p50 / p99 latency and throughput."""
+    started = time.perf_counter()
+    ms = np.array(timed(label, client, requests, concurrency))
     wall = time.perf_counter() - started
     print(f"{label:44}{len(ms):>6}{np.percentile(ms, 50):>10.1f}{np.percentile(ms, 99):>10.1f}{len(ms) / wall:>10.0f}")
 
@@ -141,6 +148,14 @@ def main() -> None:
     parser.add_argument("--url", help="an existing serving store instead (its xref's source systems are used)")
     parser.add_argument("--requests", type=int, default=400, help="requests per endpoint (default 400)")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
+    parser.add_argument(
+        "--mask", action="store_true", help="the benchmark's reader key masks e-mail, phone, surname and birth date"
+    )
+    parser.add_argument(
+        "--compare-mask", action="store_true",
+        help="serve without and with --mask's policy and send each endpoint's requests to both in alternating batches "
+        "of 10, so a busy machine slows both alike",
+    )  # fmt: skip
     args = parser.parse_args()
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='hub-api-')) / 'serving.db'}"
     if not args.url:
@@ -159,18 +174,26 @@ def main() -> None:
             conn,
         )
         systems = sorted(r[0] for r in conn.execute(sa.text("SELECT DISTINCT source_system FROM xref")))
-    cfg = HubConfig.model_validate(
-        {"serving_store": url, "sources": {s: {"kind": "file", "path": f"/{s}.csv", "primary_key": "id",
-                                               "fields": {"email": "email"}} for s in systems}}
-    )  # fmt: skip
-    app = create_app(cfg, engine)
+    masked = {"fields": dict.fromkeys(["email", "phone", "last_name", "date_of_birth"], "masked")}
+
+    def serve(mask: bool) -> tuple[uvicorn.Server, str]:
+        cfg = HubConfig.model_validate(
+            {"serving_store": url, "sources": {s: {"kind": "file", "path": f"/{s}.csv", "primary_key": "id",
+                                                   "fields": {"email": "email"}} for s in systems},
+             **({"access": {"roles": {"reader": masked}}} if mask else {})}
+        )  # fmt: skip
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(cfg, engine), host="127.0.0.1", port=port, log_level="warning")
+        )
+        threading.Thread(target=server.run, daemon=True).start()
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.1)
+        return server, f"http://127.0.0.1:{port}"
+
     _, key = keys.create_key(engine, "latency-benchmark", "reader")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.time() + 30
-    while not server.started and time.time() < deadline:
-        time.sleep(0.1)
+    servers = [serve(False), serve(True)] if args.compare_mask else [serve(args.mask)]
     rows = list(sample.itertuples(index=False))
     endpoints: list[tuple[str, Callable]] = [
         ("GET /v1/golden/{id}", lambda r: (f"/v1/golden/{r.golden_id}", {})),
@@ -187,15 +210,36 @@ def main() -> None:
          lambda r: ("/v1/match", {}, {"first_name": r.first_name, "last_name": r.last_name, "phone": r.phone})),
     ]  # fmt: skip
     print(f"\n{n:,} golden records; {args.concurrency} client threads on loopback\n")
-    print(f"{'endpoint':44}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
-    with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"X-API-Key": key}, timeout=30) as client:
+    clients = [httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) for _, base in servers]
+    for client in clients:
         load("warm-up", client, [endpoints[0][1](r) for r in rows[:20]], 1)
         # match-on-entry builds a DuckDB connection and Splink's SQL per concurrent request the first time
         load("warm-up: match", client, [endpoints[-1][1](r) for r in rows[-4 * args.concurrency :]], args.concurrency)
+    if args.compare_mask:
+        compare(clients, endpoints, rows, args.concurrency)
+    else:
+        print(f"{'endpoint':44}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
         for label, build in endpoints:
-            load(label, client, [build(r) for r in rows], args.concurrency)
-    server.should_exit = True
+            load(label, clients[0], [build(r) for r in rows], args.concurrency)
+    for client in clients:
+        client.close()
+    for server, _ in servers:
+        server.should_exit = True
     engine.dispose()
+
+
+def compare(clients: list[httpx.Client], endpoints: list[tuple[str, Callable]], rows: list, concurrency: int) -> None:
+    """Each endpoint's requests in batches of 10, every batch to the open server and then the masking one."""
+    print(f"{'endpoint':44}{'n':>6}{'open p50':>10}{'mask p50':>10}{'open p99':>10}{'mask p99':>10}")
+    for label, build in endpoints:
+        ms: list[list[float]] = [[], []]
+        for i in range(0, len(rows), 10):
+            batch = [build(r) for r in rows[i : i + 10]]
+            for side, client in enumerate(clients):
+                ms[side] += timed(label, client, batch, concurrency)
+        p50s = [np.percentile(m, 50) for m in ms]
+        p99s = [np.percentile(m, 99) for m in ms]
+        print(f"{label:44}{len(ms[0]):>6}{p50s[0]:>10.1f}{p50s[1]:>10.1f}{p99s[0]:>10.1f}{p99s[1]:>10.1f}")
 
 
 if __name__ == "__main__":

@@ -316,7 +316,23 @@ def published_golden(
     )
 
 
+@dg.asset(
+    group_name="golden",
+    deps=[published_golden],
+    kinds={"sql"},
+    description=(
+        "Retention (hub.yaml retention:): superseded golden-record versions, write-back audit rows, PII read log "
+        "entries older than their setting deleted from the serving store, counted per table. A dry run counts."
+    ),
+)
+def retention_purge(hub: HubResource, serving_store: ServingStoreResource) -> dg.MaterializeResult:
+    cfg = hub.config()
+    with serving_store.open(cfg) as engine:
+        counts = store.purge(engine, cfg.retention.days(), dry_run=hub.dry_run)
+    return dg.MaterializeResult(metadata={"dry_run": hub.dry_run, **{f"purged_{t}": n for t, n in counts.items()}})
+
+
 def pipeline_assets(cfg: HubConfig) -> list[dg.AssetsDefinition]:
     raw = [source_asset(name, src.kind) for name, src in cfg.sources.items()]
-    core = [match_model, scored_pairs, clusters, review_queue, golden_records, published_golden]
+    core = [match_model, scored_pairs, clusters, review_queue, golden_records, published_golden, retention_purge]
     return [*raw, standardized_asset(list(cfg.sources)), *core, *(writeback_asset(name) for name in cfg.sources)]

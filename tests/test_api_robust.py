@@ -237,6 +237,7 @@ RULES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/subjects/erase"): "privacy",
     ("POST", "/v1/subjects/restrict"): "privacy",
     ("GET", "/v1/subjects/requests"): "privacy",
+    ("GET", "/v1/privacy/reads"): "privacy",
     ("GET", "/v1/apikeys"): "admin",
     ("POST", "/v1/apikeys"): "admin",
     ("DELETE", "/v1/apikeys/{key_id}"): "admin",

@@ -112,7 +112,7 @@ def test_the_job_materializes_every_asset_and_every_check_passes(demo):
     assert r.success and not r.blocked and not r.skipped_steps, r.errors
     expected = {f"raw_{s}" for s in cfg.sources} | {f"writeback_{s}" for s in cfg.sources}
     expected |= {"standardized_records", "match_model", "scored_pairs", "clusters", "review_queue"}
-    expected |= {"golden_records", "published_golden"}
+    expected |= {"golden_records", "published_golden", "retention_purge"}
     assert set(r.metadata) == expected
     assert len(r.checks) == len(cfg.sources) + 2 and all(c.passed for c in r.checks), [c.summary for c in r.checks]
     assert [c.asset for c in r.checks if c.blocking] == ["golden_records"]
@@ -237,7 +237,8 @@ def test_a_failing_blocking_expectation_stops_publish_and_write_back(demo, tmp_p
     gate = next(c for c in r.checks if c.blocking)
     assert not gate.passed and "email" in gate.summary
     assert "published_golden" not in r.metadata and not any(k.startswith("writeback_") for k in r.metadata)
-    assert set(r.skipped_steps) == {"published_golden", *(f"writeback_{s}" for s in SYSTEMS)}
+    # retention_purge follows published_golden: the next run that publishes purges
+    assert set(r.skipped_steps) == {"published_golden", "retention_purge", *(f"writeback_{s}" for s in SYSTEMS)}
     assert {s: table_digests(copy / f"{s}.db") for s in SYSTEMS} == digests
     with engine.connect() as conn:
         runs = store.runs(conn)

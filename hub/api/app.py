@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
 from hub import store
-from hub.api import access_log, admin, apply, changes, export, golden, match, review, search, subjects, ui
+from hub.api import access_log, admin, apply, changes, export, golden, match, reads, review, search, subjects, ui
 from hub.api.apply import DecisionApplier
 from hub.api.auth import engine
 from hub.api.errors import store_busy, validation_error
@@ -28,7 +28,9 @@ DESCRIPTION = """Golden customer records of the customer data hub, read from its
 Every endpoint but `/v1/health` needs an API key (`hub apikey create --role reader|steward|privacy|admin`),
 sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. No or a bad key: 401; a role too low: 403;
 too many failed key checks from one address or for one key id: 429 with Retry-After.
-Errors carry `detail` (and for 422, `message` naming the field)."""
+Errors carry `detail` (and for 422, `message` naming the field). What a key sees of each customer (every field in
+full, masked or hidden, and which sources' customers) is hub.yaml's `access:` policy for its name or role; reads of
+personal data are logged for the privacy role (`/v1/privacy/reads`)."""
 
 
 def create_app(
@@ -69,7 +71,7 @@ def create_app(
     # Starlette types a handler as taking any Exception, though it only passes the class it is registered for.
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(sa.exc.OperationalError, store_busy)  # type: ignore[arg-type]
-    for module in (golden, search, changes, export, match, review, apply, subjects, admin, ui):
+    for module in (golden, search, changes, export, match, review, apply, subjects, reads, admin, ui):
         app.include_router(module.router)
 
     @app.get("/v1/health", summary="Liveness and the last published run (no key needed)", tags=["health"])

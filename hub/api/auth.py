@@ -5,6 +5,7 @@ or for the key id (hub.api.throttle) -> 429 with Retry-After."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated
 
@@ -58,8 +59,10 @@ def current_key(
     return key
 
 
+@functools.cache
 def require(role: str) -> Callable[..., ApiKey]:
-    """A dependency that lets keys of `role` (or a higher one) through."""
+    """A dependency that lets keys of `role` (or a higher one) through. One per role, so FastAPI checks a key
+    once per request however many dependencies of a route ask for it."""
 
     def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
         if not role_allows(key.role, role):

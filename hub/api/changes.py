@@ -22,14 +22,15 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from hub import store
+from hub import access, store
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.golden import to_model
+from hub.api.policy import Reader
 from hub.api.schemas import ChangeEvent, ChangePage, Text, UtcTime
 
 router = APIRouter(prefix="/v1", tags=["change feed"], dependencies=[Depends(require("reader"))])
@@ -61,29 +62,32 @@ def decode(cursor: str) -> store.Position:
     return pos
 
 
-def _event(e: store.FeedEvent) -> ChangeEvent:
+def _event(e: store.FeedEvent, policy: access.Policy) -> ChangeEvent:
+    """One event; a version event's `row` has been through hub.access (golden records as the caller sees them)."""
     row, (at, gid, _kind, version) = e["row"], e["pos"]
     if e["event"] == "retired":
         return ChangeEvent(
             cursor=encode(e["pos"]), event="retired", at=at, golden_id=gid, version=None, run_id=row["run_id"],
             surviving_id=row["retired_into"], reason=row["reason"],
         )  # fmt: skip
-    changed = store.changed_fields(row)
-    record = {
-        **row,
-        "extra": json.loads(row["extra"] or "{}"),
-        "lineage": json.loads(row["lineage"] or "{}"),
-        "changed_fields": changed,
-    }
+    changed = [f for f in row["changed_fields"] or [] if policy.level(f) != access.HIDDEN]
     return ChangeEvent(
-        cursor=encode(e["pos"]), event="version", at=at, golden_id=gid, version=version, changed_fields=changed,
-        run_id=row["run_id"], record=to_model(record, gid),
+        cursor=encode(e["pos"]), event="version", at=at, golden_id=gid, version=version,
+        changed_fields=changed if row["changed_fields"] is not None else None, run_id=row["run_id"],
+        record=to_model({**row, "changed_fields": changed}, gid, policy),
     )  # fmt: skip
+
+
+def _record(row: dict[str, Any]) -> dict[str, Any]:
+    """A golden_history row of the feed as a record: extra and lineage parsed, changed_fields listed."""
+    parsed = {**row, "extra": json.loads(row["extra"] or "{}"), "lineage": json.loads(row["lineage"] or "{}")}
+    return {**parsed, "changed_fields": store.changed_fields(parsed)}
 
 
 @router.get("/changes", summary="Golden records changed since a cursor or a time", response_model=ChangePage)
 def get_changes(
     request: Request,
+    caller: Reader,
     cursor: Annotated[Text | None, Query(description="next_cursor of the previous page")] = None,
     since: Annotated[
         UtcTime | None, Query(description="start at this time (inclusive; naive: UTC) instead of a cursor")
@@ -106,7 +110,14 @@ def get_changes(
         after = (since, "", 0, 0)  # before every event at `since` (naive UTC: UtcTime)
     with engine(request).connect() as conn:
         events, more = store.changes(conn, after, limit)
+        seen = caller.visible_or_retired(conn, {e["pos"][1] for e in events})
     next_cursor = encode(events[-1]["pos"]) if events else (cursor if cursor is not None else None)
     if not events and since is not None and after is not None:  # after: the position of `since`
         next_cursor = encode(after)
-    return ChangePage(changes=[_event(e) for e in events], next_cursor=next_cursor, has_more=more)
+    # A key restricted to some sources skips the others' events; the cursor still moves past them.
+    shown = [e for e in events if e["pos"][1] in seen]
+    versions = [e for e in shown if e["event"] == "version"]
+    for e, rec in zip(versions, caller.records([_record(e["row"]) for e in versions]), strict=True):
+        e["row"] = rec
+    caller.log([e["pos"][1] for e in versions])
+    return ChangePage(changes=[_event(e, caller.policy) for e in shown], next_cursor=next_cursor, has_more=more)

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
-from hub import store
+from hub import access, store
 from hub.api.auth import engine, require
+from hub.api.policy import Reader, not_found
 from hub.api.schemas import GoldenRecord, History, Problem, Sources, Text, UtcTime
 
 router = APIRouter(prefix="/v1", tags=["golden records"], dependencies=[Depends(require("reader"))])
@@ -21,8 +22,11 @@ _GONE: dict[int | str, dict[str, Any]] = {
 }
 
 
-def to_model(rec: dict[str, Any], asked: str, redirect: dict[str, Any] | None = None) -> GoldenRecord:
-    """The API form of a store record (store.golden_by_id, store.history)."""
+def to_model(
+    rec: dict[str, Any], asked: str, policy: access.Policy, redirect: dict[str, Any] | None = None
+) -> GoldenRecord:
+    """The API form of a store record (store.golden_by_id, store.history) as `policy` shows it; pass records through
+    hub.access.enforce_records first (a page of them at once)."""
     return GoldenRecord(
         requested_id=asked,
         golden_id=rec["golden_id"],
@@ -39,6 +43,8 @@ def to_model(rec: dict[str, Any], asked: str, redirect: dict[str, Any] | None = 
         valid_to=rec.get("valid_to"),
         changed_fields=rec.get("changed_fields"),
         run_id=rec["run_id"],
+        masked_fields=policy.fields_at(access.MASKED),
+        hidden_fields=policy.fields_at(access.HIDDEN),
     )
 
 
@@ -63,6 +69,7 @@ def _missing(conn: sa.Connection, golden_id: str, as_of: datetime | None = None)
 )
 def get_golden(
     request: Request,
+    caller: Reader,
     golden_id: GoldenId,
     as_of: Annotated[
         UtcTime | None,
@@ -73,11 +80,14 @@ def get_golden(
     asked for, `golden_id` the survivor, `redirect` says why and when. With `as_of`, the version valid
     at that time (following a redirect only if the id was already retired then)."""
     with engine(request).connect() as conn:
+        if not caller.sees(conn, golden_id):
+            raise not_found(golden_id)
         rec = store.golden_by_id(conn, golden_id, as_of=as_of)
         if rec is None:
             raise _missing(conn, golden_id, as_of)
         red = store.redirect(conn, golden_id) if rec["golden_id"] != golden_id else None
-    return to_model(rec, golden_id, red)
+    caller.log([rec["golden_id"]])
+    return to_model(caller.records([rec])[0], golden_id, caller.policy, red)
 
 
 @router.get(
@@ -86,15 +96,17 @@ def get_golden(
     response_model=History,
     responses=_NOT_FOUND,
 )
-def get_history(request: Request, golden_id: GoldenId) -> History:
+def get_history(request: Request, caller: Reader, golden_id: GoldenId) -> History:
     """The versions of this id itself, oldest first, each with the fields it changed (`changed_fields`). A
     version is made only when a value changed; a change of lineage alone updates the current version.
     A retired id keeps its history; its survivor's versions are under the survivor's id."""
     with engine(request).connect() as conn:
-        versions = store.history(conn, golden_id)
+        versions = store.history(conn, golden_id) if caller.sees(conn, golden_id) else []
         if not versions:
             raise HTTPException(404, f"no golden record {golden_id!r}")
-    return History(golden_id=golden_id, versions=[to_model(v, golden_id) for v in versions])
+    caller.log([golden_id])
+    versions = caller.records(versions)
+    return History(golden_id=golden_id, versions=[to_model(v, golden_id, caller.policy) for v in versions])
 
 
 @router.get(
@@ -103,14 +115,17 @@ def get_history(request: Request, golden_id: GoldenId) -> History:
     response_model=Sources,
     responses={**_NOT_FOUND, **_GONE},
 )
-def get_sources(request: Request, golden_id: GoldenId) -> Sources:
+def get_sources(request: Request, caller: Reader, golden_id: GoldenId) -> Sources:
     """The xref rows: which source records (system + key) make up the golden record, with their match
-    probability and how they were linked. A retired id answers with its survivor's."""
+    probability and how they were linked. A retired id answers with its survivor's. A key that sees only some
+    sources' customers (hub.yaml access:) gets only those sources' rows."""
     with engine(request).connect() as conn:
+        if not caller.sees(conn, golden_id):
+            raise not_found(golden_id)
         live = store.resolve(conn, golden_id)
         if live is None:
             raise _missing(conn, golden_id)
-        links = store.source_records(conn, live)
+        links = [x for x in store.source_records(conn, live) if caller.policy.allows_source(x["source_system"])]
     return Sources(requested_id=golden_id, golden_id=live, redirected=live != golden_id, sources=links)
 
 
@@ -122,6 +137,7 @@ def get_sources(request: Request, golden_id: GoldenId) -> Sources:
 )
 def get_by_source_key(
     request: Request,
+    caller: Reader,
     source_system: Annotated[Text, Path(max_length=64, examples=["crm"])],
     source_key: Annotated[Text, Path(max_length=255, examples=["100003"])],
 ) -> GoldenRecord:
@@ -129,7 +145,9 @@ def get_by_source_key(
     if source_system not in systems:
         raise HTTPException(404, f"no source system {source_system!r} (configured: {', '.join(systems)})")
     with engine(request).connect() as conn:
-        rec = store.golden_by_source_key(conn, source_system, source_key)
+        allowed = caller.policy.allows_source(source_system)
+        rec = store.golden_by_source_key(conn, source_system, source_key) if allowed else None
     if rec is None:
         raise HTTPException(404, f"no source record {source_key!r} of {source_system!r} in the serving store")
-    return to_model(rec, rec["golden_id"])
+    caller.log([rec["golden_id"]])
+    return to_model(caller.records([rec])[0], rec["golden_id"], caller.policy)

@@ -22,10 +22,11 @@ import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from hub import store
+from hub import access, store
 from hub.api import search
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
+from hub.api.policy import Reader
 from hub.api.schemas import MatchCandidate, MatchIn, MatchPage
 from hub.model import EMAIL_PATTERN, ENTRY_SYSTEM, TermCounts
 
@@ -110,6 +111,7 @@ router = APIRouter(prefix="/v1", tags=["match"], dependencies=[Depends(require("
 @router.post("/match", summary="Match a new customer record against the golden records", response_model=MatchPage)
 def post_match(
     request: Request,
+    caller: Reader,
     body: MatchIn,
     limit: Annotated[int, Query(ge=1, le=50, description="at most this many golden records")] = 5,
     threshold: Annotated[
@@ -119,7 +121,9 @@ def post_match(
     """Give at least one of first_name, last_name, email, phone, postal_code (more fields, better scores).
     The golden records found by index lookups are scored against the record with the published match
     model; those at or above `threshold` come back, most probable first, with per comparison the level
-    the pair fell in and its match weight. Nothing is written. 503 until a pipeline run published a model."""
+    the pair fell in and its match weight. Nothing is written. 503 until a pipeline run published a model.
+    The candidates are those the key's access policy lets it see (hub.yaml access:), their values masked or
+    hidden as it says, without the comparisons of hidden fields in the explanation."""
     cfg = request.app.state.config
     record = _record(body, request.app.state.phone_region)
     criteria = _criteria(record)
@@ -130,6 +134,8 @@ def post_match(
             raise HTTPException(503, "no match model has been published yet: run the pipeline first (hub run)")
         scorer = request.app.state.match_scorers.get(published)
         found, _ = store.search_candidates(conn, criteria, MAX_PER_CRITERION, ["golden_id", *FIELDS])
+        if caller.policy.sources is not None:
+            found = found[found["golden_id"].isin(caller.visible(conn, found["golden_id"]))]
         found = search.rank(found, criteria).head(MAX_SCORED)
         records = pd.concat(
             [
@@ -142,14 +148,30 @@ def post_match(
     results = []
     if scored is not None:
         values = found.set_index("golden_id")
+        best = scored[scored["match_probability"] >= floor].head(limit)
+        shown = caller.records(
+            [{f: values.at[g, f] for f in store.SEARCH_COLUMNS if f != "golden_id"} for g in best["source_key"]]
+        )
         results = [
             MatchCandidate(
                 golden_id=row.source_key,
                 match_probability=row.match_probability,
                 match_weight=row.match_weight,
-                explanation=row.explanation,
-                **{f: values.at[row.source_key, f] for f in store.SEARCH_COLUMNS if f != "golden_id"},
+                explanation=_explanation(caller.policy, row.explanation),
+                **rec,
             )
-            for row in scored[scored["match_probability"] >= floor].head(limit).itertuples(index=False)
+            for row, rec in zip(best.itertuples(index=False), shown, strict=True)
         ]
-    return MatchPage(model_version=published.version, threshold=floor, candidates_scored=len(found), results=results)
+        caller.log(best["source_key"].tolist())
+    return MatchPage(
+        model_version=published.version, threshold=floor, candidates_scored=len(found), results=results,
+        masked_fields=[f for f in caller.policy.fields_at(access.MASKED) if f in MatchCandidate.model_fields],
+        hidden_fields=[f for f in caller.policy.fields_at(access.HIDDEN) if f in MatchCandidate.model_fields],
+    )  # fmt: skip
+
+
+def _explanation(policy: access.Policy, comparisons: list[Any]) -> list[Any]:
+    """The scorer's explanation less the comparisons of fields the caller may not see."""
+    names = [c["comparison"] if isinstance(c, dict) else c.comparison for c in comparisons]
+    hidden = policy.hidden_comparisons(names)
+    return [c for c, name in zip(comparisons, names, strict=True) if name not in hidden]

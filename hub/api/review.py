@@ -15,11 +15,12 @@ import duckdb
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
-from hub import catalogue, store, validity
+from hub import access, catalogue, store, validity
 from hub.api.apply import after_change
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.keys import ApiKey
+from hub.api.policy import Reader as Viewer
 from hub.api.schemas import (
     MAX_PAGE,
     Decision,
@@ -48,7 +49,8 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "descript
 SORTS = {"probability_desc": "desc", "probability_asc": "asc"}
 
 
-def _item(row: Any) -> ReviewItem:
+def _item(row: Any, policy: access.Policy) -> ReviewItem:
+    """A queue row as `policy` shows it: the explanation without the comparisons of fields it hides."""
     return ReviewItem(
         id_l=row.id_l,
         id_r=row.id_r,
@@ -59,14 +61,14 @@ def _item(row: Any) -> ReviewItem:
         same_golden=row.golden_id_l is not None and row.golden_id_l == row.golden_id_r,
         match_probability=row.match_probability,
         match_weight=row.match_weight,
-        explanation=json.loads(row.explanation) if row.explanation else {},
+        explanation=access.explanation(policy, json.loads(row.explanation) if row.explanation else {}),
     )
 
 
 @router.get("/review", summary="The review queue: uncertain pairs nobody decided yet", response_model=ReviewPage)
 def list_queue(
     request: Request,
-    _key: Reader,
+    caller: Viewer,
     min_probability: Annotated[float, Query(ge=0, le=1)] = 0.0,
     max_probability: Annotated[float, Query(ge=0, le=1)] = 1.0,
     source: Annotated[Text | None, Query(max_length=64, description="pairs with a record of this source")] = None,
@@ -75,14 +77,16 @@ def list_queue(
     page_size: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> ReviewPage:
     """Pairs in the review band of the last published run, less those decided since. Ties in
-    probability are ordered by the pair's ids, so pages are stable."""
+    probability are ordered by the pair's ids, so pages are stable. A key that sees only some sources' customers
+    (hub.yaml access:) sees only pairs of two records of those sources."""
     if min_probability > max_probability:
         invalid("min_probability", f"must not exceed max_probability ({max_probability})", value=min_probability)
     with engine(request).connect() as conn:
         total, rows = store.review_page(
-            conn, min_probability, max_probability, source, SORTS[sort] == "desc", page_size, (page - 1) * page_size
-        )
-    return ReviewPage(total=total, page=page, page_size=page_size, results=[_item(r) for r in rows])
+            conn, min_probability, max_probability, source, SORTS[sort] == "desc", page_size, (page - 1) * page_size,
+            caller.policy.sources,
+        )  # fmt: skip
+    return ReviewPage(total=total, page=page, page_size=page_size, results=[_item(r, caller.policy) for r in rows])
 
 
 @router.get(
@@ -91,22 +95,28 @@ def list_queue(
     response_model=ReviewPair,
     responses=_NOT_FOUND,
 )
-def get_pair(request: Request, _key: Reader, id_l: RecordId, id_r: RecordId) -> ReviewPair:
-    """The two records' canonical values as they were when the queue was published. The ids may be
-    given in either order. A decided pair answers with `queued: false` and its decisions."""
+def get_pair(request: Request, caller: Viewer, id_l: RecordId, id_r: RecordId) -> ReviewPair:
+    """The two records' canonical values as they were when the queue was published, as the key's access policy
+    shows them (hub.yaml access:: hidden fields left out). The ids may be given in either order. A decided pair
+    answers with `queued: false` and its decisions."""
     id_l, id_r = sorted((id_l, id_r))
+    systems = [i.partition(catalogue.SEPARATOR)[0] for i in (id_l, id_r)]
     with engine(request).connect() as conn:
         row = store.queued_pair(conn, id_l, id_r)
         history = store.decision_history(conn, id_l, id_r)
-    if row is None and not history:
+    if (row is None and not history) or not all(caller.policy.allows_source(s) for s in systems):
         raise HTTPException(404, f"the pair {id_l!r} / {id_r!r} is neither in the review queue nor decided")
+    records = [json.loads(r) if r else None for r in ((row.record_l, row.record_r) if row else (None, None))]
+    caller.records([r for r in records if r is not None], drop_hidden=True)
+    if row is not None:
+        caller.log([row.golden_id_l, row.golden_id_r])
     return ReviewPair(
         id_l=id_l,
         id_r=id_r,
         queued=row is not None,
-        item=_item(row) if row else None,
-        record_l=json.loads(row.record_l) if row and row.record_l else None,
-        record_r=json.loads(row.record_r) if row and row.record_r else None,
+        item=_item(row, caller.policy) if row else None,
+        record_l=records[0],
+        record_r=records[1],
         decisions=[Decision(**d) for d in history],
     )
 

@@ -50,10 +50,19 @@ _PY_TYPES: dict[FieldType, type] = {
 }
 
 # One field per attribute of the canonical model (hub.model), all optional: a golden record has
-# only the values its source records had.
+# only the values its source records had. A value the caller's access policy masks is text (hub.access: a date
+# as its year), whatever the field's type.
 _ATTRIBUTE_DEFINITIONS: dict[str, Any] = {  # Any: mypy checks ** values against create_model's own keywords too
-    f.name: (_PY_TYPES[f.type] | None, Field(None, description=f.doc)) for f in ATTRIBUTE_FIELDS
-}
+    f.name: (_PY_TYPES[f.type] | None if f.type == FieldType.STRING else _PY_TYPES[f.type] | str | None,
+             Field(None, description=f.doc))
+    for f in ATTRIBUTE_FIELDS
+}  # fmt: skip
+MASKED_FIELDS: Any = Field(
+    default_factory=list, description="fields shown masked to this API key (hub.yaml access:): e.g. j***@example.com"
+)
+HIDDEN_FIELDS: Any = Field(
+    default_factory=list, description="fields this API key may not see (hub.yaml access:): null whatever their value"
+)
 Attributes = create_model(
     "Attributes",
     __config__=ConfigDict(json_schema_extra={"example": {"first_name": "Amber", "last_name": "Green"}}),
@@ -115,6 +124,8 @@ class GoldenRecord(BaseModel):
         ),
     )
     run_id: str = Field(description="the run that published this version's values")
+    masked_fields: list[str] = MASKED_FIELDS
+    hidden_fields: list[str] = HIDDEN_FIELDS
 
 
 class History(BaseModel):
@@ -146,7 +157,7 @@ class SearchHit(BaseModel):
     phone: str | None
     postal_code: str | None
     city: str | None
-    date_of_birth: date | None
+    date_of_birth: date | str | None = Field(description="a date; its year (text) when masked")
 
 
 class SearchIn(BaseModel):
@@ -172,6 +183,8 @@ class SearchPage(BaseModel):
     page_size: int
     truncated: bool = Field(description="a criterion matched more candidates than are ranked: narrow the search")
     results: list[SearchHit]
+    masked_fields: list[str] = MASKED_FIELDS
+    hidden_fields: list[str] = HIDDEN_FIELDS
 
 
 class ChangeEvent(BaseModel):
@@ -389,12 +402,12 @@ class MatchCandidate(BaseModel):
     match_weight: float
     first_name: str | None
     last_name: str | None
-    date_of_birth: date | None
+    date_of_birth: date | str | None = Field(description="a date; its year (text) when masked")
     email: str | None
     phone: str | None
     postal_code: str | None
     city: str | None
-    explanation: list[ComparisonExplanation]
+    explanation: list[ComparisonExplanation] = Field(description="per comparison; none of fields hidden to this key")
 
 
 class MatchPage(BaseModel):
@@ -402,3 +415,19 @@ class MatchPage(BaseModel):
     threshold: float
     candidates_scored: int = Field(description="golden records scored (found by the index lookups)")
     results: list[MatchCandidate] = Field(description="at or above threshold, most probable first")
+    masked_fields: list[str] = MASKED_FIELDS
+    hidden_fields: list[str] = HIDDEN_FIELDS
+
+
+class PiiRead(BaseModel):
+    request_id: str = Field(description="the request (or command) that read them")
+    golden_id: str
+    read_at: datetime
+    key_id: str = Field(description="the API key's id; 'cli' for a command run without --key")
+    route: str = Field(description="method and route template (no query string), or the command")
+    fields: list[str] = Field(description="PII fields it returned in full")
+    masked_fields: list[str] = Field(description="PII fields it returned masked")
+
+
+class PiiReads(BaseModel):
+    reads: list[PiiRead] = Field(description="newest first")

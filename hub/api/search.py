@@ -13,18 +13,19 @@ initials, is not found by name alone: add another criterion.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 import phonenumbers
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from rapidfuzz import fuzz, process, utils
 
-from hub import store
+from hub import access, store
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
+from hub.api.policy import Caller, Reader
 from hub.api.schemas import SearchHit, SearchIn, SearchPage, SearchQuery
 
 
@@ -88,27 +89,39 @@ router = APIRouter(prefix="/v1", tags=["search"], dependencies=[Depends(require(
 
 
 @router.post("/search", summary="Search golden records, fuzzy-ranked (criteria in the body)", response_model=SearchPage)
-def post_search(request: Request, body: SearchIn) -> SearchPage:
+def post_search(request: Request, caller: Reader, body: SearchIn) -> SearchPage:
     """The same search as GET /v1/search with the criteria in a JSON body, so names, emails and phones stay
     out of URLs (access logs, proxies, browser history). Give at least one of name, email, phone,
     postal_code."""
-    return _search(request, body, "body")
+    return _search(request, caller, body, "body")
 
 
 @router.get("/search", summary="Search golden records, fuzzy-ranked", response_model=SearchPage)
-def get_search(request: Request, query: Annotated[SearchQuery, Query()]) -> SearchPage:
+def get_search(request: Request, caller: Reader, query: Annotated[SearchQuery, Query()]) -> SearchPage:
     """Give at least one of name, email, phone, postal_code. Candidates come from index range scans
     (see hub/api/search.py), are ranked by the mean rapidfuzz similarity over the criteria given
     (`score`, 0-100), and paginated; `total` counts every ranked candidate. Prefer POST /v1/search:
     criteria in a URL end up in logs (`hub serve` keeps them out of its own access log)."""
-    return _search(request, query, "query")
+    return _search(request, caller, query, "query")
 
 
-def _search(request: Request, asked: SearchIn, where: str) -> SearchPage:
+CRITERION_FIELDS = {"name": access.NAME_FIELDS, "email": ("email",), "phone": ("phone",),
+                    "postal_code": ("postal_code",)}  # fmt: skip
+
+
+def refuse_hidden(policy: access.Policy, given: dict[str, str | None]) -> None:
+    """403 for a criterion on a field the caller may not see: its answers would tell the hidden value."""
+    for criterion, fields in CRITERION_FIELDS.items():
+        if given.get(criterion) and any(policy.level(f) == access.HIDDEN for f in fields):
+            raise HTTPException(403, f"this API key may not search by {criterion}: {policy.origin} hides it")
+
+
+def _search(request: Request, caller: Caller, asked: SearchIn, where: str) -> SearchPage:
     raw = {"name": asked.name, "email": asked.email, "phone": asked.phone, "postal_code": asked.postal_code}
     given = {k: (v.strip() or None) if v else None for k, v in raw.items()}
     if not any(given.values()):
         invalid("name", "give at least one of name, email, phone, postal_code", where)
+    refuse_hidden(caller.policy, given)
     if given["name"] is not None and not store.name_words(given["name"]):
         invalid("name", "no letters to search for", where, asked.name)
     e164 = None
@@ -120,13 +133,21 @@ def _search(request: Request, asked: SearchIn, where: str) -> SearchPage:
     criteria = store.SearchCriteria(given["name"], given["email"], e164, given["postal_code"])
     with engine(request).connect() as conn:
         ranked, truncated = search(conn, criteria, asked.min_score)
+        if caller.policy.sources is not None:
+            ranked = ranked[ranked["golden_id"].isin(caller.visible(conn, ranked["golden_id"]))]
     start = (asked.page - 1) * asked.page_size
     shown = ranked.iloc[start : start + asked.page_size]
-    hits = shown.astype(object).where(shown.notna(), None)
+    rows: list[dict[str, Any]] = [
+        {str(k): v for k, v in r.items()} for r in shown.astype(object).where(shown.notna(), None).to_dict("records")
+    ]
+    hits = caller.records(rows)
+    caller.log([h["golden_id"] for h in hits])
     return SearchPage(
         total=len(ranked),
         page=asked.page,
         page_size=asked.page_size,
         truncated=truncated,
-        results=[SearchHit.model_validate(row) for row in hits.to_dict("records")],
+        results=[SearchHit.model_validate(row) for row in hits],
+        masked_fields=[f for f in caller.policy.fields_at(access.MASKED) if f in SearchHit.model_fields],
+        hidden_fields=[f for f in caller.policy.fields_at(access.HIDDEN) if f in SearchHit.model_fields],
     )

@@ -20,17 +20,18 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
-from hub import store
+from hub import access, store
 from hub.api import golden, review
 from hub.api.auth import engine, throttled
 from hub.api.errors import invalid
 from hub.api.keys import ApiKey, authenticate, live_key, role_allows
+from hub.api.policy import Caller, caller_for
 from hub.api.schemas import MAX_PAGE, Applies, DecisionIn, MergeIn, PinIn, SplitIn, Text
 from hub.model import CANONICAL_FIELDS
 
@@ -117,6 +118,14 @@ def signed_in(request: Request) -> ApiKey:
 
 
 Viewer = Annotated[ApiKey, Depends(signed_in)]
+
+
+def _viewer(request: Request, key: Viewer, background: BackgroundTasks) -> Caller:
+    """The signed-in key with its access policy (hub.access): the pages show what the API would show it."""
+    return caller_for(request, key, background)
+
+
+Looker = Annotated[Caller, Depends(_viewer)]
 
 
 def checked_form(request: Request, key: Viewer, csrf: Annotated[Text, Form()] = "") -> ApiKey:
@@ -215,14 +224,17 @@ class QueueView:
     source: str = ""
     sort: Sort = "probability_desc"
 
-    def page(self, conn: sa.Connection, limit: int, offset: int) -> tuple[int, Sequence[sa.Row[*tuple[Any, ...]]]]:
-        """The same read as GET /v1/review."""
+    def page(
+        self, conn: sa.Connection, limit: int, offset: int, caller: Caller
+    ) -> tuple[int, Sequence[sa.Row[*tuple[Any, ...]]]]:
+        """The same read as GET /v1/review (the pairs of the sources `caller` sees)."""
         if self.min_probability > self.max_probability:
             invalid("min_probability", f"must not exceed max_probability ({self.max_probability})")
         descending = review.SORTS[self.sort] == "desc"
         return store.review_page(
-            conn, self.min_probability, self.max_probability, self.source or None, descending, limit, offset
-        )
+            conn, self.min_probability, self.max_probability, self.source or None, descending, limit, offset,
+            caller.policy.sources,
+        )  # fmt: skip
 
     def query(self, **more: Any) -> str:
         return urlencode({**asdict(self), **more})
@@ -237,30 +249,31 @@ def queue_view(
     return QueueView(min_probability, max_probability, source, sort)
 
 
-def _name(record_json: str | None) -> str:
-    rec = json.loads(record_json) if record_json else {}
-    return " ".join(str(rec[f]) for f in ("first_name", "last_name") if rec.get(f)) or "(no name)"
+def _names(caller: Caller, records_json: list[str | None]) -> list[str]:
+    """The names of queued records as the caller may see them (hub.access: masked, or none)."""
+    names = [{f: (json.loads(r) if r else {}).get(f) for f in access.NAME_FIELDS} for r in records_json]
+    shown = caller.records(names, drop_hidden=True)
+    return [" ".join(str(n[f]) for f in access.NAME_FIELDS if n.get(f)) or "(no name)" for n in shown]
 
 
 @router.get("/review")
 def queue(
     request: Request,
-    key: Viewer,
+    caller: Looker,
     view: Annotated[QueueView, Depends(queue_view)],
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     offset = (page - 1) * PAGE_SIZE
     with engine(request).connect() as conn:
-        total, rows = view.page(conn, PAGE_SIZE, offset)
+        total, rows = view.page(conn, PAGE_SIZE, offset, caller)
         queue_size = store.queue_size(conn)
-    pairs = [
-        {"row": r, "name_l": _name(r.record_l), "name_r": _name(r.record_r), "pos": offset + i}
-        for i, r in enumerate(rows)
-    ]
+    names_l, names_r = _names(caller, [r.record_l for r in rows]), _names(caller, [r.record_r for r in rows])
+    pairs = [{"row": r, "name_l": names_l[i], "name_r": names_r[i], "pos": offset + i} for i, r in enumerate(rows)]
+    caller.log([g for r in rows for g in (r.golden_id_l, r.golden_id_r)])
     return _page(
         request,
         "queue.html",
-        key,
+        caller.key,
         view=view,
         pairs=pairs,
         total=total,
@@ -282,10 +295,11 @@ def _fields(*records: dict[str, Any] | None) -> list[str]:
 
 
 def _pair_page(
-    request: Request, key: ApiKey, id_l: str, id_r: str, view: QueueView, pos: int, error: str = "", status: int = 200
-) -> Response:
+    request: Request, caller: Caller, id_l: str, id_r: str, view: QueueView, pos: int, error: str = "",
+    status: int = 200,
+) -> Response:  # fmt: skip
     try:
-        pair = review.get_pair(request, key, id_l, id_r)
+        pair = review.get_pair(request, caller, id_l, id_r)
     except HTTPException:
         if not error:
             raise
@@ -296,29 +310,32 @@ def _pair_page(
     rows = [
         (f, (pair.record_l or {}).get(f), (pair.record_r or {}).get(f)) for f in _fields(pair.record_l, pair.record_r)
     ]
-    return _page(request, "pair.html", key, status, pair=pair, rows=rows, bars=bars, view=view, pos=pos, error=error)
+    return _page(
+        request, "pair.html", caller.key, status, pair=pair, rows=rows, bars=bars, view=view, pos=pos, error=error
+    )
 
 
 @router.get("/review/{id_l}/{id_r}")
 def pair_view(
     request: Request,
-    key: Viewer,
+    caller: Looker,
     id_l: RecordId,
     id_r: RecordId,
     view: Annotated[QueueView, Depends(queue_view)],
     pos: Annotated[int, Query(ge=0, le=MAX_POS)] = 0,
 ) -> Response:
-    return _pair_page(request, key, id_l, id_r, view, pos)
+    return _pair_page(request, caller, id_l, id_r, view, pos)
 
 
 def _next_pair(
-    request: Request, view: QueueView, offset: int, current: tuple[str, str], notice: str, applies: str
-) -> str:
+    request: Request, caller: Caller, view: QueueView, offset: int, current: tuple[str, str], notice: str,
+    applies: str,
+) -> str:  # fmt: skip
     """The pair now at `offset` of the queue as the steward saw it (wrapping to its start), else the queue."""
     with engine(request).connect() as conn:
-        _, rows = view.page(conn, 1, offset)
+        _, rows = view.page(conn, 1, offset, caller)
         if not rows and offset:
-            offset, (_, rows) = 0, view.page(conn, 1, 0)
+            offset, (_, rows) = 0, view.page(conn, 1, 0, caller)
     if not rows or (rows[0].id_l, rows[0].id_r) == current:
         return f"/ui/review?{view.query(notice=notice, applies=applies)}"
     query = view.query(pos=offset, notice=notice, applies=applies)
@@ -329,6 +346,7 @@ def _next_pair(
 def pair_decide(
     request: Request,
     key: Steward,
+    background: BackgroundTasks,
     id_l: RecordId,
     id_r: RecordId,
     decision: Annotated[Literal["match", "not_match", "skip"], Form()],
@@ -340,17 +358,17 @@ def pair_decide(
     sort: Annotated[Sort, Form()] = "probability_desc",
 ) -> Response:
     """Through the same function as POST /v1/review/decision; then on to the next pair of the queue."""
-    view = QueueView(min_probability, max_probability, source, sort)
+    view, caller = QueueView(min_probability, max_probability, source, sort), caller_for(request, key, background)
     try:
         body = DecisionIn(id_l=id_l, id_r=id_r, decision=decision, note=note.strip() or None)
         out = review.decide(request, key, body)
     except HTTPException as exc:
-        return _pair_page(request, key, id_l, id_r, view, pos, str(exc.detail), exc.status_code)
+        return _pair_page(request, caller, id_l, id_r, view, pos, str(exc.detail), exc.status_code)
     except RequestValidationError as exc:
-        return _pair_page(request, key, id_l, id_r, view, pos, _message(exc), 422)
+        return _pair_page(request, caller, id_l, id_r, view, pos, _message(exc), 422)
     offset = pos + 1 if decision == "skip" else pos  # a decided pair left the queue: the next one moved up
     pair = (min(id_l, id_r), max(id_l, id_r))
-    return RedirectResponse(_next_pair(request, view, offset, pair, decision, out.applies), 303)
+    return RedirectResponse(_next_pair(request, caller, view, offset, pair, decision, out.applies), 303)
 
 
 # ------------------------------------------------------------------------------------ a golden record
@@ -364,26 +382,29 @@ def _pending(conn: sa.Connection, records: list[str]) -> tuple[Any, list[dict[st
     return since, store.decisions_since(conn, records, since)
 
 
-def _golden_page(request: Request, key: ApiKey, golden_id: str, error: str = "", status: int = 200) -> Response:
-    rec = golden.get_golden(request, golden_id)
+def _golden_page(request: Request, caller: Caller, golden_id: str, error: str = "", status: int = 200) -> Response:
+    rec = golden.get_golden(request, caller, golden_id)
     if rec.redirected:
         query = urlencode({"retired": golden_id})
         return RedirectResponse(f"/ui/golden/{rec.golden_id}?{query}", 303)
-    sources = golden.get_sources(request, golden_id).sources
+    sources = golden.get_sources(request, caller, golden_id).sources
     with engine(request).connect() as conn:
         members = store.members(conn, rec.golden_id)
         published_at, pending = _pending(conn, members)
         overrides = store.overrides(conn, rec.golden_id)
         retired = request.query_params.get("retired", "")
         retired_into_this = bool(retired) and store.resolve(conn, retired) == rec.golden_id
-    pins = {p.field: p for p in overrides.itertuples()}
+    pins = {str(p["field"]): {str(k): v for k, v in p.items()} for p in overrides.to_dict("records")}
+    pinned = caller.records([{f: p["value"] for f, p in pins.items()}], drop_hidden=True)[0]  # as the values show
+    pins = {f: {**p, "value": pinned[f]} for f, p in pins.items() if f in pinned}
     values = {**rec.attributes.model_dump(), **rec.extra}
     fields = [*store.ATTRIBUTES, *sorted(set(request.app.state.config.attributes) - set(store.ATTRIBUTES))]
-    rows = [(f, values.get(f), rec.lineage.get(f), pins.get(f)) for f in fields]
+    shown = [f for f in fields if caller.policy.level(f) != access.HIDDEN]
+    rows = [(f, values.get(f), rec.lineage.get(f), pins.get(f)) for f in shown]
     return _page(
         request,
         "golden.html",
-        key,
+        caller.key,
         status,
         rec=rec,
         rows=rows,
@@ -396,21 +417,21 @@ def _golden_page(request: Request, key: ApiKey, golden_id: str, error: str = "",
 
 
 @router.get("/golden/{golden_id}")
-def golden_view(request: Request, key: Viewer, golden_id: review.GoldenId) -> Response:
-    return _golden_page(request, key, golden_id)
+def golden_view(request: Request, caller: Looker, golden_id: review.GoldenId) -> Response:
+    return _golden_page(request, caller, golden_id)
 
 
 def _golden_action(
-    request: Request, key: ApiKey, golden_id: str, notice: str, action: Callable[[], Applies]
+    request: Request, caller: Caller, golden_id: str, notice: str, action: Callable[[], Applies]
 ) -> Response:
     """Run one API write for the golden record's page (it says when it applies); back to the page,
     with the error if it failed."""
     try:
         applies = action()
     except HTTPException as exc:
-        return _golden_page(request, key, golden_id, str(exc.detail), exc.status_code)
+        return _golden_page(request, caller, golden_id, str(exc.detail), exc.status_code)
     except RequestValidationError as exc:
-        return _golden_page(request, key, golden_id, _message(exc), 422)
+        return _golden_page(request, caller, golden_id, _message(exc), 422)
     return RedirectResponse(f"/ui/golden/{golden_id}?{urlencode({'notice': notice, 'applies': applies})}", 303)
 
 
@@ -418,30 +439,39 @@ def _golden_action(
 def golden_split(
     request: Request,
     key: Steward,
+    background: BackgroundTasks,
     golden_id: review.GoldenId,
     source_system: Annotated[Text, Form(min_length=1, max_length=64)],
     source_key: Annotated[Text, Form(min_length=1, max_length=255)],
 ) -> Response:
     body = SplitIn(source_system=source_system, source_key=source_key)
-    return _golden_action(request, key, golden_id, "split", lambda: review.split(request, key, golden_id, body).applies)
+    caller = caller_for(request, key, background)
+    return _golden_action(
+        request, caller, golden_id, "split", lambda: review.split(request, key, golden_id, body).applies
+    )
 
 
 @router.post("/golden/{golden_id}/merge")
 def golden_merge(
-    request: Request, key: Steward, golden_id: review.GoldenId, other: Annotated[Text, Form(max_length=32)] = ""
+    request: Request,
+    key: Steward,
+    background: BackgroundTasks,
+    golden_id: review.GoldenId,
+    other: Annotated[Text, Form(max_length=32)] = "",
 ) -> Response:
     def merge() -> Applies:
         if not other.strip():
             invalid("other", "type the golden id to merge with", "body", other)
         return review.merge(request, key, MergeIn(golden_ids=[golden_id, other.strip()])).applies
 
-    return _golden_action(request, key, golden_id, "merge", merge)
+    return _golden_action(request, caller_for(request, key, background), golden_id, "merge", merge)
 
 
 @router.post("/golden/{golden_id}/pin")
 def golden_pin(
     request: Request,
     key: Steward,
+    background: BackgroundTasks,
     golden_id: review.GoldenId,
     field: Annotated[Text, Form(min_length=1, max_length=64)],
     value: Annotated[Text, Form(max_length=2000)] = "",
@@ -451,16 +481,18 @@ def golden_pin(
             invalid("value", f"type the value to pin {field} to", "body", value)
         return review.pin(request, key, golden_id, PinIn(field=field, value=value.strip())).applies
 
-    return _golden_action(request, key, golden_id, "pin", pin)
+    return _golden_action(request, caller_for(request, key, background), golden_id, "pin", pin)
 
 
 @router.post("/golden/{golden_id}/unpin")
 def golden_unpin(
     request: Request,
     key: Steward,
+    background: BackgroundTasks,
     golden_id: review.GoldenId,
     field: Annotated[Text, Form(min_length=1, max_length=64)],
 ) -> Response:
+    caller = caller_for(request, key, background)
     return _golden_action(
-        request, key, golden_id, "unpin", lambda: review.unpin(request, key, golden_id, field)["applies"]
+        request, caller, golden_id, "unpin", lambda: review.unpin(request, key, golden_id, field)["applies"]
     )

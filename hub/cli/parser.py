@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 
+from hub.cli.privacy import cmd_export, cmd_privacy_reads, cmd_purge
 from hub.cli.serving import cmd_apikey_create, cmd_apikey_list, cmd_apikey_revoke, cmd_serve
 from hub.cli.setup import cmd_config_check, cmd_demo_init
 from hub.cli.steps import cmd_golden, cmd_match, cmd_model_list, cmd_model_train, cmd_pull, cmd_run, cmd_writeback
-from hub.cli.steward import cmd_export, cmd_review_apply, cmd_review_decide, cmd_review_list
+from hub.cli.steward import cmd_review_apply, cmd_review_decide, cmd_review_list
 from hub.cli.subjects import add_parsers as add_subject_parsers
 
 DEFAULT_CONFIG = "hub.yaml"
@@ -113,7 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("table", choices=["golden", "xref"])
     exp.add_argument("--out", required=True, help="file to write (.csv or .parquet)")
     exp.add_argument("--format", choices=["csv", "parquet"], help="default: from the file extension")
+    exp.add_argument("--key", help="write what this API key (name or id) may see (hub.yaml access:)")
+    exp.add_argument("--as-role", choices=["reader", "steward", "privacy", "admin"],
+                     help="write what keys of this role may see (default: everything)")  # fmt: skip
     exp.set_defaults(func=cmd_export)
+
+    privacy = sub.add_parser("privacy", help="privacy: the PII read log").add_subparsers(
+        dest="privacy_command", required=True
+    )
+    pr = privacy.add_parser(
+        "reads", parents=[config_arg], help="who read which golden records' PII fields, newest first"
+    )
+    pr.add_argument("--golden-id", help="reads of this golden id")
+    pr.add_argument("--key-id", help="reads by this API key id ('cli': commands run without --key)")
+    pr.add_argument("--since", help="reads at or after this time (ISO, UTC)")
+    pr.add_argument("--limit", type=int, default=100, help="rows to show (default 100)")
+    pr.set_defaults(func=cmd_privacy_reads)
+
+    purge = sub.add_parser(
+        "purge", parents=[config_arg], help="delete what is older than hub.yaml's retention: settings, and count it"
+    )
+    purge.add_argument("--dry-run", action="store_true", help="count what would be purged; delete nothing")
+    purge.set_defaults(func=cmd_purge)
 
     serve = sub.add_parser("serve", parents=[config_arg], help="serve the REST API over the serving store (uvicorn)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")

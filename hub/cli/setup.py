@@ -43,4 +43,10 @@ def cmd_config_check(args: argparse.Namespace, stages: Stages) -> int:
     print(f"{args.config}: ok ({len(cfg.sources)} sources: {', '.join(cfg.sources)}; {checked})")
     print("\nmatching plan (from the fields the sources map; the first run sizes blocking keys on the records):")
     print(plan.describe())
+    from hub.access import describe
+
+    print("\nfield-level access (access:):")
+    print(describe(cfg))
+    kept = ", ".join(f"{k.removesuffix('_days')} {d} days" for k, d in cfg.retention.days().items() if d is not None)
+    print(f"\nretention (retention:): {kept or 'everything kept'}")
     return 0

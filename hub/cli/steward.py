@@ -1,10 +1,9 @@
-"""Steward work from the command line (`hub review list|decide|apply`) and `hub export`."""
+"""Steward work from the command line (`hub review list|decide|apply`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from hub.cli.context import serving_store
 from hub.cli.report import golden_table, outcome, status, table
@@ -45,12 +44,3 @@ def cmd_review_apply(args: argparse.Namespace, stages: Stages) -> int:
     lines = [f"apply_decisions run {r.run_id}: {status(r)}", "", golden_table(r), "", *outcome(r, "publish")]
     print("\n".join(lines))
     return 0 if r.success and not r.blocked else 1
-
-
-def cmd_export(args: argparse.Namespace, stages: Stages) -> int:
-    from hub.export import export
-
-    with serving_store(args) as engine:
-        n = export(engine, args.table, Path(args.out), args.format)
-    print(f"{n:,} {args.table} rows written to {args.out}")
-    return 0

@@ -12,15 +12,19 @@ matching      `matching:`: thresholds and the comparisons, blocking and training
 survivorship  `survivorship:`: the rules that decide each golden value
 running       `pipeline:`, `pull:`, `writeback:` and `api:`: how the hub runs
 subjects      `subjects:` and a source's `erasure:`: data-subject requests
+access        `access:`: which fields and which sources' customers each role and API key sees
+retention     `retention:`: how long the serving store keeps history, audit and logs
 document      HubConfig: the whole file
 checks        the cross-field rules pydantic cannot see one model at a time
 load          reading, validating and resolving a hub.yaml
 """
 
+from hub.config.access import LEVELS, AccessConfig, AccessPolicy
 from hub.config.base import ConfigError
 from hub.config.document import HubConfig
 from hub.config.load import load_config, resolve_sqlite_url
 from hub.config.matching import BlockingRule, ComparisonConfig, LinkType, MatchingConfig, TrainingConfig
+from hub.config.retention import RetentionConfig
 from hub.config.running import ApiConfig, PipelineConfig, PullConfig, WritebackConfig
 from hub.config.sources import (
     ADDRESS_PARTS,
@@ -58,6 +62,7 @@ __all__ = [
     "DEFAULT_TRANSFORM_BY_FIELD",
     "FIELD_TRANSFORMS",
     "FIELD_WRITE_FORMATS",
+    "LEVELS",
     "NAME_FIELDS",
     "POLICIES",
     "RULES",
@@ -66,6 +71,8 @@ __all__ = [
     "TRANSFORM_OPTIONS",
     "TYPE_TRANSFORMS",
     "WRITE_FORMATS",
+    "AccessConfig",
+    "AccessPolicy",
     "ApiConfig",
     "BlockingRule",
     "ComparisonConfig",
@@ -79,6 +86,7 @@ __all__ = [
     "PipelineConfig",
     "Policy",
     "PullConfig",
+    "RetentionConfig",
     "Rule",
     "SourceConfig",
     "SubjectsConfig",

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import date, datetime
 
 from hub import validity
+from hub.config.access import AccessPolicy
 from hub.config.base import ConfigError
 from hub.config.document import HubConfig
 from hub.config.sources import (
@@ -97,9 +98,27 @@ def _not_writable(fname: str, m: FieldMapping, transform: str) -> str | None:
     return None
 
 
+def _check_access(cfg: HubConfig) -> None:
+    """Every field an access policy names is a golden-record field, every source a configured one."""
+    policies: list[tuple[str, AccessPolicy]] = [("access.default", cfg.access.default)]
+    policies += [(f"access.roles.{name}", p) for name, p in cfg.access.roles.items()]
+    policies += [(f"access.keys.{name}", p) for name, p in cfg.access.keys.items()]
+    for key, policy in policies:
+        for name in policy.fields:
+            if cfg.field_type(name) is None:
+                raise ConfigError(f"{key}.fields.{name}", "not a canonical field nor an extra attribute")
+        for source in policy.sources or []:
+            if source not in cfg.sources:
+                raise ConfigError(f"{key}.sources", f"'{source}' is not a configured source")
+    for name in cfg.access.pii_fields:
+        if cfg.field_type(name) is None:
+            raise ConfigError("access.pii_fields", f"'{name}' is not a canonical field nor an extra attribute")
+
+
 def check_fields(cfg: HubConfig) -> None:
     """Cross-field rules pydantic cannot see one model at a time."""
     _check_policy(cfg, "writeback.policy", cfg.writeback.policy)
+    _check_access(cfg)
     for name in cfg.survivorship.fields:
         if name != "address" and cfg.field_type(name) is None:
             raise ConfigError(f"survivorship.fields.{name}", "not a canonical field, 'address' or an extra attribute")

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
+from hub.config.access import AccessConfig
 from hub.config.base import Strict
 from hub.config.matching import MatchingConfig
+from hub.config.retention import RetentionConfig
 from hub.config.running import ApiConfig, PipelineConfig, PullConfig, WritebackConfig
 from hub.config.sources import DEFAULT_POLICY, FieldMapping, SourceConfig, default_transform
 from hub.config.subjects import SubjectsConfig
@@ -27,6 +29,8 @@ class HubConfig(Strict):
     writeback: WritebackConfig = WritebackConfig()
     api: ApiConfig = ApiConfig()
     subjects: SubjectsConfig = SubjectsConfig()
+    access: AccessConfig = AccessConfig()
+    retention: RetentionConfig = RetentionConfig()
     sources: dict[str, SourceConfig]
 
     @field_validator("sources")

@@ -97,7 +97,7 @@ def load_config(path: str | Path) -> HubConfig:
     except ValidationError as exc:
         errors = exc.errors()
         err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        key = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after"))
+        key = ".".join(str(p) for p in err["loc"] if not str(p).startswith("function-after") and p != "[key]")
         raise ConfigError(key, _reason(err), path) from None
     try:
         check_fields(cfg)

@@ -19,6 +19,8 @@ steward  match decisions and pins;  review: the review queue
 audit    write-back audit and journal;  keys: API key rows
 subjects data-subject requests: the request log, the suppression list, restrictions, one person's rows
          (imported as `hub.store.subjects`)
+pii_reads  the PII read log, and which golden records a source-restricted caller sees
+retention  the purge of what is older than hub.yaml's `retention:`
 """
 
 from hub.catalogue import record_id
@@ -46,6 +48,7 @@ from hub.store.engine import (
 from hub.store.feed import MAX_VERSION, FeedEvent, Position, changes
 from hub.store.keys import add_api_key, api_key_row, api_key_rows, revoke_api_key
 from hub.store.match_model import MatchModel
+from hub.store.pii_reads import MAX_READS_PAGE, reads, record_reads, survivors, visible_frame, visible_id, visible_ids
 from hub.store.publish import PublishResult, preview, publish
 from hub.store.reads import (
     PublishedModel,
@@ -65,6 +68,7 @@ from hub.store.reads import (
     source_records,
     version_count,
 )
+from hub.store.retention import purge
 from hub.store.review import queue_size, queued_pair, review_page
 from hub.store.runs import (
     fail_run,
@@ -98,6 +102,7 @@ __all__ = [
     "DECISIONS",
     "JOURNAL_COLUMNS",
     "LINK_TYPES",
+    "MAX_READS_PAGE",
     "MAX_VERSION",
     "REVIEW_COLUMNS",
     "SEARCH_COLUMNS",
@@ -154,9 +159,12 @@ __all__ = [
     "preview",
     "publish",
     "published_model",
+    "purge",
     "queue_size",
     "queued_pair",
+    "reads",
     "record_id",
+    "record_reads",
     "record_writeback",
     "redirect",
     "resolve",
@@ -168,11 +176,15 @@ __all__ = [
     "source_records",
     "start_run",
     "store_problems",
+    "survivors",
     "unpin",
     "upgrade",
     "utc_naive",
     "utc_now",
     "version_count",
+    "visible_frame",
+    "visible_id",
+    "visible_ids",
     "write_transaction",
     "writeback_audit",
 ]

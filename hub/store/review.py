@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import pandas as pd
@@ -21,11 +21,15 @@ def review_page(
     descending: bool = True,
     limit: int = 20,
     offset: int = 0,
+    allowed: Collection[str] | None = None,
 ) -> tuple[int, Sequence[sa.Row[*tuple[Any, ...]]]]:
     """(total, rows) of the review queue in a probability band, optionally only pairs with a record of
-    `source`. Ties in probability are ordered by the pair's ids, so pages are stable."""
+    `source`, and only pairs both of whose records come from `allowed` sources (None: any; hub.access). Ties in
+    probability are ordered by the pair's ids, so pages are stable."""
     q = review_queue.c
     where = [q.match_probability >= min_probability, q.match_probability <= max_probability]
+    if allowed is not None:
+        where += [q.source_system_l.in_(list(allowed)), q.source_system_r.in_(list(allowed))]
     if source is not None:
         where.append(sa.or_(q.source_system_l == source, q.source_system_r == source))
     prob = q.match_probability.desc() if descending else q.match_probability.asc()

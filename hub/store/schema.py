@@ -254,6 +254,20 @@ subject_restrictions = sa.Table(  # the source records of people whose processin
     sa.Column("request_id", sa.String(32), nullable=False),
     sa.Column("restricted_at", sa.DateTime(), nullable=False),
 )
+pii_reads = sa.Table(  # migration 0009: who read which golden records' PII fields through the API; never values
+    "pii_reads",
+    metadata,
+    sa.Column("request_id", sa.String(32), primary_key=True),  # one API request (or command) that read them
+    sa.Column("golden_id", GOLDEN_ID, primary_key=True),
+    sa.Column("read_at", sa.DateTime(), nullable=False),
+    sa.Column("key_id", sa.String(32), nullable=False),  # the API key's id; 'cli' for a command run without one
+    sa.Column("route", sa.String(255), nullable=False),  # the route's template (no query string), or the command
+    sa.Column("fields", sa.Text(), nullable=False),  # PII fields shown in full, comma-separated
+    sa.Column("masked_fields", sa.Text(), nullable=False),  # PII fields shown masked, comma-separated
+    sa.Index("ix_pii_reads_golden_id_read_at", "golden_id", "read_at"),
+    sa.Index("ix_pii_reads_key_id_read_at", "key_id", "read_at"),
+    sa.Index("ix_pii_reads_read_at", "read_at"),
+)
 REVIEW_COLUMNS = [c.name for c in review_queue.c if c.name != "run_id"]
 DECISIONS = ("match", "not_match")
 # Search and change-feed indexes (migration 0003); hub.store.search and hub.store.feed query these same expressions.
