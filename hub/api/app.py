@@ -43,7 +43,7 @@ def create_app(
     run of the apply_decisions job for `cfg`'s hub.yaml) steward actions can reach golden records at once
     (hub.api.apply). Both come from the layers above hub/: pipelines/entry.py passes the real ones."""
     own = engine_ is None
-    db = engine_ if engine_ is not None else store.open_store(cfg.serving_store)
+    db = engine_ if engine_ is not None else store.open_for(cfg)
     applier = DecisionApplier(run_apply, cfg.pipeline.apply_decisions) if run_apply else None
 
     @asynccontextmanager

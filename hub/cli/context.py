@@ -36,7 +36,7 @@ def serving_store(args: argparse.Namespace) -> AbstractContextManager[sa.Engine]
     """The config's serving store, disposed when the command is done."""
     from hub import store
 
-    return store.opened(load_config(args.config).serving_store)
+    return store.opened_for(load_config(args.config))
 
 
 def sources(args: argparse.Namespace, cfg: HubConfig) -> list[str]:

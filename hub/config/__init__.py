@@ -11,6 +11,7 @@ sources       `sources:`: location, column mappings and transforms, what write-b
 matching      `matching:`: thresholds and the comparisons, blocking and training of the match plan
 survivorship  `survivorship:`: the rules that decide each golden value
 running       `pipeline:`, `pull:`, `writeback:` and `api:`: how the hub runs
+encryption    `encryption:`: where the key for encryption at rest comes from
 document      HubConfig: the whole file
 checks        the cross-field rules pydantic cannot see one model at a time
 load          reading, validating and resolving a hub.yaml
@@ -18,6 +19,7 @@ load          reading, validating and resolving a hub.yaml
 
 from hub.config.base import ConfigError
 from hub.config.document import HubConfig
+from hub.config.encryption import EncryptionConfig
 from hub.config.load import load_config, resolve_sqlite_url
 from hub.config.matching import BlockingRule, ComparisonConfig, LinkType, MatchingConfig, TrainingConfig
 from hub.config.running import ApiConfig, PipelineConfig, PullConfig, WritebackConfig
@@ -67,6 +69,7 @@ __all__ = [
     "BlockingRule",
     "ComparisonConfig",
     "ConfigError",
+    "EncryptionConfig",
     "FieldMapping",
     "GoldenIdTarget",
     "HubConfig",

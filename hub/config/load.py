@@ -32,9 +32,13 @@ def _resolve(cfg: HubConfig, base_dir: Path) -> HubConfig:
     pipeline = cfg.pipeline
     if pipeline.dagster_home is not None:
         pipeline = pipeline.model_copy(update={"dagster_home": rel(pipeline.dagster_home)})
+    encryption = cfg.encryption
+    if encryption.key_file is not None:
+        encryption = encryption.model_copy(update={"key_file": rel(encryption.key_file)})
     return cfg.model_copy(
         update={
             "pipeline": pipeline,
+            "encryption": encryption,
             "workspace": rel(cfg.workspace),
             "serving_store": _resolved_url(cfg.serving_store, base_dir, "serving_store"),
             "sources": sources,
