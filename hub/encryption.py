@@ -114,13 +114,12 @@ def key_for(cfg: HubConfig) -> AtRestKey | None:
     )
 
 
-def new_key_from(path: Path | None, like: AtRestKey | None, duckdb_crypto: str) -> AtRestKey:
+def new_key_from(path: Path | None, duckdb_crypto: str) -> AtRestKey:
     """The key a rotation moves to: --new-key-file, else $HUB_NEW_ENCRYPTION_KEY."""
-    crypto = like.duckdb_crypto if like else duckdb_crypto
     if path is not None:
-        return read_key_file(path, crypto, "--new-key-file")
+        return read_key_file(path, duckdb_crypto, "--new-key-file")
     if os.environ.get(NEW_KEY_ENV, "").strip():
-        return AtRestKey(parse_key(os.environ[NEW_KEY_ENV], f"${NEW_KEY_ENV}"), f"${NEW_KEY_ENV}", crypto)
+        return AtRestKey(parse_key(os.environ[NEW_KEY_ENV], f"${NEW_KEY_ENV}"), f"${NEW_KEY_ENV}", duckdb_crypto)
     raise ConfigError("--new-key-file", f"no new key: pass --new-key-file or set ${NEW_KEY_ENV}")
 
 
@@ -147,8 +146,7 @@ def connect_duckdb(
             raise
     con = duckdb.connect(config={"temp_directory": f"{path}.tmp", "autoinstall_known_extensions": False})
     try:
-        _crypto(con, key)
-        con.execute("SET temp_file_encryption = true")
+        prepare_duckdb(con, key)
         attach(con, path, key, catalog)
         con.execute(f"USE {catalog}")
         con.execute("DETACH memory")  # so every cursor (Splink takes one) starts in the workspace too
@@ -158,9 +156,12 @@ def connect_duckdb(
     return con
 
 
-def _crypto(con: duckdb.DuckDBPyConnection, key: AtRestKey) -> None:
+def prepare_duckdb(con: duckdb.DuckDBPyConnection, key: AtRestKey) -> None:
+    """Make `con` able to write encrypted files (the AES-GCM module `key.duckdb_crypto` names) and encrypt its
+    spill files."""
     import duckdb
 
+    con.execute("SET temp_file_encryption = true")
     if key.duckdb_crypto == "builtin":
         con.execute("SET force_mbedtls_unsafe = true")
         return
@@ -175,11 +176,14 @@ def _crypto(con: duckdb.DuckDBPyConnection, key: AtRestKey) -> None:
         ) from None
 
 
-def attach(con: duckdb.DuckDBPyConnection, path: Path | str, key: AtRestKey | None, catalog: str) -> None:
+def attach(
+    con: duckdb.DuckDBPyConnection, path: Path | str, key: AtRestKey | None, catalog: str, read_only: bool = False
+) -> None:
     """ATTACH the DuckDB file at `path` as `catalog` with `key` (or none), turning DuckDB's key errors into WrongKey."""
     import duckdb
 
-    option = f" (ENCRYPTION_KEY '{key.workspace_secret()}')" if key else ""
+    options = ([f"ENCRYPTION_KEY '{key.workspace_secret()}'"] if key else []) + (["READ_ONLY"] if read_only else [])
+    option = f" ({', '.join(options)})" if options else ""
     try:
         con.execute(f"ATTACH '{_quoted(path)}' AS {catalog}{option}")
     except duckdb.Error as exc:
