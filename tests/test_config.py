@@ -549,6 +549,8 @@ BAD_CASES = [
     case("cron-with-four-fields", {"pipeline": {"schedule": "0 2 * *"}}, "pipeline.schedule", "not a cron expression"),
     case("cron-with-words", {"pipeline": {"schedule": "every day"}}, "pipeline.schedule", "not a cron expression"),
     case("unknown-timezone", {"pipeline": {"timezone": "Mars/Olympus"}}, "pipeline.timezone", "IANA time zone"),
+    case("unknown-duckdb-crypto", {"encryption": {"duckdb_crypto": "fast"}}, "encryption.duckdb_crypto", "'openssl'"),
+    case("key-in-hub-yaml", {"encryption": {"key": "abc"}}, "encryption.key", "unknown key"),
     case(
         "sensor-too-eager",
         {"pipeline": {"sensor_interval_seconds": 5}},
