@@ -193,11 +193,15 @@ def attach(
                 f"the workspace {path} is not encrypted but hub.yaml turns encryption on: encrypt it with "
                 "`hub encryption rotate --from-plain` (or remove the file to start afresh)"
             ) from None
-        if "key" in text and ("wrong" in text or "without a key" in text or "incorrect" in text):
-            origin = key.origin if key else "no key"
+        if key is None and "without a key" in text:
+            raise WrongKey(f"the workspace {path} is encrypted and no key was given") from None
+        if key is not None and "key" in text and ("wrong" in text or "incorrect" in text):
             raise WrongKey(
-                f"the workspace {path} cannot be opened with the key from {origin}: it was encrypted with another key"
+                f"the workspace {path} cannot be opened with the key from {key.origin}: it was encrypted with "
+                "another key"
             ) from None
+        if key is not None and key.workspace_secret() in str(exc):  # DuckDB quoting the statement: never the key
+            raise HubError(str(exc).replace(key.workspace_secret(), "***")) from None
         raise
 
 
