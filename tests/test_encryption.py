@@ -251,3 +251,26 @@ def test_openssl_crypto_without_httpfs_names_the_setting(tmp_path):
     with pytest.raises(ConfigError) as info:
         Workspace.for_config(load_config(config))
     assert info.value.key == "encryption.duckdb_crypto" and "httpfs" in info.value.reason
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_spill_files_of_an_encrypted_workspace_hold_no_readable_value(tmp_path, encrypted):
+    """A temporary table larger than the memory limit spills to `<workspace>.tmp/`: plain text in a plain workspace
+    (so the scan can see it), ciphertext in an encrypted one (DuckDB leaves them plain unless told)."""
+    from hub.encryption import AtRestKey
+
+    key = AtRestKey(os.urandom(32), "test", "builtin") if encrypted else None
+    ws = Workspace(tmp_path / "ws.duckdb", key=key)
+    try:
+        ws.con.execute("SET memory_limit = '24MB'")
+        ws.con.execute("SET threads = 1")
+        ws.con.execute(
+            "CREATE TEMP TABLE big AS SELECT 'person' || i || '@example.com' AS email, random() AS r "
+            "FROM range(800000) t(i) ORDER BY r"
+        )
+        spilled = [p.read_bytes() for p in (tmp_path / "ws.duckdb.tmp").rglob("*") if p.is_file()]
+        assert sum(len(b) for b in spilled) > 16 * 2**20  # it did spill
+        readable = sum(b"@example.com" in b for b in spilled)
+        assert readable == 0 if encrypted else readable > 0
+    finally:
+        ws.close()
