@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -70,6 +71,7 @@ def main() -> None:
     print(f"\nfiles: plain {sizes['plain']:.0f} MiB, encrypted {sizes['encrypted']:.0f} MiB")
     for engine in engines.values():
         engine.dispose()
+    shutil.rmtree(tmp)
 
 
 if __name__ == "__main__":
