@@ -13,11 +13,13 @@ its first pipeline run; its term frequencies are counted over the synthetic gold
     python benchmarks/api_latency.py --url sqlite:////tmp/demo/.hub/serving.db --config /tmp/demo/hub.yaml
     python benchmarks/api_latency.py --url ... --mask     # the reader key under a masking policy (hub.yaml access:)
     python benchmarks/api_latency.py --url ... --compare-mask  # the same requests to both, interleaved in batches
+    python benchmarks/api_latency.py --records 100000 --encrypted   # a SQLCipher store (encryption at rest)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import subprocess
 import sys
@@ -39,6 +41,7 @@ from faker.providers.person.en_GB import Provider as Names
 from hub import store
 from hub.api import keys
 from hub.config import HubConfig, load_config
+from hub.encryption import KEY_ENV, AtRestKey, parse_key
 from hub.workspace import Workspace
 from matching import models
 from matching.standardize import standardize
@@ -48,7 +51,7 @@ SOURCE = "bench"
 LETTERS = np.array(list("ABCDEFGHJKLMNPRSTUWY"), dtype=object)
 
 
-def synthetic_store(url: str, n: int) -> None:
+def synthetic_store(url: str, n: int, key: AtRestKey | None) -> None:
     rng = np.random.default_rng(7)
     first = np.array([*Names.first_names_male, *Names.first_names_female], dtype=object)
     last = np.array(list(Names.last_names), dtype=object)
@@ -76,7 +79,7 @@ def synthetic_store(url: str, n: int) -> None:
          "match_probability": np.nan, "link_type": "singleton"}
     )  # fmt: skip
     model = demo_model(golden, xref)
-    engine = store.open_store(url)
+    engine = store.open_store(url, key)
     with store.write_transaction(engine) as conn:
         store.mint_ids(conn, n)
     t = time.perf_counter()
@@ -93,7 +96,7 @@ def demo_model(golden: pd.DataFrame, xref: pd.DataFrame) -> store.MatchModel:
     hub = [sys.executable, "-m", "pipelines.entry"]
     subprocess.run([*hub, "demo", "init", "--dir", str(demo), "--customers", "2000"], check=True, capture_output=True)
     subprocess.run([*hub, "run", "--config", str(demo / "hub.yaml")], check=True, capture_output=True)
-    ws = Workspace(load_config(demo / "hub.yaml").workspace)
+    ws = Workspace.for_config(load_config(demo / "hub.yaml"))
     saved = models.load(ws.con)
     ws.close()
     con = duckdb.connect()
@@ -156,11 +159,13 @@ def main() -> None:
         help="serve without and with --mask's policy and send each endpoint's requests to both in alternating batches "
         "of 10, so a busy machine slows both alike",
     )  # fmt: skip
+    parser.add_argument("--encrypted", action="store_true", help="a SQLCipher store, keyed from $HUB_ENCRYPTION_KEY")
     args = parser.parse_args()
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='hub-api-')) / 'serving.db'}"
+    key = AtRestKey(parse_key(os.environ[KEY_ENV], KEY_ENV), KEY_ENV) if args.encrypted else None
     if not args.url:
-        synthetic_store(url, args.records)
-    engine = store.open_store(url)
+        synthetic_store(url, args.records, key)
+    engine = store.open_store(url, key)
     with engine.connect() as conn:
         n = conn.scalar(sa.text("SELECT count(*) FROM golden_records"))
         step = max(n // args.requests, 1)

@@ -56,7 +56,7 @@ def say(line: str) -> None:
 
 def read_run(cfg: HubConfig) -> dict[str, Any]:
     """The serving store after a run: golden records, xref, and what the newest run published."""
-    with store.opened(cfg.serving_store) as engine, engine.connect() as conn:
+    with store.opened_for(cfg) as engine, engine.connect() as conn:
         run = store.latest_run(conn)
         run_id = run["run_id"] if run else None
         golden = store.current_golden(conn)

@@ -18,7 +18,7 @@ from matching.run import match
 def main() -> None:
     mem, stages = PeakMemory(), {}
     cfg, ws = pulled_demo(demo_arguments(__doc__), mem, stages, "golden")
-    engine = store.open_store(cfg.serving_store)
+    engine = store.open_for(cfg)
     with mem.stage("match (train + standardize + predict + cluster)", stages):
         matched = match(ws, cfg)
 

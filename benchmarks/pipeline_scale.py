@@ -96,7 +96,7 @@ def change_one_percent(directory: Path) -> None:
 
 def decide_first_queued_pair(config: str) -> None:
     """A steward's "match" on the strongest queued pair, as the API stores it."""
-    with store.opened(load_config(config).serving_store) as engine, store.write_transaction(engine) as conn:
+    with store.opened_for(load_config(config)) as engine, store.write_transaction(engine) as conn:
         _, rows = store.review_page(conn, 0.0, 1.0, None, limit=1)
         store.decide(conn, rows[0].id_l, rows[0].id_r, "match", "benchmark")
     print(f"decided: {rows[0].id_l} ~ {rows[0].id_r} is a match")

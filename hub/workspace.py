@@ -31,6 +31,7 @@ import pandas as pd
 
 from hub.catalogue import CONNECTOR_STATE, FIELD_WARNINGS, QUARANTINE, STAGED, STAGED_COLUMNS, columns_sql
 from hub.config import HubConfig
+from hub.encryption import AtRestKey, connect_duckdb, key_for
 from hub.errors import HubError
 from hub.model import DUCKDB_TYPES, record_fields
 
@@ -101,17 +102,19 @@ def exclusive(
 
 
 class Workspace:
-    def __init__(self, path: Path | str, cfg: HubConfig | None = None):
+    def __init__(self, path: Path | str, cfg: HubConfig | None = None, key: AtRestKey | None = None):
+        """The workspace file at `path`, encrypted with `key` when given (hub.encryption opens it)."""
         self.path = Path(path)
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(str(path))
+        self.con = connect_duckdb(path, key)
         self.fields = record_fields(cfg.attributes if cfg else None)
         self._ensure_schema()
 
     @classmethod
     def for_config(cls, cfg: HubConfig) -> Workspace:
-        return cls(cfg.workspace, cfg)
+        """The workspace hub.yaml names, with the key its `encryption:` block asks for."""
+        return cls(cfg.workspace, cfg, key_for(cfg))
 
     def close(self) -> None:
         self.con.close()

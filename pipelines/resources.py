@@ -69,7 +69,7 @@ class ServingStoreResource(dg.ConfigurableResource):
     hub: dg.ResourceDependency[HubResource]
 
     def open(self, cfg: HubConfig) -> AbstractContextManager[sa.Engine]:
-        return store.opened(cfg.serving_store, read_only=self.hub.dry_run)
+        return store.opened_for(cfg, read_only=self.hub.dry_run)
 
 
 class SourcesResource(dg.ConfigurableResource):

@@ -266,6 +266,14 @@ def test_relative_paths_resolve_against_the_config_directory_not_the_cwd(tmp_pat
     assert load_config(path) == cfg
 
 
+def test_a_relative_key_file_resolves_against_the_config_directory(tmp_path):
+    conf_dir = tmp_path / "conf"
+    conf_dir.mkdir()
+    cfg = load_config(write(conf_dir, yaml.safe_dump(patched({"encryption": {"key_file": "secrets/hub.key"}}))))
+    assert cfg.encryption.enabled and cfg.encryption.key_file == conf_dir.resolve() / "secrets" / "hub.key"
+    assert not load_config(write(tmp_path, VALID_YAML)).encryption.enabled  # no block: off
+
+
 def test_parent_relative_paths_are_normalised(tmp_path):
     conf_dir = tmp_path / "conf"
     conf_dir.mkdir()
@@ -549,6 +557,8 @@ BAD_CASES = [
     case("cron-with-four-fields", {"pipeline": {"schedule": "0 2 * *"}}, "pipeline.schedule", "not a cron expression"),
     case("cron-with-words", {"pipeline": {"schedule": "every day"}}, "pipeline.schedule", "not a cron expression"),
     case("unknown-timezone", {"pipeline": {"timezone": "Mars/Olympus"}}, "pipeline.timezone", "IANA time zone"),
+    case("unknown-duckdb-crypto", {"encryption": {"duckdb_crypto": "fast"}}, "encryption.duckdb_crypto", "'openssl'"),
+    case("key-in-hub-yaml", {"encryption": {"key": "abc"}}, "encryption.key", "unknown key"),
     case(
         "sensor-too-eager",
         {"pipeline": {"sensor_interval_seconds": 5}},

@@ -47,7 +47,7 @@ def create_app(
         (hub.api.apply); with `erase_in_source` (a source's erasure action, connectors.erasure) the privacy role can
     erase (hub.api.subjects). They come from the layers above hub/: pipelines/entry.py passes the real ones."""
     own = engine_ is None
-    db = engine_ if engine_ is not None else store.open_store(cfg.serving_store)
+    db = engine_ if engine_ is not None else store.open_for(cfg)
     applier = DecisionApplier(run_apply, cfg.pipeline.apply_decisions) if run_apply else None
 
     @asynccontextmanager

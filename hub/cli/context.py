@@ -32,11 +32,20 @@ def workspace(args: argparse.Namespace) -> Iterator[tuple[HubConfig, Workspace]]
             ws.close()
 
 
+@contextmanager
+def workspace_lock(cfg: HubConfig, holder: str) -> Iterator[None]:
+    """The config's workspace held for this command alone, without opening it."""
+    from hub.workspace import exclusive
+
+    with exclusive(cfg.workspace, holder, cfg.pipeline.workspace_wait_seconds, progress):
+        yield
+
+
 def serving_store(args: argparse.Namespace) -> AbstractContextManager[sa.Engine]:
     """The config's serving store, disposed when the command is done."""
     from hub import store
 
-    return store.opened(load_config(args.config).serving_store)
+    return store.opened_for(load_config(args.config))
 
 
 def sources(args: argparse.Namespace, cfg: HubConfig) -> list[str]:

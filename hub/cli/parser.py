@@ -6,6 +6,7 @@ import argparse
 import os
 
 from hub.cli.privacy import cmd_export, cmd_privacy_reads, cmd_purge
+from hub.cli.encryption import add_encryption_commands
 from hub.cli.serving import cmd_apikey_create, cmd_apikey_list, cmd_apikey_revoke, cmd_serve
 from hub.cli.setup import cmd_config_check, cmd_demo_init
 from hub.cli.steps import cmd_golden, cmd_match, cmd_model_list, cmd_model_train, cmd_pull, cmd_run, cmd_writeback
@@ -163,4 +164,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_model_train)
     listing = model.add_parser("list", parents=[config_arg], help="list trained model versions")
     listing.set_defaults(func=cmd_model_list)
+
+    add_encryption_commands(sub, config_arg)
     return parser

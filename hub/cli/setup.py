@@ -28,13 +28,14 @@ def cmd_demo_init(args: argparse.Namespace, stages: Stages) -> int:
 
 
 def cmd_config_check(args: argparse.Namespace, stages: Stages) -> int:
+    from hub.encryption import key_for
     from hub.store import store_problems
 
     cfg = load_config(args.config)
     plan = stages.matching_plan(cfg)  # an impossible matching choice is a ConfigError too (exit code 2)
     if not args.offline:
         problems = [p for name in cfg.sources for p in stages.source_problems(cfg, name)]
-        problems += store_problems(cfg.serving_store)
+        problems += store_problems(cfg.serving_store, key_for(cfg))
         for problem in problems:
             print(f"error: {args.config}: {problem}", file=sys.stderr)
         if problems:

@@ -101,7 +101,7 @@ def cmd_match(args: argparse.Namespace, stages: Stages) -> int:
     from hub.store.subjects import restricted
 
     with workspace(args) as (cfg, ws):
-        with store.opened(cfg.serving_store) as engine, engine.connect() as conn:
+        with store.opened_for(cfg) as engine, engine.connect() as conn:
             must_link, cannot_link = store.decisions(conn)
             frozen = restricted(conn)
         r = stages.match(ws, cfg, must_link, cannot_link, progress=progress, frozen=frozen)
@@ -119,7 +119,7 @@ def cmd_match(args: argparse.Namespace, stages: Stages) -> int:
 def cmd_golden(args: argparse.Namespace, stages: Stages) -> int:
     from hub import store
 
-    with workspace(args) as (cfg, ws), store.opened(cfg.serving_store) as engine:
+    with workspace(args) as (cfg, ws), store.opened_for(cfg) as engine:
         with engine.connect() as conn:
             must_link, _ = store.decisions(conn)
         r = stages.build_and_publish(ws, cfg, engine, must_link, progress=progress)
@@ -156,7 +156,7 @@ def cmd_writeback(args: argparse.Namespace, stages: Stages) -> int:
 
     with workspace(args) as (cfg, ws):
         names = sources(args, cfg)
-        with store.opened(cfg.serving_store) as engine:
+        with store.opened_for(cfg) as engine:
             run_id = stages.run_to_write(ws, engine, args.dry_run)  # None: a dry run's build
             results = [
                 stages.write_back(ws, cfg, engine, n, run_id, dry_run=args.dry_run, progress=progress) for n in names

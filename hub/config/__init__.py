@@ -14,6 +14,7 @@ running       `pipeline:`, `pull:`, `writeback:` and `api:`: how the hub runs
 subjects      `subjects:` and a source's `erasure:`: data-subject requests
 access        `access:`: which fields and which sources' customers each role and API key sees
 retention     `retention:`: how long the serving store keeps history, audit and logs
+encryption    `encryption:`: where the key for encryption at rest comes from
 document      HubConfig: the whole file
 checks        the cross-field rules pydantic cannot see one model at a time
 load          reading, validating and resolving a hub.yaml
@@ -22,6 +23,7 @@ load          reading, validating and resolving a hub.yaml
 from hub.config.access import LEVELS, AccessConfig, AccessPolicy
 from hub.config.base import ConfigError
 from hub.config.document import HubConfig
+from hub.config.encryption import EncryptionConfig
 from hub.config.load import load_config, resolve_sqlite_url
 from hub.config.matching import BlockingRule, ComparisonConfig, LinkType, MatchingConfig, TrainingConfig
 from hub.config.retention import RetentionConfig
@@ -78,6 +80,7 @@ __all__ = [
     "ComparisonConfig",
     "ConfigError",
     "ErasureAction",
+    "EncryptionConfig",
     "FieldMapping",
     "GoldenIdTarget",
     "HubConfig",

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from hub.config.access import AccessConfig
 from hub.config.base import Strict
+from hub.config.encryption import EncryptionConfig
 from hub.config.matching import MatchingConfig
 from hub.config.retention import RetentionConfig
 from hub.config.running import ApiConfig, PipelineConfig, PullConfig, WritebackConfig
@@ -31,6 +32,7 @@ class HubConfig(Strict):
     subjects: SubjectsConfig = SubjectsConfig()
     access: AccessConfig = AccessConfig()
     retention: RetentionConfig = RetentionConfig()
+    encryption: EncryptionConfig = EncryptionConfig(enabled=False)
     sources: dict[str, SourceConfig]
 
     @field_validator("sources")

@@ -32,6 +32,9 @@ def _resolve(cfg: HubConfig, base_dir: Path) -> HubConfig:
     pipeline = cfg.pipeline
     if pipeline.dagster_home is not None:
         pipeline = pipeline.model_copy(update={"dagster_home": rel(pipeline.dagster_home)})
+    encryption = cfg.encryption
+    if encryption.key_file is not None:
+        encryption = encryption.model_copy(update={"key_file": rel(encryption.key_file)})
     subjects = cfg.subjects
     if subjects.key_file is not None:
         subjects = subjects.model_copy(update={"key_file": rel(subjects.key_file)})
@@ -39,6 +42,7 @@ def _resolve(cfg: HubConfig, base_dir: Path) -> HubConfig:
         update={
             "pipeline": pipeline,
             "subjects": subjects,
+            "encryption": encryption,
             "workspace": rel(cfg.workspace),
             "serving_store": _resolved_url(cfg.serving_store, base_dir, "serving_store"),
             "sources": sources,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import context
 
+from hub.encryption import env_key
 from hub.store import create_store_engine, metadata
 
 config = context.config
@@ -39,7 +40,7 @@ if context.is_offline_mode():
 elif (connection := config.attributes.get("connection")) is not None:
     _run(connection)
 else:
-    engine = create_store_engine(_url())
+    engine = create_store_engine(_url(), key=env_key())
     try:
         with engine.begin() as conn:
             _run(conn)

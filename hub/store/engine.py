@@ -8,9 +8,9 @@ The schema is created and changed only by the Alembic migrations in hub/migratio
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -20,30 +20,49 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.pool import StaticPool
 
 from hub import reach
+from hub.encryption import AtRestKey, WrongKey, check_key, key_for, key_sqlite, sqlcipher
 from hub.errors import NotReady
+
+if TYPE_CHECKING:
+    from hub.config import HubConfig
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 _WRITE = "hub_write"  # execution option: on SQLite, BEGIN IMMEDIATE instead of BEGIN
 
 
-def create_store_engine(url: str, read_only: bool = False) -> sa.Engine:
+def create_store_engine(url: str, read_only: bool = False, key: AtRestKey | None = None) -> sa.Engine:
     """An engine without running migrations. SQLite: parent dir created, WAL + busy timeout +
     foreign keys on every connection, and SQLAlchemy (not the sqlite3 module) emits BEGIN, so reads
     are repeatable and DDL is transactional. `read_only`: every connection refuses writes (SQLite
-    opens the existing file with mode=ro; PostgreSQL sessions default to read-only transactions)."""
+    opens the existing file with mode=ro; PostgreSQL sessions default to read-only transactions).
+    `key`: a SQLite file is a SQLCipher one, keyed on every connection (hub.encryption); other
+    backends leave encryption at rest to the server."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() != "sqlite":
         args = {"options": "-c default_transaction_read_only=on"} if read_only else {}
         return sa.create_engine(parsed, pool_pre_ping=True, connect_args=args)
-    if not parsed.database or parsed.database == ":memory:":  # one shared connection, or each has its own db
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:")
+    module = {"module": sqlcipher()} if key is not None and not in_memory else {}
+    if in_memory:  # one shared connection, or each has its own db
         engine = sa.create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})
     elif read_only:
-        uri = Path(parsed.database).resolve().as_uri()
-        engine = sa.create_engine(parsed.set(database=uri, query={**parsed.query, "mode": "ro", "uri": "true"}))
+        uri = Path(database).resolve().as_uri()
+        engine = sa.create_engine(
+            parsed.set(database=uri, query={**parsed.query, "mode": "ro", "uri": "true"}), **module
+        )
     else:
-        if not parsed.database.startswith("file:"):
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = sa.create_engine(parsed)
+        if not database.startswith("file:"):
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(parsed, **module)
+
+    if not in_memory:
+
+        @sa.event.listens_for(engine, "connect", insert=True)
+        def _key(dbapi_conn: Any, _record: Any) -> None:
+            if key is not None:
+                key_sqlite(dbapi_conn, key)
+            check_key(dbapi_conn, database, key)
 
     @sa.event.listens_for(engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:
@@ -69,15 +88,15 @@ def create_store_engine(url: str, read_only: bool = False) -> sa.Engine:
     return engine
 
 
-def open_store(url: str) -> sa.Engine:
-    """The serving store at `url`, migrated to the newest schema."""
-    engine = create_store_engine(url)
+def open_store(url: str, key: AtRestKey | None = None) -> sa.Engine:
+    """The serving store at `url` (a SQLCipher file with `key`), migrated to the newest schema."""
+    engine = create_store_engine(url, key=key)
     reach.connect(engine, "serving_store")
     upgrade(engine)
     return engine
 
 
-def open_read_only(url: str) -> sa.Engine:
+def open_read_only(url: str, key: AtRestKey | None = None) -> sa.Engine:
     """The serving store at `url` for a dry run, which writes nothing into it: read-only connections and
     no migration. A store without the hub's schema yet (a dry run before the first run) is answered by an
     empty in-memory store at the newest schema, which is what a first run starts from. A store at an older
@@ -85,7 +104,7 @@ def open_read_only(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
         return open_store("sqlite://")
-    engine = create_store_engine(url, read_only=True)
+    engine = create_store_engine(url, read_only=True, key=key)
     reach.connect(engine, "serving_store")
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
@@ -102,14 +121,25 @@ def open_read_only(url: str) -> sa.Engine:
 
 
 @contextmanager
-def opened(url: str, read_only: bool = False) -> Iterator[sa.Engine]:
+def opened(url: str, read_only: bool = False, key: AtRestKey | None = None) -> Iterator[sa.Engine]:
     """`open_store` (or `open_read_only`) for the length of a block (a command, an asset): the engine is
     disposed after it."""
-    engine = open_read_only(url) if read_only else open_store(url)
+    engine = open_read_only(url, key) if read_only else open_store(url, key)
     try:
         yield engine
     finally:
         engine.dispose()
+
+
+def open_for(cfg: HubConfig) -> sa.Engine:
+    """The serving store hub.yaml names, with the key its `encryption:` block asks for: how the CLI, the API,
+    Dagster and the benchmarks open it."""
+    return open_store(cfg.serving_store, key_for(cfg))
+
+
+def opened_for(cfg: HubConfig, read_only: bool = False) -> AbstractContextManager[sa.Engine]:
+    """`opened` on the serving store hub.yaml names, with its key."""
+    return opened(cfg.serving_store, read_only, key_for(cfg))
 
 
 @contextmanager
@@ -140,16 +170,16 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
-def store_problems(url: str) -> list[str]:
+def store_problems(url: str, key: AtRestKey | None = None) -> list[str]:
     """Why the serving store at `url` cannot be reached (none: it can), without creating anything: a SQLite store
     that does not exist yet is made by the first run."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
         return []
-    engine = create_store_engine(url, read_only=True)
+    engine = create_store_engine(url, read_only=True, key=key)
     try:
         reach.connect(engine, "serving_store")
-    except reach.Unreachable as exc:
+    except (reach.Unreachable, WrongKey) as exc:
         return [str(exc)]
     finally:
         engine.dispose()
