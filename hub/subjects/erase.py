@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from hub import store
 from hub.catalogue import split_record_id
 from hub.config import HubConfig
+from hub.encryption import key_for
 from hub.store import subjects as rows
 from hub.subjects import workspace as wsp
 from hub.subjects.find import SubjectRef, find
@@ -84,7 +85,7 @@ def erase(
                 in_store = rows.erase_rows(conn, subject.golden_ids, subject.records, key_hashes, counts, values)
             in_ws = wsp.erase(ws, subject.records, subject.golden_ids)
             ws.close()
-            wsp.compact(cfg.workspace)
+            wsp.compact(cfg.workspace, key_for(cfg))
         scrub_store(engine)
         entry.detail |= {"golden_records": len(subject.live_ids), "records": len(subject.records), "suppressed": added}
         entry.outcome = "partial" if any(d["action"] == "task" and d["rows"] for d in done) else "done"

@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 
 from hub.catalogue import CONNECTOR_STATE, FIELD_WARNINGS, QUARANTINE, STAGED, STANDARDIZED, split_record_id
+from hub.encryption import AtRestKey, attach, prepare_duckdb
 from hub.workspace import Workspace
 
 SPLINK_PREFIX = "__splink__"
@@ -112,17 +113,19 @@ def _forget_cursor_keys(con: duckdb.DuckDBPyConnection, records: Sequence[str]) 
             con.execute(f"UPDATE {CONNECTOR_STATE} SET state = ? WHERE source_system = ?", [json.dumps(parsed), system])
 
 
-def compact(path: Path) -> None:
-    """Rewrite the DuckDB file at `path` (closed, held by the caller's workspace lock) into a fresh one: deleted
-    rows leave no bytes behind in freed blocks or the write-ahead log."""
+def compact(path: Path, key: AtRestKey | None) -> None:
+    """Rewrite the DuckDB file at `path` (closed, held by the caller's workspace lock) into a fresh one, under the
+    same at-rest key (hub.encryption): deleted rows leave no bytes behind in freed blocks or the write-ahead log."""
     if str(path) == ":memory:" or not path.exists():
         return
     fresh = path.with_name(f"{path.name}.compact")
     fresh.unlink(missing_ok=True)
-    con = duckdb.connect()
+    con = duckdb.connect(config={"temp_directory": f"{path}.tmp", "autoinstall_known_extensions": False})
     try:
-        con.execute(f"ATTACH '{path}' AS old_ws (READ_ONLY)")
-        con.execute(f"ATTACH '{fresh}' AS new_ws")
+        if key is not None:
+            prepare_duckdb(con, key)
+        attach(con, path, key, "old_ws", read_only=True)
+        attach(con, fresh, key, "new_ws")
         con.execute("COPY FROM DATABASE old_ws TO new_ws")
         con.execute("DETACH new_ws")
         con.execute("DETACH old_ws")
