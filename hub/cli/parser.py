@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from hub.cli.privacy import cmd_export, cmd_privacy_reads, cmd_purge
 from hub.cli.encryption import add_encryption_commands
+from hub.cli.privacy import cmd_export, cmd_privacy_reads, cmd_purge
 from hub.cli.serving import cmd_apikey_create, cmd_apikey_list, cmd_apikey_revoke, cmd_serve
 from hub.cli.setup import cmd_config_check, cmd_demo_init
 from hub.cli.steps import cmd_golden, cmd_match, cmd_model_list, cmd_model_train, cmd_pull, cmd_run, cmd_writeback
