@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -39,7 +40,7 @@ from hub.catalogue import (
 )
 from hub.config import HubConfig
 from hub.errors import NotReady
-from hub.model import ATTRIBUTE_FIELDS
+from hub.model import ATTRIBUTE_FIELDS, CHANNELS
 from hub.workspace import Workspace
 from matching import models
 
@@ -180,6 +181,8 @@ def build(
         xref = store.current_xref(conn)
         live = store.current_golden(conn, ["golden_id", "created_at"])
         pins = store.overrides(conn)
+        consent_read_at = store.utc_now()  # choices stored from now on are re-applied at publish
+        choices = store.consent.hub_choices(conn, store.consent.Rules.of(cfg.consent))
     previous = pd.DataFrame(
         {"record_id": record_ids(xref["source_system"], xref["source_key"]), "golden_id": xref["golden_id"]}
     )
@@ -197,8 +200,9 @@ def build(
     t = time.perf_counter()
     with ws.transaction():  # golden_values and golden_lineage are replaced together or not at all
         n = survive(
-            ws.con, cfg.survivorship, list(cfg.attributes), overrides=pins[["golden_id", "field", "value", "pinned_by"]]
-        )
+            ws.con, cfg.survivorship, list(cfg.attributes),
+            overrides=pins[["golden_id", "field", "value", "pinned_by"]], consent=choices,
+        )  # fmt: skip
     seconds["survivorship"] = time.perf_counter() - t
     say(f"survivorship: {n:,} golden records")
     built = GoldenBuild(n, len(ids.minted), ids.kept, len(ids.redirects), len(ids.dropped), redirects, seconds)
@@ -212,13 +216,14 @@ def build(
         ws.con.unregister("_redirects")
         ws.con.execute(
             f"""CREATE OR REPLACE TABLE {GOLDEN_BUILD} AS
-                SELECT ?::VARCHAR AS built_on_run, ?::VARCHAR AS counts, ?::BOOLEAN AS dry_run""",
-            [head, json.dumps(built.counts()), dry_run],
+                SELECT ?::VARCHAR AS built_on_run, ?::VARCHAR AS counts, ?::BOOLEAN AS dry_run,
+                       ?::TIMESTAMP AS consent_read_at""",
+            [head, json.dumps(built.counts()), dry_run, consent_read_at],
         )
     return built
 
 
-def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str:
+def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> tuple[str, datetime | None]:
     """The counts (JSON) of the build in the workspace, once it is known to be publishable (or, for a
     dry run, previewable): built on the run that is still the last published one, and not by a dry run
     unless this is one."""
@@ -239,7 +244,19 @@ def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str:
             f"golden records were built on published run {built['built_on_run']!r} but the store is now at "
             f"{head!r}; build again"
         )
-    return built["counts"]
+    return built["counts"], built.get("consent_read_at")  # None: built before consent choices were read
+
+
+def _consent_seen(ws: Workspace) -> pd.DataFrame:
+    """Per member record and channel: its consent value and time as the run saw them (for the consent events)."""
+    channels = " UNION ALL ".join(
+        f"""SELECT {system_sql("m.record_id")} AS source_system, {key_sql("m.record_id")} AS source_key,
+                   m.golden_id, '{ch}' AS channel, coalesce(r.consent_{ch}, 'unknown') AS value,
+                   r.consent_{ch}_at AS recorded_at
+            FROM {GOLDEN_MEMBERS} AS m JOIN {STANDARDIZED} AS r ON r.unique_id = m.record_id"""
+        for ch in CHANNELS
+    )
+    return ws.con.execute(channels).df()
 
 
 def _redirects(ws: Workspace) -> pd.DataFrame:
@@ -267,7 +284,7 @@ def publish_build(
     `dry_run`: returns what it would publish (new, changed, lineage-only, retired, xref changes), from the
     same diff, writing nothing anywhere: the dry run's publish step. The review queue and the match model
     are not compared."""
-    counts = _checked_build(ws, engine, dry_run=dry_run)
+    counts, consent_read_at = _checked_build(ws, engine, dry_run=dry_run)
     redirects = _redirects(ws)
     if dry_run:
         would = store.preview(engine, _golden_frame(ws, list(cfg.attributes)), _xref(ws, must_link), redirects)
@@ -282,9 +299,13 @@ def publish_build(
     run_id = store.start_run(engine)
     try:
         golden = _golden_frame(ws, list(cfg.attributes))
-        published = store.publish(
-            engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts), _review_frame(ws, cfg), model
+        consent = store.ConsentInput(
+            _consent_seen(ws), store.consent.Rules.of(cfg.consent), consent_read_at or datetime.min
         )
+        published = store.publish(
+            engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts), _review_frame(ws, cfg), model,
+            consent,
+        )  # fmt: skip
     except BaseException as exc:
         store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
         raise

@@ -9,6 +9,7 @@ Callers import from `hub.config`; the modules behind it each hold one part of th
 base          ConfigError, and the strict model every block is built on
 sources       `sources:`: location, column mappings and transforms, what write-back may put back
 matching      `matching:`: thresholds and the comparisons, blocking and training of the match plan
+consent       `consent:`: purposes and legal bases of consent choices
 survivorship  `survivorship:`: the rules that decide each golden value
 running       `pipeline:`, `pull:`, `writeback:` and `api:`: how the hub runs
 document      HubConfig: the whole file
@@ -17,6 +18,7 @@ load          reading, validating and resolving a hub.yaml
 """
 
 from hub.config.base import ConfigError
+from hub.config.consent import ConsentConfig
 from hub.config.document import HubConfig
 from hub.config.load import load_config, resolve_sqlite_url
 from hub.config.matching import BlockingRule, ComparisonConfig, LinkType, MatchingConfig, TrainingConfig
@@ -67,6 +69,7 @@ __all__ = [
     "BlockingRule",
     "ComparisonConfig",
     "ConfigError",
+    "ConsentConfig",
     "FieldMapping",
     "GoldenIdTarget",
     "HubConfig",

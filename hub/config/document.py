@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from hub.config.base import Strict
+from hub.config.consent import ConsentConfig
 from hub.config.matching import MatchingConfig
 from hub.config.running import ApiConfig, PipelineConfig, PullConfig, WritebackConfig
 from hub.config.sources import DEFAULT_POLICY, FieldMapping, SourceConfig, default_transform
@@ -25,6 +26,7 @@ class HubConfig(Strict):
     pull: PullConfig = PullConfig()
     writeback: WritebackConfig = WritebackConfig()
     api: ApiConfig = ApiConfig()
+    consent: ConsentConfig = ConsentConfig()
     sources: dict[str, SourceConfig]
 
     @field_validator("sources")

@@ -17,6 +17,7 @@ feed     the change feed's read
 search   search candidates by index range scans
 steward  match decisions and pins;  review: the review queue
 audit    write-back audit and journal;  keys: API key rows
+consent  consent events, the choice in force per channel and purpose, the golden record's consent fields
 """
 
 from hub.catalogue import record_id
@@ -44,7 +45,8 @@ from hub.store.engine import (
 from hub.store.feed import MAX_VERSION, FeedEvent, Position, changes
 from hub.store.keys import add_api_key, api_key_row, api_key_rows, revoke_api_key
 from hub.store.match_model import MatchModel
-from hub.store.publish import PublishResult, preview, publish
+from hub.store import consent
+from hub.store.publish import ConsentInput, PublishResult, preview, publish
 from hub.store.reads import (
     PublishedModel,
     all_versions,
@@ -102,6 +104,7 @@ __all__ = [
     "VALUE_COLUMNS",
     "WRITEBACK_AUDIT_COLUMNS",
     "ConflictingDecision",
+    "ConsentInput",
     "FeedEvent",
     "MatchModel",
     "Position",
@@ -116,6 +119,7 @@ __all__ = [
     "changed_fields",
     "changes",
     "check_records",
+    "consent",
     "create_store_engine",
     "current_golden",
     "current_redirects",
