@@ -137,8 +137,10 @@ def survive(
     `overrides` (golden_id, field, value as text; optional pinned_by, pinned_at) are steward pins and win; pins
     of golden ids not in `members` are ignored. `consent` (golden_id, channel, value, recorded_at, source,
     recorded_by) are the choices people made through the hub and the do-not-contact flags
-    (golden_record/survivorship/consent.py); they are weighed after the sources, pins still win. Raises ValueError before writing any table when a member has
-    no record or is listed twice, or a pin names an unknown field or a value its field's type cannot hold."""
+    (golden_record/survivorship/consent.py); they are weighed after the sources, pins still win.
+
+    Raises ValueError before writing any table when a member has no record or is listed twice, or a pin names an
+    unknown field or a value its field's type cannot hold."""
     members, records = identifier(members), identifier(records)
     extras = [identifier(x) for x in extra_attributes]
     if clash := [x for x in extras if x.startswith("_") or x in ("golden_id", "record_count", *TYPES)]:

@@ -63,9 +63,7 @@ def apply_choices(
         )
         con.execute(f"UPDATE {GOLDEN_VALUES} AS v SET {f} = c.value, {at} = c.recorded_at FROM _sv_choices AS c "
                     f"WHERE {wins}")  # fmt: skip
-        blocked = (
-            f"c.golden_id = v.golden_id AND c.channel = '{ALL}' AND {free} AND v.{f} IS DISTINCT FROM '{_DENIED}'"
-        )
+        blocked = f"c.golden_id = v.golden_id AND c.channel = '{ALL}' AND {free} AND v.{f} IS DISTINCT FROM '{_DENIED}'"
         con.execute(
             f"""INSERT INTO _sv_cw SELECT v.golden_id, '{f}', c.source, c.recorded_by, 'do_not_contact',
                        c.recorded_at, {seq + len(CHANNELS)} FROM {GOLDEN_VALUES} AS v JOIN _sv_choices AS c

@@ -21,6 +21,7 @@ consent  consent events, the choice in force per channel and purpose, the golden
 """
 
 from hub.catalogue import record_id
+from hub.store import consent
 from hub.store.audit import (
     JOURNAL_COLUMNS,
     WRITEBACK_AUDIT_COLUMNS,
@@ -45,7 +46,6 @@ from hub.store.engine import (
 from hub.store.feed import MAX_VERSION, FeedEvent, Position, changes
 from hub.store.keys import add_api_key, api_key_row, api_key_rows, revoke_api_key
 from hub.store.match_model import MatchModel
-from hub.store import consent
 from hub.store.publish import ConsentInput, PublishResult, preview, publish
 from hub.store.reads import (
     PublishedModel,

@@ -34,7 +34,6 @@ from hub.store.bulk import insert_frame, read_frame
 from hub.store.clock import utc_naive, utc_now
 from hub.store.inputs import normalize_golden
 from hub.store.reads import resolve
-from hub.store.writes import write_versions
 from hub.store.schema import (
     ATTRIBUTES,
     STORED_COLUMNS,
@@ -42,6 +41,7 @@ from hub.store.schema import (
     golden_records,
     id_redirects,
 )
+from hub.store.writes import write_versions
 
 HUB_SOURCES = ("api", "steward")  # choices people record through the hub (REST API, steward UI)
 ALL = "all"  # channel and purpose of the do-not-contact events
@@ -201,7 +201,9 @@ def _check(rules: Rules, channel: str, purpose: str, value: str, legal_basis: st
     if value not in (EXPLICIT if channel == ALL else words):
         raise ValueError(f"value {value!r} is not one of {', '.join(EXPLICIT if channel == ALL else words)}")
     if legal_basis not in rules.legal_bases:
-        raise ValueError(f"legal basis {legal_basis!r} is not one of consent.legal_bases: {', '.join(rules.legal_bases)}")
+        raise ValueError(
+            f"legal basis {legal_basis!r} is not one of consent.legal_bases: {', '.join(rules.legal_bases)}"
+        )
 
 
 def hub_choices(conn: sa.Connection, rules: Rules) -> pd.DataFrame:
@@ -293,8 +295,10 @@ def apply_choices(row: dict[str, Any], choices: dict[str, dict[str, Any]]) -> tu
         field, at = f"consent_{ch}", f"consent_{ch}_at"
         ev = choices.get(ch)
         held = {"value": new[field], "recorded_at": new[at]} if new[field] in EXPLICIT and new[at] else None
-        if ev is not None and (held is None or _wins(ev, held)) and (ev["value"], ev["recorded_at"]) != (
-            new[field], new[at]
+        if (
+            ev is not None
+            and (held is None or _wins(ev, held))
+            and (ev["value"], ev["recorded_at"]) != (new[field], new[at])
         ):
             new[field], new[at] = ev["value"], ev["recorded_at"]
             lineage[field] = lineage[at] = _lineage(ev, "consent_most_recent")

@@ -127,7 +127,9 @@ def publish(
         )
         if consent is not None:
             consent_events.publish_source_events(conn, run_id, now, consent.seen, consent.rules)
-            consent_events.refresh_golden(conn, consent.rules, consent_events.created_since(conn, consent.read_at), run_id)
+            consent_events.refresh_golden(
+                conn, consent.rules, consent_events.created_since(conn, consent.read_at), run_id
+            )
         result = prepared.result(run_id, xref_changed, *published)
         _finish_run(conn, run_id, now, counts, result)
     return result
