@@ -135,7 +135,7 @@ def _events(draw: st.DrawFn) -> list[dict[str, Any]]:
             "value": draw(st.sampled_from(["granted", "denied"])),
             "at": T0 + timedelta(days=draw(st.integers(0, 5))),
             "source": draw(st.sampled_from(SOURCES)),
-        }  # fmt: skip
+        }
         for _ in range(n)
     ]
 

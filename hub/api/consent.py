@@ -150,10 +150,8 @@ def record_choice(
             event = store.consent.record(conn, rules(request), golden_id, source=source, recorded_by=who, **fields)
         except KeyError:
             raise HTTPException(404, f"no live golden record {golden_id!r}") from None
-        except ValueError as exc:
-            name = next((f for f in ("channel", "purpose", "value", "legal_basis", "recorded_at") if f in str(exc)),
-                        "body")  # fmt: skip
-            invalid(name, str(exc), "body", fields.get(name))
+        except store.consent.BadChoice as exc:
+            invalid(exc.field, str(exc), "body", fields.get(exc.field))
         rec = store.golden_by_id(conn, event["golden_id"])
     assert rec is not None  # resolved live in this transaction
     return event, rec["version"]

@@ -166,9 +166,9 @@ def record(
     """Store one choice made through the hub (`source` 'api' or 'steward') and bring the golden record's consent
     fields up to date at once. Channel `all` with purpose `all` is the do-not-contact flag. Raises KeyError for
     no live golden record, ValueError for a channel, purpose, value or legal basis hub.yaml does not know. Call
-    inside write_transaction. Returns the stored event."""
+    inside write_transaction. Returns the stored event. BadChoice is a ValueError naming the field."""
     if source not in HUB_SOURCES:
-        raise ValueError(f"source {source!r} is not one of {HUB_SOURCES}")
+        raise BadChoice("source", f"source {source!r} is not one of {HUB_SOURCES}")
     _check(rules, channel, purpose, value, legal_basis)
     live = resolve(conn, golden_id)
     if live is None:
@@ -176,7 +176,7 @@ def record(
     now = utc_now()
     when = utc_naive(recorded_at) if recorded_at is not None else now
     if when > now:
-        raise ValueError("recorded_at is in the future: a choice is recorded when it was made")
+        raise BadChoice("recorded_at", "recorded_at is in the future: a choice is recorded when it was made")
     event = {
         "event_id": uuid.uuid4().hex, "golden_id": live, "channel": channel, "purpose": purpose, "value": value,
         "legal_basis": legal_basis, "recorded_at": when, "source": source, "source_key": None,
@@ -190,20 +190,27 @@ def record(
     return event
 
 
+class BadChoice(ValueError):
+    """A choice hub.yaml's `consent:` block does not allow; `field` names what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        super().__init__(message)
+
+
 def _check(rules: Rules, channel: str, purpose: str, value: str, legal_basis: str) -> None:
     if (channel == ALL) != (purpose == ALL):
-        raise ValueError(f"channel and purpose '{ALL}' go together: they are the do-not-contact flag")
+        raise BadChoice("channel", f"channel and purpose '{ALL}' go together: they are the do-not-contact flag")
     if channel != ALL and channel not in CHANNELS:
-        raise ValueError(f"channel {channel!r} is not one of {', '.join(CHANNELS)} (or '{ALL}': do-not-contact)")
+        raise BadChoice("channel", f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
     if purpose != ALL and purpose not in rules.purposes:
-        raise ValueError(f"purpose {purpose!r} is not one of hub.yaml's consent.purposes: {', '.join(rules.purposes)}")
-    words = [c.value for c in Consent]
-    if value not in (EXPLICIT if channel == ALL else words):
-        raise ValueError(f"value {value!r} is not one of {', '.join(EXPLICIT if channel == ALL else words)}")
+        raise BadChoice("purpose", f"purpose {purpose!r} is not one of consent.purposes: {', '.join(rules.purposes)}")
+    words = EXPLICIT if channel == ALL else tuple(c.value for c in Consent)
+    if value not in words:
+        raise BadChoice("value", f"value {value!r} is not one of {', '.join(words)}")
     if legal_basis not in rules.legal_bases:
-        raise ValueError(
-            f"legal basis {legal_basis!r} is not one of consent.legal_bases: {', '.join(rules.legal_bases)}"
-        )
+        bases = ", ".join(rules.legal_bases)
+        raise BadChoice("legal_basis", f"legal basis {legal_basis!r} is not one of consent.legal_bases: {bases}")
 
 
 def hub_choices(conn: sa.Connection, rules: Rules) -> pd.DataFrame:
