@@ -100,6 +100,30 @@ def _golden_frame(ws: Workspace, extra: list[str]) -> pd.DataFrame:
     ).df()
 
 
+def _choice_timed(ws: Workspace, last_seen: pd.DataFrame) -> str:
+    """A temporary view of the standardized records in which a consent choice the hub saw before counts from when
+    it was first seen (its consent event's time), not from the row's later updated-at: a source without its own
+    consent-time column that re-sends an old opt-in with an unrelated edit does not make it new. Returns its name."""
+    frame = last_seen.rename(columns={"source": "source_system"})
+    ws.con.register("_consent_last_seen", frame)
+    joins, replaced = [], []
+    for ch in CHANNELS:
+        joins.append(
+            f"LEFT JOIN (SELECT * FROM _consent_last_seen WHERE channel = '{ch}') AS e_{ch} "
+            f"ON e_{ch}.source_system = r.source_system AND e_{ch}.source_key = r.source_key"
+        )
+        replaced.append(
+            f"CASE WHEN e_{ch}.value = r.consent_{ch} THEN CAST(e_{ch}.recorded_at AS TIMESTAMP) "
+            f"ELSE r.consent_{ch}_at END AS consent_{ch}_at"
+        )
+    view = "_consent_timed_records"
+    ws.con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT r.* REPLACE ({', '.join(replaced)}) "
+        f"FROM {STANDARDIZED} AS r {' '.join(joins)}"
+    )
+    return view
+
+
 def _review_frame(ws: Workspace, cfg: HubConfig) -> pd.DataFrame | None:
     """The review candidates as the store's review_queue takes them: ids ordered (id_l < id_r), the
     golden ids of both sides in this build, and both records' canonical values as JSON. None when
@@ -182,7 +206,9 @@ def build(
         live = store.current_golden(conn, ["golden_id", "created_at"])
         pins = store.overrides(conn)
         consent_read_at = store.utc_now()  # choices stored from now on are re-applied at publish
-        choices = store.consent.hub_choices(conn, store.consent.Rules.of(cfg.consent))
+        rules = store.consent.Rules.of(cfg.consent)
+        choices = store.consent.hub_choices(conn, rules)
+        last_seen = store.consent.source_choices(conn, rules)
     previous = pd.DataFrame(
         {"record_id": record_ids(xref["source_system"], xref["source_key"]), "golden_id": xref["golden_id"]}
     )
@@ -199,10 +225,15 @@ def build(
 
     t = time.perf_counter()
     with ws.transaction():  # golden_values and golden_lineage are replaced together or not at all
-        n = survive(
-            ws.con, cfg.survivorship, list(cfg.attributes),
-            overrides=pins[["golden_id", "field", "value", "pinned_by"]], consent=choices,
-        )  # fmt: skip
+        records = _choice_timed(ws, last_seen)
+        try:
+            n = survive(
+                ws.con, cfg.survivorship, list(cfg.attributes), records=records,
+                overrides=pins[["golden_id", "field", "value", "pinned_by"]], consent=choices,
+            )  # fmt: skip
+        finally:
+            ws.con.execute(f"DROP VIEW IF EXISTS {records}")
+            ws.con.unregister("_consent_last_seen")
     seconds["survivorship"] = time.perf_counter() - t
     say(f"survivorship: {n:,} golden records")
     built = GoldenBuild(n, len(ids.minted), ids.kept, len(ids.redirects), len(ids.dropped), redirects, seconds)

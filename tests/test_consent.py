@@ -179,6 +179,23 @@ def test_an_older_opt_in_in_a_source_never_overwrites_the_opt_out_but_a_newer_on
     assert [e["value"] for e in events if e["source"] == "web" and e["channel"] == "email"][-1] == "granted"
 
 
+def test_an_old_opt_in_resent_with_an_unrelated_edit_does_not_overwrite_a_newer_opt_out(hub):
+    """billing has no consent-time column and does not accept consent back: its post consent counts from the row's
+    updated-at. The opt-in it held before the opt-out stays older than it when the row is edited for another
+    reason: the choice counts from when the hub first saw it (its consent event)."""
+    candidates = [g for g in hub.with_systems("billing") if hub.golden(g)["consent_post"] == "granted"]
+    gid = next(g for g in candidates if hub.golden(g)["lineage"]["consent_post"]["source_system"] == "billing")
+    billing = hub.members(gid)["billing"]
+    assert hub.source_value("billing", "paperless", billing) == "N"  # post granted
+    r = hub.post(f"/v1/golden/{gid}/consent",
+                 {"channel": "post", "purpose": "marketing", "value": "denied", "legal_basis": "consent"})  # fmt: skip
+    assert r.status_code == 200 and hub.golden(gid)["consent_post"] == "denied"
+    later = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=2)
+    hub.source_update("billing", billing, billing_city="Elsewhere", modified_on=later.strftime("%Y-%m-%d %H:%M:%S"))
+    hub.run()
+    assert hub.golden(gid)["consent_post"] == "denied"
+
+
 def test_do_not_contact_denies_every_channel_at_once_and_is_kept_in_history(hub):
     gid = hub.with_systems("app")[0]
     r = hub.post(f"/v1/golden/{gid}/do-not-contact", {"set": True, "note": "complaint"})

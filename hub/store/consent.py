@@ -359,17 +359,7 @@ def publish_source_events(conn: sa.Connection, run_id: str, now: datetime, seen:
     no event. Set-based: one read of the latest source events, a DuckDB anti-join, one bulk insert."""
     if seen.empty:
         return 0
-    e = consent_events.c
-    rank = sa.func.row_number().over(
-        partition_by=[e.source, e.source_key, e.channel], order_by=[e.created_at.desc(), e.event_id.desc()]
-    )
-    ranked = (
-        sa.select(e.source, e.source_key, e.channel, e.value, rank.label("rn"))
-        .where(e.source.not_in(HUB_SOURCES), e.source_key.is_not(None), e.purpose == rules.source_purpose)
-        .subquery()
-    )
-    last = read_frame(conn, sa.select(ranked.c.source, ranked.c.source_key, ranked.c.channel, ranked.c.value).where(
-        ranked.c.rn == 1))  # fmt: skip
+    last = source_choices(conn, rules)
     db = duckdb.connect()
     try:
         db.register("seen", seen)
@@ -404,6 +394,22 @@ def publish_source_events(conn: sa.Connection, run_id: str, now: datetime, seen:
     )
     insert_frame(conn, consent_events, events[EVENT_COLUMNS])
     return len(events)
+
+
+def source_choices(conn: sa.Connection, rules: Rules) -> pd.DataFrame:
+    """Per source record and channel, its last consent event (source, source_key, channel, value, recorded_at):
+    what the hub last saw the source say and when the person made that choice. Set-based: ranked in SQL."""
+    e = consent_events.c
+    rank = sa.func.row_number().over(
+        partition_by=[e.source, e.source_key, e.channel], order_by=[e.created_at.desc(), e.event_id.desc()]
+    )
+    ranked = (
+        sa.select(e.source, e.source_key, e.channel, e.value, e.recorded_at, rank.label("rn"))
+        .where(e.source.not_in(HUB_SOURCES), e.source_key.is_not(None), e.purpose == rules.source_purpose)
+        .subquery()
+    )
+    r = ranked.c
+    return read_frame(conn, sa.select(r.source, r.source_key, r.channel, r.value, r.recorded_at).where(r.rn == 1))
 
 
 def created_since(conn: sa.Connection, since: datetime) -> list[str]:
