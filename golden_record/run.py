@@ -100,10 +100,17 @@ def _golden_frame(ws: Workspace, extra: list[str]) -> pd.DataFrame:
     ).df()
 
 
-def _choice_timed(ws: Workspace, last_seen: pd.DataFrame) -> str:
-    """A temporary view of the standardized records in which a consent choice the hub saw before counts from when
-    it was first seen (its consent event's time), not from the row's later updated-at: a source without its own
-    consent-time column that re-sends an old opt-in with an unrelated edit does not make it new. Returns its name."""
+def _timed(cfg: HubConfig, channel: str) -> str:
+    """SQL list of the sources that keep their own time for a channel's consent (consent_<ch>_at is mapped)."""
+    names = [name for name, src in cfg.sources.items() if f"consent_{channel}_at" in src.fields]
+    return "(" + ", ".join(f"'{n}'" for n in names or [""]) + ")"
+
+
+def _choice_timed(ws: Workspace, cfg: HubConfig, last_seen: pd.DataFrame) -> str:
+    """A temporary view of the standardized records in which a consent choice of a source without its own
+    consent-time column counts from when the hub first saw it (its consent event's time), not from the row's later
+    updated-at: re-sending an old opt-in with an unrelated edit does not make it new. A source with its own time
+    column is taken at its word. Returns the view's name."""
     frame = last_seen.rename(columns={"source": "source_system"})
     ws.con.register("_consent_last_seen", frame)
     joins, replaced = [], []
@@ -113,7 +120,8 @@ def _choice_timed(ws: Workspace, last_seen: pd.DataFrame) -> str:
             f"ON e_{ch}.source_system = r.source_system AND e_{ch}.source_key = r.source_key"
         )
         replaced.append(
-            f"CASE WHEN e_{ch}.value = r.consent_{ch} THEN CAST(e_{ch}.recorded_at AS TIMESTAMP) "
+            f"CASE WHEN e_{ch}.value = r.consent_{ch} AND r.source_system NOT IN {_timed(cfg, ch)} "
+            f"THEN CAST(e_{ch}.recorded_at AS TIMESTAMP) "
             f"ELSE r.consent_{ch}_at END AS consent_{ch}_at"
         )
     view = "_consent_timed_records"
@@ -225,7 +233,7 @@ def build(
 
     t = time.perf_counter()
     with ws.transaction():  # golden_values and golden_lineage are replaced together or not at all
-        records = _choice_timed(ws, last_seen)
+        records = _choice_timed(ws, cfg, last_seen)
         try:
             n = survive(
                 ws.con, cfg.survivorship, list(cfg.attributes), records=records,
@@ -278,12 +286,13 @@ def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> tuple[str
     return built["counts"], built.get("consent_read_at")  # None: built before consent choices were read
 
 
-def _consent_seen(ws: Workspace) -> pd.DataFrame:
-    """Per member record and channel: its consent value and time as the run saw them (for the consent events)."""
+def _consent_seen(ws: Workspace, cfg: HubConfig) -> pd.DataFrame:
+    """Per member record and channel: its consent value and time as the run saw them, and whether the source keeps
+    its own time for it (`timed`), for the consent events."""
     channels = " UNION ALL ".join(
         f"""SELECT {system_sql("m.record_id")} AS source_system, {key_sql("m.record_id")} AS source_key,
                    m.golden_id, '{ch}' AS channel, coalesce(r.consent_{ch}, 'unknown') AS value,
-                   r.consent_{ch}_at AS recorded_at
+                   r.consent_{ch}_at AS recorded_at, r.source_system IN {_timed(cfg, ch)} AS timed
             FROM {GOLDEN_MEMBERS} AS m JOIN {STANDARDIZED} AS r ON r.unique_id = m.record_id"""
         for ch in CHANNELS
     )
@@ -331,7 +340,7 @@ def publish_build(
     try:
         golden = _golden_frame(ws, list(cfg.attributes))
         consent = store.ConsentInput(
-            _consent_seen(ws), store.consent.Rules.of(cfg.consent), consent_read_at or datetime.min
+            _consent_seen(ws, cfg), store.consent.Rules.of(cfg.consent), consent_read_at or datetime.min
         )
         published = store.publish(
             engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts), _review_frame(ws, cfg), model,

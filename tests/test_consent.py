@@ -131,6 +131,7 @@ def test_consent_recorded_through_the_api_is_effective_at_once_and_reaches_every
     feed = hub.get("/v1/changes", since=(datetime.now(UTC) - timedelta(minutes=5)).isoformat()).json()["changes"]
     mine = [c for c in feed if c["golden_id"] == gid and c["version"] == made["version"]]
     assert mine and "consent_email" in mine[0]["changed_fields"]
+    assert mine[0]["run_id"] == f"consent:{event['event_id']}"  # the version names the choice that made it
     state = hub.get(f"/v1/golden/{gid}/consent").json()
     email = next(c for c in state["choices"] if (c["channel"], c["purpose"]) == ("email", "marketing"))
     assert (email["value"], email["effective"], email["source"]) == ("denied", "denied", "api")

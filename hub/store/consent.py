@@ -30,7 +30,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from hub.model import CHANNELS, Consent
-from hub.store.bulk import insert_frame, read_frame
+from hub.store.bulk import insert_frame, read_arrow, read_frame
 from hub.store.clock import utc_naive, utc_now
 from hub.store.inputs import normalize_golden
 from hub.store.reads import resolve
@@ -185,8 +185,8 @@ def record(
     if conn.dialect.name == "postgresql":  # one writer of golden records at a time, as publish
         conn.exec_driver_sql("LOCK TABLE golden_records IN EXCLUSIVE MODE")
     conn.execute(consent_events.insert().values(**event))
-    if purpose in (rules.source_purpose, ALL):
-        refresh_golden(conn, rules, [live])
+    if purpose in (rules.source_purpose, ALL):  # the version's run_id names the event that made it
+        refresh_golden(conn, rules, [live], f"consent:{event['event_id']}")
     return event
 
 
@@ -354,21 +354,24 @@ def _write_version(conn: sa.Connection, new: dict[str, Any], normal: pd.Series, 
 
 def publish_source_events(conn: sa.Connection, run_id: str, now: datetime, seen: pd.DataFrame, rules: Rules) -> int:
     """At publish: every source record whose consent value for a channel changed since the last event of it
-    becomes an event (source = its system, the record's consent time, else now). `seen`: source_system,
-    source_key, golden_id, channel, value, recorded_at for the run's records. A first sighting of 'unknown' is
+    becomes an event (source = its system, the record's consent time, else now); so does a choice made again at
+    another time in a source that keeps its own consent time (`timed`). `seen`: source_system, source_key,
+    golden_id, channel, value, recorded_at, optional timed for the run's records. A first sighting of 'unknown' is
     no event. Set-based: one read of the latest source events, a DuckDB anti-join, one bulk insert."""
     if seen.empty:
         return 0
     last = source_choices(conn, rules)
     db = duckdb.connect()
     try:
-        db.register("seen", seen)
+        db.register("seen", seen if "timed" in seen else seen.assign(timed=False))
         db.register("last", last)
         new = db.execute(
-            """SELECT s.* FROM seen AS s
+            """SELECT s.* EXCLUDE (timed) FROM seen AS s
                LEFT JOIN last AS l ON l.source = s.source_system AND l.source_key = s.source_key
                                   AND l.channel = s.channel
-               WHERE s.value IS DISTINCT FROM coalesce(l.value, 'unknown')"""
+               WHERE s.value IS DISTINCT FROM coalesce(l.value, 'unknown')
+                  OR (s.timed AND s.value IN ('granted', 'denied')
+                      AND CAST(s.recorded_at AS TIMESTAMP) IS DISTINCT FROM l.recorded_at)"""
         ).df()
     finally:
         db.close()
@@ -398,18 +401,24 @@ def publish_source_events(conn: sa.Connection, run_id: str, now: datetime, seen:
 
 def source_choices(conn: sa.Connection, rules: Rules) -> pd.DataFrame:
     """Per source record and channel, its last consent event (source, source_key, channel, value, recorded_at):
-    what the hub last saw the source say and when the person made that choice. Set-based: ranked in SQL."""
+    what the hub last saw the source say and when the person made that choice. Set-based: the source events are
+    read in bulk (an index-free scan; a window over them is many times slower on SQLite) and ranked in DuckDB."""
     e = consent_events.c
-    rank = sa.func.row_number().over(
-        partition_by=[e.source, e.source_key, e.channel], order_by=[e.created_at.desc(), e.event_id.desc()]
+    where = sa.and_(e.source.not_in(HUB_SOURCES), e.source_key.is_not(None), e.purpose == rules.source_purpose)
+    events = read_arrow(
+        conn,
+        sa.select(e.source, e.source_key, e.channel, e.value, e.recorded_at, e.created_at, e.event_id).where(where),
     )
-    ranked = (
-        sa.select(e.source, e.source_key, e.channel, e.value, e.recorded_at, rank.label("rn"))
-        .where(e.source.not_in(HUB_SOURCES), e.source_key.is_not(None), e.purpose == rules.source_purpose)
-        .subquery()
-    )
-    r = ranked.c
-    return read_frame(conn, sa.select(r.source, r.source_key, r.channel, r.value, r.recorded_at).where(r.rn == 1))
+    db = duckdb.connect()
+    try:
+        db.register("events", events)
+        return db.execute(
+            """SELECT source, source_key, channel, arg_max(value, (created_at, event_id)) AS value,
+                      CAST(arg_max(recorded_at, (created_at, event_id)) AS TIMESTAMP) AS recorded_at
+               FROM events GROUP BY ALL"""
+        ).df()
+    finally:
+        db.close()
 
 
 def created_since(conn: sa.Connection, since: datetime) -> list[str]:
