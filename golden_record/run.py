@@ -113,21 +113,26 @@ def _choice_timed(ws: Workspace, cfg: HubConfig, last_seen: pd.DataFrame) -> str
     column is taken at its word. Returns the view's name."""
     frame = last_seen.rename(columns={"source": "source_system"})
     ws.con.register("_consent_last_seen", frame)
-    joins, replaced = [], []
+    times, moved, kept = [], [], []
     for ch in CHANNELS:
-        joins.append(
-            f"LEFT JOIN (SELECT * FROM _consent_last_seen WHERE channel = '{ch}') AS e_{ch} "
-            f"ON e_{ch}.source_system = r.source_system AND e_{ch}.source_key = r.source_key"
+        e = f"(SELECT * FROM _consent_last_seen WHERE channel = '{ch}')"
+        times.append(
+            f"""SELECT r.unique_id, '{ch}' AS channel, CAST(e.recorded_at AS TIMESTAMP) AS chosen_at
+                FROM {STANDARDIZED} AS r JOIN {e} AS e USING (source_system, source_key)
+                WHERE e.value = r.consent_{ch} AND r.source_system NOT IN {_timed(cfg, ch)}
+                  AND CAST(e.recorded_at AS TIMESTAMP) IS DISTINCT FROM r.consent_{ch}_at"""
         )
-        replaced.append(
-            f"CASE WHEN e_{ch}.value = r.consent_{ch} AND r.source_system NOT IN {_timed(cfg, ch)} "
-            f"THEN CAST(e_{ch}.recorded_at AS TIMESTAMP) "
-            f"ELSE r.consent_{ch}_at END AS consent_{ch}_at"
-        )
+        moved.append(f"max(chosen_at) FILTER (WHERE channel = '{ch}') AS consent_{ch}_at")
+        kept.append(f"coalesce(t.consent_{ch}_at, r.consent_{ch}_at) AS consent_{ch}_at")
+    # only the records whose time moves (few), so the view survivorship scans three times joins a small table
+    ws.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _consent_times AS
+            SELECT unique_id, {", ".join(moved)} FROM ({" UNION ALL ".join(times)}) GROUP BY unique_id"""
+    )
     view = "_consent_timed_records"
     ws.con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT r.* REPLACE ({', '.join(replaced)}) "
-        f"FROM {STANDARDIZED} AS r {' '.join(joins)}"
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT r.* REPLACE ({', '.join(kept)}) "
+        f"FROM {STANDARDIZED} AS r LEFT JOIN _consent_times AS t USING (unique_id)"
     )
     return view
 
@@ -241,6 +246,7 @@ def build(
             )  # fmt: skip
         finally:
             ws.con.execute(f"DROP VIEW IF EXISTS {records}")
+            ws.con.execute("DROP TABLE IF EXISTS _consent_times")
             ws.con.unregister("_consent_last_seen")
     seconds["survivorship"] = time.perf_counter() - t
     say(f"survivorship: {n:,} golden records")
