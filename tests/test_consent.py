@@ -199,6 +199,7 @@ def test_an_old_opt_in_resent_with_an_unrelated_edit_does_not_overwrite_a_newer_
 
 def test_do_not_contact_denies_every_channel_at_once_and_is_kept_in_history(hub):
     gid = hub.with_systems("app")[0]
+    own = {ch: hub.golden(gid)[f"consent_{ch}"] for ch in ("email", "sms", "phone", "post")}
     r = hub.post(f"/v1/golden/{gid}/do-not-contact", {"set": True, "note": "complaint"})
     assert r.status_code == 200, r.text
     rec = hub.golden(gid)
@@ -216,6 +217,8 @@ def test_do_not_contact_denies_every_channel_at_once_and_is_kept_in_history(hub)
     assert hub.get(f"/v1/golden/{gid}/consent").json()["do_not_contact"] is False
     flags = [e for e in hub.get(f"/v1/golden/{gid}/consent/history").json()["events"] if e["channel"] == "all"]
     assert [(e["value"], e["note"]) for e in flags] == [("denied", "complaint"), ("granted", None)]
+    hub.run()  # the next build restores each channel's own most recent choice
+    assert {ch: hub.golden(gid)[f"consent_{ch}"] for ch in own} == own
 
 
 def test_a_purpose_the_sources_do_not_record_lives_in_the_hub_only(hub):
