@@ -30,8 +30,8 @@ pytestmark = pytest.mark.slow
 class Hub:
     """The demo after one published run, with a reader and a steward key and the API over its store."""
 
-    def __init__(self, base: Path, serving_store: str | None = None):
-        init_demo(base, customers=150, seed=5)
+    def __init__(self, base: Path, serving_store: str | None = None, customers: int = 150):
+        init_demo(base, customers=customers, seed=5)
         self.config = base / "hub.yaml"
         if serving_store:
             text = self.config.read_text().replace("sqlite:///.hub/serving.db", serving_store)
@@ -292,7 +292,7 @@ def test_cli_record_and_show(hub, capsys):
 
 
 def test_postgresql_serving_store(tmp_path, postgres_url):
-    h = Hub(tmp_path / "demo", serving_store=postgres_url)
+    h = Hub(tmp_path / "demo", serving_store=postgres_url, customers=60)
     try:
         gid = h.with_systems("web")[0]
         body = {"channel": "email", "purpose": "marketing", "value": "denied", "legal_basis": "consent"}
