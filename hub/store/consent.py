@@ -402,19 +402,20 @@ def publish_source_events(conn: sa.Connection, run_id: str, now: datetime, seen:
 def source_choices(conn: sa.Connection, rules: Rules) -> pd.DataFrame:
     """Per source record and channel, its last consent event (source, source_key, channel, value, recorded_at):
     what the hub last saw the source say and when the person made that choice. Set-based: the source events are
-    read in bulk (an index-free scan; a window over them is many times slower on SQLite) and ranked in DuckDB."""
+    read in bulk (an index-free scan; a window over them is many times slower on SQLite) and ranked in DuckDB. A
+    publish stores at most one event per record and channel, so the time it was stored orders them."""
     e = consent_events.c
     where = sa.and_(e.source.not_in(HUB_SOURCES), e.source_key.is_not(None), e.purpose == rules.source_purpose)
     events = read_arrow(
         conn,
-        sa.select(e.source, e.source_key, e.channel, e.value, e.recorded_at, e.created_at, e.event_id).where(where),
+        sa.select(e.source, e.source_key, e.channel, e.value, e.recorded_at, e.created_at).where(where),
     )
     db = duckdb.connect()
     try:
         db.register("events", events)
         return db.execute(
-            """SELECT source, source_key, channel, arg_max(value, (created_at, event_id)) AS value,
-                      CAST(arg_max(recorded_at, (created_at, event_id)) AS TIMESTAMP) AS recorded_at
+            """SELECT source, source_key, channel, arg_max(value, created_at) AS value,
+                      CAST(arg_max(recorded_at, created_at) AS TIMESTAMP) AS recorded_at
                FROM events GROUP BY ALL"""
         ).df()
     finally:
