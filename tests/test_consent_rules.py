@@ -218,3 +218,13 @@ def test_consent_block_defaults_and_checks():
         ConsentConfig(purposes=["Marketing"])
     with pytest.raises(ValueError, match="do_not_contact_purposes"):
         ConsentConfig(do_not_contact_purposes=["sales"])
+
+
+def test_on_the_api_path_a_pinned_field_is_left_alone_as_survivorship_leaves_it():
+    row = golden_row(consent_sms="granted", consent_sms_at=T0, preferred_channel="sms")
+    ev = {"channel": "sms", "purpose": "marketing", "value": "denied", "recorded_at": T0 + timedelta(days=1),
+          "source": "api", "recorded_by": "agent"}  # fmt: skip
+    new, fields = consent.apply_choices(row, {"sms": ev}, frozenset({"consent_sms"}))
+    assert (new["consent_sms"], fields) == ("granted", [])
+    new, fields = consent.apply_choices(row, {"sms": ev})
+    assert (new["consent_sms"], new["preferred_channel"]) == ("denied", None)

@@ -41,6 +41,7 @@ from hub.store.schema import (
     golden_records,
     id_redirects,
 )
+from hub.store.steward import overrides
 from hub.store.writes import write_versions
 
 HUB_SOURCES = ("api", "steward")  # choices people record through the hub (REST API, steward UI)
@@ -261,7 +262,8 @@ def refresh_golden(conn: sa.Connection, rules: Rules, golden_ids: Sequence[str],
     db = duckdb.connect()
     try:
         for row in rows:
-            new, fields = apply_choices(dict(row), choices.get(row["golden_id"], {}))
+            pins = frozenset(overrides(conn, row["golden_id"])["field"])
+            new, fields = apply_choices(dict(row), choices.get(row["golden_id"], {}), pins)
             frame = pd.DataFrame([{k: new[k] for k in ["golden_id", *STORED_COLUMNS, "record_count"]}])
             normal = normalize_golden(frame, db).iloc[0]
             if fields:
@@ -292,14 +294,19 @@ def hub_choices_of(conn: sa.Connection, rules: Rules, live_ids: Sequence[str]) -
     return out
 
 
-def apply_choices(row: dict[str, Any], choices: dict[str, dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+def apply_choices(
+    row: dict[str, Any], choices: dict[str, dict[str, Any]], pinned: frozenset[str] = frozenset()
+) -> tuple[dict[str, Any], list[str]]:
     """One golden record (a store row) with the hub's choices (channel -> event; `all`: do-not-contact set) applied
-    by the consent rule; returns the new row (lineage as JSON text) and the fields that changed."""
+    by the consent rule, as survivorship applies them (`pinned` fields are left alone: a pin wins); returns the new
+    row (lineage as JSON text) and the fields that changed."""
     new = dict(row)
     lineage = json.loads(row["lineage"]) if isinstance(row["lineage"], str) and row["lineage"] else {}
     dnc = choices.get(ALL)
     for ch in CHANNELS:
         field, at = f"consent_{ch}", f"consent_{ch}_at"
+        if field in pinned:
+            continue
         ev = choices.get(ch)
         held = {"value": new[field], "recorded_at": new[at]} if new[field] in EXPLICIT and new[at] else None
         if (
@@ -313,9 +320,16 @@ def apply_choices(row: dict[str, Any], choices: dict[str, dict[str, Any]]) -> tu
             new[field], new[at] = Consent.DENIED.value, dnc["recorded_at"]
             lineage[field] = lineage[at] = _lineage(dnc, DO_NOT_CONTACT_RULE)
     preferred = new.get("preferred_channel")
-    if preferred in CHANNELS and new[f"consent_{preferred}"] == Consent.DENIED.value:
+    if (
+        preferred in CHANNELS
+        and new[f"consent_{preferred}"] == Consent.DENIED.value
+        and "preferred_channel" not in pinned
+    ):
         new["preferred_channel"] = harmonized_channel(new)
         lineage.pop("preferred_channel", None)
+        if new["preferred_channel"] is not None:
+            harmonized = {"source_system": "hub", "source_key": None, "rule": "consent_harmonized", "value_at": None}
+            lineage["preferred_channel"] = harmonized
     new["lineage"] = json.dumps(dict(sorted(lineage.items())), separators=(",", ":"))
     fields = [f for f in ATTRIBUTES if _text(new[f]) != _text(row[f])]
     return new, fields
