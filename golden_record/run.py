@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -39,7 +40,7 @@ from hub.catalogue import (
 )
 from hub.config import HubConfig
 from hub.errors import NotReady
-from hub.model import ATTRIBUTE_FIELDS
+from hub.model import ATTRIBUTE_FIELDS, CHANNELS
 from hub.workspace import Workspace
 from matching import models
 
@@ -97,6 +98,43 @@ def _golden_frame(ws: Workspace, extra: list[str]) -> pd.DataFrame:
         f"""SELECT v.golden_id, {values}, {extras}::VARCHAR AS extra, l.lineage, v.record_count
             FROM {GOLDEN_VALUES} v LEFT JOIN ({_LINEAGE_SQL}) l USING (golden_id)"""
     ).df()
+
+
+def _timed(cfg: HubConfig, channel: str) -> str:
+    """SQL list of the sources that keep their own time for a channel's consent (consent_<ch>_at is mapped)."""
+    names = [name for name, src in cfg.sources.items() if f"consent_{channel}_at" in src.fields]
+    return "(" + ", ".join(f"'{n}'" for n in names or [""]) + ")"
+
+
+def _choice_timed(ws: Workspace, cfg: HubConfig, last_seen: pd.DataFrame) -> str:
+    """A temporary view of the standardized records in which a consent choice of a source without its own
+    consent-time column counts from when the hub first saw it (its consent event's time), not from the row's later
+    updated-at: re-sending an old opt-in with an unrelated edit does not make it new. A source with its own time
+    column is taken at its word. Returns the view's name."""
+    frame = last_seen.rename(columns={"source": "source_system"})
+    ws.con.register("_consent_last_seen", frame)
+    times, moved, kept = [], [], []
+    for ch in CHANNELS:
+        e = f"(SELECT * FROM _consent_last_seen WHERE channel = '{ch}')"
+        times.append(
+            f"""SELECT r.unique_id, '{ch}' AS channel, CAST(e.recorded_at AS TIMESTAMP) AS chosen_at
+                FROM {STANDARDIZED} AS r JOIN {e} AS e USING (source_system, source_key)
+                WHERE e.value = r.consent_{ch} AND r.source_system NOT IN {_timed(cfg, ch)}
+                  AND CAST(e.recorded_at AS TIMESTAMP) IS DISTINCT FROM r.consent_{ch}_at"""
+        )
+        moved.append(f"max(chosen_at) FILTER (WHERE channel = '{ch}') AS consent_{ch}_at")
+        kept.append(f"coalesce(t.consent_{ch}_at, r.consent_{ch}_at) AS consent_{ch}_at")
+    # only the records whose time moves (few), so the view survivorship scans three times joins a small table
+    ws.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _consent_times AS
+            SELECT unique_id, {", ".join(moved)} FROM ({" UNION ALL ".join(times)}) GROUP BY unique_id"""
+    )
+    view = "_consent_timed_records"
+    ws.con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT r.* REPLACE ({', '.join(kept)}) "
+        f"FROM {STANDARDIZED} AS r LEFT JOIN _consent_times AS t USING (unique_id)"
+    )
+    return view
 
 
 def _review_frame(ws: Workspace, cfg: HubConfig) -> pd.DataFrame | None:
@@ -180,6 +218,10 @@ def build(
         xref = store.current_xref(conn)
         live = store.current_golden(conn, ["golden_id", "created_at"])
         pins = store.overrides(conn)
+        consent_read_at = store.utc_now()  # choices stored from now on are re-applied at publish
+        rules = store.consent.Rules.of(cfg.consent)
+        choices = store.consent.hub_choices(conn, rules)
+        last_seen = store.consent.source_choices(conn, rules)
     previous = pd.DataFrame(
         {"record_id": record_ids(xref["source_system"], xref["source_key"]), "golden_id": xref["golden_id"]}
     )
@@ -196,9 +238,16 @@ def build(
 
     t = time.perf_counter()
     with ws.transaction():  # golden_values and golden_lineage are replaced together or not at all
-        n = survive(
-            ws.con, cfg.survivorship, list(cfg.attributes), overrides=pins[["golden_id", "field", "value", "pinned_by"]]
-        )
+        records = _choice_timed(ws, cfg, last_seen)
+        try:
+            n = survive(
+                ws.con, cfg.survivorship, list(cfg.attributes), records=records,
+                overrides=pins[["golden_id", "field", "value", "pinned_by"]], consent=choices,
+            )  # fmt: skip
+        finally:
+            ws.con.execute(f"DROP VIEW IF EXISTS {records}")
+            ws.con.execute("DROP TABLE IF EXISTS _consent_times")
+            ws.con.unregister("_consent_last_seen")
     seconds["survivorship"] = time.perf_counter() - t
     say(f"survivorship: {n:,} golden records")
     built = GoldenBuild(n, len(ids.minted), ids.kept, len(ids.redirects), len(ids.dropped), redirects, seconds)
@@ -212,13 +261,14 @@ def build(
         ws.con.unregister("_redirects")
         ws.con.execute(
             f"""CREATE OR REPLACE TABLE {GOLDEN_BUILD} AS
-                SELECT ?::VARCHAR AS built_on_run, ?::VARCHAR AS counts, ?::BOOLEAN AS dry_run""",
-            [head, json.dumps(built.counts()), dry_run],
+                SELECT ?::VARCHAR AS built_on_run, ?::VARCHAR AS counts, ?::BOOLEAN AS dry_run,
+                       ?::TIMESTAMP AS consent_read_at""",
+            [head, json.dumps(built.counts()), dry_run, consent_read_at],
         )
     return built
 
 
-def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str:
+def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> tuple[str, datetime | None]:
     """The counts (JSON) of the build in the workspace, once it is known to be publishable (or, for a
     dry run, previewable): built on the run that is still the last published one, and not by a dry run
     unless this is one."""
@@ -239,7 +289,20 @@ def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> str:
             f"golden records were built on published run {built['built_on_run']!r} but the store is now at "
             f"{head!r}; build again"
         )
-    return built["counts"]
+    return built["counts"], built.get("consent_read_at")  # None: built before consent choices were read
+
+
+def _consent_seen(ws: Workspace, cfg: HubConfig) -> pd.DataFrame:
+    """Per member record and channel: its consent value and time as the run saw them, and whether the source keeps
+    its own time for it (`timed`), for the consent events."""
+    channels = " UNION ALL ".join(
+        f"""SELECT {system_sql("m.record_id")} AS source_system, {key_sql("m.record_id")} AS source_key,
+                   m.golden_id, '{ch}' AS channel, coalesce(r.consent_{ch}, 'unknown') AS value,
+                   r.consent_{ch}_at AS recorded_at, r.source_system IN {_timed(cfg, ch)} AS timed
+            FROM {GOLDEN_MEMBERS} AS m JOIN {STANDARDIZED} AS r ON r.unique_id = m.record_id"""
+        for ch in CHANNELS
+    )
+    return ws.con.execute(channels).df()
 
 
 def _redirects(ws: Workspace) -> pd.DataFrame:
@@ -267,7 +330,7 @@ def publish_build(
     `dry_run`: returns what it would publish (new, changed, lineage-only, retired, xref changes), from the
     same diff, writing nothing anywhere: the dry run's publish step. The review queue and the match model
     are not compared."""
-    counts = _checked_build(ws, engine, dry_run=dry_run)
+    counts, consent_read_at = _checked_build(ws, engine, dry_run=dry_run)
     redirects = _redirects(ws)
     if dry_run:
         would = store.preview(engine, _golden_frame(ws, list(cfg.attributes)), _xref(ws, must_link), redirects)
@@ -282,9 +345,13 @@ def publish_build(
     run_id = store.start_run(engine)
     try:
         golden = _golden_frame(ws, list(cfg.attributes))
-        published = store.publish(
-            engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts), _review_frame(ws, cfg), model
+        consent = store.ConsentInput(
+            _consent_seen(ws, cfg), store.consent.Rules.of(cfg.consent), consent_read_at or datetime.min
         )
+        published = store.publish(
+            engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts), _review_frame(ws, cfg), model,
+            consent,
+        )  # fmt: skip
     except BaseException as exc:
         store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
         raise

@@ -120,7 +120,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     GOLDEN_CONTESTED: {"record_id": _V, "field": _V, "rule": _V},
     GOLDEN_CONFLICTS: {"golden_id": _V, "field": _V},
     GOLDEN_REDIRECTS: {"retired_id": _V, "surviving_id": _V, "reason": _V},
-    GOLDEN_BUILD: {"built_on_run": _V, "counts": _V, "dry_run": "BOOLEAN"},
+    GOLDEN_BUILD: {"built_on_run": _V, "counts": _V, "dry_run": "BOOLEAN", "consent_read_at": _TS},
     WRITEBACK_STATE: {
         "source_system": _V,
         "source_key": _V,

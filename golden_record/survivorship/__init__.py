@@ -18,7 +18,8 @@ golden ids at once; Python only writes the SQL. Each value is decided in two ste
 The steps live in modules of their own: members (the rule inputs per member record), units (what survives
 together, and the rule engine: a unit's chain as a packed rank key), votes (votes and `common_spelling`),
 decide (winner, runner-up, spelling, golden_contested), pins (steward pins), outputs (golden_values,
-golden_lineage, golden_conflicts) and sql (identifiers, quoting, temp tables). `survive` runs them in order.
+golden_lineage, golden_conflicts), consent (the choices made through the hub, do-not-contact, the preferred
+channel harmonized) and sql (identifiers, quoting, temp tables). `survive` runs them in order.
 
 Rules. `cfg.rules_for(field)` is a chain of tie-breakers tried in order; the address block uses
 `cfg.rules_for("address")`. Only non-null values are candidates, so a null never beats a value.
@@ -64,6 +65,11 @@ without a time comes last; at the same time 'denied' wins) gives the value and i
 block field pins only that field; a pin on consent_<ch> also sets consent_<ch>_at (to the pin's `pinned_at`,
 else NULL) unless that is pinned too.
 
+The choices people made through the hub (REST API, steward UI) are candidates too, by the same rule: a newer one
+replaces the sources' (lineage source_system 'api' / 'steward', source_key who recorded it), and while the
+do-not-contact flag is set every channel is denied (rule 'do_not_contact'). A preferred channel whose consent is
+denied gives way to the most recently granted channel, else NULL (rule 'consent_harmonized').
+
 Lineage `rule`: the first rule of the chain separating the winner from the runner-up. The runner-up is the best
 candidate with a different key (so the rule says why this value beat another one) or, when all candidates agree,
 the second-best record. Besides the chain's rules: 'only_candidate' (one candidate), 'tie_break' (only
@@ -85,6 +91,7 @@ from collections.abc import Sequence
 import duckdb
 import pandas as pd
 
+from golden_record.survivorship import consent as consent_choices
 from golden_record.survivorship.decide import (
     contested_sql,
     decided_sql,
@@ -121,14 +128,19 @@ def survive(
     members: str = GOLDEN_MEMBERS,
     records: str = STANDARDIZED,
     overrides: pd.DataFrame | None = None,
+    consent: pd.DataFrame | None = None,
 ) -> int:
     """Create or replace `golden_values`, `golden_lineage` and `golden_contested` from `members` (record_id,
     golden_id) and `records` (unique_id = record_id, canonical columns, and the standardized key columns where
     present); return the number of golden records.
 
     `overrides` (golden_id, field, value as text; optional pinned_by, pinned_at) are steward pins and win; pins
-    of golden ids not in `members` are ignored. Raises ValueError before writing any table when a member has
-    no record or is listed twice, or a pin names an unknown field or a value its field's type cannot hold."""
+    of golden ids not in `members` are ignored. `consent` (golden_id, channel, value, recorded_at, source,
+    recorded_by) are the choices people made through the hub and the do-not-contact flags
+    (golden_record/survivorship/consent.py); they are weighed after the sources, pins still win.
+
+    Raises ValueError before writing any table when a member has no record or is listed twice, or a pin names an
+    unknown field or a value its field's type cannot hold."""
     members, records = identifier(members), identifier(records)
     extras = [identifier(x) for x in extra_attributes]
     if clash := [x for x in extras if x.startswith("_") or x in ("golden_id", "record_count", *TYPES)]:
@@ -142,7 +154,7 @@ def survive(
     forms.load(con)
     register_proper_case(con)
     temps = ["_sv_g", "_sv_r", "_sv_swapped", "_sv_m", "_sv_k", "_sv_win", "_sv_run", "_sv_spell", "_sv_decided"]
-    temps += ["_sv_cases", "_sv_pins", "_sv_pins_wide", *(f"_sv_votes_{u.name}" for u in units)]
+    temps += ["_sv_cases", "_sv_pins", "_sv_pins_wide", *consent_choices.TEMPS, *(f"_sv_votes_{u.name}" for u in units)]
     preserve = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false")  # no table here has a meaningful row order: write in parallel
     try:
@@ -167,6 +179,7 @@ def survive(
         drop_tables(con, "_sv_win", "_sv_run", "_sv_spell")
         con.execute(values_sql(units, types, pinned))
         con.execute(lineage_sql(units, pinned))
+        consent_choices.apply_choices(con, consent, members, records, column_types(con, "_sv_g")["golden_id"])
         return con.execute(f"SELECT count(*) FROM {GOLDEN_VALUES}").fetchall()[0][0]
     finally:  # best effort: a failed caller transaction refuses these, and must not hide the first error
         with contextlib.suppress(duckdb.Error):

@@ -12,7 +12,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi_offline import FastAPIOffline
 
 from hub import store
-from hub.api import access_log, admin, apply, changes, export, golden, match, reads, review, search, subjects, ui
+from hub.api import (
+    access_log,
+    admin,
+    apply,
+    changes,
+    consent,
+    export,
+    golden,
+    match,
+    reads,
+    review,
+    search,
+    subjects,
+    ui,
+)
 from hub.api.apply import DecisionApplier
 from hub.api.auth import engine
 from hub.api.errors import store_busy, validation_error
@@ -71,7 +85,7 @@ def create_app(
     # Starlette types a handler as taking any Exception, though it only passes the class it is registered for.
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(sa.exc.OperationalError, store_busy)  # type: ignore[arg-type]
-    for module in (golden, search, changes, export, match, review, apply, subjects, reads, admin, ui):
+    for module in (golden, consent, search, changes, consent, export, match, review, apply, subjects, reads, admin, ui):
         app.include_router(module.router)
 
     @app.get("/v1/health", summary="Liveness and the last published run (no key needed)", tags=["health"])

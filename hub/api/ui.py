@@ -27,13 +27,14 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from hub import access, store
-from hub.api import golden, review
+from hub.api import consent, golden, review
+from hub.api.apply import after_change
 from hub.api.auth import engine, throttled
 from hub.api.errors import invalid
 from hub.api.keys import ApiKey, authenticate, live_key, role_allows
 from hub.api.policy import Caller, caller_for
 from hub.api.schemas import MAX_PAGE, Applies, DecisionIn, MergeIn, PinIn, SplitIn, Text
-from hub.model import CANONICAL_FIELDS
+from hub.model import CANONICAL_FIELDS, CHANNELS
 
 COOKIE = "hub_ui_session"
 PAGE_SIZE = 50
@@ -56,7 +57,10 @@ NOTICES = {  # ?notice=<code>&applies=<when> after a redirect: fixed texts, so a
     "merge": "Merge stored: the two golden records become one.",
     "pin": "Pin stored: it wins survivorship until unpinned.",
     "unpin": "Pin removed: survivorship decides the field again.",
+    "consent": "Consent stored: the golden record shows it now; sources that accept it follow at the next write-back.",
+    "dnc_lifted": "Do-not-contact lifted: each channel's own most recent choice comes back.",
 }
+_NO_WHEN = ("skip", "consent")
 WHEN = {
     "now": "Golden records are being updated now; reload in a few seconds to see it.",
     "next_run": "Golden records follow at the next pipeline run.",
@@ -159,7 +163,7 @@ def _page(request: Request, name: str, key: ApiKey | None, status: int = 200, **
 def _notice(code: str, applies: str) -> str | None:
     if code not in NOTICES:
         return None
-    return NOTICES[code] if code == "skip" else f"{NOTICES[code]} {WHEN.get(applies, WHEN['next_run'])}"
+    return NOTICES[code] if code in _NO_WHEN else f"{NOTICES[code]} {WHEN.get(applies, WHEN['next_run'])}"
 
 
 def _applies_now(request: Request) -> bool:
@@ -394,6 +398,8 @@ def _golden_page(request: Request, caller: Caller, golden_id: str, error: str = 
         overrides = store.overrides(conn, rec.golden_id)
         retired = request.query_params.get("retired", "")
         retired_into_this = bool(retired) and store.resolve(conn, retired) == rec.golden_id
+        choices = store.consent.current(conn, rec.golden_id, consent.rules(request))
+        consent_history = (store.consent.history(conn, rec.golden_id) or ("", []))[1]
     pins = {str(p["field"]): {str(k): v for k, v in p.items()} for p in overrides.to_dict("records")}
     pinned = caller.records([{f: p["value"] for f, p in pins.items()}], drop_hidden=True)[0]  # as the values show
     pins = {f: {**p, "value": pinned[f]} for f, p in pins.items() if f in pinned}
@@ -413,6 +419,10 @@ def _golden_page(request: Request, caller: Caller, golden_id: str, error: str = 
         published_at=published_at,
         retired=retired if retired_into_this else "",
         error=error,
+        consent=choices,
+        consent_history=consent_history[-20:][::-1],
+        consent_cfg=request.app.state.config.consent,
+        channels=CHANNELS,
     )
 
 
@@ -496,3 +506,45 @@ def golden_unpin(
     return _golden_action(
         request, caller, golden_id, "unpin", lambda: review.unpin(request, key, golden_id, field)["applies"]
     )
+
+
+@router.post("/golden/{golden_id}/consent")
+def golden_consent(
+    request: Request,
+    key: Steward,
+    golden_id: review.GoldenId,
+    channel: Annotated[Text, Form(max_length=16)],
+    purpose: Annotated[Text, Form(max_length=64)],
+    value: Annotated[Text, Form(max_length=16)],
+    legal_basis: Annotated[Text, Form(max_length=64)],
+    note: Annotated[Text, Form(max_length=2000)] = "",
+) -> Response:
+    """A service agent records a person's choice ("no more SMS"): the API's code path, source 'steward'."""
+
+    def record() -> Applies:
+        fields = {"channel": channel, "purpose": purpose, "value": value, "legal_basis": legal_basis,
+                  "note": note.strip() or None}  # fmt: skip
+        consent.record_choice(request, golden_id, key.name, "steward", fields)
+        return "now"
+
+    return _golden_action(request, key, golden_id, "consent", record)
+
+
+@router.post("/golden/{golden_id}/do-not-contact")
+def golden_do_not_contact(
+    request: Request,
+    key: Steward,
+    golden_id: review.GoldenId,
+    flag: Annotated[Literal["set", "lift"], Form()],
+    legal_basis: Annotated[Text, Form(max_length=64)] = "consent",
+    note: Annotated[Text, Form(max_length=2000)] = "",
+) -> Response:
+    def record() -> Applies:
+        fields = {"channel": store.consent.ALL, "purpose": store.consent.ALL,
+                  "value": "denied" if flag == "set" else "granted", "legal_basis": legal_basis,
+                  "note": note.strip() or None}  # fmt: skip
+        consent.record_choice(request, golden_id, key.name, "steward", fields)
+        return "now" if flag == "set" else after_change(request)
+
+    notice = "consent" if flag == "set" else "dnc_lifted"
+    return _golden_action(request, key, golden_id, notice, record)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from hub.cli import consent
 from hub.cli.encryption import add_encryption_commands
 from hub.cli.privacy import cmd_export, cmd_privacy_reads, cmd_purge
 from hub.cli.serving import cmd_apikey_create, cmd_apikey_list, cmd_apikey_revoke, cmd_serve
@@ -108,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ra.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     ra.set_defaults(func=cmd_review_apply)
+
+    consent.add_parsers(sub, config_arg)
 
     exp = sub.add_parser(
         "export", parents=[config_arg], help="export golden records or the xref from the serving store"

@@ -9,6 +9,7 @@ Callers import from `hub.config`; the modules behind it each hold one part of th
 base          ConfigError, and the strict model every block is built on
 sources       `sources:`: location, column mappings and transforms, what write-back may put back
 matching      `matching:`: thresholds and the comparisons, blocking and training of the match plan
+consent       `consent:`: purposes and legal bases of consent choices
 survivorship  `survivorship:`: the rules that decide each golden value
 running       `pipeline:`, `pull:`, `writeback:` and `api:`: how the hub runs
 subjects      `subjects:` and a source's `erasure:`: data-subject requests
@@ -22,6 +23,7 @@ load          reading, validating and resolving a hub.yaml
 
 from hub.config.access import LEVELS, AccessConfig, AccessPolicy
 from hub.config.base import ConfigError
+from hub.config.consent import ConsentConfig
 from hub.config.document import HubConfig
 from hub.config.encryption import EncryptionConfig
 from hub.config.load import load_config, resolve_sqlite_url
@@ -79,6 +81,7 @@ __all__ = [
     "BlockingRule",
     "ComparisonConfig",
     "ConfigError",
+    "ConsentConfig",
     "EncryptionConfig",
     "ErasureAction",
     "FieldMapping",

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from hub.config.access import AccessConfig
 from hub.config.base import Strict
+from hub.config.consent import ConsentConfig
 from hub.config.encryption import EncryptionConfig
 from hub.config.matching import MatchingConfig
 from hub.config.retention import RetentionConfig
@@ -33,6 +34,7 @@ class HubConfig(Strict):
     access: AccessConfig = AccessConfig()
     retention: RetentionConfig = RetentionConfig()
     encryption: EncryptionConfig = EncryptionConfig(enabled=False)
+    consent: ConsentConfig = ConsentConfig()
     sources: dict[str, SourceConfig]
 
     @field_validator("sources")

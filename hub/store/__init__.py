@@ -21,9 +21,11 @@ subjects data-subject requests: the request log, the suppression list, restricti
          (imported as `hub.store.subjects`)
 pii_reads  the PII read log, and which golden records a source-restricted caller sees
 retention  the purge of what is older than hub.yaml's `retention:`
+consent  consent events, the choice in force per channel and purpose, the golden record's consent fields
 """
 
 from hub.catalogue import record_id
+from hub.store import consent
 from hub.store.audit import (
     JOURNAL_COLUMNS,
     WRITEBACK_AUDIT_COLUMNS,
@@ -51,7 +53,7 @@ from hub.store.feed import MAX_VERSION, FeedEvent, Position, changes
 from hub.store.keys import add_api_key, api_key_row, api_key_rows, revoke_api_key
 from hub.store.match_model import MatchModel
 from hub.store.pii_reads import MAX_READS_PAGE, reads, record_reads, survivors, visible_frame, visible_id, visible_ids
-from hub.store.publish import PublishResult, preview, publish
+from hub.store.publish import ConsentInput, PublishResult, preview, publish
 from hub.store.reads import (
     PublishedModel,
     all_versions,
@@ -111,6 +113,7 @@ __all__ = [
     "VALUE_COLUMNS",
     "WRITEBACK_AUDIT_COLUMNS",
     "ConflictingDecision",
+    "ConsentInput",
     "FeedEvent",
     "MatchModel",
     "Position",
@@ -125,6 +128,7 @@ __all__ = [
     "changed_fields",
     "changes",
     "check_records",
+    "consent",
     "create_store_engine",
     "current_golden",
     "current_redirects",

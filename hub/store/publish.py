@@ -20,6 +20,7 @@ import sqlalchemy as sa
 
 from hub import faults
 from hub.errors import Superseded
+from hub.store import consent as consent_events
 from hub.store import diff, writes
 from hub.store.bulk import read_arrow
 from hub.store.clock import utc_now
@@ -29,6 +30,15 @@ from hub.store.match_model import MatchModel
 from hub.store.review import publish_review
 from hub.store.runs import last_published
 from hub.store.schema import golden_records, run_log, xref
+
+
+@dataclass(frozen=True)
+class ConsentInput:
+    """What a run publishes about consent (see `publish`)."""
+
+    seen: pd.DataFrame  # source_system, source_key, golden_id, channel, value, recorded_at
+    rules: consent_events.Rules
+    read_at: datetime  # when the run read the hub's consent choices
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,7 @@ def publish(
     counts: Mapping[str, Any] | None = None,
     review: pd.DataFrame | None = None,
     model: MatchModel | None = None,
+    consent: ConsentInput | None = None,
 ) -> PublishResult:
     """Make one run's golden records, xref and redirects the current state, in ONE transaction.
 
@@ -85,6 +96,10 @@ def publish(
     row is replaced only when the version or the model changed, and only changed term-frequency rows are
     written; None leaves both as they are.
 
+    `consent`: the run's source consent values (hub.store.consent.publish_source_events: a changed one becomes a
+    consent event) and the time the run read the hub's consent choices: the golden records of choices recorded
+    since are brought up to date after the run's values are written, so a run never undoes a newer choice.
+
     Raises ValueError (nothing written) on inconsistent input; any failure rolls the whole run back.
     The run_log row becomes 'published' with `counts` plus the publish counts; on failure it stays as
     it was — record the failure with fail_run. The diffs against the current state run in DuckDB
@@ -110,6 +125,11 @@ def publish(
             if model is not None and prepared.model_plan
             else (0, 0)
         )
+        if consent is not None:
+            consent_events.publish_source_events(conn, run_id, now, consent.seen, consent.rules)
+            consent_events.refresh_golden(
+                conn, consent.rules, consent_events.created_since(conn, consent.read_at), run_id
+            )
         result = prepared.result(run_id, xref_changed, *published)
         _finish_run(conn, run_id, now, counts, result)
     return result

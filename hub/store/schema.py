@@ -166,6 +166,24 @@ writeback_journal = sa.Table(  # migration 0007: a write-back batch, recorded be
     sa.Column("changes", sa.Text(), nullable=False),  # JSON: the audit cells it writes, {column: [fields, old, new]}
     sa.Column("created_at", sa.DateTime(), nullable=False),
 )
+consent_events = sa.Table(  # migration 0010, append-only: every consent choice (hub.store.consent)
+    "consent_events",
+    metadata,
+    sa.Column("event_id", sa.String(32), primary_key=True),
+    sa.Column("golden_id", GOLDEN_ID, nullable=False, index=True),  # the golden record then (merges: redirects)
+    sa.Column("channel", sa.String(16), nullable=False),  # email | sms | phone | post | all (do-not-contact)
+    sa.Column("purpose", sa.String(64), nullable=False),  # hub.yaml consent.purposes | all (do-not-contact)
+    sa.Column("value", sa.String(16), nullable=False),  # granted | denied | unknown
+    sa.Column("legal_basis", sa.String(64), nullable=True),
+    sa.Column("recorded_at", sa.DateTime(), nullable=False),  # when the person made the choice
+    sa.Column("source", sa.String(64), nullable=False),  # a source system, 'api' or 'steward'
+    sa.Column("source_key", sa.String(255), nullable=True),  # the source record (source events)
+    sa.Column("recorded_by", sa.String(255), nullable=True),  # the API key or steward (api, steward events)
+    sa.Column("note", sa.Text(), nullable=True),
+    sa.Column("run_id", RUN_ID, nullable=True),  # the publish that saw a source's change
+    sa.Column("created_at", sa.DateTime(), nullable=False),  # when the hub stored it
+    sa.Index("ix_consent_events_source_source_key", "source", "source_key"),
+)
 api_keys = sa.Table(  # REST API keys (hub.api.keys): only a salted hash of the secret is stored
     "api_keys",
     metadata,

@@ -35,7 +35,7 @@ def publish_golden(conn: sa.Connection, run_id: str, now: datetime, g: pd.DataFr
     write = plan["new"] | plan["changed"]
     if write.any():
         versions = g.loc[write].assign(version=plan["version"][write], changed_fields=plan["changed_fields"][write])
-        _write_versions(conn, run_id, now, versions)
+        write_versions(conn, run_id, now, versions)
     if plan["in_place"].any():
         _update_in_place(conn, g.loc[plan["in_place"]].assign(relineaged=plan["relineaged"][plan["in_place"]]))
 
@@ -65,9 +65,10 @@ def _update_in_place(conn: sa.Connection, rows: pd.DataFrame) -> None:
     stage.drop(conn)
 
 
-def _write_versions(conn: sa.Connection, run_id: str, now: datetime, rows: pd.DataFrame) -> None:
+def write_versions(conn: sa.Connection, run_id: str, now: datetime, rows: pd.DataFrame) -> None:
     """Stage the new versions (sorted by id: B-tree inserts in key order), close the current history
-    rows, replace the current rows, append history — set-based."""
+    rows, replace the current rows, append history — set-based. Each version is numbered after the
+    current row as it is now (a consent choice may have added one since the run's diff was read)."""
     stage_cols = ["golden_id", "version", *STORED_COLUMNS, "record_count", "row_hash", "lineage_hash"]
     stage = stage_frame(
         conn,
@@ -82,6 +83,8 @@ def _write_versions(conn: sa.Connection, run_id: str, now: datetime, rows: pd.Da
     if reused:
         raise ValueError(f"{reused} golden id(s) were retired earlier and cannot come back; mint new ids")
     staged_ids = sa.select(s.golden_id)
+    now_version = sa.select(golden_records.c.version).where(golden_records.c.golden_id == s.golden_id)
+    conn.execute(stage.update().values(version=sa.func.coalesce(now_version.scalar_subquery(), 0) + 1))
     conn.execute(
         stage.update()
         .where(s.version > 1)

@@ -4,7 +4,7 @@ One row per golden record per request (written in one insert per request); the f
 never stored. Indexed for the privacy role's questions: by golden id, by key, by time (and retention's purge).
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-03
 """
 
