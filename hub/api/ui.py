@@ -512,6 +512,7 @@ def golden_unpin(
 def golden_consent(
     request: Request,
     key: Steward,
+    background: BackgroundTasks,
     golden_id: review.GoldenId,
     channel: Annotated[Text, Form(max_length=16)],
     purpose: Annotated[Text, Form(max_length=64)],
@@ -527,13 +528,14 @@ def golden_consent(
         consent.record_choice(request, golden_id, key.name, "steward", fields)
         return "now"
 
-    return _golden_action(request, key, golden_id, "consent", record)
+    return _golden_action(request, caller_for(request, key, background), golden_id, "consent", record)
 
 
 @router.post("/golden/{golden_id}/do-not-contact")
 def golden_do_not_contact(
     request: Request,
     key: Steward,
+    background: BackgroundTasks,
     golden_id: review.GoldenId,
     flag: Annotated[Literal["set", "lift"], Form()],
     legal_basis: Annotated[Text, Form(max_length=64)] = "consent",
@@ -547,4 +549,4 @@ def golden_do_not_contact(
         return "now" if flag == "set" else after_change(request)
 
     notice = "consent" if flag == "set" else "dnc_lifted"
-    return _golden_action(request, key, golden_id, notice, record)
+    return _golden_action(request, caller_for(request, key, background), golden_id, notice, record)
