@@ -13,15 +13,16 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub import store
+from hub import access, store
 from hub.api.apply import after_change
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.keys import ApiKey
+from hub.api.policy import Caller, not_found
+from hub.api.policy import Reader as Looker
 from hub.api.schemas import Applies, Problem, Text, UtcTime
 
 router = APIRouter(prefix="/v1", tags=["consent"])
-Reader = Annotated[ApiKey, Depends(require("reader"))]
 Steward = Annotated[ApiKey, Depends(require("steward"))]
 GoldenId = Annotated[Text, Path(max_length=32, examples=["G00000042"], description="a golden id, live or retired")]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": Problem, "description": "no live golden record"}}
@@ -107,11 +108,14 @@ def rules(request: Request) -> store.consent.Rules:
     response_model=ConsentState,
     responses=_NOT_FOUND,
 )
-def get_consent(request: Request, _key: Reader, golden_id: GoldenId) -> ConsentState:
+def get_consent(request: Request, caller: Looker, golden_id: GoldenId) -> ConsentState:
     """Per channel x purpose, the most recent explicit choice (at the same time, 'denied'), and the do-not-contact
-    flag; a retired id answers with its survivor's."""
+    flag; a retired id answers with its survivor's. A channel whose consent field the caller's access policy hides
+    is left out; a record of sources the caller may not see is not found."""
     with engine(request).connect() as conn:
         state = store.consent.current(conn, golden_id, rules(request))
+        if state is not None and not caller.sees(conn, state["golden_id"]):
+            raise not_found(golden_id)
     if state is None:
         raise HTTPException(404, f"no live golden record {golden_id!r}")
     dnc = state["do_not_contact"]
@@ -120,7 +124,7 @@ def get_consent(request: Request, _key: Reader, golden_id: GoldenId) -> ConsentS
         golden_id=state["golden_id"],
         do_not_contact=dnc is not None,
         do_not_contact_since=dnc["recorded_at"] if dnc else None,
-        choices=[ConsentChoice(**c) for c in state["choices"]],
+        choices=[ConsentChoice(**c) for c in state["choices"] if _shown(caller, c["channel"])],
     )
 
 
@@ -130,15 +134,23 @@ def get_consent(request: Request, _key: Reader, golden_id: GoldenId) -> ConsentS
     response_model=ConsentHistory,
     responses=_NOT_FOUND,
 )
-def get_consent_history(request: Request, _key: Reader, golden_id: GoldenId) -> ConsentHistory:
+def get_consent_history(request: Request, caller: Looker, golden_id: GoldenId) -> ConsentHistory:
     """Oldest first: the sources' changes (seen at publish), the choices recorded through the API and the steward
     UI, and the do-not-contact flag (channel and purpose 'all': 'denied' sets it, 'granted' lifts it)."""
     with engine(request).connect() as conn:
         found = store.consent.history(conn, golden_id)
+        if found is not None and not caller.sees(conn, found[0]):
+            raise not_found(golden_id)
     if found is None:
         raise HTTPException(404, f"no live golden record {golden_id!r}")
     live, events = found
-    return ConsentHistory(requested_id=golden_id, golden_id=live, events=[ConsentEvent(**e) for e in events])
+    shown = [ConsentEvent(**e) for e in events if _shown(caller, e["channel"])]
+    return ConsentHistory(requested_id=golden_id, golden_id=live, events=shown)
+
+
+def _shown(caller: Caller, channel: str) -> bool:
+    """A channel's choices are shown unless the caller's policy hides its consent field (the flag, 'all', always)."""
+    return channel == store.consent.ALL or caller.policy.level(f"consent_{channel}") != access.HIDDEN
 
 
 def record_choice(
