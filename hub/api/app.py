@@ -85,7 +85,7 @@ def create_app(
     # Starlette types a handler as taking any Exception, though it only passes the class it is registered for.
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(sa.exc.OperationalError, store_busy)  # type: ignore[arg-type]
-    for module in (golden, consent, search, changes, consent, export, match, review, apply, subjects, reads, admin, ui):
+    for module in (golden, consent, search, changes, export, match, review, apply, subjects, reads, admin, ui):
         app.include_router(module.router)
 
     @app.get("/v1/health", summary="Liveness and the last published run (no key needed)", tags=["health"])
