@@ -253,6 +253,12 @@ RULES: dict[tuple[str, str], str | None] = {
     ("POST", "/ui/golden/{golden_id}/merge"): "steward",
     ("POST", "/ui/golden/{golden_id}/pin"): "steward",
     ("POST", "/ui/golden/{golden_id}/unpin"): "steward",
+    ("POST", "/ui/golden/{golden_id}/consent"): "steward",
+    ("POST", "/ui/golden/{golden_id}/do-not-contact"): "steward",
+    ("GET", "/v1/golden/{golden_id}/consent"): "reader",
+    ("GET", "/v1/golden/{golden_id}/consent/history"): "reader",
+    ("POST", "/v1/golden/{golden_id}/consent"): "steward",
+    ("POST", "/v1/golden/{golden_id}/do-not-contact"): "steward",
 }
 ROLE_VARIANTS = ("reader", "steward", "privacy", "admin")
 VARIANTS = ("no key", "wrong key", "revoked key", *ROLE_VARIANTS)

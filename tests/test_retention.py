@@ -12,7 +12,7 @@ import sqlalchemy as sa
 import yaml
 
 from hub import store
-from hub.store.schema import golden_history, pii_reads, writeback_audit_table
+from hub.store.schema import golden_history, pii_reads, subject_requests, writeback_audit_table
 from pipelines.assets import retention_purge
 from pipelines.entry import main
 from pipelines.resources import HubResource, ServingStoreResource
@@ -53,6 +53,14 @@ def _aged(engine: sa.Engine) -> datetime:
             )  # fmt: skip
     for at in (old, now):
         store.record_reads(engine, "k1", "GET /v1/golden/{golden_id}", ["A"], ["email"], [], at=at)
+    with store.write_transaction(engine) as conn:
+        for n, at in enumerate((old, now)):
+            conn.execute(
+                subject_requests.insert().values(
+                    request_id=f"req{n}", action="show", subject="A", requested_by="cli:test", received_at=at,
+                    due_at=at + timedelta(days=30), finished_at=at, outcome="done",
+                )
+            )  # fmt: skip
     return now
 
 
@@ -66,7 +74,7 @@ def test_purge_deletes_only_what_is_older_than_each_setting(serving):
     _aged(engine)
     before = {t.name: _count(engine, t) for t in (golden_history, writeback_audit_table, pii_reads)}
     dry = store.purge(engine, DAYS, dry_run=True)
-    assert dry == {"golden_history": 1, "writeback_audit": 1, "pii_reads": 1}
+    assert dry == {"golden_history": 1, "writeback_audit": 1, "pii_reads": 1, "subject_requests": 1}
     assert {t.name: _count(engine, t) for t in (golden_history, writeback_audit_table, pii_reads)} == before
     assert store.purge(engine, DAYS) == dry
     with engine.connect() as conn:
@@ -75,7 +83,13 @@ def test_purge_deletes_only_what_is_older_than_each_setting(serving):
         assert store.golden_by_id(conn, "A")["email"] == "ann@new.example"
         assert [r["read_at"] > datetime.now() - timedelta(days=1) for r in store.reads(conn)] == [True]
     assert _count(engine, writeback_audit_table) == 1
-    assert store.purge(engine, DAYS) == {"golden_history": 0, "writeback_audit": 0, "pii_reads": 0}
+    assert store.purge(engine, DAYS) == {
+        "golden_history": 0,
+        "writeback_audit": 0,
+        "pii_reads": 0,
+        "subject_requests": 0,
+    }
+    assert _count(engine, subject_requests) == 1
 
 
 def test_no_setting_keeps_everything(serving):
