@@ -300,11 +300,22 @@ def test_masking_each_kind_of_value(values, kind, masked):
         ("GET", "/v1/golden/B/sources", None),
         ("GET", "/v1/sources/web/b1", None),
         ("GET", "/v1/review/billing:a2/web:b1", None),
+        ("GET", "/v1/golden/B/consent", None),
+        ("GET", "/v1/golden/B/consent/history", None),
     ],
 )
 def test_a_key_of_one_source_gets_404_for_other_sources_customers(hub, method, url, body):
     assert hub.call("billing", method, url, json=body).status_code == 404
     assert hub.call("reader", method, url, json=body).status_code == 200
+
+
+def test_consent_choices_of_a_hidden_channel_are_left_out(hub):
+    def channels(who: str) -> set[str]:
+        state = hub.call(who, "GET", "/v1/golden/A/consent").json()
+        return {c["channel"] for c in state["choices"]}
+
+    assert "email" in channels("steward")
+    assert not channels("billing") & {"email", "sms"}  # default hidden: consent_email and consent_sms too
 
 
 def test_a_key_of_one_source_finds_lists_and_exports_only_its_customers(hub):
