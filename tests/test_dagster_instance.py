@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow(seconds=60)
 
 @pytest.mark.parametrize("where", ["DAGSTER_HOME", "pipeline.dagster_home"])
 def test_an_apply_run_started_through_the_api_is_listed_beside_hub_run(tmp_path_factory, tmp_path, monkeypatch, where):
-    shutil.copytree(demo_with_model(tmp_path_factory, customers=40, seed=3), tmp_path / "demo")  # no run trains
+    # the crash tests' demo, built once per session with its model (tests/built_once.py): no run here trains one
+    shutil.copytree(demo_with_model(tmp_path_factory, customers=60, seed=5), tmp_path / "demo")
     config = tmp_path / "demo" / "hub.yaml"
     if where == "DAGSTER_HOME":
         monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
