@@ -36,10 +36,11 @@ demo: install
 	@echo "             and http://127.0.0.1:8000/ui (steward review: sign in with the key)"
 
 # The suite runs on TEST_WORKERS processes (pytest-xdist), each taking whole test files so module fixtures are
-# built once; TEST_WORKERS=0 runs it in this process.
+# built once, the slowest files first (tests/conftest.py orders them; --no-loadscope-reorder keeps that order);
+# TEST_WORKERS=0 runs it in this process.
 TEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=30
 
 # Style and types: mypy checks every package ([tool.mypy] in pyproject.toml; strict on the core modules).
 lint: install

@@ -78,7 +78,13 @@ def _no_hub_config(monkeypatch) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Files holding a test marked slow run first, each in its own order: `make test` hands whole files to its
-    workers in this order (pytest-xdist, --dist loadfile), so the longest start early and the workers end together."""
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)
+    """The slowest files first: `make test` hands whole files to its workers in this order (pytest-xdist,
+    --dist loadfile --no-loadscope-reorder), so the longest start early and the workers end together. A file's weight
+    is the largest `seconds` of its `slow` marks (`pytest.mark.slow(seconds=90)`: about how long it takes on a quiet
+    core; a bare `slow` counts as 10); files without one follow in collection order, each file's tests in theirs."""
+    weight: dict[object, float] = {}
+    for item in items:
+        mark = item.get_closest_marker("slow")
+        if mark is not None:
+            weight[item.path] = max(weight.get(item.path, 0.0), float(mark.kwargs.get("seconds", 10)))
+    items.sort(key=lambda item: -weight.get(item.path, 0.0))

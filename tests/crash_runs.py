@@ -4,16 +4,19 @@ uninterrupted run, and the audit must hold a row for every cell write-back chang
 
 Ids minted by a run killed before its publish committed are burnt (golden_record/run.py), so a rerun numbers its
 golden records on: ids are compared by what they stand for (their smallest member record), everything else exactly.
-One small demo (sources in SQLite, PostgreSQL or MariaDB); each run takes tens of seconds, so the SQLite case
+One small demo (sources in SQLite, PostgreSQL or MariaDB); each run takes seconds, so the SQLite case
 (tests/test_crash.py) and the server cases (tests/test_crash_servers.py) are two files the suite's workers share.
+
+Each `hub run` is a process of its own, killed for real; it is forked from the test process, which has imported
+Dagster, Splink and GX once, instead of started afresh and importing them again (seconds each). The demo comes with
+a model trained on its records (built once per session, tests/built_once.py), so no run trains one.
 """
 
 from __future__ import annotations
 
-import os
+import importlib
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -21,23 +24,22 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from connectors.demo import init_demo
+from expectations import runner
 from hub import faults, store
 from hub.config import load_config
 from hub.store import schema
+from pipelines.entry import main
+from tests.built_once import demo_with_model
+from tests.forked import forked
 
 CUSTOMERS = 60
-ROOT = Path(__file__).resolve().parents[1]
 KILLED = -9  # a subprocess's return code after SIGKILL
 
 
 def hub_run(demo: Path, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in (faults.KILL_AT, "DAGSTER_HOME")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    if kill_at:
-        env[faults.KILL_AT] = kill_at
-    cmd = [sys.executable, "-m", "pipelines.entry", "run", "--config", str(demo / "hub.yaml"), "--log-level", "WARNING"]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900, check=False)
+    """`hub run` on `demo` in a child process, without $DAGSTER_HOME, killed at the fault point `kill_at`."""
+    args = ["run", "--config", str(demo / "hub.yaml"), "--log-level", "WARNING"]
+    return forked(lambda: main(args), {faults.KILL_AT: kill_at, "DAGSTER_HOME": None})
 
 
 def on_server(demo: Path, url: str) -> None:
@@ -121,9 +123,12 @@ def changed_cells(before: dict, after: dict) -> set[tuple[str, str, str]]:
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("crash") / "pristine"
-    init_demo(base, customers=CUSTOMERS, seed=5)
-    return base
+    """The demo with its model trained and nothing else run; its runs are forked from this process, with what they
+    import imported here once."""
+    for module in ("pipelines.run", "pipelines.assets", "matching.run", "golden_record.run", "connectors.writeback"):
+        importlib.import_module(module)
+    runner.gx()  # GX, imported as the checks import it
+    return demo_with_model(tmp_path_factory, customers=CUSTOMERS, seed=5)
 
 
 def copy_demo(pristine: Path, to: Path, url: str | None) -> Path:

@@ -4,24 +4,27 @@ on that instance lists them all."""
 
 from __future__ import annotations
 
+import shutil
+
 import dagster as dg
 import pytest
 from fastapi.testclient import TestClient
 
-from connectors.demo import init_demo
 from hub import store
 from hub.api import keys
 from hub.config import load_config
 from pipelines.build import APPLY_JOB
 from pipelines.entry import create_app, main
 from pipelines.sensors import PIPELINE_JOB
+from tests.built_once import demo_with_model
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=60)
 
 
 @pytest.mark.parametrize("where", ["DAGSTER_HOME", "pipeline.dagster_home"])
-def test_an_apply_run_started_through_the_api_is_listed_beside_hub_run(tmp_path, monkeypatch, where):
-    init_demo(tmp_path / "demo", customers=40, seed=3)
+def test_an_apply_run_started_through_the_api_is_listed_beside_hub_run(tmp_path_factory, tmp_path, monkeypatch, where):
+    # the crash tests' demo, built once per session with its model (tests/built_once.py): no run here trains one
+    shutil.copytree(demo_with_model(tmp_path_factory, customers=60, seed=5), tmp_path / "demo")
     config = tmp_path / "demo" / "hub.yaml"
     if where == "DAGSTER_HOME":
         monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))

@@ -24,6 +24,8 @@ from hub.config import HubConfig, load_config
 from hub.workspace import Workspace
 from matching.run import standardize_records
 
+pytestmark = pytest.mark.slow(seconds=45)  # the file's weight in the suite's order (tests/conftest.py)
+
 SOURCES = ("a", "b", "c", "d")
 
 

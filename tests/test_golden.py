@@ -18,6 +18,8 @@ from hub.workspace import Workspace
 from matching.run import match
 from pipelines.entry import main
 
+pytestmark = pytest.mark.slow(seconds=50)  # the file's weight in the suite's order (tests/conftest.py)
+
 
 @pytest.fixture
 def hub(tmp_path):

@@ -21,6 +21,8 @@ from matching.run import match
 from matching.settings import COMPARISONS
 from pipelines.entry import main
 
+pytestmark = pytest.mark.slow(seconds=55)  # the file's weight in the suite's order (tests/conftest.py)
+
 FIELDS = {  # canonical field -> what leaving it out of every source takes with it
     "email": "email",
     "phone": "phone",

@@ -26,7 +26,7 @@ from pipelines.entry import main
 from pipelines.run import run_pipeline
 from tests.value_keys import keys
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=125)
 
 SYSTEMS = ("billing", "web", "app", "crm")
 PEOPLE = 1000

@@ -3,7 +3,6 @@ honoured by the next pipeline runs (Dagster job and the hub match / hub golden c
 
 from __future__ import annotations
 
-import functools
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -22,16 +21,19 @@ from hub.config import load_config
 from hub.store import schema
 from pipelines.entry import create_app, main
 from pipelines.run import PipelineSummary, run_pipeline
+from tests.built_once import built_once
 from tests.test_store import engine, golden, links, person, publish, store_url  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.slow(seconds=90)  # the file's weight in the suite's order (tests/conftest.py)
 
 
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PipelineSummary]:
-    """The demo after its first pipeline run, built once per test process: each module copies the folder."""
-    return _first_run(tmp_path_factory.getbasetemp() / "steward-first-run")
+    """The demo after its first pipeline run, built once per test session (tests/built_once.py): each module copies
+    the folder."""
+    return built_once(tmp_path_factory, "steward-first-run", _first_run)
 
 
-@functools.cache
-def _first_run(built: Path) -> tuple[Path, PipelineSummary]:
+def _first_run(built: Path) -> PipelineSummary:
     init_demo(built, customers=300, seed=11)
     config = built / "hub.yaml"
     # a wider review band than the default: at 300 customers the model is sure of all but one or two pairs,
@@ -39,7 +41,7 @@ def _first_run(built: Path) -> tuple[Path, PipelineSummary]:
     config.write_text(config.read_text() + "\nmatching:\n  auto_match_threshold: 0.999\n  review_threshold: 0.5\n")
     summary = run_pipeline(str(config), instance=dg.DagsterInstance.ephemeral(), log_level="WARNING")
     assert summary.success, summary.errors
-    return built, summary
+    return summary
 
 
 class Hub:

@@ -786,7 +786,7 @@ def test_rerun_replaces_the_tables():
     assert ws.con.execute("SELECT count(*) FROM golden_values").fetchone()[0] == 2
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=85)  # the file's weight in the suite's order (tests/conftest.py)
 def test_200k_records_in_100k_golden_ids():
     ws = Workspace(":memory:")
     ws.con.execute(

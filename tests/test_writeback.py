@@ -31,7 +31,7 @@ from matching.run import match
 from pipelines.entry import main
 from tests.value_keys import keys
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=180)
 
 SYSTEMS = ("billing", "web", "app", "crm")
 SIDE_TABLE = "hub_golden_ids"  # web's golden-id table, the one table write-back may create
