@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from functools import partial
@@ -20,8 +22,8 @@ from filelock import FileLock
 from connectors.demo import init_demo
 from hub.catalogue import MATCH_MODELS
 from hub.config import load_config
-from pipelines.entry import main
-from tests.forked import forked
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -57,16 +59,25 @@ def _demo_with_model(customers: int, seed: int, base: Path) -> None:
     with tempfile.TemporaryDirectory(dir=base.parent) as scratch:
         copy = Path(shutil.copytree(base, Path(scratch) / "demo"))
 
-        def train() -> int:
-            for args in (["pull"], ["model", "train"]):
-                assert main([*args, "--config", str(copy / "hub.yaml")]) == 0
-            trained, into = load_config(copy / "hub.yaml").workspace, load_config(base / "hub.yaml").workspace
-            into.parent.mkdir(parents=True)
-            with duckdb.connect(str(into)) as con:
-                con.execute(f"ATTACH '{trained}' AS trained (READ_ONLY)")
-                con.execute(f"CREATE TABLE {MATCH_MODELS} AS SELECT * FROM trained.{MATCH_MODELS}")
-            return 0
+        for args in (["pull"], ["model", "train"]):
+            done = hub_process([*args, "--config", str(copy / "hub.yaml")])
+            assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+        trained, into = load_config(copy / "hub.yaml").workspace, load_config(base / "hub.yaml").workspace
+        into.parent.mkdir(parents=True)
+        with duckdb.connect(str(into)) as con:
+            con.execute(f"ATTACH '{trained}' AS trained (READ_ONLY)")
+            con.execute(f"CREATE TABLE {MATCH_MODELS} AS SELECT * FROM trained.{MATCH_MODELS}")
 
-        # in a child process: the test process opens no DuckDB database of its own before it forks runs
-        done = forked(train, {"DAGSTER_HOME": None})
-        assert done.returncode == 0, done.stdout[-3000:]
+
+def hub_process(args: list[str], env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
+    """`hub ARGS` in a process of its own (never forked from the test process: a fork of a process with threads
+    running, as pytest's is, can deadlock in the child), without $DAGSTER_HOME; `env` adds (None: removes) variables."""
+    run_env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    run_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), run_env.get("PYTHONPATH", "")])
+    for name, value in (env or {}).items():
+        if value is None:
+            run_env.pop(name, None)
+        else:
+            run_env[name] = value
+    cmd = [sys.executable, "-m", "pipelines.entry", *args]
+    return subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=900, check=False)

@@ -7,14 +7,13 @@ golden records on: ids are compared by what they stand for (their smallest membe
 One small demo (sources in SQLite, PostgreSQL or MariaDB); each run takes seconds, so the SQLite case
 (tests/test_crash.py) and the server cases (tests/test_crash_servers.py) are two files the suite's workers share.
 
-Each `hub run` is a process of its own, killed for real; it is forked from the test process, which has imported
-Dagster, Splink and GX once, instead of started afresh and importing them again (seconds each). The demo comes with
-a model trained on its records (built once per session, tests/built_once.py), so no run trains one.
+Each `hub run` is a process of its own, started afresh and killed for real (a process forked from pytest's, which has
+threads running, could deadlock). The demo comes with a model trained on its records (built once per session,
+tests/built_once.py), so no run trains one.
 """
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import subprocess
 from pathlib import Path
@@ -24,22 +23,18 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from expectations import runner
 from hub import faults, store
 from hub.config import load_config
 from hub.store import schema
-from pipelines.entry import main
-from tests.built_once import demo_with_model
-from tests.forked import forked
+from tests.built_once import demo_with_model, hub_process
 
 CUSTOMERS = 60
 KILLED = -9  # a subprocess's return code after SIGKILL
 
 
 def hub_run(demo: Path, kill_at: str | None = None) -> subprocess.CompletedProcess:
-    """`hub run` on `demo` in a child process, without $DAGSTER_HOME, killed at the fault point `kill_at`."""
-    args = ["run", "--config", str(demo / "hub.yaml"), "--log-level", "WARNING"]
-    return forked(lambda: main(args), {faults.KILL_AT: kill_at, "DAGSTER_HOME": None})
+    """`hub run` on `demo` in a process of its own, without $DAGSTER_HOME, killed at the fault point `kill_at`."""
+    return hub_process(["run", "--config", str(demo / "hub.yaml"), "--log-level", "WARNING"], {faults.KILL_AT: kill_at})
 
 
 def on_server(demo: Path, url: str) -> None:
@@ -123,11 +118,7 @@ def changed_cells(before: dict, after: dict) -> set[tuple[str, str, str]]:
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
-    """The demo with its model trained and nothing else run; its runs are forked from this process, with what they
-    import imported here once."""
-    for module in ("pipelines.run", "pipelines.assets", "matching.run", "golden_record.run", "connectors.writeback"):
-        importlib.import_module(module)
-    runner.gx()  # GX, imported as the checks import it
+    """The demo with its model trained and nothing else run."""
     return demo_with_model(tmp_path_factory, customers=CUSTOMERS, seed=5)
 
 
