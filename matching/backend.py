@@ -28,7 +28,6 @@ from splink import DuckDBAPI, Linker
 from hub.errors import HubError
 from hub.workspace import scalar
 from matching.plan import MatchPlan
-from matching.settings import NAME_BUILT_LABEL
 
 Model = dict[str, Any]
 # Predict in chunks only above this many records: each chunk re-runs the blocking joins and materialises its
@@ -44,7 +43,6 @@ U_KEPT = 0.1  # discount_matches keeps at least this share of a sampled u: the p
 # only the pair holds (one person's two records) leaves the pair-out count at or below zero, so this floor alone sets
 # its weight: it stands for the chance that a person not in the data holds the value too.
 TF_KEPT = 0.03
-NAMESAKES_MIN = 50  # namesake_u estimates u from namesakes only where it has at least this many pairs of them
 
 
 class TrainingError(HubError):
@@ -95,40 +93,6 @@ def discount_matches(model: Model, prior: float) -> Model:
             if not isinstance(m, float) or not isinstance(u, float):
                 continue
             level["u_probability"] = max((u - prior * m) / (1 - prior), U_KEPT * u)
-    return out
-
-
-def namesake_u(
-    con: duckdb.DuckDBPyConnection, records_table: str, model: Model, say: Callable[[str], None] = lambda _line: None
-) -> Model:
-    """u of the e-mail level 'the same address, built from the same full name' among namesakes. Name and address are
-    not independent evidence: people who share a full name share a name-built address (john.smith@) far more often
-    than two random records do, so Splink's u (random pairs) counts the name twice, and a father and son (or two
-    customers) of one name and address outweigh a date of birth that disagrees. Namesakes are the pairs with the same
-    first and last name whose dates of birth differ beyond a keying slip (two people, whatever else they share); the
-    share of them holding the same name-built address is this level's u, where there are NAMESAKES_MIN of them
-    (never below the sampled u: the level only loses weight)."""
-    level = next((lvl for c in model["comparisons"] for lvl in c["comparison_levels"]
-                  if lvl.get("label_for_charts") == NAME_BUILT_LABEL), None)  # fmt: skip
-    if level is None or not isinstance(level.get("u_probability"), float):
-        return model
-    shared, namesakes = con.execute(
-        f"""SELECT count(*) FILTER (WHERE l.email_std = r.email_std AND contains(l.email_user_std, l.last_name_std)),
-                   count(*)
-            FROM {records_table} AS l JOIN {records_table} AS r
-              ON l.first_name_std = r.first_name_std AND l.last_name_std = r.last_name_std AND l.unique_id < r.unique_id
-            WHERE l.email_std IS NOT NULL AND r.email_std IS NOT NULL
-              AND damerau_levenshtein(l.dob_str, r.dob_str) > 1 AND l.dob_swapped IS DISTINCT FROM r.dob_std"""
-    ).fetchall()[0]
-    if namesakes < NAMESAKES_MIN:
-        return model
-    out: Model = json.loads(json.dumps(model))
-    for comparison in out["comparisons"]:
-        for lvl in comparison["comparison_levels"]:
-            if lvl.get("label_for_charts") == NAME_BUILT_LABEL:
-                lvl["u_probability"] = max(lvl["u_probability"], (shared + 0.5) / (namesakes + 1))
-                say(f"email: {shared:,} of {namesakes:,} namesakes (same name, another date of birth) share a "
-                    f"name-built address: u {lvl['u_probability']:.3g}")  # fmt: skip
     return out
 
 
@@ -283,7 +247,7 @@ class DuckDBSplinkBackend(MatcherBackend):
             say(f"warning: {len(missing)} level(s) never seen in training, weight 0: {', '.join(missing)}")
         # u without the matches among the sampled pairs, then the prior again with the stronger weights
         prior = self.estimate_prior(records_table, model, plan, lambda _line: None)
-        model = regularize(namesake_u(self.con, records_table, discount_matches(model, prior), say), say)
+        model = regularize(discount_matches(model, prior), say)
         model["probability_two_random_records_match"] = self.estimate_prior(records_table, model, plan, say)
         return model
 

@@ -54,7 +54,6 @@ class Level:
     sql: str
     columns: tuple[str, ...]
     tf_column: str | None = None  # a term-frequency adjustment on this level
-    yields_to: str | None = None  # a later level that takes this level's pairs when the comparison has it
 
 
 @dataclass(frozen=True)
@@ -75,16 +74,6 @@ def _both(a: str, b: str) -> str:
 
 _FIRST, _LAST, _CANON = "first_name_std", "last_name_std", "first_name_canonical"
 _SAME_FIRST = f"({_both(_FIRST, _FIRST)} OR {_both(_CANON, _CANON)})"
-_NAME_BUILT = f"contains(email_user_std_l, {_LAST}_l)"  # an e-mail user name built from the surname
-NAME_BUILT_LABEL = "exact, a user name holding the surname, and the same full name"
-
-_SIMILAR_CITY = (
-    "replace(city_std_l, ' ', '') = replace(city_std_r, ' ', '') "
-    "OR jaro_winkler_similarity(city_std_l, city_std_r) >= 0.92"
-)
-# A move: another street address and a postcode more than one edit away (both sides filled). The address comparison
-# counts it; another town is part of the same move, not a second disagreement.
-_MOVED = "address_line1_std_l <> address_line1_std_r AND damerau_levenshtein(postal_code_std_l, postal_code_std_r) > 1"
 
 COMPARISONS: dict[str, ComparisonSpec] = {
     spec.name: spec
@@ -138,14 +127,12 @@ COMPARISONS: dict[str, ComparisonSpec] = {
             "email address, or its user name at another provider",
             ("email_std",),
             (
-                Level("exact", "exact", _both("email_std", "email_std"), ("email_std",), yields_to="name_built"),
-                Level("name_built", NAME_BUILT_LABEL,
-                      f"{_both('email_std', 'email_std')} AND {_both(_FIRST, _FIRST)} AND {_both(_LAST, _LAST)} "
-                      f"AND {_NAME_BUILT}", ("email_std",)),
+                Level("exact", "exact", _both("email_std", "email_std"), ("email_std",)),
                 Level("same_user", "same user name", _both("email_user_std", "email_user_std"), ("email_std",),
                       tf_column="email_user_std"),
             ),
-            neutral=f"email_std_l <> email_std_r AND {_both('email_user_std', 'email_user_std')} AND {_NAME_BUILT}",
+            neutral=f"email_std_l <> email_std_r AND {_both('email_user_std', 'email_user_std')} "
+                    f"AND contains(email_user_std_l, {_LAST}_l)",
         ),
         ComparisonSpec(
             "phone",
@@ -206,9 +193,10 @@ COMPARISONS: dict[str, ComparisonSpec] = {
             ("city_std",),
             (
                 Level("exact", "exact", _both("city_std", "city_std"), ("city_std",), tf_column="city_std"),
-                Level("similar", "same letters, or nearly", _SIMILAR_CITY, ("city_std",)),
+                Level("similar", "same letters, or nearly",
+                      "replace(city_std_l, ' ', '') = replace(city_std_r, ' ', '') "
+                      "OR jaro_winkler_similarity(city_std_l, city_std_r) >= 0.92", ("city_std",)),
             ),
-            neutral=f"NOT ({_both('city_std', 'city_std')} OR {_SIMILAR_CITY}) AND {_MOVED}",
         ),
     )
 }  # fmt: skip
@@ -305,11 +293,7 @@ def comparison(spec: ComparisonSpec, levels: tuple[str, ...], term_frequencies: 
     for level in spec.levels:
         if level.name not in levels:
             continue
-        sql = level.sql
-        if level.yields_to in levels:
-            taken = next(lvl.sql for lvl in spec.levels if lvl.name == level.yields_to)
-            sql = f"({sql}) AND NOT coalesce({taken}, false)"
-        custom: ComparisonLevelCreator = cll.CustomLevel(sql, level.label)
+        custom: ComparisonLevelCreator = cll.CustomLevel(level.sql, level.label)
         if level.tf_column and term_frequencies:
             # the exact level of a column is its own exact-match detection; a joint level reads another column
             custom = custom.configure(
