@@ -22,7 +22,7 @@ def test_one_raw_asset_per_source_materializes_with_counts(tmp_path):
     assert per_source == {"raw_crm", "writeback_crm"}  # generated from the one source block
     assert keys - per_source == {
         "standardized_records", "match_model", "scored_pairs", "clusters", "review_queue", "golden_records",
-        "published_golden",
+        "published_golden", "retention_purge",
     }  # fmt: skip
 
     result = defs.resolve_job_def("pull_sources").execute_in_process(instance=dg.DagsterInstance.ephemeral())
