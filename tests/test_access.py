@@ -229,12 +229,11 @@ def seen(hub) -> dict[tuple[str, str], dict[str, Any]]:
 NOT_CARRIED = {("search", "loyalty_tier"), ("match", "loyalty_tier")}
 
 
-@pytest.mark.parametrize("field", FIELDS)
-@pytest.mark.parametrize("route", [r for r in ROUTES if r != "ui"])
+@pytest.mark.parametrize(
+    ("route", "field"), [(r, f) for r in ROUTES if r != "ui" for f in FIELDS if (r, f) not in NOT_CARRIED]
+)
 @pytest.mark.parametrize("who", ["reader", "steward", "billing"])
 def test_each_caller_sees_each_field_of_each_route_as_its_policy_says(seen, who, route, field):
-    if (route, field) in NOT_CARRIED:
-        pytest.skip("the route does not carry the field")
     want = EXPECT[who][field]
     assert seen[who, route][field] == (str(want) if isinstance(want, date) else want), f"{who} on {route}: {field}"
 
