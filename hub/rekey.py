@@ -66,12 +66,10 @@ def _duckdb_opens(path: Path, key: AtRestKey | None) -> bool:
         con.close()
 
 
-def rotate_workspace(path: Path, old: AtRestKey | None, new: AtRestKey | None) -> str:
-    if not path.exists():
-        return "not created yet"
-    if _duckdb_opens(path, new):
-        return "already under the new key" if new else "already not encrypted"
-    copy = path.with_name(f"{path.name}.rekey")
+def copy_workspace(path: Path, old: AtRestKey | None, new: AtRestKey | None, suffix: str) -> Path:
+    """The DuckDB file at `path` (opened with `old`) copied into a fresh file `<path>.<suffix>` under `new`: every
+    table, and no freed block or write-ahead log of the original. Returns the copy's path."""
+    copy = path.with_name(f"{path.name}.{suffix}")
     _remove(copy, Path(f"{copy}.wal"))
     con = duckdb.connect(config={"temp_directory": f"{path}.tmp", "autoinstall_known_extensions": False})
     try:
@@ -84,6 +82,15 @@ def rotate_workspace(path: Path, old: AtRestKey | None, new: AtRestKey | None) -
         con.execute("DETACH old")
     finally:
         con.close()
+    return copy
+
+
+def rotate_workspace(path: Path, old: AtRestKey | None, new: AtRestKey | None) -> str:
+    if not path.exists():
+        return "not created yet"
+    if _duckdb_opens(path, new):
+        return "already under the new key" if new else "already not encrypted"
+    copy = copy_workspace(path, old, new, "rekey")
     if Path(f"{path}.wal").exists() or Path(f"{copy}.wal").exists():
         raise HubError(f"rotation of the workspace {path} stopped: a write-ahead log was left behind; run it again")
     if not _duckdb_opens(copy, new):

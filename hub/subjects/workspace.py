@@ -17,7 +17,8 @@ import duckdb
 import pandas as pd
 
 from hub.catalogue import CONNECTOR_STATE, FIELD_WARNINGS, QUARANTINE, STAGED, STANDARDIZED, split_record_id
-from hub.encryption import AtRestKey, attach, prepare_duckdb
+from hub.encryption import AtRestKey
+from hub.rekey import copy_workspace
 from hub.workspace import Workspace
 
 SPLINK_PREFIX = "__splink__"
@@ -118,18 +119,6 @@ def compact(path: Path, key: AtRestKey | None) -> None:
     same at-rest key (hub.encryption): deleted rows leave no bytes behind in freed blocks or the write-ahead log."""
     if str(path) == ":memory:" or not path.exists():
         return
-    fresh = path.with_name(f"{path.name}.compact")
-    fresh.unlink(missing_ok=True)
-    con = duckdb.connect(config={"temp_directory": f"{path}.tmp", "autoinstall_known_extensions": False})
-    try:
-        if key is not None:
-            prepare_duckdb(con, key)
-        attach(con, path, key, "old_ws", read_only=True)
-        attach(con, fresh, key, "new_ws")
-        con.execute("COPY FROM DATABASE old_ws TO new_ws")
-        con.execute("DETACH new_ws")
-        con.execute("DETACH old_ws")
-    finally:
-        con.close()
+    fresh = copy_workspace(path, key, key, "compact")
     os.replace(fresh, path)
     Path(f"{path}.wal").unlink(missing_ok=True)
