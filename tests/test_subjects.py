@@ -23,6 +23,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from connectors.demo import init_demo
+from connectors.erasure import SourceErasureFailed, erase_in_source
 from hub import store
 from hub.api import keys
 from hub.config import ConfigError, load_config
@@ -440,6 +441,58 @@ def test_erase_with_a_postgresql_store_and_a_statement_in_a_postgresql_source(tm
     r = _run(config, full=True)
     assert sum(r.value(f"raw_{s}", "rows_erased_subject") for s in SYSTEMS) == len(p.records)
     assert traces(config, p) == []
+
+
+@pytest.mark.mariadb
+def test_null_fields_statement_and_flag_erase_in_mariadb_sources(tmp_path, mariadb_url):
+    """Each action runs by primary key in a MariaDB table (the mariadb_url fixture: a database of its own; crm keyed
+    by text, billing by number), changes exactly the person's rows and counts the rows it matched, also where a row
+    already held what the action writes."""
+    init_demo(tmp_path, customers=20, seed=23)
+    _copy_table(tmp_path / "crm.db", "contacts", mariadb_url)
+    _copy_table(tmp_path / "billing.db", "accounts", mariadb_url)
+    config = _configure(tmp_path, crm={"url": mariadb_url}, billing={"url": mariadb_url})
+    maria = sa.create_engine(mariadb_url)
+
+    def rows(table: str, key: str) -> dict[object, dict]:
+        with maria.connect() as conn:
+            return {r[key]: dict(r) for r in conn.execute(sa.text(f"SELECT * FROM {table}")).mappings()}
+
+    contacts, accounts = rows("contacts", "Id"), rows("accounts", "account_no")
+    crm, billing = sorted(contacts), sorted(accounts)
+    statement = "UPDATE accounts SET holder_name = 'erased', email_address = NULL WHERE account_no = :source_key"
+    actions = [
+        ("crm", {"action": "null_fields", "fields": ["email", "phone", "date_of_birth"]}, crm[:2]),
+        ("billing", {"action": "statement", "sql": statement}, billing[:2]),
+        ("crm", {"action": "flag", "column": "LeadSource", "value": "ERASED"}, crm[2:4]),
+    ]
+    for source, erasure, chosen in actions:
+        raw = yaml.safe_load(config.read_text())
+        raw["sources"][source]["erasure"] = erasure
+        config.write_text(yaml.safe_dump(raw, sort_keys=False))
+        keys = [str(k) for k in chosen]
+        done = erase_in_source(load_config(config), source, [*keys, "999999"])
+        assert (done.action, done.rows, done.changed) == (erasure["action"], 3, 2)
+        assert erase_in_source(load_config(config), source, keys).changed == 2  # again: matched, though unchanged
+    # a row the collation takes for the person's (the copied table has no unique key): refused, nothing changed
+    twin = crm[4].upper() + " "
+    with maria.begin() as conn:
+        conn.execute(sa.text("INSERT INTO contacts SELECT * FROM contacts WHERE Id = :k"), {"k": crm[4]})
+        conn.execute(sa.text("UPDATE contacts SET Id = :twin WHERE Id = :k LIMIT 1"), {"twin": twin, "k": crm[4]})
+    with pytest.raises(SourceErasureFailed, match=f"also match rows keyed '{twin}'"):
+        erase_in_source(load_config(config), "crm", [crm[4]])
+    after_crm, after_billing = rows("contacts", "Id"), rows("accounts", "account_no")
+    maria.dispose()
+    assert [(after_crm[k]["Email"], after_crm[k]["Phone"], after_crm[k]["Birthdate"]) for k in crm[:2]] == [
+        (None, None, None)
+    ] * 2
+    assert [after_crm[k]["LastName"] for k in crm[:2]] == [contacts[k]["LastName"] for k in crm[:2]]  # not chosen
+    assert [(after_billing[k]["holder_name"], after_billing[k]["email_address"]) for k in billing[:2]] == [
+        ("erased", None)
+    ] * 2
+    assert [after_crm[k]["LeadSource"] for k in crm[2:4]] == ["ERASED", "ERASED"]
+    assert {k: after_crm[k] for k in crm[4:]} == {k: contacts[k] for k in crm[4:]}  # nobody else
+    assert {k: after_billing[k] for k in billing[2:]} == {k: accounts[k] for k in billing[2:]}
 
 
 # ------------------------------------------------------------------------------------------- configuration
