@@ -372,6 +372,55 @@ def test_restriction_stops_matching_and_write_back_until_lifted_and_a_rectificat
     assert web == ("Featherstonehaugh",) and "featherstonehaugh" in holder[0].lower()
 
 
+def _lead_source(demo: Path, p: Person) -> tuple[str | None, str | None]:
+    """(the golden record's extra lead_source, web's lead_source column) of the person."""
+    with store.opened(load_config(demo / "hub.yaml").serving_store) as engine, engine.connect() as conn:
+        rec = store.golden_by_id(conn, p.golden_id)
+    assert rec is not None
+    con = sqlite3.connect(demo / "web.db")
+    web = con.execute("SELECT lead_source FROM users WHERE id = ?", [int(p.key_of("web"))]).fetchone()[0]
+    con.close()
+    return rec["extra"].get("lead_source"), web
+
+
+def _set_lead_source(demo: Path, p: Person, value: str, at: str) -> None:
+    con = sqlite3.connect(demo / "crm.db")
+    con.execute("UPDATE contacts SET LeadSource = ?, LastModifiedDate = ? WHERE Id = ?", [value, at, p.key_of("crm")])
+    con.commit()
+    con.close()
+
+
+def test_restriction_freezes_the_extra_attributes_until_lifted(demo, capsys):
+    """An extra attribute (crm's LeadSource as `lead_source`, written back into a new web column): a source edit
+    made while the person is restricted reaches neither the golden record nor web; once lifted, both."""
+    config = demo / "hub.yaml"
+    con = sqlite3.connect(demo / "web.db")
+    con.execute("ALTER TABLE users ADD COLUMN lead_source TEXT")
+    con.commit()
+    con.close()
+    raw = yaml.safe_load(config.read_text())
+    raw["attributes"] = {"lead_source": "string"}
+    raw["sources"]["crm"]["fields"]["lead_source"] = "LeadSource"
+    raw["sources"]["web"]["fields"]["lead_source"] = "lead_source"
+    raw["sources"]["web"]["accepts"].append("lead_source")
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    p = person(config, ("crm", "web"))
+    _set_lead_source(demo, p, "Referral", "2030-01-01T00:00:00.000+0000")
+    _run(config, full=True)
+    assert _lead_source(demo, p) == ("Referral", "Referral")  # built, published and written back
+
+    assert main(["subject", "restrict", "--config", str(config), "--golden-id", p.golden_id]) == 0
+    with store.opened(load_config(config).serving_store) as engine, engine.connect() as conn:
+        assert store.pinned(conn, p.golden_id, "lead_source") is not None  # frozen with the canonical fields
+    _set_lead_source(demo, p, "Trade show", "2030-01-02T00:00:00.000+0000")
+    _run(config)
+    assert _lead_source(demo, p) == ("Referral", "Referral")  # frozen: not on the golden record, not written back
+
+    assert main(["subject", "restrict", "--config", str(config), "--golden-id", p.golden_id, "--lift"]) == 0
+    _run(config)
+    assert _lead_source(demo, p) == ("Trade show", "Trade show")
+
+
 # ------------------------------------------------------------------------------------------- the API
 
 

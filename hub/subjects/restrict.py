@@ -3,8 +3,8 @@
 Restriction keeps a person's records and stops processing them until lifted: their source records are recorded in
 `subject_restrictions`, which clustering reads (their golden record keeps exactly these records: no match joins or
 leaves it) and write-back reads (nothing is written to their rows); the golden record's values are frozen by
-pinning every field to its current value, as `restriction:<request>` (a steward's own pin stays as it is). Lifting
-removes both; the next run processes the person again.
+pinning every field to its current value, the extra attributes of hub.yaml included, as `restriction:<request>` (a
+steward's own pin stays as it is). Lifting removes both; the next run processes the person again.
 
 Rectification pins a corrected value (checked like a steward's pin) as `rectify:<request>`: it wins survivorship
 like any pin, and the next pipeline run writes it back into every source that accepts the field."""
@@ -54,20 +54,22 @@ def restrict(cfg: HubConfig, engine: sa.Engine, ref: SubjectRef, by: str, lift: 
             for gid in subject.live_ids:
                 members = rows.xref_records(conn, [gid])
                 rows.restrict(conn, gid, members, entry.request_id)
-                frozen += _freeze(conn, gid, entry.request_id)
+                frozen += _freeze(conn, gid, list(cfg.attributes), entry.request_id)
             entry.detail = {"records": len(subject.records), "fields_frozen": frozen}
     return {"request_id": entry.request_id, "golden_ids": subject.live_ids, "records": subject.records} | entry.detail
 
 
-def _freeze(conn: sa.Connection, golden_id: str, request_id: str) -> int:
-    """Pin every field a steward has not pinned to its current value; returns how many."""
+def _freeze(conn: sa.Connection, golden_id: str, extras: list[str], request_id: str) -> int:
+    """Pin every field a steward has not pinned to its current value, the extra attributes of hub.yaml (held in
+    the record's `extra`) as well as the canonical ones; returns how many."""
     current = store.golden_by_id(conn, golden_id)
     if current is None:
         return 0
+    values = {f: current[f] for f in store.ATTRIBUTES} | {a: current["extra"].get(a) for a in extras}
     pinned = set(store.overrides(conn, golden_id)["field"])
-    todo = [f for f in store.ATTRIBUTES if f not in pinned]
+    todo = [f for f in values if f not in pinned]
     for f in todo:
-        store.pin(conn, golden_id, f, current[f], f"{RESTRICTION}{request_id}")
+        store.pin(conn, golden_id, f, values[f], f"{RESTRICTION}{request_id}")
     return len(todo)
 
 
