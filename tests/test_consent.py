@@ -213,12 +213,46 @@ def test_do_not_contact_denies_every_channel_at_once_and_is_kept_in_history(hub)
     assert hub.golden(gid)["consent_sms"] == "denied"  # a run keeps it set
 
     r = hub.post(f"/v1/golden/{gid}/do-not-contact", {"set": False})
-    assert r.status_code == 200 and r.json()["applies"] == "next_run"  # no applier in this app
+    assert r.status_code == 200
     assert hub.get(f"/v1/golden/{gid}/consent").json()["do_not_contact"] is False
     flags = [e for e in hub.get(f"/v1/golden/{gid}/consent/history").json()["events"] if e["channel"] == "all"]
     assert [(e["value"], e["note"]) for e in flags] == [("denied", "complaint"), ("granted", None)]
-    hub.run()  # the next build restores each channel's own most recent choice
+    assert {ch: hub.golden(gid)[f"consent_{ch}"] for ch in own} == own  # at once
+    hub.run()
     assert {ch: hub.golden(gid)[f"consent_{ch}"] for ch in own} == own
+
+
+def test_lifting_do_not_contact_takes_effect_at_once_and_is_written_back(hub):
+    """Symmetric with setting it: a new version at once (reads, the change feed) with each channel's own choice and
+    the preferred channel back; the next build agrees (no further version); write-back restores the sources."""
+    gid = next(g for g in opted_in(hub, hub.with_systems("web", "crm"))[::-1] if hub.golden(g)["preferred_channel"])
+    keys_ = hub.members(gid)
+    before = hub.golden(gid)
+    own = {f: before[f] for f in ("consent_email", "consent_sms", "consent_phone", "consent_post", "preferred_channel")}
+    assert hub.post(f"/v1/golden/{gid}/do-not-contact", {"set": True}).status_code == 200
+    hub.run(write_back_to=("web", "crm"))
+    assert str(hub.source_value("web", "newsletter", keys_["web"])) == "0"
+    assert str(hub.source_value("crm", "HasOptedOutOfEmail", keys_["crm"])) == "1"
+    flagged = hub.golden(gid)
+
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    r = hub.post(f"/v1/golden/{gid}/do-not-contact", {"set": False})
+    assert r.status_code == 200, r.text
+    lifted = r.json()
+    assert lifted["version"] == flagged["version"] + 1
+    rec = hub.get(f"/v1/golden/{gid}").json()
+    assert {f: rec["attributes"][f] for f in own} == own
+    assert rec["lineage"]["consent_email"]["rule"] != "do_not_contact"
+    feed = hub.get("/v1/changes", since=since.isoformat()).json()["changes"]
+    mine = [c for c in feed if c["golden_id"] == gid and c["version"] == lifted["version"]]
+    assert mine and mine[0]["run_id"] == f"consent:{lifted['event']['event_id']}"
+    assert "consent_email" in mine[0]["changed_fields"]
+
+    hub.run(write_back_to=("web", "crm"))  # the build agrees, and write-back gives the sources their choice back
+    after = hub.golden(gid)
+    assert after["version"] == lifted["version"] and {f: after[f] for f in own} == own
+    assert str(hub.source_value("web", "newsletter", keys_["web"])) == "1"
+    assert str(hub.source_value("crm", "HasOptedOutOfEmail", keys_["crm"])) == "0"
 
 
 def test_a_purpose_the_sources_do_not_record_lives_in_the_hub_only(hub):

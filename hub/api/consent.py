@@ -14,13 +14,12 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub import access, store
-from hub.api.apply import after_change
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.keys import ApiKey
 from hub.api.policy import Caller, not_found
 from hub.api.policy import Reader as Looker
-from hub.api.schemas import Applies, Problem, Text, UtcTime
+from hub.api.schemas import Problem, Text, UtcTime
 
 router = APIRouter(prefix="/v1", tags=["consent"])
 Steward = Annotated[ApiKey, Depends(require("steward"))]
@@ -93,9 +92,6 @@ class ConsentRecorded(BaseModel):
     golden_id: str
     event: ConsentEvent
     version: int = Field(description="the golden record's version now (a new one if its consent fields changed)")
-    applies: Applies = Field(
-        "now", description="a lifted do-not-contact flag restores the channels' own choices with the next run"
-    )
 
 
 def rules(request: Request) -> store.consent.Rules:
@@ -192,11 +188,10 @@ def post_consent(request: Request, key: Steward, golden_id: GoldenId, body: Cons
 )
 def post_do_not_contact(request: Request, key: Steward, golden_id: GoldenId, body: DoNotContactIn) -> ConsentRecorded:
     """While set, every channel reads denied for the purposes hub.yaml's `consent.do_not_contact_purposes` names,
-    on the golden record at once and in the sources after the next write-back. Lifting it restores each channel's
-    own most recent choice when the golden record is next built (`applies`)."""
+    on the golden record at once and in the sources after the next write-back. Lifting it gives each channel its
+    own most recent choice back the same way: a new version at once, the sources after the next write-back."""
     fields = {"channel": store.consent.ALL, "purpose": store.consent.ALL, "value": "denied" if body.set else "granted",
               "legal_basis": body.legal_basis, "recorded_at": body.recorded_at, "note": body.note}  # fmt: skip
     event, version = record_choice(request, golden_id, key.name, "api", fields)
-    applies: Applies = "now" if body.set else after_change(request)
     return ConsentRecorded(requested_id=golden_id, golden_id=event["golden_id"], event=ConsentEvent(**event),
-                           version=version, applies=applies)  # fmt: skip
+                           version=version)  # fmt: skip

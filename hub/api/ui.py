@@ -28,7 +28,6 @@ from fastapi.templating import Jinja2Templates
 
 from hub import access, store
 from hub.api import consent, golden, review
-from hub.api.apply import after_change
 from hub.api.auth import engine, throttled
 from hub.api.errors import invalid
 from hub.api.keys import ApiKey, authenticate, live_key, role_allows
@@ -58,9 +57,10 @@ NOTICES = {  # ?notice=<code>&applies=<when> after a redirect: fixed texts, so a
     "pin": "Pin stored: it wins survivorship until unpinned.",
     "unpin": "Pin removed: survivorship decides the field again.",
     "consent": "Consent stored: the golden record shows it now; sources that accept it follow at the next write-back.",
-    "dnc_lifted": "Do-not-contact lifted: each channel's own most recent choice comes back.",
+    "dnc_lifted": "Do-not-contact lifted: the golden record shows each channel's own most recent choice again now; "
+    "sources that accept it follow at the next write-back.",
 }
-_NO_WHEN = ("skip", "consent")
+_NO_WHEN = ("skip", "consent", "dnc_lifted")
 WHEN = {
     "now": "Golden records are being updated now; reload in a few seconds to see it.",
     "next_run": "Golden records follow at the next pipeline run.",
@@ -546,7 +546,7 @@ def golden_do_not_contact(
                   "value": "denied" if flag == "set" else "granted", "legal_basis": legal_basis,
                   "note": note.strip() or None}  # fmt: skip
         consent.record_choice(request, golden_id, key.name, "steward", fields)
-        return "now" if flag == "set" else after_change(request)
+        return "now"
 
     notice = "consent" if flag == "set" else "dnc_lifted"
     return _golden_action(request, caller_for(request, key, background), golden_id, notice, record)

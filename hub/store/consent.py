@@ -38,8 +38,10 @@ from hub.store.schema import (
     ATTRIBUTES,
     STORED_COLUMNS,
     consent_events,
+    golden_history,
     golden_records,
     id_redirects,
+    xref,
 )
 from hub.store.steward import overrides
 from hub.store.writes import write_versions
@@ -263,7 +265,9 @@ def refresh_golden(conn: sa.Connection, rules: Rules, golden_ids: Sequence[str],
     try:
         for row in rows:
             pins = frozenset(overrides(conn, row["golden_id"])["field"])
-            new, fields = apply_choices(dict(row), choices.get(row["golden_id"], {}), pins)
+            mine = choices.get(row["golden_id"], {})
+            own = own_consent(conn, rules, dict(row)) if ALL not in mine and _flagged(row["lineage"]) else None
+            new, fields = apply_choices(dict(row), mine, pins, own)
             frame = pd.DataFrame([{k: new[k] for k in ["golden_id", *STORED_COLUMNS, "record_count"]}])
             normal = normalize_golden(frame, db).iloc[0]
             if fields:
@@ -294,15 +298,74 @@ def hub_choices_of(conn: sa.Connection, rules: Rules, live_ids: Sequence[str]) -
     return out
 
 
+@dataclass(frozen=True)
+class Own:
+    """A golden record's consent without the do-not-contact flag, for lifting it at once: per channel the most
+    recent explicit choice (an event) and the rule it wins by; the preferred channel and its lineage as they were
+    in the record's last version before the flag."""
+
+    choices: dict[str, tuple[dict[str, Any], str]]
+    preferred: str | None
+    preferred_lineage: dict[str, Any] | None
+
+
+def _lineage_of(text: Any) -> dict[str, Any]:
+    return json.loads(text) if isinstance(text, str) and text else {}
+
+
+def _flagged(lineage: Any) -> bool:
+    """Whether do-not-contact decided a consent channel of this lineage (JSON text)."""
+    found = _lineage_of(lineage)
+    return any(found.get(f"consent_{ch}", {}).get("rule") == DO_NOT_CONTACT_RULE for ch in CHANNELS)
+
+
+def own_consent(conn: sa.Connection, rules: Rules, row: dict[str, Any]) -> Own:
+    """What the record's channels come to once the flag is lifted, by the rule survivorship applies: per channel
+    the most recent explicit choice among those made through the hub and the last one each member source record
+    made (its last consent event: the value and time the last publish saw, echoes of the hub's writes left out);
+    the preferred channel of the last version no channel of which the flag decided. The next build confirms it."""
+    live = row["golden_id"]
+    e, x = consent_events.c, xref.c
+    ours = [
+        ev for ev in _events_of(conn, live) if ev["source"] in HUB_SOURCES and ev["purpose"] == rules.source_purpose
+    ]
+    members = sa.select(x.source_system, x.source_key).where(x.golden_id == live)
+    theirs = conn.execute(
+        sa.select(consent_events)
+        .where(sa.tuple_(e.source, e.source_key).in_(members), e.purpose == rules.source_purpose)
+        .order_by(e.created_at, e.event_id)
+    ).mappings()
+    last = {(ev["source"], ev["source_key"], ev["channel"]): dict(ev) for ev in theirs}  # the newest stored wins
+    candidates = [ev for ev in last.values() if ev["value"] in EXPLICIT]
+    choices = {}
+    for (channel, _purpose), ev in latest([*candidates, *ours]).items():
+        alone = ev["source"] not in HUB_SOURCES and sum(c["channel"] == channel for c in candidates) == 1
+        choices[channel] = (ev, "only_candidate" if alone else "consent_most_recent")
+    h = golden_history.c
+    versions = conn.execute(
+        sa.select(h.preferred_channel, h.lineage).where(h.golden_id == live).order_by(h.version.desc())
+    ).all()
+    before = next((v for v in versions if not _flagged(v.lineage)), None)
+    if before is None:
+        return Own(choices, None, None)
+    return Own(choices, before.preferred_channel, _lineage_of(before.lineage).get("preferred_channel"))
+
+
 def apply_choices(
-    row: dict[str, Any], choices: dict[str, dict[str, Any]], pinned: frozenset[str] = frozenset()
+    row: dict[str, Any],
+    choices: dict[str, dict[str, Any]],
+    pinned: frozenset[str] = frozenset(),
+    own: Own | None = None,
 ) -> tuple[dict[str, Any], list[str]]:
     """One golden record (a store row) with the hub's choices (channel -> event; `all`: do-not-contact set) applied
     by the consent rule, as survivorship applies them (`pinned` fields are left alone: a pin wins); returns the new
-    row (lineage as JSON text) and the fields that changed."""
+    row (lineage as JSON text) and the fields that changed. `own`: the flag was lifted, so the channels it decided
+    and the preferred channel it cleared take the record's own consent back (own_consent)."""
     new = dict(row)
-    lineage = json.loads(row["lineage"]) if isinstance(row["lineage"], str) and row["lineage"] else {}
+    lineage = _lineage_of(row["lineage"])
     dnc = choices.get(ALL)
+    if dnc is None and own is not None:
+        _lift(new, lineage, own, pinned)
     for ch in CHANNELS:
         field, at = f"consent_{ch}", f"consent_{ch}_at"
         if field in pinned:
@@ -333,6 +396,26 @@ def apply_choices(
     new["lineage"] = json.dumps(dict(sorted(lineage.items())), separators=(",", ":"))
     fields = [f for f in ATTRIBUTES if _text(new[f]) != _text(row[f])]
     return new, fields
+
+
+def _lift(new: dict[str, Any], lineage: dict[str, Any], own: Own, pinned: frozenset[str]) -> None:
+    """The channels do-not-contact decided back to their own choice, and the preferred channel it cleared back."""
+    for ch in CHANNELS:
+        field, at = f"consent_{ch}", f"consent_{ch}_at"
+        if field in pinned or lineage.get(field, {}).get("rule") != DO_NOT_CONTACT_RULE:
+            continue
+        lineage.pop(field, None)
+        lineage.pop(at, None)
+        if ch in own.choices:
+            ev, rule = own.choices[ch]
+            new[field], new[at] = ev["value"], ev["recorded_at"]
+            lineage[field] = lineage[at] = _lineage(ev, rule)
+        else:
+            new[field], new[at] = Consent.UNKNOWN.value, None
+    if "preferred_channel" not in pinned and new.get("preferred_channel") is None and own.preferred is not None:
+        new["preferred_channel"] = own.preferred
+        if own.preferred_lineage is not None:
+            lineage["preferred_channel"] = own.preferred_lineage
 
 
 def harmonized_channel(row: dict[str, Any]) -> str | None:
