@@ -336,6 +336,12 @@ def test_postgresql_serving_store(tmp_path, postgres_url):
         h.run()
         assert h.golden(gid)["consent_email"] == "denied"
         assert any(e["source"] == "web" for e in h.get(f"/v1/golden/{gid}/consent/history").json()["events"])
+        other = h.with_systems("app", exclude={gid})[0]  # do-not-contact set and lifted, each at once
+        own = {f: h.golden(other)[f] for f in ("consent_email", "consent_sms", "preferred_channel")}
+        assert h.post(f"/v1/golden/{other}/do-not-contact", {"set": True}).status_code == 200
+        assert h.golden(other)["consent_sms"] == "denied"
+        assert h.post(f"/v1/golden/{other}/do-not-contact", {"set": False}).status_code == 200
+        assert {f: h.golden(other)[f] for f in own} == own
     finally:
         h.client.close()
         h.engine.dispose()
