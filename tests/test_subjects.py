@@ -544,6 +544,29 @@ def test_null_fields_statement_and_flag_erase_in_mariadb_sources(tmp_path, maria
     assert {k: after_billing[k] for k in billing[2:]} == {k: accounts[k] for k in billing[2:]}
 
 
+def test_a_key_that_finds_another_row_stops_the_erasure_and_changes_nothing(tmp_path):
+    """SQLite, a table without a unique key: the person's key held by a second row (another person's, for all the
+    hub knows) is refused rather than nulled; a key of its own is erased."""
+    from hub.config import HubConfig
+
+    db = tmp_path / "crm.db"
+    con = sqlite3.connect(db)
+    con.execute("CREATE TABLE t (id TEXT, mail TEXT)")
+    con.executemany("INSERT INTO t VALUES (?, ?)", [("a", "ann@x.org"), ("a", "bob@x.org"), ("c", "cy@x.org")])
+    con.commit()
+    source = {"kind": "sql", "url": f"sqlite:///{db}", "table": "t", "primary_key": "id", "fields": {"email": "mail"}}
+    cfg = HubConfig.model_validate({"sources": {"crm": source | {"erasure": {"action": "null_fields"}}}})
+    with pytest.raises(SourceErasureFailed, match="also match rows keyed 'a'"):
+        erase_in_source(cfg, "crm", ["a"])
+    assert erase_in_source(cfg, "crm", ["c"]).changed == 1
+    assert con.execute("SELECT id, mail FROM t ORDER BY mail").fetchall() == [
+        ("c", None),
+        ("a", "ann@x.org"),
+        ("a", "bob@x.org"),
+    ]
+    con.close()
+
+
 # ------------------------------------------------------------------------------------------- configuration
 
 
