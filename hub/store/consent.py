@@ -12,7 +12,8 @@ whatever its source. While do-not-contact is set, every channel reads denied for
 The golden record's consent_<channel> fields hold the choices of `consent.source_purpose` (the one the sources'
 consent columns record). A choice of that purpose made through the hub changes them at once (`refresh_golden`: a
 new version, seen by reads and the change feed), and survivorship weighs it on every later run
-(`hub_choices`), so write-back carries it to every source that accepts the field.
+(`hub_choices`), so write-back carries it to every source that accepts the field. Lifting do-not-contact does the
+same: the channels the flag decided take the record's own consent back at once (`own_consent`).
 """
 
 from __future__ import annotations
