@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from hub.encryption import scratch_duckdb
 from hub.model import CHANNELS, Consent
 from hub.store.bulk import insert_frame, read_arrow, read_frame
 from hub.store.clock import utc_naive, utc_now
@@ -259,7 +259,7 @@ def refresh_golden(conn: sa.Connection, rules: Rules, golden_ids: Sequence[str],
     rows = conn.execute(sa.select(golden_records).where(g.golden_id.in_(list(golden_ids)))).mappings().all()
     choices = hub_choices_of(conn, rules, [r["golden_id"] for r in rows])
     changed = 0
-    db = duckdb.connect()
+    db = scratch_duckdb()
     try:
         for row in rows:
             pins = frozenset(overrides(conn, row["golden_id"])["field"])
@@ -375,7 +375,7 @@ def publish_source_events(conn: sa.Connection, run_id: str, now: datetime, seen:
     if seen.empty:
         return 0
     last = source_choices(conn, rules)
-    db = duckdb.connect()
+    db = scratch_duckdb()
     try:
         db.register("seen", seen if "timed" in seen else seen.assign(timed=False))
         db.register("last", last)
@@ -424,7 +424,7 @@ def source_choices(conn: sa.Connection, rules: Rules) -> pd.DataFrame:
         conn,
         sa.select(e.source, e.source_key, e.channel, e.value, e.recorded_at, e.created_at).where(where),
     )
-    db = duckdb.connect()
+    db = scratch_duckdb()
     try:
         db.register("events", events)
         return db.execute(

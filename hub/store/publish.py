@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-import duckdb
 import pandas as pd
 import sqlalchemy as sa
 
 from hub import faults
+from hub.encryption import scratch_duckdb
 from hub.errors import Superseded
 from hub.store import consent as consent_events
 from hub.store import diff, writes
@@ -185,7 +185,7 @@ def _prepare(
     """Check the input and diff it against a read snapshot, so publish holds the write lock only while
     writing: on SQLite other writers (a steward's pin) wait for it. Only publish writes golden records and
     xref, so "no other run published since the snapshot" (checked under the lock) keeps the diff valid."""
-    db = duckdb.connect()
+    db = scratch_duckdb()
     try:
         g = normalize_golden(golden, db)
         x = normalize_xref(xref_frame)
