@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import pandas as pd
 import sqlalchemy as sa
 
@@ -26,6 +25,7 @@ from connectors.base import AUDIT_COLUMNS, GOLDEN_ID, Connector, PushReport
 from connectors.writeback_plan import EVIDENCE_AT, ORIGINAL
 from hub import faults, store
 from hub.config import HubConfig
+from hub.encryption import scratch_duckdb
 from hub.model import FieldType
 
 
@@ -35,7 +35,7 @@ def record(engine: sa.Engine, batch_id: str, run_id: str, source: str, batch: pd
     if updated.empty:
         return False
     rows = batch[batch["source_key"].astype("string").isin(updated)]
-    con = duckdb.connect()  # JSON per row and per key's cells, set-based
+    con = scratch_duckdb()  # JSON per row and per key's cells, set-based
     try:
         con.register("_rows", rows)
         con.register("_cells", report.changes[AUDIT_COLUMNS].astype("string"))

@@ -45,6 +45,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub.encryption import scratch_duckdb
+
 __all__ = ["IdAssignment", "assign_ids", "repoint_redirects"]
 
 _SHOWN = 5  # how many offending ids an error message spells out
@@ -88,7 +90,7 @@ def assign_ids(
     created = pd.to_datetime(frames["golden_created"]["created_at"], utc=True).dt.tz_localize(None)
     frames["golden_created"] = frames["golden_created"].assign(created_at=created)
 
-    con = duckdb.connect()
+    con = scratch_duckdb()
     try:
         for name, frame in frames.items():
             con.register(name, frame)

@@ -27,6 +27,7 @@ from hub import store
 from hub.catalogue import (
     CLUSTERS,
     GOLDEN_BUILD,
+    GOLDEN_CONSENT,
     GOLDEN_LINEAGE,
     GOLDEN_MEMBERS,
     GOLDEN_REDIRECTS,
@@ -106,16 +107,15 @@ def _timed(cfg: HubConfig, channel: str) -> str:
     return "(" + ", ".join(f"'{n}'" for n in names or [""]) + ")"
 
 
-def _choice_timed(ws: Workspace, cfg: HubConfig, last_seen: pd.DataFrame) -> str:
+def _choice_timed(ws: Workspace, cfg: HubConfig, last_seen: str) -> str:
     """A temporary view of the standardized records in which a consent choice of a source without its own
     consent-time column counts from when the hub first saw it (its consent event's time), not from the row's later
     updated-at: re-sending an old opt-in with an unrelated edit does not make it new. A source with its own time
-    column is taken at its word. Returns the view's name."""
-    frame = last_seen.rename(columns={"source": "source_system"})
-    ws.con.register("_consent_last_seen", frame)
+    column is taken at its word. `last_seen`: the relation of store.consent.source_choices (source as
+    source_system). Returns the view's name."""
     times, moved, kept = [], [], []
     for ch in CHANNELS:
-        e = f"(SELECT * FROM _consent_last_seen WHERE channel = '{ch}')"
+        e = f"(SELECT * FROM {last_seen} WHERE channel = '{ch}')"
         times.append(
             f"""SELECT r.unique_id, '{ch}' AS channel, CAST(e.recorded_at AS TIMESTAMP) AS chosen_at
                 FROM {STANDARDIZED} AS r JOIN {e} AS e USING (source_system, source_key)
@@ -237,21 +237,41 @@ def build(
     say(f"golden ids: {ids.kept:,} kept, {len(ids.minted):,} minted, {len(ids.redirects):,} merged away")
 
     t = time.perf_counter()
-    with ws.transaction():  # golden_values and golden_lineage are replaced together or not at all
-        records = _choice_timed(ws, cfg, last_seen)
-        try:
-            n = survive(
-                ws.con, cfg.survivorship, list(cfg.attributes), records=records,
-                overrides=pins[["golden_id", "field", "value", "pinned_by"]], consent=choices,
-            )  # fmt: skip
-        finally:
-            ws.con.execute(f"DROP VIEW IF EXISTS {records}")
-            ws.con.execute("DROP TABLE IF EXISTS _consent_times")
-            ws.con.unregister("_consent_last_seen")
-    seconds["survivorship"] = time.perf_counter() - t
-    say(f"survivorship: {n:,} golden records")
-    built = GoldenBuild(n, len(ids.minted), ids.kept, len(ids.redirects), len(ids.dropped), redirects, seconds)
+    ws.con.register(_LAST_SEEN, last_seen.rename(columns={"source": "source_system"}))
+    try:
+        with ws.transaction():  # golden_values and golden_lineage are replaced together or not at all
+            records = _choice_timed(ws, cfg, _LAST_SEEN)
+            try:
+                n = survive(
+                    ws.con, cfg.survivorship, list(cfg.attributes), records=records,
+                    overrides=pins[["golden_id", "field", "value", "pinned_by"]], consent=choices,
+                )  # fmt: skip
+            finally:
+                ws.con.execute(f"DROP VIEW IF EXISTS {records}")
+                ws.con.execute("DROP TABLE IF EXISTS _consent_times")
+        seconds["survivorship"] = time.perf_counter() - t
+        say(f"survivorship: {n:,} golden records")
+        built = GoldenBuild(n, len(ids.minted), ids.kept, len(ids.redirects), len(ids.dropped), redirects, seconds)
+        _finish_build(ws, cfg, built, head, dry_run, consent_read_at)
+    finally:
+        ws.con.unregister(_LAST_SEEN)
+    return built
+
+
+_LAST_SEEN = "_consent_last_seen"  # the build's read of store.consent.source_choices, registered in the workspace
+
+
+def _finish_build(
+    ws: Workspace, cfg: HubConfig, built: GoldenBuild, head: str | None, dry_run: bool, consent_read_at: datetime
+) -> None:
+    """The build's redirects, consent news (what its publish stores as source events, diffed against the consent
+    state read once at the start of the build) and its golden_build row, in one workspace transaction."""
+    redirects = built.redirects
     with ws.transaction():
+        ws.con.execute(
+            f"CREATE OR REPLACE TABLE {GOLDEN_CONSENT} AS "
+            + store.consent.changes_sql(_consent_seen_sql(cfg), _LAST_SEEN)
+        )
         ws.con.register("_redirects", redirects.astype({"surviving_id": "string"}))
         ws.con.execute(
             f"""CREATE OR REPLACE TABLE {GOLDEN_REDIRECTS} AS
@@ -265,7 +285,6 @@ def build(
                        ?::TIMESTAMP AS consent_read_at""",
             [head, json.dumps(built.counts()), dry_run, consent_read_at],
         )
-    return built
 
 
 def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> tuple[str, datetime | None]:
@@ -282,6 +301,8 @@ def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> tuple[str
             "the golden records in the workspace were built by a dry run (provisional ids, nothing minted) and are "
             "never published: build them again without --dry-run (hub run, or hub golden)"
         )
+    if not dry_run and not ws.has_table(GOLDEN_CONSENT):
+        raise NotReady(f"the golden records in the workspace were built without {GOLDEN_CONSENT}: build them again")
     with engine.connect() as conn:
         head = store.last_published_run(conn)
     if head != built["built_on_run"]:
@@ -292,17 +313,16 @@ def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> tuple[str
     return built["counts"], built.get("consent_read_at")  # None: built before consent choices were read
 
 
-def _consent_seen(ws: Workspace, cfg: HubConfig) -> pd.DataFrame:
+def _consent_seen_sql(cfg: HubConfig) -> str:
     """Per member record and channel: its consent value and time as the run saw them, and whether the source keeps
-    its own time for it (`timed`), for the consent events."""
-    channels = " UNION ALL ".join(
+    its own time for it (`timed`), for the consent events (SQL on the workspace)."""
+    return " UNION ALL ".join(
         f"""SELECT {system_sql("m.record_id")} AS source_system, {key_sql("m.record_id")} AS source_key,
                    m.golden_id, '{ch}' AS channel, coalesce(r.consent_{ch}, 'unknown') AS value,
                    r.consent_{ch}_at AS recorded_at, r.source_system IN {_timed(cfg, ch)} AS timed
             FROM {GOLDEN_MEMBERS} AS m JOIN {STANDARDIZED} AS r ON r.unique_id = m.record_id"""
         for ch in CHANNELS
     )
-    return ws.con.execute(channels).df()
 
 
 def _redirects(ws: Workspace) -> pd.DataFrame:
@@ -345,9 +365,8 @@ def publish_build(
     run_id = store.start_run(engine)
     try:
         golden = _golden_frame(ws, list(cfg.attributes))
-        consent = store.ConsentInput(
-            _consent_seen(ws, cfg), store.consent.Rules.of(cfg.consent), consent_read_at or datetime.min
-        )
+        news = ws.con.execute(f"SELECT * FROM {GOLDEN_CONSENT}").df()
+        consent = store.ConsentInput(news, store.consent.Rules.of(cfg.consent), consent_read_at or datetime.min)
         published = store.publish(
             engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts), _review_frame(ws, cfg), model,
             consent,

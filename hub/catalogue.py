@@ -13,7 +13,7 @@ Tables, in pipeline order (the stage that writes each, then what it holds):
   columns plus a match weight `mw_*` and level `gamma_*` per comparison), `clusters`, `review_candidates`;
 - golden records (golden_record.run, golden_record.survivorship): `golden_members`, `golden_values` (the contract
   columns plus every attribute), `golden_lineage`, `golden_contested`, `golden_conflicts`, `golden_redirects`,
-  `golden_build`;
+  `golden_build`, `golden_consent_news`;
 - write-back (connectors.writeback): `writeback_state`.
 
 COLUMNS holds, per table, the columns (and DuckDB types) the hub declares for it: the whole table where a stage
@@ -50,12 +50,13 @@ GOLDEN_CONTESTED = "golden_contested"
 GOLDEN_CONFLICTS = "golden_conflicts"
 GOLDEN_REDIRECTS = "golden_redirects"
 GOLDEN_BUILD = "golden_build"  # one row: what golden_record.run.build made (on which run, counts, dry run?)
+GOLDEN_CONSENT = "golden_consent_news"  # the build's consent values that its publish stores as source events
 WRITEBACK_STATE = "writeback_state"
 
 TABLES = (
     STAGED, QUARANTINE, FIELD_WARNINGS, CONNECTOR_STATE, ECHOES, EVIDENCE, STANDARDIZED, MATCH_MODELS, SCORED_WITH,
     PAIRS, CLUSTERS, REVIEW, GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS,
-    GOLDEN_REDIRECTS, GOLDEN_BUILD, WRITEBACK_STATE,
+    GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, WRITEBACK_STATE,
 )  # fmt: skip
 
 _V, _TS = "VARCHAR", "TIMESTAMP"
@@ -121,6 +122,14 @@ COLUMNS: dict[str, dict[str, str]] = {
     GOLDEN_CONFLICTS: {"golden_id": _V, "field": _V},
     GOLDEN_REDIRECTS: {"retired_id": _V, "surviving_id": _V, "reason": _V},
     GOLDEN_BUILD: {"built_on_run": _V, "counts": _V, "dry_run": "BOOLEAN", "consent_read_at": _TS},
+    GOLDEN_CONSENT: {
+        "source_system": _V,
+        "source_key": _V,
+        "golden_id": _V,
+        "channel": _V,
+        "value": _V,
+        "recorded_at": _TS,
+    },
     WRITEBACK_STATE: {
         "source_system": _V,
         "source_key": _V,

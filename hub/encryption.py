@@ -7,6 +7,8 @@ key that leaks from one of them says nothing about the other.
 
 - Workspace: DuckDB's own database encryption (AES-GCM): the file is attached with the derived key, WAL and spill
   files included (`temp_file_encryption`, which DuckDB leaves off unless asked).
+- Every other DuckDB connection the hub opens (in memory, beside the stores: clustering, golden ids, publish's
+  diff, match-on-entry, ...) comes from `scratch_duckdb`: while encryption is on, what it spills is encrypted too.
 - SQLite serving store: SQLCipher 4 (AES-256 pages with an HMAC each), through the sqlcipher3 driver, keyed with a
   raw key (no passphrase derivation on every connection).
 - PostgreSQL serving store: not encrypted by the hub; the server's disk encryption is its protection (README).
@@ -20,7 +22,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -99,8 +101,20 @@ def read_key_file(path: Path, duckdb_crypto: str = "openssl", key: str = "encryp
     return AtRestKey(parse_key(text, f"the key file {path}"), f"key file {path}", duckdb_crypto)
 
 
+# The key of the configuration this process last opened its stores for (key_for): while it is set, encryption is on
+# and the in-memory DuckDB connections of `scratch_duckdb` encrypt their spill files.
+_in_force: AtRestKey | None = None
+
+
 def key_for(cfg: HubConfig) -> AtRestKey | None:
-    """The key hub.yaml's `encryption:` block asks for (None when encryption is off)."""
+    """The key hub.yaml's `encryption:` block asks for (None when encryption is off). Every store and workspace is
+    opened for a configuration through here, so this is also what `scratch_duckdb` follows."""
+    global _in_force
+    _in_force = _configured_key(cfg)
+    return _in_force
+
+
+def _configured_key(cfg: HubConfig) -> AtRestKey | None:
     enc = cfg.encryption
     if not enc.enabled:
         return None
@@ -144,15 +158,33 @@ def connect_duckdb(
                     f"block and set ${KEY_ENV} (or its key_file)"
                 ) from None
             raise
-    con = duckdb.connect(config={"temp_directory": f"{path}.tmp", "autoinstall_known_extensions": False})
+    con = scratch_duckdb({"temp_directory": f"{path}.tmp"}, key)
     try:
-        prepare_duckdb(con, key)
         attach(con, path, key, catalog)
         con.execute(f"USE {catalog}")
         con.execute("DETACH memory")  # so every cursor (Splink takes one) starts in the workspace too
     except BaseException:
         con.close()
         raise
+    return con
+
+
+def scratch_duckdb(config: dict[str, Any] | None = None, key: AtRestKey | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection (DuckDB `config` settings), the only way the hub opens one. What does not fit
+    in memory DuckDB spills to temporary files (for an in-memory database under `.tmp` in the working directory),
+    plain text unless told otherwise, even beside an encrypted workspace: while encryption is on (`key`, else the
+    key of the configuration in force, see key_for) they are encrypted with a key DuckDB draws for the connection,
+    and written with the AES-GCM module `duckdb_crypto` names, as the workspace's are."""
+    import duckdb
+
+    key = key or _in_force
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, **(config or {})})
+    if key is not None:
+        try:
+            prepare_duckdb(con, key)
+        except BaseException:
+            con.close()
+            raise
     return con
 
 

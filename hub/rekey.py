@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import sqlalchemy as sa
 
-from hub.encryption import AtRestKey, WrongKey, attach, key_sqlite, prepare_duckdb, sqlcipher
+from hub.encryption import AtRestKey, WrongKey, attach, key_sqlite, scratch_duckdb, sqlcipher
 from hub.errors import HubError
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -56,7 +56,7 @@ def _fsync(path: Path) -> None:
 
 
 def _duckdb_opens(path: Path, key: AtRestKey | None) -> bool:
-    con = duckdb.connect()
+    con = scratch_duckdb()
     try:
         attach(con, f"{path}", key, "probe", read_only=True)
         return True
@@ -71,10 +71,9 @@ def copy_workspace(path: Path, old: AtRestKey | None, new: AtRestKey | None, suf
     table, and no freed block or write-ahead log of the original. Returns the copy's path."""
     copy = path.with_name(f"{path.name}.{suffix}")
     _remove(copy, Path(f"{copy}.wal"))
-    con = duckdb.connect(config={"temp_directory": f"{path}.tmp", "autoinstall_known_extensions": False})
+    # able to write the new file, and to checkpoint the old one's log as it is detached
+    con = scratch_duckdb({"temp_directory": f"{path}.tmp"}, new or old)
     try:
-        if new or old:  # writes the new file, and checkpoints the old one's log as it is detached
-            prepare_duckdb(con, new or old)  # type: ignore[arg-type]
         attach(con, path, old, "old")
         attach(con, copy, new, "new")
         con.execute("COPY FROM DATABASE old TO new")

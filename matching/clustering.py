@@ -29,7 +29,6 @@ order, but only a label -- the stable golden id is assigned elsewhere.
 
 from __future__ import annotations
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -38,6 +37,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from hub.decisions import ConflictingDecisions, conflicts
+from hub.encryption import scratch_duckdb
 
 __all__ = ["ConflictingDecisions", "cluster"]
 
@@ -104,7 +104,7 @@ def _encode(
     recs = pd.Series(records, copy=False).rename("id").reset_index(drop=True).to_frame()
     if recs["id"].isna().any():
         raise ValueError(f"records contain {int(recs['id'].isna().sum())} null id(s)")
-    con = duckdb.connect()
+    con = scratch_duckdb()
     try:
         con.register("recs", recs)
         con.execute("CREATE TEMP TABLE codes AS SELECT id, row_number() OVER (ORDER BY id) - 1 AS code FROM recs")

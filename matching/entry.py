@@ -20,10 +20,10 @@ from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import duckdb
 import pandas as pd
 
 from hub.catalogue import keys_of
+from hub.encryption import scratch_duckdb
 from hub.model import CANONICAL_FIELDS, DUCKDB_TYPES, ENTRY_SYSTEM, TermCounts
 from matching import models
 from matching.backend import DuckDBSplinkBackend, Model, pair_out_tf, tf_levels
@@ -64,7 +64,7 @@ class EntryScorer:
         try:
             backend = self._idle.get_nowait()
         except queue.Empty:
-            backend = DuckDBSplinkBackend(duckdb.connect(config={"threads": 1}))
+            backend = DuckDBSplinkBackend(scratch_duckdb({"threads": 1}))
         try:
             yield backend
         finally:

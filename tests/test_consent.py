@@ -16,10 +16,12 @@ from fastapi.testclient import TestClient
 from connectors import pull_source
 from connectors.demo import init_demo
 from connectors.writeback import published_run, write_back
-from golden_record.run import build_and_publish
+from golden_record.run import build, build_and_publish, publish_build
 from hub import store
 from hub.api import keys, ui
+from hub.catalogue import GOLDEN_CONSENT
 from hub.config import HubConfig, load_config
+from hub.errors import NotReady
 from hub.workspace import Workspace
 from matching.run import match
 from pipelines.entry import create_app, main
@@ -323,6 +325,19 @@ def test_cli_record_and_show(hub, capsys):
     assert main(["consent", "record", gid, "--channel", "post", "--value", "denied", "--purpose", "sales",
                  "--by", "x", *args]) == 1  # fmt: skip
     assert "purpose 'sales'" in capsys.readouterr().err
+
+
+def test_a_build_without_its_consent_news_is_built_again_not_published(hub):
+    """The build diffs the run's consent values against the consent state it read and leaves the news for its publish
+    (golden_consent_news); a workspace built before builds did is refused with a clear message."""
+    ws = Workspace.for_config(hub.cfg)
+    try:
+        build(ws, hub.cfg, hub.engine)
+        ws.con.execute(f"DROP TABLE {GOLDEN_CONSENT}")
+        with pytest.raises(NotReady, match=f"without {GOLDEN_CONSENT}: build them again"):
+            publish_build(ws, hub.cfg, hub.engine)
+    finally:
+        ws.close()
 
 
 def test_postgresql_serving_store(tmp_path, postgres_url):

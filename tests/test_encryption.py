@@ -274,3 +274,52 @@ def test_spill_files_of_an_encrypted_workspace_hold_no_readable_value(tmp_path, 
         assert readable == 0 if encrypted else readable > 0
     finally:
         ws.close()
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_spill_files_of_the_in_memory_connections_beside_the_stores_hold_no_readable_email(
+    tmp_path, monkeypatch, encrypted
+):
+    """Clustering, golden ids, publish and the rest open in-memory DuckDB connections (hub.encryption.scratch_duckdb)
+    that spill to `.tmp/` in the working directory when memory runs short: with the configuration's encryption on,
+    none of the sampled e-mails is readable there; with it off they are (so the scan can fail)."""
+    from hub import encryption
+
+    monkeypatch.setattr(encryption, "_in_force", None)
+    monkeypatch.chdir(tmp_path)
+    key_file = tmp_path / "k"
+    key_file.write_text(new_key())
+    config = tmp_path / "hub.yaml"
+    block = f"encryption:\n  key_file: {key_file}\n  duckdb_crypto: builtin\n" if encrypted else ""
+    config.write_text(f"{block}sources:\n  web:\n    kind: file\n    path: web.csv\n    primary_key: id\n"
+                      "    fields: {email: email}\n")  # fmt: skip
+    assert (key_for(load_config(config)) is not None) == encrypted  # as opening any store for it does
+    emails = [f"person{i}@example.com" for i in range(0, 800_000, 8_000)]
+    con = encryption.scratch_duckdb({"memory_limit": "24MB", "threads": 1})
+    try:
+        con.execute(
+            "CREATE TEMP TABLE big AS SELECT 'person' || i || '@example.com' AS email, random() AS r "
+            "FROM range(800000) t(i) ORDER BY r"
+        )
+        files = [p for p in (tmp_path / ".tmp").rglob("*") if p.is_file()]
+        assert sum(p.stat().st_size for p in files) > 16 * 2**20  # it did spill
+        readable = sum(found(files, emails).values())
+        assert readable == 0 if encrypted else readable > 0
+    finally:
+        con.close()
+
+
+def test_every_duckdb_connection_of_the_hub_comes_from_the_encryption_module():
+    """No module but hub/encryption.py calls duckdb.connect: every in-memory connection goes through scratch_duckdb,
+    so none can spill plain text while encryption is on."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    callers = []
+    for package in ("hub", "connectors", "matching", "golden_record", "pipelines", "expectations"):
+        for path in (root / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                func = node.func if isinstance(node, ast.Call) else None
+                if isinstance(func, ast.Attribute) and func.attr == "connect" and ast.unparse(func.value) == "duckdb":
+                    callers.append(str(path.relative_to(root)))
+    assert set(callers) == {"hub/encryption.py"}

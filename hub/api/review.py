@@ -11,7 +11,6 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-import duckdb
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 
@@ -38,6 +37,7 @@ from hub.api.schemas import (
     Text,
 )
 from hub.config import HubConfig
+from hub.encryption import scratch_duckdb
 from hub.model import DUCKDB_TYPES, FieldType
 
 router = APIRouter(prefix="/v1", tags=["steward review"])
@@ -179,7 +179,7 @@ def pin_text(cfg: HubConfig, field: str, value: Any) -> str | None:
 def _typed(ftype: FieldType, text: str) -> Any:
     """`text` read as survivorship reads a pin (DuckDB's cast) and then as the store and the API hold it
     (Python): None when either cannot, e.g. a date in year 99999 or a number that is not finite."""
-    with duckdb.connect() as db:
+    with scratch_duckdb() as db:
         cast = db.execute(f"SELECT TRY_CAST(? AS {DUCKDB_TYPES[ftype]})::VARCHAR", [text]).fetchall()[0][0]
     readers: dict[FieldType, Callable[[str], Any]]
     readers = {FieldType.DATE: date.fromisoformat, FieldType.TIMESTAMP: datetime.fromisoformat,

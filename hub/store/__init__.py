@@ -22,6 +22,7 @@ subjects data-subject requests: the request log, the suppression list, restricti
 pii_reads  the PII read log, and which golden records a source-restricted caller sees
 retention  the purge of what is older than hub.yaml's `retention:`
 consent  consent events, the choice in force per channel and purpose, the golden record's consent fields
+         consent_state: the event in force per holder, channel and purpose, kept in step with the log
 """
 
 from hub.catalogue import record_id

@@ -9,6 +9,10 @@ The rule, everywhere: per channel and purpose the most recent explicit choice ('
 same time 'denied' wins; 'unknown' is history, not a choice. So an opt-out is never overwritten by an older opt-in,
 whatever its source. While do-not-contact is set, every channel reads denied for its purposes.
 
+The choice in force per holder (a source record, or a golden record for the hub's choices), channel and purpose is
+kept beside the log in `consent_state` (hub.store.consent_state), written in the same transaction as each event: a
+run reads that, once, at build (`hub_choices`, `source_choices`), and a publish only writes what changed.
+
 The golden record's consent_<channel> fields hold the choices of `consent.source_purpose` (the one the sources'
 consent columns record). A choice of that purpose made through the hub changes them at once (`refresh_golden`: a
 new version, seen by reads and the change feed), and survivorship weighs it on every later run
@@ -25,13 +29,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from hub.encryption import scratch_duckdb
 from hub.model import CHANNELS, Consent
-from hub.store.bulk import insert_frame, read_arrow, read_frame
+from hub.store import consent_state as state
+from hub.store.bulk import read_frame
 from hub.store.clock import utc_naive, utc_now
 from hub.store.inputs import normalize_golden
 from hub.store.reads import resolve
@@ -39,6 +44,7 @@ from hub.store.schema import (
     ATTRIBUTES,
     STORED_COLUMNS,
     consent_events,
+    consent_state,
     golden_history,
     golden_records,
     id_redirects,
@@ -47,9 +53,7 @@ from hub.store.schema import (
 from hub.store.steward import overrides
 from hub.store.writes import write_versions
 
-HUB_SOURCES = ("api", "steward")  # choices people record through the hub (REST API, steward UI)
-ALL = "all"  # channel and purpose of the do-not-contact events
-EXPLICIT = (Consent.GRANTED.value, Consent.DENIED.value)
+HUB_SOURCES, ALL, EXPLICIT = state.HUB_SOURCES, state.ALL, state.EXPLICIT
 DO_NOT_CONTACT_RULE = "do_not_contact"
 EVENT_COLUMNS = [c.name for c in consent_events.c]
 
@@ -188,7 +192,7 @@ def record(
     }  # fmt: skip
     if conn.dialect.name == "postgresql":  # one writer of golden records at a time, as publish
         conn.exec_driver_sql("LOCK TABLE golden_records IN EXCLUSIVE MODE")
-    conn.execute(consent_events.insert().values(**event))
+    state.add(conn, event)
     if purpose in (rules.source_purpose, ALL):  # the version's run_id names the event that made it
         refresh_golden(conn, rules, [live], f"consent:{event['event_id']}")
     return event
@@ -220,25 +224,26 @@ def _check(rules: Rules, channel: str, purpose: str, value: str, legal_basis: st
 def hub_choices(conn: sa.Connection, rules: Rules) -> pd.DataFrame:
     """For survivorship: per live golden id and channel, the newest choice of the source purpose made through the
     hub (golden_id, channel, value, recorded_at, source, recorded_by), and channel `all` (value 'denied') for the
-    golden ids whose do-not-contact flag is set and covers that purpose. Set-based: ranked in SQL."""
-    e = consent_events.c
-    denied_first = sa.case((e.value == Consent.DENIED.value, 1), else_=0).desc()
-    ours = sa.and_(e.source.in_(HUB_SOURCES), e.purpose == rules.source_purpose, e.value.in_(EXPLICIT))
-    frames = [_newest(conn, ours, [e.recorded_at.desc(), denied_first])]
+    golden ids whose do-not-contact flag is set and covers that purpose. Set-based: the state rows of the hub's
+    choices, ranked in SQL per live golden id by the order that put each in force (hub.store.consent_state)."""
+    s = consent_state.c
+    choice, flag = state.KINDS[1], state.KINDS[2]
+    ours = sa.and_(s.source.in_(HUB_SOURCES), s.purpose == rules.source_purpose, s.channel != ALL)
+    frames = [_newest(conn, ours, choice.order(s))]
     if rules.source_purpose in rules.do_not_contact_purposes:
-        flags = _newest(conn, sa.and_(e.channel == ALL, e.purpose == ALL), [e.recorded_at.desc(), e.created_at.desc()])
+        flags = _newest(conn, sa.and_(s.source.in_(HUB_SOURCES), s.channel == ALL), flag.order(s))
         frames.append(flags[flags["value"] == Consent.DENIED.value])
     return pd.concat(frames, ignore_index=True)
 
 
 def _newest(conn: sa.Connection, where: sa.ColumnElement[bool], order: list[Any]) -> pd.DataFrame:
-    """Per live golden id and channel, the first event of `where` in `order`."""
-    e = consent_events.c
-    live = _live_id().label("golden_id")
-    rank = sa.func.row_number().over(partition_by=[live, e.channel], order_by=[*order, e.event_id])
+    """Per live golden id and channel, the first state row of `where` in `order`."""
+    s = consent_state.c
+    live = sa.func.coalesce(id_redirects.c.surviving_id, s.golden_id).label("golden_id")
+    rank = sa.func.row_number().over(partition_by=[live, s.channel], order_by=order)
     ranked = (
-        sa.select(live, e.channel, e.value, e.recorded_at, e.source, e.recorded_by, rank.label("rn"))
-        .select_from(consent_events.outerjoin(id_redirects, id_redirects.c.retired_id == e.golden_id))
+        sa.select(live, s.channel, s.value, s.recorded_at, s.source, s.recorded_by, rank.label("rn"))
+        .select_from(consent_state.outerjoin(id_redirects, id_redirects.c.retired_id == s.golden_id))
         .where(where)
         .subquery()
     )
@@ -262,7 +267,7 @@ def refresh_golden(conn: sa.Connection, rules: Rules, golden_ids: Sequence[str],
     rows = conn.execute(sa.select(golden_records).where(g.golden_id.in_(list(golden_ids)))).mappings().all()
     choices = hub_choices_of(conn, rules, [r["golden_id"] for r in rows])
     changed = 0
-    db = duckdb.connect()
+    db = scratch_duckdb()
     try:
         for row in rows:
             pins = frozenset(overrides(conn, row["golden_id"])["field"])
@@ -450,74 +455,57 @@ def _write_version(conn: sa.Connection, new: dict[str, Any], normal: pd.Series, 
     write_versions(conn, run_id, utc_now(), frame)
 
 
-def publish_source_events(conn: sa.Connection, run_id: str, now: datetime, seen: pd.DataFrame, rules: Rules) -> int:
-    """At publish: every source record whose consent value for a channel changed since the last event of it
-    becomes an event (source = its system, the record's consent time, else now); so does a choice made again at
-    another time in a source that keeps its own consent time (`timed`). `seen`: source_system, source_key,
-    golden_id, channel, value, recorded_at, optional timed for the run's records. A first sighting of 'unknown' is
-    no event. Set-based: one read of the latest source events, a DuckDB anti-join, one bulk insert."""
-    if seen.empty:
-        return 0
-    last = source_choices(conn, rules)
-    db = duckdb.connect()
-    try:
-        db.register("seen", seen if "timed" in seen else seen.assign(timed=False))
-        db.register("last", last)
-        new = db.execute(
-            """SELECT s.* EXCLUDE (timed) FROM seen AS s
-               LEFT JOIN last AS l ON l.source = s.source_system AND l.source_key = s.source_key
-                                  AND l.channel = s.channel
+def changes_sql(seen: str, last: str) -> str:
+    """DuckDB SQL: the consent values of `seen` that are news against `last` and so become source events at publish.
+    `seen` (a query): per member record and channel of the run, source_system, source_key, golden_id, channel, value,
+    recorded_at (the record's consent time) and timed (its source keeps its own consent time); `last`: a relation of
+    source_choices (source renamed source_system). News: a value other than the last one seen ('unknown' when none:
+    a first sighting of 'unknown' is no news), or a choice made again at another time in a source that keeps its
+    own consent time. The rows keep seen's columns but `timed`."""
+    return f"""SELECT s.* EXCLUDE (timed) FROM ({seen}) AS s
+               LEFT JOIN {last} AS l ON l.source_system = s.source_system AND l.source_key = s.source_key
+                                    AND l.channel = s.channel
                WHERE s.value IS DISTINCT FROM coalesce(l.value, 'unknown')
                   OR (s.timed AND s.value IN ('granted', 'denied')
                       AND CAST(s.recorded_at AS TIMESTAMP) IS DISTINCT FROM l.recorded_at)"""
-        ).df()
-    finally:
-        db.close()
-    if new.empty:
+
+
+def publish_source_events(conn: sa.Connection, run_id: str, now: datetime, news: pd.DataFrame, rules: Rules) -> int:
+    """At publish: the run's consent news (`changes_sql`: source_system, source_key, golden_id, channel, value,
+    recorded_at) become events (source = its system, the record's consent time, else now), stored with the state in
+    one bulk write (hub.store.consent_state.append). Nothing is read: the build diffed against the state."""
+    if news.empty:
         return 0
-    at = pd.to_datetime(new["recorded_at"]).astype("datetime64[us]")
+    at = pd.to_datetime(news["recorded_at"]).astype("datetime64[us]")
     events = pd.DataFrame(
         {
-            "event_id": np.char.add(uuid.uuid4().hex[:16], np.char.mod("%016x", np.arange(len(new)))),
-            "golden_id": new["golden_id"].astype(str),
-            "channel": new["channel"],
+            "event_id": np.char.add(uuid.uuid4().hex[:16], np.char.mod("%016x", np.arange(len(news)))),
+            "golden_id": news["golden_id"].astype(str).to_numpy(),
+            "channel": news["channel"].to_numpy(),
             "purpose": rules.source_purpose,
-            "value": new["value"],
+            "value": news["value"].to_numpy(),
             "legal_basis": rules.source_legal_basis,
-            "recorded_at": at.where(at.notna(), pd.Timestamp(now)),
-            "source": new["source_system"],
-            "source_key": new["source_key"].astype(str),
+            "recorded_at": at.where(at.notna(), pd.Timestamp(now)).to_numpy(),
+            "source": news["source_system"].to_numpy(),
+            "source_key": news["source_key"].astype(str).to_numpy(),
             "recorded_by": None,
             "note": None,
             "run_id": run_id,
             "created_at": now,
         }
     )
-    insert_frame(conn, consent_events, events[EVENT_COLUMNS])
-    return len(events)
+    return state.append(conn, events[EVENT_COLUMNS])
 
 
 def source_choices(conn: sa.Connection, rules: Rules) -> pd.DataFrame:
     """Per source record and channel, its last consent event (source, source_key, channel, value, recorded_at):
-    what the hub last saw the source say and when the person made that choice. Set-based: the source events are
-    read in bulk (an index-free scan; a window over them is many times slower on SQLite) and ranked in DuckDB. A
-    publish stores at most one event per record and channel, so the time it was stored orders them."""
-    e = consent_events.c
-    where = sa.and_(e.source.not_in(HUB_SOURCES), e.source_key.is_not(None), e.purpose == rules.source_purpose)
-    events = read_arrow(
-        conn,
-        sa.select(e.source, e.source_key, e.channel, e.value, e.recorded_at, e.created_at).where(where),
+    what the hub last saw the source say and when the person made that choice. One bulk read of the state: a row
+    per record and channel, however many events the log holds."""
+    s = consent_state.c
+    where = sa.and_(s.source.not_in(HUB_SOURCES), s.purpose == rules.source_purpose)
+    return read_frame(
+        conn, sa.select(s.source, s.holder.label("source_key"), s.channel, s.value, s.recorded_at).where(where)
     )
-    db = duckdb.connect()
-    try:
-        db.register("events", events)
-        return db.execute(
-            """SELECT source, source_key, channel, arg_max(value, created_at) AS value,
-                      CAST(arg_max(recorded_at, created_at) AS TIMESTAMP) AS recorded_at
-               FROM events GROUP BY ALL"""
-        ).df()
-    finally:
-        db.close()
 
 
 def created_since(conn: sa.Connection, since: datetime) -> list[str]:

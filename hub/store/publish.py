@@ -14,11 +14,11 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-import duckdb
 import pandas as pd
 import sqlalchemy as sa
 
 from hub import faults
+from hub.encryption import scratch_duckdb
 from hub.errors import Superseded
 from hub.store import consent as consent_events
 from hub.store import diff, writes
@@ -36,7 +36,7 @@ from hub.store.schema import golden_records, run_log, xref
 class ConsentInput:
     """What a run publishes about consent (see `publish`)."""
 
-    seen: pd.DataFrame  # source_system, source_key, golden_id, channel, value, recorded_at
+    news: pd.DataFrame  # source_system, source_key, golden_id, channel, value, recorded_at (consent.changes_sql)
     rules: consent_events.Rules
     read_at: datetime  # when the run read the hub's consent choices
 
@@ -96,9 +96,11 @@ def publish(
     row is replaced only when the version or the model changed, and only changed term-frequency rows are
     written; None leaves both as they are.
 
-    `consent`: the run's source consent values (hub.store.consent.publish_source_events: a changed one becomes a
-    consent event) and the time the run read the hub's consent choices: the golden records of choices recorded
-    since are brought up to date after the run's values are written, so a run never undoes a newer choice.
+    `consent`: the run's source consent values that changed since the hub last saw them (each becomes a consent
+    event, written with the consent state by hub.store.consent.publish_source_events; the build diffed them against
+    the state it read: changes_sql) and the time the run read the hub's consent choices: the golden records of
+    choices recorded since are brought up to date after the run's values are written, so a run never undoes a newer
+    choice.
 
     Raises ValueError (nothing written) on inconsistent input; any failure rolls the whole run back.
     The run_log row becomes 'published' with `counts` plus the publish counts; on failure it stays as
@@ -126,7 +128,7 @@ def publish(
             else (0, 0)
         )
         if consent is not None:
-            consent_events.publish_source_events(conn, run_id, now, consent.seen, consent.rules)
+            consent_events.publish_source_events(conn, run_id, now, consent.news, consent.rules)
             consent_events.refresh_golden(
                 conn, consent.rules, consent_events.created_since(conn, consent.read_at), run_id
             )
@@ -185,7 +187,7 @@ def _prepare(
     """Check the input and diff it against a read snapshot, so publish holds the write lock only while
     writing: on SQLite other writers (a steward's pin) wait for it. Only publish writes golden records and
     xref, so "no other run published since the snapshot" (checked under the lock) keeps the diff valid."""
-    db = duckdb.connect()
+    db = scratch_duckdb()
     try:
         g = normalize_golden(golden, db)
         x = normalize_xref(xref_frame)

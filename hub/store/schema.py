@@ -184,6 +184,20 @@ consent_events = sa.Table(  # migration 0010, append-only: every consent choice 
     sa.Column("created_at", sa.DateTime(), nullable=False),  # when the hub stored it
     sa.Index("ix_consent_events_source_source_key", "source", "source_key"),
 )
+consent_state = sa.Table(  # migration 0011: per holder x channel x purpose, the event in force (store.consent_state)
+    "consent_state",
+    metadata,
+    sa.Column("source", sa.String(64), primary_key=True),  # a source system, 'api' or 'steward'
+    sa.Column("holder", sa.String(255), primary_key=True),  # a source's record key; for api and steward a golden id
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("purpose", sa.String(64), primary_key=True),
+    sa.Column("event_id", sa.String(32), nullable=False),  # the event in force; the columns below are its own
+    sa.Column("golden_id", GOLDEN_ID, nullable=False, index=True),
+    sa.Column("value", sa.String(16), nullable=False),
+    sa.Column("recorded_at", sa.DateTime(), nullable=False),
+    sa.Column("recorded_by", sa.String(255), nullable=True),
+    sa.Column("created_at", sa.DateTime(), nullable=False),
+)
 api_keys = sa.Table(  # REST API keys (hub.api.keys): only a salted hash of the secret is stored
     "api_keys",
     metadata,

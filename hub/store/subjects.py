@@ -18,6 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from hub.catalogue import record_id, split_record_id
+from hub.store import consent_state
 from hub.store.clock import utc_now
 from hub.store.schema import (
     golden_history,
@@ -211,7 +212,7 @@ def subject_rows(conn: sa.Connection, golden_ids: Sequence[str], records: Sequen
 # covered without a change here.
 _NAMED = {"golden_records", "golden_history", "xref", "id_redirects", "overrides", "match_decisions", "review_queue",
           "writeback_audit", "writeback_journal", "subject_restrictions", "match_term_frequencies", "run_log",
-          "subject_requests", "subject_suppressions"}  # fmt: skip
+          "subject_requests", "subject_suppressions", "consent_state"}  # fmt: skip
 
 
 def _person_filter(table: sa.Table, ids: Sequence[str], recs: Sequence[str]) -> Any:
@@ -291,6 +292,7 @@ def erase_rows(
         conn.execute(match_term_frequencies.delete().where(key_match, t.golden_records < 2))
     for table in other_tables():
         run(table.name, table.delete().where(_person_filter(table, ids, recs)))
+    done["consent_state"] = consent_state.refold(conn, ids)  # after consent_events: the state follows the log
     for value in values:
         if value:
             message = run_log.c.message

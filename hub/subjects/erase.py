@@ -18,14 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import pandas as pd
 import sqlalchemy as sa
 
 from hub import store
 from hub.catalogue import split_record_id
 from hub.config import HubConfig
-from hub.encryption import key_for
+from hub.encryption import key_for, scratch_duckdb
 from hub.store import subjects as rows
 from hub.subjects import workspace as wsp
 from hub.subjects.find import SubjectRef, find
@@ -108,7 +107,7 @@ def identifier_hashes(key: bytes, records: list[str], frames: list[pd.DataFrame]
         if c != "date_of_birth":
             values[c] = values[c].astype("string")
     values["_row"] = range(len(values))
-    con = duckdb.connect()
+    con = scratch_duckdb()
     try:
         con.register("_values", values)
         return con.execute(

@@ -15,11 +15,11 @@ import math
 from datetime import date, datetime
 from typing import Any
 
-import duckdb
 import sqlalchemy as sa
 
 from hub import store, validity
 from hub.config import HubConfig
+from hub.encryption import scratch_duckdb
 from hub.errors import HubError
 from hub.model import DUCKDB_TYPES, FieldType
 from hub.store import subjects as rows
@@ -98,7 +98,7 @@ def checked_value(cfg: HubConfig, field: str, value: str | None) -> str | None:
         raise RectifyRefused(f"{field!r} is not a golden-record field (known: {', '.join(store.ATTRIBUTES)})")
     if value is None or value == "":
         return None
-    with duckdb.connect() as db:
+    with scratch_duckdb() as db:
         cast = db.execute(f"SELECT TRY_CAST(? AS {DUCKDB_TYPES[ftype]})::VARCHAR", [value]).fetchall()[0][0]
     if cast is None:
         raise RectifyRefused(f"the value cannot be read as {ftype.value}, the type of {field}")

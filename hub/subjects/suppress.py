@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from hub import reach
 from hub.catalogue import record_id_sql
 from hub.config import HubConfig
+from hub.encryption import scratch_duckdb
 from hub.subjects.keyed import hmac_sql, identifiers_sql, require_key
 
 ERASED_REASON = "erased subject"
@@ -25,7 +26,7 @@ _COLUMNS = ("source_system", "source_key", "email", "phone", "first_name", "last
 class Suppression:
     def __init__(self, key: bytes, hashes: list[str], kinds: list[str]):
         self.key, self.kinds = key, kinds
-        self.con = duckdb.connect()
+        self.con = scratch_duckdb()
         self.con.register("_hashes", pd.DataFrame({"hash": pd.Series(hashes, dtype="string")}))
         self.con.execute("CREATE TABLE _suppressed AS SELECT DISTINCT hash FROM _hashes")
 
