@@ -618,6 +618,38 @@ def test_a_store_table_added_later_is_shown_and_erased_by_the_columns_that_name_
     engine.dispose()
 
 
+def test_erasure_removes_the_persons_consent_events_filed_under_a_golden_id_still_live():
+    """After a split, a record's earlier consent events stay under the golden id it left; erasing the person must
+    find them by the record, in the log and in the state."""
+    from datetime import datetime
+
+    from hub.catalogue import record_id
+    from hub.store import consent_state
+    from hub.store import subjects as rows
+    from hub.store.schema import consent_events, metadata
+    from hub.store.schema import consent_state as state_table
+
+    at = datetime(2026, 1, 1)
+    events = pd.DataFrame(
+        [
+            {"event_id": eid, "golden_id": "G2", "channel": "sms", "purpose": "marketing", "value": "denied",
+             "legal_basis": None, "recorded_at": at, "source": "web", "source_key": key, "recorded_by": None,
+             "note": None, "run_id": None, "created_at": at}
+            for eid, key in (("e1", "K1"), ("e9", "K9"))
+        ]
+    )  # fmt: skip
+    engine = sa.create_engine("sqlite://")
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        consent_state.append(conn, events)
+        counts = pd.DataFrame({"tf_column": [], "value": [], "records": []})
+        done = rows.erase_rows(conn, ["G1"], [record_id("web", "K1")], {record_id("web", "K1"): "h"}, counts)
+        assert done["consent_events"] == 1 and done["consent_state"] == 1
+        assert conn.execute(sa.select(consent_events.c.source_key)).scalars().all() == ["K9"]
+        assert conn.execute(sa.select(state_table.c.holder)).scalars().all() == ["K9"]
+    engine.dispose()
+
+
 def test_restricted_records_keep_their_cluster_and_leave_the_review_queue():
     from hub.catalogue import CLUSTERS, PAIRS, REVIEW, STANDARDIZED
     from hub.config import HubConfig

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from hub.catalogue import record_id, split_record_id
 from hub.store import consent_state
 from hub.store.clock import utc_now
+from hub.store.schema import consent_state as consent_state_table
 from hub.store.schema import (
     golden_history,
     golden_records,
@@ -220,8 +221,9 @@ def _person_filter(table: sa.Table, ids: Sequence[str], recs: Sequence[str]) -> 
     c, conds = table.c, []
     if "golden_id" in c:
         conds.append(c.golden_id.in_(list(ids)))
-    if "source_system" in c and "source_key" in c:
-        conds.append(_by_record(c.source_system, c.source_key, recs))
+    for system in ("source_system", "source"):  # consent_events names its record by source + source_key
+        if system in c and "source_key" in c:
+            conds.append(_by_record(c[system], c.source_key, recs))
     conds += [c[n].in_(list(recs)) for n in ("record_id", "id_l", "id_r") if n in c]
     return sa.or_(*conds) if conds else None
 
@@ -292,7 +294,11 @@ def erase_rows(
         conn.execute(match_term_frequencies.delete().where(key_match, t.golden_records < 2))
     for table in other_tables():
         run(table.name, table.delete().where(_person_filter(table, ids, recs)))
-    done["consent_state"] = consent_state.refold(conn, ids)  # after consent_events: the state follows the log
+    # After consent_events: the state follows the log. The person's records may hold state under a golden id that is
+    # not theirs any more (a split): those rows go by record.
+    cs = consent_state_table.c
+    run("consent_state", consent_state_table.delete().where(_by_record(cs.source, cs.holder, recs)))
+    done["consent_state"] = done.get("consent_state", 0) + consent_state.refold(conn, ids)
     for value in values:
         if value:
             message = run_log.c.message
