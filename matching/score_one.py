@@ -34,10 +34,6 @@ class Unsupported(ValueError):
     """A level's SQL uses something this evaluator does not implement."""
 
 
-def _null(*values: Any) -> bool:
-    return any(v is None for v in values)
-
-
 def _jaro_winkler(a: str, b: str) -> float:
     return 0.0 if not a or not b else float(JaroWinkler.similarity(a, b))
 
@@ -133,7 +129,15 @@ def _compile(node: Any) -> Condition:
         return lambda left, right: operand(left, right) is None
     if type(node) in _COMPARE:
         op, a, b = _COMPARE[type(node)], _compile(node.this), _compile(node.expression)
-        return lambda left, right: None if _null(x := a(left, right), y := b(left, right)) else op(x, y)
+
+        def compare(left: Record, right: Record) -> bool | None:
+            x = a(left, right)
+            if x is None:
+                return None
+            y = b(left, right)
+            return None if y is None else op(x, y)
+
+        return compare
     if isinstance(node, exp.TryCast):
         target = node.to.this
         if target not in (exp.DataType.Type.BIGINT, exp.DataType.Type.INT):
@@ -158,8 +162,13 @@ def _compile(node: Any) -> Condition:
             args = [_compile(v) for v in given]
 
         def call(left: Record, right: Record) -> Any:
-            values = [a(left, right) for a in args]
-            return None if _null(*values) else fn(*values)
+            values = []
+            for a in args:
+                v = a(left, right)
+                if v is None:
+                    return None
+                values.append(v)
+            return fn(*values)
 
         return call
     raise Unsupported(f"SQL construct {type(node).__name__}: {node.sql(dialect='duckdb')}")

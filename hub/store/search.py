@@ -93,7 +93,7 @@ def search_candidates(
     reads among them) and whether some criterion hit `limit`."""
     frames, truncated = [], False
     for query in candidate_queries(c, limit, columns):
-        rows = conn.execute(query).tuples().all()  # plain tuples: pandas probes a Row's attributes, slowly
+        rows = [tuple(row) for row in conn.execute(query)]  # plain tuples: pandas probes a Row's attributes, slowly
         truncated |= len(rows) > limit
         frames.append(pd.DataFrame(rows[:limit], columns=columns, dtype=object))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
