@@ -14,11 +14,13 @@ its first pipeline run; its term frequencies are counted over the synthetic gold
     python benchmarks/api_latency.py --url ... --mask     # the reader key under a masking policy (hub.yaml access:)
     python benchmarks/api_latency.py --url ... --compare-mask  # the same requests to both, interleaved in batches
     python benchmarks/api_latency.py --records 100000 --encrypted   # a SQLCipher store (encryption at rest)
+    python benchmarks/api_latency.py --url ... --workers 2 --concurrency 4  # `hub serve --workers 2` in a subprocess
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
 import subprocess
@@ -29,6 +31,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import httpx
@@ -160,6 +163,10 @@ def main() -> None:
         "of 10, so a busy machine slows both alike",
     )  # fmt: skip
     parser.add_argument("--encrypted", action="store_true", help="a SQLCipher store, keyed from $HUB_ENCRYPTION_KEY")
+    parser.add_argument(
+        "--workers", type=int, default=0,
+        help="serve with `hub serve --workers N` in a subprocess (default: uvicorn in this process, one worker)",
+    )  # fmt: skip
     args = parser.parse_args()
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='hub-api-')) / 'serving.db'}"
     key = AtRestKey(parse_key(os.environ[KEY_ENV], KEY_ENV), KEY_ENV) if args.encrypted else None
@@ -181,12 +188,13 @@ def main() -> None:
         systems = sorted(r[0] for r in conn.execute(sa.text("SELECT DISTINCT source_system FROM xref")))
     masked = {"fields": dict.fromkeys(["email", "phone", "last_name", "date_of_birth"], "masked")}
 
+    def settings(mask: bool) -> dict:
+        return {"serving_store": url, "sources": {s: {"kind": "file", "path": f"/{s}.csv", "primary_key": "id",
+                                                      "fields": {"email": "email"}} for s in systems},
+                **({"access": {"roles": {"reader": masked}}} if mask else {})}  # fmt: skip
+
     def serve(mask: bool) -> tuple[uvicorn.Server, str]:
-        cfg = HubConfig.model_validate(
-            {"serving_store": url, "sources": {s: {"kind": "file", "path": f"/{s}.csv", "primary_key": "id",
-                                                   "fields": {"email": "email"}} for s in systems},
-             **({"access": {"roles": {"reader": masked}}} if mask else {})}
-        )  # fmt: skip
+        cfg = HubConfig.model_validate(settings(mask))
         port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(create_app(cfg, engine), host="127.0.0.1", port=port, log_level="warning")
@@ -197,8 +205,31 @@ def main() -> None:
             time.sleep(0.1)
         return server, f"http://127.0.0.1:{port}"
 
+    def serve_workers(mask: bool) -> tuple[subprocess.Popen, str]:
+        """`hub serve --workers N` over the same store, in a subprocess (its own hub.yaml)."""
+        config = Path(tempfile.mkdtemp(prefix="hub-api-serve-")) / "hub.yaml"
+        config.write_text(json.dumps(settings(mask)))  # JSON is YAML
+        port = free_port()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.entry", "serve", "--config", str(config), "--port", str(port),
+             "--workers", str(args.workers), "--log-level", "warning"]
+        )  # fmt: skip
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+        return proc, f"http://127.0.0.1:{port}"
+
     _, key = keys.create_key(engine, "latency-benchmark", "reader")
-    servers = [serve(False), serve(True)] if args.compare_mask else [serve(args.mask)]
+    if args.workers:
+        workers = [serve_workers(args.mask)]
+        servers: list[tuple[Any, str]] = workers
+    else:
+        workers = []
+        servers = [serve(False), serve(True)] if args.compare_mask else [serve(args.mask)]
     rows = list(sample.itertuples(index=False))
     endpoints: list[tuple[str, Callable]] = [
         ("GET /v1/golden/{id}", lambda r: (f"/v1/golden/{r.golden_id}", {})),
@@ -214,7 +245,8 @@ def main() -> None:
         ("match: name and phone",
          lambda r: ("/v1/match", {}, {"first_name": r.first_name, "last_name": r.last_name, "phone": r.phone})),
     ]  # fmt: skip
-    print(f"\n{n:,} golden records; {args.concurrency} client threads on loopback\n")
+    served = f"hub serve --workers {args.workers}" if args.workers else "one in-process worker"
+    print(f"\n{n:,} golden records; {args.concurrency} client threads on loopback; {served}\n")
     clients = [httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30) for _, base in servers]
     for client in clients:
         load("warm-up", client, [endpoints[0][1](r) for r in rows[:20]], 1)
@@ -230,6 +262,9 @@ def main() -> None:
         client.close()
     for server, _ in servers:
         server.should_exit = True
+    for proc, _ in workers:
+        proc.terminate()
+        proc.wait(timeout=30)
     engine.dispose()
 
 

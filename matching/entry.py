@@ -1,12 +1,15 @@
 """Match-on-entry: score one new record against candidate golden records with a saved model, in memory.
 
-The new record and the candidates are standardized by the pipeline's own statement (matching.standardize)
-and every (new, candidate) pair is scored by the backend's score_pairs (Splink, unblocked), in an
-in-memory DuckDB: the workspace is never opened (the pipeline holds its lock) and nothing is written.
-FastAPI runs sync endpoints in a thread pool and a DuckDB connection runs one statement at a time, so
-each call borrows a connection of its own from a pool (as many as calls ran at once), whose reference
-tables and Splink SQL are built once and reused. One DuckDB thread per connection: on a few rows,
-scheduling more costs more than it saves, and the requests themselves run side by side.
+Two ways, one answer. The light path (used whenever the model allows): the record and the candidates are
+standardized in Python by matching.standardize_one (the pipeline's standardize statement, rule for rule) and each
+(record, candidate) pair scored by matching.score_one (the model's levels compiled once; Splink's weights), in
+microseconds per pair: a request costs what its candidates cost, with no statement to plan. A model with a level
+condition score_one does not implement is scored the other way: standardized by the pipeline's own statement
+(matching.standardize) and scored by the backend's score_pairs (Splink, unblocked), in an in-memory DuckDB whose
+planning costs a few hundred milliseconds per request. Neither opens the workspace (the pipeline holds its lock)
+nor writes anything. FastAPI runs sync endpoints in a thread pool and a DuckDB connection runs one statement at a
+time, so the DuckDB way borrows a connection per call from a pool (as many as calls ran at once), with one DuckDB
+thread each: on a few rows, scheduling more costs more than it saves.
 
 Term frequencies are predict's: the counts its lookups were made of (the run's standardized records, published
 with the model by matching.models.for_serving) go through the same rule (backend.pair_out_tf where predict leaves
@@ -15,6 +18,7 @@ the pair out, Splink's share of the records elsewhere), so a pair scored here ge
 
 from __future__ import annotations
 
+import math
 import queue
 from collections.abc import Hashable, Iterator, Mapping
 from contextlib import contextmanager
@@ -26,8 +30,10 @@ from hub.catalogue import keys_of
 from hub.encryption import scratch_duckdb
 from hub.model import CANONICAL_FIELDS, DUCKDB_TYPES, ENTRY_SYSTEM, TermCounts
 from matching import models
-from matching.backend import DuckDBSplinkBackend, Model, pair_out_tf, tf_levels
+from matching.backend import TF_KEPT, DuckDBSplinkBackend, Model, pair_out_tf, tf_levels
+from matching.score_one import PairScorer, Unsupported, as_date
 from matching.standardize import standardize
+from matching.standardize_one import Standardizer
 
 _INPUT, _STANDARDIZED, _LEFT, _RIGHT = "entry_input", "entry_standardized", "entry_new", "entry_candidates"
 _TYPES = {f.name: DUCKDB_TYPES[f.type] for f in CANONICAL_FIELDS}
@@ -58,6 +64,11 @@ class EntryScorer:
         pair_out = " ".join(f"WHEN '{c}' THEN {pair_out_tf('c', 'n', m, prior)}" for c, m in tf_levels(model).items())
         self._tf_sql = f"CASE tf_column {pair_out} ELSE c / n END" if pair_out else "c / n"
         self._idle: queue.SimpleQueue[DuckDBSplinkBackend] = queue.SimpleQueue()
+        self._prior, self._tf_m = prior, tf_levels(model)
+        try:
+            self.light: tuple[Standardizer, PairScorer] | None = (Standardizer(), PairScorer(model))
+        except Unsupported:
+            self.light = None
 
     @contextmanager
     def _borrow(self) -> Iterator[DuckDBSplinkBackend]:
@@ -75,13 +86,56 @@ class EntryScorer:
         the others candidates. Returns per candidate: source_key, match_probability, match_weight and
         `explanation` (per comparison: level label, its match weight, the term-frequency part of it),
         best first. `counts` says how many of the run's scored records hold each value asked (hub.model.TermCounts)."""
-        with self._borrow() as backend:
-            scored = self._score(backend, records, counts)
+        if self.light is not None:
+            scored = self._score_light(self.light, records, counts)
+        else:
+            with self._borrow() as backend:
+                scored = self._score(backend, records, counts)
         scored["source_key"] = keys_of(scored["unique_id_r"])
         explanations = [self._explain(row) for row in scored.to_dict("records")]
         scored["explanation"] = pd.Series(explanations, index=scored.index, dtype=object)
         keep = ["source_key", "match_probability", "match_weight", "explanation"]
         return scored.sort_values(["match_probability", "source_key"], ascending=[False, True], ignore_index=True)[keep]
+
+    def _tf(self, column: str, c: float, n: float) -> float:
+        """A value's term frequency from its count: backend.pair_out_tf's rule (the same operations, in the same
+        order, so the same double) for the columns predict leaves the pair out of, Splink's share elsewhere."""
+        if column not in self._tf_m:
+            return c / n
+        prior, m = self._prior, self._tf_m[column]
+        return max(TF_KEPT * c / n, ((c - 1) / max(n - 1, 1) - prior * m) / (1 - prior))
+
+    def _score_light(
+        self, light: tuple[Standardizer, PairScorer], records: pd.DataFrame, counts: TermCounts
+    ) -> pd.DataFrame:
+        standardize_one, pairs = light
+        rows = []
+        for raw in records.to_dict("records"):
+            values = {str(k): None if isinstance(v, float) and math.isnan(v) else v for k, v in raw.items()}
+            values["date_of_birth"] = as_date(values.get("date_of_birth"))
+            rows.append({**values, **standardize_one(values)})
+        asked = {c: sorted({r[c] for r in rows if r.get(c) is not None}) for c in self.tf_columns}
+        tf = {
+            (column, value): self._tf(column, float(held), float(n))
+            for column, (n, held_by) in counts(asked).items()
+            for value, held in held_by.items()
+        }
+        for r in rows:
+            for column in self.tf_columns:
+                value = r.get(column)
+                r[f"tf_{column}"] = tf.get((column, value)) if value is not None else None
+        new = [r for r in rows if r["source_system"] == ENTRY_SYSTEM]
+        out = [
+            {"unique_id_l": left["unique_id"], "unique_id_r": right["unique_id"], **pairs.score(left, right)}
+            for left in new
+            for right in rows
+            if right["source_system"] != ENTRY_SYSTEM
+        ]
+        return (
+            pd.DataFrame(out, columns=["unique_id_l", "unique_id_r", "match_weight", "match_probability"])
+            if not out
+            else pd.DataFrame(out)
+        )
 
     def _score(self, backend: DuckDBSplinkBackend, records: pd.DataFrame, counts: TermCounts) -> pd.DataFrame:
         con = backend.con

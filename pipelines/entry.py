@@ -59,6 +59,7 @@ STAGES = cli.Stages(
     run_to_write=_lazy("connectors.writeback", "run_to_write"),
     write_back=_lazy("connectors.writeback", "write_back"),
     entry_scorer=_entry_scorer,
+    app_factory="pipelines.entry:serve_app",
     erase_in_source=_lazy("connectors.erasure", "erase_in_source"),
 )
 
@@ -77,6 +78,24 @@ def create_app(cfg: HubConfig, engine_: sa.Engine | None = None, config_path: st
     return create_app(
         cfg, engine_, entry_scorer=_entry_scorer, run_apply=run_apply, erase_in_source=STAGES.erase_in_source
     )
+
+
+def serve_app() -> FastAPI:
+    """The app factory of `hub serve --workers N` (or `uvicorn --factory pipelines.entry:serve_app --workers N` with
+    HUB_SERVE_CONFIG set): the REST API over the hub.yaml named by HUB_SERVE_CONFIG (default ./hub.yaml), built
+    in each worker process. The failed-key throttle is per process, so each worker allows its share of
+    api.max_failures (HUB_SERVE_WORKERS of them share it) and the server as a whole no more than the setting."""
+    import os
+
+    from hub.api import create_app
+    from hub.cli.serving import CONFIG_ENV, WORKERS_ENV
+    from hub.config import load_config
+
+    path = os.environ.get(CONFIG_ENV, "hub.yaml")
+    return create_app(
+        load_config(path), entry_scorer=_entry_scorer, run_apply=partial(_run_apply, path, "WARNING"),
+        erase_in_source=STAGES.erase_in_source, workers=int(os.environ.get(WORKERS_ENV, "1")),
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

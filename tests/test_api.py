@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import socket
 import sqlite3
 import subprocess
@@ -387,6 +388,51 @@ def test_hub_serve_answers_health_on_loopback_and_keeps_search_criteria_out_of_i
     log = proc.stdout.read().decode()
     assert '"GET /v1/search?<hidden> HTTP/1.1" 200' in log and '"POST /v1/search HTTP/1.1" 200' in log, log
     assert "secret.person" not in log and "7700900999" not in log
+
+
+def test_hub_serve_with_two_workers_starts_two_worker_processes_that_serve_search_and_match(hub):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.entry", "serve", "--config", str(hub.config), "--port", str(port),
+         "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        base, auth = f"http://127.0.0.1:{port}", {"X-API-Key": hub.reader_key}
+        deadline, answer = time.monotonic() + 60, None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                answer = httpx.get(f"{base}/v1/health", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        assert answer is not None and answer.status_code == 200, "no answer in 60 s"
+        with httpx.Client(base_url=base, headers=auth, timeout=60) as client:
+            for _ in range(6):
+                assert client.post("/v1/search", json={"name": "smith"}).status_code == 200
+            match = client.post("/v1/match", json={"first_name": "Ann", "last_name": "Smith"})
+            assert match.status_code == 200, match.text
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log = proc.stdout.read().decode()
+    workers = set(re.findall(r"Started server process \[(\d+)\]", log))
+    assert len(workers) == 2 and str(proc.pid) not in workers, log
+    assert "2 worker processes" in log
+
+
+def test_each_worker_allows_its_share_of_failed_key_checks(hub):
+    from hub.api import create_app as core_app
+
+    app = core_app(hub.cfg, hub.engine, entry_scorer=lambda model: None, workers=3)  # type: ignore[arg-type,return-value]
+    assert app.state.throttle.max_failures == max(1, hub.cfg.api.max_failures // 3)
 
 
 # ------------------------------------------------------------------------------------ each backend

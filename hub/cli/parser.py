@@ -17,6 +17,13 @@ from hub.cli.subjects import add_parsers as add_subject_parsers
 DEFAULT_CONFIG = "hub.yaml"
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description="Customer data hub")
     config_arg = argparse.ArgumentParser(add_help=False)  # every command but `demo init` reads a hub.yaml
@@ -145,6 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    serve.add_argument(
+        "--workers", type=_positive, default=1,
+        help="worker processes (default 1); more answer requests on more cores (uvicorn --factory)",
+    )  # fmt: skip
     serve.set_defaults(func=cmd_serve)
 
     apikey = sub.add_parser("apikey", help="REST API keys").add_subparsers(dest="apikey_command", required=True)

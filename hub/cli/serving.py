@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from functools import partial
+from pathlib import Path
 
 from hub.cli.context import serving_store
 from hub.cli.report import table
 from hub.cli.stages import Stages
 from hub.config import load_config
+
+# `hub serve --workers N` hands each worker process the hub.yaml path and the worker count through these (uvicorn
+# imports the app factory by name in every worker, with no arguments).
+CONFIG_ENV = "HUB_SERVE_CONFIG"
+WORKERS_ENV = "HUB_SERVE_WORKERS"
 
 
 def cmd_serve(args: argparse.Namespace, stages: Stages) -> int:
@@ -21,6 +28,16 @@ def cmd_serve(args: argparse.Namespace, stages: Stages) -> int:
     cfg = load_config(args.config)
     shown = make_url(cfg.serving_store).render_as_string(hide_password=True)
     print(f"serving {shown} on http://{args.host}:{args.port} (OpenAPI: /docs)", file=sys.stderr)
+    if args.workers > 1:
+        # Each worker process imports the app factory and builds its own app: its own store connections and
+        # match-on-entry scorers, so requests run side by side on every core, not only one at a time under the GIL.
+        print(f"{args.workers} worker processes; steward UI sign-ins are per worker: serve /ui from a single-worker "
+              "`hub serve`", file=sys.stderr)  # fmt: skip
+        os.environ[CONFIG_ENV] = str(Path(args.config).resolve())
+        os.environ[WORKERS_ENV] = str(args.workers)
+        uvicorn.run(stages.app_factory, factory=True, workers=args.workers, host=args.host, port=args.port,
+                    log_level=args.log_level)  # fmt: skip
+        return 0
     app = create_app(cfg, entry_scorer=stages.entry_scorer, run_apply=partial(stages.run_apply, args.config, "WARNING"))
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

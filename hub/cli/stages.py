@@ -57,6 +57,9 @@ class Stages:
     write_back: Callable[..., Any]
     # (a published match model, parsed) -> what scores records posted to match-on-entry (`hub serve`).
     entry_scorer: Callable[[dict[str, Any]], EntryScoring]
+    # "module:function" of the app factory `hub serve --workers N` has uvicorn import in each worker process (a
+    # FastAPI app from the hub.yaml named by hub.cli.serving.CONFIG_ENV).
+    app_factory: str
     # (cfg, source name, keys as staged) -> the source's erasure action run for those rows (`hub subject erase`):
     # an object with as_dict() -> source, action, rows, changed, task (keys left for a person to erase).
     erase_in_source: Callable[[HubConfig, str, list[str]], Any]

@@ -302,10 +302,11 @@ pii_reads = sa.Table(  # migration 0009: who read which golden records' PII fiel
 )
 REVIEW_COLUMNS = [c.name for c in review_queue.c if c.name != "run_id"]
 DECISIONS = ("match", "not_match")
-# Search and change-feed indexes (migration 0003); hub.store.search and hub.store.feed query these same expressions.
+# Search and change-feed indexes (migrations 0003 and 0012); hub.store.search and hub.store.feed query these same
+# expressions.
 _g, _h, _r = golden_records.c, golden_history.c, id_redirects.c
-sa.Index("ix_golden_records_lower_last_name", sa.func.lower(_g.last_name))
-sa.Index("ix_golden_records_lower_first_name", sa.func.lower(_g.first_name))
+sa.Index("ix_golden_records_lower_last_first", sa.func.lower(_g.last_name), sa.func.lower(_g.first_name))
+sa.Index("ix_golden_records_lower_first_last", sa.func.lower(_g.first_name), sa.func.lower(_g.last_name))
 sa.Index("ix_golden_records_lower_email", sa.func.lower(_g.email))
 sa.Index("ix_golden_records_upper_postal_code", sa.func.upper(_g.postal_code))
 sa.Index("ix_golden_records_phone", _g.phone)

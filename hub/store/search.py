@@ -77,16 +77,23 @@ def _conditions(c: SearchCriteria) -> list[sa.ColumnElement[bool]]:
     return out
 
 
+def candidate_queries(
+    c: SearchCriteria, limit: int = MAX_CANDIDATES, columns: list[str] = SEARCH_COLUMNS
+) -> list[sa.Select[Any]]:
+    """One statement per criterion, each an index range scan (tests/test_search_plans.py checks the plans on SQLite
+    and PostgreSQL), at most `limit` + 1 rows each (the one over says the criterion hit the limit)."""
+    g = golden_records.c
+    return [sa.select(*[g[n] for n in columns]).where(cond).limit(limit + 1) for cond in _conditions(c)]
+
+
 def search_candidates(
     conn: sa.Connection, c: SearchCriteria, limit: int = MAX_CANDIDATES, columns: list[str] = SEARCH_COLUMNS
 ) -> tuple[pd.DataFrame, bool]:
     """Candidate rows (distinct golden ids; `columns` of golden_records, golden_id and those hub.api.search.rank
     reads among them) and whether some criterion hit `limit`."""
-    g = golden_records.c
-    cols = [g[n] for n in columns]
     frames, truncated = [], False
-    for cond in _conditions(c):
-        rows = conn.execute(sa.select(*cols).where(cond).limit(limit + 1)).all()
+    for query in candidate_queries(c, limit, columns):
+        rows = [tuple(row) for row in conn.execute(query)]  # plain tuples: pandas probes a Row's attributes, slowly
         truncated |= len(rows) > limit
         frames.append(pd.DataFrame(rows[:limit], columns=columns, dtype=object))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
