@@ -15,10 +15,9 @@ import unicodedata
 from datetime import date
 from typing import Any
 
-import duckdb
-
 from hub import forms
 from hub.catalogue import record_id
+from hub.encryption import scratch_duckdb
 from hub.model import EMAIL_PATTERN
 
 _RE2_SPACE = "\t\n\f\r "  # RE2's \s
@@ -146,7 +145,7 @@ class Standardizer:
     """The standardize statement's output columns for one record (a dict of canonical fields)."""
 
     def __init__(self) -> None:
-        con = duckdb.connect()
+        con = scratch_duckdb()
         try:
             forms.load(con)
             self.nicknames = dict(con.execute("SELECT nickname, name FROM std_nicknames").fetchall())
