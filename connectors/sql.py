@@ -35,7 +35,7 @@ from connectors.transforms import row_version
 from hub import reach
 from hub.config import HubConfig, SourceConfig, split_table
 
-KEY_BATCH = 1000  # keys per IN (...) list when pulling rows by key and reading the golden-id side table
+KEY_BATCH = 1000  # keys per IN (...) list when pulling rows by key
 STAGED_KEYS, STAGED_ROWS = "hub_wb_keys", "hub_wb_rows"  # a write session's temporary tables (sql_stage.py)
 QUERY_ALIAS = "hub_source"  # the name a query source's rows go by in the hub's own SQL
 
@@ -254,7 +254,7 @@ class _SqlSession(WriteSession):
             cols = [*cols, src.golden_id.column]
         if keys:
             assert isinstance(table, sa.Table)  # write_session refuses a query source
-            staged = self._stage(STAGED_KEYS, [], pd.DataFrame({KEY: self.c._key_params(keys)}))
+            staged = self._stage(STAGED_KEYS, pd.DataFrame({KEY: self.c._key_params(keys)}), table, src.primary_key)
             stmt = sa.select(*[table.c[c] for c in cols]).where(self.c._key_col.in_(sa.select(staged.c[KEY])))
             if not self.c.is_sqlite:
                 stmt = stmt.with_for_update()
@@ -280,7 +280,7 @@ class _SqlSession(WriteSession):
             return
         frame = values.loc[todo, cols].copy()
         frame[KEY] = np.asarray(self.c._key_params(rows.loc[todo, "source_key"].tolist()), dtype=object)
-        staged = self._stage(STAGED_ROWS, cols, frame)
+        staged = self._stage(STAGED_ROWS, frame, table, key.name, cols)
         joined = key == staged.c[KEY]
         pairs = self.conn.execute(sa.select(sa.func.count()).select_from(staged.join(table, joined))).scalar_one()
         where = f"{table.name}.{key.name}"
@@ -288,10 +288,12 @@ class _SqlSession(WriteSession):
         stmt = sa.update(table).values({c: sa.func.coalesce(staged.c[c], table.c[c]) for c in cols}).where(joined)
         _exactly_one_each(self.conn.execute(stmt).rowcount, len(frame), where)
 
-    def _stage(self, name: str, columns: list[str], frame: pd.DataFrame) -> sa.Table:
-        assert isinstance(self.c.table, sa.Table)  # write_session refuses a query source
+    def _stage(
+        self, name: str, frame: pd.DataFrame, like: sa.Table, key: str, columns: list[str] | None = None
+    ) -> sa.Table:
+        """`frame` in this session's temporary table `name`, typed like `like`'s `key` and `columns`."""
         self.staged.add(name)
-        return sql_stage.stage(self.conn, name, self.c.table, self.c.src.primary_key, columns, frame)
+        return sql_stage.stage(self.conn, name, like, key, columns or [], frame)
 
     def write_golden_ids(self, ids: pd.DataFrame) -> pd.DataFrame:
         target = self.c.src.golden_id
@@ -308,16 +310,11 @@ class _SqlSession(WriteSession):
         if not self.dry_run:
             side.create(self.conn, checkfirst=True)
         existing = {}
-        if sa.inspect(self.conn).has_table(side.name, schema=side.schema):
-            for i in range(0, len(ids), KEY_BATCH):
-                batch = ids["source_key"].iloc[i : i + KEY_BATCH].tolist()
-                existing.update(
-                    dict(
-                        self.conn.execute(
-                            sa.select(side.c.source_key, side.c.golden_id).where(side.c.source_key.in_(batch))
-                        ).all()
-                    )
-                )
+        if len(ids) and sa.inspect(self.conn).has_table(side.name, schema=side.schema):
+            keys = pd.DataFrame({KEY: ids["source_key"].to_numpy(dtype=object)})
+            staged = self._stage(STAGED_KEYS, keys, side, "source_key")
+            held = sa.select(side.c.source_key, side.c.golden_id)
+            existing = dict(self.conn.execute(held.where(side.c.source_key.in_(sa.select(staged.c[KEY])))).all())
         old = ids["source_key"].map(existing)
         todo = ids[old.astype("string").fillna("") != ids[GOLDEN_ID].astype("string")]
         if not self.dry_run and len(todo):

@@ -29,8 +29,11 @@ KEY = "hub_key"  # the staged key's column (never a source column's name: a key 
 def stage(conn: Connection, name: str, source: sa.Table, key: str, columns: list[str], frame: pd.DataFrame) -> sa.Table:
     """A temporary table `name` typed like `source`'s `key` and `columns`, holding `frame` (columns KEY, *columns).
     Any earlier stage of that name on this connection is dropped first."""
-    drop(conn, name)
     dialect = conn.dialect.name
+    if dialect == "sqlite" and conn.dialect.dbapi.sqlite_version_info < (3, 33):  # type: ignore[union-attr]
+        raise SourceError(f"write-back updates by join (UPDATE ... FROM): it needs SQLite 3.33 or newer, this is "
+                          f"{conn.dialect.dbapi.sqlite_version}")  # type: ignore[union-attr]  # fmt: skip
+    drop(conn, name)
     q = conn.dialect.identifier_preparer
     one = sa.select(sa.literal(1).label("one")).subquery("hub_one")
     shape = sa.select(source.c[key].label(KEY), *[source.c[c] for c in columns]).select_from(

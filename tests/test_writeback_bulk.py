@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from connectors import SqlConnector
+from connectors import SourceError, SqlConnector
 from connectors.transforms import row_version
 from hub import store
 from hub.config import HubConfig
@@ -177,7 +177,7 @@ def test_nulls_leave_cells_and_blanks_are_filled(source_url, tmp_path):
 @pytest.mark.parametrize(
     "text",
     [
-        "O'Brien", 'Zoë "Zo" Ünal', "Łódź \u2013 東京 🙂", "back\\slash", "%s %(x)s :name $1 ?", "tab\tin", 
+        "O'Brien", 'Zoë "Zo" Ünal', "Łódź \u2013 東京 🙂", "back\\slash", "%s %(x)s :name $1 ?", "tab\tin",
         "line\nbreak", "a" * 60,
     ],
 )  # fmt: skip
@@ -231,3 +231,11 @@ def test_a_batch_failing_after_its_updates_leaves_the_source_as_it_was(source_ur
     assert status(report) == {"1": "updated", "2": "updated"} and len(report.changes) == 4
     with connector.engine.connect() as conn:
         assert dict(conn.execute(sa.text("SELECT id, golden_ref FROM wb_people")).all()) == {"1": "G-1", "2": "G-2"}
+
+
+def test_an_sqlite_without_update_from_is_refused_by_name(sqlite_url, tmp_path, monkeypatch):
+    connector = source(sqlite_url, tmp_path, [{"id": "1", "email": "a@x.com"}])
+    monkeypatch.setattr(connector.engine.dialect.dbapi, "sqlite_version_info", (3, 32, 3))
+    with pytest.raises(SourceError, match=r"needs SQLite 3\.33 or newer"):
+        connector.push(planned(connector, {"1": {"email": "one@x.com"}}))
+    assert rows_of(connector) == {"1": (None, "a@x.com", None, "kept")}
