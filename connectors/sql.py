@@ -393,10 +393,3 @@ def _gid_audit(todo: pd.DataFrame, old: pd.Series, column: str) -> pd.DataFrame:
             "new_value": todo[GOLDEN_ID].astype("string").values,
         }
     )
-
-
-def _py(v: object) -> object:
-    """numpy/pandas scalars -> plain Python values for the DB driver."""
-    if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
-        return None
-    return v.item() if hasattr(v, "item") else v
