@@ -15,7 +15,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors.transforms import SHOWN, as_text, map_rows, to_canonical, to_source, values_equal
 from hub.config import HubConfig, SourceConfig
@@ -290,9 +293,9 @@ class Connector(ABC):
         several = fetched["source_key"].duplicated(keep=False)
         current = fetched[~several].set_index("source_key", drop=False)
         status = pd.Series("unchanged", index=changes.index, dtype="object")
-        ambiguous = changes.index.isin(fetched.loc[several, "source_key"])
+        ambiguous = _among(changes.index, fetched.loc[several, "source_key"])
         status[ambiguous] = "ambiguous"
-        missing = ~changes.index.isin(current.index) & ~ambiguous
+        missing = ~_among(changes.index, current.index) & ~ambiguous
         status[missing] = "missing"
         found = changes.index[status == "unchanged"]
         conflict = current.loc[found, "source_version"].astype("string") != changes.loc[
@@ -323,7 +326,7 @@ class Connector(ABC):
             ids = changes.loc[status.isin(["unchanged", "updated"]), ["source_key", GOLDEN_ID]]
             gid_audit = session.write_golden_ids(ids.dropna(subset=[GOLDEN_ID]).reset_index(drop=True))
             audit.append(gid_audit)
-            status[status.index.isin(gid_audit["source_key"]) & (status == "unchanged")] = "updated"
+            status[_among(status.index, gid_audit["source_key"]) & (status == "unchanged")] = "updated"
         detail = pd.Series("", index=status.index, dtype="object")
         detail[status == "conflict"] = "row changed in the source since it was pulled; skipped"
         detail[status == "missing"] = "no row with this key in the source"
@@ -383,6 +386,17 @@ class Connector(ABC):
 
 
 AUDIT_COLUMNS = ["source_key", "column", "fields", "old_value", "new_value"]
+
+
+def _among(keys: pd.Index, values: pd.Index | pd.Series) -> np.ndarray:
+    """`keys.isin(values)` for text keys, in Arrow: pandas' isin on Arrow strings makes a Python scalar of every
+    value (a second per 200,000 keys)."""
+
+    def arrow(x: pd.Index | pd.Series) -> pa.Array:
+        return pa.array(np.asarray(x, dtype=object), type=pa.string())
+
+    found: np.ndarray = pc.is_in(arrow(keys), value_set=arrow(values)).to_numpy(zero_copy_only=False)
+    return found
 
 
 def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:

@@ -1,14 +1,17 @@
-"""SQL sources through SQLAlchemy: SQLite, PostgreSQL, MariaDB/MySQL (any dialect with a driver).
+"""SQL sources through SQLAlchemy: SQLite, PostgreSQL, MariaDB/MySQL (any dialect with a driver can be pulled;
+write-back runs on these three).
 
 A source is a table (`customers`, or schema-qualified `sales.customers`; on MariaDB/MySQL the schema is the
 database) or a query. A query source is read as a subquery (SELECT ... FROM (<query>) AS hub_source), so pulls
 can still filter by the cursor and the sensor can still count rows and read the newest updated-at; it is never
 written to.
 
-Reads stream with server-side cursors in chunks. Writes run in one transaction that locks the
-rows it read (SELECT ... FOR UPDATE; BEGIN IMMEDIATE on SQLite), then UPDATEs only the mapped
-columns by primary key. The only DDL the hub ever runs is creating its own golden-id side table
-when the config asks for one; it never alters an existing table.
+Reads stream with server-side cursors in chunks. Writes run in one transaction per batch that stages the batch's
+keys in a temporary table and locks the rows they find with one semi-join (SELECT ... FOR UPDATE; BEGIN IMMEDIATE
+on SQLite), then stages the new values and UPDATEs only the mapped columns with one statement joined on the primary
+key (connectors/sql_stage.py). The only DDL the hub runs on a source is creating those temporary tables (private to
+its connection, gone with it) and its own golden-id side table when the config asks for one; it never alters an
+existing table.
 """
 
 from __future__ import annotations
@@ -20,16 +23,20 @@ from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from connectors import sql_stage
 from connectors.base import GOLDEN_ID, AmbiguousUpdate, Connector, SourceError, WriteSession, column_problems
+from connectors.sql_stage import KEY
 from connectors.transforms import row_version
 from hub import reach
 from hub.config import HubConfig, SourceConfig, split_table
 
-KEY_BATCH = 1000  # keys per IN (...) list when fetching rows to update
+KEY_BATCH = 1000  # keys per IN (...) list when pulling rows by key
+STAGED_KEYS, STAGED_ROWS = "hub_wb_keys", "hub_wb_rows"  # a write session's temporary tables (sql_stage.py)
 QUERY_ALIAS = "hub_source"  # the name a query source's rows go by in the hub's own SQL
 
 
@@ -197,7 +204,9 @@ class SqlConnector(Connector):
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 try:
-                    yield _SqlSession(self, conn, dry_run)
+                    session = _SqlSession(self, conn, dry_run)
+                    yield session
+                    session.close()
                 except BaseException:
                     conn.exec_driver_sql("ROLLBACK")
                     raise
@@ -205,7 +214,9 @@ class SqlConnector(Connector):
             else:
                 trans = conn.begin()
                 try:
-                    yield _SqlSession(self, conn, dry_run)
+                    session = _SqlSession(self, conn, dry_run)
+                    yield session
+                    session.close()
                 except BaseException:
                     trans.rollback()
                     raise
@@ -226,46 +237,63 @@ def source_engine(name: str, url: str) -> Engine:
 class _SqlSession(WriteSession):
     def __init__(self, connector: SqlConnector, conn: Connection, dry_run: bool):
         self.c, self.conn, self.dry_run = connector, conn, dry_run
+        self.staged: set[str] = set()  # temporary tables this session created (connectors/sql_stage.py)
+
+    def close(self) -> None:
+        """Drop the session's temporary tables before its transaction ends (on MariaDB they outlive it)."""
+        for name in sorted(self.staged):
+            sql_stage.drop(self.conn, name)
 
     def fetch(self, keys: list[str]) -> pd.DataFrame:
+        """The rows of `keys`, locked (FOR UPDATE; on SQLite the session holds the write lock): the keys are staged
+        and the rows read with one semi-join, `key IN (SELECT hub_key FROM hub_wb_keys)`, which returns each row
+        once, as an IN list would."""
         src, table = self.c.src, self.c.table
         cols = src.columns()
         if src.golden_id and src.golden_id.column:
             cols = [*cols, src.golden_id.column]
-        frames = []
-        for i in range(0, len(keys), KEY_BATCH):
-            batch = self.c._key_params(keys[i : i + KEY_BATCH])
-            stmt = sa.select(*[table.c[c] for c in cols]).where(self.c._key_col.in_(batch))
+        if keys:
+            assert isinstance(table, sa.Table)  # write_session refuses a query source
+            staged = self._stage(STAGED_KEYS, pd.DataFrame({KEY: self.c._key_params(keys)}), table, src.primary_key)
+            stmt = sa.select(*[table.c[c] for c in cols]).where(self.c._key_col.in_(sa.select(staged.c[KEY])))
             if not self.c.is_sqlite:
                 stmt = stmt.with_for_update()
-            frames.append(pd.read_sql(stmt, self.conn, dtype_backend="numpy_nullable"))
-        raw = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+            raw = pd.read_sql(stmt, self.conn, dtype_backend="numpy_nullable")
+        else:
+            raw = pd.DataFrame(columns=cols)
         raw["source_version"] = row_version(raw, src) if len(raw) else pd.Series(dtype="string")
         raw["source_key"] = raw[src.primary_key].astype("string")
         return raw
 
     def update(self, rows: pd.DataFrame) -> None:
+        """Stage the rows (NULL: leave that cell) and apply them with one UPDATE joined on the key, setting each
+        column to the staged value where there is one and to itself elsewhere. Refused (AmbiguousUpdate) unless
+        each staged key matches exactly one row: counted before the UPDATE, and its row count checked after."""
         if self.dry_run or rows.empty:
             return
         table, key = self.c.table, self.c._key_col
         assert isinstance(table, sa.Table)  # write_session refuses a query source
-        cols = [c for c in rows.columns if c != "source_key"]
-        mask = rows[cols].notna()
-        # One executemany per distinct set of columns to set.
-        for signature, group in rows.groupby(mask.apply(tuple, axis=1), sort=False):
-            set_cols = [c for c, on in zip(cols, signature, strict=True) if on]
-            if not set_cols:
-                continue
-            stmt = (
-                sa.update(table)
-                .where(key == sa.bindparam("_key"))
-                .values({c: sa.bindparam(f"_v{i}") for i, c in enumerate(set_cols)})
-            )
-            params = [
-                {"_key": k, **{f"_v{i}": _py(r[c]) for i, c in enumerate(set_cols)}}
-                for k, r in zip(self.c._key_params(group["source_key"].tolist()), group.to_dict("records"), strict=True)
-            ]
-            _exactly_one_each(self.conn.execute(stmt, params), len(params), f"{table.name}.{key.name}")
+        values = rows.drop(columns="source_key")
+        todo = values.notna().any(axis=1).to_numpy()
+        cols = [c for c in values.columns if values[c].notna().any()]
+        if not cols:
+            return
+        frame = values.loc[todo, cols].copy()
+        frame[KEY] = np.asarray(self.c._key_params(rows.loc[todo, "source_key"].tolist()), dtype=object)
+        staged = self._stage(STAGED_ROWS, frame, table, key.name, cols)
+        joined = key == staged.c[KEY]
+        pairs = self.conn.execute(sa.select(sa.func.count()).select_from(staged.join(table, joined))).scalar_one()
+        where = f"{table.name}.{key.name}"
+        _exactly_one_each(pairs, len(frame), where)
+        stmt = sa.update(table).values({c: sa.func.coalesce(staged.c[c], table.c[c]) for c in cols}).where(joined)
+        _exactly_one_each(self.conn.execute(stmt).rowcount, len(frame), where)
+
+    def _stage(
+        self, name: str, frame: pd.DataFrame, like: sa.Table, key: str, columns: list[str] | None = None
+    ) -> sa.Table:
+        """`frame` in this session's temporary table `name`, typed like `like`'s `key` and `columns`."""
+        self.staged.add(name)
+        return sql_stage.stage(self.conn, name, like, key, columns or [], frame)
 
     def write_golden_ids(self, ids: pd.DataFrame) -> pd.DataFrame:
         target = self.c.src.golden_id
@@ -282,16 +310,11 @@ class _SqlSession(WriteSession):
         if not self.dry_run:
             side.create(self.conn, checkfirst=True)
         existing = {}
-        if sa.inspect(self.conn).has_table(side.name, schema=side.schema):
-            for i in range(0, len(ids), KEY_BATCH):
-                batch = ids["source_key"].iloc[i : i + KEY_BATCH].tolist()
-                existing.update(
-                    dict(
-                        self.conn.execute(
-                            sa.select(side.c.source_key, side.c.golden_id).where(side.c.source_key.in_(batch))
-                        ).all()
-                    )
-                )
+        if len(ids) and sa.inspect(self.conn).has_table(side.name, schema=side.schema):
+            keys = pd.DataFrame({KEY: ids["source_key"].to_numpy(dtype=object)})
+            staged = self._stage(STAGED_KEYS, keys, side, "source_key")
+            held = sa.select(side.c.source_key, side.c.golden_id)
+            existing = dict(self.conn.execute(held.where(side.c.source_key.in_(sa.select(staged.c[KEY])))).all())
         old = ids["source_key"].map(existing)
         todo = ids[old.astype("string").fillna("") != ids[GOLDEN_ID].astype("string")]
         if not self.dry_run and len(todo):
@@ -319,7 +342,7 @@ class _SqlSession(WriteSession):
                             {"_k": k, "_g": g, "_t": now}
                             for k, g in zip(old_keys["source_key"], old_keys[GOLDEN_ID], strict=True)
                         ],
-                    ),
+                    ).rowcount,
                     len(old_keys),
                     f"{target.table}.source_key",
                 )
@@ -349,13 +372,13 @@ def _side_table(c: SqlConnector, name: str, conn: Connection) -> sa.Table:
     )
 
 
-def _exactly_one_each(result: sa.CursorResult, statements: int, key: str) -> None:
-    """Each UPDATE by key must touch one row. The rows were fetched (and locked) by these keys in this
-    transaction, so none touches zero, and any total above one per statement means a key matched several rows:
-    keys the database's collation treats as equal (case, trailing spaces on MariaDB)."""
-    if result.rowcount != statements:
+def _exactly_one_each(touched: int, keys: int, key: str) -> None:
+    """Each key written must match one row. The rows were fetched (and locked) by these keys in this transaction,
+    so none matches zero, and any total above one per key means a key matched several rows: keys the database's
+    collation treats as equal (case, trailing spaces on MariaDB)."""
+    if touched != keys:
         raise AmbiguousUpdate(
-            f"{statements:,} UPDATEs by {key} touched {result.rowcount:,} rows: some key matches several rows "
+            f"{keys:,} UPDATEs by {key} touched {touched:,} rows: some key matches several rows "
             "(keys the source's collation treats as equal, such as case or trailing spaces)"
         )
 
@@ -370,10 +393,3 @@ def _gid_audit(todo: pd.DataFrame, old: pd.Series, column: str) -> pd.DataFrame:
             "new_value": todo[GOLDEN_ID].astype("string").values,
         }
     )
-
-
-def _py(v: object) -> object:
-    """numpy/pandas scalars -> plain Python values for the DB driver."""
-    if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
-        return None
-    return v.item() if hasattr(v, "item") else v

@@ -165,7 +165,7 @@ def _forward(
         issues.append((too_long, TOO_LONG))
         values = values.mask(too_long)
     if name in NAME_FIELDS and m.strip_titles is not False:
-        values = _per_distinct(values, strip_titles)
+        values = strip_titles_column(values)
     if name == "date_of_birth":
         earliest, latest = (pd.Timestamp(d) for d in plausible_birth_dates())
         implausible = (values < earliest) | (values > latest)
@@ -202,6 +202,24 @@ def strip_titles(name: str) -> str:
     who someone is. A name that is nothing but such words ("Mr") is kept as it is."""
     kept = [t for t in name.split() if t.lower().strip(".,") not in NAME_AFFIXES]
     return " ".join(kept) if kept else name
+
+
+# What str.split() splits on besides ' ' (Unicode whitespace), and a token strip_titles drops (any case, with dots
+# or commas around it) between single spaces or the ends. A name holding neither comes out of strip_titles as it is.
+_OTHER_SPACE = "\t\n\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_UNEVEN_SPACE = f"[{_OTHER_SPACE}]|  |^ | $"
+_AFFIX_TOKEN = rf"(?i)(?:^| )[.,]*(?:{'|'.join(NAME_AFFIXES)})[.,]*(?: |$)"
+
+
+def strip_titles_column(names: pd.Series) -> pd.Series:
+    """strip_titles on a column, called only for the names it may change (a title or suffix among their words, or
+    uneven spacing, found by two vectorized regexes; str.lower() makes an affix only of ASCII letters, which the
+    case-insensitive match covers): most names have neither."""
+    text = names.astype("string")
+    maybe = (text.str.contains(_AFFIX_TOKEN) | text.str.contains(_UNEVEN_SPACE)).fillna(False).astype(bool)
+    out = text.copy()
+    out[maybe] = _per_distinct(text[maybe], strip_titles)
+    return out
 
 
 def _read(

@@ -11,6 +11,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from connectors.transforms import (
     IMPLAUSIBLE_BIRTH,
@@ -18,10 +20,13 @@ from connectors.transforms import (
     TOO_LONG,
     map_rows,
     row_version,
+    strip_titles,
+    strip_titles_column,
     to_canonical,
     to_source,
 )
 from hub.config import ADDRESS_PARTS, HubConfig, SourceConfig
+from hub.forms import NAME_AFFIXES
 
 BAD = "<unreadable>"  # expected value: missing, with a field warning naming the field, the column and the value
 
@@ -433,6 +438,30 @@ def test_names_lose_titles_and_suffixes(field, mapping, raw, expected):
         assert records["first_name"].iloc[0] == expected
     else:
         check_one(field, mapping, raw, expected)
+
+
+# Words: affixes in any case with dots and commas around them, names, and letters whose case mapping is odd (the
+# Kelvin sign lowers to 'k', the long s folds to 's', dotted I lowers to two characters); separators: Unicode spaces.
+_WORD = st.one_of(
+    st.sampled_from(NAME_AFFIXES).flatmap(
+        lambda a: st.sampled_from([a, a.upper(), a.title(), f"{a}.", f",{a.upper()}."])
+    ),
+    st.sampled_from(
+        ["John", "Mary-Ann", "O'Neil", "José", "K\u212aay", "M\u017f", "\u0130II", "Dr.Who", "jr,", "", ".,"]
+    ),
+)
+_SEPARATOR = st.sampled_from([" "] * 8 + ["  ", "\t", "\xa0", "\u2003", "\u3000", "\n"])
+_NAME = st.lists(st.tuples(_WORD, _SEPARATOR), max_size=5).map(lambda ws: "".join(w + s for w, s in ws).strip())
+
+
+@given(st.lists(_NAME, max_size=20))
+def test_names_lose_titles_column_wise_exactly_as_one_by_one(names):
+    """strip_titles_column calls strip_titles only for the names its regexes say it may change: it must agree with
+    strip_titles on every name, whatever the case, punctuation and spacing."""
+    column = pd.Series([*names, "MR John", "Ann\u2003Lee", None], dtype="string")
+    got = strip_titles_column(column)
+    assert got.iloc[:-1].tolist() == [strip_titles(n) if n else n for n in [*names, "MR John", "Ann\u2003Lee"]]
+    assert pd.isna(got.iloc[-1])
 
 
 @pytest.mark.parametrize(
