@@ -81,6 +81,7 @@ STANDARDIZED_COLUMNS = {
     "city_std": _V,
     "dob_swapped": "DATE",
     "address_line2_std": _V,
+    "dialling_code": _V,  # the country's calling code: the record's country, else its phone's (+44...)
 }
 COLUMNS: dict[str, dict[str, str]] = {
     STAGED: {**_CANONICAL, **STAGED_COLUMNS},

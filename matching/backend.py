@@ -55,7 +55,8 @@ def regularize(model: Model, say: Callable[[str], None] = lambda _line: None) ->
     say, a phone must not make a changed phone veto every match elsewhere), and within each comparison no weaker
     level outweighing a stronger one above it (levels are ordered from the strongest evidence down, so first and
     last name swapped never outweighs the same names in order): a level's m is lowered until its Bayes factor is
-    at most the best one above it."""
+    at most the best one above it. The else level (a disagreement) with a u but no m — no EM session's pairs fell in
+    it: matches never disagree there — gets the smallest m, not the weight 0 of a level never seen."""
     out: Model = json.loads(json.dumps(model))
     ranges = {"m_probability": M_RANGE, "u_probability": U_RANGE}
     for comparison in out["comparisons"]:
@@ -63,6 +64,10 @@ def regularize(model: Model, say: Callable[[str], None] = lambda _line: None) ->
         for level in comparison["comparison_levels"]:
             if level.get("is_null_level"):
                 continue
+            trained = [isinstance(level.get(p), (int, float)) for p in ("m_probability", "u_probability")]
+            if level.get("sql_condition") == "ELSE" and trained == [False, True]:
+                say(f"{comparison['output_column_name']}: no match in training disagrees: m {M_RANGE[0]}")
+                level["m_probability"] = M_RANGE[0]
             for p, (low, high) in ranges.items():
                 if isinstance(level.get(p), (int, float)):
                     level[p] = min(high, max(low, float(level[p])))

@@ -132,7 +132,9 @@ def _comparisons(given: dict | None, prof: Profile, notes: list[str]) -> tuple[P
     if given is None:
         for spec in COMPARISONS.values():
             if not any(prof.has(c) for c in spec.key_columns):
-                notes.append(f"comparison {spec.name} left out: no record fills {', '.join(spec.key_columns)}")
+                one_value = set(spec.key_columns) <= prof.constant
+                why = "every record holds the same value in" if one_value else "no record fills"
+                notes.append(f"comparison {spec.name} left out: {why} {', '.join(spec.key_columns)}")
                 continue
             levels = tuple(lvl.name for lvl in spec.levels if prof.has(*lvl.columns))
             out.append(PlannedComparison(spec.name, levels, any(lvl.tf_column for lvl in spec.levels)))

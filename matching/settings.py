@@ -14,6 +14,9 @@ Why these comparisons:
   addresses derived from one name are alike for different people; for the same reason a user name at another
   provider that holds the surname (john.smith@ one, john.smith@ another) is no evidence either way: namesakes share
   it, so it would count the name a second time;
+- a country (the record's, else its phone's calling code) counts only when it differs: people who share a full name
+  share a country far more often than two random records do (names are national), so the same country would count
+  the name a second time, while another country is evidence against the pair that the name does not carry;
 - dates of birth tolerate one keying slip (one character, or day and month swapped) before falling to the same
   month or year;
 - the address is one block (house number, street, postcode), so a move costs one comparison, not three; postcodes
@@ -54,6 +57,7 @@ class Level:
     sql: str
     columns: tuple[str, ...]
     tf_column: str | None = None  # a term-frequency adjustment on this level
+    no_evidence: bool = False  # weight 0, fixed (m = u): pairs here count neither way, while the else level is weighed
 
 
 @dataclass(frozen=True)
@@ -198,6 +202,13 @@ COMPARISONS: dict[str, ComparisonSpec] = {
                       "OR jaro_winkler_similarity(city_std_l, city_std_r) >= 0.92", ("city_std",)),
             ),
         ),
+        ComparisonSpec(
+            "country",
+            "country (the record's, else its phone's calling code): another one is evidence against",
+            ("dialling_code",),
+            (Level("same", "the same country: no evidence (namesakes share one)",
+                   _both("dialling_code", "dialling_code"), ("dialling_code",), no_evidence=True),),
+        ),
     )
 }  # fmt: skip
 
@@ -299,6 +310,9 @@ def comparison(spec: ComparisonSpec, levels: tuple[str, ...], term_frequencies: 
             custom = custom.configure(
                 tf_adjustment_column=level.tf_column, tf_adjustment_weight=1.0, disable_tf_exact_match_detection=True
             )
+        if level.no_evidence:
+            custom = custom.configure(m_probability=0.5, u_probability=0.5, fix_m_probability=True,
+                                      fix_u_probability=True)  # fmt: skip
         built.append(custom)
     built.append(cll.ElseLevel())
     return cl.CustomComparison(output_column_name=spec.name, comparison_description=spec.description,

@@ -28,6 +28,9 @@ Rules (the tests in tests/test_standardize.py pin each one):
   (optionally one letter: "221b") of the part without the unit.
 - `dob_swapped`: the date of birth with day and month swapped, where that is a date (a keying slip to look for);
   `address_line2_std`: line 2 cleaned as a street line (a building, an estate, a flat).
+- `dialling_code`: the international calling code of the record's country (ISO 3166 alpha-2, phonenumbers' table),
+  else the one a phone written in international form ("+44 ...") starts with (calling codes are prefix-free, so at
+  most one of its first 1-3 digits is one): where the person lives, for records without an address.
 - postal code: uppercase, whitespace removed; US (or, without a country, anything shaped like a ZIP)
   becomes ZIP5, and a US code that lost its leading zeros (3-4 digits) is padded. `postal_outward`:
   GB-style outward code (all but the last 3 chars), US ZIP3, Canadian FSA; NULL otherwise.
@@ -38,6 +41,7 @@ from __future__ import annotations
 import re
 
 import duckdb
+import phonenumbers
 
 from hub import forms
 from hub.catalogue import STAGED, STANDARDIZED, STANDARDIZED_COLUMNS, record_id, record_id_sql
@@ -86,13 +90,22 @@ base AS (
     LEFT JOIN last_names AS l ON l.raw = s.last_name
     LEFT JOIN cities AS c ON c.raw = s.city
 ),
+calling AS (
+    SELECT b.*, coalesce(cc.code, p1.code, p2.code, p3.code) AS _dialling
+    FROM (SELECT *, CASE WHEN starts_with(trim(phone), '+') THEN regexp_replace(phone, '[^0-9]', '', 'g') END AS _intl
+          FROM base) AS b
+    LEFT JOIN std_calling_codes AS cc ON cc.region = upper(trim(b.country))
+    LEFT JOIN (SELECT DISTINCT code FROM std_calling_codes) AS p1 ON p1.code = left(b._intl, 1)
+    LEFT JOIN (SELECT DISTINCT code FROM std_calling_codes) AS p2 ON p2.code = left(b._intl, 2)
+    LEFT JOIN (SELECT DISTINCT code FROM std_calling_codes) AS p3 ON p3.code = left(b._intl, 3)
+),
 parts AS (
     SELECT *,
            -- a unit in line 2 joins line 1, unless line 1 already says it
            CASE WHEN starts_with(_line2, 'unit ')
                  AND (_line1 IS NULL OR NOT contains(' ' || _line1 || ' ', ' ' || _line2 || ' '))
                 THEN concat_ws(' ', _line1, _line2) ELSE _line1 END AS _addr0
-    FROM base
+    FROM calling
 ),
 units AS (  -- '#' next to a unit word ("Apt #3") says unit twice
     SELECT *,
@@ -111,7 +124,7 @@ streets AS (
     FROM users
 )
 SELECT * EXCLUDE (_first, _canonical, _last, _city, _email, _line1, _line2,
-                  _addr0, _addr, _postal5, _unit, _street),
+                  _addr0, _addr, _postal5, _unit, _street, _intl, _dialling),
        {record_id} AS unique_id,
        _first AS first_name_std,
        _last AS last_name_std,
@@ -137,7 +150,8 @@ SELECT * EXCLUDE (_first, _canonical, _last, _city, _email, _line1, _line2,
        _city AS city_std,
        CASE WHEN day(date_of_birth) <= 12 AND day(date_of_birth) <> month(date_of_birth)
             THEN make_date(year(date_of_birth), day(date_of_birth), month(date_of_birth)) END AS dob_swapped,
-       _line2 AS address_line2_std
+       _line2 AS address_line2_std,
+       _dialling AS dialling_code
 FROM streets
 """
 
@@ -152,6 +166,11 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
     """The nicknames, street types and cleaning macros (hub.forms), once per connection: match-on-entry
     standardizes a few rows per request on a long-lived connection."""
     forms.load(con)
+    loaded = "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'std_calling_codes' AND temporary"
+    if not con.execute(loaded).fetchall()[0][0]:
+        codes = ", ".join(f"('{r}', '{phonenumbers.country_code_for_region(r)}')"
+                          for r in sorted(phonenumbers.SUPPORTED_REGIONS))  # fmt: skip
+        con.execute(f"CREATE TEMP TABLE std_calling_codes AS SELECT * FROM (VALUES {codes}) AS t(region, code)")
 
 
 def _check_unique_ids(con: duckdb.DuckDBPyConnection, source: str) -> None:

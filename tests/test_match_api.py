@@ -20,7 +20,7 @@ from pipelines.entry import create_app, main
 from tests.test_steward import Hub
 from tests.test_store import golden, links, person
 
-COMPARISONS = {"name", "date_of_birth", "email", "phone", "address", "address_line2", "city"}
+COMPARISONS = {"name", "date_of_birth", "email", "phone", "address", "address_line2", "city", "country"}
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from hub.config import ConfigError, load_config
 from hub.workspace import Workspace
 from matching import models, plan, settings
 from matching.backend import TF_KEPT, U_KEPT, discount_matches, regularize, term_frequency_sql
+from matching.profile import COLUMNS, Profile, profile
 from matching.run import match
 from matching.settings import COMPARISONS
 from pipelines.entry import main
@@ -191,6 +192,19 @@ def test_a_weaker_level_never_outweighs_a_stronger_one_and_probabilities_stay_re
     assert original == kept  # a new model: the trained one is left as it was
 
 
+def test_a_disagreement_no_match_in_training_shows_weighs_against_and_an_unseen_agreement_stays_untrained():
+    """No EM session's pairs fell in the else level (Splink leaves its m out): matches never disagree there, so it gets
+    the smallest m; an agreement level without an m keeps weight 0 (the smallest m would make it strong evidence)."""
+    model = _model([(0.9, 0.3)])
+    levels = model["comparisons"][0]["comparison_levels"]
+    levels += [{"label_for_charts": "rare", "u_probability": 1e-7, "sql_condition": "x"},
+               {"label_for_charts": "else", "u_probability": 0.7, "sql_condition": "ELSE"}]  # fmt: skip
+    said: list[str] = []
+    fixed = regularize(model, said.append)["comparisons"][0]["comparison_levels"]
+    assert fixed[3]["m_probability"] == 1e-3 and "name: no match in training disagrees" in said[0]
+    assert "m_probability" not in fixed[2]
+
+
 def test_sampled_u_is_discounted_by_the_matches_among_the_sampled_pairs():
     # one pair in a thousand matches: the sampled u of an exact name (5e-4) is mostly those matches (1e-3 * 0.45)
     prior, exact, other = 1e-3, (0.45, 5e-4), (0.05, 0.99)
@@ -288,3 +302,34 @@ def test_term_frequencies_leave_the_pair_out():
     tf = dict(con.execute(term_frequency_sql("r", "last_name_std", m, prior)).fetchall())
     assert tf["durr"] == pytest.approx(TF_KEPT * 2 / 1000)  # (1/999 - 0.0018) / 0.998 is below zero: the floor
     assert tf["smith"] == pytest.approx((199 / 999 - prior * m) / (1 - prior))
+
+
+def test_another_country_weighs_against_a_pair_and_the_same_country_counts_nothing(demo, tmp_path):
+    """Namesakes share a country (names are national), so the same country would count the name twice: its weight
+    stays 0 through training; another country (the record's, else its phone's calling code) is evidence against."""
+    cfg = without(demo, tmp_path)
+    ws = pulled(cfg)
+    try:
+        match(ws, cfg)
+        country = next(c for c in models.load(ws.con).model["comparisons"] if c["output_column_name"] == "country")
+        same, other = (lvl for lvl in country["comparison_levels"] if not lvl.get("is_null_level"))
+        assert same["m_probability"] == same["u_probability"] == 0.5
+        assert math.log2(other["m_probability"] / other["u_probability"]) < -3
+    finally:
+        ws.close()
+    assert _level("country", {"dialling_code": "44"}, {"dialling_code": "44"}) == "same"
+    assert _level("country", {"dialling_code": "44"}, {"dialling_code": "1"}) == "else"
+
+
+def test_a_column_every_record_holds_one_value_in_is_no_evidence(demo, tmp_path):
+    """FEBRL: every record's country is AU. A comparison on it would have nothing to weigh (and no disagreement to
+    train on): the plan leaves it out and says why."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE r AS SELECT 'x' || i AS email_std, '61' AS dialling_code FROM range(50) AS t(i)")
+    prof = profile(con, "r")
+    assert prof.constant == {"dialling_code"}
+    assert not prof.has("dialling_code") and prof.has("email_std")
+    everything = Profile(1000, dict.fromkeys(COLUMNS, 1.0), frozenset({"dialling_code"}))
+    made = plan.make_plan(without(demo, tmp_path), everything)
+    assert "country" not in {c.name for c in made.comparisons}
+    assert "comparison country left out: every record holds the same value in dialling_code" in made.notes

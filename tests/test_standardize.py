@@ -137,6 +137,23 @@ def test_phone(phone, phone_std):
     assert batch(PHONE_CASES, "phone")[(phone,)]["phone_std"] == phone_std
 
 
+DIALLING_CASES = [  # country, phone -> dialling_code: the country's calling code, else an international phone's
+    ("GB", "+1 415 555 0100", "44"),  # the country first: where the person lives
+    ("ie", None, "353"),
+    (None, "+44 20 7946 0000", "44"),
+    (None, "+353 1 555 0100", "353"),  # 3 digits: 35 is no calling code, 353 is
+    (None, "+1 (415) 555-0100", "1"),
+    (None, "020 7946 0000", None),  # a national number names no country
+    ("United Kingdom", None, None),  # not an ISO 3166 code
+    (None, None, None),
+]
+
+
+@pytest.mark.parametrize(("country", "phone", "code"), DIALLING_CASES)
+def test_dialling_code(country, phone, code):
+    assert batch(DIALLING_CASES, "country", "phone")[(country, phone)]["dialling_code"] == code
+
+
 DOB_CASES = [(date(1980, 2, 3), "1980-02-03"), (date(2001, 12, 31), "2001-12-31"), (None, None)]
 
 
