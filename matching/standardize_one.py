@@ -15,6 +15,8 @@ import unicodedata
 from datetime import date
 from typing import Any
 
+import phonenumbers
+
 from hub import forms
 from hub.catalogue import record_id
 from hub.encryption import scratch_duckdb
@@ -132,6 +134,11 @@ def _outward(postal5: str | None, country: str | None) -> str | None:
     return None
 
 
+def _upper(text: str) -> str:
+    """DuckDB's upper: one character for one (Python's "ß".upper() is "SS")."""
+    return "".join(u if len(u := c.upper()) == 1 else c for c in text)
+
+
 def _swapped(dob: date | None) -> date | None:
     if dob is None or dob.day > 12 or dob.day == dob.month:
         return None
@@ -145,6 +152,9 @@ class Standardizer:
     """The standardize statement's output columns for one record (a dict of canonical fields)."""
 
     def __init__(self) -> None:
+        # matching.standardize's std_calling_codes: region -> calling code; codes are prefix-free
+        self.calling = {r: str(phonenumbers.country_code_for_region(r)) for r in phonenumbers.SUPPORTED_REGIONS}
+        self.codes = frozenset(self.calling.values())
         con = scratch_duckdb()
         try:
             forms.load(con)
@@ -183,6 +193,10 @@ class Standardizer:
         else:
             phone_std = (phone.lstrip("+") if _PHONE.fullmatch(phone) else _NOT_DIGIT.sub("", phone)) or None
         dob = r.get("date_of_birth")
+        dialling = self.calling.get(_upper(country.strip(" "))) if country is not None else None
+        if dialling is None and phone is not None and phone.strip(" ").startswith("+"):
+            intl = _NOT_DIGIT.sub("", phone)
+            dialling = next((intl[:n] for n in (1, 2, 3) if intl[:n] in self.codes), None)
         return {
             "unique_id": record_id(r["source_system"], r["source_key"]),
             "first_name_std": first,
@@ -201,4 +215,5 @@ class Standardizer:
             "city_std": city,
             "dob_swapped": _swapped(dob),
             "address_line2_std": line2,
+            "dialling_code": dialling,
         }

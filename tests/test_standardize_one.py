@@ -39,6 +39,8 @@ HARD = [
     {"address_line1": "#12 Main St.", "postal_code": "M5V", "country": "GB", "city": "St. Saint Albans"},
     {"date_of_birth": date(1980, 2, 3)}, {"date_of_birth": date(1980, 3, 3)}, {"date_of_birth": date(1999, 12, 31)},
     {"date_of_birth": date(1975, 11, 12), "phone": "+1 (555) 010-9999", "email": "Ann.Lee@Mail.Example.co.uk"},
+    {"country": " ie", "phone": "+44 20 7946 0018"}, {"country": "XX", "phone": "+353 1 234 5678"},
+    {"country": "\u017fe", "phone": "0044 20"}, {"country": "\u00dfS"}, {"phone": " +9"}, {"phone": "+", "country": ""},
 ]  # fmt: skip
 
 
@@ -74,7 +76,9 @@ def test_every_demo_record_standardizes_as_the_pipeline_standardized_it(matched)
         _same(one({c: row[c] for c in RAW}), row, row["unique_id"])
 
 
-@pytest.mark.parametrize("column", ["first_name_std", "address_line1_std", "email_std", "postal_outward"])
+@pytest.mark.parametrize(
+    "column", ["first_name_std", "address_line1_std", "email_std", "postal_outward", "dialling_code"]
+)
 def test_the_comparison_can_fail(column):
     """A wrong value is caught: the check above is not vacuous."""
     row = {"source_system": "crm", "source_key": "0", **HARD[10], "first_name": "Ann", "email": "a@b.co"}
