@@ -167,7 +167,9 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
     )
 
     # -- address parts (computed in their own projections: macros only ever see columns) --
-    parts, keys = ["true AS _parts"], []
+    # A macro's argument is copied into its body wherever the body names it: std_street over hub_street_from(...)
+    # took DuckDB half a second to bind, std_street over the column it is computed into a few milliseconds.
+    parts, lines, keys = ["true AS _parts"], ["true AS _lines"], []
     if mapped_block:
         line2 = "address_line2" if "address_line2" in src.fields else "NULL::VARCHAR"
         parts = [
@@ -176,9 +178,13 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             "hub_postcode_key(_g_postal_code, _g_country) AS _g_pkey",
             f"hub_region({_col(src, 'region')}, coalesce({_col(src, 'country')}, _g_country)) AS _s_region",
         ]
+        lines = [
+            f"hub_street_from(address_line1, {line2}, _s_unit_raw) AS _s_street",
+            f"hub_unit_from({line2}, _s_unit_raw) AS _s_unit",
+        ]
         keys = [
-            f"std_street(hub_street_from(address_line1, {line2}, _s_unit_raw), sm.street_map) AS _sk_street",
-            f"std_street(hub_unit_from({line2}, _s_unit_raw), sm.street_map) AS _sk_unit",
+            "std_street(_s_street, sm.street_map) AS _sk_street",
+            "std_street(_s_unit, sm.street_map) AS _sk_unit",
             "std_street(_g_address_line1, sm.street_map) AS _gk_street",
             "std_street(_g_address_line2, sm.street_map) AS _gk_unit",
             "std_text(_s_region) AS _sk_region",
@@ -269,7 +275,8 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
                        GROUP BY source_key) AS u
                    ON u.source_key = s.source_key),
         a AS (SELECT *, {", ".join(parts)} FROM j),
-        k AS (SELECT a.*, {", ".join(keys) or "NULL AS _no_keys"} FROM a CROSS JOIN std_street_map AS sm),
+        l AS (SELECT *, {", ".join(lines)} FROM a),
+        k AS (SELECT l.*, {", ".join(keys) or "NULL AS _no_keys"} FROM l CROSS JOIN std_street_map AS sm),
         b AS (SELECT *, {", ".join(flags)} FROM k),
         d0 AS (SELECT *, {", ".join(decide) or "NULL AS _no_decisions"} FROM b),
         d1 AS (SELECT *, {", ".join(_together(src, singles)) or "NULL AS _no_together"} FROM d0),

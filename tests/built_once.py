@@ -1,9 +1,15 @@
 """Test data that takes seconds to build (a demo after a pipeline run, a trained model), built once per test session
 and shared by every test process: `make test` runs pytest-xdist workers, each in a temporary folder of its own under
-one folder of the session, and the first worker to ask builds the data there while the others wait for it."""
+one folder of the session, and the first worker to ask builds the data there while the others wait for it.
+
+`hub_process` runs `hub` in a process of its own for the tests that kill it (SIGKILL) or need it apart. Such a
+process is forked from a server process (multiprocessing's forkserver) that imported Dagster, Splink and Great
+Expectations once, with no thread of Python's running: a fresh interpreter would import them again (about 4 s of CPU
+per run), and a fork of pytest's process, which has threads running, can deadlock in the child."""
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import pickle
 import shutil
@@ -11,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +28,6 @@ from filelock import FileLock
 from connectors.demo import init_demo
 from hub.catalogue import MATCH_MODELS
 from hub.config import load_config
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -69,15 +73,50 @@ def _demo_with_model(customers: int, seed: int, base: Path) -> None:
             con.execute(f"CREATE TABLE {MATCH_MODELS} AS SELECT * FROM trained.{MATCH_MODELS}")
 
 
+# What `hub run` imports that takes seconds, imported once by the server `hub_process` forks from.
+PRELOAD = ["tests.built_once", "pipelines.entry", "pipelines.run", "great_expectations", "splink", "dagster"]
+
+
 def hub_process(args: list[str], env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:
-    """`hub ARGS` in a process of its own (never forked from the test process: a fork of a process with threads
-    running, as pytest's is, can deadlock in the child), without $DAGSTER_HOME; `env` adds (None: removes) variables."""
+    """`hub ARGS` in a process of its own (forked from a server with `hub`'s modules imported, never from the test
+    process), without $DAGSTER_HOME; `env` adds (None: removes) variables. As subprocess.run with capture_output: a
+    return code of -9 says SIGKILL ended it."""
     run_env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    run_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), run_env.get("PYTHONPATH", "")])
     for name, value in (env or {}).items():
         if value is None:
             run_env.pop(name, None)
         else:
             run_env[name] = value
-    cmd = [sys.executable, "-m", "pipelines.entry", *args]
-    return subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=900, check=False)
+    with tempfile.TemporaryDirectory() as scratch:
+        out, err = Path(scratch, "stdout"), Path(scratch, "stderr")
+        process = _forkserver().Process(target=_hub_main, args=(args, run_env, os.getcwd(), out, err))
+        process.start()
+        process.join(timeout=900)
+        if process.exitcode is None:
+            process.kill()
+            process.join()
+            raise subprocess.TimeoutExpired(["hub", *args], 900)
+        return subprocess.CompletedProcess(["hub", *args], process.exitcode, out.read_text(), err.read_text())
+
+
+@cache
+def _forkserver() -> multiprocessing.context.ForkServerContext:
+    """multiprocessing's forkserver context, its server (started on first use) importing PRELOAD."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+def _hub_main(args: list[str], env: dict[str, str], cwd: str, out: Path, err: Path) -> None:
+    """In the forked process: `env` as the environment, stdout and stderr into files, then `hub ARGS`."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    for fd, path in ((1, out), (2, err)):
+        opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(opened, fd)
+        os.close(opened)
+    sys.argv = ["hub", *args]
+    from pipelines.entry import main
+
+    sys.exit(main(args))

@@ -7,9 +7,10 @@ golden records on: ids are compared by what they stand for (their smallest membe
 One small demo (sources in SQLite, PostgreSQL or MariaDB); each run takes seconds, so the SQLite case
 (tests/test_crash.py) and the server cases (tests/test_crash_servers.py) are two files the suite's workers share.
 
-Each `hub run` is a process of its own, started afresh and killed for real (a process forked from pytest's, which has
-threads running, could deadlock). The demo comes with a model trained on its records (built once per session,
-tests/built_once.py), so no run trains one.
+Each `hub run` is a process of its own, killed for real: forked from a server process that imported the pipeline's
+modules once (tests/built_once.py `hub_process`), never from pytest's, which has threads running (its child could
+deadlock). The demo comes with a model trained on its records (built once per session, tests/built_once.py), so no run
+trains one.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from the same freshly published golden run and can write to its sources.
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import sqlite3
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from connectors import open_connector, pull_source
+from connectors import open_connector, pull_source, writeback_plan
 from connectors.demo import init_demo
 from connectors.writeback import WritebackError, plan_changes, published_run, write_back
 from golden_record.run import build_and_publish
@@ -521,3 +522,19 @@ def test_a_block_field_read_but_not_accepted_is_compared_not_written(hub):
     con = sqlite3.connect(hub.dir / "web.db")
     assert con.execute("SELECT id, city FROM users ORDER BY id").fetchall() == towns
     con.close()
+
+
+def test_the_plan_keys_street_lines_only_as_columns(tmp_path):
+    """DuckDB copies a macro's argument into every place the macro's body names it: std_street keying the result of
+    hub_street_from(...) in place took the plan ~0.9 s per source to bind (every run, any data size), keying the
+    column that result is computed into ~0.3 s. Every std_street of every demo source's plan takes a column."""
+    init_demo(tmp_path, customers=20, seed=3)
+    cfg = load_config(tmp_path / "hub.yaml")
+    keyed = set()
+    for name, src in cfg.sources.items():
+        sql = writeback_plan._sql(src, cfg, name, {})
+        args = re.findall(r"std_street\(([^,]*),", sql)
+        assert len(args) == sql.count("std_street("), name
+        assert all(re.fullmatch(r"\w+", arg.strip()) for arg in args), (name, args)
+        keyed |= {name} if args else set()
+    assert keyed == {name for name, src in cfg.sources.items() if "address_line1" in src.fields}
