@@ -71,6 +71,21 @@ def source_url(request) -> str:
     return request.getfixturevalue(f"{request.param}_url")
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_engine(request, tmp_path) -> Iterator[sa.Engine]:
+    """A new, migrated serving store on each backend the store supports."""
+    from hub import store
+
+    if request.param == "postgres":
+        request.applymarker(pytest.mark.postgres)
+        url = request.getfixturevalue("postgres_url")
+    else:
+        url = f"sqlite:///{tmp_path / 'serving.db'}"
+    engine = store.open_store(url)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture(autouse=True)
 def _no_hub_config(monkeypatch) -> None:
     """`hub` takes --config's default from $HUB_CONFIG: one set in the developer's shell must not steer the tests."""

@@ -438,19 +438,7 @@ def test_each_worker_allows_its_share_of_failed_key_checks(hub):
 # ------------------------------------------------------------------------------------ each backend
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend_engine(request, tmp_path):
-    if request.param == "postgres":
-        request.applymarker(pytest.mark.postgres)
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = f"sqlite:///{tmp_path / 'serving.db'}"
-    engine = store.open_store(url)
-    yield engine
-    engine.dispose()
-
-
-def test_search_and_change_feed_queries_on_each_backend(hub, backend_engine):
+def test_search_and_change_feed_queries_on_each_backend(hub, store_engine):
     """The index-range SQL of search and the keyset SQL of the change feed on SQLite and PostgreSQL."""
     attrs = {name: None for name in store.ATTRIBUTES}
 
@@ -465,20 +453,20 @@ def test_search_and_change_feed_queries_on_each_backend(hub, backend_engine):
     ]
     xref = pd.DataFrame({"source_system": "crm", "source_key": ["1", "2", "3"], "golden_id": ["G1", "G2", "G3"],
                          "match_probability": None, "link_type": "singleton"})  # fmt: skip
-    store.publish(backend_engine, store.start_run(backend_engine), pd.DataFrame(people), xref)
+    store.publish(store_engine, store.start_run(store_engine), pd.DataFrame(people), xref)
     people[0] = people[0] | {"city": "Leeds"}
     moved = '{"email":{"rule":"valid","source_key":"2","source_system":"web"}}'
     people[1] = people[1] | {"lineage": moved}  # the same values from another source record: no new version
     store.publish(
-        backend_engine,
-        store.start_run(backend_engine),
+        store_engine,
+        store.start_run(store_engine),
         pd.DataFrame(people[:2]),
         xref.assign(golden_id=["G1", "G2", "G1"], link_type=["singleton", "singleton", "steward"]),
         pd.DataFrame({"retired_id": ["G3"], "surviving_id": ["G1"]}),
     )
-    cfg = hub.cfg.model_copy(update={"serving_store": backend_engine.url.render_as_string(hide_password=False)})
-    key = keys.create_key(backend_engine, "t", "reader")[1]
-    with TestClient(create_app(cfg, backend_engine)) as client:
+    cfg = hub.cfg.model_copy(update={"serving_store": store_engine.url.render_as_string(hide_password=False)})
+    key = keys.create_key(store_engine, "t", "reader")[1]
+    with TestClient(create_app(cfg, store_engine)) as client:
         get = lambda url, **p: client.get(url, params=p, headers={"X-API-Key": key}).json()  # noqa: E731
         assert [h["golden_id"] for h in get("/v1/search", name="Robert Smiht")["results"]][:1] == ["G1"]
         assert get("/v1/search", email="BOB.SMITH@example.com")["results"][0]["golden_id"] == "G1"

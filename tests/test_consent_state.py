@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
-import pytest
 import sqlalchemy as sa
 from alembic import command
 from hypothesis import HealthCheck, example, given, settings
@@ -23,18 +22,6 @@ T0 = datetime(2024, 1, 1)
 HUB = ("api", "steward")
 COLUMNS = [c.name for c in consent_events.c]
 STATE = ("event_id", "golden_id", "value", "recorded_at", "recorded_by", "created_at")
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def engine(request, tmp_path):
-    if request.param == "postgres":
-        request.applymarker(pytest.mark.postgres)
-        url = request.getfixturevalue("postgres_url")
-    else:
-        url = f"sqlite:///{tmp_path / 'serving.db'}"
-    engine = store.open_store(url)
-    yield engine
-    engine.dispose()
 
 
 def fold(events: list[dict[str, Any]]) -> dict[tuple[str, str, str, str], tuple[Any, ...]]:
@@ -124,13 +111,13 @@ def tie(event_id: str, **values: Any) -> dict[str, Any]:
 @example([("add", [tie("b"), tie("a")]), ("add", [tie("d", channel="all", purpose="all"), tie("c", channel="all",
           purpose="all")]), ("append", [tie("f", source="crm", source_key="k1"), tie("e", source="crm",
           source_key="k1")]), ("append", [tie("0", source="crm", source_key="k1")])])  # fmt: skip
-def test_the_state_always_equals_the_fold_of_the_log(engine, plan):
-    with store.write_transaction(engine) as conn:
+def test_the_state_always_equals_the_fold_of_the_log(store_engine, plan):
+    with store.write_transaction(store_engine) as conn:
         conn.execute(consent_events.delete())
         conn.execute(consent_state.consent_state.delete())
     seen = set()
     for kind, arg in plan:
-        with store.write_transaction(engine) as conn:
+        with store.write_transaction(store_engine) as conn:
             if kind == "erase":  # as hub subject erase does: the golden ids' rows leave every table
                 subjects.erase_rows(conn, arg, [], {}, pd.DataFrame(columns=["tf_column", "value", "records"]))
             else:
@@ -140,22 +127,22 @@ def test_the_state_always_equals_the_fold_of_the_log(engine, plan):
                     consent_state.append(conn, pd.DataFrame(fresh, columns=COLUMNS))
                 for ev in fresh if kind == "add" else []:
                     consent_state.add(conn, ev)
-        with engine.connect() as conn:
+        with store_engine.connect() as conn:
             assert state_of(conn) == fold(log_of(conn)), kind
 
 
 @settings(max_examples=10, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.integers(0, 40).flatmap(events))
-def test_migration_0011_backfills_the_state_from_a_log_written_before_it(engine, logged):
+def test_migration_0011_backfills_the_state_from_a_log_written_before_it(store_engine, logged):
     cfg = store.alembic_config()
-    with store.write_transaction(engine) as conn:
+    with store.write_transaction(store_engine) as conn:
         cfg.attributes["connection"] = conn
         command.downgrade(cfg, "0010")
         conn.execute(consent_events.delete())
-    with store.write_transaction(engine) as conn:
+    with store.write_transaction(store_engine) as conn:
         unique = list({e["event_id"]: e for e in logged}.values())
         if unique:
             conn.execute(consent_events.insert(), unique)
-    store.upgrade(engine)
-    with engine.connect() as conn:
+    store.upgrade(store_engine)
+    with store_engine.connect() as conn:
         assert state_of(conn) == fold(log_of(conn))
