@@ -353,6 +353,16 @@ def test_openapi_documents_every_endpoint(hub):
 # -------------------------------------------------------------------------------------------- serve
 
 
+def _stop(proc: subprocess.Popen[bytes], seconds: int) -> None:
+    """Stop a `hub serve` process: SIGTERM, then SIGKILL if it has not exited in `seconds`."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def test_hub_serve_answers_health_on_loopback_and_keeps_search_criteria_out_of_its_access_log(hub):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -379,12 +389,7 @@ def test_hub_serve_answers_health_on_loopback_and_keeps_search_criteria_out_of_i
         assert httpx.get(url, params=private, headers=auth, timeout=5).status_code == 200
         assert httpx.post(url, json=private, headers=auth, timeout=5).status_code == 200
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc, 10)
     log = proc.stdout.read().decode()
     assert '"GET /v1/search?<hidden> HTTP/1.1" 200' in log and '"POST /v1/search HTTP/1.1" 200' in log, log
     assert "secret.person" not in log and "7700900999" not in log
@@ -416,12 +421,7 @@ def test_hub_serve_with_two_workers_starts_two_worker_processes_that_serve_searc
             match = client.post("/v1/match", json={"first_name": "Ann", "last_name": "Smith"})
             assert match.status_code == 200, match.text
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop(proc, 20)
     log = proc.stdout.read().decode()
     workers = set(re.findall(r"Started server process \[(\d+)\]", log))
     assert len(workers) == 2 and str(proc.pid) not in workers, log
