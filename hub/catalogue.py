@@ -41,6 +41,11 @@ STANDARDIZED = "standardized_records"
 MATCH_MODELS = "match_models"
 SCORED_WITH = "scored_with_model"  # one row: the model version the current scored_pairs were made with
 PAIRS = "scored_pairs"
+# Incremental matching (matching/changes.py, matching/term_frequencies.py): what the matching tables were made of.
+MATCH_STATE = "match_state"  # step -> the version of the rules it ran (a change of code forces a full rebuild)
+STANDARDIZED_BASIS = "standardized_basis"  # unique_id, fp: the evidence rows standardized_records was made from
+SCORED_BASIS = "scored_basis"  # unique_id, fp: the records as scored_pairs scored them
+TF_BASIS_VERSION = "tf_basis_version"  # one row: the model version whose term-frequency basis is kept
 CLUSTERS = "clusters"
 REVIEW = "review_candidates"
 GOLDEN_MEMBERS = "golden_members"
@@ -56,8 +61,23 @@ WRITEBACK_STATE = "writeback_state"
 TABLES = (
     STAGED, QUARANTINE, FIELD_WARNINGS, CONNECTOR_STATE, ECHOES, EVIDENCE, STANDARDIZED, MATCH_MODELS, SCORED_WITH,
     PAIRS, CLUSTERS, REVIEW, GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS,
-    GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, WRITEBACK_STATE,
+    GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, WRITEBACK_STATE, MATCH_STATE, STANDARDIZED_BASIS, SCORED_BASIS,
+    TF_BASIS_VERSION,
 )  # fmt: skip
+
+
+TF_BASIS_PREFIX, TF_SCORED_PREFIX = "tf_basis_", "tf_scored_"
+
+
+def tf_basis(column: str) -> str:
+    """The kept term-frequency counts of one column (matching/term_frequencies.py): (column, c, n)."""
+    return f"{TF_BASIS_PREFIX}{column}"
+
+
+def tf_scored(column: str) -> str:
+    """The term frequencies of one column that the current scored_pairs were scored with: (column, tf_column)."""
+    return f"{TF_SCORED_PREFIX}{column}"
+
 
 _V, _TS = "VARCHAR", "TIMESTAMP"
 _CANONICAL = {f.name: DUCKDB_TYPES[f.type] for f in CANONICAL_FIELDS}  # then a hub.yaml's extra attributes
@@ -102,6 +122,10 @@ COLUMNS: dict[str, dict[str, str]] = {
     STANDARDIZED: {**_CANONICAL, **STAGED_COLUMNS, **STANDARDIZED_COLUMNS},
     MATCH_MODELS: {"version": "INTEGER", "trained_at": _TS, "records": "BIGINT", "model_json": _V},
     SCORED_WITH: {"version": "INTEGER"},
+    MATCH_STATE: {"step": _V, "version": _V},
+    STANDARDIZED_BASIS: {"unique_id": _V, "fp": "UBIGINT"},
+    SCORED_BASIS: {"unique_id": _V, "fp": "UBIGINT"},
+    TF_BASIS_VERSION: {"version": "INTEGER"},
     PAIRS: {"unique_id_l": _V, "unique_id_r": _V, "match_probability": "DOUBLE", "match_weight": "DOUBLE"},
     CLUSTERS: {"record_id": _V, "cluster_id": _V},
     REVIEW: {

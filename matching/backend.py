@@ -101,6 +101,12 @@ def discount_matches(model: Model, prior: float) -> Model:
     return out
 
 
+def tf_columns(model: Model) -> list[str]:
+    """The columns the model's term-frequency adjustments read, in model order."""
+    cols = [lvl.get("tf_adjustment_column") for c in model["comparisons"] for lvl in c["comparison_levels"]]
+    return list(dict.fromkeys(c for c in cols if c))
+
+
 def tf_levels(model: Model) -> dict[str, float]:
     """tf column -> m, for each comparison whose exact (first) level has a term-frequency adjustment: there the value
     is the whole field compared, so a match agrees on it with chance m (term_frequency_sql). A level on a part of a
@@ -132,6 +138,14 @@ def pair_out_tf(c: str, n: str, m: float, prior: float) -> str:
     (records holding a value): match-on-entry weighs a value with the very expression predict does."""
     share = f"(({c} - 1) / greatest({n} - 1, 1) - {prior!r} * {m!r}) / (1 - {prior!r})"
     return f"greatest({TF_KEPT} * {c} / {n}, {share})"
+
+
+def _touching_rules(model: Model) -> Model:
+    """`model` with each blocking rule keeping only the pairs with a touched record on one side at least."""
+    out: Model = json.loads(json.dumps(model))
+    for rule in out["blocking_rules_to_generate_predictions"]:
+        rule["blocking_rule"] = f"({rule['blocking_rule']}) AND (l._touched OR r._touched)"
+    return out
 
 
 def _reason(exc: Exception) -> str:
@@ -197,10 +211,21 @@ class MatcherBackend(ABC):
         `progress`, never an exception from the matcher."""
 
     @abstractmethod
-    def predict(self, records_table: str, model: Model, threshold: float, output_table: str) -> int:
+    def predict(
+        self,
+        records_table: str,
+        model: Model,
+        threshold: float,
+        output_table: str,
+        tf_lookups: dict[str, str] | None = None,
+        touched: str | None = None,
+    ) -> int:
         """Score candidate pairs with `model`, keep those with match_probability >= threshold in
         `output_table` (unique_id_l, unique_id_r, match_weight, match_probability, mw_* per
-        comparison, gamma_* levels) and return how many were kept."""
+        comparison, gamma_* levels) and return how many were kept. `tf_lookups`: column -> table
+        (column, tf_column) of the term frequencies to weigh with (matching.term_frequencies); None:
+        counted over `records_table`. `touched`: a table of unique_id; only the candidate pairs with
+        one of them on a side at least are scored (an incremental run: the pairs its changes touch)."""
 
     @abstractmethod
     def score_pairs(self, left_table: str, right_table: str, model: Model) -> pd.DataFrame:
@@ -292,13 +317,26 @@ class DuckDBSplinkBackend(MatcherBackend):
             f"(deterministic rules found {found:,})")  # fmt: skip
         return prior
 
-    def predict(self, records_table: str, model: Model, threshold: float, output_table: str) -> int:
-        prior = model["probability_two_random_records_match"]
-        tf_lookups = {column: f"_tf_lookup_{column}" for column in tf_levels(model)}
-        for column, m in tf_levels(model).items():
-            sql = term_frequency_sql(records_table, column, m, prior)
-            self.con.execute(f"CREATE OR REPLACE TABLE {tf_lookups[column]} AS {sql}")
-        linker = self._linker(records_table, model, tf_lookups)
+    def predict(
+        self,
+        records_table: str,
+        model: Model,
+        threshold: float,
+        output_table: str,
+        tf_lookups: dict[str, str] | None = None,
+        touched: str | None = None,
+    ) -> int:
+        made = {}
+        if tf_lookups is None:
+            prior = model["probability_two_random_records_match"]
+            for column, m in tf_levels(model).items():
+                made[column] = f"_tf_lookup_{column}"
+                self.con.execute(
+                    f"CREATE OR REPLACE TABLE {made[column]} AS {term_frequency_sql(records_table, column, m, prior)}"
+                )
+        if touched is not None:
+            records_table, model = self._touching(records_table, model, touched), _touching_rules(model)
+        linker = self._linker(records_table, model, tf_lookups or made)
         n = scalar(self.con, f"SELECT count(*) FROM {records_table}")
         chunks = max(1, math.ceil(n / RECORDS_PER_CHUNK))
         scored = linker.inference.predict(
@@ -314,9 +352,34 @@ class DuckDBSplinkBackend(MatcherBackend):
                 SELECT {", ".join(keep)} FROM {scored.physical_name}"""
         )
         scored.drop_table_from_database_and_remove_from_cache()
-        for table in tf_lookups.values():
+        for table in [*made.values(), *([records_table] if touched is not None else [])]:
             self.con.execute(f"DROP TABLE IF EXISTS {table}")
         return int(scalar(self.con, f"SELECT count(*) FROM {output_table}"))
+
+    def _touching(self, records_table: str, model: Model, touched: str) -> str:
+        """A table of the records that can pair with a touched one (the touched, and every record a blocking rule
+        puts beside one of them), flagged `_touched`: Splink then reads a few records, not all of them, for the same
+        pairs. Where a rule is not a plain condition (Splink's exploded arrays), all records."""
+        rules = model["blocking_rules_to_generate_predictions"]
+        plain = all(set(r) <= {"blocking_rule", "sql_dialect"} for r in rules)
+        partners = " ".join(
+            f"""UNION SELECT r.unique_id FROM _touched_records AS l JOIN {records_table} AS r ON {condition}
+                UNION SELECT l.unique_id FROM {records_table} AS l JOIN _touched_records AS r ON {condition}"""
+            for condition in (rule["blocking_rule"] for rule in rules)
+        )
+        candidates = "_touching_records"
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _touched_records AS "
+            f"SELECT * FROM {records_table} WHERE unique_id IN (SELECT unique_id FROM {touched})"
+        )
+        where = f"WHERE unique_id IN (SELECT unique_id FROM _touched_records {partners})" if plain else ""
+        self.con.execute(
+            f"""CREATE OR REPLACE TABLE {candidates} AS
+                SELECT *, unique_id IN (SELECT unique_id FROM _touched_records) AS _touched
+                FROM {records_table} {where}"""
+        )
+        self.con.execute("DROP TABLE _touched_records")
+        return candidates
 
     def score_pairs(self, left_table: str, right_table: str, model: Model) -> pd.DataFrame:
         # Building Splink's SQL (settings parsed, every expression through sqlglot) costs several times

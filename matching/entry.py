@@ -29,8 +29,7 @@ import pandas as pd
 from hub.catalogue import keys_of
 from hub.encryption import scratch_duckdb
 from hub.model import CANONICAL_FIELDS, DUCKDB_TYPES, ENTRY_SYSTEM, TermCounts
-from matching import models
-from matching.backend import TF_KEPT, DuckDBSplinkBackend, Model, pair_out_tf, tf_levels
+from matching.backend import TF_KEPT, DuckDBSplinkBackend, Model, pair_out_tf, tf_columns, tf_levels
 from matching.score_one import PairScorer, Unsupported, as_date
 from matching.standardize import standardize
 from matching.standardize_one import Standardizer
@@ -58,7 +57,7 @@ class EntryScorer:
 
     def __init__(self, model: Model):
         self.model = model
-        self.tf_columns = models.tf_columns(model)
+        self.tf_columns = tf_columns(model)
         self.labels = level_labels(model)
         prior = model["probability_two_random_records_match"]
         pair_out = " ".join(f"WHEN '{c}' THEN {pair_out_tf('c', 'n', m, prior)}" for c, m in tf_levels(model).items())

@@ -14,9 +14,10 @@ from datetime import datetime
 import duckdb
 
 from hub import store
-from hub.catalogue import MATCH_MODELS, SCORED_WITH, columns_sql
+from hub.catalogue import MATCH_MODELS, SCORED_WITH, columns_sql, tf_basis
 from hub.workspace import scalar
-from matching.backend import Model
+from matching import term_frequencies as tf
+from matching.backend import Model, tf_columns
 
 
 @dataclass(frozen=True)
@@ -71,32 +72,26 @@ def scored_with(con: duckdb.DuckDBPyConnection) -> SavedModel | None:
     return load(con, scalar(con, f"SELECT version FROM {SCORED_WITH}")) if exists else None
 
 
-def tf_columns(model: Model) -> list[str]:
-    """The columns the model's term-frequency adjustments read, in model order."""
-    cols = [lvl.get("tf_adjustment_column") for c in model["comparisons"] for lvl in c["comparison_levels"]]
-    return list(dict.fromkeys(c for c in cols if c))
-
-
 def for_serving(con: duckdb.DuckDBPyConnection, saved: SavedModel, records: str) -> store.MatchModel:
-    """`saved` with the term frequencies match-on-entry needs to weigh a value as predict did: per tf column, how
-    many of the standardized `records` predict scored hold each value two or more of them share (the rest is held by
-    one), and how many hold a value in the column. The counts predict's lookups are made of (backend.predict), so a
-    pair scored on entry gets the probability it got in the run (matching.entry)."""
+    """`saved` with the term frequencies match-on-entry needs to weigh a value as predict did: per tf column, the
+    count predict weighed each value by (matching.term_frequencies: the kept basis, or a power of two of the live
+    count) where two or more of the standardized `records` hold it (the rest is held by one), and the number of
+    records the basis counted. So a pair scored on entry gets the probability it got in the run (matching.entry)."""
     cols = tf_columns(saved.model)
+    tf.ensure_basis(con, records, saved.model, saved.version)
     frame = con.execute(
         " UNION ALL ".join(
-            f"""SELECT '{c}' AS tf_column, {c} AS value, count(*) AS golden_records
-                FROM {records} WHERE {c} IS NOT NULL GROUP BY ALL HAVING count(*) > 1"""
+            f"""SELECT '{c}' AS tf_column, {c} AS value, c::BIGINT AS golden_records
+                FROM ({tf.counts_sql(records, c)}) WHERE c > 1"""
             for c in cols
         )
     ).df()
-    row = con.execute(f"SELECT {', '.join(f'count({c})' for c in cols)} FROM {records}").fetchone()
-    assert row is not None  # an aggregate without GROUP BY returns one row
+    totals = {c: int(scalar(con, f"SELECT coalesce(any_value(n), 1) FROM {tf_basis(c)}")) for c in cols}
     return store.MatchModel(
         version=saved.version,
         trained_at=saved.trained_at,
         records=saved.records,
         model_json=json.dumps(saved.model, sort_keys=True),
         tf_counts=frame,
-        tf_totals=dict(zip(cols, (int(n) for n in row), strict=True)),
+        tf_totals=totals,
     )

@@ -19,14 +19,24 @@ import pandas as pd
 import pyarrow as pa
 
 from hub import echoes
-from hub.catalogue import CLUSTERS, PAIRS, REVIEW, STANDARDIZED
+from hub.catalogue import (
+    CLUSTERS,
+    PAIRS,
+    REVIEW,
+    SCORED_BASIS,
+    STANDARDIZED,
+    STANDARDIZED_BASIS,
+    record_id_sql,
+    tf_scored,
+)
 from hub.config import HubConfig
 from hub.errors import NotReady
 from hub.workspace import Workspace, scalar
-from matching import models, plan
+from matching import changes, models, plan
+from matching import term_frequencies as tf
 from matching.backend import DuckDBSplinkBackend, MatcherBackend
 from matching.clustering import cluster
-from matching.standardize import standardize
+from matching.standardize import STD_COLUMNS, check_unique_ids, standardize
 
 
 @dataclass
@@ -51,7 +61,7 @@ def train(
     """Train a new model version on the current standardized records (`hub model train`), with the match plan
     for them (matching/plan.py)."""
     backend = backend or DuckDBSplinkBackend(ws.con)
-    n = standardize_records(ws)
+    n = standardize_records(ws).records
     return models.save(ws.con, backend.train(STANDARDIZED, _plan(ws, cfg, progress), progress), n)
 
 
@@ -62,11 +72,59 @@ def _plan(ws: Workspace, cfg: HubConfig, progress: Callable[[str], None] | None)
     return made
 
 
-def standardize_records(ws: Workspace) -> int:
-    """Rebuild standardized_records from every staged record as evidence: a value the hub wrote into a source and
-    read back counts as the value it overwrote (hub/echoes.py), so it neither votes nor raises a match score.
-    Returns how many records."""
-    return standardize(ws.con, source=echoes.create_evidence_view(ws.con, ws.fields), target=STANDARDIZED)
+@dataclass(frozen=True)
+class Standardized:
+    records: int  # in standardized_records now
+    redone: int  # records standardized this time (all of them on a full run)
+    full: bool
+
+
+def standardize_records(ws: Workspace, full: bool = False) -> Standardized:
+    """Bring standardized_records up to date with every staged record as evidence: a value the hub wrote into a
+    source and read back counts as the value it overwrote (hub/echoes.py), so it neither votes nor raises a match
+    score. Only records new or changed since the last time are standardized (matching/changes.py); gone ones leave.
+    `full`, or other rules or columns than last time: all of them, as on a first run."""
+    con = ws.con
+    evidence = echoes.create_evidence_view(con, ws.fields)
+    check_unique_ids(con, evidence)
+    if full or not _standardized_current(ws, evidence):
+        with ws.transaction():
+            n = standardize(con, source=evidence, target=STANDARDIZED)
+            con.execute(f"CREATE OR REPLACE TABLE {STANDARDIZED_BASIS} AS {changes.fingerprints_sql(evidence)}")
+            changes.set_state(con, "standardize", changes.STANDARDIZE_RULES)
+        return Standardized(n, n, True)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _fp_now AS {changes.fingerprints_sql(evidence)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _redo AS {changes.changed_ids_sql('_fp_now', STANDARDIZED_BASIS)}")
+    try:
+        redo = scalar(con, "SELECT count(*) FROM _redo")
+        if redo:
+            con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _redo_rows AS SELECT e.* FROM {evidence} AS e
+                    WHERE {record_id_sql("e.source_system", "e.source_key")} IN (SELECT unique_id FROM _redo)"""
+            )
+            standardize(con, source="_redo_rows", target="_standardized_redo")
+            with ws.transaction():
+                con.execute(f"DELETE FROM {STANDARDIZED} WHERE unique_id IN (SELECT unique_id FROM _redo)")
+                con.execute(f"INSERT INTO {STANDARDIZED} BY NAME SELECT * FROM _standardized_redo")
+                con.execute(f"CREATE OR REPLACE TABLE {STANDARDIZED_BASIS} AS SELECT * FROM _fp_now")
+    finally:
+        for table in ("_fp_now", "_redo", "_redo_rows", "_standardized_redo"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return Standardized(scalar(con, f"SELECT count(*) FROM {STANDARDIZED}"), redo, False)
+
+
+def _standardized_current(ws: Workspace, evidence: str) -> bool:
+    """Whether standardized_records was made by these rules from records with these columns, so that redoing the
+    changed records brings it up to date."""
+    if not (ws.has_table(STANDARDIZED) and ws.has_table(STANDARDIZED_BASIS)):
+        return False
+    if changes.state(ws.con, "standardize") != changes.STANDARDIZE_RULES:
+        return False
+
+    def columns(relation: str) -> list[str]:
+        return [r[0] for r in ws.con.execute(f"SELECT column_name FROM (DESCRIBE {relation})").fetchall()]
+
+    return sorted(columns(STANDARDIZED)) == sorted([*columns(evidence), *STD_COLUMNS])
 
 
 def current_model(
@@ -86,13 +144,65 @@ def current_model(
     return models.save(ws.con, trained, n), True
 
 
-def score_pairs(ws: Workspace, cfg: HubConfig, saved: models.SavedModel, backend: MatcherBackend | None = None) -> int:
-    """Score candidate pairs with `saved` into scored_pairs (pairs at or above the review threshold),
-    recording which version scored them (published with the golden records)."""
-    backend = backend or DuckDBSplinkBackend(ws.con)
-    n = backend.predict(STANDARDIZED, saved.model, cfg.matching.review_threshold, PAIRS)
-    models.mark_scored(ws.con, saved.version)
-    return n
+@dataclass(frozen=True)
+class Scored:
+    pairs: int  # in scored_pairs now
+    rescored_records: int  # records whose pairs were scored this time (all of them on a full run)
+    full: bool
+
+
+def score_pairs(
+    ws: Workspace, cfg: HubConfig, saved: models.SavedModel, backend: MatcherBackend | None = None, full: bool = False
+) -> Scored:
+    """Bring scored_pairs (pairs at or above the review threshold) up to date with `saved`, recording which version
+    scored them (published with the golden records). Only the pairs touching a record new, changed or gone since the
+    last scoring are scored again, and those of the records holding a value whose term frequency moved
+    (matching/term_frequencies.py): the same pairs as scoring all of them, which `full`, another model version or
+    threshold, or other standardization rules do."""
+    con = ws.con
+    backend = backend or DuckDBSplinkBackend(con)
+    threshold = cfg.matching.review_threshold
+    rules = f"{changes.STANDARDIZE_RULES} model v{saved.version} threshold {threshold!r}"
+    tf.ensure_basis(con, STANDARDIZED, saved.model, saved.version)
+    lookups = tf.make_lookups(con, STANDARDIZED, saved.model, lambda column: f"_tf_next_{column}")
+    kept = {column: tf_scored(column) for column in lookups}
+    incremental = (
+        not full
+        and changes.state(con, "score") == rules
+        and all(ws.has_table(t) for t in (PAIRS, SCORED_BASIS, *kept.values()))
+    )
+    try:
+        if incremental:
+            touched = changes.changed_ids_sql(STANDARDIZED_BASIS, SCORED_BASIS)
+            con.execute(
+                f"CREATE OR REPLACE TABLE _touched AS {touched} UNION "
+                + tf.changed_holders(con, STANDARDIZED, lookups, kept)
+            )
+            rescored = scalar(con, "SELECT count(*) FROM _touched")
+            if not rescored:  # nothing changed since: the pairs, their basis and lookups are current
+                return Scored(scalar(con, f"SELECT count(*) FROM {PAIRS}"), 0, False)
+            backend.predict(STANDARDIZED, saved.model, threshold, "_pairs_new", lookups, touched="_touched")
+        else:
+            rescored = scalar(con, f"SELECT count(*) FROM {STANDARDIZED}")
+            backend.predict(STANDARDIZED, saved.model, threshold, "_pairs_new", lookups)
+        with ws.transaction():
+            if not incremental:
+                con.execute(f"CREATE OR REPLACE TABLE {PAIRS} AS SELECT * FROM _pairs_new")
+            else:
+                con.execute(
+                    f"""DELETE FROM {PAIRS} WHERE unique_id_l IN (SELECT unique_id FROM _touched)
+                                              OR unique_id_r IN (SELECT unique_id FROM _touched)"""
+                )
+                con.execute(f"INSERT INTO {PAIRS} BY NAME SELECT * FROM _pairs_new")
+            con.execute(f"CREATE OR REPLACE TABLE {SCORED_BASIS} AS SELECT * FROM {STANDARDIZED_BASIS}")
+            for column, table in lookups.items():
+                con.execute(f"CREATE OR REPLACE TABLE {kept[column]} AS SELECT * FROM {table}")
+            changes.set_state(con, "score", rules)
+            models.mark_scored(con, saved.version)
+    finally:
+        for table in ("_touched", "_pairs_new", *lookups.values()):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+    return Scored(scalar(con, f"SELECT count(*) FROM {PAIRS}"), rescored, not incremental)
 
 
 @dataclass
@@ -154,7 +264,7 @@ def match(
     backend = backend or DuckDBSplinkBackend(ws.con)
     seconds: dict[str, float] = {}
     t = time.perf_counter()
-    n = standardize_records(ws)
+    n = standardize_records(ws).records
     seconds["standardize"] = time.perf_counter() - t
     say(f"standardized {n:,} records")
 
@@ -164,7 +274,7 @@ def match(
         seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    scored = score_pairs(ws, cfg, saved, backend)
+    scored = score_pairs(ws, cfg, saved, backend).pairs
     seconds["predict"] = time.perf_counter() - t
     say(f"scored {scored:,} pairs at or above {cfg.matching.review_threshold} with model v{saved.version}")
 

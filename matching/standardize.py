@@ -173,7 +173,7 @@ def load_reference_tables(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE TEMP TABLE std_calling_codes AS SELECT * FROM (VALUES {codes}) AS t(region, code)")
 
 
-def _check_unique_ids(con: duckdb.DuckDBPyConnection, source: str) -> None:
+def check_unique_ids(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """unique_id is the matcher's record id: a missing or repeated one would silently merge or drop
     records, so refuse before anything is replaced."""
     bad = con.execute(
@@ -190,7 +190,7 @@ def standardize(con: duckdb.DuckDBPyConnection, source: str = STAGED, target: st
     Returns the number of rows written. Refuses (ValueError, `target` untouched) if source_system:source_key
     is missing or repeated, because unique_id must identify one record."""
     source, target = _check_identifier(source), _check_identifier(target)
-    _check_unique_ids(con, source)
+    check_unique_ids(con, source)
     load_reference_tables(con)
     sql = _STANDARDIZE_SQL.replace("{source}", source).replace("{target}", target)
     sql = sql.replace("{record_id}", record_id_sql())

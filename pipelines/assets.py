@@ -141,16 +141,26 @@ def standardized_asset(sources: list[str]) -> dg.AssetsDefinition:
         kinds={"duckdb"},
         description="Every staged record, standardized for matching.",
     )
-    def _standardize(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+    def _standardize(
+        context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource
+    ) -> dg.MaterializeResult:
         with workspace.open() as (_, ws):
             t = time.perf_counter()
-            n = matching.standardize_records(ws)
+            done = matching.standardize_records(ws, full=hub.full_pull)
             per_source = ws.con.execute(
                 f"SELECT source_system, count(*) AS records FROM {STANDARDIZED} GROUP BY ALL ORDER BY 1"
             ).df()
-        context.log.info(f"standardized {n:,} records")
+        context.log.info(
+            f"standardized {done.redone:,} of {done.records:,} records" + (" (all: a full run)" if done.full else "")
+        )
         return dg.MaterializeResult(
-            metadata={"records": n, "per_source": _md(per_source), "seconds": round(time.perf_counter() - t, 1)}
+            metadata={
+                "records": done.records,
+                "standardized_now": done.redone,
+                "full": done.full,
+                "per_source": _md(per_source),
+                "seconds": round(time.perf_counter() - t, 1),
+            }
         )
 
     return _standardize
@@ -181,18 +191,23 @@ def match_model(context: dg.AssetExecutionContext, workspace: WorkspaceResource)
     kinds={"splink", "duckdb"},
     description="Candidate pairs at or above the review threshold, with per-comparison match weights.",
 )
-def scored_pairs(context: dg.AssetExecutionContext, workspace: WorkspaceResource) -> dg.MaterializeResult:
+def scored_pairs(
+    context: dg.AssetExecutionContext, hub: HubResource, workspace: WorkspaceResource
+) -> dg.MaterializeResult:
     with workspace.open() as (cfg, ws):
         saved, _ = matching.current_model(ws, cfg)
         t = time.perf_counter()
-        n = matching.score_pairs(ws, cfg, saved)
+        done = matching.score_pairs(ws, cfg, saved, full=hub.full_pull)
         auto = ws.con.execute(
             f"SELECT count(*) FROM {PAIRS} WHERE match_probability >= ?", [cfg.matching.auto_match_threshold]
         ).fetchall()[0][0]
-    context.log.info(f"scored {n:,} pairs with model v{saved.version}")
+    how = "all records (a full run)" if done.full else f"the pairs of {done.rescored_records:,} changed records"
+    context.log.info(f"scored {how} with model v{saved.version}: {done.pairs:,} pairs")
     return dg.MaterializeResult(
         metadata={
-            "pairs": n,
+            "pairs": done.pairs,
+            "records_rescored": done.rescored_records,
+            "full": done.full,
             "auto_match_pairs": auto,
             "model_version": saved.version,
             "seconds": round(time.perf_counter() - t, 1),

@@ -16,7 +16,7 @@ import pytest
 
 from hub.catalogue import STANDARDIZED
 from matching import models
-from matching.backend import DuckDBSplinkBackend
+from matching.backend import DuckDBSplinkBackend, tf_columns
 from matching.score_one import PairScorer, Unsupported
 from matching.standardize_one import Standardizer
 from tests.test_matching import matched  # noqa: F401 (fixture)
@@ -68,13 +68,13 @@ def pairs(matched):  # noqa: F811 (the fixture)
     base = sorted(raw, key=lambda r: (-sum(r[c] is not None for c in RAW), r["source_key"]))[:40]
     nickname_of = {name: nick for nick, name in one.nicknames.items()}
     right_raw = [v for r in base for v in _variants(copy.deepcopy(r), nickname_of)] + raw[::7]
-    tf_columns = models.tf_columns(model)
+    tf_cols = tf_columns(model)
 
     def records(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
         for r in rows:
             s = {**r, **one(r)}
-            out.append({**s, **{f"tf_{c}": _tf(s[c], c) for c in tf_columns}})
+            out.append({**s, **{f"tf_{c}": _tf(s[c], c) for c in tf_cols}})
         return out
 
     left, right = records(base), records(right_raw)

@@ -16,7 +16,16 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from hub.catalogue import CONNECTOR_STATE, FIELD_WARNINGS, QUARANTINE, STAGED, STANDARDIZED, split_record_id
+from hub.catalogue import (
+    CONNECTOR_STATE,
+    FIELD_WARNINGS,
+    QUARANTINE,
+    STAGED,
+    STANDARDIZED,
+    TF_BASIS_PREFIX,
+    TF_SCORED_PREFIX,
+    split_record_id,
+)
 from hub.encryption import AtRestKey
 from hub.rekey import copy_workspace
 from hub.workspace import Workspace
@@ -79,6 +88,7 @@ def erase(ws: Workspace, records: Sequence[str], golden_ids: Sequence[str]) -> d
     ).fetchall()
     with ws.transaction():
         _register(con, records, golden_ids)
+        done |= _forget_term_values(con, [t for (t,) in tables])
         for (table,) in tables:
             if table.startswith(SPLINK_PREFIX):
                 con.execute(f'DROP TABLE "{table}"')
@@ -95,6 +105,35 @@ def erase(ws: Workspace, records: Sequence[str], golden_ids: Sequence[str]) -> d
                 if n and n[0][0]:
                     done[table] = int(n[0][0])
         _forget_cursor_keys(con, records)
+    return done
+
+
+def _forget_term_values(con: duckdb.DuckDBPyConnection, tables: list[str]) -> dict[str, int]:
+    """The kept term frequencies (matching/term_frequencies.py) are keyed by value, not by record: the person's
+    values leave them before their standardized records go. A value no one else holds leaves the basis, a shared one
+    no longer counts them (the column's total names no one and stays); a scored term frequency of a value they held is
+    deleted, so the next run weighs the holders left afresh."""
+    done: dict[str, int] = {}
+    if STANDARDIZED not in tables:
+        return done
+    filled = {r[0] for r in con.execute(f"SELECT column_name FROM (DESCRIBE {STANDARDIZED})").fetchall()}
+    for table in tables:
+        column = table.removeprefix(TF_BASIS_PREFIX).removeprefix(TF_SCORED_PREFIX)
+        if column == table or column not in filled:
+            continue
+        mine = "unique_id IN (SELECT record_id FROM _subject_records)"
+        held = f'SELECT "{column}" AS value, count(*) AS k FROM {STANDARDIZED} WHERE {mine} GROUP BY ALL'
+        shared = f'SELECT "{column}" FROM {STANDARDIZED} WHERE NOT ({mine}) AND "{column}" IS NOT NULL'
+        if table.startswith(TF_BASIS_PREFIX):
+            con.execute(
+                f'UPDATE "{table}" SET c = greatest(c - h.k, 1) FROM ({held}) AS h WHERE "{table}"."{column}" = h.value'
+            )
+            only_theirs = f'"{column}" IN (SELECT value FROM ({held})) AND "{column}" NOT IN ({shared})'
+            n = con.execute(f'DELETE FROM "{table}" WHERE {only_theirs}').fetchall()
+        else:
+            n = con.execute(f'DELETE FROM "{table}" WHERE "{column}" IN (SELECT value FROM ({held}))').fetchall()
+        if n and n[0][0]:
+            done[table] = int(n[0][0])
     return done
 
 

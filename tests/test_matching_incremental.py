@@ -1,0 +1,156 @@
+"""Incremental matching: standardizing the changed records and scoring the pairs they touch gives what standardizing
+and scoring everything gives, after any sequence of inserts, edits and deletes (matching/changes.py,
+matching/term_frequencies.py)."""
+
+from __future__ import annotations
+
+import random
+
+import pandas as pd
+import pytest
+
+from connectors import pull_source
+from connectors.demo import init_demo
+from hub.catalogue import PAIRS, STAGED, STANDARDIZED
+from hub.config import load_config
+from hub.workspace import Workspace
+from matching import changes, models
+from matching.backend import DuckDBSplinkBackend, tf_columns
+from matching.run import match, score_pairs, standardize_records, train
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("incremental")
+    init_demo(directory, customers=400, seed=23)
+    cfg = load_config(directory / "hub.yaml")
+    ws = Workspace.for_config(cfg)
+    for name in cfg.sources:
+        pull_source(cfg, name, ws)
+    match(ws, cfg)
+    yield ws, cfg
+    ws.close()
+
+
+def table(ws: Workspace, name: str, key: list[str]) -> pd.DataFrame:
+    return ws.con.execute(f"SELECT * FROM {name}").df().sort_values(key, ignore_index=True)
+
+
+def pairs(ws: Workspace) -> pd.DataFrame:
+    return table(ws, PAIRS, ["unique_id_l", "unique_id_r"])
+
+
+def change_staged(ws: Workspace, rng: random.Random) -> None:
+    """Edits, deletes and inserts on the staged records, as pulls would leave them: names with a typo or another
+    record's name (so counts of shared values move), cities in capitals (no standardized change), records gone, and
+    copies of records under new keys (another person's duplicate: the values' counts grow past powers of two)."""
+    keys = [k for (k,) in ws.con.execute(f"SELECT source_key FROM {STAGED} ORDER BY source_key").fetchall()]
+    pick = rng.sample(keys, 40)
+    names = [n for (n,) in ws.con.execute(f"SELECT DISTINCT last_name FROM {STAGED} WHERE last_name IS NOT NULL")
+             .fetchall()]  # fmt: skip
+    con = ws.con
+    for key in pick[:10]:
+        con.execute(f"UPDATE {STAGED} SET last_name = last_name || 'e' WHERE source_key = ?", [key])
+    for key in pick[10:18]:
+        con.execute(f"UPDATE {STAGED} SET last_name = ? WHERE source_key = ?", [rng.choice(names), key])
+    for key in pick[18:24]:
+        con.execute(f"UPDATE {STAGED} SET city = upper(city) WHERE source_key = ?", [key])
+    for key in pick[24:30]:
+        con.execute(f"DELETE FROM {STAGED} WHERE source_key = ?", [key])
+    for i, key in enumerate(pick[30:]):
+        con.execute(
+            f"INSERT INTO {STAGED} SELECT * REPLACE (source_key || ? AS source_key) FROM {STAGED} WHERE source_key = ?",
+            [f"-copy{rng.randrange(10**6)}-{i}", key],
+        )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_incremental_runs_give_what_a_full_rebuild_gives(demo, seed):
+    ws, cfg = demo
+    saved = models.load(ws.con)
+    rng = random.Random(seed)
+    for _ in range(3):
+        change_staged(ws, rng)
+        done = standardize_records(ws)
+        scored = score_pairs(ws, cfg, saved)
+        assert not done.full and 0 < done.redone < done.records
+        assert not scored.full and 0 < scored.rescored_records < done.records
+        standardized, incremental = table(ws, STANDARDIZED, ["unique_id"]), pairs(ws)
+        assert standardize_records(ws, full=True).full and score_pairs(ws, cfg, saved, full=True).full
+        pd.testing.assert_frame_equal(standardized, table(ws, STANDARDIZED, ["unique_id"]))
+        pd.testing.assert_frame_equal(incremental, pairs(ws))
+
+
+def test_an_unchanged_run_standardizes_and_scores_nothing(demo):
+    ws, cfg = demo
+    saved = models.load(ws.con)
+    standardize_records(ws)
+    score_pairs(ws, cfg, saved)
+    before = pairs(ws)
+    assert standardize_records(ws).redone == 0
+    assert score_pairs(ws, cfg, saved).rescored_records == 0
+    pd.testing.assert_frame_equal(before, pairs(ws))
+
+
+def test_a_failed_scoring_is_redone_by_the_next_run(demo, monkeypatch):
+    ws, cfg = demo
+    saved = models.load(ws.con)
+    change_staged(ws, random.Random(9))
+    standardize_records(ws)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("killed mid-scoring")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(DuckDBSplinkBackend, "predict", broken)
+        with pytest.raises(RuntimeError):
+            score_pairs(ws, cfg, saved)
+    assert score_pairs(ws, cfg, saved).rescored_records > 0
+    incremental = pairs(ws)
+    score_pairs(ws, cfg, saved, full=True)
+    pd.testing.assert_frame_equal(incremental, pairs(ws))
+
+
+def test_other_standardization_rules_or_another_model_start_over(demo, monkeypatch):
+    ws, cfg = demo
+    standardize_records(ws)
+    with monkeypatch.context() as patched:
+        patched.setattr(changes, "STANDARDIZE_RULES", "other rules")
+        assert standardize_records(ws).full
+        assert score_pairs(ws, cfg, models.load(ws.con)).full
+    assert standardize_records(ws).full  # and back to the real rules: everything again
+    newer = train(ws, cfg)
+    assert score_pairs(ws, cfg, newer).full
+    assert score_pairs(ws, cfg, newer).rescored_records == 0
+
+
+def test_a_value_grown_common_weighs_by_its_new_count_and_its_holders_are_rescored(demo):
+    """Term frequencies are kept from the first scoring; a value whose live count doubles moves to the power of two
+    below it (weaker), and every record holding it has its pairs scored again — as a full rescoring scores them."""
+    ws, cfg = demo
+    saved = models.load(ws.con)
+    standardize_records(ws)
+    score_pairs(ws, cfg, saved)
+    column = "name_concat_std"
+    lookup = f"tf_scored_{column}"
+    if column not in tf_columns(saved.model):
+        pytest.skip(f"the model has no term frequencies on {column}")
+    (name, before), *_ = ws.con.execute(
+        f"SELECT {column}, tf_{column} FROM {lookup} ORDER BY tf_{column} DESC, {column} LIMIT 1"
+    ).fetchall()
+    first, last = name.split(" ", 1)
+    held = ws.con.execute(f"SELECT count(*) FROM {STANDARDIZED} WHERE {column} = ?", [name]).fetchall()[0][0]
+    for i in range(held * 2):  # more than double: past the next power of two
+        ws.con.execute(
+            f"""INSERT INTO {STAGED} SELECT * REPLACE (source_key || '-namesake{i}' AS source_key,
+                       ? AS first_name, ? AS last_name, NULL AS email, NULL AS phone)
+                FROM {STAGED} ORDER BY source_key LIMIT 1 OFFSET ?""",
+            [first, last, i * 7],
+        )
+    standardize_records(ws)
+    scored = score_pairs(ws, cfg, saved)
+    after = ws.con.execute(f"SELECT tf_{column} FROM {lookup} WHERE {column} = ?", [name]).fetchall()[0][0]
+    assert after > before and scored.rescored_records >= held * 3
+    incremental = pairs(ws)
+    score_pairs(ws, cfg, saved, full=True)
+    pd.testing.assert_frame_equal(incremental, pairs(ws))
