@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run", parents=[config_arg], help="run the whole Dagster pipeline in this process and print a summary"
     )
-    run.add_argument("--full", action="store_true", help="ignore saved cursors and re-read every source row")
+    run.add_argument("--full", action="store_true",
+                     help="ignore saved cursors, re-read every source row and rebuild instead of updating")  # fmt: skip
     run.add_argument("--reconcile", action="store_true",
                      help="compare every row's values with staging, not only keys")  # fmt: skip
     run.add_argument("--dry-run", action="store_true",
