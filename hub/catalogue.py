@@ -46,6 +46,7 @@ MATCH_STATE = "match_state"  # step -> the version of the rules it ran (a change
 STANDARDIZED_BASIS = "standardized_basis"  # unique_id, fp: the evidence rows standardized_records was made from
 SCORED_BASIS = "scored_basis"  # unique_id, fp: the records as scored_pairs scored them
 TF_BASIS_VERSION = "tf_basis_version"  # one row: the model version whose term-frequency basis is kept
+CLUSTER_BASIS = "cluster_basis"  # kind, id_l, id_r, p: the edges and decisions the current clusters were made from
 CLUSTERS = "clusters"
 REVIEW = "review_candidates"
 GOLDEN_MEMBERS = "golden_members"
@@ -62,7 +63,7 @@ TABLES = (
     STAGED, QUARANTINE, FIELD_WARNINGS, CONNECTOR_STATE, ECHOES, EVIDENCE, STANDARDIZED, MATCH_MODELS, SCORED_WITH,
     PAIRS, CLUSTERS, REVIEW, GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS,
     GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, WRITEBACK_STATE, MATCH_STATE, STANDARDIZED_BASIS, SCORED_BASIS,
-    TF_BASIS_VERSION,
+    TF_BASIS_VERSION, CLUSTER_BASIS,
 )  # fmt: skip
 
 
@@ -126,6 +127,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     STANDARDIZED_BASIS: {"unique_id": _V, "fp": "UBIGINT"},
     SCORED_BASIS: {"unique_id": _V, "fp": "UBIGINT"},
     TF_BASIS_VERSION: {"version": "INTEGER"},
+    CLUSTER_BASIS: {"kind": _V, "id_l": _V, "id_r": _V, "p": "DOUBLE"},
     PAIRS: {"unique_id_l": _V, "unique_id_r": _V, "match_probability": "DOUBLE", "match_weight": "DOUBLE"},
     CLUSTERS: {"record_id": _V, "cluster_id": _V},
     REVIEW: {

@@ -223,6 +223,7 @@ def scored_pairs(
 )
 def clusters(
     context: dg.AssetExecutionContext,
+    hub: HubResource,
     workspace: WorkspaceResource,
     serving_store: ServingStoreResource,
 ) -> dg.MaterializeResult:
@@ -230,7 +231,10 @@ def clusters(
         must_link, cannot_link = _decisions(engine)
         with engine.connect() as conn:
             frozen = restricted(conn)
-        r = matching.cluster_records(ws, cfg, must_link, cannot_link, progress=context.log.info, frozen=frozen)
+        r = matching.cluster_records(
+            ws, cfg, must_link, cannot_link, progress=context.log.info, frozen=frozen, full=hub.full_pull
+        )
+        context.log.info(f"clustered {r.reclustered:,} records" + (" (all: a full run)" if r.full else ""))
         records = ws.con.execute(f"SELECT count(*) FROM {CLUSTERS}").fetchall()[0][0]
     return dg.MaterializeResult(
         metadata={
@@ -240,6 +244,8 @@ def clusters(
             "clusters": r.clusters,
             "multi_record_clusters": r.multi_record_clusters,
             "auto_merge_pairs": r.auto_pairs,
+            "records_reclustered": r.reclustered,
+            "full": r.full,
             "records_merged": records - r.clusters,
         }
     )

@@ -1,6 +1,6 @@
-"""Incremental matching: standardizing the changed records and scoring the pairs they touch gives what standardizing
-and scoring everything gives, after any sequence of inserts, edits and deletes (matching/changes.py,
-matching/term_frequencies.py)."""
+"""Incremental matching: standardizing the changed records, scoring the pairs they touch and clustering the components
+they reach gives what standardizing, scoring and clustering everything gives, after any sequence of inserts, edits,
+deletes and steward decisions (matching/changes.py, matching/term_frequencies.py, matching/reclustering.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 
 from connectors import pull_source
 from connectors.demo import init_demo
-from hub.catalogue import PAIRS, STAGED, STANDARDIZED
+from hub.catalogue import CLUSTERS, PAIRS, STAGED, STANDARDIZED
 from hub.config import load_config
 from hub.workspace import Workspace
 from matching import changes, models
 from matching.backend import DuckDBSplinkBackend, tf_columns
-from matching.run import match, score_pairs, standardize_records, train
+from matching.run import cluster_records, match, score_pairs, standardize_records, train
 
 
 @pytest.fixture(scope="module")
@@ -64,32 +64,64 @@ def change_staged(ws: Workspace, rng: random.Random) -> None:
         )
 
 
+def decide(ws: Workspace, rng: random.Random, decisions: dict[str, list[tuple[str, str]]]) -> None:
+    """A steward's decisions: "not a match" inside a multi-record cluster (it splits), "match" between two clusters
+    (they join), each about present records; a "match" that would contradict a "not a match" is not taken."""
+    rows = ws.con.execute(
+        f"""SELECT cluster_id, list(record_id ORDER BY record_id) FROM {CLUSTERS}
+            WHERE record_id IN (SELECT unique_id FROM {STANDARDIZED}) GROUP BY ALL ORDER BY 1"""
+    ).fetchall()
+    big = [members for _, members in rows if len(members) > 1]
+    a, b = rng.sample(rng.choice(big), 2)
+    decisions["cannot"].append((a, b))
+    c, d = (rng.choice(members) for _, members in rng.sample(rows, 2))
+    if not {c, d} & {x for pair in decisions["cannot"] for x in pair}:
+        decisions["must"].append((c, d))
+
+
+def clustered(ws, cfg, decisions, full: bool = False):
+    frames = {k: pd.DataFrame(v, columns=["id_l", "id_r"]) for k, v in decisions.items()}
+    return cluster_records(ws, cfg, frames["must"], frames["cannot"], full=full)
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_incremental_runs_give_what_a_full_rebuild_gives(demo, seed):
     ws, cfg = demo
     saved = models.load(ws.con)
     rng = random.Random(seed)
+    decisions: dict[str, list[tuple[str, str]]] = {"must": [], "cannot": []}
+    clustered(ws, cfg, decisions, full=True)
     for _ in range(3):
         change_staged(ws, rng)
         done = standardize_records(ws)
         scored = score_pairs(ws, cfg, saved)
+        decide(ws, rng, decisions)
+        grouped = clustered(ws, cfg, decisions)
         assert not done.full and 0 < done.redone < done.records
         assert not scored.full and 0 < scored.rescored_records < done.records
+        assert not grouped.full and 0 < grouped.reclustered < done.records
         standardized, incremental = table(ws, STANDARDIZED, ["unique_id"]), pairs(ws)
+        clusters = table(ws, CLUSTERS, ["record_id"])
         assert standardize_records(ws, full=True).full and score_pairs(ws, cfg, saved, full=True).full
+        assert clustered(ws, cfg, decisions, full=True).full
         pd.testing.assert_frame_equal(standardized, table(ws, STANDARDIZED, ["unique_id"]))
         pd.testing.assert_frame_equal(incremental, pairs(ws))
+        pd.testing.assert_frame_equal(clusters, table(ws, CLUSTERS, ["record_id"]))
 
 
-def test_an_unchanged_run_standardizes_and_scores_nothing(demo):
+def test_an_unchanged_run_standardizes_scores_and_clusters_nothing(demo):
     ws, cfg = demo
     saved = models.load(ws.con)
+    decisions: dict[str, list[tuple[str, str]]] = {"must": [], "cannot": []}
     standardize_records(ws)
     score_pairs(ws, cfg, saved)
-    before = pairs(ws)
+    clustered(ws, cfg, decisions)
+    before, groups = pairs(ws), table(ws, CLUSTERS, ["record_id"])
     assert standardize_records(ws).redone == 0
     assert score_pairs(ws, cfg, saved).rescored_records == 0
+    assert clustered(ws, cfg, decisions).reclustered == 0
     pd.testing.assert_frame_equal(before, pairs(ws))
+    pd.testing.assert_frame_equal(groups, table(ws, CLUSTERS, ["record_id"]))
 
 
 def test_a_failed_scoring_is_redone_by_the_next_run(demo, monkeypatch):
@@ -154,3 +186,26 @@ def test_a_value_grown_common_weighs_by_its_new_count_and_its_holders_are_rescor
     incremental = pairs(ws)
     score_pairs(ws, cfg, saved, full=True)
     pd.testing.assert_frame_equal(incremental, pairs(ws))
+
+
+def test_a_new_decision_reclusters_the_whole_component_an_earlier_split_left(demo):
+    """A - B - C - D chained by auto-match pairs, split by "A is not D" into {A, B} and {C, D}. "A is not B" then
+    puts B with C and D (the component is split again, strongest pair first): the part {C, D} the decision's records
+    are not in is clustered again too, as clustering everything does."""
+    _, cfg = demo
+    ws = Workspace(":memory:")
+    ws.con.execute(f"CREATE TABLE {STANDARDIZED} AS SELECT unnest(['a', 'b', 'c', 'd']) AS unique_id")
+    ws.con.execute(
+        f"""CREATE TABLE {PAIRS} AS SELECT * FROM (VALUES ('a', 'b', 0.99), ('b', 'c', 0.96), ('c', 'd', 0.99))
+            AS t(unique_id_l, unique_id_r, match_probability)"""
+    )
+    decisions: dict[str, list[tuple[str, str]]] = {"must": [], "cannot": [("a", "d")]}
+    clustered(ws, cfg, decisions, full=True)
+    assert dict(ws.con.execute(f"SELECT record_id, cluster_id FROM {CLUSTERS}").fetchall()) == {
+        "a": "a", "b": "a", "c": "c", "d": "c"
+    }  # fmt: skip
+    decisions["cannot"].append(("a", "b"))
+    assert clustered(ws, cfg, decisions).reclustered == 4
+    assert dict(ws.con.execute(f"SELECT record_id, cluster_id FROM {CLUSTERS}").fetchall()) == {
+        "a": "a", "b": "b", "c": "b", "d": "b"
+    }  # fmt: skip

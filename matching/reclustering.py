@@ -1,0 +1,65 @@
+"""Which records a clustering run must cluster again: the components its changes reach, no others.
+
+The clusters of a component depend on that component's records, auto-match edges (with their probabilities: a split
+takes the strongest first) and steward decisions only (matching/clustering.py), and a cluster's id is its smallest
+record id. So a component whose records, edges and decisions are as they were last time clusters as it did, and
+clustering the others alone gives what clustering everything gives.
+
+Rules:
+1. The input of a run is one table of (kind, id_l, id_r, p): the auto-match edges, "match" and "not a match"
+   decisions, after restricted people's groups were frozen into them. The last run's input is kept (CLUSTER_BASIS).
+2. Seeds: both ends of every input row that is new or gone since (a row is its kind, ids and probability), and
+   every record that is new since.
+3. The records to cluster again: the last clusters of the seeds, grown by the last clusters of every record an
+   auto edge or a "match" joins to them, until nothing joins them to the rest (a few rounds; each is one join).
+   Only "not a match" decisions never join: they split inside a component, they never reach out of it.
+Records gone since the last run leave `clusters`; everything else keeps its row.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from hub.catalogue import CLUSTER_BASIS, CLUSTERS
+from hub.workspace import scalar
+
+_JOINING = "kind IN ('edge', 'match')"
+
+
+def reach_sql(input_table: str, ids_table: str) -> str:
+    """SQL for the seeds (rule 2) of `input_table` against CLUSTER_BASIS; `ids_table` holds the present unique_ids."""
+    changed = f"""(SELECT * FROM {input_table} EXCEPT SELECT * FROM {CLUSTER_BASIS})
+                  UNION ALL (SELECT * FROM {CLUSTER_BASIS} EXCEPT SELECT * FROM {input_table})"""
+    return f"""SELECT id_l AS record_id FROM ({changed}) UNION SELECT id_r FROM ({changed})
+               UNION SELECT unique_id FROM {ids_table} WHERE unique_id NOT IN (SELECT record_id FROM {CLUSTERS})"""
+
+
+def grow(con: duckdb.DuckDBPyConnection, input_table: str, seeds: str, into: str) -> int:
+    """Create `into` (record_id) with the records to cluster again (rule 3) from the `seeds` SQL; returns how many."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {into} AS
+            SELECT record_id FROM ({seeds})
+            UNION SELECT c.record_id FROM {CLUSTERS} AS c
+                  WHERE c.cluster_id IN (SELECT k.cluster_id FROM {CLUSTERS} AS k WHERE k.record_id IN ({seeds}))"""
+    )
+    while True:
+        before = scalar(con, f"SELECT count(*) FROM {into}")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _reach AS
+                SELECT i.id_r AS record_id FROM {input_table} AS i SEMI JOIN {into} AS s ON s.record_id = i.id_l
+                WHERE {_JOINING}
+                UNION SELECT i.id_l FROM {input_table} AS i SEMI JOIN {into} AS s ON s.record_id = i.id_r
+                WHERE {_JOINING}"""
+        )
+        con.execute(
+            f"""INSERT INTO {into}
+                SELECT record_id FROM _reach WHERE record_id NOT IN (SELECT record_id FROM {into})
+                UNION SELECT c.record_id FROM {CLUSTERS} AS c
+                      WHERE c.cluster_id IN (SELECT k.cluster_id FROM {CLUSTERS} AS k
+                                             WHERE k.record_id IN (SELECT record_id FROM _reach))
+                        AND c.record_id NOT IN (SELECT record_id FROM {into})"""
+        )
+        con.execute("DROP TABLE _reach")
+        after = scalar(con, f"SELECT count(*) FROM {into}")
+        if after == before:
+            return int(after)
