@@ -36,7 +36,7 @@ from hub.errors import NotReady
 from hub.workspace import Workspace, scalar
 from matching import changes, models, plan, reclustering
 from matching import term_frequencies as tf
-from matching.backend import DuckDBSplinkBackend, MatcherBackend
+from matching.backend import DuckDBSplinkBackend, MatcherBackend, tf_columns
 from matching.clustering import cluster
 from matching.standardize import STD_COLUMNS, check_unique_ids, standardize
 
@@ -166,25 +166,27 @@ def score_pairs(
     threshold = cfg.matching.review_threshold
     rules = f"{changes.STANDARDIZE_RULES} model v{saved.version} threshold {threshold!r}"
     tf.ensure_basis(con, STANDARDIZED, saved.model, saved.version)
-    lookups = tf.make_lookups(con, STANDARDIZED, saved.model, lambda column: f"_tf_next_{column}")
-    kept = {column: tf_scored(column) for column in lookups}
+    kept = {column: tf_scored(column) for column in tf_columns(saved.model)}
     incremental = (
         not full
         and changes.state(con, "score") == rules
         and all(ws.has_table(t) for t in (PAIRS, SCORED_BASIS, *kept.values()))
     )
+    lookups: dict[str, str] = {}
     try:
         if incremental:
-            touched = changes.changed_ids_sql(STANDARDIZED_BASIS, SCORED_BASIS)
             con.execute(
-                f"CREATE OR REPLACE TABLE _touched AS {touched} UNION "
-                + tf.changed_holders(con, STANDARDIZED, lookups, kept)
+                f"CREATE OR REPLACE TABLE _touched AS {changes.changed_ids_sql(STANDARDIZED_BASIS, SCORED_BASIS)}"
             )
-            rescored = scalar(con, "SELECT count(*) FROM _touched")
-            if not rescored:  # nothing changed since: the pairs, their basis and lookups are current
+            if not scalar(con, "SELECT count(*) FROM _touched"):  # the very records scored last time: nothing to do
                 return Scored(scalar(con, f"SELECT count(*) FROM {PAIRS}"), 0, False)
+            lookups = tf.make_lookups(con, STANDARDIZED, saved.model, lambda column: f"_tf_next_{column}")
+            con.execute(f"INSERT INTO _touched {tf.changed_holders(STANDARDIZED, lookups, kept)} EXCEPT "
+                        "SELECT unique_id FROM _touched")  # fmt: skip
+            rescored = scalar(con, "SELECT count(*) FROM _touched")
             backend.predict(STANDARDIZED, saved.model, threshold, "_pairs_new", lookups, touched="_touched")
         else:
+            lookups = tf.make_lookups(con, STANDARDIZED, saved.model, lambda column: f"_tf_next_{column}")
             rescored = scalar(con, f"SELECT count(*) FROM {STANDARDIZED}")
             backend.predict(STANDARDIZED, saved.model, threshold, "_pairs_new", lookups)
         with ws.transaction():

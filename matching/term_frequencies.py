@@ -74,7 +74,7 @@ def make_lookups(
     return out
 
 
-def changed_holders(con: duckdb.DuckDBPyConnection, records: str, new: dict[str, str], old: dict[str, str]) -> str:
+def changed_holders(records: str, new: dict[str, str], old: dict[str, str]) -> str:
     """SQL selecting the unique_id of every record in `records` holding a value whose term frequency differs between
     the `old` lookups (the last scoring's) and the `new` ones, or that only `new` has."""
     parts = [
