@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -235,32 +234,22 @@ def cluster_records(
     con = ws.con
     if not ws.has_table(PAIRS):
         raise NotReady("no scored pairs in the workspace yet: run the whole pipeline first (hub run)")
-    edges = con.execute(
-        f"SELECT unique_id_l AS id_l, unique_id_r AS id_r, match_probability FROM {PAIRS} WHERE match_probability >= ?",
-        [cfg.matching.auto_match_threshold],
-    ).df()
-    ids = con.execute(f"SELECT unique_id FROM {STANDARDIZED}").df()["unique_id"]
-    must_link, cannot_link = (
-        _current(d, ids, kind, say) for d, kind in ((must_link, "match"), (cannot_link, "not a match"))
-    )
-    if frozen is not None and len(frozen):
-        edges, must_link, cannot_link = _freeze(edges, must_link, cannot_link, frozen, ids)
-    _register_input(con, edges, must_link, cannot_link)
+    _input(ws, cfg, must_link, cannot_link, frozen, say)
     incremental = not full and ws.has_table(CLUSTERS) and ws.has_table(CLUSTER_BASIS)
+    edges = "SELECT id_l, id_r, p AS match_probability FROM _cluster_input WHERE kind = ?"
     try:
         if incremental:
             seeds = reclustering.reach_sql("_cluster_input", STANDARDIZED)
             redo = reclustering.grow(con, "_cluster_input", seeds, "_recluster")
-            subset = con.execute(
+            ids = con.execute(
                 f"SELECT record_id FROM _recluster WHERE record_id IN (SELECT unique_id FROM {STANDARDIZED})"
             ).df()["record_id"]
-            inside = "id_l IN (SELECT record_id FROM _recluster) AND id_r IN (SELECT record_id FROM _recluster)"
-            within = f"SELECT id_l, id_r, p AS match_probability FROM _cluster_input WHERE kind = ? AND {inside}"
-            part = {kind: con.execute(within, [kind]).df() for kind in ("edge", "match", "not_match")}
-            clusters = cluster(subset, part["edge"], part["match"], part["not_match"])
+            edges += " AND id_l IN (SELECT record_id FROM _recluster) AND id_r IN (SELECT record_id FROM _recluster)"
         else:
+            ids = con.execute(f"SELECT unique_id FROM {STANDARDIZED}").df()["unique_id"]
             redo = len(ids)
-            clusters = cluster(ids, edges, must_link, cannot_link)
+        part = {kind: con.execute(edges, [kind]).df() for kind in ("edge", "match", "not_match")}
+        clusters = cluster(ids, part["edge"], part["match"], part["not_match"])
         # As an Arrow table DuckDB reads the ids without a pandas scan, and counts the clusters in parallel: together
         # half the time of storing and counting through pandas at 1M records.
         con.register("_clusters", pa.Table.from_pandas(clusters, preserve_index=False))
@@ -274,6 +263,7 @@ def cluster_records(
             else:
                 con.execute(f"CREATE OR REPLACE TABLE {CLUSTERS} AS SELECT record_id, cluster_id FROM _clusters")
             con.execute(f"CREATE OR REPLACE TABLE {CLUSTER_BASIS} AS SELECT * FROM _cluster_input")
+        auto = scalar(con, "SELECT count(*) FROM _cluster_input WHERE kind = 'edge'")
     finally:
         con.unregister("_clusters")
         for table in ("_cluster_input", "_recluster"):
@@ -282,26 +272,62 @@ def cluster_records(
         f"""SELECT count(*), count(*) FILTER (WHERE n > 1)
             FROM (SELECT count(*) AS n FROM {CLUSTERS} GROUP BY cluster_id)"""
     ).fetchall()[0]
-    return ClusterResult(len(edges), n_clusters, multi_record, redo, not incremental)
+    return ClusterResult(auto, n_clusters, multi_record, redo, not incremental)
 
 
-def _register_input(
-    con: duckdb.DuckDBPyConnection, edges: pd.DataFrame, must: pd.DataFrame | None, cannot: pd.DataFrame | None
+def _input(
+    ws: Workspace,
+    cfg: HubConfig,
+    must_link: pd.DataFrame | None,
+    cannot_link: pd.DataFrame | None,
+    frozen: pd.DataFrame | None,
+    say: Callable[[str], None],
 ) -> None:
-    """The clustering's input as one table (reclustering rule 1): kind ('edge', 'match', 'not_match'), id_l, id_r, p."""
+    """The clustering's input as one table, `_cluster_input` (reclustering rule 1): kind ('edge', 'match',
+    'not_match'), id_l, id_r, p (the edge's match probability). Decisions about records gone from every source
+    (deleted, quarantined) cannot apply: they are kept by whoever stores them but skipped here. Built in SQL, but where
+    restricted people's groups are frozen into it (pandas: a few groups)."""
+    con = ws.con
     frames = [
-        pd.DataFrame({"kind": kind, "id_l": f["id_l"].astype("string"), "id_r": f["id_r"].astype("string"),
-                      "p": f["match_probability"].astype("float64") if kind == "edge" else float("nan")})
-        for kind, f in (("edge", edges), ("match", must), ("not_match", cannot)) if f is not None and len(f)
+        pd.DataFrame({"kind": kind, "id_l": d["id_l"].astype("string"), "id_r": d["id_r"].astype("string")})
+        for kind, d in (("match", must_link), ("not_match", cannot_link)) if d is not None and len(d)
     ]  # fmt: skip
-    con.register("_cluster_frames", pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
-                 if frames else pa.table({"kind": [], "id_l": [], "id_r": [], "p": []}))  # fmt: skip
+    decided = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        {c: pd.Series(dtype="string") for c in ("kind", "id_l", "id_r")}
+    )  # fmt: skip
+    con.register("_decided_in", decided)
+    present = f"id_l IN (SELECT unique_id FROM {STANDARDIZED}) AND id_r IN (SELECT unique_id FROM {STANDARDIZED})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _decided AS SELECT * FROM _decided_in WHERE {present}")
+    con.unregister("_decided_in")
+    for kind, label in (("match", "match"), ("not_match", "not a match")):
+        skipped = int((decided["kind"] == kind).sum()) - scalar(con, "SELECT count(*) FROM _decided WHERE kind = ?",
+                                                                   [kind])  # fmt: skip
+        if skipped:
+            say(f"skipped {skipped} '{label}' decision(s) about records no longer present")
+    edges = f"""SELECT 'edge' AS kind, unique_id_l AS id_l, unique_id_r AS id_r, match_probability AS p FROM {PAIRS}
+                WHERE match_probability >= {float(cfg.matching.auto_match_threshold)!r}"""
+    if frozen is not None and len(frozen):
+        ids = con.execute(f"SELECT unique_id FROM {STANDARDIZED}").df()["unique_id"]
+        edge, must, cannot = _freeze(
+            con.execute(f"SELECT id_l, id_r, p AS match_probability FROM ({edges})").df(),
+            con.execute("SELECT id_l, id_r FROM _decided WHERE kind = 'match'").df(),
+            con.execute("SELECT id_l, id_r FROM _decided WHERE kind = 'not_match'").df(),
+            frozen,
+            ids,
+        )
+        parts = [edge.assign(kind="edge", p=edge["match_probability"])]
+        parts += [f.assign(kind=k, p=None) for k, f in (("match", must), ("not_match", cannot)) if f is not None]
+        con.register("_frozen_input", pd.concat(parts, ignore_index=True)[["kind", "id_l", "id_r", "p"]])
+        edges, decisions = "SELECT kind, id_l, id_r, p FROM _frozen_input", ""
+    else:
+        decisions = "UNION ALL SELECT kind, id_l, id_r, NULL FROM _decided"
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE _cluster_input AS
-           SELECT kind::VARCHAR AS kind, id_l::VARCHAR AS id_l, id_r::VARCHAR AS id_r,
-                  CASE WHEN kind = 'edge' THEN p END::DOUBLE AS p FROM _cluster_frames"""
+        f"""CREATE OR REPLACE TEMP TABLE _cluster_input AS
+            SELECT kind::VARCHAR AS kind, id_l::VARCHAR AS id_l, id_r::VARCHAR AS id_r, p::DOUBLE AS p
+            FROM ({edges} {decisions})"""
     )
-    con.unregister("_cluster_frames")
+    con.unregister("_frozen_input")
+    con.execute("DROP TABLE _decided")
 
 
 def match(
@@ -377,21 +403,6 @@ def _freeze(
         cannot_link = cannot_link[~(gl == gr).fillna(False)]
     must_link = pd.concat([f for f in (must, chain) if f is not None], ignore_index=True)[["id_l", "id_r"]]
     return edges, must_link, cannot_link
-
-
-def _current(decisions: pd.DataFrame | None, ids: pd.Series, kind: str, say: Callable[[str], None]):
-    """Decisions about records that are gone from every source (deleted, quarantined) cannot apply;
-    they are kept by whoever stores them but skipped here."""
-    if decisions is None or decisions.empty:
-        return decisions
-    # Look the few decided ids up in the many records, not the other way round: pandas' Arrow strings
-    # run isin(values) as a Python loop over `values` (20 s for 1M record ids).
-    decided = pd.concat([decisions["id_l"], decisions["id_r"]]).unique()
-    present = set(ids[ids.isin(decided)])
-    known = decisions["id_l"].isin(present) & decisions["id_r"].isin(present)
-    if not known.all():
-        say(f"skipped {int((~known).sum())} '{kind}' decision(s) about records no longer present")
-    return decisions[known]
 
 
 def review_band(

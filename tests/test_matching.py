@@ -13,7 +13,7 @@ from hub.config import load_config
 from hub.workspace import Workspace
 from matching import models
 from matching.backend import DuckDBSplinkBackend
-from matching.run import match, train
+from matching.run import cluster_records, match, train
 from matching.standardize import standardize
 
 
@@ -125,16 +125,21 @@ def test_review_candidates_are_in_the_band_and_explained(matched):
     assert {"name", "date_of_birth", "email", "phone", "address"} <= set(explanation)
 
 
-def test_decisions_about_records_gone_from_every_source_are_skipped_and_said():
+def test_decisions_about_records_gone_from_every_source_are_skipped_and_said(matched):
     """Only decisions whose two records are still staged reach clustering; the others are counted."""
-    from matching.run import _current
-
-    ids = pd.Series([f"crm:{i}" for i in range(100_000)], dtype="string[pyarrow]")
+    _, cfg, _ = matched
+    ws = Workspace(":memory:")
+    ws.con.execute("CREATE TABLE standardized_records AS SELECT 'crm:' || range AS unique_id FROM range(100000)")
+    ws.con.execute("CREATE TABLE scored_pairs (unique_id_l VARCHAR, unique_id_r VARCHAR, match_probability DOUBLE)")
     decisions = pd.DataFrame(
         {"id_l": ["crm:1", "crm:2", "web:gone"], "id_r": ["crm:99999", "crm:100000", "crm:3"]}, dtype="string"
     )
     said: list[str] = []
-    kept = _current(decisions, ids, "match", said.append)
-    assert kept.to_dict("records") == [{"id_l": "crm:1", "id_r": "crm:99999"}]
+    cluster_records(ws, cfg, must_link=decisions, progress=said.append)
     assert said == ["skipped 2 'match' decision(s) about records no longer present"]
-    assert _current(decisions.iloc[:0], ids, "match", said.append).empty and len(said) == 1
+    together = ws.con.execute(
+        "SELECT count(DISTINCT cluster_id) FROM clusters WHERE record_id IN ('crm:1', 'crm:99999')"
+    )
+    assert together.fetchall() == [(1,)]
+    cluster_records(ws, cfg, must_link=decisions.iloc[:0], progress=said.append)
+    assert len(said) == 1
