@@ -1,6 +1,7 @@
-"""Incremental matching against a full rebuild on the same workspace: standardize + score after 1% of the staged
-records changed (edits, deletes and inserts), then the same two steps rebuilt in full, and a run with no changes.
-Prints seconds (wall and this process's CPU) per step and whether the incremental tables equal the full ones.
+"""Incremental matching against a full rebuild on the same workspace: standardize + score + cluster with no changes,
+after 1% of the staged records changed (edits, deletes and inserts), the same steps rebuilt in full, then clustering
+after one steward decision. Prints seconds (wall and this process's CPU) per step and whether the incremental tables
+equal the full ones.
 
     python benchmarks/matching_incremental.py                      # demo of 460,000 people (~1M records)
     python benchmarks/matching_incremental.py --customers 100000
@@ -18,11 +19,11 @@ from typing import TypeVar
 
 from connectors import pull_source
 from connectors.demo import init_demo
-from hub.catalogue import PAIRS, STAGED, STANDARDIZED
+from hub.catalogue import CLUSTERS, PAIRS, STAGED, STANDARDIZED
 from hub.config import load_config
 from hub.workspace import Workspace
 from matching import models
-from matching.run import current_model, score_pairs, standardize_records
+from matching.run import cluster_records, current_model, score_pairs, standardize_records
 
 T = TypeVar("T")
 
@@ -47,8 +48,11 @@ def change_one_percent(ws: Workspace) -> None:
     )
 
 
+TABLES = (STANDARDIZED, PAIRS, CLUSTERS)
+
+
 def snapshot(ws: Workspace, name: str) -> None:
-    for table in (STANDARDIZED, PAIRS):
+    for table in TABLES:
         ws.con.execute(f"CREATE OR REPLACE TABLE _bench_{name}_{table} AS SELECT * FROM {table}")
 
 
@@ -77,15 +81,23 @@ def main() -> None:
     model = models.load(ws.con, saved)
     assert model is not None
     timed("score (as it stands)", lambda: score_pairs(ws, cfg, model))
+    timed("cluster (as it stands)", lambda: cluster_records(ws, cfg))
     timed("standardize, nothing changed", lambda: standardize_records(ws))
     timed("score, nothing changed", lambda: score_pairs(ws, cfg, model))
+    timed("cluster, nothing changed", lambda: cluster_records(ws, cfg))
     change_one_percent(ws)
     timed("standardize after 1% changed", lambda: standardize_records(ws))
     timed("score after 1% changed", lambda: score_pairs(ws, cfg, model))
+    timed("cluster after 1% changed", lambda: cluster_records(ws, cfg))
     snapshot(ws, "incremental")
     timed("standardize, full rebuild", lambda: standardize_records(ws, full=True))
     timed("score, full rebuild", lambda: score_pairs(ws, cfg, model, full=True))
-    for table in (STANDARDIZED, PAIRS):
+    timed("cluster, full rebuild", lambda: cluster_records(ws, cfg, full=True))
+    pair = ws.con.execute(f"SELECT unique_id_l, unique_id_r FROM {PAIRS} ORDER BY match_probability LIMIT 1").df()
+    decided = pair.rename(columns={"unique_id_l": "id_l", "unique_id_r": "id_r"})
+    timed("cluster after one steward 'match'", lambda: cluster_records(ws, cfg, must_link=decided))
+    timed("cluster, full rebuild (with it)", lambda: cluster_records(ws, cfg, must_link=decided, full=True))
+    for table in TABLES:
         print(f"{table}: {differing_rows(ws, table)} rows differ between the incremental and the full rebuild")
         ws.con.execute(f"DROP TABLE _bench_incremental_{table}")
     ws.close()
