@@ -43,7 +43,7 @@ def change_one_percent(ws: Workspace) -> None:
     con.execute(f"UPDATE {STAGED} SET city = upper(city) WHERE hash(source_key) % 500 = 1")
     con.execute(f"DELETE FROM {STAGED} WHERE hash(source_key) % 300 = 2")
     con.execute(
-        f"INSERT INTO {STAGED} SELECT * REPLACE (source_key || '-copy' AS source_key) FROM {STAGED} "
+        f"INSERT INTO {STAGED} SELECT * REPLACE (source_key || '-copy{time.time_ns()}' AS source_key) FROM {STAGED} "
         "WHERE hash(source_key) % 300 = 3"
     )
 

@@ -26,21 +26,29 @@ from hub.workspace import scalar
 _JOINING = "kind IN ('edge', 'match')"
 
 
-def reach_sql(input_table: str, ids_table: str) -> str:
-    """SQL for the seeds (rule 2) of `input_table` against CLUSTER_BASIS; `ids_table` holds the present unique_ids."""
-    changed = f"""(SELECT * FROM {input_table} EXCEPT SELECT * FROM {CLUSTER_BASIS})
-                  UNION ALL (SELECT * FROM {CLUSTER_BASIS} EXCEPT SELECT * FROM {input_table})"""
-    return f"""SELECT id_l AS record_id FROM ({changed}) UNION SELECT id_r FROM ({changed})
-               UNION SELECT unique_id FROM {ids_table} WHERE unique_id NOT IN (SELECT record_id FROM {CLUSTERS})"""
+def seeds(con: duckdb.DuckDBPyConnection, input_table: str, ids_table: str, into: str) -> int:
+    """Create `into` (record_id) with the seeds (rule 2) of `input_table` against CLUSTER_BASIS, `ids_table` holding
+    the present unique_ids; returns how many."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {into} AS
+            WITH changed AS MATERIALIZED (
+                (SELECT * FROM {input_table} EXCEPT SELECT * FROM {CLUSTER_BASIS})
+                UNION ALL (SELECT * FROM {CLUSTER_BASIS} EXCEPT SELECT * FROM {input_table}))
+            SELECT id_l AS record_id FROM changed UNION SELECT id_r FROM changed
+            UNION SELECT unique_id FROM {ids_table} WHERE unique_id NOT IN (SELECT record_id FROM {CLUSTERS})"""
+    )
+    return int(scalar(con, f"SELECT count(*) FROM {into}"))
 
 
 def grow(con: duckdb.DuckDBPyConnection, input_table: str, seeds: str, into: str) -> int:
-    """Create `into` (record_id) with the records to cluster again (rule 3) from the `seeds` SQL; returns how many."""
+    """Create `into` (record_id) with the records to cluster again (rule 3) from the table `seeds`; returns how
+    many."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {into} AS
-            SELECT record_id FROM ({seeds})
+            SELECT record_id FROM {seeds}
             UNION SELECT c.record_id FROM {CLUSTERS} AS c
-                  WHERE c.cluster_id IN (SELECT k.cluster_id FROM {CLUSTERS} AS k WHERE k.record_id IN ({seeds}))"""
+                  WHERE c.cluster_id IN (SELECT k.cluster_id FROM {CLUSTERS} AS k
+                                         WHERE k.record_id IN (SELECT record_id FROM {seeds}))"""
     )
     while True:
         before = scalar(con, f"SELECT count(*) FROM {into}")

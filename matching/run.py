@@ -238,9 +238,14 @@ def cluster_records(
     incremental = not full and ws.has_table(CLUSTERS) and ws.has_table(CLUSTER_BASIS)
     edges = "SELECT id_l, id_r, p AS match_probability FROM _cluster_input WHERE kind = ?"
     try:
+        if (
+            incremental
+            and not reclustering.seeds(con, "_cluster_input", STANDARDIZED, "_seeds")
+            and scalar(con, f"SELECT (SELECT count(*) FROM {CLUSTERS}) = (SELECT count(*) FROM {STANDARDIZED})")
+        ):  # the same input, no record new (a seed) or gone: the clusters are current
+            return _counted(ws, scalar(con, "SELECT count(*) FROM _cluster_input WHERE kind = 'edge'"), 0, False)
         if incremental:
-            seeds = reclustering.reach_sql("_cluster_input", STANDARDIZED)
-            redo = reclustering.grow(con, "_cluster_input", seeds, "_recluster")
+            redo = reclustering.grow(con, "_cluster_input", "_seeds", "_recluster")
             ids = con.execute(
                 f"SELECT record_id FROM _recluster WHERE record_id IN (SELECT unique_id FROM {STANDARDIZED})"
             ).df()["record_id"]
@@ -266,13 +271,17 @@ def cluster_records(
         auto = scalar(con, "SELECT count(*) FROM _cluster_input WHERE kind = 'edge'")
     finally:
         con.unregister("_clusters")
-        for table in ("_cluster_input", "_recluster"):
+        for table in ("_cluster_input", "_seeds", "_recluster"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
-    n_clusters, multi_record = con.execute(
+    return _counted(ws, auto, redo, not incremental)
+
+
+def _counted(ws: Workspace, auto_pairs: int, reclustered: int, full: bool) -> ClusterResult:
+    n_clusters, multi_record = ws.con.execute(
         f"""SELECT count(*), count(*) FILTER (WHERE n > 1)
             FROM (SELECT count(*) AS n FROM {CLUSTERS} GROUP BY cluster_id)"""
     ).fetchall()[0]
-    return ClusterResult(auto, n_clusters, multi_record, redo, not incremental)
+    return ClusterResult(auto_pairs, n_clusters, multi_record, reclustered, full)
 
 
 def _input(
