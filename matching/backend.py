@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
@@ -138,6 +139,15 @@ def pair_out_tf(c: str, n: str, m: float, prior: float) -> str:
     (records holding a value): match-on-entry weighs a value with the very expression predict does."""
     share = f"(({c} - 1) / greatest({n} - 1, 1) - {prior!r} * {m!r}) / (1 - {prior!r})"
     return f"greatest({TF_KEPT} * {c} / {n}, {share})"
+
+
+_SAME_COLUMN = re.compile(r'\(?\s*l\.("?)(\w+)\1\s*=\s*r\.\1\2\1\s*\)?')
+
+
+def _symmetric(condition: str) -> bool:
+    """Whether a blocking condition is equalities of one column on both sides only (l.x = r.x AND ...): it then
+    pairs r with l exactly when it pairs l with r, and one direction finds every partner."""
+    return all(_SAME_COLUMN.fullmatch(part.strip()) for part in re.split(r"\s+AND\s+", condition, flags=re.IGNORECASE))
 
 
 def _touching_rules(model: Model) -> Model:
@@ -363,10 +373,11 @@ class DuckDBSplinkBackend(MatcherBackend):
         rules = model["blocking_rules_to_generate_predictions"]
         plain = all(set(r) <= {"blocking_rule", "sql_dialect"} for r in rules)
         partners = " ".join(
-            f"""UNION SELECT r.unique_id FROM _touched_records AS l JOIN {records_table} AS r ON {condition}
-                UNION SELECT l.unique_id FROM {records_table} AS l JOIN _touched_records AS r ON {condition}"""
+            f"UNION SELECT r.unique_id FROM _touched_records AS l JOIN {records_table} AS r ON {condition}"
+            + ("" if _symmetric(condition) else
+               f" UNION SELECT l.unique_id FROM {records_table} AS l JOIN _touched_records AS r ON {condition}")
             for condition in (rule["blocking_rule"] for rule in rules)
-        )
+        )  # fmt: skip
         candidates = "_touching_records"
         self.con.execute(
             f"CREATE OR REPLACE TEMP TABLE _touched_records AS "

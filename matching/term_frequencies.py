@@ -76,11 +76,12 @@ def make_lookups(
 
 def changed_holders(records: str, new: dict[str, str], old: dict[str, str]) -> str:
     """SQL selecting the unique_id of every record in `records` holding a value whose term frequency differs between
-    the `old` lookups (the last scoring's) and the `new` ones, or that only `new` has."""
+    the `old` lookups (the last scoring's) and the `new` ones, or that only `new` has: the values are found among the
+    lookups' distinct values first, then their holders."""
     parts = [
-        f"""SELECT r.unique_id FROM {records} AS r
-            JOIN {new[c]} AS a USING ({c}) LEFT JOIN {old[c]} AS b USING ({c})
-            WHERE b.tf_{c} IS DISTINCT FROM a.tf_{c}"""
+        f"""SELECT unique_id FROM {records} WHERE {c} IN (
+                SELECT a.{c} FROM {new[c]} AS a LEFT JOIN {old[c]} AS b USING ({c})
+                WHERE b.tf_{c} IS DISTINCT FROM a.tf_{c})"""
         for c in new
     ]
     return " UNION ".join(parts) if parts else f"SELECT unique_id FROM {records} WHERE false"
