@@ -121,6 +121,9 @@ from hub.config import SurvivorshipConfig
 __all__ = ["STEWARD", "Outputs", "survive"]
 
 
+_WORKSPACE = Outputs()
+
+
 def survive(
     con: duckdb.DuckDBPyConnection,
     cfg: SurvivorshipConfig,
@@ -131,7 +134,7 @@ def survive(
     consent: pd.DataFrame | None = None,
     swapped: str | None = None,
     base: str | None = None,
-    into: Outputs = Outputs(),
+    into: Outputs = _WORKSPACE,
 ) -> int:
     """Create or replace `golden_values`, `golden_lineage`, `golden_contested`, `golden_conflicts` and
     `golden_population` (or the tables `into` names) from `members` (record_id, golden_id) and `records`
@@ -164,7 +167,8 @@ def survive(
     forms.load(con)
     register_proper_case(con)
     temps = ["_sv_g", "_sv_r", "_sv_swapped", "_sv_m", "_sv_k", "_sv_win", "_sv_run", "_sv_spell", "_sv_decided"]
-    temps += ["_sv_cases", "_sv_pop", "_sv_pins", "_sv_pins_wide", *consent_choices.TEMPS, *(f"_sv_votes_{u.name}" for u in units)]
+    temps += ["_sv_cases", "_sv_pop", "_sv_pins", "_sv_pins_wide", *consent_choices.TEMPS]
+    temps += [f"_sv_votes_{u.name}" for u in units]
     preserve = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false")  # no table here has a meaningful row order: write in parallel
     try:

@@ -10,7 +10,6 @@ import duckdb
 from hub.catalogue import GOLDEN_CONFLICTS, GOLDEN_CONTESTED, GOLDEN_LINEAGE, GOLDEN_POPULATION, GOLDEN_VALUES
 
 
-
 @dataclass(frozen=True)
 class Outputs:
     """The tables survivorship writes (created or replaced): the workspace's own by default; an incremental build

@@ -9,12 +9,12 @@ TYPO_COMMON = 3  # golden records that must hold a spelling before a rare neighb
 NEAR_SHARE = 0.12  # edits per character under which two text keys are near spellings that pool their votes
 
 
-def typo_sql(a: str, b: str) -> str:
+def typo_sql(a: str, b: str, pop: str = "_pop") -> str:
     """Whether key `a` is a likely typo of key `b` in one golden record (both with _key, _count: its records
-    there, _pop: golden records holding it)."""
+    there, and `pop`: golden records holding it)."""
     return f"""(damerau_levenshtein({a}._key, {b}._key) <= CASE WHEN least(length({a}._key), length({b}._key)) < 5
                                                                 THEN 1 ELSE 2 END
-                AND {a}._count <= {b}._count AND {b}._pop >= {TYPO_COMMON} AND {b}._pop >= 3 * {a}._pop)"""
+                AND {a}._count <= {b}._count AND {b}.{pop} >= {TYPO_COMMON} AND {b}.{pop} >= 3 * {a}.{pop})"""
 
 
 def votes_sql(unit: Unit) -> str:
