@@ -50,6 +50,7 @@ from hub.catalogue import (
 from hub.config import HubConfig
 from hub.workspace import Workspace
 
+WORKSPACE = Outputs()  # the golden tables themselves
 SCRATCH = Outputs(
     values="_gi_values",
     lineage="_gi_lineage",

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from golden_record import incremental
 from golden_record.ids import assign_ids
-from golden_record.survivorship import survive
+from golden_record.survivorship import Outputs, survive
 from hub import store
 from hub.catalogue import (
     CLUSTERS,
@@ -313,22 +313,27 @@ def _survive(
     con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_inputs AS {inputs}")
     con.execute("CREATE OR REPLACE TEMP TABLE _gi_swapped AS SELECT record_id FROM _gi_inputs WHERE swapped")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_seen AS {incremental.seen_sql('_gi_pins', '_gi_choices')}")
-    args = {"records": records, "overrides": pins, "consent": choices, "swapped": "_gi_swapped"}
+
+    def decide(members: str, base: str | None = None, into: Outputs = incremental.WORKSPACE) -> None:
+        survive(con, cfg.survivorship, extras, members=members, records=records, overrides=pins, consent=choices,
+                swapped="_gi_swapped", base=base, into=into)  # fmt: skip
+
     if whole:
-        survive(con, cfg.survivorship, extras, members="_gi_members", **args)
+        decide("_gi_members")
         con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_REBUILT} AS SELECT DISTINCT golden_id FROM _gi_members")
     else:
         incremental.changed_ids(con, "_gi_members", "_gi_inputs", "_gi_seen")
-        done = "_gi_affected"
-        for rebuild in ("_gi_affected", "_gi_second"):
+        con.execute("CREATE OR REPLACE TEMP TABLE _gi_second (golden_id VARCHAR)")
+        for rebuild in ("_gi_affected", "_gi_second"):  # the second: ids a population lookup changed for
+            if not con.execute(f"SELECT count(*) FROM {rebuild}").fetchall()[0][0]:
+                continue
             con.execute(f"""CREATE OR REPLACE TEMP TABLE _gi_part AS SELECT * FROM _gi_members
                             WHERE golden_id IN (SELECT golden_id FROM {rebuild})""")  # fmt: skip
             con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_base AS {incremental.base_sql(rebuild)}")
-            survive(con, cfg.survivorship, extras, members="_gi_part", base="_gi_base", into=incremental.SCRATCH,
-                    **args)  # fmt: skip
+            decide("_gi_part", base="_gi_base", into=incremental.SCRATCH)
             incremental.merge(con, rebuild, "_gi_members")
-            if rebuild == done:
-                incremental.lookup_changes(con, done)
+            if rebuild == "_gi_affected":
+                incremental.lookup_changes(con, rebuild)
         con.execute(
             f"""CREATE OR REPLACE TABLE {GOLDEN_REBUILT} AS
                 SELECT DISTINCT golden_id FROM _gi_members WHERE golden_id IN

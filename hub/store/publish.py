@@ -254,10 +254,12 @@ def _read_scope(
     db.register("scope_ids", ids)
     db.register("scope_x", keys)
     outside = db.execute("SELECT golden_id FROM inc ANTI JOIN scope_ids USING (golden_id) LIMIT 5").fetchall()
-    outside_x = db.execute("SELECT source_key FROM inc_x ANTI JOIN scope_x USING (source_system, source_key) LIMIT 5")
-    if outside or (outside_x := outside_x.fetchall()):
+    outside_x = db.execute(
+        "SELECT source_key FROM inc_x ANTI JOIN scope_x USING (source_system, source_key) LIMIT 5"
+    ).fetchall()
+    if outside or outside_x:
         raise ValueError(f"publish: rows outside the scope: golden ids {few(r[0] for r in outside)}, "
-                         f"xref keys {few(r[0] for r in outside_x or [])}")  # fmt: skip
+                         f"xref keys {few(r[0] for r in outside_x)}")  # fmt: skip
     gr, xr = golden_records.c, xref.c
     id_list = ids["golden_id"].tolist()
     db.register("cur", _batched(conn, current, [gr.golden_id.in_(b) for b in _batches(id_list)]))
@@ -265,8 +267,9 @@ def _read_scope(
     where = [sa.tuple_(xr.source_system, xr.source_key).in_(b) for b in _batches(pairs)]
     db.register("cur_x", _batched(conn, current_x, where))
     # an xref row may point at a golden id outside the scope: it must be live, and stay so
-    targets = db.execute("SELECT DISTINCT golden_id FROM inc_x ANTI JOIN inc USING (golden_id)").df()["golden_id"]
-    targets = targets.tolist()
+    targets: list[str] = (
+        db.execute("SELECT DISTINCT golden_id FROM inc_x ANTI JOIN inc USING (golden_id)").df()["golden_id"].tolist()
+    )
     live: set[str] = set()
     for b in _batches(targets):
         live |= {r[0] for r in conn.execute(sa.select(gr.golden_id).where(gr.golden_id.in_(b)))}
