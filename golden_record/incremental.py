@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import duckdb
 
+from golden_record import survivorship
 from golden_record.survivorship.members import STD_COLUMNS, swapped_sql
 from golden_record.survivorship.population import CASE, PROPER_CASE_FIELDS, VOTE, lookups_sql, totals_sql
 from golden_record.survivorship.sql import Outputs, column_types
 from golden_record.survivorship.units import TYPES
 from golden_record.survivorship.votes import typo_sql
+from hub import forms
 from hub.catalogue import (
     GOLDEN_CONFLICTS,
     GOLDEN_CONTESTED,
@@ -63,14 +66,20 @@ BASIS = (GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN
 
 
 def config_key(cfg: HubConfig) -> str:
-    """What the decisions depend on besides the data: survivorship rules, extra attributes, consent settings and
-    which sources keep their own consent times. Another key: build in full."""
+    """What the decisions depend on besides the data: survivorship rules, extra attributes, consent settings,
+    which sources keep their own consent times, and the code and reference data that decide (survivorship, the
+    value forms, nicknames and street types): after an upgrade the first build is a full one. Another key: build in
+    full."""
     text = json.dumps(
         [repr(cfg.survivorship), list(cfg.attributes), repr(cfg.consent),
          sorted((n, sorted(s.fields)) for n, s in cfg.sources.items())],
         default=str,
     )  # fmt: skip
-    return hashlib.sha256(text.encode()).hexdigest()
+    digest = hashlib.sha256(text.encode())
+    code = [*sorted(Path(survivorship.__file__).parent.glob("*.py")), Path(forms.__file__), Path(__file__)]
+    for path in [*code, *sorted(forms.DATA_DIR.glob("*.csv"))]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def basis_is(ws: Workspace, head: str | None, config: str) -> bool:
