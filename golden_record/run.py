@@ -452,8 +452,9 @@ def publish_build(
     built = _checked_build(ws, engine, dry_run=dry_run)
     redirects = _redirects(ws)
     xref = _xref(ws, must_link)
-    golden, scope = _golden_frame(ws, list(cfg.attributes)), None
-    if not built.get("full", True):  # an incremental build: only what it rebuilt, and the xref rows that changed
+    if built.get("full", True):
+        golden, scope = _golden_frame(ws, list(cfg.attributes)), None
+    else:  # an incremental build: only what it rebuilt, and the xref rows that changed
         golden, scope, xref = _scoped(ws, list(cfg.attributes), redirects)
     if dry_run:
         would = store.preview(engine, golden, xref, redirects, scope)
