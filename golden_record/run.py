@@ -15,14 +15,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
+from golden_record import incremental
 from golden_record.ids import assign_ids
-from golden_record.survivorship import survive
+from golden_record.survivorship import Outputs, survive
 from hub import store
 from hub.catalogue import (
     CLUSTERS,
@@ -30,8 +32,10 @@ from hub.catalogue import (
     GOLDEN_CONSENT,
     GOLDEN_LINEAGE,
     GOLDEN_MEMBERS,
+    GOLDEN_REBUILT,
     GOLDEN_REDIRECTS,
     GOLDEN_VALUES,
+    GOLDEN_XREF,
     PAIRS,
     REVIEW,
     STANDARDIZED,
@@ -60,11 +64,13 @@ class GoldenResult:
 
 def _xref(ws: Workspace, must_link: pd.DataFrame | None) -> pd.DataFrame:
     """Per record: its golden id, the strongest auto-match probability inside its golden record, and
-    how it was linked (singleton, auto, or steward when a 'match' decision involves it)."""
+    how it was linked (singleton, auto, or steward when a 'match' decision involves it); also left in the
+    temporary table _XREF."""
     steward = pd.concat([must_link["id_l"], must_link["id_r"]]) if must_link is not None and len(must_link) else []
     ws.con.register("_steward", pd.DataFrame({"record_id": pd.Series(list(steward), dtype="string")}))
-    xref = ws.con.execute(
-        f"""WITH probs AS (  -- both ends of every pair inside one golden record, in one pass
+    ws.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_XREF} AS
+            WITH probs AS (  -- both ends of every pair inside one golden record, in one pass
               SELECT id, max(p) AS p FROM (
                 SELECT unnest([s.unique_id_l, s.unique_id_r]) AS id, s.match_probability AS p
                 FROM {PAIRS} s
@@ -77,27 +83,36 @@ def _xref(ws: Workspace, must_link: pd.DataFrame | None) -> pd.DataFrame:
                    CASE WHEN m.record_id IN (SELECT record_id FROM _steward) THEN 'steward'
                         WHEN sizes.n = 1 THEN 'singleton' ELSE 'auto' END AS link_type
             FROM {GOLDEN_MEMBERS} m JOIN sizes USING (golden_id) LEFT JOIN probs ON probs.id = m.record_id"""
-    ).df()
+    )
     ws.con.unregister("_steward")
-    return xref
+    return ws.con.execute(f"SELECT * FROM {_XREF}").df()
+
+
+_XREF = "_golden_xref_now"  # this publish's xref (all of it), a temporary table of the workspace
 
 
 # Lineage as JSON text with keys in field order: the store hashes the text to detect changes.
-_LINEAGE_SQL = f"""
+_LINEAGE_SQL = """
     SELECT golden_id,
-           '{{' || string_agg(to_json(field)::VARCHAR || ':' || json_object(
+           '{' || string_agg(to_json(field)::VARCHAR || ':' || json_object(
                'source_system', source_system, 'source_key', source_key, 'rule', rule,
-               'value_at', strftime(value_at, '%Y-%m-%dT%H:%M:%S'))::VARCHAR, ',' ORDER BY field) || '}}' AS lineage
-    FROM {GOLDEN_LINEAGE} GROUP BY golden_id"""
+               'value_at', strftime(value_at, '%Y-%m-%dT%H:%M:%S'))::VARCHAR, ',' ORDER BY field) || '}' AS lineage
+    FROM {lineage} GROUP BY golden_id"""
 
 
-def _golden_frame(ws: Workspace, extra: list[str]) -> pd.DataFrame:
-    """golden_values with lineage and extra attributes as one JSON object each per golden record."""
+def _golden_frame(ws: Workspace, extra: list[str], only: str | None = None) -> pd.DataFrame:
+    """golden_values with lineage and extra attributes as one JSON object each per golden record (only those whose
+    golden_id is in the table `only`, when given)."""
     values = ", ".join(f"v.{f.name}" for f in ATTRIBUTE_FIELDS)
     extras = "json_object(" + ", ".join(f"'{a}', v.{a}" for a in extra) + ")" if extra else "NULL"
+    lineage, where = GOLDEN_LINEAGE, ""
+    if only:
+        lineage = f"(SELECT * FROM {GOLDEN_LINEAGE} SEMI JOIN {only} USING (golden_id))"
+        where = f" SEMI JOIN {only} USING (golden_id)"
+    lineages = _LINEAGE_SQL.replace("{lineage}", lineage)
     return ws.con.execute(
         f"""SELECT v.golden_id, {values}, {extras}::VARCHAR AS extra, l.lineage, v.record_count
-            FROM {GOLDEN_VALUES} v LEFT JOIN ({_LINEAGE_SQL}) l USING (golden_id)"""
+            FROM {GOLDEN_VALUES} v LEFT JOIN ({lineages}) l USING (golden_id){where}"""
     ).df()
 
 
@@ -189,6 +204,8 @@ class GoldenBuild:
     merged_away: int
     dropped: int
     redirects: pd.DataFrame  # retired_id, surviving_id (None: deleted), reason
+    rebuilt: int  # live golden ids survivorship decided again (all of them in a full build)
+    full: bool  # every golden id rebuilt (`--full`, or no published basis to start from), published in full
     seconds: dict[str, float] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
@@ -197,6 +214,7 @@ class GoldenBuild:
             "minted": self.minted,
             "merged_away": self.merged_away,
             "dropped": self.dropped,
+            "rebuilt": self.rebuilt,
         }
 
 
@@ -206,10 +224,15 @@ def build(
     engine: sa.Engine,
     progress: Callable[[str], None] | None = None,
     dry_run: bool = False,
+    full: bool = False,
 ) -> GoldenBuild:
     """Stable ids for the current clusters and survivorship with lineage, in the workspace only:
     the quality gate looks at the result before anything is published. `dry_run`: new ids are
-    provisional (nothing minted) and the build is marked so that only a dry run's publish_build takes it."""
+    provisional (nothing minted) and the build is marked so that only a dry run's publish_build takes it.
+
+    Only the golden ids whose decision can have changed since the last published build are rebuilt
+    (golden_record.incremental); `full` (`hub run --full`: after a model retrain, or to repair) rebuilds
+    every one, as does a build without a published basis. Both give the same tables."""
     say = progress or (lambda _line: None)
     seconds: dict[str, float] = {}
     t = time.perf_counter()
@@ -222,6 +245,8 @@ def build(
         rules = store.consent.Rules.of(cfg.consent)
         choices = store.consent.hub_choices(conn, rules)
         last_seen = store.consent.source_choices(conn, rules)
+    config = incremental.config_key(cfg)
+    whole = full or not incremental.basis_is(ws, head, config)
     previous = pd.DataFrame(
         {"record_id": record_ids(xref["source_system"], xref["source_key"]), "golden_id": xref["golden_id"]}
     )
@@ -230,32 +255,92 @@ def build(
     # Ids whose records are all gone retire with no survivor: they keep their history, never return.
     gone = pd.DataFrame({"retired_id": ids.dropped, "surviving_id": None, "reason": "deleted"})
     redirects = pd.concat([ids.redirects, gone], ignore_index=True) if len(gone) else ids.redirects
-    ws.con.register("_members", ids.members)
-    ws.con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_MEMBERS} AS SELECT record_id, golden_id FROM _members")
-    ws.con.unregister("_members")
     seconds["ids"] = time.perf_counter() - t
     say(f"golden ids: {ids.kept:,} kept, {len(ids.minted):,} minted, {len(ids.redirects):,} merged away")
 
     t = time.perf_counter()
-    ws.con.register(_LAST_SEEN, last_seen.rename(columns={"source": "source_system"}))
+    pinned = pins[["golden_id", "field", "value", "pinned_by", "pinned_at"]]
+    frames = {"_gi_members_in": ids.members, _LAST_SEEN: last_seen.rename(columns={"source": "source_system"}),
+              "_gi_pins": pinned, "_gi_choices": _choices_frame(choices)}  # fmt: skip
+    for name, frame in frames.items():
+        ws.con.register(name, frame)
     try:
-        with ws.transaction():  # golden_values and golden_lineage are replaced together or not at all
+        with ws.transaction():  # the golden tables and what the next build diffs against change together or not at all
             records = _choice_timed(ws, cfg, _LAST_SEEN)
             try:
-                n = survive(
-                    ws.con, cfg.survivorship, list(cfg.attributes), records=records,
-                    overrides=pins[["golden_id", "field", "value", "pinned_by"]], consent=choices,
-                )  # fmt: skip
+                survived = pinned[["golden_id", "field", "value", "pinned_by"]]
+                rebuilt = _survive(ws, cfg, records, whole, survived, choices)
             finally:
                 ws.con.execute(f"DROP VIEW IF EXISTS {records}")
                 ws.con.execute("DROP TABLE IF EXISTS _consent_times")
-        seconds["survivorship"] = time.perf_counter() - t
-        say(f"survivorship: {n:,} golden records")
-        built = GoldenBuild(n, len(ids.minted), ids.kept, len(ids.redirects), len(ids.dropped), redirects, seconds)
-        _finish_build(ws, cfg, built, head, dry_run, consent_read_at)
+            n = ws.con.execute(f"SELECT count(*) FROM {GOLDEN_VALUES}").fetchall()[0][0]
+            seconds["survivorship"] = time.perf_counter() - t
+            say(f"survivorship: {n:,} golden records, {rebuilt:,} rebuilt" + (" (full build)" if whole else ""))
+            built = GoldenBuild(
+                n, len(ids.minted), ids.kept, len(ids.redirects), len(ids.dropped), redirects, rebuilt, whole, seconds
+            )
+            _finish_build(ws, cfg, built, head, dry_run, consent_read_at)
+            incremental.mark_built(ws.con, config)
     finally:
-        ws.con.unregister(_LAST_SEEN)
+        for name in frames:
+            ws.con.unregister(name)
+        for table in _SCRATCH:
+            ws.con.execute(f"DROP TABLE IF EXISTS {table}")
     return built
+
+
+_SCRATCH = ("_gi_members", "_gi_inputs", "_gi_swapped", "_gi_seen", "_gi_affected", "_gi_part", "_gi_base",
+            "_gi_lookups", "_gi_changed", "_gi_second", *astuple(incremental.SCRATCH))  # fmt: skip
+
+
+def _choices_frame(choices: pd.DataFrame) -> pd.DataFrame:
+    """The hub's consent choices with the columns the seen-hash reads, also when there are none."""
+    columns = ["golden_id", "channel", "value", "recorded_at", "source", "recorded_by"]
+    if len(choices):
+        return choices[columns]
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}).astype({"recorded_at": "datetime64[us]"})
+
+
+def _survive(
+    ws: Workspace, cfg: HubConfig, records: str, whole: bool, pins: pd.DataFrame, choices: pd.DataFrame
+) -> int:
+    """Survivorship over every golden id (`whole`) or over those whose decision can have changed (two passes:
+    golden_record.incremental), the golden tables updated in place; keeps the next build's basis. Returns how many
+    live golden ids were rebuilt."""
+    con, extras = ws.con, list(cfg.attributes)
+    con.execute("CREATE OR REPLACE TEMP TABLE _gi_members AS SELECT record_id, golden_id FROM _gi_members_in")
+    inputs = incremental.inputs_sql(con, "_gi_members", records, extras)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_inputs AS {inputs}")
+    con.execute("CREATE OR REPLACE TEMP TABLE _gi_swapped AS SELECT record_id FROM _gi_inputs WHERE swapped")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_seen AS {incremental.seen_sql('_gi_pins', '_gi_choices')}")
+
+    def decide(members: str, base: str | None = None, into: Outputs = incremental.WORKSPACE) -> None:
+        survive(con, cfg.survivorship, extras, members=members, records=records, overrides=pins, consent=choices,
+                swapped="_gi_swapped", base=base, into=into)  # fmt: skip
+
+    if whole:
+        decide("_gi_members")
+        con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_REBUILT} AS SELECT DISTINCT golden_id FROM _gi_members")
+    else:
+        incremental.changed_ids(con, "_gi_members", "_gi_inputs", "_gi_seen")
+        con.execute("CREATE OR REPLACE TEMP TABLE _gi_second (golden_id VARCHAR)")
+        for rebuild in ("_gi_affected", "_gi_second"):  # the second: ids a population lookup changed for
+            if not con.execute(f"SELECT count(*) FROM {rebuild}").fetchall()[0][0]:
+                continue
+            con.execute(f"""CREATE OR REPLACE TEMP TABLE _gi_part AS SELECT * FROM _gi_members
+                            WHERE golden_id IN (SELECT golden_id FROM {rebuild})""")  # fmt: skip
+            con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_base AS {incremental.base_sql(rebuild)}")
+            decide("_gi_part", base="_gi_base", into=incremental.SCRATCH)
+            incremental.merge(con, rebuild, "_gi_members")
+            if rebuild == "_gi_affected":
+                incremental.lookup_changes(con, rebuild)
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {GOLDEN_REBUILT} AS
+                SELECT DISTINCT golden_id FROM _gi_members WHERE golden_id IN
+                  (SELECT golden_id FROM _gi_affected UNION ALL SELECT golden_id FROM _gi_second)"""
+        )
+    incremental.keep_state(con, "_gi_members", "_gi_inputs", "_gi_seen")
+    return con.execute(f"SELECT count(*) FROM {GOLDEN_REBUILT}").fetchall()[0][0]
 
 
 _LAST_SEEN = "_consent_last_seen"  # the build's read of store.consent.source_choices, registered in the workspace
@@ -265,32 +350,30 @@ def _finish_build(
     ws: Workspace, cfg: HubConfig, built: GoldenBuild, head: str | None, dry_run: bool, consent_read_at: datetime
 ) -> None:
     """The build's redirects, consent news (what its publish stores as source events, diffed against the consent
-    state read once at the start of the build) and its golden_build row, in one workspace transaction."""
+    state read once at the start of the build) and its golden_build row, in the build's workspace transaction."""
     redirects = built.redirects
-    with ws.transaction():
-        ws.con.execute(
-            f"CREATE OR REPLACE TABLE {GOLDEN_CONSENT} AS "
-            + store.consent.changes_sql(_consent_seen_sql(cfg), _LAST_SEEN)
-        )
-        ws.con.register("_redirects", redirects.astype({"surviving_id": "string"}))
-        ws.con.execute(
-            f"""CREATE OR REPLACE TABLE {GOLDEN_REDIRECTS} AS
-                SELECT retired_id::VARCHAR AS retired_id, surviving_id::VARCHAR AS surviving_id,
-                       reason::VARCHAR AS reason FROM _redirects"""
-        )
-        ws.con.unregister("_redirects")
-        ws.con.execute(
-            f"""CREATE OR REPLACE TABLE {GOLDEN_BUILD} AS
-                SELECT ?::VARCHAR AS built_on_run, ?::VARCHAR AS counts, ?::BOOLEAN AS dry_run,
-                       ?::TIMESTAMP AS consent_read_at""",
-            [head, json.dumps(built.counts()), dry_run, consent_read_at],
-        )
+    ws.con.execute(
+        f"CREATE OR REPLACE TABLE {GOLDEN_CONSENT} AS " + store.consent.changes_sql(_consent_seen_sql(cfg), _LAST_SEEN)
+    )
+    ws.con.register("_redirects", redirects.astype({"surviving_id": "string"}))
+    ws.con.execute(
+        f"""CREATE OR REPLACE TABLE {GOLDEN_REDIRECTS} AS
+            SELECT retired_id::VARCHAR AS retired_id, surviving_id::VARCHAR AS surviving_id,
+                   reason::VARCHAR AS reason FROM _redirects"""
+    )
+    ws.con.unregister("_redirects")
+    ws.con.execute(
+        f"""CREATE OR REPLACE TABLE {GOLDEN_BUILD} AS
+            SELECT ?::VARCHAR AS built_on_run, ?::VARCHAR AS counts, ?::BOOLEAN AS dry_run,
+                   ?::TIMESTAMP AS consent_read_at, ?::BOOLEAN AS full, ?::BIGINT AS rebuilt""",
+        [head, json.dumps(built.counts()), dry_run, consent_read_at, built.full, built.rebuilt],
+    )
 
 
-def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> tuple[str, datetime | None]:
-    """The counts (JSON) of the build in the workspace, once it is known to be publishable (or, for a
-    dry run, previewable): built on the run that is still the last published one, and not by a dry run
-    unless this is one."""
+def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> dict[str, Any]:
+    """The golden_build row of the build in the workspace (counts as JSON, consent_read_at, full), once it is known
+    to be publishable (or, for a dry run, previewable): built on the run that is still the last published one, and
+    not by a dry run unless this is one."""
     cur = ws.con.execute(f"SELECT * FROM {GOLDEN_BUILD}") if ws.has_table(GOLDEN_BUILD) else None
     rows = cur.fetchall() if cur else []
     if cur is None or not rows:
@@ -310,7 +393,7 @@ def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> tuple[str
             f"golden records were built on published run {built['built_on_run']!r} but the store is now at "
             f"{head!r}; build again"
         )
-    return built["counts"], built.get("consent_read_at")  # None: built before consent choices were read
+    return built
 
 
 def _consent_seen_sql(cfg: HubConfig) -> str:
@@ -329,6 +412,22 @@ def _redirects(ws: Workspace) -> pd.DataFrame:
     redirects = ws.con.execute(f"SELECT retired_id, surviving_id, reason FROM {GOLDEN_REDIRECTS}").df()
     redirects["surviving_id"] = redirects["surviving_id"].astype(object).where(redirects["surviving_id"].notna(), None)
     return redirects
+
+
+def _scoped(ws: Workspace, extra: list[str], redirects: pd.DataFrame) -> tuple[pd.DataFrame, store.Scope, pd.DataFrame]:
+    """An incremental build's publish: the golden records it rebuilt, the xref rows that differ from the published
+    xref (golden_xref) or are gone, and the scope they make (every other row of the store stays as it is)."""
+    golden = _golden_frame(ws, extra, only=GOLDEN_REBUILT)
+    keys = ws.con.execute(
+        f"""SELECT source_system, source_key FROM (SELECT * FROM {_XREF} EXCEPT SELECT * FROM {GOLDEN_XREF})
+            UNION SELECT source_system, source_key FROM (SELECT source_system, source_key FROM {GOLDEN_XREF}
+                                                          EXCEPT SELECT source_system, source_key FROM {_XREF})"""
+    ).df()
+    ws.con.register("_scope_keys", keys)
+    xref = ws.con.execute(f"SELECT * FROM {_XREF} SEMI JOIN _scope_keys USING (source_system, source_key)").df()
+    ws.con.unregister("_scope_keys")
+    ids = pd.concat([golden["golden_id"], redirects["retired_id"]], ignore_index=True).astype(object)
+    return golden, store.Scope(golden_ids=ids, xref_keys=keys), xref
 
 
 def publish_build(
@@ -350,10 +449,15 @@ def publish_build(
     `dry_run`: returns what it would publish (new, changed, lineage-only, retired, xref changes), from the
     same diff, writing nothing anywhere: the dry run's publish step. The review queue and the match model
     are not compared."""
-    counts, consent_read_at = _checked_build(ws, engine, dry_run=dry_run)
+    built = _checked_build(ws, engine, dry_run=dry_run)
     redirects = _redirects(ws)
+    xref = _xref(ws, must_link)
+    if built.get("full", True):
+        golden, scope = _golden_frame(ws, list(cfg.attributes)), None
+    else:  # an incremental build: only what it rebuilt, and the xref rows that changed
+        golden, scope, xref = _scoped(ws, list(cfg.attributes), redirects)
     if dry_run:
-        would = store.preview(engine, _golden_frame(ws, list(cfg.attributes)), _xref(ws, must_link), redirects)
+        would = store.preview(engine, golden, xref, redirects, scope)
         if progress:
             progress(
                 f"dry run, nothing published: would publish {would.new:,} new, {would.changed:,} changed versions, "
@@ -364,16 +468,18 @@ def publish_build(
     model = models.for_serving(ws.con, scored, STANDARDIZED) if scored else None
     run_id = store.start_run(engine)
     try:
-        golden = _golden_frame(ws, list(cfg.attributes))
         news = ws.con.execute(f"SELECT * FROM {GOLDEN_CONSENT}").df()
-        consent = store.ConsentInput(news, store.consent.Rules.of(cfg.consent), consent_read_at or datetime.min)
+        read_at = built.get("consent_read_at") or datetime.min  # None: built before consent choices were read
+        consent = store.ConsentInput(news, store.consent.Rules.of(cfg.consent), read_at)
         published = store.publish(
-            engine, run_id, golden, _xref(ws, must_link), redirects, json.loads(counts), _review_frame(ws, cfg), model,
-            consent,
+            engine, run_id, golden, xref, redirects, json.loads(built["counts"]), _review_frame(ws, cfg), model,
+            consent, scope,
         )  # fmt: skip
     except BaseException as exc:
         store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
         raise
+    with ws.transaction():  # after the store committed: the workspace's golden tables are what it published
+        incremental.mark_published(ws.con, run_id, _XREF)
     if progress:
         progress(
             f"published run {run_id}: {published.new:,} new, {published.changed:,} changed versions, "

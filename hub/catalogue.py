@@ -13,7 +13,8 @@ Tables, in pipeline order (the stage that writes each, then what it holds):
   columns plus a match weight `mw_*` and level `gamma_*` per comparison), `clusters`, `review_candidates`;
 - golden records (golden_record.run, golden_record.survivorship): `golden_members`, `golden_values` (the contract
   columns plus every attribute), `golden_lineage`, `golden_contested`, `golden_conflicts`, `golden_redirects`,
-  `golden_build`, `golden_consent_news`;
+  `golden_build`, `golden_consent_news`, and what the next build diffs against: `golden_population`,
+  `golden_inputs`, `golden_lookups`, `golden_seen`, `golden_rebuilt`, `golden_state`, `golden_xref`;
 - write-back (connectors.writeback): `writeback_state`.
 
 COLUMNS holds, per table, the columns (and DuckDB types) the hub declares for it: the whole table where a stage
@@ -57,12 +58,21 @@ GOLDEN_CONFLICTS = "golden_conflicts"
 GOLDEN_REDIRECTS = "golden_redirects"
 GOLDEN_BUILD = "golden_build"  # one row: what golden_record.run.build made (on which run, counts, dry run?)
 GOLDEN_CONSENT = "golden_consent_news"  # the build's consent values that its publish stores as source events
+# What an incremental build diffs against (golden_record.incremental), as of the last build:
+GOLDEN_POPULATION = "golden_population"  # per golden id what it adds to the population lookups survivorship reads
+GOLDEN_INPUTS = "golden_inputs"  # per member record: a fingerprint of what survivorship reads, and its name swap
+GOLDEN_LOOKUPS = "golden_lookups"  # the population lookups (derived: golden records per key, spelling per key)
+GOLDEN_SEEN = "golden_seen"  # per golden id a hash of its pins and of the consent choices made through the hub
+GOLDEN_REBUILT = "golden_rebuilt"  # the golden ids this build rebuilt (what its publish may change)
+GOLDEN_STATE = "golden_state"  # one row: the run these tables were published in (NULL: not published) and config
+GOLDEN_XREF = "golden_xref"  # the xref as last published, for the next publish's scope
 WRITEBACK_STATE = "writeback_state"
 
 TABLES = (
     STAGED, QUARANTINE, FIELD_WARNINGS, CONNECTOR_STATE, ECHOES, EVIDENCE, STANDARDIZED, MATCH_MODELS, SCORED_WITH,
     PAIRS, CLUSTERS, REVIEW, GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS,
-    GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, WRITEBACK_STATE, MATCH_STATE, STANDARDIZED_BASIS, SCORED_BASIS,
+    GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, GOLDEN_POPULATION, GOLDEN_INPUTS, GOLDEN_LOOKUPS, GOLDEN_SEEN,
+    GOLDEN_REBUILT, GOLDEN_STATE, GOLDEN_XREF, WRITEBACK_STATE, MATCH_STATE, STANDARDIZED_BASIS, SCORED_BASIS,
     TF_BASIS_VERSION, CLUSTER_BASIS,
 )  # fmt: skip
 
@@ -148,7 +158,27 @@ COLUMNS: dict[str, dict[str, str]] = {
     GOLDEN_CONTESTED: {"record_id": _V, "field": _V, "rule": _V},
     GOLDEN_CONFLICTS: {"golden_id": _V, "field": _V},
     GOLDEN_REDIRECTS: {"retired_id": _V, "surviving_id": _V, "reason": _V},
-    GOLDEN_BUILD: {"built_on_run": _V, "counts": _V, "dry_run": "BOOLEAN", "consent_read_at": _TS},
+    GOLDEN_BUILD: {
+        "built_on_run": _V,
+        "counts": _V,
+        "dry_run": "BOOLEAN",
+        "consent_read_at": _TS,
+        "full": "BOOLEAN",
+        "rebuilt": "BIGINT",
+    },
+    GOLDEN_POPULATION: {"golden_id": _V, "kind": _V, "key": _V, "n": "BIGINT"},
+    GOLDEN_INPUTS: {"record_id": _V, "golden_id": _V, "fingerprint": "UBIGINT", "swapped": "BOOLEAN"},
+    GOLDEN_LOOKUPS: {"kind": _V, "key": _V, "n": "BIGINT", "spelling": _V},
+    GOLDEN_SEEN: {"golden_id": _V, "pins": "UBIGINT", "choices": "UBIGINT"},
+    GOLDEN_REBUILT: {"golden_id": _V},
+    GOLDEN_STATE: {"published_run": _V, "config": _V},
+    GOLDEN_XREF: {
+        "source_system": _V,
+        "source_key": _V,
+        "golden_id": _V,
+        "match_probability": "DOUBLE",
+        "link_type": _V,
+    },
     GOLDEN_CONSENT: {
         "source_system": _V,
         "source_key": _V,

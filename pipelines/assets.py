@@ -278,7 +278,9 @@ def review_queue(workspace: WorkspaceResource, serving_store: ServingStoreResour
     deps=[clusters],
     kinds={"duckdb"},
     description=(
-        "Golden records built in the workspace (stable ids, survivorship, lineage), before the quality gate; "
+        "Golden records built in the workspace (stable ids, survivorship, lineage), before the quality gate: only the "
+        "golden ids whose members, member values, pins, consent choices or population lookups changed since the last "
+        "published build are rebuilt (`rebuilt`); `hub run --full` rebuilds all. "
         "a dry run's new ids are provisional. When the gate fails, the blocked publish is recorded in the serving "
         "store's run log (not in a dry run)."
     ),
@@ -290,7 +292,7 @@ def golden_records(
     serving_store: ServingStoreResource,
 ) -> dg.MaterializeResult:
     with workspace.open() as (cfg, ws), serving_store.open(cfg) as engine:
-        b = build(ws, cfg, engine, progress=context.log.info, dry_run=hub.dry_run)
+        b = build(ws, cfg, engine, progress=context.log.info, dry_run=hub.dry_run, full=hub.full_pull)
         by_size = ws.con.execute(
             f"SELECT record_count AS records, count(*) AS golden_records FROM {GOLDEN_VALUES} GROUP BY ALL ORDER BY 1"
         ).df()
@@ -305,6 +307,7 @@ def golden_records(
         metadata={
             "dry_run": hub.dry_run,
             **b.counts(),
+            "full_build": b.full,
             "kept": b.kept,
             "seconds": {k: round(v, 1) for k, v in b.seconds.items()},
             "golden_records_by_size": _md(by_size),

@@ -21,7 +21,9 @@ class HubResource(dg.ConfigurableResource):
     """Where hub.yaml lives, and how this run pulls and whether it writes anything."""
 
     config_path: str = "hub.yaml"
-    full_pull: bool = False  # ignore the saved cursors and re-read every source row
+    # ignore the saved cursors and re-read every source row, and rebuild and publish every golden record (not only
+    # those that changed): after a model retrain, or to repair
+    full_pull: bool = False
     # Report what would be published and written back, and write nothing: no publish, no run-log row, no
     # minted id (the serving store is opened read-only), nothing into any source. Only the workspace changes.
     dry_run: bool = False

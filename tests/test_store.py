@@ -538,3 +538,47 @@ def test_bulk_reads_in_chunks_keep_their_types(engine, monkeypatch):
     assert frame["valid_to"].isna().tolist() == [True] * 3 + [False] * 3
     assert str(frame["valid_to"].dtype) == "datetime64[us]" and str(current["date_of_birth"].dtype) == "datetime64[us]"
     assert (current["date_of_birth"] == pd.Timestamp("1980-01-02")).all()
+
+
+def scoped(engine, gold: pd.DataFrame, xr: pd.DataFrame, ids: list[str], keys: list[str], redirects=None):
+    scope = store.Scope(golden_ids=pd.Series(ids, dtype=object), xref_keys=links(*((k, "") for k in keys)))
+    return store.publish(engine, store.start_run(engine), gold, xr, redirects, {}, scope=scope)
+
+
+def test_a_scoped_publish_equals_the_full_one_and_leaves_the_rest_alone(engine, tmp_path):
+    """An incremental build's publish: only the rows in its scope are read and changed; the result is the state
+    the same run published in full leaves."""
+    merged = links(("a1", "B", 0.99, "auto"), ("b1", "B", 0.97, "auto"), ("b2", "B", 0.97, "auto"), ("c1", "C"))
+    after = golden(person("B", record_count=3, city="Leeds"), person("C"))
+    full = store.open_store(f"sqlite:///{tmp_path / 'full.db'}")
+    try:
+        publish(full, ABC, ABC_LINKS)
+        publish(full, after, merged, redirect(("A", "B")))
+        expected = snapshot(full)
+    finally:
+        full.dispose()
+    publish(engine, ABC, ABC_LINKS)
+    result = scoped(engine, after.iloc[[0]], merged.iloc[[0]], ["A", "B"], ["a1"], redirect(("A", "B")))
+    assert (result.new, result.changed, result.retired, result.xref_changed) == (0, 1, 1, 1)
+    got = snapshot(engine)
+    for name in ("golden", "xref", "redirects"):
+        columns = [c for c in expected[name].columns if not c.endswith("_at") and c != "run_id"]  # times differ
+        pd.testing.assert_frame_equal(got[name][columns], expected[name][columns], obj=name)
+
+
+@pytest.mark.parametrize(
+    ("ids", "keys", "gold", "xr", "message"),
+    [
+        (["B"], [], ["B", "C"], [], "outside the scope"),  # a golden row outside it
+        (["B"], ["b1"], ["B"], [("c1", "C")], "outside the scope"),  # an xref row outside it
+        (["A", "B"], ["a1"], ["B"], [("a1", "A")], "not in the golden records"),  # pointing at an id retired now
+        (["A", "B"], [], ["B"], [], "outside the scope point at golden ids retired now"),  # a1 left dangling
+    ],
+)
+def test_a_scoped_publish_refuses_rows_that_leave_its_scope(sqlite_engine, ids, keys, gold, xr, message):
+    publish(sqlite_engine, ABC, ABC_LINKS)
+    before = snapshot(sqlite_engine)
+    rows = golden(*(person(g) for g in gold))
+    with pytest.raises(ValueError, match=message):
+        scoped(sqlite_engine, rows, links(*xr) if xr else ABC_LINKS.iloc[[]], ids, keys, redirect(("A", "B")))
+    assert_same_state(before, snapshot(sqlite_engine))

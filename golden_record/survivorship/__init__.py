@@ -104,21 +104,24 @@ from golden_record.survivorship.members import check_members, members_sql
 from golden_record.survivorship.outputs import (
     PROPER_UDF,
     STEWARD,
-    cases_sql,
     conflicts_sql,
     lineage_sql,
     register_proper_case,
     values_sql,
 )
 from golden_record.survivorship.pins import load_pins
-from golden_record.survivorship.sql import column_types, drop_tables, identifier
+from golden_record.survivorship.population import cases_sql, contributions_sql, population_sql
+from golden_record.survivorship.sql import Outputs, column_types, drop_tables, identifier
 from golden_record.survivorship.units import TYPES, units_for
 from golden_record.survivorship.votes import votes_sql
 from hub import forms
-from hub.catalogue import GOLDEN_MEMBERS, GOLDEN_VALUES, STANDARDIZED
+from hub.catalogue import GOLDEN_MEMBERS, STANDARDIZED
 from hub.config import SurvivorshipConfig
 
-__all__ = ["STEWARD", "survive"]
+__all__ = ["STEWARD", "Outputs", "survive"]
+
+
+_WORKSPACE = Outputs()
 
 
 def survive(
@@ -129,10 +132,20 @@ def survive(
     records: str = STANDARDIZED,
     overrides: pd.DataFrame | None = None,
     consent: pd.DataFrame | None = None,
+    swapped: str | None = None,
+    base: str | None = None,
+    into: Outputs = _WORKSPACE,
 ) -> int:
-    """Create or replace `golden_values`, `golden_lineage` and `golden_contested` from `members` (record_id,
-    golden_id) and `records` (unique_id = record_id, canonical columns, and the standardized key columns where
-    present); return the number of golden records.
+    """Create or replace `golden_values`, `golden_lineage`, `golden_contested`, `golden_conflicts` and
+    `golden_population` (or the tables `into` names) from `members` (record_id, golden_id) and `records`
+    (unique_id = record_id, canonical columns, and the standardized key columns where present); return the number
+    of golden records.
+
+    The population lookups (population.py) are those of `members` plus `base` (kind, key, n: the totals of the
+    contributions of every golden id not in `members`; None: none), and the swapped names are `swapped` (the record
+    ids whose names the caller decided to swap over the whole population; None: decided over `members`): over a
+    part of the golden ids with the rest's `base` and the whole population's `swapped`, every decision is the one
+    survivorship over all of them makes.
 
     `overrides` (golden_id, field, value as text; optional pinned_by, pinned_at) are steward pins and win; pins
     of golden ids not in `members` are ignored. `consent` (golden_id, channel, value, recorded_at, source,
@@ -154,13 +167,16 @@ def survive(
     forms.load(con)
     register_proper_case(con)
     temps = ["_sv_g", "_sv_r", "_sv_swapped", "_sv_m", "_sv_k", "_sv_win", "_sv_run", "_sv_spell", "_sv_decided"]
-    temps += ["_sv_cases", "_sv_pins", "_sv_pins_wide", *consent_choices.TEMPS, *(f"_sv_votes_{u.name}" for u in units)]
+    temps += ["_sv_cases", "_sv_pop", "_sv_pins", "_sv_pins_wide", *consent_choices.TEMPS]
+    temps += [f"_sv_votes_{u.name}" for u in units]
     preserve = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false")  # no table here has a meaningful row order: write in parallel
     try:
-        for statement in members_sql(cfg, members, records, record_types, types, extras):
+        for statement in members_sql(cfg, members, records, record_types, types, extras, swapped):
             con.execute(statement)
         check_members(con, members, records)
+        con.execute(contributions_sql(units, into.population))
+        con.execute(population_sql(into.population, base))
         pinned = load_pins(con, overrides, types, column_types(con, "_sv_g")["golden_id"])
         voted = [u for u in units if u.voted()]
         for unit in voted:
@@ -168,19 +184,20 @@ def survive(
         con.execute(keys_sql(units, voted))
         drop_tables(con, *(f"_sv_votes_{u.name}" for u in voted))
         con.execute(cases_sql())
-        con.execute(conflicts_sql())
+        con.execute(conflicts_sql(into))
         drop_tables(con, "_sv_m")  # done with: keep peak memory down
         con.execute(winners_sql(units))
         con.execute(runners_up_sql(units))
         con.execute(spelling_sql(units))
-        con.execute(contested_sql(units))
+        con.execute(contested_sql(units, into))
         drop_tables(con, "_sv_k")
         con.execute(decided_sql(units))
         drop_tables(con, "_sv_win", "_sv_run", "_sv_spell")
-        con.execute(values_sql(units, types, pinned))
-        con.execute(lineage_sql(units, pinned))
-        consent_choices.apply_choices(con, consent, members, records, column_types(con, "_sv_g")["golden_id"])
-        return con.execute(f"SELECT count(*) FROM {GOLDEN_VALUES}").fetchall()[0][0]
+        con.execute(values_sql(units, types, pinned, into))
+        con.execute(lineage_sql(units, pinned, into))
+        golden_type = column_types(con, "_sv_g")["golden_id"]
+        consent_choices.apply_choices(con, consent, members, records, golden_type, into)
+        return con.execute(f"SELECT count(*) FROM {into.values}").fetchall()[0][0]
     finally:  # best effort: a failed caller transaction refuses these, and must not hide the first error
         with contextlib.suppress(duckdb.Error):
             drop_tables(con, *temps)

@@ -3,8 +3,8 @@ and the members whose own value lost (`golden_contested`)."""
 
 from __future__ import annotations
 
+from golden_record.survivorship.sql import Outputs
 from golden_record.survivorship.units import ORD_MASK, SAME_FORM_BIT, Unit
-from hub.catalogue import GOLDEN_CONTESTED
 
 _TOP20 = (1 << 20) - 1
 
@@ -90,7 +90,7 @@ def spelling_sql(units: list[Unit]) -> str:
         FROM (SELECT _gid FROM _sv_win WHERE record_count > 1) AS g{joins}"""
 
 
-def contested_sql(units: list[Unit]) -> str:
+def contested_sql(units: list[Unit], out: Outputs) -> str:
     """`golden_contested` (record_id, field, rule): members whose own key lost, with the rule it lost on."""
     parts = []
     for u in units:
@@ -99,7 +99,7 @@ def contested_sql(units: list[Unit]) -> str:
         parts.append(f"SELECT k._ord, '{u.name}' AS field, {u.rule(best, mine)} AS rule FROM _sv_k AS k "
                      f"JOIN _sv_win AS w USING (_gid) WHERE w.record_count > 1 AND {lost}")  # fmt: skip
     swapped = "SELECT record_id, unnest(['first_name', 'last_name']) AS field, 'swapped_names' AS rule FROM _sv_swapped"
-    return f"""CREATE OR REPLACE TABLE {GOLDEN_CONTESTED} AS
+    return f"""CREATE OR REPLACE TABLE {out.contested} AS
                SELECT r.record_id, c.field, c.rule
                FROM ({" UNION ALL ".join(parts)}) AS c JOIN _sv_r AS r USING (_ord)
                UNION ALL {swapped}"""

@@ -43,12 +43,14 @@ def members_sql(
     record_types: dict[str, str],
     types: dict[str, str],
     extras: list[str],
+    swapped: str | None = None,
 ) -> list[str]:
     """`_sv_g`: golden_id -> a dense integer _gid (cheaper to group and join on) and its size n. `_sv_r`: per member
     its _gid, record identity and ranks by (source_system, source_key) and by recency (sorted on these few columns
     rather than on whole records). `_sv_m`: per member, cleaned values, keys, case forms and the other rule inputs,
     in three projections (parsed parts, cleaned values, keys) so that no macro is handed another macro's
-    expression (see hub/forms.py)."""
+    expression (see hub/forms.py). `swapped`: the record ids whose names are swapped, decided by the caller over the
+    whole population (`swapped_sql`); None: decided over these members."""
     priority = "".join(f" WHEN {quote(s)} THEN {i}" for i, s in enumerate(cfg.source_priority))
     prio = f"CASE a.source_system{priority} ELSE {len(cfg.source_priority)} END" if priority else "0"
     profile = [*PROFILE_FIELDS, *extras]
@@ -79,8 +81,6 @@ def members_sql(
         for x, y in pairs
     )
     valid_email = "b.email_std IS NOT NULL" if "email_std" in std else "hub_email_key(b.email) IS NOT NULL"
-    first = "r.first_name_std" if "first_name_std" in std else "std_name(r.first_name)"
-    last = "r.last_name_std" if "last_name_std" in std else "std_name(r.last_name)"
     first_key = "b.first_name_std" if "first_name_std" in std else "std_name(b.first_name)"
     return [
         f"""CREATE OR REPLACE TEMP TABLE _sv_g AS
@@ -94,18 +94,12 @@ def members_sql(
             LEFT JOIN (SELECT unique_id, source_system, source_key,
                               CAST(source_updated_at AS TIMESTAMP) AS source_updated_at FROM {records}) AS r
                    ON r.unique_id = m.record_id""",
-        f"""CREATE OR REPLACE TEMP TABLE _sv_swapped AS
-            WITH n AS (SELECT s._gid, r.unique_id AS record_id, {first} AS f, {last} AS l
-                       FROM _sv_r AS s JOIN {records} AS r ON r.unique_id = s.record_id),
-            pf AS (SELECT f AS k, count(*) AS n FROM n WHERE f IS NOT NULL GROUP BY f),
-            pl AS (SELECT l AS k, count(*) AS n FROM n WHERE l IS NOT NULL GROUP BY l),
-            flipped AS (SELECT DISTINCT a.record_id, a.f, a.l FROM n AS a
-                        JOIN n AS b ON a._gid = b._gid AND a.f = b.l AND a.l = b.f AND a.f <> a.l)
-            SELECT n.record_id FROM flipped AS n
-            LEFT JOIN pf AS ff ON ff.k = n.f LEFT JOIN pl AS ll ON ll.k = n.l
-            LEFT JOIN pf AS fl ON fl.k = n.l LEFT JOIN pl AS lf ON lf.k = n.f
-            WHERE (coalesce(fl.n, 0) + 1) * (coalesce(lf.n, 0) + 1)
-                  > {SWAP_ODDS} * (coalesce(ff.n, 0) + 1) * (coalesce(ll.n, 0) + 1)""",
+        "CREATE OR REPLACE TEMP TABLE _sv_swapped AS "
+        + (
+            f"SELECT record_id FROM {swapped} SEMI JOIN _sv_r USING (record_id)"
+            if swapped
+            else swapped_sql("_sv_r", records, record_types)
+        ),
         f"""CREATE OR REPLACE TEMP TABLE _sv_m AS
             WITH a AS (
                 SELECT s._gid, s._n, s._ord, s._recency, r.* REPLACE ({swap}),
@@ -130,6 +124,26 @@ def members_sql(
             FROM b CROSS JOIN std_street_map AS sm
             LEFT JOIN std_nicknames AS n ON n.nickname = {first_key}""",
     ]
+
+
+def swapped_sql(groups: str, records: str, record_types: dict[str, str]) -> str:
+    """The record ids (of `groups`: _gid, record_id) whose names are swapped back: in a golden record holding both
+    orders of a name pair, the order the population of `groups` finds SWAP_ODDS times less likely (how many of its
+    records hold each name as a first and as a last name)."""
+    first = "r.first_name_std" if "first_name_std" in record_types else "std_name(r.first_name)"
+    last = "r.last_name_std" if "last_name_std" in record_types else "std_name(r.last_name)"
+    return f"""
+        WITH n AS (SELECT s._gid, r.unique_id AS record_id, {first} AS f, {last} AS l
+                   FROM {groups} AS s JOIN {records} AS r ON r.unique_id = s.record_id),
+        pf AS (SELECT f AS k, count(*) AS n FROM n WHERE f IS NOT NULL GROUP BY f),
+        pl AS (SELECT l AS k, count(*) AS n FROM n WHERE l IS NOT NULL GROUP BY l),
+        flipped AS (SELECT DISTINCT a.record_id, a.f, a.l FROM n AS a
+                    JOIN n AS b ON a._gid = b._gid AND a.f = b.l AND a.l = b.f AND a.f <> a.l)
+        SELECT n.record_id FROM flipped AS n
+        LEFT JOIN pf AS ff ON ff.k = n.f LEFT JOIN pl AS ll ON ll.k = n.l
+        LEFT JOIN pf AS fl ON fl.k = n.l LEFT JOIN pl AS lf ON lf.k = n.f
+        WHERE (coalesce(fl.n, 0) + 1) * (coalesce(lf.n, 0) + 1)
+              > {SWAP_ODDS} * (coalesce(ff.n, 0) + 1) * (coalesce(ll.n, 0) + 1)"""
 
 
 def check_members(con: duckdb.DuckDBPyConnection, members: str, records: str) -> None:

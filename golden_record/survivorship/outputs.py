@@ -9,14 +9,14 @@ import duckdb
 import pyarrow as pa
 from duckdb.func import PythonUDFType
 
+from golden_record.survivorship.population import PROPER_CASE_FIELDS
+from golden_record.survivorship.sql import Outputs
 from golden_record.survivorship.units import COUNTRY_FALLBACK, Unit
 from hub import forms
-from hub.catalogue import GOLDEN_CONFLICTS, GOLDEN_LINEAGE, GOLDEN_VALUES
 from hub.model import CONSENT_FIELDS, Consent
 
 STEWARD = "steward"
 PROPER_UDF = "survivorship_proper_case"
-PROPER_CASE_FIELDS = ("first_name", "last_name", "city", "address_line1", "address_line2")
 
 
 def _proper_case(values: pa.Array) -> pa.Array:
@@ -30,13 +30,13 @@ def register_proper_case(con: duckdb.DuckDBPyConnection) -> None:
     con.create_function(PROPER_UDF, _proper_case, ["VARCHAR"], "VARCHAR", type=PythonUDFType.ARROW)
 
 
-def conflicts_sql() -> str:
+def conflicts_sql(out: Outputs) -> str:
     """`golden_conflicts` (golden_id, field): golden records that most likely join two people, whose values
     write-back must not spread from one to the other: members holding two birth dates that are not one keying
     slip apart (one character, or day and month swapped: a person has one date of birth), or living in two
     countries (a person may move abroad, but then a steward should say so before addresses cross borders)."""
     return f"""
-        CREATE OR REPLACE TABLE {GOLDEN_CONFLICTS} AS
+        CREATE OR REPLACE TABLE {out.conflicts} AS
         WITH d AS (SELECT DISTINCT _gid, date_of_birth AS dob FROM _sv_m WHERE _n > 1 AND date_of_birth IS NOT NULL)
         SELECT DISTINCT g.golden_id, 'date_of_birth' AS field
         FROM d AS a JOIN d AS b ON a._gid = b._gid AND a.dob < b.dob JOIN _sv_g AS g ON g._gid = a._gid
@@ -48,19 +48,7 @@ def conflicts_sql() -> str:
         HAVING count(DISTINCT m.{COUNTRY_FALLBACK}) > 1"""
 
 
-def cases_sql() -> str:
-    """`_sv_cases` (field, lowered, spelling): per value of a PROPER_CASE_FIELDS field, the mixed-case spelling the
-    population uses most, to write a value every member of a golden record spelled in one case."""
-    parts = " UNION ALL ".join(
-        f"SELECT '{f}' AS field, {f} AS spelling FROM _sv_m WHERE _form_{f} = 0 AND {f} IS NOT NULL"
-        for f in PROPER_CASE_FIELDS
-    )
-    return f"""CREATE OR REPLACE TEMP TABLE _sv_cases AS
-               SELECT field, lower(spelling) AS lowered, arg_max(spelling, (n, spelling)) AS spelling
-               FROM (SELECT field, spelling, count(*) AS n FROM ({parts}) GROUP BY ALL) GROUP BY ALL"""
-
-
-def values_sql(units: list[Unit], types: dict[str, str], pinned: list[str]) -> str:
+def values_sql(units: list[Unit], types: dict[str, str], pinned: list[str], out: Outputs) -> str:
     """golden_values: every golden id, its attribute fields (model types), extras and record_count."""
     source = {c: f"d.{c}" for u in units for c in u.columns}
     # A name, town or street line every member writes in one case: the population's proper-case spelling of it,
@@ -83,12 +71,12 @@ def values_sql(units: list[Unit], types: dict[str, str], pinned: list[str]) -> s
         expr = f"CASE WHEN p.{f}__pinned THEN p.{f} ELSE {source[f]} END" if f in pinned else source[f]
         columns.append(f"CAST({expr} AS {t}) AS {f}")
     return f"""
-        CREATE OR REPLACE TABLE {GOLDEN_VALUES} AS
+        CREATE OR REPLACE TABLE {out.values} AS
         SELECT d.golden_id, {", ".join(columns)}, d.record_count
         FROM _sv_decided AS d LEFT JOIN _sv_pins_wide AS p ON p.golden_id = d.golden_id{cases}"""
 
 
-def lineage_sql(units: list[Unit], pinned: list[str]) -> str:
+def lineage_sql(units: list[Unit], pinned: list[str], out: Outputs) -> str:
     """golden_lineage: one row per golden id and field with a value, naming the record and the rule."""
     parts = []
     for u in units:
@@ -106,9 +94,9 @@ def lineage_sql(units: list[Unit], pinned: list[str]) -> str:
                CASE WHEN l.field IN ({consent}) THEN l._at ELSE m.source_updated_at END AS value_at
         FROM ({" UNION ALL ".join(parts)}) AS l JOIN _sv_r AS m USING (_ord)"""
     if not pinned:
-        return f"CREATE OR REPLACE TABLE {GOLDEN_LINEAGE} AS {survived}"
+        return f"CREATE OR REPLACE TABLE {out.lineage} AS {survived}"
     return f"""
-        CREATE OR REPLACE TABLE {GOLDEN_LINEAGE} AS
+        CREATE OR REPLACE TABLE {out.lineage} AS
         SELECT * FROM ({survived}) AS l ANTI JOIN _sv_pins AS p ON p.golden_id = l.golden_id AND p.field = l.field
         UNION ALL
         SELECT golden_id, field, '{STEWARD}', pinned_by, 'pinned', pinned_at FROM _sv_pins WHERE value IS NOT NULL"""

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from golden_record.survivorship.population import VOTE, typo_units, voters
 from golden_record.survivorship.units import Unit
 
 TYPO_COMMON = 3  # golden records that must hold a spelling before a rare neighbour counts as its typo
 NEAR_SHARE = 0.12  # edits per character under which two text keys are near spellings that pool their votes
+
+
+def typo_sql(a: str, b: str, pop: str = "_pop") -> str:
+    """Whether key `a` is a likely typo of key `b` in one golden record (both with _key, _count: its records
+    there, and `pop`: golden records holding it)."""
+    return f"""(damerau_levenshtein({a}._key, {b}._key) <= CASE WHEN least(length({a}._key), length({b}._key)) < 5
+                                                                THEN 1 ELSE 2 END
+                AND {a}._count <= {b}._count AND {b}.{pop} >= {TYPO_COMMON} AND {b}.{pop} >= 3 * {a}.{pop})"""
 
 
 def votes_sql(unit: Unit) -> str:
@@ -17,13 +26,13 @@ def votes_sql(unit: Unit) -> str:
     (Damerau-Levenshtein distance at most NEAR_SHARE of the longer key: "12 high st" / "12 hihg st",
     "williamson" / "wiliamson"; not "jon" / "john"): records that nearly agree outvote one that says
     something else, and which of the near spellings is written is left to the other rules."""
-    voters = f"{unit.present} AND {unit.valid}" if "valid" in unit.rules else unit.present
     spelling = "common_spelling" in unit.rules
     typo = "false"
-    if spelling and unit.shared:
-        typo = f"""(damerau_levenshtein(a._key, b._key) <= CASE WHEN least(length(a._key), length(b._key)) < 5
-                                                            THEN 1 ELSE 2 END
-                    AND a._count <= b._count AND b._pop >= {TYPO_COMMON} AND b._pop >= 3 * a._pop)"""
+    # golden records per key: the whole population's (`_sv_pop`) where the typo test reads it
+    pop = "SELECT _key, count(*) AS _pop FROM keys GROUP BY _key"
+    if unit in typo_units([unit]):
+        pop = f"SELECT key AS _key, n AS _pop FROM _sv_pop WHERE kind = '{VOTE}{unit.name}'"
+        typo = typo_sql("a", "b")
     nickname = "false"
     if spelling and unit.nicknames:
         # the listed name, or any longer name the nickname starts ("Sam" for Samantha as well as Samuel)
@@ -40,8 +49,8 @@ def votes_sql(unit: Unit) -> str:
         WITH keys AS (
             SELECT _gid, {unit.key} AS _key, count(*) AS _count,
                    any_value(_nick_name) AS _nick_name, any_value(_nick_kind) AS _nick_kind
-            FROM _sv_m WHERE {voters} GROUP BY ALL),
-        pop AS (SELECT _key, count(*) AS _pop FROM keys GROUP BY _key),
+            FROM _sv_m WHERE {voters(unit)} GROUP BY ALL),
+        pop AS ({pop}),
         multi AS MATERIALIZED (
             SELECT keys.*, pop._pop FROM keys JOIN pop USING (_key)
             SEMI JOIN (SELECT _gid FROM keys GROUP BY _gid HAVING count(*) > 1) USING (_gid)),

@@ -54,7 +54,7 @@ from hub.store.feed import MAX_VERSION, FeedEvent, Position, changes
 from hub.store.keys import add_api_key, api_key_row, api_key_rows, revoke_api_key
 from hub.store.match_model import MatchModel
 from hub.store.pii_reads import MAX_READS_PAGE, reads, record_reads, survivors, visible_frame, visible_id, visible_ids
-from hub.store.publish import ConsentInput, PublishResult, preview, publish
+from hub.store.publish import ConsentInput, PublishResult, Scope, preview, publish
 from hub.store.reads import (
     PublishedModel,
     all_versions,
@@ -120,6 +120,7 @@ __all__ = [
     "Position",
     "PublishResult",
     "PublishedModel",
+    "Scope",
     "SearchCriteria",
     "add_api_key",
     "alembic_config",

@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+import duckdb
 import pandas as pd
+import pyarrow as pa
 import sqlalchemy as sa
 
 from hub import faults
@@ -25,7 +27,7 @@ from hub.store import diff, writes
 from hub.store.bulk import read_arrow
 from hub.store.clock import utc_now
 from hub.store.engine import write_transaction
-from hub.store.inputs import normalize_golden, normalize_redirects, normalize_xref
+from hub.store.inputs import few, normalize_golden, normalize_redirects, normalize_xref
 from hub.store.match_model import MatchModel
 from hub.store.review import publish_review
 from hub.store.runs import last_published
@@ -39,6 +41,19 @@ class ConsentInput:
     news: pd.DataFrame  # source_system, source_key, golden_id, channel, value, recorded_at (consent.changes_sql)
     rules: consent_events.Rules
     read_at: datetime  # when the run read the hub's consent choices
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What one run may change (an incremental build's publish): `golden_ids` (rebuilt or retired now) and
+    `xref_keys` (source_system, source_key: the xref rows that differ from the published ones, or are gone). Only
+    these rows of the store are read and diffed; every other golden record and xref row stays as it is."""
+
+    golden_ids: pd.Series
+    xref_keys: pd.DataFrame
+
+
+SCOPE_BATCH = 5_000  # scope keys per read (an IN list of ids, or of (source_system, source_key) pairs)
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,7 @@ def publish(
     review: pd.DataFrame | None = None,
     model: MatchModel | None = None,
     consent: ConsentInput | None = None,
+    scope: Scope | None = None,
 ) -> PublishResult:
     """Make one run's golden records, xref and redirects the current state, in ONE transaction.
 
@@ -102,13 +118,17 @@ def publish(
     choices recorded since are brought up to date after the run's values are written, so a run never undoes a newer
     choice.
 
+    `scope`: only these golden ids and xref rows may change (Scope); `golden` and `xref_frame` hold only rows in it,
+    and an xref row of `xref_frame` may point at a live golden id outside it. Without it, `golden` and `xref_frame`
+    are the whole state and every live row is diffed.
+
     Raises ValueError (nothing written) on inconsistent input; any failure rolls the whole run back.
     The run_log row becomes 'published' with `counts` plus the publish counts; on failure it stays as
     it was — record the failure with fail_run. The diffs against the current state run in DuckDB
     (in memory) over Arrow copies of the current keys and hashes (and of the values of the rows whose
     hash differs); `preview` runs the same diff and writes nothing.
     """
-    prepared = _prepare(engine, golden, xref_frame, redirects, model, run_id)
+    prepared = _prepare(engine, golden, xref_frame, redirects, model, run_id, scope)
     now = utc_now()
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":  # one publisher at a time; plain reads go on
@@ -138,12 +158,16 @@ def publish(
 
 
 def preview(
-    engine: sa.Engine, golden: pd.DataFrame, xref_frame: pd.DataFrame, redirects: pd.DataFrame | None = None
+    engine: sa.Engine,
+    golden: pd.DataFrame,
+    xref_frame: pd.DataFrame,
+    redirects: pd.DataFrame | None = None,
+    scope: Scope | None = None,
 ) -> PublishResult:
     """What `publish` would do with this run (new, changed, lineage-only, unchanged, retired, xref
     changes), from the same diff, writing nothing: a dry run. `run_id` is None; the match model is not
     compared. Raises ValueError on input publish would refuse."""
-    prepared = _prepare(engine, golden, xref_frame, redirects, None, None)
+    prepared = _prepare(engine, golden, xref_frame, redirects, None, None, scope)
     return prepared.result(None, prepared.xref_plan["changed"])
 
 
@@ -183,6 +207,7 @@ def _prepare(
     redirects: pd.DataFrame | None,
     model: MatchModel | None,
     run_id: str | None,
+    scope: Scope | None,
 ) -> _Prepared:
     """Check the input and diff it against a read snapshot, so publish holds the write lock only while
     writing: on SQLite other writers (a steward's pin) wait for it. Only publish writes golden records and
@@ -194,27 +219,84 @@ def _prepare(
         r = normalize_redirects(redirects)
         db.register("inc", g[["rn", "golden_id", "row_hash", "lineage_hash", "record_count"]])
         db.register("inc_x", x)
-        diff.check_xref_targets(db)
+        if scope is None:
+            diff.check_xref_targets(db)
         with engine.connect() as conn:
             head = last_published(conn)
             if run_id is not None:
                 _check_run(conn, run_id)
             gr, xr = golden_records.c, xref.c
             current = sa.select(gr.golden_id, gr.version, gr.row_hash, gr.lineage_hash, gr.record_count)
-            db.register("cur", read_arrow(conn, current))
-            db.register(
-                "cur_x",
-                read_arrow(
-                    conn, sa.select(xr.source_system, xr.source_key, xr.golden_id, xr.match_probability, xr.link_type)
-                ),
-            )
+            current_x = sa.select(xr.source_system, xr.source_key, xr.golden_id, xr.match_probability, xr.link_type)
+            if scope is None:
+                db.register("cur", read_arrow(conn, current))
+                db.register("cur_x", read_arrow(conn, current_x))
+            else:
+                _read_scope(conn, db, scope, current, current_x)
             model_plan = diff.plan_model(conn, db, model) if model is not None else None
             plan = diff.plan_golden(conn, db, g)
+            if scope is not None:
+                _check_outside(conn, db, plan["retired"])
         retire = diff.plan_retire(plan["retired"], r, g["golden_id"])
         xref_plan = diff.plan_xref(db, x)
     finally:
         db.close()
     return _Prepared(head, g, plan, retire, xref_plan, model_plan)
+
+
+def _read_scope(
+    conn: sa.Connection, db: duckdb.DuckDBPyConnection, scope: Scope, current: sa.Select[Any], current_x: sa.Select[Any]
+) -> None:
+    """`cur` and `cur_x`: the store's rows in the scope, read SCOPE_BATCH keys at a time; `scope_ids`, `scope_x`:
+    the scope. Raises ValueError when the run's rows leave it."""
+    ids = pd.DataFrame({"golden_id": pd.Series(scope.golden_ids, dtype=object).drop_duplicates()})
+    keys = scope.xref_keys[["source_system", "source_key"]].astype(object).drop_duplicates()
+    db.register("scope_ids", ids)
+    db.register("scope_x", keys)
+    outside = db.execute("SELECT golden_id FROM inc ANTI JOIN scope_ids USING (golden_id) LIMIT 5").fetchall()
+    outside_x = db.execute(
+        "SELECT source_key FROM inc_x ANTI JOIN scope_x USING (source_system, source_key) LIMIT 5"
+    ).fetchall()
+    if outside or outside_x:
+        raise ValueError(f"publish: rows outside the scope: golden ids {few(r[0] for r in outside)}, "
+                         f"xref keys {few(r[0] for r in outside_x)}")  # fmt: skip
+    gr, xr = golden_records.c, xref.c
+    id_list = ids["golden_id"].tolist()
+    db.register("cur", _batched(conn, current, [gr.golden_id.in_(b) for b in _batches(id_list)]))
+    pairs = list(keys.itertuples(index=False, name=None))
+    where = [sa.tuple_(xr.source_system, xr.source_key).in_(b) for b in _batches(pairs)]
+    db.register("cur_x", _batched(conn, current_x, where))
+    # an xref row may point at a golden id outside the scope: it must be live, and stay so
+    targets: list[str] = (
+        db.execute("SELECT DISTINCT golden_id FROM inc_x ANTI JOIN inc USING (golden_id)").df()["golden_id"].tolist()
+    )
+    live: set[str] = set()
+    for b in _batches(targets):
+        live |= {r[0] for r in conn.execute(sa.select(gr.golden_id).where(gr.golden_id.in_(b)))}
+    dead = [t for t in targets if t not in live or t in set(id_list)]
+    if dead:
+        raise ValueError(f"xref: golden ids {few(dead)} are not in the golden records")
+
+
+def _check_outside(conn: sa.Connection, db: duckdb.DuckDBPyConnection, retired: pd.Series) -> None:
+    """No xref row outside the scope may point at an id this run retires (it would be left dangling)."""
+    xr = xref.c
+    stmt = sa.select(xr.source_system, xr.source_key)
+    rows = _batched(conn, stmt, [xr.golden_id.in_(b) for b in _batches(retired.tolist())])
+    db.register("retired_x", rows)
+    left = db.execute("SELECT source_key FROM retired_x ANTI JOIN scope_x USING (source_system, source_key) LIMIT 5")
+    if stuck := left.fetchall():
+        raise ValueError(f"xref rows {few(r[0] for r in stuck)} outside the scope point at golden ids retired now")
+
+
+def _batches(values: list[Any]) -> list[list[Any]]:
+    return [values[i : i + SCOPE_BATCH] for i in range(0, len(values), SCOPE_BATCH)]
+
+
+def _batched(conn: sa.Connection, stmt: sa.Select[Any], wheres: list[Any]) -> pa.Table:
+    """One read per condition (an IN list of a batch), as one Arrow table (empty, typed, for no batch)."""
+    tables = [read_arrow(conn, stmt.where(w)) for w in wheres] or [read_arrow(conn, stmt.where(sa.false()))]
+    return pa.concat_tables(tables)
 
 
 def _check_run(conn: sa.Connection, run_id: str) -> None:

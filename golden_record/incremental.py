@@ -1,0 +1,216 @@
+"""Incremental golden builds: rebuild only the golden ids whose decision can have changed since the last PUBLISHED
+build, keeping golden_members / golden_values / golden_lineage / golden_contested / golden_conflicts whole in the
+workspace (rows of the rebuilt ids deleted, their new rows inserted), so the quality gate and write-back still see
+every golden record.
+
+A golden id is rebuilt when
+- its member set changed (this run's ids against the last build's golden_members: merges, splits, new and deleted
+  records, steward decisions),
+- a member's inputs changed: a fingerprint per record over every column survivorship reads (of the records as the
+  build sees them, consent times included), or whether its names are swapped back (decided over the whole
+  population each run from the standardized names: cheap, and a change there changes what it votes with),
+- its steward pins or the consent choices made through the hub for it changed (a hash per golden id of each),
+- a population lookup it reads changed (survivorship/population.py): golden records per key where its typo test
+  gives another answer with the new counts, or the chosen proper-case spelling of the lowered value it writes.
+  These are known only once the ids above are rebuilt (their contributions change the totals), so they are a second
+  pass; rebuilding them changes no contribution (their members, values and swaps are the same), so there is no
+  third.
+
+The basis is the state of the last build that was PUBLISHED: build marks golden_state unpublished, and publish marks
+it published (with the store's run id) after the store transaction committed. A build whose basis is not the
+store's last published run (a dry run's build, a blocked gate, a failed publish or a crash in between, another
+workspace publishing) or whose survivorship config changed builds in full; so does `hub run --full`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+
+from golden_record import survivorship
+from golden_record.survivorship.members import STD_COLUMNS, swapped_sql
+from golden_record.survivorship.population import CASE, PROPER_CASE_FIELDS, VOTE, lookups_sql, totals_sql
+from golden_record.survivorship.sql import Outputs, column_types
+from golden_record.survivorship.units import TYPES
+from golden_record.survivorship.votes import typo_sql
+from hub import forms
+from hub.catalogue import (
+    GOLDEN_CONFLICTS,
+    GOLDEN_CONTESTED,
+    GOLDEN_INPUTS,
+    GOLDEN_LINEAGE,
+    GOLDEN_LOOKUPS,
+    GOLDEN_MEMBERS,
+    GOLDEN_POPULATION,
+    GOLDEN_SEEN,
+    GOLDEN_STATE,
+    GOLDEN_VALUES,
+    GOLDEN_XREF,
+)
+from hub.config import HubConfig
+from hub.workspace import Workspace
+
+WORKSPACE = Outputs()  # the golden tables themselves
+SCRATCH = Outputs(
+    values="_gi_values",
+    lineage="_gi_lineage",
+    contested="_gi_contested",
+    conflicts="_gi_conflicts",
+    population="_gi_population",
+)
+BASIS = (GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS, GOLDEN_POPULATION,
+         GOLDEN_INPUTS, GOLDEN_LOOKUPS, GOLDEN_SEEN, GOLDEN_STATE, GOLDEN_XREF)  # fmt: skip
+
+
+def config_key(cfg: HubConfig) -> str:
+    """What the decisions depend on besides the data: survivorship rules, extra attributes, consent settings,
+    which sources keep their own consent times, and the code and reference data that decide (survivorship, the
+    value forms, nicknames and street types): after an upgrade the first build is a full one. Another key: build in
+    full."""
+    text = json.dumps(
+        [repr(cfg.survivorship), list(cfg.attributes), repr(cfg.consent),
+         sorted((n, sorted(s.fields)) for n, s in cfg.sources.items())],
+        default=str,
+    )  # fmt: skip
+    digest = hashlib.sha256(text.encode())
+    code = [*sorted(Path(survivorship.__file__).parent.glob("*.py")), Path(forms.__file__), Path(__file__)]
+    for path in [*code, *sorted(forms.DATA_DIR.glob("*.csv"))]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def basis_is(ws: Workspace, head: str | None, config: str) -> bool:
+    """Whether the workspace's golden tables are those published as `head` (the store's last published run), built
+    with this config: only then can a build start from them."""
+    if head is None or not all(ws.has_table(t) for t in BASIS):
+        return False
+    rows = ws.con.execute(f"SELECT published_run, config FROM {GOLDEN_STATE}").fetchall()
+    return rows == [(head, config)]
+
+
+def mark_built(con: duckdb.DuckDBPyConnection, config: str) -> None:
+    """The golden tables now hold a build that is not published (yet)."""
+    con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_STATE} AS SELECT NULL::VARCHAR AS published_run, ? AS config",
+                [config])  # fmt: skip
+
+
+def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str) -> None:
+    """After the store committed `run_id`: the golden tables are its state, and the table `xref` (source_system,
+    source_key, golden_id, match_probability, link_type) is the xref the store now holds."""
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {GOLDEN_XREF} AS
+            SELECT source_system, source_key, golden_id, match_probability, link_type FROM {xref}"""
+    )
+    con.execute(f"UPDATE {GOLDEN_STATE} SET published_run = ?", [run_id])
+
+
+def inputs_sql(con: duckdb.DuckDBPyConnection, members: str, records: str, extras: list[str]) -> str:
+    """Per member record (of `members`: record_id, golden_id): its golden id, a fingerprint of every column of
+    `records` survivorship reads, and whether its names are swapped back (over the whole population)."""
+    present = column_types(con, records)
+    columns = ["unique_id", "source_system", "source_key", "source_updated_at", *TYPES, *extras]
+    columns += [c for c in [*STD_COLUMNS.values(), "address_line1_std", "postal_code_std"] if c in present]
+    swapped = swapped_sql(f"(SELECT golden_id AS _gid, record_id FROM {members})", records, present)
+    return f"""SELECT m.record_id, m.golden_id, hash({", ".join(f"r.{c}" for c in columns)}) AS fingerprint,
+                      s.record_id IS NOT NULL AS swapped
+               FROM {members} AS m JOIN {records} AS r ON r.unique_id = m.record_id
+               LEFT JOIN ({swapped}) AS s ON s.record_id = m.record_id"""
+
+
+def seen_sql(pins: str, choices: str) -> str:
+    """Per golden id: a hash of its pins and one of the hub's consent choices for it (NULL: none)."""
+    return f"""SELECT golden_id, max(pins) AS pins, max(choices) AS choices FROM (
+                 SELECT golden_id::VARCHAR AS golden_id, hash(string_agg(concat_ws(chr(31), field, value, pinned_by,
+                        pinned_at::VARCHAR), chr(30) ORDER BY field)) AS pins, NULL::UBIGINT AS choices
+                 FROM {pins} GROUP BY ALL
+                 UNION ALL
+                 SELECT golden_id::VARCHAR, NULL, hash(string_agg(concat_ws(chr(31), channel, value,
+                        recorded_at::VARCHAR, source, recorded_by), chr(30) ORDER BY channel, recorded_at, value))
+                 FROM {choices} GROUP BY ALL)
+               GROUP BY golden_id"""
+
+
+def changed_ids(con: duckdb.DuckDBPyConnection, members: str, inputs: str, seen: str) -> None:
+    """`_gi_affected` (golden_id): the ids (old and new) whose members, member inputs, pins or hub consent choices
+    changed since the basis."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _gi_affected AS
+            SELECT DISTINCT golden_id FROM (
+              SELECT golden_id FROM (SELECT record_id, golden_id FROM {GOLDEN_MEMBERS}
+                                     EXCEPT SELECT record_id, golden_id FROM {members})
+              UNION ALL
+              SELECT golden_id FROM (SELECT record_id, golden_id FROM {members}
+                                     EXCEPT SELECT record_id, golden_id FROM {GOLDEN_MEMBERS})
+              UNION ALL
+              SELECT n.golden_id FROM {inputs} AS n LEFT JOIN {GOLDEN_INPUTS} AS o USING (record_id)
+              WHERE o.record_id IS NULL OR o.fingerprint <> n.fingerprint OR o.swapped <> n.swapped
+              UNION ALL
+              SELECT coalesce(n.golden_id, o.golden_id) FROM {seen} AS n FULL JOIN {GOLDEN_SEEN} AS o USING (golden_id)
+              WHERE n.pins IS DISTINCT FROM o.pins OR n.choices IS DISTINCT FROM o.choices)"""
+    )
+
+
+def base_sql(without: str) -> str:
+    """The population totals of every golden id of the basis but those in `without` (golden_id)."""
+    return totals_sql(GOLDEN_POPULATION, f"golden_id NOT IN (SELECT golden_id FROM {without})")
+
+
+def merge(con: duckdb.DuckDBPyConnection, rebuilt: str, members: str) -> None:
+    """Replace the rows of the ids in `rebuilt` (and of their members, old and new) with survivorship's SCRATCH."""
+    records = f"""(SELECT record_id FROM {GOLDEN_MEMBERS} WHERE golden_id IN (SELECT golden_id FROM {rebuilt})
+                   UNION ALL SELECT record_id FROM {members} WHERE golden_id IN (SELECT golden_id FROM {rebuilt}))"""
+    con.execute(f"DELETE FROM {GOLDEN_CONTESTED} WHERE record_id IN {records}")
+    con.execute(f"INSERT INTO {GOLDEN_CONTESTED} BY NAME SELECT * FROM {SCRATCH.contested}")
+    for table, scratch in [(GOLDEN_VALUES, SCRATCH.values), (GOLDEN_LINEAGE, SCRATCH.lineage),
+                           (GOLDEN_CONFLICTS, SCRATCH.conflicts), (GOLDEN_POPULATION, SCRATCH.population)]:  # fmt: skip
+        con.execute(f"DELETE FROM {table} WHERE golden_id IN (SELECT golden_id FROM {rebuilt})")
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {scratch}")
+
+
+def lookup_changes(con: duckdb.DuckDBPyConnection, done: str) -> None:
+    """`_gi_lookups` (the derived population lookups of golden_population now) and `_gi_second` (golden_id): the
+    ids not in `done` that read a lookup row that changed against golden_lookups (the basis): a typo test with
+    another answer, or a lowered value whose spelling changed."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_lookups AS {lookups_sql(f'({totals_sql(GOLDEN_POPULATION)})')}")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _gi_changed AS
+            SELECT kind, key, o.n AS old_n, n.n AS new_n
+            FROM _gi_lookups AS n FULL JOIN {GOLDEN_LOOKUPS} AS o USING (kind, key)
+            WHERE n.n IS DISTINCT FROM o.n OR n.spelling IS DISTINCT FROM o.spelling"""
+    )
+    cases = " UNION ALL ".join(
+        f"""SELECT v.golden_id FROM {GOLDEN_VALUES} AS v
+            JOIN _gi_changed AS c ON c.kind = '{CASE}{f}' AND c.key = lower(v.{f})"""
+        for f in PROPER_CASE_FIELDS
+    )
+    old = typo_sql("a", "b", pop="_old")
+    new = typo_sql("a", "b", pop="_new")
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _gi_second AS
+            WITH cand AS (
+              SELECT DISTINCT p.golden_id, p.kind FROM {GOLDEN_POPULATION} AS p
+              JOIN _gi_changed AS c USING (kind, key) WHERE starts_with(p.kind, '{VOTE}')),
+            k AS (
+              SELECT p.golden_id, p.kind, p.key AS _key, p.n AS _count, c.old_n AS _old, c.new_n AS _new
+              FROM {GOLDEN_POPULATION} AS p SEMI JOIN cand USING (golden_id, kind)
+              LEFT JOIN (SELECT kind, key, n AS old_n, n AS new_n FROM {GOLDEN_LOOKUPS}
+                         ANTI JOIN _gi_changed USING (kind, key)
+                         UNION ALL SELECT kind, key, old_n, new_n FROM _gi_changed) AS c USING (kind, key)),
+            typos AS (
+              SELECT DISTINCT a.golden_id FROM k AS a JOIN k AS b
+                ON a.golden_id = b.golden_id AND a.kind = b.kind AND a._key <> b._key
+              WHERE ({old}) IS DISTINCT FROM ({new}))
+            SELECT DISTINCT golden_id FROM (SELECT golden_id FROM typos UNION ALL {cases})
+            WHERE golden_id NOT IN (SELECT golden_id FROM {done})"""
+    )
+
+
+def keep_state(con: duckdb.DuckDBPyConnection, members: str, inputs: str, seen: str) -> None:
+    """The build's members, member inputs, pins and choices seen, and population lookups: the next build's basis."""
+    con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_MEMBERS} AS SELECT record_id, golden_id FROM {members}")
+    con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_INPUTS} AS SELECT * FROM {inputs}")
+    con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_SEEN} AS SELECT * FROM {seen}")
+    con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_LOOKUPS} AS {lookups_sql(f'({totals_sql(GOLDEN_POPULATION)})')}")
