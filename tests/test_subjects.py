@@ -215,6 +215,10 @@ def test_erase_leaves_no_trace_runs_the_source_actions_and_a_full_pull_skips_the
     out = capsys.readouterr().out
     assert f"{len(p.records)} source record(s)" in out and "TASK" in out  # web and app report tasks
     assert traces(config, p) == []
+    ws = duckdb.connect(str(demo / ".hub" / "workspace.duckdb"))
+    orphans = "SELECT count(*) FROM golden_lookups WHERE (kind, key) NOT IN (SELECT (kind, key) FROM golden_population)"
+    assert ws.execute(orphans).fetchall() == [(0,)]  # no name, town or street spelling only the person held
+    ws.close()
 
     # billing (null_fields): the personal columns are NULL, the row and its other columns stay
     con = sqlite3.connect(demo / "billing.db")

@@ -3,8 +3,8 @@ file holds, Splink's leftover tables included, and from the file itself (it is r
 keeps a value).
 
 Tables are found by their columns, not by name, so a table a later stage adds is covered: a row goes when its
-(source_system, source_key), a record id column (unique_id, unique_id_l, unique_id_r, record_id) or a golden id
-column (golden_id, retired_id, surviving_id) names the person."""
+(source_system, source_key), a record id column (unique_id, unique_id_l, unique_id_r, record_id, id_l, id_r) or a
+golden id column (golden_id, retired_id, surviving_id) names the person."""
 
 from __future__ import annotations
 
@@ -19,6 +19,8 @@ import pandas as pd
 from hub.catalogue import (
     CONNECTOR_STATE,
     FIELD_WARNINGS,
+    GOLDEN_LOOKUPS,
+    GOLDEN_POPULATION,
     QUARANTINE,
     STAGED,
     STANDARDIZED,
@@ -31,7 +33,7 @@ from hub.rekey import copy_workspace
 from hub.workspace import Workspace
 
 SPLINK_PREFIX = "__splink__"
-RECORD_COLUMNS = ("unique_id", "unique_id_l", "unique_id_r", "record_id")
+RECORD_COLUMNS = ("unique_id", "unique_id_l", "unique_id_r", "record_id", "id_l", "id_r")
 GOLDEN_COLUMNS = ("golden_id", "retired_id", "surviving_id")
 BY_KEY = "(source_system, source_key) IN (SELECT (source_system, source_key) FROM _subject_records)"
 
@@ -104,6 +106,14 @@ def erase(ws: Workspace, records: Sequence[str], golden_ids: Sequence[str]) -> d
                 n = con.execute(f'DELETE FROM "{table}" WHERE {" OR ".join(where)}').fetchall()
                 if n and n[0][0]:
                     done[table] = int(n[0][0])
+        if {GOLDEN_LOOKUPS, GOLDEN_POPULATION} <= {t for (t,) in tables}:
+            # golden_lookups is keyed by name, town and street spelling: a key no golden record left holds goes (the
+            # next build sees the counts of shared ones move and rebuilds their holders)
+            n = con.execute(
+                f"DELETE FROM {GOLDEN_LOOKUPS} WHERE (kind, key) NOT IN (SELECT (kind, key) FROM {GOLDEN_POPULATION})"
+            ).fetchall()
+            if n and n[0][0]:
+                done[GOLDEN_LOOKUPS] = int(n[0][0])
         _forget_cursor_keys(con, records)
     return done
 
