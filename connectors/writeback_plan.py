@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from connectors import writeback_basis
 from connectors.styles import Style, layout_sql, learn, render, unit_slot
 from hub import echoes, forms
 from hub.catalogue import (
@@ -85,14 +86,17 @@ class Plan:
     address_kept: int  # rows whose (other) address is left alone
     conflicted: int  # rows of golden records that most likely join two people: nothing written but the golden id
     styles: dict[str, Style]
+    considered: int  # records planned for (the others' plans were settled and nothing they read has changed)
+    settled: pd.DataFrame  # considered records with nothing to write: source_key, basis, address_kept, conflicted
 
 
 def ensure_state(ws: Workspace) -> None:
     ws.con.execute(f"CREATE TABLE IF NOT EXISTS {WRITEBACK_STATE} ({columns_sql(WRITEBACK_STATE)})")
 
 
-def plan(ws: Workspace, cfg: HubConfig, source: str) -> Plan:
-    """The plan of `source` (see the module docstring)."""
+def plan(ws: Workspace, cfg: HubConfig, source: str, full: bool = False) -> Plan:
+    """The plan of `source` (see the module docstring), made for the records whose plan could have changed since it
+    was last settled (connectors/writeback_basis.py); `full`: for every record."""
     if source not in cfg.sources:
         raise KeyError(f"no source named {source!r} (configured: {list(cfg.sources)})")
     for table in (GOLDEN_MEMBERS, GOLDEN_VALUES, STANDARDIZED, GOLDEN_CONTESTED, GOLDEN_CONFLICTS, GOLDEN_LINEAGE):
@@ -103,18 +107,26 @@ def plan(ws: Workspace, cfg: HubConfig, source: str) -> Plan:
     forms.load(ws.con)
     src = cfg.sources[source]
     styles = learn(ws, src, source)
-    frame = ws.con.execute(_sql(src, cfg, source, styles), {"source": source}).df()
+    sql = _sql(src, cfg, source, styles)
+    seen = writeback_basis.consider(ws, source, _golden_fields(src), list(src.accepts), sql, full)
+    frame = ws.con.execute(sql, {"source": source}).df()
     for c in frame.columns:
         if pd.api.types.is_object_dtype(frame[c]):
             frame[c] = frame[c].astype("string")
     flag = lambda c: frame.pop(c).fillna(False).astype(bool).to_numpy()  # noqa: E731
     stale, todo, kept, conflicted = flag(STALE), flag(TODO), flag(KEPT), flag(CONFLICTED)
+    kept, conflicted = kept & ~stale & ~conflicted, conflicted & ~stale  # as the report counts them
+    outcome = pd.DataFrame(
+        {"source_key": frame["source_key"], "todo": todo, "address_kept": kept, "conflicted": conflicted}
+    )
     return Plan(
         rows=frame[todo & ~stale].reset_index(drop=True),
         stale=frame[todo & stale].reset_index(drop=True),
-        address_kept=int((kept & ~stale & ~conflicted).sum()),
-        conflicted=int((conflicted & ~stale).sum()),
+        address_kept=int(kept.sum()) + seen.address_kept,
+        conflicted=int(conflicted.sum()) + seen.conflicted,
         styles=styles,
+        considered=seen.records,
+        settled=writeback_basis.settled(ws, outcome),
     )
 
 
@@ -149,8 +161,7 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
     }
     units = [*singles, *consents, *(["address"] if block else [])]
 
-    place = ("address_line1", "address_line2", "postal_code", "country") if mapped_block else ()
-    golden = sorted({*accepted, *mapped_block, *place})  # a block field read but not accepted is compared too
+    golden = _golden_fields(src)
     joined = [f"g.{f} AS _g_{f}" for f in golden] + [f"r.{f} AS {ORIGINAL}{f}" for f in accepted]
     joined += [f"e.{f}__written AS _e_{f}" for f in accepted]
     lost = (
@@ -252,7 +263,8 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
     kept = "_kept" if block else "false"
     out = [f"_v_{f} AS {f}" for f in accepted] + ([f"_gid AS {GID.removeprefix('_')}"] if gid_wanted else [])
     return f"""
-        WITH s AS (SELECT * FROM {STAGED} WHERE source_system = $source),
+        WITH s AS (SELECT * FROM {STAGED}
+                   WHERE source_system = $source AND source_key IN ({writeback_basis.considered_sql()})),
         j AS (
             SELECT s.*, m.golden_id AS _gid, r.source_version AS _std_version, r.source_updated_at AS {EVIDENCE_AT},
                    {"".join(f"{j}, " for j in joined)}c.* EXCLUDE (record_id), p.* EXCLUDE (golden_id),
@@ -291,6 +303,14 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
         FROM x
         WHERE ({todo}) OR {kept} OR {CONFLICTED}
         ORDER BY source_key"""
+
+
+def _golden_fields(src: SourceConfig) -> list[str]:
+    """The golden values a plan of `src` reads: the accepted fields, and the address block's fields the source maps
+    (a block field read but not accepted is compared too) with what locates the place."""
+    mapped_block = [f for f in src.fields if f in ADDRESS_BLOCK]
+    place = ("address_line1", "address_line2", "postal_code", "country") if mapped_block else ()
+    return sorted({*src.accepts, *mapped_block, *place})
 
 
 def _together(src: SourceConfig, singles: list[str]) -> list[str]:

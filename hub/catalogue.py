@@ -14,7 +14,7 @@ Tables, in pipeline order (the stage that writes each, then what it holds):
 - golden records (golden_record.run, golden_record.survivorship): `golden_members`, `golden_values` (the contract
   columns plus every attribute), `golden_lineage`, `golden_contested`, `golden_conflicts`, `golden_redirects`,
   `golden_build`, `golden_consent_news`;
-- write-back (connectors.writeback): `writeback_state`.
+- write-back (connectors.writeback, connectors.writeback_basis): `writeback_state`, `writeback_basis`.
 
 COLUMNS holds, per table, the columns (and DuckDB types) the hub declares for it: the whole table where a stage
 creates it from this list (`columns_sql`), else the part other stages read. What values are valid in them (an
@@ -52,11 +52,12 @@ GOLDEN_REDIRECTS = "golden_redirects"
 GOLDEN_BUILD = "golden_build"  # one row: what golden_record.run.build made (on which run, counts, dry run?)
 GOLDEN_CONSENT = "golden_consent_news"  # the build's consent values that its publish stores as source events
 WRITEBACK_STATE = "writeback_state"
+WRITEBACK_BASIS = "writeback_basis"  # per source record: a digest of what its last settled plan was made from
 
 TABLES = (
     STAGED, QUARANTINE, FIELD_WARNINGS, CONNECTOR_STATE, ECHOES, EVIDENCE, STANDARDIZED, MATCH_MODELS, SCORED_WITH,
     PAIRS, CLUSTERS, REVIEW, GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS,
-    GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, WRITEBACK_STATE,
+    GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, WRITEBACK_STATE, WRITEBACK_BASIS,
 )  # fmt: skip
 
 _V, _TS = "VARCHAR", "TIMESTAMP"
@@ -139,12 +140,20 @@ COLUMNS: dict[str, dict[str, str]] = {
         "source_version": _V,
         "written_at": _TS,
     },
+    WRITEBACK_BASIS: {
+        "source_system": _V,
+        "source_key": _V,
+        "basis": "UBIGINT",
+        "address_kept": "BOOLEAN",
+        "conflicted": "BOOLEAN",
+    },
 }
 PRIMARY_KEYS = {
     CONNECTOR_STATE: ("source_system",),
     ECHOES: ("source_system", "source_key"),
     MATCH_MODELS: ("version",),
     WRITEBACK_STATE: ("source_system", "source_key"),
+    WRITEBACK_BASIS: ("source_system", "source_key"),
 }
 
 
