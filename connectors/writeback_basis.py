@@ -62,11 +62,11 @@ def consider(
     ws: Workspace, source: str, golden: list[str], accepted: list[str], plan_sql: str, full: bool
 ) -> Considered:
     """Fill CONSIDER with every record of `source` the plan can see (it joins a golden record), its basis and
-    whether it is skipped; `golden` and `accepted` are the golden-value and evidence columns `plan_sql` reads."""
+    whether it is skipped. `golden`: the golden values `plan_sql` reads; `accepted`: the fields whose evidence and
+    echoes it reads. Hashing is most of the cost, so only what the plan reads is hashed."""
     ensure(ws)
     shared = hashlib.md5((plan_sql + forms.fingerprint()).encode(), usedforsecurity=False).hexdigest()
     staged = [c for c in _columns(ws, STAGED) if c not in UNREAD]
-    echoed = [c for c in _columns(ws, ECHOES) if c not in ("source_system", "source_key")]
     parts = [
         *(f"s.{c}" for c in staged),
         "m.golden_id",
@@ -77,7 +77,7 @@ def consider(
         "w.golden_id",
         "w.values_hash",
         "w.source_version",
-        *(f"e.{c}" for c in echoed),
+        *(f"e.{f}__written" for f in accepted),
         "c.h",
         "p.h",
         "x.golden_id IS NOT NULL",

@@ -57,7 +57,6 @@ from hub.catalogue import (
     STANDARDIZED,
     WRITEBACK_STATE,
     columns_sql,
-    of_system_sql,
     record_id_sql,
 )
 from hub.config import ADDRESS_BLOCK, HubConfig, SourceConfig
@@ -109,7 +108,12 @@ def plan(ws: Workspace, cfg: HubConfig, source: str, full: bool = False) -> Plan
     styles = learn(ws, src, source)
     sql = _sql(src, cfg, source, styles)
     seen = writeback_basis.consider(ws, source, _golden_fields(src), list(src.accepts), sql, full)
-    frame = ws.con.execute(sql, {"source": source}).df()
+    if seen.records:
+        frame = ws.con.execute(sql, {"source": source}).df()
+    else:  # every record settled and unchanged: not even worth binding the query (a few hundred milliseconds)
+        flags, times = (STALE, TODO, KEPT, CONFLICTED), (EVIDENCE_AT,)
+        kind = lambda c: "bool" if c in flags else "datetime64[us]" if c in times else "string"  # noqa: E731
+        frame = pd.DataFrame({c: pd.Series(dtype=kind(c)) for c in _output(src, "", "", "")})
     for c in frame.columns:
         if pd.api.types.is_object_dtype(frame[c]):
             frame[c] = frame[c].astype("string")
@@ -261,7 +265,6 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
     # Stale: changed after the matching run the golden records come from, and not by write-back itself.
     stale = "(_std_version IS DISTINCT FROM source_version AND _w_version IS DISTINCT FROM source_version)"
     kept = "_kept" if block else "false"
-    out = [f"_v_{f} AS {f}" for f in accepted] + ([f"_gid AS {GID.removeprefix('_')}"] if gid_wanted else [])
     return f"""
         WITH s AS (SELECT * FROM {STAGED}
                    WHERE source_system = $source AND source_key IN ({writeback_basis.considered_sql()})),
@@ -274,16 +277,20 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             JOIN {GOLDEN_MEMBERS} AS m ON m.record_id = {record_id_sql("s.source_system", "s.source_key")}
             JOIN {GOLDEN_VALUES} AS g ON g.golden_id = m.golden_id
             LEFT JOIN {STANDARDIZED} AS r ON r.unique_id = m.record_id
-            LEFT JOIN (SELECT * FROM {WRITEBACK_STATE} WHERE source_system = $source) AS w
+            LEFT JOIN (SELECT * FROM {WRITEBACK_STATE}
+                       WHERE source_system = $source AND source_key IN (SELECT source_key FROM s)) AS w
                    ON w.source_key = s.source_key
-            LEFT JOIN (SELECT * FROM {ECHOES} WHERE source_system = $source) AS e
+            LEFT JOIN (SELECT * FROM {ECHOES}
+                       WHERE source_system = $source AND source_key IN (SELECT source_key FROM s)) AS e
                    ON e.source_key = s.source_key
             LEFT JOIN (SELECT record_id, {lost} FROM {GOLDEN_CONTESTED}
-                       WHERE {of_system_sql("record_id", "$source")} GROUP BY record_id) AS c
+                       WHERE record_id IN (SELECT {record_id_sql("source_system", "source_key")} FROM s)
+                       GROUP BY record_id) AS c
                    ON c.record_id = m.record_id
             LEFT JOIN (SELECT golden_id, {pins} FROM {GOLDEN_LINEAGE} WHERE rule = 'pinned' GROUP BY golden_id) AS p
                    ON p.golden_id = m.golden_id
-            LEFT JOIN (SELECT source_key, {unread} FROM {FIELD_WARNINGS} WHERE source_system = $source
+            LEFT JOIN (SELECT source_key, {unread} FROM {FIELD_WARNINGS}
+                       WHERE source_system = $source AND source_key IN (SELECT source_key FROM s)
                        GROUP BY source_key) AS u
                    ON u.source_key = s.source_key),
         a AS (SELECT *, {", ".join(parts)} FROM j),
@@ -297,12 +304,29 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
         ", ".join(f"CASE WHEN NOT {CONFLICTED} THEN {e} END AS _v_{f}" for f, e in sent.items()) or "NULL AS _v_none"
     } FROM d),
         x AS (SELECT *, md5(concat_ws(chr(31), {hashed})) AS _hash FROM v)
-        SELECT source_key, source_version AS expected_version, {", ".join([*out, ""])}
-               _hash AS {HASH}, _gid AS {GID}, {stale} AS {STALE}, ({todo}) AS {TODO}, {kept} AS {KEPT}, {CONFLICTED},
-               {"".join(f"{ORIGINAL}{f}, " for f in accepted)}{EVIDENCE_AT}
+        SELECT {", ".join(f"{e} AS {c}" for c, e in _output(src, stale, todo, kept).items())}
         FROM x
         WHERE ({todo}) OR {kept} OR {CONFLICTED}
         ORDER BY source_key"""
+
+
+def _output(src: SourceConfig, stale: str, todo: str, kept: str) -> dict[str, str]:
+    """The plan's columns (see `plan`), each with the SQL that computes it from the plan's last step."""
+    accepted = list(src.accepts)
+    return {
+        "source_key": "source_key",
+        "expected_version": "source_version",
+        **{f: f"_v_{f}" for f in accepted},
+        **({GID.removeprefix("_"): "_gid"} if src.golden_id is not None else {}),
+        HASH: "_hash",
+        GID: "_gid",
+        STALE: stale,
+        TODO: f"({todo})",
+        KEPT: kept,
+        CONFLICTED: CONFLICTED,
+        **{f"{ORIGINAL}{f}": f"{ORIGINAL}{f}" for f in accepted},
+        EVIDENCE_AT: EVIDENCE_AT,
+    }
 
 
 def _golden_fields(src: SourceConfig) -> list[str]:

@@ -14,7 +14,8 @@ Tables, in pipeline order (the stage that writes each, then what it holds):
 - golden records (golden_record.run, golden_record.survivorship): `golden_members`, `golden_values` (the contract
   columns plus every attribute), `golden_lineage`, `golden_contested`, `golden_conflicts`, `golden_redirects`,
   `golden_build`, `golden_consent_news`;
-- write-back (connectors.writeback, connectors.writeback_basis): `writeback_state`, `writeback_basis`.
+- write-back (connectors.writeback, connectors.writeback_basis): `writeback_state`, `writeback_basis`,
+  `writeback_styles` (connectors.styles).
 
 COLUMNS holds, per table, the columns (and DuckDB types) the hub declares for it: the whole table where a stage
 creates it from this list (`columns_sql`), else the part other stages read. What values are valid in them (an
@@ -53,11 +54,13 @@ GOLDEN_BUILD = "golden_build"  # one row: what golden_record.run.build made (on 
 GOLDEN_CONSENT = "golden_consent_news"  # the build's consent values that its publish stores as source events
 WRITEBACK_STATE = "writeback_state"
 WRITEBACK_BASIS = "writeback_basis"  # per source record: a digest of what its last settled plan was made from
+WRITEBACK_STYLES = "writeback_styles"  # per source: the styles last learned, with a digest of what they came from
 
 TABLES = (
     STAGED, QUARANTINE, FIELD_WARNINGS, CONNECTOR_STATE, ECHOES, EVIDENCE, STANDARDIZED, MATCH_MODELS, SCORED_WITH,
     PAIRS, CLUSTERS, REVIEW, GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS,
     GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, WRITEBACK_STATE, WRITEBACK_BASIS,
+    WRITEBACK_STYLES,
 )  # fmt: skip
 
 _V, _TS = "VARCHAR", "TIMESTAMP"
@@ -140,6 +143,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "source_version": _V,
         "written_at": _TS,
     },
+    WRITEBACK_STYLES: {"source_system": _V, "digest": _V, "styles": _V},
     WRITEBACK_BASIS: {
         "source_system": _V,
         "source_key": _V,
@@ -154,6 +158,7 @@ PRIMARY_KEYS = {
     MATCH_MODELS: ("version",),
     WRITEBACK_STATE: ("source_system", "source_key"),
     WRITEBACK_BASIS: ("source_system", "source_key"),
+    WRITEBACK_STYLES: ("source_system",),
 }
 
 
