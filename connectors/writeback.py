@@ -147,11 +147,17 @@ def plan_changes(ws: Workspace, cfg: HubConfig, source: str, full: bool = False)
     return public(_plan(ws, cfg, source, full).rows)
 
 
-def _plan(ws: Workspace, cfg: HubConfig, source: str, full: bool) -> Plan:
+def _plan(ws: Workspace, cfg: HubConfig, source: str, full: bool, only: pd.Series | None = None) -> Plan:
     try:
-        return writeback_plan.plan(ws, cfg, source, full)
+        return writeback_plan.plan(ws, cfg, source, full, only)
     except PlanError as exc:
         raise WritebackError(str(exc)) from None
+
+
+def _settle(ws: Workspace, planned: Plan, source: str, full: bool) -> None:
+    """Store the basis of the records `planned` found nothing to write into; forget it for those it did."""
+    unsettled = pd.concat([planned.rows["source_key"], planned.stale["source_key"]], ignore_index=True)
+    writeback_basis.settle(ws, source, planned.settled, unsettled, full)
 
 
 def _restricted_keys(engine: sa.Engine, source: str) -> list[str]:
@@ -194,8 +200,7 @@ def write_back(
     planned.styles.update(formats)
     plan, stale = planned.rows, planned.stale
     if not dry_run:  # before any push: these records need nothing, whatever happens to the others
-        unsettled = pd.concat([plan["source_key"], stale["source_key"]], ignore_index=True)
-        writeback_basis.settle(ws, source, planned.settled, unsettled, full)
+        _settle(ws, planned, source, full)
     held = _restricted_keys(engine, source)
     restricted = int(plan["source_key"].isin(held).sum())
     if restricted:  # a data subject's restriction: their records are kept, not processed
@@ -218,6 +223,9 @@ def write_back(
         audits.append(report.changes)
         say(f"{source}: {min(i + BATCH_ROWS, len(plan)):,} / {len(plan):,} rows {'checked' if dry_run else 'pushed'}")
     status = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["source_key", "status", "detail"])
+    written = status.loc[status["status"].isin(["updated", "unchanged"]), "source_key"]
+    if not dry_run and len(written):  # settle what now holds its golden values, so the next run need not look
+        _settle(ws, _plan(ws, cfg, source, False, written), source, False)
     changes = pd.concat([a for a in audits if len(a)], ignore_index=True) if any(len(a) for a in audits) else None
     if changes is None:
         changes = pd.DataFrame({c: pd.Series(dtype="string") for c in AUDIT_COLUMNS})

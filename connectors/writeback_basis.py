@@ -59,11 +59,18 @@ def ensure(ws: Workspace) -> None:
 
 
 def consider(
-    ws: Workspace, source: str, golden: list[str], accepted: list[str], plan_sql: str, full: bool
+    ws: Workspace,
+    source: str,
+    golden: list[str],
+    accepted: list[str],
+    plan_sql: str,
+    full: bool,
+    only: pd.Series | None = None,
 ) -> Considered:
     """Fill CONSIDER with every record of `source` the plan can see (it joins a golden record), its basis and
     whether it is skipped. `golden`: the golden values `plan_sql` reads; `accepted`: the fields whose evidence and
-    echoes it reads. Hashing is most of the cost, so only what the plan reads is hashed."""
+    echoes it reads. Hashing is most of the cost, so only what the plan reads is hashed. `only`: just these keys
+    (the rows a write-back just wrote, to settle them at once)."""
     ensure(ws)
     shared = hashlib.md5((plan_sql + forms.fingerprint()).encode(), usedforsecurity=False).hexdigest()
     staged = [c for c in _columns(ws, STAGED) if c not in UNREAD]
@@ -84,6 +91,9 @@ def consider(
         "u.h",
         "$shared",
     ]
+    keys = pd.Series([] if only is None else only, dtype="string")
+    ws.con.register("_writeback_only", pd.DataFrame({"source_key": keys.to_numpy()}))
+    among = "" if only is None else " AND s.source_key IN (SELECT source_key FROM _writeback_only)"
     ws.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {CONSIDER} AS
             WITH now AS (
@@ -103,13 +113,14 @@ def consider(
                 LEFT JOIN (SELECT DISTINCT golden_id FROM {GOLDEN_CONFLICTS}) AS x ON x.golden_id = m.golden_id
                 LEFT JOIN (SELECT source_key, sum(hash(field)) AS h FROM {FIELD_WARNINGS}
                            WHERE source_system = $source GROUP BY source_key) AS u ON u.source_key = s.source_key
-                WHERE s.source_system = $source)
+                WHERE s.source_system = $source{among})
             SELECT now.source_key, now.basis, coalesce(NOT $full AND b.basis = now.basis, false) AS skip,
                    b.address_kept, b.conflicted
             FROM now LEFT JOIN (SELECT * FROM {WRITEBACK_BASIS} WHERE source_system = $source) AS b
                  ON b.source_key = now.source_key""",
         {"source": source, "shared": shared, "full": full},
     )
+    ws.con.unregister("_writeback_only")
     records, kept, conflicted = ws.con.execute(
         f"""SELECT count(*) FILTER (NOT skip), count(*) FILTER (skip AND address_kept),
                    count(*) FILTER (skip AND conflicted) FROM {CONSIDER}"""

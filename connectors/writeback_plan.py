@@ -93,9 +93,10 @@ def ensure_state(ws: Workspace) -> None:
     ws.con.execute(f"CREATE TABLE IF NOT EXISTS {WRITEBACK_STATE} ({columns_sql(WRITEBACK_STATE)})")
 
 
-def plan(ws: Workspace, cfg: HubConfig, source: str, full: bool = False) -> Plan:
+def plan(ws: Workspace, cfg: HubConfig, source: str, full: bool = False, only: pd.Series | None = None) -> Plan:
     """The plan of `source` (see the module docstring), made for the records whose plan could have changed since it
-    was last settled (connectors/writeback_basis.py); `full`: for every record."""
+    was last settled (connectors/writeback_basis.py); `full`: for every record; `only`: among these keys (its
+    counts then cover only those)."""
     if source not in cfg.sources:
         raise KeyError(f"no source named {source!r} (configured: {list(cfg.sources)})")
     for table in (GOLDEN_MEMBERS, GOLDEN_VALUES, STANDARDIZED, GOLDEN_CONTESTED, GOLDEN_CONFLICTS, GOLDEN_LINEAGE):
@@ -107,7 +108,7 @@ def plan(ws: Workspace, cfg: HubConfig, source: str, full: bool = False) -> Plan
     src = cfg.sources[source]
     styles = learn(ws, src, source)
     sql = _sql(src, cfg, source, styles)
-    seen = writeback_basis.consider(ws, source, _golden_fields(src), list(src.accepts), sql, full)
+    seen = writeback_basis.consider(ws, source, _golden_fields(src), list(src.accepts), sql, full, only)
     if seen.records:
         frame = ws.con.execute(sql, {"source": source}).df()
     else:  # every record settled and unchanged: not even worth binding the query (a few hundred milliseconds)

@@ -235,8 +235,8 @@ def test_an_unchanged_workspace_plans_nothing_and_a_full_plan_everything(pristin
         first = write_back(ws, cfg, engine, "billing", run_id)
         staged = ws.con.execute(f"SELECT count(*) FROM {STAGED} WHERE source_system = 'billing'").fetchall()[0][0]
         assert first.considered == staged and first.values_changed > 0
-        again = write_back(ws, cfg, engine, "billing", run_id)  # the rows just written are looked at once more
-        assert again.considered == first.planned and again.values_changed == 0
+        again = write_back(ws, cfg, engine, "billing", run_id)  # what it wrote, the first settled as it went
+        assert again.considered < first.planned and again.values_changed == 0
         settled = write_back(ws, cfg, engine, "billing", run_id)
         assert settled.considered == 0 and settled.planned == 0
         assert (settled.address_kept, settled.conflicted) == (first.address_kept, first.conflicted)
@@ -260,12 +260,8 @@ def test_a_dry_run_settles_nothing(pristine, tmp_path):
         dry = write_back(ws, cfg, engine, "crm", run_id, dry_run=True)
         assert _basis(ws, "crm") == 0
         real = write_back(ws, cfg, engine, "crm", run_id)  # crm takes golden ids: every row has something to write
-        assert real.considered == dry.considered and real.values_changed == dry.values_changed
-        before = _basis(ws, "crm")
-        dry = write_back(ws, cfg, engine, "crm", run_id, dry_run=True)
-        assert _basis(ws, "crm") == before
-        real = write_back(ws, cfg, engine, "crm", run_id)
-        assert real.considered == dry.considered and _basis(ws, "crm") > before
+        assert real.considered == dry.considered and real.values_changed == dry.values_changed > 0
+        assert _basis(ws, "crm") > 0  # what it wrote, read back and planned again, needs nothing more
     finally:
         ws.close()
         engine.dispose()
