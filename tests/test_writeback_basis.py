@@ -63,13 +63,13 @@ TABLES = {
 }  # fmt: skip
 GOLDEN_ID_COLUMNS = ("hub_customer_id", "Master_Id__c")  # where billing and crm keep the hub's id
 PINNABLE = ("email", "city", "last_name", "phone")
-ROUNDS = 5
+ROUNDS = 4
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("basis") / "demo"
-    init_demo(base, customers=250, seed=8)
+    init_demo(base, customers=150, seed=8)
     cfg = load_config(base / "hub.yaml")
     ws = Workspace.for_config(cfg)
     engine = store.open_store(cfg.serving_store)
@@ -165,7 +165,7 @@ def _fail() -> None:
     raise Failure("injected: write-back failed after the source committed")
 
 
-@pytest.mark.parametrize("seed", [3, 11])
+@pytest.mark.parametrize("seed", [3])
 def test_the_restricted_plan_writes_exactly_what_the_full_plan_writes(pristine, tmp_path, seed):
     directory = tmp_path / "demo"
     shutil.copytree(pristine, directory)
