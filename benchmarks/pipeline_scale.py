@@ -223,20 +223,21 @@ def decide_first_queued_pair(config: str) -> None:
 
 
 def targets(full: Run, changed: Run, unchanged: Run, applied: Run, splink: tuple[float, float]) -> None:
-    """Issue 16's targets: measured value, target, met or not."""
+    """Issue 16's targets: measured value, target, met or not (a ratio is met when both its wall and its CPU figure
+    are: others' work on the machine moves wall times between runs)."""
     pub = unchanged.summary.metadata.get("published_golden", {})
     rows: list[tuple[str, str, str, bool]] = [
         (
             "full run / plain Splink predict + cluster",
             f"{full.wall / splink[0]:.2f}x wall, {full.cpu / splink[1]:.2f}x CPU",
             "<= 2.0x",
-            full.wall / splink[0] <= 2.0,
+            max(full.wall / splink[0], full.cpu / splink[1]) <= 2.0,  # wall alone flatters or hurts under load
         ),
         (
             "unchanged run / full run",
             f"{unchanged.wall / full.wall:.1%} wall, {unchanged.cpu / full.cpu:.1%} CPU",
             "<= 5%",
-            unchanged.wall / full.wall <= 0.05,
+            max(unchanged.wall / full.wall, unchanged.cpu / full.cpu) <= 0.05,
         ),
     ]
     versions = sum(int(pub.get(k) or 0) for k in ("new", "changed", "retired"))
@@ -252,7 +253,7 @@ def targets(full: Run, changed: Run, unchanged: Run, applied: Run, splink: tuple
             "1%-changed run / full run",
             f"{changed.wall / full.wall:.1%} wall, {changed.cpu / full.cpu:.1%} CPU",
             "<= 10%",
-            changed.wall / full.wall <= 0.10,
+            max(changed.wall / full.wall, changed.cpu / full.cpu) <= 0.10,
         ),
         ("apply_decisions after one decision", f"{applied.wall:.1f} s ({applied.cpu:.1f} CPU s)", "<= 5 s",
          applied.wall <= 5.0),
