@@ -10,11 +10,12 @@ the value forms it compares with (hub.forms.fingerprint). A record's `basis` is 
 A record the plan considered and found nothing to write into is *settled*: its basis goes into `writeback_basis`,
 with the two report flags of rows left alone (address kept, conflicted). A later plan considers only records whose
 basis is not the one stored: the others would be planned exactly as before, that is, not at all. A record with
-something to write is never settled by its plan: after its push (or its conflict, staleness, restriction or a
-failed batch) it is considered again, and settled only once a plan finds it holding its golden values as the
-workspace last confirmed them from the source (the state read back after each write). So the stored basis always
-describes a confirmed outcome, never a plan not yet carried out, and a failed write-back leaves nothing to repair
-here. A full plan (`full`) considers every record and rewrites the source's basis.
+something to write is never settled by that plan: it is settled only once a later plan finds it holding its
+golden values as the workspace last confirmed them from the source (the rows read back after each write). A
+write-back makes that plan itself before it ends, over the rows it wrote (connectors/writeback.py); a conflict,
+a stale or restricted row, or a write-back that failed leaves its rows unsettled, to be considered again. So the
+stored basis always describes a confirmed outcome, never a plan not yet carried out, and a failed write-back leaves
+nothing to repair here. A full plan (`full`) considers every record and rewrites the source's basis.
 """
 
 from __future__ import annotations
