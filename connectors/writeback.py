@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
-from connectors import journal, writeback_plan
+from connectors import journal, writeback_basis, writeback_plan
 from connectors.base import AUDIT_COLUMNS, Connector, PushReport
 from connectors.ingest import open_connector
 from connectors.styles import Style, raw_formats, with_formats
@@ -79,6 +79,7 @@ class WritebackResult:
     ambiguous: int = 0  # the key matches several source rows (duplicate, or equal under the collation): not written
     recovered: int = 0  # rows an interrupted write-back committed, audited and read back now (connectors/journal.py)
     restricted: int = 0  # rows of people whose processing is restricted (`hub subject restrict`): not written
+    considered: int = 0  # records planned for: the others' plans were settled and nothing they read has changed
     styles: dict[str, Style] = field(default_factory=dict)  # how the source writes its values (connectors/styles.py)
     seconds: float = 0.0
 
@@ -136,20 +137,27 @@ def _dry_run_build(ws: Workspace) -> bool:
 # ------------------------------------------------------------------------------------------------ plan
 
 
-def plan_changes(ws: Workspace, cfg: HubConfig, source: str) -> pd.DataFrame:
+def plan_changes(ws: Workspace, cfg: HubConfig, source: str, full: bool = False) -> pd.DataFrame:
     """What write-back would push to `source` (connectors/writeback_plan.py): one row per staged record with a
     value to write (or whose golden id is not written yet), with `source_key`, `expected_version` (the staged
     source_version), one column per accepted field holding the value to send in the source's style (NULL: leave
     the source's value) and `golden_id` when the source stores one. Records changed since the golden records
-    were built (stale) are left out."""
-    return public(_plan(ws, cfg, source).rows)
+    were built (stale) are left out. The same rows whether `full` or not: without it, only the records whose plan
+    could have changed since it was last settled are looked at (connectors/writeback_basis.py)."""
+    return public(_plan(ws, cfg, source, full).rows)
 
 
-def _plan(ws: Workspace, cfg: HubConfig, source: str) -> Plan:
+def _plan(ws: Workspace, cfg: HubConfig, source: str, full: bool, only: pd.Series | None = None) -> Plan:
     try:
-        return writeback_plan.plan(ws, cfg, source)
+        return writeback_plan.plan(ws, cfg, source, full, only)
     except PlanError as exc:
         raise WritebackError(str(exc)) from None
+
+
+def _settle(ws: Workspace, planned: Plan, source: str, full: bool) -> None:
+    """Store the basis of the records `planned` found nothing to write into; forget it for those it did."""
+    unsettled = pd.concat([planned.rows["source_key"], planned.stale["source_key"]], ignore_index=True)
+    writeback_basis.settle(ws, source, planned.settled, unsettled, full)
 
 
 def _restricted_keys(engine: sa.Engine, source: str) -> list[str]:
@@ -170,6 +178,7 @@ def write_back(
     run_id: str | None,
     dry_run: bool = False,
     progress: Callable[[str], None] | None = None,
+    full: bool = False,
 ) -> WritebackResult:
     """Push the golden values of `run_id` (the published run the workspace's golden tables belong to; None: a
     dry run's build, which only a dry run may plan against, see run_to_write) into `source`, in batches of
@@ -178,15 +187,20 @@ def write_back(
     After each batch that is not a dry run: its audit goes to the serving store (`writeback_audit`), the
     rows it updated are read back from the source into staged_records (canonical values and version token
     exactly as a pull would see them), and `writeback_state` records what was written, so a second run
-    plans nothing. A dry run computes the same report and audit and writes nothing anywhere."""
+    plans nothing. A dry run computes the same report and audit and writes nothing anywhere.
+
+    Only the records whose plan could have changed since it was last settled are planned (connectors/
+    writeback_basis.py); `full` plans every record (`hub run --full`). Both write the same."""
     started = time.perf_counter()
     say = progress or (lambda _line: None)
     connector = open_connector(source, cfg)
     recovered = 0 if dry_run else _recover(ws, engine, connector, say)
     formats = raw_formats(lambda: _raw_sample(connector), cfg.sources[source], cfg)
-    planned = _plan(ws, cfg, source)
+    planned = _plan(ws, cfg, source, full)
     planned.styles.update(formats)
     plan, stale = planned.rows, planned.stale
+    if not dry_run:  # before any push: these records need nothing, whatever happens to the others
+        _settle(ws, planned, source, full)
     held = _restricted_keys(engine, source)
     restricted = int(plan["source_key"].isin(held).sum())
     if restricted:  # a data subject's restriction: their records are kept, not processed
@@ -209,6 +223,9 @@ def write_back(
         audits.append(report.changes)
         say(f"{source}: {min(i + BATCH_ROWS, len(plan)):,} / {len(plan):,} rows {'checked' if dry_run else 'pushed'}")
     status = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["source_key", "status", "detail"])
+    written = status.loc[status["status"].isin(["updated", "unchanged"]), "source_key"]
+    if not dry_run and len(written):  # settle what now holds its golden values, so the next run need not look
+        _settle(ws, _plan(ws, cfg, source, False, written), source, False)
     changes = pd.concat([a for a in audits if len(a)], ignore_index=True) if any(len(a) for a in audits) else None
     if changes is None:
         changes = pd.DataFrame({c: pd.Series(dtype="string") for c in AUDIT_COLUMNS})
@@ -242,6 +259,7 @@ def write_back(
         ambiguous=count("ambiguous"),
         recovered=recovered,
         restricted=restricted,
+        considered=planned.considered,
         styles=planned.styles,
         seconds=time.perf_counter() - started,
     )

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from connectors import writeback_basis
 from connectors.styles import Style, layout_sql, learn, render, unit_slot
 from hub import echoes, forms
 from hub.catalogue import (
@@ -56,7 +57,6 @@ from hub.catalogue import (
     STANDARDIZED,
     WRITEBACK_STATE,
     columns_sql,
-    of_system_sql,
     record_id_sql,
 )
 from hub.config import ADDRESS_BLOCK, HubConfig, SourceConfig
@@ -85,14 +85,18 @@ class Plan:
     address_kept: int  # rows whose (other) address is left alone
     conflicted: int  # rows of golden records that most likely join two people: nothing written but the golden id
     styles: dict[str, Style]
+    considered: int  # records planned for (the others' plans were settled and nothing they read has changed)
+    settled: pd.DataFrame  # considered records with nothing to write: source_key, basis, address_kept, conflicted
 
 
 def ensure_state(ws: Workspace) -> None:
     ws.con.execute(f"CREATE TABLE IF NOT EXISTS {WRITEBACK_STATE} ({columns_sql(WRITEBACK_STATE)})")
 
 
-def plan(ws: Workspace, cfg: HubConfig, source: str) -> Plan:
-    """The plan of `source` (see the module docstring)."""
+def plan(ws: Workspace, cfg: HubConfig, source: str, full: bool = False, only: pd.Series | None = None) -> Plan:
+    """The plan of `source` (see the module docstring), made for the records whose plan could have changed since it
+    was last settled (connectors/writeback_basis.py); `full`: for every record; `only`: among these keys (its
+    counts then cover only those)."""
     if source not in cfg.sources:
         raise KeyError(f"no source named {source!r} (configured: {list(cfg.sources)})")
     for table in (GOLDEN_MEMBERS, GOLDEN_VALUES, STANDARDIZED, GOLDEN_CONTESTED, GOLDEN_CONFLICTS, GOLDEN_LINEAGE):
@@ -103,18 +107,31 @@ def plan(ws: Workspace, cfg: HubConfig, source: str) -> Plan:
     forms.load(ws.con)
     src = cfg.sources[source]
     styles = learn(ws, src, source)
-    frame = ws.con.execute(_sql(src, cfg, source, styles), {"source": source}).df()
+    sql = _sql(src, cfg, source, styles)
+    seen = writeback_basis.consider(ws, source, _golden_fields(src), list(src.accepts), sql, full, only)
+    if seen.records:
+        frame = ws.con.execute(sql, {"source": source}).df()
+    else:  # every record settled and unchanged: not even worth binding the query (a few hundred milliseconds)
+        flags, times = (STALE, TODO, KEPT, CONFLICTED), (EVIDENCE_AT,)
+        kind = lambda c: "bool" if c in flags else "datetime64[us]" if c in times else "string"  # noqa: E731
+        frame = pd.DataFrame({c: pd.Series(dtype=kind(c)) for c in _output(src, "", "", "")})
     for c in frame.columns:
         if pd.api.types.is_object_dtype(frame[c]):
             frame[c] = frame[c].astype("string")
     flag = lambda c: frame.pop(c).fillna(False).astype(bool).to_numpy()  # noqa: E731
     stale, todo, kept, conflicted = flag(STALE), flag(TODO), flag(KEPT), flag(CONFLICTED)
+    kept, conflicted = kept & ~stale & ~conflicted, conflicted & ~stale  # as the report counts them
+    outcome = pd.DataFrame(
+        {"source_key": frame["source_key"], "todo": todo, "address_kept": kept, "conflicted": conflicted}
+    )
     return Plan(
         rows=frame[todo & ~stale].reset_index(drop=True),
         stale=frame[todo & stale].reset_index(drop=True),
-        address_kept=int((kept & ~stale & ~conflicted).sum()),
-        conflicted=int((conflicted & ~stale).sum()),
+        address_kept=int(kept.sum()) + seen.address_kept,
+        conflicted=int(conflicted.sum()) + seen.conflicted,
         styles=styles,
+        considered=seen.records,
+        settled=writeback_basis.settled(ws, outcome),
     )
 
 
@@ -149,8 +166,7 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
     }
     units = [*singles, *consents, *(["address"] if block else [])]
 
-    place = ("address_line1", "address_line2", "postal_code", "country") if mapped_block else ()
-    golden = sorted({*accepted, *mapped_block, *place})  # a block field read but not accepted is compared too
+    golden = _golden_fields(src)
     joined = [f"g.{f} AS _g_{f}" for f in golden] + [f"r.{f} AS {ORIGINAL}{f}" for f in accepted]
     joined += [f"e.{f}__written AS _e_{f}" for f in accepted]
     lost = (
@@ -250,9 +266,9 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
     # Stale: changed after the matching run the golden records come from, and not by write-back itself.
     stale = "(_std_version IS DISTINCT FROM source_version AND _w_version IS DISTINCT FROM source_version)"
     kept = "_kept" if block else "false"
-    out = [f"_v_{f} AS {f}" for f in accepted] + ([f"_gid AS {GID.removeprefix('_')}"] if gid_wanted else [])
     return f"""
-        WITH s AS (SELECT * FROM {STAGED} WHERE source_system = $source),
+        WITH s AS (SELECT * FROM {STAGED}
+                   WHERE source_system = $source AND source_key IN ({writeback_basis.considered_sql()})),
         j AS (
             SELECT s.*, m.golden_id AS _gid, r.source_version AS _std_version, r.source_updated_at AS {EVIDENCE_AT},
                    {"".join(f"{j}, " for j in joined)}c.* EXCLUDE (record_id), p.* EXCLUDE (golden_id),
@@ -262,16 +278,20 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             JOIN {GOLDEN_MEMBERS} AS m ON m.record_id = {record_id_sql("s.source_system", "s.source_key")}
             JOIN {GOLDEN_VALUES} AS g ON g.golden_id = m.golden_id
             LEFT JOIN {STANDARDIZED} AS r ON r.unique_id = m.record_id
-            LEFT JOIN (SELECT * FROM {WRITEBACK_STATE} WHERE source_system = $source) AS w
+            LEFT JOIN (SELECT * FROM {WRITEBACK_STATE}
+                       WHERE source_system = $source AND source_key IN (SELECT source_key FROM s)) AS w
                    ON w.source_key = s.source_key
-            LEFT JOIN (SELECT * FROM {ECHOES} WHERE source_system = $source) AS e
+            LEFT JOIN (SELECT * FROM {ECHOES}
+                       WHERE source_system = $source AND source_key IN (SELECT source_key FROM s)) AS e
                    ON e.source_key = s.source_key
             LEFT JOIN (SELECT record_id, {lost} FROM {GOLDEN_CONTESTED}
-                       WHERE {of_system_sql("record_id", "$source")} GROUP BY record_id) AS c
+                       WHERE record_id IN (SELECT {record_id_sql("source_system", "source_key")} FROM s)
+                       GROUP BY record_id) AS c
                    ON c.record_id = m.record_id
             LEFT JOIN (SELECT golden_id, {pins} FROM {GOLDEN_LINEAGE} WHERE rule = 'pinned' GROUP BY golden_id) AS p
                    ON p.golden_id = m.golden_id
-            LEFT JOIN (SELECT source_key, {unread} FROM {FIELD_WARNINGS} WHERE source_system = $source
+            LEFT JOIN (SELECT source_key, {unread} FROM {FIELD_WARNINGS}
+                       WHERE source_system = $source AND source_key IN (SELECT source_key FROM s)
                        GROUP BY source_key) AS u
                    ON u.source_key = s.source_key),
         a AS (SELECT *, {", ".join(parts)} FROM j),
@@ -285,12 +305,37 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
         ", ".join(f"CASE WHEN NOT {CONFLICTED} THEN {e} END AS _v_{f}" for f, e in sent.items()) or "NULL AS _v_none"
     } FROM d),
         x AS (SELECT *, md5(concat_ws(chr(31), {hashed})) AS _hash FROM v)
-        SELECT source_key, source_version AS expected_version, {", ".join([*out, ""])}
-               _hash AS {HASH}, _gid AS {GID}, {stale} AS {STALE}, ({todo}) AS {TODO}, {kept} AS {KEPT}, {CONFLICTED},
-               {"".join(f"{ORIGINAL}{f}, " for f in accepted)}{EVIDENCE_AT}
+        SELECT {", ".join(f"{e} AS {c}" for c, e in _output(src, stale, todo, kept).items())}
         FROM x
         WHERE ({todo}) OR {kept} OR {CONFLICTED}
         ORDER BY source_key"""
+
+
+def _output(src: SourceConfig, stale: str, todo: str, kept: str) -> dict[str, str]:
+    """The plan's columns (see `plan`), each with the SQL that computes it from the plan's last step."""
+    accepted = list(src.accepts)
+    return {
+        "source_key": "source_key",
+        "expected_version": "source_version",
+        **{f: f"_v_{f}" for f in accepted},
+        **({GID.removeprefix("_"): "_gid"} if src.golden_id is not None else {}),
+        HASH: "_hash",
+        GID: "_gid",
+        STALE: stale,
+        TODO: f"({todo})",
+        KEPT: kept,
+        CONFLICTED: CONFLICTED,
+        **{f"{ORIGINAL}{f}": f"{ORIGINAL}{f}" for f in accepted},
+        EVIDENCE_AT: EVIDENCE_AT,
+    }
+
+
+def _golden_fields(src: SourceConfig) -> list[str]:
+    """The golden values a plan of `src` reads: the accepted fields, and the address block's fields the source maps
+    (a block field read but not accepted is compared too) with what locates the place."""
+    mapped_block = [f for f in src.fields if f in ADDRESS_BLOCK]
+    place = ("address_line1", "address_line2", "postal_code", "country") if mapped_block else ()
+    return sorted({*src.accepts, *mapped_block, *place})
 
 
 def _together(src: SourceConfig, singles: list[str]) -> list[str]:

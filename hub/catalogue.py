@@ -10,12 +10,16 @@ Tables, in pipeline order (the stage that writes each, then what it holds):
   echo replaced by the value it overwrote; the same columns);
 - matching (matching.run, matching.models): `standardized_records` (evidence_records' columns plus
   STANDARDIZED_COLUMNS), `match_models`, `scored_with_model`, `scored_pairs` (the matcher's output, the contract
-  columns plus a match weight `mw_*` and level `gamma_*` per comparison), `clusters`, `review_candidates`;
+  columns plus a match weight `mw_*` and level `gamma_*` per comparison), `clusters`, `review_candidates`, and
+  what the next run diffs against (matching.changes, matching.term_frequencies, matching.reclustering): `match_state`,
+  `standardized_basis`, `scored_basis`, `tf_basis_version`, `tf_basis_<column>`, `tf_scored_<column>`,
+  `cluster_basis`;
 - golden records (golden_record.run, golden_record.survivorship): `golden_members`, `golden_values` (the contract
   columns plus every attribute), `golden_lineage`, `golden_contested`, `golden_conflicts`, `golden_redirects`,
   `golden_build`, `golden_consent_news`, and what the next build diffs against: `golden_population`,
   `golden_inputs`, `golden_lookups`, `golden_seen`, `golden_rebuilt`, `golden_state`, `golden_xref`;
-- write-back (connectors.writeback): `writeback_state`.
+- write-back (connectors.writeback, connectors.writeback_basis): `writeback_state`, `writeback_basis`,
+  `writeback_styles` (connectors.styles).
 
 COLUMNS holds, per table, the columns (and DuckDB types) the hub declares for it: the whole table where a stage
 creates it from this list (`columns_sql`), else the part other stages read. What values are valid in them (an
@@ -67,13 +71,15 @@ GOLDEN_REBUILT = "golden_rebuilt"  # the golden ids this build rebuilt (what its
 GOLDEN_STATE = "golden_state"  # one row: the run these tables were published in (NULL: not published) and config
 GOLDEN_XREF = "golden_xref"  # the xref as last published, for the next publish's scope
 WRITEBACK_STATE = "writeback_state"
+WRITEBACK_BASIS = "writeback_basis"  # per source record: a digest of what its last settled plan was made from
+WRITEBACK_STYLES = "writeback_styles"  # per source: the styles last learned, with a digest of what they came from
 
 TABLES = (
     STAGED, QUARANTINE, FIELD_WARNINGS, CONNECTOR_STATE, ECHOES, EVIDENCE, STANDARDIZED, MATCH_MODELS, SCORED_WITH,
     PAIRS, CLUSTERS, REVIEW, GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS,
     GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, GOLDEN_POPULATION, GOLDEN_INPUTS, GOLDEN_LOOKUPS, GOLDEN_SEEN,
-    GOLDEN_REBUILT, GOLDEN_STATE, GOLDEN_XREF, WRITEBACK_STATE, MATCH_STATE, STANDARDIZED_BASIS, SCORED_BASIS,
-    TF_BASIS_VERSION, CLUSTER_BASIS,
+    GOLDEN_REBUILT, GOLDEN_STATE, GOLDEN_XREF, WRITEBACK_STATE, WRITEBACK_BASIS, WRITEBACK_STYLES, MATCH_STATE,
+    STANDARDIZED_BASIS, SCORED_BASIS, TF_BASIS_VERSION, CLUSTER_BASIS,
 )  # fmt: skip
 
 
@@ -195,12 +201,22 @@ COLUMNS: dict[str, dict[str, str]] = {
         "source_version": _V,
         "written_at": _TS,
     },
+    WRITEBACK_STYLES: {"source_system": _V, "digest": _V, "styles": _V},
+    WRITEBACK_BASIS: {
+        "source_system": _V,
+        "source_key": _V,
+        "basis": "UBIGINT",
+        "address_kept": "BOOLEAN",
+        "conflicted": "BOOLEAN",
+    },
 }
 PRIMARY_KEYS = {
     CONNECTOR_STATE: ("source_system",),
     ECHOES: ("source_system", "source_key"),
     MATCH_MODELS: ("version",),
     WRITEBACK_STATE: ("source_system", "source_key"),
+    WRITEBACK_BASIS: ("source_system", "source_key"),
+    WRITEBACK_STYLES: ("source_system",),
 }
 
 

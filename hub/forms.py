@@ -33,6 +33,7 @@ or all lower" is ordering by this number.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from functools import cache
 from pathlib import Path
@@ -180,6 +181,18 @@ def _macros() -> list[str]:
                  WHEN layout = 'unit_newline' THEN street || {nl} || unit
                  ELSE street || ' ' || unit END""",
     ]
+
+
+@cache
+def fingerprint() -> str:
+    """A digest of the macros and reference data `load` puts on a connection: a plan that compares values by these
+    forms (connectors/writeback_basis.py) is only still valid while this is unchanged."""
+    from hub.model import EMAIL_PATTERN
+
+    digest = hashlib.md5(usedforsecurity=False)
+    for part in (*_macros(), EMAIL_PATTERN, NICKNAMES_CSV.read_text(), STREET_TYPES_CSV.read_text()):
+        digest.update(part.encode())
+    return digest.hexdigest()
 
 
 def load(con: duckdb.DuckDBPyConnection) -> None:

@@ -108,12 +108,15 @@ def writeback_asset(name: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         with workspace.open() as (cfg, ws), serving_store.open(cfg) as engine:
             run_id = run_to_write(ws, engine, hub.dry_run)  # None: a dry run's build
-            r = write_back(ws, cfg, engine, name, run_id, dry_run=hub.dry_run, progress=context.log.info)
+            r = write_back(
+                ws, cfg, engine, name, run_id, dry_run=hub.dry_run, progress=context.log.info, full=hub.full_pull
+            )
         by_column = r.changes.groupby("column").size().rename("values").reset_index() if len(r.changes) else r.changes
         return dg.MaterializeResult(
             metadata={
                 "dry_run": r.dry_run,
                 **({"run_id": run_id} if run_id else {}),  # none: the values of a dry run's build
+                "rows_considered": r.considered,
                 "rows_planned": r.planned,
                 "rows_updated": r.updated,
                 "rows_unchanged": r.unchanged,

@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from connectors import writeback_basis
 from connectors.writeback_plan import ensure_state
 from hub import catalogue, echoes
 from hub.workspace import Workspace
@@ -65,6 +66,7 @@ def test_the_tables_stages_create_have_the_catalogued_columns():
     try:
         echoes.ensure(ws.con, ws.fields)
         ensure_state(ws)
+        writeback_basis.ensure(ws)
         models.versions(ws.con)
         standardize_records(ws)
         for table in (
@@ -74,6 +76,7 @@ def test_the_tables_stages_create_have_the_catalogued_columns():
             catalogue.CONNECTOR_STATE,
             catalogue.ECHOES,
             catalogue.WRITEBACK_STATE,
+            catalogue.WRITEBACK_BASIS,
             catalogue.MATCH_MODELS,
             catalogue.STANDARDIZED,
         ):

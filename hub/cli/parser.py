@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run", parents=[config_arg], help="run the whole Dagster pipeline in this process and print a summary"
     )
     run.add_argument("--full", action="store_true",
-                     help="ignore saved cursors, re-read every source row and rebuild instead of updating")  # fmt: skip
+                     help="ignore saved cursors, re-read every source row and rebuild instead of updating (matching, "
+                          "golden records, write-back plans)")  # fmt: skip
     run.add_argument("--reconcile", action="store_true",
                      help="compare every row's values with staging, not only keys")  # fmt: skip
     run.add_argument("--dry-run", action="store_true",
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     wb.add_argument("--source", action="append", help="only this source (repeatable)")
     wb.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    wb.add_argument(
+        "--full", action="store_true", help="plan every record, not only those whose plan could have changed"
+    )
     wb.set_defaults(func=cmd_writeback)
 
     review = sub.add_parser("review", help="the steward review queue").add_subparsers(dest="review_command",

@@ -53,7 +53,8 @@ class Stages:
     run_apply: Callable[[str, str], RunSummary]
     # (ws, engine, dry_run) -> the published run whose golden values are written back (None: a dry run's build).
     run_to_write: Callable[..., str | None]
-    # (ws, cfg, engine, source, run_id, *, dry_run, progress) -> one source's write-back (hub.cli.steps prints it).
+    # (ws, cfg, engine, source, run_id, *, dry_run, progress, full) -> one source's write-back (hub.cli.steps prints
+    # it).
     write_back: Callable[..., Any]
     # (a published match model, parsed) -> what scores records posted to match-on-entry (`hub serve`).
     entry_scorer: Callable[[dict[str, Any]], EntryScoring]

@@ -159,7 +159,8 @@ def cmd_writeback(args: argparse.Namespace, stages: Stages) -> int:
         with store.opened_for(cfg) as engine:
             run_id = stages.run_to_write(ws, engine, args.dry_run)  # None: a dry run's build
             results = [
-                stages.write_back(ws, cfg, engine, n, run_id, dry_run=args.dry_run, progress=progress) for n in names
+                stages.write_back(ws, cfg, engine, n, run_id, dry_run=args.dry_run, progress=progress, full=args.full)
+                for n in names
             ]
     values = f"golden values of run {run_id}" if run_id else "golden values of the dry run's build (never published)"
     print(f"{'dry run: nothing written. ' if args.dry_run else ''}{values}")
