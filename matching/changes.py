@@ -30,13 +30,12 @@ def _digest(*parts: bytes) -> str:
     return h.hexdigest()[:16]
 
 
-# Standardization is the statement in matching/standardize.py over the macros and reference data of hub/forms.py
-# and phonenumbers' calling codes: a change to any of them gives every record other standardized values.
+# Standardization is the statement in matching/standardize.py over the value forms hub/forms.py loads (its macros and
+# reference data: forms.fingerprint) and phonenumbers' calling codes: a change to any of them gives every record other
+# standardized values.
 STANDARDIZE_RULES = _digest(
     (_HERE / "standardize.py").read_bytes(),
-    Path(forms.__file__).read_bytes(),
-    forms.NICKNAMES_CSV.read_bytes(),
-    forms.STREET_TYPES_CSV.read_bytes(),
+    forms.fingerprint().encode(),
     package_version("phonenumbers").encode(),
 )
 

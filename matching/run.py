@@ -87,13 +87,13 @@ def standardize_records(ws: Workspace, full: bool = False) -> Standardized:
     `full`, or other rules or columns than last time: all of them, as on a first run."""
     con = ws.con
     evidence = echoes.create_evidence_view(con, ws.fields)
-    check_unique_ids(con, evidence)
-    if full or not _standardized_current(ws, evidence):
+    if full or not _standardized_current(ws, evidence):  # standardize() checks the ids
         with ws.transaction():
             n = standardize(con, source=evidence, target=STANDARDIZED)
             con.execute(f"CREATE OR REPLACE TABLE {STANDARDIZED_BASIS} AS {changes.fingerprints_sql(evidence)}")
             changes.set_state(con, "standardize", changes.STANDARDIZE_RULES)
         return Standardized(n, n, True)
+    check_unique_ids(con, evidence)  # over all records: standardize() below sees only the changed ones
     con.execute(f"CREATE OR REPLACE TEMP TABLE _fp_now AS {changes.fingerprints_sql(evidence)}")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _redo AS {changes.changed_ids_sql('_fp_now', STANDARDIZED_BASIS)}")
     try:

@@ -25,9 +25,14 @@ import duckdb
 import pytest
 from filelock import FileLock
 
+from connectors import pull_source
 from connectors.demo import init_demo
+from golden_record.run import build_and_publish
+from hub import store
 from hub.catalogue import MATCH_MODELS
 from hub.config import load_config
+from hub.workspace import Workspace
+from matching.run import match
 
 
 def session_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -75,6 +80,22 @@ def _demo_with_model(customers: int, seed: int, base: Path) -> None:
 
 # What `hub run` imports that takes seconds, imported once by the server `hub_process` forks from.
 PRELOAD = ["tests.built_once", "pipelines.entry", "pipelines.run", "great_expectations", "splink", "dagster"]
+
+
+def published_demo(base: Path, customers: int, seed: int) -> Path:
+    """A demo at `base` after one pull, match and publish, nothing written back yet: its sources as the demo made them
+    beside golden records ready to write."""
+    init_demo(base, customers=customers, seed=seed)
+    cfg = load_config(base / "hub.yaml")
+    ws = Workspace.for_config(cfg)
+    engine = store.open_store(cfg.serving_store)
+    for name in cfg.sources:
+        pull_source(cfg, name, ws)
+    match(ws, cfg)
+    build_and_publish(ws, cfg, engine)
+    ws.close()
+    engine.dispose()
+    return base
 
 
 def hub_process(args: list[str], env: dict[str, str | None] | None = None) -> subprocess.CompletedProcess:

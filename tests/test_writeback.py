@@ -30,6 +30,7 @@ from hub.store import schema
 from hub.workspace import Workspace, scalar
 from matching.run import match
 from pipelines.entry import main
+from tests.built_once import published_demo
 from tests.value_keys import keys
 
 pytestmark = pytest.mark.slow(seconds=180)
@@ -40,18 +41,7 @@ SIDE_TABLE = "hub_golden_ids"  # web's golden-id table, the one table write-back
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("writeback") / "demo"
-    init_demo(base, customers=400, seed=21)
-    cfg = load_config(base / "hub.yaml")
-    ws = Workspace.for_config(cfg)
-    engine = store.open_store(cfg.serving_store)
-    for name in cfg.sources:
-        pull_source(cfg, name, ws)
-    match(ws, cfg)
-    build_and_publish(ws, cfg, engine)
-    ws.close()
-    engine.dispose()
-    return base
+    return published_demo(tmp_path_factory.mktemp("writeback") / "demo", customers=400, seed=21)
 
 
 @dataclass

@@ -22,7 +22,6 @@ import pytest
 import sqlalchemy as sa
 
 from connectors import pull_source
-from connectors.demo import init_demo
 from connectors.writeback import WritebackResult, published_run, write_back
 from golden_record.run import build_and_publish
 from hub import faults, store
@@ -30,6 +29,7 @@ from hub.catalogue import GOLDEN_MEMBERS, GOLDEN_VALUES, STAGED, WRITEBACK_BASIS
 from hub.config import load_config
 from hub.workspace import Workspace
 from matching.run import match
+from tests.built_once import published_demo
 
 pytestmark = pytest.mark.slow(seconds=240)
 
@@ -68,18 +68,7 @@ ROUNDS = 4
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("basis") / "demo"
-    init_demo(base, customers=150, seed=8)
-    cfg = load_config(base / "hub.yaml")
-    ws = Workspace.for_config(cfg)
-    engine = store.open_store(cfg.serving_store)
-    for name in cfg.sources:
-        pull_source(cfg, name, ws)
-    match(ws, cfg)
-    build_and_publish(ws, cfg, engine)
-    ws.close()
-    engine.dispose()
-    return base
+    return published_demo(tmp_path_factory.mktemp("basis") / "demo", customers=150, seed=8)
 
 
 def _source(directory: Path, source: str) -> sqlite3.Connection:
