@@ -13,7 +13,8 @@ same ids. The rules:
    nothing.
 4. **Merge**: a cluster that claims several ids keeps the one with the most previous records, then the older
    one (earlier created_at; an unknown created_at counts as newest), then the smaller id. The others are retired
-   with a redirect retired_id -> surviving_id (reason 'merge'); the survivor is always live in this run.
+   with a redirect retired_id -> surviving_id (reason 'merge'); the survivor is always live in this run. Only
+   ids whose records share a cluster can tie, so only their created_at is needed (`tie_candidates`).
 5. **Split**: when a previous cluster's records now sit in several clusters, the part holding most of them keeps
    the id (rule 2); the other parts that claim no id get new ids. No redirect is involved: the old id still
    resolves, to the largest part.
@@ -47,7 +48,7 @@ import pyarrow.compute as pc
 
 from hub.encryption import scratch_duckdb
 
-__all__ = ["IdAssignment", "assign_ids", "repoint_redirects"]
+__all__ = ["IdAssignment", "assign_ids", "repoint_redirects", "tie_candidates"]
 
 _SHOWN = 5  # how many offending ids an error message spells out
 
@@ -171,6 +172,26 @@ GROUP BY cluster_id ORDER BY min(record_id)
 """
 
 _MEMBERS = "SELECT a.golden_id FROM clusters AS c JOIN assigned AS a USING (cluster_id) ORDER BY c.pos"
+
+
+def tie_candidates(clusters: pd.DataFrame, previous: pd.DataFrame) -> list[str]:
+    """The previous ids whose created_at can decide anything: rule 4 reads it only among the ids one cluster claims,
+    and a cluster claims only ids of records it holds, so only ids whose records share a cluster with another
+    previous id's records can be in a tie. `assign_ids` given the created_at of just these (sorted) decides as with
+    all of them: a run reads a few ids' times from the store instead of every live id's."""
+    con = scratch_duckdb()
+    try:
+        con.register("clusters", clusters[["record_id", "cluster_id"]])
+        con.register("previous", previous[["record_id", "golden_id"]])
+        rows = con.execute(
+            """WITH held AS (SELECT DISTINCT c.cluster_id, p.golden_id
+                             FROM clusters AS c JOIN previous AS p USING (record_id)),
+                    shared AS (SELECT cluster_id FROM held GROUP BY cluster_id HAVING count(*) > 1)
+               SELECT DISTINCT golden_id FROM held SEMI JOIN shared USING (cluster_id) ORDER BY golden_id"""
+        ).fetchall()
+    finally:
+        con.close()
+    return [r[0] for r in rows]
 
 
 def repoint_redirects(existing: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:

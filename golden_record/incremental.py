@@ -16,6 +16,12 @@ A golden id is rebuilt when
   pass; rebuilding them changes no contribution (their members, values and swaps are the same), so there is no
   third.
 
+The build also reads two things of the serving store's from the workspace while the basis holds, so its store reads
+are in proportion to the change, not to the store: the xref the store holds (`golden_xref`, written after each
+publish) and the source consent state of the workspace's records (`golden_source_consent`: read in full by a full
+build, then brought up to date after each publish by re-reading the store's rows of the records whose consent news
+that publish stored; only publish writes source consent events, and erasure deletes a person's rows from both).
+
 The basis is the state of the last build that was PUBLISHED: build marks golden_state unpublished, and publish marks
 it published (with the store's run id) after the store transaction committed. A build whose basis is not the
 store's last published run (a dry run's build, a blocked gate, a failed publish or a crash in between, another
@@ -39,6 +45,7 @@ from golden_record.survivorship.votes import typo_sql
 from hub import forms
 from hub.catalogue import (
     GOLDEN_CONFLICTS,
+    GOLDEN_CONSENT,
     GOLDEN_CONTESTED,
     GOLDEN_INPUTS,
     GOLDEN_LINEAGE,
@@ -46,6 +53,7 @@ from hub.catalogue import (
     GOLDEN_MEMBERS,
     GOLDEN_POPULATION,
     GOLDEN_SEEN,
+    GOLDEN_SOURCE_CONSENT,
     GOLDEN_STATE,
     GOLDEN_VALUES,
     GOLDEN_XREF,
@@ -62,7 +70,7 @@ SCRATCH = Outputs(
     population="_gi_population",
 )
 BASIS = (GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS, GOLDEN_POPULATION,
-         GOLDEN_INPUTS, GOLDEN_LOOKUPS, GOLDEN_SEEN, GOLDEN_STATE, GOLDEN_XREF)  # fmt: skip
+         GOLDEN_INPUTS, GOLDEN_LOOKUPS, GOLDEN_SEEN, GOLDEN_STATE, GOLDEN_XREF, GOLDEN_SOURCE_CONSENT)  # fmt: skip
 
 
 def config_key(cfg: HubConfig) -> str:
@@ -97,12 +105,32 @@ def mark_built(con: duckdb.DuckDBPyConnection, config: str) -> None:
                 [config])  # fmt: skip
 
 
-def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str) -> None:
-    """After the store committed `run_id`: the golden tables are its state, and the table `xref` (source_system,
-    source_key, golden_id, match_probability, link_type) is the xref the store now holds."""
+def keep_source_consent(con: duckdb.DuckDBPyConnection, read: str) -> None:
+    """A full build's read of the store's source consent state (`read`: source_system, source_key, channel, value,
+    recorded_at) becomes golden_source_consent."""
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {GOLDEN_SOURCE_CONSENT} AS
+            SELECT source_system::VARCHAR AS source_system, source_key::VARCHAR AS source_key,
+                   channel::VARCHAR AS channel, value::VARCHAR AS value, recorded_at::TIMESTAMP AS recorded_at
+            FROM {read}"""
+    )
+
+
+def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str, consent: str) -> None:
+    """After the store committed `run_id`: the golden tables are its state, the table `xref` (source_system,
+    source_key, golden_id, match_probability, link_type) is the xref the store now holds, and `consent` (as
+    keep_source_consent reads) is the store's source consent state now of the records whose news it stored."""
     con.execute(
         f"""CREATE OR REPLACE TABLE {GOLDEN_XREF} AS
             SELECT source_system, source_key, golden_id, match_probability, link_type FROM {xref}"""
+    )
+    con.execute(
+        f"""DELETE FROM {GOLDEN_SOURCE_CONSENT}
+            WHERE (source_system, source_key) IN (SELECT (source_system, source_key) FROM {GOLDEN_CONSENT})"""
+    )
+    con.execute(
+        f"""INSERT INTO {GOLDEN_SOURCE_CONSENT}
+            SELECT source_system, source_key, channel, value, recorded_at::TIMESTAMP FROM {consent}"""
     )
     con.execute(f"UPDATE {GOLDEN_STATE} SET published_run = ?", [run_id])
 

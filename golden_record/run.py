@@ -12,6 +12,7 @@ published and never written back; the next real run builds again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from golden_record import incremental
-from golden_record.ids import assign_ids
+from golden_record.ids import assign_ids, tie_candidates
 from golden_record.survivorship import Outputs, survive
 from hub import store
 from hub.catalogue import (
@@ -32,8 +33,10 @@ from hub.catalogue import (
     GOLDEN_CONSENT,
     GOLDEN_LINEAGE,
     GOLDEN_MEMBERS,
+    GOLDEN_PUBLISHED_MODEL,
     GOLDEN_REBUILT,
     GOLDEN_REDIRECTS,
+    GOLDEN_SOURCE_CONSENT,
     GOLDEN_VALUES,
     GOLDEN_XREF,
     PAIRS,
@@ -236,21 +239,25 @@ def build(
     say = progress or (lambda _line: None)
     seconds: dict[str, float] = {}
     t = time.perf_counter()
-    with engine.connect() as conn:
+    config = incremental.config_key(cfg)
+    clusters = ws.con.execute(f"SELECT record_id, cluster_id FROM {CLUSTERS}").df()
+    with engine.connect() as conn:  # one read snapshot
         head = store.last_published_run(conn)
-        xref = store.current_xref(conn)
-        live = store.current_golden(conn, ["golden_id", "created_at"])
+        whole = full or not incremental.basis_is(ws, head, config)
         pins = store.overrides(conn)
         consent_read_at = store.utc_now()  # choices stored from now on are re-applied at publish
         rules = store.consent.Rules.of(cfg.consent)
         choices = store.consent.hub_choices(conn, rules)
-        last_seen = store.consent.source_choices(conn, rules)
-    config = incremental.config_key(cfg)
-    whole = full or not incremental.basis_is(ws, head, config)
-    previous = pd.DataFrame(
-        {"record_id": record_ids(xref["source_system"], xref["source_key"]), "golden_id": xref["golden_id"]}
-    )
-    clusters = ws.con.execute(f"SELECT record_id, cluster_id FROM {CLUSTERS}").df()
+        if whole:  # the store's own xref and source consent state, read in full
+            xref = store.current_xref(conn)
+            read = store.consent.source_choices(conn, rules).rename(columns={"source": "source_system"})
+        else:  # the workspace's copies of them as published in `head` (golden_record.incremental)
+            xref = ws.con.execute(f"SELECT source_system, source_key, golden_id FROM {GOLDEN_XREF}").df()
+            read = None
+        previous = pd.DataFrame(
+            {"record_id": record_ids(xref["source_system"], xref["source_key"]), "golden_id": xref["golden_id"]}
+        )
+        live = store.created_at(conn, tie_candidates(clusters, previous))
     ids = assign_ids(clusters, previous, live, mint=lambda n: (_provisional if dry_run else _mint)(engine, n))
     # Ids whose records are all gone retire with no survivor: they keep their history, never return.
     gone = pd.DataFrame({"retired_id": ids.dropped, "surviving_id": None, "reason": "deleted"})
@@ -260,13 +267,16 @@ def build(
 
     t = time.perf_counter()
     pinned = pins[["golden_id", "field", "value", "pinned_by", "pinned_at"]]
-    frames = {"_gi_members_in": ids.members, _LAST_SEEN: last_seen.rename(columns={"source": "source_system"}),
-              "_gi_pins": pinned, "_gi_choices": _choices_frame(choices)}  # fmt: skip
+    frames = {"_gi_members_in": ids.members, "_gi_pins": pinned, "_gi_choices": _choices_frame(choices)}
+    if read is not None:
+        frames["_gi_consent_read"] = read
     for name, frame in frames.items():
         ws.con.register(name, frame)
     try:
         with ws.transaction():  # the golden tables and what the next build diffs against change together or not at all
-            records = _choice_timed(ws, cfg, _LAST_SEEN)
+            if read is not None:
+                incremental.keep_source_consent(ws.con, "_gi_consent_read")
+            records = _choice_timed(ws, cfg, GOLDEN_SOURCE_CONSENT)
             try:
                 survived = pinned[["golden_id", "field", "value", "pinned_by"]]
                 rebuilt = _survive(ws, cfg, records, whole, survived, choices)
@@ -343,9 +353,6 @@ def _survive(
     return con.execute(f"SELECT count(*) FROM {GOLDEN_REBUILT}").fetchall()[0][0]
 
 
-_LAST_SEEN = "_consent_last_seen"  # the build's read of store.consent.source_choices, registered in the workspace
-
-
 def _finish_build(
     ws: Workspace, cfg: HubConfig, built: GoldenBuild, head: str | None, dry_run: bool, consent_read_at: datetime
 ) -> None:
@@ -353,7 +360,8 @@ def _finish_build(
     state read once at the start of the build) and its golden_build row, in the build's workspace transaction."""
     redirects = built.redirects
     ws.con.execute(
-        f"CREATE OR REPLACE TABLE {GOLDEN_CONSENT} AS " + store.consent.changes_sql(_consent_seen_sql(cfg), _LAST_SEEN)
+        f"CREATE OR REPLACE TABLE {GOLDEN_CONSENT} AS "
+        + store.consent.changes_sql(_consent_seen_sql(cfg), GOLDEN_SOURCE_CONSENT)
     )
     ws.con.register("_redirects", redirects.astype({"surviving_id": "string"}))
     ws.con.execute(
@@ -466,11 +474,15 @@ def publish_build(
         return would
     scored = models.scored_with(ws.con)
     model = models.for_serving(ws.con, scored, STANDARDIZED) if scored else None
+    digest = _model_digest(model) if model is not None else None
+    if digest is not None and _published_model(ws) == (built["built_on_run"], digest):
+        model = None  # the store holds this very model and term frequencies: nothing to diff
+    rules = store.consent.Rules.of(cfg.consent)
     run_id = store.start_run(engine)
     try:
         news = ws.con.execute(f"SELECT * FROM {GOLDEN_CONSENT}").df()
         read_at = built.get("consent_read_at") or datetime.min  # None: built before consent choices were read
-        consent = store.ConsentInput(news, store.consent.Rules.of(cfg.consent), read_at)
+        consent = store.ConsentInput(news, rules, read_at)
         published = store.publish(
             engine, run_id, golden, xref, redirects, json.loads(built["counts"]), _review_frame(ws, cfg), model,
             consent, scope,
@@ -478,14 +490,39 @@ def publish_build(
     except BaseException as exc:
         store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
         raise
-    with ws.transaction():  # after the store committed: the workspace's golden tables are what it published
-        incremental.mark_published(ws.con, run_id, _XREF)
+    with engine.connect() as conn:  # what the store now holds for the records whose consent news it stored
+        stored = store.consent.source_choices(conn, rules, news.rename(columns={"source_system": "source"}))
+    ws.con.register("_gi_consent_stored", stored.rename(columns={"source": "source_system"}))
+    try:
+        with ws.transaction():  # after the store committed: the workspace's golden tables are what it published
+            incremental.mark_published(ws.con, run_id, _XREF, "_gi_consent_stored")
+            if digest is not None:
+                ws.con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_PUBLISHED_MODEL} AS SELECT ? AS run_id, ? AS digest",
+                               [run_id, digest])  # fmt: skip
+    finally:
+        ws.con.unregister("_gi_consent_stored")
     if progress:
         progress(
             f"published run {run_id}: {published.new:,} new, {published.changed:,} changed versions, "
             f"{published.lineage_updated:,} lineage-only updates"
         )
     return published
+
+
+def _model_digest(model: store.MatchModel) -> str:
+    """What match-on-entry is published: the model, its term frequencies and their totals, as one digest."""
+    counts = model.tf_counts[["tf_column", "value", "golden_records"]]
+    rows = int(pd.util.hash_pandas_object(counts, index=False).sum()) if len(counts) else 0  # order-free
+    text = json.dumps([model.version, model.model_json, model.tf_totals, len(counts), rows], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _published_model(ws: Workspace) -> tuple[str, str] | None:
+    """(run id, digest) of the match model as the last publish from this workspace left it in the store."""
+    if not ws.has_table(GOLDEN_PUBLISHED_MODEL):
+        return None
+    rows = ws.con.execute(f"SELECT run_id, digest FROM {GOLDEN_PUBLISHED_MODEL}").fetchall()
+    return (rows[0][0], rows[0][1]) if rows else None
 
 
 def record_blocked(engine: sa.Engine, why: str) -> str:

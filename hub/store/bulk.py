@@ -15,6 +15,7 @@ from hub.store.schema import Readable
 
 BATCH_ROWS = 50_000  # rows per executemany / COPY batch: flat memory, few round trips
 FETCH_ROWS = 200_000  # rows per fetch of a bulk read
+IN_BATCH = 5_000  # keys per IN list of a keyed bulk read
 # Arrow types of bulk reads (dates and timestamps: see _arrow_type).
 _ARROW_TYPES: dict[type, pa.DataType] = {
     sa.String: pa.string(),
@@ -144,3 +145,16 @@ def read_frame(conn: sa.Connection, stmt: sa.Select[Any]) -> pd.DataFrame:
             )
             out[c.name] = parsed.astype("datetime64[us]")
     return out
+
+
+def read_frame_in(
+    conn: sa.Connection, stmt: sa.Select[Any], key: Sequence[sa.ColumnElement[Any]], values: Sequence[Any]
+) -> pd.DataFrame:
+    """read_frame of the rows of `stmt` whose `key` (one column, or several compared as a tuple: `values` then
+    holds tuples) is among `values`: an IN list of IN_BATCH values per statement, so an index on the key answers and
+    the work is in proportion to the keys asked, not to the table."""
+    column = key[0] if len(key) == 1 else sa.tuple_(*key)
+    if not values:  # an empty IN list rendered with literal values is no valid SQL everywhere
+        return read_frame(conn, stmt.where(sa.false()))
+    batches = [values[i : i + IN_BATCH] for i in range(0, len(values), IN_BATCH)]
+    return pd.concat([read_frame(conn, stmt.where(column.in_(b))) for b in batches], ignore_index=True)

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 from hub.encryption import scratch_duckdb
 from hub.model import CHANNELS, Consent
 from hub.store import consent_state as state
-from hub.store.bulk import read_frame
+from hub.store.bulk import read_frame, read_frame_in
 from hub.store.clock import utc_naive, utc_now
 from hub.store.inputs import normalize_golden
 from hub.store.reads import resolve
@@ -497,15 +497,18 @@ def publish_source_events(conn: sa.Connection, run_id: str, now: datetime, news:
     return state.append(conn, events[EVENT_COLUMNS])
 
 
-def source_choices(conn: sa.Connection, rules: Rules) -> pd.DataFrame:
+def source_choices(conn: sa.Connection, rules: Rules, records: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per source record and channel, its last consent event (source, source_key, channel, value, recorded_at):
     what the hub last saw the source say and when the person made that choice. One bulk read of the state: a row
-    per record and channel, however many events the log holds."""
+    per record and channel, however many events the log holds; only of `records` (source, source_key) if given,
+    read by key."""
     s = consent_state.c
     where = sa.and_(s.source.not_in(HUB_SOURCES), s.purpose == rules.source_purpose)
-    return read_frame(
-        conn, sa.select(s.source, s.holder.label("source_key"), s.channel, s.value, s.recorded_at).where(where)
-    )
+    stmt = sa.select(s.source, s.holder.label("source_key"), s.channel, s.value, s.recorded_at).where(where)
+    if records is None:
+        return read_frame(conn, stmt)
+    keys = list(records[["source", "source_key"]].drop_duplicates().itertuples(index=False, name=None))
+    return read_frame_in(conn, stmt, [s.source, s.holder], keys)
 
 
 def created_since(conn: sa.Connection, since: datetime) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from hub.store.bulk import read_frame
+from hub.store.bulk import read_frame, read_frame_in
 from hub.store.clock import utc_naive
 from hub.store.schema import (
     ATTRIBUTES,
@@ -109,6 +109,12 @@ def current_golden(conn: sa.Connection, columns: Sequence[str] | None = None) ->
     million records, reading golden_id and created_at is seconds faster than every column."""
     names = columns if columns is not None else [c.name for c in golden_records.c if c.name not in HASH_COLUMNS]
     return read_frame(conn, sa.select(*[golden_records.c[n] for n in names]))
+
+
+def created_at(conn: sa.Connection, golden_ids: Sequence[str]) -> pd.DataFrame:
+    """golden_id, created_at of the live golden records among `golden_ids` (read by key)."""
+    g = golden_records.c
+    return read_frame_in(conn, sa.select(g.golden_id, g.created_at), [g.golden_id], list(golden_ids))
 
 
 def current_xref(conn: sa.Connection) -> pd.DataFrame:

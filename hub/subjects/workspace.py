@@ -21,6 +21,7 @@ from hub.catalogue import (
     FIELD_WARNINGS,
     GOLDEN_LOOKUPS,
     GOLDEN_POPULATION,
+    GOLDEN_PUBLISHED_MODEL,
     QUARANTINE,
     STAGED,
     STANDARDIZED,
@@ -114,6 +115,9 @@ def erase(ws: Workspace, records: Sequence[str], golden_ids: Sequence[str]) -> d
             ).fetchall()
             if n and n[0][0]:
                 done[GOLDEN_LOOKUPS] = int(n[0][0])
+        if GOLDEN_PUBLISHED_MODEL in {t for (t,) in tables}:
+            # the store's term frequencies lose the person's values too: the next publish diffs them in full
+            con.execute(f"DELETE FROM {GOLDEN_PUBLISHED_MODEL}")
         _forget_cursor_keys(con, records)
     return done
 
