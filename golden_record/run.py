@@ -405,13 +405,16 @@ def _checked_build(ws: Workspace, engine: sa.Engine, dry_run: bool) -> dict[str,
 
 
 def _consent_seen_sql(cfg: HubConfig) -> str:
-    """Per member record and channel: its consent value and time as the run saw them, and whether the source keeps
-    its own time for it (`timed`), for the consent events (SQL on the workspace)."""
+    """Per member record of a golden id this build rebuilt, and channel: its consent value and time as the run saw
+    them, and whether the source keeps its own time for it (`timed`), for the consent events (SQL on the workspace).
+    The members of the other ids hold the inputs (consent values and times included) the published basis's build
+    saw, whose news that publish stored: they have none."""
     return " UNION ALL ".join(
         f"""SELECT {system_sql("m.record_id")} AS source_system, {key_sql("m.record_id")} AS source_key,
                    m.golden_id, '{ch}' AS channel, coalesce(r.consent_{ch}, 'unknown') AS value,
                    r.consent_{ch}_at AS recorded_at, r.source_system IN {_timed(cfg, ch)} AS timed
-            FROM {GOLDEN_MEMBERS} AS m JOIN {STANDARDIZED} AS r ON r.unique_id = m.record_id"""
+            FROM {GOLDEN_MEMBERS} AS m JOIN {STANDARDIZED} AS r ON r.unique_id = m.record_id
+            WHERE m.golden_id IN (SELECT golden_id FROM {GOLDEN_REBUILT})"""
         for ch in CHANNELS
     )
 

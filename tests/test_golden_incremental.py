@@ -15,6 +15,7 @@ from connectors.demo import init_demo
 from hub import store
 from hub.catalogue import (
     GOLDEN_CONFLICTS,
+    GOLDEN_CONSENT,
     GOLDEN_CONTESTED,
     GOLDEN_LINEAGE,
     GOLDEN_MEMBERS,
@@ -117,6 +118,15 @@ def _mirrors_hold(config: Path) -> None:
         pd.testing.assert_frame_equal(a, b)
 
 
+def _consent_news(config: Path) -> int:
+    """How many consent values the last build found new against the store (its publish stored them as events)."""
+    ws = Workspace.for_config(load_config(config))
+    try:
+        return int(ws.con.execute(f"SELECT count(*) FROM {GOLDEN_CONSENT}").fetchall()[0][0])
+    finally:
+        ws.close()
+
+
 def _steward(config: Path, rng: random.Random) -> None:
     """A match or not-a-match decision, a pin or an unpin, and a consent choice through the hub."""
     cfg = load_config(config)
@@ -191,6 +201,7 @@ def test_incremental_runs_agree_with_a_full_rebuild_after_random_changes(demo, s
     full = _run(demo, full=True)
     assert full["golden_records"]["full_build"]
     assert _published(full) == NOTHING
+    assert _consent_news(demo) == 0  # every consent change the incremental runs saw was stored by them
     after = _state(demo)
     for name, frame in before.items():
         pd.testing.assert_frame_equal(frame, after[name], obj=name)
