@@ -25,7 +25,9 @@ that publish stored; only publish writes source consent events, and erasure dele
 The basis is the state of the last build that was PUBLISHED: build marks golden_state unpublished, and publish marks
 it published (with the store's run id) after the store transaction committed. A build whose basis is not the
 store's last published run (a dry run's build, a blocked gate, a failed publish or a crash in between, another
-workspace publishing) or whose survivorship config changed builds in full; so does `hub run --full`.
+workspace publishing) or whose survivorship config changed builds in full; so does `hub run --full`. A dry run's
+build keeps the published basis aside first (`keep_aside`) and the next build puts it back (`restore`), so
+previewing a run costs the next real one nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from hub.catalogue import (
     GOLDEN_CONSENT,
     GOLDEN_CONTESTED,
     GOLDEN_INPUTS,
+    GOLDEN_KEPT,
     GOLDEN_LINEAGE,
     GOLDEN_LOOKUPS,
     GOLDEN_MEMBERS,
@@ -97,6 +100,30 @@ def basis_is(ws: Workspace, head: str | None, config: str) -> bool:
         return False
     rows = ws.con.execute(f"SELECT published_run, config FROM {GOLDEN_STATE}").fetchall()
     return rows == [(head, config)]
+
+
+def keep_aside(con: duckdb.DuckDBPyConnection) -> None:
+    """Before a dry run's build takes the golden tables: a copy of the published basis in the schema GOLDEN_KEPT,
+    which the next build puts back (`restore`) while that publish is still the store's last one. A dry run then
+    costs the next real run nothing; without it, the next build would find an unpublished basis and build in full."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {GOLDEN_KEPT}")
+    for table in BASIS:
+        con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_KEPT}.{table} AS SELECT * FROM main.{table}")
+
+
+def restore(ws: Workspace, head: str | None, config: str) -> bool:
+    """Put back the basis a dry run's build kept aside when it is the published state of `head` under `config` (the
+    schema GOLDEN_KEPT goes either way). Whether it was put back."""
+    exists = "SELECT count(*) FROM duckdb_schemas() WHERE schema_name = ?"
+    if not ws.con.execute(exists, [GOLDEN_KEPT]).fetchall()[0][0]:
+        return False
+    with ws.transaction():
+        kept = ws.con.execute(f"SELECT published_run, config FROM {GOLDEN_KEPT}.{GOLDEN_STATE}").fetchall()
+        back = head is not None and kept == [(head, config)]
+        for table in BASIS if back else ():
+            ws.con.execute(f"CREATE OR REPLACE TABLE main.{table} AS SELECT * FROM {GOLDEN_KEPT}.{table}")
+        ws.con.execute(f"DROP SCHEMA {GOLDEN_KEPT} CASCADE")
+    return back
 
 
 def mark_built(con: duckdb.DuckDBPyConnection, config: str) -> None:

@@ -243,6 +243,8 @@ def build(
     clusters = ws.con.execute(f"SELECT record_id, cluster_id FROM {CLUSTERS}").df()
     with engine.connect() as conn:  # one read snapshot
         head = store.last_published_run(conn)
+        if incremental.restore(ws, head, config):
+            say("golden records: the published basis a dry run kept aside is back")
         whole = full or not incremental.basis_is(ws, head, config)
         pins = store.overrides(conn)
         consent_read_at = store.utc_now()  # choices stored from now on are re-applied at publish
@@ -274,6 +276,8 @@ def build(
         ws.con.register(name, frame)
     try:
         with ws.transaction():  # the golden tables and what the next build diffs against change together or not at all
+            if dry_run and not whole:
+                incremental.keep_aside(ws.con)
             if read is not None:
                 incremental.keep_source_consent(ws.con, "_gi_consent_read")
             records = _choice_timed(ws, cfg, GOLDEN_SOURCE_CONSENT)

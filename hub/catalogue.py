@@ -72,6 +72,7 @@ GOLDEN_REBUILT = "golden_rebuilt"  # the golden ids this build rebuilt (what its
 GOLDEN_STATE = "golden_state"  # one row: the run these tables were published in (NULL: not published) and config
 GOLDEN_XREF = "golden_xref"  # the xref as last published, for the next publish's scope
 GOLDEN_SOURCE_CONSENT = "golden_source_consent"  # the store's source consent state as of the last build's publish
+GOLDEN_KEPT = "golden_basis_kept"  # a schema: the published basis while a dry run's build holds the golden tables
 GOLDEN_PUBLISHED_MODEL = "golden_published_model"  # one row: the run that last published the match model, its digest
 WRITEBACK_STATE = "writeback_state"
 WRITEBACK_BASIS = "writeback_basis"  # per source record: a digest of what its last settled plan was made from

@@ -225,3 +225,22 @@ def test_an_unchanged_incremental_run_reads_the_store_by_key_only(demo, monkeypa
     assert not again["golden_records"]["full_build"]
     xref_rows = again["golden_records"]["golden_records"]
     assert sum(n for _, n in read) < xref_rows / 10, [(s.split("FROM")[1][:60], n) for s, n in read if n]
+
+
+def test_a_dry_run_costs_the_next_run_nothing(demo):
+    """A dry run's build keeps the published basis aside and the next build puts it back: the real run after it
+    builds incrementally, and a full rebuild then finds nothing to publish."""
+    _run(demo)
+    _edit_sources(demo.parent, random.Random(2))
+    dry = run_pipeline(str(demo), dry_run=True, reconcile=True, log_level="WARNING")
+    assert dry.success, dry.errors
+    assert not dry.metadata["golden_records"]["full_build"]
+    real = _run(demo)
+    assert not real["golden_records"]["full_build"]
+    assert 0 < real["golden_records"]["rebuilt"] < real["golden_records"]["golden_records"]
+    before = _state(demo)
+    full = _run(demo, full=True)
+    assert _published(full) == NOTHING
+    after = _state(demo)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[name], obj=name)

@@ -202,6 +202,7 @@ def _byte_needles(p: Person) -> list[bytes]:
 def test_erase_leaves_no_trace_runs_the_source_actions_and_a_full_pull_skips_the_person(demo, capsys):
     config = demo / "hub.yaml"
     p = person(config)
+    _run(config, dry_run=True)  # its build keeps the published basis aside in the workspace: the person is there too
     con = sqlite3.connect(demo / ".hub" / "serving.db")  # a blocked run's gate names the values that failed
     con.execute(
         "INSERT INTO run_log (run_id, started_at, status, message) VALUES ('blocked', '2026-01-01', 'blocked', ?)",

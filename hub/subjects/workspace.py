@@ -19,6 +19,7 @@ import pandas as pd
 from hub.catalogue import (
     CONNECTOR_STATE,
     FIELD_WARNINGS,
+    GOLDEN_KEPT,
     GOLDEN_LOOKUPS,
     GOLDEN_POPULATION,
     GOLDEN_PUBLISHED_MODEL,
@@ -115,6 +116,8 @@ def erase(ws: Workspace, records: Sequence[str], golden_ids: Sequence[str]) -> d
             ).fetchall()
             if n and n[0][0]:
                 done[GOLDEN_LOOKUPS] = int(n[0][0])
+        # a published basis a dry run kept aside (golden_record.incremental) holds the person too: it goes whole
+        con.execute(f"DROP SCHEMA IF EXISTS {GOLDEN_KEPT} CASCADE")
         if GOLDEN_PUBLISHED_MODEL in {t for (t,) in tables}:
             # the store's term frequencies lose the person's values too: the next publish diffs them in full
             con.execute(f"DELETE FROM {GOLDEN_PUBLISHED_MODEL}")
