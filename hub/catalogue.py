@@ -18,6 +18,7 @@ Tables, in pipeline order (the stage that writes each, then what it holds):
   columns plus every attribute), `golden_lineage`, `golden_contested`, `golden_conflicts`, `golden_redirects`,
   `golden_build`, `golden_consent_news`, and what the next build diffs against: `golden_population`,
   `golden_inputs`, `golden_lookups`, `golden_seen`, `golden_rebuilt`, `golden_state`, `golden_xref`;
+- the golden gate (expectations.gate): `golden_gate`;
 - write-back (connectors.writeback, connectors.writeback_basis): `writeback_state`, `writeback_basis`,
   `writeback_styles` (connectors.styles).
 
@@ -70,6 +71,7 @@ GOLDEN_SEEN = "golden_seen"  # per golden id a hash of its pins and of the conse
 GOLDEN_REBUILT = "golden_rebuilt"  # the golden ids this build rebuilt (what its publish may change)
 GOLDEN_STATE = "golden_state"  # one row: the run these tables were published in (NULL: not published) and config
 GOLDEN_XREF = "golden_xref"  # the xref as last published, for the next publish's scope
+GOLDEN_GATE = "golden_gate"  # the golden gate's verdicts (expectations.gate): per build gated, and who published it
 WRITEBACK_STATE = "writeback_state"
 WRITEBACK_BASIS = "writeback_basis"  # per source record: a digest of what its last settled plan was made from
 WRITEBACK_STYLES = "writeback_styles"  # per source: the styles last learned, with a digest of what they came from
@@ -79,7 +81,7 @@ TABLES = (
     PAIRS, CLUSTERS, REVIEW, GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS,
     GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, GOLDEN_POPULATION, GOLDEN_INPUTS, GOLDEN_LOOKUPS, GOLDEN_SEEN,
     GOLDEN_REBUILT, GOLDEN_STATE, GOLDEN_XREF, WRITEBACK_STATE, WRITEBACK_BASIS, WRITEBACK_STYLES, MATCH_STATE,
-    STANDARDIZED_BASIS, SCORED_BASIS, TF_BASIS_VERSION, CLUSTER_BASIS,
+    STANDARDIZED_BASIS, SCORED_BASIS, TF_BASIS_VERSION, CLUSTER_BASIS, GOLDEN_GATE,
 )  # fmt: skip
 
 
@@ -185,6 +187,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "match_probability": "DOUBLE",
         "link_type": _V,
     },
+    GOLDEN_GATE: {"built_on_run": _V, "consent_read_at": _TS, "passed": "BOOLEAN", "published_run": _V, "result": _V},
     GOLDEN_CONSENT: {
         "source_system": _V,
         "source_key": _V,
