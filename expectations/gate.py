@@ -1,5 +1,5 @@
 """The golden gate's memory in the workspace (hub.catalogue.GOLDEN_GATE): its verdict on each build it gated, and the
-store run that published a build it passed.
+store run that then published that build.
 
 It serves two ends:
 - an incremental gate (expectations.suites.check_golden) validates only the rows that can have changed since its
@@ -83,12 +83,12 @@ def kept(ws: Workspace) -> SuiteResult | None:
 
 
 def mark_published(ws: Workspace, run_id: str) -> None:
-    """After the store committed `run_id` with the build in the workspace: if the gate passed that build, it is a
-    basis the next incremental gate can start from."""
+    """After the store committed `run_id` with the build in the workspace: the run its verdict is the basis's for
+    (the next gate starts from it only if that verdict passed: `passed_basis`)."""
     build = _build(ws)
     if build is None or not ws.has_table(GOLDEN_GATE):
         return
     ws.con.execute(
-        f"UPDATE {GOLDEN_GATE} SET published_run = ? WHERE passed AND {_THIS_BUILD}",
+        f"UPDATE {GOLDEN_GATE} SET published_run = ? WHERE {_THIS_BUILD}",
         [run_id, build["built_on_run"], build.get("consent_read_at")],
     )

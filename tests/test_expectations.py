@@ -476,13 +476,21 @@ def test_an_incremental_gate_still_checks_whole_table_invariants_over_every_row(
     }
 
 
-def test_a_basis_published_without_the_gate_is_validated_in_full(demo_ws):
+@pytest.mark.parametrize("bypass", ["hub golden", "publish after a failed gate"])
+def test_a_basis_published_without_passing_the_gate_is_validated_in_full(demo_ws, bypass):
     ws, cfg, engine = demo_ws
     _gated(ws, cfg, engine)
     golden_id = _rows(ws, "SELECT min(golden_id) FROM golden_values")
     with store.write_transaction(engine) as conn:
         store.pin(conn, golden_id, "email", "not-an-email", "steward@example.com")
-    build_and_publish(ws, cfg, engine)  # `hub golden`: published without the gate
+    if bypass == "hub golden":
+        build_and_publish(ws, cfg, engine)  # publishes without the gate
+    else:  # published_golden materialized alone after the gate failed
+        build(ws, cfg, engine)
+        failed = expectations.check_golden(ws)
+        expectations.gate.keep(ws, failed)
+        expectations.gate.mark_published(ws, publish_build(ws, cfg, engine).run_id)
+        assert not failed.success
     build(ws, cfg, engine)  # incremental, rebuilds nothing; the bad value is in the basis
     assert _rows(ws, "SELECT count(*) FROM golden_rebuilt") == 0
     result = expectations.check_golden(ws)
