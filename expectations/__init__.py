@@ -4,6 +4,7 @@
 Importing this package does not import Great Expectations (slow); the first check does.
 """
 
+from expectations import gate
 from expectations.runner import Check, ExpectationOutcome, SuiteResult, run_suite, validate
 from expectations.suites import check_golden, check_raw_source, check_standardized
 
@@ -14,6 +15,7 @@ __all__ = [
     "check_golden",
     "check_raw_source",
     "check_standardized",
+    "gate",
     "run_suite",
     "validate",
 ]

@@ -16,6 +16,8 @@ module works around:
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 import os
 import threading
@@ -65,12 +67,15 @@ class Check:
 
     `examples_from` names the column whose values illustrate a failure when the checked values alone say
     little (a count of 0 says less than the id of the record it belongs to). `observed` is what the suite
-    can say better than GX's bare observed value (e.g. '84 of 1,200 rows quarantined' rather than 0.07)."""
+    can say better than GX's bare observed value (e.g. '84 of 1,200 rows quarantined' rather than 0.07).
+    `element_count` is how many rows a whole-table check covers when GX is handed only some of them (set-based SQL
+    found every offending row over the whole table and GX validates those): the count reported instead of GX's."""
 
     name: str
     expectation: Any
     examples_from: str | None = None
     observed: str | None = None
+    element_count: int | None = None
 
 
 @dataclass
@@ -107,12 +112,23 @@ class ExpectationOutcome:
 
 @dataclass
 class SuiteResult:
+    """`validated`: the rows Great Expectations was handed (all of them, or on an incremental gate those that can
+    have changed plus every offending row); `scope` says which, in words."""
+
     suite: str
     success: bool
     outcomes: list[ExpectationOutcome]
+    validated: int = 0
+    scope: str = "all rows"
 
     def failed(self) -> list[ExpectationOutcome]:
         return [o for o in self.outcomes if not o.success]
+
+    def without_examples(self) -> SuiteResult:
+        """This result without example values: what may be kept outside the hub's reach (Dagster's storage) or
+        beyond this run (expectations.gate)."""
+        outcomes = [dataclasses.replace(o, unexpected_examples=[]) for o in self.outcomes]
+        return dataclasses.replace(self, outcomes=outcomes)
 
     def summary(self) -> str:
         """One line for logs and check descriptions: how many passed, then what failed and how."""
@@ -150,10 +166,25 @@ def validate(frame: pd.DataFrame, checks: Sequence[Check]) -> list[ExpectationOu
     return [_outcome(check, by_index[i]) for i, check in enumerate(checks)]
 
 
-def run_suite(suite: str, batches: Sequence[tuple[pd.DataFrame, Sequence[Check]]]) -> SuiteResult:
+def run_suite(
+    suite: str, batches: Sequence[tuple[pd.DataFrame, Sequence[Check]]], scope: str = "all rows"
+) -> SuiteResult:
     """A named suite over several frames (one per shape of data it looks at)."""
     outcomes = [o for frame, checks in batches for o in validate(frame, checks)]
-    return SuiteResult(suite=suite, success=all(o.success for o in outcomes), outcomes=outcomes)
+    validated = sum(len(frame) for frame, _ in batches)
+    return SuiteResult(suite, all(o.success for o in outcomes), outcomes, validated, scope)
+
+
+def to_json(result: SuiteResult) -> str:
+    """`result` as JSON text, for keeping it (expectations.gate keeps the golden gate's, without examples)."""
+    return json.dumps(dataclasses.asdict(result))
+
+
+def from_json(text: str) -> SuiteResult:
+    """The SuiteResult `to_json` wrote."""
+    data = json.loads(text)
+    outcomes = [ExpectationOutcome(**o) for o in data.pop("outcomes")]
+    return SuiteResult(outcomes=outcomes, **data)
 
 
 # The first and last whole days datetime64[ns] holds: exact in every unit a column may come in.
@@ -186,7 +217,7 @@ def _outcome(check: Check, r: Any) -> ExpectationOutcome:
         expectation=config.type,
         column=config.kwargs.get("column"),
         success=bool(r.success),
-        element_count=res.get("element_count"),
+        element_count=res.get("element_count") if check.element_count is None else check.element_count,
         unexpected_count=res.get("unexpected_count"),
         unexpected_examples=_examples(check, res),
         observed=_plain(observed),

@@ -27,7 +27,6 @@ from hub.catalogue import CLUSTERS, GOLDEN_VALUES, PAIRS, REVIEW, STANDARDIZED
 from hub.config import HubConfig
 from hub.store.subjects import restricted
 from matching import run as matching
-from pipelines.checks import without_examples
 from pipelines.resources import HubResource, ServingStoreResource, WorkspaceResource
 
 # A run tagged `hub/reconcile: true` (`hub run --reconcile`, or the launchpad's tags in the Dagster UI) compares every
@@ -299,11 +298,12 @@ def golden_records(
         by_size = ws.con.execute(
             f"SELECT record_count AS records, count(*) AS golden_records FROM {GOLDEN_VALUES} GROUP BY ALL ORDER BY 1"
         ).df()
-        # The gate's blocking check (pipelines/checks.py) stops publish; its record in the run log is written here,
-        # since a check writes nothing. Both run the same suite over the same tables, so they agree.
+        # The gate runs here, once per build: its record in the run log is written here, since a check writes
+        # nothing, and its verdict is kept for this build, which the blocking check (pipelines/checks.py) reports.
         gate = expectations.check_golden(ws)
+        expectations.gate.keep(ws, gate)
         if not gate.success:
-            context.log.error(f"publish and write-back blocked: {without_examples(gate).summary()}")
+            context.log.error(f"publish and write-back blocked: {gate.without_examples().summary()}")
             if not hub.dry_run:  # a dry run writes nothing into the serving store, not even this
                 record_blocked(engine, gate.summary())
     return dg.MaterializeResult(
@@ -314,6 +314,8 @@ def golden_records(
             "kept": b.kept,
             "seconds": {k: round(v, 1) for k, v in b.seconds.items()},
             "golden_records_by_size": _md(by_size),
+            "gate_rows_validated": gate.validated,
+            "gate_scope": gate.scope,
         }
     )
 
@@ -337,6 +339,8 @@ def published_golden(
         t = time.perf_counter()
         must_link, _ = _decisions(engine)
         p = publish_build(ws, cfg, engine, must_link, progress=context.log.info, dry_run=hub.dry_run)
+        if p.run_id:  # the build is published: if the gate passed it, the next gate may start from it
+            expectations.gate.mark_published(ws, p.run_id)
     run = {"run_id": p.run_id} if p.run_id else {}  # a dry run publishes none
     return dg.MaterializeResult(
         metadata={"dry_run": hub.dry_run, **run, **p.counts(), "seconds": round(time.perf_counter() - t, 1)}

@@ -2,13 +2,12 @@
 
 Checks on sources and standardized records warn; the check on golden records is blocking: when it
 fails, Dagster does not run publish or write-back in that run. Checks only check: they read the workspace
-and write nothing. The run log's record of a blocked publish is the golden_records asset's
-(pipelines/assets.py), which runs the same gate over the same tables.
+and write nothing. The golden gate runs once per build: the golden_records asset (pipelines/assets.py) runs it,
+records a blocked publish in the run log and keeps its verdict in the workspace (expectations.gate); the check
+reports that verdict for the same build, and blocks on it.
 
 Dagster keeps check results in its own storage, out of reach of `hub subject erase`: they carry the counts, never
 the example values (an unreadable e-mail is still a person's e-mail). `hub` and the suites' own results show them."""
-
-import dataclasses
 
 import dagster as dg
 
@@ -16,14 +15,8 @@ import expectations
 from pipelines.resources import WorkspaceResource
 
 
-def without_examples(suite: expectations.SuiteResult) -> expectations.SuiteResult:
-    """The suite's result without example values: what Dagster may keep."""
-    outcomes = [dataclasses.replace(o, unexpected_examples=[]) for o in suite.outcomes]
-    return dataclasses.replace(suite, outcomes=outcomes)
-
-
 def _result(suite: expectations.SuiteResult, severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
-    suite = without_examples(suite)
+    suite = suite.without_examples()
     return dg.AssetCheckResult(
         passed=suite.success,
         severity=severity,
@@ -31,6 +24,8 @@ def _result(suite: expectations.SuiteResult, severity: dg.AssetCheckSeverity) ->
         metadata={
             "expectations": len(suite.outcomes),
             "failed": len(suite.failed()),
+            "rows_validated": suite.validated,
+            "scope": suite.scope,
             "results": dg.MetadataValue.md(suite.as_markdown()),
         },
     )
@@ -68,8 +63,11 @@ def standardized_check(workspace: WorkspaceResource) -> dg.AssetCheckResult:
     ),
 )
 def golden_check(workspace: WorkspaceResource) -> dg.AssetCheckResult:
+    """The verdict the golden_records asset kept for the build in the workspace (the workspace stays locked for the
+    run, so it is this build's); the gate itself when none was kept (the check run alone)."""
     with workspace.open() as (_, ws):
-        return _result(expectations.check_golden(ws), dg.AssetCheckSeverity.ERROR)
+        suite = expectations.gate.kept(ws) or expectations.check_golden(ws)
+        return _result(suite, dg.AssetCheckSeverity.ERROR)
 
 
 def pipeline_checks(sources: list[str]) -> list[dg.AssetChecksDefinition]:

@@ -13,7 +13,7 @@ import expectations
 from connectors import pull_source
 from connectors.demo import init_demo
 from expectations.runner import Check, gx, validate
-from golden_record.run import build_and_publish
+from golden_record.run import build, build_and_publish, publish_build
 from hub import store
 from hub.config import HubConfig, load_config
 from hub.workspace import Workspace
@@ -398,6 +398,103 @@ def test_demo_passes_every_suite_until_an_invalid_email_is_pinned(tmp_path):
     finally:
         ws.close()
         engine.dispose()
+
+
+def _gated(ws: Workspace, cfg: HubConfig, engine) -> expectations.SuiteResult:
+    """What the pipeline does with a build: gate it, keep the verdict, and publish it only if it passed."""
+    build(ws, cfg, engine)
+    result = expectations.check_golden(ws)
+    expectations.gate.keep(ws, result)
+    if result.success:
+        expectations.gate.mark_published(ws, publish_build(ws, cfg, engine).run_id)
+    return result
+
+
+def _rows(ws: Workspace, sql: str) -> int:
+    return ws.con.sql(sql).fetchall()[0][0]
+
+
+PLACEMENTS = """SELECT count(*) FROM (SELECT source_system || ':' || source_key FROM staged_records
+                UNION SELECT source_system || ':' || source_key FROM quarantine WHERE source_key IS NOT NULL
+                UNION SELECT record_id FROM golden_members)"""  # the record ids the gate places
+
+
+@pytest.fixture
+def demo_ws(tmp_path):
+    init_demo(tmp_path, customers=300, seed=5)
+    cfg = load_config(tmp_path / "hub.yaml")
+    ws = Workspace.for_config(cfg)
+    engine = store.open_store(cfg.serving_store)
+    for name in cfg.sources:
+        pull_source(cfg, name, ws)
+    match(ws, cfg)
+    yield ws, cfg, engine
+    ws.close()
+    engine.dispose()
+
+
+def test_an_incremental_gate_validates_only_what_changed_and_blocks_a_bad_value_there(demo_ws):
+    ws, cfg, engine = demo_ws
+    first = _gated(ws, cfg, engine)  # a full build: every row
+    golden, records = _rows(ws, "SELECT count(*) FROM golden_values"), _rows(ws, PLACEMENTS)
+    assert first.success and first.scope == "all rows" and first.validated == golden + records, first.summary()
+
+    unchanged = _gated(ws, cfg, engine)  # nothing rebuilt: nothing to validate
+    assert unchanged.success and unchanged.validated == 0 and unchanged.scope.startswith("changed since")
+
+    golden_id = _rows(ws, "SELECT min(golden_id) FROM golden_values")
+    with store.write_transaction(engine) as conn:
+        store.pin(conn, golden_id, "email", "not-an-email", "steward@example.com")
+    blocked = _gated(ws, cfg, engine)
+    members = _rows(ws, f"SELECT count(*) FROM golden_members WHERE golden_id = '{golden_id}'")
+    assert _failed(blocked) == {"only valid emails survive": 1}, blocked.summary()
+    assert blocked.validated == 1 + members  # the rebuilt golden record and its members' placements
+    email = blocked.failed()[0]
+    assert (email.element_count, email.unexpected_examples) == (1, ["not-an-email"])
+    assert expectations.gate.kept(ws).summary() == blocked.without_examples().summary()  # what the check reports
+
+
+def test_an_incremental_gate_still_checks_whole_table_invariants_over_every_row(demo_ws):
+    ws, cfg, engine = demo_ws
+    _gated(ws, cfg, engine)
+    _gated(ws, cfg, engine)
+    assert expectations.check_golden(ws).validated == 0
+    # rows no build touched: a record dropped from its golden record, a golden id written twice
+    ws.con.execute("DELETE FROM golden_members WHERE record_id = (SELECT min(record_id) FROM golden_members)")
+    ws.con.execute("INSERT INTO golden_values SELECT * FROM golden_values WHERE golden_id = (SELECT max(golden_id) "
+                   "FROM golden_values)")  # fmt: skip
+    result = expectations.check_golden(ws)
+    assert result.scope.startswith("changed since")
+    assert _failed(result) == {
+        "golden ids are unique": 2,
+        "every source record is in exactly one golden record or in quarantine": 1,
+    }, result.summary()
+    golden, records = _rows(ws, "SELECT count(*) FROM golden_values"), _rows(ws, PLACEMENTS)
+    assert {o.name: o.element_count for o in result.failed()} == {
+        "golden ids are unique": golden,  # reported over the whole table, as a full gate does
+        "every source record is in exactly one golden record or in quarantine": records,
+    }
+
+
+@pytest.mark.parametrize("bypass", ["hub golden", "publish after a failed gate"])
+def test_a_basis_published_without_passing_the_gate_is_validated_in_full(demo_ws, bypass):
+    ws, cfg, engine = demo_ws
+    _gated(ws, cfg, engine)
+    golden_id = _rows(ws, "SELECT min(golden_id) FROM golden_values")
+    with store.write_transaction(engine) as conn:
+        store.pin(conn, golden_id, "email", "not-an-email", "steward@example.com")
+    if bypass == "hub golden":
+        build_and_publish(ws, cfg, engine)  # publishes without the gate
+    else:  # published_golden materialized alone after the gate failed
+        build(ws, cfg, engine)
+        failed = expectations.check_golden(ws)
+        expectations.gate.keep(ws, failed)
+        expectations.gate.mark_published(ws, publish_build(ws, cfg, engine).run_id)
+        assert not failed.success
+    build(ws, cfg, engine)  # incremental, rebuilds nothing; the bad value is in the basis
+    assert _rows(ws, "SELECT count(*) FROM golden_rebuilt") == 0
+    result = expectations.check_golden(ws)
+    assert result.scope == "all rows" and _failed(result) == {"only valid emails survive": 1}, result.summary()
 
 
 def test_checks_only_check_none_can_reach_the_serving_store_or_the_sources():

@@ -180,6 +180,9 @@ def test_an_unchanged_run_rebuilds_nothing_and_publishes_nothing(demo):
     assert not again["golden_records"]["full_build"]
     assert again["golden_records"]["rebuilt"] == 0
     assert _published(again) == NOTHING
+    # the gate validated every row of the full build, and nothing of a build that changed nothing
+    assert first["golden_records"]["gate_scope"] == "all rows" and first["golden_records"]["gate_rows_validated"] > 0
+    assert again["golden_records"]["gate_rows_validated"] == 0
 
 
 @pytest.mark.parametrize("seed", [5])
@@ -195,11 +198,12 @@ def test_incremental_runs_agree_with_a_full_rebuild_after_random_changes(demo, s
         metadata = _run(demo)
         assert not metadata["golden_records"]["full_build"]
         _mirrors_hold(demo)
+        assert metadata["golden_records"]["gate_scope"].startswith("changed since the last gated publish")
         rebuilt.append((metadata["golden_records"]["rebuilt"], metadata["golden_records"]["golden_records"]))
     assert all(0 < n < total for n, total in rebuilt), rebuilt  # the incremental path, not a full one
     before = _state(demo)
     full = _run(demo, full=True)
-    assert full["golden_records"]["full_build"]
+    assert full["golden_records"]["full_build"] and full["golden_records"]["gate_scope"] == "all rows"
     assert _published(full) == NOTHING
     assert _consent_news(demo) == 0  # every consent change the incremental runs saw was stored by them
     after = _state(demo)

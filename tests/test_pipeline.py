@@ -17,12 +17,17 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+import expectations
 from connectors import open_connector
 from connectors.demo import bad_rows, init_demo
 from hub import store
+from hub.catalogue import GOLDEN_GATE
 from hub.config import ADDRESS_BLOCK, load_config
 from hub.workspace import Workspace
+from pipelines.build import APPLY_JOB
+from pipelines.checks import golden_check
 from pipelines.entry import main
+from pipelines.resources import HubResource, WorkspaceResource
 from pipelines.run import run_pipeline
 from tests.value_keys import keys
 
@@ -289,3 +294,29 @@ def test_dry_run_leaves_the_serving_store_byte_identical_and_a_real_run_then_pub
         assert store.golden_by_id(conn, alone.golden_id)["first_name"] == "Zebedee"
         assert len(store.runs(conn)) == runs + 1
     engine.dispose()
+
+
+def test_the_golden_gate_runs_once_per_build_and_its_check_reports_that_verdict(demo, tmp_path, monkeypatch):
+    """The golden_records asset gates the build and keeps the verdict; the blocking check reports it for that build
+    rather than validating again, and runs the gate itself only when it has none for the build."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    work, _cfg, _before, _r = demo
+    copy = tmp_path / "demo"
+    shutil.copytree(work, copy)
+    calls = []
+    gate = expectations.check_golden
+    monkeypatch.setattr(expectations, "check_golden", lambda ws: calls.append(1) or gate(ws))
+    r = run_pipeline(str(copy / "hub.yaml"), instance=_ephemeral(), job_name=APPLY_JOB)
+    assert r.success and [(c.asset, c.passed, c.blocking) for c in r.checks] == [("golden_records", True, True)]
+    assert len(calls) == 1
+    assert r.value("golden_records", "gate_scope").startswith("changed since the last gated publish")
+
+    ws = Workspace.for_config(load_config(copy / "hub.yaml"))
+    try:
+        assert expectations.gate.kept(ws).summary() == r.checks[0].summary
+        ws.con.execute(f"DELETE FROM {GOLDEN_GATE}")  # no verdict kept for this build: the check gates it itself
+    finally:
+        ws.close()
+    hub = HubResource(config_path=str(copy / "hub.yaml"))
+    alone = golden_check(workspace=WorkspaceResource(hub=hub))
+    assert len(calls) == 2 and alone.passed
