@@ -143,22 +143,26 @@ def keep_source_consent(con: duckdb.DuckDBPyConnection, read: str) -> None:
     )
 
 
-def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str, consent: str) -> None:
+def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str, consent: str, whole: bool) -> None:
     """After the store committed `run_id`: the golden tables are its state, the table `xref` (source_system,
     source_key, golden_id, match_probability, link_type) is the xref the store now holds, and `consent` (as
-    keep_source_consent reads) is the store's source consent state now of the records whose news it stored."""
+    keep_source_consent reads) the store's source consent state now: all of it (`whole`), else of the records whose
+    news the publish stored (the rest is as the build read it)."""
     con.execute(
         f"""CREATE OR REPLACE TABLE {GOLDEN_XREF} AS
             SELECT source_system, source_key, golden_id, match_probability, link_type FROM {xref}"""
     )
-    con.execute(
-        f"""DELETE FROM {GOLDEN_SOURCE_CONSENT}
-            WHERE (source_system, source_key) IN (SELECT (source_system, source_key) FROM {GOLDEN_CONSENT})"""
-    )
-    con.execute(
-        f"""INSERT INTO {GOLDEN_SOURCE_CONSENT}
-            SELECT source_system, source_key, channel, value, recorded_at::TIMESTAMP FROM {consent}"""
-    )
+    if whole:
+        keep_source_consent(con, consent)
+    else:
+        con.execute(
+            f"""DELETE FROM {GOLDEN_SOURCE_CONSENT}
+                WHERE (source_system, source_key) IN (SELECT (source_system, source_key) FROM {GOLDEN_CONSENT})"""
+        )
+        con.execute(
+            f"""INSERT INTO {GOLDEN_SOURCE_CONSENT}
+                SELECT source_system, source_key, channel, value, recorded_at::TIMESTAMP FROM {consent}"""
+        )
     con.execute(f"UPDATE {GOLDEN_STATE} SET published_run = ?", [run_id])
 
 

@@ -497,12 +497,14 @@ def publish_build(
     except BaseException as exc:
         store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
         raise
-    with engine.connect() as conn:  # what the store now holds for the records whose consent news it stored
-        stored = store.consent.source_choices(conn, rules, news.rename(columns={"source_system": "source"}))
+    whole = bool(built.get("full", True))
+    with engine.connect() as conn:  # what the store now holds: all of it after a full build, else of the news' records
+        keys = None if whole else news.rename(columns={"source_system": "source"})
+        stored = store.consent.source_choices(conn, rules, keys)
     ws.con.register("_gi_consent_stored", stored.rename(columns={"source": "source_system"}))
     try:
         with ws.transaction():  # after the store committed: the workspace's golden tables are what it published
-            incremental.mark_published(ws.con, run_id, _XREF, "_gi_consent_stored")
+            incremental.mark_published(ws.con, run_id, _XREF, "_gi_consent_stored", whole)
             if digest is not None:
                 ws.con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_PUBLISHED_MODEL} AS SELECT ? AS run_id, ? AS digest",
                                [run_id, digest])  # fmt: skip
