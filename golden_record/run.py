@@ -497,6 +497,7 @@ def publish_build(
     except BaseException as exc:
         store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
         raise
+    del golden, xref  # a full publish's frames are the largest of the run: gone before the read below
     whole = bool(built.get("full", True))
     with engine.connect() as conn:  # what the store now holds: all of it after a full build, else of the news' records
         keys = None if whole else news.rename(columns={"source_system": "source"})
