@@ -582,3 +582,33 @@ def test_a_scoped_publish_refuses_rows_that_leave_its_scope(sqlite_engine, ids, 
     with pytest.raises(ValueError, match=message):
         scoped(sqlite_engine, rows, links(*xr) if xr else ABC_LINKS.iloc[[]], ids, keys, redirect(("A", "B")))
     assert_same_state(before, snapshot(sqlite_engine))
+
+
+def test_keyed_bulk_reads_seek_an_index(store_engine):
+    """A read by key (hub.store.bulk.key_batches: a scoped publish's xref, a build's ids and consent state) seeks the
+    key's index instead of scanning the table: SQLite scans a whole table for `(a, b) IN (VALUES ...)`."""
+    from hub.store.bulk import key_batches
+    from hub.store.schema import consent_state, golden_records, xref
+
+    x, c, g = xref.c, consent_state.c, golden_records.c
+    reads = [
+        (xref, sa.select(x.golden_id), [x.source_system, x.source_key], [("billing", "1"), ("web", "2"), ("web", "3")]),
+        (consent_state, sa.select(c.value), [c.source, c.holder], [("billing", "1"), ("crm", "9")]),
+        (golden_records, sa.select(g.created_at), [g.golden_id], ["G1", "G2"]),
+    ]
+    with store_engine.connect() as conn:
+        postgres = store_engine.dialect.name == "postgresql"
+        if postgres:
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table: the planner would rightly scan it
+        for table, stmt, key, values in reads:
+            conditions = key_batches(key, values)
+            assert conditions
+            for condition in conditions:
+                sql = str(stmt.where(condition).compile(dialect=store_engine.dialect,
+                                                        compile_kwargs={"literal_binds": True}))  # fmt: skip
+                if postgres:
+                    plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {sql}"))
+                    assert "Seq Scan" not in plan and "Index" in plan, (sql, plan)
+                else:
+                    plan = "\n".join(r[3] for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+                    assert f"SEARCH {table.name} USING" in plan and "SCAN" not in plan, (sql, plan)

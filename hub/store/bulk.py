@@ -147,14 +147,30 @@ def read_frame(conn: sa.Connection, stmt: sa.Select[Any]) -> pd.DataFrame:
     return out
 
 
+def key_batches(key: Sequence[sa.ColumnElement[Any]], values: Sequence[Any]) -> list[sa.ColumnElement[bool]]:
+    """Conditions selecting the rows whose `key` (one column, or two: `values` then holds pairs) is among `values`,
+    IN_BATCH values each, in a form an index on the key answers by seeks: a pair key as `first = v AND second IN
+    (...)` per first value (SQLite scans the whole table for `(a, b) IN (VALUES ...)`). None for no values."""
+    if len(key) == 1:
+        return [key[0].in_(values[i : i + IN_BATCH]) for i in range(0, len(values), IN_BATCH)]
+    first, second = key
+    by_first: dict[Any, list[Any]] = {}
+    for a, b in values:
+        by_first.setdefault(a, []).append(b)
+    return [
+        sa.and_(first == a, second.in_(bs[i : i + IN_BATCH]))
+        for a, bs in sorted(by_first.items())
+        for i in range(0, len(bs), IN_BATCH)
+    ]
+
+
 def read_frame_in(
     conn: sa.Connection, stmt: sa.Select[Any], key: Sequence[sa.ColumnElement[Any]], values: Sequence[Any]
 ) -> pd.DataFrame:
-    """read_frame of the rows of `stmt` whose `key` (one column, or several compared as a tuple: `values` then
-    holds tuples) is among `values`: an IN list of IN_BATCH values per statement, so an index on the key answers and
-    the work is in proportion to the keys asked, not to the table."""
-    column = key[0] if len(key) == 1 else sa.tuple_(*key)
-    if not values:  # an empty IN list rendered with literal values is no valid SQL everywhere
+    """read_frame of the rows of `stmt` whose `key` (one column, or two: `values` then holds pairs) is among
+    `values`, read by index seeks in batches (`key_batches`): the work is in proportion to the keys asked, not to
+    the table."""
+    conditions = key_batches(key, values)
+    if not conditions:  # an empty IN list rendered with literal values is no valid SQL everywhere
         return read_frame(conn, stmt.where(sa.false()))
-    batches = [values[i : i + IN_BATCH] for i in range(0, len(values), IN_BATCH)]
-    return pd.concat([read_frame(conn, stmt.where(column.in_(b))) for b in batches], ignore_index=True)
+    return pd.concat([read_frame(conn, stmt.where(c)) for c in conditions], ignore_index=True)

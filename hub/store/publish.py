@@ -24,7 +24,7 @@ from hub.encryption import scratch_duckdb
 from hub.errors import Superseded
 from hub.store import consent as consent_events
 from hub.store import diff, writes
-from hub.store.bulk import read_arrow
+from hub.store.bulk import key_batches, read_arrow
 from hub.store.clock import utc_now
 from hub.store.engine import write_transaction
 from hub.store.inputs import few, normalize_golden, normalize_redirects, normalize_xref
@@ -264,7 +264,7 @@ def _read_scope(
     id_list = ids["golden_id"].tolist()
     db.register("cur", _batched(conn, current, [gr.golden_id.in_(b) for b in _batches(id_list)]))
     pairs = list(keys.itertuples(index=False, name=None))
-    where = [sa.tuple_(xr.source_system, xr.source_key).in_(b) for b in _batches(pairs)]
+    where = key_batches([xr.source_system, xr.source_key], pairs)
     db.register("cur_x", _batched(conn, current_x, where))
     # an xref row may point at a golden id outside the scope: it must be live, and stay so
     targets: list[str] = (
