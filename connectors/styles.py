@@ -5,8 +5,8 @@ or after the street (per country) in a system with one street line.
 
 A style is learned when one form clearly dominates the source's existing values (SHARE of at least MIN_VALUES
 values); otherwise the golden value's own form is written. A mapping's `write_case` / `write_format` in hub.yaml
-overrides what is learned. `learn` is one aggregate query over the source's staged records; `render` returns the
-SQL that writes a golden value in that style.
+overrides what is learned. `learn` decides from counts over the source's staged records, kept per record so that
+a run tells only the records that changed; `render` returns the SQL that writes a golden value in that style.
 """
 
 from __future__ import annotations
