@@ -5,8 +5,8 @@ or after the street (per country) in a system with one street line.
 
 A style is learned when one form clearly dominates the source's existing values (SHARE of at least MIN_VALUES
 values); otherwise the golden value's own form is written. A mapping's `write_case` / `write_format` in hub.yaml
-overrides what is learned. `learn` is one aggregate query over the source's staged records; `render` returns the
-SQL that writes a golden value in that style.
+overrides what is learned. `learn` decides from counts over the source's staged records, kept per record so that
+a run tells only the records that changed; `render` returns the SQL that writes a golden value in that style.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+import duckdb
 import pandas as pd
 
 from hub import forms
-from hub.catalogue import STAGED, WRITEBACK_STYLES, columns_sql
+from hub.catalogue import STAGED, WRITEBACK_STYLE_ROWS, WRITEBACK_STYLES, columns_sql
 from hub.config import CASED_FIELDS, HubConfig, SourceConfig
 from hub.forms import REGION_CODE_COUNTRIES
 from hub.workspace import Workspace
@@ -50,65 +51,130 @@ def unit_slot(src: SourceConfig) -> bool:
     return "address_line2" in src.accepts
 
 
-def learn(ws: Workspace, src: SourceConfig, source: str) -> dict[str, Style]:
+def learn(ws: Workspace, src: SourceConfig, source: str, full: bool = False) -> dict[str, Style]:
     """The style of every accepted field that has one, from the source's staged records. Remembered in the
     workspace (`writeback_styles`) with a digest of the staged values it was learned from and of the source's
-    mapping: the same values teach the same styles, and the digest costs a tenth of learning them again."""
+    mapping: the same values teach the same styles, and the digest costs a tenth of learning them again.
+
+    What each staged record adds to the counts the styles are decided from is kept too (`writeback_style_rows`,
+    with a hash of the values it was told from): a change recomputes only the records whose values changed, and
+    drops those the source no longer has, so learning costs what changed. `full`: every record's again."""
     fields = [f for f in src.accepts if f in CASED_FIELDS or f in ("postal_code", "address_line1")]
     if not fields:
         return {}
-    ws.con.execute(f"CREATE TABLE IF NOT EXISTS {WRITEBACK_STYLES} ({columns_sql(WRITEBACK_STYLES)})")
+    for table in (WRITEBACK_STYLES, WRITEBACK_STYLE_ROWS):
+        ws.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns_sql(table)})")
+    tallies, layout = _tallies(fields), _layout_sql(src, fields)
+    mapping = src.model_dump_json(include={"fields", "accepts"})
+    shared = hashlib.md5(
+        json.dumps([tallies, layout, mapping, forms.fingerprint()]).encode(), usedforsecurity=False
+    ).hexdigest()
     read = sorted({*fields, "postal_code", "country", "region", "address_line1"})
-    (rows, values), mapping = (
-        ws.con.execute(
-            f"SELECT count(*), sum(hash({', '.join(read)})) FROM {STAGED} WHERE source_system = ?", [source]
-        ).fetchall()[0],
-        src.model_dump_json(include={"fields", "accepts"}),
-    )
-    digest = hashlib.md5(f"{rows}:{values}:{mapping}:{forms.fingerprint()}".encode(), usedforsecurity=False)
+    params = {"source": source, "shared": shared}
+    rows, values = ws.con.execute(
+        f"SELECT count(*), sum({_row_hash(read, '')}) FROM {STAGED} WHERE source_system = $source", params
+    ).fetchall()[0]
+    digest = hashlib.md5(f"{rows}:{values}:{shared}".encode(), usedforsecurity=False).hexdigest()
     known = ws.con.execute(
-        f"SELECT styles FROM {WRITEBACK_STYLES} WHERE source_system = ? AND digest = ?", [source, digest.hexdigest()]
+        f"SELECT styles FROM {WRITEBACK_STYLES} WHERE source_system = ? AND digest = ?", [source, digest]
     ).fetchall()
-    if known:
+    if known and not full:
         return {
             k: Style(**v | {"by_country": tuple(map(tuple, v["by_country"]))})
             for k, v in json.loads(known[0][0]).items()
         }
-    styles = _learn(ws, src, source, fields)
-    ws.con.execute(
-        f"INSERT OR REPLACE INTO {WRITEBACK_STYLES} VALUES (?, ?, ?)",
-        [source, digest.hexdigest(), json.dumps({k: asdict(v) for k, v in styles.items()})],
-    )
+    forms.load(ws.con)
+    with ws.transaction() as con:
+        _count(con, params, read, tallies, layout, full)
+        styles = _learn(con, src, source, fields, tallies)
+        con.execute(
+            f"INSERT OR REPLACE INTO {WRITEBACK_STYLES} VALUES (?, ?, ?)",
+            [source, digest, json.dumps({k: asdict(v) for k, v in styles.items()})],
+        )
     return styles
 
 
-def _learn(ws: Workspace, src: SourceConfig, source: str, fields: list[str]) -> dict[str, Style]:
-    aggregates = []
+def _tallies(fields: list[str]) -> list[tuple[str, str]]:
+    """The counts the styles are decided from: (name, the condition a staged record meets to count)."""
+    tallies = []
     for f in fields:
         if f in CASED_FIELDS:
             letters = f"{f} IS NOT NULL AND upper({f}) <> lower({f})"
-            aggregates += [
-                f"count(*) FILTER ({letters}) AS {f}__n",
-                f"count(*) FILTER ({letters} AND {f} = upper({f})) AS {f}__upper",
-                f"count(*) FILTER ({letters} AND {f} = lower({f})) AS {f}__lower",
+            tallies += [
+                (f"{f}__n", letters),
+                (f"{f}__upper", f"{letters} AND {f} = upper({f})"),
+                (f"{f}__lower", f"{letters} AND {f} = lower({f})"),
             ]
     if "postal_code" in fields:
         spaced = "contains(hub_postcode(postal_code, country), ' ')"
-        aggregates += [
-            f"count(*) FILTER ({spaced}) AS postal_code__n",
-            f"count(*) FILTER ({spaced} AND regexp_matches(postal_code, '\\s')) AS postal_code__spaced",
+        tallies += [
+            ("postal_code__n", spaced),
+            ("postal_code__spaced", f"{spaced} AND regexp_matches(postal_code, '\\s')"),
         ]
     if "region" in fields:
         coded = f"country IN {REGION_CODE_COUNTRIES} AND region IS NOT NULL"
-        aggregates += [
-            f"count(*) FILTER ({coded}) AS region__coded_n",
-            f"count(*) FILTER ({coded} AND upper(trim(region)) = hub_region(region, country)) AS region__codes",
+        tallies += [
+            ("region__coded_n", coded),
+            ("region__codes", f"{coded} AND upper(trim(region)) = hub_region(region, country)"),
         ]
-    forms.load(ws.con)
-    row = ws.con.execute(f"SELECT {', '.join(aggregates)} FROM {STAGED} WHERE source_system = ?", [source]).fetchall()[
-        0
-    ]
-    counts = dict(zip([a.rsplit(" AS ", 1)[1] for a in aggregates], row, strict=True))
+    return tallies
+
+
+def _layout_sql(src: SourceConfig, fields: list[str]) -> str | None:
+    """SQL: where a staged record's one-line street puts its flat (NULL: it holds none), when the source's layout is
+    to be learned (`_layout`); `_unit` is the line's unit (hub_unit_raw)."""
+    if "address_line1" not in fields or unit_slot(src) or src.fields["address_line1"].write_format:
+        return None
+    return """CASE WHEN address_line1 IS NULL OR _unit IS NULL THEN NULL
+                   WHEN contains(address_line1, chr(10)) THEN 'unit_newline'
+                   WHEN starts_with(ltrim(address_line1), _unit) THEN 'unit_first' ELSE 'unit_last' END"""
+
+
+def _row_hash(read: list[str], alias: str) -> str:
+    """SQL: a staged record's hash of the values the styles are told from, and of what tells them ($shared)."""
+    return f"hash({', '.join(f'{alias}{c}' for c in read)}, $shared)"
+
+
+def _count(
+    con: duckdb.DuckDBPyConnection,
+    params: dict[str, str],
+    read: list[str],
+    tallies: list[tuple[str, str]],
+    layout: str | None,
+    full: bool,
+) -> None:
+    """Bring the source's `writeback_style_rows` up to its staged records: drop the rows of records gone or whose
+    values changed (all of them if `full`), then add the records without one. A record's tallies are the bits of
+    `flags` (bit i: it meets tallies[i]); its `layout` and `country` count towards `_layout`."""
+    if full:
+        con.execute(f"DELETE FROM {WRITEBACK_STYLE_ROWS} WHERE source_system = $source", {"source": params["source"]})
+    else:
+        con.execute(
+            f"""DELETE FROM {WRITEBACK_STYLE_ROWS} AS r WHERE r.source_system = $source AND NOT EXISTS (
+                    SELECT 1 FROM {STAGED} AS s WHERE s.source_system = $source AND s.source_key = r.source_key
+                    AND {_row_hash(read, "s.")} = r.row_hash)""",
+            params,
+        )
+    flags = " + ".join(f"CASE WHEN {cond} THEN {1 << i} ELSE 0 END" for i, (_, cond) in enumerate(tallies)) or "0"
+    unit = "hub_unit_raw(address_line1)" if layout else "NULL"
+    con.execute(
+        f"""INSERT INTO {WRITEBACK_STYLE_ROWS}
+            SELECT $source, source_key, {_row_hash(read, "")}, ({flags})::UBIGINT,
+                   {"coalesce(country, '')" if layout else "NULL"}, {layout or "NULL"}
+            FROM (SELECT *, {unit} AS _unit FROM {STAGED} AS s WHERE s.source_system = $source AND NOT EXISTS (
+                      SELECT 1 FROM {WRITEBACK_STYLE_ROWS} AS r
+                      WHERE r.source_system = $source AND r.source_key = s.source_key))""",
+        params,
+    )
+
+
+def _learn(
+    con: duckdb.DuckDBPyConnection, src: SourceConfig, source: str, fields: list[str], tallies: list[tuple[str, str]]
+) -> dict[str, Style]:
+    """The styles, decided from the source's kept counts."""
+    sums = ", ".join(f"coalesce(sum((flags >> {i}) & 1), 0)" for i in range(len(tallies)))
+    row = con.execute(f"SELECT {sums} FROM {WRITEBACK_STYLE_ROWS} WHERE source_system = ?", [source]).fetchall()[0]
+    counts = {name: int(n) for (name, _), n in zip(tallies, row, strict=True)}
     styles = {}
     for f in fields:
         given = src.fields[f]
@@ -129,7 +195,7 @@ def _learn(ws: Workspace, src: SourceConfig, source: str, fields: list[str]) -> 
         fmt = src.fields["region"].write_format
         styles["region_format"] = Style("region", fmt) if fmt else _choice("region", n, codes, "code", "name")
     if "address_line1" in fields and not unit_slot(src):
-        styles["layout"] = _layout(ws, src, source)
+        styles["layout"] = _layout(con, src, source)
     return styles
 
 
@@ -197,18 +263,15 @@ def _choice(field: str, n: int, hits: int, yes: str, no: str) -> Style:
     return Style(field, yes if hits >= n / 2 else no, n, max(hits, n - hits) / n)
 
 
-def _layout(ws: Workspace, src: SourceConfig, source: str) -> Style:
+def _layout(con: duckdb.DuckDBPyConnection, src: SourceConfig, source: str) -> Style:
     """Where a one-line street puts the flat, per country, from the lines that hold one: on its own line, before
     the street ("Flat 3, 12 Oak Road") or after it ("123 Main St Apt. 5"); given: the same for every country."""
     given = src.fields["address_line1"].write_format
     if given:
         return Style("address_line1", given)
-    rows = ws.con.execute(
-        f"""WITH u AS (SELECT country, address_line1 AS l1, hub_unit_raw(address_line1) AS unit FROM {STAGED}
-                      WHERE source_system = ? AND address_line1 IS NOT NULL)
-            SELECT coalesce(country, ''), CASE WHEN contains(l1, chr(10)) THEN 'unit_newline'
-                        WHEN starts_with(ltrim(l1), unit) THEN 'unit_first' ELSE 'unit_last' END AS layout, count(*)
-            FROM u WHERE unit IS NOT NULL GROUP BY ALL ORDER BY 1, 3 DESC, 2""",
+    rows = con.execute(
+        f"""SELECT country, layout, count(*) FROM {WRITEBACK_STYLE_ROWS}
+            WHERE source_system = ? AND layout IS NOT NULL GROUP BY ALL ORDER BY 1, 3 DESC, 2""",
         [source],
     ).fetchall()
     total = sum(n for _, _, n in rows)

@@ -106,7 +106,7 @@ def plan(ws: Workspace, cfg: HubConfig, source: str, full: bool = False, only: p
     echoes.ensure(ws.con, ws.fields)
     forms.load(ws.con)
     src = cfg.sources[source]
-    styles = learn(ws, src, source)
+    styles = learn(ws, src, source, full)
     sql = _sql(src, cfg, source, styles)
     seen = writeback_basis.consider(ws, source, _golden_fields(src), list(src.accepts), sql, full, only)
     if seen.records:

@@ -21,7 +21,7 @@ Tables, in pipeline order (the stage that writes each, then what it holds):
   `golden_source_consent`, `golden_published_model`;
 - the golden gate (expectations.gate): `golden_gate`;
 - write-back (connectors.writeback, connectors.writeback_basis): `writeback_state`, `writeback_basis`,
-  `writeback_styles` (connectors.styles).
+  `writeback_styles`, `writeback_style_rows` (connectors.styles).
 
 COLUMNS holds, per table, the columns (and DuckDB types) the hub declares for it: the whole table where a stage
 creates it from this list (`columns_sql`), else the part other stages read. What values are valid in them (an
@@ -79,6 +79,7 @@ GOLDEN_GATE = "golden_gate"  # per build gated: the gate's verdict, and the run 
 WRITEBACK_STATE = "writeback_state"
 WRITEBACK_BASIS = "writeback_basis"  # per source record: a digest of what its last settled plan was made from
 WRITEBACK_STYLES = "writeback_styles"  # per source: the styles last learned, with a digest of what they came from
+WRITEBACK_STYLE_ROWS = "writeback_style_rows"  # per staged record: what it adds to its source's style counts
 
 TABLES = (
     STAGED, QUARANTINE, FIELD_WARNINGS, CONNECTOR_STATE, ECHOES, EVIDENCE, STANDARDIZED, MATCH_MODELS, SCORED_WITH,
@@ -86,7 +87,7 @@ TABLES = (
     GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, GOLDEN_POPULATION, GOLDEN_INPUTS, GOLDEN_LOOKUPS, GOLDEN_SEEN,
     GOLDEN_REBUILT, GOLDEN_STATE, GOLDEN_XREF, GOLDEN_SOURCE_CONSENT, GOLDEN_PUBLISHED_MODEL, WRITEBACK_STATE,
     WRITEBACK_BASIS, WRITEBACK_STYLES, MATCH_STATE, STANDARDIZED_BASIS, SCORED_BASIS, TF_BASIS_VERSION, CLUSTER_BASIS,
-    GOLDEN_GATE,
+    GOLDEN_GATE, WRITEBACK_STYLE_ROWS,
 )  # fmt: skip
 
 
@@ -218,6 +219,14 @@ COLUMNS: dict[str, dict[str, str]] = {
         "written_at": _TS,
     },
     WRITEBACK_STYLES: {"source_system": _V, "digest": _V, "styles": _V},
+    WRITEBACK_STYLE_ROWS: {
+        "source_system": _V,
+        "source_key": _V,
+        "row_hash": "UBIGINT",
+        "flags": "UBIGINT",
+        "country": _V,
+        "layout": _V,
+    },
     WRITEBACK_BASIS: {
         "source_system": _V,
         "source_key": _V,

@@ -3,6 +3,7 @@ written that way. Each case stages a source's values and checks what a golden va
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pandas as pd
@@ -24,8 +25,8 @@ FIELDS = {
 }
 
 
-def source(mapping: dict[str, Any] | None = None, **fields: Any) -> HubConfig:
-    block = {f: {"column": c, **(mapping or {}).get(f, {})} for f, c in FIELDS.items()}
+def source(mapping: dict[str, Any] | None = None, columns: dict[str, str] = FIELDS, **fields: Any) -> HubConfig:
+    block = {f: {"column": c, **(mapping or {}).get(f, {})} for f, c in columns.items()}
     block["country"] = {"column": "country", "transform": "country"}
     return HubConfig.model_validate(
         {
@@ -184,3 +185,72 @@ def test_a_format_given_in_hub_yaml_is_never_second_guessed():
         raise AssertionError("nothing to learn: the source is not read")
 
     assert raw_formats(unread, cfg.sources["s"], cfg) == {}
+
+
+# ------------------------------------------------------------------------- learned from what changed
+
+VALUES = {  # a staged record's values, drawn per round with a lean that moves the conventions across thresholds
+    "last_name": ("SMITH", "smith", "Smith", None),
+    "city": ("LONDON", "london", "London"),
+    "postal_code": ("SW1A 1AA", "SW1A1AA"),
+    "region": ("NY", "New York"),
+    "address_line1": ("Flat 3, 12 Oak Road", "12 Oak Road Flat 3", "12 Oak Road\nFlat 3", "12 Oak Road", None),
+}
+
+
+def _drawn(rng: random.Random, lean: float) -> dict[str, Any]:
+    row = {f: options[0] if rng.random() < lean else rng.choice(options) for f, options in VALUES.items()}
+    return row | {"country": rng.choice(("GB", "US", "GB", None)), "email": f"{rng.getrandbits(32)}@example.com"}
+
+
+def _staged_in_full(ws: Workspace, cfg: HubConfig) -> dict:
+    """The styles learned in a fresh workspace from the same staged records: what a full learn gives."""
+    fresh = Workspace(":memory:")
+    frame = ws.con.execute("SELECT * FROM staged_records").df()
+    fresh.con.register("_rows", frame)
+    fresh.con.execute("INSERT INTO staged_records SELECT * FROM _rows")
+    fresh.con.unregister("_rows")
+    return learn(fresh, cfg.sources["s"], "s")
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_styles_learned_from_what_changed_are_those_learned_from_every_record(seed):
+    rng = random.Random(seed)
+    ws = stage([_drawn(rng, 0.8) for _ in range(60)])
+    configs = [
+        source(),
+        source(accepts=[f for f in FIELDS if f != "region"]),
+        source(columns=FIELDS | {"address_line2": "flat"}, accepts=[*FIELDS, "address_line2"]),
+    ]
+    seen: set[tuple[str, ...]] = set()
+    for round_ in range(12):
+        cfg = configs[0] if round_ % 4 else rng.choice(configs)  # a mapping change now and then: all told again
+        lean = rng.choice((0.5, 0.75, 0.85, 0.95))
+        keys = [k for (k,) in ws.con.execute("SELECT source_key FROM staged_records ORDER BY 1").fetchall()]
+        for key in rng.sample(keys, rng.randrange(1, 25)):  # edits, some to the values they already hold
+            row = _drawn(rng, lean)
+            sets = ", ".join(f"{c} = ?" for c in row)
+            ws.con.execute(f"UPDATE staged_records SET {sets} WHERE source_key = ?", [*row.values(), key])
+        for key in rng.sample(keys, rng.randrange(0, 4)):
+            ws.con.execute("DELETE FROM staged_records WHERE source_key = ?", [key])
+        for n in range(rng.randrange(0, 6)):
+            row = _drawn(rng, lean) | {"source_system": "s", "source_key": f"r{round_}-{n}"}
+            ws.con.execute(
+                f"INSERT INTO staged_records ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                list(row.values()),
+            )
+        kept = learn(ws, cfg.sources["s"], "s")
+        assert kept == _staged_in_full(ws, cfg), round_
+        seen.add(tuple(s.choice for s in kept.values()))
+    assert len(seen) > 2, seen  # the conventions did move between rounds
+
+
+def test_only_changed_records_are_told_again_and_a_full_learn_tells_every_one():
+    ws = stage(many(30, last_name="SMITH") + many(2, last_name="Jones"))
+    src = source().sources["s"]
+    assert learn(ws, src, "s")["last_name"].choice == "upper"
+    # a kept count that no longer says what its record holds: only a full learn would notice
+    ws.con.execute("UPDATE writeback_style_rows SET flags = 0 WHERE source_key < '2'")  # keys 0, 1, 10..19
+    ws.con.execute("UPDATE staged_records SET last_name = 'JONES' WHERE source_key = '31'")
+    assert learn(ws, src, "s")["last_name"].learned_from == 32 - 12  # told again: key 31 only
+    assert learn(ws, src, "s", full=True)["last_name"].learned_from == 32
