@@ -1,6 +1,7 @@
 """Every statement search and match-on-entry find candidates with is an index range scan on the serving store, on
 SQLite and PostgreSQL alike: with a million golden records a table scan costs seconds, where the index costs what
-the candidates cost (hub.store.search). The plans come from the databases' own EXPLAIN."""
+the candidates cost (hub.store.search); the rows they then read in full are primary-key lookups. The plans come
+from the databases' own EXPLAIN."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from hub import store
+from hub.api.search import rank_columns
 from hub.store.schema import golden_records
-from hub.store.search import SEARCH_COLUMNS, SearchCriteria, candidate_queries
+from hub.store.search import SEARCH_COLUMNS, SearchCriteria, candidate_queries, rows_query
 
 CRITERIA = {
     "one name": SearchCriteria(name="smith"),
@@ -24,7 +26,7 @@ CRITERIA = {
 # A name of two words or more keeps the rows whose other name starts with a given initial: an index on both names
 # (migration 0012) checks the initial in the index, so only the rows kept are read from the table.
 BOTH_NAMES = ("ix_golden_records_lower_last_first", "ix_golden_records_lower_first_last")
-# what match-on-entry reads (hub.api.match): the same conditions, more columns
+# what match-on-entry reads of the candidates it scores (hub.api.match)
 MATCH_COLUMNS = ["golden_id", "first_name", "last_name", "date_of_birth", "email", "phone", "address_line1",
                  "address_line2", "city", "region", "postal_code", "country"]  # fmt: skip
 
@@ -32,7 +34,7 @@ MATCH_COLUMNS = ["golden_id", "first_name", "last_name", "date_of_birth", "email
 def _statements(engine: sa.Engine) -> list[tuple[str, str]]:
     out = []
     for label, criteria in CRITERIA.items():
-        for columns in (SEARCH_COLUMNS, MATCH_COLUMNS):
+        for columns in (SEARCH_COLUMNS, rank_columns(criteria)):  # search_candidates' default; what rank reads
             for query in candidate_queries(criteria, 500, columns):
                 sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
                 out.append((label, sql))
@@ -75,6 +77,37 @@ def test_every_candidate_query_can_scan_an_index_on_postgres(postgres_url):
             assert "Seq Scan" not in text and "Index" in text and "ix_golden_records_" in text, (label, sql, text)
             if "substr" in sql:
                 assert any(ix in text for ix in BOTH_NAMES), (label, sql, text)
+    engine.dispose()
+
+
+def _rows_statements(engine: sa.Engine) -> list[str]:
+    ids = ["G00000001", "G00000002"]
+    return [
+        str(rows_query(ids, columns).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+        for columns in (SEARCH_COLUMNS, MATCH_COLUMNS)
+    ]
+
+
+def test_the_rows_shown_or_scored_are_read_by_primary_key(tmp_path):
+    engine = store.open_store(f"sqlite:///{tmp_path / 'serving.db'}")
+    with engine.connect() as conn:
+        for sql in _rows_statements(engine):
+            plan = [p for p in _sqlite_plan(conn, sql) if "golden_records" in p]
+            assert plan and all(
+                p.startswith("SEARCH golden_records USING INDEX sqlite_autoindex_golden_records_1 (golden_id=?)")
+                for p in plan
+            ), (sql, plan)
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_rows_shown_or_scored_are_read_by_primary_key_on_postgres(postgres_url):
+    engine = store.open_store(postgres_url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        for sql in _rows_statements(engine):
+            text = "\n".join(_postgres_plan(conn, sql))
+            assert "Seq Scan" not in text and "Index Scan on pk_golden_records" in text, (sql, text)
     engine.dispose()
 
 
