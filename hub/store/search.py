@@ -107,8 +107,8 @@ def search_candidates(
 
 def rows_query(golden_ids: list[str], columns: list[str]) -> sa.Select[Any]:
     """`columns` of the golden records `golden_ids` (primary-key lookups)."""
-    g = golden_records.c
-    return sa.select(*[g[n] for n in columns]).where(g.golden_id.in_(golden_ids))
+    g = golden_records.c  # one expanding parameter: a statement cached once, not a bind parameter per id
+    return sa.select(*[g[n] for n in columns]).where(g.golden_id.in_(sa.bindparam("ids", golden_ids, expanding=True)))
 
 
 def golden_rows(conn: sa.Connection, golden_ids: list[str], columns: list[str]) -> dict[str, dict[str, Any]]:
