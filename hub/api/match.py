@@ -12,6 +12,7 @@ the same saved Splink model the pipeline used, with the reason per comparison. W
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import threading
@@ -60,7 +61,18 @@ class Scorers:
         with self._lock:
             if self._current is None or self._current[0] != key:
                 self._current = (key, self._factory(json.loads(published.model_json)))
+                settle_heap()  # the scorer (and Splink, sqlglot, imported for it) lives on
             return self._current[1]
+
+
+def settle_heap() -> None:
+    """Leave what lives on (modules, the app, a scorer) out of the garbage collector's full passes (gc.freeze):
+    with the hundreds of thousands of objects a served app holds, each full pass held every request thread of the
+    process for 100-170 ms, once every few hundred requests: a p99 of its own (issue 16). Unfrozen and collected
+    first, so cyclic garbage frozen the time before (an earlier model's scorer) is freed, not kept."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _record(body: MatchIn, region: str) -> dict[str, Any]:
