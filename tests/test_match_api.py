@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 
 from hub import store
 from hub.api import keys
-from hub.api.match import Scorers
+from hub.api.match import MAX_PER_CRITERION, MAX_SCORED, Scorers
 from pipelines.entry import create_app, main
 from tests.test_steward import Hub
 from tests.test_store import golden, links, person
@@ -93,6 +93,12 @@ def test_a_misspelt_source_record_finds_its_golden_record_first(hub, source_reco
     assert best["golden_id"] == golden_id and best["match_probability"] > 0.99
     probabilities = [c["match_probability"] for c in page["results"]]
     assert probabilities == sorted(probabilities, reverse=True) and len(probabilities) <= 5
+    # every golden record the index lookups found was scored (up to MAX_SCORED)
+    criteria = store.SearchCriteria(f"{body['first_name']} {body['last_name']}", body["email"], None,
+                                    body["postal_code"])  # fmt: skip
+    with hub.engine.connect() as conn:
+        found, _ = store.search_candidates(conn, criteria, MAX_PER_CRITERION, ["golden_id"])
+    assert page["candidates_scored"] == min(len(found["golden_id"]), MAX_SCORED) > 1
     explained = {e["comparison"]: e for e in best["explanation"]}
     assert set(explained) == COMPARISONS
     assert explained["email"]["level"] == "exact" and explained["email"]["match_weight"] > 0

@@ -172,7 +172,7 @@ def post_match(
     ]
     caller.log([row["source_key"] for row in best])
     return MatchPage(
-        model_version=published.version, threshold=floor, candidates_scored=len(found), results=results,
+        model_version=published.version, threshold=floor, candidates_scored=len(kept), results=results,
         masked_fields=[f for f in caller.policy.fields_at(access.MASKED) if f in MatchCandidate.model_fields],
         hidden_fields=[f for f in caller.policy.fields_at(access.HIDDEN) if f in MatchCandidate.model_fields],
     )  # fmt: skip
