@@ -15,6 +15,7 @@ its first pipeline run; its term frequencies are counted over the synthetic gold
     python benchmarks/api_latency.py --url ... --compare-mask  # the same requests to both, interleaved in batches
     python benchmarks/api_latency.py --records 100000 --encrypted   # a SQLCipher store (encryption at rest)
     python benchmarks/api_latency.py --url ... --workers 2 --concurrency 4  # `hub serve --workers 2` in a subprocess
+                                                            # (CPU ms: the server's CPU time per request)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import duckdb
 import httpx
 import numpy as np
 import pandas as pd
+import psutil
 import sqlalchemy as sa
 import uvicorn
 from faker.providers.person.en_GB import Provider as Names
@@ -136,12 +138,30 @@ def timed(label: str, client: httpx.Client, requests: list[tuple], concurrency: 
         return list(pool.map(one, requests))
 
 
-def load(label: str, client: httpx.Client, requests: list[tuple], concurrency: int) -> None:
-    """Send every request once, `concurrency` at a time; print p50 / p99 latency and throughput."""
-    started = time.perf_counter()
+def load(
+    label: str, client: httpx.Client, requests: list[tuple], concurrency: int, cpu: Callable[[], float] | None = None
+) -> None:
+    """Send every request once, `concurrency` at a time; print p50 / p99 latency, throughput and, given the
+    server's CPU seconds so far (`cpu`), its CPU milliseconds per request: on a shared machine the figure wall
+    times hide."""
+    started, used = time.perf_counter(), cpu() if cpu else 0.0
     ms = np.array(timed(label, client, requests, concurrency))
     wall = time.perf_counter() - started
-    print(f"{label:44}{len(ms):>6}{np.percentile(ms, 50):>10.1f}{np.percentile(ms, 99):>10.1f}{len(ms) / wall:>10.0f}")
+    per = f"{(cpu() - used) * 1000 / len(ms):>10.1f}" if cpu else ""
+    print(
+        f"{label:44}{len(ms):>6}{np.percentile(ms, 50):>10.1f}{np.percentile(ms, 99):>10.1f}{len(ms) / wall:>10.0f}"
+        + per
+    )
+
+
+def server_cpu(pid: int) -> Callable[[], float]:
+    """CPU seconds (user + system) of process `pid` and its live children (`hub serve --workers N`'s workers)."""
+
+    def used() -> float:
+        root = psutil.Process(pid)
+        return sum(sum(p.cpu_times()[:2]) for p in (root, *root.children(recursive=True)))
+
+    return used
 
 
 def typo(word: str) -> str:
@@ -255,9 +275,10 @@ def main() -> None:
     if args.compare_mask:
         compare(clients, endpoints, rows, args.concurrency)
     else:
-        print(f"{'endpoint':44}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}")
+        cpu = server_cpu(workers[0][0].pid) if workers else None
+        print(f"{'endpoint':44}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}" + (f"{'CPU ms':>10}" if cpu else ""))
         for label, build in endpoints:
-            load(label, clients[0], [build(r) for r in rows], args.concurrency)
+            load(label, clients[0], [build(r) for r in rows], args.concurrency, cpu)
     for client in clients:
         client.close()
     for server, _ in servers:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import queue
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -80,21 +80,28 @@ class EntryScorer:
         finally:
             self._idle.put(backend)
 
-    def score(self, records: pd.DataFrame, counts: TermCounts) -> pd.DataFrame:
-        """`records`: source_system, source_key and canonical attributes; one row of source system ENTRY_SYSTEM,
-        the others candidates. Returns per candidate: source_key, match_probability, match_weight and
-        `explanation` (per comparison: level label, its match weight, the term-frequency part of it),
-        best first. `counts` says how many of the run's scored records hold each value asked (hub.model.TermCounts)."""
+    def score(self, records: list[dict[str, Any]], counts: TermCounts) -> list[dict[str, Any]]:
+        """`records`: source_system, source_key and canonical attributes; one of source system ENTRY_SYSTEM, the
+        others candidates. Returns per candidate: source_key, match_probability, match_weight and `explanation` (per
+        comparison: level label, its match weight, the term-frequency part of it), best first. `counts` says how
+        many of the run's scored records hold each value asked (hub.model.TermCounts)."""
         if self.light is not None:
             scored = self._score_light(self.light, records, counts)
         else:
             with self._borrow() as backend:
-                scored = self._score(backend, records, counts)
-        scored["source_key"] = keys_of(scored["unique_id_r"])
-        explanations = [self._explain(row) for row in scored.to_dict("records")]
-        scored["explanation"] = pd.Series(explanations, index=scored.index, dtype=object)
-        keep = ["source_key", "match_probability", "match_weight", "explanation"]
-        return scored.sort_values(["match_probability", "source_key"], ascending=[False, True], ignore_index=True)[keep]
+                frame = self._score(backend, pd.DataFrame(records), counts)
+            frame = frame.assign(source_key=keys_of(frame["unique_id_r"]))
+            scored = [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+        out = [
+            {
+                "source_key": row["source_key"],
+                "match_probability": row["match_probability"],
+                "match_weight": row["match_weight"],
+                "explanation": self._explain(row),
+            }
+            for row in scored
+        ]
+        return sorted(out, key=lambda row: (-row["match_probability"], row["source_key"]))
 
     def _tf(self, column: str, c: float, n: float) -> float:
         """A value's term frequency from its count: backend.pair_out_tf's rule (the same operations, in the same
@@ -105,11 +112,12 @@ class EntryScorer:
         return max(TF_KEPT * c / n, ((c - 1) / max(n - 1, 1) - prior * m) / (1 - prior))
 
     def _score_light(
-        self, light: tuple[Standardizer, PairScorer], records: pd.DataFrame, counts: TermCounts
-    ) -> pd.DataFrame:
+        self, light: tuple[Standardizer, PairScorer], records: list[dict[str, Any]], counts: TermCounts
+    ) -> list[dict[str, Any]]:
+        """Per candidate: its source_key and PairScorer.score's columns, in plain dicts (no frame per request)."""
         standardize_one, pairs = light
         rows = []
-        for raw in records.to_dict("records"):
+        for raw in records:
             values = {str(k): None if isinstance(v, float) and math.isnan(v) else v for k, v in raw.items()}
             values["date_of_birth"] = as_date(values.get("date_of_birth"))
             rows.append({**values, **standardize_one(values)})
@@ -124,17 +132,12 @@ class EntryScorer:
                 value = r.get(column)
                 r[f"tf_{column}"] = tf.get((column, value)) if value is not None else None
         new = [r for r in rows if r["source_system"] == ENTRY_SYSTEM]
-        out = [
-            {"unique_id_l": left["unique_id"], "unique_id_r": right["unique_id"], **pairs.score(left, right)}
+        return [
+            {"source_key": right["source_key"], **pairs.score(left, right)}
             for left in new
             for right in rows
             if right["source_system"] != ENTRY_SYSTEM
         ]
-        return (
-            pd.DataFrame(out, columns=["unique_id_l", "unique_id_r", "match_weight", "match_probability"])
-            if not out
-            else pd.DataFrame(out)
-        )
 
     def _score(self, backend: DuckDBSplinkBackend, records: pd.DataFrame, counts: TermCounts) -> pd.DataFrame:
         con = backend.con
@@ -167,7 +170,7 @@ class EntryScorer:
         con.unregister("_counts")
         return backend.score_pairs(_LEFT, _RIGHT, self.model)
 
-    def _explain(self, row: Mapping[Hashable, Any]) -> list[dict[str, Any]]:
+    def _explain(self, row: Mapping[str, Any]) -> list[dict[str, Any]]:
         out = []
         for name, labels in self.labels.items():
             tf_part = row.get(f"mw_tf_adj_{name}") or 0.0

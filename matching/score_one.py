@@ -27,7 +27,6 @@ from splink.internals.settings_creator import SettingsCreator
 from sqlglot import exp
 
 Record = dict[str, Any]
-Condition = Callable[[Record, Record], Any]
 
 
 class Unsupported(ValueError):
@@ -73,111 +72,93 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 # the arguments each function takes, by sqlglot's names for them (an Anonymous function's are its expressions)
 _ARGS = {"regexpextract": ("this", "expression", "group"), "replace": ("this", "expression", "replacement"),
          "substring": ("this", "start", "length")}  # fmt: skip
-_COMPARE: dict[type[exp.Expression], Callable[[Any, Any], bool]] = {
-    exp.EQ: lambda a, b: a == b,
-    exp.NEQ: lambda a, b: a != b,
-    exp.GT: lambda a, b: a > b,
-    exp.GTE: lambda a, b: a >= b,
-    exp.LT: lambda a, b: a < b,
-    exp.LTE: lambda a, b: a <= b,
-}
+_COMPARE: dict[type[exp.Expression], str] = {exp.EQ: "==", exp.NEQ: "!=", exp.GT: ">", exp.GTE: ">=", exp.LT: "<",
+                                              exp.LTE: "<="}  # fmt: skip
 
 
-def _compile(node: Any) -> Condition:
-    """`node` (a sqlglot expression) as a function of (left, right) records."""
-    if isinstance(node, exp.Paren):
-        return _compile(node.this)
-    if isinstance(node, exp.Column):
-        name, key = node.name, node.name[:-2]
-        if name.endswith("_l"):
-            return lambda left, _right: left.get(key)
-        if name.endswith("_r"):
-            return lambda _left, right: right.get(key)
-        raise Unsupported(f"column {name} is neither _l nor _r")
-    if isinstance(node, exp.Literal):
-        value: Any = node.this if node.is_string else (float(node.this) if "." in node.this else int(node.this))
-        return lambda _left, _right: value
-    if isinstance(node, exp.Null):
-        return lambda _left, _right: None
-    if isinstance(node, exp.Boolean):
-        truth = bool(node.this)
-        return lambda _left, _right: truth
-    if isinstance(node, exp.And | exp.Or):
-        a, b = _compile(node.left), _compile(node.right)
-        if isinstance(node, exp.And):
+class _Source:
+    """A comparison's levels as the source of one Python function `choose(l, r)` -> the index of the first level
+    whose condition is TRUE: one call per comparison instead of a closure per SQL node (issue 16's profile). An
+    expression's value is its SQL value, None for NULL; the temporaries (_0, _1, ...) hold operands once."""
 
-            def both(left: Record, right: Record) -> bool | None:
-                x, y = a(left, right), b(left, right)
-                if x is False or y is False:
-                    return False
-                return None if x is None or y is None else True
+    def __init__(self) -> None:
+        self.names: dict[str, Any] = {"_try_bigint": _try_bigint}
+        self._temps = 0
 
-            return both
+    def _temp(self) -> str:
+        self._temps += 1
+        return f"_{self._temps}"
 
-        def either(left: Record, right: Record) -> bool | None:
-            x, y = a(left, right), b(left, right)
-            if x is True or y is True:
-                return True
-            return None if x is None or y is None else False
+    def _nulls(self, operands: list[str]) -> tuple[str, list[str]]:
+        """`None if <any operand is NULL, evaluated left to right, stopping at the first>` and the temporaries."""
+        temps = [self._temp() for _ in operands]
+        if not operands:
+            return "False", temps
+        test = " or ".join(f"({t} := {o}) is None" for t, o in zip(temps, operands, strict=True))
+        return test, temps
 
-        return either
-    if isinstance(node, exp.Not):
-        inner = _compile(node.this)
-        return lambda left, right: None if (v := inner(left, right)) is None else not v
-    if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
-        operand = _compile(node.this)
-        return lambda left, right: operand(left, right) is None
-    if type(node) in _COMPARE:
-        op, a, b = _COMPARE[type(node)], _compile(node.this), _compile(node.expression)
-
-        def compare(left: Record, right: Record) -> bool | None:
-            x = a(left, right)
-            if x is None:
-                return None
-            y = b(left, right)
-            return None if y is None else op(x, y)
-
-        return compare
-    if isinstance(node, exp.TryCast):
-        target = node.to.this
-        if target not in (exp.DataType.Type.BIGINT, exp.DataType.Type.INT):
-            raise Unsupported(f"try_cast to {target}")
-        operand = _compile(node.this)
-        return lambda left, right: None if (v := operand(left, right)) is None else _try_bigint(v)
-    if isinstance(node, exp.Func):
-        name = (node.name if isinstance(node, exp.Anonymous) else type(node).__name__).lower()
-        if name not in _FUNCTIONS:
-            raise Unsupported(f"function {node.sql(dialect='duckdb')}")
-        fn = _FUNCTIONS[name]
-        if isinstance(node, exp.Anonymous):
-            args = [_compile(a) for a in node.expressions]
-        else:
-            names = _ARGS.get(name, ("this", "expression"))
-            extra = [k for k, v in node.args.items() if isinstance(v, exp.Expression) and k not in names]
-            if extra:
-                raise Unsupported(f"{node.sql(dialect='duckdb')}: arguments {extra}")
-            given = [node.args.get(k) for k in names]
-            while given and given[-1] is None:
-                given.pop()
-            args = [_compile(v) for v in given]
-
-        def call(left: Record, right: Record) -> Any:
-            values = []
-            for a in args:
-                v = a(left, right)
-                if v is None:
-                    return None
-                values.append(v)
-            return fn(*values)
-
-        return call
-    raise Unsupported(f"SQL construct {type(node).__name__}: {node.sql(dialect='duckdb')}")
+    def expr(self, node: Any) -> str:
+        """`node` (a sqlglot expression) as a Python expression of the records `l` and `r`."""
+        if isinstance(node, exp.Paren):
+            return self.expr(node.this)
+        if isinstance(node, exp.Column):
+            name = node.name
+            if name.endswith("_l") or name.endswith("_r"):
+                return f"{name[-1]}.get({name[:-2]!r})"
+            raise Unsupported(f"column {name} is neither _l nor _r")
+        if isinstance(node, exp.Literal):
+            value: Any = node.this if node.is_string else (float(node.this) if "." in node.this else int(node.this))
+            return repr(value)
+        if isinstance(node, exp.Null):
+            return "None"
+        if isinstance(node, exp.Boolean):
+            return repr(bool(node.this))
+        if isinstance(node, exp.And | exp.Or):
+            a, b = self.expr(node.left), self.expr(node.right)
+            x, y = self._temp(), self._temp()
+            # AND: FALSE if either side is; OR: TRUE if either side is; else NULL if either is NULL
+            decided, other = ("False", "True") if isinstance(node, exp.And) else ("True", "False")
+            return (
+                f"({decided} if ({x} := {a}) is {decided} else ({decided} if ({y} := {b}) is {decided} "
+                f"else (None if {x} is None or {y} is None else {other})))"
+            )
+        if isinstance(node, exp.Not):
+            t = self._temp()
+            return f"(None if ({t} := {self.expr(node.this)}) is None else not {t})"
+        if isinstance(node, exp.Is) and isinstance(node.expression, exp.Null):
+            return f"({self.expr(node.this)} is None)"
+        if type(node) in _COMPARE:
+            test, (x, y) = self._nulls([self.expr(node.this), self.expr(node.expression)])
+            return f"(None if {test} else {x} {_COMPARE[type(node)]} {y})"
+        if isinstance(node, exp.TryCast):
+            target = node.to.this
+            if target not in (exp.DataType.Type.BIGINT, exp.DataType.Type.INT):
+                raise Unsupported(f"try_cast to {target}")
+            t = self._temp()
+            return f"(None if ({t} := {self.expr(node.this)}) is None else _try_bigint({t}))"
+        if isinstance(node, exp.Func):
+            name = (node.name if isinstance(node, exp.Anonymous) else type(node).__name__).lower()
+            if name not in _FUNCTIONS:
+                raise Unsupported(f"function {node.sql(dialect='duckdb')}")
+            if isinstance(node, exp.Anonymous):
+                given = list(node.expressions)
+            else:
+                names = _ARGS.get(name, ("this", "expression"))
+                extra = [k for k, v in node.args.items() if isinstance(v, exp.Expression) and k not in names]
+                if extra:
+                    raise Unsupported(f"{node.sql(dialect='duckdb')}: arguments {extra}")
+                given = [node.args.get(k) for k in names]
+                while given and given[-1] is None:
+                    given.pop()
+            self.names[f"_fn_{name}"] = _FUNCTIONS[name]
+            test, temps = self._nulls([self.expr(a) for a in given])
+            return f"(None if {test} else _fn_{name}({', '.join(temps)}))"
+        raise Unsupported(f"SQL construct {type(node).__name__}: {node.sql(dialect='duckdb')}")
 
 
 @dataclass(frozen=True)
 class Level:
     gamma: int
-    condition: Condition | None  # None: the ELSE level
     weight: float
     tf_column: str | None  # the level's term-frequency adjustment: column, weight, log2 u of the exact level, floor
     tf_weight: float
@@ -189,6 +170,8 @@ class Level:
 class Comparison:
     name: str
     levels: list[Level]  # in Splink's CASE order: the null level first, then from the strongest down
+    choose: Callable[[Record, Record], int]  # the index in `levels` of the level a pair falls in
+    keys: tuple[str, str, str]  # the names of its gamma_, mw_ and mw_tf_adj_ columns
 
 
 class PairScorer:
@@ -199,18 +182,22 @@ class PairScorer:
         self.prior_weight = prob_to_match_weight(model["probability_two_random_records_match"])
         self.comparisons = []
         for cc in settings.comparisons:
-            levels = []
-            for lvl in cc.comparison_levels:
+            levels, source = [], _Source()
+            lines = ["def choose(l, r):"]
+            for i, lvl in enumerate(cc.comparison_levels):
                 weight = lvl._match_weight
                 if weight is None:
                     raise Unsupported(f"{cc.output_column_name}: a level without m and u")
                 tf = lvl._has_tf_adjustments and lvl._tf_adjustment_weight != 0 and not lvl._is_else_level
                 tf = tf and not lvl.is_null_level
-                sql = None if lvl._is_else_level else sqlglot.parse_one(lvl.sql_condition, read="duckdb")
+                if lvl._is_else_level:
+                    lines.append(f"    return {i}")
+                else:
+                    sql = sqlglot.parse_one(lvl.sql_condition, read="duckdb")
+                    lines.append(f"    if {source.expr(sql)} is True:\n        return {i}")
                 levels.append(
                     Level(
                         gamma=lvl.comparison_vector_value,
-                        condition=None if sql is None else _compile(sql),
                         weight=float(weight),
                         tf_column=lvl._tf_adjustment_column if tf else None,
                         tf_weight=float(lvl._tf_adjustment_weight) if tf else 0.0,
@@ -220,7 +207,10 @@ class PairScorer:
                         tf_min_u=float(lvl._tf_minimum_u_value) if tf else 0.0,
                     )
                 )
-            self.comparisons.append(Comparison(cc.output_column_name, levels))
+            exec("\n".join(lines), source.names)  # column names and literals are quoted by _Source
+            name = cc.output_column_name
+            keys = (f"gamma_{name}", f"mw_{name}", f"mw_tf_adj_{name}")
+            self.comparisons.append(Comparison(name, levels, source.names["choose"], keys))
 
     def score(self, left: Record, right: Record) -> dict[str, Any]:
         """match_weight, match_probability, and per comparison gamma_, mw_ and mw_tf_adj_ (Splink's column names).
@@ -228,14 +218,15 @@ class PairScorer:
         out: dict[str, Any] = {}
         total = self.prior_weight
         for c in self.comparisons:
-            level = next(lvl for lvl in c.levels if lvl.condition is None or lvl.condition(left, right) is True)
+            level = c.levels[c.choose(left, right)]
             tf_adj = 0.0
             if level.tf_column is not None:
                 tf_l, tf_r = left.get(f"tf_{level.tf_column}"), right.get(f"tf_{level.tf_column}")
                 if tf_l is not None or tf_r is not None:
                     tf = max(v for v in (tf_l, tf_r, level.tf_min_u) if v is not None)
                     tf_adj = level.tf_weight * (level.tf_log2_u - math.log2(tf))
-            out[f"gamma_{c.name}"], out[f"mw_{c.name}"], out[f"mw_tf_adj_{c.name}"] = level.gamma, level.weight, tf_adj
+            gamma, mw, mw_tf = c.keys
+            out[gamma], out[mw], out[mw_tf] = level.gamma, level.weight, tf_adj
             total += level.weight  # in the order Splink's SQL adds them
             total += tf_adj
         out["match_weight"] = total

@@ -73,12 +73,11 @@ ROUTES = ["golden", "source_key", "as_of", "history", "search", "changes", "expo
 class FakeScorer:
     """Match-on-entry's scorer stand-in: every candidate scores 0.99, explained by four comparisons."""
 
-    def score(self, records: pd.DataFrame, counts: Any) -> pd.DataFrame:
-        found = records[records["source_system"] != "entry"]
+    def score(self, records: list[dict[str, Any]], counts: Any) -> list[dict[str, Any]]:
         why = [{"comparison": c, "level": "exact", "match_weight": 5.0, "tf_adjustment": 0.0}
                for c in ("name", "email", "phone", "date_of_birth")]  # fmt: skip
-        return pd.DataFrame({"source_key": found["source_key"], "match_probability": 0.99, "match_weight": 9.0,
-                             "explanation": [why] * len(found)})  # fmt: skip
+        return [{"source_key": r["source_key"], "match_probability": 0.99, "match_weight": 9.0, "explanation": why}
+                for r in records if r["source_system"] != "entry"]  # fmt: skip
 
 
 def _record(values: dict[str, Any], system: str, key: str) -> str:

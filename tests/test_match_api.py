@@ -3,9 +3,11 @@ record's golden record from misspelt values, explains the score, writes nothing,
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import math
+import weakref
 from datetime import datetime
 
 import duckdb
@@ -16,6 +18,7 @@ from fastapi.testclient import TestClient
 
 from hub import store
 from hub.api import keys
+from hub.api.match import MAX_PER_CRITERION, MAX_SCORED, Scorers
 from pipelines.entry import create_app, main
 from tests.test_steward import Hub
 from tests.test_store import golden, links, person
@@ -90,6 +93,12 @@ def test_a_misspelt_source_record_finds_its_golden_record_first(hub, source_reco
     assert best["golden_id"] == golden_id and best["match_probability"] > 0.99
     probabilities = [c["match_probability"] for c in page["results"]]
     assert probabilities == sorted(probabilities, reverse=True) and len(probabilities) <= 5
+    # every golden record the index lookups found was scored (up to MAX_SCORED)
+    criteria = store.SearchCriteria(f"{body['first_name']} {body['last_name']}", body["email"], None,
+                                    body["postal_code"])  # fmt: skip
+    with hub.engine.connect() as conn:
+        found, _ = store.search_candidates(conn, criteria, MAX_PER_CRITERION, ["golden_id"])
+    assert page["candidates_scored"] == min(len(found["golden_id"]), MAX_SCORED) > 1
     explained = {e["comparison"]: e for e in best["explanation"]}
     assert set(explained) == COMPARISONS
     assert explained["email"]["level"] == "exact" and explained["email"]["match_weight"] > 0
@@ -187,3 +196,25 @@ def test_a_retrained_model_is_published_by_the_next_run(hub, source_record):
         run_id = store.last_published_run(conn)
     assert (published.version, published.run_id) == (2, run_id)
     assert match(hub, {"email": source_record.email}).json()["model_version"] == 2
+
+
+def test_a_scorer_is_left_out_of_full_collections_and_an_old_one_is_freed():
+    """The scorer (and what was imported for it) is frozen out of the collector's full passes, whose pauses made a
+    p99 of their own; when a newer model's scorer is built, the old one is freed even if only the collector can."""
+
+    class Scorer:
+        def __init__(self) -> None:
+            self.itself = self  # a reference cycle: only the collector frees it
+
+    def published(version: int) -> store.PublishedModel:
+        return store.PublishedModel(version, datetime(2026, 1, 1), 1, "{}", {}, datetime(2026, 1, 1), f"run{version}")
+
+    scorers = Scorers(lambda _model: Scorer())
+    try:
+        gc.unfreeze()
+        first = weakref.ref(scorers.get(published(1)))
+        assert gc.get_freeze_count() > 0
+        scorers.get(published(2))
+        assert first() is None
+    finally:
+        gc.unfreeze()

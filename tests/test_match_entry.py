@@ -58,7 +58,7 @@ def test_a_pair_scored_on_entry_gets_the_match_weight_of_the_run(run, serving):
         for left, pairs in batch.groupby("unique_id_l"):
             new = records.loc[[left]].assign(source_system=ENTRY_SYSTEM, source_key="new")
             candidates = records.loc[pairs.unique_id_r].assign(source_system="run", source_key=pairs.unique_id_r.values)
-            entry = scorer.score(pd.concat([new, candidates], ignore_index=True), counts)
+            entry = pd.DataFrame(scorer.score(pd.concat([new, candidates]).to_dict("records"), counts))
             scored.append(entry.assign(unique_id_l=left).rename(columns={"source_key": "unique_id_r"}))
     both = batch.merge(pd.concat(scored), on=["unique_id_l", "unique_id_r"], suffixes=("_run", "_entry"))
     assert len(both) == len(batch) > 100

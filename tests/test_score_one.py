@@ -128,16 +128,15 @@ def test_the_entry_scorer_scores_such_a_model_in_duckdb(pairs):
     scorer = EntryScorer(model)
     assert scorer.light is None
     person = {**dict.fromkeys(FIELDS), "first_name": "Ann", "last_name": "Lee"}
-    records = pd.DataFrame(
-        [
-            {"source_system": ENTRY_SYSTEM, "source_key": "new", **person},
-            {"source_system": "golden", "source_key": "G1", **person},
-        ]
-    )
+    records = [
+        {"source_system": ENTRY_SYSTEM, "source_key": "new", **person},
+        {"source_system": "golden", "source_key": "G1", **person},
+    ]
     scored = scorer.score(records, lambda asked: {})
     light = EntryScorer(pairs[0])  # the model as trained: the same names agree exactly, above the changed level
     assert light.light is not None
-    assert scored["source_key"].tolist() == ["G1"]
-    assert scored["match_weight"].iloc[0] == pytest.approx(
-        light.score(records, lambda asked: {})["match_weight"].iloc[0], abs=1e-9
+    assert [row["source_key"] for row in scored] == ["G1"]
+    assert scored[0]["match_weight"] == pytest.approx(
+        light.score(records, lambda asked: {})[0]["match_weight"], abs=1e-9
     )
+    assert [c["comparison"] for c in scored[0]["explanation"]] == list(light.labels)

@@ -70,6 +70,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         access_log.install()  # after uvicorn configured its loggers
+        match.settle_heap()  # what startup built lives as long as the app
         yield
         if applier:
             applier.close()

@@ -5,20 +5,20 @@ the same saved Splink model the pipeline used, with the reason per comparison. W
    match_term_frequencies, published with the golden records), never from the workspace;
 2. candidates are found the way search finds them (hub.store.search: index range scans on email, phone,
    surname / first-name prefixes and postcode), at most MAX_PER_CRITERION per criterion, pre-ranked by
-   search's rapidfuzz score and cut to MAX_SCORED;
+   search's rapidfuzz score and cut to MAX_SCORED; only those MAX_SCORED rows are read in full;
 3. the record and the candidates are standardized and each (record, candidate) pair scored by the app's
    entry scorer (matching.entry in an in-memory DuckDB; create_app is given its factory, see EntryScoring).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any, Protocol
 
-import pandas as pd
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
@@ -41,8 +41,8 @@ class EntryScoring(Protocol):
     """What scores posted records with one saved model (matching.entry.EntryScorer); the app's factory makes one
     from the parsed model JSON. Called from several request threads at once."""
 
-    def score(self, records: pd.DataFrame, counts: TermCounts) -> pd.DataFrame:
-        """`records`: source_system, source_key and canonical attributes; one row of source system ENTRY_SYSTEM,
+    def score(self, records: list[dict[str, Any]], counts: TermCounts) -> list[dict[str, Any]]:
+        """`records`: source_system, source_key and canonical attributes; one of source system ENTRY_SYSTEM,
         the others candidates. Per candidate: source_key, match_probability, match_weight, explanation; best
         first."""
         ...
@@ -61,7 +61,18 @@ class Scorers:
         with self._lock:
             if self._current is None or self._current[0] != key:
                 self._current = (key, self._factory(json.loads(published.model_json)))
+                settle_heap()  # the scorer (and Splink, sqlglot, imported for it) lives on
             return self._current[1]
+
+
+def settle_heap() -> None:
+    """Leave what lives on (modules, the app, a scorer) out of the garbage collector's full passes (gc.freeze):
+    with the hundreds of thousands of objects a served app holds, each full pass held every request thread of the
+    process for 100-170 ms, once every few hundred requests: a p99 of its own (issue 16). Unfrozen and collected
+    first, so cyclic garbage frozen the time before (an earlier model's scorer) is freed, not kept."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def _record(body: MatchIn, region: str) -> dict[str, Any]:
@@ -133,38 +144,35 @@ def post_match(
         if published is None:
             raise HTTPException(503, "no match model has been published yet: run the pipeline first (hub run)")
         scorer = request.app.state.match_scorers.get(published)
-        found, _ = store.search_candidates(conn, criteria, MAX_PER_CRITERION, ["golden_id", *FIELDS])
+        found, _ = store.search_candidates(conn, criteria, MAX_PER_CRITERION, search.rank_columns(criteria))
+        ranked = search.rank(found, criteria)
         if caller.policy.sources is not None:
-            found = found[found["golden_id"].isin(caller.visible(conn, found["golden_id"]))]
-        found = search.rank(found, criteria).head(MAX_SCORED)
-        records = pd.concat(
-            [
-                pd.DataFrame([{"source_system": ENTRY_SYSTEM, "source_key": "new", **record}]),
-                found[FIELDS].assign(source_system="golden", source_key=found["golden_id"]),
-            ],
-            ignore_index=True,
-        )
-        scored = scorer.score(records, term_counts(conn, published.tf_totals)) if len(found) else None
-    results = []
-    if scored is not None:
-        values = found.set_index("golden_id")
-        best = scored[scored["match_probability"] >= floor].head(limit)
-        shown = caller.records(
-            [{f: values.at[g, f] for f in store.SEARCH_COLUMNS if f != "golden_id"} for g in best["source_key"]]
-        )
-        results = [
-            MatchCandidate(
-                golden_id=row.source_key,
-                match_probability=row.match_probability,
-                match_weight=row.match_weight,
-                explanation=_explanation(caller.policy, row.explanation),
-                **rec,
-            )
-            for row, rec in zip(best.itertuples(index=False), shown, strict=True)
+            seen = caller.visible(conn, [g for g, _ in ranked])
+            ranked = [hit for hit in ranked if hit[0] in seen]
+        kept = [g for g, _ in ranked[:MAX_SCORED]]
+        values = store.golden_rows(conn, kept, ["golden_id", *FIELDS])
+        records = [
+            {"source_system": ENTRY_SYSTEM, "source_key": "new", **record},
+            *({"source_system": "golden", "source_key": g, **{f: values[g][f] for f in FIELDS}} for g in kept),
         ]
-        caller.log(best["source_key"].tolist())
+        scored = scorer.score(records, term_counts(conn, published.tf_totals)) if kept else []
+    best = [row for row in scored if row["match_probability"] >= floor][:limit]
+    shown = caller.records(
+        [{f: values[row["source_key"]][f] for f in store.SEARCH_COLUMNS if f != "golden_id"} for row in best]
+    )
+    results = [
+        MatchCandidate(
+            golden_id=row["source_key"],
+            match_probability=row["match_probability"],
+            match_weight=row["match_weight"],
+            explanation=_explanation(caller.policy, row["explanation"]),
+            **rec,
+        )
+        for row, rec in zip(best, shown, strict=True)
+    ]
+    caller.log([row["source_key"] for row in best])
     return MatchPage(
-        model_version=published.version, threshold=floor, candidates_scored=len(found), results=results,
+        model_version=published.version, threshold=floor, candidates_scored=len(kept), results=results,
         masked_fields=[f for f in caller.policy.fields_at(access.MASKED) if f in MatchCandidate.model_fields],
         hidden_fields=[f for f in caller.policy.fields_at(access.HIDDEN) if f in MatchCandidate.model_fields],
     )  # fmt: skip

@@ -1,11 +1,12 @@
 """Search golden records by name, email, phone and postal code, ranked by fuzzy similarity.
 
-Two steps, so a million golden records cost what the candidates cost, never a table scan:
+Three steps, so a million golden records cost what the candidates cost, never a table scan:
 1. candidates in SQL, each criterion an index range scan (hub.store.search; at most
-   MAX_CANDIDATES per criterion);
+   MAX_CANDIDATES per criterion), reading only golden_id and the columns ranking compares;
 2. ranking with rapidfuzz over the candidate arrays at once (process.cdist): per criterion given a
    0-100 similarity (WRatio for names, ratio otherwise; a missing value scores 0), the score is
-   their mean.
+   their mean;
+3. the rows of the page asked for, by golden id.
 A name misspelt inside the first three letters of the surname and of the first name, or in both
 initials, is not found by name alone: add another criterion.
 """
@@ -13,10 +14,10 @@ initials, is not found by name alone: add another criterion.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import numpy as np
-import pandas as pd
 import phonenumbers
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -46,41 +47,52 @@ def default_region(regions: list[str]) -> str:
 
 
 def _similarity(
-    query: str, choices: pd.Series, scorer, processor=utils.default_process, prefix: bool = False
+    query: str, values: list[Any], scorer: Any, processor: Callable[[str], str] | None = None, prefix: bool = False
 ) -> np.ndarray:
-    """0-100 per choice (missing: 0); with `prefix`, a choice that starts with the query scores 100."""
-    values = [v if isinstance(v, str) else "" for v in choices]
-    scores = process.cdist([query], values, scorer=scorer, processor=processor, dtype=np.float32)[0]
+    """0-100 per value (missing: 0), both sides through `processor`; with `prefix`, a value that starts with the
+    query scores 100."""
+    raw = [v if isinstance(v, str) else "" for v in values]
+    text = raw if processor is None else [processor(v) for v in raw]
+    query = query if processor is None else processor(query)
+    scores = process.cdist([query], text, scorer=scorer, dtype=np.float32)[0]
     if prefix:
-        q = processor(query) if processor else query
-        text = pd.Series([processor(v) if processor else v for v in values], dtype=object)
-        scores = np.where(text.str.startswith(q).to_numpy(dtype=bool), 100.0, scores)
-    return np.where([bool(v) for v in values], scores, 0.0)
+        scores = np.where([v.startswith(query) for v in text], 100.0, scores)
+    return np.where([bool(v) for v in raw], scores, 0.0)
 
 
-def rank(frame: pd.DataFrame, c: store.SearchCriteria) -> pd.DataFrame:
-    """`frame` with a `score` column, best first (ties: golden id)."""
+def rank_columns(c: store.SearchCriteria) -> list[str]:
+    """golden_id and the columns rank reads for these criteria."""
+    given = {"name": c.name, "email": c.email, "phone": c.phone, "postal_code": c.postal_code}
+    return ["golden_id", *(col for k, cols in _RANKED.items() if given[k] for col in cols)]
+
+
+_RANKED = {"name": ("first_name", "last_name"), "email": ("email",), "phone": ("phone",),
+           "postal_code": ("postal_code",)}  # fmt: skip
+
+
+def rank(found: dict[str, list[Any]], c: store.SearchCriteria) -> list[tuple[str, float]]:
+    """(golden id, score) of the candidates `found` (columns: rank_columns(c)), best first (ties: golden id)."""
     parts = []
     if c.name:
-        full = frame["first_name"].fillna("").astype(str) + " " + frame["last_name"].fillna("").astype(str)
-        parts.append(_similarity(c.name, full.str.strip(), fuzz.WRatio))
+        names = zip(found["first_name"], found["last_name"], strict=True)
+        full = [f"{first or ''} {last or ''}".strip() for first, last in names]
+        parts.append(_similarity(c.name, full, fuzz.WRatio, utils.default_process))
     if c.email:
-        parts.append(_similarity(c.email.strip().lower(), frame["email"], fuzz.ratio, str.lower, prefix=True))
+        parts.append(_similarity(c.email.strip().lower(), found["email"], fuzz.ratio, str.lower, prefix=True))
     if c.phone:
-        parts.append(_similarity(c.phone, frame["phone"], fuzz.ratio, None))
+        parts.append(_similarity(c.phone, found["phone"], fuzz.ratio))
     if c.postal_code:
-        parts.append(
-            _similarity(store.postcode(c.postal_code), frame["postal_code"], fuzz.ratio, store.postcode, prefix=True)
-        )
-    scores = np.mean(parts, axis=0) if len(frame) else np.zeros(0)
-    out = frame.assign(score=np.round(scores.astype(float), 1))
-    return out.sort_values(["score", "golden_id"], ascending=[False, True], ignore_index=True)
+        parts.append(_similarity(c.postal_code, found["postal_code"], fuzz.ratio, store.postcode, prefix=True))
+    ids = found["golden_id"]
+    scores = np.round(np.mean(parts, axis=0).astype(float), 1).tolist() if ids else []
+    return sorted(zip(ids, scores, strict=True), key=lambda hit: (-hit[1], hit[0]))
 
 
-def search(conn: sa.Connection, c: store.SearchCriteria, min_score: float = 0) -> tuple[pd.DataFrame, bool]:
-    frame, truncated = store.search_candidates(conn, c)
-    ranked = rank(frame, c)
-    return ranked[ranked["score"] >= min_score].reset_index(drop=True), truncated
+def search(conn: sa.Connection, c: store.SearchCriteria, min_score: float = 0) -> tuple[list[tuple[str, float]], bool]:
+    """(golden id, score) of the candidates scoring at least `min_score`, best first, and whether some criterion
+    hit the candidate limit."""
+    found, truncated = store.search_candidates(conn, c, columns=rank_columns(c))
+    return [hit for hit in rank(found, c) if hit[1] >= min_score], truncated
 
 
 # -------------------------------------------------------------------------------------------- route
@@ -131,16 +143,15 @@ def _search(request: Request, caller: Caller, asked: SearchIn, where: str) -> Se
             invalid("phone", f"{asked.phone!r} is not a phone number (with no country code it is read as "
                     f"{request.app.state.phone_region})", where, asked.phone)  # fmt: skip
     criteria = store.SearchCriteria(given["name"], given["email"], e164, given["postal_code"])
-    with engine(request).connect() as conn:
+    start = (asked.page - 1) * asked.page_size
+    with engine(request).connect() as conn:  # one read snapshot: candidates and the page's rows
         ranked, truncated = search(conn, criteria, asked.min_score)
         if caller.policy.sources is not None:
-            ranked = ranked[ranked["golden_id"].isin(caller.visible(conn, ranked["golden_id"]))]
-    start = (asked.page - 1) * asked.page_size
-    shown = ranked.iloc[start : start + asked.page_size]
-    rows: list[dict[str, Any]] = [
-        {str(k): v for k, v in r.items()} for r in shown.astype(object).where(shown.notna(), None).to_dict("records")
-    ]
-    hits = caller.records(rows)
+            seen = caller.visible(conn, [g for g, _ in ranked])
+            ranked = [hit for hit in ranked if hit[0] in seen]
+        shown = ranked[start : start + asked.page_size]
+        values = store.golden_rows(conn, [g for g, _ in shown], store.SEARCH_COLUMNS)
+    hits = caller.records([{**values[g], "score": score} for g, score in shown])
     caller.log([h["golden_id"] for h in hits])
     return SearchPage(
         total=len(ranked),

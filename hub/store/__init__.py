@@ -87,7 +87,7 @@ from hub.store.runs import (
     start_run,
 )
 from hub.store.schema import ATTRIBUTES, DECISIONS, LINK_TYPES, REVIEW_COLUMNS, VALUE_COLUMNS, metadata
-from hub.store.search import SEARCH_COLUMNS, SearchCriteria, name_words, postcode, search_candidates
+from hub.store.search import SEARCH_COLUMNS, SearchCriteria, golden_rows, name_words, postcode, search_candidates
 from hub.store.steward import (
     ConflictingDecision,
     check_records,
@@ -146,6 +146,7 @@ __all__ = [
     "fail_run",
     "golden_by_id",
     "golden_by_source_key",
+    "golden_rows",
     "history",
     "journal_audited",
     "journal_close",

@@ -153,7 +153,11 @@ def shared_values(conn: sa.Connection, values: Mapping[str, Sequence[str]]) -> d
     """(tf column, value) -> scored records holding it, for the given values that two or more share
     (primary-key lookups); a value left out is held by at most one record."""
     t = match_term_frequencies.c
-    conds = [sa.and_(t.tf_column == col, t.value.in_(list(vals))) for col, vals in values.items() if len(vals)]
+    conds = [  # expanding parameters: no per-value coercion (a match request asks for hundreds of values)
+        sa.and_(t.tf_column == col, t.value.in_(sa.bindparam(f"values_{i}", list(vals), expanding=True)))
+        for i, (col, vals) in enumerate(values.items())
+        if len(vals)
+    ]
     if not conds:
         return {}
     rows = conn.execute(sa.select(t.tf_column, t.value, t.golden_records).where(sa.or_(*conds)))

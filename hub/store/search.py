@@ -1,6 +1,7 @@
 """Search candidates: golden records found by name, email, phone and postal code with index range scans
 (migration 0003's expression indexes), so a million golden records cost what the candidates cost, never a
-table scan. hub.api.search ranks them.
+table scan. hub.api.search ranks them, from the columns ranking reads; the rows it shows or scores are read after,
+by golden id (golden_rows), so the other columns of the candidates ranked out are never read.
 
 For a name of one word: its 3-letter prefix on lower(last_name) or lower(first_name); of several words, the
 3-letter prefix of each word on lower(last_name) with a first name starting with the initial of another word,
@@ -16,7 +17,6 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from hub.store.schema import golden_records
@@ -35,7 +35,8 @@ class SearchCriteria:
 
 
 def postcode(text: str) -> str:
-    return re.sub(r"\s+", " ", text.strip().upper())
+    """Upper case, whitespace runs as one space, none at the ends (str.split's whitespace is re's \\s)."""
+    return " ".join(text.upper().split())
 
 
 def name_words(name: str) -> list[str]:
@@ -88,13 +89,30 @@ def candidate_queries(
 
 def search_candidates(
     conn: sa.Connection, c: SearchCriteria, limit: int = MAX_CANDIDATES, columns: list[str] = SEARCH_COLUMNS
-) -> tuple[pd.DataFrame, bool]:
-    """Candidate rows (distinct golden ids; `columns` of golden_records, golden_id and those hub.api.search.rank
-    reads among them) and whether some criterion hit `limit`."""
-    frames, truncated = [], False
+) -> tuple[dict[str, list[Any]], bool]:
+    """Candidates as columns (name -> values; distinct golden ids, in the order the criteria found them): `columns`
+    of golden_records, golden_id first, and whether some criterion hit `limit`."""
+    if columns[0] != "golden_id":
+        raise ValueError(f"golden_id must be the first column, not {columns[0]}")
+    found: dict[str, Any] = {}
+    truncated = False
     for query in candidate_queries(c, limit, columns):
-        rows = [tuple(row) for row in conn.execute(query)]  # plain tuples: pandas probes a Row's attributes, slowly
+        rows = conn.execute(query).all()
         truncated |= len(rows) > limit
-        frames.append(pd.DataFrame(rows[:limit], columns=columns, dtype=object))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
-    return frame.drop_duplicates("golden_id", ignore_index=True), truncated
+        for row in rows[:limit]:
+            found.setdefault(row[0], row)
+    rows = list(found.values())
+    return {name: [r[i] for r in rows] for i, name in enumerate(columns)}, truncated
+
+
+def rows_query(golden_ids: list[str], columns: list[str]) -> sa.Select[Any]:
+    """`columns` of the golden records `golden_ids` (primary-key lookups)."""
+    g = golden_records.c  # one expanding parameter: a statement cached once, not a bind parameter per id
+    return sa.select(*[g[n] for n in columns]).where(g.golden_id.in_(sa.bindparam("ids", golden_ids, expanding=True)))
+
+
+def golden_rows(conn: sa.Connection, golden_ids: list[str], columns: list[str]) -> dict[str, dict[str, Any]]:
+    """golden id -> `columns` (golden_id among them) of those golden records; an id not live is left out."""
+    if not golden_ids:
+        return {}
+    return {row["golden_id"]: dict(row) for row in conn.execute(rows_query(golden_ids, columns)).mappings()}
