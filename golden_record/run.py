@@ -103,9 +103,35 @@ _LINEAGE_SQL = """
     FROM {lineage} GROUP BY golden_id"""
 
 
+FRAME_CHUNK = 20_000  # golden records per lineage aggregation: DuckDB's memory for one grows with its golden records
+
+
 def _golden_frame(ws: Workspace, extra: list[str], only: str | None = None) -> pd.DataFrame:
     """golden_values with lineage and extra attributes as one JSON object each per golden record (only those whose
-    golden_id is in the table `only`, when given)."""
+    golden_id is in the table `only`, when given), aggregated FRAME_CHUNK golden records at a time: DuckDB keeps the
+    memory an aggregation took, about 1.5 GiB for 100,000 golden records in one piece (the peak of a first publish
+    at a million records), 0.6 GiB in pieces, and the pieces are no slower."""
+    scope = only or GOLDEN_VALUES
+    n = ws.con.execute(f"SELECT count(*) FROM {scope}").fetchall()[0][0]
+    pieces = max(1, -(-n // FRAME_CHUNK))
+    if pieces == 1:
+        return ws.con.execute(_frame_sql(extra, only)).df()
+    parts = []
+    try:
+        for i in range(pieces):
+            ws.con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _gf_piece AS
+                    SELECT golden_id FROM {scope} WHERE hash(golden_id) % {pieces} = {i}"""
+            )
+            parts.append(ws.con.execute(_frame_sql(extra, "_gf_piece")).df())
+    finally:
+        ws.con.execute("DROP TABLE IF EXISTS _gf_piece")
+    # a column all NULL in a piece comes back as objects: every piece takes the type the values gave elsewhere
+    types = {c: next((p[c].dtype for p in parts if p[c].notna().any()), parts[0][c].dtype) for c in parts[0].columns}
+    return pd.concat([p.astype(types) for p in parts], ignore_index=True)
+
+
+def _frame_sql(extra: list[str], only: str | None) -> str:
     values = ", ".join(f"v.{f.name}" for f in ATTRIBUTE_FIELDS)
     extras = "json_object(" + ", ".join(f"'{a}', v.{a}" for a in extra) + ")" if extra else "NULL"
     lineage, where = GOLDEN_LINEAGE, ""
@@ -113,10 +139,8 @@ def _golden_frame(ws: Workspace, extra: list[str], only: str | None = None) -> p
         lineage = f"(SELECT * FROM {GOLDEN_LINEAGE} SEMI JOIN {only} USING (golden_id))"
         where = f" SEMI JOIN {only} USING (golden_id)"
     lineages = _LINEAGE_SQL.replace("{lineage}", lineage)
-    return ws.con.execute(
-        f"""SELECT v.golden_id, {values}, {extras}::VARCHAR AS extra, l.lineage, v.record_count
-            FROM {GOLDEN_VALUES} v LEFT JOIN ({lineages}) l USING (golden_id){where}"""
-    ).df()
+    return f"""SELECT v.golden_id, {values}, {extras}::VARCHAR AS extra, l.lineage, v.record_count
+               FROM {GOLDEN_VALUES} v LEFT JOIN ({lineages}) l USING (golden_id){where}"""
 
 
 def _timed(cfg: HubConfig, channel: str) -> str:

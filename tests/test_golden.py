@@ -130,3 +130,21 @@ def test_export_writes_the_published_golden_records_and_xref(hub, tmp_path, caps
     assert set(golden.golden_id) == set(live.golden_id) and {"lineage", "email", "version"} <= set(golden.columns)
     assert len(xref_csv) == len(xref(engine)) and set(xref_csv.golden_id) <= set(golden.golden_id)
     assert "golden rows written" in capsys.readouterr().out
+
+
+def test_the_publish_frame_built_in_pieces_equals_the_frame_built_whole(hub, monkeypatch):
+    """The golden records a publish reads (values, extra attributes and lineage per golden record) are aggregated a
+    piece of golden ids at a time to bound DuckDB's memory: the pieces together are the whole, row for row."""
+    from golden_record import run as golden_run
+
+    cfg, ws, _engine, run = hub
+    run()
+    whole = golden_run._golden_frame(ws, list(cfg.attributes))
+    monkeypatch.setattr(golden_run, "FRAME_CHUNK", 7)
+    pieces = golden_run._golden_frame(ws, list(cfg.attributes))
+    assert len(whole) > 7 * 10  # many pieces
+    key = ["golden_id"]
+    pd.testing.assert_frame_equal(
+        pieces.sort_values(key).reset_index(drop=True), whole.sort_values(key).reset_index(drop=True)
+    )
+    assert not ws.con.execute("SELECT * FROM duckdb_tables() WHERE table_name = '_gf_piece'").fetchall()
