@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import shutil
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +26,7 @@ from connectors.writeback import WritebackResult, published_run, write_back
 from golden_record.run import build_and_publish
 from hub import faults, store
 from hub.catalogue import GOLDEN_MEMBERS, GOLDEN_VALUES, STAGED, WRITEBACK_BASIS
-from hub.config import load_config
+from hub.config import HubConfig, load_config
 from hub.workspace import Workspace
 from matching.run import match
 from tests.built_once import published_demo
@@ -69,6 +69,19 @@ ROUNDS = 4
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> Path:
     return published_demo(tmp_path_factory.mktemp("basis") / "demo", customers=150, seed=8)
+
+
+@pytest.fixture
+def demo(pristine, tmp_path) -> Iterator[tuple[Path, HubConfig, Workspace, sa.Engine]]:
+    """A copy of the pristine demo, its workspace and serving store open (closed after the test)."""
+    directory = tmp_path / "demo"
+    shutil.copytree(pristine, directory)
+    cfg = load_config(directory / "hub.yaml")
+    ws = Workspace.for_config(cfg)
+    engine = store.open_store(cfg.serving_store)
+    yield directory, cfg, ws, engine
+    ws.close()
+    engine.dispose()
 
 
 def _source(directory: Path, source: str) -> sqlite3.Connection:
@@ -155,105 +168,81 @@ def _fail() -> None:
 
 
 @pytest.mark.parametrize("seed", [3])
-def test_the_restricted_plan_writes_exactly_what_the_full_plan_writes(pristine, tmp_path, seed):
-    directory = tmp_path / "demo"
-    shutil.copytree(pristine, directory)
-    cfg = load_config(directory / "hub.yaml")
-    ws = Workspace.for_config(cfg)
-    engine = store.open_store(cfg.serving_store)
+def test_the_restricted_plan_writes_exactly_what_the_full_plan_writes(demo, seed):
+    directory, cfg, ws, engine = demo
     rng = random.Random(seed)
     seen = {"considered less": 0, "written": 0, "conflicts": 0, "failed": 0, "recovered": 0}
-    try:
-        for round_ in range(ROUNDS):
-            if round_:  # round 0 writes the first golden run into untouched sources
-                for source in TABLES:
-                    if rng.random() < 0.7:
-                        _edit(directory, rng, source)
-                    if rng.random() < 0.4:
-                        _insert_and_delete(directory, rng, source)
-                if rng.random() < 0.6:
-                    _pin_or_unpin(ws, engine, rng)
-                for source in cfg.sources:
-                    pull_source(cfg, source, ws)
-                match(ws, cfg)
-                build_and_publish(ws, cfg, engine)
-            run_id = published_run(engine)
+    for round_ in range(ROUNDS):
+        if round_:  # round 0 writes the first golden run into untouched sources
+            for source in TABLES:
+                if rng.random() < 0.7:
+                    _edit(directory, rng, source)
+                if rng.random() < 0.4:
+                    _insert_and_delete(directory, rng, source)
+            if rng.random() < 0.6:
+                _pin_or_unpin(ws, engine, rng)
             for source in cfg.sources:
-                full = write_back(ws, cfg, engine, source, run_id, dry_run=True, full=True)
-                restricted = write_back(ws, cfg, engine, source, run_id, dry_run=True)
-                assert _same(_report(full), _report(restricted)), (round_, source)
-                seen["considered less"] += restricted.considered < full.considered
+                pull_source(cfg, source, ws)
+            match(ws, cfg)
+            build_and_publish(ws, cfg, engine)
+        run_id = published_run(engine)
+        for source in cfg.sources:
+            full = write_back(ws, cfg, engine, source, run_id, dry_run=True, full=True)
+            restricted = write_back(ws, cfg, engine, source, run_id, dry_run=True)
+            assert _same(_report(full), _report(restricted)), (round_, source)
+            seen["considered less"] += restricted.considered < full.considered
 
-                fault, hook = "writeback:before-push", (lambda: None)
-                plan = restricted.changes["source_key"].drop_duplicates().tolist()
-                turn = (round_ + list(cfg.sources).index(source)) % 3
-                if plan and turn == 1:  # a person edits planned rows between plan and push: conflicts
-                    keys = [TABLES[source].key_of(k) for k in plan[:2]]
-                    hook = lambda s=source, k=keys: _edit(directory, rng, s, k)  # noqa: E731
-                elif plan and turn == 2 and round_ < ROUNDS - 1:  # the next round's write-back recovers it
-                    fault, hook = "writeback:before-read-back", _fail
-                with faults.hook(fault, hook):
-                    try:
-                        r = write_back(ws, cfg, engine, source, run_id)
-                    except Failure:
-                        seen["failed"] += 1
-                        continue
-                seen["written"] += r.values_changed
-                seen["conflicts"] += r.conflicts
-                seen["recovered"] += r.recovered
-            for source in cfg.sources:  # the same again, without a pull: what was just written is settled alike
-                full = write_back(ws, cfg, engine, source, run_id, dry_run=True, full=True)
-                restricted = write_back(ws, cfg, engine, source, run_id, dry_run=True)
-                assert _same(_report(full), _report(restricted)), (round_, source, "after write")
-    finally:
-        ws.close()
-        engine.dispose()
+            fault, hook = "writeback:before-push", (lambda: None)
+            plan = restricted.changes["source_key"].drop_duplicates().tolist()
+            turn = (round_ + list(cfg.sources).index(source)) % 3
+            if plan and turn == 1:  # a person edits planned rows between plan and push: conflicts
+                keys = [TABLES[source].key_of(k) for k in plan[:2]]
+                hook = lambda s=source, k=keys: _edit(directory, rng, s, k)  # noqa: E731
+            elif plan and turn == 2 and round_ < ROUNDS - 1:  # the next round's write-back recovers it
+                fault, hook = "writeback:before-read-back", _fail
+            with faults.hook(fault, hook):
+                try:
+                    r = write_back(ws, cfg, engine, source, run_id)
+                except Failure:
+                    seen["failed"] += 1
+                    continue
+            seen["written"] += r.values_changed
+            seen["conflicts"] += r.conflicts
+            seen["recovered"] += r.recovered
+        for source in cfg.sources:  # the same again, without a pull: what was just written is settled alike
+            full = write_back(ws, cfg, engine, source, run_id, dry_run=True, full=True)
+            restricted = write_back(ws, cfg, engine, source, run_id, dry_run=True)
+            assert _same(_report(full), _report(restricted)), (round_, source, "after write")
     # The sequence did what it is for: plans were restricted, values written, conflicts met, a failure recovered.
     assert seen["considered less"] and seen["written"] and seen["conflicts"], seen
     assert seen["failed"] and seen["recovered"], seen
 
 
-def test_an_unchanged_workspace_plans_nothing_and_a_full_plan_everything(pristine, tmp_path):
-    directory = tmp_path / "demo"
-    shutil.copytree(pristine, directory)
-    cfg = load_config(directory / "hub.yaml")
-    ws = Workspace.for_config(cfg)
-    engine = store.open_store(cfg.serving_store)
-    try:
-        run_id = published_run(engine)
-        first = write_back(ws, cfg, engine, "billing", run_id)
-        staged = ws.con.execute(f"SELECT count(*) FROM {STAGED} WHERE source_system = 'billing'").fetchall()[0][0]
-        assert first.considered == staged and first.values_changed > 0
-        again = write_back(ws, cfg, engine, "billing", run_id)  # what it wrote, the first settled as it went
-        assert again.considered < first.planned and again.values_changed == 0
-        settled = write_back(ws, cfg, engine, "billing", run_id)
-        assert settled.considered == 0 and settled.planned == 0
-        assert (settled.address_kept, settled.conflicted) == (first.address_kept, first.conflicted)
-        full = write_back(ws, cfg, engine, "billing", run_id, full=True)
-        assert full.considered == staged and full.planned == 0
-        basis = ws.con.execute(f"SELECT count(*) FROM {WRITEBACK_BASIS} WHERE source_system = 'billing'").fetchall()
-        assert basis[0][0] == staged
-    finally:
-        ws.close()
-        engine.dispose()
+def test_an_unchanged_workspace_plans_nothing_and_a_full_plan_everything(demo):
+    _directory, cfg, ws, engine = demo
+    run_id = published_run(engine)
+    first = write_back(ws, cfg, engine, "billing", run_id)
+    staged = ws.con.execute(f"SELECT count(*) FROM {STAGED} WHERE source_system = 'billing'").fetchall()[0][0]
+    assert first.considered == staged and first.values_changed > 0
+    again = write_back(ws, cfg, engine, "billing", run_id)  # what it wrote, the first settled as it went
+    assert again.considered < first.planned and again.values_changed == 0
+    settled = write_back(ws, cfg, engine, "billing", run_id)
+    assert settled.considered == 0 and settled.planned == 0
+    assert (settled.address_kept, settled.conflicted) == (first.address_kept, first.conflicted)
+    full = write_back(ws, cfg, engine, "billing", run_id, full=True)
+    assert full.considered == staged and full.planned == 0
+    basis = ws.con.execute(f"SELECT count(*) FROM {WRITEBACK_BASIS} WHERE source_system = 'billing'").fetchall()
+    assert basis[0][0] == staged
 
 
-def test_a_dry_run_settles_nothing(pristine, tmp_path):
-    directory = tmp_path / "demo"
-    shutil.copytree(pristine, directory)
-    cfg = load_config(directory / "hub.yaml")
-    ws = Workspace.for_config(cfg)
-    engine = store.open_store(cfg.serving_store)
-    try:
-        run_id = published_run(engine)
-        dry = write_back(ws, cfg, engine, "crm", run_id, dry_run=True)
-        assert _basis(ws, "crm") == 0
-        real = write_back(ws, cfg, engine, "crm", run_id)  # crm takes golden ids: every row has something to write
-        assert real.considered == dry.considered and real.values_changed == dry.values_changed > 0
-        assert _basis(ws, "crm") > 0  # what it wrote, read back and planned again, needs nothing more
-    finally:
-        ws.close()
-        engine.dispose()
+def test_a_dry_run_settles_nothing(demo):
+    _directory, cfg, ws, engine = demo
+    run_id = published_run(engine)
+    dry = write_back(ws, cfg, engine, "crm", run_id, dry_run=True)
+    assert _basis(ws, "crm") == 0
+    real = write_back(ws, cfg, engine, "crm", run_id)  # crm takes golden ids: every row has something to write
+    assert real.considered == dry.considered and real.values_changed == dry.values_changed > 0
+    assert _basis(ws, "crm") > 0  # what it wrote, read back and planned again, needs nothing more
 
 
 def _basis(ws: Workspace, source: str) -> int:

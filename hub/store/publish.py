@@ -53,9 +53,6 @@ class Scope:
     xref_keys: pd.DataFrame
 
 
-SCOPE_BATCH = 5_000  # scope keys per read (an IN list of ids, or of (source_system, source_key) pairs)
-
-
 @dataclass(frozen=True)
 class PublishResult:
     run_id: str | None  # None: a preview (dry run), nothing was published
@@ -247,7 +244,7 @@ def _prepare(
 def _read_scope(
     conn: sa.Connection, db: duckdb.DuckDBPyConnection, scope: Scope, current: sa.Select[Any], current_x: sa.Select[Any]
 ) -> None:
-    """`cur` and `cur_x`: the store's rows in the scope, read SCOPE_BATCH keys at a time; `scope_ids`, `scope_x`:
+    """`cur` and `cur_x`: the store's rows in the scope, read by key (bulk.key_batches); `scope_ids`, `scope_x`:
     the scope. Raises ValueError when the run's rows leave it."""
     ids = pd.DataFrame({"golden_id": pd.Series(scope.golden_ids, dtype=object).drop_duplicates()})
     keys = scope.xref_keys[["source_system", "source_key"]].astype(object).drop_duplicates()
@@ -262,18 +259,18 @@ def _read_scope(
                          f"xref keys {few(r[0] for r in outside_x)}")  # fmt: skip
     gr, xr = golden_records.c, xref.c
     id_list = ids["golden_id"].tolist()
-    db.register("cur", _batched(conn, current, [gr.golden_id.in_(b) for b in _batches(id_list)]))
+    db.register("cur", _batched(conn, current, key_batches([gr.golden_id], id_list)))
     pairs = list(keys.itertuples(index=False, name=None))
-    where = key_batches([xr.source_system, xr.source_key], pairs)
-    db.register("cur_x", _batched(conn, current_x, where))
+    db.register("cur_x", _batched(conn, current_x, key_batches([xr.source_system, xr.source_key], pairs)))
     # an xref row may point at a golden id outside the scope: it must be live, and stay so
     targets: list[str] = (
         db.execute("SELECT DISTINCT golden_id FROM inc_x ANTI JOIN inc USING (golden_id)").df()["golden_id"].tolist()
     )
     live: set[str] = set()
-    for b in _batches(targets):
-        live |= {r[0] for r in conn.execute(sa.select(gr.golden_id).where(gr.golden_id.in_(b)))}
-    dead = [t for t in targets if t not in live or t in set(id_list)]
+    for condition in key_batches([gr.golden_id], targets):
+        live |= {r[0] for r in conn.execute(sa.select(gr.golden_id).where(condition))}
+    in_scope = set(id_list)
+    dead = [t for t in targets if t not in live or t in in_scope]
     if dead:
         raise ValueError(f"xref: golden ids {few(dead)} are not in the golden records")
 
@@ -282,19 +279,15 @@ def _check_outside(conn: sa.Connection, db: duckdb.DuckDBPyConnection, retired: 
     """No xref row outside the scope may point at an id this run retires (it would be left dangling)."""
     xr = xref.c
     stmt = sa.select(xr.source_system, xr.source_key)
-    rows = _batched(conn, stmt, [xr.golden_id.in_(b) for b in _batches(retired.tolist())])
+    rows = _batched(conn, stmt, key_batches([xr.golden_id], retired.tolist()))
     db.register("retired_x", rows)
     left = db.execute("SELECT source_key FROM retired_x ANTI JOIN scope_x USING (source_system, source_key) LIMIT 5")
     if stuck := left.fetchall():
         raise ValueError(f"xref rows {few(r[0] for r in stuck)} outside the scope point at golden ids retired now")
 
 
-def _batches(values: list[Any]) -> list[list[Any]]:
-    return [values[i : i + SCOPE_BATCH] for i in range(0, len(values), SCOPE_BATCH)]
-
-
 def _batched(conn: sa.Connection, stmt: sa.Select[Any], wheres: list[Any]) -> pa.Table:
-    """One read per condition (an IN list of a batch), as one Arrow table (empty, typed, for no batch)."""
+    """One read per condition (bulk.key_batches), as one Arrow table (empty, typed, for no condition)."""
     tables = [read_arrow(conn, stmt.where(w)) for w in wheres] or [read_arrow(conn, stmt.where(sa.false()))]
     return pa.concat_tables(tables)
 
