@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from hub.store.schema import Readable
 
 BATCH_ROWS = 50_000  # rows per executemany / COPY batch: flat memory, few round trips
+BATCH_CELLS = 500_000  # and values: a batch of wide rows (golden records: 28 columns with lineage) stays small
 FETCH_ROWS = 200_000  # rows per fetch of a bulk read
 IN_BATCH = 5_000  # keys per IN list of a keyed bulk read
 # Arrow types of bulk reads (dates and timestamps: see _arrow_type).
@@ -27,39 +28,54 @@ _ARROW_TYPES: dict[type, pa.DataType] = {
 }
 
 
-def stage_frame(conn: sa.Connection, name: str, columns: list[sa.Column[Any]], frame: pd.DataFrame) -> sa.Table:
-    """A temporary table (this connection only) filled with `frame`, for set-based statements."""
+def stage_frame(
+    conn: sa.Connection,
+    name: str,
+    columns: list[sa.Column[Any]],
+    frame: pd.DataFrame,
+    rows: np.ndarray | None = None,
+) -> sa.Table:
+    """A temporary table (this connection only) filled with `frame` (the `rows` of it: insert_frame), for
+    set-based statements."""
     table = sa.Table(name, sa.MetaData(), *columns, prefixes=["TEMPORARY"])
     table.drop(conn, checkfirst=True)
     table.create(conn)
-    insert_frame(conn, table, frame)
+    insert_frame(conn, table, frame, rows)
     return table
 
 
-def insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame) -> None:
+def insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, rows: np.ndarray | None = None) -> None:
     """Bulk insert straight through the driver: COPY on PostgreSQL (psycopg), executemany in batches
     elsewhere. Values are converted per column and batch, vectorized, to what SQLAlchemy itself would
-    bind: its per-row parameter processing costs more than SQLite's own insert at a million rows."""
-    if frame.empty:
+    bind: its per-row parameter processing costs more than SQLite's own insert at a million rows.
+
+    `rows`: the positions of the frame's rows to insert, in that order (default: all, as they are). Each batch is
+    taken from the frame as it goes: selecting or sorting a frame of Arrow strings first would copy every string
+    of it (a first publish's golden records: gigabytes of lineage at a million records)."""
+    count = len(frame) if rows is None else len(rows)
+    if not count:
         return
     names = list(frame.columns)
     q = conn.dialect.identifier_preparer
     target = f"{q.format_table(table)} ({', '.join(q.quote(n) for n in names)})"
-    batches = (
-        list(zip(*[_driver_values(part[n], table.c[n].type, conn.dialect.name) for n in names], strict=True))
-        for part in (frame.iloc[i : i + BATCH_ROWS] for i in range(0, len(frame), BATCH_ROWS))
-    )
+    step = max(1, min(BATCH_ROWS, BATCH_CELLS // max(1, len(names))))
+
+    def batch(i: int) -> list[tuple[Any, ...]]:
+        """Rows i .. i + step as the driver's tuples: the only Python objects per value alive at a time."""
+        part = frame.iloc[i : i + step] if rows is None else frame.iloc[rows[i : i + step]]
+        return list(zip(*[_driver_values(part[n], table.c[n].type, conn.dialect.name) for n in names], strict=True))
+
     if conn.dialect.driver == "psycopg":
         driver = conn.connection.driver_connection  # psycopg's own connection: its cursor has copy()
         assert driver is not None  # checked out by `conn`, so live
         with driver.cursor() as cur, cur.copy(f"COPY {target} FROM STDIN") as copy:
-            for rows in batches:
-                for row in rows:
+            for i in range(0, count, step):
+                for row in batch(i):
                     copy.write_row(row)
         return
     marks = ", ".join(_placeholder(conn.dialect.paramstyle, i) for i in range(len(names)))
-    for rows in batches:
-        conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", rows)
+    for i in range(0, count, step):
+        conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({marks})", batch(i))
 
 
 def _placeholder(paramstyle: str, i: int) -> str:

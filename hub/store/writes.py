@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
@@ -32,24 +33,35 @@ def _typed_as(table: sa.Table, names: list[str]) -> list[sa.Column[Any]]:
 
 def publish_golden(conn: sa.Connection, run_id: str, now: datetime, g: pd.DataFrame, plan: dict[str, Any]) -> None:
     """New and changed records get a version; the others that differ are updated in place."""
-    write = plan["new"] | plan["changed"]
+    # the rows are staged by position from `g` itself: a selected or sorted copy of it would copy its strings
+    write = np.asarray(plan["new"] | plan["changed"])
     if write.any():
-        versions = g.loc[write].assign(version=plan["version"][write], changed_fields=plan["changed_fields"][write])
-        write_versions(conn, run_id, now, versions)
-    if plan["in_place"].any():
-        _update_in_place(conn, g.loc[plan["in_place"]].assign(relineaged=plan["relineaged"][plan["in_place"]]))
+        versions = g.assign(version=plan["version"], changed_fields=plan["changed_fields"])
+        write_versions(conn, run_id, now, versions, np.flatnonzero(write))
+    in_place = np.asarray(plan["in_place"])
+    if in_place.any():
+        _update_in_place(conn, g.assign(relineaged=plan["relineaged"]), np.flatnonzero(in_place))
 
 
-def _update_in_place(conn: sa.Connection, rows: pd.DataFrame) -> None:
-    """Records whose values did not change: lineage, record_count and hashes of the current row, and the
-    lineage of the open history row where it changed (history and current agree). No new version, so
-    version, updated_at and run_id stay those of the run that published the values."""
+def _by_id(frame: pd.DataFrame, rows: np.ndarray | None) -> np.ndarray:
+    """The positions `rows` of `frame` (default: all) ordered by golden_id: staged in key order, B-tree inserts
+    go in key order."""
+    rows = np.arange(len(frame)) if rows is None else rows
+    ids = frame["golden_id"].to_numpy(dtype=object)[rows]
+    return rows[np.argsort(ids, kind="stable")]
+
+
+def _update_in_place(conn: sa.Connection, frame: pd.DataFrame, rows: np.ndarray) -> None:
+    """The `rows` (positions) of `frame`: records whose values did not change: lineage, record_count and hashes of
+    the current row, and the lineage of the open history row where it changed (history and current agree). No new
+    version, so version, updated_at and run_id stay those of the run that published the values."""
     cols = ["golden_id", "lineage", "row_hash", "lineage_hash", "record_count"]
     stage = stage_frame(
         conn,
         "hub_stage_in_place",
         [*_typed_as(golden_records, cols), sa.Column("relineaged", sa.Boolean())],
-        rows.sort_values("golden_id")[[*cols, "relineaged"]],
+        frame[[*cols, "relineaged"]],
+        _by_id(frame, rows),
     )
     s, gr, h = stage.c, golden_records.c, golden_history.c
     conn.execute(
@@ -65,16 +77,20 @@ def _update_in_place(conn: sa.Connection, rows: pd.DataFrame) -> None:
     stage.drop(conn)
 
 
-def write_versions(conn: sa.Connection, run_id: str, now: datetime, rows: pd.DataFrame) -> None:
-    """Stage the new versions (sorted by id: B-tree inserts in key order), close the current history
-    rows, replace the current rows, append history — set-based. Each version is numbered after the
-    current row as it is now (a consent choice may have added one since the run's diff was read)."""
+def write_versions(
+    conn: sa.Connection, run_id: str, now: datetime, frame: pd.DataFrame, rows: np.ndarray | None = None
+) -> None:
+    """Stage the new versions (the `rows` of `frame` by position, default all; sorted by id: B-tree inserts in key
+    order), close the current history rows, replace the current rows, append history — set-based. Each version is
+    numbered after the current row as it is now (a consent choice may have added one since the run's diff was
+    read)."""
     stage_cols = ["golden_id", "version", *STORED_COLUMNS, "record_count", "row_hash", "lineage_hash"]
     stage = stage_frame(
         conn,
         "hub_stage_golden",
         [*_typed_as(golden_records, [*stage_cols, "created_at"]), *_typed_as(golden_history, ["changed_fields"])],
-        rows.sort_values("golden_id")[[*stage_cols, "changed_fields"]],
+        frame[[*stage_cols, "changed_fields"]],
+        _by_id(frame, rows),
     )
     s = stage.c
     reused = conn.scalar(
