@@ -194,18 +194,33 @@ def seen_sql(pins: str, choices: str) -> str:
 
 def changed_ids(con: duckdb.DuckDBPyConnection, members: str, inputs: str, seen: str) -> None:
     """`_gi_affected` (golden_id): the ids (old and new) whose members, member inputs, pins or hub consent choices
-    changed since the basis."""
+    changed since the basis; and the differences themselves, which keep_state writes into the basis: `_gi_left` and
+    `_gi_joined` (record_id, golden_id: basis memberships gone, and new ones), `_gi_inputs_new` (rows of `inputs`
+    new or different) and `_gi_inputs_gone` (record_id: basis inputs of records no longer built)."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _gi_left AS
+            SELECT record_id, golden_id FROM {GOLDEN_MEMBERS} EXCEPT SELECT record_id, golden_id FROM {members}"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _gi_joined AS
+            SELECT record_id, golden_id FROM {members} EXCEPT SELECT record_id, golden_id FROM {GOLDEN_MEMBERS}"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _gi_inputs_new AS
+            SELECT n.* FROM {inputs} AS n LEFT JOIN {GOLDEN_INPUTS} AS o USING (record_id)
+            WHERE o.record_id IS NULL OR o.fingerprint <> n.fingerprint OR o.swapped <> n.swapped
+               OR o.golden_id IS DISTINCT FROM n.golden_id"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _gi_inputs_gone AS
+            SELECT record_id FROM {GOLDEN_INPUTS} ANTI JOIN {inputs} USING (record_id)"""
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _gi_affected AS
             SELECT DISTINCT golden_id FROM (
-              SELECT golden_id FROM (SELECT record_id, golden_id FROM {GOLDEN_MEMBERS}
-                                     EXCEPT SELECT record_id, golden_id FROM {members})
-              UNION ALL
-              SELECT golden_id FROM (SELECT record_id, golden_id FROM {members}
-                                     EXCEPT SELECT record_id, golden_id FROM {GOLDEN_MEMBERS})
-              UNION ALL
-              SELECT n.golden_id FROM {inputs} AS n LEFT JOIN {GOLDEN_INPUTS} AS o USING (record_id)
-              WHERE o.record_id IS NULL OR o.fingerprint <> n.fingerprint OR o.swapped <> n.swapped
+              SELECT golden_id FROM _gi_left
+              UNION ALL SELECT golden_id FROM _gi_joined
+              UNION ALL SELECT golden_id FROM _gi_inputs_new
               UNION ALL
               SELECT coalesce(n.golden_id, o.golden_id) FROM {seen} AS n FULL JOIN {GOLDEN_SEEN} AS o USING (golden_id)
               WHERE n.pins IS DISTINCT FROM o.pins OR n.choices IS DISTINCT FROM o.choices)"""
@@ -267,9 +282,29 @@ def lookup_changes(con: duckdb.DuckDBPyConnection, done: str) -> None:
     )
 
 
-def keep_state(con: duckdb.DuckDBPyConnection, members: str, inputs: str, seen: str) -> None:
-    """The build's members, member inputs, pins and choices seen, and population lookups: the next build's basis."""
-    con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_MEMBERS} AS SELECT record_id, golden_id FROM {members}")
-    con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_INPUTS} AS SELECT * FROM {inputs}")
+def keep_state(
+    con: duckdb.DuckDBPyConnection, members: str, inputs: str, seen: str, delta: bool, relooked: bool
+) -> None:
+    """The build's members, member inputs, pins and choices seen, and population lookups: the next build's basis.
+    `delta` (an incremental build, after changed_ids): only the differences are written, rather than a million rows
+    each; the lookups only when it rebuilt anything (`relooked`: lookup_changes diffed them after the first pass, and
+    the second pass changes no contribution), else the population did not change."""
+    if not delta:
+        con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_MEMBERS} AS SELECT record_id, golden_id FROM {members}")
+        con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_INPUTS} AS SELECT * FROM {inputs}")
+        con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_SEEN} AS SELECT * FROM {seen}")
+        con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_LOOKUPS} AS {lookups_sql(f'({totals_sql(GOLDEN_POPULATION)})')}")
+        return
+    con.execute(f"DELETE FROM {GOLDEN_MEMBERS} WHERE record_id IN (SELECT record_id FROM _gi_left)")
+    con.execute(f"INSERT INTO {GOLDEN_MEMBERS} BY NAME SELECT record_id, golden_id FROM _gi_joined")
+    con.execute(
+        f"""DELETE FROM {GOLDEN_INPUTS} WHERE record_id IN
+            (SELECT record_id FROM _gi_inputs_new UNION ALL SELECT record_id FROM _gi_inputs_gone)"""
+    )
+    con.execute(f"INSERT INTO {GOLDEN_INPUTS} BY NAME SELECT * FROM _gi_inputs_new")
     con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_SEEN} AS SELECT * FROM {seen}")
-    con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_LOOKUPS} AS {lookups_sql(f'({totals_sql(GOLDEN_POPULATION)})')}")
+    if relooked:
+        con.execute(f"DELETE FROM {GOLDEN_LOOKUPS} WHERE (kind, key) IN (SELECT (kind, key) FROM _gi_changed)")
+        con.execute(
+            f"INSERT INTO {GOLDEN_LOOKUPS} BY NAME SELECT * FROM _gi_lookups SEMI JOIN _gi_changed USING (kind, key)"
+        )

@@ -328,7 +328,8 @@ def build(
 
 
 _SCRATCH = ("_gi_members", "_gi_inputs", "_gi_swapped", "_gi_seen", "_gi_affected", "_gi_part", "_gi_base",
-            "_gi_lookups", "_gi_changed", "_gi_second", *astuple(incremental.SCRATCH))  # fmt: skip
+            "_gi_lookups", "_gi_changed", "_gi_second", "_gi_left", "_gi_joined", "_gi_inputs_new", "_gi_inputs_gone",
+            *astuple(incremental.SCRATCH))  # fmt: skip
 
 
 def _choices_frame(choices: pd.DataFrame) -> pd.DataFrame:
@@ -356,6 +357,7 @@ def _survive(
         survive(con, cfg.survivorship, extras, members=members, records=records, overrides=pins, consent=choices,
                 swapped="_gi_swapped", base=base, into=into)  # fmt: skip
 
+    relooked = False
     if whole:
         decide("_gi_members")
         con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_REBUILT} AS SELECT DISTINCT golden_id FROM _gi_members")
@@ -372,12 +374,13 @@ def _survive(
             incremental.merge(con, rebuild, "_gi_members")
             if rebuild == "_gi_affected":
                 incremental.lookup_changes(con, rebuild)
+                relooked = True
         con.execute(
             f"""CREATE OR REPLACE TABLE {GOLDEN_REBUILT} AS
                 SELECT DISTINCT golden_id FROM _gi_members WHERE golden_id IN
                   (SELECT golden_id FROM _gi_affected UNION ALL SELECT golden_id FROM _gi_second)"""
         )
-    incremental.keep_state(con, "_gi_members", "_gi_inputs", "_gi_seen")
+    incremental.keep_state(con, "_gi_members", "_gi_inputs", "_gi_seen", delta=not whole, relooked=relooked)
     return con.execute(f"SELECT count(*) FROM {GOLDEN_REBUILT}").fetchall()[0][0]
 
 

@@ -17,8 +17,12 @@ from hub.catalogue import (
     GOLDEN_CONFLICTS,
     GOLDEN_CONSENT,
     GOLDEN_CONTESTED,
+    GOLDEN_INPUTS,
     GOLDEN_LINEAGE,
+    GOLDEN_LOOKUPS,
     GOLDEN_MEMBERS,
+    GOLDEN_POPULATION,
+    GOLDEN_SEEN,
     GOLDEN_SOURCE_CONSENT,
     GOLDEN_VALUES,
     GOLDEN_XREF,
@@ -28,7 +32,9 @@ from hub.workspace import Workspace
 from pipelines.run import run_pipeline
 
 NOTHING = {"new": 0, "changed": 0, "lineage_updated": 0, "retired": 0, "xref_changed": 0}
-TABLES = (GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS)
+# the golden tables, and the basis the next build diffs against (written as differences by an incremental build)
+TABLES = (GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS, GOLDEN_INPUTS,
+          GOLDEN_LOOKUPS, GOLDEN_POPULATION, GOLDEN_SEEN)  # fmt: skip
 
 
 def _run(config: Path, full: bool = False) -> dict:
