@@ -143,18 +143,27 @@ def keep_source_consent(con: duckdb.DuckDBPyConnection, read: str) -> None:
     )
 
 
-def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str, consent: str, whole: bool) -> None:
+def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str, scope: str | None, consent: str) -> None:
     """After the store committed `run_id`: the golden tables are its state, the table `xref` (source_system,
     source_key, golden_id, match_probability, link_type) is the xref the store now holds, and `consent` (as
-    keep_source_consent reads) the store's source consent state now: all of it (`whole`), else of the records whose
-    news the publish stored (the rest is as the build read it)."""
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {GOLDEN_XREF} AS
-            SELECT source_system, source_key, golden_id, match_probability, link_type FROM {xref}"""
-    )
-    if whole:
+    keep_source_consent reads) the store's source consent state now. `scope` (source_system, source_key): an
+    incremental publish's xref keys, those where `xref` differs from golden_xref (publish diffed only those), and
+    `consent` is the state of the records whose news the publish stored (the rest is as the build read it); None: a
+    full publish, and `consent` is all of it."""
+    if scope is None:
+        con.execute(
+            f"""CREATE OR REPLACE TABLE {GOLDEN_XREF} AS
+                SELECT source_system, source_key, golden_id, match_probability, link_type FROM {xref}"""
+        )
         keep_source_consent(con, consent)
     else:
+        keys = f"(SELECT (source_system, source_key) FROM {scope})"
+        con.execute(f"DELETE FROM {GOLDEN_XREF} WHERE (source_system, source_key) IN {keys}")
+        con.execute(
+            f"""INSERT INTO {GOLDEN_XREF} BY NAME
+                SELECT source_system, source_key, golden_id, match_probability, link_type
+                FROM {xref} SEMI JOIN {scope} USING (source_system, source_key)"""
+        )
         con.execute(
             f"""DELETE FROM {GOLDEN_SOURCE_CONSENT}
                 WHERE (source_system, source_key) IN (SELECT (source_system, source_key) FROM {GOLDEN_CONSENT})"""

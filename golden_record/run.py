@@ -92,6 +92,7 @@ def _xref(ws: Workspace, must_link: pd.DataFrame | None) -> pd.DataFrame:
 
 
 _XREF = "_golden_xref_now"  # this publish's xref (all of it), a temporary table of the workspace
+_XREF_SCOPE = "_golden_xref_scope"  # an incremental publish's xref keys: those that differ from golden_xref
 
 
 # Lineage as JSON text with keys in field order: the store hashes the text to detect changes.
@@ -466,8 +467,9 @@ def _scoped(ws: Workspace, extra: list[str], redirects: pd.DataFrame) -> tuple[p
                                                           EXCEPT SELECT source_system, source_key FROM {_XREF})"""
     ).df()
     ws.con.register("_scope_keys", keys)
-    xref = ws.con.execute(f"SELECT * FROM {_XREF} SEMI JOIN _scope_keys USING (source_system, source_key)").df()
+    ws.con.execute(f"CREATE OR REPLACE TEMP TABLE {_XREF_SCOPE} AS SELECT * FROM _scope_keys")
     ws.con.unregister("_scope_keys")
+    xref = ws.con.execute(f"SELECT * FROM {_XREF} SEMI JOIN {_XREF_SCOPE} USING (source_system, source_key)").df()
     ids = pd.concat([golden["golden_id"], redirects["retired_id"]], ignore_index=True).astype(object)
     return golden, store.Scope(golden_ids=ids, xref_keys=keys), xref
 
@@ -532,7 +534,7 @@ def publish_build(
     ws.con.register("_gi_consent_stored", stored.rename(columns={"source": "source_system"}))
     try:
         with ws.transaction():  # after the store committed: the workspace's golden tables are what it published
-            incremental.mark_published(ws.con, run_id, _XREF, "_gi_consent_stored", whole)
+            incremental.mark_published(ws.con, run_id, _XREF, None if whole else _XREF_SCOPE, "_gi_consent_stored")
             if digest is not None:
                 ws.con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_PUBLISHED_MODEL} AS SELECT ? AS run_id, ? AS digest",
                                [run_id, digest])  # fmt: skip
