@@ -65,10 +65,9 @@ class GoldenResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _xref(ws: Workspace, must_link: pd.DataFrame | None) -> pd.DataFrame:
-    """Per record: its golden id, the strongest auto-match probability inside its golden record, and
-    how it was linked (singleton, auto, or steward when a 'match' decision involves it); also left in the
-    temporary table _XREF."""
+def _xref(ws: Workspace, must_link: pd.DataFrame | None) -> None:
+    """The temporary table _XREF: per record, its golden id, the strongest auto-match probability inside its golden
+    record, and how it was linked (singleton, auto, or steward when a 'match' decision involves it)."""
     steward = pd.concat([must_link["id_l"], must_link["id_r"]]) if must_link is not None and len(must_link) else []
     ws.con.register("_steward", pd.DataFrame({"record_id": pd.Series(list(steward), dtype="string")}))
     ws.con.execute(
@@ -88,7 +87,6 @@ def _xref(ws: Workspace, must_link: pd.DataFrame | None) -> pd.DataFrame:
             FROM {GOLDEN_MEMBERS} m JOIN sizes USING (golden_id) LEFT JOIN probs ON probs.id = m.record_id"""
     )
     ws.con.unregister("_steward")
-    return ws.con.execute(f"SELECT * FROM {_XREF}").df()
 
 
 _XREF = "_golden_xref_now"  # this publish's xref (all of it), a temporary table of the workspace
@@ -495,10 +493,11 @@ def publish_build(
     are not compared."""
     built = _checked_build(ws, engine, dry_run=dry_run)
     redirects = _redirects(ws)
-    xref = _xref(ws, must_link)
+    _xref(ws, must_link)
     if built.get("full", True):
         golden, scope = _golden_frame(ws, list(cfg.attributes)), None
-    else:  # an incremental build: only what it rebuilt, and the xref rows that changed
+        xref = ws.con.execute(f"SELECT * FROM {_XREF}").df()
+    else:  # an incremental build: only what it rebuilt, and the xref rows that changed (a frame of those only)
         golden, scope, xref = _scoped(ws, list(cfg.attributes), redirects)
     if dry_run:
         would = store.preview(engine, golden, xref, redirects, scope)
