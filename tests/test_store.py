@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -649,3 +650,19 @@ def test_a_publish_staged_one_row_at_a_time_writes_what_one_batch_writes(engine,
     result = publish(engine, second, second_links)
     assert (result.new, result.changed, result.lineage_updated, result.unchanged) == (1, 2, 2, 1)
     assert state(engine) == expected
+
+
+def test_insert_frame_inserts_exactly_the_positions_given(engine, monkeypatch):
+    """Positions in any order, with gaps, over a frame of several Arrow chunks (as a frame built in pieces is), in
+    batches that each span a slice of it: exactly those rows are inserted, each once."""
+    monkeypatch.setattr(bulk, "BATCH_CELLS", 6)  # three rows of two columns per batch
+    pieces = [pa.table({"k": [f"k{i}" for i in range(n, n + 5)], "v": list(range(n, n + 5))}) for n in (0, 5, 10)]
+    frame = pa.concat_tables(pieces).to_pandas()
+    table = sa.Table("hub_test_positions", sa.MetaData(), sa.Column("k", sa.String(10)), sa.Column("v", sa.Integer))
+    positions = np.array([14, 0, 7, 3, 8, 13, 1])
+    with engine.begin() as conn:
+        table.create(conn)
+        bulk.insert_frame(conn, table, frame, positions)
+        got = sorted(conn.execute(sa.select(table.c.k, table.c.v)).all())
+        table.drop(conn)
+    assert got == sorted((f"k{i}", i) for i in positions)

@@ -49,9 +49,11 @@ def insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, rows
     elsewhere. Values are converted per column and batch, vectorized, to what SQLAlchemy itself would
     bind: its per-row parameter processing costs more than SQLite's own insert at a million rows.
 
-    `rows`: the positions of the frame's rows to insert, in that order (default: all, as they are). Each batch is
-    taken from the frame as it goes: selecting or sorting a frame of Arrow strings first would copy every string
-    of it (a first publish's golden records: gigabytes of lineage at a million records)."""
+    `rows`: the positions of the frame's rows to insert (default: all), inserted in frame order. Each batch is taken
+    from the frame as it goes, from a slice of it: selecting or sorting a frame of Arrow strings first would copy
+    every string of it, and so would a take over the whole frame per batch (pyarrow concatenates a column's chunks
+    to take from it), which is a first publish's golden records: a gigabyte of lineage at a million records."""
+    rows = None if rows is None else np.sort(np.asarray(rows))
     count = len(frame) if rows is None else len(rows)
     if not count:
         return
@@ -62,7 +64,11 @@ def insert_frame(conn: sa.Connection, table: sa.Table, frame: pd.DataFrame, rows
 
     def batch(i: int) -> list[tuple[Any, ...]]:
         """Rows i .. i + step as the driver's tuples: the only Python objects per value alive at a time."""
-        part = frame.iloc[i : i + step] if rows is None else frame.iloc[rows[i : i + step]]
+        if rows is None:
+            part = frame.iloc[i : i + step]
+        else:  # the batch's rows from the slice they span: only that slice's chunks are concatenated
+            chosen = rows[i : i + step]
+            part = frame.iloc[chosen[0] : chosen[-1] + 1].iloc[chosen - chosen[0]]
         return list(zip(*[_driver_values(part[n], table.c[n].type, conn.dialect.name) for n in names], strict=True))
 
     if conn.dialect.driver == "psycopg":

@@ -33,7 +33,7 @@ def _typed_as(table: sa.Table, names: list[str]) -> list[sa.Column[Any]]:
 
 def publish_golden(conn: sa.Connection, run_id: str, now: datetime, g: pd.DataFrame, plan: dict[str, Any]) -> None:
     """New and changed records get a version; the others that differ are updated in place."""
-    # the rows are staged by position from `g` itself: a selected or sorted copy of it would copy its strings
+    # the rows are staged by position from `g` itself (bulk.insert_frame): a selected copy would copy its strings
     write = np.asarray(plan["new"] | plan["changed"])
     if write.any():
         versions = g.assign(version=plan["version"], changed_fields=plan["changed_fields"])
@@ -41,14 +41,6 @@ def publish_golden(conn: sa.Connection, run_id: str, now: datetime, g: pd.DataFr
     in_place = np.asarray(plan["in_place"])
     if in_place.any():
         _update_in_place(conn, g.assign(relineaged=plan["relineaged"]), np.flatnonzero(in_place))
-
-
-def _by_id(frame: pd.DataFrame, rows: np.ndarray | None) -> np.ndarray:
-    """The positions `rows` of `frame` (default: all) ordered by golden_id: staged in key order, B-tree inserts
-    go in key order."""
-    rows = np.arange(len(frame)) if rows is None else rows
-    ids = frame["golden_id"].to_numpy(dtype=object)[rows]
-    return rows[np.argsort(ids, kind="stable")]
 
 
 def _update_in_place(conn: sa.Connection, frame: pd.DataFrame, rows: np.ndarray) -> None:
@@ -61,7 +53,7 @@ def _update_in_place(conn: sa.Connection, frame: pd.DataFrame, rows: np.ndarray)
         "hub_stage_in_place",
         [*_typed_as(golden_records, cols), sa.Column("relineaged", sa.Boolean())],
         frame[[*cols, "relineaged"]],
-        _by_id(frame, rows),
+        rows,
     )
     s, gr, h = stage.c, golden_records.c, golden_history.c
     conn.execute(
@@ -80,8 +72,8 @@ def _update_in_place(conn: sa.Connection, frame: pd.DataFrame, rows: np.ndarray)
 def write_versions(
     conn: sa.Connection, run_id: str, now: datetime, frame: pd.DataFrame, rows: np.ndarray | None = None
 ) -> None:
-    """Stage the new versions (the `rows` of `frame` by position, default all; sorted by id: B-tree inserts in key
-    order), close the current history rows, replace the current rows, append history — set-based. Each version is
+    """Stage the new versions (the `rows` of `frame` by position, default all), close the current history rows,
+    replace the current rows, append history (in id order: B-tree inserts in key order) — set-based. Each version is
     numbered after the current row as it is now (a consent choice may have added one since the run's diff was
     read)."""
     stage_cols = ["golden_id", "version", *STORED_COLUMNS, "record_count", "row_hash", "lineage_hash"]
@@ -90,7 +82,7 @@ def write_versions(
         "hub_stage_golden",
         [*_typed_as(golden_records, [*stage_cols, "created_at"]), *_typed_as(golden_history, ["changed_fields"])],
         frame[[*stage_cols, "changed_fields"]],
-        _by_id(frame, rows),
+        rows,
     )
     s = stage.c
     reused = conn.scalar(
@@ -119,13 +111,13 @@ def write_versions(
             ["golden_id", "version", *STORED_COLUMNS, "record_count", "row_hash", "lineage_hash", "created_at",
              "updated_at", "run_id"],
             sa.select(*values, s.record_count, s.row_hash, s.lineage_hash, sa.func.coalesce(s.created_at, now_p),
-                      now_p, run_p),
+                      now_p, run_p).order_by(s.golden_id),
         )
     )  # fmt: skip
     conn.execute(
         golden_history.insert().from_select(
             ["golden_id", "version", *STORED_COLUMNS, "valid_from", "valid_to", "run_id", "changed_fields"],
-            sa.select(*values, now_p, sa.null(), run_p, s.changed_fields),
+            sa.select(*values, now_p, sa.null(), run_p, s.changed_fields).order_by(s.golden_id),
         )
     )
     stage.drop(conn)
