@@ -12,7 +12,6 @@ published and never written back; the next real run builds again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -23,7 +22,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from golden_record import incremental
+from golden_record import incremental, published_model
 from golden_record.ids import assign_ids, tie_candidates
 from golden_record.survivorship import Outputs, survive
 from hub import store
@@ -33,7 +32,6 @@ from hub.catalogue import (
     GOLDEN_CONSENT,
     GOLDEN_LINEAGE,
     GOLDEN_MEMBERS,
-    GOLDEN_PUBLISHED_MODEL,
     GOLDEN_REBUILT,
     GOLDEN_REDIRECTS,
     GOLDEN_SOURCE_CONSENT,
@@ -509,9 +507,11 @@ def publish_build(
         return would
     scored = models.scored_with(ws.con)
     model = models.for_serving(ws.con, scored, STANDARDIZED) if scored else None
-    digest = _model_digest(model) if model is not None else None
-    if digest is not None and _published_model(ws) == (built["built_on_run"], digest):
+    digest = published_model.digest(model) if model is not None else None
+    last = published_model.published(ws)
+    if digest is not None and last == (built["built_on_run"], digest):
         model = None  # the store holds this very model and term frequencies: nothing to diff
+    held = published_model.held(ws, last) if model is not None else None
     rules = store.consent.Rules.of(cfg.consent)
     run_id = store.start_run(engine)
     try:
@@ -520,7 +520,7 @@ def publish_build(
         consent = store.ConsentInput(news, rules, read_at)
         published = store.publish(
             engine, run_id, golden, xref, redirects, json.loads(built["counts"]), _review_frame(ws, cfg), model,
-            consent, scope,
+            consent, scope, held,
         )  # fmt: skip
     except BaseException as exc:
         store.fail_run(engine, run_id, f"{type(exc).__name__}: {exc}")
@@ -535,8 +535,7 @@ def publish_build(
         with ws.transaction():  # after the store committed: the workspace's golden tables are what it published
             incremental.mark_published(ws.con, run_id, _XREF, None if whole else _XREF_SCOPE, "_gi_consent_stored")
             if digest is not None:
-                ws.con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_PUBLISHED_MODEL} AS SELECT ? AS run_id, ? AS digest",
-                               [run_id, digest])  # fmt: skip
+                published_model.mark(ws, run_id, digest, model)
     finally:
         ws.con.unregister("_gi_consent_stored")
     if progress:
@@ -545,22 +544,6 @@ def publish_build(
             f"{published.lineage_updated:,} lineage-only updates"
         )
     return published
-
-
-def _model_digest(model: store.MatchModel) -> str:
-    """What match-on-entry is published: the model, its term frequencies and their totals, as one digest."""
-    counts = model.tf_counts[["tf_column", "value", "golden_records"]]
-    rows = int(pd.util.hash_pandas_object(counts, index=False).sum()) if len(counts) else 0  # order-free
-    text = json.dumps([model.version, model.model_json, model.tf_totals, len(counts), rows], sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _published_model(ws: Workspace) -> tuple[str, str] | None:
-    """(run id, digest) of the match model as the last publish from this workspace left it in the store."""
-    if not ws.has_table(GOLDEN_PUBLISHED_MODEL):
-        return None
-    rows = ws.con.execute(f"SELECT run_id, digest FROM {GOLDEN_PUBLISHED_MODEL}").fetchall()
-    return (rows[0][0], rows[0][1]) if rows else None
 
 
 def record_blocked(engine: sa.Engine, why: str) -> str:

@@ -18,7 +18,7 @@ Tables, in pipeline order (the stage that writes each, then what it holds):
   columns plus every attribute), `golden_lineage`, `golden_contested`, `golden_conflicts`, `golden_redirects`,
   `golden_build`, `golden_consent_news`, and what the next build diffs against: `golden_population`,
   `golden_inputs`, `golden_lookups`, `golden_seen`, `golden_rebuilt`, `golden_state`, `golden_xref`,
-  `golden_source_consent`, `golden_published_model`;
+  `golden_source_consent`, `golden_published_model`, `golden_published_tf`;
 - the golden gate (expectations.gate): `golden_gate`;
 - write-back (connectors.writeback, connectors.writeback_basis): `writeback_state`, `writeback_basis`,
   `writeback_styles`, `writeback_style_rows` (connectors.styles).
@@ -75,6 +75,7 @@ GOLDEN_XREF = "golden_xref"  # the xref as last published, for the next publish'
 GOLDEN_SOURCE_CONSENT = "golden_source_consent"  # the store's source consent state as of the last build's publish
 GOLDEN_KEPT = "golden_basis_kept"  # a schema: the published basis while a dry run's build holds the golden tables
 GOLDEN_PUBLISHED_MODEL = "golden_published_model"  # one row: the run that last published the match model, its digest
+GOLDEN_PUBLISHED_TF = "golden_published_tf"  # the term frequencies the store holds as of golden_published_model's run
 GOLDEN_GATE = "golden_gate"  # per build gated: the gate's verdict, and the run that published it (expectations.gate)
 WRITEBACK_STATE = "writeback_state"
 WRITEBACK_BASIS = "writeback_basis"  # per source record: a digest of what its last settled plan was made from
@@ -87,7 +88,7 @@ TABLES = (
     GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, GOLDEN_POPULATION, GOLDEN_INPUTS, GOLDEN_LOOKUPS, GOLDEN_SEEN,
     GOLDEN_REBUILT, GOLDEN_STATE, GOLDEN_XREF, GOLDEN_SOURCE_CONSENT, GOLDEN_PUBLISHED_MODEL, WRITEBACK_STATE,
     WRITEBACK_BASIS, WRITEBACK_STYLES, MATCH_STATE, STANDARDIZED_BASIS, SCORED_BASIS, TF_BASIS_VERSION, CLUSTER_BASIS,
-    GOLDEN_GATE, WRITEBACK_STYLE_ROWS,
+    GOLDEN_GATE, WRITEBACK_STYLE_ROWS, GOLDEN_PUBLISHED_TF,
 )  # fmt: skip
 
 
@@ -201,6 +202,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "recorded_at": _TS,
     },
     GOLDEN_PUBLISHED_MODEL: {"run_id": _V, "digest": _V},
+    GOLDEN_PUBLISHED_TF: {"tf_column": _V, "value": _V, "golden_records": "BIGINT"},
     GOLDEN_GATE: {"built_on_run": _V, "consent_read_at": _TS, "passed": "BOOLEAN", "published_run": _V, "result": _V},
     GOLDEN_CONSENT: {
         "source_system": _V,

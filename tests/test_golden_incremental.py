@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from connectors.demo import init_demo
 from hub import store
@@ -22,12 +23,15 @@ from hub.catalogue import (
     GOLDEN_LOOKUPS,
     GOLDEN_MEMBERS,
     GOLDEN_POPULATION,
+    GOLDEN_PUBLISHED_MODEL,
+    GOLDEN_PUBLISHED_TF,
     GOLDEN_SEEN,
     GOLDEN_SOURCE_CONSENT,
     GOLDEN_VALUES,
     GOLDEN_XREF,
 )
 from hub.config import load_config
+from hub.store import bulk, schema
 from hub.workspace import Workspace
 from pipelines.run import run_pipeline
 
@@ -104,7 +108,7 @@ def _flip_consent(folder: Path, rng: random.Random) -> None:
 
 def _mirrors_hold(config: Path) -> None:
     """What a build reads from the workspace instead of the store (golden_record.incremental) is what the store holds:
-    the xref and the source consent state."""
+    the xref, the source consent state, and (for the publish's match-model diff) its term frequencies."""
     cfg = load_config(config)
     engine = store.open_store(cfg.serving_store)
     ws = Workspace.for_config(cfg)
@@ -112,13 +116,20 @@ def _mirrors_hold(config: Path) -> None:
         with engine.connect() as conn:
             xref = store.current_xref(conn)[["source_system", "source_key", "golden_id"]]
             seen = store.consent.source_choices(conn, store.consent.Rules.of(cfg.consent))
+            tf = bulk.read_frame(conn, sa.select(schema.match_term_frequencies))[
+                ["tf_column", "value", "golden_records"]
+            ]
+            head = store.last_published_run(conn)
         mirror_x = ws.con.execute(f"SELECT source_system, source_key, golden_id FROM {GOLDEN_XREF}").df()
         mirror_c = ws.con.execute(f"SELECT * FROM {GOLDEN_SOURCE_CONSENT}").df()
+        [(model_run,)] = ws.con.execute(f"SELECT run_id FROM {GOLDEN_PUBLISHED_MODEL}").fetchall()
+        mirror_tf = ws.con.execute(f"SELECT * FROM {GOLDEN_PUBLISHED_TF}").df()
     finally:
         ws.close()
         engine.dispose()
     seen = seen.rename(columns={"source": "source_system"})
-    for ours, theirs in ((mirror_x, xref), (mirror_c, seen)):
+    assert model_run == head  # the publish's model diff reads the copy of the store's term frequencies
+    for ours, theirs in ((mirror_x, xref), (mirror_c, seen), (mirror_tf, tf)):
         a = ours.astype(str).sort_values(list(ours.columns)).reset_index(drop=True)
         b = theirs[list(ours.columns)].astype(str).sort_values(list(ours.columns)).reset_index(drop=True)
         pd.testing.assert_frame_equal(a, b)

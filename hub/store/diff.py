@@ -152,13 +152,19 @@ def plan_xref(db: duckdb.DuckDBPyConnection, x: pd.DataFrame) -> dict[str, Any]:
     }
 
 
-def plan_model(conn: sa.Connection, db: duckdb.DuckDBPyConnection, model: MatchModel) -> dict[str, Any]:
+def plan_model(
+    conn: sa.Connection, db: duckdb.DuckDBPyConnection, model: MatchModel, held: pd.DataFrame | None = None
+) -> dict[str, Any]:
     """Against the read snapshot: whether the model row must be replaced (or only its totals updated),
-    and the term-frequency rows to write (new or recounted) and keys to delete first (recounted, gone)."""
+    and the term-frequency rows to write (new or recounted) and keys to delete first (recounted, gone). `held`: the
+    term frequencies the store holds (tf_column, value, golden_records), when the caller knows them; else read."""
     m = match_model.c
     current = conn.execute(sa.select(m.version, m.model_json, m.tf_totals)).first()
     t = match_term_frequencies.c
-    db.register("cur_tf", read_arrow(conn, sa.select(t.tf_column, t.value, t.golden_records)))
+    if held is None:
+        db.register("cur_tf", read_arrow(conn, sa.select(t.tf_column, t.value, t.golden_records)))
+    else:
+        db.register("cur_tf", held[["tf_column", "value", "golden_records"]])
     db.register("inc_tf", model.tf_counts[["tf_column", "value", "golden_records"]])
     write = db.execute(
         """SELECT i.tf_column, i.value, i.golden_records, c.value IS NOT NULL AS existed

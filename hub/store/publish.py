@@ -80,6 +80,7 @@ def publish(
     model: MatchModel | None = None,
     consent: ConsentInput | None = None,
     scope: Scope | None = None,
+    model_held: tuple[str, pd.DataFrame] | None = None,
 ) -> PublishResult:
     """Make one run's golden records, xref and redirects the current state, in ONE transaction.
 
@@ -107,7 +108,10 @@ def publish(
 
     `model`: the match model the run scored with and its term frequencies, for match-on-entry. The model
     row is replaced only when the version or the model changed, and only changed term-frequency rows are
-    written; None leaves both as they are.
+    written; None leaves both as they are. `model_held`: (run id, the term frequencies the store held as of that
+    published run: tf_column, value, golden_records), when the caller keeps a copy of what it published: while that
+    run is still the store's last published one (checked on the diff's read snapshot, and under the lock), the diff
+    reads them from there instead of the store.
 
     `consent`: the run's source consent values that changed since the hub last saw them (each becomes a consent
     event, written with the consent state by hub.store.consent.publish_source_events; the build diffed them against
@@ -125,7 +129,7 @@ def publish(
     (in memory) over Arrow copies of the current keys and hashes (and of the values of the rows whose
     hash differs); `preview` runs the same diff and writes nothing.
     """
-    prepared = _prepare(engine, golden, xref_frame, redirects, model, run_id, scope)
+    prepared = _prepare(engine, golden, xref_frame, redirects, model, run_id, scope, model_held)
     now = utc_now()
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":  # one publisher at a time; plain reads go on
@@ -205,6 +209,7 @@ def _prepare(
     model: MatchModel | None,
     run_id: str | None,
     scope: Scope | None,
+    model_held: tuple[str, pd.DataFrame] | None = None,
 ) -> _Prepared:
     """Check the input and diff it against a read snapshot, so publish holds the write lock only while
     writing: on SQLite other writers (a steward's pin) wait for it. Only publish writes golden records and
@@ -230,7 +235,8 @@ def _prepare(
                 db.register("cur_x", read_arrow(conn, current_x))
             else:
                 _read_scope(conn, db, scope, current, current_x)
-            model_plan = diff.plan_model(conn, db, model) if model is not None else None
+            held = model_held[1] if model_held is not None and head is not None and head[0] == model_held[0] else None
+            model_plan = diff.plan_model(conn, db, model, held) if model is not None else None
             plan = diff.plan_golden(conn, db, g)
             if scope is not None:
                 _check_outside(conn, db, plan["retired"])

@@ -23,6 +23,7 @@ from hub.catalogue import (
     GOLDEN_LOOKUPS,
     GOLDEN_POPULATION,
     GOLDEN_PUBLISHED_MODEL,
+    GOLDEN_PUBLISHED_TF,
     QUARANTINE,
     STAGED,
     STANDARDIZED,
@@ -121,6 +122,8 @@ def erase(ws: Workspace, records: Sequence[str], golden_ids: Sequence[str]) -> d
         if GOLDEN_PUBLISHED_MODEL in {t for (t,) in tables}:
             # the store's term frequencies lose the person's values too: the next publish diffs them in full
             con.execute(f"DELETE FROM {GOLDEN_PUBLISHED_MODEL}")
+        if GOLDEN_PUBLISHED_TF in {t for (t,) in tables}:  # ... and the copy of them (keyed by value) goes whole
+            con.execute(f"DELETE FROM {GOLDEN_PUBLISHED_TF}")
         _forget_cursor_keys(con, records)
     return done
 
