@@ -457,14 +457,13 @@ def _scoped(ws: Workspace, extra: list[str], redirects: pd.DataFrame) -> tuple[p
     """An incremental build's publish: the golden records it rebuilt, the xref rows that differ from the published
     xref (golden_xref) or are gone, and the scope they make (every other row of the store stays as it is)."""
     golden = _golden_frame(ws, extra, only=GOLDEN_REBUILT)
-    keys = ws.con.execute(
-        f"""SELECT source_system, source_key FROM (SELECT * FROM {_XREF} EXCEPT SELECT * FROM {GOLDEN_XREF})
+    ws.con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_XREF_SCOPE} AS
+            SELECT source_system, source_key FROM (SELECT * FROM {_XREF} EXCEPT SELECT * FROM {GOLDEN_XREF})
             UNION SELECT source_system, source_key FROM (SELECT source_system, source_key FROM {GOLDEN_XREF}
                                                           EXCEPT SELECT source_system, source_key FROM {_XREF})"""
-    ).df()
-    ws.con.register("_scope_keys", keys)
-    ws.con.execute(f"CREATE OR REPLACE TEMP TABLE {_XREF_SCOPE} AS SELECT * FROM _scope_keys")
-    ws.con.unregister("_scope_keys")
+    )
+    keys = ws.con.execute(f"SELECT * FROM {_XREF_SCOPE}").df()
     xref = ws.con.execute(f"SELECT * FROM {_XREF} SEMI JOIN {_XREF_SCOPE} USING (source_system, source_key)").df()
     ids = pd.concat([golden["golden_id"], redirects["retired_id"]], ignore_index=True).astype(object)
     return golden, store.Scope(golden_ids=ids, xref_keys=keys), xref
