@@ -102,7 +102,8 @@ def consider(
                 FROM {STAGED} AS s
                 JOIN {GOLDEN_MEMBERS} AS m ON m.record_id = {record_id_sql("s.source_system", "s.source_key")}
                 JOIN {GOLDEN_VALUES} AS g ON g.golden_id = m.golden_id
-                LEFT JOIN {STANDARDIZED} AS r ON r.unique_id = m.record_id
+                LEFT JOIN (SELECT * FROM {STANDARDIZED} WHERE source_system = $source) AS r
+                       ON r.unique_id = m.record_id
                 LEFT JOIN (SELECT * FROM {WRITEBACK_STATE} WHERE source_system = $source) AS w
                        ON w.source_key = s.source_key
                 LEFT JOIN (SELECT * FROM {ECHOES} WHERE source_system = $source) AS e ON e.source_key = s.source_key

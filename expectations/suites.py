@@ -13,6 +13,7 @@ A table that does not exist yet counts as empty, so a fresh workspace validates 
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, time, timedelta
 
 import duckdb
@@ -53,17 +54,35 @@ _LATER_TABLES = {
 
 def check_raw_source(ws: Workspace, cfg: HubConfig, source: str) -> SuiteResult:
     """One source's staged records after a pull: keys, dates, emails, how many records hold a value read as
-    missing (field warnings), and how much was quarantined."""
+    missing (field warnings), and how much was quarantined.
+
+    Every run checks the whole source, so, as in `check_standardized`, set-based SQL finds the offending rows (keys
+    missing or repeated, dates out of range, emails outside the regex GX is given) and GX validates those, reporting
+    over all of the source's rows. The email check allows a share of bad emails (`mostly`), which GX reckons over the
+    rows it is handed: it is given the `mostly` that allows over those rows exactly the count allowed over all."""
     if source not in cfg.sources:
         raise ValueError(f"'{source}' is not a source in hub.yaml (known: {sorted(cfg.sources)})")
     E = gx().expectations
+    now = datetime.now(UTC).replace(tzinfo=None)
+    earliest, latest = plausible_birth_dates(now.date())
+    updated_at = cfg.sources[source].updated_at is not None
+    email = EMAIL_REGEX.replace("'", "''")
+    params = {"source": source, "earliest": earliest, "latest": latest, "future": now + CLOCK_SKEW}
     records = _df(
         ws.con,
-        f"""SELECT source_key, date_of_birth, source_updated_at, email
-            FROM {STAGED} WHERE source_system = $source""",
-        {"source": source},
+        f"""SELECT source_key, date_of_birth, source_updated_at, email FROM {STAGED}
+            WHERE source_system = $source
+              AND (source_key IS NULL OR date_of_birth < $earliest OR date_of_birth > $latest
+                   OR source_updated_at > $future{" OR source_updated_at IS NULL" if updated_at else ""}
+                   OR NOT regexp_matches(email, '{email}')
+                   OR source_key IN (SELECT source_key FROM {STAGED} WHERE source_system = $source
+                                     GROUP BY source_key HAVING count(*) > 1))""",
+        params,
     )
-    staged, quarantined = ws.counts(source)
+    staged, emails = ws.con.execute(
+        f"SELECT count(*), count(email) FROM {STAGED} WHERE source_system = $source", {"source": source}
+    ).fetchall()[0]
+    quarantined = scalar(ws.con, f"SELECT count(*) FROM {QUARANTINE} WHERE source_system = ?", [source])
     warned = ws.warned(source)
     total = staged + quarantined
     shares = pd.DataFrame(
@@ -73,12 +92,10 @@ def check_raw_source(ws: Workspace, cfg: HubConfig, source: str) -> SuiteResult:
         },
         dtype="float64",
     )
-    now = datetime.now(UTC).replace(tzinfo=None)
-    earliest, latest = plausible_birth_dates(now.date())
 
     checks = [
-        Check("source keys are present", E.ExpectColumnValuesToNotBeNull(column="source_key")),
-        Check("source keys are unique", E.ExpectColumnValuesToBeUnique(column="source_key")),
+        Check("source keys are present", E.ExpectColumnValuesToNotBeNull(column="source_key"), element_count=staged),
+        Check("source keys are unique", E.ExpectColumnValuesToBeUnique(column="source_key"), element_count=staged),
         Check(
             "birth dates are plausible",
             E.ExpectColumnValuesToBeBetween(
@@ -86,24 +103,29 @@ def check_raw_source(ws: Workspace, cfg: HubConfig, source: str) -> SuiteResult:
                 min_value=datetime.combine(earliest, time.min),
                 max_value=datetime.combine(latest, time.max),
             ),
+            element_count=staged,
         ),
     ]
-    if cfg.sources[source].updated_at:
+    if updated_at:
         checks.append(
             Check(
                 "updated-at is present",
                 E.ExpectColumnValuesToNotBeNull(column="source_updated_at"),
                 examples_from="source_key",
+                element_count=staged,
             )
         )
+    mostly = _mostly_over(RAW_EMAIL_MOSTLY, emails, int(records["email"].count()))
     checks += [
         Check(
             "updated-at is not in the future",
             E.ExpectColumnValuesToBeBetween(column="source_updated_at", max_value=now + CLOCK_SKEW),
+            element_count=staged,
         ),
         Check(
             "emails are plausible",
-            E.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_REGEX, mostly=RAW_EMAIL_MOSTLY),
+            E.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_REGEX, mostly=mostly),
+            element_count=staged,
         ),
     ]
     with_warnings = f"{warned:,} of {staged:,} records" + (f" ({warned / staged:.1%})" if staged else "")
@@ -118,7 +140,8 @@ def check_raw_source(ws: Workspace, cfg: HubConfig, source: str) -> SuiteResult:
         E.ExpectColumnValuesToBeBetween(column="quarantine_share", min_value=0, max_value=MAX_QUARANTINE_SHARE),
         observed=share,
     )
-    return run_suite(f"raw {source}", [(records, checks), (shares, [warnings, quarantine])])
+    scope = f"rows found by SQL over all {staged:,} staged records of {source}: {len(records):,} offending"
+    return run_suite(f"raw {source}", [(records, checks), (shares, [warnings, quarantine])], scope)
 
 
 def check_standardized(ws: Workspace, cfg: HubConfig | None = None) -> SuiteResult:
@@ -327,6 +350,19 @@ def _placements_frame(con: duckdb.DuckDBPyConnection, changed: bool) -> tuple[pd
     # three distinct values: as a category GX's set test and its batch fingerprint skip a million strings
     frame["member_of"] = frame["member_of"].astype("category")
     return frame, total
+
+
+def _mostly_over(mostly: float, considered: int, handed: int) -> float:
+    """The `mostly` that, over `handed` non-null values holding every unexpected one, lets GX pass exactly when
+    `mostly` would over all `considered` (GX passes when (n - unexpected) / n >= mostly, in floats)."""
+    if not handed:
+        return mostly
+    allowed = math.floor(considered * (1 - mostly))  # the most unexpected values `mostly` allows over all ...
+    while allowed >= 0 and (float(considered) - float(allowed)) / float(considered) < mostly:
+        allowed -= 1  # ... as GX computes it (1 - 0.98 is not exactly 0.02)
+    while (float(considered) - float(allowed + 1)) / float(considered) >= mostly:
+        allowed += 1
+    return max(0.0, (float(handed) - float(allowed)) / float(handed))
 
 
 def _relation(con: duckdb.DuckDBPyConnection, table: str) -> str:

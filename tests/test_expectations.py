@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,6 +17,7 @@ from expectations.runner import Check, gx, validate
 from golden_record.run import build, build_and_publish, publish_build
 from hub import store
 from hub.config import HubConfig, load_config
+from hub.model import plausible_birth_dates
 from hub.validity import E164_DIGITS_REGEX, EMAIL_REGEX
 from hub.workspace import Workspace
 from matching.run import match
@@ -540,3 +542,52 @@ def test_the_standardized_suite_finds_by_sql_every_row_gx_would_flag(ws):
         (o.unexpected_count, o.element_count) for o in by_gx
     ]
     assert all(o.unexpected_count for o in by_gx) and result.validated < len(every_row)
+
+
+@pytest.mark.parametrize("bad_emails", [0, 1, 2, 3, 9])
+def test_the_raw_suite_finds_by_sql_every_row_gx_would_flag(ws, bad_emails):
+    """GX is handed the rows set-based SQL found over the source: each check reports what GX reports over every row,
+    and the share of bad emails allowed (2% of 100 billing rows) passes or fails exactly as it does over all."""
+    tricky = ["a@b", "a@b.co\\n", " a@b.co", "a@@b.co", "x@y.z\\t", "", "a b@c.de", "@b.co", "a@.co"]
+    for i, email in enumerate(tricky[:bad_emails]):
+        ws.con.execute(
+            f"UPDATE staged_records SET email = E'{email}' WHERE source_system = 'billing' AND source_key = '{i + 1}'"
+        )
+    ws.con.execute(
+        """UPDATE staged_records SET email = NULL, date_of_birth = DATE '1066-10-14',
+                  source_updated_at = TIMESTAMP '9999-01-01'
+           WHERE source_system = 'billing' AND source_key IN ('40', '41')"""
+    )
+    ws.con.execute(
+        "UPDATE staged_records SET source_updated_at = NULL WHERE source_system = 'billing' AND source_key = '42'"
+    )
+    ws.con.execute("UPDATE staged_records SET source_key = '44' WHERE source_system = 'billing' AND source_key = '43'")
+    ws.con.execute("UPDATE staged_records SET source_key = NULL WHERE source_system = 'billing' AND source_key = '45'")
+    ws.con.execute(
+        "UPDATE staged_records SET email = 'ü@exämple.de' WHERE source_system = 'billing' AND source_key = '46'"
+    )
+    result = expectations.check_raw_source(ws, CONFIG, "billing")
+    every_row = ws.con.sql(
+        "SELECT source_key, date_of_birth, source_updated_at, email FROM staged_records WHERE source_system = 'billing'"
+    ).df()
+    E, now = gx().expectations, datetime.now(UTC).replace(tzinfo=None)
+    earliest = datetime.combine(plausible_birth_dates()[0], datetime.min.time())
+    by_gx = validate(
+        every_row,
+        [
+            Check("keys", E.ExpectColumnValuesToNotBeNull(column="source_key")),
+            Check("unique", E.ExpectColumnValuesToBeUnique(column="source_key")),
+            Check("born", E.ExpectColumnValuesToBeBetween(column="date_of_birth", min_value=earliest, max_value=now)),
+            Check("stamped", E.ExpectColumnValuesToNotBeNull(column="source_updated_at")),
+            Check("future", E.ExpectColumnValuesToBeBetween(column="source_updated_at", max_value=now + timedelta(1))),
+            Check("emails", E.ExpectColumnValuesToMatchRegex(column="email", regex=EMAIL_REGEX, mostly=0.98)),
+        ],
+    )
+    outcomes = {o.name: o for o in result.outcomes}
+    names = ["source keys are present", "source keys are unique", "birth dates are plausible", "updated-at is present",
+             "updated-at is not in the future", "emails are plausible"]  # fmt: skip
+    assert [(outcomes[n].success, outcomes[n].unexpected_count, outcomes[n].element_count) for n in names] == [
+        (o.success, o.unexpected_count, o.element_count) for o in by_gx
+    ]
+    assert result.validated < len(every_row) + 1  # the offending rows and one row of shares
+    assert outcomes["emails are plausible"].success == (bad_emails <= 2)
