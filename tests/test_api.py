@@ -28,6 +28,8 @@ from hub.workspace import Workspace
 from matching.run import match
 from pipelines.entry import create_app, main
 
+pytestmark = pytest.mark.slow(seconds=15)  # the file's weight in the suite's order (tests/conftest.py)
+
 
 class Hub:
     """A published demo after a second run in which a steward merged two golden records and one

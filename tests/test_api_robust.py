@@ -26,6 +26,8 @@ from hub.workspace import Workspace
 from matching.run import match
 from pipelines.entry import create_app
 
+pytestmark = pytest.mark.slow(seconds=20)  # the file's weight in the suite's order (tests/conftest.py)
+
 FUZZ_CASES_PER_OPERATION = 20  # x ~20 operations, half of them schema-breaking (negative) cases
 
 

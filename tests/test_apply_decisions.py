@@ -24,6 +24,8 @@ from pipelines.entry import create_app, main
 from pipelines.run import run_pipeline
 from tests.test_steward import first_run
 
+pytestmark = pytest.mark.slow(seconds=15)  # the file's weight in the suite's order (tests/conftest.py)
+
 
 def _sources_digest(folder: Path) -> str:
     """The demo's source systems, byte for byte (apply must neither pull nor write back)."""

@@ -26,7 +26,7 @@ from hub.workspace import Workspace
 from matching.run import match
 from pipelines.entry import create_app, main
 
-pytestmark = pytest.mark.slow(seconds=90)
+pytestmark = pytest.mark.slow(seconds=30)
 
 
 class Hub:

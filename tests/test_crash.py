@@ -8,7 +8,7 @@ import pytest
 from tests import crash_runs
 from tests.crash_runs import crash_then_converge
 
-pytestmark = pytest.mark.slow(seconds=60)
+pytestmark = pytest.mark.slow(seconds=30)
 
 pristine = crash_runs.pristine  # its module-scoped fixture: a demo of its own in this module
 

@@ -12,7 +12,7 @@ from tests import crash_runs
 from tests.conftest import MARIADB_URL, POSTGRES_URL, _fresh_database
 from tests.crash_runs import crash_then_converge
 
-pytestmark = pytest.mark.slow(seconds=80)
+pytestmark = pytest.mark.slow(seconds=60)
 
 pristine = crash_runs.pristine  # its module-scoped fixture: a demo of its own in this module
 

@@ -24,7 +24,7 @@ from hub.config import HubConfig, load_config
 from hub.workspace import Workspace
 from matching.run import standardize_records
 
-pytestmark = pytest.mark.slow(seconds=45)  # the file's weight in the suite's order (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=20)  # the file's weight in the suite's order (tests/conftest.py)
 
 SOURCES = ("a", "b", "c", "d")
 

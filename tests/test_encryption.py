@@ -27,7 +27,7 @@ from hub.workspace import Workspace
 from pipelines.entry import create_app, main
 from pipelines.run import run_pipeline
 
-pytestmark = pytest.mark.slow(seconds=70)
+pytestmark = pytest.mark.slow(seconds=20)
 
 PEOPLE = 200
 SAMPLE = 100

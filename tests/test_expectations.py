@@ -24,6 +24,8 @@ from matching.run import match
 from matching.standardize import standardize
 from pipelines.checks import pipeline_checks
 
+pytestmark = pytest.mark.slow(seconds=40)  # the file's weight in the suite's order (tests/conftest.py)
+
 N = 100  # records per source: 1 quarantined row is a 1% share, 2 bad emails are exactly the 2% allowed
 
 CONFIG = HubConfig.model_validate(

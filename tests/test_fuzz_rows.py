@@ -23,7 +23,7 @@ from tests.fuzz_rows import write_sources
 SOURCES = ("crm", "shop")
 ROWS = 10_000
 
-pytestmark = pytest.mark.slow(seconds=95)
+pytestmark = pytest.mark.slow(seconds=35)
 
 
 def source_rows(url: str, name: str) -> int:

@@ -18,7 +18,7 @@ from hub.workspace import Workspace
 from matching.run import match
 from pipelines.entry import main
 
-pytestmark = pytest.mark.slow(seconds=50)  # the file's weight in the suite's order (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=30)  # the file's weight in the suite's order (tests/conftest.py)
 
 
 @pytest.fixture

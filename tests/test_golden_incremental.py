@@ -35,6 +35,8 @@ from hub.store import bulk, schema
 from hub.workspace import Workspace
 from pipelines.run import run_pipeline
 
+pytestmark = pytest.mark.slow(seconds=100)  # the file's weight in the suite's order (tests/conftest.py)
+
 NOTHING = {"new": 0, "changed": 0, "lineage_updated": 0, "retired": 0, "xref_changed": 0}
 # the golden tables, and the basis the next build diffs against (written as differences by an incremental build)
 TABLES = (GOLDEN_MEMBERS, GOLDEN_VALUES, GOLDEN_LINEAGE, GOLDEN_CONTESTED, GOLDEN_CONFLICTS, GOLDEN_INPUTS,

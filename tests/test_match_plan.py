@@ -22,7 +22,7 @@ from matching.run import match
 from matching.settings import COMPARISONS
 from pipelines.entry import main
 
-pytestmark = pytest.mark.slow(seconds=55)  # the file's weight in the suite's order (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=20)  # the file's weight in the suite's order (tests/conftest.py)
 
 FIELDS = {  # canonical field -> what leaving it out of every source takes with it
     "email": "email",

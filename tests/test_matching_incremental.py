@@ -18,6 +18,8 @@ from matching import changes, models
 from matching.backend import DuckDBSplinkBackend, tf_columns
 from matching.run import cluster_records, match, score_pairs, standardize_records, train
 
+pytestmark = pytest.mark.slow(seconds=20)  # the file's weight in the suite's order (tests/conftest.py)
+
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):

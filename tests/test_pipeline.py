@@ -31,7 +31,7 @@ from pipelines.resources import HubResource, WorkspaceResource
 from pipelines.run import run_pipeline
 from tests.value_keys import keys
 
-pytestmark = pytest.mark.slow(seconds=125)
+pytestmark = pytest.mark.slow(seconds=45)
 
 SYSTEMS = ("billing", "web", "app", "crm")
 PEOPLE = 1000

@@ -23,7 +23,7 @@ from pipelines.entry import main
 from pipelines.run import run_pipeline
 from tests.test_pipeline import SYSTEMS, table_digests
 
-pytestmark = pytest.mark.slow(seconds=130)
+pytestmark = pytest.mark.slow(seconds=50)
 
 
 def test_dry_run_before_any_run_reports_what_it_would_do_and_writes_nothing(tmp_path, capsys, monkeypatch):

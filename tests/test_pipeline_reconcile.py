@@ -20,7 +20,7 @@ from hub.workspace import SHARED_KEY_REASON, Workspace
 from pipelines.entry import main
 from pipelines.run import run_pipeline
 
-pytestmark = pytest.mark.slow(seconds=40)
+pytestmark = pytest.mark.slow(seconds=25)
 
 
 def _run(config: Path, reconcile: bool = False):

@@ -19,6 +19,8 @@ from hub.workspace import SHARED_KEY_REASON, Workspace
 from tests import source_fixture as fx
 from tests import test_sql_connector
 
+pytestmark = pytest.mark.slow(seconds=15)  # the file's weight in the suite's order (tests/conftest.py)
+
 source = test_sql_connector.source  # its fixture: the fixture table on each backend, a config and a workspace
 
 

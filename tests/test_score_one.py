@@ -21,6 +21,8 @@ from matching.score_one import PairScorer, Unsupported
 from matching.standardize_one import Standardizer
 from tests.test_matching import matched  # noqa: F401 (fixture)
 
+pytestmark = pytest.mark.slow(seconds=10)  # the file's weight in the suite's order (tests/conftest.py)
+
 RAW = ["source_system", "source_key", "first_name", "last_name", "date_of_birth", "email", "phone", "address_line1",
        "address_line2", "city", "postal_code", "country"]  # fmt: skip
 

@@ -13,6 +13,8 @@ from hub.config import HubConfig
 from hub.workspace import Workspace
 from tests import source_fixture as fx
 
+pytestmark = pytest.mark.slow(seconds=20)  # the file's weight in the suite's order (tests/conftest.py)
+
 UNMAPPED = ["notes"]
 
 

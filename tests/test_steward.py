@@ -24,7 +24,7 @@ from pipelines.run import PipelineSummary, run_pipeline
 from tests.built_once import built_once
 from tests.test_store import engine, golden, links, person, publish, store_url  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.slow(seconds=90)  # the file's weight in the suite's order (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=20)  # the file's weight in the suite's order (tests/conftest.py)
 
 
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, PipelineSummary]:

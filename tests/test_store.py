@@ -23,6 +23,8 @@ from hub import store
 from hub.model import ATTRIBUTE_FIELDS
 from hub.store import bulk, diff, schema, writes
 
+pytestmark = pytest.mark.slow(seconds=25)  # the file's weight in the suite's order (tests/conftest.py)
+
 TABLES = {
     "golden_records",
     "golden_history",

@@ -20,6 +20,8 @@ from hub.model import ATTRIBUTE_FIELDS
 from hub.workspace import Workspace
 from matching.standardize import standardize
 
+pytestmark = pytest.mark.slow(seconds=50)  # the file's weight in the suite's order (tests/conftest.py)
+
 
 @dataclass
 class Golden:

@@ -33,7 +33,7 @@ from pipelines.entry import main
 from tests.built_once import published_demo
 from tests.value_keys import keys
 
-pytestmark = pytest.mark.slow(seconds=180)
+pytestmark = pytest.mark.slow(seconds=35)
 
 SYSTEMS = ("billing", "web", "app", "crm")
 SIDE_TABLE = "hub_golden_ids"  # web's golden-id table, the one table write-back may create

@@ -31,7 +31,7 @@ from hub.workspace import Workspace
 from matching.run import match
 from tests.built_once import published_demo
 
-pytestmark = pytest.mark.slow(seconds=240)
+pytestmark = pytest.mark.slow(seconds=40)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from connectors.transforms import row_version
 from hub import store
 from hub.config import HubConfig
 
+pytestmark = pytest.mark.slow(seconds=10)  # the file's weight in the suite's order (tests/conftest.py)
+
 T0 = datetime(2024, 1, 1, 9, 0, 0)
 FIELDS = {"first_name": "given", "email": "email", "city": "town"}
 

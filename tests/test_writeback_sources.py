@@ -15,7 +15,7 @@ from hub.config import load_config
 from hub.workspace import Workspace
 from tests.test_writeback import Hub, golden_now, source_records, table_digests, text
 
-pytestmark = pytest.mark.slow(seconds=40)
+pytestmark = pytest.mark.slow(seconds=15)
 
 
 def test_a_source_without_updated_at_and_a_file_source_stay_consistent(tmp_path):
