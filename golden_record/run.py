@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from golden_record import incremental, published_model
+from golden_record import incremental, published_model, stable_ids
 from golden_record.ids import assign_ids, tie_candidates
 from golden_record.survivorship import Outputs, survive
 from hub import store
@@ -41,6 +41,7 @@ from hub.catalogue import (
     REVIEW,
     STANDARDIZED,
     key_sql,
+    record_id_sql,
     record_ids,
     system_sql,
 )
@@ -261,7 +262,6 @@ def build(
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     config = incremental.config_key(cfg)
-    clusters = ws.con.execute(f"SELECT record_id, cluster_id FROM {CLUSTERS}").df()
     with engine.connect() as conn:  # one read snapshot
         head = store.last_published_run(conn)
         if incremental.restore(ws, head, config):
@@ -271,26 +271,43 @@ def build(
         consent_read_at = store.utc_now()  # choices stored from now on are re-applied at publish
         rules = store.consent.Rules.of(cfg.consent)
         choices = store.consent.hub_choices(conn, rules)
-        if whole:  # the store's own xref and source consent state, read in full
+        if whole:  # the store's own xref and source consent state, read in full; every cluster decided
             xref = store.current_xref(conn)
             read = store.consent.source_choices(conn, rules).rename(columns={"source": "source_system"})
-        else:  # the workspace's copies of them as published in `head` (golden_record.incremental)
-            xref = ws.con.execute(f"SELECT source_system, source_key, golden_id FROM {GOLDEN_XREF}").df()
+            clusters = ws.con.execute(f"SELECT record_id, cluster_id FROM {CLUSTERS}").df()
+            previous = pd.DataFrame(
+                {"record_id": record_ids(xref["source_system"], xref["source_key"]), "golden_id": xref["golden_id"]}
+            )
+            stable = 0
+        else:  # the workspace's copies as published in `head` (golden_record.incremental); stable clusters keep ids
             read = None
-        previous = pd.DataFrame(
-            {"record_id": record_ids(xref["source_system"], xref["source_key"]), "golden_id": xref["golden_id"]}
-        )
+            previous_sql = f"(SELECT {record_id_sql()} AS record_id, golden_id FROM {GOLDEN_XREF})"
+            part = stable_ids.split(ws.con, CLUSTERS, previous_sql)
+            clusters, previous, stable = part.clusters, part.previous, part.stable
         live = store.created_at(conn, tie_candidates(clusters, previous))
     ids = assign_ids(clusters, previous, live, mint=lambda n: (_provisional if dry_run else _mint)(engine, n))
+    if not whole:
+        stable_ids.check_minted(ws.con, ids.minted)
+        ws.con.register("_gi_assigned", ids.members)
+        ws.con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE _gi_members_in AS
+                SELECT record_id, golden_id FROM {stable_ids.STABLE}
+                UNION ALL SELECT record_id, golden_id FROM _gi_assigned"""
+        )
+        ws.con.unregister("_gi_assigned")
+        ws.con.execute(f"DROP TABLE {stable_ids.STABLE}")
+    kept = ids.kept + stable
     # Ids whose records are all gone retire with no survivor: they keep their history, never return.
     gone = pd.DataFrame({"retired_id": ids.dropped, "surviving_id": None, "reason": "deleted"})
     redirects = pd.concat([ids.redirects, gone], ignore_index=True) if len(gone) else ids.redirects
     seconds["ids"] = time.perf_counter() - t
-    say(f"golden ids: {ids.kept:,} kept, {len(ids.minted):,} minted, {len(ids.redirects):,} merged away")
+    say(f"golden ids: {kept:,} kept, {len(ids.minted):,} minted, {len(ids.redirects):,} merged away")
 
     t = time.perf_counter()
     pinned = pins[["golden_id", "field", "value", "pinned_by", "pinned_at"]]
-    frames = {"_gi_members_in": ids.members, "_gi_pins": pinned, "_gi_choices": _choices_frame(choices)}
+    frames = {"_gi_pins": pinned, "_gi_choices": _choices_frame(choices)}
+    if whole:
+        frames["_gi_members_in"] = ids.members
     if read is not None:
         frames["_gi_consent_read"] = read
     for name, frame in frames.items():
@@ -312,7 +329,7 @@ def build(
             seconds["survivorship"] = time.perf_counter() - t
             say(f"survivorship: {n:,} golden records, {rebuilt:,} rebuilt" + (" (full build)" if whole else ""))
             built = GoldenBuild(
-                n, len(ids.minted), ids.kept, len(ids.redirects), len(ids.dropped), redirects, rebuilt, whole, seconds
+                n, len(ids.minted), kept, len(ids.redirects), len(ids.dropped), redirects, rebuilt, whole, seconds
             )
             _finish_build(ws, cfg, built, head, dry_run, consent_read_at)
             incremental.mark_built(ws.con, config)
@@ -324,9 +341,9 @@ def build(
     return built
 
 
-_SCRATCH = ("_gi_members", "_gi_inputs", "_gi_swapped", "_gi_seen", "_gi_affected", "_gi_part", "_gi_base",
-            "_gi_lookups", "_gi_changed", "_gi_second", "_gi_left", "_gi_joined", "_gi_inputs_new", "_gi_inputs_gone",
-            *astuple(incremental.SCRATCH))  # fmt: skip
+_SCRATCH = ("_gi_members_in", "_gi_members", "_gi_inputs", "_gi_swapped", "_gi_seen", "_gi_affected", "_gi_part",
+            "_gi_base", "_gi_lookups", "_gi_changed", "_gi_second", "_gi_left", "_gi_joined", "_gi_inputs_new",
+            "_gi_inputs_gone", *astuple(incremental.SCRATCH))  # fmt: skip
 
 
 def _choices_frame(choices: pd.DataFrame) -> pd.DataFrame:

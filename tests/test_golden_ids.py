@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from golden_record import stable_ids
 from golden_record.ids import IdAssignment, assign_ids, repoint_redirects, tie_candidates
 
 NO_CREATED = pd.DataFrame(columns=["golden_id", "created_at"])
@@ -92,6 +94,30 @@ def test_new_record_joining_a_cluster_keeps_its_id_and_a_new_cluster_gets_a_new_
     result = assign_ids(clusters("a b x", "c", "y"), xref(G1="a b", G2="c"), NO_CREATED, Minter())
     assert ids_of(result) == {"a b x": "G1", "c": "G2", "y": "g0001"}
     assert result.kept == 2 and result.minted == ["g0001"]
+
+
+CD_KEEPS_G2 = {"c": "G2", "d": "G2"}
+
+
+@pytest.mark.parametrize(
+    ("now", "stable"),
+    [
+        (clusters("a b x", "c d"), CD_KEEPS_G2),  # a new record joins G1's cluster
+        (clusters("a", "c d"), CD_KEEPS_G2),  # a record of G1 leaves
+        (clusters("a", "b", "c d"), CD_KEEPS_G2),  # G1 splits
+        (clusters("a b c d"), {}),  # a merge
+        (clusters("a c", "b d"), {}),  # records swap
+        (clusters("a b", "c d"), {"a": "G1", "b": "G1", **CD_KEEPS_G2}),  # nothing changed
+    ],
+)
+def test_only_clusters_no_record_joined_left_or_moved_keep_their_id_undecided(now, stable) -> None:
+    before = xref(G1="a b", G2="c d")
+    part, kept = _split(now, before)
+    assert _by_record(kept) == stable and part.stable == len(set(stable.values()))
+    decided = assign_ids(part.clusters, part.previous, NO_CREATED, Minter())
+    whole = assign_ids(now, before, NO_CREATED, Minter())
+    assert _by_record(pd.concat([kept, decided.members])) == _by_record(whole.members)
+    assert (decided.minted, redirects(decided), decided.dropped) == (whole.minted, redirects(whole), whole.dropped)
 
 
 def test_merge_keeps_the_larger_clusters_id_and_redirects_the_other() -> None:
@@ -394,6 +420,19 @@ def test_invariants_over_random_cluster_evolutions(groups: np.ndarray, seed: int
         narrow = assign_ids(now, previous, tied, Minter(first_number))
         assert narrow.members.equals(members) and redirects(narrow) == redirects(result)
 
+        # Deciding only the clusters that are not stable (golden_record.stable_ids) decides the same.
+        part, stable = _split(now, previous)
+        partial = assign_ids(part.clusters, part.previous, live, Minter(first_number))
+        decided = pd.concat([stable, partial.members], ignore_index=True)
+        assert len(decided) == len(members) and _by_record(decided) == _by_record(members)
+        assert (redirects(partial), partial.dropped, partial.minted) == (
+            redirects(result),
+            result.dropped,
+            result.minted,
+        )
+        assert partial.kept + part.stable == result.kept
+        assert part.stable == len(set(stable["golden_id"])) <= len(before)
+
         # The accumulated redirect table resolves every retired id in one hop to an id that is live, or that
         # was dropped and resolves through history.
         table = repoint_redirects(table, result.redirects)
@@ -412,3 +451,17 @@ def test_invariants_over_random_cluster_evolutions(groups: np.ndarray, seed: int
     # Unchanged input at the end: identical ids, nothing minted.
     rerun = assign_ids(now, previous, pd.DataFrame({"golden_id": list(born), "created_at": list(born.values())}), mint)
     assert rerun.members.equals(previous) and rerun.minted == [] and rerun.redirects.empty and rerun.dropped == []
+    part, stable = _split(now, previous)  # ... and every cluster is stable: nothing is left to decide
+    assert part.clusters.empty and part.previous.empty and _by_record(stable) == _by_record(previous)
+
+
+def _split(now: pd.DataFrame, previous: pd.DataFrame) -> tuple[stable_ids.Split, pd.DataFrame]:
+    con = duckdb.connect()
+    con.register("now", now)
+    con.register("before", previous.astype({"record_id": "str", "golden_id": "str"}))
+    part = stable_ids.split(con, "now", "before")
+    return part, con.execute(f"SELECT record_id, golden_id FROM {stable_ids.STABLE}").df()
+
+
+def _by_record(members: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(members["record_id"], members["golden_id"], strict=True))

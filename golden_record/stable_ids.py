@@ -1,0 +1,100 @@
+"""Which clusters keep their golden id without a decision, so that `golden_record.ids.assign_ids` decides only the rest.
+
+A cluster is *stable* when every one of its records had the same previous golden id G and G's previous records are
+all, and only, in that cluster: no record joined, left or moved. By the rules of golden_record/ids.py it keeps G
+(rules 1-3: it claims G alone, and nothing else claims G). The others are decided by `assign_ids` over the clusters
+that are not stable and the previous rows of the ids that are not stable (records gone included), and it decides
+there exactly what it decides over everything:
+- no record of an id that is not stable sits in a stable cluster (that cluster would hold it, so its id would be
+  that id, which is stable), so each claim (rule 2) sees all the records it counts, and `previous_size` is whole;
+- merges (rule 4) are among ids one cluster claims, all of them in the part decided;
+- the clusters that claim nothing (rules 5, 6) are not stable, each with all its records, so new ids are handed out
+  in the same order of smallest record id.
+An unchanged run has every cluster stable: it reads nothing into pandas and decides nothing. The incremental golden
+build (golden_record/run.py) uses this; a full build decides every cluster as before. Set-based: one full join of
+the clusters onto the previous xref, one GROUP BY of it by (cluster, previous id) with two window sums."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+STABLE = "_gi_stable"  # TEMP: record_id, golden_id of the records of stable clusters
+_HELD = "_gi_held"  # TEMP: record_id, cluster_id (NULL: gone), golden_id (NULL: new) -- scratch of `split`
+_PAIRS = "_gi_stable_pairs"  # TEMP: cluster_id, golden_id of each stable cluster -- scratch of `split`
+_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class Split:
+    clusters: pd.DataFrame  # record_id, cluster_id of the clusters left to decide
+    previous: pd.DataFrame  # record_id, golden_id of the previous ids left to decide
+    stable: int  # clusters that keep their id
+
+
+def split(con: duckdb.DuckDBPyConnection, clusters: str, previous: str) -> Split:
+    """Fill STABLE and return what is left to decide. `clusters`, `previous`: relations (tables or subqueries) with
+    record_id, cluster_id and record_id, golden_id. Raises ValueError for a record id twice in either, as
+    `assign_ids` does."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE {_HELD} AS
+            SELECT record_id, c.cluster_id, p.golden_id
+            FROM (SELECT record_id, cluster_id FROM {clusters}) AS c
+            FULL JOIN (SELECT record_id, golden_id FROM {previous}) AS p USING (record_id)"""
+    )
+    try:
+        if con.execute(f"SELECT 1 FROM {_HELD} GROUP BY record_id HAVING count(*) > 1 LIMIT 1").fetchall():
+            _refuse_duplicates(con, {"clusters": clusters, "previous": previous})
+        # A pair (cluster, previous id) is stable when it holds every record of its cluster and of its id.
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {_PAIRS} AS
+                SELECT cluster_id, golden_id FROM (  -- the sums count new and gone records too
+                    SELECT cluster_id, golden_id, n = sum(n) OVER (PARTITION BY cluster_id)
+                                                  AND n = sum(n) OVER (PARTITION BY golden_id) AS whole
+                    FROM (SELECT cluster_id, golden_id, count(*) AS n FROM {_HELD} GROUP BY ALL))
+                WHERE whole AND cluster_id IS NOT NULL AND golden_id IS NOT NULL"""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {STABLE} AS
+                SELECT record_id, golden_id FROM {_HELD} SEMI JOIN {_PAIRS} USING (cluster_id)"""
+        )
+        rest = con.sql(
+            f"""SELECT record_id, cluster_id FROM {_HELD} ANTI JOIN {_PAIRS} USING (cluster_id)
+                WHERE cluster_id IS NOT NULL"""
+        ).df()
+        gone = con.sql(
+            f"""SELECT record_id, golden_id FROM {_HELD} ANTI JOIN {_PAIRS} USING (golden_id)
+                WHERE golden_id IS NOT NULL"""
+        ).df()
+        stable = con.execute(f"SELECT count(*) FROM {_PAIRS}").fetchall()[0][0]
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {_HELD}")
+        con.execute(f"DROP TABLE IF EXISTS {_PAIRS}")
+    return Split(rest, gone, int(stable))
+
+
+def _refuse_duplicates(con: duckdb.DuckDBPyConnection, relations: dict[str, str]) -> None:
+    for name, relation in relations.items():
+        twice = con.execute(
+            f"SELECT record_id FROM {relation} GROUP BY record_id HAVING count(*) > 1 ORDER BY 1 LIMIT {_SHOWN}"
+        ).fetchall()
+        if twice:
+            raise ValueError(f"{name} has duplicate record id(s), e.g. {[r[0] for r in twice]}")
+
+
+def check_minted(con: duckdb.DuckDBPyConnection, minted: list[str]) -> None:
+    """`assign_ids` checks new ids against the previous ids it was given; these are checked against the stable ones:
+    reusing one would fuse two people's histories."""
+    if not minted:
+        return
+    con.register("_gi_minted", pd.DataFrame({"golden_id": pd.Series(minted, dtype="str")}))
+    try:
+        reused = con.execute(
+            f"SELECT DISTINCT golden_id FROM _gi_minted SEMI JOIN {STABLE} USING (golden_id) ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.unregister("_gi_minted")
+    if reused:
+        raise ValueError(f"mint returned {len(reused)} id(s) already in use: {[r[0] for r in reused[:_SHOWN]]}")
