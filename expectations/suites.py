@@ -79,10 +79,8 @@ def check_raw_source(ws: Workspace, cfg: HubConfig, source: str) -> SuiteResult:
                                      GROUP BY source_key HAVING count(*) > 1))""",
         params,
     )
-    staged, emails = ws.con.execute(
-        f"SELECT count(*), count(email) FROM {STAGED} WHERE source_system = $source", {"source": source}
-    ).fetchall()[0]
-    quarantined = scalar(ws.con, f"SELECT count(*) FROM {QUARANTINE} WHERE source_system = ?", [source])
+    staged, quarantined = ws.counts(source)
+    emails = scalar(ws.con, f"SELECT count(email) FROM {STAGED} WHERE source_system = ?", [source])
     warned = ws.warned(source)
     total = staged + quarantined
     shares = pd.DataFrame(

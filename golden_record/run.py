@@ -287,15 +287,7 @@ def build(
         live = store.created_at(conn, tie_candidates(clusters, previous))
     ids = assign_ids(clusters, previous, live, mint=lambda n: (_provisional if dry_run else _mint)(engine, n))
     if not whole:
-        stable_ids.check_minted(ws.con, ids.minted)
-        ws.con.register("_gi_assigned", ids.members)
-        ws.con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE _gi_members_in AS
-                SELECT record_id, golden_id FROM {stable_ids.STABLE}
-                UNION ALL SELECT record_id, golden_id FROM _gi_assigned"""
-        )
-        ws.con.unregister("_gi_assigned")
-        ws.con.execute(f"DROP TABLE {stable_ids.STABLE}")
+        stable_ids.combine(ws.con, ids.members, ids.minted, into="_gi_members_in")
     kept = ids.kept + stable
     # Ids whose records are all gone retire with no survivor: they keep their history, never return.
     gone = pd.DataFrame({"retired_id": ids.dropped, "surviving_id": None, "reason": "deleted"})

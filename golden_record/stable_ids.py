@@ -84,17 +84,23 @@ def _refuse_duplicates(con: duckdb.DuckDBPyConnection, relations: dict[str, str]
             raise ValueError(f"{name} has duplicate record id(s), e.g. {[r[0] for r in twice]}")
 
 
-def check_minted(con: duckdb.DuckDBPyConnection, minted: list[str]) -> None:
-    """`assign_ids` checks new ids against the previous ids it was given; these are checked against the stable ones:
-    reusing one would fuse two people's histories."""
-    if not minted:
-        return
+def combine(con: duckdb.DuckDBPyConnection, assigned: pd.DataFrame, minted: list[str], into: str) -> None:
+    """Every record's golden id into the temporary table `into` (record_id, golden_id): STABLE's and those `assign_ids`
+    decided (`assigned`), whose new ids (`minted`) are checked against the stable ones, as `assign_ids` checks them
+    against the previous ids it was given: reusing one would fuse two people's histories. Drops STABLE."""
+    con.register("_gi_assigned", assigned[["record_id", "golden_id"]])
     con.register("_gi_minted", pd.DataFrame({"golden_id": pd.Series(minted, dtype="str")}))
     try:
         reused = con.execute(
             f"SELECT DISTINCT golden_id FROM _gi_minted SEMI JOIN {STABLE} USING (golden_id) ORDER BY 1"
         ).fetchall()
+        if reused:
+            raise ValueError(f"mint returned {len(reused)} id(s) already in use: {[r[0] for r in reused[:_SHOWN]]}")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {into} AS
+                SELECT record_id, golden_id FROM {STABLE} UNION ALL SELECT record_id, golden_id FROM _gi_assigned"""
+        )
     finally:
+        con.unregister("_gi_assigned")
         con.unregister("_gi_minted")
-    if reused:
-        raise ValueError(f"mint returned {len(reused)} id(s) already in use: {[r[0] for r in reused[:_SHOWN]]}")
+        con.execute(f"DROP TABLE IF EXISTS {STABLE}")
