@@ -60,6 +60,7 @@ from hub.catalogue import (
     GOLDEN_STATE,
     GOLDEN_VALUES,
     GOLDEN_XREF,
+    RESCORED,
 )
 from hub.config import HubConfig
 from hub.workspace import Workspace
@@ -149,7 +150,7 @@ def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str, scope
     keep_source_consent reads) the store's source consent state now. `scope` (source_system, source_key): an
     incremental publish's xref keys, those where `xref` differs from golden_xref (publish diffed only those), and
     `consent` is the state of the records whose news the publish stored (the rest is as the build read it); None: a
-    full publish, and `consent` is all of it."""
+    full publish, and `consent` is all of it. Then no record's pairs changed since (RESCORED, xref_rows)."""
     if scope is None:
         con.execute(
             f"""CREATE OR REPLACE TABLE {GOLDEN_XREF} AS
@@ -173,6 +174,7 @@ def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str, scope
                 SELECT source_system, source_key, channel, value, recorded_at::TIMESTAMP FROM {consent}"""
         )
     con.execute(f"UPDATE {GOLDEN_STATE} SET published_run = ?", [run_id])
+    con.execute(f"CREATE OR REPLACE TABLE {RESCORED} (record_id VARCHAR)")  # the next publish's xref scope starts here
 
 
 def inputs_sql(con: duckdb.DuckDBPyConnection, members: str, records: str, extras: list[str]) -> str:

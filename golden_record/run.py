@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from golden_record import incremental, published_model, stable_ids
+from golden_record import incremental, published_model, stable_ids, xref_rows
 from golden_record.ids import assign_ids, tie_candidates
 from golden_record.survivorship import Outputs, survive
 from hub import store
@@ -37,7 +37,6 @@ from hub.catalogue import (
     GOLDEN_SOURCE_CONSENT,
     GOLDEN_VALUES,
     GOLDEN_XREF,
-    PAIRS,
     REVIEW,
     STANDARDIZED,
     key_sql,
@@ -62,34 +61,6 @@ class GoldenResult:
     dropped: int
     published: dict[str, int]
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def _xref(ws: Workspace, must_link: pd.DataFrame | None) -> None:
-    """The temporary table _XREF: per record, its golden id, the strongest auto-match probability inside its golden
-    record, and how it was linked (singleton, auto, or steward when a 'match' decision involves it)."""
-    steward = pd.concat([must_link["id_l"], must_link["id_r"]]) if must_link is not None and len(must_link) else []
-    ws.con.register("_steward", pd.DataFrame({"record_id": pd.Series(list(steward), dtype="string")}))
-    ws.con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {_XREF} AS
-            WITH probs AS (  -- both ends of every pair inside one golden record, in one pass
-              SELECT id, max(p) AS p FROM (
-                SELECT unnest([s.unique_id_l, s.unique_id_r]) AS id, s.match_probability AS p
-                FROM {PAIRS} s
-                JOIN {GOLDEN_MEMBERS} a ON a.record_id = s.unique_id_l
-                JOIN {GOLDEN_MEMBERS} b ON b.record_id = s.unique_id_r
-                WHERE a.golden_id = b.golden_id) GROUP BY id),
-            sizes AS (SELECT golden_id, count(*) AS n FROM {GOLDEN_MEMBERS} GROUP BY golden_id)
-            SELECT {system_sql("m.record_id")} AS source_system, {key_sql("m.record_id")} AS source_key,
-                   m.golden_id, probs.p AS match_probability,
-                   CASE WHEN m.record_id IN (SELECT record_id FROM _steward) THEN 'steward'
-                        WHEN sizes.n = 1 THEN 'singleton' ELSE 'auto' END AS link_type
-            FROM {GOLDEN_MEMBERS} m JOIN sizes USING (golden_id) LEFT JOIN probs ON probs.id = m.record_id"""
-    )
-    ws.con.unregister("_steward")
-
-
-_XREF = "_golden_xref_now"  # this publish's xref (all of it), a temporary table of the workspace
-_XREF_SCOPE = "_golden_xref_scope"  # an incremental publish's xref keys: those that differ from golden_xref
 
 
 # Lineage as JSON text with keys in field order: the store hashes the text to detect changes.
@@ -466,14 +437,9 @@ def _scoped(ws: Workspace, extra: list[str], redirects: pd.DataFrame) -> tuple[p
     """An incremental build's publish: the golden records it rebuilt, the xref rows that differ from the published
     xref (golden_xref) or are gone, and the scope they make (every other row of the store stays as it is)."""
     golden = _golden_frame(ws, extra, only=GOLDEN_REBUILT)
-    ws.con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE {_XREF_SCOPE} AS
-            SELECT source_system, source_key FROM (SELECT * FROM {_XREF} EXCEPT SELECT * FROM {GOLDEN_XREF})
-            UNION SELECT source_system, source_key FROM (SELECT source_system, source_key FROM {GOLDEN_XREF}
-                                                          EXCEPT SELECT source_system, source_key FROM {_XREF})"""
-    )
-    keys = ws.con.execute(f"SELECT * FROM {_XREF_SCOPE}").df()
-    xref = ws.con.execute(f"SELECT * FROM {_XREF} SEMI JOIN {_XREF_SCOPE} USING (source_system, source_key)").df()
+    keys = ws.con.execute(f"SELECT * FROM {xref_rows.SCOPE}").df()
+    now, scope = xref_rows.NOW, xref_rows.SCOPE
+    xref = ws.con.execute(f"SELECT * FROM {now} SEMI JOIN {scope} USING (source_system, source_key)").df()
     ids = pd.concat([golden["golden_id"], redirects["retired_id"]], ignore_index=True).astype(object)
     return golden, store.Scope(golden_ids=ids, xref_keys=keys), xref
 
@@ -499,10 +465,10 @@ def publish_build(
     are not compared."""
     built = _checked_build(ws, engine, dry_run=dry_run)
     redirects = _redirects(ws)
-    _xref(ws, must_link)
+    xref_rows.compute(ws, must_link, incremental=not built.get("full", True))
     if built.get("full", True):
         golden, scope = _golden_frame(ws, list(cfg.attributes)), None
-        xref = ws.con.execute(f"SELECT * FROM {_XREF}").df()
+        xref = ws.con.execute(f"SELECT * FROM {xref_rows.NOW}").df()
     else:  # an incremental build: only what it rebuilt, and the xref rows that changed (a frame of those only)
         golden, scope, xref = _scoped(ws, list(cfg.attributes), redirects)
     if dry_run:
@@ -541,7 +507,9 @@ def publish_build(
     ws.con.register("_gi_consent_stored", stored.rename(columns={"source": "source_system"}))
     try:
         with ws.transaction():  # after the store committed: the workspace's golden tables are what it published
-            incremental.mark_published(ws.con, run_id, _XREF, None if whole else _XREF_SCOPE, "_gi_consent_stored")
+            incremental.mark_published(
+                ws.con, run_id, xref_rows.NOW, None if whole else xref_rows.SCOPE, "_gi_consent_stored"
+            )
             if digest is not None:
                 published_model.mark(ws, run_id, digest, model)
     finally:

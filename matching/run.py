@@ -23,6 +23,7 @@ from hub.catalogue import (
     CLUSTER_BASIS,
     CLUSTERS,
     PAIRS,
+    RESCORED,
     REVIEW,
     SCORED_BASIS,
     STANDARDIZED,
@@ -191,7 +192,19 @@ def score_pairs(
         with ws.transaction():
             if not incremental:
                 con.execute(f"CREATE OR REPLACE TABLE {PAIRS} AS SELECT * FROM _pairs_new")
+                con.execute(f"DROP TABLE IF EXISTS {RESCORED}")  # every record's pairs: the next publish diffs all
             else:
+                if ws.has_table(RESCORED):  # both ends of every pair deleted or written, for the next publish
+                    con.execute(
+                        f"""INSERT INTO {RESCORED}
+                            SELECT DISTINCT unnest([unique_id_l, unique_id_r]) FROM (
+                              SELECT unique_id_l, unique_id_r FROM {PAIRS}
+                              WHERE unique_id_l IN (SELECT unique_id FROM _touched)
+                                 OR unique_id_r IN (SELECT unique_id FROM _touched)
+                              UNION ALL SELECT unique_id_l, unique_id_r FROM _pairs_new)
+                            UNION SELECT unique_id FROM _touched
+                            EXCEPT SELECT record_id FROM {RESCORED}"""
+                    )
                 con.execute(
                     f"""DELETE FROM {PAIRS} WHERE unique_id_l IN (SELECT unique_id FROM _touched)
                                               OR unique_id_r IN (SELECT unique_id FROM _touched)"""

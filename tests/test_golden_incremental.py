@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.demo import init_demo
+from golden_record import xref_rows
 from hub import store
 from hub.catalogue import (
     GOLDEN_CONFLICTS,
@@ -25,10 +26,13 @@ from hub.catalogue import (
     GOLDEN_POPULATION,
     GOLDEN_PUBLISHED_MODEL,
     GOLDEN_PUBLISHED_TF,
+    GOLDEN_REBUILT,
     GOLDEN_SEEN,
     GOLDEN_SOURCE_CONSENT,
     GOLDEN_VALUES,
     GOLDEN_XREF,
+    STANDARDIZED,
+    tf_basis,
 )
 from hub.config import load_config
 from hub.store import bulk, schema
@@ -137,6 +141,27 @@ def _mirrors_hold(config: Path) -> None:
         pd.testing.assert_frame_equal(a, b)
 
 
+def _xref_is_whole(config: Path) -> None:
+    """The store's xref is the one a full publish would send now (every record's row, computed whole): an incremental
+    publish diffed only the records whose row could change (golden_record.xref_rows), and missed none."""
+    cfg = load_config(config)
+    engine = store.open_store(cfg.serving_store)
+    ws = Workspace.for_config(cfg)
+    try:
+        with engine.connect() as conn:
+            stored = store.current_xref(conn)
+            must_link, _ = store.decisions(conn)
+        xref_rows.compute(ws, must_link, incremental=False)
+        whole = ws.con.execute(f"SELECT * FROM {xref_rows.NOW}").df()
+    finally:
+        ws.close()
+        engine.dispose()
+    columns = ["source_system", "source_key", "golden_id", "match_probability", "link_type"]
+    a = whole[columns].astype(str).sort_values(columns[:2]).reset_index(drop=True)
+    b = stored[columns].astype(str).sort_values(columns[:2]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
 def _consent_news(config: Path) -> int:
     """How many consent values the last build found new against the store (its publish stored them as events)."""
     ws = Workspace.for_config(load_config(config))
@@ -217,6 +242,7 @@ def test_incremental_runs_agree_with_a_full_rebuild_after_random_changes(demo, s
         metadata = _run(demo)
         assert not metadata["golden_records"]["full_build"]
         _mirrors_hold(demo)
+        _xref_is_whole(demo)
         assert metadata["golden_records"]["gate_scope"].startswith("changed since the last gated publish")
         rebuilt.append((metadata["golden_records"]["rebuilt"], metadata["golden_records"]["golden_records"]))
     assert all(0 < n < total for n, total in rebuilt), rebuilt  # the incremental path, not a full one
@@ -228,6 +254,52 @@ def test_incremental_runs_agree_with_a_full_rebuild_after_random_changes(demo, s
     after = _state(demo)
     for name, frame in before.items():
         pd.testing.assert_frame_equal(frame, after[name], obj=name)
+
+
+def test_pairs_rescored_by_a_term_frequency_change_reach_the_xref(demo):
+    """A city that more records now hold is worth less once its count passes a power of two (the kept term
+    frequencies, matching/term_frequencies.py): the pairs of a golden record whose members share that city score lower,
+    though nothing of that golden record changed (it is not rebuilt). Its members' xref rows carry the new strongest
+    probabilities all the same."""
+    _run(demo)
+    cfg = load_config(demo)
+    ws = Workspace.for_config(cfg)
+    try:
+        target, city = ws.con.execute(
+            f"""SELECT m.golden_id, any_value(s.city_std) FROM {GOLDEN_MEMBERS} AS m
+                JOIN {STANDARDIZED} AS s ON s.unique_id = m.record_id
+                GROUP BY m.golden_id HAVING count(*) > 2 AND count(DISTINCT s.city_std) = 1
+                ORDER BY count(*) DESC, m.golden_id LIMIT 1"""
+        ).fetchall()[0]
+        [(held,)] = ws.con.execute(f"SELECT c FROM {tf_basis('city_std')} WHERE city_std = ?", [city]).fetchall()
+        more = 2 ** int(held).bit_length() - int(held)  # records to move there: its count reaches the next power of 2
+        others = [r[0][4:] for r in ws.con.execute(
+            f"""SELECT unique_id FROM {STANDARDIZED} WHERE starts_with(unique_id, 'web:') AND city_std <> ?
+                ORDER BY unique_id LIMIT ?""", [city, more]).fetchall()]  # fmt: skip
+        before = ws.con.execute(
+            f"SELECT source_key, match_probability FROM {GOLDEN_XREF} WHERE golden_id = ? ORDER BY ALL", [target]
+        ).fetchall()
+    finally:
+        ws.close()
+    con = sqlite3.connect(demo.parent / "web.db")
+    con.executemany(
+        "UPDATE users SET city = ?, updated_at = '2099-01-01T00:00:00' WHERE id = ?", [(city, k) for k in others]
+    )
+    con.commit()
+    con.close()
+    metadata = _run(demo)
+    assert not metadata["golden_records"]["full_build"]
+    ws = Workspace.for_config(cfg)
+    try:
+        rebuilt = ws.con.execute(f"SELECT count(*) FROM {GOLDEN_REBUILT} WHERE golden_id = ?", [target]).fetchall()
+        after = ws.con.execute(
+            f"SELECT source_key, match_probability FROM {GOLDEN_XREF} WHERE golden_id = ? ORDER BY ALL", [target]
+        ).fetchall()
+    finally:
+        ws.close()
+    assert rebuilt == [(0,)]
+    assert [k for k, _ in after] == [k for k, _ in before] and after != before  # the same members, weaker pairs
+    _xref_is_whole(demo)
 
 
 def test_an_unchanged_incremental_run_reads_the_store_by_key_only(demo, monkeypatch):
