@@ -448,18 +448,19 @@ def review_band(
     ws.con.register("_frozen", pd.DataFrame({"record_id": held.astype("string")}))
     ws.con.execute(
         f"""CREATE OR REPLACE TABLE {REVIEW} AS
+            WITH band AS MATERIALIZED (  -- the band first: joined to every cluster row, the filters ran 4x slower
+              SELECT * FROM {PAIRS}
+              WHERE match_probability < ?
+                AND (least(unique_id_l, unique_id_r), greatest(unique_id_l, unique_id_r)) NOT IN
+                    (SELECT (least(id_l, id_r), greatest(id_l, id_r)) FROM _decided)
+                AND unique_id_l NOT IN (SELECT record_id FROM _frozen)
+                AND unique_id_r NOT IN (SELECT record_id FROM _frozen))
             SELECT p.unique_id_l, p.unique_id_r, p.match_probability, p.match_weight,
                    json_object({explanation}) AS explanation,
                    cl.cluster_id = cr.cluster_id AS same_cluster
-            FROM {PAIRS} p
+            FROM band p
             JOIN {CLUSTERS} cl ON cl.record_id = p.unique_id_l
             JOIN {CLUSTERS} cr ON cr.record_id = p.unique_id_r
-            WHERE p.match_probability < ?
-              AND NOT EXISTS (SELECT 1 FROM _decided d
-                              WHERE (d.id_l = p.unique_id_l AND d.id_r = p.unique_id_r)
-                                 OR (d.id_l = p.unique_id_r AND d.id_r = p.unique_id_l))
-              AND p.unique_id_l NOT IN (SELECT record_id FROM _frozen)
-              AND p.unique_id_r NOT IN (SELECT record_id FROM _frozen)
             ORDER BY p.match_probability DESC""",
         [auto_threshold],
     )

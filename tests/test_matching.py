@@ -13,7 +13,7 @@ from hub.config import load_config
 from hub.workspace import Workspace
 from matching import models
 from matching.backend import DuckDBSplinkBackend
-from matching.run import cluster_records, match, train
+from matching.run import cluster_records, match, review_band, train
 from matching.standardize import standardize
 
 
@@ -143,3 +143,30 @@ def test_decisions_about_records_gone_from_every_source_are_skipped_and_said(mat
     assert together.fetchall() == [(1,)]
     cluster_records(ws, cfg, must_link=decisions.iloc[:0], progress=said.append)
     assert len(said) == 1
+
+
+def test_a_decided_pair_leaves_the_review_band_in_either_order(matched):
+    """A steward's decision names a pair in the order the steward saw it: it takes the pair out of the review band
+    whichever way round the band holds it, and a restricted person's records leave it too; nothing else does."""
+    ws, cfg, _ = matched
+    strict = cfg.model_copy(update={"matching": cfg.matching.model_copy(update={"auto_match_threshold": 0.999999})})
+    ws.con.execute("CREATE OR REPLACE TABLE _review_before AS SELECT * FROM review_candidates")
+    review_band(ws, strict)  # a wide band: more pairs to take out
+    try:
+        band = ws.con.execute(
+            """SELECT unique_id_l, unique_id_r FROM review_candidates
+               ORDER BY match_probability DESC, unique_id_l, unique_id_r"""
+        ).fetchall()
+        assert len(band) > 5
+        (a_l, a_r), (b_l, b_r) = band[0], band[1]
+        held = next(r for r, _ in band[2:] if r not in (a_l, a_r, b_l, b_r))
+        must = pd.DataFrame({"id_l": [a_r], "id_r": [a_l]})  # the other way round
+        cannot = pd.DataFrame({"id_l": [b_l], "id_r": [b_r]})
+        frozen = pd.DataFrame({"record_id": [held]})
+        n = review_band(ws, strict, must, cannot, frozen)
+        after = set(ws.con.execute("SELECT unique_id_l, unique_id_r FROM review_candidates").fetchall())
+        expected = {p for p in band[2:] if held not in p}
+        assert after == expected and n == len(expected)
+    finally:
+        ws.con.execute("CREATE OR REPLACE TABLE review_candidates AS SELECT * FROM _review_before")
+        ws.con.execute("DROP TABLE _review_before")
