@@ -160,17 +160,19 @@ def _review_frame(ws: Workspace, cfg: HubConfig) -> pd.DataFrame | None:
     def record(alias: str) -> str:
         return "json_object(" + ", ".join(f"'{f}', {alias}.{f}" for f in fields) + ")::VARCHAR"
 
+    ids = "(SELECT id_l FROM q UNION SELECT id_r FROM q)"  # the band's records: a few thousand of a million
     return ws.con.execute(
-        f"""WITH q AS (
+        f"""WITH q AS MATERIALIZED (
               SELECT least(unique_id_l, unique_id_r) AS id_l, greatest(unique_id_l, unique_id_r) AS id_r,
-                     match_probability, match_weight, explanation::VARCHAR AS explanation FROM {REVIEW})
+                     match_probability, match_weight, explanation::VARCHAR AS explanation FROM {REVIEW}),
+            m AS MATERIALIZED (SELECT record_id, golden_id FROM {GOLDEN_MEMBERS} WHERE record_id IN {ids}),
+            r AS MATERIALIZED (SELECT * FROM {STANDARDIZED} WHERE unique_id IN {ids})
             SELECT q.id_l, q.id_r, {system_sql("q.id_l")} AS source_system_l,
                    {system_sql("q.id_r")} AS source_system_r, ml.golden_id AS golden_id_l,
                    mr.golden_id AS golden_id_r, q.match_probability, q.match_weight, q.explanation,
                    {record("rl")} AS record_l, {record("rr")} AS record_r
-            FROM q LEFT JOIN {GOLDEN_MEMBERS} ml ON ml.record_id = q.id_l
-            LEFT JOIN {GOLDEN_MEMBERS} mr ON mr.record_id = q.id_r
-            LEFT JOIN {STANDARDIZED} rl ON rl.unique_id = q.id_l LEFT JOIN {STANDARDIZED} rr ON rr.unique_id = q.id_r
+            FROM q LEFT JOIN m ml ON ml.record_id = q.id_l LEFT JOIN m mr ON mr.record_id = q.id_r
+            LEFT JOIN r rl ON rl.unique_id = q.id_l LEFT JOIN r rr ON rr.unique_id = q.id_r
             ORDER BY q.id_l, q.id_r"""
     ).df()
 
