@@ -278,13 +278,14 @@ def cluster_records(
                                                   OR record_id NOT IN (SELECT unique_id FROM {STANDARDIZED})"""
                 )
                 con.execute(f"INSERT INTO {CLUSTERS} SELECT record_id, cluster_id FROM _clusters")
+                reclustering.keep(con)
             else:
                 con.execute(f"CREATE OR REPLACE TABLE {CLUSTERS} AS SELECT record_id, cluster_id FROM _clusters")
-            con.execute(f"CREATE OR REPLACE TABLE {CLUSTER_BASIS} AS SELECT * FROM _cluster_input")
+                con.execute(f"CREATE OR REPLACE TABLE {CLUSTER_BASIS} AS SELECT * FROM _cluster_input")
         auto = scalar(con, "SELECT count(*) FROM _cluster_input WHERE kind = 'edge'")
     finally:
         con.unregister("_clusters")
-        for table in ("_cluster_input", "_seeds", "_recluster"):
+        for table in ("_cluster_input", "_seeds", "_recluster", reclustering.ADDED, reclustering.REMOVED):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return _counted(ws, auto, redo, not incremental)
 
