@@ -481,12 +481,7 @@ def publish_build(
                 f"{would.lineage_updated:,} lineage-only updates, {would.retired:,} retired"
             )
         return would
-    scored = models.scored_with(ws.con)
-    model = models.for_serving(ws.con, scored, STANDARDIZED) if scored else None
-    digest = published_model.digest(model) if model is not None else None
-    last = published_model.published(ws)
-    if digest is not None and last == (built["built_on_run"], digest):
-        model = None  # the store holds this very model and term frequencies: nothing to diff
+    model, digest, inputs, last = published_model.to_publish(ws, models.scored_with(ws.con), built["built_on_run"])
     held = published_model.held(ws, last) if model is not None else None
     rules = store.consent.Rules.of(cfg.consent)
     run_id = store.start_run(engine)
@@ -513,7 +508,7 @@ def publish_build(
                 ws.con, run_id, xref_rows.NOW, None if whole else xref_rows.SCOPE, "_gi_consent_stored"
             )
             if digest is not None:
-                published_model.mark(ws, run_id, digest, model)
+                published_model.mark(ws, run_id, digest, inputs, model)
     finally:
         ws.con.unregister("_gi_consent_stored")
     if progress:

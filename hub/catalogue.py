@@ -203,7 +203,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "value": _V,
         "recorded_at": _TS,
     },
-    GOLDEN_PUBLISHED_MODEL: {"run_id": _V, "digest": _V},
+    GOLDEN_PUBLISHED_MODEL: {"run_id": _V, "digest": _V, "inputs": _V},
     GOLDEN_PUBLISHED_TF: {"tf_column": _V, "value": _V, "golden_records": "BIGINT"},
     GOLDEN_GATE: {"built_on_run": _V, "consent_read_at": _TS, "passed": "BOOLEAN", "published_run": _V, "result": _V},
     GOLDEN_CONSENT: {

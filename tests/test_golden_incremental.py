@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.demo import init_demo
-from golden_record import xref_rows
+from golden_record import published_model, xref_rows
 from hub import store
 from hub.catalogue import (
     GOLDEN_CONFLICTS,
@@ -37,6 +37,7 @@ from hub.catalogue import (
 from hub.config import load_config
 from hub.store import bulk, schema
 from hub.workspace import Workspace
+from matching import models
 from pipelines.run import run_pipeline
 
 pytestmark = pytest.mark.slow(seconds=100)  # the file's weight in the suite's order (tests/conftest.py)
@@ -162,6 +163,18 @@ def _xref_is_whole(config: Path) -> None:
     pd.testing.assert_frame_equal(a, b)
 
 
+def _served_model_is_current(config: Path) -> None:
+    """The match model the store serves (as the last publish recorded it) is the one made from the workspace now,
+    also when a publish skipped making it because what it is made of had not changed."""
+    ws = Workspace.for_config(load_config(config))
+    try:
+        last = published_model.published(ws)
+        now = models.for_serving(ws.con, models.scored_with(ws.con), STANDARDIZED)
+        assert last is not None and last.digest == published_model.digest(now)
+    finally:
+        ws.close()
+
+
 def _consent_news(config: Path) -> int:
     """How many consent values the last build found new against the store (its publish stored them as events)."""
     ws = Workspace.for_config(load_config(config))
@@ -243,6 +256,7 @@ def test_incremental_runs_agree_with_a_full_rebuild_after_random_changes(demo, s
         assert not metadata["golden_records"]["full_build"]
         _mirrors_hold(demo)
         _xref_is_whole(demo)
+        _served_model_is_current(demo)
         assert metadata["golden_records"]["gate_scope"].startswith("changed since the last gated publish")
         rebuilt.append((metadata["golden_records"]["rebuilt"], metadata["golden_records"]["golden_records"]))
     assert all(0 < n < total for n, total in rebuilt), rebuilt  # the incremental path, not a full one
@@ -300,6 +314,14 @@ def test_pairs_rescored_by_a_term_frequency_change_reach_the_xref(demo):
     assert rebuilt == [(0,)]
     assert [k for k, _ in after] == [k for k, _ in before] and after != before  # the same members, weaker pairs
     _xref_is_whole(demo)
+
+
+def test_an_unchanged_run_does_not_make_the_served_model_again(demo, monkeypatch):
+    _run(demo)
+    made, make = [], models.for_serving
+    monkeypatch.setattr(published_model.models, "for_serving", lambda *a: made.append(a) or make(*a))
+    again = _run(demo)
+    assert again["published_golden"]["match_model_published"] == 0 and made == []
 
 
 def test_an_unchanged_incremental_run_reads_the_store_by_key_only(demo, monkeypatch):
