@@ -37,6 +37,7 @@ from hub.catalogue import (
     GOLDEN_SOURCE_CONSENT,
     GOLDEN_VALUES,
     GOLDEN_XREF,
+    RECLUSTERED,
     REVIEW,
     STANDARDIZED,
     key_sql,
@@ -255,7 +256,8 @@ def build(
         else:  # the workspace's copies as published in `head` (golden_record.incremental); stable clusters keep ids
             read = None
             previous_sql = f"(SELECT {record_id_sql()} AS record_id, golden_id FROM {GOLDEN_XREF})"
-            part = stable_ids.split(ws.con, CLUSTERS, previous_sql)
+            changed = RECLUSTERED if ws.has_table(RECLUSTERED) else None  # None: not known, compare them all
+            part = stable_ids.split(ws.con, CLUSTERS, previous_sql, changed)
             clusters, previous, stable = part.clusters, part.previous, part.stable
         live = store.created_at(conn, tie_candidates(clusters, previous))
     ids = assign_ids(clusters, previous, live, mint=lambda n: (_provisional if dry_run else _mint)(engine, n))
@@ -298,6 +300,8 @@ def build(
             )
             _finish_build(ws, cfg, built, head, dry_run, consent_read_at)
             incremental.mark_built(ws.con, config)
+            if not dry_run:
+                stable_ids.begin(ws.con)
     finally:
         for name in frames:
             ws.con.unregister(name)

@@ -12,7 +12,14 @@ there exactly what it decides over everything:
   in the same order of smallest record id.
 An unchanged run has every cluster stable: it reads nothing into pandas and decides nothing. The incremental golden
 build (golden_record/run.py) uses this; a full build decides every cluster as before. Set-based: one full join of
-the clusters onto the previous xref, one GROUP BY of it by (cluster, previous id) with two window sums."""
+the clusters onto the previous xref, one GROUP BY of it by (cluster, previous id) with two window sums.
+
+With the records whose cluster changed since the previous ids were decided (RECLUSTERED: clustering adds the records
+of every component it clusters again and every record gone, a build empties it), only the part they reach is
+compared. A cluster holding none of them has the very records it had then, when it got its own id G and G got
+exactly its records; so it is stable. The part compared is the clusters holding a changed record and the previous
+ids of their records and of the changed ones; no previous id outside it has a record inside it (that record's
+cluster would hold a changed record, or be one), so the part is closed and decides as the whole does."""
 
 from __future__ import annotations
 
@@ -21,9 +28,12 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
+from hub.catalogue import RECLUSTERED
+
 STABLE = "_gi_stable"  # TEMP: record_id, golden_id of the records of stable clusters
 _HELD = "_gi_held"  # TEMP: record_id, cluster_id (NULL: gone), golden_id (NULL: new) -- scratch of `split`
 _PAIRS = "_gi_stable_pairs"  # TEMP: cluster_id, golden_id of each stable cluster -- scratch of `split`
+_TOUCHED, _TOUCHED_IDS = "_gi_touched", "_gi_touched_ids"  # TEMP: the clusters and previous ids compared -- `split`
 _SHOWN = 5
 
 
@@ -34,10 +44,27 @@ class Split:
     stable: int  # clusters that keep their id
 
 
-def split(con: duckdb.DuckDBPyConnection, clusters: str, previous: str) -> Split:
+def split(con: duckdb.DuckDBPyConnection, clusters: str, previous: str, changed: str | None = None) -> Split:
     """Fill STABLE and return what is left to decide. `clusters`, `previous`: relations (tables or subqueries) with
-    record_id, cluster_id and record_id, golden_id. Raises ValueError for a record id twice in either, as
-    `assign_ids` does."""
+    record_id, cluster_id and record_id, golden_id. `changed` (record_id): the records whose cluster changed since
+    `previous` was decided, when known; then only the part they reach is compared. Raises ValueError for a record id
+    twice in either (in the part compared), as `assign_ids` does."""
+    untouched = None
+    if changed is not None:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {_TOUCHED} AS
+                SELECT DISTINCT cluster_id FROM {clusters} WHERE record_id IN (SELECT record_id FROM {changed})"""
+        )
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {_TOUCHED_IDS} AS
+                SELECT DISTINCT golden_id FROM {previous} WHERE record_id IN (
+                  SELECT record_id FROM {changed}
+                  UNION ALL SELECT record_id FROM {clusters} WHERE cluster_id IN (SELECT cluster_id FROM {_TOUCHED}))"""
+        )
+        ids = f"(SELECT golden_id FROM {_TOUCHED_IDS})"
+        untouched = f"(SELECT record_id, golden_id FROM {previous} WHERE golden_id NOT IN {ids})"
+        clusters = f"(SELECT * FROM {clusters} WHERE cluster_id IN (SELECT cluster_id FROM {_TOUCHED}))"
+        previous = f"(SELECT * FROM {previous} WHERE golden_id IN {ids})"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {_HELD} AS
             SELECT record_id, c.cluster_id, p.golden_id
@@ -69,9 +96,12 @@ def split(con: duckdb.DuckDBPyConnection, clusters: str, previous: str) -> Split
                 WHERE golden_id IS NOT NULL"""
         ).df()
         stable = con.execute(f"SELECT count(*) FROM {_PAIRS}").fetchall()[0][0]
+        if untouched is not None:  # every cluster outside the part keeps its id, with its records as they were
+            con.execute(f"INSERT INTO {STABLE} SELECT record_id, golden_id FROM {untouched}")
+            stable += con.execute(f"SELECT count(DISTINCT golden_id) FROM {untouched}").fetchall()[0][0]
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {_HELD}")
-        con.execute(f"DROP TABLE IF EXISTS {_PAIRS}")
+        for table in (_HELD, _PAIRS, _TOUCHED, _TOUCHED_IDS):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
     return Split(rest, gone, int(stable))
 
 
@@ -104,3 +134,10 @@ def combine(con: duckdb.DuckDBPyConnection, assigned: pd.DataFrame, minted: list
         con.unregister("_gi_assigned")
         con.unregister("_gi_minted")
         con.execute(f"DROP TABLE IF EXISTS {STABLE}")
+
+
+def begin(con: duckdb.DuckDBPyConnection) -> None:
+    """A build's ids are being decided from the clusters as they are now: the changes RECLUSTERED kept are taken into
+    account (an empty table from now on). In the build's transaction, and not for a dry run's build, whose basis is
+    put back afterwards (golden_record.incremental)."""
+    con.execute(f"CREATE OR REPLACE TABLE {RECLUSTERED} (record_id VARCHAR)")

@@ -13,7 +13,7 @@ Tables, in pipeline order (the stage that writes each, then what it holds):
   columns plus a match weight `mw_*` and level `gamma_*` per comparison), `clusters`, `review_candidates`, and
   what the next run diffs against (matching.changes, matching.term_frequencies, matching.reclustering): `match_state`,
   `standardized_basis`, `scored_basis`, `tf_basis_version`, `tf_basis_<column>`, `tf_scored_<column>`,
-  `cluster_basis`, and for the next publish `rescored_records`;
+  `cluster_basis`, and for the next golden build and publish `reclustered_records` and `rescored_records`;
 - golden records (golden_record.run, golden_record.survivorship): `golden_members`, `golden_values` (the contract
   columns plus every attribute), `golden_lineage`, `golden_contested`, `golden_conflicts`, `golden_redirects`,
   `golden_build`, `golden_consent_news`, and what the next build diffs against: `golden_population`,
@@ -55,6 +55,7 @@ SCORED_BASIS = "scored_basis"  # unique_id, fp: the records as scored_pairs scor
 TF_BASIS_VERSION = "tf_basis_version"  # one row: the model version whose term-frequency basis is kept
 CLUSTER_BASIS = "cluster_basis"  # kind, id_l, id_r, p: the edges and decisions the current clusters were made from
 RESCORED = "rescored_records"  # records whose scored pairs changed since the last publish (golden_record.xref_rows)
+RECLUSTERED = "reclustered_records"  # records whose cluster changed since the last golden build (stable_ids)
 CLUSTERS = "clusters"
 REVIEW = "review_candidates"
 GOLDEN_MEMBERS = "golden_members"
@@ -89,7 +90,7 @@ TABLES = (
     GOLDEN_REDIRECTS, GOLDEN_BUILD, GOLDEN_CONSENT, GOLDEN_POPULATION, GOLDEN_INPUTS, GOLDEN_LOOKUPS, GOLDEN_SEEN,
     GOLDEN_REBUILT, GOLDEN_STATE, GOLDEN_XREF, GOLDEN_SOURCE_CONSENT, GOLDEN_PUBLISHED_MODEL, WRITEBACK_STATE,
     WRITEBACK_BASIS, WRITEBACK_STYLES, MATCH_STATE, STANDARDIZED_BASIS, SCORED_BASIS, TF_BASIS_VERSION, CLUSTER_BASIS,
-    GOLDEN_GATE, WRITEBACK_STYLE_ROWS, GOLDEN_PUBLISHED_TF, RESCORED,
+    GOLDEN_GATE, WRITEBACK_STYLE_ROWS, GOLDEN_PUBLISHED_TF, RESCORED, RECLUSTERED,
 )  # fmt: skip
 
 
@@ -155,6 +156,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     TF_BASIS_VERSION: {"version": "INTEGER"},
     CLUSTER_BASIS: {"kind": _V, "id_l": _V, "id_r": _V, "p": "DOUBLE"},
     RESCORED: {"record_id": _V},
+    RECLUSTERED: {"record_id": _V},
     PAIRS: {"unique_id_l": _V, "unique_id_r": _V, "match_probability": "DOUBLE", "match_weight": "DOUBLE"},
     CLUSTERS: {"record_id": _V, "cluster_id": _V},
     REVIEW: {

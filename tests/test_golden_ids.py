@@ -374,6 +374,7 @@ def test_invariants_over_random_cluster_evolutions(groups: np.ndarray, seed: int
     table = pd.DataFrame(columns=["retired_id", "surviving_id", "reason"])
     ever_live: set[str] = set()
     dropped_ever: set[str] = set()
+    last_clusters = pd.DataFrame(columns=["record_id", "cluster_id"])
 
     for run in range(5):
         now = as_clusters(rng, records, groups)
@@ -432,6 +433,17 @@ def test_invariants_over_random_cluster_evolutions(groups: np.ndarray, seed: int
         )
         assert partial.kept + part.stable == result.kept
         assert part.stable == len(set(stable["golden_id"])) <= len(before)
+        # ... also comparing only the part that the records whose cluster changed reach, or any more records.
+        changed = _changed(last_clusters, now)
+        more = changed | set(rng.choice(now["record_id"], size=min(3, len(now)), replace=False).tolist())
+        for known in (changed, more):
+            narrowed, held = _split(now, previous, known)
+            assert _by_record(held) == _by_record(stable) and narrowed.stable == part.stable
+            assert _by_record(narrowed.clusters.rename(columns={"cluster_id": "golden_id"})) == _by_record(
+                part.clusters.rename(columns={"cluster_id": "golden_id"})
+            )
+            assert _by_record(narrowed.previous) == _by_record(part.previous)
+        last_clusters = now
 
         # The accumulated redirect table resolves every retired id in one hop to an id that is live, or that
         # was dropped and resolves through history.
@@ -451,15 +463,27 @@ def test_invariants_over_random_cluster_evolutions(groups: np.ndarray, seed: int
     # Unchanged input at the end: identical ids, nothing minted.
     rerun = assign_ids(now, previous, pd.DataFrame({"golden_id": list(born), "created_at": list(born.values())}), mint)
     assert rerun.members.equals(previous) and rerun.minted == [] and rerun.redirects.empty and rerun.dropped == []
-    part, stable = _split(now, previous)  # ... and every cluster is stable: nothing is left to decide
-    assert part.clusters.empty and part.previous.empty and _by_record(stable) == _by_record(previous)
+    for known in (None, set()):  # ... and every cluster is stable, nothing changed: nothing is left to decide
+        part, stable = _split(now, previous, known)
+        assert part.clusters.empty and part.previous.empty and _by_record(stable) == _by_record(previous)
 
 
-def _split(now: pd.DataFrame, previous: pd.DataFrame) -> tuple[stable_ids.Split, pd.DataFrame]:
+def _changed(before: pd.DataFrame, now: pd.DataFrame) -> set[str]:
+    """The records whose cluster changed (reclustered_records at its least): those of every cluster whose records
+    are not exactly those of a cluster before, and the records gone."""
+    old = {frozenset(rs) for _, rs in before.groupby("cluster_id")["record_id"]} if len(before) else set()
+    out = {r for _, rs in now.groupby("cluster_id")["record_id"] if frozenset(rs) not in old for r in rs}
+    return out | (set(before["record_id"]) - set(now["record_id"]))
+
+
+def _split(
+    now: pd.DataFrame, previous: pd.DataFrame, changed: set[str] | None = None
+) -> tuple[stable_ids.Split, pd.DataFrame]:
     con = duckdb.connect()
     con.register("now", now)
     con.register("before", previous.astype({"record_id": "str", "golden_id": "str"}))
-    part = stable_ids.split(con, "now", "before")
+    con.register("changed", pd.DataFrame({"record_id": pd.Series(sorted(changed or []), dtype="str")}))
+    part = stable_ids.split(con, "now", "before", None if changed is None else "changed")
     return part, con.execute(f"SELECT record_id, golden_id FROM {stable_ids.STABLE}").df()
 
 
