@@ -37,7 +37,6 @@ from hub.catalogue import (
     GOLDEN_SOURCE_CONSENT,
     GOLDEN_VALUES,
     GOLDEN_XREF,
-    RECLUSTERED,
     REVIEW,
     STANDARDIZED,
     key_sql,
@@ -49,7 +48,7 @@ from hub.config import HubConfig
 from hub.errors import NotReady
 from hub.model import ATTRIBUTE_FIELDS, CHANNELS
 from hub.workspace import Workspace
-from matching import models
+from matching import models, reclustering
 
 
 @dataclass
@@ -256,7 +255,7 @@ def build(
         else:  # the workspace's copies as published in `head` (golden_record.incremental); stable clusters keep ids
             read = None
             previous_sql = f"(SELECT {record_id_sql()} AS record_id, golden_id FROM {GOLDEN_XREF})"
-            changed = RECLUSTERED if ws.has_table(RECLUSTERED) else None  # None: not known, compare them all
+            changed = reclustering.changed_since_build(ws.con)  # None: not known, compare them all
             part = stable_ids.split(ws.con, CLUSTERS, previous_sql, changed)
             clusters, previous, stable = part.clusters, part.previous, part.stable
         live = store.created_at(conn, tie_candidates(clusters, previous))
@@ -301,7 +300,7 @@ def build(
             _finish_build(ws, cfg, built, head, dry_run, consent_read_at)
             incremental.mark_built(ws.con, config)
             if not dry_run:
-                stable_ids.begin(ws.con)
+                reclustering.mark_build(ws.con)
     finally:
         for name in frames:
             ws.con.unregister(name)

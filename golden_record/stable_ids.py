@@ -14,12 +14,12 @@ An unchanged run has every cluster stable: it reads nothing into pandas and deci
 build (golden_record/run.py) uses this; a full build decides every cluster as before. Set-based: one full join of
 the clusters onto the previous xref, one GROUP BY of it by (cluster, previous id) with two window sums.
 
-With the records whose cluster changed since the previous ids were decided (RECLUSTERED: clustering adds the records
-of every component it clusters again and every record gone, a build empties it), only the part they reach is
-compared. A cluster holding none of them has the very records it had then, when it got its own id G and G got
-exactly its records; so it is stable. The part compared is the clusters holding a changed record and the previous
-ids of their records and of the changed ones; no previous id outside it has a record inside it (that record's
-cluster would hold a changed record, or be one), so the part is closed and decides as the whole does."""
+With the records whose cluster changed since the previous ids were decided (RECLUSTERED, matching/reclustering.py:
+clustering adds the records of every component it clusters again and every record gone, a build empties it), only
+the part they reach is compared. A cluster holding none of them has the very records it had then, when it got its
+own id G and G got exactly its records; so it is stable. The part compared is the clusters holding a changed record
+and the previous ids of their records and of the changed ones; no previous id outside it has a record inside it
+(that record's cluster would hold a changed record, or be one), so the part is closed and decides as the whole does."""
 
 from __future__ import annotations
 
@@ -27,8 +27,6 @@ from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
-
-from hub.catalogue import RECLUSTERED
 
 STABLE = "_gi_stable"  # TEMP: record_id, golden_id of the records of stable clusters
 _HELD = "_gi_held"  # TEMP: record_id, cluster_id (NULL: gone), golden_id (NULL: new) -- scratch of `split`
@@ -134,10 +132,3 @@ def combine(con: duckdb.DuckDBPyConnection, assigned: pd.DataFrame, minted: list
         con.unregister("_gi_assigned")
         con.unregister("_gi_minted")
         con.execute(f"DROP TABLE IF EXISTS {STABLE}")
-
-
-def begin(con: duckdb.DuckDBPyConnection) -> None:
-    """A build's ids are being decided from the clusters as they are now: the changes RECLUSTERED kept are taken into
-    account (an empty table from now on). In the build's transaction, and not for a dry run's build, whose basis is
-    put back afterwards (golden_record.incremental)."""
-    con.execute(f"CREATE OR REPLACE TABLE {RECLUSTERED} (record_id VARCHAR)")

@@ -14,14 +14,20 @@ Rules:
    auto edge or a "match" joins to them, until nothing joins them to the rest (a few rounds; each is one join).
    Only "not a match" decisions never join: they split inside a component, they never reach out of it.
 Records gone since the last run leave `clusters`; everything else keeps its row.
+
+For the golden build (golden_record/stable_ids.py), RECLUSTERED keeps the records whose cluster changed since the
+last build: `note` adds the records of every component clustered again and every record gone, `mark_build` empties
+it. It is trusted only while `clusters` is as the last of them left it (a fingerprint of its rows, kept in
+match_state): `clusters` written any other way, or a full clustering, and the next build compares every cluster.
 """
 
 from __future__ import annotations
 
 import duckdb
 
-from hub.catalogue import CLUSTER_BASIS, CLUSTERS
+from hub.catalogue import CLUSTER_BASIS, CLUSTERS, RECLUSTERED, STANDARDIZED
 from hub.workspace import scalar
+from matching import changes
 
 _JOINING = "kind IN ('edge', 'match')"
 ADDED, REMOVED = "_cluster_added", "_cluster_removed"  # TEMP: input rows new and gone since CLUSTER_BASIS (seeds)
@@ -86,3 +92,51 @@ def grow(con: duckdb.DuckDBPyConnection, input_table: str, seeds: str, into: str
         after = scalar(con, f"SELECT count(*) FROM {into}")
         if after == before:
             return int(after)
+
+
+_LOGGED = "reclustered"  # match_state step: the fingerprint of `clusters` RECLUSTERED is up to date with
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
+    rows = con.execute(f"SELECT count(*), coalesce(sum(hash(record_id, cluster_id)), 0) FROM {CLUSTERS}").fetchall()
+    return str(rows[0])
+
+
+def _kept(con: duckdb.DuckDBPyConnection) -> bool:
+    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary"
+    return bool(scalar(con, sql, [RECLUSTERED]))
+
+
+def _current(con: duckdb.DuckDBPyConnection) -> bool:
+    return _kept(con) and changes.state(con, _LOGGED) == _fingerprint(con)
+
+
+def note(con: duckdb.DuckDBPyConnection, recluster: str | None) -> None:
+    """Before a clustering run replaces rows of `clusters`: note the records of `recluster` (record_id) and every
+    record gone, if RECLUSTERED is up to date; None (a full clustering) or not up to date: forget it. `after` is
+    called once `clusters` holds the new rows."""
+    if recluster is None or not _current(con):
+        con.execute(f"DROP TABLE IF EXISTS {RECLUSTERED}")
+        changes.set_state(con, _LOGGED, None)
+        return
+    con.execute(
+        f"""INSERT INTO {RECLUSTERED} SELECT record_id FROM {recluster} UNION
+            SELECT record_id FROM {CLUSTERS} WHERE record_id NOT IN (SELECT unique_id FROM {STANDARDIZED})"""
+    )
+
+
+def after(con: duckdb.DuckDBPyConnection) -> None:
+    """`clusters` holds a clustering run's rows: RECLUSTERED, if still kept, is up to date with them."""
+    if _kept(con):
+        changes.set_state(con, _LOGGED, _fingerprint(con))
+
+
+def changed_since_build(con: duckdb.DuckDBPyConnection) -> str | None:
+    """RECLUSTERED when it holds every record whose cluster changed since the last build, else None."""
+    return RECLUSTERED if _current(con) else None
+
+
+def mark_build(con: duckdb.DuckDBPyConnection) -> None:
+    """A build decided its ids from `clusters` as they are now: nothing has changed since (an empty RECLUSTERED)."""
+    con.execute(f"CREATE OR REPLACE TABLE {RECLUSTERED} (record_id VARCHAR)")
+    changes.set_state(con, _LOGGED, _fingerprint(con))

@@ -23,7 +23,6 @@ from hub.catalogue import (
     CLUSTER_BASIS,
     CLUSTERS,
     PAIRS,
-    RECLUSTERED,
     RESCORED,
     REVIEW,
     SCORED_BASIS,
@@ -273,12 +272,8 @@ def cluster_records(
         # half the time of storing and counting through pandas at 1M records.
         con.register("_clusters", pa.Table.from_pandas(clusters, preserve_index=False))
         with ws.transaction():
+            reclustering.note(con, "_recluster" if incremental else None)  # for the next golden build
             if incremental:
-                if ws.has_table(RECLUSTERED):  # what the next golden build compares (golden_record.stable_ids)
-                    con.execute(
-                        f"""INSERT INTO {RECLUSTERED} SELECT record_id FROM _recluster UNION SELECT record_id
-                            FROM {CLUSTERS} WHERE record_id NOT IN (SELECT unique_id FROM {STANDARDIZED})"""
-                    )
                 con.execute(
                     f"""DELETE FROM {CLUSTERS} WHERE record_id IN (SELECT record_id FROM _recluster)
                                                   OR record_id NOT IN (SELECT unique_id FROM {STANDARDIZED})"""
@@ -288,7 +283,7 @@ def cluster_records(
             else:
                 con.execute(f"CREATE OR REPLACE TABLE {CLUSTERS} AS SELECT record_id, cluster_id FROM _clusters")
                 con.execute(f"CREATE OR REPLACE TABLE {CLUSTER_BASIS} AS SELECT * FROM _cluster_input")
-                con.execute(f"DROP TABLE IF EXISTS {RECLUSTERED}")  # every cluster anew: the next build compares all
+            reclustering.after(con)
         auto = scalar(con, "SELECT count(*) FROM _cluster_input WHERE kind = 'edge'")
     finally:
         con.unregister("_clusters")

@@ -14,7 +14,7 @@ from connectors.demo import init_demo
 from hub.catalogue import CLUSTER_BASIS, CLUSTERS, PAIRS, RECLUSTERED, STAGED, STANDARDIZED
 from hub.config import load_config
 from hub.workspace import Workspace
-from matching import changes, models
+from matching import changes, models, reclustering
 from matching.backend import DuckDBSplinkBackend, tf_columns
 from matching.run import cluster_records, match, score_pairs, standardize_records, train
 
@@ -112,8 +112,9 @@ def test_incremental_runs_give_what_a_full_rebuild_gives(demo, seed):
         scored = score_pairs(ws, cfg, saved)
         decide(ws, rng, decisions)
         before = table(ws, CLUSTERS, ["record_id"])
-        ws.con.execute(f"CREATE OR REPLACE TABLE {RECLUSTERED} (record_id VARCHAR)")  # as a golden build leaves it
+        reclustering.mark_build(ws.con)  # as a golden build leaves it
         grouped = clustered(ws, cfg, decisions)
+        assert reclustering.changed_since_build(ws.con) == RECLUSTERED
         noted = {r for (r,) in ws.con.execute(f"SELECT record_id FROM {RECLUSTERED}").fetchall()}
         assert moved(before, table(ws, CLUSTERS, ["record_id"])) <= noted  # what the golden build compares
         assert not done.full and 0 < done.redone < done.records
@@ -230,3 +231,18 @@ def test_a_new_decision_reclusters_the_whole_component_an_earlier_split_left(dem
     assert dict(ws.con.execute(f"SELECT record_id, cluster_id FROM {CLUSTERS}").fetchall()) == {
         "a": "a", "b": "b", "c": "b", "d": "b"
     }  # fmt: skip
+
+
+def test_clusters_written_any_other_way_make_the_next_build_compare_them_all(demo):
+    """The noted changes are trusted only while `clusters` is as clustering left it: rows written by anything else
+    (a person, a script, a restore) and the next golden build compares every cluster rather than miss them."""
+    ws, cfg = demo
+    clustered(ws, cfg, {"must": [], "cannot": []})
+    reclustering.mark_build(ws.con)
+    assert reclustering.changed_since_build(ws.con) == RECLUSTERED
+    first = f"(SELECT min(record_id) FROM {CLUSTERS})"
+    ws.con.execute(f"UPDATE {CLUSTERS} SET cluster_id = cluster_id || 'x' WHERE record_id = {first}")
+    assert reclustering.changed_since_build(ws.con) is None
+    clustered(ws, cfg, {"must": [], "cannot": []})  # and clustering does not take them up again
+    assert reclustering.changed_since_build(ws.con) is None
+    clustered(ws, cfg, {"must": [], "cannot": []}, full=True)  # the module's workspace as it was
