@@ -215,11 +215,14 @@ def change_one_percent(directory: Path) -> None:
 
 
 def decide_first_queued_pair(config: str) -> None:
-    """A steward's "match" on the strongest queued pair, as the API stores it."""
+    """A steward's "match" on the strongest queued pair of two golden records, as the API stores it: a decision that
+    merges them (the strongest pair of all can sit in one golden record already, joined by other pairs)."""
     with store.opened_for(load_config(config)) as engine, store.write_transaction(engine) as conn:
-        _, rows = store.review_page(conn, 0.0, 1.0, None, limit=1)
-        store.decide(conn, rows[0].id_l, rows[0].id_r, "match", "benchmark")
-    print(f"decided: {rows[0].id_l} ~ {rows[0].id_r} is a match")
+        _, rows = store.review_page(conn, 0.0, 1.0, None, limit=200)
+        pair = next((r for r in rows if r.golden_id_l != r.golden_id_r), rows[0])
+        store.decide(conn, pair.id_l, pair.id_r, "match", "benchmark")
+    merges = "merges two golden records" if pair.golden_id_l != pair.golden_id_r else "inside one golden record"
+    print(f"decided: {pair.id_l} ~ {pair.id_r} is a match ({merges})")
 
 
 def targets(full: Run, changed: Run, unchanged: Run, applied: Run, splink: tuple[float, float]) -> None:
