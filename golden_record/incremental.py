@@ -61,6 +61,7 @@ from hub.catalogue import (
     GOLDEN_VALUES,
     GOLDEN_XREF,
     RESCORED,
+    columns_sql,
 )
 from hub.config import HubConfig
 from hub.workspace import Workspace
@@ -174,7 +175,7 @@ def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str, scope
                 SELECT source_system, source_key, channel, value, recorded_at::TIMESTAMP FROM {consent}"""
         )
     con.execute(f"UPDATE {GOLDEN_STATE} SET published_run = ?", [run_id])
-    con.execute(f"CREATE OR REPLACE TABLE {RESCORED} (record_id VARCHAR)")  # the next publish's xref scope starts here
+    con.execute(f"CREATE OR REPLACE TABLE {RESCORED} ({columns_sql(RESCORED)})")  # the next publish's scope starts
 
 
 def inputs_sql(con: duckdb.DuckDBPyConnection, members: str, records: str, extras: list[str]) -> str:

@@ -59,12 +59,12 @@ def to_publish(
     if saved is None:
         return None, None, None, last
     key = inputs_key(ws.con, saved)
-    current = last is not None and last.run_id == built_on_run  # the store's last publish was this workspace's
-    if current and last is not None and last.inputs == key:
-        return None, last.digest, key, last  # made of the same: the store holds this very model
+    current = last if last is not None and last.run_id == built_on_run else None  # the store's last publish: ours
+    if current is not None and current.inputs == key:
+        return None, current.digest, key, last  # made of the same: the store holds this very model
     model = models.for_serving(ws.con, saved, STANDARDIZED)
     model_digest = digest(model)
-    if current and last is not None and last.digest == model_digest:
+    if current is not None and current.digest == model_digest:
         return None, model_digest, key, last  # the store holds this very model and term frequencies
     return model, model_digest, key, last
 

@@ -255,7 +255,7 @@ def build(
         else:  # the workspace's copies as published in `head` (golden_record.incremental); stable clusters keep ids
             read = None
             previous_sql = f"(SELECT {record_id_sql()} AS record_id, golden_id FROM {GOLDEN_XREF})"
-            changed = reclustering.changed_since_build(ws.con)  # None: not known, compare them all
+            changed = reclustering.changed_since_build(ws)  # None: not known, compare them all
             part = stable_ids.split(ws.con, CLUSTERS, previous_sql, changed)
             clusters, previous, stable = part.clusters, part.previous, part.stable
         live = store.created_at(conn, tie_candidates(clusters, previous))
@@ -300,7 +300,7 @@ def build(
             _finish_build(ws, cfg, built, head, dry_run, consent_read_at)
             incremental.mark_built(ws.con, config)
             if not dry_run:
-                reclustering.mark_build(ws.con)
+                reclustering.mark_build(ws)
     finally:
         for name in frames:
             ws.con.unregister(name)

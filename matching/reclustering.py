@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import duckdb
 
-from hub.catalogue import CLUSTER_BASIS, CLUSTERS, RECLUSTERED, STANDARDIZED
-from hub.workspace import scalar
+from hub.catalogue import CLUSTER_BASIS, CLUSTERS, RECLUSTERED, STANDARDIZED, columns_sql
+from hub.workspace import Workspace, scalar
 from matching import changes
 
 _JOINING = "kind IN ('edge', 'match')"
@@ -102,41 +102,36 @@ def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
     return str(rows[0])
 
 
-def _kept(con: duckdb.DuckDBPyConnection) -> bool:
-    sql = "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary"
-    return bool(scalar(con, sql, [RECLUSTERED]))
+def _current(ws: Workspace) -> bool:
+    return ws.has_table(RECLUSTERED) and changes.state(ws.con, _LOGGED) == _fingerprint(ws.con)
 
 
-def _current(con: duckdb.DuckDBPyConnection) -> bool:
-    return _kept(con) and changes.state(con, _LOGGED) == _fingerprint(con)
-
-
-def note(con: duckdb.DuckDBPyConnection, recluster: str | None) -> None:
+def note(ws: Workspace, recluster: str | None) -> None:
     """Before a clustering run replaces rows of `clusters`: note the records of `recluster` (record_id) and every
     record gone, if RECLUSTERED is up to date; None (a full clustering) or not up to date: forget it. `after` is
     called once `clusters` holds the new rows."""
-    if recluster is None or not _current(con):
-        con.execute(f"DROP TABLE IF EXISTS {RECLUSTERED}")
-        changes.set_state(con, _LOGGED, None)
+    if recluster is None or not _current(ws):
+        ws.con.execute(f"DROP TABLE IF EXISTS {RECLUSTERED}")
+        changes.set_state(ws.con, _LOGGED, None)
         return
-    con.execute(
+    ws.con.execute(
         f"""INSERT INTO {RECLUSTERED} SELECT record_id FROM {recluster} UNION
             SELECT record_id FROM {CLUSTERS} WHERE record_id NOT IN (SELECT unique_id FROM {STANDARDIZED})"""
     )
 
 
-def after(con: duckdb.DuckDBPyConnection) -> None:
+def after(ws: Workspace) -> None:
     """`clusters` holds a clustering run's rows: RECLUSTERED, if still kept, is up to date with them."""
-    if _kept(con):
-        changes.set_state(con, _LOGGED, _fingerprint(con))
+    if ws.has_table(RECLUSTERED):
+        changes.set_state(ws.con, _LOGGED, _fingerprint(ws.con))
 
 
-def changed_since_build(con: duckdb.DuckDBPyConnection) -> str | None:
+def changed_since_build(ws: Workspace) -> str | None:
     """RECLUSTERED when it holds every record whose cluster changed since the last build, else None."""
-    return RECLUSTERED if _current(con) else None
+    return RECLUSTERED if _current(ws) else None
 
 
-def mark_build(con: duckdb.DuckDBPyConnection) -> None:
+def mark_build(ws: Workspace) -> None:
     """A build decided its ids from `clusters` as they are now: nothing has changed since (an empty RECLUSTERED)."""
-    con.execute(f"CREATE OR REPLACE TABLE {RECLUSTERED} (record_id VARCHAR)")
-    changes.set_state(con, _LOGGED, _fingerprint(con))
+    ws.con.execute(f"CREATE OR REPLACE TABLE {RECLUSTERED} ({columns_sql(RECLUSTERED)})")
+    changes.set_state(ws.con, _LOGGED, _fingerprint(ws.con))

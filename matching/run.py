@@ -272,7 +272,7 @@ def cluster_records(
         # half the time of storing and counting through pandas at 1M records.
         con.register("_clusters", pa.Table.from_pandas(clusters, preserve_index=False))
         with ws.transaction():
-            reclustering.note(con, "_recluster" if incremental else None)  # for the next golden build
+            reclustering.note(ws, "_recluster" if incremental else None)  # for the next golden build
             if incremental:
                 con.execute(
                     f"""DELETE FROM {CLUSTERS} WHERE record_id IN (SELECT record_id FROM _recluster)
@@ -283,7 +283,7 @@ def cluster_records(
             else:
                 con.execute(f"CREATE OR REPLACE TABLE {CLUSTERS} AS SELECT record_id, cluster_id FROM _clusters")
                 con.execute(f"CREATE OR REPLACE TABLE {CLUSTER_BASIS} AS SELECT * FROM _cluster_input")
-            reclustering.after(con)
+            reclustering.after(ws)
         auto = scalar(con, "SELECT count(*) FROM _cluster_input WHERE kind = 'edge'")
     finally:
         con.unregister("_clusters")

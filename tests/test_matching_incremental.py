@@ -112,9 +112,9 @@ def test_incremental_runs_give_what_a_full_rebuild_gives(demo, seed):
         scored = score_pairs(ws, cfg, saved)
         decide(ws, rng, decisions)
         before = table(ws, CLUSTERS, ["record_id"])
-        reclustering.mark_build(ws.con)  # as a golden build leaves it
+        reclustering.mark_build(ws)  # as a golden build leaves it
         grouped = clustered(ws, cfg, decisions)
-        assert reclustering.changed_since_build(ws.con) == RECLUSTERED
+        assert reclustering.changed_since_build(ws) == RECLUSTERED
         noted = {r for (r,) in ws.con.execute(f"SELECT record_id FROM {RECLUSTERED}").fetchall()}
         assert moved(before, table(ws, CLUSTERS, ["record_id"])) <= noted  # what the golden build compares
         assert not done.full and 0 < done.redone < done.records
@@ -238,11 +238,11 @@ def test_clusters_written_any_other_way_make_the_next_build_compare_them_all(dem
     (a person, a script, a restore) and the next golden build compares every cluster rather than miss them."""
     ws, cfg = demo
     clustered(ws, cfg, {"must": [], "cannot": []})
-    reclustering.mark_build(ws.con)
-    assert reclustering.changed_since_build(ws.con) == RECLUSTERED
+    reclustering.mark_build(ws)
+    assert reclustering.changed_since_build(ws) == RECLUSTERED
     first = f"(SELECT min(record_id) FROM {CLUSTERS})"
     ws.con.execute(f"UPDATE {CLUSTERS} SET cluster_id = cluster_id || 'x' WHERE record_id = {first}")
-    assert reclustering.changed_since_build(ws.con) is None
+    assert reclustering.changed_since_build(ws) is None
     clustered(ws, cfg, {"must": [], "cannot": []})  # and clustering does not take them up again
-    assert reclustering.changed_since_build(ws.con) is None
+    assert reclustering.changed_since_build(ws) is None
     clustered(ws, cfg, {"must": [], "cannot": []}, full=True)  # the module's workspace as it was
