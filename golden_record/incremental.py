@@ -38,7 +38,7 @@ from pathlib import Path
 
 import duckdb
 
-from golden_record import survivorship
+from golden_record import input_scope, survivorship
 from golden_record.survivorship.members import STD_COLUMNS, swapped_sql
 from golden_record.survivorship.population import CASE, PROPER_CASE_FIELDS, VOTE, lookups_sql, totals_sql
 from golden_record.survivorship.sql import Outputs, column_types
@@ -89,7 +89,8 @@ def config_key(cfg: HubConfig) -> str:
         default=str,
     )  # fmt: skip
     digest = hashlib.sha256(text.encode())
-    code = [*sorted(Path(survivorship.__file__).parent.glob("*.py")), Path(forms.__file__), Path(__file__)]
+    code = [*sorted(Path(survivorship.__file__).parent.glob("*.py")), Path(forms.__file__), Path(__file__),
+            Path(input_scope.__file__)]  # fmt: skip
     for path in [*code, *sorted(forms.DATA_DIR.glob("*.csv"))]:
         digest.update(path.read_bytes())
     return digest.hexdigest()
@@ -128,10 +129,15 @@ def restore(ws: Workspace, head: str | None, config: str) -> bool:
     return back
 
 
-def mark_built(con: duckdb.DuckDBPyConnection, config: str) -> None:
-    """The golden tables now hold a build that is not published (yet)."""
-    con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_STATE} AS SELECT NULL::VARCHAR AS published_run, ? AS config",
-                [config])  # fmt: skip
+def mark_built(ws: Workspace, config: str) -> None:
+    """The golden tables now hold a build that is not published (yet), made from these standardized records and
+    member records (golden_record/input_scope.py)."""
+    ws.con.execute(
+        f"""CREATE OR REPLACE TABLE {GOLDEN_STATE} AS
+            SELECT NULL::VARCHAR AS published_run, ?::VARCHAR AS config, ?::VARCHAR AS standardized,
+                   NULL::VARCHAR AS source_consent, (SELECT count(*) FROM {GOLDEN_INPUTS}) AS members""",
+        [config, input_scope.standardized_stamp(ws)],
+    )
 
 
 def keep_source_consent(con: duckdb.DuckDBPyConnection, read: str) -> None:
@@ -145,13 +151,15 @@ def keep_source_consent(con: duckdb.DuckDBPyConnection, read: str) -> None:
     )
 
 
-def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str, scope: str | None, consent: str) -> None:
+def mark_published(ws: Workspace, run_id: str, xref: str, scope: str | None, consent: str) -> None:
     """After the store committed `run_id`: the golden tables are its state, the table `xref` (source_system,
     source_key, golden_id, match_probability, link_type) is the xref the store now holds, and `consent` (as
     keep_source_consent reads) the store's source consent state now. `scope` (source_system, source_key): an
     incremental publish's xref keys, those where `xref` differs from golden_xref (publish diffed only those), and
     `consent` is the state of the records whose news the publish stored (the rest is as the build read it); None: a
-    full publish, and `consent` is all of it. Then no record's pairs changed since (RESCORED, xref_rows)."""
+    full publish, and `consent` is all of it. Then no record's pairs changed since (RESCORED, xref_rows), and the
+    source consent state is stamped (golden_record/input_scope.py)."""
+    con = ws.con
     if scope is None:
         con.execute(
             f"""CREATE OR REPLACE TABLE {GOLDEN_XREF} AS
@@ -174,18 +182,25 @@ def mark_published(con: duckdb.DuckDBPyConnection, run_id: str, xref: str, scope
             f"""INSERT INTO {GOLDEN_SOURCE_CONSENT}
                 SELECT source_system, source_key, channel, value, recorded_at::TIMESTAMP FROM {consent}"""
         )
-    con.execute(f"UPDATE {GOLDEN_STATE} SET published_run = ?", [run_id])
+    con.execute(
+        f"UPDATE {GOLDEN_STATE} SET published_run = ?, source_consent = ?", [run_id, input_scope.consent_stamp(ws)]
+    )
     con.execute(f"CREATE OR REPLACE TABLE {RESCORED} ({columns_sql(RESCORED)})")  # the next publish's scope starts
+
+
+def fingerprint_sql(con: duckdb.DuckDBPyConnection, records: str, extras: list[str]) -> str:
+    """SQL: the fingerprint of a member from `r`, its row of `records`: every column survivorship reads."""
+    present = column_types(con, records)
+    columns = ["unique_id", "source_system", "source_key", "source_updated_at", *TYPES, *extras]
+    columns += [c for c in [*STD_COLUMNS.values(), "address_line1_std", "postal_code_std"] if c in present]
+    return f"hash({', '.join(f'r.{c}' for c in columns)})"
 
 
 def inputs_sql(con: duckdb.DuckDBPyConnection, members: str, records: str, extras: list[str]) -> str:
     """Per member record (of `members`: record_id, golden_id): its golden id, a fingerprint of every column of
     `records` survivorship reads, and whether its names are swapped back (over the whole population)."""
-    present = column_types(con, records)
-    columns = ["unique_id", "source_system", "source_key", "source_updated_at", *TYPES, *extras]
-    columns += [c for c in [*STD_COLUMNS.values(), "address_line1_std", "postal_code_std"] if c in present]
-    swapped = swapped_sql(f"(SELECT golden_id AS _gid, record_id FROM {members})", records, present)
-    return f"""SELECT m.record_id, m.golden_id, hash({", ".join(f"r.{c}" for c in columns)}) AS fingerprint,
+    swapped = swapped_sql(f"(SELECT golden_id AS _gid, record_id FROM {members})", records, column_types(con, records))
+    return f"""SELECT m.record_id, m.golden_id, {fingerprint_sql(con, records, extras)} AS fingerprint,
                       s.record_id IS NOT NULL AS swapped
                FROM {members} AS m JOIN {records} AS r ON r.unique_id = m.record_id
                LEFT JOIN ({swapped}) AS s ON s.record_id = m.record_id"""
@@ -204,11 +219,8 @@ def seen_sql(pins: str, choices: str) -> str:
                GROUP BY golden_id"""
 
 
-def changed_ids(con: duckdb.DuckDBPyConnection, members: str, inputs: str, seen: str) -> None:
-    """`_gi_affected` (golden_id): the ids (old and new) whose members, member inputs, pins or hub consent choices
-    changed since the basis; and the differences themselves, which keep_state writes into the basis: `_gi_left` and
-    `_gi_joined` (record_id, golden_id: basis memberships gone, and new ones), `_gi_inputs_new` (rows of `inputs`
-    new or different) and `_gi_inputs_gone` (record_id: basis inputs of records no longer built)."""
+def member_changes(con: duckdb.DuckDBPyConnection, members: str) -> None:
+    """`_gi_left` and `_gi_joined` (record_id, golden_id): basis memberships gone, and new ones."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _gi_left AS
             SELECT record_id, golden_id FROM {GOLDEN_MEMBERS} EXCEPT SELECT record_id, golden_id FROM {members}"""
@@ -217,6 +229,11 @@ def changed_ids(con: duckdb.DuckDBPyConnection, members: str, inputs: str, seen:
         f"""CREATE OR REPLACE TEMP TABLE _gi_joined AS
             SELECT record_id, golden_id FROM {members} EXCEPT SELECT record_id, golden_id FROM {GOLDEN_MEMBERS}"""
     )
+
+
+def input_changes(con: duckdb.DuckDBPyConnection, inputs: str) -> None:
+    """`_gi_inputs_new` (rows of `inputs`, every member's, new or different) and `_gi_inputs_gone` (record_id: basis
+    inputs of records no longer built)."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _gi_inputs_new AS
             SELECT n.* FROM {inputs} AS n LEFT JOIN {GOLDEN_INPUTS} AS o USING (record_id)
@@ -227,6 +244,12 @@ def changed_ids(con: duckdb.DuckDBPyConnection, members: str, inputs: str, seen:
         f"""CREATE OR REPLACE TEMP TABLE _gi_inputs_gone AS
             SELECT record_id FROM {GOLDEN_INPUTS} ANTI JOIN {inputs} USING (record_id)"""
     )
+
+
+def affected_ids(con: duckdb.DuckDBPyConnection, seen: str) -> None:
+    """`_gi_affected` (golden_id), after member_changes and input_changes (or input_scope.changes): the ids (old and
+    new) whose members, member inputs, pins or hub consent choices changed since the basis. keep_state writes those
+    differences into the basis."""
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _gi_affected AS
             SELECT DISTINCT golden_id FROM (
@@ -298,7 +321,7 @@ def keep_state(
     con: duckdb.DuckDBPyConnection, members: str, inputs: str, seen: str, delta: bool, relooked: bool
 ) -> None:
     """The build's members, member inputs, pins and choices seen, and population lookups: the next build's basis.
-    `delta` (an incremental build, after changed_ids): only the differences are written, rather than a million rows
+    `delta` (an incremental build, after affected_ids): only the differences are written, rather than a million rows
     each; the lookups only when it rebuilt anything (`relooked`: lookup_changes diffed them after the first pass, and
     the second pass changes no contribution), else the population did not change."""
     if not delta:

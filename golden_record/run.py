@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from golden_record import incremental, published_model, stable_ids, xref_rows
+from golden_record import incremental, input_scope, published_model, stable_ids, xref_rows
 from golden_record.ids import assign_ids, tie_candidates
 from golden_record.survivorship import Outputs, survive
 from hub import store
@@ -47,7 +47,7 @@ from hub.catalogue import (
 from hub.config import HubConfig
 from hub.errors import NotReady
 from hub.model import ATTRIBUTE_FIELDS, CHANNELS
-from hub.workspace import Workspace
+from hub.workspace import Workspace, scalar
 from matching import models, reclustering
 
 
@@ -203,6 +203,7 @@ class GoldenBuild:
     dropped: int
     redirects: pd.DataFrame  # retired_id, surviving_id (None: deleted), reason
     rebuilt: int  # live golden ids survivorship decided again (all of them in a full build)
+    compared: int  # member records whose inputs were compared with the basis (all but where input_scope knew better)
     full: bool  # every golden id rebuilt (`--full`, or no published basis to start from), published in full
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -287,7 +288,7 @@ def build(
             records = _choice_timed(ws, cfg, GOLDEN_SOURCE_CONSENT)
             try:
                 survived = pinned[["golden_id", "field", "value", "pinned_by"]]
-                rebuilt = _survive(ws, cfg, records, whole, survived, choices)
+                rebuilt, compared = _survive(ws, cfg, records, whole, survived, choices)
             finally:
                 ws.con.execute(f"DROP VIEW IF EXISTS {records}")
                 ws.con.execute("DROP TABLE IF EXISTS _consent_times")
@@ -295,10 +296,19 @@ def build(
             seconds["survivorship"] = time.perf_counter() - t
             say(f"survivorship: {n:,} golden records, {rebuilt:,} rebuilt" + (" (full build)" if whole else ""))
             built = GoldenBuild(
-                n, len(ids.minted), kept, len(ids.redirects), len(ids.dropped), redirects, rebuilt, whole, seconds
+                n,
+                len(ids.minted),
+                kept,
+                len(ids.redirects),
+                len(ids.dropped),
+                redirects,
+                rebuilt,
+                compared,
+                whole,
+                seconds,
             )
             _finish_build(ws, cfg, built, head, dry_run, consent_read_at)
-            incremental.mark_built(ws.con, config)
+            incremental.mark_built(ws, config)
             if not dry_run:
                 reclustering.mark_build(ws)
     finally:
@@ -324,15 +334,24 @@ def _choices_frame(choices: pd.DataFrame) -> pd.DataFrame:
 
 def _survive(
     ws: Workspace, cfg: HubConfig, records: str, whole: bool, pins: pd.DataFrame, choices: pd.DataFrame
-) -> int:
+) -> tuple[int, int]:
     """Survivorship over every golden id (`whole`) or over those whose decision can have changed (two passes:
     golden_record.incremental), the golden tables updated in place; keeps the next build's basis. Returns how many
-    live golden ids were rebuilt."""
+    live golden ids were rebuilt, and how many members' inputs were compared with the basis."""
     con, extras = ws.con, list(cfg.attributes)
     con.execute("CREATE OR REPLACE TEMP TABLE _gi_members AS SELECT record_id, golden_id FROM _gi_members_in")
-    inputs = incremental.inputs_sql(con, "_gi_members", records, extras)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_inputs AS {inputs}")
-    con.execute("CREATE OR REPLACE TEMP TABLE _gi_swapped AS SELECT record_id FROM _gi_inputs WHERE swapped")
+    scoped = None  # how many members' inputs input_scope compared, when it knew which can have changed
+    if not whole:
+        incremental.member_changes(con, "_gi_members")
+        fingerprint = incremental.fingerprint_sql(con, records, extras)
+        scoped = input_scope.changes(ws, "_gi_members", records, fingerprint)
+    compared = scoped if scoped is not None else scalar(con, "SELECT count(*) FROM _gi_members")
+    if scoped is None:
+        inputs = incremental.inputs_sql(con, "_gi_members", records, extras)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_inputs AS {inputs}")
+        con.execute("CREATE OR REPLACE TEMP TABLE _gi_swapped AS SELECT record_id FROM _gi_inputs WHERE swapped")
+        if not whole:
+            incremental.input_changes(con, "_gi_inputs")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_seen AS {incremental.seen_sql('_gi_pins', '_gi_choices')}")
 
     def decide(members: str, base: str | None = None, into: Outputs = incremental.WORKSPACE) -> None:
@@ -344,7 +363,7 @@ def _survive(
         decide("_gi_members")
         con.execute(f"CREATE OR REPLACE TABLE {GOLDEN_REBUILT} AS SELECT DISTINCT golden_id FROM _gi_members")
     else:
-        incremental.changed_ids(con, "_gi_members", "_gi_inputs", "_gi_seen")
+        incremental.affected_ids(con, "_gi_seen")
         con.execute("CREATE OR REPLACE TEMP TABLE _gi_second (golden_id VARCHAR)")
         for rebuild in ("_gi_affected", "_gi_second"):  # the second: ids a population lookup changed for
             if not con.execute(f"SELECT count(*) FROM {rebuild}").fetchall()[0][0]:
@@ -363,7 +382,8 @@ def _survive(
                   (SELECT golden_id FROM _gi_affected UNION ALL SELECT golden_id FROM _gi_second)"""
         )
     incremental.keep_state(con, "_gi_members", "_gi_inputs", "_gi_seen", delta=not whole, relooked=relooked)
-    return con.execute(f"SELECT count(*) FROM {GOLDEN_REBUILT}").fetchall()[0][0]
+    rebuilt = con.execute(f"SELECT count(*) FROM {GOLDEN_REBUILT}").fetchall()[0][0]
+    return rebuilt, compared
 
 
 def _finish_build(
@@ -508,7 +528,7 @@ def publish_build(
     try:
         with ws.transaction():  # after the store committed: the workspace's golden tables are what it published
             incremental.mark_published(
-                ws.con, run_id, xref_rows.NOW, None if whole else xref_rows.SCOPE, "_gi_consent_stored"
+                ws, run_id, xref_rows.NOW, None if whole else xref_rows.SCOPE, "_gi_consent_stored"
             )
             if digest is not None:
                 published_model.mark(ws, run_id, digest, inputs, model)

@@ -72,7 +72,7 @@ GOLDEN_INPUTS = "golden_inputs"  # per member record: a fingerprint of what surv
 GOLDEN_LOOKUPS = "golden_lookups"  # the population lookups (derived: golden records per key, spelling per key)
 GOLDEN_SEEN = "golden_seen"  # per golden id a hash of its pins and of the consent choices made through the hub
 GOLDEN_REBUILT = "golden_rebuilt"  # the golden ids this build rebuilt (what its publish may change)
-GOLDEN_STATE = "golden_state"  # one row: the run these tables were published in (NULL: not published) and config
+GOLDEN_STATE = "golden_state"  # one row: the run these tables were published in (NULL: not published), config, stamps
 GOLDEN_XREF = "golden_xref"  # the xref as last published, for the next publish's scope
 GOLDEN_SOURCE_CONSENT = "golden_source_consent"  # the store's source consent state as of the last build's publish
 GOLDEN_KEPT = "golden_basis_kept"  # a schema: the published basis while a dry run's build holds the golden tables
@@ -190,7 +190,7 @@ COLUMNS: dict[str, dict[str, str]] = {
     GOLDEN_LOOKUPS: {"kind": _V, "key": _V, "n": "BIGINT", "spelling": _V},
     GOLDEN_SEEN: {"golden_id": _V, "pins": "UBIGINT", "choices": "UBIGINT"},
     GOLDEN_REBUILT: {"golden_id": _V},
-    GOLDEN_STATE: {"published_run": _V, "config": _V},
+    GOLDEN_STATE: {"published_run": _V, "config": _V, "standardized": _V, "source_consent": _V, "members": "BIGINT"},
     GOLDEN_XREF: {
         "source_system": _V,
         "source_key": _V,

@@ -311,6 +311,7 @@ def golden_records(
             "dry_run": hub.dry_run,
             **b.counts(),
             "full_build": b.full,
+            "inputs_compared": b.compared,
             "kept": b.kept,
             "seconds": {k: round(v, 1) for k, v in b.seconds.items()},
             "golden_records_by_size": _md(by_size),

@@ -38,6 +38,7 @@ from hub.config import load_config
 from hub.store import bulk, schema
 from hub.workspace import Workspace
 from matching import models
+from pipelines.build import APPLY_JOB
 from pipelines.run import run_pipeline
 
 pytestmark = pytest.mark.slow(seconds=100)  # the file's weight in the suite's order (tests/conftest.py)
@@ -52,6 +53,23 @@ def _run(config: Path, full: bool = False) -> dict:
     summary = run_pipeline(str(config), full=full, reconcile=True, log_level="WARNING")
     assert summary.success, summary.errors
     return summary.metadata
+
+
+def _apply(config: Path) -> None:
+    """What `hub serve` runs after a steward's action: the decisions, pins and choices taken now (apply_decisions),
+    comparing only the members whose inputs can have changed (golden_record/input_scope.py)."""
+    summary = run_pipeline(str(config), log_level="WARNING", job_name=APPLY_JOB)
+    assert summary.success, summary.errors
+    built = summary.metadata["golden_records"]
+    assert not built["full_build"]
+    ws = Workspace.for_config(load_config(config))
+    try:
+        members = ws.con.execute(f"SELECT count(*) FROM {GOLDEN_MEMBERS}").fetchall()[0][0]
+    finally:
+        ws.close()
+    assert built["inputs_compared"] < members / 2, (built["inputs_compared"], members)
+    _mirrors_hold(config)
+    _xref_is_whole(config)
 
 
 def _published(metadata: dict) -> dict:
@@ -246,8 +264,11 @@ def test_an_unchanged_run_rebuilds_nothing_and_publishes_nothing(demo):
 def test_incremental_runs_agree_with_a_full_rebuild_after_random_changes(demo, seed):
     rng = random.Random(seed)
     _run(demo)
+    _run(demo)  # the first run's publish stored every record's consent as news: this one stores none
     rebuilt = []
     for _ in range(3):
+        _steward(demo, rng)
+        _apply(demo)
         if rng.random() < 0.8:
             _edit_sources(demo.parent, rng)
         _flip_consent(demo.parent, rng)
@@ -260,6 +281,8 @@ def test_incremental_runs_agree_with_a_full_rebuild_after_random_changes(demo, s
         assert metadata["golden_records"]["gate_scope"].startswith("changed since the last gated publish")
         rebuilt.append((metadata["golden_records"]["rebuilt"], metadata["golden_records"]["golden_records"]))
     assert all(0 < n < total for n, total in rebuilt), rebuilt  # the incremental path, not a full one
+    _steward(demo, rng)
+    _apply(demo)  # the last build compared only the inputs that can have changed: a full one finds nothing else
     before = _state(demo)
     full = _run(demo, full=True)
     assert full["golden_records"]["full_build"] and full["golden_records"]["gate_scope"] == "all rows"
@@ -268,6 +291,88 @@ def test_incremental_runs_agree_with_a_full_rebuild_after_random_changes(demo, s
     after = _state(demo)
     for name, frame in before.items():
         pd.testing.assert_frame_equal(frame, after[name], obj=name)
+
+
+def _full_build_agrees(config: Path) -> None:
+    """A full rebuild (`hub run --full`) finds nothing to change, in the workspace or in the store."""
+    before = _state(config)
+    assert _published(_run(config, full=True)) == NOTHING
+    after = _state(config)
+    for name, frame in before.items():
+        pd.testing.assert_frame_equal(frame, after[name], obj=name)
+
+
+def _one(con: Workspace, sql: str, params: list | None = None) -> object:
+    return con.con.execute(sql, params or []).fetchall()[0][0]
+
+
+def test_names_a_steward_merge_brings_together_are_swapped_as_a_full_build_swaps_them(demo):
+    """apply_decisions decides the name swap again within the golden records whose members changed, the names
+    counted over every member (golden_record/input_scope.py): a record written surname first, apart until a steward
+    matches it to its person, is swapped back as a full build swaps it."""
+    _run(demo)
+    ws = Workspace.for_config(load_config(demo))
+    try:  # a web record of a person with at least three records: the population then outweighs the swap (SWAP_ODDS)
+        big = f"SELECT golden_id FROM {GOLDEN_MEMBERS} GROUP BY ALL HAVING count(*) >= 3"
+        web = _one(
+            ws,
+            f"SELECT min(record_id) FROM {GOLDEN_MEMBERS} WHERE record_id LIKE 'web:%' AND golden_id IN ({big})",
+        )
+    finally:
+        ws.close()
+    con = sqlite3.connect(demo.parent / "web.db")
+    copy = con.execute(
+        """INSERT INTO users (username, email, first_name, last_name, newsletter, password_hash, created_at, updated_at)
+           SELECT username || '.swapped', 'swapped.' || id || '@example.org', last_name, first_name, newsletter,
+                  password_hash, created_at, '2099-01-01T00:00:00' FROM users WHERE id = ?""",
+        [int(str(web).split(":")[1])],
+    ).lastrowid
+    con.commit()
+    con.close()
+    _run(demo)
+    _run(demo)
+    engine = store.open_store(load_config(demo).serving_store)
+    try:
+        with store.write_transaction(engine) as conn:
+            store.decide(conn, *sorted([str(web), f"web:{copy}"]), "match", "tester")
+    finally:
+        engine.dispose()
+    ws = Workspace.for_config(load_config(demo))
+    try:
+        apart = _one(ws, f"SELECT count(DISTINCT golden_id) FROM {GOLDEN_MEMBERS} WHERE record_id IN (?, ?)",
+                     [str(web), f"web:{copy}"])  # fmt: skip
+    finally:
+        ws.close()
+    assert apart == 2  # the matcher alone keeps them apart: the decision merges them
+    _apply(demo)
+    ws = Workspace.for_config(load_config(demo))
+    try:
+        assert _one(ws, f"SELECT swapped FROM {GOLDEN_INPUTS} WHERE record_id = ?", [f"web:{copy}"]) is True
+    finally:
+        ws.close()
+    _full_build_agrees(demo)
+
+
+def test_a_consent_the_store_times_at_its_publish_is_compared_by_the_next_build(demo):
+    """A consent choice read with no time is stored at its publish's time, which the records survivorship reads then
+    carry: the next build compares that member's inputs again though nothing was pulled (golden_consent_news,
+    golden_record/input_scope.py)."""
+    _run(demo)
+    con = sqlite3.connect(demo.parent / "billing.db")
+    (account,) = con.execute("SELECT min(account_no) FROM accounts").fetchone()
+    con.execute(
+        """UPDATE accounts SET paperless = CASE paperless WHEN 'Y' THEN 'N' ELSE 'Y' END, modified_on = 'unknown'
+           WHERE account_no = ?""",
+        [account],
+    )
+    con.commit()
+    con.close()
+    _run(demo, full=True)  # reads the row whatever its time: no time, so its consent news is stored at publish
+    assert _consent_news(demo) >= 1
+    rng = random.Random(3)
+    _steward(demo, rng)
+    _apply(demo)
+    _full_build_agrees(demo)
 
 
 def test_pairs_rescored_by_a_term_frequency_change_reach_the_xref(demo):

@@ -126,19 +126,28 @@ def members_sql(
     ]
 
 
-def swapped_sql(groups: str, records: str, record_types: dict[str, str]) -> str:
+def swapped_sql(groups: str, records: str, record_types: dict[str, str], deciding: str | None = None) -> str:
     """The record ids (of `groups`: _gid, record_id) whose names are swapped back: in a golden record holding both
     orders of a name pair, the order the population of `groups` finds SWAP_ODDS times less likely (how many of its
-    records hold each name as a first and as a last name)."""
+    records hold each name as a first and as a last name). `deciding` (_gid, record_id: whole golden records of
+    `groups`): only those records, the names they hold still counted over all of `groups`."""
     first = "r.first_name_std" if "first_name_std" in record_types else "std_name(r.first_name)"
     last = "r.last_name_std" if "last_name_std" in record_types else "std_name(r.last_name)"
+    counted = "n"
+    if deciding is not None:  # the records holding a name of the flips (joins on the few names first), of `groups`
+        held = " UNION ".join(
+            f"SELECT r.unique_id, {first} AS f, {last} AS l FROM {records} AS r JOIN names ON names.k = {name}"
+            for name in (first, last)
+        )
+        counted = f"(SELECT f, l FROM ({held}) AS c SEMI JOIN {groups} AS s ON s.record_id = c.unique_id)"
     return f"""
         WITH n AS (SELECT s._gid, r.unique_id AS record_id, {first} AS f, {last} AS l
-                   FROM {groups} AS s JOIN {records} AS r ON r.unique_id = s.record_id),
-        pf AS (SELECT f AS k, count(*) AS n FROM n WHERE f IS NOT NULL GROUP BY f),
-        pl AS (SELECT l AS k, count(*) AS n FROM n WHERE l IS NOT NULL GROUP BY l),
+                   FROM {deciding or groups} AS s JOIN {records} AS r ON r.unique_id = s.record_id),
         flipped AS (SELECT DISTINCT a.record_id, a.f, a.l FROM n AS a
-                    JOIN n AS b ON a._gid = b._gid AND a.f = b.l AND a.l = b.f AND a.f <> a.l)
+                    JOIN n AS b ON a._gid = b._gid AND a.f = b.l AND a.l = b.f AND a.f <> a.l),
+        names AS MATERIALIZED (SELECT f AS k FROM flipped UNION SELECT l FROM flipped),
+        pf AS (SELECT f AS k, count(*) AS n FROM {counted} WHERE f IS NOT NULL GROUP BY f),
+        pl AS (SELECT l AS k, count(*) AS n FROM {counted} WHERE l IS NOT NULL GROUP BY l)
         SELECT n.record_id FROM flipped AS n
         LEFT JOIN pf AS ff ON ff.k = n.f LEFT JOIN pl AS ll ON ll.k = n.l
         LEFT JOIN pf AS fl ON fl.k = n.l LEFT JOIN pl AS lf ON lf.k = n.f
