@@ -92,6 +92,35 @@ def _no_hub_config(monkeypatch) -> None:
     monkeypatch.delenv("HUB_CONFIG", raising=False)
 
 
+_HUB_YAML_INSTANCE: list = []  # pipelines.run.instance_for as the hub has it, while the session replaces it
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _runs_recorded_in_memory() -> Iterator[None]:
+    """Pipeline runs in this process record their Dagster events in memory, not in the instance hub.yaml names (the
+    demo's SQLite instance commits each event on its own: ~1.3 s of a small demo's ~5 s run). A module that reads
+    what runs leave in the instance uses `hub_yaml_dagster_instance`. Runs in other processes (`hub run` killed at a
+    fault point, `make demo`) are untouched."""
+    import dagster as dg
+
+    from pipelines import run
+
+    _HUB_YAML_INSTANCE.append(run.instance_for)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(run, "instance_for", lambda _cfg: dg.DagsterInstance.ephemeral())
+        yield
+
+
+@pytest.fixture(scope="module")
+def hub_yaml_dagster_instance() -> Iterator[None]:
+    """Runs recorded where the hub records them ($DAGSTER_HOME, else hub.yaml's `pipeline.dagster_home`)."""
+    from pipelines import run
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(run, "instance_for", _HUB_YAML_INSTANCE[0])
+        yield
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slowest files first: `make test` hands whole files to its workers in this order (pytest-xdist,
     --dist loadfile --no-loadscope-reorder), so the longest start early and the workers end together. A file's weight

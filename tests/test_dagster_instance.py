@@ -18,7 +18,7 @@ from pipelines.entry import create_app, main
 from pipelines.sensors import PIPELINE_JOB
 from tests.built_once import demo_with_model
 
-pytestmark = pytest.mark.slow(seconds=20)
+pytestmark = [pytest.mark.slow(seconds=20), pytest.mark.usefixtures("hub_yaml_dagster_instance")]
 
 
 @pytest.mark.parametrize("where", ["DAGSTER_HOME", "pipeline.dagster_home"])

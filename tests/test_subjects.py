@@ -32,7 +32,7 @@ from pipelines.entry import create_app, main
 from pipelines.run import PipelineSummary, run_pipeline
 from tests.test_pipeline_fresh import _copy_table
 
-pytestmark = pytest.mark.slow(seconds=80)
+pytestmark = [pytest.mark.slow(seconds=80), pytest.mark.usefixtures("hub_yaml_dagster_instance")]
 
 SYSTEMS = ("billing", "web", "app", "crm")
 KEY = "a-privacy-key-for-tests"
