@@ -41,7 +41,7 @@ from matching import models
 from pipelines.build import APPLY_JOB
 from pipelines.run import run_pipeline
 
-pytestmark = pytest.mark.slow(seconds=100)  # the file's weight in the suite's order (tests/conftest.py)
+pytestmark = pytest.mark.slow(seconds=170)  # the file's weight in the suite's order (tests/conftest.py)
 
 NOTHING = {"new": 0, "changed": 0, "lineage_updated": 0, "retired": 0, "xref_changed": 0}
 # the golden tables, and the basis the next build diffs against (written as differences by an incremental build)
