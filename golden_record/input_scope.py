@@ -24,8 +24,6 @@ basis; otherwise it returns None and the caller fingerprints every member (incre
 
 from __future__ import annotations
 
-import duckdb
-
 from golden_record.survivorship.members import swapped_sql
 from golden_record.survivorship.sql import column_types
 from hub.catalogue import (
@@ -36,27 +34,22 @@ from hub.catalogue import (
     STANDARDIZED_BASIS,
     record_id_sql,
 )
-from hub.workspace import Workspace, scalar
+from hub.workspace import Workspace, scalar, table_fingerprint
 from matching import changes as standardize_changes
-
-
-def _fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
-    rows = con.execute(f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {table} AS t").fetchall()
-    return str(rows[0])
 
 
 def standardized_stamp(ws: Workspace) -> str | None:
     """What standardized_records was made from (its basis and rules); None: not known."""
     if not ws.has_table(STANDARDIZED_BASIS):
         return None
-    return f"{standardize_changes.state(ws.con, 'standardize')}:{_fingerprint(ws.con, STANDARDIZED_BASIS)}"
+    return f"{standardize_changes.state(ws.con, 'standardize')}:{table_fingerprint(ws.con, STANDARDIZED_BASIS)}"
 
 
 def consent_stamp(ws: Workspace) -> str | None:
     """The source consent state and the consent news of the last build; None: not known."""
     if not (ws.has_table(GOLDEN_SOURCE_CONSENT) and ws.has_table(GOLDEN_CONSENT)):
         return None
-    return f"{_fingerprint(ws.con, GOLDEN_SOURCE_CONSENT)}|{_fingerprint(ws.con, GOLDEN_CONSENT)}"
+    return f"{table_fingerprint(ws.con, GOLDEN_SOURCE_CONSENT)}|{table_fingerprint(ws.con, GOLDEN_CONSENT)}"
 
 
 def _holds(ws: Workspace, members: str) -> bool:

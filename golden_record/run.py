@@ -340,13 +340,13 @@ def _survive(
     live golden ids were rebuilt, and how many members' inputs were compared with the basis."""
     con, extras = ws.con, list(cfg.attributes)
     con.execute("CREATE OR REPLACE TEMP TABLE _gi_members AS SELECT record_id, golden_id FROM _gi_members_in")
-    scoped = None  # how many members' inputs input_scope compared, when it knew which can have changed
+    compared = None  # how many members' inputs input_scope compared, when it knew which can have changed
     if not whole:
         incremental.member_changes(con, "_gi_members")
         fingerprint = incremental.fingerprint_sql(con, records, extras)
-        scoped = input_scope.changes(ws, "_gi_members", records, fingerprint)
-    compared = scoped if scoped is not None else scalar(con, "SELECT count(*) FROM _gi_members")
-    if scoped is None:
+        compared = input_scope.changes(ws, "_gi_members", records, fingerprint)
+    if compared is None:  # every member's
+        compared = scalar(con, "SELECT count(*) FROM _gi_members")
         inputs = incremental.inputs_sql(con, "_gi_members", records, extras)
         con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_inputs AS {inputs}")
         con.execute("CREATE OR REPLACE TEMP TABLE _gi_swapped AS SELECT record_id FROM _gi_inputs WHERE swapped")

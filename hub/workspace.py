@@ -47,6 +47,13 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> A
     return rows[0][0] if rows else None
 
 
+def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
+    """A stamp of a table's rows (their count and the sum of their hashes): equal stamps, the same multiset of rows,
+    but for a 64-bit collision. Lets a step trust what it kept about a table only while nothing else wrote it."""
+    rows = con.execute(f"SELECT count(*), coalesce(sum(hash(t)), 0) FROM {table} AS t").fetchall()
+    return str(rows[0])
+
+
 def _fold(column: str) -> str:
     """A key as a case- and accent-insensitive database compares it (staged keys carry no surrounding spaces)."""
     return f"lower(strip_accents({column}))"

@@ -26,7 +26,7 @@ from __future__ import annotations
 import duckdb
 
 from hub.catalogue import CLUSTER_BASIS, CLUSTERS, RECLUSTERED, STANDARDIZED, columns_sql
-from hub.workspace import Workspace, scalar
+from hub.workspace import Workspace, scalar, table_fingerprint
 from matching import changes
 
 _JOINING = "kind IN ('edge', 'match')"
@@ -97,13 +97,8 @@ def grow(con: duckdb.DuckDBPyConnection, input_table: str, seeds: str, into: str
 _LOGGED = "reclustered"  # match_state step: the fingerprint of `clusters` RECLUSTERED is up to date with
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection) -> str:
-    rows = con.execute(f"SELECT count(*), coalesce(sum(hash(record_id, cluster_id)), 0) FROM {CLUSTERS}").fetchall()
-    return str(rows[0])
-
-
 def _current(ws: Workspace) -> bool:
-    return ws.has_table(RECLUSTERED) and changes.state(ws.con, _LOGGED) == _fingerprint(ws.con)
+    return ws.has_table(RECLUSTERED) and changes.state(ws.con, _LOGGED) == table_fingerprint(ws.con, CLUSTERS)
 
 
 def note(ws: Workspace, recluster: str | None) -> None:
@@ -123,7 +118,7 @@ def note(ws: Workspace, recluster: str | None) -> None:
 def after(ws: Workspace) -> None:
     """`clusters` holds a clustering run's rows: RECLUSTERED, if still kept, is up to date with them."""
     if ws.has_table(RECLUSTERED):
-        changes.set_state(ws.con, _LOGGED, _fingerprint(ws.con))
+        changes.set_state(ws.con, _LOGGED, table_fingerprint(ws.con, CLUSTERS))
 
 
 def changed_since_build(ws: Workspace) -> str | None:
@@ -134,4 +129,4 @@ def changed_since_build(ws: Workspace) -> str | None:
 def mark_build(ws: Workspace) -> None:
     """A build decided its ids from `clusters` as they are now: nothing has changed since (an empty RECLUSTERED)."""
     ws.con.execute(f"CREATE OR REPLACE TABLE {RECLUSTERED} ({columns_sql(RECLUSTERED)})")
-    changes.set_state(ws.con, _LOGGED, _fingerprint(ws.con))
+    changes.set_state(ws.con, _LOGGED, table_fingerprint(ws.con, CLUSTERS))
