@@ -69,10 +69,11 @@ def exclusive(
 ) -> Iterator[None]:
     """One job at a time on a workspace, for the job's whole length.
 
-    DuckDB's own file lock is not enough: a Dagster run opens the workspace once per asset, so
-    another job (a steward's apply, a CLI command) could slip in between two assets and publish
-    under the run's feet. This takes an exclusive flock on `<workspace>.lock`, waiting up to
-    `wait_seconds` (saying who holds it), and writes `holder` into the file for the next waiter."""
+    DuckDB's own file lock is not enough: it refuses rather than waits, and a Dagster run opens the
+    workspace again after a failed step (pipelines.resources), so another job (a steward's apply, a CLI
+    command) could slip in between two assets and publish under the run's feet. This takes an exclusive
+    flock on `<workspace>.lock`, waiting up to `wait_seconds` (saying who holds it), and writes `holder`
+    into the file for the next waiter."""
     if str(path) == ":memory:":
         yield
         return

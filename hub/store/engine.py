@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,7 +109,7 @@ def open_read_only(url: str, key: AtRestKey | None = None) -> sa.Engine:
     reach.connect(engine, "serving_store")
     with engine.connect() as conn:
         current = MigrationContext.configure(conn).get_current_revision()
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    head = _head()
     if current == head:
         return engine
     engine.dispose()
@@ -159,13 +160,22 @@ def alembic_config() -> Config:
     return cfg
 
 
+@cache
+def _head() -> str | None:
+    """The newest revision of the migrations this package ships (reading the scripts takes ~15 ms: once)."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
-    """Apply the migrations in one transaction; a no-op when the store is at `revision` already.
-    Concurrent callers (pipeline and API starting together) take turns."""
+    """Apply the migrations in one transaction; a no-op when the store is at `revision` already (every step of a
+    run opens the store: one read of its revision then). Concurrent callers (pipeline and API starting together)
+    take turns."""
     cfg = alembic_config()
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7286312841)")  # any constant: the hub's lock
+        if revision == "head" and MigrationContext.configure(conn).get_current_revision() == _head():
+            return
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
