@@ -40,7 +40,15 @@ import duckdb
 
 from golden_record import input_scope, survivorship
 from golden_record.survivorship.members import STD_COLUMNS, swapped_sql
-from golden_record.survivorship.population import CASE, PROPER_CASE_FIELDS, VOTE, lookups_sql, totals_sql
+from golden_record.survivorship.population import (
+    CASE,
+    PROPER_CASE_FIELDS,
+    SPELL,
+    VOTE,
+    lookups_sql,
+    scoped,
+    totals_sql,
+)
 from golden_record.survivorship.sql import Outputs, column_types
 from golden_record.survivorship.units import TYPES
 from golden_record.survivorship.votes import typo_sql
@@ -263,8 +271,9 @@ def affected_ids(con: duckdb.DuckDBPyConnection, seen: str) -> None:
 
 
 def base_sql(without: str) -> str:
-    """The population totals of every golden id of the basis but those in `without` (golden_id)."""
-    return totals_sql(GOLDEN_POPULATION, f"golden_id NOT IN (SELECT golden_id FROM {without})")
+    """The population contributions of every golden id of the basis but those in `without` (golden_id), as a
+    relation: survivorship sums them for the lookups it reads (population.needed_sql)."""
+    return f"(SELECT * FROM {GOLDEN_POPULATION} WHERE golden_id NOT IN (SELECT golden_id FROM {without}))"
 
 
 def merge(con: duckdb.DuckDBPyConnection, rebuilt: str, members: str) -> None:
@@ -279,15 +288,34 @@ def merge(con: duckdb.DuckDBPyConnection, rebuilt: str, members: str) -> None:
         con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {scratch}")
 
 
+def touched_lookups(con: duckdb.DuckDBPyConnection, rebuilt: str) -> None:
+    """`_gi_lookup_keys` (kind, key), before `merge` replaces the contributions of the ids in `rebuilt` with SCRATCH's:
+    the lookups their old and new contributions feed (a voted key as it is, a spelling by its lowered value), the
+    only ones the merge can change."""
+    looked_up = f"CASE WHEN starts_with(kind, '{SPELL}') THEN lower(key) ELSE key END"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _gi_lookup_keys AS
+            SELECT DISTINCT kind, {looked_up} AS key FROM (
+              SELECT kind, key FROM {GOLDEN_POPULATION} WHERE golden_id IN (SELECT golden_id FROM {rebuilt})
+              UNION ALL SELECT kind, key FROM {SCRATCH.population})"""
+    )
+
+
 def lookup_changes(con: duckdb.DuckDBPyConnection, done: str) -> None:
-    """`_gi_lookups` (the derived population lookups of golden_population now) and `_gi_second` (golden_id): the
-    ids not in `done` that read a lookup row that changed against golden_lookups (the basis): a typo test with
-    another answer, or a lowered value whose spelling changed."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_lookups AS {lookups_sql(f'({totals_sql(GOLDEN_POPULATION)})')}")
+    """`_gi_lookups` (the derived population lookups of golden_population now, of the lookups `_gi_lookup_keys` names:
+    touched_lookups) and `_gi_second` (golden_id): the ids not in `done` that read a lookup row that changed against
+    golden_lookups (the basis): a typo test with another answer, or a lowered value whose spelling changed."""
+    now = f"({totals_sql(scoped(GOLDEN_POPULATION, '_gi_lookup_keys'))})"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_lookups AS {lookups_sql(now)}")
+    as_touched = (
+        f"CASE WHEN starts_with(o.kind, '{CASE}') THEN '{SPELL}' || substr(o.kind, {len(CASE) + 1}) ELSE o.kind END"
+    )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _gi_changed AS
+            WITH o AS (SELECT o.* FROM {GOLDEN_LOOKUPS} AS o SEMI JOIN _gi_lookup_keys AS t
+                       ON t.key = o.key AND t.kind = {as_touched})
             SELECT kind, key, o.n AS old_n, n.n AS new_n
-            FROM _gi_lookups AS n FULL JOIN {GOLDEN_LOOKUPS} AS o USING (kind, key)
+            FROM _gi_lookups AS n FULL JOIN o USING (kind, key)
             WHERE n.n IS DISTINCT FROM o.n OR n.spelling IS DISTINCT FROM o.spelling"""
     )
     cases = " UNION ALL ".join(

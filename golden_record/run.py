@@ -320,7 +320,7 @@ def build(
 
 
 _SCRATCH = ("_gi_members_in", "_gi_members", "_gi_inputs", "_gi_swapped", "_gi_seen", "_gi_affected", "_gi_part",
-            "_gi_base", "_gi_lookups", "_gi_changed", "_gi_second", "_gi_left", "_gi_joined", "_gi_inputs_new",
+            "_gi_lookup_keys", "_gi_lookups", "_gi_changed", "_gi_second", "_gi_left", "_gi_joined", "_gi_inputs_new",
             "_gi_inputs_gone", *astuple(incremental.SCRATCH))  # fmt: skip
 
 
@@ -370,8 +370,9 @@ def _survive(
                 continue
             con.execute(f"""CREATE OR REPLACE TEMP TABLE _gi_part AS SELECT * FROM _gi_members
                             WHERE golden_id IN (SELECT golden_id FROM {rebuild})""")  # fmt: skip
-            con.execute(f"CREATE OR REPLACE TEMP TABLE _gi_base AS {incremental.base_sql(rebuild)}")
-            decide("_gi_part", base="_gi_base", into=incremental.SCRATCH)
+            decide("_gi_part", base=incremental.base_sql(rebuild), into=incremental.SCRATCH)
+            if rebuild == "_gi_affected":
+                incremental.touched_lookups(con, rebuild)
             incremental.merge(con, rebuild, "_gi_members")
             if rebuild == "_gi_affected":
                 incremental.lookup_changes(con, rebuild)

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from golden_record.incremental import SCRATCH, inputs_sql
 from golden_record.survivorship import STEWARD, survive
 from hub.config import ADDRESS_BLOCK, SurvivorshipConfig
 from hub.model import ATTRIBUTE_FIELDS
@@ -322,6 +323,16 @@ HARMONIZE_CASES = {
         [{"last_name": "MCDONALD"}, {"last_name": "mcdonald"}, *_population("last_name", "McDonald", 2)],
         None,
         {"last_name": ("McDonald", None)},
+    ),
+    "one case everywhere: the population's spelling where proper case would write another": (
+        [
+            {"first_name": "LEROY", "last_name": "MACLEOD"},
+            {"first_name": "leroy", "last_name": "macleod"},
+            *_population("last_name", "MacLeod", 2),
+            *_population("first_name", "LeRoy", 3),
+        ],
+        None,
+        {"first_name": ("LeRoy", None), "last_name": ("MacLeod", None)},
     ),
     "a newer typo loses to the spelling the population uses": (
         [
@@ -828,3 +839,31 @@ def test_golden_records_of_two_people_are_flagged_as_conflicts():
     golden = run(rows)
     flagged = golden.con.execute("SELECT golden_id, field FROM golden_conflicts ORDER BY ALL").fetchall()
     assert flagged == [("abroad", "country"), ("two", "date_of_birth")]  # keying slips are one person
+
+
+POPULATION_CASES = [case for case, (rows, _, _) in HARMONIZE_CASES.items() if any("golden" in r for r in rows)]
+
+
+@pytest.mark.parametrize("case", POPULATION_CASES)
+def test_one_golden_record_over_the_rests_contributions_decides_as_survivorship_over_all(case):
+    """What an incremental build does (golden_record.incremental): survivorship over g1 alone, with every other
+    golden id's contributions as its `base` and the swap decided over all, writes g1 as survivorship over all of
+    them does (its value, lineage and contested members): the population spellings and typo counts it reads come
+    from the base."""
+    rows, cfg, _ = HARMONIZE_CASES[case]
+    whole = run(rows, cfg)
+    con = whole.con
+    con.execute(f"CREATE TABLE inputs AS {inputs_sql(con, 'golden_members', 'standardized_records', [])}")
+    con.execute("CREATE TABLE swapped AS SELECT record_id FROM inputs WHERE swapped")
+    con.execute("CREATE TABLE part AS SELECT * FROM golden_members WHERE golden_id = 'g1'")
+    con.execute("CREATE TABLE others AS SELECT * FROM golden_population WHERE golden_id <> 'g1'")
+    survive(con, cfg or SurvivorshipConfig(), members="part", swapped="swapped", base="others", into=SCRATCH)
+    for table, scratch in [("golden_values", SCRATCH.values), ("golden_lineage", SCRATCH.lineage),
+                           ("golden_contested", SCRATCH.contested)]:  # fmt: skip
+        where = (
+            "WHERE golden_id = 'g1'"
+            if table != "golden_contested"
+            else "WHERE record_id IN (SELECT record_id FROM part)"
+        )
+        expected = con.execute(f"SELECT * FROM {table} {where} ORDER BY ALL").fetchall()
+        assert con.execute(f"SELECT * FROM {scratch} ORDER BY ALL").fetchall() == expected, table

@@ -110,7 +110,7 @@ from golden_record.survivorship.outputs import (
     values_sql,
 )
 from golden_record.survivorship.pins import load_pins
-from golden_record.survivorship.population import cases_sql, contributions_sql, population_sql
+from golden_record.survivorship.population import cases_sql, contributions_sql, needed_sql, population_sql
 from golden_record.survivorship.sql import Outputs, column_types, drop_tables, identifier
 from golden_record.survivorship.units import TYPES, units_for
 from golden_record.survivorship.votes import votes_sql
@@ -141,11 +141,11 @@ def survive(
     (unique_id = record_id, canonical columns, and the standardized key columns where present); return the number
     of golden records.
 
-    The population lookups (population.py) are those of `members` plus `base` (kind, key, n: the totals of the
-    contributions of every golden id not in `members`; None: none), and the swapped names are `swapped` (the record
-    ids whose names the caller decided to swap over the whole population; None: decided over `members`): over a
-    part of the golden ids with the rest's `base` and the whole population's `swapped`, every decision is the one
-    survivorship over all of them makes.
+    The population lookups (population.py) are those of `members` plus `base` (a relation of golden_id, kind, key,
+    n: the contributions of every golden id not in `members`, as golden_population holds them; None: none), and the
+    swapped names are `swapped` (the record ids whose names the caller decided to swap over the whole population;
+    None: decided over `members`): over a part of the golden ids with the rest's `base` and the whole population's
+    `swapped`, every decision is the one survivorship over all of them makes.
 
     `overrides` (golden_id, field, value as text; optional pinned_by, pinned_at) are steward pins and win; pins
     of golden ids not in `members` are ignored. `consent` (golden_id, channel, value, recorded_at, source,
@@ -167,7 +167,7 @@ def survive(
     forms.load(con)
     register_proper_case(con)
     temps = ["_sv_g", "_sv_r", "_sv_swapped", "_sv_m", "_sv_k", "_sv_win", "_sv_run", "_sv_spell", "_sv_decided"]
-    temps += ["_sv_cases", "_sv_pop", "_sv_pins", "_sv_pins_wide", *consent_choices.TEMPS]
+    temps += ["_sv_cases", "_sv_need", "_sv_pop", "_sv_pins", "_sv_pins_wide", *consent_choices.TEMPS]
     temps += [f"_sv_votes_{u.name}" for u in units]
     preserve = con.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     con.execute("SET preserve_insertion_order = false")  # no table here has a meaningful row order: write in parallel
@@ -176,6 +176,8 @@ def survive(
             con.execute(statement)
         check_members(con, members, records)
         con.execute(contributions_sql(units, into.population))
+        if base:
+            con.execute(needed_sql(into.population))
         con.execute(population_sql(into.population, base))
         pinned = load_pins(con, overrides, types, column_types(con, "_sv_g")["golden_id"])
         voted = [u for u in units if u.voted()]
