@@ -259,6 +259,7 @@ def cluster_records(
             return _counted(ws, scalar(con, "SELECT count(*) FROM _cluster_input WHERE kind = 'edge'"), 0, False)
         if incremental:
             redo = reclustering.grow(con, "_cluster_input", "_seeds", "_recluster")
+            reclustering.gone(con, "_gone")
             ids = con.execute(
                 f"SELECT record_id FROM _recluster WHERE record_id IN (SELECT unique_id FROM {STANDARDIZED})"
             ).df()["record_id"]
@@ -272,22 +273,23 @@ def cluster_records(
         # half the time of storing and counting through pandas at 1M records.
         con.register("_clusters", pa.Table.from_pandas(clusters, preserve_index=False))
         with ws.transaction():
-            reclustering.note(ws, "_recluster" if incremental else None)  # for the next golden build
             if incremental:
+                reclustering.note(ws, "_recluster", "_gone")  # for the next golden build
                 con.execute(
-                    f"""DELETE FROM {CLUSTERS} WHERE record_id IN (SELECT record_id FROM _recluster)
-                                                  OR record_id NOT IN (SELECT unique_id FROM {STANDARDIZED})"""
+                    f"""DELETE FROM {CLUSTERS}
+                        WHERE record_id IN (SELECT record_id FROM _recluster UNION ALL SELECT record_id FROM _gone)"""
                 )
                 con.execute(f"INSERT INTO {CLUSTERS} SELECT record_id, cluster_id FROM _clusters")
                 reclustering.keep(con)
             else:
+                reclustering.note(ws, None, None)
                 con.execute(f"CREATE OR REPLACE TABLE {CLUSTERS} AS SELECT record_id, cluster_id FROM _clusters")
                 con.execute(f"CREATE OR REPLACE TABLE {CLUSTER_BASIS} AS SELECT * FROM _cluster_input")
             reclustering.after(ws)
         auto = scalar(con, "SELECT count(*) FROM _cluster_input WHERE kind = 'edge'")
     finally:
         con.unregister("_clusters")
-        for table in ("_cluster_input", "_seeds", "_recluster", reclustering.ADDED, reclustering.REMOVED):
+        for table in ("_cluster_input", "_seeds", "_recluster", "_gone", reclustering.ADDED, reclustering.REMOVED):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return _counted(ws, auto, redo, not incremental)
 
