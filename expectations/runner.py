@@ -61,6 +61,12 @@ def _batch_definition() -> Any:
     return source.add_dataframe_asset(name="frame").add_batch_definition_whole_dataframe("whole frame")
 
 
+def prepare() -> None:
+    """Import GX and make its context now (~4 s), so the first validation of a long-lived process (`hub serve`'s
+    apply_decisions runs) does not wait for it."""
+    _batch_definition()
+
+
 @dataclass(frozen=True)
 class Check:
     """One GX expectation under the short name people read in Dagster.

@@ -44,6 +44,7 @@ def _run_apply(config_path: str, log_level: str) -> PipelineSummary:
 
 
 _entry_scorer = _lazy("matching.entry", "EntryScorer")
+_prepare_apply = _lazy("expectations.runner", "prepare")  # the golden gate's engine, imported before the first apply
 
 STAGES = cli.Stages(
     init_demo=_lazy("connectors.demo", "init_demo"),
@@ -56,6 +57,7 @@ STAGES = cli.Stages(
     build_and_publish=_lazy("golden_record.run", "build_and_publish"),
     run_pipeline=_run_pipeline,
     run_apply=_run_apply,
+    prepare_apply=_prepare_apply,
     run_to_write=_lazy("connectors.writeback", "run_to_write"),
     write_back=_lazy("connectors.writeback", "write_back"),
     entry_scorer=_entry_scorer,
@@ -76,8 +78,9 @@ def create_app(cfg: HubConfig, engine_: sa.Engine | None = None, config_path: st
 
     run_apply = partial(_run_apply, config_path, "WARNING") if config_path else None
     return create_app(
-        cfg, engine_, entry_scorer=_entry_scorer, run_apply=run_apply, erase_in_source=STAGES.erase_in_source
-    )
+        cfg, engine_, entry_scorer=_entry_scorer, run_apply=run_apply, prepare_apply=_prepare_apply,
+        erase_in_source=STAGES.erase_in_source,
+    )  # fmt: skip
 
 
 def serve_app() -> FastAPI:
@@ -94,7 +97,8 @@ def serve_app() -> FastAPI:
     path = os.environ.get(CONFIG_ENV, "hub.yaml")
     return create_app(
         load_config(path), entry_scorer=_entry_scorer, run_apply=partial(_run_apply, path, "WARNING"),
-        erase_in_source=STAGES.erase_in_source, workers=int(os.environ.get(WORKERS_ENV, "1")),
+        prepare_apply=_prepare_apply, erase_in_source=STAGES.erase_in_source,
+        workers=int(os.environ.get(WORKERS_ENV, "1")),
     )  # fmt: skip
 
 

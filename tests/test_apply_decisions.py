@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from connectors.demo import init_demo
 from hub import store
 from hub.api import keys
+from hub.api.apply import DecisionApplier
 from hub.config import load_config
 from hub.workspace import WorkspaceBusy, exclusive
 from pipelines.build import APPLY_ASSETS, APPLY_JOB, build_definitions
@@ -231,3 +232,39 @@ def test_apply_before_any_pipeline_run_says_to_run_the_pipeline_first(tmp_path, 
     assert main(["review", "apply", "--config", str(tmp_path / "hub.yaml")]) == 1
     out = capsys.readouterr().out
     assert "FAILED" in out and "no scored pairs in the workspace yet: run the whole pipeline first" in out
+
+
+def test_the_runner_prepares_before_the_first_action_and_a_failed_preparation_stops_nothing(caplog):
+    """`hub serve` readies what apply_decisions needs (Great Expectations, ~4 s to import) in the runner's thread as
+    soon as it starts, so a steward's first action does not wait for it; a preparation that fails is logged and the
+    runs still happen."""
+    ran, prepared = [], threading.Event()
+
+    class Published:  # what the runner reads of a run's summary
+        run_id, success, blocked, checks, errors = "r", True, False, [], []
+
+        def value(self, asset: str, key: str) -> str:
+            return "published-run"
+
+    def run_apply() -> Published:
+        ran.append(prepared.is_set())
+        return Published()
+
+    applier = DecisionApplier(run_apply, "immediately", prepare=prepared.set)
+    try:
+        assert prepared.wait(10) and not ran  # prepared with no action yet
+        applier.after_change()
+        assert applier.wait_idle(10) and ran == [True]
+    finally:
+        applier.close()
+
+    def broken() -> None:
+        raise RuntimeError("no GX here")
+
+    applier = DecisionApplier(run_apply, "immediately", prepare=broken)
+    try:
+        applier.after_change()
+        assert applier.wait_idle(10) and len(ran) == 2 and applier.status().last.success
+    finally:
+        applier.close()
+    assert "preparing apply_decisions failed" in caplog.text

@@ -53,19 +53,21 @@ def create_app(
     *,
     entry_scorer: Callable[[dict[str, Any]], EntryScoring],
     run_apply: Callable[[], RunSummary] | None = None,
+    prepare_apply: Callable[[], None] | None = None,
     erase_in_source: Callable[[HubConfig, str, list[str]], Any] | None = None,
     workers: int = 1,
 ) -> FastAPI:
     """The API over `cfg.serving_store` (migrated on open), or over `engine_` when given (left open).
-        `entry_scorer` makes match-on-entry's scorer from a published model (hub.api.match); with `run_apply` (one
-        run of the apply_decisions job for `cfg`'s hub.yaml) steward actions can reach golden records at once
-        (hub.api.apply); with `erase_in_source` (a source's erasure action, connectors.erasure) the privacy role can
-    erase (hub.api.subjects). They come from the layers above hub/: pipelines/entry.py passes the real ones.
+    `entry_scorer` makes match-on-entry's scorer from a published model (hub.api.match); with `run_apply` (one run of
+    the apply_decisions job for `cfg`'s hub.yaml) steward actions can reach golden records at once (hub.api.apply),
+    and `prepare_apply` readies what that job needs before the first action; with `erase_in_source` (a source's
+    erasure action, connectors.erasure) the privacy role can erase (hub.api.subjects). They come from the layers
+    above hub/: pipelines/entry.py passes the real ones.
     `workers`: how many processes serve side by side (hub serve --workers), each with this app: the failed-key
     throttle is kept per process, so each allows 1/workers of api.max_failures (at least one)."""
     own = engine_ is None
     db = engine_ if engine_ is not None else store.open_for(cfg)
-    applier = DecisionApplier(run_apply, cfg.pipeline.apply_decisions) if run_apply else None
+    applier = DecisionApplier(run_apply, cfg.pipeline.apply_decisions, prepare_apply) if run_apply else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

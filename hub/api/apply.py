@@ -53,9 +53,17 @@ def _apply(run_apply: Callable[[], RunSummary]) -> ApplyRun:
 class DecisionApplier:
     """The background runner of apply_decisions for one app."""
 
-    def __init__(self, run_apply: Callable[[], RunSummary], mode: Literal["immediately", "next_run"]):
+    def __init__(
+        self,
+        run_apply: Callable[[], RunSummary],
+        mode: Literal["immediately", "next_run"],
+        prepare: Callable[[], None] | None = None,
+    ):
+        """`prepare`, if given, runs first in the runner's thread, while no steward has acted yet: what every run
+        needs and only the first would otherwise pay for (importing Great Expectations takes ~4 s)."""
         self.mode = mode
         self._run_apply = run_apply
+        self._prepare = prepare
         self._cond = threading.Condition()
         self._pending = self._running = self._closed = False
         self._last: ApplyRun | None = None
@@ -97,6 +105,11 @@ class DecisionApplier:
         self._thread.join(timeout)
 
     def _loop(self) -> None:
+        if self._prepare:
+            try:
+                self._prepare()
+            except Exception:  # the first run then pays for it, or reports what is wrong
+                log.exception("preparing apply_decisions failed")
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._pending or self._closed)

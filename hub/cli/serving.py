@@ -38,7 +38,8 @@ def cmd_serve(args: argparse.Namespace, stages: Stages) -> int:
         uvicorn.run(stages.app_factory, factory=True, workers=args.workers, host=args.host, port=args.port,
                     log_level=args.log_level)  # fmt: skip
         return 0
-    app = create_app(cfg, entry_scorer=stages.entry_scorer, run_apply=partial(stages.run_apply, args.config, "WARNING"))
+    app = create_app(cfg, entry_scorer=stages.entry_scorer, run_apply=partial(stages.run_apply, args.config, "WARNING"),
+                     prepare_apply=stages.prepare_apply)  # fmt: skip
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

@@ -51,6 +51,8 @@ class Stages:
     run_pipeline: Callable[..., RunSummary]
     # (config path, log_level) -> the summary of one run of the apply_decisions job (steward decisions and pins).
     run_apply: Callable[[str, str], RunSummary]
+    # () -> None: what apply_decisions needs, made ready before a steward's first action (`hub serve`).
+    prepare_apply: Callable[[], None]
     # (ws, engine, dry_run) -> the published run whose golden values are written back (None: a dry run's build).
     run_to_write: Callable[..., str | None]
     # (ws, cfg, engine, source, run_id, *, dry_run, progress, full) -> one source's write-back (hub.cli.steps prints
