@@ -1,10 +1,9 @@
 """Dagster resources: the hub configuration, the workspace, the serving store and the source systems.
 
 Assets and checks load hub.yaml once per materialization (with the workspace: `workspace.open()`) and hand
-it to the other resources. The workspace is opened once per run, under the job lock the run holds from its first
-step to its last (opening the DuckDB file reads its catalogue: ~30 ms a step on a small workspace, more on a big
-one); the serving store and the sources are opened only while an asset runs, so the sensor can look at the sources
-beside a running job."""
+it to the other resources. A small workspace is opened once per run, under the job lock the run holds from its
+first step to its last (opening the DuckDB file reads its catalogue: ~30 ms a step); the serving store and the
+sources are opened only while an asset runs, so the sensor can look at the sources beside a running job."""
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -15,8 +14,9 @@ from pydantic import PrivateAttr
 
 from connectors import open_connector
 from hub import store
+from hub.catalogue import STAGED
 from hub.config import HubConfig, load_config
-from hub.workspace import Workspace, exclusive
+from hub.workspace import Workspace, exclusive, scalar
 
 
 class HubResource(dg.ConfigurableResource):
@@ -34,13 +34,19 @@ class HubResource(dg.ConfigurableResource):
         return load_config(self.config_path)
 
 
+SHARED_UP_TO = 100_000  # staged records up to which a run's steps keep one workspace connection
+
+
 class WorkspaceResource(dg.ConfigurableResource):
     """The DuckDB workspace file hub.yaml names (staging, quarantine, matching and golden tables).
 
     A run holds the workspace's job lock (hub.workspace.exclusive) from its first step to its
     last, so two jobs never interleave their assets; a second run waits for the first. Its steps share one
     connection, opened by the first and closed with the lock; a step that fails closes it, so the next step opens
-    the file afresh rather than inherit a connection a failure may have left in a broken state."""
+    the file afresh rather than inherit a connection a failure may have left in a broken state. So does a step
+    over more than SHARED_UP_TO staged records: DuckDB keeps the memory a step's aggregations took until its
+    connection closes (at 1M records one connection for the whole run raised its peak from 3.5 to 4.0 GiB), and
+    at that size opening the file is a small part of a step."""
 
     hub: dg.ResourceDependency[HubResource]
     _held: ExitStack | None = PrivateAttr(default=None)
@@ -70,8 +76,11 @@ class WorkspaceResource(dg.ConfigurableResource):
             yield cfg, self._ws
             done = True
         finally:
-            if not done or self._held is None:  # a failed step; or no run (invoked directly), so no teardown
+            if not done or self._held is None or self._big():  # failed; no run (invoked directly): no teardown
                 self._close()
+
+    def _big(self) -> bool:
+        return self._ws is not None and scalar(self._ws.con, f"SELECT count(*) FROM {STAGED}") > SHARED_UP_TO
 
     def _close(self) -> None:
         if self._ws is not None:

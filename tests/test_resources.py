@@ -9,6 +9,7 @@ import pytest
 from connectors.demo import init_demo
 from hub.config import load_config
 from hub.workspace import WorkspaceBusy, exclusive
+from pipelines import resources
 from pipelines.resources import HubResource, WorkspaceResource
 
 
@@ -54,3 +55,20 @@ def test_a_check_invoked_outside_a_run_closes_the_workspace_it_opened(config):
         ws.con.execute("SELECT 1")
     with pytest.raises(duckdb.ConnectionException):
         ws.con.execute("SELECT 1")
+
+
+def test_a_big_workspace_is_closed_after_each_step_so_its_memory_goes_back(config, monkeypatch):
+    """DuckDB keeps the memory a step's aggregations took until its connection closes: over SHARED_UP_TO staged
+    records each step gets its own connection, as before a run shared one."""
+    monkeypatch.setattr(resources, "SHARED_UP_TO", -1)  # every workspace counts as big
+    resource = WorkspaceResource(hub=HubResource(config_path=config))
+    resource.setup_for_execution(dg.build_init_resource_context())
+    try:
+        with resource.open() as (_, ws):
+            first = ws
+        with pytest.raises(duckdb.ConnectionException):
+            first.con.execute("SELECT 1")
+        with resource.open() as (_, ws):
+            assert ws is not first and ws.con.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        resource.teardown_after_execution(dg.build_init_resource_context())
