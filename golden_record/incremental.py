@@ -45,6 +45,7 @@ from golden_record.survivorship.population import (
     PROPER_CASE_FIELDS,
     SPELL,
     VOTE,
+    looked_up,
     lookups_sql,
     scoped,
     totals_sql,
@@ -292,10 +293,9 @@ def touched_lookups(con: duckdb.DuckDBPyConnection, rebuilt: str) -> None:
     """`_gi_lookup_keys` (kind, key), before `merge` replaces the contributions of the ids in `rebuilt` with SCRATCH's:
     the lookups their old and new contributions feed (a voted key as it is, a spelling by its lowered value), the
     only ones the merge can change."""
-    looked_up = f"CASE WHEN starts_with(kind, '{SPELL}') THEN lower(key) ELSE key END"
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _gi_lookup_keys AS
-            SELECT DISTINCT kind, {looked_up} AS key FROM (
+            SELECT DISTINCT kind, {looked_up("kind", "key")} AS key FROM (
               SELECT kind, key FROM {GOLDEN_POPULATION} WHERE golden_id IN (SELECT golden_id FROM {rebuilt})
               UNION ALL SELECT kind, key FROM {SCRATCH.population})"""
     )

@@ -63,11 +63,16 @@ def totals_sql(contributions: str, where: str = "true") -> str:
                FROM {contributions} WHERE {where} GROUP BY ALL"""
 
 
+def looked_up(kind: str, key: str) -> str:
+    """The key a contribution (`kind`, `key` columns) is looked up by: a voted key as it is, a spelling by its
+    lowered value (the CASE lookup it feeds)."""
+    return f"CASE WHEN starts_with({kind}, '{SPELL}') THEN lower({key}) ELSE {key} END"
+
+
 def scoped(contributions: str, scope: str) -> str:
-    """The rows of `contributions` whose lookup `scope` (kind, key) names, as a relation: a voted key as it is, a
-    spelling by its lowered value (`scope` holds `SPELL` kinds with lowered keys)."""
-    looked_up = f"CASE WHEN starts_with(c.kind, '{SPELL}') THEN lower(c.key) ELSE c.key END"
-    return f"(SELECT c.* FROM {contributions} AS c SEMI JOIN {scope} AS s ON s.kind = c.kind AND s.key = {looked_up})"
+    """The rows of `contributions` whose lookup `scope` (kind, key as `looked_up` gives it) names, as a relation."""
+    key = looked_up("c.kind", "c.key")
+    return f"(SELECT c.* FROM {contributions} AS c SEMI JOIN {scope} AS s ON s.kind = c.kind AND s.key = {key})"
 
 
 def needed_sql(contributions: str) -> str:

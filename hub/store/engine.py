@@ -170,12 +170,12 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     """Apply the migrations in one transaction; a no-op when the store is at `revision` already (every step of a
     run opens the store: one read of its revision then). Concurrent callers (pipeline and API starting together)
     take turns."""
-    cfg = alembic_config()
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7286312841)")  # any constant: the hub's lock
         if revision == "head" and MigrationContext.configure(conn).get_current_revision() == _head():
             return
+        cfg = alembic_config()
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 
