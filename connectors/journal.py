@@ -34,10 +34,10 @@ def record(engine: sa.Engine, batch_id: str, run_id: str, source: str, batch: pd
     updated = report.rows.loc[report.rows["status"] == "updated", "source_key"]
     if updated.empty:
         return False
-    rows = batch[batch["source_key"].astype("string").isin(updated)]
     con = scratch_duckdb()  # JSON per row and per key's cells, set-based
     try:
-        con.register("_rows", rows)
+        con.register("_rows", batch)
+        con.register("_updated", pd.DataFrame({"source_key": updated.astype("string")}))
         con.register("_cells", report.changes[AUDIT_COLUMNS].astype("string"))
         entries = con.execute(
             """SELECT CAST(r.source_key AS VARCHAR) AS source_key, CAST(to_json(r) AS VARCHAR) AS planned,
@@ -45,7 +45,8 @@ def record(engine: sa.Engine, batch_id: str, run_id: str, source: str, batch: pd
                FROM _rows AS r LEFT JOIN (
                    SELECT source_key,
                           CAST(to_json(list(["column", fields, old_value, new_value])) AS VARCHAR) AS changes
-                   FROM _cells GROUP BY source_key) AS c ON c.source_key = CAST(r.source_key AS VARCHAR)"""
+                   FROM _cells GROUP BY source_key) AS c ON c.source_key = CAST(r.source_key AS VARCHAR)
+               WHERE CAST(r.source_key AS VARCHAR) IN (SELECT source_key FROM _updated)"""
         ).df()
     finally:
         con.close()

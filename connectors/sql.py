@@ -251,6 +251,8 @@ class _SqlSession(WriteSession):
     def __init__(self, connector: SqlConnector, conn: Connection, dry_run: bool):
         self.c, self.conn, self.dry_run = connector, conn, dry_run
         self.staged: set[str] = set()  # temporary tables this session created (connectors/sql_stage.py)
+        # The golden-id cells of the rows fetched (locked) in this session, by key: only write_golden_ids writes them.
+        self.held_ids: dict[str, object] = {}
 
     def close(self) -> None:
         """Drop the session's temporary tables before its transaction ends (on MariaDB they outlive it)."""
@@ -276,6 +278,9 @@ class _SqlSession(WriteSession):
             raw = pd.DataFrame(columns=cols)
         raw["source_version"] = row_version(raw, src) if len(raw) else pd.Series(dtype="string")
         raw["source_key"] = raw[src.primary_key].astype("string")
+        if src.golden_id and src.golden_id.column:
+            once = ~raw["source_key"].duplicated(keep=False)
+            self.held_ids.update(zip(raw.loc[once, "source_key"], raw.loc[once, src.golden_id.column], strict=True))
         return raw
 
     def update(self, rows: pd.DataFrame) -> None:
@@ -312,11 +317,15 @@ class _SqlSession(WriteSession):
         target = self.c.src.golden_id
         assert target is not None  # called only for a source that takes the golden id
         if target.column:
-            current = self.fetch(ids["source_key"].tolist()).set_index("source_key")
-            stored = pd.Series(current[target.column].reindex(ids["source_key"]).astype("string").to_numpy())
+            unseen = [k for k in ids["source_key"] if k not in self.held_ids]
+            if unseen:
+                self.fetch(unseen)
+            stored = pd.Series([self.held_ids.get(k) for k in ids["source_key"]], dtype="string")
             changed = stored.fillna("") != ids[GOLDEN_ID].astype("string").to_numpy()
             todo = ids[changed.to_numpy()]
             self.update(pd.DataFrame({"source_key": todo["source_key"], target.column: todo[GOLDEN_ID]}))
+            if not self.dry_run:
+                self.held_ids.update(zip(todo["source_key"], todo[GOLDEN_ID], strict=True))
             return _gid_audit(todo, stored[changed.to_numpy()], target.column)
         assert target.table is not None  # GoldenIdTarget: a column or a side table
         side = _side_table(self.c, target.table, self.conn)

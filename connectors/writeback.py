@@ -42,7 +42,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from connectors import journal, writeback_basis, writeback_plan
-from connectors.base import AUDIT_COLUMNS, Connector, PushReport
+from connectors.base import AUDIT_COLUMNS, Connector, PushReport, among
 from connectors.ingest import open_connector
 from connectors.styles import Style, raw_formats, with_formats
 from connectors.transforms import to_canonical
@@ -147,9 +147,16 @@ def plan_changes(ws: Workspace, cfg: HubConfig, source: str, full: bool = False)
     return public(_plan(ws, cfg, source, full).rows)
 
 
-def _plan(ws: Workspace, cfg: HubConfig, source: str, full: bool, only: pd.Series | None = None) -> Plan:
+def _plan(
+    ws: Workspace,
+    cfg: HubConfig,
+    source: str,
+    full: bool,
+    only: pd.Series | None = None,
+    carried: pd.DataFrame | None = None,
+) -> Plan:
     try:
-        return writeback_plan.plan(ws, cfg, source, full, only)
+        return writeback_plan.plan(ws, cfg, source, full, only, carried)
     except PlanError as exc:
         raise WritebackError(str(exc)) from None
 
@@ -214,18 +221,23 @@ def write_back(
         say(f"{source}: {planned.conflicted:,} rows belong to golden records whose members hold two birth dates or "
             "two countries (most likely two people): only their golden id is written; review them")  # fmt: skip
     connector = open_connector(source, with_formats(cfg, source, formats))
-    rows, audits = [], []
+    rows, audits, reread = [], [], []
     for i in range(0, len(plan), BATCH_ROWS):
         batch = plan.iloc[i : i + BATCH_ROWS]
         faults.point("writeback:before-push")
-        report = _push(ws, engine, connector, run_id, batch, dry_run, say)
+        report, fresh = _push(ws, engine, connector, run_id, batch, dry_run, say)
         rows.append(report.rows)
         audits.append(report.changes)
+        reread.append(fresh)
         say(f"{source}: {min(i + BATCH_ROWS, len(plan)):,} / {len(plan):,} rows {'checked' if dry_run else 'pushed'}")
     status = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["source_key", "status", "detail"])
     written = status.loc[status["status"].isin(["updated", "unchanged"]), "source_key"]
     if not dry_run and len(written):  # settle what now holds its golden values, so the next run need not look
-        _settle(ws, _plan(ws, cfg, source, False, written), source, False)
+        # Only rows whose staged row changed (values read back) are planned again; the others read nothing new.
+        outcome = planned.outcome
+        keys = pd.Index(outcome["source_key"])
+        carried = outcome[among(keys, written) & ~among(keys, pd.concat(reread, ignore_index=True))]
+        _settle(ws, _plan(ws, cfg, source, False, written, carried), source, False)
     changes = pd.concat([a for a in audits if len(a)], ignore_index=True) if any(len(a) for a in audits) else None
     if changes is None:
         changes = pd.DataFrame({c: pd.Series(dtype="string") for c in AUDIT_COLUMNS})
@@ -273,11 +285,12 @@ def _push(
     batch: pd.DataFrame,
     dry_run: bool,
     say: Callable[[str], None],
-) -> PushReport:
+) -> tuple[PushReport, pd.Series]:
     """One batch, one source transaction. Not a dry run: journaled before the source commits, then audited, then
-    read back into the workspace, then closed (connectors/journal.py), so a kill at any point is reconciled."""
+    read back into the workspace, then closed (connectors/journal.py), so a kill at any point is reconciled.
+    Returns the push's report and the keys of the rows whose staged row the read-back changed."""
     if dry_run:
-        return connector.push(public(batch), dry_run=True)
+        return connector.push(public(batch), dry_run=True), pd.Series(dtype="string")
     if run_id is None:
         raise WritebackError("only a dry run may write back golden values that were never published")
     batch_id = uuid.uuid4().hex
@@ -290,10 +303,10 @@ def _push(
         faults.point("writeback:after-commit")
         store.journal_audited(engine, batch_id, run_id, connector.name, report.changes)
         faults.point("writeback:before-read-back")
-    _after_push(ws, connector, batch, report.rows, say)
+    fresh = _after_push(ws, connector, batch, report.rows, say)
     if any(journaled):
         store.journal_close(engine, batch_id)
-    return report
+    return report, fresh
 
 
 def _recover(ws: Workspace, engine: sa.Engine, connector: Connector, say: Callable[[str], None]) -> int:
@@ -331,16 +344,18 @@ def _after_push(
     batch: pd.DataFrame,
     status: pd.DataFrame,
     say: Callable[[str], None],
-) -> None:
+) -> pd.Series:
     """One committed (and audited) batch into the workspace, in one DuckDB transaction: the rows it updated read
-    back into staged_records, their echoes, and writeback_state for every row now holding its golden values."""
+    back into staged_records, their echoes, and writeback_state for every row now holding its golden values.
+    Returns the keys of the rows read back into staged_records."""
     by_key = status.set_index("source_key")["status"]
     batch = batch.set_index(batch["source_key"].astype("string"), drop=False)
     done = batch[by_key.reindex(batch.index).isin(["updated", "unchanged"]).to_numpy()]
     if done.empty:
-        return
+        return pd.Series(dtype="string")
     updated = done.index[by_key.reindex(done.index).to_numpy() == "updated"].tolist()
-    fresh, unreadable = _read_back(connector, updated)
+    sent = done.loc[updated, list(connector.src.accepts)].notna().any(axis=1)
+    fresh, unreadable = _read_back(connector, done.loc[updated, "expected_version"], sent)
     if unreadable:
         say(f"{connector.name}: {unreadable:,} rows written do not read back cleanly; the next pull quarantines them")
     versions = done["expected_version"].astype("string").copy()
@@ -375,6 +390,7 @@ def _after_push(
                 FROM _wb_state"""
         )
         con.unregister("_wb_state")
+    return fresh["source_key"].astype("string") if len(fresh) else pd.Series(dtype="string")
 
 
 def _raw_sample(connector: Connector) -> pd.DataFrame:
@@ -411,14 +427,21 @@ def _echoes(connector: Connector, written: pd.DataFrame, fresh: pd.DataFrame) ->
     return out
 
 
-def _read_back(connector: Connector, keys: list[str]) -> tuple[pd.DataFrame, int]:
-    """The rows just updated, read back and mapped exactly as a pull maps them (canonical values, derived
-    consent times, version token): what staged_records must hold for them now; and how many of them would
-    not parse (a pull would quarantine those). Only these rows are read."""
-    if not keys:
+def _read_back(connector: Connector, pushed_at: pd.Series, sent: pd.Series) -> tuple[pd.DataFrame, int]:
+    """The rows just updated (`pushed_at`: their version when pushed, by key; `sent`: whether a field value was sent
+    to them), read back and mapped exactly as a pull maps them (canonical values, derived consent times, version
+    token): what staged_records must hold for them now; and how many of them would not parse (a pull would
+    quarantine those). Only these rows are read, and only the ones that can have changed are mapped: a row that got
+    nothing but its golden id and still has the version it was pushed at holds the values staged for it."""
+    if pushed_at.empty:
         return pd.DataFrame(), 0
     with connector.write_session(dry_run=True) as session:
-        raw = session.fetch(keys)
+        raw = session.fetch(pushed_at.index.tolist())
+    if raw.empty:
+        return pd.DataFrame(), 0
+    keys = pd.Index(raw["source_key"])
+    moved = raw["source_version"].astype("string").to_numpy() != pushed_at.reindex(keys).astype("string").to_numpy()
+    raw = raw[sent.reindex(keys, fill_value=True).to_numpy() | pd.Series(moved).fillna(True).to_numpy()]
     if raw.empty:
         return pd.DataFrame(), 0
     src = connector.src

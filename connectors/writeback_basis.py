@@ -124,6 +124,24 @@ def considered_sql() -> str:
     return f"SELECT source_key FROM {CONSIDER} WHERE NOT skip"
 
 
+def carry(ws: Workspace, carried: pd.DataFrame) -> pd.DataFrame:
+    """Take the `carried` records (source_key, address_kept, conflicted) out of the records the plan looks at and
+    return them settled (source_key, basis, address_kept, conflicted), with the basis `consider` just gave them:
+    records whose plan is known without making it (see writeback_plan.plan)."""
+    ws.con.register("_writeback_carried", carried[["source_key", "address_kept", "conflicted"]])
+    try:
+        rows = ws.con.execute(
+            f"""SELECT c.source_key, c.basis, k.address_kept, k.conflicted
+                FROM {CONSIDER} AS c JOIN _writeback_carried AS k ON k.source_key = c.source_key WHERE NOT c.skip"""
+        ).df()
+        ws.con.execute(
+            f"UPDATE {CONSIDER} SET skip = true WHERE source_key IN (SELECT source_key FROM _writeback_carried)"
+        )
+    finally:
+        ws.con.unregister("_writeback_carried")
+    return rows
+
+
 def settled(ws: Workspace, outcome: pd.DataFrame) -> pd.DataFrame:
     """The considered records with nothing to write (source_key, basis, address_kept, conflicted), from the plan's
     `outcome` (source_key, todo, address_kept, conflicted) of the records it returned (the others it found

@@ -87,16 +87,27 @@ class Plan:
     styles: dict[str, Style]
     considered: int  # records planned for (the others' plans were settled and nothing they read has changed)
     settled: pd.DataFrame  # considered records with nothing to write: source_key, basis, address_kept, conflicted
+    outcome: pd.DataFrame  # per record returned: source_key, todo, address_kept, conflicted (flags as reported)
 
 
 def ensure_state(ws: Workspace) -> None:
     ws.con.execute(f"CREATE TABLE IF NOT EXISTS {WRITEBACK_STATE} ({columns_sql(WRITEBACK_STATE)})")
 
 
-def plan(ws: Workspace, cfg: HubConfig, source: str, full: bool = False, only: pd.Series | None = None) -> Plan:
+def plan(
+    ws: Workspace,
+    cfg: HubConfig,
+    source: str,
+    full: bool = False,
+    only: pd.Series | None = None,
+    carried: pd.DataFrame | None = None,
+) -> Plan:
     """The plan of `source` (see the module docstring), made for the records whose plan could have changed since it
     was last settled (connectors/writeback_basis.py); `full`: for every record; `only`: among these keys (its
-    counts then cover only those)."""
+    counts then cover only those). `carried` (source_key, address_kept, conflicted), among `only`: records whose
+    plan is known to be "nothing to write" without making it, settled with these flags and their current basis.
+    Write-back passes the rows it pushed that read nothing new: their staged row is as it was, and what changed
+    (their write-back state) only tells the plan that the golden id and values it wanted are in the source."""
     if source not in cfg.sources:
         raise KeyError(f"no source named {source!r} (configured: {list(cfg.sources)})")
     for table in (GOLDEN_MEMBERS, GOLDEN_VALUES, STANDARDIZED, GOLDEN_CONTESTED, GOLDEN_CONFLICTS, GOLDEN_LINEAGE):
@@ -109,7 +120,8 @@ def plan(ws: Workspace, cfg: HubConfig, source: str, full: bool = False, only: p
     styles = learn(ws, src, source, full)
     sql = _sql(src, cfg, source, styles)
     seen = writeback_basis.consider(ws, source, _golden_fields(src), list(src.accepts), sql, full, only)
-    if seen.records:
+    known = writeback_basis.carry(ws, carried) if carried is not None and len(carried) else None
+    if seen.records > (0 if known is None else len(known)):
         frame = ws.con.execute(sql, {"source": source}).df()
     else:  # every record settled and unchanged: not even worth binding the query (a few hundred milliseconds)
         flags, times = (STALE, TODO, KEPT, CONFLICTED), (EVIDENCE_AT,)
@@ -131,7 +143,10 @@ def plan(ws: Workspace, cfg: HubConfig, source: str, full: bool = False, only: p
         conflicted=int(conflicted.sum()) + seen.conflicted,
         styles=styles,
         considered=seen.records,
-        settled=writeback_basis.settled(ws, outcome),
+        settled=pd.concat([writeback_basis.settled(ws, outcome), known], ignore_index=True)
+        if known is not None
+        else writeback_basis.settled(ws, outcome),
+        outcome=outcome,
     )
 
 

@@ -251,3 +251,52 @@ def _basis(ws: Workspace, source: str) -> int:
     return int(
         ws.con.execute(f"SELECT count(*) FROM {WRITEBACK_BASIS} WHERE source_system = ?", [source]).fetchall()[0][0]
     )
+
+
+def test_a_row_the_source_changes_as_it_is_written_is_planned_again(demo):
+    """Rows that got values are planned again once read back (rows that got only their golden id read nothing new):
+    the source may hold something else than what was written, here a trigger that blanks the town whenever the
+    email changes. The next write-back fills the town again, as a full one would."""
+    directory, cfg, ws, engine = demo
+    con = _source(directory, "billing")
+    with con:
+        con.execute(
+            """CREATE TRIGGER blank_town AFTER UPDATE OF email_address ON accounts
+               WHEN old.email_address IS NOT new.email_address
+               BEGIN UPDATE accounts SET billing_city = NULL WHERE account_no = new.account_no; END"""
+        )
+    con.close()
+    run_id = published_run(engine)
+    first = write_back(ws, cfg, engine, "billing", run_id)
+    emailed = set(first.changes.loc[first.changes["column"] == "email_address", "source_key"])
+    full = write_back(ws, cfg, engine, "billing", run_id, dry_run=True, full=True)
+    restricted = write_back(ws, cfg, engine, "billing", run_id, dry_run=True)
+    assert _same(_report(full), _report(restricted))
+    towns = set(restricted.changes.loc[restricted.changes["column"] == "billing_city", "source_key"])
+    assert emailed and emailed <= towns
+
+
+def test_rows_the_source_stamps_as_their_golden_id_is_written_are_read_back(demo):
+    """A source that stamps a row on every write (an ORM, a trigger) gives a row that got only its golden id a new
+    version. Such a row is read back like one that got values: staging then holds what a pull would stage."""
+    directory, cfg, ws, engine = demo
+    stamp = f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}"
+    con = _source(directory, "billing")
+    with con:
+        con.execute(
+            f"""CREATE TRIGGER stamp AFTER UPDATE OF hub_customer_id ON accounts
+                BEGIN UPDATE accounts SET modified_on = '{stamp}' WHERE account_no = new.account_no; END"""
+        )
+    con.close()
+
+    def staged() -> list[tuple]:
+        return ws.con.execute(
+            f"""SELECT source_key, source_version, source_updated_at FROM {STAGED}
+                WHERE source_system = 'billing' ORDER BY source_key"""
+        ).fetchall()
+
+    r = write_back(ws, cfg, engine, "billing", published_run(engine))
+    written = staged()
+    assert r.updated and sum(str(at).startswith(stamp) for _, _, at in written) == r.updated
+    pull_source(cfg, "billing", ws, reconcile=True)
+    assert staged() == written
