@@ -22,7 +22,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from connectors.base import AUDIT_COLUMNS, GOLDEN_ID, Connector, PushReport
-from connectors.writeback_plan import EVIDENCE_AT, ORIGINAL
+from connectors.writeback_plan import EVIDENCE_AT, GID, HASH, ORIGINAL
 from hub import faults, store
 from hub.config import HubConfig
 from hub.encryption import scratch_duckdb
@@ -34,13 +34,19 @@ def record(engine: sa.Engine, batch_id: str, run_id: str, source: str, batch: pd
     updated = report.rows.loc[report.rows["status"] == "updated", "source_key"]
     if updated.empty:
         return False
+    # What reading the rows back needs, and no more: a field's own value before only where a value is sent, and no
+    # null members (json_merge_patch drops them). A batch is journaled, then deleted: its size is its cost.
+    rows = batch.copy()
+    for f in (c.removeprefix(ORIGINAL) for c in batch.columns if c.startswith(ORIGINAL)):
+        rows[f"{ORIGINAL}{f}"] = rows[f"{ORIGINAL}{f}"].where(rows[f].notna())
     con = scratch_duckdb()  # JSON per row and per key's cells, set-based
     try:
-        con.register("_rows", batch)
+        con.register("_rows", rows)
         con.register("_updated", pd.DataFrame({"source_key": updated.astype("string")}))
         con.register("_cells", report.changes[AUDIT_COLUMNS].astype("string"))
         entries = con.execute(
-            """SELECT CAST(r.source_key AS VARCHAR) AS source_key, CAST(to_json(r) AS VARCHAR) AS planned,
+            """SELECT CAST(r.source_key AS VARCHAR) AS source_key,
+                      CAST(json_merge_patch('{}', to_json(r)) AS VARCHAR) AS planned,
                       coalesce(c.changes, '[]') AS changes
                FROM _rows AS r LEFT JOIN (
                    SELECT source_key,
@@ -63,9 +69,12 @@ def audit_of(entries: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(cells, columns=AUDIT_COLUMNS).astype("string")
 
 
-def plan_of(entries: pd.DataFrame, cfg: HubConfig) -> pd.DataFrame:
-    """The plan rows journaled for these entries, with the dtypes write-back's bookkeeping expects."""
+def plan_of(entries: pd.DataFrame, cfg: HubConfig, accepted: list[str]) -> pd.DataFrame:
+    """The plan rows journaled for these entries, with the columns (`accepted`: the source's accepted fields) and
+    dtypes write-back's bookkeeping expects; a member not journaled (null) is missing."""
     rows = pd.DataFrame([json.loads(p) for p in entries["planned"]])
+    needed = ["source_key", "expected_version", *accepted, HASH, GID, *(ORIGINAL + f for f in accepted), EVIDENCE_AT]
+    rows = rows.reindex(columns=list(dict.fromkeys([*needed, *rows.columns])))
     for c in rows.columns:
         name = c.removeprefix(ORIGINAL)
         timed = c == EVIDENCE_AT or cfg.field_type(name) in (FieldType.DATE, FieldType.TIMESTAMP)

@@ -221,22 +221,30 @@ def write_back(
         say(f"{source}: {planned.conflicted:,} rows belong to golden records whose members hold two birth dates or "
             "two countries (most likely two people): only their golden id is written; review them")  # fmt: skip
     connector = open_connector(source, with_formats(cfg, source, formats))
-    rows, audits, reread = [], [], []
-    for i in range(0, len(plan), BATCH_ROWS):
-        batch = plan.iloc[i : i + BATCH_ROWS]
-        faults.point("writeback:before-push")
-        report, fresh = _push(ws, engine, connector, run_id, batch, dry_run, say)
-        rows.append(report.rows)
-        audits.append(report.changes)
-        reread.append(fresh)
-        say(f"{source}: {min(i + BATCH_ROWS, len(plan)):,} / {len(plan):,} rows {'checked' if dry_run else 'pushed'}")
+    rows, audits, journaled = [], [], []
+    verb = "checked" if dry_run else "pushed"
+    try:
+        for i in range(0, len(plan), BATCH_ROWS):
+            batch = plan.iloc[i : i + BATCH_ROWS]
+            faults.point("writeback:before-push")
+            report, batch_id = _push(engine, connector, run_id, batch, dry_run)
+            rows.append(report.rows)
+            audits.append(report.changes)
+            journaled += [batch_id] if batch_id else []
+            say(f"{source}: {min(i + BATCH_ROWS, len(plan)):,} / {len(plan):,} rows {verb}")
+    except Exception:
+        if journaled:  # what the source committed before the failure goes into the workspace all the same
+            _bring_back(ws, engine, connector, plan, pd.concat(rows, ignore_index=True), journaled, say)
+        raise
     status = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["source_key", "status", "detail"])
     written = status.loc[status["status"].isin(["updated", "unchanged"]), "source_key"]
-    if not dry_run and len(written):  # settle what now holds its golden values, so the next run need not look
-        # Only rows whose staged row changed (values read back) are planned again; the others read nothing new.
+    if not dry_run and len(written):
+        reread = _bring_back(ws, engine, connector, plan, status, journaled, say)
+        # Settle what now holds its golden values, so the next run need not look. Only rows whose staged row
+        # changed (values read back) are planned again; the others read nothing new.
         outcome = planned.outcome
         keys = pd.Index(outcome["source_key"])
-        carried = outcome[among(keys, written) & ~among(keys, pd.concat(reread, ignore_index=True))]
+        carried = outcome[among(keys, written) & ~among(keys, reread)]
         _settle(ws, _plan(ws, cfg, source, False, written, carried), source, False)
     changes = pd.concat([a for a in audits if len(a)], ignore_index=True) if any(len(a) for a in audits) else None
     if changes is None:
@@ -278,19 +286,14 @@ def write_back(
 
 
 def _push(
-    ws: Workspace,
-    engine: sa.Engine,
-    connector: Connector,
-    run_id: str | None,
-    batch: pd.DataFrame,
-    dry_run: bool,
-    say: Callable[[str], None],
-) -> tuple[PushReport, pd.Series]:
-    """One batch, one source transaction. Not a dry run: journaled before the source commits, then audited, then
-    read back into the workspace, then closed (connectors/journal.py), so a kill at any point is reconciled.
-    Returns the push's report and the keys of the rows whose staged row the read-back changed."""
+    engine: sa.Engine, connector: Connector, run_id: str | None, batch: pd.DataFrame, dry_run: bool
+) -> tuple[PushReport, str | None]:
+    """One batch, one source transaction. Not a dry run: journaled before the source commits, then audited
+    (connectors/journal.py); write_back reads the batches back into the workspace once they are all pushed, then
+    closes their journal, so a kill at any point is reconciled. Returns the push's report and the batch's journal
+    id (None: nothing journaled, the batch updated no row)."""
     if dry_run:
-        return connector.push(public(batch), dry_run=True), pd.Series(dtype="string")
+        return connector.push(public(batch), dry_run=True), None
     if run_id is None:
         raise WritebackError("only a dry run may write back golden values that were never published")
     batch_id = uuid.uuid4().hex
@@ -299,14 +302,29 @@ def _push(
         public(batch),
         before_commit=lambda r: journaled.append(journal.record(engine, batch_id, run_id, connector.name, batch, r)),
     )
-    if any(journaled):
-        faults.point("writeback:after-commit")
-        store.journal_audited(engine, batch_id, run_id, connector.name, report.changes)
-        faults.point("writeback:before-read-back")
-    fresh = _after_push(ws, connector, batch, report.rows, say)
-    if any(journaled):
-        store.journal_close(engine, batch_id)
-    return report, fresh
+    if not any(journaled):
+        return report, None
+    faults.point("writeback:after-commit")
+    store.journal_audited(engine, batch_id, run_id, connector.name, report.changes)
+    return report, batch_id
+
+
+def _bring_back(
+    ws: Workspace,
+    engine: sa.Engine,
+    connector: Connector,
+    plan: pd.DataFrame,
+    status: pd.DataFrame,
+    journaled: list[str],
+    say: Callable[[str], None],
+) -> pd.Series:
+    """The pushed batches into the workspace (_after_push: one read-back, one DuckDB transaction), then their
+    journal closed. Returns the keys of the rows read back into staged_records."""
+    faults.point("writeback:before-read-back")
+    fresh = _after_push(ws, connector, plan, status, say)
+    if journaled:
+        store.journal_close(engine, *journaled)
+    return fresh
 
 
 def _recover(ws: Workspace, engine: sa.Engine, connector: Connector, say: Callable[[str], None]) -> int:
@@ -326,7 +344,7 @@ def _recover(ws: Workspace, engine: sa.Engine, connector: Connector, say: Callab
             store.journal_close(engine, str(batch_id))
     recovered = entries[(entries["state"] == "audited") | entries["batch_id"].isin(done)]
     for batch_id, part in recovered.groupby("batch_id", sort=False):
-        batch = journal.plan_of(part, connector.cfg)
+        batch = journal.plan_of(part, connector.cfg, list(connector.src.accepts))
         status = pd.DataFrame({"source_key": batch["source_key"], "status": "updated"})
         _after_push(ws, connector, batch, status, say)
         store.journal_close(engine, str(batch_id))

@@ -66,10 +66,10 @@ def journal_audited(engine: sa.Engine, batch_id: str, run_id: str, source: str, 
     return 0 if frame is None else len(frame)
 
 
-def journal_close(engine: sa.Engine, batch_id: str) -> None:
-    """The batch is done (the workspace holds what it wrote) or never reached the source: forget it."""
+def journal_close(engine: sa.Engine, *batch_ids: str) -> None:
+    """The batches are done (the workspace holds what they wrote) or never reached the source: forget them."""
     with write_transaction(engine) as conn:
-        conn.execute(writeback_journal.delete().where(writeback_journal.c.batch_id == batch_id))
+        conn.execute(writeback_journal.delete().where(writeback_journal.c.batch_id.in_(batch_ids)))
 
 
 def journal_entries(conn: sa.Connection, source: str) -> pd.DataFrame:
