@@ -1,9 +1,10 @@
 """The write-back journal: the audit can never miss a change a write-back made in a source.
 
 A batch is recorded in the serving store (`writeback_journal`, state 'pending') inside the push, after its UPDATEs
-ran and before the source commits: per row, its plan row and the old -> new cells it writes. After the commit its
-audit rows are written and the batch marked 'audited' in one store transaction; once the workspace holds what was
-written (read back into staged_records, echoes, writeback_state) the batch is deleted.
+ran and before the source commits: per row, what reading it back needs of its plan row and the old -> new cells it
+writes. After the commit its audit rows are written and the batch marked 'audited' in one store transaction; once
+the workspace holds what the source's batches wrote (read back into staged_records, echoes, writeback_state) they
+are deleted.
 
 A process killed between those steps leaves the batch open, and the next write-back of that source reconciles it
 before it plans (connectors/writeback.py): a 'pending' batch is read back from the source, and since a batch is one

@@ -11,9 +11,11 @@ step with what it wrote, so a second write-back (with or without a pull in betwe
 journaled in the serving store before the source commits it, and a write-back first reconciles what a killed one
 left open (connectors/journal.py): no change goes without its audit row, no staged row keeps a value overwritten.
 
-After each committed batch, the rows it updated are read back from the source (only those) and mapped the
-way a pull maps them, into staged_records: canonical values, derived consent times and the version token
-(for sources without an updated-at column a hash of the mapped columns, which the write changed). What was
+Once every batch is committed, the rows they updated are read back from the source (only those, and only those
+that got a value or a new version are mapped) the way a pull maps them, into staged_records, in one workspace
+transaction: canonical values, derived consent times and the version token (for sources without an updated-at
+column a hash of the mapped columns, which the write changed). A batch that fails has those before it read back
+first; a kill leaves them 'audited' in the journal, for the next write-back to read back. What was
 written is remembered as echoes (hub/echoes.py): the next pull reads them back, and they must not count as
 evidence for the values that produced them.
 
@@ -321,9 +323,15 @@ def _bring_back(
     """The pushed batches into the workspace (_after_push: one read-back, one DuckDB transaction), then their
     journal closed. Returns the keys of the rows read back into staged_records."""
     faults.point("writeback:before-read-back")
+    started = time.perf_counter()
     fresh = _after_push(ws, connector, plan, status, say)
     if journaled:
         store.journal_close(engine, *journaled)
+    written = int(status["status"].isin(["updated", "unchanged"]).sum())
+    say(
+        f"{connector.name}: the workspace holds what {written:,} rows now hold in the source ({len(fresh):,} read "
+        f"back and mapped) in {time.perf_counter() - started:.1f} s"
+    )
     return fresh
 
 
@@ -458,8 +466,9 @@ def _read_back(connector: Connector, pushed_at: pd.Series, sent: pd.Series) -> t
     if raw.empty:
         return pd.DataFrame(), 0
     keys = pd.Index(raw["source_key"])
-    moved = raw["source_version"].astype("string").to_numpy() != pushed_at.reindex(keys).astype("string").to_numpy()
-    raw = raw[sent.reindex(keys, fill_value=True).to_numpy() | pd.Series(moved).fillna(True).to_numpy()]
+    now = raw["source_version"].astype("string").reset_index(drop=True)
+    moved = now.ne(pushed_at.reindex(keys).astype("string").reset_index(drop=True)).fillna(True)
+    raw = raw[sent.reindex(keys, fill_value=True).to_numpy(dtype=bool) | moved.to_numpy(dtype=bool)]
     if raw.empty:
         return pd.DataFrame(), 0
     src = connector.src
