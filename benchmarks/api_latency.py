@@ -201,7 +201,10 @@ def main() -> None:
                 f"""SELECT g.golden_id, g.first_name, g.last_name, g.email, g.phone, g.postal_code, g.date_of_birth,
                            x.source_system, x.source_key
                     FROM golden_records g JOIN xref x ON x.golden_id = g.golden_id
-                    WHERE g.rowid % {step} = 0 LIMIT {args.requests}"""
+                    WHERE g.rowid % {step} = 0 AND g.first_name IS NOT NULL AND g.last_name IS NOT NULL
+                      AND g.email IS NOT NULL AND g.phone IS NOT NULL AND g.postal_code IS NOT NULL
+                      AND g.date_of_birth IS NOT NULL
+                    LIMIT {args.requests}"""
             ),
             conn,
         )
