@@ -304,9 +304,9 @@ class Connector(ABC):
         status[conflict[conflict].index] = "conflict"
         ok = changes.index[status == "unchanged"]
         audit = []
-        if len(ok) and fields:  # only rows with a value to send can differ: the others are not even read
+        if fields:  # only rows with a value to send can differ: the others are not even read
             ok = ok[changes.loc[ok, fields].notna().any(axis=1).to_numpy()]
-        if len(ok) and fields:
+        if len(ok):
             cur_raw = current.loc[ok]
             cur, _ = to_canonical(cur_raw.reset_index(drop=True), self.src, self.cfg, self.name)
             cur.index = ok

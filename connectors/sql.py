@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from connectors import sql_stage
-from connectors.base import GOLDEN_ID, AmbiguousUpdate, Connector, SourceError, WriteSession, column_problems
+from connectors.base import GOLDEN_ID, AmbiguousUpdate, Connector, SourceError, WriteSession, among, column_problems
 from connectors.sql_stage import KEY
 from connectors.transforms import row_version
 from hub import reach
@@ -251,8 +251,9 @@ class _SqlSession(WriteSession):
     def __init__(self, connector: SqlConnector, conn: Connection, dry_run: bool):
         self.c, self.conn, self.dry_run = connector, conn, dry_run
         self.staged: set[str] = set()  # temporary tables this session created (connectors/sql_stage.py)
-        # The golden-id cells of the rows fetched (locked) in this session, by key: only write_golden_ids writes them.
-        self.held_ids: dict[str, object] = {}
+        # The golden-id cells of the rows fetched (locked) in this session (source_key, cell; the last one of a key
+        # counts): only write_golden_ids writes them.
+        self.held_ids: list[pd.DataFrame] = []
 
     def close(self) -> None:
         """Drop the session's temporary tables before its transaction ends (on MariaDB they outlive it)."""
@@ -280,7 +281,8 @@ class _SqlSession(WriteSession):
         raw["source_key"] = raw[src.primary_key].astype("string")
         if src.golden_id and src.golden_id.column:
             once = ~raw["source_key"].duplicated(keep=False)
-            self.held_ids.update(zip(raw.loc[once, "source_key"], raw.loc[once, src.golden_id.column], strict=True))
+            cells = raw.loc[once, ["source_key", src.golden_id.column]]
+            self.held_ids.append(cells.set_axis(["source_key", "cell"], axis=1))
         return raw
 
     def update(self, rows: pd.DataFrame) -> None:
@@ -306,6 +308,13 @@ class _SqlSession(WriteSession):
         stmt = sa.update(table).values({c: sa.func.coalesce(staged.c[c], table.c[c]) for c in cols}).where(joined)
         _exactly_one_each(self.conn.execute(stmt).rowcount, len(frame), where)
 
+    def _held(self) -> pd.Series:
+        """The golden-id cell of each key fetched in this session, by key."""
+        if not self.held_ids:
+            return pd.Series(dtype="string", index=pd.Index([], dtype="string"))
+        held = pd.concat(self.held_ids, ignore_index=True).drop_duplicates("source_key", keep="last")
+        return held.set_index(held["source_key"].astype("string"))["cell"]
+
     def _stage(
         self, name: str, frame: pd.DataFrame, like: sa.Table, key: str, columns: list[str] | None = None
     ) -> sa.Table:
@@ -317,15 +326,16 @@ class _SqlSession(WriteSession):
         target = self.c.src.golden_id
         assert target is not None  # called only for a source that takes the golden id
         if target.column:
-            unseen = [k for k in ids["source_key"] if k not in self.held_ids]
-            if unseen:
-                self.fetch(unseen)
-            stored = pd.Series([self.held_ids.get(k) for k in ids["source_key"]], dtype="string")
+            wanted = pd.Index(ids["source_key"].astype("string"))
+            unseen = ~among(wanted, self._held().index)
+            if unseen.any():
+                self.fetch(wanted[unseen].tolist())
+            stored = pd.Series(self._held().reindex(wanted).astype("string").to_numpy())
             changed = stored.fillna("") != ids[GOLDEN_ID].astype("string").to_numpy()
             todo = ids[changed.to_numpy()]
             self.update(pd.DataFrame({"source_key": todo["source_key"], target.column: todo[GOLDEN_ID]}))
             if not self.dry_run:
-                self.held_ids.update(zip(todo["source_key"], todo[GOLDEN_ID], strict=True))
+                self.held_ids.append(pd.DataFrame({"source_key": todo["source_key"], "cell": todo[GOLDEN_ID]}))
             return _gid_audit(todo, stored[changed.to_numpy()], target.column)
         assert target.table is not None  # GoldenIdTarget: a column or a side table
         side = _side_table(self.c, target.table, self.conn)

@@ -136,6 +136,7 @@ def plan(
     outcome = pd.DataFrame(
         {"source_key": frame["source_key"], "todo": todo, "address_kept": kept, "conflicted": conflicted}
     )
+    settled = writeback_basis.settled(ws, outcome)
     return Plan(
         rows=frame[todo & ~stale].reset_index(drop=True),
         stale=frame[todo & stale].reset_index(drop=True),
@@ -143,9 +144,7 @@ def plan(
         conflicted=int(conflicted.sum()) + seen.conflicted,
         styles=styles,
         considered=seen.records,
-        settled=pd.concat([writeback_basis.settled(ws, outcome), known], ignore_index=True)
-        if known is not None
-        else writeback_basis.settled(ws, outcome),
+        settled=settled if known is None else pd.concat([settled, known], ignore_index=True),
         outcome=outcome,
     )
 
