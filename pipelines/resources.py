@@ -1,14 +1,17 @@
 """Dagster resources: the hub configuration, the workspace, the serving store and the source systems.
 
-Assets and checks load hub.yaml once per materialization (with the workspace: `workspace.open()`) and hand
-it to the other resources. A small workspace is opened once per run, under the job lock the run holds from its
-first step to its last (opening the DuckDB file reads its catalogue: ~30 ms a step); the serving store and the
-sources are opened only while an asset runs, so the sensor can look at the sources beside a running job."""
+A run loads hub.yaml once, as it starts (with the workspace's job lock), and its assets and checks get it with the
+workspace (`workspace.open()`) and hand it to the other resources: every step of a run follows the same
+configuration, even when hub.yaml is edited while it runs (loading it took ~20 ms a step). The workspace is opened
+once per run, under the job lock the run holds from its first step to its last (opening the DuckDB file reads its
+catalogue: ~30 ms a step; see WorkspaceResource for when a step closes it); the serving store and the sources are
+opened only while an asset runs, so the sensor can look at the sources beside a running job."""
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 
 import dagster as dg
+import psutil
 import sqlalchemy as sa
 from pydantic import PrivateAttr
 
@@ -34,7 +37,8 @@ class HubResource(dg.ConfigurableResource):
         return load_config(self.config_path)
 
 
-SHARED_UP_TO = 100_000  # staged records up to which a run's steps keep one workspace connection
+SHARED_UP_TO = 100_000  # staged records up to which a run's steps always keep one workspace connection
+KEEP_UNDER = 1.25 * 2**30  # over them, the process's resident memory (bytes) under which a step keeps it
 
 
 class WorkspaceResource(dg.ConfigurableResource):
@@ -44,16 +48,19 @@ class WorkspaceResource(dg.ConfigurableResource):
     last, so two jobs never interleave their assets; a second run waits for the first. Its steps share one
     connection, opened by the first and closed with the lock; a step that fails closes it, so the next step opens
     the file afresh rather than inherit a connection a failure may have left in a broken state. So does a step
-    over more than SHARED_UP_TO staged records: DuckDB keeps the memory a step's aggregations took until its
-    connection closes (at 1M records one connection for the whole run raised its peak from 3.5 to 4.0 GiB), and
-    at that size opening the file is a small part of a step."""
+    over more than SHARED_UP_TO staged records that leaves the process holding KEEP_UNDER or more: DuckDB keeps
+    the memory a step's aggregations took until its connection closes (at 1M records one connection for the whole
+    first run raised its peak from 3.5 to 4.0 GiB). An incremental run or a steward's apply at that size stays
+    under it and keeps its connection: opening the file and closing it (a checkpoint) cost ~60 ms a step there,
+    ~1 s of a run with nothing to do."""
 
     hub: dg.ResourceDependency[HubResource]
     _held: ExitStack | None = PrivateAttr(default=None)
     _ws: Workspace | None = PrivateAttr(default=None)
+    _cfg: HubConfig | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        cfg = self.hub.config()
+        cfg = self._cfg = self.hub.config()
         self._held = ExitStack()
         holder = f"dagster run {context.run.run_id if context.run else '(no run)'}"
         wait = cfg.pipeline.workspace_wait_seconds
@@ -62,13 +69,15 @@ class WorkspaceResource(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         self._close()
+        self._cfg = None
         if self._held is not None:
             self._held.close()
 
     @contextmanager
     def open(self) -> Iterator[tuple[HubConfig, Workspace]]:
-        """hub.yaml, loaded for this step, and the workspace it names (the run's connection)."""
-        cfg = self.hub.config()
+        """hub.yaml as the run loaded it (invoked directly, without a run: loaded now), and the workspace it names (the
+        run's connection)."""
+        cfg = self._cfg or self.hub.config()
         if self._ws is None:
             self._ws = Workspace.for_config(cfg)
         done = False
@@ -76,11 +85,13 @@ class WorkspaceResource(dg.ConfigurableResource):
             yield cfg, self._ws
             done = True
         finally:
-            if not done or self._held is None or self._big():  # failed; no run (invoked directly): no teardown
+            if not done or self._held is None or self._heavy():  # failed; no run (invoked directly): no teardown
                 self._close()
 
-    def _big(self) -> bool:
-        return self._ws is not None and scalar(self._ws.con, f"SELECT count(*) FROM {STAGED}") > SHARED_UP_TO
+    def _heavy(self) -> bool:
+        if self._ws is None or scalar(self._ws.con, f"SELECT count(*) FROM {STAGED}") <= SHARED_UP_TO:
+            return False
+        return psutil.Process().memory_info().rss >= KEEP_UNDER
 
     def _close(self) -> None:
         if self._ws is not None:

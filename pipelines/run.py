@@ -78,8 +78,8 @@ def run_pipeline(
     defs = build_definitions(config_path)
     job = defs.resolve_job_def(job_name)
     hub = HubResource(config_path=str(config_path), full_pull=full, dry_run=dry_run)
-    own = instance is None
-    instance = instance or instance_for(hub.config())
+    own, cfg = instance is None, hub.config()
+    instance = instance or instance_for(cfg)
     try:
         result = job.execute_in_process(
             instance=instance,
@@ -91,7 +91,7 @@ def run_pipeline(
     finally:
         if own:
             instance.dispose()
-    return summarize(result, list(hub.config().sources), dry_run)
+    return summarize(result, list(cfg.sources), dry_run)
 
 
 def summarize(result: dg.ExecuteInProcessResult, sources: list[str], dry_run: bool = False) -> PipelineSummary:

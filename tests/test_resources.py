@@ -57,18 +57,42 @@ def test_a_check_invoked_outside_a_run_closes_the_workspace_it_opened(config):
         ws.con.execute("SELECT 1")
 
 
-def test_a_big_workspace_is_closed_after_each_step_so_its_memory_goes_back(config, monkeypatch):
+@pytest.mark.parametrize("heavy", [True, False])
+def test_a_big_workspace_is_closed_after_a_step_that_leaves_much_memory_so_it_goes_back(config, monkeypatch, heavy):
     """DuckDB keeps the memory a step's aggregations took until its connection closes: over SHARED_UP_TO staged
-    records each step gets its own connection, as before a run shared one."""
+    records a step that leaves the process holding KEEP_UNDER or more closes it, and the next step opens its own; a
+    step that leaves less (an incremental run, a steward's apply) keeps it, as on a small workspace."""
     monkeypatch.setattr(resources, "SHARED_UP_TO", -1)  # every workspace counts as big
+    monkeypatch.setattr(resources, "KEEP_UNDER", 0 if heavy else 2**62)
     resource = WorkspaceResource(hub=HubResource(config_path=config))
     resource.setup_for_execution(dg.build_init_resource_context())
     try:
         with resource.open() as (_, ws):
             first = ws
-        with pytest.raises(duckdb.ConnectionException):
-            first.con.execute("SELECT 1")
+        if heavy:
+            with pytest.raises(duckdb.ConnectionException):
+                first.con.execute("SELECT 1")
         with resource.open() as (_, ws):
-            assert ws is not first and ws.con.execute("SELECT 1").fetchone() == (1,)
+            assert (ws is not first) == heavy and ws.con.execute("SELECT 1").fetchone() == (1,)
     finally:
         resource.teardown_after_execution(dg.build_init_resource_context())
+
+
+def test_every_step_of_a_run_follows_hub_yaml_as_the_run_loaded_it(config):
+    """A run loads hub.yaml once: an edit while it runs reaches the next run, not the run's later steps."""
+    resource = WorkspaceResource(hub=HubResource(config_path=config))
+    resource.setup_for_execution(dg.build_init_resource_context())
+    try:
+        with resource.open() as (first, _):
+            pass
+        with open(config) as fh:
+            text = fh.read()
+        with open(config, "w") as fh:  # a source renamed in hub.yaml while the run runs
+            fh.write(text.replace("\n  crm:", "\n  crm_renamed:", 1))
+        assert "crm" not in load_config(config).sources
+        with resource.open() as (later, _):
+            assert later is first and "crm" in later.sources
+    finally:
+        resource.teardown_after_execution(dg.build_init_resource_context())
+    with resource.open() as (after, _):  # the next run (or a call outside a run) loads it again
+        assert "crm" not in after.sources and "crm_renamed" in after.sources
