@@ -96,26 +96,26 @@ def _macros() -> list[str]:
     nl = "chr(10)"
     return [
         # -- keys ---------------------------------------------------------------------------------------------
-        r"""CREATE OR REPLACE TEMP MACRO std_fold(y) AS
-            CASE WHEN regexp_matches(y, '[^\x00-\x7F]')
-                 THEN replace(replace(replace(replace(translate(y, 'øłđðħı', 'oldchi'), 'ß', 'ss'), 'æ', 'ae'),
-                              'œ', 'oe'), 'þ', 'th')
-                 ELSE y END""",
-        r"""CREATE OR REPLACE TEMP MACRO std_unquote(y) AS
-            CASE WHEN regexp_matches(y, '[''`\x{2018}\x{2019}\x{02BC}]')
-                 THEN regexp_replace(y, '[''`\x{2018}\x{2019}\x{02BC}]', '', 'g') ELSE y END""",
+        # Letters folded to ASCII where strip_accents leaves them, quotes and apostrophes dropped, other punctuation
+        # a space. One test, then every step of the slow path: a macro's argument is copied wherever its body names
+        # it, and a test per step made DuckDB bind `y` eleven times (a write-back plan binds ~20 of these forms).
         r"""CREATE OR REPLACE TEMP MACRO std_chars(y) AS
             CASE WHEN regexp_matches(y, '[^a-z0-9 ]')
-                 THEN regexp_replace(std_unquote(std_fold(y)), '[^\p{L}\p{N} ]', ' ', 'g') ELSE y END""",
+                 THEN regexp_replace(
+                          regexp_replace(
+                              replace(replace(replace(replace(translate(y, 'øłđðħı', 'oldchi'), 'ß', 'ss'), 'æ', 'ae'),
+                                      'œ', 'oe'), 'þ', 'th'),
+                              '[''`\x{2018}\x{2019}\x{02BC}]', '', 'g'),
+                          '[^\p{L}\p{N} ]', ' ', 'g')
+                 ELSE y END""",
         r"""CREATE OR REPLACE TEMP MACRO std_tokens(x) AS
             list_filter(string_split(std_chars(strip_accents(lower(x))), ' '), lambda t: t <> '')""",
         "CREATE OR REPLACE TEMP MACRO std_text(x) AS nullif(array_to_string(std_tokens(x), ' '), '')",
         f"""CREATE OR REPLACE TEMP MACRO std_name(x) AS
             nullif(array_to_string(list_filter(std_tokens(x), lambda t: NOT list_contains({affixes}, t)), ' '), '')""",
         r"""CREATE OR REPLACE TEMP MACRO std_street(x, street_map) AS
-            nullif(array_to_string(list_transform(
-                std_tokens(CASE WHEN contains(x, '#') THEN replace(x, '#', ' unit ') ELSE x END),
-                lambda t: coalesce(street_map[t], t)), ' '), '')""",
+            nullif(array_to_string(list_transform(std_tokens(replace(x, '#', ' unit ')),
+                                                  lambda t: coalesce(street_map[t], t)), ' '), '')""",
         # (regexp_extract, not split_part: DuckDB 2.0 fails to bind split_part(...) = '...' on an all-NULL column)
         r"""CREATE OR REPLACE TEMP MACRO hub_email_key(x) AS
             CASE WHEN regexp_full_match(lower(trim(x)), '{email}') THEN
