@@ -6,6 +6,10 @@ DAGSTER_HOME lists them); otherwise an ephemeral instance is used."""
 from __future__ import annotations
 
 import os
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,17 +85,36 @@ def run_pipeline(
     own, cfg = instance is None, hub.config()
     instance = instance or instance_for(cfg)
     try:
-        result = job.execute_in_process(
-            instance=instance,
-            resources=pipeline_resources(hub),
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-            raise_on_error=False,
-            tags={RECONCILE_TAG: "true"} if reconcile else None,
-        )
+        with _sigterm_kept():
+            result = job.execute_in_process(
+                instance=instance,
+                resources=pipeline_resources(hub),
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+                raise_on_error=False,
+                tags={RECONCILE_TAG: "true"} if reconcile else None,
+            )
     finally:
         if own:
             instance.dispose()
     return summarize(result, list(cfg.sources), dry_run)
+
+
+@contextmanager
+def _sigterm_kept() -> Iterator[None]:
+    """SIGTERM as it was before the run, after it. A run on the main thread leaves SIGTERM with SIGINT's handler
+    (Dagster maps one to the other when it restores its interrupt handling), and a process started in the
+    background (cron, nohup, a CI job) ignores SIGINT: it then ignored SIGTERM too, and so did every process it
+    started after its first run. Dagster stops the `tail` it starts per step to capture logs with a SIGTERM, waits
+    30 s for it and leaves it running for good."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # Dagster changes no handler off the main thread
+        return
+    before = signal.getsignal(signal.SIGTERM)
+    try:
+        yield
+    finally:
+        if before is not None:  # None: a handler set outside Python, which cannot be put back
+            signal.signal(signal.SIGTERM, before)
 
 
 def summarize(result: dg.ExecuteInProcessResult, sources: list[str], dry_run: bool = False) -> PipelineSummary:

@@ -5,6 +5,8 @@ on that instance lists them all."""
 from __future__ import annotations
 
 import shutil
+import signal
+import subprocess
 
 import dagster as dg
 import pytest
@@ -15,6 +17,7 @@ from hub.api import keys
 from hub.config import load_config
 from pipelines.build import APPLY_JOB
 from pipelines.entry import create_app, main
+from pipelines.run import run_pipeline
 from pipelines.sensors import PIPELINE_JOB
 from tests.built_once import demo_with_model
 
@@ -53,3 +56,20 @@ def test_an_apply_run_started_through_the_api_is_listed_beside_hub_run(tmp_path_
         jobs = {r.run_id: r.job_name for r in instance.get_runs()}
     assert jobs[last["dagster_run_id"]] == APPLY_JOB
     assert sorted(jobs.values()) == sorted([PIPELINE_JOB, APPLY_JOB])
+
+
+def test_a_run_in_a_process_that_ignores_sigint_leaves_sigterm_as_it_was(tmp_path_factory, tmp_path):
+    """A process started in the background (cron, nohup, a CI job) ignores SIGINT. Dagster hands SIGTERM SIGINT's
+    handler when a run ends: SIGTERM was then ignored too, by the process and by everything it started, so a later
+    run's log capture could not stop its `tail` (30 s a step, and the `tail` left running)."""
+    shutil.copytree(demo_with_model(tmp_path_factory, customers=60, seed=5), tmp_path / "demo")
+    sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        before = signal.getsignal(signal.SIGTERM)
+        assert run_pipeline(str(tmp_path / "demo" / "hub.yaml"), log_level="ERROR").success
+        assert signal.getsignal(signal.SIGTERM) == before
+        child = subprocess.Popen(["sleep", "60"])
+        child.terminate()
+        assert child.wait(timeout=10) == -signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGINT, sigint)
