@@ -7,6 +7,7 @@ HUB_REQUIRE_SERVERS=1 (CI sets it): there a missing server fails the test instea
 from __future__ import annotations
 
 import os
+import signal
 import uuid
 from collections.abc import Iterator
 
@@ -84,6 +85,18 @@ def store_engine(request, tmp_path) -> Iterator[sa.Engine]:
     engine = store.open_store(url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _sigterm_restored() -> Iterator[None]:
+    """SIGTERM as it was before each test, after it. Dagster maps SIGTERM to SIGINT's handler when an in-process run
+    ends (pipelines/run.py puts it back for the runs it starts): a test running a job directly would otherwise leave
+    SIGTERM ignored (SIGINT is, in a suite started in the background) for every later test in its process, whose
+    Dagster log capture then waits 30 s per step for a `tail` it cannot stop."""
+    before = signal.getsignal(signal.SIGTERM)
+    yield
+    if before is not None:
+        signal.signal(signal.SIGTERM, before)
 
 
 @pytest.fixture(autouse=True)

@@ -64,12 +64,13 @@ def test_a_run_in_a_process_that_ignores_sigint_leaves_sigterm_as_it_was(tmp_pat
     run's log capture could not stop its `tail` (30 s a step, and the `tail` left running)."""
     shutil.copytree(demo_with_model(tmp_path_factory, customers=60, seed=5), tmp_path / "demo")
     sigint = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sigterm = signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
-        before = signal.getsignal(signal.SIGTERM)
         assert run_pipeline(str(tmp_path / "demo" / "hub.yaml"), log_level="ERROR").success
-        assert signal.getsignal(signal.SIGTERM) == before
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
         child = subprocess.Popen(["sleep", "60"])
         child.terminate()
         assert child.wait(timeout=10) == -signal.SIGTERM
     finally:
         signal.signal(signal.SIGINT, sigint)
+        signal.signal(signal.SIGTERM, sigterm)
