@@ -326,11 +326,12 @@ class _SqlSession(WriteSession):
         target = self.c.src.golden_id
         assert target is not None  # called only for a source that takes the golden id
         if target.column:
-            wanted = pd.Index(ids["source_key"].astype("string"))
-            unseen = ~among(wanted, self._held().index)
+            wanted, cells = pd.Index(ids["source_key"].astype("string")), self._held()
+            unseen = ~among(wanted, cells.index)
             if unseen.any():
                 self.fetch(wanted[unseen].tolist())
-            stored = pd.Series(self._held().reindex(wanted).astype("string").to_numpy())
+                cells = self._held()
+            stored = pd.Series(cells.reindex(wanted).astype("string").to_numpy())
             changed = stored.fillna("") != ids[GOLDEN_ID].astype("string").to_numpy()
             todo = ids[changed.to_numpy()]
             self.update(pd.DataFrame({"source_key": todo["source_key"], target.column: todo[GOLDEN_ID]}))

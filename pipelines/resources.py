@@ -89,9 +89,9 @@ class WorkspaceResource(dg.ConfigurableResource):
                 self._close()
 
     def _heavy(self) -> bool:
-        if self._ws is None or scalar(self._ws.con, f"SELECT count(*) FROM {STAGED}") <= SHARED_UP_TO:
+        if self._ws is None or psutil.Process().memory_info().rss < KEEP_UNDER:  # the memory first: no query
             return False
-        return psutil.Process().memory_info().rss >= KEEP_UNDER
+        return scalar(self._ws.con, f"SELECT count(*) FROM {STAGED}") > SHARED_UP_TO
 
     def _close(self) -> None:
         if self._ws is not None:

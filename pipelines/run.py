@@ -85,7 +85,7 @@ def run_pipeline(
     own, cfg = instance is None, hub.config()
     instance = instance or instance_for(cfg)
     try:
-        with _sigterm_kept():
+        with sigterm_kept():
             result = job.execute_in_process(
                 instance=instance,
                 resources=pipeline_resources(hub),
@@ -100,7 +100,7 @@ def run_pipeline(
 
 
 @contextmanager
-def _sigterm_kept() -> Iterator[None]:
+def sigterm_kept() -> Iterator[None]:
     """SIGTERM as it was before the run, after it. A run on the main thread leaves SIGTERM with SIGINT's handler
     (Dagster maps one to the other when it restores its interrupt handling), and a process started in the
     background (cron, nohup, a CI job) ignores SIGINT: it then ignored SIGTERM too, and so did every process it

@@ -7,7 +7,6 @@ HUB_REQUIRE_SERVERS=1 (CI sets it): there a missing server fails the test instea
 from __future__ import annotations
 
 import os
-import signal
 import uuid
 from collections.abc import Iterator
 
@@ -93,10 +92,10 @@ def _sigterm_restored() -> Iterator[None]:
     ends (pipelines/run.py puts it back for the runs it starts): a test running a job directly would otherwise leave
     SIGTERM ignored (SIGINT is, in a suite started in the background) for every later test in its process, whose
     Dagster log capture then waits 30 s per step for a `tail` it cannot stop."""
-    before = signal.getsignal(signal.SIGTERM)
-    yield
-    if before is not None:
-        signal.signal(signal.SIGTERM, before)
+    from pipelines.run import sigterm_kept
+
+    with sigterm_kept():
+        yield
 
 
 @pytest.fixture(autouse=True)
