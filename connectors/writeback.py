@@ -156,9 +156,10 @@ def _plan(
     full: bool,
     only: pd.Series | None = None,
     carried: pd.DataFrame | None = None,
+    styles: dict[str, Style] | None = None,
 ) -> Plan:
     try:
-        return writeback_plan.plan(ws, cfg, source, full, only, carried)
+        return writeback_plan.plan(ws, cfg, source, full, only, carried, styles)
     except PlanError as exc:
         raise WritebackError(str(exc)) from None
 
@@ -206,7 +207,7 @@ def write_back(
     recovered = 0 if dry_run else _recover(ws, engine, connector, say)
     formats = raw_formats(lambda: _raw_sample(connector), cfg.sources[source], cfg)
     planned = _plan(ws, cfg, source, full)
-    planned.styles.update(formats)
+    styles = {**planned.styles, **formats}
     plan, stale = planned.rows, planned.stale
     if not dry_run:  # before any push: these records need nothing, whatever happens to the others
         _settle(ws, planned, source, full)
@@ -215,8 +216,8 @@ def write_back(
     if restricted:  # a data subject's restriction: their records are kept, not processed
         plan = plan[~plan["source_key"].isin(held)]
         say(f"{source}: {restricted:,} rows of people whose processing is restricted are not written")
-    if planned.styles:
-        say(f"{source} style: " + "; ".join(s.describe() for s in planned.styles.values()))
+    if styles:
+        say(f"{source} style: " + "; ".join(s.describe() for s in styles.values()))
     if planned.address_kept:
         say(f"{source}: {planned.address_kept:,} rows keep their own address (another place; see `address_kept`)")
     if planned.conflicted:
@@ -243,11 +244,13 @@ def write_back(
     if not dry_run and len(written):
         reread = _bring_back(ws, engine, connector, plan, status, journaled, say)
         # Settle what now holds its golden values, so the next run need not look. Only rows whose staged row
-        # changed (values read back) are planned again; the others read nothing new.
+        # changed (values read back) are planned again, in the styles they were written in (learning them again
+        # counts the whole source; if what was written changes a style, the next plan's basis differs from the one
+        # settled here and it looks at every record again); the others read nothing new.
         outcome = planned.outcome
         keys = pd.Index(outcome["source_key"])
         carried = outcome[among(keys, written) & ~among(keys, reread)]
-        _settle(ws, _plan(ws, cfg, source, False, written, carried), source, False)
+        _settle(ws, _plan(ws, cfg, source, False, written, carried, planned.styles), source, False)
     changes = pd.concat([a for a in audits if len(a)], ignore_index=True) if any(len(a) for a in audits) else None
     if changes is None:
         changes = pd.DataFrame({c: pd.Series(dtype="string") for c in AUDIT_COLUMNS})
@@ -282,7 +285,7 @@ def write_back(
         recovered=recovered,
         restricted=restricted,
         considered=planned.considered,
-        styles=planned.styles,
+        styles=styles,
         seconds=time.perf_counter() - started,
     )
 

@@ -101,13 +101,16 @@ def plan(
     full: bool = False,
     only: pd.Series | None = None,
     carried: pd.DataFrame | None = None,
+    styles: dict[str, Style] | None = None,
 ) -> Plan:
     """The plan of `source` (see the module docstring), made for the records whose plan could have changed since it
     was last settled (connectors/writeback_basis.py); `full`: for every record; `only`: among these keys (its
     counts then cover only those). `carried` (source_key, address_kept, conflicted), among `only`: records whose
     plan is known to be "nothing to write" without making it, settled with these flags and their current basis.
     Write-back passes the rows it pushed that read nothing new: their staged row is as it was, and what changed
-    (their write-back state) only tells the plan that the golden id and values it wanted are in the source."""
+    (their write-back state) only tells the plan that the golden id and values it wanted are in the source.
+    `styles`: the styles to write in, instead of learning them (the plan that settles what a write-back wrote takes
+    the ones its values were written in; the next plan learns again from what the source holds then)."""
     if source not in cfg.sources:
         raise KeyError(f"no source named {source!r} (configured: {list(cfg.sources)})")
     for table in (GOLDEN_MEMBERS, GOLDEN_VALUES, STANDARDIZED, GOLDEN_CONTESTED, GOLDEN_CONFLICTS, GOLDEN_LINEAGE):
@@ -117,7 +120,7 @@ def plan(
     echoes.ensure(ws.con, ws.fields)
     forms.load(ws.con)
     src = cfg.sources[source]
-    styles = learn(ws, src, source, full)
+    styles = learn(ws, src, source, full) if styles is None else styles
     sql = _sql(src, cfg, source, styles)
     seen = writeback_basis.consider(ws, source, _golden_fields(src), list(src.accepts), sql, full, only)
     known = writeback_basis.carry(ws, carried) if carried is not None and len(carried) else None

@@ -80,11 +80,15 @@ class EntryScorer:
         finally:
             self._idle.put(backend)
 
-    def score(self, records: list[dict[str, Any]], counts: TermCounts) -> list[dict[str, Any]]:
+    def score(
+        self, records: list[dict[str, Any]], counts: TermCounts, floor: float = 0.0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """`records`: source_system, source_key and canonical attributes; one of source system ENTRY_SYSTEM, the
-        others candidates. Returns per candidate: source_key, match_probability, match_weight and `explanation` (per
-        comparison: level label, its match weight, the term-frequency part of it), best first. `counts` says how
-        many of the run's scored records hold each value asked (hub.model.TermCounts)."""
+        others candidates. Returns per candidate with a match probability of at least `floor`, best first, at most
+        `limit` of them: source_key, match_probability, match_weight and `explanation` (per comparison: level label,
+        its match weight, the term-frequency part of it; made only for the candidates returned, a request scores a
+        hundred and returns a few). `counts` says how many of the run's scored records hold each value asked
+        (hub.model.TermCounts)."""
         if self.light is not None:
             scored = self._score_light(self.light, records, counts)
         else:
@@ -92,16 +96,19 @@ class EntryScorer:
                 frame = self._score(backend, pd.DataFrame(records), counts)
             frame = frame.assign(source_key=keys_of(frame["unique_id_r"]))
             scored = [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
-        out = [
+        best = sorted(
+            (row for row in scored if row["match_probability"] >= floor),
+            key=lambda row: (-row["match_probability"], row["source_key"]),
+        )[:limit]
+        return [
             {
                 "source_key": row["source_key"],
                 "match_probability": row["match_probability"],
                 "match_weight": row["match_weight"],
                 "explanation": self._explain(row),
             }
-            for row in scored
+            for row in best
         ]
-        return sorted(out, key=lambda row: (-row["match_probability"], row["source_key"]))
 
     def _tf(self, column: str, c: float, n: float) -> float:
         """A value's term frequency from its count: backend.pair_out_tf's rule (the same operations, in the same

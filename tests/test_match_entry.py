@@ -64,3 +64,25 @@ def test_a_pair_scored_on_entry_gets_the_match_weight_of_the_run(run, serving):
     assert len(both) == len(batch) > 100
     assert both.match_weight_entry.to_numpy() == pytest.approx(both.match_weight_run.to_numpy(), abs=1e-9)
     assert both.match_probability_entry.to_numpy() == pytest.approx(both.match_probability_run.to_numpy(), abs=1e-12)
+
+
+def test_a_floor_and_a_limit_keep_the_best_candidates_with_their_explanations(run, serving):
+    """POST /v1/match returns a few of the hundred candidates it scores: the scorer returns those at or above the
+    floor, best first, at most `limit`, each explained as when every candidate is returned."""
+    ws, saved = run
+    records = ws.con.execute(f"SELECT unique_id, {', '.join(FIELDS)} FROM {STANDARDIZED}").df().set_index("unique_id")
+    left = records.index[0]
+    new = records.loc[[left]].assign(source_system=ENTRY_SYSTEM, source_key="new")
+    candidates = records.iloc[1:60].assign(source_system="run", source_key=records.index[1:60])
+    rows = pd.concat([new, candidates]).to_dict("records")
+    scorer = EntryScorer(saved.model)
+    with serving.connect() as conn:
+        counts = term_counts(conn, store.published_model(conn).tf_totals)
+        every = scorer.score(rows, counts)
+        floor = sorted(r["match_probability"] for r in every)[len(every) // 2]  # half the candidates are below it
+        best = scorer.score(rows, counts, floor=floor, limit=5)
+        none = scorer.score(rows, counts, floor=1.01)
+    above = [r for r in every if r["match_probability"] >= floor]
+    assert len(every) == 59 and len(above) > 5
+    assert best == above[:5]
+    assert none == []

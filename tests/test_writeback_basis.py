@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from connectors import pull_source
+from connectors import pull_source, writeback_basis, writeback_plan
+from connectors.styles import learn
 from connectors.writeback import WritebackResult, published_run, write_back
 from golden_record.run import build_and_publish
 from hub import faults, store
@@ -300,3 +302,36 @@ def test_rows_the_source_stamps_as_their_golden_id_is_written_are_read_back(demo
     assert r.updated and sum(str(at).startswith(stamp) for _, _, at in written) == r.updated
     pull_source(cfg, "billing", ws, reconcile=True)
     assert staged() == written
+
+
+def test_the_basis_of_some_keys_is_the_one_they_get_among_the_whole_source(demo):
+    """Settling the rows a write-back wrote hashes only their rows and their golden records' (`only`); each key must
+    get the basis a plan of the whole source gives it, whatever the other keys hold."""
+    _directory, cfg, ws, engine = demo
+    write_back(ws, cfg, engine, "web", published_run(engine))  # state, echoes and settled bases to hash
+    src = cfg.sources["web"]
+    sql = writeback_plan._sql(src, cfg, "web", learn(ws, src, "web"))
+    golden, accepted = writeback_plan._golden_fields(src), list(src.accepts)
+
+    def bases(only: pd.Series | None) -> pd.DataFrame:
+        writeback_basis.consider(ws, "web", golden, accepted, sql, False, only)
+        return ws.con.execute(f"SELECT source_key, basis FROM {writeback_basis.CONSIDER}").df().set_index("source_key")
+
+    every = bases(None)
+    some = pd.Series(every.index[::3], dtype="string")
+    assert 20 < len(some) < len(every)
+    assert bases(some).sort_index().equals(every.loc[some].sort_index())
+
+
+def test_settling_what_a_write_back_wrote_does_not_learn_the_styles_again(demo, monkeypatch):
+    """Learning a source's styles reads every staged record of it; the plan that settles the rows a write-back wrote
+    takes the styles they were written in, so a write-back learns them once (then the next one agrees with a full
+    plan: test_the_restricted_plan_writes_exactly_what_the_full_plan_writes)."""
+    _directory, cfg, ws, engine = demo
+    learned = []
+    monkeypatch.setattr(writeback_plan, "learn", lambda *a, **k: learned.append(a[2]) or learn(*a, **k))
+    result = write_back(ws, cfg, engine, "web", published_run(engine))
+    assert result.values_changed > 0 and result.updated > 0
+    assert learned == ["web"]
+    settled = write_back(ws, cfg, engine, "web", published_run(engine))
+    assert settled.planned == 0

@@ -41,10 +41,12 @@ class EntryScoring(Protocol):
     """What scores posted records with one saved model (matching.entry.EntryScorer); the app's factory makes one
     from the parsed model JSON. Called from several request threads at once."""
 
-    def score(self, records: list[dict[str, Any]], counts: TermCounts) -> list[dict[str, Any]]:
+    def score(
+        self, records: list[dict[str, Any]], counts: TermCounts, floor: float = 0.0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """`records`: source_system, source_key and canonical attributes; one of source system ENTRY_SYSTEM,
-        the others candidates. Per candidate: source_key, match_probability, match_weight, explanation; best
-        first."""
+        the others candidates. Per candidate with a match probability of at least `floor` (at most `limit`, best
+        first): source_key, match_probability, match_weight, explanation."""
         ...
 
 
@@ -155,8 +157,7 @@ def post_match(
             {"source_system": ENTRY_SYSTEM, "source_key": "new", **record},
             *({"source_system": "golden", "source_key": g, **{f: values[g][f] for f in FIELDS}} for g in kept),
         ]
-        scored = scorer.score(records, term_counts(conn, published.tf_totals)) if kept else []
-    best = [row for row in scored if row["match_probability"] >= floor][:limit]
+        best = scorer.score(records, term_counts(conn, published.tf_totals), floor, limit) if kept else []
     shown = caller.records(
         [{f: values[row["source_key"]][f] for f in store.SEARCH_COLUMNS if f != "golden_id"} for row in best]
     )
