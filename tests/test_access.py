@@ -73,11 +73,13 @@ ROUTES = ["golden", "source_key", "as_of", "history", "search", "changes", "expo
 class FakeScorer:
     """Match-on-entry's scorer stand-in: every candidate scores 0.99, explained by four comparisons."""
 
-    def score(self, records: list[dict[str, Any]], counts: Any) -> list[dict[str, Any]]:
+    def score(
+        self, records: list[dict[str, Any]], counts: Any, floor: float = 0.0, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         why = [{"comparison": c, "level": "exact", "match_weight": 5.0, "tf_adjustment": 0.0}
                for c in ("name", "email", "phone", "date_of_birth")]  # fmt: skip
         return [{"source_key": r["source_key"], "match_probability": 0.99, "match_weight": 9.0, "explanation": why}
-                for r in records if r["source_system"] != "entry"]  # fmt: skip
+                for r in records if r["source_system"] != "entry" and floor <= 0.99][:limit]  # fmt: skip
 
 
 def _record(values: dict[str, Any], system: str, key: str) -> str:
