@@ -305,8 +305,8 @@ def test_rows_the_source_stamps_as_their_golden_id_is_written_are_read_back(demo
 
 
 def test_the_basis_of_some_keys_is_the_one_they_get_among_the_whole_source(demo):
-    """Settling the rows a write-back wrote hashes only their rows and their golden records' (`only`); each key must
-    get the basis a plan of the whole source gives it, whatever the other keys hold."""
+    """Settling the rows a write-back wrote considers only their keys (`only`); each key must get the basis a plan of
+    the whole source gives it, whatever the other keys hold."""
     _directory, cfg, ws, engine = demo
     write_back(ws, cfg, engine, "web", published_run(engine))  # state, echoes and settled bases to hash
     src = cfg.sources["web"]
