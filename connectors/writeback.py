@@ -54,7 +54,7 @@ from hub.catalogue import GOLDEN_BUILD, STAGED, WRITEBACK_STATE, split_record_id
 from hub.config import HubConfig
 from hub.errors import HubError
 from hub.store import subjects as subject_rows
-from hub.workspace import Workspace
+from hub.workspace import Workspace, replace_rows
 
 BATCH_ROWS = 20_000  # rows per push call: one source transaction each
 
@@ -413,11 +413,8 @@ def _after_push(
             con.unregister("_wb_fresh")
         echoes.record(con, ws.fields, _echoes(connector, done.loc[updated], fresh))
         con.register("_wb_state", state)
-        con.execute(
-            f"""INSERT OR REPLACE INTO {WRITEBACK_STATE}
-                SELECT source_system, source_key, golden_id, values_hash, source_version, now()::TIMESTAMP
-                FROM _wb_state"""
-        )
+        rows = "SELECT *, now()::TIMESTAMP AS written_at FROM _wb_state"
+        replace_rows(con, WRITEBACK_STATE, rows, ("source_system", "source_key"))
         con.unregister("_wb_state")
     return fresh["source_key"].astype("string") if len(fresh) else pd.Series(dtype="string")
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from hub.catalogue import ECHOES, EVIDENCE, STAGED, columns_sql
 from hub.model import CONSENT_FIELDS, DUCKDB_TYPES, Field
+from hub.workspace import replace_rows
 
 
 def ensure(con: duckdb.DuckDBPyConnection, fields: list[Field]) -> None:
@@ -80,15 +81,13 @@ def record(con: duckdb.DuckDBPyConnection, fields: list[Field], rows: pd.DataFra
         new = f"n.{f.name}__written IS NOT NULL"
         t = DUCKDB_TYPES[f.type]
         merged += [
-            f"CASE WHEN {new} THEN CAST(n.{f.name}__written AS {t}) ELSE o.{f.name}__written END",
-            f"CASE WHEN {new} THEN CAST(n.{f.name}__original AS {t}) ELSE o.{f.name}__original END",
+            f"CASE WHEN {new} THEN CAST(n.{f.name}__{side} AS {t}) ELSE o.{f.name}__{side} END AS {f.name}__{side}"
+            for side in ("written", "original")
         ]
     con.register("_echo_rows", frame)
     try:
-        con.execute(
-            f"""INSERT OR REPLACE INTO {ECHOES} ({", ".join(frame.columns)})
-                SELECT {", ".join(merged)} FROM _echo_rows AS n
-                LEFT JOIN {ECHOES} AS o USING (source_system, source_key)"""
-        )
+        old = f"LEFT JOIN {ECHOES} AS o USING (source_system, source_key)"
+        select = f"SELECT {', '.join(merged)} FROM _echo_rows AS n {old}"
+        replace_rows(con, ECHOES, select, ("source_system", "source_key"))
     finally:
         con.unregister("_echo_rows")

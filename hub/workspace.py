@@ -47,6 +47,29 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> A
     return rows[0][0] if rows else None
 
 
+REPLACE_BY_DELETE = 10_000  # rows up to which replace_rows deletes and inserts rather than upserts
+
+
+def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows: str, keys: tuple[str, ...]) -> None:
+    """The rows of the query `rows` (columns named as `table`'s; those it leaves out are NULL) into `table`, each
+    replacing the row with its `keys` (the table's primary key) if there is one. The query runs before anything is
+    written,
+    so it may read `table` itself. DuckDB's INSERT OR REPLACE costs ~0.2 s whatever the number of rows on a table
+    of a million rows with text columns (it updates them in place), while DELETE + INSERT costs ~15 us a row: the
+    few rows of an incremental write-back are deleted and inserted (0.03 s for 1,000), a first run's hundreds of
+    thousands upserted (DELETE + INSERT takes 4-8 s for 200,000 there, the upsert 0.5 s)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _replace_rows AS {rows}")
+    try:
+        if scalar(con, "SELECT count(*) FROM _replace_rows") <= REPLACE_BY_DELETE:
+            same = " AND ".join(f"t.{k} = n.{k}" for k in keys)
+            con.execute(f"DELETE FROM {table} AS t USING _replace_rows AS n WHERE {same}")
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM _replace_rows")
+        else:
+            con.execute(f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM _replace_rows")
+    finally:
+        con.execute("DROP TABLE IF EXISTS _replace_rows")
+
+
 def table_fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> str:
     """A stamp of a table's rows (their count and the sum of their hashes): equal stamps, the same multiset of rows,
     but for a 64-bit collision. Lets a step trust what it kept about a table only while nothing else wrote it."""
