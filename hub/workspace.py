@@ -53,10 +53,9 @@ REPLACE_BY_DELETE = 10_000  # rows up to which replace_rows deletes and inserts 
 def replace_rows(con: duckdb.DuckDBPyConnection, table: str, rows: str, keys: tuple[str, ...]) -> None:
     """The rows of the query `rows` (columns named as `table`'s; those it leaves out are NULL) into `table`, each
     replacing the row with its `keys` (the table's primary key) if there is one. The query runs before anything is
-    written,
-    so it may read `table` itself. DuckDB's INSERT OR REPLACE costs ~0.2 s whatever the number of rows on a table
-    of a million rows with text columns (it updates them in place), while DELETE + INSERT costs ~15 us a row: the
-    few rows of an incremental write-back are deleted and inserted (0.03 s for 1,000), a first run's hundreds of
+    written, so it may read `table` itself. DuckDB's INSERT OR REPLACE costs ~0.2 s whatever the number of rows on a
+    table of a million rows with text columns (it updates them in place), while DELETE + INSERT costs ~15 us a row:
+    the few rows of an incremental write-back are deleted and inserted (0.03 s for 1,000), a first run's hundreds of
     thousands upserted (DELETE + INSERT takes 4-8 s for 200,000 there, the upsert 0.5 s)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE _replace_rows AS {rows}")
     try:
