@@ -402,14 +402,11 @@ def _after_push(
     with ws.transaction() as con:
         if len(fresh):
             con.register("_wb_fresh", fresh)
-            cols = [c for c in fresh.columns if c not in ("source_system", "source_key")]
-            sets = ", ".join(f"{c} = f.{c}" for c in cols)
-            # Joined on both key columns: with a constant source_system filter instead, DuckDB 2.0 picks a
-            # plan that takes seconds per thousand rows once nine or more columns are set.
-            con.execute(
-                f"""UPDATE {STAGED} SET {sets} FROM _wb_fresh AS f
-                    WHERE {STAGED}.source_key = f.source_key AND {STAGED}.source_system = f.source_system"""
+            read = ", ".join(f"f.{c} AS {c}" for c in fresh.columns if c not in ("source_system", "source_key"))
+            rows = (
+                f"SELECT s.* REPLACE ({read}) FROM {STAGED} AS s JOIN _wb_fresh AS f USING (source_system, source_key)"
             )
+            replace_rows(con, STAGED, rows, ("source_system", "source_key"), new_keys=False)
             con.unregister("_wb_fresh")
         echoes.record(con, ws.fields, _echoes(connector, done.loc[updated], fresh))
         con.register("_wb_state", state)

@@ -81,3 +81,26 @@ def test_a_key_given_twice_fails_and_leaves_the_table_as_it_was():
         replace_rows(con, "t", "SELECT * FROM _new", KEYS)
     con.execute("ROLLBACK")
     assert con.execute("SELECT * FROM t").fetchall() == [("crm", "1", "g1", None, 1)]
+
+
+@pytest.mark.parametrize("by_delete", [True, False], ids=["delete-insert", "update"])
+def test_rows_that_all_replace_one_are_updated_when_many_even_without_a_primary_key(monkeypatch, by_delete):
+    """staged_records has no primary key: many rows read back after a write-back are updated in place."""
+    monkeypatch.setattr(workspace, "REPLACE_BY_DELETE", 10**9 if by_delete else -1)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s (source_system VARCHAR, source_key VARCHAR, email VARCHAR, pulled_at INTEGER)")
+    before = [("crm", str(i), f"{i}@x.org", i) for i in range(50)] + [
+        ("web", str(i), f"w{i}@x.org", i) for i in range(50)
+    ]
+    con.executemany("INSERT INTO s VALUES (?, ?, ?, ?)", before)
+    con.register("_fresh", pd.DataFrame({"source_system": "crm", "source_key": ["3", "7"], "email": ["new", None]}))
+    replace_rows(
+        con,
+        "s",
+        "SELECT s.* REPLACE (f.email AS email) FROM s JOIN _fresh AS f USING (source_system, source_key)",
+        KEYS,
+        new_keys=False,
+    )
+    after = dict(((r[0], r[1]), r[2:]) for r in con.execute("SELECT * FROM s").fetchall())
+    expected = {(r[0], r[1]): r[2:] for r in before} | {("crm", "3"): ("new", 3), ("crm", "7"): (None, 7)}
+    assert after == expected and con.execute("SELECT count(*) FROM s").fetchone()[0] == 100
