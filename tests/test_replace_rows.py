@@ -104,3 +104,17 @@ def test_rows_that_all_replace_one_are_updated_when_many_even_without_a_primary_
     after = dict(((r[0], r[1]), r[2:]) for r in con.execute("SELECT * FROM s").fetchall())
     expected = {(r[0], r[1]): r[2:] for r in before} | {("crm", "3"): ("new", 3), ("crm", "7"): (None, 7)}
     assert after == expected and con.execute("SELECT count(*) FROM s").fetchone()[0] == 100
+
+
+def test_a_column_the_rows_leave_out_is_null_whichever_way_they_go_in(monkeypatch):
+    """The three ways (delete + insert, upsert, update) leave the same table."""
+    tables = []
+    for limit, new_keys in ((10**9, True), (-1, True), (-1, False)):
+        monkeypatch.setattr(workspace, "REPLACE_BY_DELETE", limit)
+        con = duckdb.connect()
+        _table(con, [("crm", "1", "g1", "kept?", 1), ("crm", "2", "g2", "other", 2)])
+        con.register("_new", pd.DataFrame({"source_system": ["crm"], "source_key": ["1"], "n": [10]}))
+        replace_rows(con, "t", "SELECT * FROM _new", KEYS, new_keys=new_keys)
+        tables.append(con.execute("SELECT * FROM t ORDER BY source_key").fetchall())
+    assert tables[0] == [("crm", "1", None, None, 10), ("crm", "2", "g2", "other", 2)]
+    assert tables[1] == tables[0] and tables[2] == tables[0]
