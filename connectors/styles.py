@@ -5,8 +5,11 @@ or after the street (per country) in a system with one street line.
 
 A style is learned when one form clearly dominates the source's existing values (SHARE of at least MIN_VALUES
 values); otherwise the golden value's own form is written. A mapping's `write_case` / `write_format` in hub.yaml
-overrides what is learned. `learn` decides from counts over the source's staged records, kept per record so that
-a run tells only the records that changed; `render` returns the SQL that writes a golden value in that style.
+overrides what is learned. `learn` decides from counts over the source's own values: its evidence records (hub/
+echoes.py), where a value the hub wrote reads as the value it replaced. The hub's writes are not the source's
+convention, and counting them would let a write-back tip a source near SHARE into another style (blanks filled with
+state codes made a source's states "upper"), which changes every record's plan. The counts are kept per record so
+that a run tells only the records that changed; `render` returns the SQL that writes a golden value in that style.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from dataclasses import asdict, dataclass
 import duckdb
 import pandas as pd
 
-from hub import forms
-from hub.catalogue import STAGED, WRITEBACK_STYLE_ROWS, WRITEBACK_STYLES, columns_sql
+from hub import echoes, forms
+from hub.catalogue import WRITEBACK_STYLE_ROWS, WRITEBACK_STYLES, columns_sql
 from hub.config import CASED_FIELDS, HubConfig, SourceConfig
 from hub.forms import REGION_CODE_COUNTRIES
 from hub.workspace import Workspace
@@ -52,11 +55,12 @@ def unit_slot(src: SourceConfig) -> bool:
 
 
 def learn(ws: Workspace, src: SourceConfig, source: str, full: bool = False) -> dict[str, Style]:
-    """The style of every accepted field that has one, from the source's staged records. Remembered in the
-    workspace (`writeback_styles`) with a digest of the staged values it was learned from and of the source's
-    mapping: the same values teach the same styles, and the digest costs a tenth of learning them again.
+    """The style of every accepted field that has one, from the source's own values (its evidence records: staged,
+    with the hub's echoes read as what they replaced). Remembered in the workspace (`writeback_styles`) with a
+    digest of the values it was learned from and of the source's mapping: the same values teach the same styles,
+    and the digest costs a tenth of learning them again.
 
-    What each staged record adds to the counts the styles are decided from is kept too (`writeback_style_rows`,
+    What each record adds to the counts the styles are decided from is kept too (`writeback_style_rows`,
     with a hash of the values it was told from): a change recomputes only the records whose values changed, and
     drops those the source no longer has, so learning costs what changed. `full`: every record's again."""
     fields = [f for f in src.accepts if f in CASED_FIELDS or f in ("postal_code", "address_line1")]
@@ -64,6 +68,7 @@ def learn(ws: Workspace, src: SourceConfig, source: str, full: bool = False) -> 
         return {}
     for table in (WRITEBACK_STYLES, WRITEBACK_STYLE_ROWS):
         ws.con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns_sql(table)})")
+    own = echoes.create_evidence_view(ws.con, ws.fields)
     tallies, layout = _tallies(fields), _layout_sql(src, fields)
     mapping = src.model_dump_json(include={"fields", "accepts"})
     shared = hashlib.md5(
@@ -72,7 +77,7 @@ def learn(ws: Workspace, src: SourceConfig, source: str, full: bool = False) -> 
     read = sorted({*fields, "postal_code", "country", "region", "address_line1"})
     params = {"source": source, "shared": shared}
     rows, values = ws.con.execute(
-        f"SELECT count(*), sum({_row_hash(read, '')}) FROM {STAGED} WHERE source_system = $source", params
+        f"SELECT count(*), sum({_row_hash(read, '')}) FROM {own} WHERE source_system = $source", params
     ).fetchall()[0]
     digest = hashlib.md5(f"{rows}:{values}:{shared}".encode(), usedforsecurity=False).hexdigest()
     known = ws.con.execute(
@@ -85,7 +90,7 @@ def learn(ws: Workspace, src: SourceConfig, source: str, full: bool = False) -> 
         }
     forms.load(ws.con)
     with ws.transaction() as con:
-        _count(con, params, read, tallies, layout, full)
+        _count(con, own, params, read, tallies, layout, full)
         styles = _learn(con, src, source, fields, tallies)
         con.execute(
             f"INSERT OR REPLACE INTO {WRITEBACK_STYLES} VALUES (?, ?, ?)",
@@ -95,7 +100,7 @@ def learn(ws: Workspace, src: SourceConfig, source: str, full: bool = False) -> 
 
 
 def _tallies(fields: list[str]) -> list[tuple[str, str]]:
-    """The counts the styles are decided from: (name, the condition a staged record meets to count)."""
+    """The counts the styles are decided from: (name, the condition a record meets to count)."""
     tallies = []
     for f in fields:
         if f in CASED_FIELDS:
@@ -131,27 +136,29 @@ def _layout_sql(src: SourceConfig, fields: list[str]) -> str | None:
 
 
 def _row_hash(read: list[str], alias: str) -> str:
-    """SQL: a staged record's hash of the values the styles are told from, and of what tells them ($shared)."""
+    """SQL: a record's hash of the values the styles are told from, and of what tells them ($shared)."""
     return f"hash({', '.join(f'{alias}{c}' for c in read)}, $shared)"
 
 
 def _count(
     con: duckdb.DuckDBPyConnection,
+    own: str,
     params: dict[str, str],
     read: list[str],
     tallies: list[tuple[str, str]],
     layout: str | None,
     full: bool,
 ) -> None:
-    """Bring the source's `writeback_style_rows` up to its staged records: drop the rows of records gone or whose
-    values changed (all of them if `full`), then add the records without one. A record's tallies are the bits of
-    `flags` (bit i: it meets tallies[i]); its `layout` and `country` count towards `_layout`."""
+    """Bring the source's `writeback_style_rows` up to its records in `own` (the evidence view): drop the rows of
+    records gone or whose values changed (all of them if `full`), then add the records without one. A record's
+    tallies are the bits of `flags` (bit i: it meets tallies[i]); its `layout` and `country` count towards
+    `_layout`."""
     if full:
         con.execute(f"DELETE FROM {WRITEBACK_STYLE_ROWS} WHERE source_system = $source", {"source": params["source"]})
     else:
         con.execute(
             f"""DELETE FROM {WRITEBACK_STYLE_ROWS} AS r WHERE r.source_system = $source AND NOT EXISTS (
-                    SELECT 1 FROM {STAGED} AS s WHERE s.source_system = $source AND s.source_key = r.source_key
+                    SELECT 1 FROM {own} AS s WHERE s.source_system = $source AND s.source_key = r.source_key
                     AND {_row_hash(read, "s.")} = r.row_hash)""",
             params,
         )
@@ -161,7 +168,7 @@ def _count(
         f"""INSERT INTO {WRITEBACK_STYLE_ROWS}
             SELECT $source, source_key, {_row_hash(read, "")}, ({flags})::UBIGINT,
                    {"coalesce(country, '')" if layout else "NULL"}, {layout or "NULL"}
-            FROM (SELECT *, {unit} AS _unit FROM {STAGED} AS s WHERE s.source_system = $source AND NOT EXISTS (
+            FROM (SELECT *, {unit} AS _unit FROM {own} AS s WHERE s.source_system = $source AND NOT EXISTS (
                       SELECT 1 FROM {WRITEBACK_STYLE_ROWS} AS r
                       WHERE r.source_system = $source AND r.source_key = s.source_key))""",
         params,

@@ -82,7 +82,7 @@ GOLDEN_GATE = "golden_gate"  # per build gated: the gate's verdict, and the run 
 WRITEBACK_STATE = "writeback_state"
 WRITEBACK_BASIS = "writeback_basis"  # per source record: a digest of what its last settled plan was made from
 WRITEBACK_STYLES = "writeback_styles"  # per source: the styles last learned, with a digest of what they came from
-WRITEBACK_STYLE_ROWS = "writeback_style_rows"  # per staged record: what it adds to its source's style counts
+WRITEBACK_STYLE_ROWS = "writeback_style_rows"  # per source record: what its own values add to the style counts
 
 TABLES = (
     STAGED, QUARANTINE, FIELD_WARNINGS, CONNECTOR_STATE, ECHOES, EVIDENCE, STANDARDIZED, MATCH_MODELS, SCORED_WITH,

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from connectors.styles import MIN_VALUES, layout_sql, learn, raw_formats, render, with_formats
-from hub import forms
+from hub import echoes, forms
 from hub.config import HubConfig
 from hub.workspace import Workspace
 
@@ -146,6 +146,43 @@ def test_the_learned_style_is_reported_with_its_evidence():
     style = learn(ws, source().sources["s"], "s")["last_name"]
     assert (style.choice, style.learned_from) == ("upper", 42)
     assert style.describe() == "last_name: upper, 95% of 42 values"
+
+
+def _written_by_the_hub(ws: Workspace, values: dict[str, str | None], originals: dict[str, str | None]) -> None:
+    """What a write-back leaves: the staged rows hold the values written (by key), its echoes the values before."""
+    rows = pd.DataFrame(
+        {
+            "source_system": "s",
+            "source_key": list(values),
+            "written_version": None,
+            "evidence_at": None,
+            "region__written": list(values.values()),
+            "region__original": [originals.get(k) for k in values],
+        }
+    )
+    echoes.record(ws.con, ws.fields, rows)
+    for key, value in values.items():
+        ws.con.execute("UPDATE staged_records SET region = ? WHERE source_key = ?", [value, key])
+
+
+def test_what_the_hub_wrote_does_not_teach_the_source_its_style():
+    # 23 of 30 states in capitals (77%): no case convention. A write-back fills 10 blanks with state codes and
+    # replaces one name by a code; counted, those would make 34 of 40 (85%) capitals, and every record's plan
+    # would change with the style. The source's own values are unchanged, so is its style.
+    rows = many(23, region="WI", country="US") + many(7, region="Ohio", country="US") + many(10, country="US")
+    ws = stage(rows)
+    src = source().sources["s"]
+    before = learn(ws, src, "s")
+    assert (before["region"].choice, before["region"].learned_from) == ("proper", 30)
+    filled = {str(k): "NY" for k in range(30, 40)}
+    _written_by_the_hub(ws, filled | {"29": "OH"}, {"29": "Ohio"})
+    assert learn(ws, src, "s") == before
+    assert learn(ws, src, "s", full=True) == before
+    # a person's own edit is the source's again, even of a cell the hub wrote
+    for key in ("29", "30", "31", "32", "33", "34", "35"):
+        ws.con.execute("UPDATE staged_records SET region = 'TX' WHERE source_key = ?", [key])
+    after = learn(ws, src, "s")
+    assert (after["region"].choice, after["region"].learned_from) == ("upper", 36)
 
 
 RAW_CASES = [  # stored values -> the learned write format (None: nothing to learn, the transform's default)
