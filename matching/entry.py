@@ -128,23 +128,29 @@ class EntryScorer:
             values = {str(k): None if isinstance(v, float) and math.isnan(v) else v for k, v in raw.items()}
             values["date_of_birth"] = as_date(values.get("date_of_birth"))
             rows.append({**values, **standardize_one(values)})
-        asked = {c: sorted({r[c] for r in rows if r.get(c) is not None}) for c in self.tf_columns}
+        new = [r for r in rows if r["source_system"] == ENTRY_SYSTEM]
+        chosen = [
+            (left, right, pairs.levels(left, right))
+            for left in new
+            for right in rows
+            if right["source_system"] != ENTRY_SYSTEM
+        ]
+        # Term frequencies of the values a pair's level adjusts by, and of no other: most candidates of a request
+        # fall in levels without an adjustment, and each value asked is a lookup in the serving store.
+        asked: dict[str, set[Any]] = {c: set() for c in self.tf_columns}
+        for left, right, levels in chosen:
+            for column in {lvl.tf_column for lvl in levels if lvl.tf_column is not None}:
+                asked[column].update(v for v in (left.get(column), right.get(column)) if v is not None)
         tf = {
             (column, value): self._tf(column, float(held), float(n))
-            for column, (n, held_by) in counts(asked).items()
+            for column, (n, held_by) in counts({c: sorted(v) for c, v in asked.items()}).items()
             for value, held in held_by.items()
         }
         for r in rows:
             for column in self.tf_columns:
                 value = r.get(column)
                 r[f"tf_{column}"] = tf.get((column, value)) if value is not None else None
-        new = [r for r in rows if r["source_system"] == ENTRY_SYSTEM]
-        return [
-            {"source_key": right["source_key"], **pairs.score(left, right)}
-            for left in new
-            for right in rows
-            if right["source_system"] != ENTRY_SYSTEM
-        ]
+        return [{"source_key": right["source_key"], **pairs.weigh(left, right, lvls)} for left, right, lvls in chosen]
 
     def _score(self, backend: DuckDBSplinkBackend, records: pd.DataFrame, counts: TermCounts) -> pd.DataFrame:
         con = backend.con

@@ -215,10 +215,19 @@ class PairScorer:
     def score(self, left: Record, right: Record) -> dict[str, Any]:
         """match_weight, match_probability, and per comparison gamma_, mw_ and mw_tf_adj_ (Splink's column names).
         The records hold the standardized columns and tf_<column> term frequencies."""
+        return self.weigh(left, right, self.levels(left, right))
+
+    def levels(self, left: Record, right: Record) -> list[Level]:
+        """The level the pair falls in, per comparison: what `weigh` needs, and which of them read a term
+        frequency (Level.tf_column), so that only those values need looking up."""
+        return [c.levels[c.choose(left, right)] for c in self.comparisons]
+
+    def weigh(self, left: Record, right: Record, levels: list[Level]) -> dict[str, Any]:
+        """`score` of a pair whose `levels` are known: the records need tf_<column> only for the levels that
+        have a term-frequency adjustment."""
         out: dict[str, Any] = {}
         total = self.prior_weight
-        for c in self.comparisons:
-            level = c.levels[c.choose(left, right)]
+        for c, level in zip(self.comparisons, levels, strict=True):
             tf_adj = 0.0
             if level.tf_column is not None:
                 tf_l, tf_r = left.get(f"tf_{level.tf_column}"), right.get(f"tf_{level.tf_column}")

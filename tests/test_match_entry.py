@@ -4,6 +4,8 @@ and read back through the serving store the way POST /v1/match reads them."""
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -14,6 +16,7 @@ from hub.model import CANONICAL_FIELDS, ENTRY_SYSTEM
 from matching import models
 from matching.backend import DuckDBSplinkBackend
 from matching.entry import EntryScorer
+from matching.score_one import as_date
 from tests.test_matching import matched  # noqa: F401 (fixture)
 from tests.test_store import golden, links, person
 
@@ -86,3 +89,50 @@ def test_a_floor_and_a_limit_keep_the_best_candidates_with_their_explanations(ru
     assert len(every) == 59 and len(above) > 5
     assert best == above[:5]
     assert none == []
+
+
+def test_only_the_values_a_pairs_level_adjusts_by_are_looked_up(run, serving):
+    """Each value asked is a lookup in the serving store; a candidate whose level in a comparison has no
+    term-frequency adjustment (a different surname, say) needs none for it. The scores are the run's (above)."""
+    ws, saved = run
+    records = ws.con.execute(f"SELECT unique_id, {', '.join(FIELDS)} FROM {STANDARDIZED}").df().set_index("unique_id")
+    # a record the run scored with term-frequency adjustments (a shared full name, e-mail user name, phone or town)
+    tf_weights = [c for c in ws.con.execute("SELECT * FROM every_pair LIMIT 0").df() if c.startswith("mw_tf_adj_")]
+    adjusted = ws.con.execute(
+        f"SELECT unique_id_l, unique_id_r FROM every_pair WHERE {' OR '.join(f'{c} <> 0' for c in tf_weights)}"
+    ).df()
+    left = adjusted.unique_id_l.iloc[0]
+    alike = adjusted.unique_id_r[adjusted.unique_id_l == left].tolist()
+    others = records.index[~records.index.isin([left, *alike])][:60]
+    new = records.loc[[left]].assign(source_system=ENTRY_SYSTEM, source_key="new")
+    candidates = records.loc[[*alike, *others]]
+    rows = pd.concat([new, candidates.assign(source_system="run", source_key=candidates.index)]).to_dict("records")
+    scorer = EntryScorer(saved.model)
+    assert scorer.light is not None
+    asked: dict[str, set] = {}
+    with serving.connect() as conn:
+        lookup = term_counts(conn, store.published_model(conn).tf_totals)
+
+        def counts(values):
+            for column, vs in values.items():
+                asked.setdefault(column, set()).update(vs)
+            return lookup(values)
+
+        scorer.score(rows, counts)
+    standardize_one, pairs = scorer.light
+    std = []
+    for raw in rows:  # as the scorer reads a record
+        values = {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in raw.items()}
+        values["date_of_birth"] = as_date(values.get("date_of_birth"))
+        std.append(values | standardize_one(values))
+    wanted: dict[str, set] = {}
+    every: dict[str, set] = {}
+    for right in std[1:]:
+        for level in pairs.levels(std[0], right):
+            if level.tf_column is not None:
+                values = {r.get(level.tf_column) for r in (std[0], right)} - {None}
+                wanted.setdefault(level.tf_column, set()).update(values)
+        for column in scorer.tf_columns:
+            every.setdefault(column, set()).update({r.get(column) for r in (std[0], right)} - {None})
+    assert {c: v for c, v in asked.items() if v} == wanted != {}
+    assert sum(map(len, wanted.values())) < sum(map(len, every.values())) / 2
