@@ -84,24 +84,27 @@ def learn(ws: Workspace, src: SourceConfig, source: str, full: bool = False) -> 
             WHERE source_system = $source""",
         params,
     )
-    rows, values = ws.con.execute(f"SELECT count(*), sum(row_hash) FROM {OWN}").fetchall()[0]
-    digest = hashlib.md5(f"{rows}:{values}:{shared}".encode(), usedforsecurity=False).hexdigest()
-    known = ws.con.execute(
-        f"SELECT styles FROM {WRITEBACK_STYLES} WHERE source_system = ? AND digest = ?", [source, digest]
-    ).fetchall()
-    if known and not full:
-        return {
-            k: Style(**v | {"by_country": tuple(map(tuple, v["by_country"]))})
-            for k, v in json.loads(known[0][0]).items()
-        }
-    forms.load(ws.con)
-    with ws.transaction() as con:
-        _count(con, source, tallies, layout, full)
-        styles = _learn(con, src, source, fields, tallies)
-        con.execute(
-            f"INSERT OR REPLACE INTO {WRITEBACK_STYLES} VALUES (?, ?, ?)",
-            [source, digest, json.dumps({k: asdict(v) for k, v in styles.items()})],
-        )
+    try:  # OWN holds the whole source's values: not kept past the learn (the workspace connection lives on)
+        rows, values = ws.con.execute(f"SELECT count(*), sum(row_hash) FROM {OWN}").fetchall()[0]
+        digest = hashlib.md5(f"{rows}:{values}:{shared}".encode(), usedforsecurity=False).hexdigest()
+        known = ws.con.execute(
+            f"SELECT styles FROM {WRITEBACK_STYLES} WHERE source_system = ? AND digest = ?", [source, digest]
+        ).fetchall()
+        if known and not full:
+            return {
+                k: Style(**v | {"by_country": tuple(map(tuple, v["by_country"]))})
+                for k, v in json.loads(known[0][0]).items()
+            }
+        forms.load(ws.con)
+        with ws.transaction() as con:
+            _count(con, source, tallies, layout, full)
+            styles = _learn(con, src, source, fields, tallies)
+            con.execute(
+                f"INSERT OR REPLACE INTO {WRITEBACK_STYLES} VALUES (?, ?, ?)",
+                [source, digest, json.dumps({k: asdict(v) for k, v in styles.items()})],
+            )
+    finally:
+        ws.con.execute(f"DROP TABLE IF EXISTS {OWN}")
     return styles
 
 
