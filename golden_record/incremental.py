@@ -229,15 +229,21 @@ def seen_sql(pins: str, choices: str) -> str:
 
 
 def member_changes(con: duckdb.DuckDBPyConnection, members: str) -> None:
-    """`_gi_left` and `_gi_joined` (record_id, golden_id): basis memberships gone, and new ones."""
+    """`_gi_left` and `_gi_joined` (record_id, golden_id): basis memberships gone, and new ones. One full join on the
+    record id (a record is in one golden id: the basis's were checked when built, `members`' are by survivorship,
+    which refuses a record listed twice) rather than two set differences: half the time at a million members."""
     con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _gi_left AS
-            SELECT record_id, golden_id FROM {GOLDEN_MEMBERS} EXCEPT SELECT record_id, golden_id FROM {members}"""
+        f"""CREATE OR REPLACE TEMP TABLE _gi_moved AS
+            SELECT record_id, o.golden_id AS old_id, n.golden_id AS new_id
+            FROM {GOLDEN_MEMBERS} AS o FULL JOIN {members} AS n USING (record_id)
+            WHERE o.golden_id IS DISTINCT FROM n.golden_id"""
     )
-    con.execute(
-        f"""CREATE OR REPLACE TEMP TABLE _gi_joined AS
-            SELECT record_id, golden_id FROM {members} EXCEPT SELECT record_id, golden_id FROM {GOLDEN_MEMBERS}"""
-    )
+    for table, column in (("_gi_left", "old_id"), ("_gi_joined", "new_id")):
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE {table} AS
+                SELECT DISTINCT record_id, {column} AS golden_id FROM _gi_moved WHERE {column} IS NOT NULL"""
+        )
+    con.execute("DROP TABLE _gi_moved")
 
 
 def input_changes(con: duckdb.DuckDBPyConnection, inputs: str) -> None:
