@@ -12,6 +12,7 @@ target and whether it is met.
     python benchmarks/pipeline_scale.py                     # demo of 460,000 people (~1.0M records)
     python benchmarks/pipeline_scale.py --customers 20000   # smaller
     python benchmarks/pipeline_scale.py --dir /tmp/demo     # an existing demo (its sources get written back to)
+    python benchmarks/pipeline_scale.py --workspace-memory-limit 2.5GB   # DuckDB's memory for the workspace capped
 """
 
 from __future__ import annotations
@@ -279,6 +280,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, help="existing demo directory")
     parser.add_argument("--customers", type=int, default=460_000, help="people to generate (460,000 = ~1M records)")
+    parser.add_argument("--workspace-memory-limit", help="hub.yaml's workspace_memory_limit for the demo (e.g. 2.5GB)")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)  # progress as it goes, through a pipe too
     sampler = Sampler()
@@ -288,6 +290,10 @@ def main() -> None:
         init_demo(directory, customers=args.customers, seed=5)
         print(f"generated demo of {args.customers:,} people in {time.perf_counter() - t:.1f} s at {directory}")
     config = str(directory / "hub.yaml")
+    if args.workspace_memory_limit:  # a top-level key, in place of the file's own if it has one
+        key = "workspace_memory_limit:"
+        kept = [line for line in Path(config).read_text().splitlines() if not line.startswith(key)]
+        Path(config).write_text("\n".join([f"{key} {args.workspace_memory_limit}", *kept]) + "\n")
     full = run(config, sampler, "full run (first: trains the model, mints every id, writes back everything)")
     splink = plain_splink_seconds(load_config(config), directory)
     change_one_percent(directory)

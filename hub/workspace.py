@@ -152,6 +152,8 @@ class Workspace:
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = connect_duckdb(path, key)
+        if cfg is not None and cfg.workspace_memory_limit:
+            self.con.execute(f"SET memory_limit = '{cfg.workspace_memory_limit}'")
         self.fields = record_fields(cfg.attributes if cfg else None)
         self._ensure_schema()
 

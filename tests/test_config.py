@@ -239,6 +239,19 @@ def test_minimal_file_gets_defaults(tmp_path):
         300,
     )
     assert cfg.pipeline.autostart is False
+    assert cfg.workspace_memory_limit is None  # DuckDB's own default
+
+
+def test_the_workspace_memory_limit_reaches_duckdb(tmp_path):
+    from hub.workspace import Workspace
+
+    cfg = load_config(write(tmp_path, yaml.safe_dump({**BASE, "workspace_memory_limit": " 2.5GiB "})))
+    assert cfg.workspace_memory_limit == "2.5GiB"
+    ws = Workspace.for_config(cfg)
+    try:
+        assert ws.con.execute("SELECT current_setting('memory_limit')").fetchall() == [("2.5 GiB",)]
+    finally:
+        ws.close()
 
 
 # -- paths resolve against the hub.yaml directory --------------------------------------------------
@@ -749,6 +762,13 @@ BAD_CASES = [
         {"sources": {"web": {"fields": {"address_line1": {"concat": ["no", "street"]}}, "accepts": ["address_line1"]}}},
         "sources.web.accepts",
         "'address_line1' joins the columns ['no', 'street']; one value cannot be split back into them safely",
+    ),
+    case("memory-no-unit", {"workspace_memory_limit": "3"}, "workspace_memory_limit", "'3' is not a memory size"),
+    case(
+        "memory-too-little",
+        {"workspace_memory_limit": "100MB"},
+        "workspace_memory_limit",
+        "'100MB' is too little for the workspace: give it at least 256MiB",
     ),
     case(
         "accepts-a-constant",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -18,9 +19,16 @@ from hub.config.subjects import SubjectsConfig
 from hub.config.survivorship import ADDRESS_BLOCK, SurvivorshipConfig
 from hub.model import ATTRIBUTE_NAMES, ATTRIBUTE_TYPES, CONSENT_FIELDS, FieldType
 
+_DUCKDB_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$")
+_UNITS = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+_LEAST_MEMORY = 256 * 2**20  # a floor: less is most likely a slip of the unit (MB for GB)
+
 
 class HubConfig(Strict):
     workspace: Path = Path(".hub/workspace.duckdb")
+    # DuckDB's memory for the workspace (e.g. "3GB"): past it, joins, aggregates and sorts spill to <workspace>.tmp
+    # instead of keeping buffers. Unset: DuckDB's own default, 80% of the machine's memory.
+    workspace_memory_limit: str | None = None
     serving_store: str = "sqlite:///.hub/serving.db"
     chunk_size: int = Field(50_000, gt=0)
     attributes: dict[str, FieldType] = {}
@@ -46,6 +54,18 @@ class HubConfig(Strict):
             if not name.isidentifier() or name != name.lower():
                 raise ValueError(f"source name '{name}' must be a lowercase identifier (letters, digits, _)")
         return v
+
+    @field_validator("workspace_memory_limit")
+    @classmethod
+    def _memory(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        size = _DUCKDB_SIZE.match(v.strip())
+        if not size:
+            raise ValueError(f"'{v}' is not a memory size: a number and a unit, e.g. 3GB, 2.5GiB, 800MB")
+        if float(size[1]) * _UNITS[size[2]] < _LEAST_MEMORY:
+            raise ValueError(f"'{v}' is too little for the workspace: give it at least 256MiB")
+        return v.strip()
 
     @field_validator("attributes")
     @classmethod
