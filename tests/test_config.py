@@ -900,4 +900,8 @@ def test_cli_config_check_good_file_exits_0(tmp_path, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert code == 0
     assert "ok" in out and "billing" in out and "web" in out and "not connected" in out
+    assert "memory: DuckDB's default" in out
     assert err == ""
+    write(tmp_path, "workspace_memory_limit: 3GB\n" + VALID_YAML)
+    assert main(["config", "check", "--offline"]) == 0
+    assert "(memory: 3GB;" in capsys.readouterr().out

@@ -50,4 +50,6 @@ def cmd_config_check(args: argparse.Namespace, stages: Stages) -> int:
     print(describe(cfg))
     kept = ", ".join(f"{k.removesuffix('_days')} {d} days" for k, d in cfg.retention.days().items() if d is not None)
     print(f"\nretention (retention:): {kept or 'everything kept'}")
+    memory = cfg.workspace_memory_limit or "DuckDB's default, 80% of this machine's"
+    print(f"\nworkspace: {cfg.workspace} (memory: {memory}; workspace_memory_limit:)")
     return 0
