@@ -124,21 +124,25 @@ def _choice_timed(ws: Workspace, cfg: HubConfig, last_seen: str) -> str:
     updated-at: re-sending an old opt-in with an unrelated edit does not make it new. A source with its own time
     column is taken at its word. `last_seen`: the relation of store.consent.source_choices (source as
     source_system). Returns the view's name."""
-    times, moved, kept = [], [], []
+    chosen, moved, kept = [], [], []
     for ch in CHANNELS:
-        e = f"(SELECT * FROM {last_seen} WHERE channel = '{ch}')"
-        times.append(
-            f"""SELECT r.unique_id, '{ch}' AS channel, CAST(e.recorded_at AS TIMESTAMP) AS chosen_at
-                FROM {STANDARDIZED} AS r JOIN {e} AS e USING (source_system, source_key)
-                WHERE e.value = r.consent_{ch} AND r.source_system NOT IN {_timed(cfg, ch)}
-                  AND CAST(e.recorded_at AS TIMESTAMP) IS DISTINCT FROM r.consent_{ch}_at"""
+        chosen.append(
+            f"""(e.channel = '{ch}' AND e.value = r.consent_{ch} AND r.source_system NOT IN {_timed(cfg, ch)}
+                 AND CAST(e.recorded_at AS TIMESTAMP) IS DISTINCT FROM r.consent_{ch}_at)"""
         )
         moved.append(f"max(chosen_at) FILTER (WHERE channel = '{ch}') AS consent_{ch}_at")
         kept.append(f"coalesce(t.consent_{ch}_at, r.consent_{ch}_at) AS consent_{ch}_at")
-    # only the records whose time moves (few), so the view survivorship scans three times joins a small table
+    # Only the records whose time moves (few), so the view survivorship scans three times joins a small table. One
+    # join over every channel's rows: a join per channel read the million records once per channel (0.42 -> 0.24 s).
+    channels = ", ".join(f"'{ch}'" for ch in CHANNELS)
     ws.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _consent_times AS
-            SELECT unique_id, {", ".join(moved)} FROM ({" UNION ALL ".join(times)}) GROUP BY unique_id"""
+            SELECT unique_id, {", ".join(moved)}
+            FROM (SELECT r.unique_id, e.channel, CAST(e.recorded_at AS TIMESTAMP) AS chosen_at
+                  FROM {STANDARDIZED} AS r
+                  JOIN (SELECT * FROM {last_seen} WHERE channel IN ({channels})) AS e USING (source_system, source_key)
+                  WHERE {" OR ".join(chosen)})
+            GROUP BY unique_id"""
     )
     view = "_consent_timed_records"
     ws.con.execute(
