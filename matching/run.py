@@ -289,7 +289,8 @@ def cluster_records(
         auto = scalar(con, "SELECT count(*) FROM _cluster_input WHERE kind = 'edge'")
     finally:
         con.unregister("_clusters")
-        for table in ("_cluster_input", "_seeds", "_recluster", "_gone", reclustering.ADDED, reclustering.REMOVED):
+        scratch = ("_cluster_input", "_seeds", "_recluster", "_gone", reclustering.ADDED, reclustering.REMOVED)
+        for table in (*scratch, reclustering.CHURN):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return _counted(ws, auto, redo, not incremental)
 

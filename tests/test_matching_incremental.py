@@ -57,8 +57,9 @@ def moved(before: pd.DataFrame, now: pd.DataFrame) -> set[str]:
 
 def change_staged(ws: Workspace, rng: random.Random) -> None:
     """Edits, deletes and inserts on the staged records, as pulls would leave them: names with a typo or another
-    record's name (so counts of shared values move), cities in capitals (no standardized change), records gone, and
-    copies of records under new keys (another person's duplicate: the values' counts grow past powers of two)."""
+    record's name (so counts of shared values move), cities in capitals (no standardized change), records gone,
+    copies of records under new keys (another person's duplicate: the values' counts grow past powers of two), and a
+    record of someone new that matches no one (only the records new since the last clustering seed it)."""
     keys = [k for (k,) in ws.con.execute(f"SELECT source_key FROM {STAGED} ORDER BY source_key").fetchall()]
     pick = rng.sample(keys, 40)
     names = [n for (n,) in ws.con.execute(f"SELECT DISTINCT last_name FROM {STAGED} WHERE last_name IS NOT NULL")
@@ -77,6 +78,14 @@ def change_staged(ws: Workspace, rng: random.Random) -> None:
             f"INSERT INTO {STAGED} SELECT * REPLACE (source_key || ? AS source_key) FROM {STAGED} WHERE source_key = ?",
             [f"-copy{rng.randrange(10**6)}-{i}", key],
         )
+    stranger = f"{rng.randrange(10**9):09d}"  # someone new, like no one else: no pair reaches their record
+    con.execute(
+        f"""INSERT INTO {STAGED} SELECT * REPLACE (source_key || '-new' || $n AS source_key, 'Qx' || $n AS first_name,
+                   'Zy' || $n AS last_name, NULL AS date_of_birth, NULL AS email, NULL AS phone,
+                   $n || ' Nowhere Rd' AS address_line1, NULL AS address_line2, NULL AS postal_code)
+            FROM {STAGED} WHERE source_key = $key""",
+        {"n": stranger, "key": pick[0]},
+    )
 
 
 def decide(ws: Workspace, rng: random.Random, decisions: dict[str, list[tuple[str, str]]]) -> None:
