@@ -150,6 +150,15 @@ def _symmetric(condition: str) -> bool:
     return all(_SAME_COLUMN.fullmatch(part.strip()) for part in re.split(r"\s+AND\s+", condition, flags=re.IGNORECASE))
 
 
+_SIDE_COLUMN = re.compile(r'\b[lr]\.(?:"([^"]+)"|([A-Za-z_]\w*))')
+
+
+def _blocking_columns(conditions: list[str]) -> str:
+    """The select list of unique_id and every column the blocking `conditions` read on either side (l.x, r."x")."""
+    named = {m.group(1) or m.group(2) for c in conditions for m in _SIDE_COLUMN.finditer(c)} - {"unique_id"}
+    return ", ".join(["unique_id", *(f'"{c}"' for c in sorted(named))])
+
+
 def _touching_rules(model: Model) -> Model:
     """`model` with each blocking rule keeping only the pairs with a touched record on one side at least."""
     out: Model = json.loads(json.dumps(model))
@@ -369,27 +378,38 @@ class DuckDBSplinkBackend(MatcherBackend):
     def _touching(self, records_table: str, model: Model, touched: str) -> str:
         """A table of the records that can pair with a touched one (the touched, and every record a blocking rule
         puts beside one of them), flagged `_touched`: Splink then reads a few records, not all of them, for the same
-        pairs. Where a rule is not a plain condition (Splink's exploded arrays), all records."""
+        pairs. Where a rule is not a plain condition (Splink's exploded arrays), all records. Three statements, not
+        one: the touched records' blocking columns, the candidates' ids, then the candidates' rows. As one statement
+        (every column of the touched, the ids as an IN over the union) it took 1.2-1.8 s at a million records, this
+        way 0.8 s, most of it the last scan, which reads every column of every record."""
         rules = model["blocking_rules_to_generate_predictions"]
-        plain = all(set(r) <= {"blocking_rule", "sql_dialect"} for r in rules)
-        partners = " ".join(
-            f"UNION SELECT r.unique_id FROM _touched_records AS l JOIN {records_table} AS r ON {condition}"
-            + ("" if _symmetric(condition) else
-               f" UNION SELECT l.unique_id FROM {records_table} AS l JOIN _touched_records AS r ON {condition}")
-            for condition in (rule["blocking_rule"] for rule in rules)
-        )  # fmt: skip
+        flag = f"unique_id IN (SELECT unique_id FROM {touched}) AS _touched"
         candidates = "_touching_records"
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE _touched_records AS "
-            f"SELECT * FROM {records_table} WHERE unique_id IN (SELECT unique_id FROM {touched})"
-        )
-        where = f"WHERE unique_id IN (SELECT unique_id FROM _touched_records {partners})" if plain else ""
-        self.con.execute(
-            f"""CREATE OR REPLACE TABLE {candidates} AS
-                SELECT *, unique_id IN (SELECT unique_id FROM _touched_records) AS _touched
-                FROM {records_table} {where}"""
-        )
-        self.con.execute("DROP TABLE _touched_records")
+        if not all(set(r) <= {"blocking_rule", "sql_dialect"} for r in rules):
+            self.con.execute(f"CREATE OR REPLACE TABLE {candidates} AS SELECT *, {flag} FROM {records_table}")
+            return candidates
+        conditions = [rule["blocking_rule"] for rule in rules]
+        partners = " ".join(
+            f"UNION SELECT r.unique_id FROM _touched_keys AS l JOIN {records_table} AS r ON {condition}"
+            + ("" if _symmetric(condition) else
+               f" UNION SELECT l.unique_id FROM {records_table} AS l JOIN _touched_keys AS r ON {condition}")
+            for condition in conditions
+        )  # fmt: skip
+        try:
+            self.con.execute(
+                f"""CREATE OR REPLACE TEMP TABLE _touched_keys AS SELECT {_blocking_columns(conditions)}
+                    FROM {records_table} WHERE unique_id IN (SELECT unique_id FROM {touched})"""
+            )
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE _touching_ids AS SELECT unique_id FROM _touched_keys {partners}"
+            )
+            self.con.execute(
+                f"""CREATE OR REPLACE TABLE {candidates} AS SELECT *, {flag}
+                    FROM {records_table} WHERE unique_id IN (SELECT unique_id FROM _touching_ids)"""
+            )
+        finally:
+            self.con.execute("DROP TABLE IF EXISTS _touched_keys")
+            self.con.execute("DROP TABLE IF EXISTS _touching_ids")
         return candidates
 
     def score_pairs(self, left_table: str, right_table: str, model: Model) -> pd.DataFrame:

@@ -64,6 +64,39 @@ def test_retraining_makes_a_new_version_used_from_then_on(matched):
     assert match(ws, cfg).model_version == 2
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_scoring_restricted_to_touched_records_gives_their_pairs_of_a_whole_scoring(matched, seed):
+    """predict(touched=...) (every incremental run) scores exactly the pairs of a whole scoring that have a touched
+    record on one side, whichever blocking rule (first/last names swapped included) brings them together."""
+    ws, _, _ = matched
+    model = models.load(ws.con).model
+    ws.con.execute(
+        """CREATE OR REPLACE TABLE recs AS SELECT * FROM standardized_records UNION ALL
+           (SELECT * REPLACE ('t:swapped' AS unique_id, 't' AS source_system, 'swapped' AS source_key,
+                  last_name_std AS first_name_std, first_name_std AS last_name_std, NULL AS email_std,
+                  NULL AS email_user_std, NULL AS dob_std, NULL AS postal_code_std, NULL AS address_line1_std)
+           FROM standardized_records WHERE first_name_std IS NOT NULL AND last_name_std IS NOT NULL
+           ORDER BY unique_id LIMIT 1)"""
+    )
+    ws.con.execute(
+        f"""CREATE OR REPLACE TABLE chosen AS SELECT unique_id FROM recs WHERE hash(unique_id, {seed}) % 20 = 0
+            UNION SELECT 't:swapped'"""
+    )
+    backend = DuckDBSplinkBackend(ws.con)
+    backend.predict("recs", model, 0.0, "whole_pairs")
+    backend.predict("recs", model, 0.0, "some_pairs", touched="chosen")
+    expected = ws.con.execute(
+        """SELECT unique_id_l, unique_id_r, match_probability FROM whole_pairs
+           WHERE unique_id_l IN (SELECT unique_id FROM chosen) OR unique_id_r IN (SELECT unique_id FROM chosen)
+           ORDER BY ALL"""
+    ).df()
+    got = ws.con.execute("SELECT unique_id_l, unique_id_r, match_probability FROM some_pairs ORDER BY ALL").df()
+    assert "t:swapped" in set(expected.unique_id_l) | set(expected.unique_id_r)
+    pd.testing.assert_frame_equal(got, expected)
+    for table in ("recs", "chosen", "whole_pairs", "some_pairs"):
+        ws.con.execute(f"DROP TABLE {table}")
+
+
 PROBES = pd.DataFrame(
     [
         # known match: nickname, gmail dots, different phone formatting
