@@ -91,11 +91,15 @@ def standardize_records(ws: Workspace, full: bool = False) -> Standardized:
     if full or not _standardized_current(ws, evidence):  # standardize() checks the ids
         with ws.transaction():
             n = standardize(con, source=evidence, target=STANDARDIZED)
-            con.execute(f"CREATE OR REPLACE TABLE {STANDARDIZED_BASIS} AS {changes.fingerprints_sql(evidence)}")
+            con.execute(f"CREATE OR REPLACE TABLE {STANDARDIZED_BASIS} AS {changes.fingerprints_sql()}")
             changes.set_state(con, "standardize", changes.STANDARDIZE_RULES)
         return Standardized(n, n, True)
-    check_unique_ids(con, evidence)  # over all records: standardize() below sees only the changed ones
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _fp_now AS {changes.fingerprints_sql(evidence)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _fp_now AS {changes.fingerprints_sql()}")
+    if scalar(
+        con,
+        "SELECT count(*) FROM (SELECT unique_id FROM _fp_now GROUP BY ALL HAVING count(*) > 1 OR unique_id IS NULL)",
+    ):
+        check_unique_ids(con, evidence)  # names them; standardize() below sees only the changed records
     con.execute(f"CREATE OR REPLACE TEMP TABLE _redo AS {changes.changed_ids_sql('_fp_now', STANDARDIZED_BASIS)}")
     try:
         redo = scalar(con, "SELECT count(*) FROM _redo")
