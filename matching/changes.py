@@ -1,12 +1,11 @@
 """What changed since the workspace's matching tables were made: the records an incremental run redoes.
 
 standardized_records and scored_pairs each keep, beside them, a fingerprint of every record they were made from
-(STANDARDIZED_BASIS, SCORED_BASIS: a hash of what the record's evidence row is made of, its staged row and its echo).
-The current fingerprints against the kept ones give the records to redo; a record only the kept ones hold is gone
-(deleted, quarantined, erased). Each step replaces its basis in the transaction that updates its table, so a step that
-failed or never ran leaves the next run to redo exactly what it left undone. The rules a step ran are versioned too
-(MATCH_STATE: the code and reference data of standardization, the model version and threshold of scoring): when they
-differ, the step starts over.
+(STANDARDIZED_BASIS, SCORED_BASIS: a hash of the record's whole evidence row). The current fingerprints against the
+kept ones give the records to redo; a record only the kept ones hold is gone (deleted, quarantined, erased). Each step
+replaces its basis in the transaction that updates its table, so a step that failed or never ran leaves the next run
+to redo exactly what it left undone. The rules a step ran are versioned too (MATCH_STATE: the code and reference data
+of standardization, the model version and threshold of scoring): when they differ, the step starts over.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from hub import forms
-from hub.catalogue import ECHOES, MATCH_STATE, STAGED, columns_sql, record_id_sql
+from hub.catalogue import MATCH_STATE, columns_sql, record_id_sql
 from hub.workspace import scalar
 
 _HERE = Path(__file__).resolve().parent
@@ -33,10 +32,9 @@ def _digest(*parts: bytes) -> str:
 
 # Standardization is the statement in matching/standardize.py over the value forms hub/forms.py loads (its macros and
 # reference data: forms.fingerprint) and phonenumbers' calling codes: a change to any of them gives every record other
-# standardized values. This module is in it too: another fingerprint makes every kept one differ, so it starts over.
+# standardized values.
 STANDARDIZE_RULES = _digest(
     (_HERE / "standardize.py").read_bytes(),
-    Path(__file__).read_bytes(),
     forms.fingerprint().encode(),
     package_version("phonenumbers").encode(),
 )
@@ -61,13 +59,9 @@ def set_state(con: duckdb.DuckDBPyConnection, step: str, version: str | None) ->
         con.execute(f"INSERT INTO {MATCH_STATE} VALUES (?, ?)", [step, version])
 
 
-def fingerprints_sql() -> str:
-    """unique_id and fp of every staged record: a hash of its staged row and of its echo row, the two things its
-    evidence row (hub/echoes.py) is made of, so fp changes whenever the evidence can. Hashing the evidence view's rows
-    themselves cost its CASE per column on every record: 0.55 s against 0.24 s at a million records."""
-    echoes = f"SELECT source_system, source_key, hash(e) AS h FROM {ECHOES} AS e"
-    return f"""SELECT {record_id_sql("s.source_system", "s.source_key")} AS unique_id, hash(hash(s), e.h) AS fp
-               FROM {STAGED} AS s LEFT JOIN ({echoes}) AS e USING (source_system, source_key)"""
+def fingerprints_sql(relation: str) -> str:
+    """unique_id and fp (a hash of the whole row) of every record in `relation` (staged columns)."""
+    return f"SELECT {record_id_sql('e.source_system', 'e.source_key')} AS unique_id, hash(e) AS fp FROM {relation} AS e"
 
 
 def changed_ids_sql(current: str, kept: str) -> str:

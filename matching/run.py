@@ -91,10 +91,10 @@ def standardize_records(ws: Workspace, full: bool = False) -> Standardized:
     if full or not _standardized_current(ws, evidence):  # standardize() checks the ids
         with ws.transaction():
             n = standardize(con, source=evidence, target=STANDARDIZED)
-            con.execute(f"CREATE OR REPLACE TABLE {STANDARDIZED_BASIS} AS {changes.fingerprints_sql()}")
+            con.execute(f"CREATE OR REPLACE TABLE {STANDARDIZED_BASIS} AS {changes.fingerprints_sql(evidence)}")
             changes.set_state(con, "standardize", changes.STANDARDIZE_RULES)
         return Standardized(n, n, True)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _fp_now AS {changes.fingerprints_sql()}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _fp_now AS {changes.fingerprints_sql(evidence)}")
     if scalar(
         con,
         "SELECT count(*) FROM (SELECT unique_id FROM _fp_now GROUP BY ALL HAVING count(*) > 1 OR unique_id IS NULL)",
