@@ -24,6 +24,7 @@ from hub.api import keys
 from hub.config import ConfigError, load_config
 from hub.encryption import KEY_ENV, NEW_KEY_ENV, WrongKey, key_for, new_key
 from hub.workspace import Workspace
+from matching.backend import SCRATCH
 from pipelines.entry import create_app, main
 from pipelines.run import run_pipeline
 
@@ -253,10 +254,12 @@ def test_openssl_crypto_without_httpfs_names_the_setting(tmp_path):
     assert info.value.key == "encryption.duckdb_crypto" and "httpfs" in info.value.reason
 
 
+@pytest.mark.parametrize("table", ["TEMP TABLE big", f"TABLE {SCRATCH}.big"], ids=["temp", "scratch-database"])
 @pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
-def test_spill_files_of_an_encrypted_workspace_hold_no_readable_value(tmp_path, encrypted):
+def test_spill_files_of_an_encrypted_workspace_hold_no_readable_value(tmp_path, encrypted, table):
     """A temporary table larger than the memory limit spills to `<workspace>.tmp/`: plain text in a plain workspace
-    (so the scan can see it), ciphertext in an encrypted one (DuckDB leaves them plain unless told)."""
+    (so the scan can see it), ciphertext in an encrypted one (DuckDB leaves them plain unless told). So does a table
+    of the in-memory database incremental scoring puts its candidates in (matching.backend.SCRATCH)."""
     from hub.encryption import AtRestKey
 
     key = AtRestKey(os.urandom(32), "test", "builtin") if encrypted else None
@@ -264,8 +267,9 @@ def test_spill_files_of_an_encrypted_workspace_hold_no_readable_value(tmp_path, 
     try:
         ws.con.execute("SET memory_limit = '24MB'")
         ws.con.execute("SET threads = 1")
+        ws.con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
         ws.con.execute(
-            "CREATE TEMP TABLE big AS SELECT 'person' || i || '@example.com' AS email, random() AS r "
+            f"CREATE {table} AS SELECT 'person' || i || '@example.com' AS email, random() AS r "
             "FROM range(800000) t(i) ORDER BY r"
         )
         spilled = [p.read_bytes() for p in (tmp_path / "ws.duckdb.tmp").rglob("*") if p.is_file()]
