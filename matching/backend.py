@@ -240,13 +240,15 @@ class MatcherBackend(ABC):
         output_table: str,
         tf_lookups: dict[str, str] | None = None,
         touched: str | None = None,
+        temporary: bool = False,
     ) -> int:
         """Score candidate pairs with `model`, keep those with match_probability >= threshold in
         `output_table` (unique_id_l, unique_id_r, match_weight, match_probability, mw_* per
         comparison, gamma_* levels) and return how many were kept. `tf_lookups`: column -> table
         (column, tf_column) of the term frequencies to weigh with (matching.term_frequencies); None:
-        counted over `records_table`. `touched`: a table of unique_id; only the candidate pairs with
-        one of them on a side at least are scored (an incremental run: the pairs its changes touch)."""
+        counted over `records_table`. `touched`: a table of unique_id (a TEMP table will do); only the
+        candidate pairs with one of them on a side at least are scored (an incremental run: the pairs its
+        changes touch). `temporary`: `output_table` is a TEMP table (only this connection reads it)."""
 
     @abstractmethod
     def score_pairs(self, left_table: str, right_table: str, model: Model) -> pd.DataFrame:
@@ -354,6 +356,7 @@ class DuckDBSplinkBackend(MatcherBackend):
         output_table: str,
         tf_lookups: dict[str, str] | None = None,
         touched: str | None = None,
+        temporary: bool = False,
     ) -> int:
         made = {}
         if tf_lookups is None:
@@ -378,7 +381,7 @@ class DuckDBSplinkBackend(MatcherBackend):
         keep = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
         keep += [c for c in cols if c.startswith(("mw_", "gamma_"))]
         self.con.execute(
-            f"""CREATE OR REPLACE TABLE {output_table} AS
+            f"""CREATE OR REPLACE {"TEMP " if temporary else ""}TABLE {output_table} AS
                 SELECT {", ".join(keep)} FROM {made_by_splink}"""
         )
         scored.drop_table_from_database_and_remove_from_cache()
@@ -400,7 +403,9 @@ class DuckDBSplinkBackend(MatcherBackend):
         rules = model["blocking_rules_to_generate_predictions"]
         flag = f"unique_id IN (SELECT unique_id FROM {touched}) AS _touched"
         self.con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
-        if not all(set(r) <= {"blocking_rule", "sql_dialect"} for r in rules):
+        if not all(set(r) <= {"blocking_rule", "sql_dialect"} for r in rules):  # Splink's cursor reads the flag
+            self.con.execute(f"CREATE OR REPLACE TABLE {SCRATCH}.touched AS SELECT unique_id FROM {touched}")
+            flag = f"unique_id IN (SELECT unique_id FROM {SCRATCH}.touched) AS _touched"
             self.con.execute(f"CREATE OR REPLACE VIEW {TOUCHING} AS SELECT *, {flag} FROM {records_table}")
             return TOUCHING
         conditions = [rule["blocking_rule"] for rule in rules]

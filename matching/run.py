@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -39,6 +40,10 @@ from matching import term_frequencies as tf
 from matching.backend import DuckDBSplinkBackend, MatcherBackend, tf_columns
 from matching.clustering import cluster
 from matching.standardize import STD_COLUMNS, check_unique_ids, standardize
+
+# A run's new pairs: TEMP, read by this connection only (in the workspace file, 1.45M of them were written once more
+# than scored_pairs needs, and its checkpoint wrote them again)
+NEW_PAIRS = "_pairs_new"
 
 
 @dataclass
@@ -112,11 +117,18 @@ def standardize_records(ws: Workspace, full: bool = False) -> Standardized:
             with ws.transaction():
                 con.execute(f"DELETE FROM {STANDARDIZED} WHERE unique_id IN (SELECT unique_id FROM _redo)")
                 con.execute(f"INSERT INTO {STANDARDIZED} BY NAME SELECT * FROM _standardized_redo")
-                con.execute(f"CREATE OR REPLACE TABLE {STANDARDIZED_BASIS} AS SELECT * FROM _fp_now")
+                _replace_basis(con, STANDARDIZED_BASIS, "_fp_now", "_redo")
     finally:
         for table in ("_fp_now", "_redo", "_redo_rows", "_standardized_redo"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return Standardized(scalar(con, f"SELECT count(*) FROM {STANDARDIZED}"), redo, False)
+
+
+def _replace_basis(con: duckdb.DuckDBPyConnection, basis: str, now: str, changed: str) -> None:
+    """Make `basis` (unique_id, fp) what `now` holds, given every id whose row differs in `changed`: those ids' rows
+    only, not the whole table again (a million rows rewritten, and written again by the next checkpoint)."""
+    con.execute(f"DELETE FROM {basis} WHERE unique_id IN (SELECT unique_id FROM {changed})")
+    con.execute(f"INSERT INTO {basis} SELECT * FROM {now} WHERE unique_id IN (SELECT unique_id FROM {changed})")
 
 
 def _standardized_current(ws: Workspace, evidence: str) -> bool:
@@ -180,7 +192,7 @@ def score_pairs(
     try:
         if incremental:
             con.execute(
-                f"CREATE OR REPLACE TABLE _touched AS {changes.changed_ids_sql(STANDARDIZED_BASIS, SCORED_BASIS)}"
+                f"CREATE OR REPLACE TEMP TABLE _touched AS {changes.changed_ids_sql(STANDARDIZED_BASIS, SCORED_BASIS)}"
             )
             if not scalar(con, "SELECT count(*) FROM _touched"):  # the very records scored last time: nothing to do
                 return Scored(scalar(con, f"SELECT count(*) FROM {PAIRS}"), 0, False)
@@ -188,14 +200,14 @@ def score_pairs(
             con.execute(f"INSERT INTO _touched {tf.changed_holders(STANDARDIZED, lookups, kept)} EXCEPT "
                         "SELECT unique_id FROM _touched")  # fmt: skip
             rescored = scalar(con, "SELECT count(*) FROM _touched")
-            backend.predict(STANDARDIZED, saved.model, threshold, "_pairs_new", lookups, touched="_touched")
+            backend.predict(STANDARDIZED, saved.model, threshold, NEW_PAIRS, lookups, "_touched", temporary=True)
         else:
             lookups = tf.make_lookups(con, STANDARDIZED, saved.model, lambda column: f"_tf_next_{column}")
             rescored = scalar(con, f"SELECT count(*) FROM {STANDARDIZED}")
-            backend.predict(STANDARDIZED, saved.model, threshold, "_pairs_new", lookups)
+            backend.predict(STANDARDIZED, saved.model, threshold, NEW_PAIRS, lookups, temporary=True)
         with ws.transaction():
             if not incremental:
-                con.execute(f"CREATE OR REPLACE TABLE {PAIRS} AS SELECT * FROM _pairs_new")
+                con.execute(f"CREATE OR REPLACE TABLE {PAIRS} AS SELECT * FROM {NEW_PAIRS}")
                 con.execute(f"DROP TABLE IF EXISTS {RESCORED}")  # every record's pairs: the next publish diffs all
             else:
                 if ws.has_table(RESCORED):  # both ends of every pair deleted or written, for the next publish
@@ -205,7 +217,7 @@ def score_pairs(
                               SELECT unique_id_l, unique_id_r FROM {PAIRS}
                               WHERE unique_id_l IN (SELECT unique_id FROM _touched)
                                  OR unique_id_r IN (SELECT unique_id FROM _touched)
-                              UNION ALL SELECT unique_id_l, unique_id_r FROM _pairs_new)
+                              UNION ALL SELECT unique_id_l, unique_id_r FROM {NEW_PAIRS})
                             UNION SELECT unique_id FROM _touched
                             EXCEPT SELECT record_id FROM {RESCORED}"""
                     )
@@ -213,14 +225,17 @@ def score_pairs(
                     f"""DELETE FROM {PAIRS} WHERE unique_id_l IN (SELECT unique_id FROM _touched)
                                               OR unique_id_r IN (SELECT unique_id FROM _touched)"""
                 )
-                con.execute(f"INSERT INTO {PAIRS} BY NAME SELECT * FROM _pairs_new")
-            con.execute(f"CREATE OR REPLACE TABLE {SCORED_BASIS} AS SELECT * FROM {STANDARDIZED_BASIS}")
+                con.execute(f"INSERT INTO {PAIRS} BY NAME SELECT * FROM {NEW_PAIRS}")
+            if incremental:
+                _replace_basis(con, SCORED_BASIS, STANDARDIZED_BASIS, "_touched")
+            else:
+                con.execute(f"CREATE OR REPLACE TABLE {SCORED_BASIS} AS SELECT * FROM {STANDARDIZED_BASIS}")
             for column, table in lookups.items():
                 con.execute(f"CREATE OR REPLACE TABLE {kept[column]} AS SELECT * FROM {table}")
             changes.set_state(con, "score", rules)
             models.mark_scored(con, saved.version)
     finally:
-        for table in ("_touched", "_pairs_new", *lookups.values()):
+        for table in ("_touched", NEW_PAIRS, *lookups.values()):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return Scored(scalar(con, f"SELECT count(*) FROM {PAIRS}"), rescored, not incremental)
 
