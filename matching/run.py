@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import duckdb
 import pandas as pd
 import pyarrow as pa
 
@@ -117,18 +116,11 @@ def standardize_records(ws: Workspace, full: bool = False) -> Standardized:
             with ws.transaction():
                 con.execute(f"DELETE FROM {STANDARDIZED} WHERE unique_id IN (SELECT unique_id FROM _redo)")
                 con.execute(f"INSERT INTO {STANDARDIZED} BY NAME SELECT * FROM _standardized_redo")
-                _replace_basis(con, STANDARDIZED_BASIS, "_fp_now", "_redo")
+                con.execute(f"CREATE OR REPLACE TABLE {STANDARDIZED_BASIS} AS SELECT * FROM _fp_now")
     finally:
         for table in ("_fp_now", "_redo", "_redo_rows", "_standardized_redo"):
             con.execute(f"DROP TABLE IF EXISTS {table}")
     return Standardized(scalar(con, f"SELECT count(*) FROM {STANDARDIZED}"), redo, False)
-
-
-def _replace_basis(con: duckdb.DuckDBPyConnection, basis: str, now: str, changed: str) -> None:
-    """Make `basis` (unique_id, fp) what `now` holds, given every id whose row differs in `changed`: those ids' rows
-    only, not the whole table again (a million rows rewritten, and written again by the next checkpoint)."""
-    con.execute(f"DELETE FROM {basis} WHERE unique_id IN (SELECT unique_id FROM {changed})")
-    con.execute(f"INSERT INTO {basis} SELECT * FROM {now} WHERE unique_id IN (SELECT unique_id FROM {changed})")
 
 
 def _standardized_current(ws: Workspace, evidence: str) -> bool:
@@ -226,10 +218,7 @@ def score_pairs(
                                               OR unique_id_r IN (SELECT unique_id FROM _touched)"""
                 )
                 con.execute(f"INSERT INTO {PAIRS} BY NAME SELECT * FROM {NEW_PAIRS}")
-            if incremental:
-                _replace_basis(con, SCORED_BASIS, STANDARDIZED_BASIS, "_touched")
-            else:
-                con.execute(f"CREATE OR REPLACE TABLE {SCORED_BASIS} AS SELECT * FROM {STANDARDIZED_BASIS}")
+            con.execute(f"CREATE OR REPLACE TABLE {SCORED_BASIS} AS SELECT * FROM {STANDARDIZED_BASIS}")
             for column, table in lookups.items():
                 con.execute(f"CREATE OR REPLACE TABLE {kept[column]} AS SELECT * FROM {table}")
             changes.set_state(con, "score", rules)
