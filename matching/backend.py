@@ -267,8 +267,8 @@ class DuckDBSplinkBackend(MatcherBackend):
     def _linker(
         self, records_table: str, model: Model | Any, tf_lookups: dict[str, str] | None = None, scratch: bool = False
     ) -> Linker:
-        """A linker over `records_table`, with term-frequency lookup tables (column -> table) where given. `scratch`:
-        Splink's own tables go into the in-memory SCRATCH database, not the workspace file (a few records' worth)."""
+        """A linker over `records_table`, with term-frequency lookup tables (column -> table) where given. `scratch`
+        (SCRATCH attached): Splink's own tables go into that in-memory database, not the workspace file."""
         # Its own cursor on the same database: Splink's queries never meet a half-read result of ours.
         cursor = self.con.cursor()
         if scratch:
@@ -284,8 +284,23 @@ class DuckDBSplinkBackend(MatcherBackend):
         return linker
 
     def train(self, records_table: str, plan: MatchPlan, progress: Callable[[str], None] | None = None) -> Model:
+        # Splink's sampled and blocked pairs and comparison vectors (millions of rows, some left behind by Splink)
+        # go into the scratch database, detached after: never written into the workspace file.
+        self.con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
         say = progress or (lambda _line: None)
-        linker = self._linker(records_table, plan.splink_settings())
+        try:
+            model = self._estimate(records_table, plan, say)
+        finally:
+            self.con.execute(f"DETACH DATABASE IF EXISTS {SCRATCH}")
+        # u without the matches among the sampled pairs, then the prior again with the stronger weights
+        prior = self.estimate_prior(records_table, model, plan, lambda _line: None)
+        model = regularize(discount_matches(model, prior), say)
+        model["probability_two_random_records_match"] = self.estimate_prior(records_table, model, plan, say)
+        return model
+
+    def _estimate(self, records_table: str, plan: MatchPlan, say: Callable[[str], None]) -> Model:
+        """u by random sampling, m by EM per training rule (a session Splink cannot run is skipped, and said)."""
+        linker = self._linker(records_table, plan.splink_settings(), scratch=True)
         say("estimating u probabilities by random sampling")
         try:
             linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
@@ -301,15 +316,11 @@ class DuckDBSplinkBackend(MatcherBackend):
                 checkpoint = linker.misc.save_model_to_json()
             except Exception as exc:  # a session Splink cannot run leaves the model as it was before it
                 say(f"warning: EM session {rule.name} skipped: {_reason(exc)}")
-                linker = self._linker(records_table, checkpoint)
+                linker = self._linker(records_table, checkpoint, scratch=True)
         model = regularize(checkpoint)
         missing = untrained_levels(model)
         if missing:
             say(f"warning: {len(missing)} level(s) never seen in training, weight 0: {', '.join(missing)}")
-        # u without the matches among the sampled pairs, then the prior again with the stronger weights
-        prior = self.estimate_prior(records_table, model, plan, lambda _line: None)
-        model = regularize(discount_matches(model, prior), say)
-        model["probability_two_random_records_match"] = self.estimate_prior(records_table, model, plan, say)
         return model
 
     def estimate_prior(self, records_table: str, model: Model, plan: MatchPlan, say: Callable[[str], None]) -> float:
