@@ -377,29 +377,31 @@ class DuckDBSplinkBackend(MatcherBackend):
                 self.con.execute(
                     f"CREATE OR REPLACE TABLE {made[column]} AS {term_frequency_sql(records_table, column, m, prior)}"
                 )
-        if touched is not None:
-            records_table, model = self._touching(records_table, model, touched), _touching_rules(model)
-        linker = self._linker(records_table, model, tf_lookups or made, scratch=touched is not None)
-        n = scalar(self.con, f"SELECT count(*) FROM {records_table}")
-        chunks = max(1, math.ceil(n / RECORDS_PER_CHUNK))
-        scored = linker.inference.predict(
-            threshold_match_probability=threshold,
-            num_chunks_left=chunks if chunks > 1 else None,
-            num_chunks_right=1 if chunks > 1 else None,
-        )
-        made_by_splink = f"{SCRATCH}.{scored.physical_name}" if touched is not None else scored.physical_name
-        cols = [r[0] for r in self.con.execute(f"SELECT column_name FROM (DESCRIBE {made_by_splink})").fetchall()]
-        keep = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
-        keep += [c for c in cols if c.startswith(("mw_", "gamma_"))]
-        self.con.execute(
-            f"""CREATE OR REPLACE {"TEMP " if temporary else ""}TABLE {output_table} AS
-                SELECT {", ".join(keep)} FROM {made_by_splink}"""
-        )
-        scored.drop_table_from_database_and_remove_from_cache()
-        for table in made.values():
-            self.con.execute(f"DROP TABLE IF EXISTS {table}")
-        if touched is not None:
-            self._drop_touching()
+        try:
+            if touched is not None:
+                records_table, model = self._touching(records_table, model, touched), _touching_rules(model)
+            linker = self._linker(records_table, model, tf_lookups or made, scratch=touched is not None)
+            n = scalar(self.con, f"SELECT count(*) FROM {records_table}")
+            chunks = max(1, math.ceil(n / RECORDS_PER_CHUNK))
+            scored = linker.inference.predict(
+                threshold_match_probability=threshold,
+                num_chunks_left=chunks if chunks > 1 else None,
+                num_chunks_right=1 if chunks > 1 else None,
+            )
+            made_by_splink = f"{SCRATCH}.{scored.physical_name}" if touched is not None else scored.physical_name
+            cols = [r[0] for r in self.con.execute(f"SELECT column_name FROM (DESCRIBE {made_by_splink})").fetchall()]
+            keep = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
+            keep += [c for c in cols if c.startswith(("mw_", "gamma_"))]
+            self.con.execute(
+                f"""CREATE OR REPLACE {"TEMP " if temporary else ""}TABLE {output_table} AS
+                    SELECT {", ".join(keep)} FROM {made_by_splink}"""
+            )
+            scored.drop_table_from_database_and_remove_from_cache()
+        finally:  # a failed scoring leaves no scratch behind either
+            for table in made.values():
+                self.con.execute(f"DROP TABLE IF EXISTS {table}")
+            if touched is not None:
+                self._drop_touching()
         return int(scalar(self.con, f"SELECT count(*) FROM {output_table}"))
 
     def _touching(self, records_table: str, model: Model, touched: str) -> str:

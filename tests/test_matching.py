@@ -11,7 +11,7 @@ from connectors import pull_source
 from connectors.demo import init_demo
 from hub.config import load_config
 from hub.workspace import Workspace
-from matching import models
+from matching import backend, models
 from matching.backend import DuckDBSplinkBackend
 from matching.run import cluster_records, match, review_band, train
 from matching.standardize import standardize
@@ -114,6 +114,21 @@ def test_scoring_restricted_to_touched_records_gives_their_pairs_of_a_whole_scor
     pd.testing.assert_frame_equal(got, expected)
     for table in ("recs", "chosen", "whole_pairs", "some_pairs"):
         ws.con.execute(f"DROP TABLE {table}")
+
+
+def test_a_failed_restricted_scoring_leaves_no_scratch_behind(matched, monkeypatch):
+    """The candidates' view (in the workspace file) and the in-memory database behind it go whatever Splink does: a
+    view left over a database that is gone would break the workspace's next reader of it."""
+    ws, _, _ = matched
+    model = models.load(ws.con).model
+    broken = {"blocking_rule": "l.no_such_column = r.no_such_column", "sql_dialect": "duckdb"}
+    monkeypatch.setattr(backend, "_touching_rules", lambda m: {**m, "blocking_rules_to_generate_predictions": [broken]})
+    ws.con.execute("CREATE OR REPLACE TEMP TABLE chosen AS SELECT unique_id FROM standardized_records LIMIT 20")
+    with pytest.raises(Exception, match="no_such_column"):
+        DuckDBSplinkBackend(ws.con).predict("standardized_records", model, 0.0, "never_made", touched="chosen")
+    assert not ws.con.execute(f"SELECT * FROM duckdb_views() WHERE view_name = '{backend.TOUCHING}'").fetchall()
+    assert not ws.con.execute(f"SELECT * FROM duckdb_databases() WHERE database_name = '{backend.SCRATCH}'").fetchall()
+    ws.con.execute("DROP TABLE chosen")
 
 
 PROBES = pd.DataFrame(
