@@ -396,7 +396,7 @@ class DuckDBSplinkBackend(MatcherBackend):
                 f"""CREATE OR REPLACE {"TEMP " if temporary else ""}TABLE {output_table} AS
                     SELECT {", ".join(keep)} FROM {made_by_splink}"""
             )
-            scored.drop_table_from_database_and_remove_from_cache()
+            linker.table_management.delete_tables_created_by_splink_from_db()  # its term frequencies too, not only
         finally:  # a failed scoring leaves no scratch behind either
             for table in made.values():
                 self.con.execute(f"DROP TABLE IF EXISTS {table}")
