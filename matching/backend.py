@@ -19,7 +19,8 @@ import logging
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import duckdb
@@ -285,13 +286,10 @@ class DuckDBSplinkBackend(MatcherBackend):
 
     def train(self, records_table: str, plan: MatchPlan, progress: Callable[[str], None] | None = None) -> Model:
         # Splink's sampled and blocked pairs and comparison vectors (millions of rows, some left behind by Splink)
-        # go into the scratch database, detached after: never written into the workspace file.
-        self.con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
+        # go into the scratch database: never written into the workspace file.
         say = progress or (lambda _line: None)
-        try:
+        with self._scratch():
             model = self._estimate(records_table, plan, say)
-        finally:
-            self.con.execute(f"DETACH DATABASE IF EXISTS {SCRATCH}")
         # u without the matches among the sampled pairs, then the prior again with the stronger weights
         prior = self.estimate_prior(records_table, model, plan, lambda _line: None)
         model = regularize(discount_matches(model, prior), say)
@@ -377,51 +375,73 @@ class DuckDBSplinkBackend(MatcherBackend):
                 self.con.execute(
                     f"CREATE OR REPLACE TABLE {made[column]} AS {term_frequency_sql(records_table, column, m, prior)}"
                 )
+        candidates = nullcontext(records_table) if touched is None else self._touching(records_table, model, touched)
         try:
-            if touched is not None:
-                records_table, model = self._touching(records_table, model, touched), _touching_rules(model)
-            linker = self._linker(records_table, model, tf_lookups or made, scratch=touched is not None)
-            n = scalar(self.con, f"SELECT count(*) FROM {records_table}")
-            chunks = max(1, math.ceil(n / RECORDS_PER_CHUNK))
-            scored = linker.inference.predict(
-                threshold_match_probability=threshold,
-                num_chunks_left=chunks if chunks > 1 else None,
-                num_chunks_right=1 if chunks > 1 else None,
-            )
-            made_by_splink = f"{SCRATCH}.{scored.physical_name}" if touched is not None else scored.physical_name
-            cols = [r[0] for r in self.con.execute(f"SELECT column_name FROM (DESCRIBE {made_by_splink})").fetchall()]
-            keep = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
-            keep += [c for c in cols if c.startswith(("mw_", "gamma_"))]
-            self.con.execute(
-                f"""CREATE OR REPLACE {"TEMP " if temporary else ""}TABLE {output_table} AS
-                    SELECT {", ".join(keep)} FROM {made_by_splink}"""
-            )
-            linker.table_management.delete_tables_created_by_splink_from_db()  # its term frequencies too, not only
-        finally:  # a failed scoring leaves no scratch behind either
+            with candidates as records_table:
+                model = model if touched is None else _touching_rules(model)
+                linker = self._linker(records_table, model, tf_lookups or made, scratch=touched is not None)
+                n = scalar(self.con, f"SELECT count(*) FROM {records_table}")
+                chunks = max(1, math.ceil(n / RECORDS_PER_CHUNK))
+                scored = linker.inference.predict(
+                    threshold_match_probability=threshold,
+                    num_chunks_left=chunks if chunks > 1 else None,
+                    num_chunks_right=1 if chunks > 1 else None,
+                )
+                made_by_splink = f"{SCRATCH}.{scored.physical_name}" if touched is not None else scored.physical_name
+                described = self.con.execute(f"SELECT column_name FROM (DESCRIBE {made_by_splink})").fetchall()
+                keep = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
+                keep += [c for (c,) in described if c.startswith(("mw_", "gamma_"))]
+                self.con.execute(
+                    f"""CREATE OR REPLACE {"TEMP " if temporary else ""}TABLE {output_table} AS
+                        SELECT {", ".join(keep)} FROM {made_by_splink}"""
+                )
+                linker.table_management.delete_tables_created_by_splink_from_db()  # predictions and tf tables alike
+        finally:
             for table in made.values():
                 self.con.execute(f"DROP TABLE IF EXISTS {table}")
-            if touched is not None:
-                self._drop_touching()
         return int(scalar(self.con, f"SELECT count(*) FROM {output_table}"))
 
-    def _touching(self, records_table: str, model: Model, touched: str) -> str:
-        """A view of the records that can pair with a touched one (the touched, and every record a blocking rule
-        puts beside one of them), flagged `_touched`: Splink then reads a few records, not all of them, for the same
-        pairs. Where a rule is not a plain condition (Splink's exploded arrays), all records. Three statements, not
-        one: the touched records' blocking columns, the candidates' ids, then the candidates' rows. As one statement
-        (every column of the touched, the ids as an IN over the union) it took 1.2-1.8 s at a million records, this
-        way 0.8 s, most of it the last scan, which reads every column of every record. The rows go into an in-memory
-        database (SCRATCH), not the workspace file: Splink reads them through its own cursor, which sees neither our
-        TEMP tables nor has to wait for the file (110,000 candidates: 0.35 s there, 0.9-1.0 s in the file)."""
-        rules = model["blocking_rules_to_generate_predictions"]
-        flag = f"unique_id IN (SELECT unique_id FROM {touched}) AS _touched"
+    @contextmanager
+    def _scratch(self) -> Iterator[None]:
+        """SCRATCH attached for a block (`_linker(scratch=True)` puts Splink's tables there), then detached with every
+        table in it, those Splink leaves behind included: whatever the block does, nothing stays."""
         self.con.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {SCRATCH}")
-        if not all(set(r) <= {"blocking_rule", "sql_dialect"} for r in rules):  # Splink's cursor reads the flag
-            self.con.execute(f"CREATE OR REPLACE TABLE {SCRATCH}.touched AS SELECT unique_id FROM {touched}")
-            flag = f"unique_id IN (SELECT unique_id FROM {SCRATCH}.touched) AS _touched"
-            self.con.execute(f"CREATE OR REPLACE VIEW {TOUCHING} AS SELECT *, {flag} FROM {records_table}")
-            return TOUCHING
-        conditions = [rule["blocking_rule"] for rule in rules]
+        try:
+            yield
+        finally:
+            self.con.execute(f"DETACH DATABASE IF EXISTS {SCRATCH}")
+
+    @contextmanager
+    def _touching(self, records_table: str, model: Model, touched: str) -> Iterator[str]:
+        """For a block, a view of the records that can pair with a touched one (the touched, and every record a
+        blocking rule puts beside one of them), flagged `_touched`: Splink then reads a few records, not all of them,
+        for the same pairs. Where a rule is not a plain condition (Splink's exploded arrays), all records. Three
+        statements, not one: the touched records' blocking columns, the candidates' ids, then the candidates' rows. As
+        one statement (every column of the touched, the ids as an IN over the union) it took 1.2-1.8 s at a million
+        records, this way 0.8 s, most of it the last scan, which reads every column of every record. The rows go into
+        the in-memory SCRATCH, not the workspace file: Splink reads them through its own cursor, which sees none of
+        our TEMP tables, and there they cost no disk write (110,000 candidates: 0.35 s there, 0.9-1.0 s in the file).
+        The view and SCRATCH go after the block, however it ends."""
+        rules = model["blocking_rules_to_generate_predictions"]
+        plain = all(set(r) <= {"blocking_rule", "sql_dialect"} for r in rules)
+        with self._scratch():
+            try:
+                if plain:
+                    self._candidates(records_table, [rule["blocking_rule"] for rule in rules], touched)
+                    view = f"SELECT * FROM {SCRATCH}.touching_records"
+                else:  # every record, flagged from a copy of the ids Splink's cursor can read
+                    self.con.execute(f"CREATE TABLE {SCRATCH}.touched AS SELECT unique_id FROM {touched}")
+                    flag = f"unique_id IN (SELECT unique_id FROM {SCRATCH}.touched) AS _touched"
+                    view = f"SELECT *, {flag} FROM {records_table}"
+                # Splink looks a table's columns up by its bare name: a view in the workspace names it
+                self.con.execute(f"CREATE OR REPLACE VIEW {TOUCHING} AS {view}")
+                yield TOUCHING
+            finally:
+                self.con.execute(f"DROP VIEW IF EXISTS {TOUCHING}")
+
+    def _candidates(self, records_table: str, conditions: list[str], touched: str) -> None:
+        """SCRATCH.touching_records: the records the blocking `conditions` put beside a record of `touched` (and
+        those), flagged `_touched`."""
         partners = " ".join(
             f"UNION SELECT r.unique_id FROM _touched_keys AS l JOIN {records_table} AS r ON {condition}"
             + ("" if _symmetric(condition) else
@@ -437,20 +457,13 @@ class DuckDBSplinkBackend(MatcherBackend):
                 f"CREATE OR REPLACE TEMP TABLE _touching_ids AS SELECT unique_id FROM _touched_keys {partners}"
             )
             self.con.execute(
-                f"""CREATE OR REPLACE TABLE {SCRATCH}.touching_records AS SELECT *, {flag}
+                f"""CREATE TABLE {SCRATCH}.touching_records AS
+                    SELECT *, unique_id IN (SELECT unique_id FROM {touched}) AS _touched
                     FROM {records_table} WHERE unique_id IN (SELECT unique_id FROM _touching_ids)"""
             )
         finally:
             self.con.execute("DROP TABLE IF EXISTS _touched_keys")
             self.con.execute("DROP TABLE IF EXISTS _touching_ids")
-        # Splink looks a table's columns up by its bare name: a view in the workspace names it
-        self.con.execute(f"CREATE OR REPLACE VIEW {TOUCHING} AS SELECT * FROM {SCRATCH}.touching_records")
-        return TOUCHING
-
-    def _drop_touching(self) -> None:
-        """The candidates' view, and the scratch database with every table in it (Splink leaves some behind)."""
-        self.con.execute(f"DROP VIEW IF EXISTS {TOUCHING}")
-        self.con.execute(f"DETACH DATABASE IF EXISTS {SCRATCH}")
 
     def score_pairs(self, left_table: str, right_table: str, model: Model) -> pd.DataFrame:
         # Building Splink's SQL (settings parsed, every expression through sqlglot) costs several times
