@@ -63,13 +63,19 @@ class GoldenResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-# Lineage as JSON text with keys in field order: the store hashes the text to detect changes.
+# Lineage as stored (hub.lineage): one entry per supplying record and rule, with the fields it supplied, in one order
+# (hub.lineage.dumps gives the same text from Python): the store hashes the text to detect changes.
 _LINEAGE_SQL = """
     SELECT golden_id,
-           '{' || string_agg(to_json(field)::VARCHAR || ':' || json_object(
-               'source_system', source_system, 'source_key', source_key, 'rule', rule,
-               'value_at', strftime(value_at, '%Y-%m-%dT%H:%M:%S'))::VARCHAR, ',' ORDER BY field) || '}' AS lineage
-    FROM {lineage} GROUP BY golden_id"""
+           '[' || string_agg(entry, ',' ORDER BY source_system NULLS LAST, source_key NULLS LAST, rule NULLS LAST,
+                                             value_at NULLS LAST) || ']' AS lineage
+    FROM (SELECT golden_id, source_system, source_key, rule, value_at,
+                 json_object('source_system', source_system, 'source_key', source_key, 'rule', rule,
+                             'value_at', value_at, 'fields', list(field ORDER BY field))::VARCHAR AS entry
+          FROM (SELECT golden_id, field, source_system, source_key, rule,
+                       strftime(value_at, '%Y-%m-%dT%H:%M:%S') AS value_at FROM {lineage})
+          GROUP BY golden_id, source_system, source_key, rule, value_at)
+    GROUP BY golden_id"""
 
 
 FRAME_CHUNK = 20_000  # golden records per lineage aggregation: DuckDB's memory for one grows with its golden records

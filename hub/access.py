@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from hub import lineage
 from hub.config import LEVELS, AccessPolicy, HubConfig
 from hub.model import ATTRIBUTE_FIELDS, FieldType
 
@@ -158,10 +159,14 @@ def mask_column(values: pd.Series, kind: str) -> pd.Series:
     return pd.Series(mask_values(values, kind), index=values.index, dtype=object)
 
 
-def _json_column(column: pd.Series, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> pd.Series:
-    """A column of JSON objects (text) changed as dicts, all rows at once."""
-    parsed = [json.loads(t) if isinstance(t, str) and t else {} for t in column]
-    return pd.Series([json.dumps(d, sort_keys=True) for d in change(parsed)], index=column.index, dtype=object)
+def _json_column(
+    column: pd.Series,
+    change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+    parse: Callable[[Any], dict[str, Any]] = lambda t: json.loads(t) if isinstance(t, str) and t else {},
+    dumps: Callable[[dict[str, Any]], str] = lambda d: json.dumps(d, sort_keys=True),
+) -> pd.Series:
+    """A column of JSON text changed as dicts, all rows at once (`parse` and `dumps`: lineage's stored form)."""
+    return pd.Series([dumps(d) for d in change([parse(t) for t in column])], index=column.index, dtype=object)
 
 
 def _lineage(policy: Policy, lineages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -170,10 +175,10 @@ def _lineage(policy: Policy, lineages: list[dict[str, Any]]) -> list[dict[str, A
     return [
         {
             f: entry
-            for f, entry in (lineage or {}).items()
+            for f, entry in (per_field or {}).items()
             if f not in hidden and policy.allows_source(str((entry or {}).get("source_system", "")))
         }
-        for lineage in lineages
+        for per_field in lineages
     ]
 
 
@@ -192,7 +197,9 @@ def enforce(frame: pd.DataFrame, policy: Policy, drop_hidden: bool = True) -> pd
     if "extra" in out.columns and in_extra:
         out["extra"] = _json_column(out["extra"], lambda extras: enforce_records(extras, policy, drop_hidden=True))
     if "lineage" in out.columns and policy.filters_lineage:
-        out["lineage"] = _json_column(out["lineage"], lambda lineages: _lineage(policy, lineages))
+        out["lineage"] = _json_column(
+            out["lineage"], lambda lineages: _lineage(policy, lineages), lineage.parse, lineage.dumps
+        )
     return out
 
 

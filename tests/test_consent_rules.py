@@ -5,7 +5,6 @@ preferred channel, pins, and the `consent:` block of hub.yaml."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from golden_record.survivorship import survive
+from hub import lineage
 from hub.config import ConsentConfig, SurvivorshipConfig
 from hub.store import consent
 from tests.test_survivorship import Golden, stage
@@ -201,7 +201,7 @@ def test_do_not_contact_on_the_api_path_denies_and_records_its_lineage():
     new, fields = consent.apply_choices(row, {"all": dnc})
     assert all(new[f"consent_{ch}"] == "denied" for ch in ("email", "sms", "phone", "post"))
     assert new["preferred_channel"] is None
-    assert json.loads(new["lineage"])["consent_email"]["rule"] == "do_not_contact"
+    assert lineage.parse(new["lineage"])["consent_email"]["rule"] == "do_not_contact"
     assert set(fields) >= {"consent_email", "consent_email_at", "preferred_channel"}
 
 

@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from hub import access, store
+from hub import access, lineage, store
 from hub.api.auth import engine, require
 from hub.api.errors import invalid
 from hub.api.golden import to_model
@@ -80,7 +80,7 @@ def _event(e: store.FeedEvent, policy: access.Policy) -> ChangeEvent:
 
 def _record(row: dict[str, Any]) -> dict[str, Any]:
     """A golden_history row of the feed as a record: extra and lineage parsed, changed_fields listed."""
-    parsed = {**row, "extra": json.loads(row["extra"] or "{}"), "lineage": json.loads(row["lineage"] or "{}")}
+    parsed = {**row, "extra": json.loads(row["extra"] or "{}"), "lineage": lineage.parse(row["lineage"])}
     return {**parsed, "changed_fields": store.changed_fields(parsed)}
 
 

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
+from hub import lineage as stored_lineage
 from hub.encryption import scratch_duckdb
 from hub.model import CHANNELS, Consent
 from hub.store import consent_state as state
@@ -315,13 +316,9 @@ class Own:
     preferred_lineage: dict[str, Any] | None
 
 
-def _lineage_of(text: Any) -> dict[str, Any]:
-    return json.loads(text) if isinstance(text, str) and text else {}
-
-
 def _flagged(lineage: Any) -> bool:
     """Whether do-not-contact decided a consent channel of this lineage (JSON text)."""
-    found = _lineage_of(lineage)
+    found = stored_lineage.parse(lineage)
     return any(found.get(f"consent_{ch}", {}).get("rule") == DO_NOT_CONTACT_RULE for ch in CHANNELS)
 
 
@@ -354,7 +351,7 @@ def own_consent(conn: sa.Connection, rules: Rules, row: dict[str, Any]) -> Own:
     before = next((v for v in versions if not _flagged(v.lineage)), None)
     if before is None:
         return Own(choices, None, None)
-    return Own(choices, before.preferred_channel, _lineage_of(before.lineage).get("preferred_channel"))
+    return Own(choices, before.preferred_channel, stored_lineage.parse(before.lineage).get("preferred_channel"))
 
 
 def apply_choices(
@@ -368,7 +365,7 @@ def apply_choices(
     row (lineage as JSON text) and the fields that changed. `own`: the flag was lifted, so the channels it decided
     and the preferred channel it cleared take the record's own consent back (own_consent)."""
     new = dict(row)
-    lineage = _lineage_of(row["lineage"])
+    lineage = stored_lineage.parse(row["lineage"])
     dnc = choices.get(ALL)
     if dnc is None and own is not None:
         _lift(new, lineage, own, pinned)
@@ -399,7 +396,7 @@ def apply_choices(
         if new["preferred_channel"] is not None:
             harmonized = {"source_system": "hub", "source_key": None, "rule": "consent_harmonized", "value_at": None}
             lineage["preferred_channel"] = harmonized
-    new["lineage"] = json.dumps(dict(sorted(lineage.items())), separators=(",", ":"))
+    new["lineage"] = stored_lineage.dumps(lineage)
     fields = [f for f in ATTRIBUTES if _text(new[f]) != _text(row[f])]
     return new, fields
 

@@ -4,6 +4,7 @@ that names the column or the rows, before anything is written."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -11,6 +12,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from hub import lineage
 from hub.model import ATTRIBUTE_FIELDS, FieldType
 from hub.store.schema import ATTRIBUTES, LINK_TYPES, VALUE_COLUMNS
 
@@ -27,7 +29,7 @@ def normalize_golden(golden: pd.DataFrame, db: duckdb.DuckDBPyConnection) -> pd.
     for f in ATTRIBUTE_FIELDS:
         out[f.name] = _column(golden[f.name], f.type)
     out["extra"] = _json_text(golden["extra"]) if "extra" in golden else object_series([None] * len(golden))
-    out["lineage"] = _json_text(golden["lineage"])
+    out["lineage"] = _json_text(golden["lineage"], lineage.dumps)
     out["record_count"] = pd.to_numeric(golden["record_count"]).astype("int64").to_numpy()
     out["row_hash"] = _row_hashes(db, out, VALUE_COLUMNS)
     out["lineage_hash"] = _lineage_hashes(db, out)
@@ -101,8 +103,9 @@ def _column(s: pd.Series, ftype: FieldType) -> pd.Series:
     return s
 
 
-def _json_text(s: pd.Series) -> pd.Series:
-    """JSON text as given; dicts and lists serialized with sorted keys."""
+def _json_text(s: pd.Series, dump_dict: Callable[[dict[str, Any]], str] | None = None) -> pd.Series:
+    """JSON text as given; dicts (with `dump_dict` when given: lineage per field) and lists serialized with sorted
+    keys."""
     s = s.reset_index(drop=True)
     if _is_text(s):
         return s
@@ -110,6 +113,8 @@ def _json_text(s: pd.Series) -> pd.Series:
     def text(v: Any) -> str | None:
         if isinstance(v, str) or v is None:
             return v
+        if isinstance(v, dict) and dump_dict is not None:
+            return dump_dict(v)
         if isinstance(v, dict | list):
             return json.dumps(v, sort_keys=True, separators=(",", ":"), default=str)
         return None if pd.isna(v) else str(v)

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from hub import lineage
 from hub.store.bulk import read_frame, read_frame_in
 from hub.store.clock import utc_naive
 from hub.store.schema import (
@@ -85,8 +86,8 @@ def history(conn: sa.Connection, golden_id: str) -> list[dict[str, Any]]:
 
 def _record(row: sa.RowMapping, asked: str) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if k not in HASH_COLUMNS}
-    for key in ("extra", "lineage"):
-        out[key] = json.loads(out[key]) if out[key] else {}
+    out["extra"] = json.loads(out["extra"]) if out["extra"] else {}
+    out["lineage"] = lineage.parse(out["lineage"])
     if "changed_fields" in out:  # history rows
         out["changed_fields"] = changed_fields(out)
     out["redirected_from"] = asked if out["golden_id"] != asked else None
