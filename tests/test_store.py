@@ -211,6 +211,25 @@ def test_lineage_alone_is_updated_in_place_in_current_and_history_without_a_vers
     assert (b["version"], b["record_count"]) == (1, 3)
 
 
+def test_a_store_holding_the_older_per_field_lineage_reads_the_same_and_is_rewritten_in_place(engine):
+    """Stores written before lineage was a list hold one JSON object per field: readers get the same per-field lineage
+    from it, and the next publish rewrites it in place as a list, with no new version."""
+    old_form = ABC.assign(lineage=[json.dumps(r, separators=(",", ":")) for r in ABC["lineage"]])
+    publish(engine, old_form, ABC_LINKS)
+    with engine.connect() as conn:
+        before = store.golden_by_id(conn, "A")
+    assert before["lineage"] == ABC["lineage"][0]
+    result = publish(engine, ABC, ABC_LINKS)
+    assert (result.new, result.changed, result.lineage_updated) == (0, 0, 3)
+    with engine.connect() as conn:
+        after, [history] = store.golden_by_id(conn, "A"), store.history(conn, "A")
+        g = schema.golden_records.c
+        text = conn.execute(sa.select(g.lineage).where(g.golden_id == "A")).scalar_one()
+    assert after["lineage"] == history["lineage"] == before["lineage"] and after["version"] == 1
+    assert json.loads(text) == [{"source_system": "crm", "source_key": "A", "rule": "valid", "value_at": "2024-01-01",
+                                 "fields": ["email"]}]  # fmt: skip
+
+
 def test_each_version_lists_the_fields_it_changed(engine):
     publish(engine, ABC, ABC_LINKS)
     second = golden(
