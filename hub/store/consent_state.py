@@ -110,18 +110,30 @@ def add(conn: sa.Connection, event: dict[str, Any]) -> None:
 def merge(conn: sa.Connection, events: sa.FromClause) -> None:
     """Bring the state up to date with `events` (rows with consent_events' columns, already in the log): per holder,
     channel and purpose the event in force among them replaces the state's when it comes first in its kind's order.
-    One INSERT ... ON CONFLICT DO UPDATE per kind (SQLite and PostgreSQL)."""
+    One INSERT ... ON CONFLICT DO UPDATE per kind (SQLite and PostgreSQL).
+
+    PostgreSQL refuses a second row for one key in one such statement, so there each key's first event is found
+    first (a window over the events). SQLite applies the upsert row by row, each against the state as it stands, and
+    the conflict's condition is the kind's order, so every event can go in and the state ends with the first: no
+    window, whose sort of every event was most of the statement (a first publish at 1M records, 1.39M events: 12.6-13.7
+    s with it, 7.4-7.6 s without)."""
     e = events.c
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     for kind in KINDS:
         holder = kind.holder(e)
-        rank = sa.func.row_number().over(partition_by=[e.source, holder, e.channel, e.purpose], order_by=kind.order(e))
-        ranked = (
-            sa.select(e.source, holder.label("holder"), e.channel, e.purpose, *e[*EVENT_PART], rank.label("rn"))
-            .where(kind.events(e))
-            .subquery()
-        )
-        best = sa.select(*ranked.c[*KEY, *EVENT_PART]).where(ranked.c.rn == 1)  # a WHERE: SQLite's upsert needs it
+        if conn.dialect.name == "sqlite":
+            best = sa.select(e.source, holder.label("holder"), e.channel, e.purpose, *e[*EVENT_PART]).where(
+                kind.events(e)  # a WHERE: SQLite's upsert needs it
+            )
+        else:
+            order = kind.order(e)
+            rank = sa.func.row_number().over(partition_by=[e.source, holder, e.channel, e.purpose], order_by=order)
+            ranked = (
+                sa.select(e.source, holder.label("holder"), e.channel, e.purpose, *e[*EVENT_PART], rank.label("rn"))
+                .where(kind.events(e))
+                .subquery()
+            )
+            best = sa.select(*ranked.c[*KEY, *EVENT_PART]).where(ranked.c.rn == 1)
         stmt = insert(consent_state).from_select([*KEY, *EVENT_PART], best)
         conn.execute(
             stmt.on_conflict_do_update(
