@@ -11,6 +11,8 @@ its first pipeline run; its term frequencies are counted over the synthetic gold
     python benchmarks/api_latency.py                        # 1,000,000 golden records
     python benchmarks/api_latency.py --records 100000 --concurrency 8
     python benchmarks/api_latency.py --url sqlite:////tmp/demo/.hub/serving.db --config /tmp/demo/hub.yaml
+    python benchmarks/api_latency.py --build --url postgresql+psycopg://root@127.0.0.1:5432/hub_api_bench
+                                                            # the synthetic store built in an empty PostgreSQL database
     python benchmarks/api_latency.py --url ... --mask     # the reader key under a masking policy (hub.yaml access:)
     python benchmarks/api_latency.py --url ... --compare-mask  # the same requests to both, interleaved in batches
     python benchmarks/api_latency.py --records 100000 --encrypted   # a SQLCipher store (encryption at rest)
@@ -83,8 +85,11 @@ def synthetic_store(url: str, n: int, key: AtRestKey | None) -> None:
         {"source_system": SOURCE, "source_key": i.astype(str), "golden_id": golden["golden_id"],
          "match_probability": np.nan, "link_type": "singleton"}
     )  # fmt: skip
-    model = demo_model(golden, xref)
     engine = store.open_store(url, key)
+    with engine.connect() as conn:
+        if conn.scalar(sa.text("SELECT count(*) FROM golden_records")):
+            sys.exit(f"{url} already holds golden records: build the synthetic store in an empty database")
+    model = demo_model(golden, xref)
     with store.write_transaction(engine) as conn:
         store.mint_ids(conn, n)
     t = time.perf_counter()
@@ -172,6 +177,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=1_000_000, help="synthetic golden records to build")
     parser.add_argument("--url", help="an existing serving store instead (its xref's source systems are used)")
+    parser.add_argument(
+        "--build", action="store_true",
+        help="build the synthetic store at --url (an empty database: SQLite file or PostgreSQL database) and use it",
+    )  # fmt: skip
     parser.add_argument("--requests", type=int, default=400, help="requests per endpoint (default 400)")
     parser.add_argument("--concurrency", type=int, default=4, help="client threads (default 4)")
     parser.add_argument(
@@ -190,7 +199,9 @@ def main() -> None:
     args = parser.parse_args()
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='hub-api-')) / 'serving.db'}"
     key = AtRestKey(parse_key(os.environ[KEY_ENV], KEY_ENV), KEY_ENV) if args.encrypted else None
-    if not args.url:
+    if args.build and not args.url:
+        parser.error("--build needs --url: the empty database to build the synthetic store in")
+    if not args.url or args.build:
         synthetic_store(url, args.records, key)
     engine = store.open_store(url, key)
     with engine.connect() as conn:
@@ -201,9 +212,12 @@ def main() -> None:
                 f"""SELECT g.golden_id, g.first_name, g.last_name, g.email, g.phone, g.postal_code, g.date_of_birth,
                            x.source_system, x.source_key
                     FROM golden_records g JOIN xref x ON x.golden_id = g.golden_id
-                    WHERE g.rowid % {step} = 0 AND g.first_name IS NOT NULL AND g.last_name IS NOT NULL
-                      AND g.email IS NOT NULL AND g.phone IS NOT NULL AND g.postal_code IS NOT NULL
-                      AND g.date_of_birth IS NOT NULL
+                    WHERE g.first_name IS NOT NULL AND g.last_name IS NOT NULL AND g.email IS NOT NULL
+                      AND g.phone IS NOT NULL AND g.postal_code IS NOT NULL AND g.date_of_birth IS NOT NULL
+                      AND g.golden_id IN (SELECT golden_id FROM (
+                          SELECT golden_id, row_number() OVER (ORDER BY golden_id) AS i FROM golden_records) AS n
+                          WHERE i % {step} = 0)
+                    ORDER BY g.golden_id
                     LIMIT {args.requests}"""
             ),
             conn,

@@ -25,6 +25,7 @@ CRITERIA = {
     "postcode": SearchCriteria(postal_code="ls1 4ap"),
     "all": SearchCriteria("ann smith", "ann@example.com", "+447700900123", "LS1"),
     "match": SearchCriteria("ann smitt", "ann@example.com", None, "LS1 4AP"),  # as match-on-entry's commonest
+    "match by phone": SearchCriteria("ann smitt", None, "+447700900123", None),  # and its other common one
 }
 # A name of two words or more keeps the rows whose other name starts with a given initial: an index on both names
 # (migration 0012) checks the initial in the index, so only the rows kept are read from the table.
@@ -89,11 +90,11 @@ def test_every_candidate_query_can_scan_an_index_on_postgres(postgres_url):
 
 def test_a_name_search_reads_its_candidates_from_the_name_indexes_alone(tmp_path):
     """What a name search ranks by is in the name indexes (migration 0013), and so is what match-on-entry ranks its
-    name candidates by when the record gives an e-mail and a postcode too (0014): SQLite reads no table row for
-    them."""
+    name candidates by when the record gives an e-mail and a postcode (0014) or a phone (0015) too: SQLite reads no
+    table row for them."""
     engine = store.open_store(f"sqlite:///{tmp_path / 'serving.db'}")
     with engine.connect() as conn:
-        for label in ("one name", "two names", "three names", "match"):
+        for label in ("one name", "two names", "three names", "match", "match by phone", "all"):
             criteria = CRITERIA[label]  # its name's statements, reading what its ranking reads
             for query in candidate_queries(SearchCriteria(name=criteria.name), 500, rank_columns(criteria)):
                 sql = str(query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))

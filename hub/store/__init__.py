@@ -11,6 +11,7 @@ clock    naive-UTC times, as the store keeps them
 runs     the run log and golden-id minting
 publish  one run made current (diff: what changed; writes: the set-based writes; inputs: the frames checked)
          match_model: the match model a run scored with, as publish takes it
+         upkeep: on PostgreSQL, the tables a publish rewrote much of vacuumed and analyzed after it
 bulk     bulk rows through the database driver
 reads    golden records by id, as of a time, by source key; history; current state in bulk
 feed     the change feed's read

@@ -23,7 +23,7 @@ from hub import faults
 from hub.encryption import scratch_duckdb
 from hub.errors import Superseded
 from hub.store import consent as consent_events
-from hub.store import diff, writes
+from hub.store import diff, upkeep, writes
 from hub.store.bulk import key_batches, read_arrow
 from hub.store.clock import utc_now
 from hub.store.engine import write_transaction
@@ -123,6 +123,9 @@ def publish(
     and an xref row of `xref_frame` may point at a live golden id outside it. Without it, `golden` and `xref_frame`
     are the whole state and every live row is diffed.
 
+    On PostgreSQL, the lookup tables the run rewrote a tenth or more of are then vacuumed and analyzed, after the
+    commit (hub/store/upkeep.py), so lookups read the indexes alone at once rather than once autovacuum comes by.
+
     Raises ValueError (nothing written) on inconsistent input; any failure rolls the whole run back.
     The run_log row becomes 'published' with `counts` plus the publish counts; on failure it stays as
     it was — record the failure with fail_run. The diffs against the current state run in DuckDB
@@ -155,6 +158,10 @@ def publish(
             )
         result = prepared.result(run_id, xref_changed, *published)
         _finish_run(conn, run_id, now, counts, result)
+    golden_rows = result.new + result.changed + result.lineage_updated + result.retired
+    written = {"golden_records": golden_rows, "golden_history": golden_rows, "xref": xref_changed,
+               "match_term_frequencies": result.term_frequencies_changed}  # fmt: skip
+    upkeep.after_publish(engine, written)
     return result
 
 

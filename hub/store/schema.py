@@ -306,12 +306,12 @@ DECISIONS = ("match", "not_match")
 # expressions.
 _g, _h, _r = golden_records.c, golden_history.c, id_redirects.c
 # the name indexes also hold what a name search and match-on-entry rank by, so they read no table row (migrations
-# 0013, 0014); their expressions as text, as the databases reflect them, so autogenerate compares them with the
+# 0013, 0014, 0015); their expressions as text, as the databases reflect them, so autogenerate compares them with the
 # columns beside them
 sa.Index("ix_golden_records_lower_last_first", sa.text("lower(last_name)"), sa.text("lower(first_name)"),
-         _g.last_name, _g.first_name, _g.golden_id, _g.email, _g.postal_code)  # fmt: skip
+         _g.last_name, _g.first_name, _g.golden_id, _g.email, _g.postal_code, _g.phone)  # fmt: skip
 sa.Index("ix_golden_records_lower_first_last", sa.text("lower(first_name)"), sa.text("lower(last_name)"),
-         _g.first_name, _g.last_name, _g.golden_id, _g.email, _g.postal_code)  # fmt: skip
+         _g.first_name, _g.last_name, _g.golden_id, _g.email, _g.postal_code, _g.phone)  # fmt: skip
 sa.Index("ix_golden_records_lower_email", sa.func.lower(_g.email))
 sa.Index("ix_golden_records_upper_postal_code", sa.func.upper(_g.postal_code))
 sa.Index("ix_golden_records_phone", _g.phone)
