@@ -1,10 +1,10 @@
 """The write-back journal: the audit can never miss a change a write-back made in a source.
 
 A batch is recorded in the serving store (`writeback_journal`, state 'pending') inside the push, after its UPDATEs
-ran and before the source commits: per row, what reading it back needs of its plan row and the old -> new cells it
-writes. After the commit its audit rows are written and the batch marked 'audited' in one store transaction; once
-the workspace holds what the source's batches wrote (read back into staged_records, echoes, writeback_state) they
-are deleted.
+ran and before the source commits: one journal row per batch holding, per source row it updates, what reading it
+back needs of its plan row, and the old -> new cells it writes (two Parquet files, hub.store.pack). After the commit
+its audit rows are written and the batch marked 'audited' in one store transaction; once the workspace holds what
+the source's batches wrote (read back into staged_records, echoes, writeback_state) they are deleted.
 
 A process killed between those steps leaves the batch open, and the next write-back of that source reconciles it
 before it plans (connectors/writeback.py): a 'pending' batch is read back from the source, and since a batch is one
@@ -17,16 +17,13 @@ journaled and checked the same way.
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import sqlalchemy as sa
 
-from connectors.base import AUDIT_COLUMNS, GOLDEN_ID, Connector, PushReport
+from connectors.base import AUDIT_COLUMNS, GOLDEN_ID, Connector, PushReport, among
 from connectors.writeback_plan import EVIDENCE_AT, GID, HASH, ORIGINAL
 from hub import faults, store
 from hub.config import HubConfig
-from hub.encryption import scratch_duckdb
 from hub.model import FieldType
 
 
@@ -35,45 +32,27 @@ def record(engine: sa.Engine, batch_id: str, run_id: str, source: str, batch: pd
     updated = report.rows.loc[report.rows["status"] == "updated", "source_key"]
     if updated.empty:
         return False
-    # What reading the rows back needs, and no more: a field's own value before only where a value is sent, and no
-    # null members (json_merge_patch drops them). A batch is journaled, then deleted: its size is its cost.
-    rows = batch.copy()
+    # What reading the rows back needs, and no more: a field's own value before only where a value is sent.
+    rows = batch[among(pd.Index(batch["source_key"].astype("string")), updated.astype("string"))].copy()
     for f in (c.removeprefix(ORIGINAL) for c in batch.columns if c.startswith(ORIGINAL)):
         rows[f"{ORIGINAL}{f}"] = rows[f"{ORIGINAL}{f}"].where(rows[f].notna())
-    con = scratch_duckdb()  # JSON per row and per key's cells, set-based
-    try:
-        con.register("_rows", rows)
-        con.register("_updated", pd.DataFrame({"source_key": updated.astype("string")}))
-        con.register("_cells", report.changes[AUDIT_COLUMNS].astype("string"))
-        entries = con.execute(
-            """SELECT CAST(r.source_key AS VARCHAR) AS source_key,
-                      CAST(json_merge_patch('{}', to_json(r)) AS VARCHAR) AS planned,
-                      coalesce(c.changes, '[]') AS changes
-               FROM _rows AS r LEFT JOIN (
-                   SELECT source_key,
-                          CAST(to_json(list(["column", fields, old_value, new_value])) AS VARCHAR) AS changes
-                   FROM _cells GROUP BY source_key) AS c ON c.source_key = CAST(r.source_key AS VARCHAR)
-               WHERE CAST(r.source_key AS VARCHAR) IN (SELECT source_key FROM _updated)"""
-        ).df()
-    finally:
-        con.close()
-    entries = entries.assign(batch_id=batch_id, run_id=run_id, source_system=source)
-    store.journal_open(engine, entries)
+    store.journal_open(engine, batch_id, run_id, source, rows, report.changes[AUDIT_COLUMNS].astype("string"))
     faults.point("writeback:before-commit")
     return True
 
 
 def audit_of(entries: pd.DataFrame) -> pd.DataFrame:
-    """The audit cells (AUDIT_COLUMNS) journaled for these entries."""
-    pairs = zip(entries["source_key"], entries["changes"], strict=True)
-    cells = [[key, *cell] for key, text in pairs for cell in json.loads(text)]
-    return pd.DataFrame(cells, columns=AUDIT_COLUMNS).astype("string")
+    """The audit cells (AUDIT_COLUMNS) journaled for these entries (batches)."""
+    cells = [store.unpack(data) for data in entries["changes"]]
+    if not cells:
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in AUDIT_COLUMNS})
+    return pd.concat(cells, ignore_index=True)[AUDIT_COLUMNS].astype("string")
 
 
 def plan_of(entries: pd.DataFrame, cfg: HubConfig, accepted: list[str]) -> pd.DataFrame:
-    """The plan rows journaled for these entries, with the columns (`accepted`: the source's accepted fields) and
-    dtypes write-back's bookkeeping expects; a member not journaled (null) is missing."""
-    rows = pd.DataFrame([json.loads(p) for p in entries["planned"]])
+    """The plan rows journaled for these entries (batches), with the columns (`accepted`: the source's accepted
+    fields) and dtypes write-back's bookkeeping expects; a column not journaled is missing."""
+    rows = pd.concat([store.unpack(data) for data in entries["planned"]], ignore_index=True)
     needed = ["source_key", "expected_version", *accepted, HASH, GID, *(ORIGINAL + f for f in accepted), EVIDENCE_AT]
     rows = rows.reindex(columns=list(dict.fromkeys([*needed, *rows.columns])))
     for c in rows.columns:
@@ -86,7 +65,10 @@ def plan_of(entries: pd.DataFrame, cfg: HubConfig, accepted: list[str]) -> pd.Da
 def committed(connector: Connector, entries: pd.DataFrame) -> set[str]:
     """The batches (batch_id) of these 'pending' entries that the source committed: any of their cells holds the
     value it was to write (a batch is one source transaction: all of it committed, or none)."""
-    cells = audit_of(entries).merge(entries[["source_key", "batch_id"]], on="source_key")
+    cells = pd.concat(
+        [audit_of(entries.iloc[[i]]).assign(batch_id=entries["batch_id"].iloc[i]) for i in range(len(entries))],
+        ignore_index=True,
+    )
     side = connector.src.golden_id.table if connector.src.golden_id else None
     in_side = cells["column"] == f"{side}.golden_id" if side else pd.Series(False, index=cells.index)
     keys = cells["source_key"].drop_duplicates().tolist()

@@ -359,12 +359,13 @@ def _recover(ws: Workspace, engine: sa.Engine, connector: Connector, say: Callab
         status = pd.DataFrame({"source_key": batch["source_key"], "status": "updated"})
         _after_push(ws, connector, batch, status, say)
         store.journal_close(engine, str(batch_id))
-    dropped = len(pending) - int(pending["batch_id"].isin(done).sum())
+    dropped = int(pending.loc[~pending["batch_id"].isin(done), "rows"].sum())
+    rows = int(recovered["rows"].sum())
     say(
-        f"{connector.name}: journal of an interrupted write-back reconciled: {len(recovered):,} rows written then "
+        f"{connector.name}: journal of an interrupted write-back reconciled: {rows:,} rows written then "
         f"audited and read back, {dropped:,} rows never committed (planned again)"
     )
-    return len(recovered)
+    return rows
 
 
 def _after_push(

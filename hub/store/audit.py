@@ -3,7 +3,11 @@ write-back journal (a batch recorded before its source commits, so a crash leave
 
 from __future__ import annotations
 
+import io
+
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from hub.store.bulk import insert_frame
@@ -38,20 +42,33 @@ def _audit_frame(run_id: str, source: str, audit: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-JOURNAL_COLUMNS = ["batch_id", "run_id", "source_system", "source_key", "state", "planned", "changes"]
+JOURNAL_COLUMNS = ["batch_id", "run_id", "source_system", "state", "rows", "planned", "changes"]
 
 
-def journal_open(engine: sa.Engine, entries: pd.DataFrame) -> None:
-    """Record a write-back batch as 'pending' before its source transaction commits (entries: batch_id,
-    run_id, source_system, source_key, planned, changes): committed here, so a kill at any later point
-    leaves the record of what the source may now hold (connectors/journal.py)."""
-    if entries.empty:
-        return
-    frame = entries[[c for c in JOURNAL_COLUMNS if c != "state"]].astype("string").reset_index(drop=True)
-    frame["state"] = "pending"
-    frame["created_at"] = pd.Timestamp(utc_now())
+def pack(frame: pd.DataFrame) -> bytes:
+    """A frame as the journal keeps it: one Parquet file (dtypes kept), a few milliseconds for a batch of 20,000
+    rows where a JSON document per row cost a second to build and write."""
+    out = io.BytesIO()
+    pq.write_table(pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False), out)
+    return out.getvalue()
+
+
+def unpack(data: bytes) -> pd.DataFrame:
+    """The frame `pack` kept."""
+    frame: pd.DataFrame = pq.read_table(io.BytesIO(data)).to_pandas()
+    return frame
+
+
+def journal_open(engine: sa.Engine, batch_id: str, run_id: str, source: str, planned: pd.DataFrame,
+                 changes: pd.DataFrame) -> None:  # fmt: skip
+    """Record a write-back batch as 'pending' before its source transaction commits: `planned`, the plan rows of the
+    source rows it updates (what reading them back needs), and `changes`, its audit cells (AUDIT_COLUMNS), as one
+    journal row. Committed here, so a kill at any later point leaves the record of what the source may now hold
+    (connectors/journal.py)."""
+    row = {"batch_id": batch_id, "run_id": run_id, "source_system": source, "state": "pending", "rows": len(planned),
+           "planned": pack(planned), "changes": pack(changes), "created_at": utc_now()}  # fmt: skip
     with write_transaction(engine) as conn:
-        insert_frame(conn, writeback_journal, frame)
+        conn.execute(writeback_journal.insert(), [row])
 
 
 def journal_audited(engine: sa.Engine, batch_id: str, run_id: str, source: str, audit: pd.DataFrame) -> int:
@@ -73,11 +90,46 @@ def journal_close(engine: sa.Engine, *batch_ids: str) -> None:
 
 
 def journal_entries(conn: sa.Connection, source: str) -> pd.DataFrame:
-    """The open journal rows of `source` (JOURNAL_COLUMNS), oldest batch first."""
+    """The open batches of `source` (JOURNAL_COLUMNS; planned and changes as `pack` keeps them), oldest first."""
     j = writeback_journal.c
     stmt = sa.select(*[j[c] for c in JOURNAL_COLUMNS]).where(j.source_system == source)
-    frame = pd.DataFrame(conn.execute(stmt.order_by(j.created_at, j.batch_id)).all(), columns=JOURNAL_COLUMNS)
-    return frame.astype("string")
+    rows = conn.execute(stmt.order_by(j.created_at, j.batch_id)).all()
+    frame = pd.DataFrame(rows, columns=JOURNAL_COLUMNS, dtype=object)
+    for c in ("batch_id", "run_id", "source_system", "state"):
+        frame[c] = frame[c].astype("string")
+    frame["rows"] = frame["rows"].astype("int64")
+    return frame
+
+
+def journal_forget(conn: sa.Connection, records: pd.DataFrame) -> int:
+    """Take the source records `records` (source_system, source_key) out of every open batch (a data subject's
+    erasure): their plan rows and audit cells are cut from the batch, and a batch left with no row is deleted.
+    Returns the plan rows taken out. Open batches are few (only a killed write-back leaves one behind)."""
+    j, taken = writeback_journal.c, 0
+    systems = sorted(set(records["source_system"]))
+    if not systems:
+        return 0
+    open_batches = conn.execute(
+        sa.select(j.batch_id, j.source_system, j.planned, j.changes).where(j.source_system.in_(systems))
+    ).all()
+    for batch_id, system, planned_data, changes_data in open_batches:
+        keys = set(records.loc[records["source_system"] == system, "source_key"].astype(str))
+        planned, changes = unpack(planned_data), unpack(changes_data)
+        kept = ~planned["source_key"].astype(str).isin(keys)
+        if kept.all():
+            continue
+        taken += int((~kept).sum())
+        where = writeback_journal.c.batch_id == batch_id
+        if not kept.any():
+            conn.execute(writeback_journal.delete().where(where))
+            continue
+        changes = changes[~changes["source_key"].astype(str).isin(keys)]
+        conn.execute(
+            writeback_journal.update()
+            .where(where)
+            .values(rows=int(kept.sum()), planned=pack(planned[kept]), changes=pack(changes))
+        )
+    return taken
 
 
 def writeback_audit(conn: sa.Connection, run_id: str | None = None, source: str | None = None) -> pd.DataFrame:

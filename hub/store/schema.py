@@ -154,16 +154,16 @@ writeback_audit_table = sa.Table(  # append-only: one row per source column a wr
     sa.Index("ix_writeback_audit_source_system_source_key", "source_system", "source_key"),
     sa.Index("ix_writeback_audit_run_id", "run_id"),
 )
-writeback_journal = sa.Table(  # migration 0007: a write-back batch, recorded before the source commits it
-    "writeback_journal",
+writeback_journal = sa.Table(  # migration 0016 (0007's had a row per source row): a write-back batch, recorded
+    "writeback_journal",  # before the source commits it
     metadata,
     sa.Column("batch_id", sa.String(32), primary_key=True),
     sa.Column("run_id", RUN_ID, nullable=False),
     sa.Column("source_system", sa.String(64), nullable=False, index=True),
-    sa.Column("source_key", sa.String(255), primary_key=True),
     sa.Column("state", sa.String(16), nullable=False),  # pending: source not known to have committed | audited
-    sa.Column("planned", sa.Text(), nullable=False),  # JSON: the row's plan (connectors/writeback_plan.py)
-    sa.Column("changes", sa.Text(), nullable=False),  # JSON: the audit cells it writes, {column: [fields, old, new]}
+    sa.Column("rows", sa.Integer(), nullable=False),  # source rows the batch updates
+    sa.Column("planned", sa.LargeBinary(), nullable=False),  # Parquet: their plan rows (connectors/writeback_plan.py)
+    sa.Column("changes", sa.LargeBinary(), nullable=False),  # Parquet: the audit cells it writes (AUDIT_COLUMNS)
     sa.Column("created_at", sa.DateTime(), nullable=False),
 )
 consent_events = sa.Table(  # migration 0010, append-only: every consent choice (hub.store.consent)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from hub.catalogue import record_id, split_record_id
 from hub.store import consent_state
+from hub.store.audit import journal_forget
 from hub.store.clock import utc_now
 from hub.store.schema import consent_state as consent_state_table
 from hub.store.schema import (
@@ -35,7 +36,6 @@ from hub.store.schema import (
     subject_restrictions,
     subject_suppressions,
     writeback_audit_table,
-    writeback_journal,
     xref,
 )
 
@@ -253,7 +253,7 @@ def erase_rows(
     ids, recs = list(golden_ids), list(records)
     g, h, x, r = golden_records.c, golden_history.c, xref.c, id_redirects.c
     o, d, q, a = overrides_table.c, match_decisions.c, review_queue.c, writeback_audit_table.c
-    j, t, rs = writeback_journal.c, match_term_frequencies.c, subject_restrictions.c
+    t, rs = match_term_frequencies.c, subject_restrictions.c
     done: dict[str, int] = {}
 
     def run(name: str, stmt: Any) -> None:
@@ -274,7 +274,8 @@ def erase_rows(
             sa.or_(q.id_l.in_(recs), q.id_r.in_(recs), q.golden_id_l.in_(ids), q.golden_id_r.in_(ids))
         ),
     )
-    run("writeback_journal", writeback_journal.delete().where(_by_record(j.source_system, j.source_key, recs)))
+    held = pd.DataFrame([split_record_id(r) for r in recs], columns=["source_system", "source_key"])
+    done["writeback_journal"] = journal_forget(conn, held)
     run(
         "subject_restrictions",
         subject_restrictions.delete().where(sa.or_(rs.golden_id.in_(ids), rs.record_id.in_(recs))),
