@@ -16,8 +16,9 @@ Rules:
    analyzed (reltuples < 0: a first publish). A publish that changed 1% of the store leaves the table to
    autovacuum: the pages it touched are few, so are the rows read from the table for them.
 3. Outside the publish's transaction (VACUUM refuses to run in one), after it committed: a reader already sees the
-   new state, and VACUUM takes no lock that stops readers or writers. It only speeds reads up, so a failure is a
-   warning, never a failed publish.
+   new state, and VACUUM takes no lock that stops readers or writers. A table another publish holds locked is
+   skipped (SKIP_LOCKED), not waited for: autovacuum gets to it. It only speeds reads up, so a failure
+   is a warning, never a failed publish.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def due(conn: sa.Connection, written: Mapping[str, int]) -> list[str]:
 
 
 def after_publish(engine: sa.Engine, written: Mapping[str, int]) -> list[str]:
-    """Vacuum and analyze the tables a publish rewrote much of (rules 1-3); returns the ones it did."""
+    """Vacuum and analyze the tables a publish rewrote much of (rules 1-3); returns the ones it asked to (a locked one
+    is skipped by PostgreSQL with a warning)."""
     if engine.dialect.name != "postgresql":
         return []
     done = []
@@ -55,7 +57,7 @@ def after_publish(engine: sa.Engine, written: Mapping[str, int]) -> list[str]:
         with engine.connect() as conn:
             conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             for table in due(conn, written):
-                conn.exec_driver_sql(f'VACUUM (ANALYZE) "{table}"')
+                conn.exec_driver_sql(f'VACUUM (ANALYZE, SKIP_LOCKED) "{table}"')
                 done.append(table)
     except sa.exc.SQLAlchemyError as exc:  # rule 3: the publish stands; autovacuum gets there later
         log.warning("publish: VACUUM (ANALYZE) after the publish failed (%s); lookups stay slower until "
