@@ -46,8 +46,8 @@ JOURNAL_COLUMNS = ["batch_id", "run_id", "source_system", "state", "rows", "plan
 
 
 def pack(frame: pd.DataFrame) -> bytes:
-    """A frame as the journal keeps it: one Parquet file (dtypes kept), a few milliseconds for a batch of 20,000
-    rows where a JSON document per row cost a second to build and write."""
+    """A frame as the journal keeps it: one Parquet file, dtypes kept. A JSON document per row (migration 0007's
+    journal) cost ~0.33 s a batch of 20,000 rows to build and write at the 1M demo's write-back."""
     out = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False), out)
     return out.getvalue()
