@@ -39,74 +39,43 @@ def _unpack(data: bytes) -> pd.DataFrame:
     return pq.read_table(io.BytesIO(data)).to_pandas()
 
 
-def _old_table() -> sa.Table:
+def _table(old: bool) -> sa.Table:
+    """The journal table of 0007 (`old`: a row per source row, JSON) or of this revision (a row per batch)."""
+    per_row = [sa.Column("source_key", sa.String(255), nullable=False)] if old else []
+    kept = (
+        [sa.Column("planned", sa.Text(), nullable=False), sa.Column("changes", sa.Text(), nullable=False)]
+        if old
+        else [sa.Column("rows", sa.Integer(), nullable=False), sa.Column("planned", sa.LargeBinary(), nullable=False),
+              sa.Column("changes", sa.LargeBinary(), nullable=False)]
+    )  # fmt: skip
     return sa.Table(
         "writeback_journal",
         sa.MetaData(),
-        sa.Column("batch_id", sa.String(32)),
-        sa.Column("run_id", sa.String(64)),
-        sa.Column("source_system", sa.String(64)),
-        sa.Column("source_key", sa.String(255)),
-        sa.Column("state", sa.String(16)),
-        sa.Column("planned", sa.Text()),
-        sa.Column("changes", sa.Text()),
-        sa.Column("created_at", sa.DateTime()),
-    )
-
-
-def _new_table() -> sa.Table:
-    return sa.Table(
-        "writeback_journal",
-        sa.MetaData(),
-        sa.Column("batch_id", sa.String(32)),
-        sa.Column("run_id", sa.String(64)),
-        sa.Column("source_system", sa.String(64)),
-        sa.Column("state", sa.String(16)),
-        sa.Column("rows", sa.Integer()),
-        sa.Column("planned", sa.LargeBinary()),
-        sa.Column("changes", sa.LargeBinary()),
-        sa.Column("created_at", sa.DateTime()),
-    )
-
-
-def _create_old() -> None:
-    op.create_table(
-        "writeback_journal",
         sa.Column("batch_id", sa.String(32), nullable=False),
         sa.Column("run_id", sa.String(64), nullable=False),
         sa.Column("source_system", sa.String(64), nullable=False),
-        sa.Column("source_key", sa.String(255), nullable=False),
+        *per_row,
         sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("planned", sa.Text(), nullable=False),
-        sa.Column("changes", sa.Text(), nullable=False),
+        *kept,
         sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("batch_id", "source_key", name="pk_writeback_journal"),
+        sa.PrimaryKeyConstraint("batch_id", *(c.name for c in per_row), name="pk_writeback_journal"),
+        sa.Index("ix_writeback_journal_source_system", "source_system"),
     )
-    op.create_index("ix_writeback_journal_source_system", "writeback_journal", ["source_system"])
 
 
-def _create_new() -> None:
-    op.create_table(
-        "writeback_journal",
-        sa.Column("batch_id", sa.String(32), nullable=False),
-        sa.Column("run_id", sa.String(64), nullable=False),
-        sa.Column("source_system", sa.String(64), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("rows", sa.Integer(), nullable=False),
-        sa.Column("planned", sa.LargeBinary(), nullable=False),
-        sa.Column("changes", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.PrimaryKeyConstraint("batch_id", name="pk_writeback_journal"),
-    )
-    op.create_index("ix_writeback_journal_source_system", "writeback_journal", ["source_system"])
+def _replace(old: bool) -> sa.Table:
+    """Drop the journal table and create it in the other form (`old`: 0007's); returns the new one."""
+    op.drop_index("ix_writeback_journal_source_system", table_name="writeback_journal")
+    op.drop_table("writeback_journal")
+    table = _table(old)
+    table.create(op.get_bind())
+    return table
 
 
 def upgrade() -> None:
     conn = op.get_bind()
-    old = pd.DataFrame(conn.execute(sa.select(_old_table())).mappings().all())
-    op.drop_index("ix_writeback_journal_source_system", table_name="writeback_journal")
-    op.drop_table("writeback_journal")
-    _create_new()
+    old = pd.DataFrame(conn.execute(sa.select(_table(old=True))).mappings().all())
+    table = _replace(old=False)
     batches = []
     for batch_id, part in old.groupby("batch_id", sort=False) if len(old) else []:
         planned = pd.DataFrame([json.loads(p) for p in part["planned"]])
@@ -117,15 +86,13 @@ def upgrade() -> None:
                         "state": first["state"], "rows": len(part), "planned": _pack(planned),
                         "changes": _pack(changes), "created_at": first["created_at"]})  # fmt: skip
     if batches:
-        conn.execute(sa.insert(_new_table()), batches)
+        conn.execute(sa.insert(table), batches)
 
 
 def downgrade() -> None:
     conn = op.get_bind()
-    batches = conn.execute(sa.select(_new_table())).mappings().all()
-    op.drop_index("ix_writeback_journal_source_system", table_name="writeback_journal")
-    op.drop_table("writeback_journal")
-    _create_old()
+    batches = conn.execute(sa.select(_table(old=False))).mappings().all()
+    table = _replace(old=True)
     rows = []
     for b in batches:
         planned, changes = _unpack(b["planned"]), _unpack(b["changes"]).astype(object)
@@ -138,4 +105,4 @@ def downgrade() -> None:
                          "planned": json.dumps({k: v for k, v in record.items() if v is not None}),
                          "changes": json.dumps(cells), "created_at": b["created_at"]})  # fmt: skip
     if rows:
-        conn.execute(sa.insert(_old_table()), rows)
+        conn.execute(sa.insert(table), rows)
