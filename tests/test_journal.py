@@ -13,6 +13,7 @@ from alembic import command
 
 from connectors import journal, open_connector, pull_source
 from hub import store
+from hub.store import subjects as subject_rows
 from hub.workspace import Workspace
 from tests import source_fixture as fx
 from tests.test_sql_connector import staged_changes
@@ -104,6 +105,17 @@ def test_erasing_a_person_cuts_their_rows_out_of_the_open_batches(store_engine):
     assert store.unpack(crm["planned"].iloc[0])["source_key"].tolist() == ["2"]
     assert journal.audit_of(crm)["source_key"].tolist() == ["2"]
     assert web["rows"].tolist() == [1]  # another system's record 1 is another person's
+
+
+def test_a_subjects_erasure_takes_their_rows_out_of_an_open_batch(store_engine):
+    store.journal_open(store_engine, "b1", "run-1", "crm", _plan_rows("1", "2"), _cells("1", "2"))
+    with store.write_transaction(store_engine) as conn:
+        counts = pd.DataFrame(columns=["tf_column", "value", "records"])
+        done = subject_rows.erase_rows(conn, [], [store.record_id("crm", "2")], {"crm:2": "h"}, counts)
+    assert done["writeback_journal"] == 1
+    with store_engine.connect() as conn:
+        [planned] = store.journal_entries(conn, "crm")["planned"]
+    assert store.unpack(planned)["source_key"].tolist() == ["1"]
 
 
 def test_migration_0016_turns_the_older_journal_rows_into_batches_and_back(store_engine):
