@@ -65,10 +65,8 @@ def plan_of(entries: pd.DataFrame, cfg: HubConfig, accepted: list[str]) -> pd.Da
 def committed(connector: Connector, entries: pd.DataFrame) -> set[str]:
     """The batches (batch_id) of these 'pending' entries that the source committed: any of their cells holds the
     value it was to write (a batch is one source transaction: all of it committed, or none)."""
-    cells = pd.concat(
-        [audit_of(entries.iloc[[i]]).assign(batch_id=entries["batch_id"].iloc[i]) for i in range(len(entries))],
-        ignore_index=True,
-    )
+    batches = zip(entries["batch_id"], entries["changes"], strict=True)
+    cells = pd.concat([store.unpack(data).assign(batch_id=b) for b, data in batches], ignore_index=True)
     side = connector.src.golden_id.table if connector.src.golden_id else None
     in_side = cells["column"] == f"{side}.golden_id" if side else pd.Series(False, index=cells.index)
     keys = cells["source_key"].drop_duplicates().tolist()
