@@ -78,6 +78,12 @@ class WriteSession(ABC):
         """Current raw rows for `keys`: column `source_key` (text), the mapped columns, the golden id
         column if any, and `source_version` (the row's version token)."""
 
+    def versions(self, keys: list[str]) -> pd.DataFrame:
+        """`source_key` and `source_version` of the rows of `keys`, as fetch computes them. A backend may read less
+        than fetch does (only the updated-at column): write-back's read-back asks it of rows it gave nothing but a
+        golden id, to see whether their version moved (a trigger stamping the updated-at column)."""
+        return self.fetch(keys)[["source_key", "source_version"]]
+
     @abstractmethod
     def update(self, rows: pd.DataFrame) -> None:
         """Set the given raw columns (non-null cells only) of existing rows, by `source_key`."""

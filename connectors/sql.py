@@ -285,6 +285,21 @@ class _SqlSession(WriteSession):
             self.held_ids.append(cells.set_axis(["source_key", "cell"], axis=1))
         return raw
 
+    def versions(self, keys: list[str]) -> pd.DataFrame:
+        """Where the source has an updated-at column, the version is that column: only it and the key are read (not
+        locked); otherwise the version hashes every mapped column, so fetch reads them all."""
+        src = self.c.src
+        if not src.updated_at or not keys:
+            return super().versions(keys)
+        table = self.c.table
+        assert isinstance(table, sa.Table)  # write_session refuses a query source
+        staged = self._stage(STAGED_KEYS, pd.DataFrame({KEY: self.c._key_params(keys)}), table, src.primary_key)
+        stmt = sa.select(self.c._key_col, table.c[src.updated_at]).where(self.c._key_col.in_(sa.select(staged.c[KEY])))
+        raw = pd.read_sql(stmt, self.conn, dtype_backend="numpy_nullable")
+        return pd.DataFrame(
+            {"source_key": raw[src.primary_key].astype("string"), "source_version": row_version(raw, src)}
+        )
+
     def update(self, rows: pd.DataFrame) -> None:
         """Stage the rows (NULL: leave that cell) and apply them with one UPDATE joined on the key, setting each
         column to the staged value where there is one and to itself elsewhere. Refused (AmbiguousUpdate) unless

@@ -11,12 +11,12 @@ step with what it wrote, so a second write-back (with or without a pull in betwe
 journaled in the serving store before the source commits it, and a write-back first reconciles what a killed one
 left open (connectors/journal.py): no change goes without its audit row, no staged row keeps a value overwritten.
 
-Once every batch is committed, the rows they updated are read back from the source (only those, and only those
-that got a value or a new version are mapped) the way a pull maps them, into staged_records, in one workspace
-transaction: canonical values, derived consent times and the version token (for sources without an updated-at
-column a hash of the mapped columns, which the write changed). A batch that fails has those before it read back
-first; a kill leaves them 'audited' in the journal, for the next write-back to read back. What was
-written is remembered as echoes (hub/echoes.py): the next pull reads them back, and they must not count as
+Once every batch is committed, the rows they updated are read back from the source (only those that got a value,
+and those that got only their golden id and whose version moved; see _read_back) the way a pull maps them, into
+staged_records, in one workspace transaction: canonical values, derived consent times and the version token (for
+sources without an updated-at column a hash of the mapped columns, which the write changed). A batch that fails has
+those before it read back first; a kill leaves them 'audited' in the journal, for the next write-back to read back.
+What was written is remembered as echoes (hub/echoes.py): the next pull reads them back, and they must not count as
 evidence for the values that produced them.
 
 Workspace tables it keeps: `writeback_state` (source_system, source_key, golden_id, values_hash,
@@ -455,18 +455,23 @@ def _read_back(connector: Connector, pushed_at: pd.Series, sent: pd.Series) -> t
     """The rows just updated (`pushed_at`: their version when pushed, by key; `sent`: whether a field value was sent
     to them), read back and mapped exactly as a pull maps them (canonical values, derived consent times, version
     token): what staged_records must hold for them now; and how many of them would not parse (a pull would
-    quarantine those). Only these rows are read, and only the ones that can have changed are mapped: a row that got
-    nothing but its golden id and still has the version it was pushed at holds the values staged for it."""
+    quarantine those). Only these rows are read, and only the ones that can have changed: a row that got nothing but
+    its golden id holds the values staged for it. Its version is read alone (WriteSession.versions: the updated-at
+    column, which a trigger may have stamped), and the row in full only where it moved; where the golden id went to
+    the hub's side table, the row itself was not written and is not read at all."""
     if pushed_at.empty:
         return pd.DataFrame(), 0
+    sent = sent.reindex(pushed_at.index, fill_value=True).to_numpy(dtype=bool)
+    only_id = pushed_at[~sent]
+    target = connector.src.golden_id
     with connector.write_session(dry_run=True) as session:
-        raw = session.fetch(pushed_at.index.tolist())
-    if raw.empty:
-        return pd.DataFrame(), 0
-    keys = pd.Index(raw["source_key"])
-    now = raw["source_version"].astype("string").reset_index(drop=True)
-    moved = now.ne(pushed_at.reindex(keys).astype("string").reset_index(drop=True)).fillna(True)
-    raw = raw[sent.reindex(keys, fill_value=True).to_numpy(dtype=bool) | moved.to_numpy(dtype=bool)]
+        moved: list[str] = []
+        if len(only_id) and not (target is not None and target.table):
+            now = session.versions(only_id.index.tolist()).set_index("source_key")["source_version"]
+            was = only_id.reindex(now.index).astype("string")
+            moved = now.index[now.astype("string").ne(was).fillna(True).to_numpy(dtype=bool)].tolist()
+        keys = [*pushed_at.index[sent], *moved]
+        raw = session.fetch(keys) if keys else pd.DataFrame()
     if raw.empty:
         return pd.DataFrame(), 0
     src = connector.src

@@ -314,6 +314,29 @@ def test_write_back_is_idempotent_without_a_pull_after_a_pull_and_after_a_new_go
     nothing("after match and golden")
 
 
+def test_a_trigger_stamping_updated_at_on_each_write_leaves_nothing_to_do(hub):
+    """A source whose updated-at column a trigger stamps on every UPDATE (MariaDB's ON UPDATE CURRENT_TIMESTAMP): a
+    row that got only its golden id has a new version all the same. The read-back sees it (it reads those rows'
+    versions, then the moved rows in full), so the next write-back finds no conflict and plans nothing."""
+    con = sqlite3.connect(hub.dir / "billing.db")
+    con.execute(
+        "CREATE TRIGGER stamp AFTER UPDATE ON accounts BEGIN "
+        "UPDATE accounts SET modified_on = '2030-01-01 00:00:00' WHERE rowid = NEW.rowid; END"
+    )
+    con.commit()
+    con.close()
+    first = hub.write_back(sources=("billing",))["billing"]
+    changes = first.changes
+    only_id = set(changes["source_key"]) - set(changes.loc[changes["column"] != "hub_customer_id", "source_key"])
+    assert first.updated > 0 and only_id, "some rows got nothing but their golden id"
+    staged = hub.ws.staged("billing").set_index("source_key")
+    fresh = source_records(hub.cfg, "billing").set_index("source_key")
+    keys = sorted(only_id)
+    assert text(staged.loc[keys, "source_version"]).equals(text(fresh.loc[keys, "source_version"]))
+    again = hub.write_back(sources=("billing",))["billing"]
+    assert (again.planned, again.values_changed, again.conflicts, again.stale) == (0, 0, 0, 0), again.summary()
+
+
 def test_a_row_edited_after_the_pull_is_a_conflict_then_stale_until_golden_runs_again(hub):
     plan = plan_changes(hub.ws, hub.cfg, "billing")
     key = plan["source_key"].iloc[0]

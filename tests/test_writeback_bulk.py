@@ -241,3 +241,19 @@ def test_an_sqlite_without_update_from_is_refused_by_name(sqlite_url, tmp_path, 
     with pytest.raises(SourceError, match=r"needs SQLite 3\.33 or newer"):
         connector.push(planned(connector, {"1": {"email": "one@x.com"}}))
     assert rows_of(connector) == {"1": (None, "a@x.com", None, "kept")}
+
+
+def test_versions_reads_the_same_version_tokens_as_fetch(source_url, tmp_path):
+    """Write-back's read-back asks only the version of rows it gave nothing but a golden id (WriteSession.versions):
+    it must be the token fetch (and a pull) computes, or every such row would look moved, or never would."""
+    rows = [{"id": f"k{i}", "given": "Ann", "email": f"a{i}@x.org", "modified_at": datetime(2024, 1, 2, 3, 4, i)}
+            for i in range(5)]  # fmt: skip
+    rows.append({"id": "k-null", "given": None, "email": "n@x.org", "modified_at": None})
+    connector = source(source_url, tmp_path, rows)
+    keys = [r["id"] for r in rows] + ["not-there"]
+    with connector.write_session(dry_run=True) as session:
+        fetched = session.fetch(keys)[["source_key", "source_version"]]
+        versions = session.versions(keys)
+    by_key = lambda f: dict(zip(f["source_key"], f["source_version"], strict=True))  # noqa: E731
+    assert by_key(versions) == by_key(fetched)
+    assert len(versions) == len(rows) and versions["source_version"].notna().all()
