@@ -461,8 +461,8 @@ def _read_back(connector: Connector, pushed_at: pd.Series, sent: pd.Series) -> t
     the hub's side table, the row itself was not written and is not read at all."""
     if pushed_at.empty:
         return pd.DataFrame(), 0
-    sent = sent.reindex(pushed_at.index, fill_value=True).to_numpy(dtype=bool)
-    only_id = pushed_at[~sent]
+    given = sent.reindex(pushed_at.index, fill_value=True).to_numpy(dtype=bool)
+    only_id = pushed_at[~given]
     target = connector.src.golden_id
     with connector.write_session(dry_run=True) as session:
         moved: list[str] = []
@@ -470,7 +470,7 @@ def _read_back(connector: Connector, pushed_at: pd.Series, sent: pd.Series) -> t
             now = session.versions(only_id.index.tolist()).set_index("source_key")["source_version"]
             was = only_id.reindex(now.index).astype("string")
             moved = now.index[now.astype("string").ne(was).fillna(True).to_numpy(dtype=bool)].tolist()
-        keys = [*pushed_at.index[sent], *moved]
+        keys = [*pushed_at.index[given], *moved]
         raw = session.fetch(keys) if keys else pd.DataFrame()
     if raw.empty:
         return pd.DataFrame(), 0
