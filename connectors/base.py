@@ -329,9 +329,18 @@ class Connector(ABC):
                 kept = pd.DataFrame({f: raw_cols[self.src.fields[f].column] for f in merged.columns})
                 raw_new = to_source(merged.where(kept), self.src, self.cfg, self.column_types())
                 raw_new = raw_new.where(raw_cols, None)
-                audit.append(self._audit(cur_raw.loc[rows], raw_new))
-                status[rows] = "updated"
-                session.update(raw_new.assign(source_key=rows))
+                # A cell whose text would not change is not written: fields that read differently from how they
+                # are written ("Noel Le Goff" splits as "Noel Le" + "Goff", and "Noel" + "Le Goff" joins back to it).
+                old_raw = cur_raw.loc[rows]
+                raw_new = raw_new.where(
+                    pd.DataFrame({c: ~values_equal(raw_new[c], old_raw[c]) for c in raw_new.columns}), None
+                )
+                rows = rows[raw_new.notna().any(axis=1).to_numpy()]
+                raw_new = raw_new.loc[rows]
+                if len(rows):
+                    audit.append(self._audit(old_raw.loc[rows], raw_new))
+                    status[rows] = "updated"
+                    session.update(raw_new.assign(source_key=rows))
         if GOLDEN_ID in changes and self.src.golden_id:
             ids = changes.loc[status.isin(["unchanged", "updated"]), ["source_key", GOLDEN_ID]]
             gid_audit = session.write_golden_ids(ids.dropna(subset=[GOLDEN_ID]).reset_index(drop=True))

@@ -56,9 +56,13 @@ NAME_AFFIXES = (
 # Countries whose postal addresses write the state / province as its code ("WI", "ON", "NSW").
 REGION_CODE_COUNTRIES = ("US", "CA", "AU")
 
-# A unit designator and its number: "Flat 3", "Apt. 5B", "Suite 200", "Unit 4-2", "#12". The words are the ones
-# data/street_types.csv maps to "unit" (checked by the tests).
-UNIT_WORDS = ("apartment", "apartments", "appt", "apt", "flat", "flt", "ste", "suite", "unit")
+# A unit designator and its number: "Flat 3", "Apt. 5B", "Suite 200", "Unit 4-2", "#12", "Wohnung 25", "Appartement
+# 12", "Bât. 3". Without their accents, the words are the ones data/street_types.csv maps to "unit" (checked by the
+# tests); the accented spellings are listed too, since the pattern reads the line as written.
+UNIT_WORDS = (
+    "apartment", "apartments", "appartement", "appt", "apt", "bat", "bât", "batiment", "bâtiment", "flat", "flt",
+    "ste", "suite", "unit", "whg", "wohnung",
+)  # fmt: skip
 UNIT_PATTERN = rf"(?:(?:{'|'.join(UNIT_WORDS)})\.?\s*(?:no\.?\s*)?#?\s*|#\s*)[0-9][0-9a-z/-]*|(?:flat|apt|unit)\s+[a-z]"
 
 _LOADED = "hub_forms_loaded"

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import csv
+import unicodedata
 from datetime import date
 from typing import Any
 
 import pytest
 
+from hub.forms import UNIT_WORDS
 from hub.workspace import Workspace
 from matching.standardize import NICKNAMES_CSV, STD_COLUMNS, STREET_TYPES_CSV, standardize
 
@@ -184,6 +186,11 @@ ADDRESS_CASES = [  # address_line1, address_line2 -> address_line1_std, house_nu
     ("St Mary's Road", None, "st marys rd", None),
     ("1st Avenue", None, "1st ave", None),
     ("Rue de l'Église 4", None, "rue de leglise 4", "4"),
+    ("Ansgar-Bolnbach-Strasse 113\nWohnung 25", None, "ansgar bolnbach strasse 113 unit 25", "113"),
+    ("Ansgar-Bolnbach-Strasse 113", "Wohnung 25", "ansgar bolnbach strasse 113 unit 25", "113"),
+    ("11 chemin Grégoire Legros\nAppartement 12", None, "11 chemin gregoire legros unit 12", "11"),
+    ("11 chemin Grégoire Legros", "Appartement 12", "11 chemin gregoire legros unit 12", "11"),
+    ("Bât. 3, 4 rue des Lilas", None, "4 rue des lilas unit 3", "4"),
     ("The Old Rectory", "Church Lane", "the old rectory", None),
     (None, "Flat 3", "unit 3", None),
     ("  ", None, None, None),
@@ -330,6 +337,9 @@ def test_street_types_table():
     assert {("street", "st"), ("road", "rd"), ("flat", "unit"), ("apt", "unit"), ("suite", "unit")} <= {
         (r["word"], r["abbreviation"]) for r in rows
     }
+    # The unit pattern (forms.UNIT_WORDS, read on the line as written) and the street keys know the same unit words.
+    units = {r["word"] for r in rows if r["abbreviation"] == "unit"}
+    assert {unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode() for w in UNIT_WORDS} == units
 
 
 @pytest.mark.slow
