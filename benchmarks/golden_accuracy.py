@@ -16,6 +16,7 @@ source_conventions.py (formats), golden_scoring.py (baselines). Nothing here is 
 
     python benchmarks/golden_accuracy.py                          # 5,000 people, seed 42, 3 runs
     python benchmarks/golden_accuracy.py --customers 20000 --json out.json
+    python benchmarks/golden_accuracy.py --flavour international  # people from Ireland, Germany, France, Australia
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from source_conventions import CONVENTIONS
 from source_tables import SourceSnapshot, canonical, snapshot
 
 from connectors.demo import init_demo
+from connectors.demo.flavours import FLAVOURS
 from hub import store
 from hub.config import HubConfig, load_config
 from pipelines.run import run_pipeline
@@ -291,6 +293,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--flavour", choices=tuple(FLAVOURS), default="default", help="demo flavour to generate")
     parser.add_argument("--runs", type=int, default=3, help="pipeline runs on unchanged sources (at least 1)")
     parser.add_argument("--dir", type=Path, help="where to build the demo (replaced if present; default a temp dir)")
     parser.add_argument("--json", type=Path, help="also write every figure to this JSON file")
@@ -299,7 +302,7 @@ def main() -> None:
         parser.error("--runs must be at least 1")
 
     directory = args.dir or Path(tempfile.mkdtemp(prefix="hub-golden-accuracy-"))
-    demo = init_demo(directory, customers=args.customers, seed=args.seed, force=True)
+    demo = init_demo(directory, customers=args.customers, seed=args.seed, force=True, flavour=args.flavour)
     config = str(demo.config_path)
     cfg = load_config(config)
     ground_truth = pd.read_csv(demo.ground_truth_path, dtype=str, keep_default_na=False).astype({"person_id": int})
