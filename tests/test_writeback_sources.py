@@ -5,6 +5,9 @@ tests/test_writeback.py, so the suite's two workers share the write-back tests."
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,6 +19,22 @@ from hub.workspace import Workspace
 from tests.test_writeback import Hub, golden_now, source_records, table_digests, text
 
 pytestmark = pytest.mark.slow(seconds=15)
+
+
+@contextmanager
+def published(work: Path) -> Iterator[Hub]:
+    """The demo at `work` pulled, matched and published, nothing written back yet."""
+    cfg = load_config(work / "hub.yaml")
+    ws = Workspace.for_config(cfg)
+    engine = store.open_store(cfg.serving_store)
+    try:
+        hub = Hub(work, cfg, ws, engine, "")
+        hub.pull()
+        hub.golden()
+        yield hub
+    finally:
+        ws.close()
+        engine.dispose()
 
 
 def test_a_source_without_updated_at_and_a_file_source_stay_consistent(tmp_path):
@@ -34,12 +53,7 @@ def test_a_source_without_updated_at_and_a_file_source_stay_consistent(tmp_path)
     (work / "hub.yaml").write_text(text_yaml)
     cfg = load_config(work / "hub.yaml")
     assert cfg.sources["crm"].updated_at is None and cfg.sources["app"].kind == "file"
-    ws = Workspace.for_config(cfg)
-    engine = store.open_store(cfg.serving_store)
-    try:
-        hub = Hub(work, cfg, ws, engine, "")
-        hub.pull()
-        hub.golden()
+    with published(work) as hub:
         first = hub.write_back()
         assert first["crm"].updated > 0 and first["app"].updated > 0
         assert (work / "app_profiles.harmonized.csv").exists()
@@ -52,14 +66,14 @@ def test_a_source_without_updated_at_and_a_file_source_stay_consistent(tmp_path)
                 assert (r.planned, r.values_changed, r.conflicts, r.stale) == (0, 0, 0, 0), (label, name)
         assert table_digests(work / "crm.db") == crm_before
         fresh = source_records(cfg, "crm").sort_values("source_key").reset_index(drop=True)
-        staged = ws.staged("crm").sort_values("source_key").reset_index(drop=True)
+        staged = hub.ws.staged("crm").sort_values("source_key").reset_index(drop=True)
         assert text(staged["source_version"]).equals(text(fresh["source_version"]))
 
         # A steward pin changes the golden first name; the crm row is edited before write-back runs:
         # the hash of its mapped columns changed, so it is a conflict and is not overwritten.
         xref, _golden = golden_now(hub)
         crm_key, gid = xref[xref.source_system == "crm"][["source_key", "golden_id"]].iloc[0]
-        with store.write_transaction(engine) as conn:
+        with store.write_transaction(hub.engine) as conn:
             store.pin(conn, gid, "first_name", "Pinned", "steward@example.com")
         hub.golden()
         con = sqlite3.connect(work / "crm.db")
@@ -81,9 +95,6 @@ def test_a_source_without_updated_at_and_a_file_source_stay_consistent(tmp_path)
             con.execute("SELECT FirstName, MailingCity FROM contacts WHERE Id = ?", [crm_key]).fetchone()[0] == "Pinned"
         )
         con.close()
-    finally:
-        ws.close()
-        engine.dispose()
 
 
 def test_the_international_demo_settles_in_one_write_back(tmp_path):
@@ -94,13 +105,8 @@ def test_the_international_demo_settles_in_one_write_back(tmp_path):
     "Goff") is planned once more, and finds nothing to write: no UPDATE, no audit row."""
     work = tmp_path / "demo"
     init_demo(work, customers=300, seed=7, flavour="international")
-    cfg = load_config(work / "hub.yaml")
-    ws = Workspace.for_config(cfg)
-    engine = store.open_store(cfg.serving_store)
-    try:
-        hub = Hub(work, cfg, ws, engine, "")
-        hub.pull()
-        hub.golden()
+    with published(work) as hub:
+        cfg = hub.cfg
         first = hub.write_back()
         assert all(r.values_changed > 0 for r in first.values())
         split = {n for n, s in cfg.sources.items() if any(m.transform == "split_name" for m in s.fields.values())}
@@ -112,6 +118,3 @@ def test_the_international_demo_settles_in_one_write_back(tmp_path):
                 assert r.planned == 0, (name, r.summary())
         third = hub.write_back()
         assert all(r.planned == 0 for r in third.values()), {n: r.summary() for n, r in third.items()}
-    finally:
-        ws.close()
-        engine.dispose()
