@@ -4,7 +4,7 @@ write, judged against the person's true values and against the column's own conv
 A changed cell is one class: filled right / filled wrong (it was blank), improved (wrong -> right),
 degraded (right -> wrong), sideways (wrong -> wrong), right -> right (rewritten, still right) or
 blanked. "Right" means the cell, read by the hub's own transform for its field, has the meaning of the
-truth (truth_keys.key: case, whitespace, address punctuation and word order, state names, ZIP+4 vs
+truth (truth_keys.key: case, whitespace, accents, address punctuation and word order, state names, ZIP+4 vs
 ZIP5 ignored). A column holding two fields (a "SMITH, John" name) is right when both parts are; each
 part is reported too. A source without a line-2 column keeps the flat in line 1, so its line 1 is
 compared to street and unit together. Separately, a change whose before and after differ only in

@@ -3,19 +3,24 @@ right (`key`: it means the person's true value) or a rewrite format-only (`form_
 differ only in form).
 
 `key` ignores what a source's convention or a typist may vary without changing the value: case and
-whitespace, and for addresses punctuation, line breaks and word order; a state name is its code and a
-ZIP+4 its ZIP5. `form_free` also drops all punctuation ('O'Neill' = 'ONeill', a Gmail dot variant =
-the address without the dot). Input is canonical values as the hub's own transforms read them (phones
-E.164, countries alpha-2, dates parsed), so format differences those transforms undo are gone already.
-Every key is computed once per distinct value, never once per row.
+whitespace, the accents a system without such letters spells out or drops ('Straße' = 'Strasse',
+'Blümel' = 'Bluemel', as the demo's billing stores them), and for addresses punctuation, line breaks
+and word order; a state name is its code and a ZIP+4 its ZIP5. `form_free` also drops all punctuation
+('O'Neill' = 'ONeill', a Gmail dot variant = the address without the dot). Input is canonical values
+as the hub's own transforms read them (phones E.164, countries alpha-2, dates parsed), so format
+differences those transforms undo are gone already. Every key is computed once per distinct value,
+never once per row.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
 import pandas as pd
 import pycountry
+
+from connectors.demo.noise import UMLAUTS
 
 # US state names ("Wisconsin", "District of Columbia") -> code, keyed without case and spaces.
 _STATE_CODES = {
@@ -39,9 +44,14 @@ def _per_distinct(text: pd.Series, fn: Callable[[str], str | None]) -> pd.Series
     return text.map(lookup, na_action="ignore").astype("string")
 
 
+def _unaccented(v: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", v.translate(UMLAUTS))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def loose(values: pd.Series) -> pd.Series:
-    """Case and whitespace ignored: 'Smith ' and 'SMITH' agree."""
-    return as_text(values).str.lower().str.replace(r"\s+", "", regex=True)
+    """Case, whitespace and accents ignored: 'Smith ' and 'SMITH' agree, 'Blümel' and 'BLUEMEL' too."""
+    return _per_distinct(as_text(values), _unaccented).str.lower().str.replace(r"\s+", "", regex=True)
 
 
 def tokens(values: pd.Series) -> pd.Series:
@@ -49,7 +59,7 @@ def tokens(values: pd.Series) -> pd.Series:
     'Flat 3, 12 Oak Road', '12 Oak Road<newline>Flat 3' and '12 oak road flat 3' agree."""
 
     def words(v: str) -> str | None:
-        return " ".join(sorted("".join(c if c.isalnum() else " " for c in v.lower()).split())) or None
+        return " ".join(sorted("".join(c if c.isalnum() else " " for c in _unaccented(v).lower()).split())) or None
 
     return _per_distinct(as_text(values), words)
 

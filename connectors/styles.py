@@ -1,15 +1,18 @@
 """How a source writes its values, learned from the values it already holds, so write-back writes golden values
 the way that source itself would: "SMITH, John" stays "SURNAME, Given" in a billing system that keeps surnames in
 capitals, a state stays a code where states are codes, a postcode keeps or drops its space, a flat goes before
-or after the street (per country) in a system with one street line.
+or after the street (per country) in a system with one street line, and a system that holds no accented letter in
+a text field gets its golden values transliterated ("Blümel" -> "Bluemel", hub/forms.py, "Transliteration"): it may
+not be able to store them, and it is not how it writes.
 
 A style is learned when one form clearly dominates the source's existing values (SHARE of at least MIN_VALUES
-values); otherwise the golden value's own form is written. A mapping's `write_case` / `write_format` in hub.yaml
-overrides what is learned. `learn` decides from counts over the source's own values: its evidence records (hub/
-echoes.py), where a value the hub wrote reads as the value it replaced. The hub's writes are not the source's
-convention, and counting them would let a write-back tip a source near SHARE into another style (blanks filled with
-state codes made a source's states "upper"), which changes every record's plan. The counts are kept per record so
-that a run tells only the records that changed; `render` returns the SQL that writes a golden value in that style.
+values; for the charset, not one accented letter among them); otherwise the golden value's own form is written. A
+mapping's `write_case` / `write_charset` / `write_format` in hub.yaml overrides what is learned. `learn` decides
+from counts over the source's own values: its evidence records (hub/echoes.py), where a value the hub wrote reads
+as the value it replaced. The hub's writes are not the source's convention, and counting them would let a write-back
+tip a source near SHARE into another style (blanks filled with state codes made a source's states "upper"), which
+changes every record's plan. The counts are kept per record so that a run tells only the records that changed;
+`render` returns the SQL that writes a golden value in that style.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from hub.forms import REGION_CODE_COUNTRIES
 from hub.workspace import Workspace
 
 SHARE = 0.8  # a form held by this share of the source's values is its convention
+CHARSET = "_charset"  # suffix of a text field's charset style: `<field>_charset` ascii / unicode
 MIN_VALUES = 20  # fewer values than this teach nothing: the golden value's own form is written
 OWN = "_style_own"  # TEMP: one learn's source records as the source wrote them (evidence), with their row hash
 
@@ -118,6 +122,7 @@ def _tallies(fields: list[str]) -> list[tuple[str, str]]:
                 (f"{f}__n", letters),
                 (f"{f}__upper", f"{letters} AND {f} = upper({f})"),
                 (f"{f}__lower", f"{letters} AND {f} = lower({f})"),
+                (f"{f}__native", f"{letters} AND hub_native({f})"),
             ]
     if "postal_code" in fields:
         spaced = "contains(hub_postcode(postal_code, country), ' ')"
@@ -196,6 +201,9 @@ def _learn(
                 if given.write_case
                 else _majority(f, counts[f"{f}__n"], {"upper": counts[f"{f}__upper"], "lower": counts[f"{f}__lower"]})
             )
+            charset = _charset(f, given.write_charset, counts[f"{f}__n"], counts[f"{f}__native"])
+            if charset is not None:
+                styles[f"{f}{CHARSET}"] = charset
     if "postal_code" in fields:
         n, spaced = counts["postal_code__n"], counts["postal_code__spaced"]
         fmt = src.fields["postal_code"].write_format
@@ -268,6 +276,16 @@ def _majority(field: str, n: int, forms_: dict[str, int]) -> Style:
     return Style(field, "proper", n, (n - sum(forms_.values())) / n if n else 0.0)
 
 
+def _charset(field: str, given: str | None, n: int, native: int) -> Style | None:
+    """`ascii` where hub.yaml says so or not one of at least MIN_VALUES values holds an accented letter (a value
+    already in ASCII is written as it is either way); None (the golden value as it is) otherwise."""
+    if given:
+        return Style(field, given)
+    if n >= MIN_VALUES and native == 0:
+        return Style(field, "ascii", n, 1.0)
+    return None
+
+
 def _choice(field: str, n: int, hits: int, yes: str, no: str) -> Style:
     """`yes` when at least half of the n telling values show it; the golden value's form (`yes`) without data."""
     if n < MIN_VALUES:
@@ -303,6 +321,9 @@ def render(field: str, value: str, styles: dict[str, Style], country: str) -> st
     """SQL writing the golden `value` (a column reference) of `field` the way the source writes it; `country` is
     the golden country's column (regions and layouts depend on it)."""
     style = styles.get(field)
+    charset = styles.get(f"{field}{CHARSET}")
+    if charset and charset.choice == "ascii":
+        value = f"hub_ascii({value}, {country})"
     if style and style.choice in ("upper", "lower"):
         value = f"{style.choice}({value})"
     if field == "postal_code" and style and style.choice == "compact":
@@ -310,6 +331,16 @@ def render(field: str, value: str, styles: dict[str, Style], country: str) -> st
     if field == "region" and "region_format" in styles and styles["region_format"].choice == "name":
         value = f"hub_region_name({value}, {country})"
     return value
+
+
+def fits_sql(field: str, value: str, styles: dict[str, Style], country: str) -> str:
+    """SQL: whether the source can hold the golden `value` (a column reference) of `field` as `render` writes it:
+    in a field without accented letters, not a letter left beyond ASCII once transliterated (Greek, Cyrillic,
+    CJK). Such a value is not written: the system may refuse it, or store question marks."""
+    charset = styles.get(f"{field}{CHARSET}")
+    if charset is None or charset.choice != "ascii":
+        return "true"
+    return f"coalesce(NOT hub_native(hub_ascii({value}, {country})), true)"
 
 
 def layout_sql(styles: dict[str, Style], country: str) -> str:

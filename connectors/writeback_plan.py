@@ -7,7 +7,8 @@ what they overwrote), to the rule its value lost on (golden_contested) and to wh
 
 1. Nothing is written when the source's value already says the same after normalization (hub/forms.py keys:
    case, spacing, punctuation, titles, email spelling of one mailbox, postcode and state forms, street and unit
-   in any layout, E.164 phones, alpha-2 countries). No case-only or format-only rewrites.
+   in any layout, E.164 phones, alpha-2 countries, and for text a spelling and its transliteration: "Blümel",
+   "Blumel" and "Bluemel", "Straße" and "Strasse"). No case-only, format-only or spelling-only rewrites.
 2. The policy decides (hub.yaml `policy`, `writeback.policy`, DEFAULT_POLICY): `fill` writes only where the
    source has no value; `correct` also replaces the source's own value, but only where that value lost to the
    golden value on evidence: a rule in EVIDENCE_RULES (a typo, a nickname, outvoted, invalid, an incomplete
@@ -16,7 +17,9 @@ what they overwrote), to the rule its value lost on (golden_contested) and to wh
    length or on completeness is never overwritten. `never` writes nothing. A value the hub itself wrote earlier
    (an echo) may always be replaced: it is the hub's, not the source's.
 3. The golden value is written in the source's own style (connectors/styles.py): case of names and towns,
-   postcode spacing, state code or name, where the flat goes in a one-line street.
+   postcode spacing, state code or name, where the flat goes in a one-line street, accented letters
+   transliterated in a system that holds none. A value such a system cannot hold even so (Greek, Cyrillic, CJK
+   letters) is not written; an address block is written whole or not at all.
 4. A value the hub could not read (a field warning: "19160017" as a date of birth, "n/a" as a phone) is not a
    blank: the record holds it as missing, but the cell holds text someone typed. That field is never written into
    that record, under any policy: the text may say something the mapping does not understand (a misconfigured
@@ -43,7 +46,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from connectors import writeback_basis
-from connectors.styles import Style, layout_sql, learn, render, unit_slot
+from connectors.styles import Style, fits_sql, layout_sql, learn, render, unit_slot
 from hub import echoes, forms
 from hub.catalogue import (
     ECHOES,
@@ -157,6 +160,34 @@ def public(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[[c for c in rows.columns if not c.startswith("_")]]
 
 
+def _is_text(field: str, cfg: HubConfig) -> bool:
+    """Whether the field's key is a text key (a value and its transliteration say the same)."""
+    return _key(field, "x", cfg).startswith(("std_name(", "std_text("))
+
+
+def _spelled_keys(part: str, key: str, source: str | None, golden: str | None) -> tuple[list[str], list[str]]:
+    """`_sk2_<part>` / `_gk2_<part>`: the `key` (a template) of the spelled-out value ("Blümel" -> "bluemel",
+    hub/forms.py, "Transliteration") of the record's `source` and the golden `golden` column; NULL where the value has
+    no letter to spell out, so its spelled-out key is its key (`_same`). None: that side is computed elsewhere.
+    Returned as (the spelled-out columns, the keys over them): a macro is handed columns, never macros."""
+    spelled, keys = [], []
+    for side, column in (("s", source), ("g", golden)):
+        if column is not None:
+            spelled.append(f"CASE WHEN hub_native({column}) THEN hub_spelled_out({column}) END AS _{side}o_{part}")
+            keys.append(f"CASE WHEN _{side}o_{part} IS NOT NULL THEN {key.format(f'_{side}o_{part}')} END"
+                        f" AS _{side}k2_{part}")  # fmt: skip
+    return spelled, keys
+
+
+def _same(part: str, text: bool = True) -> str:
+    """SQL: the record's and the golden value's keys of `part` say the same (two NULLs do): equal keys or, for text,
+    equal keys of their spelled-out forms."""
+    same = f"_sk_{part} IS NOT DISTINCT FROM _gk_{part}"
+    if not text:
+        return same
+    return f"({same} OR coalesce(_sk2_{part}, _sk_{part}) IS NOT DISTINCT FROM coalesce(_gk2_{part}, _gk_{part}))"
+
+
 def _key(field: str, value: str, cfg: HubConfig) -> str:
     """SQL: the comparison key of a field's value (a column): equal keys say the same thing."""
     if field in ("first_name", "last_name"):
@@ -203,6 +234,7 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
     # A macro's argument is copied into its body wherever the body names it: std_street over hub_street_from(...)
     # took DuckDB half a second to bind, std_street over the column it is computed into a few milliseconds.
     parts, lines, keys = ["true AS _parts"], ["true AS _lines"], []
+    spelled_keys: list[tuple[list[str], list[str]]] = []
     if mapped_block:
         line2 = "address_line2" if "address_line2" in src.fields else "NULL::VARCHAR"
         parts = [
@@ -222,12 +254,23 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             "std_street(_g_address_line2, sm.street_map) AS _gk_unit",
             "std_text(_s_region) AS _sk_region",
         ]
+        spelled_keys += [
+            _spelled_keys("street", "std_street({}, sm.street_map)", "_s_street", "_g_address_line1"),
+            _spelled_keys("region", "std_text({})", "_s_region", None),
+        ]
     for f in [*singles, *consents]:
         keys += [f"{_key(f, f, cfg)} AS _sk_{f}", f"{_key(f, f'_g_{f}', cfg)} AS _gk_{f}"]
+        if _is_text(f, cfg):
+            spelled_keys.append(_spelled_keys(f, _key(f, "{}", cfg), f, f"_g_{f}"))
     if "city" in mapped_block:
         keys += [f"{_key('city', 'city', cfg)} AS _sk_city", f"{_key('city', '_g_city', cfg)} AS _gk_city"]
+        spelled_keys.append(_spelled_keys("city", _key("city", "{}", cfg), "city", "_g_city"))
     if "region" in mapped_block:
         keys += [f"{_key('region', '_g_region', cfg)} AS _gk_region"]
+        spelled_keys.append(_spelled_keys("region", _key("region", "{}", cfg), None, "_g_region"))
+
+    spelled = [c for columns, _ in spelled_keys for c in columns] or ["true AS _spelled"]
+    keys += [k for _, ks in spelled_keys for k in ks]
 
     # -- decisions --
     decide = []
@@ -235,8 +278,8 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
         echo = f"(_e_{f} IS NOT NULL AND {f} IS NOT DISTINCT FROM _e_{f})"
         own = _may_correct(policy[f], f)
         decide.append(
-            f"(_g_{f} IS NOT NULL AND _sk_{f} IS DISTINCT FROM _gk_{f} AND {_not_never(policy[f])}"
-            f" AND ({f} IS NULL OR {echo} OR {own})) AS _w0_{f}"
+            f"(_g_{f} IS NOT NULL AND NOT {_same(f, _is_text(f, cfg))} AND {_not_never(policy[f])}"
+            f" AND {fits_sql(f, f'_g_{f}', styles, '_g_country')} AND ({f} IS NULL OR {echo} OR {own})) AS _w0_{f}"
         )
     for f in consents:
         echo = f"(_e_{f} IS NOT NULL AND {f} IS NOT DISTINCT FROM _e_{f})"
@@ -246,8 +289,9 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             f" AND ({blank} OR {echo} OR {_may_correct(policy[f], f)})) AS _w_{f}"
         )
     values = {}
-    flags = _block_flags(mapped_block, block, policy["address"], slot) if block else ["NULL AS _no_block"]
-    decide += _block_decisions(block, policy["address"], slot)
+    fits = {f: _block_fits(f, slot, styles) for f in block}
+    flags = _block_flags(mapped_block, block, policy["address"], slot, fits) if block else ["NULL AS _no_block"]
+    decide += _block_decisions(block, policy["address"], slot, fits)
     for f in singles:
         value = render(f, f"_g_{f}", styles, "_g_country")
         values[f] = f"CASE WHEN _w_{f} THEN {value} END"
@@ -313,10 +357,11 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
                    ON u.source_key = s.source_key),
         a AS (SELECT *, {", ".join(parts)} FROM j),
         l AS (SELECT *, {", ".join(lines)} FROM a),
-        k AS (SELECT l.*, {", ".join(keys) or "NULL AS _no_keys"} FROM l CROSS JOIN std_street_map AS sm),
+        o AS (SELECT *, {", ".join(spelled)} FROM l),
+        k AS (SELECT o.*, {", ".join(keys) or "NULL AS _no_keys"} FROM o CROSS JOIN std_street_map AS sm),
         b AS (SELECT *, {", ".join(flags)} FROM k),
         d0 AS (SELECT *, {", ".join(decide) or "NULL AS _no_decisions"} FROM b),
-        d1 AS (SELECT *, {", ".join(_together(src, singles)) or "NULL AS _no_together"} FROM d0),
+        d1 AS (SELECT *, {", ".join(_together(src, singles, styles)) or "NULL AS _no_together"} FROM d0),
         d AS (SELECT * {f"REPLACE ({readable})" if readable else ""} FROM d1),
         v AS (SELECT *, {
         ", ".join(f"CASE WHEN NOT {CONFLICTED} THEN {e} END AS _v_{f}" for f, e in sent.items()) or "NULL AS _v_none"
@@ -348,31 +393,46 @@ def _output(src: SourceConfig, stale: str, todo: str, kept: str) -> dict[str, st
 
 
 def _golden_fields(src: SourceConfig) -> list[str]:
-    """The golden values a plan of `src` reads: the accepted fields, and the address block's fields the source maps
-    (a block field read but not accepted is compared too) with what locates the place."""
+    """The golden values a plan of `src` reads: the accepted fields, the address block's fields the source maps
+    (a block field read but not accepted is compared too) with what locates the place, and the country (a value is
+    transliterated the way its country spells it out)."""
     mapped_block = [f for f in src.fields if f in ADDRESS_BLOCK]
-    place = ("address_line1", "address_line2", "postal_code", "country") if mapped_block else ()
-    return sorted({*src.accepts, *mapped_block, *place})
+    place = ("address_line1", "address_line2", "postal_code") if mapped_block else ()
+    return sorted({*src.accepts, *mapped_block, *place, "country"})
 
 
-def _together(src: SourceConfig, singles: list[str]) -> list[str]:
+def _together(src: SourceConfig, singles: list[str], styles: dict[str, Style]) -> list[str]:
     """`_w_<field>` of the single fields. Parts of one column ("SMITH, John") are written together: when one part
     is written, a part that says the same as its golden value is written in the golden value's (styled) form too,
-    so the cell reads as one person wrote it ("rebecca warednr" becomes "Rebecca Warner", not "rebecca Warner")."""
+    so the cell reads as one person wrote it ("rebecca warednr" becomes "Rebecca Warner", not "rebecca Warner").
+    Never a spelling without the accents over one with them: "Müller" stays beside a corrected first name."""
     out = []
     for f in singles:
         column = src.fields[f].column
         partners = [p for p in singles if p != f and src.fields[p].column == column]
         along = "".join(
-            f" OR (_w0_{p} AND _g_{f} IS NOT NULL AND _sk_{f} IS NOT DISTINCT FROM _gk_{f})" for p in partners
+            f" OR (_w0_{p} AND _g_{f} IS NOT NULL AND _sk_{f} IS NOT DISTINCT FROM _gk_{f}"
+            f" AND NOT (hub_native({f}) AND NOT hub_native(_g_{f})) AND {fits_sql(f, f'_g_{f}', styles, '_g_country')})"
+            for p in partners
         )
         out.append(f"(_w0_{f}{along}) AS _w_{f}")
     return out
 
 
-def _block_flags(mapped: list[str], accepted: list[str], policy: str, slot: bool) -> list[str]:
+def _block_fits(field: str, slot: bool, styles: dict[str, Style]) -> str:
+    """SQL: whether the source can hold the golden value of one accepted block field (styles.fits_sql); a one-line
+    street holds the unit too."""
+    golden = "_g_address_line2" if field == "address_line2" else f"_g_{field}"
+    fits = fits_sql(field, golden, styles, "_g_country")
+    if field == "address_line1" and not slot:
+        fits += f" AND {fits_sql(field, '_g_address_line2', styles, '_g_country')}"
+    return fits
+
+
+def _block_flags(mapped: list[str], accepted: list[str], policy: str, slot: bool, fits: dict[str, str]) -> list[str]:
     """The address block's record-level flags: `_agree` (every block field the record has says what the golden
-    address says), `_whole` (write the golden address over the record's other place) and `_kept`."""
+    address says), `_whole` (write the golden address over the record's other place: only where the source can hold
+    every field of it) and `_kept`."""
     agree = [f"({_agrees(f)})" for f in mapped]
     leftover = []  # a field of the record's own address that the golden one would leave standing beside it
     for f in mapped:
@@ -390,6 +450,7 @@ def _block_flags(mapped: list[str], accepted: list[str], policy: str, slot: bool
     agreed = " AND ".join(agree) or "true"
     whole = (
         f"{golden_has} AND NOT ({agreed}) AND NOT ({' OR '.join(leftover) or 'false'}) AND {_not_never(policy)}"
+        f" AND {' AND '.join(fits[f] for f in accepted if not (f == 'address_line2' and not slot)) or 'true'}"
         f" AND (({echo}) OR {_may_correct(policy, 'address')})"
     )
     return [
@@ -399,25 +460,26 @@ def _block_flags(mapped: list[str], accepted: list[str], policy: str, slot: bool
     ]
 
 
-def _block_decisions(accepted: list[str], policy: str, slot: bool) -> list[str]:
-    """Per accepted block field, whether to write it: the whole golden address, or a blank of the same place."""
+def _block_decisions(accepted: list[str], policy: str, slot: bool, fits: dict[str, str]) -> list[str]:
+    """Per accepted block field, whether to write it: the whole golden address, or a blank of the same place (where
+    the source can hold it)."""
     decisions = []
     for f in accepted:
         if f == "address_line2" and not slot:
             continue
         if f == "address_line1" and not slot:  # one line holds street and unit: a missing unit is a blank too
-            differs = "(_sk_street IS DISTINCT FROM _gk_street OR _sk_unit IS DISTINCT FROM _gk_unit)"
+            differs = f"(NOT {_same('street')} OR _sk_unit IS DISTINCT FROM _gk_unit)"
             blank = "(address_line1 IS NULL OR (_sk_unit IS NULL AND _gk_unit IS NOT NULL))"
         elif f in ("address_line1", "address_line2"):
             part = "street" if f == "address_line1" else "unit"
-            differs, blank = f"_sk_{part} IS DISTINCT FROM _gk_{part}", f"_sk_{part} IS NULL"
+            differs, blank = f"NOT {_same(part, part == 'street')}", f"_sk_{part} IS NULL"
         elif f == "postal_code":
             differs, blank = "_s_pkey IS DISTINCT FROM _g_pkey", "postal_code IS NULL"
         elif f == "country":
             differs, blank = "country IS DISTINCT FROM _g_country", "country IS NULL"
         else:
-            differs, blank = f"_sk_{f} IS DISTINCT FROM _gk_{f}", f"{f} IS NULL"
-        write = f"{differs} AND (_whole OR (_agree AND {blank}))"
+            differs, blank = f"NOT {_same(f)}", f"{f} IS NULL"
+        write = f"{differs} AND (_whole OR (_agree AND {blank} AND {fits[f]}))"
         decisions.append(f"(_g_{f} IS NOT NULL AND {_not_never(policy)} AND {write}) AS _w_{f}")
     return decisions
 
@@ -425,10 +487,10 @@ def _block_decisions(accepted: list[str], policy: str, slot: bool) -> list[str]:
 def _agrees(field: str) -> str:
     """Whether one block field of the record agrees with the golden address (a blank agrees)."""
     return {
-        "address_line1": "_sk_street IS NULL OR _sk_street IS NOT DISTINCT FROM _gk_street",
+        "address_line1": f"_sk_street IS NULL OR {_same('street')}",
         "address_line2": "_sk_unit IS NULL OR _sk_unit IS NOT DISTINCT FROM _gk_unit",
-        "city": "city IS NULL OR _sk_city IS NOT DISTINCT FROM _gk_city",
-        "region": "region IS NULL OR _sk_region IS NOT DISTINCT FROM _gk_region",
+        "city": f"city IS NULL OR {_same('city')}",
+        "region": f"region IS NULL OR {_same('region')}",
         "postal_code": "postal_code IS NULL OR _s_pkey IS NOT DISTINCT FROM _g_pkey",
         "country": "country IS NULL OR country IS NOT DISTINCT FROM _g_country",
     }[field]

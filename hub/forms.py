@@ -17,6 +17,9 @@ Keys (equal key = same value; never written, only compared):
   ("Wisconsin" and "WI" -> "WI"); elsewhere the cleaned text.
 - address place (`hub_place_key`): the street line and the unit (flat, apartment, suite) keyed separately, so
   "Flat 3, 12 Oak Road", "12 Oak Road" + "Flat 3" and "12 Oak Road" / newline / "Flat 3" are one place.
+- transliteration (`hub_spelled_out`, "Transliteration" below): a text's key with its accented letters spelled out,
+  so that write-back and survivorship see "Blümel" and "Bluemel" as one spelling (the plain key already makes it
+  one with "Blumel").
 
 Clean forms (what a golden value looks like):
 - `hub_clean`: trimmed, whitespace runs (line breaks included) -> one space; empty -> NULL.
@@ -65,7 +68,35 @@ UNIT_WORDS = (
 )  # fmt: skip
 UNIT_PATTERN = rf"(?:(?:{'|'.join(UNIT_WORDS)})\.?\s*(?:no\.?\s*)?#?\s*|#\s*)[0-9][0-9a-z/-]*|(?:flat|apt|unit)\s+[a-z]"
 
+# Transliteration: how a system without accented letters stores a value, and why a value and its ASCII spelling
+# say the same. German writes a letter with umlaut as the letter and "e" ("Blümel" -> "Bluemel", "Straße" ->
+# "Strasse"), Danish and Norwegian write "ø" and "å" as "oe" and "aa" ("Søren" -> "Soeren", "Århus" -> "Aarhus"),
+# elsewhere the accent is dropped ("Hébert" -> "Hebert", "Björk" -> "Bjork"). Keys compare both ways: `std_*` of
+# the value drops the accent (Blümel = Blumel), `std_*` of `hub_spelled_out` spells it out (Blümel = Bluemel), and
+# two values say the same when either pair of keys is equal. `hub_ascii(x, country)` writes the value as a system
+# holding no such letters does (connectors/styles.py); a value already in ASCII is returned as it is.
+NATIVE_LETTER = r"[^\x00-\x7F\x{00A0}-\x{00BF}\x{2000}-\x{206F}]"  # beyond ASCII; not a space, symbol or quote
+SPELLED_OUT_COUNTRIES = ("AT", "CH", "DE", "DK", "LI", "LU", "NO")
+_SPELLED_OUT_LOWER = (("ä", "ae"), ("ö", "oe"), ("ü", "ue"), ("ø", "oe"), ("å", "aa"))
+_FOLD_FROM, _FOLD_TO = "øØłŁđĐðÐħĦı", "oOlLdDdDhHi"  # what strip_accents leaves, as std_chars folds it
+_FOLD_MORE = (("ß", "ss"), ("ẞ", "SS"), ("æ", "ae"), ("Æ", "Ae"), ("œ", "oe"), ("Œ", "Oe"), ("þ", "th"), ("Þ", "Th"))
+
 _LOADED = "hub_forms_loaded"
+
+
+def _replace_chain(value: str, pairs: tuple[tuple[str, str], ...]) -> str:
+    for old, new in pairs:
+        value = f"replace({value}, '{old}', '{new}')"
+    return value
+
+
+def _spelled_out_cased(value: str) -> str:
+    """SQL: the spelled-out letters with their case: "Ü" -> "Ue", but "UE" inside a word in capitals ("MÜLLER")."""
+    for old, new in _SPELLED_OUT_LOWER:
+        upper, spelled = old.upper(), new.upper()
+        value = f"regexp_replace({value}, '{upper}(\\p{{Lu}})', '{spelled}\\1', 'g')"
+        value = f"replace(replace({value}, '{upper}', '{spelled.capitalize()}'), '{old}', '{new}')"
+    return value
 
 
 def _regions() -> tuple[dict[str, str], dict[str, str]]:
@@ -115,6 +146,21 @@ def _macros() -> list[str]:
         r"""CREATE OR REPLACE TEMP MACRO std_tokens(x) AS
             list_filter(string_split(std_chars(strip_accents(lower(x))), ' '), lambda t: t <> '')""",
         "CREATE OR REPLACE TEMP MACRO std_text(x) AS nullif(array_to_string(std_tokens(x), ' '), '')",
+        # -- transliteration (see "Transliteration") -------------------------------------------------------------
+        # An ASCII text is as many bytes as characters: that test is ten times cheaper than the pattern.
+        f"""CREATE OR REPLACE TEMP MACRO hub_native(x) AS
+            CASE WHEN strlen(x) = length(x) THEN false ELSE regexp_matches(x, '{NATIVE_LETTER}') END""",
+        f"""CREATE OR REPLACE TEMP MACRO hub_native_letters(x) AS
+            CASE WHEN hub_native(x) THEN length(x) - length(regexp_replace(x, '{NATIVE_LETTER}', '', 'g'))
+                 ELSE 0 END""",
+        f"""CREATE OR REPLACE TEMP MACRO hub_spelled_out(x) AS
+            CASE WHEN hub_native(x) THEN {_replace_chain("lower(nfc_normalize(x))", _SPELLED_OUT_LOWER)} ELSE x END""",
+        f"""CREATE OR REPLACE TEMP MACRO hub_ascii_letters(y) AS
+            strip_accents({_replace_chain(f"translate(y, '{_FOLD_FROM}', '{_FOLD_TO}')", _FOLD_MORE)})""",
+        f"""CREATE OR REPLACE TEMP MACRO hub_ascii(x, c) AS
+            CASE WHEN NOT hub_native(x) THEN x
+                 WHEN c IN {SPELLED_OUT_COUNTRIES} THEN hub_ascii_letters({_spelled_out_cased("nfc_normalize(x)")})
+                 ELSE hub_ascii_letters(nfc_normalize(x)) END""",
         f"""CREATE OR REPLACE TEMP MACRO std_name(x) AS
             nullif(array_to_string(list_filter(std_tokens(x), lambda t: NOT list_contains({affixes}, t)), ' '), '')""",
         r"""CREATE OR REPLACE TEMP MACRO std_street(x, street_map) AS

@@ -408,6 +408,18 @@ BAD_CASES = [
         "only for text fields",
     ),
     case(
+        "write-charset-on-email",
+        {"sources": {"web": {"fields": {"email": {"column": "mail", "write_charset": "ascii"}}}}},
+        "sources.web.fields.email.write_charset",
+        "only for text fields",
+    ),
+    case(
+        "unknown-write-charset",
+        {"sources": {"web": {"fields": {"city": {"column": "town", "write_charset": "latin1"}}}}},
+        "sources.web.fields.city.write_charset",
+        "ascii",
+    ),
+    case(
         "strip-titles-on-city",
         {"sources": {"web": {"fields": {"city": {"column": "town", "strip_titles": False}}}}},
         "sources.web.fields.city.strip_titles",

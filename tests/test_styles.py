@@ -53,10 +53,11 @@ def written(ws: Workspace, cfg: HubConfig, field: str, golden: dict[str, Any]) -
     """The golden value of `field` as write-back would write it into source s."""
     styles = learn(ws, cfg.sources["s"], "s")
     if field == "address_line1":
-        sql = f"hub_one_line(_g_address_line1, _g_address_line2, {layout_sql(styles, '_g_country')})"
+        street, unit = (render(field, f"_g_{c}", styles, "_g_country") for c in ("address_line1", "address_line2"))
+        sql = f"hub_one_line({street}, {unit}, {layout_sql(styles, '_g_country')})"
     else:
         sql = render(field, f"_g_{field}", styles, "_g_country")
-    row = {f"_g_{k}": v for k, v in golden.items()}
+    row = {f"_g_{k}": v for k, v in {"country": None, **golden}.items()}
     ws.con.register("_g", pd.DataFrame([row]))
     try:
         return ws.con.execute(f"SELECT {sql} FROM _g").fetchall()[0][0]
@@ -128,7 +129,62 @@ CASES = {
         {"address_line1": {"write_format": "unit_last"}}, "address_line1",
         {"address_line1": "9 Mill Lane", "address_line2": "Flat 2", "country": "GB"}, "9 Mill Lane Flat 2",
     ),
+    "no accented letter held: written without, spelled out in Germany": (
+        many(30, last_name="Smith"),
+        None, "last_name", {"last_name": "Blümel", "country": "DE"}, "Bluemel",
+    ),
+    "no accented letter held: written without, the accent dropped in France": (
+        many(30, first_name="Ann"),
+        None, "first_name", {"first_name": "Zoë", "country": "FR"}, "Zoe",
+    ),
+    "in capitals and without accents": (
+        many(30, last_name="SMITH"),
+        None, "last_name", {"last_name": "Müller", "country": "DE"}, "MUELLER",
+    ),
+    "a Danish ø spelled out, in a street with its flat": (
+        many(25, address_line1="Flat 3, 12 Oak Road", country="GB"),
+        None, "address_line1", {"address_line1": "Søndergade 4", "address_line2": "Flat 2", "country": "DK"},
+        "Flat 2, Soendergade 4",
+    ),
+    "one accented letter held: the golden value as it is": (
+        many(29, last_name="Smith") + many(1, last_name="Núñez"),
+        None, "last_name", {"last_name": "Blümel", "country": "DE"}, "Blümel",
+    ),
+    "too few values to tell a system without accents": (
+        many(MIN_VALUES - 1, last_name="Smith"),
+        None, "last_name", {"last_name": "Blümel", "country": "DE"}, "Blümel",
+    ),
+    "hub.yaml: unicode where none is held yet": (
+        many(30, last_name="Smith"),
+        {"last_name": {"write_charset": "unicode"}}, "last_name", {"last_name": "Blümel", "country": "DE"}, "Blümel",
+    ),
+    "hub.yaml: ascii where some are held": (
+        many(30, last_name="Müller"),
+        {"last_name": {"write_charset": "ascii"}}, "last_name", {"last_name": "Blümel", "country": "DE"}, "Bluemel",
+    ),
 }  # fmt: skip
+
+TRANSLITERATIONS = [  # value, country, hub_ascii, the key of hub_spelled_out (std_text)
+    ("Straße", "DE", "Strasse", "strasse"),
+    ("ÖZTÜRK", "DE", "OEZTUERK", "oeztuerk"),
+    ("Blu\u0308mel", "AT", "Bluemel", "bluemel"),  # a decomposed ü
+    ("Århus", "DK", "Aarhus", "aarhus"),
+    ("Björk", "SE", "Bjork", "bjoerk"),  # Swedish drops the dots; the key spells them out all the same
+    ("Łódź", "PL", "Lodz", "lodz"),
+    ("Æbeltoft", "DK", "Aebeltoft", "aebeltoft"),
+    ("O\u2019Brien", "IE", "O\u2019Brien", "obrien"),  # a curly apostrophe is no accented letter
+    ("Smith", None, "Smith", "smith"),
+]
+
+
+@pytest.mark.parametrize(("value", "country", "ascii", "spelled"), TRANSLITERATIONS)
+def test_transliteration_writes_what_a_system_without_accents_holds(value, country, ascii, spelled):
+    ws = Workspace(":memory:")
+    forms.load(ws.con)
+    got = ws.con.execute(
+        "SELECT hub_ascii($v, $c), std_text(hub_spelled_out($v)), hub_native($v)", {"v": value, "c": country}
+    ).fetchall()[0]
+    assert got == (ascii, spelled, value != ascii)
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))

@@ -463,6 +463,39 @@ HARMONIZE_CASES = {
         None,
         {"email": ("ann.lee@gmail.com", "most_recent")},  # agreeing candidates: the chain picks the record
     ),
+    "a name keeps its accents wherever a record has them: Muller and Mueller are how systems without them write": (
+        [
+            {"first_name": "Jorg", "last_name": "Bluemel", "source_updated_at": "2025-01-01"},
+            {"first_name": "Jorg", "last_name": "Bluemel", "source_updated_at": "2024-01-01"},
+            {"first_name": "Jörg", "last_name": "Blümel", "source_updated_at": "2020-01-01"},
+            {"first_name": "Jorg", "last_name": "BLUEMEL", "source_updated_at": "2023-01-01"},
+            {"first_name": "Jorg", "last_name": "Bluemel", "source_updated_at": "2022-01-01"},
+        ],
+        None,
+        {"first_name": ("Jörg", None), "last_name": ("Blümel", None)},
+    ),
+    "a street keeps its ß and its umlauts": (
+        [
+            {"address_line1": "Römerstrasse 5", "city": "Muenchen", "postal_code": "80331", "country": "DE",
+             "source_updated_at": "2025-01-01"},
+            {"address_line1": "Roemerstrasse 5", "city": "Muenchen", "postal_code": "80331", "country": "DE",
+             "source_updated_at": "2024-01-01"},
+            {"address_line1": "Römerstraße 5", "city": "München", "postal_code": "80331", "country": "DE",
+             "source_updated_at": "2020-01-01"},
+        ],
+        None,
+        {"address_line1": ("Römerstraße 5", "most_recent"), "city": ("München", "most_recent"),
+         "postal_code": ("80331", "most_recent")},
+    ),
+    "a different name is no spelling: Michael stays Michael beside a Michal with accents elsewhere": (
+        [
+            {"first_name": "Michael", "last_name": "Nowak"},
+            {"first_name": "Michael", "last_name": "Nowak"},
+            {"first_name": "Michał", "last_name": "Nowak"},
+        ],
+        None,
+        {"first_name": ("Michael", None)},
+    ),
 }  # fmt: skip
 
 

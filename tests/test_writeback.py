@@ -551,3 +551,135 @@ def test_the_plan_keys_street_lines_only_as_columns(tmp_path):
         assert all(re.fullmatch(r"\w+", arg.strip()) for arg in args), (name, args)
         keyed |= {name} if args else set()
     assert keyed == {name for name, src in cfg.sources.items() if "address_line1" in src.fields}
+
+
+def _people_in(hub: Hub, systems: tuple[str, ...], n: int, addressed: bool = False) -> list[dict[str, str]]:
+    """`n` golden records with one member in each of `systems` and none elsewhere: {system: source_key}.
+    `addressed`: each member has a street and a postcode."""
+    address = "bool_and(r.address_line1 IS NOT NULL AND r.postal_code IS NOT NULL)" if addressed else "true"
+    rows = hub.ws.con.execute(
+        f"""SELECT golden_id, list(record_id ORDER BY record_id)
+            FROM golden_members AS m JOIN standardized_records AS r ON r.unique_id = m.record_id GROUP BY golden_id
+            HAVING count(*) = {len(systems)} AND list_sort(list(split_part(record_id, ':', 1))) = ? AND {address}
+            ORDER BY golden_id LIMIT {n}""",
+        [sorted(systems)],
+    ).fetchall()
+    assert len(rows) == n
+    return [{r.split(":", 1)[0]: r.split(":", 1)[1] for r in members} for _, members in rows]
+
+
+def _set_names(hub: Hub, person: dict[str, str], last: dict[str, str] | None = None,
+               first: dict[str, str] | None = None) -> None:  # fmt: skip
+    """Rename one person in billing ("SURNAME, Given"), app ("Given Surname"), web and crm: `last` / `first` give the
+    spelling per system (a system left out keeps its own), edited after the last pull."""
+    edits = {
+        "billing": ("accounts", "account_no", "modified_on", "2031-01-01 00:00:00"),
+        "app": ("profiles", "profile_uuid", "last_modified_ms", 1924992000000),
+        "web": ("users", "id", "updated_at", "2031-01-01T00:00:00"),
+        "crm": ("contacts", "Id", "LastModifiedDate", "2031-01-01T00:00:00.000000+0000"),
+    }
+    for system, key in person.items():
+        table, pk, stamp, when = edits[system]
+        new_first, new_last = (first or {}).get(system), (last or {}).get(system)
+        con = sqlite3.connect(hub.dir / f"{system}.db")
+        if system in ("billing", "app"):
+            column = {"billing": "holder_name", "app": "display_name"}[system]
+            (cell,) = con.execute(f"SELECT {column} FROM {table} WHERE {pk} = ?", [key]).fetchone()
+            if system == "billing":
+                surname, given = cell.split(", ", 1)
+                cell = f"{new_last or surname}, {new_first or given}"
+            else:
+                given, surname = cell.split(" ", 1)
+                cell = f"{new_first or given} {new_last or surname}"
+            con.execute(f"UPDATE {table} SET {column} = ?, {stamp} = ? WHERE {pk} = ?", [cell, when, key])
+        else:
+            names = {"web": ("first_name", "last_name"), "crm": ("FirstName", "LastName")}[system]
+            for column, spelling in zip(names, (new_first, new_last), strict=True):
+                if spelling:
+                    con.execute(f"UPDATE {table} SET {column} = ?, {stamp} = ? WHERE {pk} = ?", [spelling, when, key])
+        con.commit()
+        con.close()
+
+
+def test_a_spelling_with_accents_is_never_replaced_by_its_transliteration_nor_the_reverse(hub):
+    """ "Müller" in web, "Mueller" in crm and "MUELLER" in billing are one name, spelled by systems with and without
+    the letter: the golden record keeps the accents, and nothing is written into any of them (before, the two
+    ASCII spellings outvoted web's and write-back replaced "Müller" with "Mueller")."""
+    (person,) = _people_in(hub, ("billing", "crm", "web"), 1)
+    _set_names(hub, person, last={"web": "Müller", "crm": "Mueller", "billing": "MUELLER"})
+    hub.pull()
+    hub.golden()
+    gid = scalar(hub.ws.con, "SELECT golden_id FROM golden_members WHERE record_id = ?", [f"web:{person['web']}"])
+    assert scalar(hub.ws.con, "SELECT last_name FROM golden_values WHERE golden_id = ?", [gid]) == "Müller"
+    for system in ("billing", "crm", "web"):
+        plan = plan_changes(hub.ws, hub.cfg, system).set_index("source_key")
+        assert person[system] not in plan.index or pd.isna(plan.loc[person[system], "last_name"]), system
+    # Were the ASCII spelling golden, and web's value to have lost on evidence, "Müller" would still stay.
+    hub.ws.con.execute("UPDATE golden_values SET last_name = 'Mueller' WHERE golden_id = ?", [gid])
+    web_record = f"web:{person['web']}"
+    hub.ws.con.execute("INSERT INTO golden_contested VALUES (?, 'last_name', 'most_frequent')", [web_record])
+    plan = plan_changes(hub.ws, hub.cfg, "web", full=True).set_index("source_key")
+    assert person["web"] not in plan.index or pd.isna(plan.loc[person["web"], "last_name"])
+
+
+def test_a_system_that_holds_no_accented_letter_is_written_without_them(hub):
+    """billing (the demo's ASCII-only system) learns that it holds no accented letter in its names: a corrected first
+    name is written "Zoe" there, where web and crm spell it "Zoë"."""
+    (person,) = _people_in(hub, ("billing", "crm", "web"), 1)
+    _set_names(hub, person, first={"web": "Zoë", "crm": "Zoë", "billing": "Zeo"})
+    hub.pull()
+    hub.golden()
+    plan = plan_changes(hub.ws, hub.cfg, "billing").set_index("source_key")
+    assert plan.loc[person["billing"], "first_name"] == "Zoe"
+    web = plan_changes(hub.ws, hub.cfg, "web").set_index("source_key")
+    assert person["web"] not in web.index or pd.isna(web.loc[person["web"], "first_name"])
+    hub.write_back(sources=["billing"])
+    con = sqlite3.connect(hub.dir / "billing.db")
+    (holder,) = con.execute("SELECT holder_name FROM accounts WHERE account_no = ?", [person["billing"]]).fetchone()
+    con.close()
+    assert holder.endswith(", Zoe")
+
+
+def test_the_other_part_of_a_cell_keeps_its_accents(hub):
+    """app's "jno müller": the first name is corrected; the surname says what the golden "Muller" says (web and crm
+    write it in proper case, so the golden record takes their spelling), and it is written along with the first
+    name only where that loses nothing: "müller" keeps its letter."""
+    (person,) = _people_in(hub, ("app", "crm", "web"), 1)
+    _set_names(hub, person, first={"app": "jno", "web": "Jon", "crm": "Jon"},
+               last={"app": "müller", "web": "Muller", "crm": "Muller"})  # fmt: skip
+    hub.pull()
+    hub.golden()
+    plan = plan_changes(hub.ws, hub.cfg, "app").set_index("source_key")
+    assert plan.loc[person["app"], "first_name"] == "Jon"
+    assert pd.isna(plan.loc[person["app"], "last_name"])
+    hub.write_back(sources=["app"])
+    con = sqlite3.connect(hub.dir / "app.db")
+    (cell,) = con.execute("SELECT display_name FROM profiles WHERE profile_uuid = ?", [person["app"]]).fetchone()
+    con.close()
+    assert cell == "Jon müller"
+
+
+def test_a_value_a_system_without_accents_cannot_hold_is_not_written(hub):
+    """billing holds no accented letter, and a Cyrillic name or town has no ASCII spelling here: nothing is written
+    (the system could refuse the batch or store question marks), neither the corrected first name nor the blank
+    town, while web, which holds accented letters, gets them."""
+    (person,) = _people_in(hub, ("billing", "crm", "web"), 1, addressed=True)
+    _set_names(hub, person, first={"web": "Зоя", "crm": "Зоя", "billing": "Zeo"})
+    # The town is newer in web and crm than anything billing holds: the address block comes from them.
+    for system, (table, pk, column, stamp, when) in {
+        "web": ("users", "id", "city", "updated_at", "2032-01-01T00:00:00"),
+        "crm": ("contacts", "Id", "MailingCity", "LastModifiedDate", "2032-01-01T00:00:00.000000+0000"),
+        "billing": ("accounts", "account_no", "billing_city", "modified_on", "2030-01-01 00:00:00"),
+    }.items():
+        town = None if system == "billing" else "Москва"
+        con = sqlite3.connect(hub.dir / f"{system}.db")
+        con.execute(f"UPDATE {table} SET {column} = ?, {stamp} = ? WHERE {pk} = ?", [town, when, person[system]])
+        con.commit()
+        con.close()
+    hub.pull()
+    hub.golden()
+    gid = scalar(hub.ws.con, "SELECT golden_id FROM golden_members WHERE record_id = ?", [f"web:{person['web']}"])
+    golden = hub.ws.con.execute("SELECT first_name, city FROM golden_values WHERE golden_id = ?", [gid]).fetchall()
+    assert golden == [("Зоя", "Москва")]
+    plan = plan_changes(hub.ws, hub.cfg, "billing").set_index("source_key")
+    assert person["billing"] not in plan.index or plan.loc[person["billing"], ["first_name", "city"]].isna().all()

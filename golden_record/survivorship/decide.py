@@ -59,23 +59,33 @@ def runners_up_sql(units: list[Unit]) -> str:
 
 def spelling_sql(units: list[Unit]) -> str:
     """`_sv_spell`: per golden id of two or more records and spelled column, the best-formed spelling among the
-    members holding the winning key (proper case first, then the spelling most of them use, then the newest)
-    and the record it comes from (the newest holding it). Grouped per spelling, then per golden id: no window."""
+    members holding the winning key, or the winner's value spelled out ("Blümel" for a winning "Bluemel",
+    hub/forms.py, "Transliteration"): proper case first, then the spelling with the most accented letters ("Straße"
+    over "Strasse", "Blümel" over "Bluemel": a system without the letters writes "Bluemel" or "Blumel", nobody
+    types "ü" for "ue"), then the spelling most of them use, then the newest; and the record it comes from (the
+    newest holding it). Grouped per spelling, then per golden id: no window."""
     spelled_units = [u for u in units if u.spelled]
-    wanted = ", ".join([*(f"k.{c}, k._form_{c}" for u in spelled_units for c in u.spelled),
-                        *(f"k._h_{u.name} = w.{u.name}__wh AS _same_{u.name}" for u in spelled_units)])  # fmt: skip
-    wins = ", ".join(f"{u.name}__wh" for u in spelled_units)
+    same = [
+        f"CASE WHEN k._h_{u.name} = w.{u.name}__wh THEN true WHEN hub_native(k.{c}) "
+        f"THEN std_text(hub_spelled_out(k.{c})) = std_text(hub_spelled_out(w.{c})) ELSE false END AS _same_{c}"
+        for u in spelled_units
+        for c in u.spelled
+    ]
+    wanted = ", ".join([*(f"k.{c}, k._form_{c}" for u in spelled_units for c in u.spelled), *same])
+    wins = ", ".join([*(f"{u.name}__wh" for u in spelled_units), *(c for u in spelled_units for c in u.spelled)])
     parts, columns = [], []
     for u in spelled_units:
         for c in u.spelled:
             rank = (
-                f"(any_value(_form_{c})::HUGEINT << 96) + (({_TOP20} - least(count(*), {_TOP20}))::HUGEINT << 64)"
+                f"(any_value(_form_{c})::HUGEINT << 96)"
+                f" + ((4095 - least(hub_native_letters({c}), 4095))::HUGEINT << 84)"
+                f" + (({_TOP20} - least(count(*), {_TOP20}))::HUGEINT << 64)"
                 f" + (min(_recency)::HUGEINT << 32) + min(_ord)"
             )
             parts.append(
                 f"""s_{c} AS (SELECT _gid, arg_min({c}, _rank) AS {c}, arg_min(_at, _rank) AS {c}__ord
                              FROM (SELECT _gid, {c}, {rank} AS _rank, arg_min(_ord, (_recency, _ord)) AS _at
-                                   FROM cand WHERE _same_{u.name} AND {c} IS NOT NULL GROUP BY _gid, {c})
+                                   FROM cand WHERE _same_{c} AND {c} IS NOT NULL GROUP BY _gid, {c})
                              GROUP BY _gid)"""
             )
             columns.append(c)

@@ -42,6 +42,8 @@ def _check_write_options(base: str, fname: str, m: FieldMapping, transform: str)
         )
     if m.write_case is not None and (fname not in CASED_FIELDS or transform not in ("text", "split_name")):
         raise ConfigError(f"{base}.fields.{fname}.write_case", f"only for text fields {', '.join(CASED_FIELDS)}")
+    if m.write_charset is not None and (fname not in CASED_FIELDS or transform not in ("text", "split_name")):
+        raise ConfigError(f"{base}.fields.{fname}.write_charset", f"only for text fields {', '.join(CASED_FIELDS)}")
     if m.strip_titles is not None and fname not in NAME_FIELDS:
         raise ConfigError(f"{base}.fields.{fname}.strip_titles", "only for first_name and last_name")
 

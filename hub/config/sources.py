@@ -16,13 +16,13 @@ from hub.model import CONSENT_FIELDS, FieldType
 
 # Which options each transform takes; anything else is a config error.
 TRANSFORM_OPTIONS: dict[str, set[str]] = {
-    "text": {"case", "write_case", "write_format", "strip_titles"},
+    "text": {"case", "write_case", "write_charset", "write_format", "strip_titles"},
     "number": set(),
     "boolean": {"true", "false"},
     "date": {"format"},
     "timestamp": {"format"},
     "phone": {"region", "write_format"},
-    "split_name": {"order", "part", "write_case", "strip_titles"},
+    "split_name": {"order", "part", "write_case", "write_charset", "strip_titles"},
     "consent": {"granted", "denied", "unknown"},
     "map": {"values"},
     "country": {"write_format"},
@@ -119,6 +119,7 @@ class FieldMapping(Strict):
     region: str | None = None
     write_format: WriteFormat | None = None
     write_case: Literal["upper", "lower", "proper"] | None = None  # how write-back cases text (default: learned)
+    write_charset: Literal["ascii", "unicode"] | None = None  # ascii: accents transliterated (default: learned)
     strip_titles: bool | None = None  # drop "Mr", "Dr", "Jr" from names read (default: on for first/last name)
     order: Literal["first_last", "last_comma_first"] | None = None
     part: Literal["first", "last"] | None = None
