@@ -319,11 +319,10 @@ def _layout(con: duckdb.DuckDBPyConnection, src: SourceConfig, source: str) -> S
 
 def render(field: str, value: str, styles: dict[str, Style], country: str) -> str:
     """SQL writing the golden `value` (a column reference) of `field` the way the source writes it; `country` is
-    the golden country's column (regions and layouts depend on it)."""
+    the golden country's column (regions and layouts depend on it). Where the field keeps no accented letter,
+    `value` is the golden value's `ascii_sql`, computed once beforehand: a query holding a macro as often as it
+    writes a value took DuckDB longer to plan and run than the rest of a write-back plan."""
     style = styles.get(field)
-    charset = styles.get(f"{field}{CHARSET}")
-    if charset and charset.choice == "ascii":
-        value = f"hub_ascii({value}, {country})"
     if style and style.choice in ("upper", "lower"):
         value = f"{style.choice}({value})"
     if field == "postal_code" and style and style.choice == "compact":
@@ -333,14 +332,20 @@ def render(field: str, value: str, styles: dict[str, Style], country: str) -> st
     return value
 
 
-def fits_sql(field: str, value: str, styles: dict[str, Style], country: str) -> str:
-    """SQL: whether the source can hold the golden `value` (a column reference) of `field` as `render` writes it:
-    in a field without accented letters, not a letter left beyond ASCII once transliterated (Greek, Cyrillic,
-    CJK). Such a value is not written: the system may refuse it, or store question marks."""
+def ascii_sql(field: str, value: str, styles: dict[str, Style], country: str) -> str | None:
+    """SQL: the golden `value` (a column reference) as `field` holds it where it keeps no accented letter ("Blümel"
+    -> "Bluemel"); None where it does (`value` is written as it is)."""
     charset = styles.get(f"{field}{CHARSET}")
     if charset is None or charset.choice != "ascii":
-        return "true"
-    return f"coalesce(NOT hub_native(hub_ascii({value}, {country})), true)"
+        return None
+    return f"hub_ascii({value}, {country})"
+
+
+def fits_sql(value: str, ascii: str) -> str:
+    """SQL: whether a field without accented letters can hold the golden `value` as its ASCII form `ascii` (two
+    column references) reads: not a letter left beyond ASCII (Greek, Cyrillic, CJK). Such a value is not written:
+    the system may refuse it, or store question marks."""
+    return f"CASE WHEN hub_native({value}) THEN NOT hub_native({ascii}) ELSE true END"
 
 
 def layout_sql(styles: dict[str, Style], country: str) -> str:

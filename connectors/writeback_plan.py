@@ -46,7 +46,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from connectors import writeback_basis
-from connectors.styles import Style, fits_sql, layout_sql, learn, render, unit_slot
+from connectors.styles import Style, ascii_sql, fits_sql, layout_sql, learn, render, unit_slot
 from hub import echoes, forms
 from hub.catalogue import (
     ECHOES,
@@ -271,6 +271,7 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
 
     spelled = [c for columns, _ in spelled_keys for c in columns] or ["true AS _spelled"]
     keys += [k for _, ks in spelled_keys for k in ks]
+    written = _Written(styles)
 
     # -- decisions --
     decide = []
@@ -279,7 +280,7 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
         own = _may_correct(policy[f], f)
         decide.append(
             f"(_g_{f} IS NOT NULL AND NOT {_same(f, _is_text(f, cfg))} AND {_not_never(policy[f])}"
-            f" AND {fits_sql(f, f'_g_{f}', styles, '_g_country')} AND ({f} IS NULL OR {echo} OR {own})) AS _w0_{f}"
+            f" AND {written.fits(f, f'_g_{f}')} AND ({f} IS NULL OR {echo} OR {own})) AS _w0_{f}"
         )
     for f in consents:
         echo = f"(_e_{f} IS NOT NULL AND {f} IS NOT DISTINCT FROM _e_{f})"
@@ -289,11 +290,11 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             f" AND ({blank} OR {echo} OR {_may_correct(policy[f], f)})) AS _w_{f}"
         )
     values = {}
-    fits = {f: _block_fits(f, slot, styles) for f in block}
+    fits = {f: _block_fits(f, slot, written) for f in block}
     flags = _block_flags(mapped_block, block, policy["address"], slot, fits) if block else ["NULL AS _no_block"]
     decide += _block_decisions(block, policy["address"], slot, fits)
     for f in singles:
-        value = render(f, f"_g_{f}", styles, "_g_country")
+        value = render(f, written.form(f, f"_g_{f}"), styles, "_g_country")
         values[f] = f"CASE WHEN _w_{f} THEN {value} END"
     for f in consents:
         values[f] = f"CASE WHEN _w_{f} THEN _g_{f} END"
@@ -304,14 +305,16 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             continue
         if f == "address_line1" and not slot:
             street, unit = (
-                render("address_line1", v, styles, "_g_country") for v in ("_g_address_line1", "_g_address_line2")
+                render("address_line1", written.form("address_line1", v), styles, "_g_country")
+                for v in ("_g_address_line1", "_g_address_line2")
             )
             value = f"hub_one_line({street}, {unit}, {layout_sql(styles, '_g_country')})"
         else:
-            value = render(f, f"_g_{f}", styles, "_g_country")
+            value = render(f, written.form(f, f"_g_{f}"), styles, "_g_country")
         values[f] = f"CASE WHEN _w_{f} THEN {value} END"
     for f in accepted:  # a consent time not accepted with its choice is never written alone
         values.setdefault(f, "NULL")
+    together = _together(src, singles, written)
     # Rule 4: a field whose value the hub could not read is not written into that record.
     decided = [f for f in [*singles, *consents, *block] if not (f == "address_line2" and not slot)]
     unread = ", ".join(f"bool_or(field = '{f}') AS _u_{f}" for f in decided) or "NULL AS _u_none"
@@ -357,11 +360,11 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
                    ON u.source_key = s.source_key),
         a AS (SELECT *, {", ".join(parts)} FROM j),
         l AS (SELECT *, {", ".join(lines)} FROM a),
-        o AS (SELECT *, {", ".join(spelled)} FROM l),
+        o AS (SELECT *, {", ".join([*spelled, *written.columns()])} FROM l),
         k AS (SELECT o.*, {", ".join(keys) or "NULL AS _no_keys"} FROM o CROSS JOIN std_street_map AS sm),
         b AS (SELECT *, {", ".join(flags)} FROM k),
         d0 AS (SELECT *, {", ".join(decide) or "NULL AS _no_decisions"} FROM b),
-        d1 AS (SELECT *, {", ".join(_together(src, singles, styles)) or "NULL AS _no_together"} FROM d0),
+        d1 AS (SELECT *, {", ".join(together) or "NULL AS _no_together"} FROM d0),
         d AS (SELECT * {f"REPLACE ({readable})" if readable else ""} FROM d1),
         v AS (SELECT *, {
         ", ".join(f"CASE WHEN NOT {CONFLICTED} THEN {e} END AS _v_{f}" for f, e in sent.items()) or "NULL AS _v_none"
@@ -401,7 +404,7 @@ def _golden_fields(src: SourceConfig) -> list[str]:
     return sorted({*src.accepts, *mapped_block, *place, "country"})
 
 
-def _together(src: SourceConfig, singles: list[str], styles: dict[str, Style]) -> list[str]:
+def _together(src: SourceConfig, singles: list[str], written: _Written) -> list[str]:
     """`_w_<field>` of the single fields. Parts of one column ("SMITH, John") are written together: when one part
     is written, a part that says the same as its golden value is written in the golden value's (styled) form too,
     so the cell reads as one person wrote it ("rebecca warednr" becomes "Rebecca Warner", not "rebecca Warner").
@@ -412,20 +415,51 @@ def _together(src: SourceConfig, singles: list[str], styles: dict[str, Style]) -
         partners = [p for p in singles if p != f and src.fields[p].column == column]
         along = "".join(
             f" OR (_w0_{p} AND _g_{f} IS NOT NULL AND _sk_{f} IS NOT DISTINCT FROM _gk_{f}"
-            f" AND NOT (hub_native({f}) AND NOT hub_native(_g_{f})) AND {fits_sql(f, f'_g_{f}', styles, '_g_country')})"
+            f" AND NOT (hub_native({f}) AND NOT hub_native(_g_{f})) AND {written.fits(f, f'_g_{f}')})"
             for p in partners
         )
         out.append(f"(_w0_{f}{along}) AS _w_{f}")
     return out
 
 
-def _block_fits(field: str, slot: bool, styles: dict[str, Style]) -> str:
+class _Written:
+    """The golden values as a source's fields without accented letters hold them (styles.ascii_sql): each one
+    computed once, into a column `_ga_<field>` of the plan's projection `o`, however often the plan writes or
+    tests it."""
+
+    def __init__(self, styles: dict[str, Style]) -> None:
+        self.styles = styles
+        self.ascii: dict[str, str] = {}  # golden column -> SQL of its ASCII form
+
+    def form(self, field: str, golden: str) -> str:
+        """The column holding the golden column `golden` as `field` writes it (itself where accents are kept)."""
+        sql = ascii_sql(field, golden, self.styles, "_g_country")
+        if sql is None:
+            return golden
+        self.ascii[golden] = sql
+        return self._column(golden)
+
+    def fits(self, field: str, golden: str) -> str:
+        """SQL: whether `field` can hold the golden column `golden` (styles.fits_sql)."""
+        form = self.form(field, golden)
+        return "true" if form == golden else fits_sql(golden, form)
+
+    def columns(self) -> list[str]:
+        """The projection's ASCII forms of every golden column `form` was asked for so far."""
+        return [f"{sql} AS {self._column(golden)}" for golden, sql in self.ascii.items()]
+
+    @staticmethod
+    def _column(golden: str) -> str:
+        return "_ga_" + golden.removeprefix("_g_")
+
+
+def _block_fits(field: str, slot: bool, written: _Written) -> str:
     """SQL: whether the source can hold the golden value of one accepted block field (styles.fits_sql); a one-line
     street holds the unit too."""
     golden = "_g_address_line2" if field == "address_line2" else f"_g_{field}"
-    fits = fits_sql(field, golden, styles, "_g_country")
+    fits = written.fits(field, golden)
     if field == "address_line1" and not slot:
-        fits += f" AND {fits_sql(field, '_g_address_line2', styles, '_g_country')}"
+        fits += f" AND {written.fits(field, '_g_address_line2')}"
     return fits
 
 

@@ -157,9 +157,11 @@ def _macros() -> list[str]:
             CASE WHEN hub_native(x) THEN {_replace_chain("lower(nfc_normalize(x))", _SPELLED_OUT_LOWER)} ELSE x END""",
         f"""CREATE OR REPLACE TEMP MACRO hub_ascii_letters(y) AS
             strip_accents({_replace_chain(f"translate(y, '{_FOLD_FROM}', '{_FOLD_TO}')", _FOLD_MORE)})""",
+        # Not `c IN (...)`: DuckDB plans a list of constants as a join, one per copy of the macro in a query.
         f"""CREATE OR REPLACE TEMP MACRO hub_ascii(x, c) AS
             CASE WHEN NOT hub_native(x) THEN x
-                 WHEN c IN {SPELLED_OUT_COUNTRIES} THEN hub_ascii_letters({_spelled_out_cased("nfc_normalize(x)")})
+                 WHEN contains('|{"|".join(SPELLED_OUT_COUNTRIES)}|', '|' || CAST(c AS VARCHAR) || '|')
+                 THEN hub_ascii_letters({_spelled_out_cased("nfc_normalize(x)")})
                  ELSE hub_ascii_letters(nfc_normalize(x)) END""",
         f"""CREATE OR REPLACE TEMP MACRO std_name(x) AS
             nullif(array_to_string(list_filter(std_tokens(x), lambda t: NOT list_contains({affixes}, t)), ' '), '')""",

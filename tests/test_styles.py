@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from connectors.styles import MIN_VALUES, layout_sql, learn, raw_formats, render, with_formats
+from connectors.styles import MIN_VALUES, ascii_sql, layout_sql, learn, raw_formats, render, with_formats
 from hub import echoes, forms
 from hub.config import HubConfig
 from hub.workspace import Workspace
@@ -52,11 +52,15 @@ def stage(rows: list[dict[str, Any]]) -> Workspace:
 def written(ws: Workspace, cfg: HubConfig, field: str, golden: dict[str, Any]) -> Any:
     """The golden value of `field` as write-back would write it into source s."""
     styles = learn(ws, cfg.sources["s"], "s")
+
+    def styled(column: str) -> str:
+        return render(field, ascii_sql(field, column, styles, "_g_country") or column, styles, "_g_country")
+
     if field == "address_line1":
-        street, unit = (render(field, f"_g_{c}", styles, "_g_country") for c in ("address_line1", "address_line2"))
-        sql = f"hub_one_line({street}, {unit}, {layout_sql(styles, '_g_country')})"
+        layout = layout_sql(styles, "_g_country")
+        sql = f"hub_one_line({styled('_g_address_line1')}, {styled('_g_address_line2')}, {layout})"
     else:
-        sql = render(field, f"_g_{field}", styles, "_g_country")
+        sql = styled(f"_g_{field}")
     row = {f"_g_{k}": v for k, v in {"country": None, **golden}.items()}
     ws.con.register("_g", pd.DataFrame([row]))
     try:
