@@ -20,11 +20,12 @@ import sqlalchemy as sa
 
 from connectors import open_connector, pull_source, writeback_plan
 from connectors.demo import init_demo
+from connectors.styles import Style
 from connectors.writeback import WritebackError, plan_changes, published_run, write_back
 from golden_record.run import build_and_publish
 from hub import faults, forms, store
 from hub.catalogue import WRITEBACK_STATE
-from hub.config import ADDRESS_BLOCK, HubConfig, load_config
+from hub.config import ADDRESS_BLOCK, CASED_FIELDS, HubConfig, load_config
 from hub.model import CONSENT_FIELDS
 from hub.store import schema
 from hub.workspace import Workspace, scalar
@@ -683,3 +684,18 @@ def test_a_value_a_system_without_accents_cannot_hold_is_not_written(hub):
     assert golden == [("Зоя", "Москва")]
     plan = plan_changes(hub.ws, hub.cfg, "billing").set_index("source_key")
     assert person["billing"] not in plan.index or plan.loc[person["billing"], ["first_name", "city"]].isna().all()
+
+
+def test_a_plan_writing_without_accents_joins_nothing_more(hub):
+    """Where every text field is written without accents, a plan's SQL holds the transliteration for each value it
+    writes or tests: a country list there (`c IN (...)`) made DuckDB plan one join per copy, 84 in web's plan, and
+    took it from 1 to 14 s at 50,000 people. The plan joins what it joined with the golden values as they are."""
+    for name, src in hub.cfg.sources.items():
+        plan_changes(hub.ws, hub.cfg, name)  # the tables a plan reads
+        ascii = {f"{f}_charset": Style(f, "ascii") for f in src.accepts if f in CASED_FIELDS}
+        joins = []
+        for styles in ({}, ascii):
+            sql = writeback_plan._sql(src, hub.cfg, name, styles)
+            plan = "".join(row[1] for row in hub.ws.con.execute("EXPLAIN " + sql, {"source": name}).fetchall())
+            joins.append(plan.count("Join Type:"))
+        assert joins[1] == joins[0], name
