@@ -487,6 +487,16 @@ HARMONIZE_CASES = {
         {"address_line1": ("Römerstraße 5", "most_recent"), "city": ("München", "most_recent"),
          "postal_code": ("80331", "most_recent")},
     ),
+    "a Swiss street keeps its ss: Switzerland does not write ß": (
+        [
+            {"address_line1": "Bahnhofstrasse 5", "postal_code": "8001", "country": "CH",
+             "source_updated_at": "2020-01-01"},
+            {"address_line1": "Bahnhofstraße 5", "postal_code": "8001", "country": "CH",
+             "source_updated_at": "2025-01-01"},
+        ],
+        None,
+        {"address_line1": ("Bahnhofstrasse 5", "most_recent")},
+    ),
     "a different name is no spelling: Michael stays Michael beside a Michal with accents elsewhere": (
         [
             {"first_name": "Michael", "last_name": "Nowak"},

@@ -4,7 +4,7 @@ and the members whose own value lost (`golden_contested`)."""
 from __future__ import annotations
 
 from golden_record.survivorship.sql import Outputs
-from golden_record.survivorship.units import ORD_MASK, SAME_FORM_BIT, Unit
+from golden_record.survivorship.units import COUNTRY_FALLBACK, ORD_MASK, SAME_FORM_BIT, Unit
 
 _TOP20 = (1 << 20) - 1
 
@@ -62,8 +62,9 @@ def spelling_sql(units: list[Unit]) -> str:
     members holding the winning key, or the winner's value spelled out ("Blümel" for a winning "Bluemel",
     hub/forms.py, "Transliteration"): proper case first, then the spelling with the most accented letters ("Straße"
     over "Strasse", "Blümel" over "Bluemel": a system without the letters writes "Bluemel" or "Blumel", nobody
-    types "ü" for "ue"), then the spelling most of them use, then the newest; and the record it comes from (the
-    newest holding it). Grouped per spelling, then per golden id: no window."""
+    types "ü" for "ue"; but "ss" over "ß" in Switzerland and Liechtenstein), then the spelling most of them use,
+    then the newest; and the record it comes from (the newest holding it). Grouped per spelling, then per golden
+    id: no window."""
     spelled_units = [u for u in units if u.spelled]
     same = [
         f"CASE WHEN k._h_{u.name} = w.{u.name}__wh THEN true WHEN hub_native(k.{c}) "
@@ -71,14 +72,18 @@ def spelling_sql(units: list[Unit]) -> str:
         for u in spelled_units
         for c in u.spelled
     ]
-    wanted = ", ".join([*(f"k.{c}, k._form_{c}" for u in spelled_units for c in u.spelled), *same])
+    wanted = ", ".join([f"k.{COUNTRY_FALLBACK}", *(f"k.{c}, k._form_{c}" for u in spelled_units for c in u.spelled),
+                        *same])  # fmt: skip
     wins = ", ".join([*(f"{u.name}__wh" for u in spelled_units), *(c for u in spelled_units for c in u.spelled)])
     parts, columns = [], []
     for u in spelled_units:
         for c in u.spelled:
+            # Switzerland and Liechtenstein write "ss", never "ß": a spelling with it there ranks last.
+            swiss = f"(any_value({COUNTRY_FALLBACK}) = 'CH' OR any_value({COUNTRY_FALLBACK}) = 'LI')"
+            accented = f"least(hub_native_letters({c}), 4094)"
+            accents = f"CASE WHEN {swiss} AND contains({c}, 'ß') THEN 4095 ELSE 4094 - {accented} END"
             rank = (
-                f"(any_value(_form_{c})::HUGEINT << 96)"
-                f" + ((4095 - least(hub_native_letters({c}), 4095))::HUGEINT << 84)"
+                f"(any_value(_form_{c})::HUGEINT << 96) + (({accents})::HUGEINT << 84)"
                 f" + (({_TOP20} - least(count(*), {_TOP20}))::HUGEINT << 64)"
                 f" + (min(_recency)::HUGEINT << 32) + min(_ord)"
             )
