@@ -160,22 +160,16 @@ def public(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[[c for c in rows.columns if not c.startswith("_")]]
 
 
-def _is_text(field: str, cfg: HubConfig) -> bool:
-    """Whether the field's key is a text key (a value and its transliteration say the same)."""
-    return _key(field, "x", cfg).startswith(("std_name(", "std_text("))
-
-
-def _spelled_keys(part: str, key: str, source: str | None, golden: str | None) -> tuple[list[str], list[str]]:
+def _spelled_keys(part: str, key: str, source: str, golden: str) -> tuple[list[str], list[str]]:
     """`_sk2_<part>` / `_gk2_<part>`: the `key` (a template) of the spelled-out value ("Blümel" -> "bluemel",
     hub/forms.py, "Transliteration") of the record's `source` and the golden `golden` column; NULL where the value has
-    no letter to spell out, so its spelled-out key is its key (`_same`). None: that side is computed elsewhere.
-    Returned as (the spelled-out columns, the keys over them): a macro is handed columns, never macros."""
+    no letter to spell out, so its spelled-out key is its key (`_same`). Returned as (the spelled-out columns, the
+    keys over them): a macro is handed columns, never macros."""
     spelled, keys = [], []
     for side, column in (("s", source), ("g", golden)):
-        if column is not None:
-            spelled.append(f"CASE WHEN hub_native({column}) THEN hub_spelled_out({column}) END AS _{side}o_{part}")
-            keys.append(f"CASE WHEN _{side}o_{part} IS NOT NULL THEN {key.format(f'_{side}o_{part}')} END"
-                        f" AS _{side}k2_{part}")  # fmt: skip
+        spelled.append(f"CASE WHEN hub_native({column}) THEN hub_spelled_out({column}) END AS _{side}o_{part}")
+        keys.append(f"CASE WHEN _{side}o_{part} IS NOT NULL THEN {key.format(f'_{side}o_{part}')} END"
+                    f" AS _{side}k2_{part}")  # fmt: skip
     return spelled, keys
 
 
@@ -190,13 +184,19 @@ def _same(part: str, text: bool = True) -> str:
 
 def _key(field: str, value: str, cfg: HubConfig) -> str:
     """SQL: the comparison key of a field's value (a column): equal keys say the same thing."""
-    if field in ("first_name", "last_name"):
-        return f"std_name({value})"
     if field == "email":
         return f"coalesce(hub_email_key({value}), std_text({value}))"
-    if field in ("city", "region") or (cfg.field_type(field) == FieldType.STRING and field not in _EXACT):
-        return f"std_text({value})"
-    return value
+    text = _text_key(field, cfg)
+    return f"{text}({value})" if text else value
+
+
+def _text_key(field: str, cfg: HubConfig) -> str | None:
+    """The key macro of a text field (where a value and its transliteration say the same); None for others."""
+    if field in ("first_name", "last_name"):
+        return "std_name"
+    if field in ("city", "region") or (cfg.field_type(field) == FieldType.STRING and field not in (*_EXACT, "email")):
+        return "std_text"
+    return None
 
 
 _EXACT = ("phone", "country", "preferred_channel", *CONSENT_FIELDS)
@@ -254,20 +254,17 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             "std_street(_g_address_line2, sm.street_map) AS _gk_unit",
             "std_text(_s_region) AS _sk_region",
         ]
-        spelled_keys += [
-            _spelled_keys("street", "std_street({}, sm.street_map)", "_s_street", "_g_address_line1"),
-            _spelled_keys("region", "std_text({})", "_s_region", None),
-        ]
+        spelled_keys.append(_spelled_keys("street", "std_street({}, sm.street_map)", "_s_street", "_g_address_line1"))
     for f in [*singles, *consents]:
         keys += [f"{_key(f, f, cfg)} AS _sk_{f}", f"{_key(f, f'_g_{f}', cfg)} AS _gk_{f}"]
-        if _is_text(f, cfg):
+        if _text_key(f, cfg):
             spelled_keys.append(_spelled_keys(f, _key(f, "{}", cfg), f, f"_g_{f}"))
     if "city" in mapped_block:
         keys += [f"{_key('city', 'city', cfg)} AS _sk_city", f"{_key('city', '_g_city', cfg)} AS _gk_city"]
         spelled_keys.append(_spelled_keys("city", _key("city", "{}", cfg), "city", "_g_city"))
     if "region" in mapped_block:
         keys += [f"{_key('region', '_g_region', cfg)} AS _gk_region"]
-        spelled_keys.append(_spelled_keys("region", _key("region", "{}", cfg), None, "_g_region"))
+        spelled_keys.append(_spelled_keys("region", _key("region", "{}", cfg), "_s_region", "_g_region"))
 
     spelled = [c for columns, _ in spelled_keys for c in columns] or ["true AS _spelled"]
     keys += [k for _, ks in spelled_keys for k in ks]
@@ -279,7 +276,7 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
         echo = f"(_e_{f} IS NOT NULL AND {f} IS NOT DISTINCT FROM _e_{f})"
         own = _may_correct(policy[f], f)
         decide.append(
-            f"(_g_{f} IS NOT NULL AND NOT {_same(f, _is_text(f, cfg))} AND {_not_never(policy[f])}"
+            f"(_g_{f} IS NOT NULL AND NOT {_same(f, _text_key(f, cfg) is not None)} AND {_not_never(policy[f])}"
             f" AND {written.fits(f, f'_g_{f}')} AND ({f} IS NULL OR {echo} OR {own})) AS _w0_{f}"
         )
     for f in consents:
