@@ -17,7 +17,9 @@ its first pipeline run; its term frequencies are counted over the synthetic gold
     python benchmarks/api_latency.py --url ... --compare-mask  # the same requests to both, interleaved in batches
     python benchmarks/api_latency.py --records 100000 --encrypted   # a SQLCipher store (encryption at rest)
     python benchmarks/api_latency.py --url ... --workers 2 --concurrency 4  # `hub serve --workers 2` in a subprocess
-                                                            # (CPU ms: the server's CPU time per request)
+                                                            # (CPU ms: the server's CPU time per request; busiest %:
+                                                            # the busiest worker's share of it)
+    python benchmarks/api_latency.py --url ... --workers 2 --only match --requests 1000   # match-on-entry alone
 """
 
 from __future__ import annotations
@@ -144,27 +146,37 @@ def timed(label: str, client: httpx.Client, requests: list[tuple], concurrency: 
 
 
 def load(
-    label: str, client: httpx.Client, requests: list[tuple], concurrency: int, cpu: Callable[[], float] | None = None
+    label: str,
+    client: httpx.Client,
+    requests: list[tuple],
+    concurrency: int,
+    cpu: Callable[[], dict[int, float]] | None = None,
 ) -> None:
     """Send every request once, `concurrency` at a time; print p50 / p99 latency, throughput and, given the
-    server's CPU seconds so far (`cpu`), its CPU milliseconds per request: on a shared machine the figure wall
-    times hide."""
-    started, used = time.perf_counter(), cpu() if cpu else 0.0
+    server's CPU seconds so far per process (`cpu`), its CPU milliseconds per request (on a shared machine the figure
+    wall times hide) and the busiest worker's share of that CPU (50% with two workers sharing the load evenly)."""
+    started, before = time.perf_counter(), cpu() if cpu else {}
     ms = np.array(timed(label, client, requests, concurrency))
     wall = time.perf_counter() - started
-    per = f"{(cpu() - used) * 1000 / len(ms):>10.1f}" if cpu else ""
+    per = ""
+    if cpu:
+        spent = {p: t - before.get(p, 0.0) for p, t in cpu().items()}
+        root = next(iter(spent))  # `hub serve` itself, which only supervises when it has workers
+        workers = [t for p, t in spent.items() if p != root] or [spent[root]]
+        per = f"{sum(spent.values()) * 1000 / len(ms):>10.1f}{100 * max(workers) / max(sum(workers), 1e-9):>10.0f}"
     print(
         f"{label:44}{len(ms):>6}{np.percentile(ms, 50):>10.1f}{np.percentile(ms, 99):>10.1f}{len(ms) / wall:>10.0f}"
         + per
     )
 
 
-def server_cpu(pid: int) -> Callable[[], float]:
-    """CPU seconds (user + system) of process `pid` and its live children (`hub serve --workers N`'s workers)."""
+def server_cpu(pid: int) -> Callable[[], dict[int, float]]:
+    """CPU seconds (user + system) of process `pid` and of each of its live children (`hub serve --workers N`'s
+    workers), by process id."""
 
-    def used() -> float:
+    def used() -> dict[int, float]:
         root = psutil.Process(pid)
-        return sum(sum(p.cpu_times()[:2]) for p in (root, *root.children(recursive=True)))
+        return {p.pid: sum(p.cpu_times()[:2]) for p in (root, *root.children(recursive=True))}
 
     return used
 
@@ -196,6 +208,7 @@ def main() -> None:
         "--workers", type=int, default=0,
         help="serve with `hub serve --workers N` in a subprocess (default: uvicorn in this process, one worker)",
     )  # fmt: skip
+    parser.add_argument("--only", help="only the endpoints whose label holds this text (e.g. 'match')")
     args = parser.parse_args()
     url = args.url or f"sqlite:///{Path(tempfile.mkdtemp(prefix='hub-api-')) / 'serving.db'}"
     key = AtRestKey(parse_key(os.environ[KEY_ENV], KEY_ENV), KEY_ENV) if args.encrypted else None
@@ -293,8 +306,11 @@ def main() -> None:
         compare(clients, endpoints, rows, args.concurrency)
     else:
         cpu = server_cpu(workers[0][0].pid) if workers else None
-        print(f"{'endpoint':44}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}" + (f"{'CPU ms':>10}" if cpu else ""))
+        busiest = f"{'CPU ms':>10}{'busiest %':>10}" if cpu else ""
+        print(f"{'endpoint':44}{'n':>6}{'p50 ms':>10}{'p99 ms':>10}{'req/s':>10}{busiest}")
         for label, build in endpoints:
+            if args.only and args.only not in label:
+                continue
             load(label, clients[0], [build(r) for r in rows], args.concurrency, cpu)
     for client in clients:
         client.close()
