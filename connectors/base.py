@@ -330,7 +330,8 @@ class Connector(ABC):
                 raw_new = to_source(merged.where(kept), self.src, self.cfg, self.column_types())
                 raw_new = raw_new.where(raw_cols, None)
                 # A cell whose text would not change is not written: fields that read differently from how they
-                # are written ("Noel Le Goff" splits as "Noel Le" + "Goff", and "Noel" + "Le Goff" joins back to it).
+                # are written ("Mary Ann Smith" splits as "Mary Ann" + "Smith", and "Mary" + "Ann Smith" joins back
+                # to it).
                 old_raw = cur_raw.loc[rows]
                 raw_new = raw_new.where(
                     pd.DataFrame({c: ~values_equal(raw_new[c], old_raw[c]) for c in raw_new.columns}), None

@@ -20,7 +20,7 @@ import pycountry
 
 from connectors.address_split import split_address
 from hub.config import NAME_FIELDS, FieldMapping, HubConfig, SourceConfig, default_transform
-from hub.forms import NAME_AFFIXES
+from hub.forms import NAME_AFFIXES, SURNAME_PARTICLES
 from hub.model import CONSENT_FIELDS, EARLIEST_BIRTH, Consent, FieldType, plausible_birth_dates
 
 TRUE_WORDS = ["1", "true", "t", "y", "yes", "on", "granted", "opt_in", "opted_in", "subscribed"]
@@ -291,12 +291,23 @@ def _number(text: pd.Series, ftype: FieldType) -> pd.Series:
     return values.where(fits.fillna(False))
 
 
+# A particle that may open a surname, as a word between two others ("Tilmann van der Dussen", not "Van Morrison").
+_PARTICLE = rf"(?i)\S\s+(?:{'|'.join(SURNAME_PARTICLES)})\s+\S"
+# Where there is one: the first name as short as it can be while the rest is particles and one word ("Tilmann" +
+# "van der Dussen", "Mary Ann" + "de la Cruz"); a first name keeps one word at least.
+_FIRST_PARTICLES_LAST = rf"(?is)^\s*(.+?)\s+((?:(?:{'|'.join(SURNAME_PARTICLES)})\s+)*\S+)\s*$"
+
+
 def split_name(text: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """'First Middle Last', or 'LAST, First' whenever there is a comma (whatever the configured
-    order, which only decides how names are written back)."""
+    """'First Middle Last' (the surname with the particles that open it, hub.forms.SURNAME_PARTICLES), or 'LAST,
+    First' whenever there is a comma (whatever the configured order, which only decides how names are written
+    back)."""
     use_comma = text.str.contains(",", regex=False).fillna(False)
     comma = text.str.split(",", n=1, expand=True).reindex(columns=[0, 1])
     space = text.str.rsplit(" ", n=1, expand=True).reindex(columns=[0, 1])
+    particle = text.str.contains(_PARTICLE).fillna(False).astype(bool) & ~use_comma
+    if particle.any():
+        space.loc[particle, [0, 1]] = text[particle].str.extract(_FIRST_PARTICLES_LAST).to_numpy()
     first = comma[1].where(use_comma, space[0].where(space[1].notna(), pd.NA))
     last = comma[0].where(use_comma, space[1].where(space[1].notna(), space[0]))
     clean = lambda s: s.astype("string").str.strip().replace("", pd.NA)  # noqa: E731

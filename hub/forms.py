@@ -56,6 +56,14 @@ NAME_AFFIXES = (
     "jr", "jnr", "junior", "sr", "snr", "senior", "ii", "iii", "iv", "esq", "phd",
 )  # fmt: skip
 
+# Words that open a surname ("van der Dussen", "de la Cruz", "Le Goff", "dos Santos", "von Trapp"), in any case: a
+# full name "Tilmann van der Dussen" is Tilmann + van der Dussen. "ben" / "bin" / "al" are left out: as often given
+# or middle names ("John Ben Smith").
+SURNAME_PARTICLES = (
+    "van", "von", "vom", "der", "den", "ter", "ten", "de", "del", "della", "dei", "di", "da", "du", "des", "dos",
+    "das", "la", "le", "lo", "zu", "zum", "zur", "af", "av", "op",
+)  # fmt: skip
+
 # Countries whose postal addresses write the state / province as its code ("WI", "ON", "NSW").
 REGION_CODE_COUNTRIES = ("US", "CA", "AU")
 

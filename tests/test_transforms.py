@@ -110,6 +110,14 @@ def split(order: str) -> dict[str, Any]:
         ("first_last", "Mary Ann Smith", "Mary Ann", "Smith"),
         ("first_last", "  John   Smith  ", "John", "Smith"),
         ("first_last", "Cher", None, "Cher"),
+        # a surname opens with its particles, in any case; a first name keeps a word ("Van Morrison")
+        ("first_last", "Tilmann van der Dussen", "Tilmann", "van der Dussen"),
+        ("first_last", "Maria José de la Cruz", "Maria José", "de la Cruz"),
+        ("first_last", "Noel Le Goff", "Noel", "Le Goff"),
+        ("first_last", "Jean-Claude Van Damme", "Jean-Claude", "Van Damme"),
+        ("first_last", "Ana  dos Santos", "Ana", "dos Santos"),
+        ("first_last", "Van Morrison", "Van", "Morrison"),
+        ("first_last", "Ivan Devane", "Ivan", "Devane"),
         ("first_last", "", None, None),
         ("first_last", "   ", None, None),
         ("first_last", None, None, None),
@@ -851,6 +859,12 @@ def roundtrip(
             ["Mary Ann", "John", None],
             ["Smith", "Smith", "Cher"],
             ["Mary Ann Smith", "John Smith", "Cher"],
+        ),
+        (  # read back as written: the surname keeps its particles
+            "first_last",
+            ["Tilmann", "Noel", "Mary Ann"],
+            ["van der Dussen", "Le Goff", "de la Cruz"],
+            ["Tilmann van der Dussen", "Noel Le Goff", "Mary Ann de la Cruz"],
         ),
         (
             "last_comma_first",

@@ -101,8 +101,9 @@ def test_the_international_demo_settles_in_one_write_back(tmp_path):
     """German and French flats ("Wohnung 25", "Appartement 12") on a line of their own under the street, in sources
     keeping the address on one line: the plan keys the flat apart from the street (hub.forms.UNIT_WORDS), so once
     written the address counts as the golden one and a second write-back plans nothing. A full-name column whose
-    golden split reads back as another split ("Noel" + "Le Goff" written as "Noel Le Goff", read as "Noel Le" +
-    "Goff") is planned once more, and finds nothing to write: no UPDATE, no audit row."""
+    golden split reads back as another split (a double surname: "Ferdinand" + "Jacobi Jäckel" written as "Ferdinand
+    Jacobi Jäckel", read as "Ferdinand Jacobi" + "Jäckel") is planned once more, and finds nothing to write: no
+    UPDATE, no audit row. A surname's particles stay with it ("Noel" + "Le Goff" reads back as written)."""
     work = tmp_path / "demo"
     init_demo(work, customers=300, seed=7, flavour="international")
     with published(work) as hub:
