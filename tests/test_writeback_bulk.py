@@ -289,3 +289,24 @@ def test_a_cell_whose_text_would_not_change_is_not_written(source_url, tmp_path)
         "k1": ("Mary Ann Smith", "n@x.org", None, "kept"),
         "k2": ("Anne Lee", "a@x.org", None, "kept"),
     }
+
+
+def test_a_surname_part_written_alone_keeps_the_particles_out_of_the_first_name(source_url, tmp_path):
+    """A full-name column "Tilmann van der Dussen" whose golden surname "van der Dussen" is written while the first
+    name is left as it is: the first name the row holds is "Tilmann", so the cell stays. When the split read
+    "Tilmann van der" + "Dussen", the push wrote "Tilmann van der van der Dussen"."""
+    fields = {
+        "first_name": {"column": "given", "transform": "split_name", "order": "first_last", "part": "first"},
+        "last_name": {"column": "given", "transform": "split_name", "order": "first_last", "part": "last"},
+        "email": "email",
+    }
+    rows = [{"id": "k1", "given": "Tilmann van der Dussen", "email": "t@x.org"}]
+    connector = source(source_url, tmp_path, rows, fields=fields, accepts=list(fields))
+    raw = pd.concat(list(connector.read_chunks(None)), ignore_index=True)
+    version = dict(zip(raw["id"].astype("string"), row_version(raw, connector.src), strict=True))
+    plan = pd.DataFrame(
+        [{"source_key": "k1", "expected_version": version["k1"], "first_name": None, "last_name": "van der Dussen"}]
+    ).astype("string")
+    report = connector.push(plan)
+    assert status(report) == {"k1": "unchanged"} and report.changes.empty
+    assert rows_of(connector)["k1"][0] == "Tilmann van der Dussen"
