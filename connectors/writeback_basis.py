@@ -44,6 +44,9 @@ from hub.catalogue import (
 )
 from hub.workspace import Workspace
 
+# The golden address's lineage rows: the latest of their times is the golden address's (a plan reads it).
+ADDRESS_AT = ("address_line1", "postal_code")
+
 CONSIDER = "_writeback_consider"  # TEMP: source_key, basis, skip (settled and unchanged) of one plan's source
 UNREAD = ("pulled_at",)  # staged columns no plan reads: a row pulled again with the same values is unchanged
 
@@ -81,6 +84,11 @@ def consider(
     keys = pd.Series([] if only is None else only, dtype="string")
     ws.con.register("_writeback_only", pd.DataFrame({"source_key": keys.to_numpy()}))
     among = "" if only is None else " AND source_key IN (SELECT source_key FROM _writeback_only)"
+    # the golden record's pins and, where the plan reads an address, the time of the golden one (writeback_plan)
+    lineage, lineage_rows = "sum(hash(field))", "rule = 'pinned'"
+    if "address_line1" in golden:
+        lineage = f"hash({lineage} FILTER (WHERE rule = 'pinned'), max(value_at) FILTER (WHERE field IN {ADDRESS_AT}))"
+        lineage_rows += f" OR field IN {ADDRESS_AT}"
     # Each table's columns are hashed before the joins: carried through them whole, they cost a third more.
     ws.con.execute(
         f"""CREATE OR REPLACE TEMP TABLE {CONSIDER} AS
@@ -100,7 +108,7 @@ def consider(
                 LEFT JOIN (SELECT record_id, sum(hash(field, rule)) AS h FROM {GOLDEN_CONTESTED}
                            WHERE {of_system_sql("record_id", "$source")} GROUP BY record_id) AS c
                        ON c.record_id = m.record_id
-                LEFT JOIN (SELECT golden_id, sum(hash(field)) AS h FROM {GOLDEN_LINEAGE} WHERE rule = 'pinned'
+                LEFT JOIN (SELECT golden_id, {lineage} AS h FROM {GOLDEN_LINEAGE} WHERE {lineage_rows}
                            GROUP BY golden_id) AS p ON p.golden_id = m.golden_id
                 LEFT JOIN (SELECT DISTINCT golden_id FROM {GOLDEN_CONFLICTS}) AS x ON x.golden_id = m.golden_id
                 LEFT JOIN (SELECT source_key, sum(hash(field)) AS h FROM {FIELD_WARNINGS}

@@ -29,14 +29,15 @@ The address block (street line, unit, town, region, postcode, country) is one pl
 the record has agrees with the golden address, its blanks are filled (`fill` or `correct`). Where it describes
 another place, the whole block is written only under `correct` when the record's address lost on evidence (or
 is an echo) and no field of the old address would be left beside the new one (write-back never blanks a field);
-otherwise the record keeps its address and is counted as `address_kept`. Consent is written only as an explicit
-choice ('granted' / 'denied'), its time only together with it.
+otherwise the record keeps its address and is counted as `address_kept`. An address that lost only for lacking a
+field (`complete`) is not evidence against a newer place: it is replaced only by a golden address at least as
+recent. Consent is written only as an explicit choice ('granted' / 'denied'), its time only together with it.
 
 Records linked to their golden record are linked at or above the auto-match threshold or by a steward (clusters
 are built from nothing else), so every golden value here comes with a strong link. A golden record whose members
-disagree on who they are (golden_conflicts: two birth dates, two countries) most likely joins two people: its
-records get nothing but their golden id, and are counted as `conflicted` until a steward splits them or the
-sources agree.
+disagree on who they are (golden_conflicts: two birth dates, two countries, two first names) most likely joins two
+people: its records get nothing but their golden id, and are counted as `conflicted` until a steward splits them or
+the sources agree.
 """
 
 from __future__ import annotations
@@ -217,9 +218,8 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
     golden = _golden_fields(src)
     joined = [f"g.{f} AS _g_{f}" for f in golden] + [f"r.{f} AS {ORIGINAL}{f}" for f in accepted]
     joined += [f"e.{f}__written AS _e_{f}" for f in accepted]
-    lost = (
-        ", ".join(f"bool_or(field = '{u}' AND rule IN {_rules(u)}) AS _lost_{u}" for u in units) or "NULL AS _lost_none"
-    )
+    lost = [f"bool_or(field = '{u}' AND rule IN {_rules(u)}) AS _lost_{u}" for u in units]
+    lost += ["bool_or(field = 'address' AND rule = 'complete') AS _incomplete_address"] if block else []
     pins = (
         ", ".join(
             f"bool_or(field IN {tuple(ADDRESS_BLOCK)}) AS _pin_{u}"
@@ -327,12 +327,26 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
     # Stale: changed after the matching run the golden records come from, and not by write-back itself.
     stale = "(_std_version IS DISTINCT FROM source_version AND _w_version IS DISTINCT FROM source_version)"
     kept = "_kept" if block else "false"
+    # The time of the golden address: a record's newer address that lost only for lacking a field is not replaced
+    # by an older place (_may_correct).
+    address_at = (
+        f"""
+            LEFT JOIN (SELECT golden_id, max(value_at) AS _g_address_at FROM {GOLDEN_LINEAGE}
+                       WHERE field IN {writeback_basis.ADDRESS_AT} AND golden_id IN (
+                           SELECT golden_id FROM {GOLDEN_MEMBERS}
+                           WHERE record_id IN (SELECT {record_id_sql("source_system", "source_key")} FROM s))
+                       GROUP BY golden_id) AS ga
+                   ON ga.golden_id = m.golden_id"""
+        if block
+        else ""
+    )
+    at = " ga._g_address_at," if block else ""
     return f"""
         WITH s AS (SELECT * FROM {STAGED}
                    WHERE source_system = $source AND source_key IN ({writeback_basis.considered_sql()})),
         j AS (
             SELECT s.*, m.golden_id AS _gid, r.source_version AS _std_version, r.source_updated_at AS {EVIDENCE_AT},
-                   {"".join(f"{j}, " for j in joined)}c.* EXCLUDE (record_id), p.* EXCLUDE (golden_id),
+                   {"".join(f"{j}, " for j in joined)}c.* EXCLUDE (record_id), p.* EXCLUDE (golden_id),{at}
                    w.values_hash AS _w_hash, w.source_version AS _w_version, w.golden_id AS _w_gid,
                    m.golden_id IN (SELECT golden_id FROM {GOLDEN_CONFLICTS}) AS {CONFLICTED}, u.* EXCLUDE (source_key)
             FROM s
@@ -345,12 +359,12 @@ def _sql(src: SourceConfig, cfg: HubConfig, source: str, styles: dict[str, Style
             LEFT JOIN (SELECT * FROM {ECHOES}
                        WHERE source_system = $source AND source_key IN (SELECT source_key FROM s)) AS e
                    ON e.source_key = s.source_key
-            LEFT JOIN (SELECT record_id, {lost} FROM {GOLDEN_CONTESTED}
+            LEFT JOIN (SELECT record_id, {", ".join(lost) or "NULL AS _lost_none"} FROM {GOLDEN_CONTESTED}
                        WHERE record_id IN (SELECT {record_id_sql("source_system", "source_key")} FROM s)
                        GROUP BY record_id) AS c
                    ON c.record_id = m.record_id
             LEFT JOIN (SELECT golden_id, {pins} FROM {GOLDEN_LINEAGE} WHERE rule = 'pinned' GROUP BY golden_id) AS p
-                   ON p.golden_id = m.golden_id
+                   ON p.golden_id = m.golden_id{address_at}
             LEFT JOIN (SELECT source_key, {unread} FROM {FIELD_WARNINGS}
                        WHERE source_system = $source AND source_key IN (SELECT source_key FROM s)
                        GROUP BY source_key) AS u
@@ -537,10 +551,17 @@ def _not_never(policy: str) -> str:
 
 
 def _may_correct(policy: str, unit: str) -> str:
-    """SQL: whether the record's own value may be replaced: `correct`, and it lost on evidence or to a pin."""
+    """SQL: whether the record's own value may be replaced: `correct`, and it lost on evidence or to a pin. An
+    address that lost only for lacking a field (`complete`: "Devonport 7311" without its street) is replaced only by
+    a golden address at least as recent: a newer town and postcode are where the person lives now, an older full
+    address where they lived."""
     if policy != "correct":
         return "false"
-    return f"(coalesce(_lost_{unit}, false) OR coalesce(_pin_{unit}, false))"
+    lost = f"coalesce(_lost_{unit}, false)"
+    if unit == "address":
+        newer = f"coalesce({EVIDENCE_AT} > _g_address_at, false)"
+        lost = f"({lost} AND NOT (coalesce(_incomplete_address, false) AND {newer}))"
+    return f"({lost} OR coalesce(_pin_{unit}, false))"
 
 
 def _col(src: SourceConfig, field: str) -> str:

@@ -884,6 +884,24 @@ def test_golden_records_of_two_people_are_flagged_as_conflicts():
     assert flagged == [("abroad", "country"), ("two", "date_of_birth")]  # keying slips are one person
 
 
+def test_two_established_first_names_flag_a_conflict_but_one_name_written_two_ways_does_not():
+    """Élisabeth and Étienne Munoz (a family matched on surname and town) are two people; a nickname, a short form,
+    a middle name, a near spelling, a typo or names entered the other way round are one. Each name is held by
+    three golden records (the fillers), so only the pairs' own relation decides."""
+    pairs = {
+        "family": ("Élisabeth", "Étienne"), "nickname": ("Bob", "Robert"), "short": ("Sam", "Samantha"),
+        "middle": ("John Paul", "Paul"), "alike": ("Stephen", "Steven"), "typo": ("Etienne", "Etinne"),
+    }  # fmt: skip
+    rows = [{"golden": g, "first_name": n, "last_name": "Munoz"} for g, names in pairs.items() for n in names]
+    rows += [{"golden": "reversed", "first_name": "Munoz", "last_name": "Jacques"},
+             {"golden": "reversed", "first_name": "Jacques", "last_name": "Munoz"}]  # fmt: skip
+    established = {n for g, names in pairs.items() if g != "typo" for n in names} | {"Jacques", "Munoz"}
+    rows += [{"golden": f"{n}-{i}", "first_name": n, "last_name": f"Filler{i}"} for n in established for i in (1, 2, 3)]
+    golden = run(rows)
+    flagged = golden.con.execute("SELECT golden_id, field FROM golden_conflicts ORDER BY ALL").fetchall()
+    assert flagged == [("family", "first_name")]
+
+
 POPULATION_CASES = [case for case, (rows, _, _) in HARMONIZE_CASES.items() if any("golden" in r for r in rows)]
 
 

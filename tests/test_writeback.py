@@ -699,3 +699,37 @@ def test_a_plan_writing_without_accents_joins_nothing_more(hub):
             plan = "".join(row[1] for row in hub.ws.con.execute("EXPLAIN " + sql, {"source": name}).fetchall())
             joins.append(plan.count("Join Type:"))
         assert joins[1] == joins[0], name
+
+
+def test_a_newer_town_and_postcode_are_not_replaced_by_an_older_full_address(hub):
+    """billing's newer address has a town and a postcode but no street; crm's older one is complete, so the golden
+    address is crm's (survivorship's `complete`). That is where the person lived, not where they live: billing keeps
+    its own (before, write-back wrote crm's street, town and postcode over it). Once crm's full address is the newer
+    one, billing gets it."""
+    (person,) = _people_in(hub, ("billing", "crm"), 1, addressed=True)
+
+    def edit(system: str, values: dict[str, str | None], when: str) -> None:
+        table, pk, stamp = {"billing": ("accounts", "account_no", "modified_on"),
+                            "crm": ("contacts", "Id", "LastModifiedDate")}[system]  # fmt: skip
+        sets = ", ".join(f"{c} = ?" for c in [*values, stamp])
+        con = sqlite3.connect(hub.dir / f"{system}.db")
+        con.execute(f"UPDATE {table} SET {sets} WHERE {pk} = ?", [*values.values(), when, person[system]])
+        con.commit()
+        con.close()
+
+    edit("billing", {"billing_street": None, "billing_city": "Plymouth", "billing_postcode": "02360"},
+         "2032-01-01 00:00:00")  # fmt: skip
+    edit("crm", {"MailingStreet": "7 Quay Road", "MailingCity": "Truro", "MailingPostalCode": "02666"},
+         "2031-01-01T00:00:00.000000+0000")  # fmt: skip
+    hub.pull()
+    hub.golden()
+    gid = scalar(hub.ws.con, "SELECT golden_id FROM golden_members WHERE record_id = ?", [f"crm:{person['crm']}"])
+    assert hub.ws.con.execute("SELECT city FROM golden_values WHERE golden_id = ?", [gid]).fetchall() == [("Truro",)]
+    plan = plan_changes(hub.ws, hub.cfg, "billing").set_index("source_key")
+    assert person["billing"] not in plan.index or plan.loc[person["billing"], ["address_line1", "city"]].isna().all()
+    assert hub.write_back(sources=["billing"])["billing"].address_kept >= 1
+    edit("crm", {"MailingStreet": "7 Quay Road"}, "2033-01-01T00:00:00.000000+0000")  # crm's is now the newer
+    hub.pull()
+    hub.golden()
+    plan = plan_changes(hub.ws, hub.cfg, "billing").set_index("source_key")
+    assert plan.loc[person["billing"], ["address_line1", "city"]].tolist() == ["7 Quay Road", "Truro"]

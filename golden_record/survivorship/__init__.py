@@ -80,7 +80,8 @@ lineage record is the one whose spelling was written.
 `golden_contested` (record_id, field, rule): every member whose own value lost, and the rule it lost on (the first
 rule separating its key from the winner's). Write-back corrects a source value only where it lost on evidence.
 `golden_conflicts` (golden_id, field): golden records whose members disagree on who they are (two birth dates that
-are not a keying slip apart, or two countries): most likely two people; write-back leaves their records alone.
+are not a keying slip apart, two countries, two first names that are two names: outputs.conflicts_sql): most likely
+two people; write-back leaves their records alone.
 """
 
 from __future__ import annotations
