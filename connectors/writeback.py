@@ -221,8 +221,9 @@ def write_back(
     if planned.address_kept:
         say(f"{source}: {planned.address_kept:,} rows keep their own address (another place; see `address_kept`)")
     if planned.conflicted:
-        say(f"{source}: {planned.conflicted:,} rows belong to golden records whose members hold two birth dates or "
-            "two countries (most likely two people): only their golden id is written; review them")  # fmt: skip
+        say(f"{source}: {planned.conflicted:,} rows belong to golden records whose members hold two birth dates, "
+            "two countries or two first names (most likely two people): only their golden id is written; "
+            "review them")  # fmt: skip
     connector = open_connector(source, with_formats(cfg, source, formats))
     rows, audits, journaled = [], [], []
     verb = "checked" if dry_run else "pushed"

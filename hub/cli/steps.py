@@ -179,8 +179,8 @@ def cmd_writeback(args: argparse.Namespace, stages: Stages) -> int:
             )
         if r.conflicted:
             print(
-                f"{r.source}: {r.conflicted:,} rows left alone: their golden record holds two birth dates or "
-                "two countries (two people?)"
+                f"{r.source}: {r.conflicted:,} rows left alone: their golden record holds two birth dates, "
+                "two countries or two first names (two people?)"
             )
     if args.dry_run:
         for r in results:
