@@ -222,7 +222,7 @@ def _macros() -> list[str]:
                  WHEN contains(l1, {nl}) THEN NULL
                  ELSE nullif(coalesce(
                      nullif(regexp_extract(l1, '^\\s*({unit})\\s*,', 1, 'i'), ''),
-                     nullif(regexp_extract(l1, '[0-9a-z.]\\s*,?\\s+({unit})\\s*$', 1, 'i'), '')), '') END""",
+                     nullif(regexp_extract(l1, '[\\p{{L}}\\p{{N}}.]\\s*,?\\s+({unit})\\s*$', 1, 'i'), '')), '') END""",
         # The `_from` forms take hub_unit_raw(l1) computed once. A macro argument is copied into every place the
         # macro uses it, so nested macros multiply an expression: in bulk SQL compute hub_unit_raw (and
         # hub_postcode_key) in one projection and the `_from` forms in the next, and pass std_street a column.

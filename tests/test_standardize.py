@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from hub import forms
 from hub.forms import UNIT_WORDS
 from hub.workspace import Workspace
 from matching.standardize import NICKNAMES_CSV, STD_COLUMNS, STREET_TYPES_CSV, standardize
@@ -340,6 +341,25 @@ def test_street_types_table():
     # The unit pattern (forms.UNIT_WORDS, read on the line as written) and the street keys know the same unit words.
     units = {r["word"] for r in rows if r["abbreviation"] == "unit"}
     assert {unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode() for w in UNIT_WORDS} == units
+
+
+@pytest.mark.parametrize(
+    ("line1", "street", "unit"),
+    [
+        ("12 High St Flat 3", "12 High St", "Flat 3"),
+        ("Flat 3, 12 High St", "12 High St", "Flat 3"),
+        ("1 boulevard Joseph Dupré Bât. 28", "1 boulevard Joseph Dupré", "Bât. 28"),  # after a letter with an accent
+        ("Hauptstraße 4 Whg. 2", "Hauptstraße 4", "Whg. 2"),
+        ("3 Rue de l'Église", "3 Rue de l'Église", None),
+    ],
+)
+def test_a_one_line_street_and_its_flat(line1, street, unit):
+    """hub.forms' street and unit of one line (write-back and survivorship read a one-line address with them): before,
+    a flat after a word ending in an accented letter stayed in the street, and write-back wrote "... Dupré Bât. 28
+    Bât. 28" where the golden record also held the flat on its own line."""
+    ws = Workspace(":memory:")
+    forms.load(ws.con)
+    assert ws.con.execute("SELECT hub_street(?, NULL), hub_unit(?, NULL)", [line1, line1]).fetchone() == (street, unit)
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.writeback_plan import EVIDENCE_RULES
 from golden_record.incremental import SCRATCH, inputs_sql
 from golden_record.survivorship import STEWARD, survive
 from hub.config import ADDRESS_BLOCK, SurvivorshipConfig
@@ -506,6 +507,17 @@ HARMONIZE_CASES = {
         None,
         {"first_name": ("Michael", None)},
     ),
+    "a name and its transliteration vote together: two records in each name order never make Hanife Hanife": (
+        [
+            {"source_system": "billing", "first_name": "Hanife", "last_name": "KAESTER",
+             "source_updated_at": "2024-04-20"},
+            {"source_system": "web", "first_name": "Hanife", "last_name": "Käster", "source_updated_at": "2024-08-24"},
+            {"source_system": "app", "first_name": "käster", "last_name": "hanife", "source_updated_at": "2024-07-23"},
+            {"source_system": "crm", "first_name": "Käster", "last_name": "Hanife", "source_updated_at": "2022-10-06"},
+        ],
+        None,
+        {"first_name": ("Hanife", "most_recent"), "last_name": ("Käster", "most_recent")},
+    ),
 }  # fmt: skip
 
 
@@ -900,6 +912,28 @@ def test_two_established_first_names_flag_a_conflict_but_one_name_written_two_wa
     golden = run(rows)
     flagged = golden.con.execute("SELECT golden_id, field FROM golden_conflicts ORDER BY ALL").fetchall()
     assert flagged == [("family", "first_name")]
+
+
+@pytest.mark.parametrize(("stokes_cameron", "rule"), [(1, "swapped_names"), (2, "swapped_by_population")])
+def test_names_swapped_against_most_records_are_not_evidence_against_them(stokes_cameron, rule):
+    """The population finds Cameron a first name and Stokes a surname. One "Stokes Cameron" beside two "Cameron
+    Stokes" is a slip (`swapped_names`: write-back puts it in order); two beside one is most records saying otherwise:
+    the golden record still says Cameron Stokes, but their order is not overruled in their systems
+    (`swapped_by_population`, not a rule write-back corrects on)."""
+    rows = [
+        *({"first_name": "Stokes", "last_name": "Cameron"} for _ in range(stokes_cameron)),
+        *({"first_name": "Cameron", "last_name": "Stokes"} for _ in range(3 - stokes_cameron)),
+        *({"golden": f"f{i}", "first_name": "Cameron", "last_name": f"Lee{i}"} for i in range(12)),
+        *({"golden": f"l{i}", "first_name": f"Ann{i}", "last_name": "Stokes"} for i in range(12)),
+    ]
+    golden = run(rows)
+    assert (golden.value("first_name"), golden.value("last_name")) == ("Cameron", "Stokes")
+    contested = golden.con.execute(
+        "SELECT DISTINCT rule FROM golden_contested WHERE field IN ('first_name', 'last_name') AND record_id IN "
+        "(SELECT record_id FROM golden_members WHERE golden_id = 'g1')"
+    ).fetchall()
+    assert contested == [(rule,)]
+    assert rule == "swapped_names" or rule not in EVIDENCE_RULES
 
 
 POPULATION_CASES = [case for case, (rows, _, _) in HARMONIZE_CASES.items() if any("golden" in r for r in rows)]

@@ -39,7 +39,8 @@ Rules. `cfg.rules_for(field)` is a chain of tie-breakers tried in order; the add
 Before any rule, where a person's records hold their names in both orders ("Cameron" "Stokes" and "Stokes"
 "Cameron"), the records of the order the population finds SWAP_ODDS times less likely (how many records hold each
 name as a first and as a last name) have them swapped back and vote the other way round (golden_contested says
-`swapped_names` for them, so write-back puts their names back in order). A person whose records agree is never
+`swapped_names` for them, so write-back puts their names back in order; `swapped_by_population` where they are most
+of the records holding both names, which write-back leaves as they are). A person whose records agree is never
 swapped, however unusual the order: Kelly Anthony stays Kelly Anthony.
 - `most_recent`: the source's own `source_updated_at`, newest first (a record without one comes last).
 - `most_complete`: more non-null attribute fields (extras included; consent left out). For the address block: more

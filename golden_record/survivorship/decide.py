@@ -8,6 +8,8 @@ from golden_record.survivorship.units import COUNTRY_FALLBACK, ORD_MASK, SAME_FO
 
 _TOP20 = (1 << 20) - 1
 
+SWAPPED_BY_POPULATION = "swapped_by_population"  # golden_contested: names swapped against most records
+
 
 def keys_sql(units: list[Unit], voted: list[Unit]) -> str:
     """`_sv_k`: per member record, per unit its rank key, a hash of its key, its values and their case forms;
@@ -113,7 +115,16 @@ def contested_sql(units: list[Unit], out: Outputs) -> str:
         lost = f"{mine} IS NOT NULL AND k._h_{u.name} <> w.{u.name}__wh"
         parts.append(f"SELECT k._ord, '{u.name}' AS field, {u.rule(best, mine)} AS rule FROM _sv_k AS k "
                      f"JOIN _sv_win AS w USING (_gid) WHERE w.record_count > 1 AND {lost}")  # fmt: skip
-    swapped = "SELECT record_id, unnest(['first_name', 'last_name']) AS field, 'swapped_names' AS rule FROM _sv_swapped"
+    # A swap is evidence against the record's order (`swapped_names`) where the swapped records are not most of those
+    # holding both names; swapped by the population against most of them, it is `swapped_by_population` (the golden
+    # record keeps the order the population finds likelier, but write-back does not put it into those records).
+    rule = f"CASE WHEN 2 * n.swapped <= n.named THEN 'swapped_names' ELSE '{SWAPPED_BY_POPULATION}' END"
+    swapped = f"""SELECT s.record_id, unnest(['first_name', 'last_name']) AS field, {rule} AS rule
+                   FROM _sv_swapped AS s JOIN _sv_r AS r USING (record_id)
+                   JOIN (SELECT r._gid, count(sw.record_id) AS swapped, count(*) AS named
+                         FROM _sv_k AS k JOIN _sv_r AS r USING (_ord) LEFT JOIN _sv_swapped AS sw USING (record_id)
+                         WHERE k._k_first_name IS NOT NULL AND k._k_last_name IS NOT NULL GROUP BY r._gid) AS n
+                     ON n._gid = r._gid"""
     return f"""CREATE OR REPLACE TABLE {out.contested} AS
                SELECT r.record_id, c.field, c.rule
                FROM ({" UNION ALL ".join(parts)}) AS c JOIN _sv_r AS r USING (_ord)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from golden_record.survivorship.population import VOTE, typo_units, voters
-from golden_record.survivorship.units import Unit
+from golden_record.survivorship.units import SHARED_VALUE_FIELDS, Unit
 
 TYPO_COMMON = 3  # golden records that must hold a spelling before a rare neighbour counts as its typo
 NEAR_SHARE = 0.12  # edits per character under which two text keys are near spellings that pool their votes
@@ -24,8 +24,9 @@ def votes_sql(unit: Unit) -> str:
 
     A key's votes are its records plus those of its typos and nicknames and, for text, of near spellings
     (Damerau-Levenshtein distance at most NEAR_SHARE of the longer key: "12 high st" / "12 hihg st",
-    "williamson" / "wiliamson"; not "jon" / "john"): records that nearly agree outvote one that says
-    something else, and which of the near spellings is written is left to the other rules."""
+    "williamson" / "wiliamson"; not "jon" / "john") and, for names and towns, of its transliterations ("Käster" keys
+    as "kaster", "KAESTER" as "kaester": one name spelled out, hub.forms "Transliteration"): records that nearly agree
+    outvote one that says something else, and which of the near spellings is written is left to the other rules."""
     spelling = "common_spelling" in unit.rules
     typo = "false"
     # golden records per key: the whole population's (`_sv_pop`) where the typo test reads it
@@ -41,14 +42,18 @@ def votes_sql(unit: Unit) -> str:
             "AND (a._nick_name = CASE WHEN b._nick_kind = 'variant' THEN b._nick_name ELSE b._key END"
             " OR (starts_with(b._key, a._key) AND length(b._key) > length(a._key))))"
         )
-    near = "false"
+    near, spelled = "false", "NULL::VARCHAR[]"
     if unit.near:
         near = f"damerau_levenshtein(a._key, b._key) <= {NEAR_SHARE} * greatest(length(a._key), length(b._key))"
+    if unit.columns[0] in SHARED_VALUE_FIELDS:  # a name or town and its transliteration: "Käster" / "KAESTER"
+        (column,) = unit.columns
+        spelled = f"list(DISTINCT std_text(hub_spelled_out({column})))"
+        near = f"({near} OR len(list_intersect(a._spelled, b._spelled)) > 0)"
     return f"""
         CREATE OR REPLACE TEMP TABLE _sv_votes_{unit.name} AS
         WITH keys AS (
             SELECT _gid, {unit.key} AS _key, count(*) AS _count,
-                   any_value(_nick_name) AS _nick_name, any_value(_nick_kind) AS _nick_kind
+                   any_value(_nick_name) AS _nick_name, any_value(_nick_kind) AS _nick_kind, {spelled} AS _spelled
             FROM _sv_m WHERE {voters(unit)} GROUP BY ALL),
         pop AS ({pop}),
         multi AS MATERIALIZED (
