@@ -42,13 +42,14 @@ def votes_sql(unit: Unit) -> str:
             "AND (a._nick_name = CASE WHEN b._nick_kind = 'variant' THEN b._nick_name ELSE b._key END"
             " OR (starts_with(b._key, a._key) AND length(b._key) > length(a._key))))"
         )
-    near, spelled = "false", "NULL::VARCHAR[]"
+    near, spelled = "false", "NULL::VARCHAR"
     if unit.near:
         near = f"damerau_levenshtein(a._key, b._key) <= {NEAR_SHARE} * greatest(length(a._key), length(b._key))"
     if unit.columns[0] in SHARED_VALUE_FIELDS:  # a name or town and its transliteration: "Käster" / "KAESTER"
+        # a key's spelled-out key where a member spells it with a letter to spell out (else it is the key itself)
         (column,) = unit.columns
-        spelled = f"list(DISTINCT std_text(hub_spelled_out({column})))"
-        near = f"({near} OR len(list_intersect(a._spelled, b._spelled)) > 0)"
+        spelled = f"max(CASE WHEN hub_native({column}) THEN std_text(hub_spelled_out({column})) END)"
+        near = f"({near} OR a._spelled = b._key OR b._spelled = a._key OR a._spelled = b._spelled)"
     return f"""
         CREATE OR REPLACE TEMP TABLE _sv_votes_{unit.name} AS
         WITH keys AS (
