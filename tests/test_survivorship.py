@@ -376,6 +376,15 @@ HARMONIZE_CASES = {
         None,
         {"first_name": ("Matthew", "common_spelling")},
     ),
+    "a nickname stands for a longer name it starts, not for itself with another word after it": (
+        [
+            {"first_name": "Robby", "source_updated_at": "2024-01-01"},
+            {"first_name": "Robby", "source_updated_at": "2023-01-01"},
+            {"first_name": "Robby auch", "source_updated_at": "2022-01-01"},
+        ],
+        None,
+        {"first_name": ("Robby", "most_frequent")},
+    ),
     "unless prefer_formal_names is off": (
         [{"first_name": "Matt", "source_updated_at": "2024-01-01"}, {"first_name": "Matthew"}],
         SurvivorshipConfig(prefer_formal_names=False),

@@ -36,11 +36,13 @@ def votes_sql(unit: Unit) -> str:
         typo = typo_sql("a", "b")
     nickname = "false"
     if spelling and unit.nicknames:
-        # the listed name, or any longer name the nickname starts ("Sam" for Samantha as well as Samuel)
+        # the listed name, or any longer name the nickname starts ("Sam" for Samantha as well as Samuel); a longer
+        # first word, not another word after it ("Robby auch" is Robby and a stray word, not a name Robby stands for)
+        longer = "split_part(b._key, ' ', 1)"
         nickname = (
             "(a._nick_kind = 'nickname' AND coalesce(b._nick_kind, '') <> 'nickname' "
             "AND (a._nick_name = CASE WHEN b._nick_kind = 'variant' THEN b._nick_name ELSE b._key END"
-            " OR (starts_with(b._key, a._key) AND length(b._key) > length(a._key))))"
+            f" OR (starts_with({longer}, a._key) AND length({longer}) > length(a._key))))"
         )
     near, spelled = "false", "NULL::VARCHAR"
     if unit.near:
