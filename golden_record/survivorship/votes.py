@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from golden_record.survivorship.population import VOTE, typo_units, voters
-from golden_record.survivorship.units import SHARED_VALUE_FIELDS, Unit
+from golden_record.survivorship.units import Unit
 
 TYPO_COMMON = 3  # golden records that must hold a spelling before a rare neighbour counts as its typo
 NEAR_SHARE = 0.12  # edits per character under which two text keys are near spellings that pool their votes
@@ -47,7 +47,7 @@ def votes_sql(unit: Unit) -> str:
     near, spelled = "false", "NULL::VARCHAR"
     if unit.near:
         near = f"damerau_levenshtein(a._key, b._key) <= {NEAR_SHARE} * greatest(length(a._key), length(b._key))"
-    if unit.columns[0] in SHARED_VALUE_FIELDS:  # a name or town and its transliteration: "Käster" / "KAESTER"
+    if unit.shared:  # a name or town and its transliteration: "Käster" / "KAESTER"
         # a key's spelled-out key where a member spells it with a letter to spell out (else it is the key itself)
         (column,) = unit.columns
         spelled = f"max(CASE WHEN hub_native({column}) THEN std_text(hub_spelled_out({column})) END)"
